@@ -1,2 +1,45 @@
 #!/usr/bin/env node
-console.log('wisp: skeleton');
+// `wisp`: one dispatcher, one module per command in host/commands/.
+import { UsageError, describeError } from './commands/args.js';
+
+const COMMANDS: Record<string, { summary: string; load: () => Promise<{ main(argv: string[]): Promise<void> }> }> = {
+  run: { summary: 'generate text from a prompt and print it as it comes', load: () => import('./commands/run.js') },
+  serve: { summary: 'load the model and serve it (MQTT serving: not built yet)', load: () => import('./commands/serve.js') },
+  pull: { summary: 'download a catalog model (progress, sha256 check, resume)', load: () => import('./commands/pull.js') },
+  models: { summary: 'list catalog models and where they are on disk', load: () => import('./commands/models.js') },
+  info: { summary: "print a GGUF file's metadata and tensors", load: () => import('./commands/info.js') },
+  convert: { summary: 'convert a llama2.c checkpoint + tokenizer to GGUF', load: () => import('./commands/convert.js') },
+  synth: { summary: 'write a random-weight llama GGUF at a real shape (benchmark models)', load: () => import('./commands/synth.js') },
+};
+const PLANNED = ['bench', 'quantize', 'kernels', 'profile', 'pack', 'ask'];
+
+function usage(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((k) => k.length));
+  return [
+    'usage: wisp <command> [options]   (wisp <command> --help for its options)',
+    '',
+    ...Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`),
+    '',
+    `not built yet: ${PLANNED.join(', ')}`,
+  ].join('\n');
+}
+
+async function main(argv: string[]): Promise<void> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    console.log(usage());
+    return;
+  }
+  const command = COMMANDS[name];
+  if (!command) {
+    if (PLANNED.includes(name)) throw new UsageError(`'wisp ${name}' is not built yet in this version`);
+    throw new UsageError(`unknown command '${name}'\n\n${usage()}`);
+  }
+  await (await command.load()).main(rest);
+}
+
+main(process.argv.slice(2)).catch((err: unknown) => {
+  const { message, exitCode } = describeError(err);
+  process.stderr.write(`wisp: ${message}\n`);
+  process.exitCode = exitCode;
+});

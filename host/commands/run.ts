@@ -1,0 +1,92 @@
+// `wisp run`: generate from a prompt on the reference engine, streaming text to stdout.
+import { generate } from '../engine/generate.js';
+import { loadModel } from '../engine/load-model.js';
+import { FALLBACK_TEMPLATES, renderChat } from '../model/chat-template.js';
+import { intOption, numberOption, parseOptions, UsageError } from './args.js';
+import { MODEL_HELP, resolveModelOption } from './model-option.js';
+
+const HELP = `usage: wisp run [options] [--prompt TEXT]
+
+${MODEL_HELP}
+  -p, --prompt TEXT       the prompt (default: "Once upon a time")
+      --chat              treat the prompt as a user message and apply the model's chat template
+      --system TEXT       system message for --chat
+  -n, --max-tokens N      tokens to generate (default 128)
+      --temp T            temperature; 0 = greedy (default 0.8)
+      --top-k K           (default 40)      --top-p P   (default 0.95)
+      --min-p P           (default 0.05)    --repeat-penalty R (default 1.0, off)
+      --seed N            sampler seed (default 0)
+      --ctx N             context size (default: the model's)
+      --stop TEXT         stop string (repeatable)
+      --ignore-eos        keep generating past end-of-sequence tokens
+      --ids               print the token ids at the end (for golden comparisons)`;
+
+export async function main(argv: string[]): Promise<void> {
+  const { values: v } = parseOptions(
+    argv,
+    {
+      model: { type: 'string', short: 'm' },
+      prompt: { type: 'string', short: 'p' },
+      chat: { type: 'boolean' },
+      system: { type: 'string' },
+      'max-tokens': { type: 'string', short: 'n' },
+      temp: { type: 'string' },
+      'top-k': { type: 'string' },
+      'top-p': { type: 'string' },
+      'min-p': { type: 'string' },
+      'repeat-penalty': { type: 'string' },
+      seed: { type: 'string' },
+      ctx: { type: 'string' },
+      stop: { type: 'string', multiple: true },
+      'ignore-eos': { type: 'boolean' },
+      ids: { type: 'boolean' },
+    },
+    HELP,
+  );
+  const path = resolveModelOption(v.model);
+  const t0 = performance.now();
+  const model = loadModel(path);
+  const loadMs = performance.now() - t0;
+
+  let prompt = v.prompt ?? 'Once upon a time';
+  let parseSpecial = false;
+  if (v.chat) {
+    const template = model.tokenizer.vocab.chatTemplate ?? FALLBACK_TEMPLATES.llama2;
+    const messages = [...(v.system ? [{ role: 'system', content: v.system }] : []), { role: 'user', content: prompt }];
+    const bos = model.tokenizer.bosId !== undefined ? model.tokenizer.vocab.tokens[model.tokenizer.bosId] : '';
+    const eos = model.tokenizer.eosId !== undefined ? model.tokenizer.vocab.tokens[model.tokenizer.eosId] : '';
+    prompt = renderChat(template, messages, { bosToken: bos, eosToken: eos, addGenerationPrompt: true });
+    parseSpecial = true;
+  } else if (v.system) {
+    throw new UsageError('--system needs --chat');
+  }
+  const promptIds = model.tokenizer.encode(prompt, { parseSpecial });
+
+  process.stdout.write(v.chat ? '' : prompt);
+  const steps = generate(model.engine, model.tokenizer, promptIds, {
+    maxTokens: intOption(v['max-tokens'], 'max-tokens') ?? 128,
+    temperature: numberOption(v.temp, 'temp') ?? 0.8,
+    topK: intOption(v['top-k'], 'top-k'),
+    topP: numberOption(v['top-p'], 'top-p'),
+    minP: numberOption(v['min-p'], 'min-p'),
+    repeatPenalty: numberOption(v['repeat-penalty'], 'repeat-penalty'),
+    seed: intOption(v.seed, 'seed'),
+    contextSize: intOption(v.ctx, 'ctx', 1),
+    stop: v.stop,
+    ignoreEos: v['ignore-eos'],
+  });
+  let r = steps.next();
+  while (!r.done) {
+    process.stdout.write(r.value.text);
+    r = steps.next();
+  }
+  const res = r.value;
+  process.stdout.write('\n');
+  if (v.ids) console.log(JSON.stringify(res.ids));
+  const t = res.timings;
+  process.stderr.write(
+    `\nprompt: ${res.usage.promptTokens} tokens, ${t.prefillTokensPerSecond.toFixed(1)} tok/s | ` +
+      `generated: ${res.usage.completionTokens} tokens, ${t.decodeTokensPerSecond.toFixed(1)} tok/s | ` +
+      `finish: ${res.finishReason} | load ${loadMs.toFixed(0)} ms | engine: reference (f32 JS)\n`,
+  );
+}

@@ -1,0 +1,77 @@
+// The hyperparameters of a llama-family model, read from GGUF metadata (the one source of truth).
+import type { GGUFFile } from './gguf/index.js';
+
+export type RopeStyle = 'normal' | 'neox';
+
+export interface LlamaConfig {
+  arch: string;
+  dim: number;
+  nLayers: number;
+  nHeads: number;
+  nKvHeads: number;
+  headDim: number;
+  ffnDim: number;
+  vocabSize: number;
+  contextLength: number;
+  normEps: number;
+  ropeBase: number;
+  ropeDim: number;
+  /** 'normal' rotates adjacent pairs (llama); 'neox' rotates halves (qwen2, gpt-neox). */
+  ropeStyle: RopeStyle;
+  /** No output.weight: the head reuses token_embd.weight. */
+  tiedOutput: boolean;
+  /** Q/K/V projections carry a bias (qwen2). */
+  qkvBias: boolean;
+}
+
+/** Architectures whose graph is the llama one, and the RoPE layout each uses (as llama.cpp assigns it). */
+export const LLAMA_FAMILY: Record<string, RopeStyle> = {
+  llama: 'normal',
+  mistral: 'normal',
+  qwen2: 'neox',
+};
+
+export function configFromGGUF(file: GGUFFile): LlamaConfig {
+  const arch = file.string('general.architecture');
+  const ropeStyle = LLAMA_FAMILY[arch];
+  if (!ropeStyle) {
+    throw new Error(`unsupported architecture '${arch}' (general.architecture); wisp runs: ${Object.keys(LLAMA_FAMILY).join(', ')}`);
+  }
+  const key = (k: string) => `${arch}.${k}`;
+  const dim = file.number(key('embedding_length'));
+  const nHeads = file.number(key('attention.head_count'));
+  const nKvHeads = file.optNumber(key('attention.head_count_kv')) ?? nHeads;
+  const headDim = file.optNumber(key('attention.key_length')) ?? dim / nHeads;
+  const tokens = file.optArray('tokenizer.ggml.tokens');
+  const vocabSize = file.optNumber(key('vocab_size')) ?? tokens?.length ?? file.tensorInfo('token_embd.weight').dims[1];
+  const config: LlamaConfig = {
+    arch,
+    dim,
+    nLayers: file.number(key('block_count')),
+    nHeads,
+    nKvHeads,
+    headDim,
+    ffnDim: file.number(key('feed_forward_length')),
+    vocabSize,
+    contextLength: file.number(key('context_length')),
+    normEps: file.optNumber(key('attention.layer_norm_rms_epsilon')) ?? 1e-5,
+    ropeBase: file.optNumber(key('rope.freq_base')) ?? 10000,
+    ropeDim: file.optNumber(key('rope.dimension_count')) ?? headDim,
+    ropeStyle,
+    tiedOutput: !file.has('output.weight'),
+    qkvBias: file.has('blk.0.attn_q.bias'),
+  };
+  validateConfig(config);
+  return config;
+}
+
+export function validateConfig(c: LlamaConfig): void {
+  const bad = (field: string, why: string) => {
+    throw new Error(`model config: ${field} ${why}`);
+  };
+  for (const f of ['dim', 'nLayers', 'nHeads', 'nKvHeads', 'headDim', 'ffnDim', 'vocabSize', 'contextLength', 'ropeDim'] as const) {
+    if (!Number.isInteger(c[f]) || c[f] <= 0) bad(f, `must be a positive integer, got ${c[f]}`);
+  }
+  if (c.nHeads % c.nKvHeads !== 0) bad('nKvHeads', `(${c.nKvHeads}) must divide nHeads (${c.nHeads})`);
+  if (c.ropeDim > c.headDim || c.ropeDim % 2 !== 0) bad('ropeDim', `(${c.ropeDim}) must be even and at most headDim (${c.headDim})`);
+}

@@ -1,0 +1,95 @@
+// The `wisp` command as a user runs it: a child process of the built CLI.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { CLI, MODELS_DIR, ROOT, sharedModel, sharedTokenizer } from './helpers/paths.js';
+
+function wisp(args: string[], env: Record<string, string> = {}) {
+  const res = spawnSync(process.execPath, [CLI, ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, WISP_MODEL_PATH: MODELS_DIR ?? '', WISP_CACHE_DIR: join(tmpdir(), 'wisp-cli-test-cache'), ...env },
+    timeout: 120_000,
+  });
+  return { code: res.status, out: res.stdout, err: res.stderr };
+}
+
+const golden = JSON.parse(readFileSync(join(ROOT, 'test', 'golden', 'stories260K-greedy.json'), 'utf8')) as { prompt: string; ids: number[]; text: string };
+
+test('wisp run prints the greedy story, then token counts and tok/s', () => {
+  const r = wisp(['run', '--model', 'stories260K', '--prompt', 'Once upon a time', '-n', '100', '--temp', '0', '--ignore-eos', '--ids']);
+  assert.is(r.code, 0, r.err);
+  const [text, ids] = r.out.split('\n').filter(Boolean).length ? [r.out, JSON.parse(r.out.trim().split('\n').at(-1)!)] : ['', []];
+  assert.equal(ids, golden.ids.slice(0, 100));
+  assert.ok(text.startsWith(`Once upon a time${golden.text.slice(0, 80)}`), text.slice(0, 120));
+  assert.match(r.err, /prompt: 5 tokens, [\d.]+ tok\/s \| generated: 100 tokens, [\d.]+ tok\/s/);
+});
+
+test('wisp run stops at a stop string and says why', () => {
+  const r = wisp(['run', '--model', 'stories260K', '-n', '200', '--temp', '0', '--stop', 'Lily']);
+  assert.is(r.code, 0, r.err);
+  assert.is(r.out.trim(), 'Once upon a time, there was a little girl named');
+  assert.match(r.err, /finish: stop/);
+});
+
+test('wisp run with a sampling seed is reproducible', () => {
+  const a = wisp(['run', '--model', 'stories260K', '-n', '40', '--temp', '1', '--seed', '7']);
+  const b = wisp(['run', '--model', 'stories260K', '-n', '40', '--temp', '1', '--seed', '7']);
+  assert.is(a.code, 0, a.err);
+  assert.is(a.out, b.out);
+});
+
+test('an unknown model says where it looked and how to fix it (exit 1, no stack)', () => {
+  const r = wisp(['run', '--model', 'no-such-model']);
+  assert.is(r.code, 1);
+  assert.match(r.err, /model "no-such-model" not found/);
+  assert.match(r.err, /WISP_MODEL_PATH/);
+  assert.not.match(r.err, /\n\s+at /);
+});
+
+test('bad options and unknown commands are usage errors (exit 2)', () => {
+  assert.is(wisp(['run', '--temp', 'hot']).code, 2);
+  assert.match(wisp(['run', '--bogus']).err, /Unknown option '--bogus'/);
+  const r = wisp(['frobnicate']);
+  assert.is(r.code, 2);
+  assert.match(r.err, /unknown command 'frobnicate'/);
+});
+
+test('a prompt longer than the context is refused with the sizes', () => {
+  const r = wisp(['run', '--model', 'stories260K', '--ctx', '8', '--prompt', 'one two three four five six seven eight nine ten']);
+  assert.is(r.code, 1);
+  assert.match(r.err, /prompt is \d+ tokens; the context holds 8/);
+});
+
+test('wisp serve loads the default model and says what it serves', () => {
+  const r = wisp(['serve']);
+  assert.is(r.code, 0, r.err);
+  assert.match(r.out, /loaded .* from .*stories260K\.gguf/);
+  assert.match(r.out, /dim 64, 5 layers, 8 heads \(4 KV\)/);
+});
+
+test('wisp convert and wisp synth write models that wisp info reads', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'wisp-cli-'));
+  try {
+    const conv = join(dir, 'c.gguf');
+    let r = wisp(['convert', 'llama2c', sharedModel('stories260K.bin'), '--tokenizer', sharedModel('tok512.bin'), '-o', conv]);
+    assert.is(r.code, 0, r.err);
+    assert.ok(existsSync(conv));
+    r = wisp(['info', '--model', conv]);
+    assert.is(r.code, 0, r.err);
+    assert.match(r.out, /llama\.embedding_length = 64/);
+    const syn = join(dir, 's.gguf');
+    r = wisp(['synth', '--shape', '260k', '--type', 'q8_0', '--tokenizer', sharedTokenizer('llama2/tokenizer.bin'), '--layers', '1', '-o', syn]);
+    assert.is(r.code, 0, r.err);
+    r = wisp(['info', '--model', syn, '--tensors']);
+    assert.is(r.code, 0, r.err);
+    assert.match(r.out, /tokenizer\.ggml\.tokens = \[.*32000 items\]/);
+    assert.match(r.out, /blk\.0\.attn_q\.weight\s+q8_0\s+\[64, 64\]/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test.run();
