@@ -45,6 +45,16 @@ test('GGUFFile.open with an allocator on a memory gives tensor views into that m
   assert.is(w[0], 42);
 });
 
+test('tensorF32 copies an F32 tensor whose bytes are not 4-byte aligned in memory', () => {
+  const memory = new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true });
+  const f = GGUFFile.open(path, (n) => new Uint8Array(memory.buffer, 4097, n));
+  const w = f.tensorF32('f32.odd');
+  assert.ok(w.buffer !== memory.buffer, 'a copy');
+  const bytes = f.tensorBytes('f32.odd');
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  w.forEach((x, i) => assert.is(x, view.getFloat32(4 * i, true)));
+});
+
 test('readTensorData refuses a destination smaller than the data section', () => {
   const header = readGGUFHeader(path);
   try {

@@ -50,6 +50,7 @@ export async function main(argv: string[]): Promise<void> {
 
   let prompt = v.prompt ?? 'Once upon a time';
   let parseSpecial = false;
+  let addBos: boolean | undefined;
   if (v.chat) {
     const template = model.tokenizer.vocab.chatTemplate ?? FALLBACK_TEMPLATES.llama2;
     const messages = [...(v.system ? [{ role: 'system', content: v.system }] : []), { role: 'user', content: prompt }];
@@ -57,10 +58,12 @@ export async function main(argv: string[]): Promise<void> {
     const eos = model.tokenizer.eosId !== undefined ? model.tokenizer.vocab.tokens[model.tokenizer.eosId] : '';
     prompt = renderChat(template, messages, { bosToken: bos, eosToken: eos, addGenerationPrompt: true });
     parseSpecial = true;
+    // a template that writes the BOS text itself must not get a second BOS from the tokenizer
+    addBos = bos === '' || !prompt.startsWith(bos);
   } else if (v.system) {
     throw new UsageError('--system needs --chat');
   }
-  const promptIds = model.tokenizer.encode(prompt, { parseSpecial });
+  const promptIds = model.tokenizer.encode(prompt, { parseSpecial, addBos });
 
   process.stdout.write(v.chat ? '' : prompt);
   const steps = generate(model.engine, model.tokenizer, promptIds, {

@@ -5,7 +5,7 @@
 // Block layouts follow ggml-common.h exactly (all little-endian, f16 = IEEE half):
 //   block_q4_0 { f16 d; u8 qs[16] }                      x = (nibble - 8) * d
 //   block_q4_1 { f16 d; f16 m; u8 qs[16] }               x = nibble * d + m
-//   block_q5_0 { f16 d; u8 qh[4]; u8 qs[16] }            x = (nibble | hibit << 4) - 16) * d
+//   block_q5_0 { f16 d; u8 qh[4]; u8 qs[16] }            x = ((nibble | hibit << 4) - 16) * d
 //   block_q5_1 { f16 d; f16 m; u8 qh[4]; u8 qs[16] }     x = (nibble | hibit << 4) * d + m
 //   block_q8_0 { f16 d; i8 qs[32] }                      x = q * d
 //   block_q2_K { u8 scales[16]; u8 qs[64]; f16 d; f16 dmin }
@@ -259,7 +259,7 @@ function dequantizeQ4_1(src: Uint8Array, dst: Float32Array, n: number): void {
   }
 }
 
-/** The 32 high bits of a Q5 block, bit j for value j. */
+/** A little-endian u32 (a Q5 block's fifth bits: bit j belongs to value j). */
 function u32At(src: Uint8Array, i: number): number {
   return (src[i] | (src[i + 1] << 8) | (src[i + 2] << 16) | (src[i + 3] << 24)) >>> 0;
 }
@@ -516,16 +516,16 @@ export const TYPE_TRAITS: Readonly<Record<GGMLType, Readonly<TypeTraits>>> = {
   [GGMLType.Q2_0]: traits(GGMLType.Q2_0, 'q2_0', 64, 2 + 64 / 4),
 };
 
-/** Ids ggml once used and has removed; files with them cannot be read by current ggml either. */
-const REMOVED_TYPES: Readonly<Record<number, string>> = {
-  4: 'Q4_2',
-  5: 'Q4_3',
-  31: 'Q4_0_4_4 (use Q4_0; ggml repacks at load time)',
-  32: 'Q4_0_4_8 (use Q4_0; ggml repacks at load time)',
-  33: 'Q4_0_8_8 (use Q4_0; ggml repacks at load time)',
-  36: 'IQ4_NL_4_4 (use IQ4_NL)',
-  37: 'IQ4_NL_4_8 (use IQ4_NL)',
-  38: 'IQ4_NL_8_8 (use IQ4_NL)',
+/** Ids ggml once used and has removed (current ggml cannot read them either), with what replaced them. */
+const REMOVED_TYPES: Readonly<Record<number, [string, string?]>> = {
+  4: ['Q4_2'],
+  5: ['Q4_3'],
+  31: ['Q4_0_4_4', 'use Q4_0, which ggml repacks at load time'],
+  32: ['Q4_0_4_8', 'use Q4_0, which ggml repacks at load time'],
+  33: ['Q4_0_8_8', 'use Q4_0, which ggml repacks at load time'],
+  36: ['IQ4_NL_4_4', 'use IQ4_NL, which ggml repacks at load time'],
+  37: ['IQ4_NL_4_8', 'use IQ4_NL, which ggml repacks at load time'],
+  38: ['IQ4_NL_8_8', 'use IQ4_NL, which ggml repacks at load time'],
 };
 
 /** True if `type` is a ggml type id this table knows. */
@@ -536,7 +536,8 @@ export function isGGMLType(type: number): type is GGMLType {
 /** Why `type` is not a known id, as a sentence fragment: "unknown ggml type 99". */
 export function unknownTypeReason(type: number): string {
   const removed = REMOVED_TYPES[type];
-  return removed ? `ggml type ${type} (${removed}) was removed from ggml` : `unknown ggml type ${type}`;
+  if (!removed) return `unknown ggml type ${type}`;
+  return `ggml type ${type} (${removed[0]}) was removed from ggml${removed[1] ? `; ${removed[1]}` : ''}`;
 }
 
 export function traitsOf(type: number): Readonly<TypeTraits> {

@@ -2,7 +2,7 @@
 // typed metadata getters whose errors name the key and what was expected.
 import { GGMLType, traitsOf } from '../ggml-types.js';
 import { GGUFError } from './errors.js';
-import type { GGUFHeader, GGUFTensorInfo } from './format.js';
+import { quoted, type GGUFHeader, type GGUFTensorInfo } from './format.js';
 import { parseGGUFHeader, readGGUFHeader, readTensorData } from './read.js';
 import { GGUFValueType, valueTypeName, type GGUFArray, type GGUFArrayItems, type GGUFArrayItemsByType, type GGUFValue } from './values.js';
 
@@ -55,7 +55,7 @@ export class GGUFFile {
   tensorInfo(name: string): GGUFTensorInfo {
     const i = this.index.get(name);
     if (i === undefined) {
-      throw new GGUFError(`tensors['${name}']`, `GGUF: ${this.path}: no tensor named '${name}' (the file has ${this.header.tensors.length} tensors)`);
+      throw new GGUFError(`tensors[${quoted(name)}]`, `GGUF: ${this.path}: no tensor named ${quoted(name)} (the file has ${this.header.tensors.length} tensors)`);
     }
     return this.header.tensors[i];
   }
@@ -75,7 +75,7 @@ export class GGUFFile {
     }
     const traits = traitsOf(t.type);
     if (!traits.dequantize) {
-      throw new GGUFError(`tensors['${name}'].type`, `GGUF: ${this.path}: tensor '${name}' is ${traits.name}, which wisp cannot dequantize`);
+      throw new GGUFError(`tensors[${quoted(name)}].type`, `GGUF: ${this.path}: tensor ${quoted(name)} is ${traits.name}, which wisp cannot dequantize`);
     }
     const out = new Float32Array(t.nElements);
     traits.dequantize(bytes, out, t.nElements);
@@ -112,7 +112,7 @@ export class GGUFFile {
       case GGUFValueType.INT64: {
         const n = Number(v.value);
         if (!Number.isSafeInteger(n)) {
-          throw new GGUFError(`metadata['${key}']`, `GGUF: ${this.path}: metadata key '${key}' is ${v.value}, too large for a JS number`);
+          throw new GGUFError(`metadata[${quoted(key)}]`, `GGUF: ${this.path}: metadata key ${quoted(key)} is ${v.value}, too large for a JS number`);
         }
         return n;
       }
@@ -156,13 +156,13 @@ export class GGUFFile {
 
   private required<T>(key: string, expected: string, v: T | undefined): T {
     if (v === undefined) {
-      throw new GGUFError(`metadata['${key}']`, `GGUF: ${this.path}: metadata key '${key}' is missing (expected ${expected})`);
+      throw new GGUFError(`metadata[${quoted(key)}]`, `GGUF: ${this.path}: metadata key ${quoted(key)} is missing (expected ${expected})`);
     }
     return v;
   }
 
   private wrongType(key: string, v: GGUFValue, expected: string): GGUFError {
     const actual = v.type === GGUFValueType.ARRAY ? `an array of ${valueTypeName((v as GGUFArray).itemType)}` : valueTypeName(v.type);
-    return new GGUFError(`metadata['${key}']`, `GGUF: ${this.path}: metadata key '${key}' is ${actual}, expected ${expected}`);
+    return new GGUFError(`metadata[${quoted(key)}]`, `GGUF: ${this.path}: metadata key ${quoted(key)} is ${actual}, expected ${expected}`);
   }
 }

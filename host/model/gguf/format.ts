@@ -60,3 +60,14 @@ export function isPowerOfTwo(n: number): boolean {
   // & works modulo 2^32, which covers every u32 alignment.
   return Number.isInteger(n) && n > 0 && n <= 0xffffffff && (n & (n - 1)) === 0;
 }
+
+/**
+ * A key or tensor name as it appears in messages: control characters escaped, quotes kept
+ * readable, and long (corrupt) names cut, so an error message stays one short line.
+ */
+export function quoted(name: string, max = 80): string {
+  const cut = name.length > max ? `${name.slice(0, max)}…` : name;
+  // eslint-disable-next-line no-control-regex
+  const escaped = cut.replace(/[\u0000-\u001f\u007f\\']/g, (c) => (c === "'" || c === '\\' ? `\\${c}` : `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`));
+  return `'${escaped}'`;
+}

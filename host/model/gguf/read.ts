@@ -28,6 +28,7 @@ import {
   MIN_TENSOR_INFO_BYTES,
   alignUp,
   isPowerOfTwo,
+  quoted,
   type GGUFHeader,
   type GGUFTensorInfo,
 } from './format.js';
@@ -244,9 +245,9 @@ function readMetadata(r: ByteReader, count: number): Map<string, GGUFValue> {
     const keyAt = r.pos;
     const key = r.string(`metadata[${i}].key`, GGUF_MAX_KEY_BYTES);
     if (metadata.has(key)) {
-      throw new GGUFError(`metadata[${i}].key`, `metadata[${i}].key at offset ${keyAt}: duplicate key '${key}'`, keyAt);
+      throw new GGUFError(`metadata[${i}].key`, `metadata[${i}].key at offset ${keyAt}: duplicate key ${quoted(key)}`, keyAt);
     }
-    const field = `metadata['${key}']`;
+    const field = `metadata[${quoted(key)}]`;
     const typeAt = r.pos;
     const type = r.u32(`${field}.type`);
     if (!isValueType(type)) {
@@ -260,7 +261,7 @@ function readMetadata(r: ByteReader, count: number): Map<string, GGUFValue> {
 function alignmentOf(metadata: Map<string, GGUFValue>): number {
   const v = metadata.get(GGUF_ALIGNMENT_KEY);
   if (v === undefined) return GGUF_DEFAULT_ALIGNMENT;
-  const field = `metadata['${GGUF_ALIGNMENT_KEY}']`;
+  const field = `metadata[${quoted(GGUF_ALIGNMENT_KEY)}]`;
   if (v.type !== GGUFValueType.UINT32) {
     throw new GGUFError(field, `${field} is ${valueTypeName(v.type)}, the GGUF spec requires UINT32`);
   }
@@ -277,13 +278,13 @@ interface TensorInfoAt extends GGUFTensorInfo {
 }
 
 function tensorLabel(i: number, name: string): string {
-  return `tensor ${i} ('${name}')`;
+  return `tensor ${i} (${quoted(name)})`;
 }
 
 function readTensorInfo(r: ByteReader, i: number, names: Set<string>): TensorInfoAt {
   const nameAt = r.pos;
   const name = r.string(`tensors[${i}].name`, GGUF_MAX_TENSOR_NAME_BYTES);
-  if (names.has(name)) throw new GGUFError(`tensors[${i}].name`, `tensors[${i}].name at offset ${nameAt}: duplicate tensor name '${name}'`, nameAt);
+  if (names.has(name)) throw new GGUFError(`tensors[${i}].name`, `tensors[${i}].name at offset ${nameAt}: duplicate tensor name ${quoted(name)}`, nameAt);
   names.add(name);
   const label = tensorLabel(i, name);
 
@@ -292,6 +293,7 @@ function readTensorInfo(r: ByteReader, i: number, names: Set<string>): TensorInf
   if (nDims > GGUF_MAX_DIMS) {
     throw new GGUFError(`tensors[${i}].n_dims`, `${label} n_dims at offset ${nDimsAt} is ${nDims}, more than the ${GGUF_MAX_DIMS} ggml supports`, nDimsAt);
   }
+  const dimsAt = r.pos;
   const dims: number[] = [];
   let nElements = 1;
   for (let d = 0; d < nDims; d++) {
@@ -316,13 +318,13 @@ function readTensorInfo(r: ByteReader, i: number, names: Set<string>): TensorInf
   if (rowLength % traits.blockSize !== 0) {
     throw new GGUFError(
       `tensors[${i}].dims[0]`,
-      `${label} of type ${traits.name} has rows of ${rowLength} values, not a multiple of its block size ${traits.blockSize}`,
-      typeAt,
+      `${label} of type ${traits.name} has rows (dims[0]) of ${rowLength} values, not a multiple of its block size ${traits.blockSize}`,
+      dimsAt,
     );
   }
   const byteLength = (nElements / traits.blockSize) * traits.typeSize;
   if (!Number.isSafeInteger(byteLength)) {
-    throw new GGUFError(`tensors[${i}].dims`, `${label} would take ${byteLength} bytes, more than 2^53`, nDimsAt);
+    throw new GGUFError(`tensors[${i}].dims`, `${label} dims would take ${byteLength} bytes, more than 2^53`, dimsAt);
   }
 
   const offsetFieldAt = r.pos;
@@ -359,7 +361,7 @@ function checkTensorPlacement(tensors: TensorInfoAt[], alignment: number, dataOf
     if (prev.offset + prev.byteLength > cur.offset) {
       throw new GGUFError(
         `tensors[${order[k]}].offset`,
-        `${tensorLabel(order[k], cur.name)} bytes [${cur.offset}, ${cur.offset + cur.byteLength}) overlap ` +
+        `${tensorLabel(order[k], cur.name)} offset ${cur.offset}: its bytes [${cur.offset}, ${cur.offset + cur.byteLength}) overlap ` +
           `${tensorLabel(order[k - 1], prev.name)} bytes [${prev.offset}, ${prev.offset + prev.byteLength})`,
         cur.offsetFieldAt,
       );
@@ -386,7 +388,6 @@ function readVersion(r: ByteReader): number {
 }
 
 function parse(r: ByteReader): GGUFHeader {
-  r.need(4, 'magic');
   const magic = r.u32('magic');
   if (magic !== GGUF_MAGIC) {
     const bytes = new Uint8Array([magic & 0xff, (magic >>> 8) & 0xff, (magic >>> 16) & 0xff, magic >>> 24]);

@@ -17,6 +17,7 @@ import {
   GGUF_MAX_TENSOR_NAME_BYTES,
   alignUp,
   isPowerOfTwo,
+  quoted,
 } from './format.js';
 import { GGUFValueType, TYPED_ARRAY_OF, isValueType, scalarProblem, valueTypeName, type GGUFArray, type GGUFValue } from './values.js';
 
@@ -168,7 +169,7 @@ function writeArray(w: ByteWriter, a: GGUFArray, field: string, depth: number): 
 function alignmentOf(metadata: Map<string, GGUFValue>): number {
   const v = metadata.get(GGUF_ALIGNMENT_KEY);
   if (v === undefined) return GGUF_DEFAULT_ALIGNMENT;
-  const field = `metadata['${GGUF_ALIGNMENT_KEY}']`;
+  const field = `metadata[${quoted(GGUF_ALIGNMENT_KEY)}]`;
   if (v.type !== GGUFValueType.UINT32) fail(field, `it is ${valueTypeName(v.type)}, the GGUF spec requires UINT32`);
   if (!isPowerOfTwo(v.value)) fail(field, `${v.value} is not a power of two`);
   return v.value;
@@ -182,18 +183,18 @@ function checkTensor(t: GGUFWriteTensor, i: number, names: Set<string>): number 
   const field = `tensors[${i}]`;
   if (typeof t.name !== 'string') fail(`${field}.name`, 'the name is not a string');
   const nameBytes = utf8.encode(t.name).length;
-  if (nameBytes > GGUF_MAX_TENSOR_NAME_BYTES) fail(`${field}.name`, `'${t.name}' is ${nameBytes} bytes, the GGUF limit is ${GGUF_MAX_TENSOR_NAME_BYTES}`);
-  if (names.has(t.name)) fail(`${field}.name`, `duplicate tensor name '${t.name}'`);
+  if (nameBytes > GGUF_MAX_TENSOR_NAME_BYTES) fail(`${field}.name`, `${quoted(t.name)} is ${nameBytes} bytes, the GGUF limit is ${GGUF_MAX_TENSOR_NAME_BYTES}`);
+  if (names.has(t.name)) fail(`${field}.name`, `duplicate tensor name ${quoted(t.name)}`);
   names.add(t.name);
-  if (!Array.isArray(t.dims) || t.dims.length > GGUF_MAX_DIMS) fail(`${field}.dims`, `'${t.name}' needs 0 to ${GGUF_MAX_DIMS} dims, got ${JSON.stringify(t.dims)}`);
+  if (!Array.isArray(t.dims) || t.dims.length > GGUF_MAX_DIMS) fail(`${field}.dims`, `${quoted(t.name)} needs 0 to ${GGUF_MAX_DIMS} dims, got ${JSON.stringify(t.dims)}`);
   t.dims.forEach((d, k) => {
-    if (!Number.isSafeInteger(d) || d < 0) fail(`${field}.dims[${k}]`, `'${t.name}' dims[${k}] is ${d}, not a size`);
+    if (!Number.isSafeInteger(d) || d < 0) fail(`${field}.dims[${k}]`, `${quoted(t.name)} dims[${k}] is ${d}, not a size`);
   });
-  if (!isGGMLType(t.type)) fail(`${field}.type`, `'${t.name}': ${unknownTypeReason(t.type)}`);
+  if (!isGGMLType(t.type)) fail(`${field}.type`, `${quoted(t.name)}: ${unknownTypeReason(t.type)}`);
   try {
     return tensorBytes(t.type, t.dims);
   } catch (e) {
-    return fail(`${field}.dims`, `'${t.name}': ${(e as Error).message}`);
+    return fail(`${field}.dims`, `${quoted(t.name)}: ${(e as Error).message}`);
   }
 }
 
@@ -230,9 +231,10 @@ export function encodeGGUFHeader(input: GGUFWriteInput): EncodedGGUFHeader {
   w.u64(input.metadata.size);
   for (const [key, value] of input.metadata) {
     const keyBytes = utf8.encode(key);
-    if (keyBytes.length > GGUF_MAX_KEY_BYTES) fail(`metadata['${key.slice(0, 40)}…']`, `the key is ${keyBytes.length} bytes, the GGUF limit is ${GGUF_MAX_KEY_BYTES}`);
+    const field = `metadata[${quoted(key)}]`;
+    if (keyBytes.length > GGUF_MAX_KEY_BYTES) fail(field, `the key is ${keyBytes.length} bytes, the GGUF limit is ${GGUF_MAX_KEY_BYTES}`);
     w.stringBytes(keyBytes);
-    writeValue(w, value, `metadata['${key}']`);
+    writeValue(w, value, field);
   }
   input.tensors.forEach((t, i) => writeTensorInfo(w, t, offsets[i]));
   w.zeros(alignUp(w.pos, alignment) - w.pos);
@@ -253,9 +255,9 @@ function writeAll(fd: number, bytes: Uint8Array, onChunk: (n: number) => void): 
 
 function tensorData(t: GGUFWriteTensor, i: number, expected: number): Uint8Array {
   const data = typeof t.data === 'function' ? t.data() : t.data;
-  if (!(data instanceof Uint8Array)) fail(`tensors[${i}].data`, `'${t.name}' data is not a Uint8Array`);
+  if (!(data instanceof Uint8Array)) fail(`tensors[${i}].data`, `${quoted(t.name)} data is not a Uint8Array`);
   if (data.length !== expected) {
-    fail(`tensors[${i}].data`, `'${t.name}' data is ${data.length} bytes, its dims [${t.dims.join(', ')}] and type ${traitsOf(t.type).name} need ${expected}`);
+    fail(`tensors[${i}].data`, `${quoted(t.name)} data is ${data.length} bytes, its dims [${t.dims.join(', ')}] and type ${traitsOf(t.type).name} need ${expected}`);
   }
   return data;
 }

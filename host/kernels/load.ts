@@ -1,0 +1,72 @@
+// Loading kernel modules for serving: the manifest (one source of truth for what each module
+// exports), and instantiation over one shared memory with WASI stubs that grant nothing.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { repoRoot } from '../model/catalog.js';
+
+export const KERNEL_ABI = 1;
+export type KernelFamily = 'matmul' | 'attn' | 'ops';
+
+export interface KernelExport {
+  params: string[];
+  results: string[];
+}
+
+export interface FamilyManifest {
+  file: string;
+  abi: number;
+  sha256: string;
+  size: number;
+  memoryBase: number;
+  buildFlags: string[];
+  memory?: { initial: number; maximum?: number; shared: boolean };
+  wasiImports: string[];
+  exports: Record<string, KernelExport>;
+  component: { file: string; sha256: string; size: number };
+}
+
+export interface KernelManifest {
+  abi: number;
+  families: Record<string, FamilyManifest>;
+}
+
+export function kernelsDir(): string {
+  return join(repoRoot(), 'kernels');
+}
+
+export function loadManifest(dir = kernelsDir()): KernelManifest {
+  let text: string;
+  try {
+    text = readFileSync(join(dir, 'manifest.json'), 'utf8');
+  } catch {
+    throw new Error(`no kernel manifest at ${join(dir, 'manifest.json')}: run \`npm run build\` to compile the kernels in asm/`);
+  }
+  return JSON.parse(text) as KernelManifest;
+}
+
+/** WASI imports a kernel may have (its self-test's); when serving they do nothing. */
+export const WASI_STUBS: Record<string, (...args: number[]) => number> = {
+  fd_write: () => 52, // ENOSYS: a serving kernel has no files
+  proc_exit: () => {
+    throw new Error('kernel called proc_exit while serving');
+  },
+};
+
+export function wasiStubImports(): WebAssembly.Imports {
+  return { wasi_snapshot_preview1: WASI_STUBS as unknown as WebAssembly.ModuleImports };
+}
+
+/** A shared memory of `pages` 64 KiB pages that can grow to 4 GiB (the wasm32 limit). */
+export function createSharedMemory(pages: number): WebAssembly.Memory {
+  return new WebAssembly.Memory({ initial: pages, maximum: 65536, shared: true });
+}
+
+export function compileFamily(family: KernelFamily, dir = kernelsDir()): WebAssembly.Module {
+  const m = loadManifest(dir).families[family];
+  if (!m) throw new Error(`kernel family '${family}' is not in ${join(dir, 'manifest.json')}; rebuild with \`npm run build\``);
+  return new WebAssembly.Module(readFileSync(join(dir, m.file)));
+}
+
+export function instantiateKernel(module: WebAssembly.Module, memory: WebAssembly.Memory): WebAssembly.Exports {
+  return new WebAssembly.Instance(module, { env: { memory }, ...wasiStubImports() }).exports;
+}
