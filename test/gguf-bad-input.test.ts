@@ -8,7 +8,7 @@ import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { GGMLType } from '../host/model/ggml-types.js';
 import { GGUFError, GGUFValueType, gv, parseGGUFHeader, readGGUFHeader } from '../host/model/gguf/index.js';
-import { buildGGUF, indexOfAscii, syntheticInput, tempDir } from './gguf-fixtures.js';
+import { buildGGUF, indexOfAscii, syntheticInput, tempDir } from './helpers/gguf-fixtures.js';
 
 const dir = tempDir();
 test.after(() => rmSync(dir, { recursive: true, force: true }));

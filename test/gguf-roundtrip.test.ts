@@ -16,7 +16,7 @@ import {
   writeGGUF,
   type GGUFWriteInput,
 } from '../host/model/gguf/index.js';
-import { buildGGUF, modelFile, syntheticInput, tempDir } from './gguf-fixtures.js';
+import { buildGGUF, modelFile, syntheticInput, tempDir } from './helpers/gguf-fixtures.js';
 
 const dir = tempDir();
 test.after(() => rmSync(dir, { recursive: true, force: true }));
@@ -74,6 +74,15 @@ for (const version of [2, 3] as const) {
     sameBytes(readFileSync(path1), buildGGUF(input), `v${version} in-memory build`);
   });
 }
+
+test('strings keep a leading U+FEFF (byte order mark) through write and read', () => {
+  const input = syntheticInput(3);
+  input.metadata.set('test.bom', gv.str('\uFEFFBOM'));
+  input.metadata.set('test.bom_array', gv.arr(GGUFValueType.STRING, ['\uFEFF', 'a']));
+  const header = parseGGUFHeader(buildGGUF(input));
+  assert.is(header.metadata.get('test.bom')?.value, '\uFEFFBOM');
+  assert.equal(header.metadata.get('test.bom_array')?.value, ['\uFEFF', 'a']);
+});
 
 test('numeric arrays are typed arrays; strings, bools and nested arrays are plain arrays', () => {
   const f = GGUFFile.fromBytes(buildGGUF(syntheticInput(3)));

@@ -4,7 +4,7 @@ import * as assert from 'uvu/assert';
 import { readFileSync } from 'node:fs';
 import { GGMLType, dequantize } from '../host/model/ggml-types.js';
 import { GGUFError, GGUFFile, GGUFValueType, parseGGUFHeader, readGGUFHeader } from '../host/model/gguf/index.js';
-import { buildGGUF, modelFile, syntheticInput } from './gguf-fixtures.js';
+import { buildGGUF, modelFile, syntheticInput } from './helpers/gguf-fixtures.js';
 
 const path = modelFile('stories260K.gguf');
 const file = path ? GGUFFile.open(path) : undefined;

@@ -4,7 +4,7 @@ import * as assert from 'uvu/assert';
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { GGUFError, GGUFFile, readGGUFHeader, readTensorData, writeGGUF } from '../host/model/gguf/index.js';
-import { syntheticInput, tempDir } from './gguf-fixtures.js';
+import { syntheticInput, tempDir } from './helpers/gguf-fixtures.js';
 
 const dir = tempDir();
 const path = join(dir, 'memory.gguf');

@@ -4,8 +4,8 @@ import * as assert from 'uvu/assert';
 import { createTokenizer, type TokenizerVocab } from '../host/model/tokenizer/index.js';
 import { BYTE_TO_CHAR, toByteLevel } from '../host/model/tokenizer/bpe.js';
 import { preTokenizerFor, splitWords } from '../host/model/tokenizer/pretokenize.js';
-import { loadCorpus, show } from './tokenizer-fixtures.js';
-import { llama3Tokenizer, llama3Vocab } from './tokenizer-llama3-vocab.js';
+import { loadCorpus, show } from './helpers/tokenizer-fixtures.js';
+import { llama3Tokenizer, llama3Vocab } from './helpers/tokenizer-llama3-vocab.js';
 
 const corpus = loadCorpus();
 const llama3 = createTokenizer(llama3Vocab());

@@ -5,8 +5,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readLlama2cTokenizer } from '../host/model/llama2c-tokenizer.js';
 import { createTokenizer, type Tokenizer } from '../host/model/tokenizer/index.js';
-import { LLAMA2_TOKENIZER_BIN, loadCorpus, requireFile, show, wellFormed } from './tokenizer-fixtures.js';
-import { llama3Vocab } from './tokenizer-llama3-vocab.js';
+import { LLAMA2_TOKENIZER_BIN, loadCorpus, requireFile, show, wellFormed } from './helpers/tokenizer-fixtures.js';
+import { llama3Vocab } from './helpers/tokenizer-llama3-vocab.js';
 
 const corpus = loadCorpus();
 const spm = createTokenizer(readLlama2cTokenizer(requireFile(LLAMA2_TOKENIZER_BIN)));

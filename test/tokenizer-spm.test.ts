@@ -1,13 +1,16 @@
 // SentencePiece tokenizer ('llama' vocabs) against Python sentencepiece and llama.cpp.
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { GGMLType } from '../host/model/ggml-types.js';
+import { SYNTH_SHAPES, synthModel } from '../host/model/synth.js';
 import { readLlama2cTokenizer } from '../host/model/llama2c-tokenizer.js';
 import { createTokenizer, vocabFromMetadata, vocabToMetadata, TOKEN_TYPE, type TokenizerVocab } from '../host/model/tokenizer/index.js';
 import {
   GOLDEN_DIR, LLAMA2_TOKENIZER_BIN, STORIES260K_GGUF, TOK512_BIN, loadCorpus, readGgufMetadata, requireFile, show,
-} from './tokenizer-fixtures.js';
+} from './helpers/tokenizer-fixtures.js';
 
 const corpus = loadCorpus();
 const llama2 = createTokenizer(readLlama2cTokenizer(requireFile(LLAMA2_TOKENIZER_BIN)));
@@ -40,6 +43,24 @@ test('the same ids after the vocab goes through GGUF metadata (vocabToMetadata â
   const viaGguf = createTokenizer(vocabFromMetadata((key) => metadata.get(key)));
   const differing = corpus.filter((s, i) => JSON.stringify(viaGguf.encode(s, { addBos: false })) !== JSON.stringify(golden.ids[i]));
   assert.equal(differing.slice(0, 5), []);
+});
+
+// The acceptance path: `wisp synth` writes a model GGUF from tokenizer.bin, and the tokenizer is
+// built from that file's metadata as for any model.
+test('the same ids with the vocab from a GGUF that wisp synth wrote from tokenizer.bin', () => {
+  const golden = JSON.parse(readFileSync(resolve(GOLDEN_DIR, 'spm-llama2.json'), 'utf8')) as { ids: number[][] };
+  const dir = mkdtempSync(join(tmpdir(), 'wisp-spm-'));
+  try {
+    const path = join(dir, 'synth.gguf');
+    synthModel(path, { shape: { ...SYNTH_SHAPES['260k'], nLayers: 1 }, vocab: llama2.vocab, type: GGMLType.F32, seed: 1 });
+    const meta = readGgufMetadata(path);
+    const fromGguf = createTokenizer(vocabFromMetadata((key) => meta.get(key)));
+    assert.is(fromGguf.vocabSize, 32000);
+    const mismatches = corpus.filter((s, i) => JSON.stringify(fromGguf.encode(s, { addBos: false })) !== JSON.stringify(golden.ids[i]));
+    assert.equal(mismatches.slice(0, 5), [], `${mismatches.length} strings differ`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 // llama.cpp gives [1, 403, 407, 261, 378] for this prompt with stories260K.gguf (its README's

@@ -6,7 +6,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { parseLlama2cTokenizer, readLlama2cTokenizer } from '../host/model/llama2c-tokenizer.js';
 import { TOKEN_TYPE, createTokenizer, vocabFromMetadata, vocabToMetadata, type TokenizerVocab } from '../host/model/tokenizer/index.js';
-import { LLAMA2_TOKENIZER_BIN, STORIES260K_GGUF, TOK512_BIN, readGgufMetadata, requireFile } from './tokenizer-fixtures.js';
+import { LLAMA2_TOKENIZER_BIN, STORIES260K_GGUF, TOK512_BIN, readGgufMetadata, requireFile } from './helpers/tokenizer-fixtures.js';
 
 const fromMap = (m: Map<string, unknown>) => vocabFromMetadata((key) => m.get(key));
 

@@ -17,6 +17,12 @@ export const MODELS_DIR = firstExisting([
 ]);
 export const TOKENIZERS_DIR = firstExisting([process.env.WISP_TOKENIZER_DIR, join(ROOT, '..', 'shared', 'tokenizers')]);
 
+/** A test model file, or undefined when the shared data is not beside the checkout. */
+export function modelFile(file: string): string | undefined {
+  const p = MODELS_DIR && join(MODELS_DIR, file);
+  return p && existsSync(p) ? p : undefined;
+}
+
 export function sharedModel(file: string): string {
   const p = MODELS_DIR && join(MODELS_DIR, file);
   if (!p || !existsSync(p)) throw new Error(`test data ${file} not found: set WISP_MODEL_PATH to the folder with the shared models`);

@@ -52,7 +52,8 @@ const fieldName = (f: Field): string => (typeof f === 'string' ? f : f());
 type Loader = (end: number) => Uint8Array;
 
 const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
-const utf8 = new TextDecoder('utf-8');
+// ignoreBOM: a string that starts with U+FEFF (a SentencePiece token can) keeps it
+const utf8 = new TextDecoder('utf-8', { ignoreBOM: true });
 
 /** A cursor over the file's bytes that checks every read against the end of the file. */
 class ByteReader {

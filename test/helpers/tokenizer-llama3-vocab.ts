@@ -5,7 +5,7 @@
 // in rank order, with the special tokens typed CONTROL, as llama.cpp's converter writes them.
 
 import llama3Tokenizer from 'llama3-tokenizer-js';
-import { TOKEN_TYPE, type TokenizerVocab } from '../host/model/tokenizer/vocab.js';
+import { TOKEN_TYPE, type TokenizerVocab } from '../../host/model/tokenizer/vocab.js';
 
 export { llama3Tokenizer };
 

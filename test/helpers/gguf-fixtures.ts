@@ -1,20 +1,12 @@
 // Shared by the gguf-*.test.ts suites: where the test model lives, a seeded random source, valid
 // random tensor data for each type, metadata with every value type, and in-memory GGUF files.
-import { existsSync, mkdtempSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { delimiter, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { GGMLType, f32ToBf16, f32ToF16, tensorBytes, traitsOf } from '../host/model/ggml-types.js';
-import { GGUFValueType, encodeGGUFHeader, gv, type GGUFValue, type GGUFWriteInput } from '../host/model/gguf/index.js';
+import { join } from 'node:path';
+import { GGMLType, f32ToBf16, f32ToF16, tensorBytes, traitsOf } from '../../host/model/ggml-types.js';
+import { GGUFValueType, encodeGGUFHeader, gv, type GGUFValue, type GGUFWriteInput } from '../../host/model/gguf/index.js';
 
-export const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
-
-/** A file from the test models: each WISP_MODEL_PATH dir in turn, then ../shared/models beside the repo. */
-export function modelFile(name: string): string | undefined {
-  const dirs = (process.env.WISP_MODEL_PATH ?? '').split(delimiter).filter(Boolean);
-  dirs.push(resolve(repoRoot, '..', 'shared', 'models'));
-  return dirs.map((d) => join(d, name)).find((p) => existsSync(p));
-}
+export { modelFile } from './paths.js';
 
 export function tempDir(): string {
   return mkdtempSync(join(tmpdir(), 'wisp-gguf-'));
