@@ -1,6 +1,6 @@
-// `wisp run`: generate from a prompt on the reference engine, streaming text to stdout.
+// `wisp run`: generate from a prompt (wasm kernels or the reference engine), streaming text to stdout.
 import { generate } from '../engine/generate.js';
-import { loadModel } from '../engine/load-model.js';
+import { openModel, parseEngine } from '../engine/open.js';
 import { FALLBACK_TEMPLATES, renderChat } from '../model/chat-template.js';
 import { intOption, numberOption, parseOptions, UsageError } from './args.js';
 import { MODEL_HELP, resolveModelOption } from './model-option.js';
@@ -19,6 +19,9 @@ ${MODEL_HELP}
       --ctx N             context size (default: the model's)
       --stop TEXT         stop string (repeatable)
       --ignore-eos        keep generating past end-of-sequence tokens
+      --engine NAME       wasm (default: the SIMD kernels) or reference (the f32 JS oracle)
+  -t, --threads N         kernel threads for the wasm engine (default 1)
+      --kv f32|f16        KV cache type for the wasm engine (default f32)
       --ids               print the token ids at the end (for golden comparisons)`;
 
 export async function main(argv: string[]): Promise<void> {
@@ -40,12 +43,21 @@ export async function main(argv: string[]): Promise<void> {
       stop: { type: 'string', multiple: true },
       'ignore-eos': { type: 'boolean' },
       ids: { type: 'boolean' },
+      engine: { type: 'string' },
+      threads: { type: 'string', short: 't' },
+      kv: { type: 'string' },
     },
     HELP,
   );
   const path = resolveModelOption(v.model);
   const t0 = performance.now();
-  const model = loadModel(path);
+  if (v.kv !== undefined && v.kv !== 'f32' && v.kv !== 'f16') throw new UsageError(`--kv must be f32 or f16, got '${v.kv}'`);
+  const model = openModel(path, {
+    engine: v.engine ? parseEngine(v.engine) : undefined,
+    threads: intOption(v.threads, 'threads', 1),
+    contextSize: intOption(v.ctx, 'ctx', 1),
+    kvType: v.kv as 'f32' | 'f16' | undefined,
+  });
   const loadMs = performance.now() - t0;
 
   let prompt = v.prompt ?? 'Once upon a time';
@@ -66,7 +78,7 @@ export async function main(argv: string[]): Promise<void> {
   const promptIds = model.tokenizer.encode(prompt, { parseSpecial, addBos });
 
   process.stdout.write(v.chat ? '' : prompt);
-  const steps = generate(model.engine, model.tokenizer, promptIds, {
+  const steps = generate(model.model, model.tokenizer, promptIds, {
     maxTokens: intOption(v['max-tokens'], 'max-tokens') ?? 128,
     temperature: numberOption(v.temp, 'temp') ?? 0.8,
     topK: intOption(v['top-k'], 'top-k'),
@@ -78,10 +90,15 @@ export async function main(argv: string[]): Promise<void> {
     stop: v.stop,
     ignoreEos: v['ignore-eos'],
   });
-  let r = steps.next();
-  while (!r.done) {
-    process.stdout.write(r.value.text);
+  let r;
+  try {
     r = steps.next();
+    while (!r.done) {
+      process.stdout.write(r.value.text);
+      r = steps.next();
+    }
+  } finally {
+    await model.close();
   }
   const res = r.value;
   process.stdout.write('\n');
@@ -90,6 +107,6 @@ export async function main(argv: string[]): Promise<void> {
   process.stderr.write(
     `\nprompt: ${res.usage.promptTokens} tokens, ${t.prefillTokensPerSecond.toFixed(1)} tok/s | ` +
       `generated: ${res.usage.completionTokens} tokens, ${t.decodeTokensPerSecond.toFixed(1)} tok/s | ` +
-      `finish: ${res.finishReason} | load ${loadMs.toFixed(0)} ms | engine: reference (f32 JS)\n`,
+      `finish: ${res.finishReason} | load ${loadMs.toFixed(0)} ms | engine: ${model.description}\n`,
   );
 }

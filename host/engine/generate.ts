@@ -8,6 +8,10 @@ export interface TokenModel<S = unknown> {
   readonly config: { contextLength: number; vocabSize: number };
   newState(maxSeq?: number): S;
   forward(state: S, token: number, pos: number): Float32Array;
+  /** Many prompt tokens at once (batched matmuls); returns the last token's logits. */
+  prefill?(state: S, tokens: readonly number[], pos0: number): Float32Array;
+  /** Gives a state's resources (a KV cache slot) back. */
+  releaseState?(state: S): void;
 }
 
 export interface GenerateOptions extends SamplingOptions {
@@ -58,6 +62,22 @@ export function* generate<S>(
 
   const sampler = new Sampler(opts);
   const state = model.newState(contextSize);
+  try {
+    return yield* decode(model, state, tokenizer, sampler, promptIds, contextSize, opts);
+  } finally {
+    model.releaseState?.(state);
+  }
+}
+
+function* decode<S>(
+  model: TokenModel<S>,
+  state: S,
+  tokenizer: Tokenizer,
+  sampler: Sampler,
+  promptIds: readonly number[],
+  contextSize: number,
+  opts: GenerateOptions,
+): Generator<GenerateStep, GenerateResult> {
   const history = [...promptIds];
   const decoder = tokenizer.streamDecoder();
   const stops = new StopMatcher(opts.stop ?? []);
@@ -66,8 +86,13 @@ export function* generate<S>(
   let finishReason: FinishReason = 'length';
 
   const t0 = performance.now();
-  let logits!: Float32Array;
-  for (let pos = 0; pos < promptIds.length; pos++) logits = model.forward(state, promptIds[pos], pos);
+  let logits: Float32Array;
+  if (model.prefill) {
+    logits = model.prefill(state, promptIds, 0);
+  } else {
+    logits = model.forward(state, promptIds[0], 0);
+    for (let pos = 1; pos < promptIds.length; pos++) logits = model.forward(state, promptIds[pos], pos);
+  }
   const t1 = performance.now();
 
   let pos = promptIds.length;

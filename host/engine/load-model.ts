@@ -1,5 +1,5 @@
 // Opens a GGUF model for the reference engine: header, config, tokenizer, f32 weights.
-import { GGUFFile } from '../model/gguf/index.js';
+import { GGUFFile, type GGUFHeaderView } from '../model/gguf/index.js';
 import { configFromGGUF, type LlamaConfig } from '../model/llama-config.js';
 import { createTokenizer, vocabFromMetadata, type Tokenizer } from '../model/tokenizer/index.js';
 import { loadLlamaWeightsF32 } from './load-weights.js';
@@ -13,7 +13,7 @@ export interface LoadedModel {
   engine: ReferenceModel;
 }
 
-export function tokenizerFromGGUF(file: GGUFFile): Tokenizer {
+export function tokenizerFromGGUF(file: GGUFHeaderView): Tokenizer {
   return createTokenizer(vocabFromMetadata((key) => file.header.metadata.get(key)?.value));
 }
 

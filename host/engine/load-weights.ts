@@ -1,6 +1,6 @@
 // Maps a GGUF file's llama-family tensors onto the reference engine's f32 weights
 // (views for F32 tensors, dequantized copies for everything else).
-import type { GGUFFile } from '../model/gguf/index.js';
+import type { GGUFFile, GGUFHeaderView } from '../model/gguf/index.js';
 import type { LlamaConfig } from '../model/llama-config.js';
 import type { LayerWeights, LlamaWeights } from './reference.js';
 
@@ -52,7 +52,7 @@ export function expectedShapes(c: LlamaConfig): Map<string, number[]> {
   return shapes;
 }
 
-export function checkTensorShapes(file: GGUFFile, c: LlamaConfig): void {
+export function checkTensorShapes(file: GGUFHeaderView, c: LlamaConfig): void {
   for (const [name, shape] of expectedShapes(c)) {
     const dims = file.tensorInfo(name).dims;
     if (dims.length !== shape.length || dims.some((d, i) => d !== shape[i])) {

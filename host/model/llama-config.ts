@@ -1,5 +1,5 @@
 // The hyperparameters of a llama-family model, read from GGUF metadata (the one source of truth).
-import type { GGUFFile } from './gguf/index.js';
+import type { GGUFHeaderView } from './gguf/index.js';
 
 export type RopeStyle = 'normal' | 'neox';
 
@@ -31,7 +31,7 @@ export const LLAMA_FAMILY: Record<string, RopeStyle> = {
   qwen2: 'neox',
 };
 
-export function configFromGGUF(file: GGUFFile): LlamaConfig {
+export function configFromGGUF(file: GGUFHeaderView): LlamaConfig {
   const arch = file.string('general.architecture');
   const ropeStyle = LLAMA_FAMILY[arch];
   if (!ropeStyle) {

@@ -6,36 +6,19 @@ import { quoted, type GGUFHeader, type GGUFTensorInfo } from './format.js';
 import { parseGGUFHeader, readGGUFHeader, readTensorData } from './read.js';
 import { GGUFValueType, valueTypeName, type GGUFArray, type GGUFArrayItems, type GGUFArrayItemsByType, type GGUFValue } from './values.js';
 
-export class GGUFFile {
+/** A GGUF header with typed metadata getters and tensor lookup, without the tensor data. */
+export class GGUFHeaderView {
   private readonly index = new Map<string, number>();
 
-  /** data: the data section (at least header.dataByteLength bytes; tensor offsets index into it). */
   constructor(
     readonly path: string,
     readonly header: GGUFHeader,
-    readonly data: Uint8Array,
   ) {
-    if (data.length < header.dataByteLength) {
-      throw new GGUFError('data', `GGUF: ${path}: the data buffer holds ${data.length} bytes, the tensors need ${header.dataByteLength}`);
-    }
     header.tensors.forEach((t, i) => this.index.set(t.name, i));
   }
 
-  /**
-   * Reads the header, then the data section once into allocate(byteLength) (default: a new
-   * Uint8Array; pass a view on a WebAssembly.Memory to load weights straight into it).
-   */
-  static open(path: string, allocate: (byteLength: number) => Uint8Array = (n) => new Uint8Array(n)): GGUFFile {
-    const header = readGGUFHeader(path);
-    const data = allocate(header.dataByteLength);
-    readTensorData(path, header, data);
-    return new GGUFFile(path, header, data.subarray(0, header.dataByteLength));
-  }
-
-  /** A whole GGUF file already in memory; tensors are views on `bytes`. */
-  static fromBytes(bytes: Uint8Array, path = '<memory>'): GGUFFile {
-    const header = parseGGUFHeader(bytes);
-    return new GGUFFile(path, header, bytes.subarray(header.dataOffset, header.dataOffset + header.dataByteLength));
+  static read(path: string): GGUFHeaderView {
+    return new GGUFHeaderView(path, readGGUFHeader(path));
   }
 
   get metadata(): Map<string, GGUFValue> {
@@ -58,28 +41,6 @@ export class GGUFFile {
       throw new GGUFError(`tensors[${quoted(name)}]`, `GGUF: ${this.path}: no tensor named ${quoted(name)} (the file has ${this.header.tensors.length} tensors)`);
     }
     return this.header.tensors[i];
-  }
-
-  /** The tensor's raw bytes, as a view on data (no copy). */
-  tensorBytes(name: string): Uint8Array {
-    const t = this.tensorInfo(name);
-    return this.data.subarray(t.offset, t.offset + t.byteLength);
-  }
-
-  /** The tensor as floats: a view when it is F32 (and 4-byte aligned in memory), else a dequantized copy. */
-  tensorF32(name: string): Float32Array {
-    const t = this.tensorInfo(name);
-    const bytes = this.tensorBytes(name);
-    if (t.type === GGMLType.F32 && bytes.byteOffset % 4 === 0) {
-      return new Float32Array(bytes.buffer, bytes.byteOffset, t.nElements);
-    }
-    const traits = traitsOf(t.type);
-    if (!traits.dequantize) {
-      throw new GGUFError(`tensors[${quoted(name)}].type`, `GGUF: ${this.path}: tensor ${quoted(name)} is ${traits.name}, which wisp cannot dequantize`);
-    }
-    const out = new Float32Array(t.nElements);
-    traits.dequantize(bytes, out, t.nElements);
-    return out;
   }
 
   // ---- metadata ----
@@ -164,5 +125,59 @@ export class GGUFFile {
   private wrongType(key: string, v: GGUFValue, expected: string): GGUFError {
     const actual = v.type === GGUFValueType.ARRAY ? `an array of ${valueTypeName((v as GGUFArray).itemType)}` : valueTypeName(v.type);
     return new GGUFError(`metadata[${quoted(key)}]`, `GGUF: ${this.path}: metadata key ${quoted(key)} is ${actual}, expected ${expected}`);
+  }
+}
+
+/** A GGUF file with its data section in memory; tensors are views on `data`. */
+export class GGUFFile extends GGUFHeaderView {
+  /** data: the data section (at least header.dataByteLength bytes; tensor offsets index into it). */
+  constructor(
+    path: string,
+    header: GGUFHeader,
+    readonly data: Uint8Array,
+  ) {
+    super(path, header);
+    if (data.length < header.dataByteLength) {
+      throw new GGUFError('data', `GGUF: ${path}: the data buffer holds ${data.length} bytes, the tensors need ${header.dataByteLength}`);
+    }
+  }
+
+  /**
+   * Reads the header, then the data section once into allocate(byteLength, header) (default: a new
+   * Uint8Array; pass a view on a WebAssembly.Memory to load weights straight into it).
+   */
+  static open(path: string, allocate: (byteLength: number, header: GGUFHeader) => Uint8Array = (n) => new Uint8Array(n)): GGUFFile {
+    const header = readGGUFHeader(path);
+    const data = allocate(header.dataByteLength, header);
+    readTensorData(path, header, data);
+    return new GGUFFile(path, header, data.subarray(0, header.dataByteLength));
+  }
+
+  /** A whole GGUF file already in memory; tensors are views on `bytes`. */
+  static fromBytes(bytes: Uint8Array, path = '<memory>'): GGUFFile {
+    const header = parseGGUFHeader(bytes);
+    return new GGUFFile(path, header, bytes.subarray(header.dataOffset, header.dataOffset + header.dataByteLength));
+  }
+
+  /** The tensor's raw bytes, as a view on data (no copy). */
+  tensorBytes(name: string): Uint8Array {
+    const t = this.tensorInfo(name);
+    return this.data.subarray(t.offset, t.offset + t.byteLength);
+  }
+
+  /** The tensor as floats: a view when it is F32 (and 4-byte aligned in memory), else a dequantized copy. */
+  tensorF32(name: string): Float32Array {
+    const t = this.tensorInfo(name);
+    const bytes = this.tensorBytes(name);
+    if (t.type === GGMLType.F32 && bytes.byteOffset % 4 === 0) {
+      return new Float32Array(bytes.buffer, bytes.byteOffset, t.nElements);
+    }
+    const traits = traitsOf(t.type);
+    if (!traits.dequantize) {
+      throw new GGUFError(`tensors[${quoted(name)}].type`, `GGUF: ${this.path}: tensor ${quoted(name)} is ${traits.name}, which wisp cannot dequantize`);
+    }
+    const out = new Float32Array(t.nElements);
+    traits.dequantize(bytes, out, t.nElements);
+    return out;
   }
 }

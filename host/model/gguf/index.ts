@@ -25,5 +25,5 @@ export {
   type GGUFValue,
 } from './values.js';
 export { parseGGUFHeader, readGGUFHeader, readTensorData } from './read.js';
-export { GGUFFile } from './file.js';
+export { GGUFFile, GGUFHeaderView } from './file.js';
 export { encodeGGUFHeader, writeGGUF, type EncodedGGUFHeader, type GGUFWriteInput, type GGUFWriteTensor } from './write.js';

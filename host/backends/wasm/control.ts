@@ -1,0 +1,72 @@
+// The control block shared by the main thread and the kernel workers: one Int32Array over a
+// SharedArrayBuffer (with a Float32Array view of the same bytes for f32 arguments).
+//
+// A dispatch is a list of independent jobs (kernel calls); every thread runs its share of each job,
+// then the main thread waits for all workers: one barrier per dispatch, not per kernel.
+
+export const CTRL = {
+  GEN: 0, // bumped by the main thread to start a dispatch
+  DONE: 1, // workers that finished the current dispatch
+  SLEEPERS: 2, // workers blocked in Atomics.wait (the main thread notifies only then)
+  NJOBS: 3,
+  QUIT: 4,
+  ERROR: 5, // 0, or 1 + the table index of a kernel that threw in a worker
+  ERROR_WORKER: 6,
+} as const;
+
+export const JOBS_BASE = 16;
+export const MAX_JOBS = 8;
+export const MAX_ARGS = 14;
+export const JOB = {
+  FN: 0, // kernel table index
+  NARGS: 1,
+  SPLIT_TOTAL: 2, // 0: only the main thread runs this job
+  SPLIT_GRAIN: 3, // ranges are multiples of this (e.g. rows per tile)
+  SPLIT_START_ARG: 4, // which arguments receive this thread's [start, end)
+  SPLIT_END_ARG: 5,
+  ARGS: 6,
+} as const;
+export const JOB_STRIDE = JOB.ARGS + MAX_ARGS;
+export const CTRL_INTS = JOBS_BASE + MAX_JOBS * JOB_STRIDE;
+
+/** This thread's share [start, end) of `total` items in units of `grain`, for thread t of n. */
+export function shareOf(total: number, grain: number, t: number, n: number): [number, number] {
+  const units = Math.ceil(total / grain);
+  const per = Math.ceil(units / n);
+  const start = Math.min(total, t * per * grain);
+  const end = Math.min(total, (t + 1) * per * grain);
+  return [start, end];
+}
+
+/** Runs thread t's share of every job in the control block. Shared by the main thread and the workers. */
+export function runShare(ctl: Int32Array, ctlF: Float32Array, fns: Array<(...a: number[]) => unknown>, floatParams: boolean[][], t: number, n: number, scratch: number[]): void {
+  const njobs = ctl[CTRL.NJOBS];
+  for (let j = 0; j < njobs; j++) {
+    const base = JOBS_BASE + j * JOB_STRIDE;
+    const fn = ctl[base + JOB.FN];
+    const nargs = ctl[base + JOB.NARGS];
+    const total = ctl[base + JOB.SPLIT_TOTAL];
+    if (total === 0 && t !== 0) continue;
+    const floats = floatParams[fn];
+    scratch.length = nargs;
+    for (let a = 0; a < nargs; a++) scratch[a] = floats[a] ? ctlF[base + JOB.ARGS + a] : ctl[base + JOB.ARGS + a];
+    if (total > 0) {
+      const [start, end] = shareOf(total, ctl[base + JOB.SPLIT_GRAIN], t, n);
+      if (start >= end) continue;
+      scratch[ctl[base + JOB.SPLIT_START_ARG]] = start;
+      scratch[ctl[base + JOB.SPLIT_END_ARG]] = end;
+    }
+    try {
+      fns[fn](...scratch);
+    } catch (cause) {
+      throw new KernelTrap(fn, cause);
+    }
+  }
+}
+
+/** A kernel threw (a wasm trap, usually an out-of-bounds access): which one, and why. */
+export class KernelTrap extends Error {
+  constructor(readonly fn: number, override readonly cause: unknown) {
+    super(cause instanceof Error ? cause.message : String(cause));
+  }
+}

@@ -1,0 +1,37 @@
+// One numbered table of every kernel export, built from kernels/manifest.json in the same order on
+// the main thread and in every worker, so a dispatch names a function by index.
+import type { KernelFamily, KernelManifest } from '../../kernels/load.js';
+
+export const FAMILIES: readonly KernelFamily[] = ['matmul', 'attn', 'ops'];
+
+export interface KernelEntry {
+  family: KernelFamily;
+  name: string;
+  /** Which parameters are f32 (passed through the float view of the argument block). */
+  floatParams: boolean[];
+}
+
+export function kernelTable(manifest: KernelManifest): KernelEntry[] {
+  const table: KernelEntry[] = [];
+  for (const family of FAMILIES) {
+    const fam = manifest.families[family];
+    if (!fam) throw new Error(`kernel family '${family}' is missing from kernels/manifest.json: rebuild with \`npm run build\``);
+    for (const [name, sig] of Object.entries(fam.exports)) {
+      if (name === '_start') continue;
+      if (sig.params.some((p) => p !== 'i32' && p !== 'f32')) throw new Error(`kernel ${family}.${name}: only i32/f32 parameters are supported`);
+      table.push({ family, name, floatParams: sig.params.map((p) => p === 'f32') });
+    }
+  }
+  return table;
+}
+
+export type KernelFn = (...args: number[]) => number | void;
+
+/** The callable functions of the instances, in table order. */
+export function bindTable(table: KernelEntry[], instances: Record<KernelFamily, WebAssembly.Exports>): KernelFn[] {
+  return table.map((e) => {
+    const fn = instances[e.family][e.name];
+    if (typeof fn !== 'function') throw new Error(`kernel ${e.family}.${e.name} is not exported by the loaded module`);
+    return fn as KernelFn;
+  });
+}

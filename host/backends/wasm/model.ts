@@ -1,0 +1,307 @@
+// The llama forward pass on the wasm kernels: weights loaded once into the shared arena, every
+// matmul split over the kernel pool by output rows, attention split by heads. It keeps the step
+// names of host/engine/reference.ts so a profile of one maps onto the other.
+import { GGMLType, rowBytes, traitsOf } from '../../model/ggml-types.js';
+import { GGUFFile, GGUFHeaderView } from '../../model/gguf/index.js';
+import { configFromGGUF, type LlamaConfig } from '../../model/llama-config.js';
+import { expectedShapes, layerTensorNames } from '../../engine/load-weights.js';
+import type { TokenModel } from '../../engine/generate.js';
+import { ropeTableMany } from '../../kernels/reference/attn.js';
+import { Arena, planBytes } from './arena.js';
+import { KernelError, KernelPool, type Job } from './pool.js';
+
+/** The activation type each weight type's kernels take (docs/KERNEL-ABI.md). */
+const ACTIVATION_TYPE: Partial<Record<GGMLType, GGMLType>> = {
+  [GGMLType.F32]: GGMLType.F32,
+  [GGMLType.F16]: GGMLType.F32,
+  [GGMLType.Q8_0]: GGMLType.Q8_0,
+  [GGMLType.Q4_0]: GGMLType.Q8_0,
+  [GGMLType.Q4_K]: GGMLType.Q8_K,
+  [GGMLType.Q6_K]: GGMLType.Q8_K,
+};
+
+export interface WasmModelOptions {
+  threads?: number;
+  /** Context per sequence (default: the model's, at most 4096). */
+  contextSize?: number;
+  /** Sequences that can hold a KV cache at once. */
+  maxSequences?: number;
+  kvType?: 'f32' | 'f16';
+  /** Prompt tokens per prefill dispatch. */
+  prefillChunk?: number;
+  spinLimit?: number;
+}
+
+interface Weight {
+  ptr: number;
+  type: GGMLType;
+  kernel: string; // kernel suffix, e.g. 'q4_K'
+  rows: number;
+  cols: number;
+}
+
+interface LayerPtrs {
+  attnNorm: number;
+  ffnNorm: number;
+  wq: Weight;
+  wk: Weight;
+  wv: Weight;
+  wo: Weight;
+  wGate: Weight;
+  wUp: Weight;
+  wDown: Weight;
+  bq?: number;
+  bk?: number;
+  bv?: number;
+}
+
+/** One sequence's KV cache slot in the arena. */
+export class WasmSequence {
+  constructor(
+    readonly slot: number,
+    readonly keys: number[],
+    readonly values: number[],
+    readonly maxSeq: number,
+  ) {}
+}
+
+export class WasmModel implements TokenModel<WasmSequence> {
+  readonly config: LlamaConfig;
+  readonly arena: Arena;
+  readonly pool: KernelPool;
+  readonly file: GGUFFile;
+  readonly contextSize: number;
+  private readonly kvBytes: number;
+  private readonly chunk: number;
+  private readonly embd: Weight;
+  private readonly output: Weight;
+  private readonly outputNorm: number;
+  private readonly layers: LayerPtrs[];
+  private readonly freeSlots: number[];
+  private readonly slots: WasmSequence[];
+  private readonly ropeCs: number;
+  // activation buffers, each sized for `chunk` tokens
+  private readonly X: number;
+  private readonly XB: number;
+  private readonly Q: number;
+  private readonly K: number;
+  private readonly V: number;
+  private readonly ATT: number;
+  private readonly HB: number;
+  private readonly HB2: number;
+  private readonly XQ: Map<GGMLType, number> = new Map();
+  private readonly LOGITS: number;
+  private readonly logits: Float32Array;
+
+  private constructor(path: string, opts: WasmModelOptions) {
+    const header = GGUFHeaderView.read(path);
+    const c = configFromGGUF(header);
+    this.config = c;
+    this.contextSize = Math.min(opts.contextSize ?? Math.min(c.contextLength, 4096), c.contextLength);
+    this.chunk = Math.max(1, opts.prefillChunk ?? 32);
+    const maxSeqs = Math.max(1, opts.maxSequences ?? 1);
+    const kvElt = opts.kvType === 'f16' ? 2 : 4;
+    const kvDim = c.nKvHeads * c.headDim;
+    const qDim = c.nHeads * c.headDim;
+    this.kvBytes = kvElt;
+
+    for (const [name] of expectedShapes(c)) {
+      const t = header.tensorInfo(name);
+      if (t.dims.length === 2 && ACTIVATION_TYPE[t.type] === undefined) {
+        throw new Error(`${path}: tensor '${name}' is ${traitsOf(t.type).name}; the wasm kernels run ${Object.keys(ACTIVATION_TYPE).map((k) => traitsOf(Number(k)).name).join(', ')} (requantize with wisp quantize)`);
+      }
+      if (t.dims.length === 1 && t.type !== GGMLType.F32) throw new Error(`${path}: 1-D tensor '${name}' must be f32, it is ${traitsOf(t.type).name}`);
+    }
+
+    // plan the whole arena: weights, KV caches, activations, RoPE table
+    const maxCols = Math.max(c.dim, c.ffnDim, qDim);
+    const xqBytes = Math.max(rowBytes(GGMLType.Q8_0, roundUp(maxCols, 32)), rowBytes(GGMLType.Q8_K, roundUp(maxCols, 256))) * this.chunk;
+    const actSizes = [c.dim, c.dim, qDim, kvDim, kvDim, qDim, c.ffnDim, c.ffnDim].map((n) => n * 4 * this.chunk);
+    const kvSizes = Array.from({ length: 2 * c.nLayers * maxSeqs }, () => this.contextSize * kvDim * kvElt);
+    const total = planBytes([
+      header.header.dataByteLength,
+      ...kvSizes,
+      ...actSizes,
+      xqBytes,
+      xqBytes,
+      c.vocabSize * 4,
+      this.contextSize * c.ropeDim * 4,
+    ]);
+    this.arena = new Arena(total, `${path} (${c.nLayers} layers, context ${this.contextSize} × ${maxSeqs} sequences)`);
+
+    // weights straight from the file into the arena: the only copy
+    this.file = GGUFFile.open(path, (n) => this.arena.bytes(this.arena.alloc(n), n));
+    const base = this.file.data.byteOffset;
+    const weight = (name: string): Weight => {
+      const t = this.file.tensorInfo(name);
+      return { ptr: base + t.offset, type: t.type, kernel: traitsOf(t.type).name, cols: t.dims[0], rows: t.dims[1] ?? 1 };
+    };
+    const vector = (name: string) => base + this.file.tensorInfo(name).offset;
+    this.embd = weight('token_embd.weight');
+    this.output = c.tiedOutput ? this.embd : weight('output.weight');
+    this.outputNorm = vector('output_norm.weight');
+    this.layers = Array.from({ length: c.nLayers }, (_, l) => {
+      const n = layerTensorNames(l);
+      return {
+        attnNorm: vector(n.attnNorm),
+        ffnNorm: vector(n.ffnNorm),
+        wq: weight(n.wq),
+        wk: weight(n.wk),
+        wv: weight(n.wv),
+        wo: weight(n.wo),
+        wGate: weight(n.wGate),
+        wUp: weight(n.wUp),
+        wDown: weight(n.wDown),
+        ...(c.qkvBias ? { bq: vector(n.bq), bk: vector(n.bk), bv: vector(n.bv) } : {}),
+      };
+    });
+
+    this.slots = Array.from({ length: maxSeqs }, (_, s) => {
+      const keys = Array.from({ length: c.nLayers }, () => this.arena.alloc(this.contextSize * kvDim * kvElt));
+      const values = Array.from({ length: c.nLayers }, () => this.arena.alloc(this.contextSize * kvDim * kvElt));
+      return new WasmSequence(s, keys, values, this.contextSize);
+    });
+    this.freeSlots = this.slots.map((s) => s.slot).reverse();
+    [this.X, this.XB, this.Q, this.K, this.V, this.ATT, this.HB, this.HB2] = actSizes.map((n) => this.arena.alloc(n));
+    this.XQ.set(GGMLType.Q8_0, this.arena.alloc(xqBytes));
+    this.XQ.set(GGMLType.Q8_K, this.arena.alloc(xqBytes));
+    this.LOGITS = this.arena.alloc(c.vocabSize * 4);
+    this.logits = new Float32Array(c.vocabSize);
+    this.ropeCs = this.arena.alloc(this.contextSize * c.ropeDim * 4);
+    this.arena.f32(this.ropeCs, this.contextSize * c.ropeDim).set(ropeTableMany(0, this.contextSize, c.ropeDim, c.ropeBase));
+
+    this.pool = KernelPool.create(this.arena.memory, { threads: opts.threads ?? 1, spinLimit: opts.spinLimit });
+  }
+
+  static load(path: string, opts: WasmModelOptions = {}): WasmModel {
+    return new WasmModel(path, opts);
+  }
+
+  newState(maxSeq = this.contextSize): WasmSequence {
+    const slot = this.freeSlots.pop();
+    if (slot === undefined) throw new KernelError(`all ${this.slots.length} sequence slots are in use`);
+    if (maxSeq > this.contextSize) throw new RangeError(`context ${maxSeq} is larger than this model was loaded for (${this.contextSize})`);
+    return this.slots[slot];
+  }
+
+  releaseState(state: WasmSequence): void {
+    if (!this.freeSlots.includes(state.slot)) this.freeSlots.push(state.slot);
+  }
+
+  async close(): Promise<void> {
+    await this.pool.close();
+  }
+
+  // ---- the forward pass ------------------------------------------------------------------------
+
+  forward(state: WasmSequence, token: number, pos: number): Float32Array {
+    return this.prefill(state, [token], pos);
+  }
+
+  /** Runs tokens at positions pos0.. (a prompt chunk, or one decode token); returns the last token's logits. */
+  prefill(state: WasmSequence, tokens: readonly number[], pos0: number): Float32Array {
+    const c = this.config;
+    if (pos0 + tokens.length > state.maxSeq) throw new RangeError(`positions up to ${pos0 + tokens.length - 1} do not fit the context of ${state.maxSeq}`);
+    for (const t of tokens) if (!Number.isInteger(t) || t < 0 || t >= c.vocabSize) throw new RangeError(`token id ${t} outside the vocabulary (0..${c.vocabSize - 1})`);
+    for (let i = 0; i < tokens.length; i += this.chunk) {
+      this.step(state, tokens.slice(i, i + this.chunk), pos0 + i);
+    }
+    return this.head(tokens.length <= this.chunk ? tokens.length - 1 : (tokens.length - 1) % this.chunk);
+  }
+
+  private step(state: WasmSequence, tokens: readonly number[], pos0: number): void {
+    const c = this.config;
+    const n = tokens.length;
+    const p = this.pool;
+    for (let t = 0; t < n; t++) p.call(`get_row_${this.embd.kernel}`, this.embd.ptr, this.X + t * c.dim * 4, c.dim, tokens[t]);
+    for (let l = 0; l < c.nLayers; l++) this.layer(l, state, n, pos0);
+  }
+
+  private layer(l: number, state: WasmSequence, n: number, pos0: number): void {
+    const c = this.config;
+    const w = this.layers[l];
+    const p = this.pool;
+    const qDim = c.nHeads * c.headDim;
+    const kvDim = c.nKvHeads * c.headDim;
+    const neox = c.ropeStyle === 'neox' ? 1 : 0;
+
+    // attention: norm -> q, k, v -> RoPE -> KV cache -> attention -> output projection -> residual
+    p.call('rmsnorm_many', this.X, w.attnNorm, this.XB, c.dim, n, c.normEps);
+    this.matmuls([[w.wq, this.XB, this.Q], [w.wk, this.XB, this.K], [w.wv, this.XB, this.V]], n);
+    if (w.bq !== undefined) {
+      for (let t = 0; t < n; t++) {
+        p.call('add', this.Q + t * qDim * 4, w.bq, this.Q + t * qDim * 4, qDim);
+        p.call('add', this.K + t * kvDim * 4, w.bk!, this.K + t * kvDim * 4, kvDim);
+        p.call('add', this.V + t * kvDim * 4, w.bv!, this.V + t * kvDim * 4, kvDim);
+      }
+    }
+    const cs = this.ropeCs + pos0 * c.ropeDim * 4;
+    p.call('rope_many', this.Q, cs, n, c.nHeads, c.headDim, c.ropeDim, neox);
+    p.call('rope_many', this.K, cs, n, c.nKvHeads, c.headDim, c.ropeDim, neox);
+    const append = this.kvBytes === 2 ? 'kv_append_f16' : 'kv_append_f32';
+    for (let t = 0; t < n; t++) {
+      p.call(append, this.K + t * kvDim * 4, state.keys[l], pos0 + t, kvDim);
+      p.call(append, this.V + t * kvDim * 4, state.values[l], pos0 + t, kvDim);
+    }
+    const attention = this.kvBytes === 2 ? 'attention_many_f16' : 'attention_many_f32';
+    const scale = 1 / Math.sqrt(c.headDim);
+    p.run([
+      {
+        kernel: attention,
+        args: [this.Q, state.keys[l], state.values[l], this.ATT, n, pos0, c.nHeads, c.nKvHeads, c.headDim, scale, 0, 0],
+        split: { total: n * c.nHeads, startArg: 10, endArg: 11 },
+      },
+    ]);
+    this.matmuls([[w.wo, this.ATT, this.XB]], n);
+    p.call('add', this.X, this.XB, this.X, c.dim * n);
+
+    // feed-forward: norm -> gate, up -> SiLU(gate) * up -> down -> residual
+    p.call('rmsnorm_many', this.X, w.ffnNorm, this.XB, c.dim, n, c.normEps);
+    this.matmuls([[w.wGate, this.XB, this.HB], [w.wUp, this.XB, this.HB2]], n);
+    p.call('silu_mul', this.HB, this.HB2, this.HB, c.ffnDim * n);
+    this.matmuls([[w.wDown, this.HB, this.XB]], n);
+    p.call('add', this.X, this.XB, this.X, c.dim * n);
+  }
+
+  /** Final norm and the output head for token row `t` of the last step. */
+  private head(t: number): Float32Array {
+    const c = this.config;
+    const x = this.X + t * c.dim * 4;
+    this.pool.call('rmsnorm', x, this.outputNorm, this.XB, c.dim, c.normEps);
+    this.matmuls([[this.output, this.XB, this.LOGITS]], 1);
+    this.logits.set(this.arena.f32(this.LOGITS, c.vocabSize));
+    for (let i = 0; i < c.vocabSize; i++) {
+      if (!Number.isFinite(this.logits[i])) throw new KernelError(`the kernels produced a non-finite logit (${this.logits[i]} for token ${i})`);
+    }
+    return this.logits;
+  }
+
+  /**
+   * y = W·x over n token rows for each (W, x, y), in one dispatch: quantizes x once per activation
+   * type the weights need, then splits each W's rows over the threads.
+   */
+  private matmuls(specs: Array<[w: Weight, x: number, y: number]>, n: number): void {
+    const inputs = new Map<GGMLType, number>(); // activation type -> the x quantized into it
+    const jobs = specs.map(([w, x, y]): Job => {
+      const xt = ACTIVATION_TYPE[w.type]!;
+      let xin = x;
+      if (xt !== GGMLType.F32) {
+        xin = this.XQ.get(xt)!;
+        const done = inputs.get(xt);
+        if (done === undefined) {
+          this.pool.call(xt === GGMLType.Q8_0 ? 'quantize_q8_0' : 'quantize_q8_K', x, xin, w.cols * n);
+          inputs.set(xt, x);
+        } else if (done !== x) {
+          throw new Error('one dispatch quantizes one input per activation type'); // a bug in this file
+        }
+      }
+      if (n === 1) return { kernel: `matvec_${w.kernel}`, args: [w.ptr, xin, y, w.cols, 0, 0], split: { total: w.rows, grain: 4, startArg: 4, endArg: 5 } };
+      return { kernel: `matmul_${w.kernel}`, args: [w.ptr, xin, y, w.cols, w.rows, n, 0, 0], split: { total: w.rows, grain: 4, startArg: 6, endArg: 7 } };
+    });
+    this.pool.run(jobs);
+  }
+}
+
+function roundUp(n: number, m: number): number {
+  return Math.ceil(n / m) * m;
+}

@@ -1,0 +1,150 @@
+// The kernel pool: the main thread plus (threads - 1) worker_threads, each with its own instance
+// of every kernel module over one shared WebAssembly.Memory. `run` dispatches a list of independent
+// kernel calls, split by output rows (or heads), and returns when every thread has done its share.
+import { Worker } from 'node:worker_threads';
+import { compileFamily, instantiateKernel, loadManifest, type KernelFamily } from '../../kernels/load.js';
+import { CTRL, CTRL_INTS, JOB, JOB_STRIDE, JOBS_BASE, KernelTrap, MAX_ARGS, MAX_JOBS, runShare } from './control.js';
+import { bindTable, FAMILIES, kernelTable, type KernelEntry, type KernelFn } from './kernel-table.js';
+
+export interface Job {
+  kernel: string;
+  args: number[];
+  /** Split [start, end) of `total` items over the threads into arguments startArg/endArg; none: main thread only. */
+  split?: { total: number; grain?: number; startArg: number; endArg: number };
+}
+
+export class KernelError extends Error {
+  readonly code = 'kernel_error';
+}
+
+export interface PoolOptions {
+  threads: number;
+  /** Worker spin iterations before sleeping in Atomics.wait (spinning keeps wake-ups fast during a step). */
+  spinLimit?: number;
+  /** A dispatch that takes longer than this is a hung worker (ms). */
+  timeoutMs?: number;
+}
+
+export class KernelPool {
+  readonly table: KernelEntry[];
+  readonly threads: number;
+  private readonly index = new Map<string, number>();
+  private readonly fns: KernelFn[];
+  private readonly floatParams: boolean[][];
+  private readonly ctl: Int32Array;
+  private readonly ctlF: Float32Array;
+  private readonly workers: Worker[] = [];
+  private readonly scratch: number[] = [];
+  private readonly timeoutMs: number;
+  readonly instances: Record<KernelFamily, WebAssembly.Exports>;
+
+  private constructor(readonly memory: WebAssembly.Memory, modules: Record<KernelFamily, WebAssembly.Module>, table: KernelEntry[], opts: PoolOptions) {
+    this.table = table;
+    this.threads = Math.max(1, opts.threads);
+    this.timeoutMs = opts.timeoutMs ?? 30_000;
+    table.forEach((e, i) => this.index.set(e.name, i));
+    this.instances = {
+      matmul: instantiateKernel(modules.matmul, memory),
+      attn: instantiateKernel(modules.attn, memory),
+      ops: instantiateKernel(modules.ops, memory),
+    };
+    this.fns = bindTable(table, this.instances);
+    this.floatParams = table.map((e) => e.floatParams);
+    const sab = new SharedArrayBuffer(CTRL_INTS * 4);
+    this.ctl = new Int32Array(sab);
+    this.ctlF = new Float32Array(sab);
+    for (let i = 1; i < this.threads; i++) {
+      this.workers.push(
+        new Worker(new URL('./worker.js', import.meta.url), {
+          workerData: { memory, modules, table, ctl: sab, index: i, nThreads: this.threads, spinLimit: opts.spinLimit ?? 200_000 },
+        }),
+      );
+    }
+  }
+
+  static create(memory: WebAssembly.Memory, opts: PoolOptions): KernelPool {
+    const table = kernelTable(loadManifest());
+    const modules = Object.fromEntries(FAMILIES.map((f) => [f, compileFamily(f)])) as Record<KernelFamily, WebAssembly.Module>;
+    return new KernelPool(memory, modules, table, opts);
+  }
+
+  /** Calls a kernel on the main thread only (small ops between dispatches). */
+  call(kernel: string, ...args: number[]): number {
+    return this.fns[this.fnIndex(kernel)](...args) as number;
+  }
+
+  fnIndex(kernel: string): number {
+    const i = this.index.get(kernel);
+    if (i === undefined) throw new KernelError(`no kernel named '${kernel}' in the loaded modules`);
+    return i;
+  }
+
+  /** Runs independent jobs on all threads; one barrier at the end. */
+  run(jobs: Job[]): void {
+    if (jobs.length > MAX_JOBS) throw new RangeError(`at most ${MAX_JOBS} jobs per dispatch`);
+    const { ctl, ctlF } = this;
+    for (let j = 0; j < jobs.length; j++) {
+      const job = jobs[j];
+      const base = JOBS_BASE + j * JOB_STRIDE;
+      const fn = this.fnIndex(job.kernel);
+      if (job.args.length > MAX_ARGS) throw new RangeError(`kernel ${job.kernel}: at most ${MAX_ARGS} arguments`);
+      ctl[base + JOB.FN] = fn;
+      ctl[base + JOB.NARGS] = job.args.length;
+      ctl[base + JOB.SPLIT_TOTAL] = job.split?.total ?? 0;
+      ctl[base + JOB.SPLIT_GRAIN] = job.split?.grain ?? 1;
+      ctl[base + JOB.SPLIT_START_ARG] = job.split?.startArg ?? 0;
+      ctl[base + JOB.SPLIT_END_ARG] = job.split?.endArg ?? 0;
+      const floats = this.floatParams[fn];
+      for (let a = 0; a < job.args.length; a++) {
+        if (floats[a]) ctlF[base + JOB.ARGS + a] = job.args[a];
+        else ctl[base + JOB.ARGS + a] = job.args[a];
+      }
+    }
+    ctl[CTRL.NJOBS] = jobs.length;
+    const nWorkers = this.workers.length;
+    Atomics.store(ctl, CTRL.DONE, 0);
+    if (nWorkers > 0) {
+      Atomics.add(ctl, CTRL.GEN, 1);
+      if (Atomics.load(ctl, CTRL.SLEEPERS) > 0) Atomics.notify(ctl, CTRL.GEN);
+    }
+    let ownError: unknown;
+    try {
+      runShare(ctl, ctlF, this.fns, this.floatParams, 0, this.threads, this.scratch);
+    } catch (err) {
+      ownError = err;
+    }
+    this.waitForWorkers(nWorkers);
+    const workerError = Atomics.exchange(ctl, CTRL.ERROR, 0);
+    if (ownError !== undefined) throw this.describe(ownError, 0);
+    if (workerError !== 0) throw this.describe(new KernelTrap(workerError - 1, 'trapped'), ctl[CTRL.ERROR_WORKER]);
+  }
+
+  private waitForWorkers(nWorkers: number): void {
+    if (nWorkers === 0) return;
+    let spins = 0;
+    let t0 = 0;
+    while (Atomics.load(this.ctl, CTRL.DONE) < nWorkers) {
+      if ((++spins & 0xfffff) === 0) {
+        if (t0 === 0) t0 = performance.now();
+        else if (performance.now() - t0 > this.timeoutMs) throw new KernelError(`kernel workers did not finish a step within ${this.timeoutMs} ms`);
+      }
+    }
+  }
+
+  private describe(err: unknown, thread: number): KernelError {
+    if (err instanceof KernelTrap) {
+      const e = this.table[err.fn];
+      return new KernelError(`kernel ${e.family}.${e.name} failed on thread ${thread}: ${err.message}`);
+    }
+    return new KernelError(`kernel failed on thread ${thread}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+
+  async close(): Promise<void> {
+    if (this.workers.length === 0) return;
+    Atomics.store(this.ctl, CTRL.QUIT, 1);
+    Atomics.add(this.ctl, CTRL.GEN, 1);
+    Atomics.notify(this.ctl, CTRL.GEN);
+    await Promise.all(this.workers.map((w) => w.terminate()));
+    this.workers.length = 0;
+  }
+}

@@ -1,0 +1,305 @@
+// The JS reference of every export of the `matmul` kernel family (docs/KERNEL-ABI.md, ABI 1): plain
+// TypeScript, written for reading, that the kernel tests, the self-test goldens and the registry's
+// canary compare the wasm module against.
+//
+// What is exact and what is not:
+// - quantize_q8_0 / quantize_q8_K write ggml's bytes (the host quantizers, which are bit-identical
+//   with ggml's quantize_row_q8_0_ref / quantize_row_q8_K_ref); the kernels reproduce them bit for bit
+//   (roundf's ties away from zero for q8_0, nearest-even for q8_K, both done exactly in SIMD).
+// - get_row_* are ggml's dequantizers (host/model/ggml-types.ts), also reproduced bit for bit.
+// - matvec_* / matmul_* do the integer part of each dot product exactly as the kernels and ggml do
+//   (per-block integer sums, q8_K's bsums for the q4_K mins and the q6_K −32 offset), then combine the
+//   blocks in float64; the kernels combine them in float32, so they agree to ~1e-6 of the result's scale.
+import { GGMLType, dequantize, f16ToF32, rowBytes } from '../../model/ggml-types.js';
+import { quantizeRowQ8_0 } from '../../model/quantize/q8_0.js';
+import { quantizeRowQ8_K } from '../../model/quantize/q8_k.js';
+
+export type MatmulWeightType = 'f32' | 'f16' | 'q8_0' | 'q4_0' | 'q4_K' | 'q6_K';
+export type ActivationType = 'f32' | 'q8_0' | 'q8_K';
+
+export const MATMUL_WEIGHT_TYPES: readonly MatmulWeightType[] = ['f32', 'f16', 'q8_0', 'q4_0', 'q4_K', 'q6_K'];
+
+const GGML_TYPE: Readonly<Record<MatmulWeightType | ActivationType, GGMLType>> = {
+  f32: GGMLType.F32,
+  f16: GGMLType.F16,
+  q8_0: GGMLType.Q8_0,
+  q4_0: GGMLType.Q4_0,
+  q4_K: GGMLType.Q4_K,
+  q6_K: GGMLType.Q6_K,
+  q8_K: GGMLType.Q8_K,
+};
+
+/** The activation type a weight type is dotted with (ggml's vec_dot_type). */
+export function activationType(t: MatmulWeightType): ActivationType {
+  if (t === 'f32' || t === 'f16') return 'f32';
+  return t === 'q4_K' || t === 'q6_K' ? 'q8_K' : 'q8_0';
+}
+
+export function ggmlTypeOf(t: MatmulWeightType | ActivationType): GGMLType {
+  return GGML_TYPE[t];
+}
+
+/** Bytes of one weight row of `cols` values. */
+export function weightRowBytes(t: MatmulWeightType, cols: number): number {
+  return rowBytes(GGML_TYPE[t], cols);
+}
+
+/** Bytes of one activation row of `cols` values, in the type that `t` is dotted with. */
+export function activationRowBytes(t: MatmulWeightType, cols: number): number {
+  return rowBytes(GGML_TYPE[activationType(t)], cols);
+}
+
+// ---- activation quantizers -------------------------------------------------------------------
+
+/** quantize_q8_0: ggml's quantize_row_q8_0_ref (d = absmax/127 stored as f16, q = roundf(x/d)). */
+export function quantizeQ8_0(x: Float32Array, out: Uint8Array): void {
+  quantizeRowQ8_0(x, out);
+}
+
+/** quantize_q8_K: ggml's quantize_row_q8_K_ref (largest |x| maps to -127, f32 d, bsums of 16). */
+export function quantizeQ8_K(x: Float32Array, out: Uint8Array): void {
+  quantizeRowQ8_K(x, out);
+}
+
+/** The activation bytes the kernels read for weight type `t`: x itself (f32) or its q8_0 / q8_K blocks. */
+export function quantizeActivation(t: MatmulWeightType, x: Float32Array): Uint8Array {
+  const a = activationType(t);
+  if (a === 'f32') return new Uint8Array(x.buffer.slice(x.byteOffset, x.byteOffset + x.byteLength));
+  const out = new Uint8Array(rowBytes(GGML_TYPE[a], x.length));
+  if (a === 'q8_0') quantizeQ8_0(x, out);
+  else quantizeQ8_K(x, out);
+  return out;
+}
+
+// ---- one dot product per weight type ---------------------------------------------------------
+
+function i8(byte: number): number {
+  return (byte << 24) >> 24;
+}
+
+function u16(b: Uint8Array, i: number): number {
+  return b[i] | (b[i + 1] << 8);
+}
+
+function i16(b: Uint8Array, i: number): number {
+  return (u16(b, i) << 16) >> 16;
+}
+
+function f32At(b: Uint8Array, i: number): number {
+  return new DataView(b.buffer, b.byteOffset + i, 4).getFloat32(0, true);
+}
+
+/** n little-endian f32 values starting at byte 0 of b. */
+function floats(b: Uint8Array, n: number): Float32Array {
+  if (b.byteOffset % 4 === 0) return new Float32Array(b.buffer, b.byteOffset, n);
+  return new Float32Array(b.slice(0, 4 * n).buffer);
+}
+
+const fround = Math.fround;
+
+/** f32 weights · f32 x, summed in f64. */
+function dotF32(w: Uint8Array, x: Uint8Array, cols: number): number {
+  const wf = floats(w, cols), xf = floats(x, cols);
+  let sum = 0;
+  for (let i = 0; i < cols; i++) sum += wf[i] * xf[i];
+  return sum;
+}
+
+/** f16 weights (each converted exactly) · f32 x, summed in f64. */
+function dotF16(w: Uint8Array, x: Uint8Array, cols: number): number {
+  const xf = floats(x, cols);
+  let sum = 0;
+  for (let i = 0; i < cols; i++) sum += f16ToF32(u16(w, 2 * i)) * xf[i];
+  return sum;
+}
+
+/** q8_0 · q8_0 (ggml_vec_dot_q8_0_q8_0): per block Σ qw·qx as an integer, times dw·dx (an f32 product). */
+function dotQ8_0(w: Uint8Array, x: Uint8Array, cols: number): number {
+  let sum = 0;
+  for (let b = 0; b < cols / 32; b++) {
+    const pw = 34 * b, px = 34 * b;
+    let sumi = 0;
+    for (let j = 0; j < 32; j++) sumi += i8(w[pw + 2 + j]) * i8(x[px + 2 + j]);
+    sum += sumi * fround(f16ToF32(u16(w, pw)) * f16ToF32(u16(x, px)));
+  }
+  return sum;
+}
+
+/** q4_0 · q8_0 (ggml_vec_dot_q4_0_q8_0): value j < 16 is the low nibble of qs[j], j + 16 the high one, minus 8. */
+function dotQ4_0(w: Uint8Array, x: Uint8Array, cols: number): number {
+  let sum = 0;
+  for (let b = 0; b < cols / 32; b++) {
+    const pw = 18 * b, px = 34 * b;
+    let sumi = 0;
+    for (let j = 0; j < 16; j++) {
+      const q = w[pw + 2 + j];
+      sumi += ((q & 0xf) - 8) * i8(x[px + 2 + j]) + ((q >> 4) - 8) * i8(x[px + 2 + j + 16]);
+    }
+    sum += sumi * fround(f16ToF32(u16(w, pw)) * f16ToF32(u16(x, px)));
+  }
+  return sum;
+}
+
+/** Scale and min j (0..7) of a q4_K block, 6 bits each, packed in the 12 bytes at s (ggml's get_scale_min_k4). */
+export function scaleMinK4(b: Uint8Array, s: number, j: number): [number, number] {
+  if (j < 4) return [b[s + j] & 63, b[s + j + 4] & 63];
+  return [(b[s + j + 4] & 0xf) | ((b[s + j - 4] >> 6) << 4), (b[s + j + 4] >> 4) | ((b[s + j] >> 6) << 4)];
+}
+
+// q8_K block: { f32 d; i8 qs[256]; i16 bsums[16] }
+const Q8K_QS = 4;
+const Q8K_BSUMS = 260;
+const Q8K_BYTES = 292;
+
+/**
+ * q4_K · q8_K (ggml_vec_dot_q4_K_q8_K). Sub-block j (32 values) of chunk c = j/2 uses the low
+ * nibbles of qs[32c..32c+32) when j is even, the high ones when odd; w = d·sc_j·q − dmin·m_j, so
+ *   dot = dx·d·Σ_j sc_j·Σ q·qx  −  dx·dmin·Σ_j m_j·(bsums[2j] + bsums[2j+1]).
+ */
+function dotQ4_K(w: Uint8Array, x: Uint8Array, cols: number): number {
+  let sum = 0;
+  for (let b = 0; b < cols / 256; b++) {
+    const pw = 144 * b, px = Q8K_BYTES * b;
+    const d = f16ToF32(u16(w, pw)), dmin = f16ToF32(u16(w, pw + 2));
+    const dx = f32At(x, px);
+    let sumi = 0, summ = 0;
+    for (let j = 0; j < 8; j++) {
+      const [sc, m] = scaleMinK4(w, pw + 4, j);
+      const qs = pw + 16 + 32 * (j >> 1);
+      const shift = (j & 1) * 4;
+      let s = 0;
+      for (let l = 0; l < 32; l++) s += ((w[qs + l] >> shift) & 0xf) * i8(x[px + Q8K_QS + 32 * j + l]);
+      sumi += sc * s;
+      summ += m * (i16(x, px + Q8K_BSUMS + 4 * j) + i16(x, px + Q8K_BSUMS + 4 * j + 2));
+    }
+    sum += dx * d * sumi - dx * dmin * summ;
+  }
+  return sum;
+}
+
+/** The 6-bit value l (0..255) of a q6_K block at p, unsigned (0..63), as ggml's dequantize_row_q6_K lays it out. */
+export function q6KValue(w: Uint8Array, p: number, l: number): number {
+  const half = l >> 7, k = (l & 127) >> 5, i = l & 31; // value 128·half + 32·k + i
+  const ql = w[p + 64 * half + i + (k & 1) * 32];
+  const lo = k < 2 ? ql & 0xf : ql >> 4;
+  const hi = (w[p + 128 + 32 * half + i] >> (2 * k)) & 3;
+  return lo | (hi << 4);
+}
+
+/**
+ * q6_K · q8_K (ggml_vec_dot_q6_K_q8_K). Group g (16 values) has the signed scale scales[g]; values
+ * are q − 32 with q the unsigned 6-bit value, and the −32 goes through q8_K's bsums, so
+ *   dot = dx·d·(Σ_g sc_g·Σ q·qx − 32·Σ_g sc_g·bsums[g]).
+ */
+function dotQ6_K(w: Uint8Array, x: Uint8Array, cols: number): number {
+  let sum = 0;
+  for (let b = 0; b < cols / 256; b++) {
+    const pw = 210 * b, px = Q8K_BYTES * b;
+    const d = f16ToF32(u16(w, pw + 208));
+    const dx = f32At(x, px);
+    let sumi = 0;
+    for (let g = 0; g < 16; g++) {
+      const sc = i8(w[pw + 192 + g]);
+      let s = 0;
+      for (let l = 16 * g; l < 16 * g + 16; l++) s += q6KValue(w, pw, l) * i8(x[px + Q8K_QS + l]);
+      sumi += sc * (s - 32 * i16(x, px + Q8K_BSUMS + 2 * g));
+    }
+    sum += dx * d * sumi;
+  }
+  return sum;
+}
+
+const DOT: Readonly<Record<MatmulWeightType, (w: Uint8Array, x: Uint8Array, cols: number) => number>> = {
+  f32: dotF32,
+  f16: dotF16,
+  q8_0: dotQ8_0,
+  q4_0: dotQ4_0,
+  q4_K: dotQ4_K,
+  q6_K: dotQ6_K,
+};
+
+/** One weight row · one activation row (bytes as the kernels read them), in f64. */
+export function dot(t: MatmulWeightType, wRow: Uint8Array, xRow: Uint8Array, cols: number): number {
+  return DOT[t](wRow, xRow, cols);
+}
+
+// ---- the exports, on typed arrays ------------------------------------------------------------
+
+/** matvec_<t>: y[r − r0] = row r of w · x for r in [r0, r1). */
+export function matvec(t: MatmulWeightType, w: Uint8Array, x: Uint8Array, cols: number, r0: number, r1: number): Float64Array {
+  const rb = weightRowBytes(t, cols);
+  const y = new Float64Array(r1 - r0);
+  for (let r = r0; r < r1; r++) y[r - r0] = dot(t, w.subarray(r * rb, (r + 1) * rb), x, cols);
+  return y;
+}
+
+/** matmul_<t>: y[tok·rows + r] = row r of w · activation row tok, for r in [r0, r1); other entries NaN. */
+export function matmul(
+  t: MatmulWeightType, w: Uint8Array, x: Uint8Array, cols: number, rows: number, nTok: number, r0: number, r1: number,
+): Float64Array {
+  const rb = weightRowBytes(t, cols), xb = activationRowBytes(t, cols);
+  const y = new Float64Array(nTok * rows).fill(NaN);
+  for (let tok = 0; tok < nTok; tok++) {
+    const xRow = x.subarray(tok * xb, (tok + 1) * xb);
+    for (let r = r0; r < r1; r++) y[tok * rows + r] = dot(t, w.subarray(r * rb, (r + 1) * rb), xRow, cols);
+  }
+  return y;
+}
+
+/** get_row_<t>: row `row` of w as floats, by ggml's dequantizer (bit-exact). */
+export function getRow(t: MatmulWeightType, w: Uint8Array, cols: number, row: number): Float32Array {
+  const rb = weightRowBytes(t, cols);
+  return dequantize(GGML_TYPE[t], w.subarray(row * rb, (row + 1) * rb), cols);
+}
+
+// ---- the exports, over one memory, with the kernels' signatures -------------------------------
+
+/** A matmul export run by the reference on a memory (its buffer as bytes), with the kernel's arguments. */
+export type ReferenceExport = (mem: Uint8Array, ...args: number[]) => void;
+
+function f32View(mem: Uint8Array, ptr: number, n: number): Float32Array {
+  return new Float32Array(mem.buffer.slice(mem.byteOffset + ptr, mem.byteOffset + ptr + 4 * n) as ArrayBuffer);
+}
+
+function writeF32(mem: Uint8Array, ptr: number, values: ArrayLike<number>): void {
+  const dv = new DataView(mem.buffer, mem.byteOffset);
+  for (let i = 0; i < values.length; i++) dv.setFloat32(ptr + 4 * i, values[i], true);
+}
+
+function referenceExports(): Record<string, ReferenceExport> {
+  const out: Record<string, ReferenceExport> = {
+    quantize_q8_0: (mem, x, o, n) => {
+      const q = new Uint8Array(rowBytes(GGMLType.Q8_0, n));
+      quantizeQ8_0(f32View(mem, x, n), q);
+      mem.set(q, o);
+    },
+    quantize_q8_K: (mem, x, o, n) => {
+      const q = new Uint8Array(rowBytes(GGMLType.Q8_K, n));
+      quantizeQ8_K(f32View(mem, x, n), q);
+      mem.set(q, o);
+    },
+  };
+  for (const t of MATMUL_WEIGHT_TYPES) {
+    out[`matvec_${t}`] = (mem, w, x, y, cols, r0, r1) => {
+      const rb = weightRowBytes(t, cols);
+      const res = matvec(t, mem.subarray(w + r0 * rb), mem.subarray(x, x + activationRowBytes(t, cols)), cols, 0, r1 - r0);
+      writeF32(mem, y + 4 * r0, res);
+    };
+    out[`matmul_${t}`] = (mem, w, x, y, cols, rows, nTok, r0, r1) => {
+      const rb = weightRowBytes(t, cols), xb = activationRowBytes(t, cols);
+      for (let tok = 0; tok < nTok; tok++) {
+        const xRow = mem.subarray(x + tok * xb, x + (tok + 1) * xb);
+        const res = matvec(t, mem.subarray(w + r0 * rb), xRow, cols, 0, r1 - r0);
+        writeF32(mem, y + 4 * (tok * rows + r0), res);
+      }
+    };
+    out[`get_row_${t}`] = (mem, w, o, cols, row) => {
+      const rb = weightRowBytes(t, cols);
+      writeF32(mem, o, getRow(t, mem.subarray(w + row * rb, w + (row + 1) * rb), cols, 0));
+    };
+  }
+  return out;
+}
+
+/** Every matmul export (except `_start`) by name, computed by this reference. */
+export const MATMUL_REFERENCE: Readonly<Record<string, ReferenceExport>> = referenceExports();
