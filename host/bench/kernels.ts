@@ -1,0 +1,78 @@
+// `wisp bench kernels`: GB/s of weight bytes each matvec kernel reads at real shapes, on 1 and N
+// threads, beside the machine's memory-read bandwidth measured in the same run.
+import { Arena, planBytes } from '../backends/wasm/arena.js';
+import { KernelPool } from '../backends/wasm/pool.js';
+import { GGMLType, rowBytes, traitsOf } from '../model/ggml-types.js';
+import { quantize } from '../model/quantize/index.js';
+import { randomWeights } from '../model/synth.js';
+import { measureReadBandwidth, timeIt } from './memory.js';
+
+export const BENCH_TYPES = [GGMLType.F32, GGMLType.F16, GGMLType.Q8_0, GGMLType.Q4_0, GGMLType.Q4_K, GGMLType.Q6_K];
+/** [rows, cols]: an attention projection of the 110M model, TinyLlama's FFN down, a 32k-vocab head. */
+export const BENCH_SHAPES: Array<[number, number]> = [
+  [768, 768],
+  [2048, 5632],
+  [32000, 2048],
+];
+
+const ACT: Partial<Record<GGMLType, GGMLType>> = {
+  [GGMLType.Q8_0]: GGMLType.Q8_0,
+  [GGMLType.Q4_0]: GGMLType.Q8_0,
+  [GGMLType.Q4_K]: GGMLType.Q8_K,
+  [GGMLType.Q6_K]: GGMLType.Q8_K,
+};
+
+export interface KernelResult {
+  type: string;
+  rows: number;
+  cols: number;
+  threads: number;
+  weightBytes: number;
+  microseconds: number;
+  gbPerSecond: number;
+  /** gbPerSecond / the single-thread memory-read bandwidth measured in this run */
+  ofReadBandwidth: number;
+}
+
+export interface KernelBench {
+  readBandwidthGBps: number;
+  results: KernelResult[];
+}
+
+export async function benchKernels(threadCounts: number[], onResult?: (r: KernelResult) => void): Promise<KernelBench> {
+  const readBandwidthGBps = measureReadBandwidth();
+  const results: KernelResult[] = [];
+  for (const [rows, cols] of BENCH_SHAPES) {
+    for (const type of BENCH_TYPES) {
+      const wBytes = rowBytes(type, cols) * rows;
+      const arena = new Arena(planBytes([wBytes, cols * 4, rowBytes(GGMLType.Q8_0, cols), rowBytes(GGMLType.Q8_K, cols), rows * 4]), 'the benchmark');
+      const w = arena.alloc(wBytes);
+      fillWeights(arena, w, type, rows, cols);
+      const x = arena.alloc(cols * 4);
+      arena.f32(x, cols).set(randomWeights(cols, 7, 1));
+      const act = ACT[type];
+      const xq = act === undefined ? x : arena.alloc(rowBytes(act, cols));
+      const y = arena.alloc(rows * 4);
+      for (const threads of threadCounts) {
+        const pool = KernelPool.create(arena.memory, { threads });
+        if (act !== undefined) pool.call(act === GGMLType.Q8_0 ? 'quantize_q8_0' : 'quantize_q8_K', x, xq, cols);
+        const name = traitsOf(type).name;
+        const t = timeIt(() => pool.run([{ kernel: `matvec_${name}`, args: [w, xq, y, cols, 0, 0], split: { total: rows, grain: 4, startArg: 4, endArg: 5 } }]), 0.25);
+        await pool.close();
+        const gbPerSecond = wBytes / t.seconds / 1e9;
+        const r: KernelResult = { type: name, rows, cols, threads, weightBytes: wBytes, microseconds: t.seconds * 1e6, gbPerSecond, ofReadBandwidth: gbPerSecond / readBandwidthGBps };
+        results.push(r);
+        onResult?.(r);
+      }
+    }
+  }
+  return { readBandwidthGBps, results };
+}
+
+/** Valid weights of `type`: a few rows quantized from random values, tiled over the matrix (the bytes read are what matter). */
+function fillWeights(arena: Arena, ptr: number, type: GGMLType, rows: number, cols: number): void {
+  const sample = Math.min(rows, 16);
+  const bytes = quantize(type, randomWeights(sample * cols, 3, 0.05), cols);
+  const dst = arena.bytes(ptr, rowBytes(type, cols) * rows);
+  for (let r = 0; r < rows; r += sample) dst.set(bytes.subarray(0, Math.min(sample, rows - r) * rowBytes(type, cols)), r * rowBytes(type, cols));
+}

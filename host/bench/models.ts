@@ -1,0 +1,34 @@
+// Whole-model speed on the wasm engine: prefill tok/s (time to the first token) and decode tok/s,
+// greedy, from fixed prompt token ids so llama.cpp can be fed exactly the same.
+import { WasmModel } from '../backends/wasm/model.js';
+import { argmax, mulberry32 } from '../engine/sampler.js';
+import type { SpeedResult } from './llamacpp.js';
+
+/** Deterministic prompt ids: BOS then ordinary tokens drawn from the vocabulary's middle. */
+export function benchPrompt(vocabSize: number, n: number, bos = 1, seed = 5): number[] {
+  const r = mulberry32(seed);
+  const lo = Math.min(300, vocabSize - 1);
+  return [bos, ...Array.from({ length: n - 1 }, () => lo + Math.floor(r() * (vocabSize - lo)))];
+}
+
+export async function wasmSpeed(path: string, promptIds: number[], genTokens: number, threads: number): Promise<SpeedResult> {
+  const model = WasmModel.load(path, { threads, contextSize: promptIds.length + genTokens + 1 });
+  try {
+    const state = model.newState();
+    const t0 = performance.now();
+    let token = argmax(model.prefill(state, promptIds, 0));
+    const tFirst = performance.now();
+    let pos = promptIds.length;
+    for (let i = 1; i < genTokens; i++) token = argmax(model.forward(state, token, pos++));
+    const tEnd = performance.now();
+    model.releaseState(state);
+    return {
+      promptTokens: promptIds.length,
+      generatedTokens: genTokens,
+      prefillTokensPerSecond: (promptIds.length * 1000) / (tFirst - t0),
+      decodeTokensPerSecond: ((genTokens - 1) * 1000) / (tEnd - tFirst),
+    };
+  } finally {
+    await model.close();
+  }
+}

@@ -1,0 +1,143 @@
+// `wisp bench kernels | models`: throughput with ratios against baselines measured in the same run
+// (memory-read bandwidth; llama.cpp through node-llama-cpp when installed). Prints a table, writes
+// JSON + an SVG/HTML report.
+import { existsSync, mkdirSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { basename, join } from 'node:path';
+import { benchKernels } from '../bench/kernels.js';
+import { llamaCppSpeed, loadNodeLlamaCpp, type SpeedResult } from '../bench/llamacpp.js';
+import { benchPrompt, wasmSpeed } from '../bench/models.js';
+import { writeReport, type Chart } from '../bench/report.js';
+import { GGUFHeaderView } from '../model/gguf/index.js';
+import { userCacheDir } from '../model/resolve.js';
+import { SYNTH_SHAPES, synthModel } from '../model/synth.js';
+import { parseTypeName } from '../model/type-names.js';
+import { readVocabFile } from '../model/vocab-file.js';
+import { createProgress, started, type Progress } from '../obs/progress.js';
+import { intOption, parseOptions, UsageError } from './args.js';
+
+const HELP = `usage: wisp bench kernels [--threads 1,2] [--out DIR]
+       wisp bench models [--model PATH ...] [--threads 1,2] [--prompt-tokens 128] [--gen 64] [--out DIR]
+
+kernels   GB/s of every matvec type at 768×768, 2048×5632 and 32000×2048, beside the memory-read
+          bandwidth measured in the same run (native memcmp, one thread)
+models    prefill and decode tok/s on the wasm engine, beside llama.cpp (node-llama-cpp, when it can
+          be found: set WISP_LLAMACPP=/path/to/node_modules) on the same file and prompt ids.
+          Without --model: random-weight 110M Q8_0, 110M Q4_0 and TinyLlama-1.1B Q4_0 models, written
+          once into the cache by \`wisp synth\` (needs --tokenizer or WISP_TOKENIZER_DIR)
+
+  --threads LIST   thread counts (default: 1 and ${Math.min(2, availableParallelism())})
+  --out DIR        where the JSON/SVG/HTML go (default ./bench-out)`;
+
+export async function main(argv: string[]): Promise<void> {
+  const { values: v, positionals } = parseOptions(
+    argv,
+    {
+      threads: { type: 'string' },
+      out: { type: 'string' },
+      model: { type: 'string', short: 'm', multiple: true },
+      tokenizer: { type: 'string' },
+      'prompt-tokens': { type: 'string' },
+      gen: { type: 'string' },
+    },
+    HELP,
+    true,
+  );
+  const what = positionals[0];
+  const threads = (v.threads ?? [...new Set([1, Math.min(2, availableParallelism())])].join(','))
+    .split(',')
+    .map((t) => intOption(t, 'threads', 1)!);
+  const out = v.out ?? 'bench-out';
+  mkdirSync(out, { recursive: true });
+  if (what === 'kernels') return kernels(threads, out);
+  if (what === 'models') return models(v.model ?? defaultModels(v.tokenizer), threads, intOption(v['prompt-tokens'], 'prompt-tokens', 2) ?? 128, intOption(v.gen, 'gen', 2) ?? 64, out);
+  throw new UsageError(HELP);
+}
+
+async function kernels(threads: number[], out: string): Promise<void> {
+  console.log('measuring memory-read bandwidth (native memcmp, 1 thread)…');
+  console.log(`${'type'.padEnd(6)} ${'shape'.padStart(12)} ${'threads'.padStart(7)} ${'µs'.padStart(9)} ${'GB/s'.padStart(7)}  of read bw`);
+  const bench = await benchKernels(threads, (r) =>
+    console.log(
+      `${r.type.padEnd(6)} ${`${r.rows}×${r.cols}`.padStart(12)} ${String(r.threads).padStart(7)} ${r.microseconds.toFixed(0).padStart(9)} ${r.gbPerSecond.toFixed(1).padStart(7)}  ${(r.ofReadBandwidth * 100).toFixed(0)}%`,
+    ),
+  );
+  console.log(`memory read (native memcmp, 1 thread): ${bench.readBandwidthGBps.toFixed(1)} GB/s`);
+  const charts: Chart[] = threads.map((t) => ({
+    title: `matvec, ${t} thread${t > 1 ? 's' : ''}`,
+    unit: 'GB/s of weights read',
+    bars: bench.results.filter((r) => r.threads === t).map((r) => ({ label: `${r.type} ${r.rows}×${r.cols}`, value: r.gbPerSecond, series: `${r.rows}×${r.cols}` })),
+    reference: { label: 'memory read, 1 thread', value: bench.readBandwidthGBps },
+  }));
+  const files = writeReport(out, 'kernels', { date: new Date().toISOString(), ...bench }, charts);
+  console.log(`wrote ${files.json}, ${files.svg}, ${files.html}`);
+}
+
+/** The issue's benchmark models, synthesized once into the cache. */
+function defaultModels(tokenizer?: string): string[] {
+  const tok = tokenizer ?? (process.env.WISP_TOKENIZER_DIR ? join(process.env.WISP_TOKENIZER_DIR, 'llama2', 'tokenizer.bin') : undefined);
+  const specs: Array<[string, string]> = [
+    ['110m', 'q8_0'],
+    ['110m', 'q4_0'],
+    ['tinyllama', 'q4_0'],
+  ];
+  const dir = join(userCacheDir(), 'bench');
+  mkdirSync(dir, { recursive: true });
+  return specs.map(([shape, type]) => {
+    const path = join(dir, `synth-${shape}-${type}.gguf`);
+    if (!existsSync(path)) {
+      if (!tok) throw new UsageError('the benchmark models are written by `wisp synth` from a tokenizer: pass --tokenizer PATH or set WISP_TOKENIZER_DIR');
+      console.log(`writing ${path} (random weights, seed 1)…`);
+      let progress: Progress | undefined;
+      synthModel(path, {
+        shape: SYNTH_SHAPES[shape],
+        vocab: readVocabFile(tok),
+        type: parseTypeName(type),
+        seed: 1,
+        name: `synth-${shape}-${type}`,
+        onProgress: (done, total) => (progress ??= started(createProgress(basename(path), total))).update(done),
+      });
+      progress?.stop();
+    }
+    return path;
+  });
+}
+
+interface ModelRow {
+  model: string;
+  threads: number;
+  wasm: SpeedResult;
+  llamacpp?: SpeedResult;
+}
+
+async function models(paths: string[], threads: number[], promptTokens: number, gen: number, out: string): Promise<void> {
+  const nlc = await loadNodeLlamaCpp();
+  console.log(nlc ? 'llama.cpp: node-llama-cpp found, measured beside wisp' : 'llama.cpp: node-llama-cpp not found (set WISP_LLAMACPP=/path/to/node_modules); wisp only');
+  const rows: ModelRow[] = [];
+  console.log(`${'model'.padEnd(28)} thr  prefill tok/s (llama.cpp, ratio)   decode tok/s (llama.cpp, ratio)`);
+  for (const path of paths) {
+    const header = GGUFHeaderView.read(path);
+    const vocab = header.optArray('tokenizer.ggml.tokens')?.length ?? 32000;
+    const prompt = benchPrompt(vocab, promptTokens, header.optNumber('tokenizer.ggml.bos_token_id') ?? 1);
+    for (const t of threads) {
+      const wasm = await wasmSpeed(path, prompt, gen, t);
+      const llamacpp = nlc ? await llamaCppSpeed(nlc, path, prompt, gen, t) : undefined;
+      rows.push({ model: basename(path), threads: t, wasm, llamacpp });
+      const cell = (ours: number, theirs?: number) => `${ours.toFixed(1).padStart(8)}${theirs ? ` (${theirs.toFixed(1)}, ${(ours / theirs).toFixed(2)}×)` : ''}`.padEnd(34);
+      console.log(`${basename(path).padEnd(28)} ${String(t).padStart(3)}  ${cell(wasm.prefillTokensPerSecond, llamacpp?.prefillTokensPerSecond)}${cell(wasm.decodeTokensPerSecond, llamacpp?.decodeTokensPerSecond)}`);
+    }
+  }
+  const chart = (title: string, pick: (s: SpeedResult) => number): Chart => ({
+    title,
+    unit: 'tokens/s',
+    bars: rows.flatMap((r) => [
+      { label: `${r.model} ${r.threads}t`, value: pick(r.wasm), series: 'wisp (wasm)' },
+      ...(r.llamacpp ? [{ label: `${r.model} ${r.threads}t`, value: pick(r.llamacpp), series: 'llama.cpp (native)' }] : []),
+    ]),
+  });
+  const files = writeReport(out, 'models', { date: new Date().toISOString(), promptTokens, generatedTokens: gen, rows }, [
+    chart('decode', (s) => s.decodeTokensPerSecond),
+    chart('prefill', (s) => s.prefillTokensPerSecond),
+  ]);
+  console.log(`wrote ${files.json}, ${files.svg}, ${files.html}`);
+}
