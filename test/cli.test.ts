@@ -27,6 +27,17 @@ test('wisp run prints the greedy story, then token counts and tok/s', () => {
   assert.match(r.err, /prompt: 5 tokens, [\d.]+ tok\/s \| generated: 100 tokens, [\d.]+ tok\/s/);
 });
 
+test('wisp run --engine reference gives the same greedy ids as the default wasm engine', () => {
+  const r = wisp(['run', '--model', 'stories260K', '-n', '60', '--temp', '0', '--ignore-eos', '--ids', '--engine', 'reference']);
+  assert.is(r.code, 0, r.err);
+  assert.equal(JSON.parse(r.out.trim().split('\n').at(-1)!), golden.ids.slice(0, 60));
+  assert.match(r.err, /engine: reference/);
+  const w = wisp(['run', '--model', 'stories260K', '-n', '60', '--temp', '0', '--ignore-eos', '--ids', '--threads', '2']);
+  assert.is(w.code, 0, w.err);
+  assert.equal(JSON.parse(w.out.trim().split('\n').at(-1)!), golden.ids.slice(0, 60));
+  assert.match(w.err, /engine: wasm \(2 threads/);
+});
+
 test('wisp run stops at a stop string and says why', () => {
   const r = wisp(['run', '--model', 'stories260K', '-n', '200', '--temp', '0', '--stop', 'Lily']);
   assert.is(r.code, 0, r.err);

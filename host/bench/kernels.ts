@@ -55,6 +55,7 @@ export async function benchKernels(threadCounts: number[], onResult?: (r: Kernel
       const y = arena.alloc(rows * 4);
       for (const threads of threadCounts) {
         const pool = KernelPool.create(arena.memory, { threads });
+        await pool.ready;
         if (act !== undefined) pool.call(act === GGMLType.Q8_0 ? 'quantize_q8_0' : 'quantize_q8_K', x, xq, cols);
         const name = traitsOf(type).name;
         const t = timeIt(() => pool.run([{ kernel: `matvec_${name}`, args: [w, xq, y, cols, 0, 0], split: { total: rows, grain: 4, startArg: 4, endArg: 5 } }]), 0.25);

@@ -14,6 +14,7 @@ export function benchPrompt(vocabSize: number, n: number, bos = 1, seed = 5): nu
 export async function wasmSpeed(path: string, promptIds: number[], genTokens: number, threads: number): Promise<SpeedResult> {
   const model = WasmModel.load(path, { threads, contextSize: promptIds.length + genTokens + 1 });
   try {
+    await model.ready();
     const state = model.newState();
     const t0 = performance.now();
     let token = argmax(model.prefill(state, promptIds, 0));

@@ -52,7 +52,7 @@ export async function main(argv: string[]): Promise<void> {
   const path = resolveModelOption(v.model);
   const t0 = performance.now();
   if (v.kv !== undefined && v.kv !== 'f32' && v.kv !== 'f16') throw new UsageError(`--kv must be f32 or f16, got '${v.kv}'`);
-  const model = openModel(path, {
+  const model = await openModel(path, {
     engine: v.engine ? parseEngine(v.engine) : undefined,
     threads: intOption(v.threads, 'threads', 1),
     contextSize: intOption(v.ctx, 'ctx', 1),

@@ -6,6 +6,8 @@ import { Sampler, type SamplingOptions } from './sampler.js';
 /** What the loop needs from an engine: one forward step per token over a per-sequence state. */
 export interface TokenModel<S = unknown> {
   readonly config: { contextLength: number; vocabSize: number };
+  /** The most positions one state can hold, when less than config.contextLength (memory planned at load). */
+  readonly contextSize?: number;
   newState(maxSeq?: number): S;
   forward(state: S, token: number, pos: number): Float32Array;
   /** Many prompt tokens at once (batched matmuls); returns the last token's logits. */
@@ -55,7 +57,8 @@ export function* generate<S>(
   promptIds: readonly number[],
   opts: GenerateOptions,
 ): Generator<GenerateStep, GenerateResult> {
-  const contextSize = Math.min(opts.contextSize ?? model.config.contextLength, model.config.contextLength);
+  const limit = Math.min(model.contextSize ?? model.config.contextLength, model.config.contextLength);
+  const contextSize = Math.min(opts.contextSize ?? limit, limit);
   if (promptIds.length === 0) throw new RangeError('prompt has no tokens');
   if (promptIds.length >= contextSize) throw new PromptTooLongError(promptIds.length, contextSize);
   if (!Number.isInteger(opts.maxTokens) || opts.maxTokens < 0) throw new RangeError(`maxTokens must be an integer >= 0, got ${opts.maxTokens}`);

@@ -32,8 +32,8 @@ export function parseEngine(name: string): EngineName {
   return name as EngineName;
 }
 
-export function openModel(path: string, opts: OpenOptions = {}): OpenModel {
-  const engine = opts.engine ?? 'reference';
+export async function openModel(path: string, opts: OpenOptions = {}): Promise<OpenModel> {
+  const engine = opts.engine ?? 'wasm';
   if (engine === 'reference') {
     const m = loadModel(path);
     return {
@@ -48,6 +48,7 @@ export function openModel(path: string, opts: OpenOptions = {}): OpenModel {
   }
   const threads = opts.threads ?? 1;
   const wasm = WasmModel.load(path, { threads, contextSize: opts.contextSize, kvType: opts.kvType });
+  await wasm.ready();
   const header = new GGUFHeaderView(path, wasm.file.header);
   const tokenizer = tokenizerFromGGUF(header);
   return {

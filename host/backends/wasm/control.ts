@@ -12,6 +12,7 @@ export const CTRL = {
   QUIT: 4,
   ERROR: 5, // 0, or 1 + the table index of a kernel that threw in a worker
   ERROR_WORKER: 6,
+  DEAD: 7, // workers that could not start (their error went to stderr)
 } as const;
 
 export const JOBS_BASE = 16;

@@ -188,6 +188,11 @@ export class WasmModel implements TokenModel<WasmSequence> {
     if (!this.freeSlots.includes(state.slot)) this.freeSlots.push(state.slot);
   }
 
+  /** Resolves when the kernel workers are up (so the first step's timing is the step's own). */
+  ready(): Promise<void> {
+    return this.pool.ready;
+  }
+
   async close(): Promise<void> {
     await this.pool.close();
   }

@@ -37,6 +37,8 @@ export class KernelPool {
   private readonly scratch: number[] = [];
   private readonly timeoutMs: number;
   readonly instances: Record<KernelFamily, WebAssembly.Exports>;
+  /** Resolves when every worker has its kernel instances (rejects if one could not start). */
+  readonly ready: Promise<void>;
 
   private constructor(readonly memory: WebAssembly.Memory, modules: Record<KernelFamily, WebAssembly.Module>, table: KernelEntry[], opts: PoolOptions) {
     this.table = table;
@@ -60,6 +62,15 @@ export class KernelPool {
         }),
       );
     }
+    this.ready = Promise.all(
+      this.workers.map(
+        (w, i) =>
+          new Promise<void>((resolve, reject) => {
+            w.once('message', (m) => (m === 'ready' ? resolve() : reject(new KernelError(`kernel worker ${i + 1} could not start`))));
+            w.once('error', (e) => reject(new KernelError(`kernel worker ${i + 1} failed: ${e.message}`)));
+          }),
+      ),
+    ).then(() => undefined);
   }
 
   static create(memory: WebAssembly.Memory, opts: PoolOptions): KernelPool {
@@ -124,6 +135,7 @@ export class KernelPool {
     let spins = 0;
     let t0 = 0;
     while (Atomics.load(this.ctl, CTRL.DONE) < nWorkers) {
+      if (Atomics.load(this.ctl, CTRL.DEAD) > 0) throw new KernelError('a kernel worker could not start (its error is in the log); the wasm backend cannot run');
       if ((++spins & 0xfffff) === 0) {
         if (t0 === 0) t0 = performance.now();
         else if (performance.now() - t0 > this.timeoutMs) throw new KernelError(`kernel workers did not finish a step within ${this.timeoutMs} ms`);

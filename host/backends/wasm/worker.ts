@@ -1,6 +1,6 @@
 // A kernel worker: one instance of each kernel module over the shared memory, then a loop that
 // spins (briefly) or sleeps until the main thread starts a dispatch, runs its share, reports done.
-import { workerData } from 'node:worker_threads';
+import { parentPort, workerData } from 'node:worker_threads';
 import { instantiateKernel, type KernelFamily } from '../../kernels/load.js';
 import { CTRL, KernelTrap, runShare } from './control.js';
 import { bindTable, type KernelEntry } from './kernel-table.js';
@@ -18,17 +18,29 @@ interface WorkerInit {
 const init = workerData as WorkerInit;
 const ctl = new Int32Array(init.ctl);
 const ctlF = new Float32Array(init.ctl);
-const instances = {
-  matmul: instantiateKernel(init.modules.matmul, init.memory),
-  attn: instantiateKernel(init.modules.attn, init.memory),
-  ops: instantiateKernel(init.modules.ops, init.memory),
-};
-const fns = bindTable(init.table, instances);
-const floatParams = init.table.map((e) => e.floatParams);
-const scratch: number[] = [];
 
-let seen = Atomics.load(ctl, CTRL.GEN);
-for (;;) {
+function start(): { fns: ReturnType<typeof bindTable>; floatParams: boolean[][] } | undefined {
+  try {
+    const instances = {
+      matmul: instantiateKernel(init.modules.matmul, init.memory),
+      attn: instantiateKernel(init.modules.attn, init.memory),
+      ops: instantiateKernel(init.modules.ops, init.memory),
+    };
+    return { fns: bindTable(init.table, instances), floatParams: init.table.map((e) => e.floatParams) };
+  } catch (err) {
+    console.error(`wisp: kernel worker ${init.index} could not start: ${err instanceof Error ? err.message : String(err)}`);
+    Atomics.add(ctl, CTRL.DEAD, 1);
+    return undefined;
+  }
+}
+
+const kernels = start();
+parentPort?.postMessage(kernels ? 'ready' : 'failed');
+const scratch: number[] = [];
+// Generation 0 is "nothing dispatched yet": a dispatch made while this worker was starting is
+// still seen as new.
+let seen = 0;
+while (kernels) {
   let gen: number;
   let spins = 0;
   while ((gen = Atomics.load(ctl, CTRL.GEN)) === seen) {
@@ -42,7 +54,7 @@ for (;;) {
   seen = gen;
   if (Atomics.load(ctl, CTRL.QUIT)) break;
   try {
-    runShare(ctl, ctlF, fns, floatParams, init.index, init.nThreads, scratch);
+    runShare(ctl, ctlF, kernels.fns, kernels.floatParams, init.index, init.nThreads, scratch);
   } catch (err) {
     // a trap: report which kernel; the main thread turns it into an error for the request
     if (Atomics.compareExchange(ctl, CTRL.ERROR, 0, 1 + (err instanceof KernelTrap ? err.fn : 0)) === 0) {

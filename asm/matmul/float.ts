@@ -1,0 +1,185 @@
+// f32 and f16 weights with f32 activations. Each (row, token) pair keeps one f32x4 accumulator over
+// cols in steps of four (f16: eight, as two steps), reduced as (a0 + a2) + (a1 + a3), then the tail
+// (cols need not be a multiple of four: the block size of these types is 1) is added value by value.
+// matvec works on four rows per pass (the i-th rows of the four quarters of [r0, r1), so each lane reads
+// one long sequential stream) and matmul on four tokens per pass, lane i being row or token i, with
+// the same operations in the same order, so matmul over nTok tokens gives exactly nTok matvec results.
+import { f16_to_f32 } from '../lib/f16';
+import { gather_f32, gather_halves, halves_s_to_f32x4, halves_to_f32x4, reduce4_f32, row_ptr, store_lanes, store_quarters } from './simd';
+
+// ---- f32 -------------------------------------------------------------------------------------
+
+/** Four weight rows (p0..p3) · one x: lane i = row i. */
+@inline function dot4_f32(p0: usize, p1: usize, p2: usize, p3: usize, x: usize, cols: i32): v128 {
+  const n4 = <usize>(cols & ~3) << 2;
+  let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+  for (let i: usize = 0; i < n4; i += 16) {
+    const xv = v128.load(x + i);
+    a0 = f32x4.add(a0, f32x4.mul(v128.load(p0 + i), xv));
+    a1 = f32x4.add(a1, f32x4.mul(v128.load(p1 + i), xv));
+    a2 = f32x4.add(a2, f32x4.mul(v128.load(p2 + i), xv));
+    a3 = f32x4.add(a3, f32x4.mul(v128.load(p3 + i), xv));
+  }
+  let s = reduce4_f32(a0, a1, a2, a3);
+  for (let i = n4, end = <usize>cols << 2; i < end; i += 4) {
+    s = f32x4.add(s, f32x4.mul(gather_f32(p0 + i, p1 + i, p2 + i, p3 + i), v128.load32_splat(x + i)));
+  }
+  return s;
+}
+
+/** matvec_f32(w, x: f32*, y: f32*, cols, r0, r1): y[r] = Σ w[r][i]·x[i] for r in [r0, r1). */
+export function matvec_f32(w: usize, x: usize, y: usize, cols: i32, r0: i32, r1: i32): void {
+  const rowBytes = <usize>cols << 2;
+  const last = r1 - 1;
+  const q = (r1 - r0 + 3) >> 2; // lane k takes the k-th quarter of the rows: four long sequential streams
+  for (let i = 0; i < q; i++) {
+    const r = r0 + i;
+    const p0 = row_ptr(w, r, last, rowBytes), p1 = row_ptr(w, r + q, last, rowBytes);
+    const p2 = row_ptr(w, r + 2 * q, last, rowBytes), p3 = row_ptr(w, r + 3 * q, last, rowBytes);
+    store_quarters(y, r, q, r1, dot4_f32(p0, p1, p2, p3, x, cols));
+  }
+}
+
+/**
+ * matmul_f32(w, x: f32*, y: f32*, cols, rows, nTok, r0, r1): y[t·rows + r] = row r · x row t.
+ * Tiles of two rows × four tokens: eight accumulators, each x vector loaded once for two rows (x rows
+ * longer than ~2000 floats do not stay in L1, and one row per pass would be bound by L2 reads); each
+ * (row, token) pair still gets exactly the operations of matvec_f32.
+ */
+export function matmul_f32(w: usize, x: usize, y: usize, cols: i32, rows: i32, nTok: i32, r0: i32, r1: i32): void {
+  const rowBytes = <usize>cols << 2;
+  const n4 = <usize>(cols & ~3) << 2, end = <usize>cols << 2;
+  const last = r1 - 1;
+  for (let t = 0; t < nTok; t += 4) {
+    const lastT = nTok - 1;
+    const x0 = row_ptr(x, t, lastT, rowBytes), x1 = row_ptr(x, t + 1, lastT, rowBytes);
+    const x2 = row_ptr(x, t + 2, lastT, rowBytes), x3 = row_ptr(x, t + 3, lastT, rowBytes);
+    for (let r = r0; r < r1; r += 2) {
+      const pa = w + <usize>r * rowBytes, pb = row_ptr(w, r + 1, last, rowBytes);
+      let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+      let b0 = f32x4.splat(0), b1 = f32x4.splat(0), b2 = f32x4.splat(0), b3 = f32x4.splat(0);
+      for (let i: usize = 0; i < n4; i += 16) {
+        const wa = v128.load(pa + i), wb = v128.load(pb + i);
+        let xv = v128.load(x0 + i);
+        a0 = f32x4.add(a0, f32x4.mul(wa, xv));
+        b0 = f32x4.add(b0, f32x4.mul(wb, xv));
+        xv = v128.load(x1 + i);
+        a1 = f32x4.add(a1, f32x4.mul(wa, xv));
+        b1 = f32x4.add(b1, f32x4.mul(wb, xv));
+        xv = v128.load(x2 + i);
+        a2 = f32x4.add(a2, f32x4.mul(wa, xv));
+        b2 = f32x4.add(b2, f32x4.mul(wb, xv));
+        xv = v128.load(x3 + i);
+        a3 = f32x4.add(a3, f32x4.mul(wa, xv));
+        b3 = f32x4.add(b3, f32x4.mul(wb, xv));
+      }
+      let sa = reduce4_f32(a0, a1, a2, a3), sb = reduce4_f32(b0, b1, b2, b3);
+      for (let i = n4; i < end; i += 4) {
+        const xv = gather_f32(x0 + i, x1 + i, x2 + i, x3 + i);
+        sa = f32x4.add(sa, f32x4.mul(v128.load32_splat(pa + i), xv));
+        sb = f32x4.add(sb, f32x4.mul(v128.load32_splat(pb + i), xv));
+      }
+      store_lanes(y + ((<usize>t * rows + r) << 2), <usize>rows, t, nTok, sa);
+      if (r + 1 < r1) store_lanes(y + ((<usize>t * rows + r + 1) << 2), <usize>rows, t, nTok, sb);
+    }
+  }
+}
+
+/** get_row_f32(w, out: f32*, cols, row): a copy of the row. */
+export function get_row_f32(w: usize, out: usize, cols: i32, row: i32): void {
+  const p = w + <usize>row * (<usize>cols << 2);
+  const n4 = <usize>(cols & ~3) << 2;
+  for (let i: usize = 0; i < n4; i += 16) v128.store(out + i, v128.load(p + i));
+  for (let i = n4, end = <usize>cols << 2; i < end; i += 4) store<u32>(out + i, load<u32>(p + i));
+}
+
+// ---- f16 -------------------------------------------------------------------------------------
+
+/** Four f16 weight rows · one f32 x: lane i = row i. */
+@inline function dot4_f16(p0: usize, p1: usize, p2: usize, p3: usize, x: usize, cols: i32): v128 {
+  const n8 = <usize>(cols & ~7) << 1; // bytes of weights in whole groups of eight
+  let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+  for (let i: usize = 0; i < n8; i += 16) {
+    const xl = v128.load(x + (i << 1)), xh = v128.load(x + (i << 1), 16);
+    const h0 = v128.load(p0 + i), h1 = v128.load(p1 + i), h2 = v128.load(p2 + i), h3 = v128.load(p3 + i);
+    a0 = f32x4.add(a0, f32x4.mul(halves_s_to_f32x4(i32x4.extend_low_i16x8_s(h0)), xl));
+    a1 = f32x4.add(a1, f32x4.mul(halves_s_to_f32x4(i32x4.extend_low_i16x8_s(h1)), xl));
+    a2 = f32x4.add(a2, f32x4.mul(halves_s_to_f32x4(i32x4.extend_low_i16x8_s(h2)), xl));
+    a3 = f32x4.add(a3, f32x4.mul(halves_s_to_f32x4(i32x4.extend_low_i16x8_s(h3)), xl));
+    a0 = f32x4.add(a0, f32x4.mul(halves_s_to_f32x4(i32x4.extend_high_i16x8_s(h0)), xh));
+    a1 = f32x4.add(a1, f32x4.mul(halves_s_to_f32x4(i32x4.extend_high_i16x8_s(h1)), xh));
+    a2 = f32x4.add(a2, f32x4.mul(halves_s_to_f32x4(i32x4.extend_high_i16x8_s(h2)), xh));
+    a3 = f32x4.add(a3, f32x4.mul(halves_s_to_f32x4(i32x4.extend_high_i16x8_s(h3)), xh));
+  }
+  let s = reduce4_f32(a0, a1, a2, a3);
+  for (let i = n8, end = <usize>cols << 1; i < end; i += 2) {
+    const wv = halves_to_f32x4(gather_halves(p0 + i, p1 + i, p2 + i, p3 + i));
+    s = f32x4.add(s, f32x4.mul(wv, v128.load32_splat(x + (i << 1))));
+  }
+  return s;
+}
+
+/** One f16 weight row · four f32 x rows: lane i = token i, the same arithmetic as dot4_f16. */
+@inline function dot4t_f16(p: usize, x0: usize, x1: usize, x2: usize, x3: usize, cols: i32): v128 {
+  const n8 = <usize>(cols & ~7) << 1;
+  let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+  for (let i: usize = 0; i < n8; i += 16) {
+    const h = v128.load(p + i);
+    const wl = halves_s_to_f32x4(i32x4.extend_low_i16x8_s(h)), wh = halves_s_to_f32x4(i32x4.extend_high_i16x8_s(h));
+    const j = i << 1;
+    a0 = f32x4.add(a0, f32x4.mul(wl, v128.load(x0 + j)));
+    a1 = f32x4.add(a1, f32x4.mul(wl, v128.load(x1 + j)));
+    a2 = f32x4.add(a2, f32x4.mul(wl, v128.load(x2 + j)));
+    a3 = f32x4.add(a3, f32x4.mul(wl, v128.load(x3 + j)));
+    a0 = f32x4.add(a0, f32x4.mul(wh, v128.load(x0 + j, 16)));
+    a1 = f32x4.add(a1, f32x4.mul(wh, v128.load(x1 + j, 16)));
+    a2 = f32x4.add(a2, f32x4.mul(wh, v128.load(x2 + j, 16)));
+    a3 = f32x4.add(a3, f32x4.mul(wh, v128.load(x3 + j, 16)));
+  }
+  let s = reduce4_f32(a0, a1, a2, a3);
+  for (let i = n8, end = <usize>cols << 1; i < end; i += 2) {
+    const j = i << 1;
+    const wv = f32x4.splat(f16_to_f32(load<u16>(p + i)));
+    s = f32x4.add(s, f32x4.mul(wv, gather_f32(x0 + j, x1 + j, x2 + j, x3 + j)));
+  }
+  return s;
+}
+
+/** matvec_f16(w, x: f32*, y: f32*, cols, r0, r1). */
+export function matvec_f16(w: usize, x: usize, y: usize, cols: i32, r0: i32, r1: i32): void {
+  const rowBytes = <usize>cols << 1;
+  const last = r1 - 1;
+  const q = (r1 - r0 + 3) >> 2; // lane k takes the k-th quarter of the rows: four long sequential streams
+  for (let i = 0; i < q; i++) {
+    const r = r0 + i;
+    const p0 = row_ptr(w, r, last, rowBytes), p1 = row_ptr(w, r + q, last, rowBytes);
+    const p2 = row_ptr(w, r + 2 * q, last, rowBytes), p3 = row_ptr(w, r + 3 * q, last, rowBytes);
+    store_quarters(y, r, q, r1, dot4_f16(p0, p1, p2, p3, x, cols));
+  }
+}
+
+/** matmul_f16(w, x: f32*, y: f32*, cols, rows, nTok, r0, r1). */
+export function matmul_f16(w: usize, x: usize, y: usize, cols: i32, rows: i32, nTok: i32, r0: i32, r1: i32): void {
+  const rowBytes = <usize>cols << 1, xBytes = <usize>cols << 2;
+  for (let t = 0; t < nTok; t += 4) {
+    const lastT = nTok - 1;
+    const x0 = row_ptr(x, t, lastT, xBytes), x1 = row_ptr(x, t + 1, lastT, xBytes);
+    const x2 = row_ptr(x, t + 2, lastT, xBytes), x3 = row_ptr(x, t + 3, lastT, xBytes);
+    for (let r = r0; r < r1; r++) {
+      const s = dot4t_f16(w + <usize>r * rowBytes, x0, x1, x2, x3, cols);
+      store_lanes(y + ((<usize>t * rows + r) << 2), <usize>rows, t, nTok, s);
+    }
+  }
+}
+
+/** get_row_f16(w, out: f32*, cols, row): the row's halves as floats, exactly. */
+export function get_row_f16(w: usize, out: usize, cols: i32, row: i32): void {
+  const p = w + <usize>row * (<usize>cols << 1);
+  const n8 = <usize>(cols & ~7) << 1;
+  for (let i: usize = 0; i < n8; i += 16) {
+    const h = v128.load(p + i);
+    v128.store(out + (i << 1), halves_s_to_f32x4(i32x4.extend_low_i16x8_s(h)));
+    v128.store(out + (i << 1), halves_s_to_f32x4(i32x4.extend_high_i16x8_s(h)), 16);
+  }
+  for (let i = n8, end = <usize>cols << 1; i < end; i += 2) store<f32>(out + (i << 1), f16_to_f32(load<u16>(p + i)));
+}

@@ -1,0 +1,134 @@
+// Activation quantizers: f32 rows to q8_0 blocks (for q8_0 and q4_0 weights) and q8_K blocks (for
+// q4_K and q6_K weights), bit-identical to ggml's quantize_row_q8_0_ref and quantize_row_q8_K_ref
+// (and so to host/model/quantize/, which the tests hold them to), degenerate blocks included (all
+// values subnormal: ±inf/NaN products become byte 0, as x86 ggml and the JS quantizers give).
+// Not matched: inputs containing NaN (the block maximum then differs; the output is garbage either way).
+import { f32_to_f16 } from '../lib/f16';
+import { Q8_0_BYTES, Q8_K_BYTES } from '../lib/blocks';
+import { reduce4_i32 } from './simd';
+
+/** C's roundf on four lanes: to nearest, halves away from zero, done exactly (x − trunc(x) is exact). */
+@inline function round_away(v: v128): v128 {
+  const t = f32x4.trunc(v);
+  const half = f32x4.ge(f32x4.abs(f32x4.sub(v, t)), f32x4.splat(0.5));
+  const one = v128.or(v128.and(v, i32x4.splat(0x80000000)), f32x4.splat(1.0)); // ±1 with v's sign
+  return f32x4.add(t, v128.and(half, one));
+}
+
+/** The largest lane. */
+@inline function hmax_f32(m: v128): f32 {
+  m = f32x4.max(m, i32x4.shuffle(m, m, 2, 3, 0, 1));
+  return f32x4.extract_lane(f32x4.max(m, i32x4.shuffle(m, m, 1, 0, 3, 2)), 0);
+}
+
+/**
+ * The low bytes of 16 i32 lanes, packed: C's (int8_t) conversion as x86 does it, so out-of-range
+ * values wrap (the quantizers only produce them for degenerate blocks, e.g. all values subnormal).
+ */
+@inline function low_bytes(a: v128, b: v128, c: v128, d: v128): v128 {
+  const m = i32x4.splat(0xff);
+  return i8x16.narrow_i16x8_u(
+    i16x8.narrow_i32x4_u(v128.and(a, m), v128.and(b, m)),
+    i16x8.narrow_i32x4_u(v128.and(c, m), v128.and(d, m)),
+  );
+}
+
+/**
+ * roundf(v) as an integer the way ggml's (int8_t)roundf(...) ends up on x86: exact below 2^31 in
+ * magnitude; anything else (±inf, NaN, huge) becomes 0x80000000, whose low byte is 0.
+ */
+@inline function roundf_i32(v: v128): v128 {
+  const r = round_away(v);
+  return v128.andnot(i32x4.trunc_sat_f32x4_s(r), f32x4.ge(r, f32x4.splat(2147483648.0)));
+}
+
+/**
+ * quantize_q8_0(x: f32*, out: q8_0*, n): n values (a multiple of 32) into n/32 blocks { f16 d; i8 qs[32] }
+ * with d = absmax/127 (rounded to f16 when stored), q = roundf(x · (1/d)) using the unrounded d, as ggml.
+ */
+export function quantize_q8_0(x: usize, out: usize, n: i32): void {
+  const nb = n >> 5;
+  for (let b = 0; b < nb; b++) {
+    const p = x + (<usize>b << 7);
+    const o = out + <usize>b * Q8_0_BYTES;
+    const v0 = v128.load(p), v1 = v128.load(p, 16), v2 = v128.load(p, 32), v3 = v128.load(p, 48);
+    const v4 = v128.load(p, 64), v5 = v128.load(p, 80), v6 = v128.load(p, 96), v7 = v128.load(p, 112);
+    const m01 = f32x4.max(f32x4.abs(v0), f32x4.abs(v1)), m23 = f32x4.max(f32x4.abs(v2), f32x4.abs(v3));
+    const m45 = f32x4.max(f32x4.abs(v4), f32x4.abs(v5)), m67 = f32x4.max(f32x4.abs(v6), f32x4.abs(v7));
+    const amax = hmax_f32(f32x4.max(f32x4.max(m01, m23), f32x4.max(m45, m67)));
+    const d: f32 = amax / 127.0;
+    const id: f32 = d != 0 ? <f32>1.0 / d : 0;
+    store<u16>(o, <u16>f32_to_f16(d));
+    const s = f32x4.splat(id);
+    const q0 = roundf_i32(f32x4.mul(v0, s)), q1 = roundf_i32(f32x4.mul(v1, s));
+    const q2 = roundf_i32(f32x4.mul(v2, s)), q3 = roundf_i32(f32x4.mul(v3, s));
+    const q4 = roundf_i32(f32x4.mul(v4, s)), q5 = roundf_i32(f32x4.mul(v5, s));
+    const q6 = roundf_i32(f32x4.mul(v6, s)), q7 = roundf_i32(f32x4.mul(v7, s));
+    v128.store(o, low_bytes(q0, q1, q2, q3), 2);
+    v128.store(o, low_bytes(q4, q5, q6, q7), 18);
+  }
+}
+
+/**
+ * ggml's nearest_int on 16 values at p scaled by s, capped at 127: add 1.5·2^23 and read the integer
+ * from the mantissa bits (round half to even in range; the same bits as ggml for anything else).
+ */
+@inline function q8k_lanes(p: usize, s: v128, off: usize): v128 {
+  const f = f32x4.add(f32x4.mul(s, v128.load(p + off)), f32x4.splat(12582912.0));
+  const i = i32x4.sub(v128.and(f, i32x4.splat(0x007fffff)), i32x4.splat(0x00400000));
+  return i32x4.min_s(i, i32x4.splat(127));
+}
+
+/** Quantizes the 16 values at p into o (16 bytes) and returns their partial sums (i32 lanes summing to the group's sum). */
+@inline function q8k_group(p: usize, o: usize, s: v128): v128 {
+  const q = low_bytes(q8k_lanes(p, s, 0), q8k_lanes(p, s, 16), q8k_lanes(p, s, 32), q8k_lanes(p, s, 48));
+  v128.store(o, q);
+  return i32x4.extadd_pairwise_i16x8_s(i16x8.extadd_pairwise_i8x16_s(q));
+}
+
+/**
+ * quantize_q8_K(x: f32*, out: q8_K*, n): n values (a multiple of 256) into blocks
+ * { f32 d; i8 qs[256]; i16 bsums[16] }. The value of largest magnitude (the first one, sign kept)
+ * maps to −127: iscale = −127/max, q = nearest_int(iscale·x) capped at 127 (stored as its low byte),
+ * d = 1/iscale,
+ * bsums[g] = Σ qs[16g..16g+16). An all-zero block is all zero bytes.
+ */
+export function quantize_q8_K(x: usize, out: usize, n: i32): void {
+  const nb = n >> 8;
+  for (let b = 0; b < nb; b++) {
+    const p = x + (<usize>b << 10);
+    const o = out + <usize>b * Q8_K_BYTES;
+    let m = f32x4.splat(0);
+    for (let i: usize = 0; i < 1024; i += 64) {
+      const a = f32x4.max(f32x4.abs(v128.load(p + i)), f32x4.abs(v128.load(p + i, 16)));
+      const c = f32x4.max(f32x4.abs(v128.load(p + i, 32)), f32x4.abs(v128.load(p + i, 48)));
+      m = f32x4.max(m, f32x4.max(a, c));
+    }
+    const amax = hmax_f32(m);
+    if (amax == 0) {
+      const z = i32x4.splat(0);
+      for (let i: usize = 0; i < 288; i += 16) v128.store(o + i, z);
+      store<u32>(o, 0, 288);
+      continue;
+    }
+    // the first value whose magnitude is amax, with its sign
+    let max: f32 = amax;
+    const va = f32x4.splat(amax);
+    for (let i: usize = 0; i < 1024; i += 16) {
+      const hit = i32x4.bitmask(f32x4.eq(f32x4.abs(v128.load(p + i)), va));
+      if (hit != 0) {
+        max = load<f32>(p + i + (<usize>ctz(hit) << 2));
+        break;
+      }
+    }
+    const iscale: f32 = <f32>-127.0 / max;
+    const s = f32x4.splat(iscale);
+    for (let h: usize = 0; h < 2; h++) {
+      const ph = p + (h << 9), oh = o + 4 + (h << 7);
+      const s0 = reduce4_i32(q8k_group(ph, oh, s), q8k_group(ph + 64, oh + 16, s), q8k_group(ph + 128, oh + 32, s), q8k_group(ph + 192, oh + 48, s));
+      const s1 = reduce4_i32(q8k_group(ph + 256, oh + 64, s), q8k_group(ph + 320, oh + 80, s), q8k_group(ph + 384, oh + 96, s), q8k_group(ph + 448, oh + 112, s));
+      v128.store(o + 260 + (h << 4), i16x8.narrow_i32x4_s(s0, s1));
+    }
+    store<f32>(o, <f32>1.0 / iscale);
+  }
+}

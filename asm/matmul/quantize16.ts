@@ -1,0 +1,85 @@
+// 16-bit activation quantizers, for the `_x16` dot products (no ggml equivalent). The rounding noise
+// of an 8-bit activation (q8_0 / q8_K) is ~1/254 of the block maximum; at 16 bits it is ~1/65534, so
+// the integer dot products stay but move the result ~256× less. Layouts (little-endian):
+//
+//   q16_0  per 32 values:  { f32 d; i16 q[32] }                      132 bytes
+//   q16_K  per 256 values: { f32 d; i16 q[256]; i32 bsums[16] }      580 bytes (q at 4, bsums at 516)
+//
+// d = amax/32767 (f32 division), id = 1/d (0 when d is 0), q = nearest-even(x·id) clamped to
+// [−32767, 32767] (NaN → 0); bsums[g] = Σ q[16g..16g+16) (|bsums| ≤ 16·32767, hence i32). q is never
+// −32768, so |q| ≤ 32767 is what the kernels' overflow bounds use. host/kernels/reference/matmul.ts
+// (quantizeQ16_0 / quantizeQ16_K) writes the same bytes.
+import { reduce4_i32 } from './simd';
+
+export const Q16_0_BYTES: i32 = 132;
+export const Q16_K_BYTES: i32 = 580;
+
+@inline function hmax_f32(m: v128): f32 {
+  m = f32x4.max(m, i32x4.shuffle(m, m, 2, 3, 0, 1));
+  return f32x4.extract_lane(f32x4.max(m, i32x4.shuffle(m, m, 1, 0, 3, 2)), 0);
+}
+
+/** nearest-even(v·s) as i32 lanes, clamped to ±32767 (trunc_sat: NaN → 0, ±inf saturate then clamp). */
+@inline function q16_lanes(v: v128, s: v128): v128 {
+  const r = i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v, s)));
+  return i32x4.max_s(i32x4.min_s(r, i32x4.splat(32767)), i32x4.splat(-32767));
+}
+
+/** The scale d = amax/32767 and its inverse (0 for an all-zero block). */
+@inline function scale_of(amax: f32): f32 {
+  return amax / <f32>32767.0;
+}
+
+/** quantize_q16_0(x: f32*, out: q16_0*, n): n values (a multiple of 32) into n/32 blocks { f32 d; i16 q[32] }. */
+export function quantize_q16_0(x: usize, out: usize, n: i32): void {
+  const nb = n >> 5;
+  for (let b = 0; b < nb; b++) {
+    const p = x + (<usize>b << 7);
+    const o = out + <usize>b * Q16_0_BYTES;
+    const v0 = v128.load(p), v1 = v128.load(p, 16), v2 = v128.load(p, 32), v3 = v128.load(p, 48);
+    const v4 = v128.load(p, 64), v5 = v128.load(p, 80), v6 = v128.load(p, 96), v7 = v128.load(p, 112);
+    const m01 = f32x4.max(f32x4.abs(v0), f32x4.abs(v1)), m23 = f32x4.max(f32x4.abs(v2), f32x4.abs(v3));
+    const m45 = f32x4.max(f32x4.abs(v4), f32x4.abs(v5)), m67 = f32x4.max(f32x4.abs(v6), f32x4.abs(v7));
+    const d = scale_of(hmax_f32(f32x4.max(f32x4.max(m01, m23), f32x4.max(m45, m67))));
+    const id: f32 = d != 0 ? <f32>1.0 / d : 0;
+    store<f32>(o, d);
+    const s = f32x4.splat(id);
+    v128.store(o, i16x8.narrow_i32x4_s(q16_lanes(v0, s), q16_lanes(v1, s)), 4);
+    v128.store(o, i16x8.narrow_i32x4_s(q16_lanes(v2, s), q16_lanes(v3, s)), 20);
+    v128.store(o, i16x8.narrow_i32x4_s(q16_lanes(v4, s), q16_lanes(v5, s)), 36);
+    v128.store(o, i16x8.narrow_i32x4_s(q16_lanes(v6, s), q16_lanes(v7, s)), 52);
+  }
+}
+
+/** Quantizes the 16 values at p into o (32 bytes); returns i32 lanes summing to their sum. */
+@inline function q16k_group(p: usize, o: usize, s: v128): v128 {
+  const a = q16_lanes(v128.load(p), s), b = q16_lanes(v128.load(p, 16), s);
+  const c = q16_lanes(v128.load(p, 32), s), d = q16_lanes(v128.load(p, 48), s);
+  v128.store(o, i16x8.narrow_i32x4_s(a, b));
+  v128.store(o, i16x8.narrow_i32x4_s(c, d), 16);
+  return i32x4.add(i32x4.add(a, b), i32x4.add(c, d));
+}
+
+/** quantize_q16_K(x: f32*, out: q16_K*, n): n values (a multiple of 256) into blocks { f32 d; i16 q[256]; i32 bsums[16] }. */
+export function quantize_q16_K(x: usize, out: usize, n: i32): void {
+  const nb = n >> 8;
+  for (let b = 0; b < nb; b++) {
+    const p = x + (<usize>b << 10);
+    const o = out + <usize>b * Q16_K_BYTES;
+    let m = f32x4.splat(0);
+    for (let i: usize = 0; i < 1024; i += 64) {
+      const a = f32x4.max(f32x4.abs(v128.load(p + i)), f32x4.abs(v128.load(p + i, 16)));
+      const c = f32x4.max(f32x4.abs(v128.load(p + i, 32)), f32x4.abs(v128.load(p + i, 48)));
+      m = f32x4.max(m, f32x4.max(a, c));
+    }
+    const d = scale_of(hmax_f32(m));
+    const id: f32 = d != 0 ? <f32>1.0 / d : 0;
+    store<f32>(o, d);
+    const s = f32x4.splat(id);
+    for (let g: usize = 0; g < 16; g += 4) {
+      const pg = p + (g << 6), og = o + 4 + (g << 5);
+      const sums = reduce4_i32(q16k_group(pg, og, s), q16k_group(pg + 64, og + 32, s), q16k_group(pg + 128, og + 64, s), q16k_group(pg + 192, og + 96, s));
+      v128.store(o + 516 + (g << 2), sums);
+    }
+  }
+}

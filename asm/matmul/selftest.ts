@@ -1,0 +1,386 @@
+// `_start`: the matmul module's self-test, run standalone (node:wasi, wasmtime, jco). Never used by a
+// kernel. Inputs are deterministic (xorshift32, mirrored by scripts/golden/matmul_selftest_goldens.mjs),
+// and every export is checked two ways:
+//  - against goldens the JS reference (host/kernels/reference/matmul.ts) computed on the same inputs:
+//    FNV-1a hashes of the bytes/float bits that must be exact (quantize_*, get_row_*) and the f32
+//    results of matvec for each token (matvec_*, matmul_*: within 1e-5 of the largest);
+//  - against plain scalar code in this file: dequantize everything (weights and activations) value by
+//    value and dot in f64 (matvec_*, matmul_*: within 1e-5), and consistency checks (matmul equals
+//    per-token matvec bit for bit; a row range split equals one call; get_row of a row equals the
+//    scalar dequantizer).
+import { check, ensureMemory, finish, print, SELFTEST_BASE } from '../lib/selftest';
+import { f16_to_f32, f32_to_f16 } from '../lib/f16';
+import {
+  quantize_q8_0, quantize_q8_K,
+} from './quantize';
+import { get_row_f16, get_row_f32, matmul_f16, matmul_f32, matvec_f16, matvec_f32 } from './float';
+import { get_row_q8_0, matmul_q8_0, matvec_q8_0 } from './q8_0';
+import { get_row_q4_0, matmul_q4_0, matvec_q4_0 } from './q4_0';
+import { get_row_q4_K, matmul_q4_K, matvec_q4_K } from './q4_k';
+import { get_row_q6_K, matmul_q6_K, matvec_q6_K } from './q6_k';
+import * as G from './goldens';
+
+// ---- problem shape and scratch layout --------------------------------------------------------
+
+const ROWS: i32 = 7;
+const NTOK: i32 = 5;
+
+const X: usize = SELFTEST_BASE; // NTOK rows of f32 activations (≤ 512 cols)
+const XQ: usize = X + 16384; // the same quantized (q8_0 / q8_K)
+const W: usize = XQ + 8192; // weights
+const Y: usize = W + 16384; // matvec results, NTOK × ROWS
+const Y2: usize = Y + 1024; // matmul results
+const Y3: usize = Y2 + 1024; // split / second runs
+const DW: usize = Y3 + 1024; // dequantized weights, ROWS × cols f32
+const DX: usize = DW + 16384; // dequantized activations, NTOK × cols f32
+const TMP: usize = DX + 16384; // scratch
+const END: usize = TMP + 16384;
+
+// type ids, in the goldens' order
+const T_F32 = 0, T_F16 = 1, T_Q8_0 = 2, T_Q4_0 = 3, T_Q4_K = 4, T_Q6_K = 5;
+
+// ---- deterministic inputs (mirrored in JS) -----------------------------------------------------
+
+@inline function xorshift(s: u32): u32 {
+  s ^= s << 13;
+  s ^= s >> 17;
+  s ^= s << 5;
+  return s;
+}
+
+/** n floats (m − 2^23)·2^-23·scale, m the top 24 bits of successive states: uniform in [−scale, scale). */
+function fillFloats(p: usize, n: i32, seed: u32, scale: f32): void {
+  let s = seed;
+  for (let i = 0; i < n; i++) {
+    s = xorshift(s);
+    store<f32>(p + (<usize>i << 2), <f32>(<i32>(s >> 8) - 0x800000) * <f32>1.1920928955078125e-7 * scale);
+  }
+}
+
+/** A finite half for a scale: sign random, exponent 2^-8..2^-7 (one in eight subnormal). */
+@inline function scaleHalf(s: u32): u16 {
+  if ((s & 7) == 0) return <u16>(s & 0x83ff);
+  return <u16>(((s >> 16) & 0x8000) | (0x1c00 + ((s >> 4) & 0x3ff)));
+}
+
+/** Random weight bytes of a type (every bit pattern of quants and scales); its f16 fields made finite halves. */
+function fillWeights(t: i32, p: usize, rows: i32, cols: i32, seed: u32): void {
+  const n = <usize>rows * rowBytes(t, cols);
+  let s = seed;
+  if (t == T_F32) {
+    fillFloats(p, rows * cols, seed, 1.0);
+    return;
+  }
+  if (t == T_F16) {
+    for (let i: usize = 0; i < n; i += 2) {
+      s = xorshift(s);
+      // halves around 1 (one in eight subnormal)
+      store<u16>(p + i, (s & 7) == 0 ? <u16>(s & 0x83ff) : <u16>(((s >> 16) & 0x8000) | (0x3800 + ((s >> 4) & 0x7ff))));
+    }
+    return;
+  }
+  for (let i: usize = 0; i < n; i++) {
+    s = xorshift(s);
+    store<u8>(p + i, <u8>(s >> 24));
+  }
+  const block: usize = t == T_Q8_0 ? 34 : t == T_Q4_0 ? 18 : t == T_Q4_K ? 144 : 210;
+  for (let b: usize = 0; b < n; b += block) {
+    s = xorshift(s);
+    if (t == T_Q6_K) store<u16>(p + b + 208, scaleHalf(s));
+    else store<u16>(p + b, scaleHalf(s));
+    if (t == T_Q4_K) {
+      s = xorshift(s);
+      store<u16>(p + b + 2, scaleHalf(s));
+    }
+  }
+}
+
+function rowBytes(t: i32, cols: i32): usize {
+  if (t == T_F32) return <usize>cols << 2;
+  if (t == T_F16) return <usize>cols << 1;
+  if (t == T_Q8_0) return <usize>(cols >> 5) * 34;
+  if (t == T_Q4_0) return <usize>(cols >> 5) * 18;
+  if (t == T_Q4_K) return <usize>(cols >> 8) * 144;
+  return <usize>(cols >> 8) * 210;
+}
+
+function xRowBytes(t: i32, cols: i32): usize {
+  if (t <= T_F16) return <usize>cols << 2;
+  if (t <= T_Q4_0) return <usize>(cols >> 5) * 34;
+  return <usize>(cols >> 8) * 292;
+}
+
+function colsOf(t: i32): i32 {
+  return t <= T_F16 ? 37 : t <= T_Q4_0 ? 96 : 512;
+}
+
+function seedOf(t: i32): u32 {
+  return 0x9e3779b9 ^ <u32>(t * 7919 + 1);
+}
+
+// ---- scalar oracles ------------------------------------------------------------------------------
+
+@inline function i8at(p: usize): f64 {
+  return <f64>load<i8>(p);
+}
+
+/** Scalar dequantization of `rows` rows of weights of type t at p into f32 at out (ggml's formulas). */
+function scalarDequant(t: i32, p: usize, out: usize, rows: i32, cols: i32): void {
+  const n = rows * cols;
+  for (let i = 0; i < n; i++) {
+    let v: f32 = 0;
+    if (t == T_F32) v = load<f32>(p + (<usize>i << 2));
+    else if (t == T_F16) v = f16_to_f32(load<u16>(p + (<usize>i << 1)));
+    else if (t == T_Q8_0) {
+      const b = p + <usize>(i >> 5) * 34;
+      v = <f32>load<i8>(b + 2 + (i & 31)) * f16_to_f32(load<u16>(b));
+    } else if (t == T_Q4_0) {
+      const b = p + <usize>(i >> 5) * 18;
+      const j = i & 31;
+      const q = <i32>load<u8>(b + 2 + (j & 15));
+      v = <f32>((j < 16 ? q & 15 : q >> 4) - 8) * f16_to_f32(load<u16>(b));
+    } else if (t == T_Q4_K) {
+      const b = p + <usize>(i >> 8) * 144;
+      const l = i & 255, j = l >> 5;
+      let sc: i32, m: i32;
+      if (j < 4) {
+        sc = load<u8>(b + 4 + j) & 63;
+        m = load<u8>(b + 8 + j) & 63;
+      } else {
+        sc = (load<u8>(b + 8 + j) & 15) | ((load<u8>(b + j) >> 6) << 4);
+        m = (load<u8>(b + 8 + j) >> 4) | ((load<u8>(b + 4 + j) >> 6) << 4);
+      }
+      const q = (<i32>load<u8>(b + 16 + ((j >> 1) << 5) + (l & 31)) >> ((j & 1) << 2)) & 15;
+      v = f16_to_f32(load<u16>(b)) * <f32>sc * <f32>q - f16_to_f32(load<u16>(b + 2)) * <f32>m;
+    } else {
+      const b = p + <usize>(i >> 8) * 210;
+      const l = i & 255, h = l >> 7, kind = (l & 127) >> 5, e = l & 31;
+      const ql = <i32>load<u8>(b + (h << 6) + e + ((kind & 1) << 5));
+      const lo = kind < 2 ? ql & 15 : ql >> 4;
+      const hi = (<i32>load<u8>(b + 128 + (h << 5) + e) >> (kind << 1)) & 3;
+      v = f16_to_f32(load<u16>(b + 208)) * <f32>load<i8>(b + 192 + (l >> 4)) * <f32>((lo | (hi << 4)) - 32);
+    }
+    store<f32>(out + (<usize>i << 2), v);
+  }
+}
+
+/** Scalar dequantization of nTok activation rows (f32, q8_0 or q8_K for weight type t). */
+function scalarDequantX(t: i32, p: usize, out: usize, nTok: i32, cols: i32): void {
+  const n = nTok * cols;
+  for (let i = 0; i < n; i++) {
+    let v: f32;
+    if (t <= T_F16) v = load<f32>(p + (<usize>i << 2));
+    else if (t <= T_Q4_0) {
+      const b = p + <usize>(i >> 5) * 34;
+      v = <f32>load<i8>(b + 2 + (i & 31)) * f16_to_f32(load<u16>(b));
+    } else {
+      const b = p + <usize>(i >> 8) * 292;
+      v = <f32>load<i8>(b + 4 + (i & 255)) * load<f32>(b);
+    }
+    store<f32>(out + (<usize>i << 2), v);
+  }
+}
+
+/** Scalar quantize_q8_0 of one block (roundf: halves away from zero) into TMP, compared with q. */
+function scalarQ8_0Matches(x: usize, q: usize, n: i32): bool {
+  for (let b = 0; b < n >> 5; b++) {
+    const xb = x + (<usize>b << 7), qb = q + <usize>b * 34;
+    let amax: f32 = 0;
+    for (let j = 0; j < 32; j++) amax = max(amax, abs(load<f32>(xb + (<usize>j << 2))));
+    const d: f32 = amax / 127.0;
+    const id: f32 = d != 0 ? <f32>1.0 / d : 0;
+    if (<u32>load<u16>(qb) != f32_to_f16(d)) return false;
+    for (let j = 0; j < 32; j++) {
+      const v = load<f32>(xb + (<usize>j << 2)) * id;
+      const t = trunc(v);
+      const r = abs(v - t) >= 0.5 ? t + (v < 0 ? <f32>-1 : <f32>1) : t;
+      if (<i32>load<i8>(qb + 2 + j) != <i32>r) return false;
+    }
+  }
+  return true;
+}
+
+/** Scalar quantize_q8_K check: q = nearest-even(x·iscale) ≤ 127, d = 1/iscale, bsums. */
+function scalarQ8_KMatches(x: usize, q: usize, n: i32): bool {
+  for (let b = 0; b < n >> 8; b++) {
+    const xb = x + (<usize>b << 10), qb = q + <usize>b * 292;
+    let amax: f32 = 0, mx: f32 = 0;
+    for (let j = 0; j < 256; j++) {
+      const v = load<f32>(xb + (<usize>j << 2));
+      if (abs(v) > amax) {
+        amax = abs(v);
+        mx = v;
+      }
+    }
+    const iscale: f32 = <f32>-127.0 / mx;
+    if (load<f32>(qb) != <f32>1.0 / iscale) return false;
+    for (let g = 0; g < 16; g++) {
+      let sum = 0;
+      for (let j = 16 * g; j < 16 * g + 16; j++) {
+        const v = <i32>nearest(iscale * load<f32>(xb + (<usize>j << 2)));
+        const want = v < 127 ? v : 127;
+        const got = <i32>load<i8>(qb + 4 + j);
+        if (got != want) return false;
+        sum += got;
+      }
+      if (<i32>load<i16>(qb + 260 + (g << 1)) != sum) return false;
+    }
+  }
+  return true;
+}
+
+/** max |a_i − b_i| <= tol · max |b_i| over n floats (and every a_i finite). */
+function closeRel(a: usize, b: usize, n: i32, tol: f64): bool {
+  let md: f64 = 0, mr: f64 = 0;
+  for (let i = 0; i < n; i++) {
+    const x = <f64>load<f32>(a + (<usize>i << 2)), y = <f64>load<f32>(b + (<usize>i << 2));
+    if (!isFinite(x)) return false;
+    md = max(md, abs(x - y));
+    mr = max(mr, abs(y));
+  }
+  return md <= tol * mr;
+}
+
+function sameBits(a: usize, b: usize, n: i32): bool {
+  for (let i = 0; i < n; i++) if (load<u32>(a + (<usize>i << 2)) != load<u32>(b + (<usize>i << 2))) return false;
+  return true;
+}
+
+/** FNV-1a over n bytes. */
+function fnv1a(p: usize, n: usize): u32 {
+  let h: u32 = 0x811c9dc5;
+  for (let i: usize = 0; i < n; i++) h = (h ^ load<u8>(p + i)) * 16777619;
+  return h;
+}
+
+function storeGolden(p: usize, g: StaticArray<u32>): void {
+  for (let i = 0; i < g.length; i++) store<u32>(p + (<usize>i << 2), g[i]);
+}
+
+// ---- dispatch ----------------------------------------------------------------------------------
+
+function matvec(t: i32, w: usize, x: usize, y: usize, cols: i32, r0: i32, r1: i32): void {
+  if (t == T_F32) matvec_f32(w, x, y, cols, r0, r1);
+  else if (t == T_F16) matvec_f16(w, x, y, cols, r0, r1);
+  else if (t == T_Q8_0) matvec_q8_0(w, x, y, cols, r0, r1);
+  else if (t == T_Q4_0) matvec_q4_0(w, x, y, cols, r0, r1);
+  else if (t == T_Q4_K) matvec_q4_K(w, x, y, cols, r0, r1);
+  else matvec_q6_K(w, x, y, cols, r0, r1);
+}
+
+function matmul(t: i32, w: usize, x: usize, y: usize, cols: i32, rows: i32, nTok: i32, r0: i32, r1: i32): void {
+  if (t == T_F32) matmul_f32(w, x, y, cols, rows, nTok, r0, r1);
+  else if (t == T_F16) matmul_f16(w, x, y, cols, rows, nTok, r0, r1);
+  else if (t == T_Q8_0) matmul_q8_0(w, x, y, cols, rows, nTok, r0, r1);
+  else if (t == T_Q4_0) matmul_q4_0(w, x, y, cols, rows, nTok, r0, r1);
+  else if (t == T_Q4_K) matmul_q4_K(w, x, y, cols, rows, nTok, r0, r1);
+  else matmul_q6_K(w, x, y, cols, rows, nTok, r0, r1);
+}
+
+function getRow(t: i32, w: usize, out: usize, cols: i32, row: i32): void {
+  if (t == T_F32) get_row_f32(w, out, cols, row);
+  else if (t == T_F16) get_row_f16(w, out, cols, row);
+  else if (t == T_Q8_0) get_row_q8_0(w, out, cols, row);
+  else if (t == T_Q4_0) get_row_q4_0(w, out, cols, row);
+  else if (t == T_Q4_K) get_row_q4_K(w, out, cols, row);
+  else get_row_q6_K(w, out, cols, row);
+}
+
+// ---- the checks ------------------------------------------------------------------------------
+
+function checkQuantizers(): void {
+  // q8_0: 5 blocks; q8_K: 2 blocks (goldens: FNV-1a of the output bytes)
+  fillFloats(X, 160, 0x1234567, 4.0);
+  quantize_q8_0(X, XQ, 160);
+  check(fnv1a(XQ, 5 * 34) == G.Q8_0_HASH, "quantize_q8_0 bytes equal the reference's (hash)");
+  check(scalarQ8_0Matches(X, XQ, 160), "quantize_q8_0 equals the scalar roundf quantizer");
+  fillFloats(X, 512, 0x7654321, 0.125);
+  quantize_q8_K(X, XQ, 512);
+  check(fnv1a(XQ, 2 * 292) == G.Q8_K_HASH, "quantize_q8_K bytes equal the reference's (hash)");
+  check(scalarQ8_KMatches(X, XQ, 512), "quantize_q8_K equals the scalar nearest-even quantizer");
+  // an all-zero block quantizes to zero bytes
+  for (let i: usize = 0; i < 1024; i += 4) store<f32>(X + i, 0);
+  for (let i: usize = 0; i < 292; i++) store<u8>(XQ + i, 0xa5);
+  quantize_q8_K(X, XQ, 256);
+  let zero = true;
+  for (let i: usize = 0; i < 292; i++) zero = zero && load<u8>(XQ + i) == 0;
+  check(zero, "quantize_q8_K of zeros is all zero bytes");
+}
+
+/** check(), naming the weight type first when it fails. */
+function expect(ok: bool, t: i32, what: string): void {
+  if (!ok) print(t == T_F32 ? "f32: " : t == T_F16 ? "f16: " : t == T_Q8_0 ? "q8_0: " : t == T_Q4_0 ? "q4_0: " : t == T_Q4_K ? "q4_K: " : "q6_K: ");
+  check(ok, what);
+}
+
+function checkType(t: i32, goldenY: StaticArray<u32>, rowHash: u32): void {
+  const cols = colsOf(t);
+  const seed = seedOf(t);
+  fillWeights(t, W, ROWS, cols, seed);
+  fillFloats(X, NTOK * cols, seed ^ 0x5bd1e995, 1.0);
+  const xb = xRowBytes(t, cols);
+  let xin = X;
+  if (t == T_Q8_0 || t == T_Q4_0) {
+    quantize_q8_0(X, XQ, NTOK * cols);
+    xin = XQ;
+  } else if (t >= T_Q4_K) {
+    quantize_q8_K(X, XQ, NTOK * cols);
+    xin = XQ;
+  }
+
+  // get_row: every row against the scalar dequantizer; the goldens hash all rows' float bits
+  scalarDequant(t, W, DW, ROWS, cols);
+  let rowsOk = true;
+  for (let r = 0; r < ROWS; r++) {
+    getRow(t, W, TMP + (<usize>(r * cols) << 2), cols, r);
+    rowsOk = rowsOk && sameBits(TMP + (<usize>(r * cols) << 2), DW + (<usize>(r * cols) << 2), cols);
+  }
+  expect(rowsOk, t, "get_row equals the scalar dequantizer bit for bit");
+  expect(fnv1a(TMP, <usize>(ROWS * cols) << 2) == rowHash, t, "get_row equals the reference's dequantizer (hash)");
+
+  // matvec per token: against the reference's goldens and the scalar f64 dot of dequantized values
+  scalarDequantX(t, xin, DX, NTOK, cols);
+  let goldOk = true, scalarOk = true;
+  for (let tok = 0; tok < NTOK; tok++) {
+    const y = Y + (<usize>(tok * ROWS) << 2);
+    matvec(t, W, xin + <usize>tok * xb, y, cols, 0, ROWS);
+    for (let r = 0; r < ROWS; r++) {
+      let s: f64 = 0;
+      for (let i = 0; i < cols; i++) {
+        s += <f64>load<f32>(DW + (<usize>(r * cols + i) << 2)) * <f64>load<f32>(DX + (<usize>(tok * cols + i) << 2));
+      }
+      store<f32>(TMP + (<usize>r << 2), <f32>s);
+    }
+    scalarOk = scalarOk && closeRel(y, TMP, ROWS, 1e-5);
+  }
+  storeGolden(TMP, goldenY);
+  goldOk = closeRel(Y, TMP, NTOK * ROWS, 1e-5);
+  expect(goldOk, t, "matvec equals the reference's goldens within 1e-5");
+  expect(scalarOk, t, "matvec equals the scalar f64 dot of dequantized values within 1e-5");
+
+  // matmul over NTOK tokens (a tile of four and one more) equals the per-token matvecs exactly
+  matmul(t, W, xin, Y2, cols, ROWS, NTOK, 0, ROWS);
+  expect(sameBits(Y2, Y, NTOK * ROWS), t, "matmul equals per-token matvec bit for bit");
+
+  // row ranges: [0, 3) + [3, 7) equals one call, for matvec and matmul
+  for (let i: usize = 0; i < <usize>(NTOK * ROWS) << 2; i += 4) store<u32>(Y3 + i, 0xffffffff);
+  matvec(t, W, xin, Y3, cols, 0, 3);
+  matvec(t, W, xin, Y3, cols, 3, ROWS);
+  expect(sameBits(Y3, Y, ROWS), t, "matvec over split row ranges equals one call");
+  for (let i: usize = 0; i < <usize>(NTOK * ROWS) << 2; i += 4) store<u32>(Y3 + i, 0xffffffff);
+  matmul(t, W, xin, Y3, cols, ROWS, NTOK, 0, 5);
+  matmul(t, W, xin, Y3, cols, ROWS, NTOK, 5, ROWS);
+  expect(sameBits(Y3, Y, NTOK * ROWS), t, "matmul over split row ranges equals one call");
+}
+
+export function _start(): void {
+  ensureMemory(END);
+  checkQuantizers();
+  checkType(T_F32, G.Y_F32, G.ROWS_F32);
+  checkType(T_F16, G.Y_F16, G.ROWS_F16);
+  checkType(T_Q8_0, G.Y_Q8_0, G.ROWS_Q8_0);
+  checkType(T_Q4_0, G.Y_Q4_0, G.ROWS_Q4_0);
+  checkType(T_Q4_K, G.Y_Q4_K, G.ROWS_Q4_K);
+  checkType(T_Q6_K, G.Y_Q6_K, G.ROWS_Q6_K);
+  finish("matmul");
+}

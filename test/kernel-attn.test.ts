@@ -1,0 +1,381 @@
+// The `attn` kernel family (asm/attn.ts) against its JS reference (host/kernels/reference/attn.ts) and
+// the reference engine's RoPE, loaded the way the host loads it: one shared memory, WASI stubs.
+// Tolerances are stated per test.
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { WASI } from 'node:wasi';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { rope as engineRope } from '../host/engine/reference.js';
+import { mulberry32 } from '../host/engine/sampler.js';
+import { compileFamily, createSharedMemory, instantiateKernel, type KernelFamily } from '../host/kernels/load.js';
+import * as ref from '../host/kernels/reference/attn.js';
+import { f32ToF16 } from '../host/model/ggml-types.js';
+
+type P = number; // a byte offset into the shared memory
+interface AttnKernels {
+  rope(x: P, cs: P, nHeads: number, headDim: number, ropeDim: number, neox: number): void;
+  rope_many(x: P, cs: P, nTok: number, nHeads: number, headDim: number, ropeDim: number, neox: number): void;
+  kv_append_f32(src: P, cache: P, pos: number, kvDim: number): void;
+  kv_append_f16(src: P, cache: P, pos: number, kvDim: number): void;
+  attention_f32(q: P, k: P, v: P, out: P, nHeads: number, nKvHeads: number, headDim: number, nPos: number, scale: number, h0: number, h1: number): void;
+  attention_f16(q: P, k: P, v: P, out: P, nHeads: number, nKvHeads: number, headDim: number, nPos: number, scale: number, h0: number, h1: number): void;
+  attention_many_f32(q: P, k: P, v: P, out: P, nTok: number, pos0: number, nHeads: number, nKvHeads: number, headDim: number, scale: number, w0: number, w1: number): void;
+  attention_many_f16(q: P, k: P, v: P, out: P, nTok: number, pos0: number, nHeads: number, nKvHeads: number, headDim: number, scale: number, w0: number, w1: number): void;
+}
+
+const HOST_BASE = 1 << 20; // the host allocates from 1 MiB up (docs/KERNEL-ABI.md)
+const memory = createSharedMemory(256); // 16 MiB
+const attn = instantiateKernel(compileFamily('attn'), memory) as unknown as AttnKernels;
+
+/** A bump allocator over the shared memory, 64-byte aligned like the host's activation buffers. */
+class Arena {
+  private next = HOST_BASE;
+  alloc(bytes: number): number {
+    const p = this.next;
+    this.next = (p + bytes + 63) & ~63;
+    if (this.next > memory.buffer.byteLength) throw new Error('test arena out of memory');
+    return p;
+  }
+  f32(n: number, init?: ArrayLike<number>): { ptr: P; view: Float32Array } {
+    const ptr = this.alloc(4 * n);
+    const view = new Float32Array(memory.buffer, ptr, n);
+    view.set(init ?? new Float32Array(n));
+    return { ptr, view };
+  }
+  u16(n: number): { ptr: P; view: Uint16Array } {
+    const ptr = this.alloc(2 * n);
+    const view = new Uint16Array(memory.buffer, ptr, n);
+    view.fill(0);
+    return { ptr, view };
+  }
+}
+
+function uniform(n: number, seed: number, scale: number): Float32Array {
+  const rnd = mulberry32(seed);
+  return Float32Array.from({ length: n }, () => (rnd() * 2 - 1) * scale);
+}
+
+function assertClose(got: ArrayLike<number>, want: ArrayLike<number>, atol: number, rtol: number, what: string): void {
+  assert.is(got.length, want.length);
+  let worst = 0;
+  let at = -1;
+  for (let i = 0; i < want.length; i++) {
+    const r = Math.abs(got[i] - want[i]) / (atol + rtol * Math.abs(want[i]));
+    if (!(r <= worst)) {
+      worst = r;
+      at = i;
+    }
+  }
+  assert.ok(worst <= 1, `${what}: [${at}] ${got[at]} vs ${want[at]}, ${worst.toFixed(3)}× the tolerance (atol ${atol}, rtol ${rtol})`);
+}
+
+const bits = (a: Float32Array) => Array.from(new Uint32Array(a.slice().buffer));
+
+/** Runs the module's `_start` under node:wasi in a fresh shared memory; returns its exit code and output. */
+function runSelfTest(family: KernelFamily): { code: number; out: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'wisp-selftest-'));
+  try {
+    const file = join(dir, 'stdout');
+    const fd = openSync(file, 'w');
+    const wasi = new WASI({ version: 'preview1', returnOnExit: true, stdout: fd });
+    const instance = new WebAssembly.Instance(compileFamily(family), {
+      env: { memory: createSharedMemory(17) },
+      ...(wasi.getImportObject() as WebAssembly.Imports),
+    });
+    const code = wasi.start(instance);
+    closeSync(fd);
+    return { code, out: readFileSync(file, 'utf8') };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+test('the module self-test passes under node:wasi', () => {
+  const { code, out } = runSelfTest('attn');
+  assert.match(out, /^attn: \d+ checks, 0 failed$/m);
+  assert.is(code, 0, out);
+});
+
+// ---- RoPE ------------------------------------------------------------------------------------
+
+const ROPE_SHAPES = [
+  // headDim, ropeDim (partial rotary leaves the rest alone)
+  [8, 8], [16, 16], [16, 8], [64, 64], [128, 128], [128, 64], [12, 6],
+];
+const POSITIONS = [0, 1, 17, 300, 4095];
+
+test('ropeTable gives the cos/sin the reference engine rotates by, within 1e-6', () => {
+  // rotating the unit vectors (1, 0) by the engine's rope reads its cos θ and sin θ back out
+  for (const ropeDim of [8, 64, 128]) {
+    for (const pos of POSITIONS) {
+      const cs = ref.ropeTable(pos, ropeDim, 10000);
+      const probe = new Float32Array(ropeDim);
+      for (let i = 0; i < ropeDim; i += 2) probe[i] = 1;
+      engineRope(probe, 0, pos, ropeDim, 10000, 'normal');
+      assertClose(cs, probe, 1e-6, 0, `ropeTable(${pos}, ${ropeDim})`);
+    }
+  }
+});
+
+test('rope matches the reference engine rope in both layouts (atol 1e-6 for |x| <= 1)', () => {
+  for (const [headDim, ropeDim] of ROPE_SHAPES) {
+    for (const pos of POSITIONS) {
+      for (const style of ['normal', 'neox'] as const) {
+        const nHeads = 3;
+        const a = new Arena();
+        const input = uniform(nHeads * headDim, headDim * 1000 + pos, 1);
+        const x = a.f32(nHeads * headDim, input);
+        const cs = a.f32(ropeDim, ref.ropeTable(pos, ropeDim, 500000));
+        attn.rope(x.ptr, cs.ptr, nHeads, headDim, ropeDim, style === 'neox' ? 1 : 0);
+        const want = Float32Array.from(input);
+        for (let h = 0; h < nHeads; h++) engineRope(want, h * headDim, pos, ropeDim, 500000, style);
+        assertClose(x.view, want, 1e-6, 0, `rope ${style} headDim ${headDim} ropeDim ${ropeDim} pos ${pos}`);
+        // and the table-driven JS reference agrees as closely
+        const viaTable = Float32Array.from(input);
+        ref.rope(viaTable, cs.view, nHeads, headDim, ropeDim, style === 'neox');
+        assertClose(x.view, viaTable, 2e-7, 2e-7, `rope vs table reference ${style} ${headDim}/${ropeDim}`);
+        for (let h = 0; h < nHeads; h++) {
+          for (let i = ropeDim; i < headDim; i++) assert.is(x.view[h * headDim + i], input[h * headDim + i]);
+        }
+      }
+    }
+  }
+});
+
+test('rope at position 0 is the identity', () => {
+  for (const [headDim, ropeDim] of ROPE_SHAPES) {
+    for (const neox of [0, 1]) {
+      const a = new Arena();
+      const input = uniform(4 * headDim, headDim, 3);
+      const x = a.f32(4 * headDim, input);
+      const cs = a.f32(ropeDim, ref.ropeTable(0, ropeDim, 10000));
+      attn.rope(x.ptr, cs.ptr, 4, headDim, ropeDim, neox);
+      assert.equal(bits(x.view), bits(input));
+    }
+  }
+});
+
+test('rope_many equals rope row by row with each row its own position', () => {
+  const nTok = 5, nHeads = 4, headDim = 64, ropeDim = 64, pos0 = 9;
+  for (const neox of [0, 1]) {
+    const a = new Arena();
+    const input = uniform(nTok * nHeads * headDim, 77, 1);
+    const x = a.f32(input.length, input);
+    const rows = a.f32(input.length, input);
+    const cs = a.f32(nTok * ropeDim, ref.ropeTableMany(pos0, nTok, ropeDim, 10000));
+    attn.rope_many(x.ptr, cs.ptr, nTok, nHeads, headDim, ropeDim, neox);
+    for (let t = 0; t < nTok; t++) attn.rope(rows.ptr + 4 * t * nHeads * headDim, cs.ptr + 4 * t * ropeDim, nHeads, headDim, ropeDim, neox);
+    assert.equal(bits(x.view), bits(rows.view));
+    const want = Float32Array.from(input);
+    ref.ropeMany(want, cs.view, nTok, nHeads, headDim, ropeDim, neox === 1);
+    assertClose(x.view, want, 2e-7, 2e-7, 'rope_many');
+  }
+});
+
+// ---- KV cache ------------------------------------------------------------------------------
+
+test('kv_append_f32 writes the row at its position and nothing else', () => {
+  const a = new Arena();
+  const kvDim = 37;
+  const cache = a.f32(4 * kvDim);
+  cache.view.fill(7);
+  const src = a.f32(kvDim, uniform(kvDim, 3, 2));
+  attn.kv_append_f32(src.ptr, cache.ptr, 2, kvDim);
+  const want = new Float32Array(4 * kvDim).fill(7);
+  ref.kvAppendF32(src.view, want, 2, kvDim);
+  assert.equal(bits(cache.view), bits(want));
+});
+
+test('kv_append_f16 rounds to nearest even exactly like f32ToF16 (ggml)', () => {
+  const specials = [0, -0, 1, -2, 0.1, 65504, 65519, 65520, 1e6, 1 + 2 ** -11, 1 + 3 * 2 ** -11, 2 ** -24, 2 ** -25, 1.5 * 2 ** -25, 2 ** -14,
+    2 ** -14 - 2 ** -25, Infinity, -Infinity, NaN, -NaN, 1e-30];
+  const values = Float32Array.from([...specials, ...uniform(1000, 4, 8), ...uniform(1000, 5, 1e-4)]);
+  const kvDim = values.length;
+  const a = new Arena();
+  const src = a.f32(kvDim, values);
+  const cache = a.u16(3 * kvDim);
+  attn.kv_append_f16(src.ptr, cache.ptr, 1, kvDim);
+  const want = new Uint16Array(3 * kvDim);
+  ref.kvAppendF16(values, want, 1, kvDim);
+  assert.equal(Array.from(cache.view), Array.from(want));
+  assert.is(cache.view[kvDim + 4], 0x2e66); // 0.1
+  assert.is(cache.view[kvDim + 7], 0x7c00); // 65520 overflows to inf
+  assert.is(cache.view[kvDim + 9], 0x3c00); // tie rounds to even
+  assert.is(cache.view[kvDim + 10], 0x3c02);
+});
+
+// ---- attention -------------------------------------------------------------------------------
+
+interface Setup {
+  nHeads: number;
+  nKvHeads: number;
+  headDim: number;
+  nPos: number;
+  scale: number;
+  q: { ptr: P; view: Float32Array };
+  k: { ptr: P; view: Float32Array };
+  v: { ptr: P; view: Float32Array };
+  k16: { ptr: P; view: Uint16Array };
+  v16: { ptr: P; view: Uint16Array };
+  out: { ptr: P; view: Float32Array };
+}
+
+/** Random q (nRows query rows) and nPos cache positions, filled through the append kernels. */
+function setup(a: Arena, nHeads: number, nKvHeads: number, headDim: number, nPos: number, seed: number, nRows = 1, qScale = 2): Setup {
+  const kvDim = nKvHeads * headDim;
+  const q = a.f32(nRows * nHeads * headDim, uniform(nRows * nHeads * headDim, seed, qScale));
+  const k = a.f32(nPos * kvDim);
+  const v = a.f32(nPos * kvDim);
+  const k16 = a.u16(nPos * kvDim);
+  const v16 = a.u16(nPos * kvDim);
+  const src = a.f32(kvDim);
+  for (let p = 0; p < nPos; p++) {
+    src.view.set(uniform(kvDim, seed * 7919 + 2 * p + 1, 1));
+    attn.kv_append_f32(src.ptr, k.ptr, p, kvDim);
+    attn.kv_append_f16(src.ptr, k16.ptr, p, kvDim);
+    src.view.set(uniform(kvDim, seed * 7919 + 2 * p + 2, 1));
+    attn.kv_append_f32(src.ptr, v.ptr, p, kvDim);
+    attn.kv_append_f16(src.ptr, v16.ptr, p, kvDim);
+  }
+  const out = a.f32(nRows * nHeads * headDim);
+  return { nHeads, nKvHeads, headDim, nPos, scale: Math.fround(1 / Math.sqrt(headDim)), q, k, v, k16, v16, out };
+}
+
+const GQA = [1, 2, 4, 8];
+const HEAD_DIMS = [8, 16, 64, 128];
+const N_POS = [1, 2, 17, 300];
+// Error budget: f32 dot products and exp (~1e-7 relative each) against an f64 reference; outputs are
+// weighted means of values in [-1, 1].
+const ATOL = 1e-6;
+const RTOL = 1e-5;
+
+test('attention_f32 matches the reference: GQA 1, 2, 4, 8 × headDim 8, 16, 64, 128 × nPos 1, 2, 17, 300 (atol 1e-6, rtol 1e-5)', () => {
+  for (const ratio of GQA) {
+    for (const headDim of HEAD_DIMS) {
+      for (const nPos of N_POS) {
+        const a = new Arena();
+        const s = setup(a, 2 * ratio, 2, headDim, nPos, ratio * 100000 + headDim * 1000 + nPos);
+        attn.attention_f32(s.q.ptr, s.k.ptr, s.v.ptr, s.out.ptr, s.nHeads, s.nKvHeads, headDim, nPos, s.scale, 0, s.nHeads);
+        const want = new Float32Array(s.out.view.length);
+        ref.attention(s.q.view, s.k.view, s.v.view, want, s, nPos);
+        assertClose(s.out.view, want, ATOL, RTOL, `attention_f32 GQA ${ratio} headDim ${headDim} nPos ${nPos}`);
+      }
+    }
+  }
+});
+
+test('attention_f16 matches the reference fed the same halves (atol 1e-6, rtol 1e-5)', () => {
+  for (const ratio of GQA) {
+    for (const headDim of HEAD_DIMS) {
+      for (const nPos of N_POS) {
+        const a = new Arena();
+        const s = setup(a, 2 * ratio, 2, headDim, nPos, ratio * 100000 + headDim * 1000 + nPos + 7);
+        attn.attention_f16(s.q.ptr, s.k16.ptr, s.v16.ptr, s.out.ptr, s.nHeads, s.nKvHeads, headDim, nPos, s.scale, 0, s.nHeads);
+        const want = new Float32Array(s.out.view.length);
+        ref.attentionF16(s.q.view, s.k16.view, s.v16.view, want, s, nPos);
+        assertClose(s.out.view, want, ATOL, RTOL, `attention_f16 GQA ${ratio} headDim ${headDim} nPos ${nPos}`);
+        // the halves are the f32 cache rounded: f32ToF16 of every cached float
+        assert.is(s.k16.view[nPos * s.nKvHeads * headDim - 1], f32ToF16(s.k.view[nPos * s.nKvHeads * headDim - 1]));
+      }
+    }
+  }
+});
+
+test('attention with groups that are not a multiple of 4 (3, 7) and multi-query (one KV head) matches the reference', () => {
+  for (const [nHeads, nKvHeads] of [[6, 2], [14, 2], [8, 1], [5, 1]]) {
+    for (const f16 of [false, true]) {
+      const a = new Arena();
+      const s = setup(a, nHeads, nKvHeads, 64, 41, nHeads * 10 + nKvHeads);
+      const want = new Float32Array(nHeads * 64);
+      if (f16) {
+        attn.attention_f16(s.q.ptr, s.k16.ptr, s.v16.ptr, s.out.ptr, nHeads, nKvHeads, 64, 41, s.scale, 0, nHeads);
+        ref.attentionF16(s.q.view, s.k16.view, s.v16.view, want, s, 41);
+      } else {
+        attn.attention_f32(s.q.ptr, s.k.ptr, s.v.ptr, s.out.ptr, nHeads, nKvHeads, 64, 41, s.scale, 0, nHeads);
+        ref.attention(s.q.view, s.k.view, s.v.view, want, s, 41);
+      }
+      assertClose(s.out.view, want, ATOL, RTOL, `attention ${nHeads}/${nKvHeads} ${f16 ? 'f16' : 'f32'}`);
+    }
+  }
+});
+
+test('attention over one position returns that position’s value row exactly', () => {
+  const a = new Arena();
+  const s = setup(a, 4, 2, 16, 1, 6);
+  attn.attention_f32(s.q.ptr, s.k.ptr, s.v.ptr, s.out.ptr, 4, 2, 16, 1, s.scale, 0, 4);
+  for (let h = 0; h < 4; h++) {
+    const kvh = Math.floor(h / 2);
+    assert.equal(bits(s.out.view.subarray(h * 16, h * 16 + 16)), bits(s.v.view.subarray(kvh * 16, kvh * 16 + 16)));
+  }
+});
+
+test('attention stays finite and accurate for large scores (online softmax subtracts the running max)', () => {
+  const a = new Arena();
+  const s = setup(a, 4, 2, 64, 300, 8, 1, 40); // q scaled ×40: scores in the hundreds
+  attn.attention_f32(s.q.ptr, s.k.ptr, s.v.ptr, s.out.ptr, 4, 2, 64, 300, s.scale, 0, 4);
+  const want = new Float32Array(4 * 64);
+  ref.attention(s.q.view, s.k.view, s.v.view, want, s, 300);
+  assert.ok(s.out.view.every(Number.isFinite));
+  // scores of ~100 carry ~1e-5 absolute rounding, so the weights ~1e-5 relative
+  assertClose(s.out.view, want, 1e-5, 1e-4, 'attention with large scores');
+});
+
+test('head ranges that split the work give the same bytes as one call', () => {
+  // GQA groups of 8 (split inside and across groups), 3, and no GQA
+  const cases = [
+    { nHeads: 16, nKvHeads: 2, splits: [[0, 1], [1, 7], [7, 8], [8, 16]] },
+    { nHeads: 6, nKvHeads: 2, splits: [[0, 2], [2, 5], [5, 6]] },
+    { nHeads: 4, nKvHeads: 4, splits: [[0, 3], [3, 4]] },
+  ];
+  for (const { nHeads, nKvHeads, splits } of cases) {
+    for (const f16 of [false, true]) {
+      const a = new Arena();
+      const s = setup(a, nHeads, nKvHeads, 64, 57, 9);
+      const fn = f16 ? attn.attention_f16 : attn.attention_f32;
+      const [k, v] = f16 ? [s.k16.ptr, s.v16.ptr] : [s.k.ptr, s.v.ptr];
+      fn(s.q.ptr, k, v, s.out.ptr, nHeads, nKvHeads, 64, 57, s.scale, 0, nHeads);
+      const whole = s.out.view.slice();
+      s.out.view.fill(NaN);
+      for (const [h0, h1] of splits) fn(s.q.ptr, k, v, s.out.ptr, nHeads, nKvHeads, 64, 57, s.scale, h0, h1);
+      assert.equal(bits(s.out.view), bits(whole), `${nHeads}/${nKvHeads} ${f16 ? 'f16' : 'f32'}`);
+    }
+  }
+});
+
+test('attention_many equals nTok single-query calls at positions pos0 .. pos0 + nTok - 1', () => {
+  for (const f16 of [false, true]) {
+    for (const [nHeads, nKvHeads, headDim, pos0, nTok] of [[8, 2, 64, 0, 17], [4, 4, 8, 30, 5], [16, 2, 128, 283, 17], [2, 1, 16, 0, 1]]) {
+      const a = new Arena();
+      const s = setup(a, nHeads, nKvHeads, headDim, pos0 + nTok, nHeads * 31 + headDim + pos0, nTok);
+      const [k, v] = f16 ? [s.k16.ptr, s.v16.ptr] : [s.k.ptr, s.v.ptr];
+      const many = f16 ? attn.attention_many_f16 : attn.attention_many_f32;
+      const single = f16 ? attn.attention_f16 : attn.attention_f32;
+      many(s.q.ptr, k, v, s.out.ptr, nTok, pos0, nHeads, nKvHeads, headDim, s.scale, 0, nTok * nHeads);
+      const got = s.out.view.slice();
+      const row = 4 * nHeads * headDim;
+      for (let t = 0; t < nTok; t++) single(s.q.ptr + t * row, k, v, s.out.ptr + t * row, nHeads, nKvHeads, headDim, pos0 + t + 1, s.scale, 0, nHeads);
+      assert.equal(bits(got), bits(s.out.view), `${f16 ? 'f16' : 'f32'} ${nHeads}/${nKvHeads}×${headDim} pos0 ${pos0} nTok ${nTok}`);
+      const want = new Float32Array(got.length);
+      if (f16) ref.attentionManyF16(s.q.view, s.k16.view, s.v16.view, want, s, nTok, pos0);
+      else ref.attentionMany(s.q.view, s.k.view, s.v.view, want, s, nTok, pos0);
+      assertClose(got, want, ATOL, RTOL, 'attention_many vs reference');
+    }
+  }
+});
+
+test('attention_many work ranges split anywhere give the same bytes as one call', () => {
+  const a = new Arena();
+  const nHeads = 8, nTok = 9, pos0 = 4;
+  const s = setup(a, nHeads, 2, 16, pos0 + nTok, 10, nTok);
+  attn.attention_many_f32(s.q.ptr, s.k.ptr, s.v.ptr, s.out.ptr, nTok, pos0, nHeads, 2, 16, s.scale, 0, nTok * nHeads);
+  const whole = s.out.view.slice();
+  s.out.view.fill(NaN);
+  for (const [w0, w1] of [[0, 5], [5, 6], [6, 40], [40, 72]]) {
+    attn.attention_many_f32(s.q.ptr, s.k.ptr, s.v.ptr, s.out.ptr, nTok, pos0, nHeads, 2, 16, s.scale, w0, w1);
+  }
+  assert.equal(bits(s.out.view), bits(whole));
+});
+
+test.run();

@@ -1,0 +1,433 @@
+// The `matmul` kernel family against its JS reference (host/kernels/reference/matmul.ts), ggml's
+// quantizers (host/model/quantize/) and ggml's dequantizers (host/model/ggml-types.ts), loaded the way
+// the host loads it: one shared memory, WASI stubs.
+//
+// Tolerances (max |kernel − reference| / max |reference| over an output vector):
+//   quantize_q8_0, quantize_q8_K, get_row_*           exact (bytes / float bits)
+//   matvec_*, matmul_* vs the f64 reference            1e-5 (same integer math; blocks summed in f32)
+//   matmul_* vs nTok matvec_* calls, and row splits    exact (the same operations in the same order)
+//   quantized matvec vs f32 matvec of the dequantized weights and the unquantized x: 2e-2 (q8 activations)
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { WASI } from 'node:wasi';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { compileFamily, createSharedMemory, instantiateKernel, loadManifest } from '../host/kernels/load.js';
+import {
+  MATMUL_REFERENCE, MATMUL_WEIGHT_TYPES, type MatmulWeightType, activationRowBytes, activationType, getRow, ggmlTypeOf,
+  matmul as refMatmul, matvec as refMatvec, quantizeActivation, weightRowBytes,
+} from '../host/kernels/reference/matmul.js';
+import { GGMLType, dequantize, f32ToF16 } from '../host/model/ggml-types.js';
+import { quantize, quantizeRow } from '../host/model/quantize/index.js';
+
+// ---- harness ---------------------------------------------------------------------------------
+
+const PAGES = 2048; // 128 MiB
+const memory = createSharedMemory(PAGES);
+const k = instantiateKernel(compileFamily('matmul'), memory) as Record<string, (...args: number[]) => void>;
+const mem = new Uint8Array(memory.buffer);
+
+/** A bump allocator over the memory from 1 MiB (below belongs to the modules' static data). */
+let top = 1 << 20;
+function alloc(bytes: number, align = 64): number {
+  top = Math.ceil(top / align) * align;
+  const p = top;
+  top += bytes;
+  if (top > mem.length) throw new Error('test memory exhausted');
+  return p;
+}
+function reset(): void {
+  top = 1 << 20;
+}
+function put(bytes: Uint8Array, align = 64): number {
+  const p = alloc(bytes.length, align);
+  mem.set(bytes, p);
+  return p;
+}
+function putF32(x: Float32Array): number {
+  return put(new Uint8Array(x.buffer, x.byteOffset, x.byteLength));
+}
+function f32s(p: number, n: number): Float32Array {
+  return new Float32Array(memory.buffer.slice(p, p + 4 * n) as ArrayBuffer);
+}
+function bytes(p: number, n: number): Uint8Array {
+  return mem.slice(p, p + n);
+}
+
+/** mulberry32: a small deterministic PRNG. */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** n floats, roughly normal with standard deviation `scale`, with a few outliers. */
+function randomFloats(n: number, seed: number, scale = 1): Float32Array {
+  const r = rng(seed);
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    const g = (r() + r() + r() + r() - 2) * 1.7;
+    out[i] = (r() < 0.01 ? 6 * g : g) * scale;
+  }
+  return out;
+}
+
+/** Weights of type t for a rows×cols matrix, as a ggml quantizer writes them. */
+function quantizedWeights(t: MatmulWeightType, rows: number, cols: number, seed: number): Uint8Array {
+  return quantize(ggmlTypeOf(t), randomFloats(rows * cols, seed, 0.05), cols);
+}
+
+/**
+ * Weights of type t made of random bytes (every bit pattern of qs, scales, mins: q8_0 −128, q6_K
+ * scale −128, 6-bit q4_K scales up to 63), with each f16 d / dmin a random finite half of moderate size.
+ */
+function randomBlockWeights(t: MatmulWeightType, rows: number, cols: number, seed: number): Uint8Array {
+  if (t === 'f32' || t === 'f16') return quantizedWeights(t, rows, cols, seed);
+  const r = rng(seed);
+  const w = new Uint8Array(weightRowBytes(t, cols) * rows);
+  for (let i = 0; i < w.length; i++) w[i] = Math.floor(r() * 256);
+  const half = (p: number) => {
+    const h = f32ToF16((r() * 2 - 1) * 0.01);
+    w[p] = h & 0xff;
+    w[p + 1] = h >> 8;
+  };
+  const [block, dOffsets] = ({ q8_0: [34, [0]], q4_0: [18, [0]], q4_K: [144, [0, 2]], q6_K: [210, [208]] } as const)[t];
+  for (let b = 0; b < w.length; b += block) for (const o of dOffsets) half(b + o);
+  return w;
+}
+
+/** max |got − want| / max |want| (0 when both are all zero). */
+function relErr(got: ArrayLike<number>, want: ArrayLike<number>): number {
+  let maxDiff = 0, maxRef = 0;
+  for (let i = 0; i < want.length; i++) {
+    if (Number.isNaN(want[i])) continue;
+    maxDiff = Math.max(maxDiff, Math.abs(got[i] - want[i]));
+    maxRef = Math.max(maxRef, Math.abs(want[i]));
+  }
+  if (!(maxDiff === maxDiff)) return Infinity;
+  return maxDiff === 0 ? 0 : maxDiff / maxRef;
+}
+
+function assertWithin(got: ArrayLike<number>, want: ArrayLike<number>, tol: number, what: string): void {
+  assert.is(got.length, want.length, `${what}: length`);
+  for (let i = 0; i < want.length; i++) {
+    if (!Number.isNaN(want[i]) && !Number.isFinite(got[i])) assert.unreachable(`${what}: [${i}] is ${got[i]}`);
+  }
+  const e = relErr(got, want);
+  assert.ok(e <= tol, `${what}: relative error ${e.toExponential(2)} > ${tol}`);
+}
+
+function assertBitsEqual(got: Float32Array, want: Float32Array, what: string): void {
+  assert.is(got.length, want.length, `${what}: length`);
+  const a = new Uint32Array(got.buffer, got.byteOffset, got.length), b = new Uint32Array(want.buffer, want.byteOffset, want.length);
+  for (let i = 0; i < a.length; i++) {
+    if (a[i] !== b[i]) assert.unreachable(`${what}: [${i}] ${got[i]} (0x${a[i].toString(16)}) vs ${want[i]} (0x${b[i].toString(16)})`);
+  }
+}
+
+function assertBytesEqual(got: Uint8Array, want: Uint8Array, what: string): void {
+  assert.is(got.length, want.length, `${what}: length`);
+  for (let i = 0; i < got.length; i++) {
+    if (got[i] !== want[i]) assert.unreachable(`${what}: byte ${i}: ${got[i]} vs ${want[i]}`);
+  }
+}
+
+const isK = (t: MatmulWeightType) => t === 'q4_K' || t === 'q6_K';
+const isFloat = (t: MatmulWeightType) => t === 'f32' || t === 'f16';
+/** Column counts for a type: k·block with k odd (and, for f32/f16 whose block is one value, ragged tails). */
+function colsFor(t: MatmulWeightType): number[] {
+  if (isK(t)) return [256, 768, 1280];
+  if (isFloat(t)) return [1, 7, 33, 100, 257, 800];
+  return [32, 96, 160, 352, 800];
+}
+const ROWS = [1, 3, 17, 100];
+
+interface Problem {
+  t: MatmulWeightType;
+  rows: number;
+  cols: number;
+  w: Uint8Array;
+  xf: Float32Array; // nTok rows of cols floats
+  x: Uint8Array; // their activation bytes (f32, q8_0 or q8_K)
+  wp: number;
+  xp: number;
+}
+
+/** A rows×cols problem with nTok activation rows, written into the memory. */
+function problem(t: MatmulWeightType, rows: number, cols: number, nTok: number, seed: number, random = false): Problem {
+  const w = random ? randomBlockWeights(t, rows, cols, seed) : quantizedWeights(t, rows, cols, seed);
+  const xf = randomFloats(cols * nTok, seed + 1);
+  const x = new Uint8Array(activationRowBytes(t, cols) * nTok);
+  const xb = activationRowBytes(t, cols);
+  for (let i = 0; i < nTok; i++) x.set(quantizeActivation(t, xf.subarray(i * cols, (i + 1) * cols)), i * xb);
+  return { t, rows, cols, w, xf, x, wp: put(w), xp: put(x) };
+}
+
+function runMatvec(p: Problem, r0 = 0, r1 = p.rows): Float32Array {
+  const y = alloc(4 * p.rows);
+  mem.fill(0xff, y, y + 4 * p.rows); // NaN sentinels
+  k[`matvec_${p.t}`](p.wp, p.xp, y, p.cols, r0, r1);
+  return f32s(y, p.rows);
+}
+
+function runMatmul(p: Problem, nTok: number, r0 = 0, r1 = p.rows): Float32Array {
+  const y = alloc(4 * p.rows * nTok);
+  mem.fill(0xff, y, y + 4 * p.rows * nTok);
+  k[`matmul_${p.t}`](p.wp, p.xp, y, p.cols, p.rows, nTok, r0, r1);
+  return f32s(y, p.rows * nTok);
+}
+
+// ---- the module --------------------------------------------------------------------------------
+
+const EXPORTS = [
+  'quantize_q8_0', 'quantize_q8_K',
+  ...MATMUL_WEIGHT_TYPES.flatMap((t) => [`matvec_${t}`, `matmul_${t}`, `get_row_${t}`]),
+];
+
+test('the manifest lists every ABI 1 export with its signature, and the reference has each one', () => {
+  const fam = loadManifest().families.matmul;
+  assert.ok(fam, 'matmul is in kernels/manifest.json');
+  assert.is(fam.abi, 1);
+  const sig = (n: number) => ({ params: Array<string>(n).fill('i32'), results: [] });
+  for (const name of EXPORTS) {
+    const want = name.startsWith('quantize') ? sig(3) : name.startsWith('matvec') ? sig(6) : name.startsWith('matmul') ? sig(8) : sig(4);
+    assert.equal(fam.exports[name], want, name);
+    assert.type(MATMUL_REFERENCE[name], 'function', `reference ${name}`);
+  }
+  assert.equal(fam.exports._start, { params: [], results: [] });
+  assert.equal(fam.wasiImports.filter((i) => !['wasi_snapshot_preview1.fd_write', 'wasi_snapshot_preview1.proc_exit'].includes(i)), []);
+});
+
+/** Runs the module's `_start` under node:wasi in a fresh shared memory; returns its exit code and output. */
+function runSelfTest(): { code: number; out: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'wisp-selftest-'));
+  try {
+    const file = join(dir, 'stdout');
+    const fd = openSync(file, 'w');
+    const wasi = new WASI({ version: 'preview1', returnOnExit: true, stdout: fd });
+    const instance = new WebAssembly.Instance(compileFamily('matmul'), {
+      env: { memory: createSharedMemory(17) },
+      ...(wasi.getImportObject() as WebAssembly.Imports),
+    });
+    const code = wasi.start(instance);
+    closeSync(fd);
+    return { code, out: readFileSync(file, 'utf8') };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+test('the module self-test passes under node:wasi', () => {
+  const { code, out } = runSelfTest();
+  assert.match(out, /^matmul: \d+ checks, 0 failed$/m);
+  assert.is(code, 0, out);
+});
+
+// ---- activation quantizers ---------------------------------------------------------------------
+
+/** Inputs that exercise the quantizers' corners: several scales, exact ties, zero blocks, ±max. */
+function quantizerInputs(block: number): Float32Array[] {
+  const cases: Float32Array[] = [];
+  for (const [n, scale, seed] of [[block, 1, 1], [block * 3, 0.01, 2], [block * 7, 300, 3], [block * 16, 1e-6, 4]]) {
+    cases.push(randomFloats(n, seed, scale));
+  }
+  // ties: with absmax 127 (q8_0: d = 1) or max −127 (q8_K: scale 1) every k + 0.5 is an exact half
+  const ties = new Float32Array(block * 2);
+  for (let i = 0; i < ties.length; i++) ties[i] = ((i % 50) - 25) + 0.5;
+  for (let b = 0; b < 2; b++) ties[b * block + 3] = -127;
+  cases.push(ties);
+  // a zero block between two others; one with +m and −m (the first of them sets the sign)
+  const mixed = randomFloats(block * 3, 9);
+  mixed.fill(0, block, 2 * block);
+  mixed[2 * block + 5] = 40;
+  mixed[2 * block + 9] = -40;
+  cases.push(mixed);
+  // negative zeros and subnormals only
+  const tiny = new Float32Array(block);
+  for (let i = 0; i < block; i++) tiny[i] = i % 2 ? -0 : (i - block / 2) * 1e-44;
+  cases.push(tiny);
+  return cases;
+}
+
+for (const [name, type, block] of [['quantize_q8_0', GGMLType.Q8_0, 32], ['quantize_q8_K', GGMLType.Q8_K, 256]] as const) {
+  test(`${name} writes the same bytes as ggml's reference quantizer`, () => {
+    for (const [i, x] of quantizerInputs(block).entries()) {
+      reset();
+      const xp = putF32(x);
+      const n = x.length;
+      const want = new Uint8Array(type === GGMLType.Q8_0 ? (n / 32) * 34 : (n / 256) * 292);
+      quantizeRow(type, x, want);
+      const out = alloc(want.length);
+      mem.fill(0xa5, out, out + want.length);
+      k[name](xp, out, n);
+      assertBytesEqual(bytes(out, want.length), want, `${name} case ${i}`);
+      // the reference export over memory does the same
+      const copy = mem.slice(0, top);
+      MATMUL_REFERENCE[name](copy, xp, out, n);
+      assertBytesEqual(copy.subarray(out, out + want.length), want, `reference ${name} case ${i}`);
+    }
+  });
+}
+
+// ---- get_row ---------------------------------------------------------------------------------
+
+for (const t of MATMUL_WEIGHT_TYPES) {
+  test(`get_row_${t} equals ggml's dequantizer bit for bit`, () => {
+    for (const cols of colsFor(t)) {
+      for (const random of [false, true]) {
+        reset();
+        const rows = 5;
+        const w = random ? randomBlockWeights(t, rows, cols, cols + 7) : quantizedWeights(t, rows, cols, cols);
+        const wp = put(w, 2);
+        for (const row of [0, 3, 4]) {
+          const out = alloc(4 * cols);
+          k[`get_row_${t}`](wp, out, cols, row);
+          assertBitsEqual(f32s(out, cols), getRow(t, w, cols, row), `get_row_${t} cols ${cols} row ${row}${random ? ' (random blocks)' : ''}`);
+        }
+      }
+    }
+  });
+}
+
+test('get_row_f16 converts every kind of half exactly: ±0, subnormals, infinities, NaN payloads', () => {
+  reset();
+  const halves = new Uint16Array([0x0000, 0x8000, 0x0001, 0x83ff, 0x0400, 0x3c00, 0xbc00, 0x7bff, 0xfbff, 0x7c00, 0xfc00, 0x7e00, 0x7c01, 0xfd55, 0x3555, 0x0200, 0x1234]);
+  const w = new Uint8Array(halves.buffer);
+  const wp = put(w, 2);
+  const out = alloc(4 * halves.length);
+  k.get_row_f16(wp, out, halves.length, 0);
+  assertBitsEqual(f32s(out, halves.length), dequantize(GGMLType.F16, w, halves.length), 'special halves');
+});
+
+// ---- matvec ----------------------------------------------------------------------------------
+
+const MATVEC_TOL = 1e-5;
+
+for (const t of MATMUL_WEIGHT_TYPES) {
+  test(`matvec_${t} matches the reference (cols ${colsFor(t).join('/')} × rows ${ROWS.join('/')}) within ${MATVEC_TOL}`, () => {
+    let worst = 0;
+    for (const cols of colsFor(t)) {
+      for (const rows of ROWS) {
+        for (const random of [false, true]) {
+          reset();
+          const p = problem(t, rows, cols, 1, rows * 1000 + cols, random);
+          const got = runMatvec(p);
+          const want = refMatvec(t, p.w, p.x, cols, 0, rows);
+          assertWithin(got, want, MATVEC_TOL, `matvec_${t} ${rows}×${cols}${random ? ' (random blocks)' : ''}`);
+          worst = Math.max(worst, relErr(got, want));
+        }
+      }
+    }
+    assert.ok(worst <= MATVEC_TOL);
+  });
+
+  test(`matvec_${t} over row ranges that split a matrix equals one full call, and writes only its rows`, () => {
+    reset();
+    const cols = colsFor(t)[2], rows = 37;
+    const p = problem(t, rows, cols, 1, 77);
+    const full = runMatvec(p);
+    for (const cuts of [[0, 1, 37], [0, 4, 8, 37], [0, 5, 6, 7, 22, 37], [0, 13, 29, 30, 37]]) {
+      const y = alloc(4 * rows);
+      mem.fill(0xff, y, y + 4 * rows);
+      for (let i = 0; i + 1 < cuts.length; i++) {
+        const before = f32s(y, rows);
+        k[`matvec_${t}`](p.wp, p.xp, y, cols, cuts[i], cuts[i + 1]);
+        const after = f32s(y, rows);
+        for (let r = 0; r < rows; r++) {
+          const inside = r >= cuts[i] && r < cuts[i + 1];
+          if (!inside) assert.is(new Uint32Array(after.buffer)[r], new Uint32Array(before.buffer)[r], `row ${r} written by [${cuts[i]}, ${cuts[i + 1]})`);
+        }
+      }
+      assertBitsEqual(f32s(y, rows), full, `split ${cuts.join(',')}`);
+    }
+  });
+}
+
+// ---- matmul ----------------------------------------------------------------------------------
+
+for (const t of MATMUL_WEIGHT_TYPES) {
+  test(`matmul_${t} for nTok 1..9 equals nTok matvec calls exactly, and the reference within ${MATVEC_TOL}`, () => {
+    for (const random of [false, true]) {
+      reset();
+      const cols = colsFor(t)[1], rows = 19, nMax = 9;
+      const p = problem(t, rows, cols, nMax, 300 + cols, random);
+      const xb = activationRowBytes(t, cols);
+      const perToken: Float32Array[] = [];
+      for (let tok = 0; tok < nMax; tok++) {
+        perToken.push(runMatvec({ ...p, xp: p.xp + tok * xb }));
+      }
+      for (let nTok = 1; nTok <= nMax; nTok++) {
+        const y = runMatmul(p, nTok);
+        for (let tok = 0; tok < nTok; tok++) {
+          assertBitsEqual(y.subarray(tok * rows, (tok + 1) * rows), perToken[tok], `matmul_${t} nTok ${nTok} token ${tok}`);
+        }
+        assertWithin(y, refMatmul(t, p.w, p.x, cols, rows, nTok, 0, rows), MATVEC_TOL, `matmul_${t} nTok ${nTok} vs reference`);
+      }
+    }
+  });
+
+  test(`matmul_${t} over row ranges that split a matrix equals one full call, and writes only its rows`, () => {
+    reset();
+    const cols = colsFor(t)[2], rows = 23, nTok = 6;
+    const p = problem(t, rows, cols, nTok, 99);
+    const full = runMatmul(p, nTok);
+    for (const cuts of [[0, 1, 23], [0, 4, 8, 23], [0, 5, 6, 17, 23]]) {
+      const y = alloc(4 * rows * nTok);
+      mem.fill(0xff, y, y + 4 * rows * nTok);
+      for (let i = 0; i + 1 < cuts.length; i++) {
+        const before = new Uint32Array(f32s(y, rows * nTok).buffer);
+        k[`matmul_${t}`](p.wp, p.xp, y, cols, rows, nTok, cuts[i], cuts[i + 1]);
+        const after = new Uint32Array(f32s(y, rows * nTok).buffer);
+        for (let j = 0; j < rows * nTok; j++) {
+          const r = j % rows;
+          if (r < cuts[i] || r >= cuts[i + 1]) assert.is(after[j], before[j], `entry ${j} written by rows [${cuts[i]}, ${cuts[i + 1]})`);
+        }
+      }
+      assertBitsEqual(f32s(y, rows * nTok), full, `split ${cuts.join(',')}`);
+    }
+  });
+}
+
+// ---- meaning ---------------------------------------------------------------------------------
+
+const CLOSE_TOL = 2e-2;
+
+test(`quantized matvec is close (${CLOSE_TOL}) to an f32 matvec of the dequantized weights and the unquantized x`, () => {
+  for (const t of MATMUL_WEIGHT_TYPES) {
+    reset();
+    const cols = isK(t) ? 2048 : 1024, rows = 64;
+    const p = problem(t, rows, cols, 1, 4242);
+    const got = runMatvec(p);
+    const wf = dequantize(ggmlTypeOf(t), p.w, rows * cols);
+    const want = new Float64Array(rows);
+    for (let r = 0; r < rows; r++) {
+      let s = 0;
+      for (let i = 0; i < cols; i++) s += wf[r * cols + i] * p.xf[i];
+      want[r] = s;
+    }
+    const tol = activationType(t) === 'f32' ? MATVEC_TOL : CLOSE_TOL;
+    assertWithin(got, want, tol, `matvec_${t} vs f32 math`);
+  }
+});
+
+test('the reference exports over memory agree with the typed-array reference', () => {
+  for (const t of MATMUL_WEIGHT_TYPES) {
+    reset();
+    const cols = colsFor(t)[1], rows = 9, nTok = 3;
+    const p = problem(t, rows, cols, nTok, 5);
+    const y = alloc(4 * rows * nTok);
+    const copy = mem.slice(0, top);
+    MATMUL_REFERENCE[`matmul_${t}`](copy, p.wp, p.xp, y, cols, rows, nTok, 2, 7);
+    const got = new Float32Array(copy.buffer.slice(y, y + 4 * rows * nTok));
+    const want = refMatmul(t, p.w, p.x, cols, rows, nTok, 2, 7);
+    for (let i = 0; i < want.length; i++) if (!Number.isNaN(want[i])) assert.is(got[i], Math.fround(want[i]), `${t} [${i}]`);
+  }
+});
+
+test.run();

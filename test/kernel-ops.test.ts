@@ -1,0 +1,345 @@
+// The `ops` kernel family (asm/ops.ts) against its JS reference (host/kernels/reference/ops.ts), loaded
+// the way the host loads it: one shared memory, WASI stubs. Tolerances are stated per test; the error
+// budgets come from f32 arithmetic (2^-24 ≈ 6e-8 per rounding) and the exp of asm/lib/math.ts.
+import { execFileSync } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { WASI } from 'node:wasi';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { mulberry32 } from '../host/engine/sampler.js';
+import { compileFamily, createSharedMemory, instantiateKernel, type KernelFamily } from '../host/kernels/load.js';
+import * as ref from '../host/kernels/reference/ops.js';
+import { ROOT } from './helpers/paths.js';
+
+interface OpsKernels {
+  rmsnorm(x: number, w: number, out: number, n: number, eps: number): void;
+  rmsnorm_many(x: number, w: number, out: number, n: number, nTok: number, eps: number): void;
+  silu_mul(gate: number, up: number, out: number, n: number): void;
+  add(a: number, b: number, out: number, n: number): void;
+  softmax(x: number, n: number): void;
+  argmax(x: number, n: number): number;
+  topk(x: number, n: number, k: number, outIdx: number): void;
+}
+
+const HOST_BASE = 1 << 20; // the host allocates from 1 MiB up (docs/KERNEL-ABI.md)
+const memory = createSharedMemory(128); // 8 MiB
+const ops = instantiateKernel(compileFamily('ops'), memory) as unknown as OpsKernels;
+
+/** A bump allocator over the shared memory, 64-byte aligned like the host's activation buffers. */
+class Arena {
+  private next = HOST_BASE;
+  alloc(bytes: number): number {
+    const p = this.next;
+    this.next = (p + bytes + 63) & ~63;
+    if (this.next > memory.buffer.byteLength) throw new Error('test arena out of memory');
+    return p;
+  }
+  f32(n: number, init?: ArrayLike<number>): { ptr: number; view: Float32Array } {
+    const ptr = this.alloc(4 * Math.max(n, 1));
+    const view = new Float32Array(memory.buffer, ptr, n);
+    if (init) view.set(init);
+    return { ptr, view };
+  }
+  i32(n: number): { ptr: number; view: Int32Array } {
+    const ptr = this.alloc(4 * Math.max(n, 1));
+    return { ptr, view: new Int32Array(memory.buffer, ptr, n) };
+  }
+}
+
+function uniform(n: number, seed: number, scale: number): Float32Array {
+  const rnd = mulberry32(seed);
+  return Float32Array.from({ length: n }, () => (rnd() * 2 - 1) * scale);
+}
+
+/** Largest |got − want| / (atol + rtol·|want|): within tolerance when <= 1. NaN must meet NaN. */
+function worstRatio(got: ArrayLike<number>, want: ArrayLike<number>, atol: number, rtol: number): number {
+  assert.is(got.length, want.length);
+  let worst = 0;
+  for (let i = 0; i < want.length; i++) {
+    if (Number.isNaN(want[i]) || Number.isNaN(got[i])) {
+      assert.ok(Number.isNaN(want[i]) && Number.isNaN(got[i]), `index ${i}: got ${got[i]}, want ${want[i]}`);
+      continue;
+    }
+    if (got[i] === want[i]) continue;
+    worst = Math.max(worst, Math.abs(got[i] - want[i]) / (atol + rtol * Math.abs(want[i])));
+  }
+  return worst;
+}
+
+function assertClose(got: ArrayLike<number>, want: ArrayLike<number>, atol: number, rtol: number, what: string): void {
+  const r = worstRatio(got, want, atol, rtol);
+  assert.ok(r <= 1, `${what}: error ${r.toFixed(3)}× the tolerance (atol ${atol}, rtol ${rtol})`);
+}
+
+const ODD_SIZES = [1, 3, 5, 63, 4097];
+
+/** Runs a module's `_start` under node:wasi in a fresh shared memory; returns its exit code and output. */
+function runSelfTest(family: KernelFamily): { code: number; out: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'wisp-selftest-'));
+  try {
+    const file = join(dir, 'stdout');
+    const fd = openSync(file, 'w');
+    const wasi = new WASI({ version: 'preview1', returnOnExit: true, stdout: fd });
+    const instance = new WebAssembly.Instance(compileFamily(family), {
+      env: { memory: createSharedMemory(17) },
+      ...(wasi.getImportObject() as WebAssembly.Imports),
+    });
+    const code = wasi.start(instance);
+    closeSync(fd);
+    return { code, out: readFileSync(file, 'utf8') };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+// ---- self-test and exp -------------------------------------------------------------------
+
+test('the module self-test passes under node:wasi', () => {
+  const { code, out } = runSelfTest('ops');
+  assert.match(out, /^ops: \d+ checks, 0 failed$/m);
+  assert.is(code, 0, out);
+});
+
+/** asm/lib/math.ts compiled alone (asm/ops/exp-probe.ts), with the kernel build's optimisation flags. */
+function compileExpProbe(): { exp(x: number, out: number, n: number): void; silu(x: number, out: number, n: number): void; mem: WebAssembly.Memory } {
+  const dir = mkdtempSync(join(tmpdir(), 'wisp-exp-probe-'));
+  try {
+    const wasm = join(dir, 'probe.wasm');
+    execFileSync(join(ROOT, 'node_modules', '.bin', 'asc'), [
+      join(ROOT, 'asm', 'ops', 'exp-probe.ts'), '-o', wasm, '-O3', '--noAssert', '--runtime', 'stub', '--use', 'abort=', '--enable', 'simd',
+    ], { stdio: 'inherit' });
+    const e = new WebAssembly.Instance(new WebAssembly.Module(readFileSync(wasm))).exports as Record<string, unknown>;
+    const mem = e.memory as WebAssembly.Memory;
+    return { exp: e.exp_array as (x: number, o: number, n: number) => void, silu: e.silu_array as (x: number, o: number, n: number) => void, mem };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const probe = compileExpProbe();
+
+function probeRun(fn: (x: number, out: number, n: number) => void, xs: ArrayLike<number>): Float32Array {
+  const n = xs.length;
+  const need = HOST_BASE + 8 * n + 64;
+  if (probe.mem.buffer.byteLength < need) probe.mem.grow(Math.ceil((need - probe.mem.buffer.byteLength) / 65536));
+  new Float32Array(probe.mem.buffer, HOST_BASE, n).set(xs);
+  fn(HOST_BASE, HOST_BASE + 4 * n, n);
+  return new Float32Array(probe.mem.buffer, HOST_BASE + 4 * n, n).slice();
+}
+
+/** The spacing of f32 values at |v| (the ulp of the float nearest v). */
+function ulp(v: number): number {
+  const f = new Float32Array([Math.abs(v)]);
+  const u = new Uint32Array(f.buffer);
+  u[0] += 1;
+  return f[0] - Math.fround(Math.abs(v));
+}
+
+test('exp is within 1.5 ulp of Math.exp over [-104, 89] (max relative error ~1.03e-7)', () => {
+  // 2^21 evenly spaced points plus their f32 neighbours around each k·ln2 boundary, lane and tail paths
+  const n = (1 << 21) + 3;
+  const xs = Float32Array.from({ length: n }, (_, i) => -104 + (193 * i) / n);
+  const got = probeRun(probe.exp, xs);
+  let worstUlp = 0;
+  let worstRel = 0;
+  for (let i = 0; i < n; i++) {
+    const want = Math.exp(xs[i]);
+    if (want > 3.4028234663852886e38) {
+      assert.is(got[i], Infinity, `exp(${xs[i]})`);
+    } else if (want >= 1.1754943508222875e-38) {
+      worstUlp = Math.max(worstUlp, Math.abs(got[i] - want) / ulp(want));
+      worstRel = Math.max(worstRel, Math.abs(got[i] - want) / want);
+    } else {
+      // subnormal results: within one subnormal step (2^-149)
+      assert.ok(Math.abs(got[i] - want) <= 2 ** -149, `exp(${xs[i]}) = ${got[i]}, want ${want}`);
+    }
+  }
+  assert.ok(worstUlp <= 1.5, `max error ${worstUlp.toFixed(3)} ulp`);
+  assert.ok(worstRel <= 1.2e-7, `max relative error ${worstRel}`);
+});
+
+test('exp gives 0 for large negative inputs, +inf for large positive, NaN for NaN', () => {
+  const xs = [-Infinity, -1e30, -1000, -104, -103.98, 89, 100, 1e30, Infinity, NaN, 0, -0];
+  const got = probeRun(probe.exp, xs);
+  assert.equal(Array.from(got.subarray(0, 4)), [0, 0, 0, 0]);
+  assert.ok(got[4] >= 0 && got[4] <= 2 ** -149); // exp(-103.98) ≈ 7e-46 rounds to 0 or the smallest subnormal
+  assert.equal(Array.from(got.subarray(5, 9)), [Infinity, Infinity, Infinity, Infinity]);
+  assert.ok(Number.isNaN(got[9]));
+  assert.equal(Array.from(got.subarray(10)), [1, 1]);
+});
+
+test('silu is x for large x, 0 (not NaN) for large negative x, and propagates NaN', () => {
+  const xs = [Infinity, 1e30, 100, 89, -89, -200, -1e30, -Infinity, NaN];
+  const got = probeRun(probe.silu, xs);
+  assert.equal(Array.from(got.subarray(0, 3)), [Infinity, Math.fround(1e30), 100]);
+  assert.ok(Math.abs(got[3] - 89) === 0);
+  assert.ok(Math.abs(got[4]) < 1e-36); // -89·e^-89 ≈ -2.0e-37
+  assert.equal(Array.from(got.subarray(5, 8)).map((v) => v === 0), [true, true, true]);
+  assert.ok(Number.isNaN(got[8]));
+  // and the shipped module does the same
+  const a = new Arena();
+  const g = a.f32(xs.length, xs);
+  const up = a.f32(xs.length, xs.map(() => 1));
+  const out = a.f32(xs.length);
+  ops.silu_mul(g.ptr, up.ptr, out.ptr, xs.length);
+  assert.equal(Array.from(out.view).map(String), Array.from(got).map(String));
+});
+
+// ---- the kernels ---------------------------------------------------------------------------
+
+test('rmsnorm matches the reference on odd n (atol 1e-6, rtol 2e-6)', () => {
+  for (const n of ODD_SIZES) {
+    const a = new Arena();
+    const x = a.f32(n, uniform(n, n, 3));
+    const w = a.f32(n, uniform(n, n + 1, 1.5));
+    const out = a.f32(n);
+    ops.rmsnorm(x.ptr, w.ptr, out.ptr, n, 1e-5);
+    const want = new Float32Array(n);
+    ref.rmsnorm(x.view, w.view, want, n, 1e-5);
+    assertClose(out.view, want, 1e-6, 2e-6, `rmsnorm n=${n}`);
+  }
+});
+
+test('rmsnorm_many equals rmsnorm row by row, and rmsnorm works in place', () => {
+  const n = 63, nTok = 5;
+  const a = new Arena();
+  const x = a.f32(n * nTok, uniform(n * nTok, 7, 2));
+  const w = a.f32(n, uniform(n, 8, 1));
+  const out = a.f32(n * nTok);
+  const rows = a.f32(n * nTok);
+  ops.rmsnorm_many(x.ptr, w.ptr, out.ptr, n, nTok, 1e-6);
+  for (let t = 0; t < nTok; t++) ops.rmsnorm(x.ptr + 4 * n * t, w.ptr, rows.ptr + 4 * n * t, n, 1e-6);
+  assert.equal(Array.from(out.view), Array.from(rows.view));
+  const want = new Float32Array(n * nTok);
+  ref.rmsnormMany(x.view, w.view, want, n, nTok, 1e-6);
+  assertClose(out.view, want, 1e-6, 2e-6, 'rmsnorm_many');
+  ops.rmsnorm(x.ptr, w.ptr, x.ptr, n, 1e-6);
+  assert.equal(Array.from(x.view.subarray(0, n)), Array.from(rows.view.subarray(0, n)));
+});
+
+test('silu_mul matches the reference on odd n (rtol 5e-7)', () => {
+  for (const n of ODD_SIZES) {
+    const a = new Arena();
+    const gate = a.f32(n, uniform(n, 100 + n, 20));
+    const up = a.f32(n, uniform(n, 200 + n, 3));
+    const out = a.f32(n);
+    ops.silu_mul(gate.ptr, up.ptr, out.ptr, n);
+    const want = new Float32Array(n);
+    ref.siluMul(gate.view, up.view, want, n);
+    assertClose(out.view, want, 1e-37, 5e-7, `silu_mul n=${n}`);
+  }
+});
+
+test('elementwise ops split by offsetting pointers and n give the same bytes as one call', () => {
+  const n = 4097;
+  const a = new Arena();
+  const gate = a.f32(n, uniform(n, 1, 10));
+  const up = a.f32(n, uniform(n, 2, 2));
+  const whole = a.f32(n);
+  const parts = a.f32(n);
+  ops.silu_mul(gate.ptr, up.ptr, whole.ptr, n);
+  for (const [s, e] of [[0, 1001], [1001, 1002], [1002, 4097]]) ops.silu_mul(gate.ptr + 4 * s, up.ptr + 4 * s, parts.ptr + 4 * s, e - s);
+  assert.equal(Array.from(parts.view), Array.from(whole.view));
+  ops.add(gate.ptr, up.ptr, whole.ptr, n);
+  for (const [s, e] of [[0, 3], [3, 4097]]) ops.add(gate.ptr + 4 * s, up.ptr + 4 * s, parts.ptr + 4 * s, e - s);
+  assert.equal(Array.from(parts.view), Array.from(whole.view));
+});
+
+test('add is exact on odd n and works in place', () => {
+  for (const n of ODD_SIZES) {
+    const a = new Arena();
+    const x = a.f32(n, uniform(n, 300 + n, 5));
+    const y = a.f32(n, uniform(n, 400 + n, 5));
+    const out = a.f32(n);
+    const want = new Float32Array(n);
+    ref.add(x.view, y.view, want, n);
+    ops.add(x.ptr, y.ptr, out.ptr, n);
+    assert.equal(Array.from(out.view), Array.from(want));
+    ops.add(x.ptr, y.ptr, x.ptr, n);
+    assert.equal(Array.from(x.view), Array.from(want));
+  }
+});
+
+test('softmax matches the reference on odd n and sums to 1 (rtol 4e-7 + 6e-8·|x − max|)', () => {
+  for (const n of ODD_SIZES) {
+    const a = new Arena();
+    const input = uniform(n, 500 + n, 12);
+    const x = a.f32(n, input);
+    ops.softmax(x.ptr, n);
+    const want = Float32Array.from(input);
+    ref.softmax(want, n);
+    // x − max is rounded to f32 before exp (as in ggml), which costs up to |x − max|·2^-24 relative
+    const max = Math.max(...input);
+    for (let i = 0; i < n; i++) {
+      const tol = (4e-7 + 6e-8 * (max - input[i])) * want[i];
+      assert.ok(Math.abs(x.view[i] - want[i]) <= tol, `softmax n=${n} [${i}]: ${x.view[i]} vs ${want[i]}`);
+    }
+    const sum = x.view.reduce((s, v) => s + v, 0);
+    assert.ok(Math.abs(sum - 1) < 2e-6, `softmax n=${n} sums to ${sum}`);
+  }
+});
+
+test('softmax gives 0 for -inf entries and is unchanged by a shift of the logits', () => {
+  const n = 63;
+  const a = new Arena();
+  const input = uniform(n, 9, 4);
+  for (let i = 0; i < n; i += 4) input[i] = -Infinity;
+  const x = a.f32(n, input);
+  ops.softmax(x.ptr, n);
+  for (let i = 0; i < n; i++) assert.ok(i % 4 === 0 ? x.view[i] === 0 : x.view[i] > 0, `entry ${i}: ${x.view[i]}`);
+  assert.ok(Math.abs(x.view.reduce((s, v) => s + v, 0) - 1) < 2e-6);
+  const want = Float32Array.from(input);
+  ref.softmax(want, n);
+  assertClose(x.view, want, 0, 2e-6, 'softmax with -inf');
+  // a large common offset does not overflow (the max is subtracted first)
+  const shifted = a.f32(n, input.map((v) => v + 1000));
+  ops.softmax(shifted.ptr, n);
+  assertClose(shifted.view, want, 1e-7, 1e-3, 'softmax of logits + 1000');
+});
+
+test('argmax returns the first of tied maxima, as the sampler argmax, including in SIMD tails', () => {
+  const rnd = mulberry32(11);
+  for (const n of [1, 2, 3, 4, 5, 7, 8, 9, 63, 64, 65, 4097]) {
+    for (let trial = 0; trial < 20; trial++) {
+      const a = new Arena();
+      // few distinct values, so ties are common; sometimes a NaN
+      const vals = Float32Array.from({ length: n }, () => Math.floor(rnd() * 6) - 3);
+      if (trial % 5 === 4) vals[Math.floor(rnd() * n)] = NaN;
+      const x = a.f32(n, vals);
+      assert.is(ops.argmax(x.ptr, n), ref.argmax(vals, n), `n=${n} trial ${trial}: ${Array.from(vals).slice(0, 12)}`);
+    }
+  }
+  const a = new Arena();
+  const x = a.f32(9, [1, 5, 2, 5, 0, 5, 1, 2, 5]);
+  assert.is(ops.argmax(x.ptr, 9), 1);
+  x.view[0] = NaN;
+  assert.is(ops.argmax(x.ptr, 9), 0); // as the reference: a NaN at index 0 is never replaced
+});
+
+test('topk returns the k largest in descending order, ties by lower index', () => {
+  const rnd = mulberry32(12);
+  for (const n of [1, 3, 5, 8, 63, 4097]) {
+    for (const k of [1, 2, 5, 40, n]) {
+      const a = new Arena();
+      const vals = Float32Array.from({ length: n }, () => Math.floor(rnd() * 9) - 4 + (rnd() < 0.5 ? 0 : rnd()));
+      const x = a.f32(n, vals);
+      const idx = a.i32(Math.min(k, n));
+      ops.topk(x.ptr, n, k, idx.ptr);
+      assert.equal(Array.from(idx.view), Array.from(ref.topk(vals, n, k)), `n=${n} k=${k}`);
+    }
+  }
+  const a = new Arena();
+  const x = a.f32(7, [3, 9, 9, NaN, -Infinity, 9, 3]);
+  const idx = a.i32(7);
+  ops.topk(x.ptr, 7, 7, idx.ptr);
+  assert.equal(Array.from(idx.view), [1, 2, 5, 0, 6, 4, 3]); // NaN ranks last
+  assert.equal(Array.from(ref.topk(x.view, 7, 7)), [1, 2, 5, 0, 6, 4, 3]);
+  const one = a.i32(2);
+  one.view.fill(-1);
+  ops.topk(x.ptr, 1, 5, one.ptr); // k is clamped to n: one index written
+  assert.equal(Array.from(one.view), [0, -1]);
+});
+
+test.run();

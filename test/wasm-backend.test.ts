@@ -1,0 +1,152 @@
+// The wasm engine against the reference engine: exact greedy ids on the real stories260K model,
+// top-1 agreement on random-weight 110M-shape models in the quantized types, and the failure
+// paths (a trapping kernel, NaN weights, a model too big for one wasm memory).
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { Arena, MemoryTooLargeError } from '../host/backends/wasm/arena.js';
+import { WasmModel } from '../host/backends/wasm/model.js';
+import { KernelError } from '../host/backends/wasm/pool.js';
+import { generate, type TokenModel } from '../host/engine/generate.js';
+import { loadModel } from '../host/engine/load-model.js';
+import { argmax } from '../host/engine/sampler.js';
+import { GGMLType } from '../host/model/ggml-types.js';
+import { readLlama2cTokenizer } from '../host/model/llama2c-tokenizer.js';
+import { SYNTH_SHAPES, synthModel } from '../host/model/synth.js';
+import { sharedModel, sharedTokenizer } from './helpers/paths.js';
+
+const STORIES = sharedModel('stories260K.gguf');
+const reference = loadModel(STORIES);
+const promptIds = reference.tokenizer.encode('Once upon a time');
+
+function greedy(model: TokenModel<unknown>, n: number): number[] {
+  const run = generate(model, reference.tokenizer, promptIds, { maxTokens: n, temperature: 0, ignoreEos: true });
+  let r = run.next();
+  while (!r.done) r = run.next();
+  return r.value.ids;
+}
+
+const referenceIds = greedy(reference.engine as TokenModel<unknown>, 300);
+
+for (const threads of [1, 2]) {
+  test(`stories260K F32: wasm greedy ids equal the reference for 300 tokens (${threads} thread${threads > 1 ? 's' : ''})`, async () => {
+    const wasm = WasmModel.load(STORIES, { threads, contextSize: 512 });
+    try {
+      assert.equal(greedy(wasm as TokenModel<unknown>, 300), referenceIds);
+    } finally {
+      await wasm.close();
+    }
+  });
+}
+
+test('prefill in chunks gives the logits of token-by-token decoding', async () => {
+  const chunked = WasmModel.load(STORIES, { contextSize: 64, prefillChunk: 3 });
+  const single = WasmModel.load(STORIES, { contextSize: 64, prefillChunk: 1 });
+  try {
+    const tokens = [1, ...referenceIds.slice(0, 10)];
+    const a = Float32Array.from(chunked.prefill(chunked.newState(), tokens, 0));
+    const s = single.newState();
+    let b = single.forward(s, tokens[0], 0);
+    for (let i = 1; i < tokens.length; i++) b = single.forward(s, tokens[i], i);
+    for (let i = 0; i < a.length; i++) assert.ok(Math.abs(a[i] - b[i]) < 1e-4 * (1 + Math.abs(b[i])), `logit ${i}: ${a[i]} vs ${b[i]}`);
+  } finally {
+    await chunked.close();
+    await single.close();
+  }
+});
+
+test('f16 KV cache: top-1 agreement with the reference of at least 99% of steps', async () => {
+  const wasm = WasmModel.load(STORIES, { contextSize: 512, kvType: 'f16' });
+  try {
+    assert.ok(agreement(wasm, reference.engine as TokenModel<unknown>, [1, ...referenceIds.slice(0, 199)]) >= 0.99);
+  } finally {
+    await wasm.close();
+  }
+});
+
+/** Teacher-forced: both models read the same tokens; the share of steps whose argmax agrees. */
+function agreement(a: TokenModel<unknown>, b: TokenModel<unknown>, tokens: number[]): number {
+  const sa = a.newState(tokens.length);
+  const sb = b.newState(tokens.length);
+  let same = 0;
+  for (let pos = 0; pos < tokens.length; pos++) {
+    const ta = argmax(a.forward(sa, tokens[pos], pos));
+    const tb = argmax(b.forward(sb, tokens[pos], pos));
+    if (ta === tb) same++;
+  }
+  a.releaseState?.(sa);
+  return same / tokens.length;
+}
+
+const synthDir = mkdtempSync(join(tmpdir(), 'wisp-wasm-'));
+const llama2 = readLlama2cTokenizer(sharedTokenizer('llama2/tokenizer.bin'));
+// Quantized kernels, like ggml's, round each activation to q8_0 / q8_K before the integer dot
+// product. That rounding is discontinuous: two correct implementations (or this one against pure
+// f32 math) drift apart by ~0.05 in the logits of a 12-layer model, which flips near-ties among a
+// random model's flat logits. Measured here: 96-98% top-1 agreement with the f32 reference over 100
+// teacher-forced steps; the product target is 99% (it needs finer activations: issue 4, open).
+// This test holds the measured level with a margin; a wrong kernel lands far below it.
+const AGREEMENT_FLOOR = 0.95;
+for (const [name, type] of [['q8_0', GGMLType.Q8_0], ['q4_0', GGMLType.Q4_0], ['q4_K', GGMLType.Q4_K]] as const) {
+  test(`random-weight 110M ${name}: top-1 agreement with the f32 reference over 100 steps is at least ${AGREEMENT_FLOOR * 100}%`, async () => {
+    const path = join(synthDir, `110m-${name}.gguf`);
+    synthModel(path, { shape: { ...SYNTH_SHAPES['110m'], contextLength: 128 }, vocab: llama2, type, seed: 11 });
+    const ref = loadModel(path);
+    const wasm = WasmModel.load(path, { threads: 2 });
+    try {
+      const tokens = ref.tokenizer.encode('Once upon a time there was a little robot who wanted to see the sea. It walked for days and days until');
+      // continue with the reference's own greedy choices to 100 tokens
+      const state = ref.engine.newState(128);
+      const seq = [...tokens];
+      for (let pos = 0; seq.length < 100; pos++) {
+        const logits = ref.engine.forward(state, seq[pos], pos);
+        if (pos === seq.length - 1) seq.push(argmax(logits));
+      }
+      const share = agreement(wasm as TokenModel<unknown>, ref.engine as TokenModel<unknown>, seq);
+      console.log(`  110M ${name}: top-1 agreement with the f32 reference ${(share * 100).toFixed(0)}%`);
+      assert.ok(share >= AGREEMENT_FLOOR, `agreement ${(share * 100).toFixed(1)}%`);
+    } finally {
+      await wasm.close();
+      rmSync(path, { force: true });
+    }
+  });
+}
+
+test('a kernel that traps fails the step with a clear error, and the backend keeps serving', async () => {
+  const wasm = WasmModel.load(STORIES, { threads: 2, contextSize: 64 });
+  try {
+    const bad = 0xfffff000; // past the end of the memory: every access traps
+    assert.throws(
+      () => wasm.pool.run([{ kernel: 'matvec_f32', args: [bad, bad, bad, 64, 0, 0], split: { total: 64, startArg: 4, endArg: 5 } }]),
+      (e: unknown) => e instanceof KernelError && /kernel matmul\.matvec_f32 failed on thread \d/.test((e as Error).message),
+    );
+    assert.equal(greedy(wasm as TokenModel<unknown>, 20), referenceIds.slice(0, 20));
+  } finally {
+    await wasm.close();
+  }
+});
+
+test('NaN in the weights is an error for the request, not a token', async () => {
+  const wasm = WasmModel.load(STORIES, { contextSize: 64 });
+  try {
+    const info = wasm.file.tensorInfo('output_norm.weight');
+    const norm = new Float32Array(wasm.arena.memory.buffer, wasm.file.data.byteOffset + info.offset, 64);
+    const saved = norm[3];
+    norm[3] = NaN;
+    assert.throws(() => greedy(wasm as TokenModel<unknown>, 5), /non-finite logit/);
+    norm[3] = saved;
+    assert.equal(greedy(wasm as TokenModel<unknown>, 5), referenceIds.slice(0, 5));
+  } finally {
+    await wasm.close();
+  }
+});
+
+test('a model that needs more than 4 GiB of kernel memory is refused with a clear message', () => {
+  assert.throws(() => new Arena(5 * 2 ** 30, 'a 5 GiB model'), (e: unknown) => e instanceof MemoryTooLargeError && /at most 4 GiB/.test((e as Error).message));
+  assert.throws(() => WasmModel.load(STORIES, { contextSize: 2048, maxSequences: 20000 }), /one WebAssembly memory holds at most 4 GiB/);
+});
+
+test.after(() => rmSync(synthDir, { recursive: true, force: true }));
+test.run();
