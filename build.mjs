@@ -2,7 +2,7 @@
 // Builds wisp: AssemblyScript kernels (asm/ -> kernels/*.wasm + manifest.json) and the
 // TypeScript host and tests (-> dist/). Run by `npm install` (prepare), `npm test` and `npm run build`.
 import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, readFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -25,6 +25,8 @@ if (families.length > 0) {
   step(`kernels (${families.map((f) => f.name).join(', ')})`, () => buildKernels(root, families));
 }
 
+// a clean dist/: a deleted source must not leave its compiled test behind
+rmSync(join(root, 'dist'), { recursive: true, force: true });
 step('host (tsc)', () => execFileSync(bin('tsc'), ['-p', join(root, 'tsconfig.json')], { stdio: 'inherit' }));
 const cli = join(root, 'dist', 'host', 'cli.js');
 if (existsSync(cli)) chmodSync(cli, 0o755);

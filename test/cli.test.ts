@@ -1,6 +1,6 @@
 // The `wisp` command as a user runs it: a child process of the built CLI.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
@@ -66,6 +66,33 @@ test('bad options and unknown commands are usage errors (exit 2)', () => {
   const r = wisp(['frobnicate']);
   assert.is(r.code, 2);
   assert.match(r.err, /unknown command 'frobnicate'/);
+});
+
+test('a bad option with kernel threads is an error at once, not a hang', () => {
+  const t0 = Date.now();
+  const r = wisp(['run', '--model', 'stories260K', '-t', '2', '-n', 'abc']);
+  assert.is(r.code, 2);
+  assert.match(r.err, /--max-tokens must be an integer/);
+  const c = wisp(['run', '--model', 'stories260K', '-t', '2', '--system', 'x']);
+  assert.is(c.code, 2);
+  assert.match(c.err, /--system needs --chat/);
+  assert.ok(Date.now() - t0 < 60_000);
+});
+
+test('a llama2.c v1 ("ak42") checkpoint is refused with how to re-export it', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'wisp-cli-'));
+  try {
+    const bad = join(dir, 'v1.bin');
+    const head = Buffer.alloc(256);
+    head.writeUInt32LE(0x616b3432, 0);
+    head.writeInt32LE(1, 4);
+    writeFileSync(bad, head);
+    const r = wisp(['convert', 'llama2c', bad, '--tokenizer', sharedModel('tok512.bin'), '-o', join(dir, 'out.gguf')]);
+    assert.is(r.code, 1);
+    assert.match(r.err, /"ak42" v1 export; wisp reads the legacy \(version 0\) export/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('a prompt longer than the context is refused with the sizes', () => {

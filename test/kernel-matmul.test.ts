@@ -7,6 +7,9 @@
 //   matvec_*, matmul_* vs the f64 reference            1e-5 (same integer math; blocks summed in f32)
 //   matmul_* vs nTok matvec_* calls, and row splits    exact (the same operations in the same order)
 //   quantized matvec vs f32 matvec of the dequantized weights and the unquantized x: 2e-2 (q8 activations)
+//   quantize_q16_0, quantize_q16_K                     exact (bytes, vs the JS reference)
+//   matvec_*_x16, matmul_*_x16 vs the f64 reference    1e-5; matmul vs matvec and row splits exact
+//   x16 vs f32 math: its error at least 50× below the 8-bit path's on the same weights and x
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,6 +20,8 @@ import { compileFamily, createSharedMemory, instantiateKernel, loadManifest } fr
 import {
   MATMUL_REFERENCE, MATMUL_WEIGHT_TYPES, type MatmulWeightType, activationRowBytes, activationType, getRow, ggmlTypeOf,
   matmul as refMatmul, matvec as refMatvec, quantizeActivation, weightRowBytes,
+  X16_WEIGHT_TYPES, type X16WeightType, activationRowBytesX16, matmulX16 as refMatmulX16, matvecX16 as refMatvecX16,
+  quantizeActivationX16, quantizeQ16_0, quantizeQ16_K,
 } from '../host/kernels/reference/matmul.js';
 import { GGMLType, dequantize, f32ToF16 } from '../host/model/ggml-types.js';
 import { quantize, quantizeRow } from '../host/model/quantize/index.js';
@@ -188,6 +193,8 @@ function runMatmul(p: Problem, nTok: number, r0 = 0, r1 = p.rows): Float32Array 
 const EXPORTS = [
   'quantize_q8_0', 'quantize_q8_K',
   ...MATMUL_WEIGHT_TYPES.flatMap((t) => [`matvec_${t}`, `matmul_${t}`, `get_row_${t}`]),
+  'quantize_q16_0', 'quantize_q16_K',
+  ...X16_WEIGHT_TYPES.flatMap((t) => [`matvec_${t}_x16`, `matmul_${t}_x16`]),
 ];
 
 test('the manifest lists every ABI 1 export with its signature, and the reference has each one', () => {
@@ -427,6 +434,187 @@ test('the reference exports over memory agree with the typed-array reference', (
     const got = new Float32Array(copy.buffer.slice(y, y + 4 * rows * nTok));
     const want = refMatmul(t, p.w, p.x, cols, rows, nTok, 2, 7);
     for (let i = 0; i < want.length; i++) if (!Number.isNaN(want[i])) assert.is(got[i], Math.fround(want[i]), `${t} [${i}]`);
+  }
+});
+
+// ---- 16-bit activations (q16_0 / q16_K and the _x16 kernels) ---------------------------------------
+
+for (const [name, block, blockBytes, ref] of [['quantize_q16_0', 32, 68, quantizeQ16_0], ['quantize_q16_K', 256, 580, quantizeQ16_K]] as const) {
+  test(`${name} writes the same bytes as the JS reference`, () => {
+    for (const [i, x] of quantizerInputs(block).entries()) {
+      reset();
+      const xp = putF32(x);
+      const n = x.length;
+      const want = new Uint8Array((n / block) * blockBytes);
+      ref(x, want);
+      const out = alloc(want.length);
+      mem.fill(0xa5, out, out + want.length);
+      k[name](xp, out, n);
+      assertBytesEqual(bytes(out, want.length), want, `${name} case ${i}`);
+      const copy = mem.slice(0, top);
+      MATMUL_REFERENCE[name](copy, xp, out, n);
+      assertBytesEqual(copy.subarray(out, out + want.length), want, `reference ${name} case ${i}`);
+    }
+  });
+}
+
+interface ProblemX16 extends Problem {
+  t: X16WeightType;
+}
+
+/** As problem(), with the activations quantized to q16_0 / q16_K. */
+function problemX16(t: X16WeightType, rows: number, cols: number, nTok: number, seed: number, random = false): ProblemX16 {
+  const w = random ? randomBlockWeights(t, rows, cols, seed) : quantizedWeights(t, rows, cols, seed);
+  const xf = randomFloats(cols * nTok, seed + 1);
+  const xb = activationRowBytesX16(t, cols);
+  const x = new Uint8Array(xb * nTok);
+  for (let i = 0; i < nTok; i++) x.set(quantizeActivationX16(t, xf.subarray(i * cols, (i + 1) * cols)), i * xb);
+  return { t, rows, cols, w, xf, x, wp: put(w), xp: put(x) };
+}
+
+function runMatvecX16(p: ProblemX16, r0 = 0, r1 = p.rows): Float32Array {
+  const y = alloc(4 * p.rows);
+  mem.fill(0xff, y, y + 4 * p.rows);
+  k[`matvec_${p.t}_x16`](p.wp, p.xp, y, p.cols, r0, r1);
+  return f32s(y, p.rows);
+}
+
+function runMatmulX16(p: ProblemX16, nTok: number, r0 = 0, r1 = p.rows): Float32Array {
+  const y = alloc(4 * p.rows * nTok);
+  mem.fill(0xff, y, y + 4 * p.rows * nTok);
+  k[`matmul_${p.t}_x16`](p.wp, p.xp, y, p.cols, p.rows, nTok, r0, r1);
+  return f32s(y, p.rows * nTok);
+}
+
+for (const t of X16_WEIGHT_TYPES) {
+  test(`matvec_${t}_x16 matches the reference (cols ${colsFor(t).join('/')} × rows ${ROWS.join('/')}) within ${MATVEC_TOL}`, () => {
+    for (const cols of colsFor(t)) {
+      for (const rows of ROWS) {
+        for (const random of [false, true]) {
+          reset();
+          const p = problemX16(t, rows, cols, 1, rows * 1000 + cols, random);
+          assertWithin(runMatvecX16(p), refMatvecX16(t, p.w, p.x, cols, 0, rows), MATVEC_TOL, `matvec_${t}_x16 ${rows}×${cols}${random ? ' (random blocks)' : ''}`);
+        }
+      }
+    }
+  });
+
+  test(`matvec_${t}_x16 at the overflow bounds (all quants and scales extreme, x = ±max) matches the reference`, () => {
+    reset();
+    const cols = colsFor(t)[2], rows = 8;
+    const w = randomBlockWeights(t, rows, cols, 31);
+    const rb = weightRowBytes(t, cols);
+    // rows 0-3: every quant byte / scale byte at one extreme; x = +max or alternating
+    for (let r = 0; r < 4; r++) {
+      const row = w.subarray(r * rb, (r + 1) * rb);
+      const fill = r & 1 ? 0x00 : 0xff;
+      if (t === 'q8_0') for (let b = 0; b < row.length; b += 34) row.fill(0x80, b + 2, b + 34);
+      else if (t === 'q4_0') for (let b = 0; b < row.length; b += 18) row.fill(fill, b + 2, b + 18);
+      else if (t === 'q4_K') for (let b = 0; b < row.length; b += 144) row.fill(0xff, b + 4, b + 144);
+      else for (let b = 0; b < row.length; b += 210) { row.fill(0x00, b, b + 192); row.fill(0x80, b + 192, b + 208); }
+    }
+    const xf = new Float32Array(cols);
+    xf.fill(-3); // every q = −32767
+    const x = quantizeActivationX16(t, xf);
+    const p: ProblemX16 = { t, rows, cols, w, xf, x, wp: put(w), xp: put(x) };
+    const want = refMatvecX16(t, w, x, cols, 0, rows);
+    assertWithin(runMatvecX16(p), want, MATVEC_TOL, `matvec_${t}_x16 extremes`);
+    const m = runMatmulX16(p, 1);
+    assertWithin(m, want, MATVEC_TOL, `matmul_${t}_x16 extremes`);
+  });
+
+  test(`matvec_${t}_x16 over row ranges that split a matrix equals one full call, and writes only its rows`, () => {
+    reset();
+    const cols = colsFor(t)[2], rows = 37;
+    const p = problemX16(t, rows, cols, 1, 77);
+    const full = runMatvecX16(p);
+    for (const cuts of [[0, 1, 37], [0, 4, 8, 37], [0, 5, 6, 7, 22, 37], [0, 13, 29, 30, 37]]) {
+      const y = alloc(4 * rows);
+      mem.fill(0xff, y, y + 4 * rows);
+      for (let i = 0; i + 1 < cuts.length; i++) {
+        const before = new Uint32Array(f32s(y, rows).buffer);
+        k[`matvec_${t}_x16`](p.wp, p.xp, y, cols, cuts[i], cuts[i + 1]);
+        const after = new Uint32Array(f32s(y, rows).buffer);
+        for (let r = 0; r < rows; r++) {
+          if (r < cuts[i] || r >= cuts[i + 1]) assert.is(after[r], before[r], `row ${r} written by [${cuts[i]}, ${cuts[i + 1]})`);
+        }
+      }
+      assertBitsEqual(f32s(y, rows), full, `split ${cuts.join(',')}`);
+    }
+  });
+
+  test(`matmul_${t}_x16 for nTok 1..9 equals nTok matvec calls exactly, and the reference within ${MATVEC_TOL}`, () => {
+    for (const random of [false, true]) {
+      reset();
+      const cols = colsFor(t)[1], rows = 19, nMax = 9;
+      const p = problemX16(t, rows, cols, nMax, 300 + cols, random);
+      const xb = activationRowBytesX16(t, cols);
+      const perToken: Float32Array[] = [];
+      for (let tok = 0; tok < nMax; tok++) perToken.push(runMatvecX16({ ...p, xp: p.xp + tok * xb }));
+      for (let nTok = 1; nTok <= nMax; nTok++) {
+        const y = runMatmulX16(p, nTok);
+        for (let tok = 0; tok < nTok; tok++) {
+          assertBitsEqual(y.subarray(tok * rows, (tok + 1) * rows), perToken[tok], `matmul_${t}_x16 nTok ${nTok} token ${tok}`);
+        }
+        assertWithin(y, refMatmulX16(t, p.w, p.x, cols, rows, nTok, 0, rows), MATVEC_TOL, `matmul_${t}_x16 nTok ${nTok} vs reference`);
+      }
+    }
+  });
+
+  test(`matmul_${t}_x16 over row ranges that split a matrix equals one full call, and writes only its rows`, () => {
+    reset();
+    const cols = colsFor(t)[2], rows = 23, nTok = 6;
+    const p = problemX16(t, rows, cols, nTok, 99);
+    const full = runMatmulX16(p, nTok);
+    for (const cuts of [[0, 1, 23], [0, 4, 8, 23], [0, 5, 6, 17, 23]]) {
+      const y = alloc(4 * rows * nTok);
+      mem.fill(0xff, y, y + 4 * rows * nTok);
+      for (let i = 0; i + 1 < cuts.length; i++) {
+        const before = new Uint32Array(f32s(y, rows * nTok).buffer);
+        k[`matmul_${t}_x16`](p.wp, p.xp, y, cols, rows, nTok, cuts[i], cuts[i + 1]);
+        const after = new Uint32Array(f32s(y, rows * nTok).buffer);
+        for (let j = 0; j < rows * nTok; j++) {
+          const r = j % rows;
+          if (r < cuts[i] || r >= cuts[i + 1]) assert.is(after[j], before[j], `entry ${j} written by rows [${cuts[i]}, ${cuts[i + 1]})`);
+        }
+      }
+      assertBitsEqual(f32s(y, rows * nTok), full, `split ${cuts.join(',')}`);
+    }
+  });
+
+  test(`the reference matmul_${t}_x16 export over memory agrees with the typed-array reference`, () => {
+    reset();
+    const cols = colsFor(t)[1], rows = 9, nTok = 3;
+    const p = problemX16(t, rows, cols, nTok, 5);
+    const y = alloc(4 * rows * nTok);
+    const copy = mem.slice(0, top);
+    MATMUL_REFERENCE[`matmul_${t}_x16`](copy, p.wp, p.xp, y, cols, rows, nTok, 2, 7);
+    const got = new Float32Array(copy.buffer.slice(y, y + 4 * rows * nTok));
+    const want = refMatmulX16(t, p.w, p.x, cols, rows, nTok, 2, 7);
+    for (let i = 0; i < want.length; i++) if (!Number.isNaN(want[i])) assert.is(got[i], Math.fround(want[i]), `${t} [${i}]`);
+  });
+}
+
+/** The figure of merit below, measured by the last run of the accuracy test (for the report line). */
+const X16_ACCURACY: Record<string, { e8: number; e16: number }> = {};
+
+test('x16 matvec is at least 50× closer to f32 math (dequantized weights · unquantized x) than the 8-bit path', () => {
+  for (const t of X16_WEIGHT_TYPES) {
+    reset();
+    const cols = isK(t) ? 2048 : 1024, rows = 64;
+    const p8 = problem(t, rows, cols, 1, 4242);
+    const p16 = problemX16(t, rows, cols, 1, 4242);
+    const wf = dequantize(ggmlTypeOf(t), p8.w, rows * cols);
+    const want = new Float64Array(rows);
+    for (let r = 0; r < rows; r++) {
+      let s = 0;
+      for (let i = 0; i < cols; i++) s += wf[r * cols + i] * p8.xf[i];
+      want[r] = s;
+    }
+    const e8 = relErr(runMatvec(p8), want), e16 = relErr(runMatvecX16(p16), want);
+    X16_ACCURACY[t] = { e8, e16 };
+    if (process.env.WISP_X16_REPORT) console.log(`  ${t}: 8-bit ${e8.toExponential(2)}, x16 ${e16.toExponential(2)}, ratio ${(e8 / e16).toFixed(0)}×`);
+    assert.ok(e16 * 50 <= e8, `${t}: x16 error ${e16.toExponential(2)} is not 50× below the 8-bit path's ${e8.toExponential(2)}`);
   }
 });
 

@@ -2,7 +2,7 @@
 // of an 8-bit activation (q8_0 / q8_K) is ~1/254 of the block maximum; at 16 bits it is ~1/65534, so
 // the integer dot products stay but move the result ~256× less. Layouts (little-endian):
 //
-//   q16_0  per 32 values:  { f32 d; i16 q[32] }                      132 bytes
+//   q16_0  per 32 values:  { f32 d; i16 q[32] }                       68 bytes
 //   q16_K  per 256 values: { f32 d; i16 q[256]; i32 bsums[16] }      580 bytes (q at 4, bsums at 516)
 //
 // d = amax/32767 (f32 division), id = 1/d (0 when d is 0), q = nearest-even(x·id) clamped to
@@ -11,7 +11,7 @@
 // (quantizeQ16_0 / quantizeQ16_K) writes the same bytes.
 import { reduce4_i32 } from './simd';
 
-export const Q16_0_BYTES: i32 = 132;
+export const Q16_0_BYTES: i32 = 68;
 export const Q16_K_BYTES: i32 = 580;
 
 @inline function hmax_f32(m: v128): f32 {

@@ -8,6 +8,8 @@
 //    value and dot in f64 (matvec_*, matmul_*: within 1e-5), and consistency checks (matmul equals
 //    per-token matvec bit for bit; a row range split equals one call; get_row of a row equals the
 //    scalar dequantizer).
+// The 16-bit-activation exports (quantize_q16_*, *_x16) are checked the same two ways (goldens and
+// scalar code), minus get_row (they have none).
 import { check, ensureMemory, finish, print, SELFTEST_BASE } from '../lib/selftest';
 import { f16_to_f32, f32_to_f16 } from '../lib/f16';
 import {
@@ -18,6 +20,11 @@ import { get_row_q8_0, matmul_q8_0, matvec_q8_0 } from './q8_0';
 import { get_row_q4_0, matmul_q4_0, matvec_q4_0 } from './q4_0';
 import { get_row_q4_K, matmul_q4_K, matvec_q4_K } from './q4_k';
 import { get_row_q6_K, matmul_q6_K, matvec_q6_K } from './q6_k';
+import { quantize_q16_0, quantize_q16_K } from './quantize16';
+import { matmul_q8_0_x16, matvec_q8_0_x16 } from './q8_0_x16';
+import { matmul_q4_0_x16, matvec_q4_0_x16 } from './q4_0_x16';
+import { matmul_q4_K_x16, matvec_q4_K_x16 } from './q4_k_x16';
+import { matmul_q6_K_x16, matvec_q6_K_x16 } from './q6_k_x16';
 import * as G from './goldens';
 
 // ---- problem shape and scratch layout --------------------------------------------------------
@@ -373,6 +380,101 @@ function checkType(t: i32, goldenY: StaticArray<u32>, rowHash: u32): void {
   expect(sameBits(Y3, Y, NTOK * ROWS), t, "matmul over split row ranges equals one call");
 }
 
+// ---- 16-bit activations (q16_0 / q16_K, the _x16 kernels) -------------------------------------------
+
+/** Scalar quantize_q16_0 / q16_K check of n values at x against q (block 32 or 256, block bytes 68 or 580). */
+function scalarQ16Matches(x: usize, q: usize, n: i32, block: i32, bytes: usize): bool {
+  for (let b = 0; b < n / block; b++) {
+    const xb = x + (<usize>(b * block) << 2), qb = q + <usize>b * bytes;
+    let amax: f32 = 0;
+    for (let j = 0; j < block; j++) amax = max(amax, abs(load<f32>(xb + (<usize>j << 2))));
+    const d: f32 = amax / <f32>32767.0;
+    const id: f32 = d != 0 ? <f32>1.0 / d : 0;
+    if (load<f32>(qb) != d) return false;
+    let sum = 0;
+    for (let j = 0; j < block; j++) {
+      const v = nearest(load<f32>(xb + (<usize>j << 2)) * id);
+      const want = <i32>(v > 32767 ? <f32>32767 : v < -32767 ? <f32>-32767 : v);
+      if (<i32>load<i16>(qb + 4 + (<usize>j << 1)) != want) return false;
+      sum += want;
+      if (block == 256 && (j & 15) == 15) {
+        if (load<i32>(qb + 516 + (<usize>(j >> 4) << 2)) != sum) return false;
+        sum = 0;
+      }
+    }
+  }
+  return true;
+}
+
+function matvecX16(t: i32, w: usize, x: usize, y: usize, cols: i32, r0: i32, r1: i32): void {
+  if (t == T_Q8_0) matvec_q8_0_x16(w, x, y, cols, r0, r1);
+  else if (t == T_Q4_0) matvec_q4_0_x16(w, x, y, cols, r0, r1);
+  else if (t == T_Q4_K) matvec_q4_K_x16(w, x, y, cols, r0, r1);
+  else matvec_q6_K_x16(w, x, y, cols, r0, r1);
+}
+
+function matmulX16(t: i32, w: usize, x: usize, y: usize, cols: i32, rows: i32, nTok: i32, r0: i32, r1: i32): void {
+  if (t == T_Q8_0) matmul_q8_0_x16(w, x, y, cols, rows, nTok, r0, r1);
+  else if (t == T_Q4_0) matmul_q4_0_x16(w, x, y, cols, rows, nTok, r0, r1);
+  else if (t == T_Q4_K) matmul_q4_K_x16(w, x, y, cols, rows, nTok, r0, r1);
+  else matmul_q6_K_x16(w, x, y, cols, rows, nTok, r0, r1);
+}
+
+function checkX16(): void {
+  fillFloats(X, 160, 0x1234567, 4.0);
+  quantize_q16_0(X, XQ, 160);
+  check(fnv1a(XQ, 5 * 68) == G.Q16_0_HASH, "quantize_q16_0 bytes equal the reference's (hash)");
+  check(scalarQ16Matches(X, XQ, 160, 32, 68), "quantize_q16_0 equals the scalar nearest-even quantizer");
+  fillFloats(X, 512, 0x7654321, 0.125);
+  quantize_q16_K(X, XQ, 512);
+  check(fnv1a(XQ, 2 * 580) == G.Q16_K_HASH, "quantize_q16_K bytes equal the reference's (hash)");
+  check(scalarQ16Matches(X, XQ, 512, 256, 580), "quantize_q16_K equals the scalar quantizer (q and bsums)");
+
+  for (let t = T_Q8_0; t <= T_Q6_K; t++) {
+    const cols = colsOf(t);
+    const seed = seedOf(t) ^ 0x16;
+    const k = t >= T_Q4_K;
+    const xb: usize = k ? <usize>(cols >> 8) * 580 : <usize>(cols >> 5) * 68;
+    fillWeights(t, W, ROWS, cols, seed);
+    fillFloats(X, NTOK * cols, seed ^ 0x5bd1e995, 1.0);
+    if (k) quantize_q16_K(X, XQ, NTOK * cols);
+    else quantize_q16_0(X, XQ, NTOK * cols);
+    scalarDequant(t, W, DW, ROWS, cols);
+    // the activations as their quantizer's values: q·d
+    for (let i = 0; i < NTOK * cols; i++) {
+      const b = XQ + <usize>(i / (k ? 256 : 32)) * (k ? 580 : 68);
+      const j = i % (k ? 256 : 32);
+      store<f32>(DX + (<usize>i << 2), <f32>load<i16>(b + 4 + (<usize>j << 1)) * load<f32>(b));
+    }
+    let scalarOk = true;
+    for (let tok = 0; tok < NTOK; tok++) {
+      const y = Y + (<usize>(tok * ROWS) << 2);
+      matvecX16(t, W, XQ + <usize>tok * xb, y, cols, 0, ROWS);
+      for (let r = 0; r < ROWS; r++) {
+        let s: f64 = 0;
+        for (let i = 0; i < cols; i++) {
+          s += <f64>load<f32>(DW + (<usize>(r * cols + i) << 2)) * <f64>load<f32>(DX + (<usize>(tok * cols + i) << 2));
+        }
+        store<f32>(TMP + (<usize>r << 2), <f32>s);
+      }
+      scalarOk = scalarOk && closeRel(y, TMP, ROWS, 1e-5);
+    }
+    expect(scalarOk, t, "matvec_x16 equals the scalar f64 dot of dequantized values within 1e-5");
+    storeGolden(TMP, t == T_Q8_0 ? G.Y_Q8_0_X16 : t == T_Q4_0 ? G.Y_Q4_0_X16 : t == T_Q4_K ? G.Y_Q4_K_X16 : G.Y_Q6_K_X16);
+    expect(closeRel(Y, TMP, NTOK * ROWS, 1e-5), t, "matvec_x16 equals the reference's goldens within 1e-5");
+    matmulX16(t, W, XQ, Y2, cols, ROWS, NTOK, 0, ROWS);
+    expect(sameBits(Y2, Y, NTOK * ROWS), t, "matmul_x16 equals per-token matvec_x16 bit for bit");
+    for (let i: usize = 0; i < <usize>(NTOK * ROWS) << 2; i += 4) store<u32>(Y3 + i, 0xffffffff);
+    matvecX16(t, W, XQ, Y3, cols, 0, 3);
+    matvecX16(t, W, XQ, Y3, cols, 3, ROWS);
+    expect(sameBits(Y3, Y, ROWS), t, "matvec_x16 over split row ranges equals one call");
+    for (let i: usize = 0; i < <usize>(NTOK * ROWS) << 2; i += 4) store<u32>(Y3 + i, 0xffffffff);
+    matmulX16(t, W, XQ, Y3, cols, ROWS, NTOK, 0, 5);
+    matmulX16(t, W, XQ, Y3, cols, ROWS, NTOK, 5, ROWS);
+    expect(sameBits(Y3, Y, NTOK * ROWS), t, "matmul_x16 over split row ranges equals one call");
+  }
+}
+
 export function _start(): void {
   ensureMemory(END);
   checkQuantizers();
@@ -382,5 +484,6 @@ export function _start(): void {
   checkType(T_Q4_0, G.Y_Q4_0, G.ROWS_Q4_0);
   checkType(T_Q4_K, G.Y_Q4_K, G.ROWS_Q4_K);
   checkType(T_Q6_K, G.Y_Q6_K, G.ROWS_Q6_K);
+  checkX16();
   finish("matmul");
 }

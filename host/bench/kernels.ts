@@ -1,6 +1,8 @@
-// `wisp bench kernels`: GB/s of weight bytes each matvec kernel reads at real shapes, on 1 and N
-// threads, beside the machine's memory-read bandwidth measured in the same run.
+// `wisp bench kernels`: GB/s of weight bytes each matvec kernel (as the engine calls it: 16-bit
+// activations for quantized weights) reads at real shapes, on 1 and N threads, beside the
+// machine's memory-read bandwidth measured in the same run.
 import { Arena, planBytes } from '../backends/wasm/arena.js';
+import { ACTIVATION, matvecJob } from '../backends/wasm/model.js';
 import { KernelPool } from '../backends/wasm/pool.js';
 import { GGMLType, rowBytes, traitsOf } from '../model/ggml-types.js';
 import { quantize } from '../model/quantize/index.js';
@@ -15,12 +17,6 @@ export const BENCH_SHAPES: Array<[number, number]> = [
   [32000, 2048],
 ];
 
-const ACT: Partial<Record<GGMLType, GGMLType>> = {
-  [GGMLType.Q8_0]: GGMLType.Q8_0,
-  [GGMLType.Q4_0]: GGMLType.Q8_0,
-  [GGMLType.Q4_K]: GGMLType.Q8_K,
-  [GGMLType.Q6_K]: GGMLType.Q8_K,
-};
 
 export interface KernelResult {
   type: string;
@@ -45,21 +41,27 @@ export async function benchKernels(threadCounts: number[], onResult?: (r: Kernel
   for (const [rows, cols] of BENCH_SHAPES) {
     for (const type of BENCH_TYPES) {
       const wBytes = rowBytes(type, cols) * rows;
-      const arena = new Arena(planBytes([wBytes, cols * 4, rowBytes(GGMLType.Q8_0, cols), rowBytes(GGMLType.Q8_K, cols), rows * 4]), 'the benchmark');
+      const kind = ACTIVATION[type]!;
+      const xqBytes = (cols / kind.blockSize) * kind.blockBytes;
+      const arena = new Arena(planBytes([wBytes, cols * 4, xqBytes, rows * 4]), 'the benchmark');
       const w = arena.alloc(wBytes);
       fillWeights(arena, w, type, rows, cols);
       const x = arena.alloc(cols * 4);
       arena.f32(x, cols).set(randomWeights(cols, 7, 1));
-      const act = ACT[type];
-      const xq = act === undefined ? x : arena.alloc(rowBytes(act, cols));
+      const xq = kind.quantizer ? arena.alloc(xqBytes) : x;
       const y = arena.alloc(rows * 4);
       for (const threads of threadCounts) {
         const pool = KernelPool.create(arena.memory, { threads });
         await pool.ready;
-        if (act !== undefined) pool.call(act === GGMLType.Q8_0 ? 'quantize_q8_0' : 'quantize_q8_K', x, xq, cols);
         const name = traitsOf(type).name;
-        const t = timeIt(() => pool.run([{ kernel: `matvec_${name}`, args: [w, xq, y, cols, 0, 0], split: { total: rows, grain: 4, startArg: 4, endArg: 5 } }]), 0.25);
-        await pool.close();
+        let t;
+        try {
+          if (kind.quantizer) pool.call(kind.quantizer, x, xq, cols);
+          const job = matvecJob(name, kind, w, xq, y, cols, rows, 1);
+          t = timeIt(() => pool.run([job]), 0.25);
+        } finally {
+          await pool.close();
+        }
         const gbPerSecond = wBytes / t.seconds / 1e9;
         const r: KernelResult = { type: name, rows, cols, threads, weightBytes: wBytes, microseconds: t.seconds * 1e6, gbPerSecond, ofReadBandwidth: gbPerSecond / readBandwidthGBps };
         results.push(r);

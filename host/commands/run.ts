@@ -1,7 +1,8 @@
 // `wisp run`: generate from a prompt (wasm kernels or the reference engine), streaming text to stdout.
 import { generate } from '../engine/generate.js';
+import { validateSampling } from '../engine/sampler.js';
 import { openModel, parseEngine } from '../engine/open.js';
-import { FALLBACK_TEMPLATES, renderChat } from '../model/chat-template.js';
+import { fallbackTemplateFor, renderChat } from '../model/chat-template.js';
 import { intOption, numberOption, parseOptions, UsageError } from './args.js';
 import { MODEL_HELP, resolveModelOption } from './model-option.js';
 
@@ -49,36 +50,13 @@ export async function main(argv: string[]): Promise<void> {
     },
     HELP,
   );
-  const path = resolveModelOption(v.model);
-  const t0 = performance.now();
+  // every option is checked before the model (and its kernel workers) is opened
   if (v.kv !== undefined && v.kv !== 'f32' && v.kv !== 'f16') throw new UsageError(`--kv must be f32 or f16, got '${v.kv}'`);
-  const model = await openModel(path, {
-    engine: v.engine ? parseEngine(v.engine) : undefined,
-    threads: intOption(v.threads, 'threads', 1),
-    contextSize: intOption(v.ctx, 'ctx', 1),
-    kvType: v.kv as 'f32' | 'f16' | undefined,
-  });
-  const loadMs = performance.now() - t0;
-
-  let prompt = v.prompt ?? 'Once upon a time';
-  let parseSpecial = false;
-  let addBos: boolean | undefined;
-  if (v.chat) {
-    const template = model.tokenizer.vocab.chatTemplate ?? FALLBACK_TEMPLATES.llama2;
-    const messages = [...(v.system ? [{ role: 'system', content: v.system }] : []), { role: 'user', content: prompt }];
-    const bos = model.tokenizer.bosId !== undefined ? model.tokenizer.vocab.tokens[model.tokenizer.bosId] : '';
-    const eos = model.tokenizer.eosId !== undefined ? model.tokenizer.vocab.tokens[model.tokenizer.eosId] : '';
-    prompt = renderChat(template, messages, { bosToken: bos, eosToken: eos, addGenerationPrompt: true });
-    parseSpecial = true;
-    // a template that writes the BOS text itself must not get a second BOS from the tokenizer
-    addBos = bos === '' || !prompt.startsWith(bos);
-  } else if (v.system) {
-    throw new UsageError('--system needs --chat');
-  }
-  const promptIds = model.tokenizer.encode(prompt, { parseSpecial, addBos });
-
-  process.stdout.write(v.chat ? '' : prompt);
-  const steps = generate(model.model, model.tokenizer, promptIds, {
+  if (v.system && !v.chat) throw new UsageError('--system needs --chat');
+  const engine = v.engine ? parseEngine(v.engine) : undefined;
+  const threads = intOption(v.threads, 'threads', 1);
+  const contextSize = intOption(v.ctx, 'ctx', 1);
+  const options = {
     maxTokens: intOption(v['max-tokens'], 'max-tokens') ?? 128,
     temperature: numberOption(v.temp, 'temp') ?? 0.8,
     topK: intOption(v['top-k'], 'top-k'),
@@ -86,27 +64,48 @@ export async function main(argv: string[]): Promise<void> {
     minP: numberOption(v['min-p'], 'min-p'),
     repeatPenalty: numberOption(v['repeat-penalty'], 'repeat-penalty'),
     seed: intOption(v.seed, 'seed'),
-    contextSize: intOption(v.ctx, 'ctx', 1),
+    contextSize,
     stop: v.stop,
     ignoreEos: v['ignore-eos'],
-  });
-  let r;
+  };
+  validateSampling(options);
+  const path = resolveModelOption(v.model);
+  const t0 = performance.now();
+  const model = await openModel(path, { engine, threads, contextSize, kvType: v.kv as 'f32' | 'f16' | undefined });
+  const loadMs = performance.now() - t0;
   try {
-    r = steps.next();
+    let prompt = v.prompt ?? 'Once upon a time';
+    let parseSpecial = false;
+    let addBos: boolean | undefined;
+    if (v.chat) {
+      const template = model.tokenizer.vocab.chatTemplate ?? fallbackTemplateFor(model.tokenizer.vocab.tokens);
+      const messages = [...(v.system ? [{ role: 'system', content: v.system }] : []), { role: 'user', content: prompt }];
+      const bos = model.tokenizer.bosId !== undefined ? model.tokenizer.vocab.tokens[model.tokenizer.bosId] : '';
+      const eos = model.tokenizer.eosId !== undefined ? model.tokenizer.vocab.tokens[model.tokenizer.eosId] : '';
+      prompt = renderChat(template, messages, { bosToken: bos, eosToken: eos, addGenerationPrompt: true });
+      parseSpecial = true;
+      // a template that writes the BOS text itself must not get a second BOS from the tokenizer
+      addBos = bos === '' || !prompt.startsWith(bos);
+    }
+    const promptIds = model.tokenizer.encode(prompt, { parseSpecial, addBos });
+
+    process.stdout.write(v.chat ? '' : prompt);
+    const steps = generate(model.model, model.tokenizer, promptIds, options);
+    let r = steps.next();
     while (!r.done) {
       process.stdout.write(r.value.text);
       r = steps.next();
     }
+    const res = r.value;
+    process.stdout.write('\n');
+    if (v.ids) console.log(JSON.stringify(res.ids));
+    const t = res.timings;
+    process.stderr.write(
+      `\nprompt: ${res.usage.promptTokens} tokens, ${t.prefillTokensPerSecond.toFixed(1)} tok/s | ` +
+        `generated: ${res.usage.completionTokens} tokens, ${t.decodeTokensPerSecond.toFixed(1)} tok/s | ` +
+        `finish: ${res.finishReason} | load ${loadMs.toFixed(0)} ms | engine: ${model.description}\n`,
+    );
   } finally {
     await model.close();
   }
-  const res = r.value;
-  process.stdout.write('\n');
-  if (v.ids) console.log(JSON.stringify(res.ids));
-  const t = res.timings;
-  process.stderr.write(
-    `\nprompt: ${res.usage.promptTokens} tokens, ${t.prefillTokensPerSecond.toFixed(1)} tok/s | ` +
-      `generated: ${res.usage.completionTokens} tokens, ${t.decodeTokensPerSecond.toFixed(1)} tok/s | ` +
-      `finish: ${res.finishReason} | load ${loadMs.toFixed(0)} ms | engine: ${model.description}\n`,
-  );
 }

@@ -21,9 +21,13 @@ export function loadModel(path: string): LoadedModel {
   const file = GGUFFile.open(path);
   const config = configFromGGUF(file);
   const tokenizer = tokenizerFromGGUF(file);
+  checkVocabulary(path, tokenizer, config);
+  const engine = new ReferenceModel(config, loadLlamaWeightsF32(file, config));
+  return { path, file, config, tokenizer, engine };
+}
+
+export function checkVocabulary(path: string, tokenizer: Tokenizer, config: LlamaConfig): void {
   if (tokenizer.vocabSize !== config.vocabSize) {
     throw new Error(`${path}: the tokenizer has ${tokenizer.vocabSize} tokens but the model's vocabulary is ${config.vocabSize}`);
   }
-  const engine = new ReferenceModel(config, loadLlamaWeightsF32(file, config));
-  return { path, file, config, tokenizer, engine };
 }

@@ -4,7 +4,7 @@ import { GGUFHeaderView } from '../model/gguf/index.js';
 import type { LlamaConfig } from '../model/llama-config.js';
 import type { Tokenizer } from '../model/tokenizer/index.js';
 import type { TokenModel } from './generate.js';
-import { loadModel, tokenizerFromGGUF } from './load-model.js';
+import { checkVocabulary, loadModel, tokenizerFromGGUF } from './load-model.js';
 
 export const ENGINES = ['wasm', 'reference'] as const;
 export type EngineName = (typeof ENGINES)[number];
@@ -48,9 +48,16 @@ export async function openModel(path: string, opts: OpenOptions = {}): Promise<O
   }
   const threads = opts.threads ?? 1;
   const wasm = WasmModel.load(path, { threads, contextSize: opts.contextSize, kvType: opts.kvType });
-  await wasm.ready();
+  let tokenizer: Tokenizer;
   const header = new GGUFHeaderView(path, wasm.file.header);
-  const tokenizer = tokenizerFromGGUF(header);
+  try {
+    await wasm.ready();
+    tokenizer = tokenizerFromGGUF(header);
+    checkVocabulary(path, tokenizer, wasm.config);
+  } catch (err) {
+    await wasm.close();
+    throw err;
+  }
   return {
     path,
     name: header.optString('general.name') ?? path,

@@ -126,7 +126,8 @@ export class Sampler {
 }
 
 function softmaxOf(xs: number[]): number[] {
-  const max = Math.max(...xs);
+  let max = -Infinity;
+  for (const x of xs) if (x > max) max = x; // no spread: a 150k vocabulary overflows the call stack
   const e = xs.map((x) => Math.exp(x - max));
   const sum = e.reduce((a, b) => a + b, 0);
   return e.map((x) => x / sum);

@@ -1,5 +1,6 @@
 // Loading kernel modules for serving: the manifest (one source of truth for what each module
 // exports), and instantiation over one shared memory with WASI stubs that grant nothing.
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot } from '../model/catalog.js';
@@ -61,10 +62,15 @@ export function createSharedMemory(pages: number): WebAssembly.Memory {
   return new WebAssembly.Memory({ initial: pages, maximum: 65536, shared: true });
 }
 
-export function compileFamily(family: KernelFamily, dir = kernelsDir()): WebAssembly.Module {
-  const m = loadManifest(dir).families[family];
+/** Compiles a family's module after checking it is the one the manifest describes (ABI and sha256). */
+export function compileFamily(family: KernelFamily, dir = kernelsDir(), manifest = loadManifest(dir)): WebAssembly.Module {
+  const m = manifest.families[family];
   if (!m) throw new Error(`kernel family '${family}' is not in ${join(dir, 'manifest.json')}; rebuild with \`npm run build\``);
-  return new WebAssembly.Module(readFileSync(join(dir, m.file)));
+  if (m.abi !== KERNEL_ABI) throw new Error(`kernel family '${family}' has ABI ${m.abi}; this host speaks ABI ${KERNEL_ABI}: rebuild with \`npm run build\``);
+  const bytes = readFileSync(join(dir, m.file));
+  const sha = createHash('sha256').update(bytes).digest('hex');
+  if (sha !== m.sha256) throw new Error(`kernels/${m.file} does not match its manifest (sha256 ${sha.slice(0, 12)}…, manifest ${m.sha256.slice(0, 12)}…): rebuild with \`npm run build\``);
+  return new WebAssembly.Module(bytes);
 }
 
 export function instantiateKernel(module: WebAssembly.Module, memory: WebAssembly.Memory): WebAssembly.Exports {

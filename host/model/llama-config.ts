@@ -38,6 +38,12 @@ export function configFromGGUF(file: GGUFHeaderView): LlamaConfig {
     throw new Error(`unsupported architecture '${arch}' (general.architecture); wisp runs: ${Object.keys(LLAMA_FAMILY).join(', ')}`);
   }
   const key = (k: string) => `${arch}.${k}`;
+  // RoPE scaling (llama 3.1 frequency factors, YaRN, linear) is not implemented: refuse rather than
+  // produce subtly wrong text
+  const scaling = file.optString(key('rope.scaling.type'));
+  if ((scaling !== undefined && scaling !== 'none') || file.has('rope_freqs.weight')) {
+    throw new Error(`RoPE scaling (${scaling ?? 'rope_freqs.weight'}) is not supported yet by wisp`);
+  }
   const dim = file.number(key('embedding_length'));
   const nHeads = file.number(key('attention.head_count'));
   const nKvHeads = file.optNumber(key('attention.head_count_kv')) ?? nHeads;

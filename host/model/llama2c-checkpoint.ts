@@ -1,4 +1,5 @@
-// Reads a llama2.c checkpoint (the legacy headerless "version 0" export and the "ak42" v1 export)
+// Reads a llama2.c checkpoint (the legacy headerless "version 0" export; the "ak42" v1 export,
+// whose tensor order differs, is refused with a clear message)
 // into GGUF-named f32 tensors. llama2.c stores q/k rows in the same interleaved RoPE layout that
 // llama.cpp's 'normal' RoPE uses, so no permutation is needed (checked against stories260K.gguf).
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
@@ -40,21 +41,14 @@ export function readLlama2cCheckpoint(path: string): Llama2cCheckpoint {
     readSync(fd, head, 0, head.length, 0);
     if (head.length < 28) fail(path, `file is ${size} bytes, too short for a header`);
 
-    let config: Llama2cConfig;
-    let dataOffset: number;
     if (head.readUInt32LE(0) === MAGIC_V1) {
       const version = head.readInt32LE(4);
-      if (version !== 1) fail(path, `version ${version} is not supported (only the fp32 v1 export and the legacy v0 format)`);
-      if (head.length < 256) fail(path, 'v1 header is truncated');
-      const [dim, hiddenDim, nLayers, nHeads, nKvHeads, vocabSize, seqLen] = Array.from({ length: 7 }, (_, i) => head.readInt32LE(8 + 4 * i));
-      config = { dim, hiddenDim, nLayers, nHeads, nKvHeads, vocabSize, seqLen, sharedClassifier: head[36] !== 0 };
-      dataOffset = 256;
-    } else {
-      const [dim, hiddenDim, nLayers, nHeads, nKvHeads, vocab, seqLen] = Array.from({ length: 7 }, (_, i) => head.readInt32LE(4 * i));
-      // legacy: a negative vocab size means the classifier is stored separately
-      config = { dim, hiddenDim, nLayers, nHeads, nKvHeads, vocabSize: Math.abs(vocab), seqLen, sharedClassifier: vocab > 0 };
-      dataOffset = 28;
+      fail(path, `is a llama2.c "ak42" v${version} export; wisp reads the legacy (version 0) export: re-export with llama2.c's export.py --version 0`);
     }
+    const [dim, hiddenDim, nLayers, nHeads, nKvHeads, vocab, seqLen] = Array.from({ length: 7 }, (_, i) => head.readInt32LE(4 * i));
+    // a negative vocab size means the classifier is stored separately
+    const config: Llama2cConfig = { dim, hiddenDim, nLayers, nHeads, nKvHeads, vocabSize: Math.abs(vocab), seqLen, sharedClassifier: vocab > 0 };
+    const dataOffset = 28;
     checkConfig(path, config);
 
     const c = config;

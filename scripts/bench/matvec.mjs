@@ -1,12 +1,12 @@
 #!/usr/bin/env node
 // Micro-benchmark of the matmul kernels on one thread: GB/s of weight bytes read per second by
-// matvec_<type> (decode) and, with --ntok N, the time of matmul_<type> over N tokens (prefill), as
+// matvec_<type> (decode; a type `<t>_x16` runs matvec_<t>_x16 on q16_0 / q16_K activations) and, with --ntok N, the time of matmul_<type> over N tokens (prefill), as
 // GMAC/s and as its speed-up over N matvec calls. The baseline is a memory read measured in the same
 // process (a wasm SIMD sum, four i32x4 accumulators) over as many bytes as the weights ('% read':
 // for mid-size weights that can be an L3 speed) and over 256 MiB ('% DRAM'). Timings are the best of
 // --reps runs (others share the machine's cores).
 //
-//   node build.mjs && node scripts/bench/matvec.mjs [--types q8_0,q4_K] [--shapes 768x768,2048x5632]
+//   node build.mjs && node scripts/bench/matvec.mjs [--types q8_0,q4_K,q8_0_x16] [--shapes 768x768,2048x5632]
 //        [--reps 7] [--ntok 16] [--json]
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -18,7 +18,7 @@ import { parseArgs } from 'node:util';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const { values: opts } = parseArgs({
   options: {
-    types: { type: 'string', default: 'f32,f16,q8_0,q4_0,q4_K,q6_K' },
+    types: { type: 'string', default: 'f32,f16,q8_0,q4_0,q4_K,q6_K,q8_0_x16,q4_0_x16,q4_K_x16,q6_K_x16' },
     shapes: { type: 'string', default: '768x768,2048x5632,32000x2048' },
     reps: { type: 'string', default: '7' },
     ntok: { type: 'string', default: '0' },
@@ -33,10 +33,12 @@ const NTOK = Number(opts.ntok);
 
 const ROW_BYTES = { f32: (c) => 4 * c, f16: (c) => 2 * c, q8_0: (c) => (c / 32) * 34, q4_0: (c) => (c / 32) * 18, q4_K: (c) => (c / 256) * 144, q6_K: (c) => (c / 256) * 210 };
 const X_BYTES = { f32: (c) => 4 * c, f16: (c) => 4 * c, q8_0: (c) => (c / 32) * 34, q4_0: (c) => (c / 32) * 34, q4_K: (c) => (c / 256) * 292, q6_K: (c) => (c / 256) * 292 };
+/** The weight type of a bench type (`q4_K_x16` -> q4_K). */
+const wtype = (t) => t.replace(/_x16$/, '');
 
 // ---- memory and modules ----------------------------------------------------------------------
 
-const maxWeights = Math.max(256 << 20, ...SHAPES.flatMap(([r, c]) => TYPES.map((t) => r * ROW_BYTES[t](c))));
+const maxWeights = Math.max(256 << 20, ...SHAPES.flatMap(([r, c]) => TYPES.map((t) => r * ROW_BYTES[wtype(t)](c))));
 const maxX = Math.max(...SHAPES.map(([, c]) => 4 * c * Math.max(1, NTOK)));
 const maxY = Math.max(...SHAPES.map(([r]) => 4 * r * Math.max(1, NTOK)));
 const BASE = 1 << 20;
@@ -88,6 +90,7 @@ const u16v = new Uint16Array(memory.buffer);
 
 /** Weights of a type: random quants, sane f16 scales (no NaN, no subnormal floats to slow f32 math). */
 function fillWeights(t, rows, cols) {
+  t = wtype(t);
   const n = rows * ROW_BYTES[t](cols);
   if (t === 'f32') {
     for (let i = 0; i < n / 4; i++) f32v[W / 4 + i] = rnd() - 0.5;
@@ -106,7 +109,9 @@ function fillWeights(t, rows, cols) {
 
 function fillX(t, cols, nTok) {
   for (let i = 0; i < cols * nTok; i++) f32v[X / 4 + i] = rnd() - 0.5;
-  if (t === 'q8_0' || t === 'q4_0') k.quantize_q8_0(X, XQ, cols * nTok);
+  if (t === 'q8_0_x16' || t === 'q4_0_x16') k.quantize_q16_0(X, XQ, cols * nTok);
+  else if (t === 'q4_K_x16' || t === 'q6_K_x16') k.quantize_q16_K(X, XQ, cols * nTok);
+  else if (t === 'q8_0' || t === 'q4_0') k.quantize_q8_0(X, XQ, cols * nTok);
   else if (t === 'q4_K' || t === 'q6_K') k.quantize_q8_K(X, XQ, cols * nTok);
   return t === 'f32' || t === 'f16' ? X : XQ;
 }
@@ -149,10 +154,12 @@ for (const [rows, cols] of SHAPES) {
     // the baseline over exactly as many bytes as these weights (so the same cache level)
     baselines[key] ??= readBaseline(bytes);
     const xp = fillX(t, cols, Math.max(1, NTOK));
-    const sec = time(() => k[`matvec_${t}`](W, xp, Y, cols, 0, rows));
+    const fn = (op) => k[t.endsWith('_x16') ? `${op}_${wtype(t)}_x16` : `${op}_${t}`];
+    const mv = fn('matvec'), mm = fn('matmul');
+    const sec = time(() => mv(W, xp, Y, cols, 0, rows));
     const row = { type: t, rows, cols, weightMB: bytes / 1e6, ms: sec * 1e3, GBs: bytes / sec / 1e9, readGBs: baselines[key].wasm };
     if (NTOK > 0) {
-      const msec = time(() => k[`matmul_${t}`](W, xp, Y, cols, rows, NTOK, 0, rows));
+      const msec = time(() => mm(W, xp, Y, cols, rows, NTOK, 0, rows));
       row.matmulMs = msec * 1e3;
       row.matmulGMACs = (rows * cols * NTOK) / msec / 1e9;
       row.matmulVsMatvec = (sec * NTOK) / msec;
@@ -171,9 +178,9 @@ if (opts.json) {
   console.log();
   const head = ['type', 'rows x cols', 'MB', 'ms', 'GB/s', '% read', '% DRAM'];
   if (NTOK > 0) head.push(`matmul×${NTOK} ms`, 'GMAC/s', 'vs matvec');
-  console.log(head.map((h, i) => (i < 2 ? h.padEnd(i ? 12 : 6) : h.padStart(10))).join(' '));
+  console.log(head.map((h, i) => (i < 2 ? h.padEnd(i ? 12 : 9) : h.padStart(10))).join(' '));
   for (const r of results) {
-    const cells = [r.type.padEnd(6), `${r.rows}x${r.cols}`.padEnd(12), r.weightMB.toFixed(1).padStart(10), r.ms.toFixed(3).padStart(10),
+    const cells = [r.type.padEnd(9), `${r.rows}x${r.cols}`.padEnd(12), r.weightMB.toFixed(1).padStart(10), r.ms.toFixed(3).padStart(10),
       r.GBs.toFixed(2).padStart(10), `${((100 * r.GBs) / r.readGBs).toFixed(0)}%`.padStart(10), `${((100 * r.GBs) / dram.wasm).toFixed(0)}%`.padStart(10)];
     if (NTOK > 0) cells.push(r.matmulMs.toFixed(2).padStart(10), r.matmulGMACs.toFixed(2).padStart(10), `${r.matmulVsMatvec.toFixed(2)}×`.padStart(10));
     console.log(cells.join(' '));

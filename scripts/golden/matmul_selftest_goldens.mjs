@@ -113,6 +113,31 @@ for (let t = 0; t < TYPES.length; t++) {
   lines.push(`export const Y_${name}: StaticArray<u32> = [`, ...body, '];', '');
 }
 
+// 16-bit activations: quantize_q16_0 / q16_K hashes and the _x16 matvec results (types 2..5, seeds ^ 0x16)
+{
+  const x = fillFloats(160, 0x1234567, 4);
+  const q = new Uint8Array(5 * 68);
+  ref.quantizeQ16_0(x, q);
+  lines.push(`// quantize_q16_0 of 160 floats (seed 0x1234567, ×4)`, `export const Q16_0_HASH: u32 = ${hex(fnv1a(q))};`);
+  const xk = fillFloats(512, 0x7654321, 0.125);
+  const qk = new Uint8Array(2 * 580);
+  ref.quantizeQ16_K(xk, qk);
+  lines.push(`// quantize_q16_K of 512 floats (seed 0x7654321, ×0.125)`, `export const Q16_K_HASH: u32 = ${hex(fnv1a(qk))};`, '');
+}
+for (let t = 2; t < TYPES.length; t++) {
+  const type = TYPES[t], name = type.toUpperCase();
+  const cols = colsOf(t), seed = (seedOf(t) ^ 0x16) >>> 0;
+  const w = fillWeights(t, ROWS, cols, seed);
+  const x = fillFloats(NTOK * cols, (seed ^ 0x5bd1e995) >>> 0, 1);
+  const xa = ref.quantizeActivationX16(type, x);
+  const y = ref.matmulX16(type, w, xa, cols, ROWS, NTOK, 0, ROWS);
+  lines.push(`// ${type}_x16: ${ROWS} rows × ${cols} cols (seed ${hex(seed)}), ${NTOK} tokens`);
+  const bits = f32Bits(y).map(hex);
+  const body = [];
+  for (let i = 0; i < bits.length; i += 7) body.push(`  ${bits.slice(i, i + 7).join(', ')},`);
+  lines.push(`export const Y_${name}_X16: StaticArray<u32> = [`, ...body, '];', '');
+}
+
 const out = join(root, 'asm', 'matmul', 'goldens.ts');
 writeFileSync(out, lines.join('\n'));
 console.log(`wrote ${out}`);

@@ -4,21 +4,45 @@
 import { GGMLType, rowBytes, traitsOf } from '../../model/ggml-types.js';
 import { GGUFFile, GGUFHeaderView } from '../../model/gguf/index.js';
 import { configFromGGUF, type LlamaConfig } from '../../model/llama-config.js';
-import { expectedShapes, layerTensorNames } from '../../engine/load-weights.js';
+import { checkTensorShapes, expectedShapes, layerTensorNames } from '../../engine/load-weights.js';
 import type { TokenModel } from '../../engine/generate.js';
 import { ropeTableMany } from '../../kernels/reference/attn.js';
 import { Arena, planBytes } from './arena.js';
 import { KernelError, KernelPool, type Job } from './pool.js';
 
-/** The activation type each weight type's kernels take (docs/KERNEL-ABI.md). */
-const ACTIVATION_TYPE: Partial<Record<GGMLType, GGMLType>> = {
-  [GGMLType.F32]: GGMLType.F32,
-  [GGMLType.F16]: GGMLType.F32,
-  [GGMLType.Q8_0]: GGMLType.Q8_0,
-  [GGMLType.Q4_0]: GGMLType.Q8_0,
-  [GGMLType.Q4_K]: GGMLType.Q8_K,
-  [GGMLType.Q6_K]: GGMLType.Q8_K,
+/**
+ * How each weight type's kernels take their activation (docs/KERNEL-ABI.md): f32 as it is, or
+ * quantized to 16 bits (q16_0 / q16_K) for the `_x16` integer kernels. 16-bit activations keep the
+ * integer dot products and their speed but round ~250x less than ggml's q8_0 / q8_K activations.
+ */
+export interface ActivationKind {
+  /** quantizer kernel, or undefined for f32 input */
+  quantizer?: 'quantize_q16_0' | 'quantize_q16_K';
+  /** bytes of one quantized block and the values it holds */
+  blockBytes: number;
+  blockSize: number;
+  /** suffix of the matvec/matmul kernels after the weight type name */
+  suffix: '' | '_x16';
+}
+
+const F32_INPUT: ActivationKind = { blockBytes: 4, blockSize: 1, suffix: '' };
+const Q16_0: ActivationKind = { quantizer: 'quantize_q16_0', blockBytes: 68, blockSize: 32, suffix: '_x16' };
+const Q16_K: ActivationKind = { quantizer: 'quantize_q16_K', blockBytes: 580, blockSize: 256, suffix: '_x16' };
+
+export const ACTIVATION: Partial<Record<GGMLType, ActivationKind>> = {
+  [GGMLType.F32]: F32_INPUT,
+  [GGMLType.F16]: F32_INPUT,
+  [GGMLType.Q8_0]: Q16_0,
+  [GGMLType.Q4_0]: Q16_0,
+  [GGMLType.Q4_K]: Q16_K,
+  [GGMLType.Q6_K]: Q16_K,
 };
+
+/** The dispatch job for y = W·x over the rows of W (x already in W's activation form). */
+export function matvecJob(kernelType: string, kind: ActivationKind, w: number, x: number, y: number, cols: number, rows: number, nTok: number): Job {
+  if (nTok === 1) return { kernel: `matvec_${kernelType}${kind.suffix}`, args: [w, x, y, cols, 0, 0], split: { total: rows, grain: 4, startArg: 4, endArg: 5 } };
+  return { kernel: `matmul_${kernelType}${kind.suffix}`, args: [w, x, y, cols, rows, nTok, 0, 0], split: { total: rows, grain: 4, startArg: 6, endArg: 7 } };
+}
 
 export interface WasmModelOptions {
   threads?: number;
@@ -89,7 +113,7 @@ export class WasmModel implements TokenModel<WasmSequence> {
   private readonly ATT: number;
   private readonly HB: number;
   private readonly HB2: number;
-  private readonly XQ: Map<GGMLType, number> = new Map();
+  private readonly XQ: Map<ActivationKind, number> = new Map();
   private readonly LOGITS: number;
   private readonly logits: Float32Array;
 
@@ -105,17 +129,19 @@ export class WasmModel implements TokenModel<WasmSequence> {
     const qDim = c.nHeads * c.headDim;
     this.kvBytes = kvElt;
 
+    // shapes first: a tensor larger than its metadata says would make kernels write past their buffers
+    checkTensorShapes(header, c);
     for (const [name] of expectedShapes(c)) {
       const t = header.tensorInfo(name);
-      if (t.dims.length === 2 && ACTIVATION_TYPE[t.type] === undefined) {
-        throw new Error(`${path}: tensor '${name}' is ${traitsOf(t.type).name}; the wasm kernels run ${Object.keys(ACTIVATION_TYPE).map((k) => traitsOf(Number(k)).name).join(', ')} (requantize with wisp quantize)`);
+      if (t.dims.length === 2 && ACTIVATION[t.type] === undefined) {
+        throw new Error(`${path}: tensor '${name}' is ${traitsOf(t.type).name}; the wasm kernels run ${Object.keys(ACTIVATION).map((k) => traitsOf(Number(k)).name).join(', ')} (requantize with wisp quantize)`);
       }
       if (t.dims.length === 1 && t.type !== GGMLType.F32) throw new Error(`${path}: 1-D tensor '${name}' must be f32, it is ${traitsOf(t.type).name}`);
     }
 
     // plan the whole arena: weights, KV caches, activations, RoPE table
     const maxCols = Math.max(c.dim, c.ffnDim, qDim);
-    const xqBytes = Math.max(rowBytes(GGMLType.Q8_0, roundUp(maxCols, 32)), rowBytes(GGMLType.Q8_K, roundUp(maxCols, 256))) * this.chunk;
+    const xqBytes = Math.max(...[Q16_0, Q16_K].map((k) => (roundUp(maxCols, k.blockSize) / k.blockSize) * k.blockBytes)) * this.chunk;
     const actSizes = [c.dim, c.dim, qDim, kvDim, kvDim, qDim, c.ffnDim, c.ffnDim].map((n) => n * 4 * this.chunk);
     const kvSizes = Array.from({ length: 2 * c.nLayers * maxSeqs }, () => this.contextSize * kvDim * kvElt);
     const total = planBytes([
@@ -163,8 +189,8 @@ export class WasmModel implements TokenModel<WasmSequence> {
     });
     this.freeSlots = this.slots.map((s) => s.slot).reverse();
     [this.X, this.XB, this.Q, this.K, this.V, this.ATT, this.HB, this.HB2] = actSizes.map((n) => this.arena.alloc(n));
-    this.XQ.set(GGMLType.Q8_0, this.arena.alloc(xqBytes));
-    this.XQ.set(GGMLType.Q8_K, this.arena.alloc(xqBytes));
+    this.XQ.set(Q16_0, this.arena.alloc(xqBytes));
+    this.XQ.set(Q16_K, this.arena.alloc(xqBytes));
     this.LOGITS = this.arena.alloc(c.vocabSize * 4);
     this.logits = new Float32Array(c.vocabSize);
     this.ropeCs = this.arena.alloc(this.contextSize * c.ropeDim * 4);
@@ -178,9 +204,9 @@ export class WasmModel implements TokenModel<WasmSequence> {
   }
 
   newState(maxSeq = this.contextSize): WasmSequence {
+    if (maxSeq > this.contextSize) throw new RangeError(`context ${maxSeq} is larger than this model was loaded for (${this.contextSize})`);
     const slot = this.freeSlots.pop();
     if (slot === undefined) throw new KernelError(`all ${this.slots.length} sequence slots are in use`);
-    if (maxSeq > this.contextSize) throw new RangeError(`context ${maxSeq} is larger than this model was loaded for (${this.contextSize})`);
     return this.slots[slot];
   }
 
@@ -206,6 +232,7 @@ export class WasmModel implements TokenModel<WasmSequence> {
   /** Runs tokens at positions pos0.. (a prompt chunk, or one decode token); returns the last token's logits. */
   prefill(state: WasmSequence, tokens: readonly number[], pos0: number): Float32Array {
     const c = this.config;
+    if (tokens.length === 0) throw new RangeError('prefill needs at least one token');
     if (pos0 + tokens.length > state.maxSeq) throw new RangeError(`positions up to ${pos0 + tokens.length - 1} do not fit the context of ${state.maxSeq}`);
     for (const t of tokens) if (!Number.isInteger(t) || t < 0 || t >= c.vocabSize) throw new RangeError(`token id ${t} outside the vocabulary (0..${c.vocabSize - 1})`);
     for (let i = 0; i < tokens.length; i += this.chunk) {
@@ -283,25 +310,24 @@ export class WasmModel implements TokenModel<WasmSequence> {
 
   /**
    * y = W·x over n token rows for each (W, x, y), in one dispatch: quantizes x once per activation
-   * type the weights need, then splits each W's rows over the threads.
+   * kind the weights need, then splits each W's rows over the threads.
    */
   private matmuls(specs: Array<[w: Weight, x: number, y: number]>, n: number): void {
-    const inputs = new Map<GGMLType, number>(); // activation type -> the x quantized into it
+    const inputs = new Map<ActivationKind, number>(); // activation kind -> the x quantized into it
     const jobs = specs.map(([w, x, y]): Job => {
-      const xt = ACTIVATION_TYPE[w.type]!;
+      const kind = ACTIVATION[w.type]!;
       let xin = x;
-      if (xt !== GGMLType.F32) {
-        xin = this.XQ.get(xt)!;
-        const done = inputs.get(xt);
+      if (kind.quantizer) {
+        xin = this.XQ.get(kind)!;
+        const done = inputs.get(kind);
         if (done === undefined) {
-          this.pool.call(xt === GGMLType.Q8_0 ? 'quantize_q8_0' : 'quantize_q8_K', x, xin, w.cols * n);
-          inputs.set(xt, x);
+          this.pool.call(kind.quantizer, x, xin, w.cols * n);
+          inputs.set(kind, x);
         } else if (done !== x) {
-          throw new Error('one dispatch quantizes one input per activation type'); // a bug in this file
+          throw new Error('one dispatch quantizes one input per activation kind'); // a bug in this file
         }
       }
-      if (n === 1) return { kernel: `matvec_${w.kernel}`, args: [w.ptr, xin, y, w.cols, 0, 0], split: { total: w.rows, grain: 4, startArg: 4, endArg: 5 } };
-      return { kernel: `matmul_${w.kernel}`, args: [w.ptr, xin, y, w.cols, w.rows, n, 0, 0], split: { total: w.rows, grain: 4, startArg: 6, endArg: 7 } };
+      return matvecJob(w.kernel, kind, w.ptr, xin, y, w.cols, w.rows, n);
     });
     this.pool.run(jobs);
   }

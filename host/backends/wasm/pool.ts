@@ -62,6 +62,15 @@ export class KernelPool {
         }),
       );
     }
+    for (const [i, w] of this.workers.entries()) {
+      // run() is synchronous: the workers need not keep the process alive, and one that dies
+      // marks the pool broken so the next step fails at once instead of spinning to a timeout
+      w.unref();
+      w.on('error', (e) => this.markBroken(`kernel worker ${i + 1} failed: ${e.message}`));
+      w.on('exit', (code) => {
+        if (!this.closing) this.markBroken(`kernel worker ${i + 1} exited (code ${code})`);
+      });
+    }
     this.ready = Promise.all(
       this.workers.map(
         (w, i) =>
@@ -74,8 +83,9 @@ export class KernelPool {
   }
 
   static create(memory: WebAssembly.Memory, opts: PoolOptions): KernelPool {
-    const table = kernelTable(loadManifest());
-    const modules = Object.fromEntries(FAMILIES.map((f) => [f, compileFamily(f)])) as Record<KernelFamily, WebAssembly.Module>;
+    const manifest = loadManifest();
+    const table = kernelTable(manifest);
+    const modules = Object.fromEntries(FAMILIES.map((f) => [f, compileFamily(f, undefined, manifest)])) as Record<KernelFamily, WebAssembly.Module>;
     return new KernelPool(memory, modules, table, opts);
   }
 
@@ -90,8 +100,16 @@ export class KernelPool {
     return i;
   }
 
+  private broken?: string;
+  private closing = false;
+
+  private markBroken(why: string): void {
+    this.broken ??= why;
+  }
+
   /** Runs independent jobs on all threads; one barrier at the end. */
   run(jobs: Job[]): void {
+    if (this.broken) throw new KernelError(`the kernel pool is out of service: ${this.broken}`);
     if (jobs.length > MAX_JOBS) throw new RangeError(`at most ${MAX_JOBS} jobs per dispatch`);
     const { ctl, ctlF } = this;
     for (let j = 0; j < jobs.length; j++) {
@@ -124,10 +142,17 @@ export class KernelPool {
     } catch (err) {
       ownError = err;
     }
-    this.waitForWorkers(nWorkers);
+    try {
+      this.waitForWorkers(nWorkers);
+    } catch (err) {
+      // workers may still be reading this dispatch: the control block cannot be reused
+      this.markBroken((err as Error).message);
+      throw err;
+    }
     const workerError = Atomics.exchange(ctl, CTRL.ERROR, 0);
     if (ownError !== undefined) throw this.describe(ownError, 0);
-    if (workerError !== 0) throw this.describe(new KernelTrap(workerError - 1, 'trapped'), ctl[CTRL.ERROR_WORKER]);
+    if (workerError > 0) throw this.describe(new KernelTrap(workerError - 1, 'trapped (the trap text stays in the worker)'), ctl[CTRL.ERROR_WORKER]);
+    if (workerError < 0) throw new KernelError(`a kernel worker failed on thread ${ctl[CTRL.ERROR_WORKER]} outside any kernel`);
   }
 
   private waitForWorkers(nWorkers: number): void {
@@ -153,6 +178,7 @@ export class KernelPool {
 
   async close(): Promise<void> {
     if (this.workers.length === 0) return;
+    this.closing = true;
     Atomics.store(this.ctl, CTRL.QUIT, 1);
     Atomics.add(this.ctl, CTRL.GEN, 1);
     Atomics.notify(this.ctl, CTRL.GEN);

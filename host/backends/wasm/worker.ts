@@ -57,7 +57,7 @@ while (kernels) {
     runShare(ctl, ctlF, kernels.fns, kernels.floatParams, init.index, init.nThreads, scratch);
   } catch (err) {
     // a trap: report which kernel; the main thread turns it into an error for the request
-    if (Atomics.compareExchange(ctl, CTRL.ERROR, 0, 1 + (err instanceof KernelTrap ? err.fn : 0)) === 0) {
+    if (Atomics.compareExchange(ctl, CTRL.ERROR, 0, err instanceof KernelTrap ? 1 + err.fn : -1) === 0) {
       Atomics.store(ctl, CTRL.ERROR_WORKER, init.index);
     }
   }

@@ -301,5 +301,221 @@ function referenceExports(): Record<string, ReferenceExport> {
   return out;
 }
 
-/** Every matmul export (except `_start`) by name, computed by this reference. */
-export const MATMUL_REFERENCE: Readonly<Record<string, ReferenceExport>> = referenceExports();
+
+// ---- 16-bit activations: q16_0 / q16_K and the `_x16` dot products -----------------------------
+//
+//   q16_0  per 32 values:  { f32 d; i16 q[32] }                    68 bytes
+//   q16_K  per 256 values: { f32 d; i16 q[256]; i32 bsums[16] }   580 bytes (q at 4, bsums at 516)
+// d = fround(amax / 32767), id = d ? fround(1 / d) : 0, q = nearest-even(fround(x·id)) clamped to
+// ±32767 (NaN → 0), bsums[g] = Σ q[16g..16g+16). The kernels (asm/matmul/quantize16.ts) write the
+// same bytes. The x16 dot products below do the integer sums exactly and combine in f64; the kernels
+// turn some partial integer sums into f32 (to stay within i32), so they agree to ~1e-6 relative.
+
+export type X16WeightType = 'q8_0' | 'q4_0' | 'q4_K' | 'q6_K';
+export type X16ActivationType = 'q16_0' | 'q16_K';
+export const X16_WEIGHT_TYPES: readonly X16WeightType[] = ['q8_0', 'q4_0', 'q4_K', 'q6_K'];
+export const Q16_0_BYTES = 68;
+export const Q16_K_BYTES = 580;
+
+/** The 16-bit activation type a weight type is dotted with in its `_x16` kernels. */
+export function activationTypeX16(t: X16WeightType): X16ActivationType {
+  return t === 'q4_K' || t === 'q6_K' ? 'q16_K' : 'q16_0';
+}
+
+/** Bytes of one q16_0 / q16_K activation row of `cols` values for weight type t. */
+export function activationRowBytesX16(t: X16WeightType, cols: number): number {
+  return activationTypeX16(t) === 'q16_K' ? (cols / 256) * Q16_K_BYTES : (cols / 32) * Q16_0_BYTES;
+}
+
+/** WebAssembly's f32x4.nearest then i32x4.trunc_sat_f32x4_s, clamped to ±32767. */
+function q16(v: number): number {
+  if (Number.isNaN(v)) return 0;
+  let r: number;
+  if (!Number.isFinite(v)) r = v;
+  else {
+    const f = Math.floor(v), diff = v - f;
+    r = diff < 0.5 ? f : diff > 0.5 ? f + 1 : f % 2 === 0 ? f : f + 1;
+  }
+  return Math.max(-32767, Math.min(32767, r));
+}
+
+/** One block of `n` values of x from `x0` into out at `o`: writes d and q, returns the q values. */
+function quantizeBlock16(x: Float32Array, x0: number, n: number, dv: DataView, o: number): Int32Array {
+  let amax = 0;
+  for (let i = 0; i < n; i++) amax = Math.max(amax, Math.abs(x[x0 + i]));
+  const d = fround(amax / 32767);
+  const id = d !== 0 ? fround(1 / d) : 0;
+  dv.setFloat32(o, d, true);
+  const q = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    q[i] = q16(fround(x[x0 + i] * id));
+    dv.setInt16(o + 4 + 2 * i, q[i], true);
+  }
+  return q;
+}
+
+/** quantize_q16_0: blocks of 32 { f32 d; i16 q[32] }. */
+export function quantizeQ16_0(x: Float32Array, out: Uint8Array): void {
+  const dv = new DataView(out.buffer, out.byteOffset, out.byteLength);
+  for (let b = 0; b < x.length / 32; b++) quantizeBlock16(x, 32 * b, 32, dv, Q16_0_BYTES * b);
+}
+
+/** quantize_q16_K: blocks of 256 { f32 d; i16 q[256]; i32 bsums[16] }. */
+export function quantizeQ16_K(x: Float32Array, out: Uint8Array): void {
+  const dv = new DataView(out.buffer, out.byteOffset, out.byteLength);
+  for (let b = 0; b < x.length / 256; b++) {
+    const o = Q16_K_BYTES * b;
+    const q = quantizeBlock16(x, 256 * b, 256, dv, o);
+    for (let g = 0; g < 16; g++) {
+      let s = 0;
+      for (let i = 16 * g; i < 16 * g + 16; i++) s += q[i];
+      dv.setInt32(o + 516 + 4 * g, s, true);
+    }
+  }
+}
+
+/** The q16_0 / q16_K bytes of x for weight type t's `_x16` kernels. */
+export function quantizeActivationX16(t: X16WeightType, x: Float32Array): Uint8Array {
+  const out = new Uint8Array(activationRowBytesX16(t, x.length));
+  if (activationTypeX16(t) === 'q16_K') quantizeQ16_K(x, out);
+  else quantizeQ16_0(x, out);
+  return out;
+}
+
+function i32At(b: Uint8Array, i: number): number {
+  return (b[i] | (b[i + 1] << 8) | (b[i + 2] << 16) | (b[i + 3] << 24));
+}
+
+/** q8_0 · q16_0: per block Σ qw·qx (integer) times fround(dw·dx). */
+function dotQ8_0x16(w: Uint8Array, x: Uint8Array, cols: number): number {
+  let sum = 0;
+  for (let b = 0; b < cols / 32; b++) {
+    const pw = 34 * b, px = Q16_0_BYTES * b;
+    let sumi = 0;
+    for (let j = 0; j < 32; j++) sumi += i8(w[pw + 2 + j]) * i16(x, px + 4 + 2 * j);
+    sum += sumi * fround(f16ToF32(u16(w, pw)) * f32At(x, px));
+  }
+  return sum;
+}
+
+/** q4_0 · q16_0: per block Σ (q − 8)·qx (integer) times fround(dw·dx). */
+function dotQ4_0x16(w: Uint8Array, x: Uint8Array, cols: number): number {
+  let sum = 0;
+  for (let b = 0; b < cols / 32; b++) {
+    const pw = 18 * b, px = Q16_0_BYTES * b;
+    let sumi = 0;
+    for (let j = 0; j < 16; j++) {
+      const q = w[pw + 2 + j];
+      sumi += ((q & 0xf) - 8) * i16(x, px + 4 + 2 * j) + ((q >> 4) - 8) * i16(x, px + 4 + 2 * (j + 16));
+    }
+    sum += sumi * fround(f16ToF32(u16(w, pw)) * f32At(x, px));
+  }
+  return sum;
+}
+
+/** q4_K · q16_K: dx·d·Σ_j sc_j·Σ q·qx − dx·dmin·Σ_j m_j·(bsums[2j] + bsums[2j+1]). */
+function dotQ4_Kx16(w: Uint8Array, x: Uint8Array, cols: number): number {
+  let sum = 0;
+  for (let b = 0; b < cols / 256; b++) {
+    const pw = 144 * b, px = Q16_K_BYTES * b;
+    const d = f16ToF32(u16(w, pw)), dmin = f16ToF32(u16(w, pw + 2));
+    const dx = f32At(x, px);
+    let sumi = 0, summ = 0;
+    for (let j = 0; j < 8; j++) {
+      const [sc, m] = scaleMinK4(w, pw + 4, j);
+      const qs = pw + 16 + 32 * (j >> 1);
+      const shift = (j & 1) * 4;
+      let s = 0;
+      for (let l = 0; l < 32; l++) s += ((w[qs + l] >> shift) & 0xf) * i16(x, px + 4 + 2 * (32 * j + l));
+      sumi += sc * s;
+      summ += m * (i32At(x, px + 516 + 8 * j) + i32At(x, px + 516 + 8 * j + 4));
+    }
+    sum += dx * d * sumi - dx * dmin * summ;
+  }
+  return sum;
+}
+
+/** q6_K · q16_K: dx·d·Σ_g sc_g·Σ (q − 32)·qx. */
+function dotQ6_Kx16(w: Uint8Array, x: Uint8Array, cols: number): number {
+  let sum = 0;
+  for (let b = 0; b < cols / 256; b++) {
+    const pw = 210 * b, px = Q16_K_BYTES * b;
+    const d = f16ToF32(u16(w, pw + 208));
+    const dx = f32At(x, px);
+    let sumi = 0;
+    for (let g = 0; g < 16; g++) {
+      let s = 0;
+      for (let l = 16 * g; l < 16 * g + 16; l++) s += (q6KValue(w, pw, l) - 32) * i16(x, px + 4 + 2 * l);
+      sumi += i8(w[pw + 192 + g]) * s;
+    }
+    sum += dx * d * sumi;
+  }
+  return sum;
+}
+
+const DOT_X16: Readonly<Record<X16WeightType, (w: Uint8Array, x: Uint8Array, cols: number) => number>> = {
+  q8_0: dotQ8_0x16,
+  q4_0: dotQ4_0x16,
+  q4_K: dotQ4_Kx16,
+  q6_K: dotQ6_Kx16,
+};
+
+/** One weight row · one q16_0 / q16_K activation row, in f64. */
+export function dotX16(t: X16WeightType, wRow: Uint8Array, xRow: Uint8Array, cols: number): number {
+  return DOT_X16[t](wRow, xRow, cols);
+}
+
+/** matvec_<t>_x16: y[r − r0] = row r of w · x for r in [r0, r1). */
+export function matvecX16(t: X16WeightType, w: Uint8Array, x: Uint8Array, cols: number, r0: number, r1: number): Float64Array {
+  const rb = weightRowBytes(t, cols);
+  const y = new Float64Array(r1 - r0);
+  for (let r = r0; r < r1; r++) y[r - r0] = dotX16(t, w.subarray(r * rb, (r + 1) * rb), x, cols);
+  return y;
+}
+
+/** matmul_<t>_x16: y[tok·rows + r] = row r of w · activation row tok, for r in [r0, r1); other entries NaN. */
+export function matmulX16(
+  t: X16WeightType, w: Uint8Array, x: Uint8Array, cols: number, rows: number, nTok: number, r0: number, r1: number,
+): Float64Array {
+  const rb = weightRowBytes(t, cols), xb = activationRowBytesX16(t, cols);
+  const y = new Float64Array(nTok * rows).fill(NaN);
+  for (let tok = 0; tok < nTok; tok++) {
+    const xRow = x.subarray(tok * xb, (tok + 1) * xb);
+    for (let r = r0; r < r1; r++) y[tok * rows + r] = dotX16(t, w.subarray(r * rb, (r + 1) * rb), xRow, cols);
+  }
+  return y;
+}
+
+function referenceExportsX16(): Record<string, ReferenceExport> {
+  const out: Record<string, ReferenceExport> = {
+    quantize_q16_0: (mem, x, o, n) => {
+      const q = new Uint8Array((n / 32) * Q16_0_BYTES);
+      quantizeQ16_0(f32View(mem, x, n), q);
+      mem.set(q, o);
+    },
+    quantize_q16_K: (mem, x, o, n) => {
+      const q = new Uint8Array((n / 256) * Q16_K_BYTES);
+      quantizeQ16_K(f32View(mem, x, n), q);
+      mem.set(q, o);
+    },
+  };
+  for (const t of X16_WEIGHT_TYPES) {
+    out[`matvec_${t}_x16`] = (mem, w, x, y, cols, r0, r1) => {
+      const rb = weightRowBytes(t, cols);
+      const res = matvecX16(t, mem.subarray(w + r0 * rb), mem.subarray(x, x + activationRowBytesX16(t, cols)), cols, 0, r1 - r0);
+      writeF32(mem, y + 4 * r0, res);
+    };
+    out[`matmul_${t}_x16`] = (mem, w, x, y, cols, rows, nTok, r0, r1) => {
+      const rb = weightRowBytes(t, cols), xb = activationRowBytesX16(t, cols);
+      for (let tok = 0; tok < nTok; tok++) {
+        const xRow = mem.subarray(x + tok * xb, x + (tok + 1) * xb);
+        const res = matvecX16(t, mem.subarray(w + r0 * rb), xRow, cols, 0, r1 - r0);
+        writeF32(mem, y + 4 * (tok * rows + r0), res);
+      }
+    };
+  }
+  return out;
+}
+
+/** Every matmul export (except `_start`) by name, computed by this reference (the `_x16` ones included). */
+export const MATMUL_REFERENCE: Readonly<Record<string, ReferenceExport>> = { ...referenceExports(), ...referenceExportsX16() };
