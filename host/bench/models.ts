@@ -11,8 +11,8 @@ export function benchPrompt(vocabSize: number, n: number, bos = 1, seed = 5): nu
   return [bos, ...Array.from({ length: n - 1 }, () => lo + Math.floor(r() * (vocabSize - lo)))];
 }
 
-export async function wasmSpeed(path: string, promptIds: number[], genTokens: number, threads: number): Promise<SpeedResult> {
-  const model = WasmModel.load(path, { threads, contextSize: promptIds.length + genTokens + 1 });
+export async function wasmSpeed(path: string, promptIds: number[], genTokens: number, threads: number, spinLimit?: number): Promise<SpeedResult> {
+  const model = WasmModel.load(path, { threads, contextSize: promptIds.length + genTokens + 1, spinLimit });
   try {
     await model.ready();
     const state = model.newState();

@@ -27,7 +27,8 @@ models    prefill and decode tok/s on the wasm engine, beside llama.cpp (node-ll
           once into the cache by \`wisp synth\` (needs --tokenizer or WISP_TOKENIZER_DIR)
 
   --threads LIST   thread counts (default: 1 and ${Math.min(2, availableParallelism())})
-  --out DIR        where the JSON/SVG/HTML go (default ./bench-out)`;
+  --out DIR        where the JSON/SVG/HTML go (default ./bench-out)
+  --spin N         worker spin iterations before Atomics.wait (default 200000; 0 = always wait)`;
 
 export async function main(argv: string[]): Promise<void> {
   const { values: v, positionals } = parseOptions(
@@ -39,6 +40,7 @@ export async function main(argv: string[]): Promise<void> {
       tokenizer: { type: 'string' },
       'prompt-tokens': { type: 'string' },
       gen: { type: 'string' },
+      spin: { type: 'string' },
     },
     HELP,
     true,
@@ -50,7 +52,7 @@ export async function main(argv: string[]): Promise<void> {
   const out = v.out ?? 'bench-out';
   mkdirSync(out, { recursive: true });
   if (what === 'kernels') return kernels(threads, out);
-  if (what === 'models') return models(v.model ?? defaultModels(v.tokenizer), threads, intOption(v['prompt-tokens'], 'prompt-tokens', 2) ?? 128, intOption(v.gen, 'gen', 2) ?? 64, out);
+  if (what === 'models') return models(v.model ?? defaultModels(v.tokenizer), threads, intOption(v['prompt-tokens'], 'prompt-tokens', 2) ?? 128, intOption(v.gen, 'gen', 2) ?? 64, out, intOption(v.spin, 'spin', 0));
   throw new UsageError(HELP);
 }
 
@@ -110,7 +112,7 @@ interface ModelRow {
   llamacpp?: SpeedResult;
 }
 
-async function models(paths: string[], threads: number[], promptTokens: number, gen: number, out: string): Promise<void> {
+async function models(paths: string[], threads: number[], promptTokens: number, gen: number, out: string, spinLimit?: number): Promise<void> {
   const nlc = await loadNodeLlamaCpp();
   console.log(nlc ? 'llama.cpp: node-llama-cpp found, measured beside wisp' : 'llama.cpp: node-llama-cpp not found (set WISP_LLAMACPP=/path/to/node_modules); wisp only');
   const rows: ModelRow[] = [];
@@ -120,7 +122,7 @@ async function models(paths: string[], threads: number[], promptTokens: number, 
     const vocab = header.optArray('tokenizer.ggml.tokens')?.length ?? 32000;
     const prompt = benchPrompt(vocab, promptTokens, header.optNumber('tokenizer.ggml.bos_token_id') ?? 1);
     for (const t of threads) {
-      const wasm = await wasmSpeed(path, prompt, gen, t);
+      const wasm = await wasmSpeed(path, prompt, gen, t, spinLimit);
       const llamacpp = nlc ? await llamaCppSpeed(nlc, path, prompt, gen, t) : undefined;
       rows.push({ model: basename(path), threads: t, wasm, llamacpp });
       const cell = (ours: number, theirs?: number) => `${ours.toFixed(1).padStart(8)}${theirs ? ` (${theirs.toFixed(1)}, ${(ours / theirs).toFixed(2)}×)` : ''}`.padEnd(34);
@@ -135,7 +137,7 @@ async function models(paths: string[], threads: number[], promptTokens: number, 
       ...(r.llamacpp ? [{ label: `${r.model} ${r.threads}t`, value: pick(r.llamacpp), series: 'llama.cpp (native)' }] : []),
     ]),
   });
-  const files = writeReport(out, 'models', { date: new Date().toISOString(), promptTokens, generatedTokens: gen, rows }, [
+  const files = writeReport(out, 'models', { date: new Date().toISOString(), promptTokens, generatedTokens: gen, spinLimit: spinLimit ?? 'default', rows }, [
     chart('decode', (s) => s.decodeTokensPerSecond),
     chart('prefill', (s) => s.prefillTokensPerSecond),
   ]);
