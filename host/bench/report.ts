@@ -52,9 +52,10 @@ export function renderSvg(charts: Chart[]): string {
     if (chart.reference) {
       const x = left + scale(chart.reference.value);
       parts.push(`<line x1="${x}" y1="${top - 4}" x2="${x}" y2="${y}" stroke="#333" stroke-dasharray="4 3"/>`);
-      parts.push(`<text x="${x + 4}" y="${top - 6}" font-size="11">${escape(chart.reference.label)} ${chart.reference.value.toFixed(1)}</text>`);
+      // label under the bars, clear of the legend
+      parts.push(`<text x="${x + 4}" y="${y + 12}" font-size="11">${escape(chart.reference.label)} ${chart.reference.value.toFixed(1)}</text>`);
     }
-    y += 24;
+    y += chart.reference ? 36 : 24;
   }
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${y}" font-family="sans-serif"><rect width="100%" height="100%" fill="white"/>${parts.join('')}</svg>\n`;
 }
