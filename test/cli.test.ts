@@ -95,6 +95,23 @@ test('a llama2.c v1 ("ak42") checkpoint is refused with how to re-export it', ()
   }
 });
 
+test('wisp bench models prints tok/s and writes JSON, SVG and HTML', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'wisp-bench-'));
+  try {
+    const r = wisp(['bench', 'models', '-m', sharedModel('stories260K.gguf'), '--threads', '1', '--prompt-tokens', '8', '--gen', '8', '--out', dir], { WISP_LLAMACPP: '/nonexistent' });
+    assert.is(r.code, 0, r.err);
+    assert.match(r.out, /stories260K\.gguf\s+1\s+[\d.]+/);
+    const json = JSON.parse(readFileSync(join(dir, 'models.json'), 'utf8')) as { rows: Array<{ wasm: { decodeTokensPerSecond: number } }> };
+    assert.ok(json.rows[0].wasm.decodeTokensPerSecond > 0);
+    const svg = readFileSync(join(dir, 'models.svg'), 'utf8');
+    assert.match(svg, /^<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
+    assert.match(svg, /<rect x="\d+" y="\d+" width="[\d.]+"/);
+    assert.ok(existsSync(join(dir, 'models.html')));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('a prompt longer than the context is refused with the sizes', () => {
   const r = wisp(['run', '--model', 'stories260K', '--ctx', '8', '--prompt', 'one two three four five six seven eight nine ten']);
   assert.is(r.code, 1);
