@@ -225,25 +225,35 @@ export function dot(t: MatmulWeightType, wRow: Uint8Array, xRow: Uint8Array, col
 
 // ---- the exports, on typed arrays ------------------------------------------------------------
 
+type RowDot = (wRow: Uint8Array, xRow: Uint8Array, cols: number) => number;
+
+/** y[r − r0] = row r of w · x for r in [r0, r1), rows of rb bytes. */
+function matvecWith(rowDot: RowDot, rb: number, w: Uint8Array, x: Uint8Array, cols: number, r0: number, r1: number): Float64Array {
+  const y = new Float64Array(r1 - r0);
+  for (let r = r0; r < r1; r++) y[r - r0] = rowDot(w.subarray(r * rb, (r + 1) * rb), x, cols);
+  return y;
+}
+
+/** y[tok·rows + r] = row r of w · activation row tok (xb bytes each), for r in [r0, r1); other entries NaN. */
+function matmulWith(rowDot: RowDot, rb: number, xb: number, w: Uint8Array, x: Uint8Array, cols: number, rows: number, nTok: number, r0: number, r1: number): Float64Array {
+  const y = new Float64Array(nTok * rows).fill(NaN);
+  for (let tok = 0; tok < nTok; tok++) {
+    const xRow = x.subarray(tok * xb, (tok + 1) * xb);
+    for (let r = r0; r < r1; r++) y[tok * rows + r] = rowDot(w.subarray(r * rb, (r + 1) * rb), xRow, cols);
+  }
+  return y;
+}
+
 /** matvec_<t>: y[r − r0] = row r of w · x for r in [r0, r1). */
 export function matvec(t: MatmulWeightType, w: Uint8Array, x: Uint8Array, cols: number, r0: number, r1: number): Float64Array {
-  const rb = weightRowBytes(t, cols);
-  const y = new Float64Array(r1 - r0);
-  for (let r = r0; r < r1; r++) y[r - r0] = dot(t, w.subarray(r * rb, (r + 1) * rb), x, cols);
-  return y;
+  return matvecWith(DOT[t], weightRowBytes(t, cols), w, x, cols, r0, r1);
 }
 
 /** matmul_<t>: y[tok·rows + r] = row r of w · activation row tok, for r in [r0, r1); other entries NaN. */
 export function matmul(
   t: MatmulWeightType, w: Uint8Array, x: Uint8Array, cols: number, rows: number, nTok: number, r0: number, r1: number,
 ): Float64Array {
-  const rb = weightRowBytes(t, cols), xb = activationRowBytes(t, cols);
-  const y = new Float64Array(nTok * rows).fill(NaN);
-  for (let tok = 0; tok < nTok; tok++) {
-    const xRow = x.subarray(tok * xb, (tok + 1) * xb);
-    for (let r = r0; r < r1; r++) y[tok * rows + r] = dot(t, w.subarray(r * rb, (r + 1) * rb), xRow, cols);
-  }
-  return y;
+  return matmulWith(DOT[t], weightRowBytes(t, cols), activationRowBytes(t, cols), w, x, cols, rows, nTok, r0, r1);
 }
 
 /** get_row_<t>: row `row` of w as floats, by ggml's dequantizer (bit-exact). */
@@ -467,23 +477,14 @@ export function dotX16(t: X16WeightType, wRow: Uint8Array, xRow: Uint8Array, col
 
 /** matvec_<t>_x16: y[r − r0] = row r of w · x for r in [r0, r1). */
 export function matvecX16(t: X16WeightType, w: Uint8Array, x: Uint8Array, cols: number, r0: number, r1: number): Float64Array {
-  const rb = weightRowBytes(t, cols);
-  const y = new Float64Array(r1 - r0);
-  for (let r = r0; r < r1; r++) y[r - r0] = dotX16(t, w.subarray(r * rb, (r + 1) * rb), x, cols);
-  return y;
+  return matvecWith(DOT_X16[t], weightRowBytes(t, cols), w, x, cols, r0, r1);
 }
 
 /** matmul_<t>_x16: y[tok·rows + r] = row r of w · activation row tok, for r in [r0, r1); other entries NaN. */
 export function matmulX16(
   t: X16WeightType, w: Uint8Array, x: Uint8Array, cols: number, rows: number, nTok: number, r0: number, r1: number,
 ): Float64Array {
-  const rb = weightRowBytes(t, cols), xb = activationRowBytesX16(t, cols);
-  const y = new Float64Array(nTok * rows).fill(NaN);
-  for (let tok = 0; tok < nTok; tok++) {
-    const xRow = x.subarray(tok * xb, (tok + 1) * xb);
-    for (let r = r0; r < r1; r++) y[tok * rows + r] = dotX16(t, w.subarray(r * rb, (r + 1) * rb), xRow, cols);
-  }
-  return y;
+  return matmulWith(DOT_X16[t], weightRowBytes(t, cols), activationRowBytesX16(t, cols), w, x, cols, rows, nTok, r0, r1);
 }
 
 function referenceExportsX16(): Record<string, ReferenceExport> {
