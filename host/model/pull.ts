@@ -9,7 +9,7 @@ import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { findCatalogEntry, catalogNames, loadCatalog, type Catalog, type CatalogEntry } from './catalog.js';
 import { createProgress, formatBytes, NO_PROGRESS, type Progress, type ProgressStream } from '../obs/progress.js';
-import { userCacheDir } from './resolve.js';
+import { hostOf, userCacheDir } from './resolve.js';
 import { hashFileInto, sha256File } from './sha256.js';
 
 
@@ -411,13 +411,6 @@ function causeChain(err: unknown): unknown[] {
   return chain;
 }
 
-function hostOf(url: string): string {
-  try {
-    return new URL(url).host;
-  } catch {
-    return url;
-  }
-}
 
 // ---------------------------------------------------------------------------------------------
 // Progress

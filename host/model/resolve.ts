@@ -198,7 +198,8 @@ function pathMessage(spec: string, abs: string, known: string[]): string {
   );
 }
 
-function hostOf(url: string): string {
+/** The host of a URL for messages (the URL itself if it does not parse). */
+export function hostOf(url: string): string {
   try {
     return new URL(url).host;
   } catch {

@@ -3,6 +3,7 @@
 import { GGMLType, traitsOf } from './ggml-types.js';
 import { gv, writeGGUF, type GGUFWriteTensor } from './gguf/index.js';
 import { llamaMetadata, type LlamaShape } from './llama-metadata.js';
+import { expectedShapes } from '../engine/load-weights.js';
 import { canQuantize, quantize } from './quantize/index.js';
 import type { TokenizerVocab } from './tokenizer/index.js';
 
@@ -68,26 +69,14 @@ export function storageType(type: GGMLType, dims: number[]): GGMLType {
 
 export function synthTensors(shape: LlamaShape, vocabSize: number, type: GGMLType, seed: number): GGUFWriteTensor[] {
   const headDim = shape.dim / shape.nHeads;
-  const kvDim = shape.nKvHeads * headDim;
-  const specs: Array<[string, number[]]> = [
-    ['token_embd.weight', [shape.dim, vocabSize]],
-    ['output_norm.weight', [shape.dim]],
-    ['output.weight', [shape.dim, vocabSize]],
+  // the tensor names and shapes of a llama model come from the one place the loaders check them
+  const specs = [
+    ...expectedShapes({
+      arch: 'llama', dim: shape.dim, nLayers: shape.nLayers, nHeads: shape.nHeads, nKvHeads: shape.nKvHeads, headDim, ffnDim: shape.ffnDim,
+      vocabSize, contextLength: shape.contextLength, normEps: shape.normEps ?? 1e-5, ropeBase: shape.ropeBase ?? 10000, ropeDim: headDim,
+      ropeStyle: 'normal', tiedOutput: false, qkvBias: false,
+    }),
   ];
-  for (let l = 0; l < shape.nLayers; l++) {
-    const p = `blk.${l}.`;
-    specs.push(
-      [`${p}attn_q.weight`, [shape.dim, shape.dim]],
-      [`${p}attn_k.weight`, [shape.dim, kvDim]],
-      [`${p}attn_v.weight`, [shape.dim, kvDim]],
-      [`${p}attn_output.weight`, [shape.dim, shape.dim]],
-      [`${p}attn_norm.weight`, [shape.dim]],
-      [`${p}ffn_gate.weight`, [shape.dim, shape.ffnDim]],
-      [`${p}ffn_down.weight`, [shape.ffnDim, shape.dim]],
-      [`${p}ffn_up.weight`, [shape.dim, shape.ffnDim]],
-      [`${p}ffn_norm.weight`, [shape.dim]],
-    );
-  }
   return specs.map(([name, dims]) => {
     const storage = storageType(type, dims);
     return {

@@ -1,6 +1,8 @@
 // The shared memory every kernel works in: a bump allocator over one WebAssembly.Memory.
 // Below 1 MiB is the kernel modules' static data (docs/KERNEL-ABI.md); the host allocates above.
 
+import { createSharedMemory } from '../../kernels/load.js';
+
 export const ARENA_BASE = 1 << 20;
 export const PAGE = 65536;
 export const MAX_PAGES = 65536; // wasm32: 4 GiB
@@ -22,7 +24,7 @@ export class Arena {
           '(use a smaller context (--ctx), a more compact weight type (wisp quantize), or the ONNX backend)',
       );
     }
-    this.memory = new WebAssembly.Memory({ initial: pages, maximum: MAX_PAGES, shared: true });
+    this.memory = createSharedMemory(pages);
     this.limit = pages * PAGE;
   }
 

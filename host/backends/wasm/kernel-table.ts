@@ -1,6 +1,6 @@
 // One numbered table of every kernel export, built from kernels/manifest.json in the same order on
 // the main thread and in every worker, so a dispatch names a function by index.
-import type { KernelFamily, KernelManifest } from '../../kernels/load.js';
+import { instantiateKernel, type KernelFamily, type KernelManifest } from '../../kernels/load.js';
 
 export const FAMILIES: readonly KernelFamily[] = ['matmul', 'attn', 'ops'];
 
@@ -26,6 +26,11 @@ export function kernelTable(manifest: KernelManifest): KernelEntry[] {
 }
 
 export type KernelFn = (...args: number[]) => number | void;
+
+/** One instance of every family over the shared memory (per thread). */
+export function instantiateFamilies(modules: Record<KernelFamily, WebAssembly.Module>, memory: WebAssembly.Memory): Record<KernelFamily, WebAssembly.Exports> {
+  return Object.fromEntries(FAMILIES.map((f) => [f, instantiateKernel(modules[f], memory)])) as Record<KernelFamily, WebAssembly.Exports>;
+}
 
 /** The callable functions of the instances, in table order. */
 export function bindTable(table: KernelEntry[], instances: Record<KernelFamily, WebAssembly.Exports>): KernelFn[] {

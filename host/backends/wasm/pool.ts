@@ -2,9 +2,9 @@
 // of every kernel module over one shared WebAssembly.Memory. `run` dispatches a list of independent
 // kernel calls, split by output rows (or heads), and returns when every thread has done its share.
 import { Worker } from 'node:worker_threads';
-import { compileFamily, instantiateKernel, loadManifest, type KernelFamily } from '../../kernels/load.js';
+import { compileFamily, loadManifest, type KernelFamily } from '../../kernels/load.js';
 import { CTRL, CTRL_INTS, JOB, JOB_STRIDE, JOBS_BASE, KernelTrap, MAX_ARGS, MAX_JOBS, runShare } from './control.js';
-import { bindTable, FAMILIES, kernelTable, type KernelEntry, type KernelFn } from './kernel-table.js';
+import { bindTable, FAMILIES, instantiateFamilies, kernelTable, type KernelEntry, type KernelFn } from './kernel-table.js';
 
 export interface Job {
   kernel: string;
@@ -45,11 +45,7 @@ export class KernelPool {
     this.threads = Math.max(1, opts.threads);
     this.timeoutMs = opts.timeoutMs ?? 30_000;
     table.forEach((e, i) => this.index.set(e.name, i));
-    this.instances = {
-      matmul: instantiateKernel(modules.matmul, memory),
-      attn: instantiateKernel(modules.attn, memory),
-      ops: instantiateKernel(modules.ops, memory),
-    };
+    this.instances = instantiateFamilies(modules, memory);
     this.fns = bindTable(table, this.instances);
     this.floatParams = table.map((e) => e.floatParams);
     const sab = new SharedArrayBuffer(CTRL_INTS * 4);

@@ -1,9 +1,9 @@
 // A kernel worker: one instance of each kernel module over the shared memory, then a loop that
 // spins (briefly) or sleeps until the main thread starts a dispatch, runs its share, reports done.
 import { parentPort, workerData } from 'node:worker_threads';
-import { instantiateKernel, type KernelFamily } from '../../kernels/load.js';
+import type { KernelFamily } from '../../kernels/load.js';
 import { CTRL, KernelTrap, runShare } from './control.js';
-import { bindTable, type KernelEntry } from './kernel-table.js';
+import { bindTable, instantiateFamilies, type KernelEntry } from './kernel-table.js';
 
 interface WorkerInit {
   memory: WebAssembly.Memory;
@@ -21,11 +21,7 @@ const ctlF = new Float32Array(init.ctl);
 
 function start(): { fns: ReturnType<typeof bindTable>; floatParams: boolean[][] } | undefined {
   try {
-    const instances = {
-      matmul: instantiateKernel(init.modules.matmul, init.memory),
-      attn: instantiateKernel(init.modules.attn, init.memory),
-      ops: instantiateKernel(init.modules.ops, init.memory),
-    };
+    const instances = instantiateFamilies(init.modules, init.memory);
     return { fns: bindTable(init.table, instances), floatParams: init.table.map((e) => e.floatParams) };
   } catch (err) {
     console.error(`wisp: kernel worker ${init.index} could not start: ${err instanceof Error ? err.message : String(err)}`);
