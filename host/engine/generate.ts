@@ -99,6 +99,10 @@ function* decode<S>(
   const t1 = performance.now();
 
   let pos = promptIds.length;
+  // decode time counts sampling and forward passes only, not the consumer's time between yields
+  let decodeMs = 0;
+  let forwards = 0;
+  let tStep = performance.now();
   while (ids.length < opts.maxTokens) {
     if (opts.signal?.aborted) {
       finishReason = 'cancelled';
@@ -113,7 +117,9 @@ function* decode<S>(
     history.push(id);
     const { emit, stopped } = stops.push(decoder.push(id));
     text += emit;
+    decodeMs += performance.now() - tStep;
     yield { id, text: emit };
+    tStep = performance.now();
     if (stopped) {
       finishReason = 'stop';
       break;
@@ -124,16 +130,15 @@ function* decode<S>(
       break;
     }
     logits = model.forward(state, id, pos++);
+    forwards++;
   }
+  decodeMs += performance.now() - tStep;
   const rest = stops.flush(decoder.flush());
   if (rest) {
     text += rest;
     yield { id: -1, text: rest };
   }
-  const t2 = performance.now();
   const prefillMs = t1 - t0;
-  // the first generated token's forward belongs to decode: decode covers ids.length - 1 forwards
-  const decodeMs = t2 - t1;
   return {
     ids,
     text,
@@ -143,7 +148,7 @@ function* decode<S>(
       prefillMs,
       decodeMs,
       prefillTokensPerSecond: prefillMs > 0 ? (promptIds.length * 1000) / prefillMs : 0,
-      decodeTokensPerSecond: decodeMs > 0 && ids.length > 1 ? ((ids.length - 1) * 1000) / decodeMs : 0,
+      decodeTokensPerSecond: decodeMs > 0 && forwards > 0 ? (forwards * 1000) / decodeMs : 0,
     },
   };
 }
