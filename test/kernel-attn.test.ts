@@ -1,15 +1,11 @@
 // The `attn` kernel family (asm/attn.ts) against its JS reference (host/kernels/reference/attn.ts) and
 // the reference engine's RoPE, loaded the way the host loads it: one shared memory, WASI stubs.
 // Tolerances are stated per test.
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { WASI } from 'node:wasi';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { rope as engineRope } from '../host/engine/reference.js';
 import { mulberry32 } from '../host/engine/sampler.js';
-import { compileFamily, createSharedMemory, instantiateKernel, type KernelFamily } from '../host/kernels/load.js';
+import { compileFamily, createSharedMemory, instantiateKernel } from '../host/kernels/load.js';
 import * as ref from '../host/kernels/reference/attn.js';
 import { f32ToF16 } from '../host/model/ggml-types.js';
 
@@ -73,30 +69,8 @@ function assertClose(got: ArrayLike<number>, want: ArrayLike<number>, atol: numb
 
 const bits = (a: Float32Array) => Array.from(new Uint32Array(a.slice().buffer));
 
-/** Runs the module's `_start` under node:wasi in a fresh shared memory; returns its exit code and output. */
-function runSelfTest(family: KernelFamily): { code: number; out: string } {
-  const dir = mkdtempSync(join(tmpdir(), 'wisp-selftest-'));
-  try {
-    const file = join(dir, 'stdout');
-    const fd = openSync(file, 'w');
-    const wasi = new WASI({ version: 'preview1', returnOnExit: true, stdout: fd });
-    const instance = new WebAssembly.Instance(compileFamily(family), {
-      env: { memory: createSharedMemory(17) },
-      ...(wasi.getImportObject() as WebAssembly.Imports),
-    });
-    const code = wasi.start(instance);
-    closeSync(fd);
-    return { code, out: readFileSync(file, 'utf8') };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
 
-test('the module self-test passes under node:wasi', () => {
-  const { code, out } = runSelfTest('attn');
-  assert.match(out, /^attn: \d+ checks, 0 failed$/m);
-  assert.is(code, 0, out);
-});
+// (the module's `_start` self-test under node:wasi, wasmtime and jco: test/kernel-wasi.test.ts)
 
 // ---- RoPE ------------------------------------------------------------------------------------
 
