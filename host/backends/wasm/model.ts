@@ -1,7 +1,7 @@
 // The llama forward pass on the wasm kernels: weights loaded once into the shared arena, every
 // matmul split over the kernel pool by output rows, attention split by heads. It keeps the step
 // names of host/engine/reference.ts so a profile of one maps onto the other.
-import { GGMLType, rowBytes, traitsOf } from '../../model/ggml-types.js';
+import { GGMLType, traitsOf } from '../../model/ggml-types.js';
 import { GGUFFile, GGUFHeaderView } from '../../model/gguf/index.js';
 import { configFromGGUF, type LlamaConfig } from '../../model/llama-config.js';
 import { checkTensorShapes, expectedShapes, layerTensorNames } from '../../engine/load-weights.js';
