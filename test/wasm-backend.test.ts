@@ -117,7 +117,14 @@ test('a kernel that traps fails the step with a clear error, and the backend kee
     const bad = 0xfffff000; // past the end of the memory: every access traps
     assert.throws(
       () => wasm.pool.run([{ kernel: 'matvec_f32', args: [bad, bad, bad, 64, 0, 0], split: { total: 64, startArg: 4, endArg: 5 } }]),
-      (e: unknown) => e instanceof KernelError && /kernel matmul\.matvec_f32 failed on thread \d/.test((e as Error).message),
+      (e: unknown) => e instanceof KernelError && /kernel matmul\.matvec_f32 failed on thread \d: memory access out of bounds/.test((e as Error).message),
+    );
+    // only the worker's half of the rows is out of bounds: its trap text reaches the main thread
+    const end = wasm.arena.memory.buffer.byteLength;
+    const scratch = 512 * 1024; // below the arena, above every kernel family's static data
+    assert.throws(
+      () => wasm.pool.run([{ kernel: 'matvec_f32', args: [end - 32 * 64 * 4, scratch, scratch + 4096, 64, 0, 0], split: { total: 64, startArg: 4, endArg: 5 } }]),
+      (e: unknown) => e instanceof KernelError && /kernel matmul\.matvec_f32 failed on thread 1: memory access out of bounds/.test((e as Error).message),
     );
     assert.equal(greedy(wasm as TokenModel<unknown>, 20), referenceIds.slice(0, 20));
   } finally {

@@ -13,6 +13,7 @@ export const CTRL = {
   ERROR: 5, // 0, or 1 + the table index of a kernel that threw in a worker
   ERROR_WORKER: 6,
   DEAD: 7, // workers that could not start (their error went to stderr)
+  ERROR_TEXT_LEN: 8, // bytes of the failing worker's message in the error text area
 } as const;
 
 export const JOBS_BASE = 16;
@@ -28,7 +29,21 @@ export const JOB = {
   ARGS: 6,
 } as const;
 export const JOB_STRIDE = JOB.ARGS + MAX_ARGS;
-export const CTRL_INTS = JOBS_BASE + MAX_JOBS * JOB_STRIDE;
+/** The error text area (UTF-8, written by the worker that set ERROR) follows the jobs. */
+export const ERROR_TEXT_BYTES = 512;
+export const ERROR_TEXT_OFFSET = (JOBS_BASE + MAX_JOBS * JOB_STRIDE) * 4;
+export const CTRL_INTS = JOBS_BASE + MAX_JOBS * JOB_STRIDE + ERROR_TEXT_BYTES / 4;
+
+export function writeErrorText(sab: SharedArrayBuffer, ctl: Int32Array, message: string): void {
+  const bytes = new TextEncoder().encode(message).subarray(0, ERROR_TEXT_BYTES);
+  new Uint8Array(sab, ERROR_TEXT_OFFSET, ERROR_TEXT_BYTES).set(bytes);
+  Atomics.store(ctl, CTRL.ERROR_TEXT_LEN, bytes.length);
+}
+
+export function readErrorText(sab: SharedArrayBuffer, ctl: Int32Array): string {
+  const n = Atomics.load(ctl, CTRL.ERROR_TEXT_LEN);
+  return new TextDecoder().decode(new Uint8Array(sab, ERROR_TEXT_OFFSET, n).slice());
+}
 
 /** This thread's share [start, end) of `total` items in units of `grain`, for thread t of n. */
 export function shareOf(total: number, grain: number, t: number, n: number): [number, number] {

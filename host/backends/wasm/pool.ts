@@ -3,7 +3,7 @@
 // kernel calls, split by output rows (or heads), and returns when every thread has done its share.
 import { Worker } from 'node:worker_threads';
 import { compileFamily, loadManifest, type KernelFamily } from '../../kernels/load.js';
-import { CTRL, CTRL_INTS, JOB, JOB_STRIDE, JOBS_BASE, KernelTrap, MAX_ARGS, MAX_JOBS, runShare } from './control.js';
+import { CTRL, CTRL_INTS, JOB, JOB_STRIDE, JOBS_BASE, KernelTrap, MAX_ARGS, MAX_JOBS, readErrorText, runShare } from './control.js';
 import { bindTable, FAMILIES, instantiateFamilies, kernelTable, type KernelEntry, type KernelFn } from './kernel-table.js';
 
 export interface Job {
@@ -31,6 +31,7 @@ export class KernelPool {
   private readonly index = new Map<string, number>();
   private readonly fns: KernelFn[];
   private readonly floatParams: boolean[][];
+  private readonly sab: SharedArrayBuffer;
   private readonly ctl: Int32Array;
   private readonly ctlF: Float32Array;
   private readonly workers: Worker[] = [];
@@ -49,6 +50,7 @@ export class KernelPool {
     this.fns = bindTable(table, this.instances);
     this.floatParams = table.map((e) => e.floatParams);
     const sab = new SharedArrayBuffer(CTRL_INTS * 4);
+    this.sab = sab;
     this.ctl = new Int32Array(sab);
     this.ctlF = new Float32Array(sab);
     for (let i = 1; i < this.threads; i++) {
@@ -147,8 +149,8 @@ export class KernelPool {
     }
     const workerError = Atomics.exchange(ctl, CTRL.ERROR, 0);
     if (ownError !== undefined) throw this.describe(ownError, 0);
-    if (workerError > 0) throw this.describe(new KernelTrap(workerError - 1, 'trapped (the trap text stays in the worker)'), ctl[CTRL.ERROR_WORKER]);
-    if (workerError < 0) throw new KernelError(`a kernel worker failed on thread ${ctl[CTRL.ERROR_WORKER]} outside any kernel`);
+    if (workerError > 0) throw this.describe(new KernelTrap(workerError - 1, readErrorText(this.sab, ctl)), ctl[CTRL.ERROR_WORKER]);
+    if (workerError < 0) throw new KernelError(`a kernel worker failed on thread ${ctl[CTRL.ERROR_WORKER]} outside any kernel: ${readErrorText(this.sab, ctl)}`);
   }
 
   private waitForWorkers(nWorkers: number): void {

@@ -2,7 +2,7 @@
 // spins (briefly) or sleeps until the main thread starts a dispatch, runs its share, reports done.
 import { parentPort, workerData } from 'node:worker_threads';
 import type { KernelFamily } from '../../kernels/load.js';
-import { CTRL, KernelTrap, runShare } from './control.js';
+import { CTRL, KernelTrap, runShare, writeErrorText } from './control.js';
 import { bindTable, instantiateFamilies, type KernelEntry } from './kernel-table.js';
 
 interface WorkerInit {
@@ -54,6 +54,7 @@ while (kernels) {
   } catch (err) {
     // a trap: report which kernel; the main thread turns it into an error for the request
     if (Atomics.compareExchange(ctl, CTRL.ERROR, 0, err instanceof KernelTrap ? 1 + err.fn : -1) === 0) {
+      writeErrorText(init.ctl, ctl, err instanceof Error ? err.message : String(err));
       Atomics.store(ctl, CTRL.ERROR_WORKER, init.index);
     }
   }
