@@ -57,9 +57,9 @@ export function wasiStubImports(): WebAssembly.Imports {
   return { wasi_snapshot_preview1: WASI_STUBS as unknown as WebAssembly.ModuleImports };
 }
 
-/** A shared memory of `pages` 64 KiB pages that can grow to 4 GiB (the wasm32 limit). */
-export function createSharedMemory(pages: number): WebAssembly.Memory {
-  return new WebAssembly.Memory({ initial: pages, maximum: 65536, shared: true });
+/** A shared memory of `pages` 64 KiB pages that can grow to `maximum` pages (default 4 GiB, the wasm32 limit). */
+export function createSharedMemory(pages: number, maximum = 65536): WebAssembly.Memory {
+  return new WebAssembly.Memory({ initial: pages, maximum, shared: true });
 }
 
 /** Compiles a family's module after checking it is the one the manifest describes (ABI and sha256). */

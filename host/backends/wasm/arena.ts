@@ -24,7 +24,8 @@ export class Arena {
           '(use a smaller context (--ctx), a more compact weight type (wisp quantize), or the ONNX backend)',
       );
     }
-    this.memory = createSharedMemory(pages);
+    // planned whole, never grown: the maximum is the size, so a 32-bit host reserves no more than it uses
+    this.memory = createSharedMemory(pages, pages);
     this.limit = pages * PAGE;
   }
 
