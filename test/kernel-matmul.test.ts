@@ -10,6 +10,7 @@
 //   quantize_q16_0, quantize_q16_K                     exact (bytes, vs the JS reference)
 //   matvec_*_x16, matmul_*_x16 vs the f64 reference    1e-5; matmul vs matvec and row splits exact
 //   x16 vs f32 math: its error at least 50× below the 8-bit path's on the same weights and x
+import { mulberry32 } from '../host/engine/sampler.js';
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -60,17 +61,7 @@ function bytes(p: number, n: number): Uint8Array {
   return mem.slice(p, p + n);
 }
 
-/** mulberry32: a small deterministic PRNG. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = mulberry32;
 
 /** n floats, roughly normal with standard deviation `scale`, with a few outliers. */
 function randomFloats(n: number, seed: number, scale = 1): Float32Array {

@@ -3,6 +3,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { mulberry32 } from '../../host/engine/sampler.js';
 import { GGMLType, f32ToBf16, f32ToF16, tensorBytes, traitsOf } from '../../host/model/ggml-types.js';
 import { GGUFValueType, encodeGGUFHeader, gv, type GGUFValue, type GGUFWriteInput } from '../../host/model/gguf/index.js';
 
@@ -12,17 +13,8 @@ export function tempDir(): string {
   return mkdtempSync(join(tmpdir(), 'wisp-gguf-'));
 }
 
-/** mulberry32: small, seeded, good enough for test data. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** mulberry32 (the sampler's PRNG): small, seeded, good enough for test data. */
+export const rng = mulberry32;
 
 /** Byte offsets of the f16 scale fields in one block, for the types the synthetic file uses. */
 const HALF_FIELDS: Partial<Record<GGMLType, number[]>> = {
