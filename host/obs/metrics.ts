@@ -1,0 +1,129 @@
+// Prometheus metrics of the MQTT service. One ServiceMetrics owns one prom-client Registry (never the
+// global one), so two services in one process — tests, a fleet simulation — keep separate counts.
+// The service calls the typed methods below; `wisp serve` exposes `metricsText()` on GET /metrics
+// (host/obs/http.ts), and dashboards/wisp-grafana.json charts every metric named here.
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+/** How a request ended: a finish_reason, or why it never ran (docs/PROTOCOL.md error codes). */
+export const REQUEST_OUTCOMES = ['stop', 'length', 'cancelled', 'error', 'busy', 'invalid', 'rate_limited'] as const;
+export type RequestOutcome = (typeof REQUEST_OUTCOMES)[number];
+
+/** The groups a backend's time is booked under (one forward step = embed, layers, head; then sample). */
+export const BACKEND_OPS = ['embed', 'attention', 'ffn', 'head', 'sample'] as const;
+export type BackendOp = (typeof BACKEND_OPS)[number];
+
+export type KernelSwapOutcome = 'swapped' | 'rolled_back' | 'rejected';
+
+export interface ServiceInfo {
+  device: string;
+  model: string;
+  /** sha256 of the model file */
+  sha256: string;
+  engine: string;
+  threads: number;
+}
+
+export interface ServiceMetricsOptions {
+  /** Also collect prom-client's process and Node metrics (CPU, memory, event-loop lag, GC). Default false. */
+  processMetrics?: boolean;
+}
+
+// 5 ms (a tiny model, warm) .. 30 s (a long prompt on a Pi)
+const TTFT_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+const DECODE_RATE_BUCKETS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000];
+const BATCH_BUCKETS = [1, 2, 3, 4, 6, 8, 12, 16, 32];
+
+export class ServiceMetrics {
+  readonly registry = new Registry();
+  readonly contentType: string = this.registry.contentType;
+
+  private readonly requests: Counter<'outcome'>;
+  private readonly queue: Gauge;
+  private readonly active: Gauge;
+  private readonly ttft: Histogram;
+  private readonly generated: Counter;
+  private readonly prompt: Counter;
+  private readonly decode: Histogram;
+  private readonly batch: Histogram;
+  private readonly backend: Counter<'backend' | 'op'>;
+  private readonly swaps: Counter<'family' | 'outcome'>;
+  private readonly mqtt: Counter<'direction' | 'kind'>;
+  private readonly infoGauge: Gauge<keyof ServiceInfo>;
+
+  constructor(opts: ServiceMetricsOptions = {}) {
+    const registers = [this.registry];
+    this.requests = new Counter({ name: 'wisp_requests_total', help: 'Requests finished, by outcome (finish reason or refusal)', labelNames: ['outcome'], registers });
+    // every outcome exists from the start at 0, so rate() and "no errors yet" show as 0, not as no data
+    for (const outcome of REQUEST_OUTCOMES) this.requests.inc({ outcome }, 0);
+    this.queue = new Gauge({ name: 'wisp_queue_depth', help: 'Requests waiting to be admitted into the batch', registers });
+    this.active = new Gauge({ name: 'wisp_active_sequences', help: 'Sequences in the running batch', registers });
+    this.ttft = new Histogram({ name: 'wisp_time_to_first_token_seconds', help: 'From a request arriving to its first generated token', buckets: TTFT_BUCKETS, registers });
+    this.generated = new Counter({ name: 'wisp_generated_tokens_total', help: 'Tokens generated (sampled), all requests', registers });
+    this.prompt = new Counter({ name: 'wisp_prompt_tokens_total', help: 'Prompt tokens prefilled, all requests', registers });
+    this.decode = new Histogram({ name: 'wisp_decode_tokens_per_second', help: 'Decode speed of each finished request', buckets: DECODE_RATE_BUCKETS, registers });
+    this.batch = new Histogram({ name: 'wisp_batch_size', help: 'Sequences in each decode step', buckets: BATCH_BUCKETS, registers });
+    this.backend = new Counter({ name: 'wisp_backend_seconds_total', help: 'Time spent in each backend, by op group', labelNames: ['backend', 'op'], registers });
+    this.swaps = new Counter({ name: 'wisp_kernel_swaps_total', help: 'Kernel module hot swaps, by family and outcome', labelNames: ['family', 'outcome'], registers });
+    this.mqtt = new Counter({ name: 'wisp_mqtt_messages_total', help: 'MQTT messages handled, by direction and topic kind', labelNames: ['direction', 'kind'], registers });
+    this.infoGauge = new Gauge({ name: 'wisp_info', help: 'The device, its model and engine (always 1)', labelNames: ['device', 'model', 'sha256', 'engine', 'threads'], registers });
+    if (opts.processMetrics) collectDefaultMetrics({ register: this.registry });
+  }
+
+  requestFinished(outcome: RequestOutcome): void {
+    this.requests.inc({ outcome });
+  }
+
+  queueDepth(n: number): void {
+    this.queue.set(n);
+  }
+
+  activeSequences(n: number): void {
+    this.active.set(n);
+  }
+
+  /** Dropped when not finite (a request that produced no token has no TTFT). */
+  timeToFirstToken(seconds: number): void {
+    if (Number.isFinite(seconds)) this.ttft.observe(seconds);
+  }
+
+  tokensGenerated(n: number): void {
+    this.generated.inc(n);
+  }
+
+  promptTokens(n: number): void {
+    this.prompt.inc(n);
+  }
+
+  /** Once per finished request; dropped when not finite (a decode of zero duration). */
+  decodeRate(tokPerSec: number): void {
+    if (Number.isFinite(tokPerSec)) this.decode.observe(tokPerSec);
+  }
+
+  /** Once per decode step. */
+  batchSize(n: number): void {
+    this.batch.observe(n);
+  }
+
+  backendTime(backend: string, op: BackendOp, seconds: number): void {
+    this.backend.inc({ backend, op }, seconds);
+  }
+
+  kernelSwap(family: string, outcome: KernelSwapOutcome): void {
+    this.swaps.inc({ family, outcome });
+  }
+
+  mqttMessage(direction: 'in' | 'out', kind: string): void {
+    this.mqtt.inc({ direction, kind });
+  }
+
+  /** Replaces the previous info (a model reload leaves one series, not two). */
+  info(i: ServiceInfo): void {
+    this.infoGauge.reset();
+    this.infoGauge.set({ device: i.device, model: i.model, sha256: i.sha256, engine: i.engine, threads: String(i.threads) }, 1);
+  }
+
+  /** The Prometheus text exposition of every metric in this registry. */
+  metricsText(): Promise<string> {
+    return this.registry.metrics();
+  }
+}
