@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { StopMatcher } from '../host/engine/generate.js';
+import { StopMatcher } from '../host/engine/stop-matcher.js';
 import { argmax, mulberry32, Sampler } from '../host/engine/sampler.js';
 
 const logits = Float32Array.from([1, 3, 2, 0.5, 2.9]);

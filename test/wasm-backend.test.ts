@@ -57,6 +57,46 @@ test('prefill in chunks gives the logits of token-by-token decoding', async () =
   }
 });
 
+test('decodeBatch: three sequences in one step give the logits each gets alone, bit for bit', async () => {
+  const batched = WasmModel.load(STORIES, { contextSize: 64, maxSequences: 3, threads: 2 });
+  const alone = WasmModel.load(STORIES, { contextSize: 64 });
+  try {
+    const prompts = [promptIds, reference.tokenizer.encode('The cat'), reference.tokenizer.encode('Lily and Ben went to the park')];
+    const states = prompts.map(() => batched.newState());
+    const logits: Float32Array[] = prompts.map((p, i) => Float32Array.from(batched.prefill(states[i], p, 0)));
+    const positions = prompts.map((p) => p.length);
+    const expected = prompts.map((p) => {
+      const s = alone.newState();
+      let l: Float32Array = Float32Array.from(alone.prefill(s, p, 0));
+      const rows: Float32Array[] = [l];
+      for (let step = 0; step < 12; step++) {
+        l = Float32Array.from(alone.forward(s, argmax(l), p.length + step));
+        rows.push(l);
+      }
+      alone.releaseState(s);
+      return rows;
+    });
+    for (let step = 0; step < 12; step++) {
+      // sequence 1 sits out every third step: batches change size from step to step
+      const active = [0, 1, 2].filter((i) => i !== 1 || step % 3 !== 0);
+      const out = batched.decodeBatch(active.map((i) => states[i]), active.map((i) => argmax(logits[i])), active.map((i) => positions[i]));
+      active.forEach((i, r) => {
+        logits[i] = out[r];
+        positions[i]++;
+      });
+    }
+    // compare the final logits of each sequence with the same number of single steps
+    for (let i = 0; i < 3; i++) {
+      const steps = positions[i] - prompts[i].length;
+      assert.equal(Array.from(logits[i]), Array.from(expected[i][steps]), `sequence ${i} after ${steps} steps`);
+    }
+    assert.throws(() => batched.decodeBatch([states[0], states[0]], [1, 1], [30, 31]), /appears twice/);
+  } finally {
+    await batched.close();
+    await alone.close();
+  }
+});
+
 test('f16 KV cache: top-1 agreement with the reference of at least 99% of steps', async () => {
   const wasm = WasmModel.load(STORIES, { contextSize: 512, kvType: 'f16' });
   try {

@@ -79,6 +79,13 @@ interface LayerPtrs {
   bv?: number;
 }
 
+/** Rows of one step that belong to one sequence, at positions pos0.. */
+interface Segment {
+  state: WasmSequence;
+  pos0: number;
+  n: number;
+}
+
 /** One sequence's KV cache slot in the arena. */
 export class WasmSequence {
   constructor(
@@ -150,7 +157,7 @@ export class WasmModel implements TokenModel<WasmSequence> {
       ...actSizes,
       xqBytes,
       xqBytes,
-      c.vocabSize * 4,
+      c.vocabSize * 4 * this.chunk,
       this.contextSize * c.ropeDim * 4,
     ]);
     this.arena = new Arena(total, `${path} (${c.nLayers} layers, context ${this.contextSize} × ${maxSeqs} sequences)`);
@@ -191,7 +198,7 @@ export class WasmModel implements TokenModel<WasmSequence> {
     [this.X, this.XB, this.Q, this.K, this.V, this.ATT, this.HB, this.HB2] = actSizes.map((n) => this.arena.alloc(n));
     this.XQ.set(Q16_0, this.arena.alloc(xqBytes));
     this.XQ.set(Q16_K, this.arena.alloc(xqBytes));
-    this.LOGITS = this.arena.alloc(c.vocabSize * 4);
+    this.LOGITS = this.arena.alloc(c.vocabSize * 4 * this.chunk);
     this.logits = new Float32Array(c.vocabSize);
     this.ropeCs = this.arena.alloc(this.contextSize * c.ropeDim * 4);
     this.arena.f32(this.ropeCs, this.contextSize * c.ropeDim).set(ropeTableMany(0, this.contextSize, c.ropeDim, c.ropeBase));
@@ -231,25 +238,63 @@ export class WasmModel implements TokenModel<WasmSequence> {
 
   /** Runs tokens at positions pos0.. (a prompt chunk, or one decode token); returns the last token's logits. */
   prefill(state: WasmSequence, tokens: readonly number[], pos0: number): Float32Array {
-    const c = this.config;
     if (tokens.length === 0) throw new RangeError('prefill needs at least one token');
     if (pos0 + tokens.length > state.maxSeq) throw new RangeError(`positions up to ${pos0 + tokens.length - 1} do not fit the context of ${state.maxSeq}`);
-    for (const t of tokens) if (!Number.isInteger(t) || t < 0 || t >= c.vocabSize) throw new RangeError(`token id ${t} outside the vocabulary (0..${c.vocabSize - 1})`);
+    this.checkTokens(tokens);
     for (let i = 0; i < tokens.length; i += this.chunk) {
-      this.step(state, tokens.slice(i, i + this.chunk), pos0 + i);
+      const part = tokens.slice(i, i + this.chunk);
+      this.step(part, [{ state, pos0: pos0 + i, n: part.length }]);
     }
-    return this.head(tokens.length <= this.chunk ? tokens.length - 1 : (tokens.length - 1) % this.chunk);
+    const last = tokens.length <= this.chunk ? tokens.length - 1 : (tokens.length - 1) % this.chunk;
+    this.head(last, 1);
+    return this.logitsRow(0);
   }
 
-  private step(state: WasmSequence, tokens: readonly number[], pos0: number): void {
+  /** KV cache slots planned at load. */
+  get maxSequences(): number {
+    return this.slots.length;
+  }
+
+  /** The most sequences one decodeBatch call takes (activation buffers are planned for this many rows). */
+  get maxBatch(): number {
+    return this.chunk;
+  }
+
+  /**
+   * One decode step for several sequences at once: token i goes to states[i] at positions[i]. The
+   * matmuls run all rows together (each weight block read once per step, not once per sequence);
+   * RoPE, the KV append and attention run per sequence. Returns each sequence's logits (copies).
+   */
+  decodeBatch(states: readonly WasmSequence[], tokens: readonly number[], positions: readonly number[]): Float32Array[] {
+    const n = tokens.length;
+    if (n === 0) return [];
+    if (states.length !== n || positions.length !== n) throw new RangeError('decodeBatch needs one state and one position per token');
+    if (n > this.chunk) throw new RangeError(`a batch holds at most ${this.chunk} sequences, got ${n}`);
+    if (new Set(states).size !== n) throw new RangeError('a sequence appears twice in one batch');
+    this.checkTokens(tokens);
+    states.forEach((s, i) => {
+      if (positions[i] >= s.maxSeq) throw new RangeError(`position ${positions[i]} does not fit the context of ${s.maxSeq}`);
+    });
+    this.step(tokens, states.map((state, i) => ({ state, pos0: positions[i], n: 1 })));
+    this.head(0, n);
+    return states.map((_, i) => Float32Array.from(this.logitsRow(i)));
+  }
+
+  private checkTokens(tokens: readonly number[]): void {
+    const v = this.config.vocabSize;
+    for (const t of tokens) if (!Number.isInteger(t) || t < 0 || t >= v) throw new RangeError(`token id ${t} outside the vocabulary (0..${v - 1})`);
+  }
+
+  /** Embeds the rows, then runs every layer; `segments` say which rows belong to which sequence and position. */
+  private step(tokens: readonly number[], segments: readonly Segment[]): void {
     const c = this.config;
     const n = tokens.length;
     const p = this.pool;
     for (let t = 0; t < n; t++) p.call(`get_row_${this.embd.kernel}`, this.embd.ptr, this.X + t * c.dim * 4, c.dim, tokens[t]);
-    for (let l = 0; l < c.nLayers; l++) this.layer(l, state, n, pos0);
+    for (let l = 0; l < c.nLayers; l++) this.layer(l, segments, n);
   }
 
-  private layer(l: number, state: WasmSequence, n: number, pos0: number): void {
+  private layer(l: number, segments: readonly Segment[], n: number): void {
     const c = this.config;
     const w = this.layers[l];
     const p = this.pool;
@@ -267,23 +312,30 @@ export class WasmModel implements TokenModel<WasmSequence> {
         p.call('add', this.V + t * kvDim * 4, w.bv!, this.V + t * kvDim * 4, kvDim);
       }
     }
-    const cs = this.ropeCs + pos0 * c.ropeDim * 4;
-    p.call('rope_many', this.Q, cs, n, c.nHeads, c.headDim, c.ropeDim, neox);
-    p.call('rope_many', this.K, cs, n, c.nKvHeads, c.headDim, c.ropeDim, neox);
     const append = this.kvBytes === 2 ? 'kv_append_f16' : 'kv_append_f32';
-    for (let t = 0; t < n; t++) {
-      p.call(append, this.K + t * kvDim * 4, state.keys[l], pos0 + t, kvDim);
-      p.call(append, this.V + t * kvDim * 4, state.values[l], pos0 + t, kvDim);
-    }
     const attention = this.kvBytes === 2 ? 'attention_many_f16' : 'attention_many_f32';
     const scale = 1 / Math.sqrt(c.headDim);
-    p.run([
-      {
+    const jobs: Job[] = [];
+    let row = 0;
+    for (const { state, pos0, n: rows } of segments) {
+      const q = this.Q + row * qDim * 4;
+      const k = this.K + row * kvDim * 4;
+      const v = this.V + row * kvDim * 4;
+      const cs = this.ropeCs + pos0 * c.ropeDim * 4;
+      p.call('rope_many', q, cs, rows, c.nHeads, c.headDim, c.ropeDim, neox);
+      p.call('rope_many', k, cs, rows, c.nKvHeads, c.headDim, c.ropeDim, neox);
+      for (let t = 0; t < rows; t++) {
+        p.call(append, k + t * kvDim * 4, state.keys[l], pos0 + t, kvDim);
+        p.call(append, v + t * kvDim * 4, state.values[l], pos0 + t, kvDim);
+      }
+      jobs.push({
         kernel: attention,
-        args: [this.Q, state.keys[l], state.values[l], this.ATT, n, pos0, c.nHeads, c.nKvHeads, c.headDim, scale, 0, 0],
-        split: { total: n * c.nHeads, startArg: 10, endArg: 11 },
-      },
-    ]);
+        args: [q, state.keys[l], state.values[l], this.ATT + row * qDim * 4, rows, pos0, c.nHeads, c.nKvHeads, c.headDim, scale, 0, 0],
+        split: { total: rows * c.nHeads, startArg: 10, endArg: 11 },
+      });
+      row += rows;
+    }
+    p.run(jobs);
     this.matmuls([[w.wo, this.ATT, this.XB]], n);
     p.call('add', this.X, this.XB, this.X, c.dim * n);
 
@@ -295,16 +347,22 @@ export class WasmModel implements TokenModel<WasmSequence> {
     p.call('add', this.X, this.XB, this.X, c.dim * n);
   }
 
-  /** Final norm and the output head for token row `t` of the last step. */
-  private head(t: number): Float32Array {
+  /** Final norm and the output head for `n` token rows of the last step starting at row `t`, into LOGITS rows 0..n-1. */
+  private head(t: number, n: number): void {
     const c = this.config;
     const x = this.X + t * c.dim * 4;
-    this.pool.call('rmsnorm', x, this.outputNorm, this.XB, c.dim, c.normEps);
-    this.matmuls([[this.output, this.XB, this.LOGITS]], 1);
-    this.logits.set(this.arena.f32(this.LOGITS, c.vocabSize));
-    for (let i = 0; i < c.vocabSize; i++) {
-      if (!Number.isFinite(this.logits[i])) throw new KernelError(`the kernels produced a non-finite logit (${this.logits[i]} for token ${i})`);
+    this.pool.call('rmsnorm_many', x, this.outputNorm, this.XB, c.dim, n, c.normEps);
+    this.matmuls([[this.output, this.XB, this.LOGITS]], n);
+  }
+
+  /** Row i of the last head's logits, checked finite, copied into this.logits (reused by the next call). */
+  private logitsRow(i: number): Float32Array {
+    const v = this.config.vocabSize;
+    const row = this.arena.f32(this.LOGITS + i * v * 4, v);
+    for (let j = 0; j < v; j++) {
+      if (!Number.isFinite(row[j])) throw new KernelError(`the kernels produced a non-finite logit (${row[j]} for token ${j})`);
     }
+    this.logits.set(row);
     return this.logits;
   }
 
