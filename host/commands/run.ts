@@ -2,7 +2,7 @@
 import { generate } from '../engine/generate.js';
 import { validateSampling } from '../engine/sampler.js';
 import { openModel, parseEngine } from '../engine/open.js';
-import { fallbackTemplateFor, renderChat } from '../model/chat-template.js';
+import { encodeChat } from '../model/chat-prompt.js';
 import { intOption, numberOption, parseOptions, UsageError } from './args.js';
 import { MODEL_HELP, resolveModelOption } from './model-option.js';
 
@@ -74,20 +74,9 @@ export async function main(argv: string[]): Promise<void> {
   const model = await openModel(path, { engine, threads, contextSize, kvType: v.kv as 'f32' | 'f16' | undefined });
   const loadMs = performance.now() - t0;
   try {
-    let prompt = v.prompt ?? 'Once upon a time';
-    let parseSpecial = false;
-    let addBos: boolean | undefined;
-    if (v.chat) {
-      const template = model.tokenizer.vocab.chatTemplate ?? fallbackTemplateFor(model.tokenizer.vocab.tokens);
-      const messages = [...(v.system ? [{ role: 'system', content: v.system }] : []), { role: 'user', content: prompt }];
-      const bos = model.tokenizer.bosId !== undefined ? model.tokenizer.vocab.tokens[model.tokenizer.bosId] : '';
-      const eos = model.tokenizer.eosId !== undefined ? model.tokenizer.vocab.tokens[model.tokenizer.eosId] : '';
-      prompt = renderChat(template, messages, { bosToken: bos, eosToken: eos, addGenerationPrompt: true });
-      parseSpecial = true;
-      // a template that writes the BOS text itself must not get a second BOS from the tokenizer
-      addBos = bos === '' || !prompt.startsWith(bos);
-    }
-    const promptIds = model.tokenizer.encode(prompt, { parseSpecial, addBos });
+    const prompt = v.prompt ?? 'Once upon a time';
+    const messages = [...(v.system ? [{ role: 'system', content: v.system }] : []), { role: 'user', content: prompt }];
+    const promptIds = v.chat ? encodeChat(model.tokenizer, messages) : model.tokenizer.encode(prompt);
 
     process.stdout.write(v.chat ? '' : prompt);
     const steps = generate(model.model, model.tokenizer, promptIds, options);

@@ -1,0 +1,13 @@
+// Chat messages -> prompt token ids with the model's chat template (or a fallback for its vocab).
+import { fallbackTemplateFor, renderChat, type ChatMessage } from './chat-template.js';
+import type { Tokenizer } from './tokenizer/index.js';
+
+export function encodeChat(tokenizer: Tokenizer, messages: ChatMessage[]): number[] {
+  const template = tokenizer.vocab.chatTemplate ?? fallbackTemplateFor(tokenizer.vocab.tokens);
+  const bos = tokenizer.bosId !== undefined ? tokenizer.vocab.tokens[tokenizer.bosId] : '';
+  const eos = tokenizer.eosId !== undefined ? tokenizer.vocab.tokens[tokenizer.eosId] : '';
+  const prompt = renderChat(template, messages, { bosToken: bos, eosToken: eos, addGenerationPrompt: true });
+  // a template that writes the BOS text itself must not get a second BOS from the tokenizer
+  const addBos = bos === '' || !prompt.startsWith(bos);
+  return tokenizer.encode(prompt, { parseSpecial: true, addBos });
+}

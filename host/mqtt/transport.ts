@@ -1,0 +1,173 @@
+// How the service meets the broker. Embedded: in the broker's own process, reading publishes off
+// aedes (which knows the sending connection, so fairness, ACL users and disconnect-cancels are
+// keyed by the real client) and publishing into it. External: an mqtt.js MQTT 5 client with a Last
+// Will on the status topic, TLS and credentials, joining fleet shared subscriptions.
+import type { Aedes, AedesPublishPacket, Client as AedesClient } from 'aedes';
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+
+export interface InboundMessage {
+  topic: string;
+  payload: Buffer;
+  qos: number;
+  /** The publishing connection's client id (embedded broker only). */
+  clientId?: string;
+  /** The authenticated user of that connection (embedded broker with users only). */
+  user?: string;
+  /** MQTT 5 Response Topic and Correlation Data. */
+  responseTopic?: string;
+  correlationData?: Buffer;
+}
+
+export interface OutboundOptions {
+  qos?: 0 | 1;
+  retain?: boolean;
+  correlationData?: Buffer;
+}
+
+export interface Transport {
+  /** e.g. "embedded broker on mqtt://0.0.0.0:1883" */
+  readonly description: string;
+  /** True when clientId/user on inbound messages come from the broker (and cannot be spoofed). */
+  readonly knowsClients: boolean;
+  start(handlers: { message(m: InboundMessage): void; clientGone(clientId: string): void }, subscriptions: string[]): Promise<void>;
+  publish(topic: string, payload: string, opts?: OutboundOptions): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** The service inside the embedded aedes broker. */
+export class EmbeddedTransport implements Transport {
+  readonly knowsClients = true;
+  private onPublish?: (packet: AedesPublishPacket, client: AedesClient | null) => void;
+  private onGone?: (client: AedesClient) => void;
+
+  constructor(
+    private readonly aedes: Aedes,
+    readonly description: string,
+    private readonly userOf: (client: AedesClient) => string | undefined = () => undefined,
+  ) {}
+
+  async start(handlers: { message(m: InboundMessage): void; clientGone(clientId: string): void }, subscriptions: string[]): Promise<void> {
+    const wanted = new Set(subscriptions);
+    this.onPublish = (packet, client) => {
+      if (!client || !wanted.has(packet.topic)) return; // our own publishes have no client
+      const props = (packet as { properties?: { responseTopic?: string; correlationData?: Buffer } }).properties;
+      handlers.message({
+        topic: packet.topic,
+        payload: Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload),
+        qos: packet.qos,
+        clientId: client.id,
+        user: this.userOf(client),
+        responseTopic: props?.responseTopic,
+        correlationData: props?.correlationData,
+      });
+    };
+    this.onGone = (client) => handlers.clientGone(client.id);
+    this.aedes.on('publish', this.onPublish);
+    this.aedes.on('clientDisconnect', this.onGone);
+  }
+
+  publish(topic: string, payload: string, opts: OutboundOptions = {}): Promise<void> {
+    const packet = {
+      cmd: 'publish' as const,
+      topic,
+      payload: Buffer.from(payload),
+      qos: opts.qos ?? 1,
+      retain: opts.retain ?? false,
+      dup: false,
+      ...(opts.correlationData ? { properties: { correlationData: opts.correlationData } } : {}),
+    };
+    return new Promise((resolve, reject) => this.aedes.publish(packet, (err) => (err ? reject(err) : resolve())));
+  }
+
+  async close(): Promise<void> {
+    if (this.onPublish) this.aedes.removeListener('publish', this.onPublish);
+    if (this.onGone) this.aedes.removeListener('clientDisconnect', this.onGone);
+  }
+}
+
+export interface ExternalBrokerOptions {
+  url: string;
+  clientId: string;
+  username?: string;
+  password?: string;
+  /** PEM contents */
+  ca?: Buffer;
+  cert?: Buffer;
+  key?: Buffer;
+  rejectUnauthorized?: boolean;
+  /** Published retained by the broker if this connection dies without saying goodbye. */
+  will: { topic: string; payload: string };
+  connectTimeoutMs?: number;
+}
+
+/** The service as an MQTT 5 client of an external broker (Mosquitto, EMQX, ...). */
+export class ClientTransport implements Transport {
+  readonly knowsClients = false;
+  readonly description: string;
+  private client?: MqttClient;
+
+  constructor(private readonly opts: ExternalBrokerOptions) {
+    this.description = `external broker ${opts.url}`;
+  }
+
+  async start(handlers: { message(m: InboundMessage): void; clientGone(clientId: string): void }, subscriptions: string[]): Promise<void> {
+    const o = this.opts;
+    const options: IClientOptions = {
+      protocolVersion: 5,
+      clientId: o.clientId,
+      clean: true,
+      reconnectPeriod: 1000,
+      connectTimeout: o.connectTimeoutMs ?? 10_000,
+      will: { topic: o.will.topic, payload: Buffer.from(o.will.payload), qos: 1, retain: true },
+      ...(o.username !== undefined ? { username: o.username } : {}),
+      ...(o.password !== undefined ? { password: o.password } : {}),
+      ...(o.ca ? { ca: o.ca } : {}),
+      ...(o.cert ? { cert: o.cert } : {}),
+      ...(o.key ? { key: o.key } : {}),
+      ...(o.rejectUnauthorized !== undefined ? { rejectUnauthorized: o.rejectUnauthorized } : {}),
+    };
+    const client = mqtt.connect(o.url, options);
+    this.client = client;
+    await new Promise<void>((resolve, reject) => {
+      const fail = (err: Error) => {
+        client.end(true);
+        reject(new Error(`cannot connect to ${o.url}: ${err.message}`));
+      };
+      const timer = setTimeout(() => fail(new Error(`no CONNACK within ${options.connectTimeout} ms`)), options.connectTimeout);
+      client.once('connect', () => {
+        clearTimeout(timer);
+        client.removeListener('error', fail);
+        resolve();
+      });
+      client.once('error', fail);
+    });
+    client.on('message', (topic, payload, packet) => {
+      const props = packet.properties;
+      handlers.message({
+        topic,
+        payload,
+        qos: packet.qos,
+        responseTopic: props?.responseTopic,
+        correlationData: props?.correlationData,
+      });
+    });
+    await client.subscribeAsync(subscriptions, { qos: 1 });
+    // after a reconnect with a clean session the subscriptions are gone: take them again
+    client.on('connect', (ack) => {
+      if (!ack.sessionPresent) void client.subscribeAsync(subscriptions, { qos: 1 }).catch(() => {});
+    });
+  }
+
+  async publish(topic: string, payload: string, opts: OutboundOptions = {}): Promise<void> {
+    if (!this.client) throw new Error('transport not started');
+    await this.client.publishAsync(topic, payload, {
+      qos: opts.qos ?? 1,
+      retain: opts.retain ?? false,
+      ...(opts.correlationData ? { properties: { correlationData: opts.correlationData } } : {}),
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.client) await this.client.endAsync();
+  }
+}
