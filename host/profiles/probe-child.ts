@@ -30,7 +30,8 @@ function probeModel(): Uint8Array {
 function firstLine(message: string): string {
   // ORT messages carry source paths and long tails; the first sentence says enough
   const line = message.split('\n').find((l) => l.trim()) ?? message;
-  return line.replace(/^\/onnxruntime_src\/\S+\s+/, '').slice(0, 240);
+  // e.g. "/onnxruntime_src/…/webgpu_context.cc:136 onnxruntime::…::<lambda()> adapter_result.status == … was false. Failed to get a WebGPU adapter: …"
+  return line.replace(/^\/onnxruntime_src\/\S+\s+/, '').replace(/^\S*::\S*\s.*? was false\.\s+/, '').slice(0, 240);
 }
 
 async function main(): Promise<void> {
