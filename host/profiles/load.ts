@@ -133,7 +133,10 @@ function schemaProblems(errors: ErrorObject[], data: unknown): ProfileProblem[] 
   const seen = new Set<string>();
   for (const e of errors) {
     if (folded.some((prefix) => e.schemaPath.startsWith(prefix))) continue;
-    const p = { pointer: e.instancePath || '/', message: describe(e, data) };
+    if (e.keyword === 'propertyNames') continue; // its cause, reported with the name itself, follows
+    const p = e.propertyName !== undefined
+      ? { pointer: `${e.instancePath}/${e.propertyName}`, message: `${JSON.stringify(e.propertyName)} is not one of: ${((e.params as { allowedValues?: unknown[] }).allowedValues ?? []).join(', ')}` }
+      : { pointer: e.instancePath || '/', message: describe(e, data) };
     const key = `${p.pointer}\0${p.message}`;
     if (!seen.has(key)) problems.push(p);
     seen.add(key);
@@ -155,8 +158,8 @@ function describe(e: ErrorObject, data: unknown): string {
       return `missing required field "${(e.params as { missingProperty: string }).missingProperty}"`;
     case 'enum':
       return `${JSON.stringify(value)} is not one of: ${((e.params as { allowedValues: unknown[] }).allowedValues).join(', ')}`;
-    case 'propertyNames':
-      return `${e.message ?? 'bad property name'}`;
+    case 'minProperties':
+      return `must give at least one of: ${Object.keys((e.parentSchema as { properties?: object })?.properties ?? {}).join(', ')}`;
     case 'anyOf':
     case 'oneOf':
     case 'pattern':
