@@ -2,6 +2,7 @@
 // a Jetson Orin, an x86 with AVX-512, a Snapdragon with QNN, a Mac, a Windows PC with DirectML)
 // through the FactSource interface, and this real machine's ONNX Runtime providers.
 import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
@@ -17,6 +18,8 @@ import {
   type FactSource,
   type ProviderProbe,
 } from '../host/profiles/index.js';
+import { probeProviders } from '../host/profiles/probe.js';
+import { probeModel, probeOne } from '../host/profiles/probe-child.js';
 
 const GiB = 2 ** 30;
 
@@ -187,6 +190,24 @@ test('this machine: SIMD128 validates, the CPU provider initialises and CUDA doe
     assert.not.ok(availableProviders(device).includes('cuda'));
   }
   assert.ok(pickProfile(device, profiles).profile !== null);
+});
+
+test('the probe tells ORT\'s silent CPU fallback apart: with it disabled, a node left to the CPU EP fails the session', async () => {
+  const ort = createRequire(import.meta.url)('onnxruntime-node');
+  ort.env.logLevel = 'fatal';
+  const model = probeModel();
+  assert.is((await probeOne(ort, model, 'cpu')).available, true);
+  // the CPU provider probed with the fallback off is exactly the "fell back to CPU" case
+  const fellBack = await probeOne(ort, model, 'cpu', false);
+  assert.equal(fellBack, { available: false, detail: 'loads, but ORT assigned the probe node to its CPU provider (silent CPU fallback)' });
+  assert.is((await probeOne(ort, model, 'no-such-ep')).available, false);
+});
+
+test('a probe that cannot finish reports no provider available instead of failing detection', async () => {
+  const r = await probeProviders({ timeoutMs: 1 });
+  assert.is(r.length, 1);
+  assert.is(r[0].available, false);
+  assert.match(r[0].detail, /onnxruntime-node could not be probed/);
 });
 
 test.run();

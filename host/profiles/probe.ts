@@ -11,7 +11,8 @@
 //
 // The probes run in a child process (probe-child.ts): a provider library that crashes while
 // loading cannot take the host down, and the native libraries' log lines stay out of our output.
-import { execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 
 export interface ProviderProbe {
@@ -31,17 +32,16 @@ export const PROBE_CHILD = fileURLToPath(new URL('./probe-child.js', import.meta
 /** Probes every provider onnxruntime-node lists, in a child process with a time limit. */
 export async function probeProviders(options: { timeoutMs?: number } = {}): Promise<ProviderProbe[]> {
   try {
-    const out = execFileSync(process.execPath, [PROBE_CHILD], {
+    const { stdout: out } = await promisify(execFile)(process.execPath, [PROBE_CHILD], {
       encoding: 'utf8',
       timeout: options.timeoutMs ?? 120_000,
-      stdio: ['ignore', 'pipe', 'pipe'],
       maxBuffer: 4 << 20,
     });
     const line = out.trim().split('\n').at(-1) ?? '';
     return JSON.parse(line) as ProviderProbe[];
   } catch (err) {
-    const e = err as { message: string; stderr?: string; signal?: string };
-    const why = e.signal ? `the probe process ended by ${e.signal}` : (e.stderr?.trim().split('\n').at(-1) ?? e.message);
+    const e = err as { message: string; stderr?: string; signal?: string | null };
+    const why = e.signal ? `the probe process ended by ${e.signal}` : (e.stderr?.trim().split('\n').at(-1) || e.message);
     // without a working ONNX Runtime no provider is available; the wasm backend still is
     return [{ name: 'cpu', listed: false, available: false, detail: `onnxruntime-node could not be probed: ${why}` }];
   }
