@@ -11,9 +11,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ main(arg
   convert: { summary: 'convert a llama2.c checkpoint + tokenizer to GGUF', load: () => import('./commands/convert.js') },
   bench: { summary: 'kernel GB/s and model tok/s beside memory bandwidth and llama.cpp (JSON + SVG report)', load: () => import('./commands/bench.js') },
   quantize: { summary: 'write a GGUF with its weight matrices in another type (q8_0, q4_0, q4_k, q6_k, f16, …)', load: () => import('./commands/quantize.js') },
+  profile: { summary: 'device profile: detect this device, show the routing plan per layer, validate profile files', load: () => import('./commands/profile.js') },
   synth: { summary: 'write a random-weight llama GGUF at a real shape (benchmark models)', load: () => import('./commands/synth.js') },
 };
-const PLANNED = ['kernels', 'profile', 'pack', 'ask'];
+const PLANNED = ['kernels', 'pack', 'ask'];
 
 function usage(): string {
   const width = Math.max(...Object.keys(COMMANDS).map((k) => k.length));

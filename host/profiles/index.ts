@@ -1,0 +1,23 @@
+// Device profiles: schema-checked JSON (device-profiles/), device detection, profile choice and
+// the routing plan the engine walks. See docs/ARCHITECTURE.md, "Device profiles and routing".
+export type { BackendSpec, DeviceProfile, LayerOp, LoadedProfile, OpGroup, ProfileMatch, Provider, ProviderOptionValue, RoutingRule, RoutingTable, SimdLevel } from './types.js';
+export { OP_GROUPS, PROVIDERS } from './types.js';
+export { ProfileError, type ProfileProblem } from './errors.js';
+export { parseLayerSpec, selectLayers, type LayerItem } from './layers.js';
+export { displayPath, loadProfile, loadProfiles, parseProfile, profileFiles, profileSchemaPath, profilesDir } from './load.js';
+export { availableProviders, detectDevice, parseCpuinfo, systemFacts, wasmSimdSupport, type DeviceFacts, type FactSource } from './detect.js';
+export { probeProviders, type ProviderProbe } from './probe.js';
+export { MATCH_WEIGHTS, pickProfile, scoreProfile, type ProfileCandidate, type ProfileChoice } from './pick.js';
+export {
+  describeRoutingPlan,
+  entryBackend,
+  planEntries,
+  planRouting,
+  ruleOps,
+  sessionProvider,
+  type LayerRoute,
+  type ModelShape,
+  type RouteEntry,
+  type RoutingPlan,
+} from './routing.js';
+export { resolveSettings, type RuntimeSettings } from './settings.js';
