@@ -4,7 +4,8 @@ import { UsageError, describeError } from './commands/args.js';
 
 const COMMANDS: Record<string, { summary: string; load: () => Promise<{ main(argv: string[]): Promise<void> }> }> = {
   run: { summary: 'generate text from a prompt and print it as it comes', load: () => import('./commands/run.js') },
-  serve: { summary: 'load the model and serve it (MQTT serving: not built yet)', load: () => import('./commands/serve.js') },
+  serve: { summary: 'serve the model over MQTT (embedded broker or --broker URL; what npm start runs)', load: () => import('./commands/serve.js') },
+  ask: { summary: 'send a prompt to a serving device over MQTT and stream the answer', load: () => import('./commands/ask.js') },
   pull: { summary: 'download a catalog model (progress, sha256 check, resume)', load: () => import('./commands/pull.js') },
   models: { summary: 'list catalog models and where they are on disk', load: () => import('./commands/models.js') },
   info: { summary: "print a GGUF file's metadata and tensors", load: () => import('./commands/info.js') },
@@ -14,7 +15,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ main(arg
   profile: { summary: 'device profile: detect this device, show the routing plan per layer, validate profile files', load: () => import('./commands/profile.js') },
   synth: { summary: 'write a random-weight llama GGUF at a real shape (benchmark models)', load: () => import('./commands/synth.js') },
 };
-const PLANNED = ['kernels', 'pack', 'ask'];
+const PLANNED = ['kernels', 'pack'];
 
 function usage(): string {
   const width = Math.max(...Object.keys(COMMANDS).map((k) => k.length));

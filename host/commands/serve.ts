@@ -1,34 +1,142 @@
-// `wisp serve` (what `npm start` runs). For now it loads the model on its engine and says what it
-// would serve; the MQTT service (embedded broker, protocol, batching) is issue 6 and not built yet.
-import { openModel, parseEngine } from '../engine/open.js';
-import { intOption, parseOptions } from './args.js';
+// `wisp serve` (what `npm start` runs): the model behind an MQTT inference service, with the
+// embedded broker unless --broker names an external one.
+import { readFileSync } from 'node:fs';
+import { parseEngine } from '../engine/open.js';
+import { startServer, defaultDeviceName } from '../mqtt/server.js';
+import { loadUsers } from '../mqtt/users.js';
+import { intOption, parseOptions, UsageError } from './args.js';
 import { MODEL_HELP, resolveModelOption } from './model-option.js';
 
 const HELP = `usage: wisp serve [options]
 
+Serves the model over MQTT: requests on wisp/<device>/infer, replies streamed to the response
+topic (docs/PROTOCOL.md). Runs an embedded broker unless --broker is given.
+
 ${MODEL_HELP}
+      --device NAME       topic level for this device (default: the host name)
       --engine NAME       wasm (default) or reference
-  -t, --threads N         kernel threads (default 1)`;
+  -t, --threads N         kernel threads (default 1)
+      --context N         context per sequence (default: the model's, at most 4096)
+      --max-sequences N   sequences decoding at once (KV cache slots, default 4)
+      --kv TYPE           KV cache type: f32 (default) or f16
+      --queue N           requests that may wait (default 64; one more gets 'busy')
+      --queue-per-client N  requests one client may have waiting (default queue/4)
+  embedded broker:
+      --host ADDR         listen address (default 0.0.0.0)
+      --port N            MQTT over TCP (default 1883)
+      --ws-port N         MQTT over WebSocket (off by default)
+      --tls-port N --tls-cert FILE --tls-key FILE [--tls-ca FILE]   MQTT over TLS
+      --users FILE        users and roles (wisp user add); without it anyone may connect
+  external broker:
+      --broker URL        mqtt://host:port or mqtts://host:port (Mosquitto, EMQX, ...)
+      --broker-user NAME  (password from $WISP_BROKER_PASSWORD)
+      --broker-ca FILE --broker-cert FILE --broker-key FILE   TLS trust and client certificate
+      --insecure          do not verify the broker's certificate
+      --fleet GROUP       also take requests from $share/GROUP/wisp/fleet/infer
+  limits and observability:
+      --max-payload BYTES largest request (default 262144)
+      --rate N            requests per second per client (default 10, burst 2N)
+      --metrics-port N    HTTP /metrics and /healthz (default 9464; 0 = any free port; -1 = off)
+      --metrics-host ADDR (default 127.0.0.1)`;
 
 export async function main(argv: string[]): Promise<void> {
-  const { values: v } = parseOptions(argv, { model: { type: 'string', short: 'm' }, engine: { type: 'string' }, threads: { type: 'string', short: 't' } }, HELP);
-  const path = resolveModelOption(v.model);
+  const { values: v } = parseOptions(
+    argv,
+    {
+      model: { type: 'string', short: 'm' },
+      device: { type: 'string' },
+      engine: { type: 'string' },
+      threads: { type: 'string', short: 't' },
+      context: { type: 'string' },
+      'max-sequences': { type: 'string' },
+      kv: { type: 'string' },
+      queue: { type: 'string' },
+      'queue-per-client': { type: 'string' },
+      host: { type: 'string' },
+      port: { type: 'string' },
+      'ws-port': { type: 'string' },
+      'tls-port': { type: 'string' },
+      'tls-cert': { type: 'string' },
+      'tls-key': { type: 'string' },
+      'tls-ca': { type: 'string' },
+      users: { type: 'string' },
+      broker: { type: 'string' },
+      'broker-user': { type: 'string' },
+      'broker-ca': { type: 'string' },
+      'broker-cert': { type: 'string' },
+      'broker-key': { type: 'string' },
+      insecure: { type: 'boolean' },
+      fleet: { type: 'string' },
+      'max-payload': { type: 'string' },
+      rate: { type: 'string' },
+      'metrics-port': { type: 'string' },
+      'metrics-host': { type: 'string' },
+    },
+    HELP,
+  );
+  if (v.kv !== undefined && v.kv !== 'f32' && v.kv !== 'f16') throw new UsageError(`--kv must be f32 or f16, got '${v.kv}'`);
+  if (v['tls-port'] !== undefined && (!v['tls-cert'] || !v['tls-key'])) throw new UsageError('--tls-port needs --tls-cert and --tls-key');
+  if (v.fleet !== undefined && !v.broker) throw new UsageError('--fleet needs --broker: the embedded broker has no shared subscriptions (use Mosquitto or EMQX)');
+  const file = (path: string | undefined) => (path === undefined ? undefined : readFileSync(path));
+  const rate = intOption(v.rate, 'rate', 1);
+  const metricsPort = v['metrics-port'] === '-1' ? undefined : (intOption(v['metrics-port'], 'metrics-port', 0) ?? 9464);
+  const modelPath = resolveModelOption(v.model);
   const t0 = performance.now();
-  const model = await openModel(path, { engine: v.engine ? parseEngine(v.engine) : undefined, threads: intOption(v.threads, 'threads', 1) });
-  const c = model.config;
-  try {
-    console.log(
-      [
-        `wisp: loaded ${model.name} from ${path} in ${(performance.now() - t0).toFixed(0)} ms`,
-        `  ${c.arch}: dim ${c.dim}, ${c.nLayers} layers, ${c.nHeads} heads (${c.nKvHeads} KV), ffn ${c.ffnDim}, vocab ${c.vocabSize}, context ${c.contextLength}`,
-        `  engine: ${model.description}`,
-        '',
-        'The MQTT service (embedded broker, wisp/<device>/infer) is not built yet in this version.',
-        'Until then, generate locally:',
-        `  npx wisp run --model ${JSON.stringify(path)} --prompt "Once upon a time" -n 100 --temp 0`,
-      ].join('\n'),
-    );
-  } finally {
-    await model.close();
-  }
+  const server = await startServer({
+    modelPath,
+    device: v.device ?? defaultDeviceName(),
+    engine: v.engine ? parseEngine(v.engine) : undefined,
+    threads: intOption(v.threads, 'threads', 1),
+    contextSize: intOption(v.context, 'context', 2),
+    maxSequences: intOption(v['max-sequences'], 'max-sequences', 1) ?? 4,
+    kvType: v.kv as 'f32' | 'f16' | undefined,
+    maxQueue: intOption(v.queue, 'queue', 1),
+    maxQueuePerClient: intOption(v['queue-per-client'], 'queue-per-client', 1),
+    host: v.host ?? '0.0.0.0',
+    port: intOption(v.port, 'port', 0),
+    wsPort: intOption(v['ws-port'], 'ws-port', 0),
+    tls: v['tls-port'] !== undefined ? { port: intOption(v['tls-port'], 'tls-port', 0)!, cert: readFileSync(v['tls-cert']!), key: readFileSync(v['tls-key']!), ca: file(v['tls-ca']) } : undefined,
+    users: v.users !== undefined ? loadUsers(v.users) : undefined,
+    broker: v.broker
+      ? {
+          url: v.broker,
+          username: v['broker-user'],
+          password: process.env.WISP_BROKER_PASSWORD,
+          ca: file(v['broker-ca']),
+          cert: file(v['broker-cert']),
+          key: file(v['broker-key']),
+          rejectUnauthorized: v.insecure ? false : undefined,
+        }
+      : undefined,
+    fleetGroup: v.fleet,
+    maxPayloadBytes: intOption(v['max-payload'], 'max-payload', 1),
+    rate: rate !== undefined ? { perSecond: rate, burst: 2 * rate } : undefined,
+    metricsPort,
+    metricsHost: v['metrics-host'],
+  });
+  const c = server.model.config;
+  const infer = `wisp/${server.device}/infer`;
+  const local = server.url.replace('0.0.0.0', '127.0.0.1');
+  const { hostname: brokerHost, port: brokerPort } = new URL(local);
+  console.log(
+    [
+      `wisp: serving ${server.model.name} (${c.arch}, ${c.nLayers} layers, vocab ${c.vocabSize}) on ${server.model.description}; loaded in ${(performance.now() - t0).toFixed(0)} ms`,
+      `  broker:  ${server.broker ? `embedded, ${server.url}` : server.url}${server.broker?.ports.ws ? `, ws://…:${server.broker.ports.ws}` : ''}${server.broker?.ports.tls ? `, mqtts://…:${server.broker.ports.tls}` : ''}`,
+      `  topics:  ${infer} (requests), wisp/${server.device}/status (retained)${v.fleet ? `, $share/${v.fleet}/wisp/fleet/infer` : ''}`,
+      ...(server.http ? [`  metrics: http://${v['metrics-host'] ?? '127.0.0.1'}:${server.http.port}/metrics  health: /healthz`] : []),
+      '',
+      'Send it a prompt (streams the answer):',
+      `  npx wisp ask --broker ${local} --device ${server.device} "Once upon a time"`,
+      `  mosquitto_rr -h ${brokerHost} -p ${brokerPort} -V 5 -t ${infer} -e wisp/${server.device}/reply/cli -m '{"id":"cli","prompt":"Once upon a time","max_tokens":64,"stream":false}'`,
+      'Stop with Ctrl-C.',
+    ].join('\n'),
+  );
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      process.stderr.write(`wisp: ${signal}: stopping (requests in flight get a 'shutdown' error)\n`);
+      void server.stop(`the device is shutting down (${signal})`).finally(resolve);
+    };
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.once('SIGTERM', () => stop('SIGTERM'));
+  });
 }

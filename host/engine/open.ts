@@ -14,6 +14,8 @@ export interface OpenOptions {
   threads?: number;
   contextSize?: number;
   kvType?: 'f32' | 'f16';
+  /** KV cache slots (sequences decoding at once; the wasm engine plans their memory at load). */
+  maxSequences?: number;
 }
 
 export interface OpenModel {
@@ -47,7 +49,7 @@ export async function openModel(path: string, opts: OpenOptions = {}): Promise<O
     };
   }
   const threads = opts.threads ?? 1;
-  const wasm = WasmModel.load(path, { threads, contextSize: opts.contextSize, kvType: opts.kvType });
+  const wasm = WasmModel.load(path, { threads, contextSize: opts.contextSize, kvType: opts.kvType, maxSequences: opts.maxSequences });
   let tokenizer: Tokenizer;
   const header = new GGUFHeaderView(path, wasm.file.header);
   try {

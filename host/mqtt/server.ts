@@ -1,0 +1,173 @@
+// `wisp serve` put together: the model on its engine, the embedded broker (or a connection to an
+// external one), the inference service, and the HTTP endpoint for /metrics and /healthz.
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { openModel, type OpenModel, type OpenOptions } from '../engine/open.js';
+import { loadManifest } from '../kernels/load.js';
+import { sha256File } from '../model/sha256.js';
+import { createLogger, type Logger } from '../obs/log.js';
+import { startHttp, type HttpServer } from '../obs/http.js';
+import { ServiceMetrics } from '../obs/metrics.js';
+import { checkDeviceName, mayReplyTo } from './acl.js';
+import { startBroker, type BrokerOptions, type EmbeddedBroker } from './broker.js';
+import { topics } from './protocol.js';
+import { InferenceService } from './service.js';
+import { ClientTransport, EmbeddedTransport, type Transport } from './transport.js';
+import type { UserTable } from './users.js';
+
+export interface ServerOptions extends OpenOptions {
+  modelPath: string;
+  device?: string;
+  /** Embedded broker listeners (ignored with `broker`). */
+  host?: string;
+  port?: number;
+  wsPort?: number;
+  tls?: BrokerOptions['tls'];
+  users?: UserTable;
+  /** External broker instead of the embedded one. */
+  broker?: { url: string; username?: string; password?: string; ca?: Buffer; cert?: Buffer; key?: Buffer; rejectUnauthorized?: boolean };
+  fleetGroup?: string;
+  maxQueue?: number;
+  maxQueuePerClient?: number;
+  maxPayloadBytes?: number;
+  rate?: { perSecond: number; burst: number };
+  /** HTTP /metrics + /healthz port; undefined = none, 0 = any free port. */
+  metricsPort?: number;
+  metricsHost?: string;
+  log?: Logger;
+  profile?: string | null;
+}
+
+export interface Server {
+  device: string;
+  model: OpenModel;
+  service: InferenceService;
+  broker?: EmbeddedBroker;
+  http?: HttpServer;
+  metrics: ServiceMetrics;
+  /** Where clients connect (the embedded broker's URL, or the external broker's). */
+  url: string;
+  stop(reason?: string): Promise<void>;
+}
+
+export function defaultDeviceName(): string {
+  const name = hostname().replace(/[^A-Za-z0-9._-]/g, '-').replace(/^[^A-Za-z0-9]+/, '');
+  return name.slice(0, 64) || 'wisp';
+}
+
+const VERSION = (() => {
+  try {
+    return JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')).version as string;
+  } catch {
+    return '0.0.0';
+  }
+})();
+
+export async function startServer(o: ServerOptions): Promise<Server> {
+  const device = o.device ?? defaultDeviceName();
+  checkDeviceName(device);
+  const log = o.log ?? createLogger({ device });
+  const metrics = new ServiceMetrics({ processMetrics: true });
+  const [model, sha256] = await Promise.all([openModel(o.modelPath, o), sha256File(o.modelPath)]);
+  const cleanup: Array<() => Promise<void>> = [() => model.close()];
+  try {
+    const maxPayloadBytes = o.maxPayloadBytes ?? 256 * 1024;
+    let broker: EmbeddedBroker | undefined;
+    let transport: Transport;
+    if (o.broker) {
+      transport = new ClientTransport({
+        ...o.broker,
+        clientId: `wisp-${device}`,
+        will: { topic: topics.status(device), payload: JSON.stringify({ device, online: false, ts: new Date().toISOString() }) },
+      });
+    } else {
+      broker = await startBroker({
+        device,
+        host: o.host,
+        tcpPort: o.port ?? 1883,
+        wsPort: o.wsPort,
+        tls: o.tls,
+        users: o.users,
+        maxPayloadBytes,
+        ratePerClient: o.rate ? { messagesPerSecond: o.rate.perSecond, burst: o.rate.burst } : { messagesPerSecond: 10, burst: 20 },
+        log,
+      });
+      const b = broker;
+      cleanup.unshift(() => b.close());
+      transport = new EmbeddedTransport(b.aedes, `embedded broker on ${b.url}`, (client) => b.identityOf(client.id)?.username);
+    }
+    const kernels = o.engine === 'reference' ? {} : Object.fromEntries(Object.entries(loadManifest().families).map(([f, m]) => [f, m.sha256]));
+    const service = new InferenceService({
+      device,
+      served: {
+        name: model.name,
+        path: model.path,
+        sha256,
+        tokenizer: model.tokenizer,
+        model: model.model,
+        engine: model.description,
+        contextSize: model.model.contextSize ?? model.config.contextLength,
+      },
+      transport,
+      log,
+      metrics,
+      fleetGroup: o.fleetGroup,
+      maxQueue: o.maxQueue,
+      maxQueuePerClient: o.maxQueuePerClient,
+      maxPayloadBytes,
+      // the embedded broker limits rates itself (and tells us what it dropped); an external one does not
+      rate: broker ? undefined : (o.rate ?? { perSecond: 10, burst: 20 }),
+      mayReplyTo: (user, topic) => mayReplyTo(device, user, topic),
+      kernels,
+      profile: o.profile ?? null,
+      version: VERSION,
+    });
+    if (broker) {
+      broker.onLimited((clientId, reason, packet) => {
+        if (!packet) return;
+        const props = (packet as { properties?: { responseTopic?: string; correlationData?: Buffer } }).properties;
+        service.rejectDropped(
+          {
+            topic: packet.topic,
+            payload: Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload),
+            qos: packet.qos,
+            clientId,
+            user: broker!.identityOf(clientId)?.username,
+            responseTopic: props?.responseTopic,
+            correlationData: props?.correlationData,
+          },
+          reason,
+          reason === 'rate_limited' ? `client '${clientId}' sends requests faster than its rate limit` : `request is larger than ${maxPayloadBytes} bytes`,
+        );
+      });
+    }
+    await service.start();
+    cleanup.unshift(() => service.stop());
+    let http: HttpServer | undefined;
+    if (o.metricsPort !== undefined) {
+      http = await startHttp({ port: o.metricsPort, host: o.metricsHost, metrics, health: () => service.health() });
+      const h = http;
+      cleanup.unshift(() => h.close());
+    }
+    let stopping: Promise<void> | undefined;
+    return {
+      device,
+      model,
+      service,
+      broker,
+      http,
+      metrics,
+      url: broker ? broker.url : o.broker!.url,
+      stop: (reason?: string) =>
+        (stopping ??= (async () => {
+          await service.stop(reason);
+          await http?.close().catch(() => {});
+          await broker?.close().catch(() => {});
+          await model.close();
+        })()),
+    };
+  } catch (err) {
+    for (const f of cleanup) await f().catch(() => {});
+    throw err;
+  }
+}
