@@ -1,0 +1,64 @@
+// Flow limits of the embedded broker: a token bucket per principal on inference publishes, and a
+// log throttle so a flood produces a log line per second, not a line per dropped message.
+
+export interface RateLimit {
+  /** Sustained rate, refilled continuously. */
+  messagesPerSecond: number;
+  /** Bucket size: how many may arrive at once after a quiet spell. */
+  burst: number;
+}
+
+/** A token bucket: `take()` spends one token if there is one. Time in milliseconds. */
+export class TokenBucket {
+  private tokens: number;
+  private last: number;
+
+  constructor(private readonly limit: RateLimit, now = performance.now()) {
+    this.tokens = limit.burst;
+    this.last = now;
+  }
+
+  take(now = performance.now()): boolean {
+    const elapsed = Math.max(0, now - this.last) / 1000;
+    this.last = now;
+    this.tokens = Math.min(this.limit.burst, this.tokens + elapsed * this.limit.messagesPerSecond);
+    if (this.tokens < 1) return false;
+    this.tokens -= 1;
+    return true;
+  }
+}
+
+export function checkRateLimit(limit: RateLimit): void {
+  if (!(limit.messagesPerSecond > 0) || !Number.isFinite(limit.messagesPerSecond)) {
+    throw new Error(`ratePerClient.messagesPerSecond must be a positive number, got ${limit.messagesPerSecond}`);
+  }
+  if (!Number.isInteger(limit.burst) || limit.burst < 1) {
+    throw new Error(`ratePerClient.burst must be an integer >= 1, got ${limit.burst}`);
+  }
+}
+
+/**
+ * Says whether an event under `key` should be logged now: the first one is, then at most one per
+ * `intervalMs`, reporting how many were suppressed in between.
+ */
+export class LogThrottle {
+  private readonly entries = new Map<string, { last: number; suppressed: number }>();
+
+  constructor(private readonly intervalMs = 1000) {}
+
+  /** null: stay quiet; a number: log now, mentioning that many suppressed since the last line. */
+  admit(key: string, now = performance.now()): number | null {
+    const e = this.entries.get(key);
+    if (e && now - e.last < this.intervalMs) {
+      e.suppressed += 1;
+      return null;
+    }
+    const suppressed = e?.suppressed ?? 0;
+    this.entries.set(key, { last: now, suppressed: 0 });
+    return suppressed;
+  }
+
+  forget(key: string): void {
+    this.entries.delete(key);
+  }
+}
