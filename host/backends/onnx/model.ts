@@ -10,7 +10,7 @@ import { configFromGGUF, type LlamaConfig } from '../../model/llama-config.js';
 import { OnnxBlocks, SequenceSlots, appendKv, attentionFeeds, positionsTensor, type OnnxSequenceState } from './blocks.js';
 import type { AsyncTokenModel } from './generate.js';
 import { attentionBlock, attentionContext, ffnBlock, headBlock } from './graphs.js';
-import { DataType, GraphBuilder } from './proto.js';
+import { DataType, GraphBuilder, MAX_MODEL_BYTES } from './proto.js';
 import { openSession, type ProviderSpec } from './session.js';
 import { attentionWeights, ffnWeights, headWeights } from './weights.js';
 
@@ -22,7 +22,7 @@ export interface OnnxModelOptions {
   contextSize?: number;
   maxSequences?: number;
   threads?: number;
-  /** One session for every layer and the head (default), or one session per block (OnnxBlocks). */
+  /** One session for every layer and the head (default; per block when that graph is over 2 GiB), or one session per block (OnnxBlocks). */
   fused?: boolean;
   /** Prompt tokens per step (bounds the attention scores' memory: heads × chunk × context). */
   prefillChunk?: number;
@@ -51,7 +51,8 @@ class FusedStack {
     this.slots = new SequenceSlots(this.layers, config.nKvHeads * config.headDim, contextSize, maxSequences);
   }
 
-  static async open(file: GGUFFile, c: LlamaConfig, contextSize: number, maxSequences: number, opts: OnnxModelOptions, what: string): Promise<FusedStack> {
+  /** Opens the fused graph, or returns undefined when its weights are over one protobuf's limit. */
+  static async open(file: GGUFFile, c: LlamaConfig, contextSize: number, maxSequences: number, opts: OnnxModelOptions, what: string): Promise<FusedStack | undefined> {
     const kvDim = c.nKvHeads * c.headDim;
     const g = new GraphBuilder('llama');
     const x0 = g.input('x', DataType.FLOAT, ['n', c.dim]);
@@ -67,6 +68,10 @@ class FusedStack {
     }
     const last = g.op('Slice', [x, g.ints([-1]), g.ints([Number.MAX_SAFE_INTEGER]), g.ints([0])]); // the last token's row
     g.output(headBlock(g, c, headWeights(file, c), last), 'logits', DataType.FLOAT, [1, c.vocabSize]);
+    if (g.weightBytes > MAX_MODEL_BYTES) {
+      opts.log?.(`onnx: ${what} would hold ${(g.weightBytes / 2 ** 30).toFixed(2)} GiB of weights, over the 2 GiB of one ONNX protobuf: one session per block instead`);
+      return undefined;
+    }
     const { session, provider } = await openSession(g.encode(), opts.providers ?? [{ name: 'cpu' }], opts.log, { threads: opts.threads, what });
     return new FusedStack(session, provider, c, contextSize, maxSequences);
   }
@@ -129,7 +134,7 @@ export class OnnxModel implements AsyncTokenModel<OnnxSequenceState> {
     const prefillChunk = Math.max(1, opts.prefillChunk ?? 128);
     if (opts.fused ?? true) {
       const fused = await FusedStack.open(file, c, contextSize, maxSequences, opts, `the fused ${c.nLayers}-layer graph of ${path}`);
-      return new OnnxModel(c, contextSize, embedding, prefillChunk, fused);
+      if (fused) return new OnnxModel(c, contextSize, embedding, prefillChunk, fused);
     }
     const all = Array.from({ length: c.nLayers }, (_, l) => l);
     const blocks = await OnnxBlocks.load(path, c, { attention: all, ffn: all, head: true }, {

@@ -19,6 +19,8 @@ export const OPSETS = [
   { domain: 'com.microsoft', version: 1 },
 ];
 const IR_VERSION = 8; // the IR of opset 17
+/** A protobuf message is limited to 2 GiB; wisp does not write ONNX external data (yet). */
+export const MAX_MODEL_BYTES = 2 ** 31 - 2 ** 24;
 
 type INode = InstanceType<typeof onnx.NodeProto>;
 type ITensor = InstanceType<typeof onnx.TensorProto>;
@@ -50,6 +52,8 @@ export class GraphBuilder {
   private readonly outputs: IValueInfo[] = [];
   private readonly names = new Set<string>();
   private readonly constants = new Map<string, string>();
+  /** Bytes of initializer data so far. */
+  weightBytes = 0;
 
   constructor(readonly name: string) {}
 
@@ -82,6 +86,7 @@ export class GraphBuilder {
   tensor(prefix: string, type: DataType, dims: readonly number[], data: Float32Array | Uint8Array | Int32Array | BigInt64Array): string {
     const name = this.fresh(prefix);
     this.initializers.push(onnx.TensorProto.create({ name, dataType: type, dims: [...dims], rawData: bytesOf(data) }));
+    this.weightBytes += data.byteLength;
     return name;
   }
 
@@ -131,6 +136,9 @@ export class GraphBuilder {
 
   /** The ModelProto bytes (weights included as raw initializers). */
   encode(): Uint8Array {
+    if (this.weightBytes > MAX_MODEL_BYTES) {
+      throw new Error(`graph ${this.name} holds ${(this.weightBytes / 2 ** 30).toFixed(2)} GiB of weights; an ONNX model in one protobuf is limited to 2 GiB`);
+    }
     const graph = onnx.GraphProto.create({
       name: this.name,
       node: this.nodes,
