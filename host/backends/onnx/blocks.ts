@@ -129,10 +129,7 @@ export class OnnxBlocks {
     const file = GGUFFile.open(ggufPath);
     checkTensorShapes(file, c);
     const log = opts.log ?? (() => {});
-    const open = async (g: GraphBuilder, what: string) => {
-      const { session, provider } = await openSession(g.encode(), opts.providers, log, { threads: opts.threads, what: `${what} of ${ggufPath}` });
-      return { session, provider };
-    };
+    const open = (g: GraphBuilder, what: string) => openSession(g.encode(), opts.providers, log, { threads: opts.threads, what: `${what} of ${ggufPath}` });
     try {
       for (const l of blocks.layers.attention) {
         const { session, provider } = await open(attentionGraph(c, contextSize, attentionWeights(file, c, l), l), `attention block ${l}`);
