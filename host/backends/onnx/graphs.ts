@@ -1,0 +1,151 @@
+// The llama blocks as ONNX subgraphs, in the reference engine's step names. Each builder appends
+// nodes to a GraphBuilder, so one block can be a model of its own (OnnxBlocks) or many blocks can
+// be chained in one model (OnnxModel's fused stack).
+//
+// Activations are 2-D [n, dim] (n tokens of one sequence). The KV cache is position-major
+// [positions, kvDim] per layer: the graph reads the cache's first pos0 rows as an input (a view,
+// no copy), and returns the n new K (after RoPE) and V rows, which the caller appends.
+import type { LlamaConfig } from '../../model/llama-config.js';
+import { DataType, type GraphBuilder } from './proto.js';
+import { linear, type OnnxWeight } from './weights.js';
+
+export interface AttentionWeights {
+  norm: Float32Array;
+  wq: OnnxWeight;
+  wk: OnnxWeight;
+  wv: OnnxWeight;
+  wo: OnnxWeight;
+  bq?: Float32Array;
+  bk?: Float32Array;
+  bv?: Float32Array;
+}
+
+export interface FfnWeights {
+  norm: Float32Array;
+  gate: OnnxWeight;
+  up: OnnxWeight;
+  down: OnnxWeight;
+}
+
+export interface HeadWeights {
+  norm: Float32Array;
+  output: OnnxWeight;
+}
+
+/** Values every attention block of one graph shares: positions, RoPE tables, the causal mask. */
+export interface AttentionContext {
+  /** int64 [1, n]: the positions pos0..pos0+n-1. */
+  positions: string;
+  cos: string;
+  sin: string;
+  /** float [n*group, T] (rows in the order of the stacked query heads): 0 where the key position is at most the query's, else a large negative number. */
+  mask: string;
+}
+
+/** Masked scores: far below any real score, finite so no provider has to handle inf - inf. */
+const MASKED = -1e30;
+
+export function rmsnorm(g: GraphBuilder, c: LlamaConfig, x: string, weight: Float32Array, name: string): string {
+  const w = g.tensor(`${name}_w`, DataType.FLOAT, [c.dim], weight);
+  return g.op('SimplifiedLayerNormalization', [x, w], { axis: { i: -1 }, epsilon: { f: c.normEps }, stash_type: { i: 1 } }, { name });
+}
+
+/** cos/sin tables [contextSize, ropeDim/2] for RotaryEmbedding: theta = pos * base^(-2i/ropeDim), as the reference. */
+export function ropeTables(c: LlamaConfig, contextSize: number): { cos: Float32Array; sin: Float32Array } {
+  const half = c.ropeDim / 2;
+  const cos = new Float32Array(contextSize * half);
+  const sin = new Float32Array(contextSize * half);
+  for (let p = 0; p < contextSize; p++) {
+    for (let i = 0; i < half; i++) {
+      const theta = p * Math.pow(c.ropeBase, (-2 * i) / c.ropeDim);
+      cos[p * half + i] = Math.cos(theta);
+      sin[p * half + i] = Math.sin(theta);
+    }
+  }
+  return { cos, sin };
+}
+
+/**
+ * Declares the shared inputs (`positions` [1, n] int64) and builds the RoPE tables and the causal
+ * mask over T = pos0 + n keys, T taken from `pastK` (an input [pos0, kvDim]) plus n.
+ */
+export function attentionContext(g: GraphBuilder, c: LlamaConfig, contextSize: number, pastK: string): AttentionContext {
+  const positions = g.input('positions', DataType.INT64, [1, 'n']);
+  const tables = ropeTables(c, contextSize);
+  const half = c.ropeDim / 2;
+  const cos = g.tensor('rope_cos', DataType.FLOAT, [contextSize, half], tables.cos);
+  const sin = g.tensor('rope_sin', DataType.FLOAT, [contextSize, half], tables.sin);
+  // T = rows of the past + n; key positions 0..T-1; a key is masked when it is after the query
+  const past = g.op('Shape', [pastK], { start: { i: 0 }, end: { i: 1 } });
+  const n = g.op('Shape', [positions], { start: { i: 1 }, end: { i: 2 } });
+  const total = g.op('Squeeze', [g.op('Add', [past, n]), g.ints([0])]);
+  const zero = g.tensor('c_zero', DataType.INT64, [], BigInt64Array.of(0n));
+  const one = g.tensor('c_one', DataType.INT64, [], BigInt64Array.of(1n));
+  const keyPos = g.op('Range', [zero, total, one]); // [T]
+  const queryPos = g.op('Reshape', [positions, g.ints([-1, 1, 1])]); // [n, 1, 1]
+  const future = g.op('Greater', [keyPos, queryPos]); // [n, 1, T]
+  const mask1 = g.op('Where', [future, g.scalar(MASKED), g.scalar(0)]);
+  const group = c.nHeads / c.nKvHeads;
+  const mask = g.op('Flatten', [g.op('Expand', [mask1, g.ints([1, group, 1])])], { axis: { i: 2 } }, { name: 'causal_mask' }); // [n*G, T]
+  return { positions, cos, sin, mask };
+}
+
+/**
+ * x + Wo·Attn(RoPE(Wq·norm(x)), RoPE(Wk·norm(x)), Wv·norm(x)) over the cached keys and values.
+ * Grouped-query attention in plain ONNX ops: the query heads of each KV head are stacked as rows,
+ * so each KV head is one [n·group, D] × [D, T] matmul.
+ */
+export function attentionBlock(
+  g: GraphBuilder,
+  c: LlamaConfig,
+  w: AttentionWeights,
+  ctx: AttentionContext,
+  io: { x: string; pastK: string; pastV: string; name: string },
+): { y: string; kNew: string; vNew: string } {
+  const { nHeads, nKvHeads, headDim: D } = c;
+  const group = nHeads / nKvHeads;
+  const p = io.name;
+  const xn = rmsnorm(g, c, io.x, w.norm, `${p}_attn_norm`);
+  const q = linear(g, xn, w.wq, `${p}_wq`, w.bq);
+  const k = linear(g, xn, w.wk, `${p}_wk`, w.bk);
+  const vNew = linear(g, xn, w.wv, `${p}_wv`, w.bv);
+  const rope = (t: string, heads: number, name: string) =>
+    g.op(
+      'RotaryEmbedding',
+      [g.op('Unsqueeze', [t, g.ints([0])]), ctx.positions, ctx.cos, ctx.sin],
+      { interleaved: { i: c.ropeStyle === 'normal' ? 1 : 0 }, num_heads: { i: heads }, rotary_embedding_dim: { i: c.ropeDim } },
+      { domain: 'com.microsoft', name },
+    );
+  const qr = rope(q, nHeads, `${p}_rope_q`); // [1, n, nHeads*D]
+  const kNew = g.op('Squeeze', [rope(k, nKvHeads, `${p}_rope_k`), g.ints([0])]); // [n, kvDim]
+
+  const keys = g.op('Concat', [io.pastK, kNew], { axis: { i: 0 } }); // [T, kvDim]
+  const values = g.op('Concat', [io.pastV, vNew], { axis: { i: 0 } });
+  // Q: [n, KVH, G, D] -> [KVH, n, G, D] -> [KVH, n*G, D]
+  const q4 = g.op('Transpose', [g.op('Reshape', [qr, g.ints([-1, nKvHeads, group, D])])], { perm: { ints: [1, 0, 2, 3] } });
+  const q3 = g.op('Reshape', [q4, g.ints([nKvHeads, -1, D])]);
+  const kt = g.op('Transpose', [g.op('Reshape', [keys, g.ints([-1, nKvHeads, D])])], { perm: { ints: [1, 2, 0] } }); // [KVH, D, T]
+  const vt = g.op('Transpose', [g.op('Reshape', [values, g.ints([-1, nKvHeads, D])])], { perm: { ints: [1, 0, 2] } }); // [KVH, T, D]
+  const scores = g.op('Mul', [g.op('MatMul', [q3, kt]), g.scalar(1 / Math.sqrt(D))]); // [KVH, n*G, T]
+  const probs = g.op('Softmax', [g.op('Add', [scores, ctx.mask])], { axis: { i: -1 } });
+  const att = g.op('MatMul', [probs, vt]); // [KVH, n*G, D]
+  const att4 = g.op('Transpose', [g.op('Reshape', [att, g.ints([nKvHeads, -1, group, D])])], { perm: { ints: [1, 0, 2, 3] } }); // [n, KVH, G, D]
+  const merged = g.op('Reshape', [att4, g.ints([-1, nHeads * D])]); // head h = kvHead*G + g, as in the reference
+  const y = g.op('Add', [io.x, linear(g, merged, w.wo, `${p}_wo`)], {}, { name: `${p}_attn_residual` });
+  return { y, kNew, vNew };
+}
+
+/** x + Wdown·(SiLU(Wgate·norm(x)) ⊙ Wup·norm(x)). */
+export function ffnBlock(g: GraphBuilder, c: LlamaConfig, w: FfnWeights, x: string, name: string): string {
+  const xn = rmsnorm(g, c, x, w.norm, `${name}_ffn_norm`);
+  const gate = linear(g, xn, w.gate, `${name}_gate`);
+  const up = linear(g, xn, w.up, `${name}_up`);
+  const silu = g.op('Mul', [gate, g.op('Sigmoid', [gate])]);
+  const h = g.op('Mul', [silu, up]);
+  return g.op('Add', [x, linear(g, h, w.down, `${name}_down`)], {}, { name: `${name}_ffn_residual` });
+}
+
+/** logits = Wout·norm(x) for a [1, dim] row. */
+export function headBlock(g: GraphBuilder, c: LlamaConfig, w: HeadWeights, x: string): string {
+  return linear(g, rmsnorm(g, c, x, w.norm, 'output_norm'), w.output, 'output');
+}
