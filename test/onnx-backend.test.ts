@@ -9,7 +9,7 @@ import { InferenceSession, Tensor } from 'onnxruntime-node';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { OnnxBlocks } from '../host/backends/onnx/blocks.js';
-import { runToEnd, type AsyncTokenModel } from '../host/backends/onnx/generate.js';
+import { runToEnd, type AsyncTokenModel } from '../host/engine/generate.js';
 import { OnnxModel } from '../host/backends/onnx/model.js';
 import { DataType, GraphBuilder } from '../host/backends/onnx/proto.js';
 import { NoProviderError } from '../host/backends/onnx/session.js';

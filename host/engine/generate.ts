@@ -25,6 +25,24 @@ export interface TokenModel<S = unknown> {
   readonly maxSequences?: number;
 }
 
+type MaybePromise<T> = T | Promise<T>;
+
+/**
+ * A model whose forward pass may be asynchronous (ONNX Runtime's session.run, a routed engine).
+ * Every TokenModel is one; the scheduler and generateAsync take this.
+ */
+export interface AsyncTokenModel<S = unknown> {
+  readonly config: { contextLength: number; vocabSize: number };
+  readonly contextSize?: number;
+  newState(maxSeq?: number): S;
+  forward(state: S, token: number, pos: number): MaybePromise<Float32Array>;
+  prefill?(state: S, tokens: readonly number[], pos0: number): MaybePromise<Float32Array>;
+  releaseState?(state: S): void;
+  decodeBatch?(states: readonly S[], tokens: readonly number[], positions: readonly number[]): MaybePromise<Float32Array[]>;
+  readonly maxBatch?: number;
+  readonly maxSequences?: number;
+}
+
 export interface GenerateOptions extends SequenceOptions {
   /** Context size for this sequence (default: the model's). */
   contextSize?: number;
@@ -47,7 +65,7 @@ export interface GenerateStep {
 }
 
 /** The context a sequence of this model gets: the option, capped by what the model was loaded for. */
-export function contextSizeOf(model: TokenModel<unknown>, wanted?: number): number {
+export function contextSizeOf(model: AsyncTokenModel<unknown>, wanted?: number): number {
   const limit = Math.min(model.contextSize ?? model.config.contextLength, model.config.contextLength);
   return Math.min(wanted ?? limit, limit);
 }
@@ -58,7 +76,7 @@ export function* generate<S>(
   promptIds: readonly number[],
   opts: GenerateOptions,
 ): Generator<GenerateStep, GenerateResult> {
-  const contextSize = contextSizeOf(model as TokenModel<unknown>, opts.contextSize);
+  const contextSize = contextSizeOf(model as AsyncTokenModel<unknown>, opts.contextSize);
   checkPrompt(promptIds, contextSize, opts.maxTokens);
   const seq = new SequenceDecoder(tokenizer, promptIds, opts, contextSize);
   const state = model.newState(contextSize);
@@ -114,4 +132,78 @@ function* decode<S>(model: TokenModel<S>, state: S, seq: SequenceDecoder, signal
       decodeTokensPerSecond: decodeMs > 0 && forwards > 0 ? (forwards * 1000) / decodeMs : 0,
     },
   };
+}
+
+/** generate() for a model whose forward pass may be asynchronous: the same steps, awaited. */
+export async function* generateAsync<S>(
+  model: AsyncTokenModel<S>,
+  tokenizer: Tokenizer,
+  promptIds: readonly number[],
+  opts: GenerateOptions,
+): AsyncGenerator<GenerateStep, GenerateResult> {
+  const contextSize = contextSizeOf(model as AsyncTokenModel<unknown>, opts.contextSize);
+  checkPrompt(promptIds, contextSize, opts.maxTokens);
+  const seq = new SequenceDecoder(tokenizer, promptIds, opts, contextSize);
+  const state = model.newState(contextSize);
+  try {
+    return yield* decodeAsync(model, state, seq, opts.signal);
+  } finally {
+    model.releaseState?.(state);
+  }
+}
+
+// The same loop as decode() above with each forward awaited (a sync generator cannot await).
+async function* decodeAsync<S>(model: AsyncTokenModel<S>, state: S, seq: SequenceDecoder, signal?: AbortSignal): AsyncGenerator<GenerateStep, GenerateResult> {
+  const promptIds = seq.promptIds;
+  const t0 = performance.now();
+  let logits: Float32Array;
+  if (model.prefill) {
+    logits = await model.prefill(state, promptIds, 0);
+  } else {
+    logits = await model.forward(state, promptIds[0], 0);
+    for (let pos = 1; pos < promptIds.length; pos++) logits = await model.forward(state, promptIds[pos], pos);
+  }
+  const t1 = performance.now();
+
+  // decode time counts sampling and forward passes only, not the consumer's time between yields
+  let decodeMs = 0;
+  let forwards = 0;
+  let tStep = performance.now();
+  for (;;) {
+    if (signal?.aborted) {
+      const rest = seq.cancel();
+      if (rest) yield { id: -1, text: rest };
+      break;
+    }
+    const step = seq.next(logits);
+    decodeMs += performance.now() - tStep;
+    if (step.token !== undefined) yield { id: step.token, text: step.text };
+    else if (step.text) yield { id: -1, text: step.text };
+    tStep = performance.now();
+    if (step.finish) break;
+    logits = await model.forward(state, step.token!, step.pos!);
+    forwards++;
+  }
+  decodeMs += performance.now() - tStep;
+  const prefillMs = t1 - t0;
+  return {
+    ids: seq.ids,
+    text: seq.text,
+    finishReason: seq.finishReason!,
+    usage: { promptTokens: promptIds.length, completionTokens: seq.ids.length },
+    timings: {
+      prefillMs,
+      decodeMs,
+      prefillTokensPerSecond: prefillMs > 0 ? (promptIds.length * 1000) / prefillMs : 0,
+      decodeTokensPerSecond: decodeMs > 0 && forwards > 0 ? (forwards * 1000) / decodeMs : 0,
+    },
+  };
+}
+
+/** Runs generateAsync to the end and returns its result. */
+export async function runToEnd<S>(model: AsyncTokenModel<S>, tokenizer: Tokenizer, promptIds: readonly number[], opts: GenerateOptions): Promise<GenerateResult> {
+  const run = generateAsync(model, tokenizer, promptIds, opts);
+  let r = await run.next();
+  while (!r.done) r = await run.next();
+  return r.value;
 }

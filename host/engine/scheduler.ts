@@ -3,7 +3,7 @@
 // are cancelled. Each decode step runs every active sequence's next token in one batched forward
 // pass (model.decodeBatch), so the weights are read once per step, not once per request.
 import type { Tokenizer } from '../model/tokenizer/index.js';
-import { contextSizeOf, type TokenModel } from './generate.js';
+import { contextSizeOf, type AsyncTokenModel } from './generate.js';
 import { SequenceDecoder, checkPrompt, type FinishReason, type SequenceOptions } from './sequence.js';
 
 export interface ScheduledJob {
@@ -78,7 +78,7 @@ export class Scheduler<S = unknown> {
   private idle: Array<() => void> = [];
 
   constructor(
-    private readonly model: TokenModel<S>,
+    private readonly model: AsyncTokenModel<S>,
     private readonly tokenizer: Tokenizer,
     private readonly opts: SchedulerOptions = {},
   ) {
@@ -86,7 +86,7 @@ export class Scheduler<S = unknown> {
     this.maxQueuePerClient = opts.maxQueuePerClient ?? Math.max(1, Math.ceil(this.maxQueue / 4));
     const slots = model.maxSequences ?? 1;
     this.maxActive = Math.max(1, Math.min(opts.maxActive ?? slots, slots));
-    this.contextSize = contextSizeOf(model as TokenModel<unknown>);
+    this.contextSize = contextSizeOf(model as AsyncTokenModel<unknown>);
   }
 
   get queued(): number {
@@ -188,11 +188,11 @@ export class Scheduler<S = unknown> {
         this.retireCancelled();
         while (this.active.length < this.maxActive && this.queuedCount > 0 && !this.closed) {
           const e = this.dequeue()!;
-          this.admit(e);
+          await this.admit(e);
           await yieldToEvents(); // a long prompt's prefill is a step of its own: cancels and new requests land between
           this.retireCancelled();
         }
-        this.decodeStep();
+        await this.decodeStep();
         await yieldToEvents();
       }
     } finally {
@@ -213,19 +213,20 @@ export class Scheduler<S = unknown> {
   }
 
   /** Takes a KV cache slot, runs the prompt, samples the first token. */
-  private admit(e: Entry): void {
+  private async admit(e: Entry): Promise<void> {
     e.tAdmit = performance.now();
     try {
       e.seq = new SequenceDecoder(this.tokenizer, e.job.promptIds, e.job.options, this.contextSize);
       e.state = this.model.newState(this.contextSize);
       const ids = e.job.promptIds;
       let logits: Float32Array;
-      if (this.model.prefill) logits = this.model.prefill(e.state as S, ids, 0);
+      if (this.model.prefill) logits = await this.model.prefill(e.state as S, ids, 0);
       else {
-        logits = this.model.forward(e.state as S, ids[0], 0);
-        for (let p = 1; p < ids.length; p++) logits = this.model.forward(e.state as S, ids[p], p);
+        logits = await this.model.forward(e.state as S, ids[0], 0);
+        for (let p = 1; p < ids.length; p++) logits = await this.model.forward(e.state as S, ids[p], p);
       }
       e.tPrefilled = performance.now();
+      if (e.finished) return; // closed while the prompt ran (an asynchronous model)
       this.active.push(e);
       this.accept(e, logits);
     } catch (err) {
@@ -234,7 +235,7 @@ export class Scheduler<S = unknown> {
   }
 
   /** One forward pass for every active sequence that has a token to run. */
-  private decodeStep(): void {
+  private async decodeStep(): Promise<void> {
     const batch = this.active.filter((e) => e.token !== undefined && !e.cancelled);
     if (batch.length === 0) return;
     const t0 = performance.now();
@@ -243,9 +244,10 @@ export class Scheduler<S = unknown> {
       const part = batch.slice(i, i + limit);
       try {
         const logits = this.model.decodeBatch
-          ? this.model.decodeBatch(part.map((e) => e.state as S), part.map((e) => e.token!), part.map((e) => e.pos!))
-          : [this.model.forward(part[0].state as S, part[0].token!, part[0].pos!)];
+          ? await this.model.decodeBatch(part.map((e) => e.state as S), part.map((e) => e.token!), part.map((e) => e.pos!))
+          : [await this.model.forward(part[0].state as S, part[0].token!, part[0].pos!)];
         part.forEach((e, r) => {
+          if (e.finished) return; // closed while the step ran
           e.decodeSteps++;
           this.accept(e, logits[r]);
         });

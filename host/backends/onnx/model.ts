@@ -8,7 +8,7 @@ import { rowBytes, traitsOf, type Dequantizer } from '../../model/ggml-types.js'
 import { GGUFFile } from '../../model/gguf/index.js';
 import { configFromGGUF, type LlamaConfig } from '../../model/llama-config.js';
 import { OnnxBlocks, SequenceSlots, appendKv, attentionFeeds, positionsTensor, type OnnxSequenceState } from './blocks.js';
-import type { AsyncTokenModel } from './generate.js';
+import type { AsyncTokenModel } from '../../engine/generate.js';
 import { attentionBlock, attentionContext, ffnBlock, headBlock } from './graphs.js';
 import { DataType, GraphBuilder, MAX_MODEL_BYTES } from './proto.js';
 import { openSession, type ProviderSpec } from './session.js';
