@@ -1,0 +1,262 @@
+// The MQTT service end to end through the embedded broker: real clients (mqtt.js v5 and v3.1.1,
+// mosquitto_rr / mosquitto_sub), streamed text equal to `wisp run`, errors for bad input, cancels,
+// duplicates, the retained status, metrics, and 20 clients with a flooding one.
+import { spawn, spawnSync } from 'node:child_process';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { startServer, type Server } from '../host/mqtt/server.js';
+import { validator } from '../host/mqtt/protocol.js';
+import { connect, listen, sleep, wispRunText, type Reply } from './helpers/mqtt.js';
+import { sharedModel } from './helpers/paths.js';
+
+const DEVICE = 'testbox';
+const PROMPT = 'Once upon a time';
+let server: Server;
+let url: string;
+const reply = validator('reply');
+
+function checkReplies(ms: Reply[]): void {
+  for (const m of ms) {
+    const { correlation: _c, ...body } = m;
+    assert.ok(reply(body), `reply ${JSON.stringify(body)} violates reply.schema.json: ${JSON.stringify(reply.errors)}`);
+  }
+}
+
+test.before(async () => {
+  server = await startServer({
+    modelPath: sharedModel('stories260K.gguf'),
+    device: DEVICE,
+    host: '127.0.0.1',
+    port: 0,
+    metricsPort: 0,
+    maxSequences: 4,
+    contextSize: 256,
+    threads: 1,
+    maxQueue: 32,
+    log: (await import('pino')).pino({ level: 'silent' }),
+  });
+  url = server.url;
+});
+
+test.after(async () => {
+  await server.stop();
+});
+
+test('MQTT 5: streamed chunks join to exactly what `wisp run` prints; correlation data echoed on every reply', async () => {
+  const expected = wispRunText(PROMPT, 60);
+  const c = await connect(url);
+  const l = await listen(c, 'my/replies/1');
+  await c.publishAsync(`wisp/${DEVICE}/infer`, JSON.stringify({ id: 'v5', prompt: PROMPT, max_tokens: 60, temperature: 0 }), {
+    qos: 1,
+    properties: { responseTopic: 'my/replies/1', correlationData: Buffer.from('corr-42') },
+  });
+  const ms = await l.done();
+  checkReplies(ms);
+  const chunks = ms.filter((m) => !m.done);
+  const final = ms.at(-1)!;
+  assert.ok(chunks.length > 10);
+  assert.equal(chunks.map((m) => m.seq), chunks.map((_, i) => i));
+  assert.is(chunks.map((m) => m.text).join(''), expected);
+  assert.is(final.text, expected);
+  assert.is(final.finish_reason, 'length');
+  assert.equal(final.usage, { prompt_tokens: 5, completion_tokens: 60 });
+  assert.is(final.device, DEVICE);
+  for (const m of ms) assert.is(m.correlation, 'corr-42');
+  await c.endAsync();
+});
+
+test('MQTT 3.1.1: reply_to, and the default reply topic wisp/<device>/reply/<id>; stream:false sends only the final', async () => {
+  const expected = wispRunText(PROMPT, 30);
+  const c = await connect(url, { protocolVersion: 4 });
+  const a = await listen(c, 'legacy/out');
+  const b = await listen(c, `wisp/${DEVICE}/reply/v3-default`);
+  await c.publishAsync(`wisp/${DEVICE}/infer`, JSON.stringify({ id: 'v3', prompt: PROMPT, max_tokens: 30, temperature: 0, reply_to: 'legacy/out' }), { qos: 1 });
+  await c.publishAsync(`wisp/${DEVICE}/infer`, JSON.stringify({ id: 'v3-default', prompt: PROMPT, max_tokens: 30, temperature: 0, stream: false }), { qos: 0 });
+  const [ma, mb] = await Promise.all([a.done(), b.done()]);
+  checkReplies([...ma, ...mb]);
+  assert.is(ma.filter((m) => !m.done).map((m) => m.text).join(''), expected);
+  assert.is(mb.length, 1);
+  assert.is(mb[0].text, expected);
+  await c.endAsync();
+});
+
+test('mosquitto_rr (MQTT 5 request/response) and mosquitto_sub get the same text', async () => {
+  const expected = wispRunText(PROMPT, 40);
+  const { hostname, port } = new URL(url);
+  const sub = spawn('mosquitto_sub', ['-h', hostname, '-p', port, '-V', '5', '-t', `wisp/${DEVICE}/reply/sub1`, '-C', '1000', '-W', '30']);
+  let subOut = '';
+  sub.stdout.on('data', (d) => (subOut += d));
+  await sleep(300);
+  const rr = spawnSync(
+    'mosquitto_rr',
+    ['-h', hostname, '-p', port, '-V', '5', '-t', `wisp/${DEVICE}/infer`, '-e', `wisp/${DEVICE}/reply/rr1`, '-W', '30', '-m', JSON.stringify({ id: 'rr1', prompt: PROMPT, max_tokens: 40, temperature: 0, stream: false })],
+    { encoding: 'utf8', timeout: 40_000 },
+  );
+  assert.is(rr.status, 0, rr.stderr);
+  const final = JSON.parse(rr.stdout.trim());
+  assert.is(final.text, expected);
+  spawnSync('mosquitto_pub', ['-h', hostname, '-p', port, '-V', '5', '-q', '1', '-t', `wisp/${DEVICE}/infer`, '-m', JSON.stringify({ id: 'sub1', prompt: PROMPT, max_tokens: 40, temperature: 0 })]);
+  for (let i = 0; i < 300 && !subOut.includes('"done":true'); i++) await sleep(100);
+  sub.kill();
+  const lines = subOut.trim().split('\n').map((l) => JSON.parse(l) as Reply);
+  assert.is(lines.filter((m) => !m.done).map((m) => m.text).join(''), expected);
+  assert.is(lines.at(-1)!.text, expected);
+});
+
+test('chat messages are rendered with the chat template and answered', async () => {
+  const c = await connect(url);
+  const l = await listen(c, `wisp/${DEVICE}/reply/chat1`);
+  await c.publishAsync(`wisp/${DEVICE}/infer`, JSON.stringify({ id: 'chat1', messages: [{ role: 'user', content: 'Tell me a story' }], max_tokens: 10, temperature: 0 }), { qos: 1 });
+  const ms = await l.done();
+  checkReplies(ms);
+  const final = ms.at(-1)!;
+  assert.is(final.error, undefined);
+  assert.ok(final.usage!.prompt_tokens > 4);
+  await c.endAsync();
+});
+
+test('invalid inputs: one clear error reply each, and the service keeps serving', async () => {
+  const c = await connect(url);
+  const errors = await listen(c, `wisp/${DEVICE}/reply/#`);
+  const cases: Array<[payload: string | Buffer, id: string | null, code: string, message: RegExp]> = [
+    ['{not json', null, 'invalid_json', /not JSON/],
+    [JSON.stringify({ id: 'e-type', prompt: 42 }), 'e-type', 'invalid_request', /prompt: must be string/],
+    [JSON.stringify({ id: 'e-unknown', prompt: 'hi', max_token: 5 }), 'e-unknown', 'invalid_request', /unknown field 'max_token'/],
+    [JSON.stringify({ id: 'e-neg', prompt: 'hi', max_tokens: -3 }), 'e-neg', 'invalid_request', /max_tokens: must be >= 1/],
+    [JSON.stringify({ id: 'e-both', prompt: 'hi', messages: [{ role: 'user', content: 'x' }] }), 'e-both', 'invalid_request', /exactly one of 'prompt' or 'messages'/],
+    [JSON.stringify({ id: 'e-none' }), 'e-none', 'invalid_request', /exactly one of 'prompt' or 'messages'/],
+    [JSON.stringify({ id: 'e-long', prompt: 'once upon a time '.repeat(200) }), 'e-long', 'prompt_too_long', /the context holds 256/],
+    [JSON.stringify({ id: 'e-model', prompt: 'hi', model: 'llama-70b' }), 'e-model', 'unknown_model', /serves 'stories260K'|not 'llama-70b'/],
+    [JSON.stringify({ id: 'e-role', messages: [{ role: 'wizard', content: 'x' }] }), 'e-role', 'invalid_request', /messages\[0\]\.role/],
+    [Buffer.alloc(10 * 1024 * 1024, 0x41), null, 'payload_too_large', /limit|larger/],
+  ];
+  for (const [payload, , ,] of cases) await c.publishAsync(`wisp/${DEVICE}/infer`, payload, { qos: 1 }).catch(() => {});
+  // the 10 MB publish is over the broker's packet limit: the broker may close that connection
+  const c2 = await connect(url);
+  const ok = await listen(c2, `wisp/${DEVICE}/reply/after-errors`);
+  await c2.publishAsync(`wisp/${DEVICE}/infer`, JSON.stringify({ id: 'after-errors', prompt: PROMPT, max_tokens: 5, temperature: 0 }), { qos: 1 });
+  const okMs = await ok.done();
+  assert.is(okMs.at(-1)!.finish_reason, 'length');
+  await sleep(200);
+  checkReplies(errors.messages);
+  for (const [, id, code, message] of cases.slice(0, -1)) {
+    const got = errors.messages.filter((m) => m.id === id && m.error);
+    assert.is(got.length, 1, `one error for ${id} (${code}): ${JSON.stringify(errors.messages.filter((m) => m.id === id))}`);
+    assert.is(got[0].error!.code, code);
+    assert.match(got[0].error!.message, message);
+  }
+  await c.endAsync().catch(() => {});
+  await c2.endAsync();
+});
+
+test('cancel by id ends the stream with finish_reason cancelled; a disconnect cancels the client’s requests', async () => {
+  const c = await connect(url);
+  const l = await listen(c, `wisp/${DEVICE}/reply/long1`);
+  await c.publishAsync(`wisp/${DEVICE}/infer`, JSON.stringify({ id: 'long1', prompt: PROMPT, max_tokens: 200, temperature: 0.9, seed: 3 }), { qos: 1 });
+  while (l.messages.length < 3) await sleep(5);
+  await c.publishAsync(`wisp/${DEVICE}/cancel`, JSON.stringify({ id: 'long1' }), { qos: 1 });
+  const ms = await l.done();
+  const final = ms.at(-1)!;
+  assert.is(final.finish_reason, 'cancelled');
+  assert.ok(final.usage!.completion_tokens < 200);
+  assert.is(ms.filter((m) => m.done).length, 1);
+
+  const before = server.service.health().status as { load: { active: number } };
+  void before;
+  const d = await connect(url, { clientId: 'leaver' });
+  await d.publishAsync(`wisp/${DEVICE}/infer`, JSON.stringify({ id: 'gone1', prompt: PROMPT, max_tokens: 200, temperature: 0.9 }), { qos: 1 });
+  await sleep(30);
+  d.end(true); // drop the connection without DISCONNECT
+  for (let i = 0; i < 100 && (server.service.health().status as { load: { active: number; queued: number } }).load.active > 0; i++) await sleep(20);
+  assert.is((server.service.health().status as { load: { active: number } }).load.active, 0);
+  await c.endAsync();
+});
+
+test('a QoS 1 duplicate of an id is answered once', async () => {
+  const c = await connect(url);
+  const l = await listen(c, `wisp/${DEVICE}/reply/dup1`);
+  const body = JSON.stringify({ id: 'dup1', prompt: PROMPT, max_tokens: 5, temperature: 0, stream: false });
+  await c.publishAsync(`wisp/${DEVICE}/infer`, body, { qos: 1 });
+  await c.publishAsync(`wisp/${DEVICE}/infer`, body, { qos: 1, dup: true });
+  await l.done();
+  await sleep(300);
+  assert.is(l.messages.length, 1);
+  await c.endAsync();
+});
+
+test('retained status: online with model sha256 and kernel hashes; valid against status.schema.json', async () => {
+  const c = await connect(url);
+  const got = new Promise<Record<string, unknown>>((resolve) => c.on('message', (_t, p) => resolve(JSON.parse(p.toString()))));
+  await c.subscribeAsync(`wisp/${DEVICE}/status`, { qos: 1 });
+  const status = await got;
+  assert.ok(validator('status')(status), JSON.stringify(validator('status').errors));
+  assert.is(status.online, true);
+  assert.match((status.model as { sha256: string }).sha256, /^[0-9a-f]{64}$/);
+  assert.equal(Object.keys(status.kernels as object).sort(), ['attn', 'matmul', 'ops']);
+  await c.endAsync();
+});
+
+test('20 clients x 10 requests with random cancels and one flooding client: exactly one final message per request', async () => {
+  const clients = await Promise.all(Array.from({ length: 20 }, (_, i) => connect(url, { clientId: `load-${i}` })));
+  const results = new Map<string, Reply[]>();
+  let seed = 12345;
+  const rand = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
+  const listeners = await Promise.all(clients.map((c, i) => listen(c, `load/${i}/#`)));
+  const sent: Array<{ client: number; id: string }> = [];
+  for (let r = 0; r < 10; r++) {
+    for (let i = 0; i < 20; i++) {
+      const id = `c${i}-r${r}`;
+      sent.push({ client: i, id });
+      void clients[i].publishAsync(`wisp/${DEVICE}/infer`, JSON.stringify({ id, prompt: PROMPT, max_tokens: 8 + Math.floor(rand() * 16), temperature: 0.7, seed: r, reply_to: `load/${i}/${id}` }), { qos: 1 });
+      if (rand() < 0.15) void clients[i].publishAsync(`wisp/${DEVICE}/cancel`, JSON.stringify({ id }), { qos: 1 });
+    }
+  }
+  // the flood: 300 requests at once from one client
+  const flooder = await connect(url, { clientId: 'flooder' });
+  const flood = await listen(flooder, 'flood/#');
+  for (let k = 0; k < 300; k++) void flooder.publishAsync(`wisp/${DEVICE}/infer`, JSON.stringify({ id: `f${k}`, prompt: PROMPT, max_tokens: 4, reply_to: `flood/f${k}` }), { qos: 0 });
+  const deadline = Date.now() + 120_000;
+  const finals = () => listeners.reduce((n, l) => n + l.messages.filter((m) => m.done).length, 0);
+  while (finals() < sent.length && Date.now() < deadline) await sleep(100);
+  await sleep(500);
+  for (const [i, l] of listeners.entries()) {
+    for (const m of l.messages) {
+      const list = results.get(m.id!) ?? [];
+      list.push(m);
+      results.set(m.id!, list);
+    }
+    void i;
+  }
+  let served = 0;
+  for (const { id } of sent) {
+    const ms = results.get(id) ?? [];
+    const done = ms.filter((m) => m.done);
+    assert.is(done.length, 1, `request ${id}: ${done.length} final messages`);
+    const f = done[0];
+    if (f.error) assert.ok(['busy', 'rate_limited'].includes(f.error.code), `${id}: ${f.error.code} ${f.error.message}`);
+    else {
+      served++;
+      assert.ok(['length', 'stop', 'cancelled'].includes(f.finish_reason!));
+      if (f.finish_reason !== 'cancelled') assert.is(ms.filter((m) => !m.done).map((m) => m.text).join(''), f.text);
+    }
+  }
+  assert.ok(served >= 150, `most requests of well-behaved clients are served (${served} of ${sent.length})`);
+  const floodFinals = flood.messages.filter((m) => m.done);
+  const limited = floodFinals.filter((m) => m.error && ['rate_limited', 'busy'].includes(m.error.code)).length;
+  assert.ok(limited >= 200, `the flooding client is limited (${limited} of 300 refused, ${floodFinals.length} answered)`);
+  assert.ok(floodFinals.length <= 300);
+  await Promise.all([...clients, flooder].map((c) => c.endAsync()));
+});
+
+test('/metrics counts requests by outcome; /healthz is 200', async () => {
+  const base = `http://127.0.0.1:${server.http!.port}`;
+  const text = await (await fetch(`${base}/metrics`)).text();
+  assert.match(text, /wisp_requests_total\{outcome="length"\} [1-9]/);
+  assert.match(text, /wisp_requests_total\{outcome="invalid"\} [1-9]/);
+  assert.match(text, /wisp_batch_size_bucket/);
+  assert.match(text, /wisp_time_to_first_token_seconds_count [1-9]/);
+  const h = await fetch(`${base}/healthz`);
+  assert.is(h.status, 200);
+});
+
+test.run();
