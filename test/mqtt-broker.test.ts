@@ -4,16 +4,17 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFile, execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { connect as netConnect, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect as mqttConnect, connectAsync, type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt';
 import type { AedesPublishPacket } from 'aedes';
+import { CLI } from './helpers/paths.js';
 import { startBroker, type EmbeddedBroker, type LimitReason } from '../host/mqtt/broker.js';
 import { filterCovers, mayReplyTo, replyPrefixFor, subscribeDenial, publishDenial, topicMatches } from '../host/mqtt/acl.js';
 import { TokenBucket } from '../host/mqtt/limits.js';
-import { UsersError, checkCredentials, hashPassword, parseUsers, verifyPassword, type UserTable } from '../host/mqtt/users.js';
+import { UsersError, checkCredentials, hashPassword, loadUsers, parseUsers, verifyPassword, type UserTable } from '../host/mqtt/users.js';
 
 const DEVICE = 'dev1';
 const MAX_PAYLOAD = 64 * 1024;
@@ -391,7 +392,8 @@ test('oversized payloads: over maxPayloadBytes refused, 10 MB cuts the connectio
   assert.not.ok(inbox.some((m) => m.payload.length > MAX_PAYLOAD), 'nothing oversized reached the service');
 });
 
-test('a 10 MB publish is refused from its fixed header, before the body arrives (raw socket)', async () => {
+test('a 10 MB packet is refused from its fixed header, before the body arrives (raw socket)', async () => {
+  const before = broker.stats.oversized;
   const sock = await new Promise<Socket>((resolve, reject) => {
     const s = netConnect(broker.ports.tcp!, '127.0.0.1', () => resolve(s));
     s.once('error', reject);
@@ -424,6 +426,17 @@ test('a 10 MB publish is refused from its fixed header, before the body arrives 
   // declares 10 MB, sends 64 KiB of it and then nothing: only the header can be what is refused
   sock.write(Buffer.concat([Buffer.from([0x30]), varint(topic.length + 10 * 1024 * 1024), topic, Buffer.alloc(64 * 1024)]));
   assert.ok(await closed, 'the broker closed the connection without waiting for the body');
+  assert.ok(broker.stats.oversized > before);
+
+  // the same before any CONNECT: a 10 MB CONNECT from a stranger
+  const stranger = netConnect(broker.ports.tcp!, '127.0.0.1');
+  stranger.on('error', () => {});
+  const strangerClosed = new Promise<boolean>((resolve) => {
+    stranger.once('close', () => resolve(true));
+    setTimeout(() => resolve(false), 3000);
+  });
+  stranger.write(Buffer.concat([Buffer.from([0x10]), varint(10 * 1024 * 1024), Buffer.alloc(16 * 1024)]));
+  assert.ok(await strangerClosed, 'an oversized CONNECT is refused from its header too');
 });
 
 test('a flooding client is rate limited (dropped, logged, onLimited) while another is served', async () => {
@@ -508,6 +521,29 @@ test('mosquitto_pub / mosquitto_sub against the embedded broker', async () => {
     const denied = await run('mosquitto_sub', [...base, '-V', version, ...auth('alice'), '-t', 'wisp/#', '-C', '1', '-W', '2']);
     assert.match(denied.out, 'All subscription requests were denied', version);
   }
+});
+
+test('wisp user add / list / remove write a users file the broker accepts', async () => {
+  const file = join(tmp, 'users.json');
+  const wisp = (args: string[], stdin = '') =>
+    new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
+      const child = execFile(process.execPath, [CLI, 'user', ...args, '--file', file], { encoding: 'utf8', timeout: 20_000 }, (err, out, errText) =>
+        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, out, err: errText }),
+      );
+      child.stdin!.end(stdin);
+    });
+  assert.is((await wisp(['add', 'carol', '--role', 'operator'], 'carol-pw\n')).code, 0);
+  assert.is((await wisp(['add', 'dave', '--role', 'client'], 'dave-pw\n')).code, 0);
+  assert.is((await wisp(['list'])).out, 'carol\toperator\ndave\tclient\n');
+  const bad = await wisp(['add', 'eve', '--role', 'admin'], 'x\n');
+  assert.is(bad.code, 2);
+  assert.match(bad.err, '--role must be one of client, operator');
+  assert.is((await wisp(['remove', 'dave'])).code, 0);
+  assert.is((statSync(file).mode & 0o777).toString(8), '600');
+  const table = loadUsers(file);
+  assert.equal(Object.keys(table.users), ['carol']);
+  assert.match(table.users.carol.password, /^scrypt\$/);
+  assert.is(await checkCredentials(table, 'carol', 'carol-pw'), 'operator');
 });
 
 test('close() frees the ports', async () => {
