@@ -14,6 +14,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ main(arg
   quantize: { summary: 'write a GGUF with its weight matrices in another type (q8_0, q4_0, q4_k, q6_k, f16, …)', load: () => import('./commands/quantize.js') },
   profile: { summary: 'device profile: detect this device, show the routing plan per layer, validate profile files', load: () => import('./commands/profile.js') },
   synth: { summary: 'write a random-weight llama GGUF at a real shape (benchmark models)', load: () => import('./commands/synth.js') },
+  user: { summary: 'add, remove or list the embedded MQTT broker\'s users (scrypt-hashed passwords)', load: () => import('./commands/user.js') },
 };
 const PLANNED = ['kernels', 'pack'];
 

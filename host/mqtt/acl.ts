@@ -70,6 +70,18 @@ interface Rules {
   retain: boolean;
 }
 
+// Delivery checks every message sent to a client (each streamed token), so a principal's rules are
+// built once.
+const ruleCache = new WeakMap<Identity, { device: string; rules: Rules }>();
+
+function rulesOf(who: Identity, role: Role, device: string): Rules {
+  const hit = ruleCache.get(who);
+  if (hit && hit.device === device) return hit.rules;
+  const rules = rulesFor(role, device, who.username ?? '');
+  ruleCache.set(who, { device, rules });
+  return rules;
+}
+
 /** The topic filters a role may publish to and subscribe under. */
 function rulesFor(role: Role, device: string, user: string): Rules {
   const d = `wisp/${device}`;
@@ -93,7 +105,7 @@ export function publishDenial(who: Identity, device: string, topic: string, reta
     // no users table: anything but the reserved $ topics (aedes's own default rule)
     return topic.startsWith('$') ? `topic ${topic} is reserved` : null;
   }
-  const rules = rulesFor(who.role, device, who.username ?? '');
+  const rules = rulesOf(who, who.role, device);
   if (!rules.publish.some((filter) => topicMatches(filter, topic))) {
     return `role ${who.role} may not publish to ${topic}`;
   }
@@ -104,7 +116,7 @@ export function publishDenial(who: Identity, device: string, topic: string, reta
 /** Why a subscription is refused, or null when every topic it can match is allowed to this client. */
 export function subscribeDenial(who: Identity, device: string, filter: string): string | null {
   if (who.role === 'anonymous') return null;
-  const rules = rulesFor(who.role, device, who.username ?? '');
+  const rules = rulesOf(who, who.role, device);
   if (rules.subscribe.some((allowed) => filterCovers(allowed, filter))) return null;
   return `role ${who.role} may not subscribe to ${filter}`;
 }
@@ -112,7 +124,7 @@ export function subscribeDenial(who: Identity, device: string, filter: string): 
 /** Whether a message on `topic` may be delivered to this client (checked again at delivery). */
 export function mayReceive(who: Identity, device: string, topic: string): boolean {
   if (who.role === 'anonymous') return true;
-  return rulesFor(who.role, device, who.username ?? '').subscribe.some((filter) => topicMatches(filter, topic));
+  return rulesOf(who, who.role, device).subscribe.some((filter) => topicMatches(filter, topic));
 }
 
 /** MQTT topic matching of a name against a filter ([MQTT-4.7.1]; `#` also matches the parent level). */

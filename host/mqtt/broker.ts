@@ -3,7 +3,7 @@
 // still arriving, and a token bucket per principal on inference requests (limits.ts). Listeners:
 // plain TCP, TLS, and MQTT over WebSocket. The service (service.ts) runs in the same process and
 // subscribes / publishes through `broker.aedes` directly, so none of these checks apply to it.
-import { Aedes, type Client, type PublishPacket } from 'aedes';
+import { Aedes, type AedesPublishPacket, type Client, type PublishPacket } from 'aedes';
 import type { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
@@ -73,6 +73,8 @@ export interface EmbeddedBroker {
    * reply topics by `identityOf(packet.clientId)`.
    */
   identityOf(clientId: string): Identity | undefined;
+  /** `identityOf` the client that published `packet` (undefined for in-process publishes). */
+  publisherOf(packet: AedesPublishPacket): Identity | undefined;
   /** Called after a client's connection is gone (its requests can be cancelled). */
   onClientDisconnect(cb: (clientId: string) => void): void;
   /**
@@ -360,6 +362,11 @@ export async function startBroker(opts: BrokerOptions): Promise<EmbeddedBroker> 
     url,
     stats,
     identityOf: (clientId) => connected.get(clientId)?.identity,
+    // aedes sets clientId on every packet a client publishes (emitPacket); its types leave it out
+    publisherOf: (packet) => {
+      const clientId = (packet as { clientId?: string }).clientId;
+      return clientId === undefined ? undefined : connected.get(clientId)?.identity;
+    },
     onClientDisconnect: (cb) => void disconnectCallbacks.push(cb),
     onLimited: (cb) => void limitedCallbacks.push(cb),
     close,

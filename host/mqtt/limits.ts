@@ -44,10 +44,11 @@ export function checkRateLimit(limit: RateLimit): void {
 export class LogThrottle {
   private readonly entries = new Map<string, { last: number; suppressed: number }>();
 
-  constructor(private readonly intervalMs = 1000) {}
+  constructor(private readonly intervalMs = 1000, private readonly maxKeys = 10_000) {}
 
   /** null: stay quiet; a number: log now, mentioning that many suppressed since the last line. */
   admit(key: string, now = performance.now()): number | null {
+    if (this.entries.size >= this.maxKeys) this.prune(now);
     const e = this.entries.get(key);
     if (e && now - e.last < this.intervalMs) {
       e.suppressed += 1;
@@ -58,7 +59,8 @@ export class LogThrottle {
     return suppressed;
   }
 
-  forget(key: string): void {
-    this.entries.delete(key);
+  /** Keys come and go with clients: drop the ones quiet for a whole interval (their count is lost). */
+  private prune(now: number): void {
+    for (const [key, e] of this.entries) if (now - e.last >= this.intervalMs) this.entries.delete(key);
   }
 }

@@ -66,8 +66,7 @@ let validator: ValidateFunction | undefined;
 export function parseUsers(data: unknown, source = 'users'): UserTable {
   validator ??= new Ajv({ allErrors: true }).compile(USERS_SCHEMA);
   if (!validator(data)) {
-    // propertyNames reports the bad name twice (the pattern, then "property name is invalid")
-    const problems = [...new Set((validator.errors ?? []).map((e) => describeError(e, data)))];
+    const problems = (validator.errors ?? []).map((e) => describeError(e, data)).filter((p) => p !== '');
     const list = problems.map((p) => `  - ${p}`).join('\n');
     throw new UsersError(`invalid users file ${source}:\n${list}`, source, problems);
   }
@@ -95,6 +94,7 @@ function describeError(e: ErrorObject, data: unknown): string {
   const parts = e.instancePath.split('/').slice(1).map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
   const where = parts.length > 0 ? parts.join('.') : 'top level';
   const params = e.params as Record<string, unknown>;
+  if (e.keyword === 'propertyNames') return ''; // the summary of the pattern error below, which names the user
   if (e.propertyName !== undefined) {
     return `${where}: user name ${JSON.stringify(e.propertyName)} is not allowed (letters, digits, ".", "_", "@", "-"; at most 64; it becomes a topic level)`;
   }
