@@ -9,7 +9,10 @@
 // would make short streams that the hardware prefetcher keeps restarting); matmul passes take four
 // tokens per weight block. V8 issues all the loads of a basic block before its arithmetic, so the
 // quantized kernels split blocks with `if (z == 0)` (z = cols >> 31, always 0 but opaque to the
-// compilers) to keep each piece within the 16 vector registers. No relaxed SIMD (Liftoff miscompiles it).
+// compilers) to keep each piece within the 16 vector registers. Under register pressure TurboFan rebuilds a
+// v128 constant at each use (three instructions) rather than keep it; a splat of `c | z` that is also used
+// after the loop (in a branch never taken) is computed once before it instead (matmul_q4_0_x16).
+// No relaxed SIMD (Liftoff miscompiles it).
 export { quantize_q8_0, quantize_q8_K } from './matmul/quantize';
 export { get_row_f16, get_row_f32, matmul_f16, matmul_f32, matvec_f16, matvec_f32 } from './matmul/float';
 export { get_row_q8_0, matmul_q8_0, matvec_q8_0 } from './matmul/q8_0';

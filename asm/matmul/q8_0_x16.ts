@@ -8,10 +8,10 @@
 // The activations are already i16, so they are loaded as they are (two v128 per half) and only the
 // weights are widened (v128.load8x8_s). matmul does the same lane-wise operations as matvec, so the
 // two agree bit for bit.
-import { f16_to_f32 } from '../lib/f16';
 import { Q8_0_BYTES, QK8_0 } from '../lib/blocks';
 import { dot_i8x16 } from './q8_0';
 import { Q16_0_BYTES } from './quantize16';
+import { halves_f32_k } from './q4_0_x16';
 import { gather_f32, gather_halves, halves_to_f32x4, reduce4_i32, row_ptr, store_lanes, store_quarters } from './simd';
 
 /** acc + (Σ qw·qx)·dw·dx for one block of four weight rows and one q16_0 block at xb; lane i = row i. */
@@ -36,20 +36,24 @@ import { gather_f32, gather_halves, halves_to_f32x4, reduce4_i32, row_ptr, store
   return i32x4.add(i32x4.dot_i16x8_s(w0, v128.load(xq)), i32x4.dot_i16x8_s(w1, v128.load(xq, 16)));
 }
 
-/** acc + (Σ qw·qx)·dw·dx for one weight block at p and four q16_0 blocks at x0..x3; lane i = token i. */
-@inline function tokens_block(acc: v128, p: usize, x0: usize, x1: usize, x2: usize, x3: usize, z: i32): v128 {
+/**
+ * acc + (Σ qw·qx)·dw·dx for one weight block at p and four q16_0 blocks at a0..a3; lane i = token i.
+ * c1..c4: halves_f32_k's constants (see matmul_q8_0_x16).
+ */
+@inline function tokens_block(acc: v128, p: usize, a0: usize, a1: usize, a2: usize, a3: usize, z: i32,
+  c1: v128, c2: v128, c3: v128, c4: v128): v128 {
   let w0 = v128.load8x8_s(p, 2), w1 = v128.load8x8_s(p, 10);
-  let s0 = dot_x16(w0, w1, x0 + 4), s1 = dot_x16(w0, w1, x1 + 4);
-  let s2 = dot_x16(w0, w1, x2 + 4), s3 = dot_x16(w0, w1, x3 + 4);
+  let s0 = dot_x16(w0, w1, a0 + 4), s1 = dot_x16(w0, w1, a1 + 4);
+  let s2 = dot_x16(w0, w1, a2 + 4), s3 = dot_x16(w0, w1, a3 + 4);
   if (z == 0) {
     w0 = v128.load8x8_s(p, 18);
     w1 = v128.load8x8_s(p, 26);
-    s0 = i32x4.add(s0, dot_x16(w0, w1, x0 + 36));
-    s1 = i32x4.add(s1, dot_x16(w0, w1, x1 + 36));
-    s2 = i32x4.add(s2, dot_x16(w0, w1, x2 + 36));
-    s3 = i32x4.add(s3, dot_x16(w0, w1, x3 + 36));
+    s0 = i32x4.add(s0, dot_x16(w0, w1, a0 + 36));
+    s1 = i32x4.add(s1, dot_x16(w0, w1, a1 + 36));
+    s2 = i32x4.add(s2, dot_x16(w0, w1, a2 + 36));
+    s3 = i32x4.add(s3, dot_x16(w0, w1, a3 + 36));
   }
-  const scale = f32x4.mul(f32x4.splat(f16_to_f32(load<u16>(p))), gather_f32(x0, x1, x2, x3));
+  const scale = f32x4.mul(halves_f32_k(v128.load16_splat(p), c1, c2, c3, c4), gather_f32(a0, a1, a2, a3));
   return f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(reduce4_i32(s0, s1, s2, s3)), scale));
 }
 
@@ -75,24 +79,31 @@ export function matvec_q8_0_x16(w: usize, x: usize, y: usize, cols: i32, r0: i32
   }
 }
 
-/** matmul_q8_0_x16(w, x: q16_0*, y: f32*, cols, rows, nTok, r0, r1): four tokens per pass. */
+/**
+ * matmul_q8_0_x16(w, x: q16_0*, y: f32*, cols, rows, nTok, r0, r1): four tokens per pass; the code shape
+ * of matmul_q4_0_x16 (token pointers advanced per block, the weight scale converted as a splat, the
+ * constants computed once before the loop).
+ */
 export function matmul_q8_0_x16(w: usize, x: usize, y: usize, cols: i32, rows: i32, nTok: i32, r0: i32, r1: i32): void {
   const nb = cols / QK8_0;
   const rowBytes = <usize>nb * Q8_0_BYTES, xBytes = <usize>nb * Q16_0_BYTES;
   const z = cols >> 31;
+  const c1 = i32x4.splat(0x8fffe000 | z), c2 = i32x4.splat(0x77800000 | z);
+  const c3 = i32x4.splat(0x0f800000 | z), c4 = i32x4.splat(0x7f800000 | z);
   for (let t = 0; t < nTok; t += 4) {
     const lastT = nTok - 1;
     const t0 = row_ptr(x, t, lastT, xBytes), t1 = row_ptr(x, t + 1, lastT, xBytes);
     const t2 = row_ptr(x, t + 2, lastT, xBytes), t3 = row_ptr(x, t + 3, lastT, xBytes);
     for (let r = r0; r < r1; r++) {
       let p = w + <usize>r * rowBytes;
-      let off: usize = 0;
+      let a0 = t0, a1 = t1, a2 = t2, a3 = t3;
       let acc = f32x4.splat(0);
       for (let b = 0; b < nb; b++) {
-        acc = tokens_block(acc, p, t0 + off, t1 + off, t2 + off, t3 + off, z);
+        acc = tokens_block(acc, p, a0, a1, a2, a3, z, c1, c2, c3, c4);
         p += Q8_0_BYTES;
-        off += Q16_0_BYTES;
+        a0 += Q16_0_BYTES; a1 += Q16_0_BYTES; a2 += Q16_0_BYTES; a3 += Q16_0_BYTES;
       }
+      if (z != 0) acc = v128.xor(v128.xor(acc, c1), v128.xor(v128.xor(c2, c3), c4));
       store_lanes(y + ((<usize>t * rows + r) << 2), <usize>rows, t, nTok, acc);
     }
   }
