@@ -150,6 +150,26 @@ test('a profile naming cuda falls back to the CPU provider, says so once, and th
   }
 });
 
+test('wisp run --profile: the fallback line once on stderr, llama.cpp\'s ids; a malformed --route is a one-line error', async () => {
+  const file = join(dir, 'npu-standin.json'); // written by the test above
+  const run = promisify(execFile);
+  const r = await run(process.execPath, [CLI, 'run', '-m', STORIES, '--profile', file, '--temp', '0', '-n', '40', '--ignore-eos', '--ids', '--ctx', '128'], { encoding: 'utf8' });
+  const cudaHere = (await probeProvidersCached()).some((p) => p.name === 'cuda' && p.available);
+  if (!cudaHere) assert.is(r.stderr.split('\n').filter((l) => l.includes('cuda unavailable → onnx:cpu')).length, 1, r.stderr);
+  assert.match(r.stderr, /engine: routed by profile npu-standin \((wasm|onnx)/);
+  const ids = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as number[];
+  assert.equal(ids, golden.ids.slice(0, 40));
+  try {
+    await run(process.execPath, [CLI, 'run', '-m', STORIES, '--route', '{"default":"gpu"}'], { encoding: 'utf8' });
+    assert.unreachable('accepted a bad --route');
+  } catch (err) {
+    const e = err as { code?: number; stderr?: string };
+    assert.ok(e.code !== 0 && e.code !== undefined, String(err));
+    assert.match(e.stderr ?? '', /--route: \/routing\/default: /);
+    assert.not.match(e.stderr ?? '', /\n\s+at /, 'no stack trace');
+  }
+});
+
 test('decodeBatch under a mixed routing gives each sequence the logits it gets alone', async () => {
   const routing = ROUTES['alternating (even layers onnx)'];
   const batched = await open(STORIES, { ...routing, rules: [...routing.rules!, { ops: ['head'], backend: 'onnx:cpu' }] }, { contextSize: 64, maxSequences: 3 });

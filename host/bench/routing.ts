@@ -52,9 +52,10 @@ export async function routeSpeed(path: string, route: BenchRoute, promptIds: num
   try {
     const model = m.asyncModel;
     // warm-up (ORT allocates on a session's first runs), then a clean count
-    const warm = model.newState(16);
-    let t = argmax(await model.prefill!(warm, promptIds.slice(0, 4), 0));
-    for (let pos = 4; pos < 7; pos++) t = argmax(await model.forward(warm, t, pos));
+    const warmTokens = Math.min(32, promptIds.length);
+    const warm = model.newState(warmTokens + 4);
+    let t = argmax(await model.prefill!(warm, promptIds.slice(0, warmTokens), 0));
+    for (let pos = warmTokens; pos < warmTokens + 3; pos++) t = argmax(await model.forward(warm, t, pos));
     model.releaseState!(warm);
     const inspect = m.asyncModel as { resetOpTimes?: () => void };
     inspect.resetOpTimes?.();

@@ -122,6 +122,12 @@ export async function resolvePlan(nLayers: number, opts: Pick<OpenOptions, 'prof
   return planRouting(profile, { nLayers }, available);
 }
 
+/** "profile jetson-orin", "a routing table", "a routing table over profile x" */
+function planLabel(plan: RoutingPlan, opts: OpenOptions): string {
+  if (!opts.routing || isPlan(opts.routing)) return `profile ${plan.profile}`;
+  return opts.profile ? `a routing table over profile ${opts.profile}` : 'a routing table';
+}
+
 export async function openModel(path: string, opts: OpenOptions = {}): Promise<OpenModel> {
   let engine = opts.engine ?? 'wasm';
   if (opts.profile || opts.routing) {
@@ -197,7 +203,7 @@ export async function openModel(path: string, opts: OpenOptions = {}): Promise<O
       plan,
       placement: () => routed.placement(),
       opTimes: () => routed.opTimes(),
-      description: `routed, profile ${plan.profile} (${describePlacement(routed.placement())}; ${threadNote}, ${opts.kvType ?? 'f32'} KV)`,
+      description: `routed by ${planLabel(plan, opts)} (${describePlacement(routed.placement())}; ${threadNote}, ${opts.kvType ?? 'f32'} KV)`,
       close: () => routed.close(),
     };
   }
@@ -226,7 +232,7 @@ export async function openModel(path: string, opts: OpenOptions = {}): Promise<O
     ...(plan ? { plan } : {}),
     placement: () => wasm.placement(),
     opTimes: () => wasm.opTimes(),
-    description: `wasm (${threadNote}, ${opts.kvType ?? 'f32'} KV${plan ? `, profile ${plan.profile}` : ''})`,
+    description: `wasm (${threadNote}, ${opts.kvType ?? 'f32'} KV${plan ? `, all blocks on wasm by ${planLabel(plan, opts)}` : ''})`,
     close: () => wasm.close(),
   };
 }
