@@ -17,6 +17,7 @@ import { loadModel } from '../host/engine/load-model.js';
 import { openModel, type OpenModel } from '../host/engine/open.js';
 import { RoutedModel, planPlacement, type Placement } from '../host/engine/routed.js';
 import { argmax } from '../host/engine/sampler.js';
+import { Scheduler } from '../host/engine/scheduler.js';
 import { GGMLType } from '../host/model/ggml-types.js';
 import { readLlama2cTokenizer } from '../host/model/llama2c-tokenizer.js';
 import { synthModel } from '../host/model/synth.js';
@@ -208,6 +209,29 @@ test('decodeBatch under a mixed routing gives each sequence the logits it gets a
   } finally {
     await batched.close();
     await alone.close();
+  }
+});
+
+test('the continuous-batching Scheduler runs a mixed routing: four concurrent greedy requests get the text each gets alone', async () => {
+  const routing: RoutingTable = { default: 'wasm', rules: [{ layers: 'odd', ops: ['attention'], backend: 'onnx:cpu' }, { ops: ['ffn', 'head'], backend: 'onnx:cpu' }] };
+  const m = await open(STORIES, routing, { contextSize: 128, maxSequences: 3 });
+  try {
+    const prompts = ['Once upon a time', 'The little dog', 'Lily wanted to', 'One day, Tom'];
+    const opts = { maxTokens: 24, temperature: 0 };
+    const alone: string[] = [];
+    for (const p of prompts) alone.push((await runToEnd(m.asyncModel, m.tokenizer, m.tokenizer.encode(p), opts)).text);
+    const s = new Scheduler(m.asyncModel, m.tokenizer);
+    const texts = await Promise.all(
+      prompts.map(
+        (p, i) =>
+          new Promise<string>((resolve, reject) => {
+            s.submit({ id: `r${i}`, client: `c${i}`, promptIds: m.tokenizer.encode(p), options: opts, onText: () => {}, onDone: (r) => resolve(r.text), onError: reject });
+          }),
+      ),
+    );
+    assert.equal(texts, alone);
+  } finally {
+    await m.close();
   }
 });
 
