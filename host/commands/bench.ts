@@ -1,4 +1,4 @@
-// `wisp bench kernels | models`: throughput with ratios against baselines measured in the same run
+// `wisp bench kernels | models | routing`: throughput with ratios against baselines measured in the same run
 // (memory-read bandwidth; llama.cpp through node-llama-cpp when installed). Prints a table, writes
 // JSON + an SVG/HTML report.
 import { existsSync, mkdirSync } from 'node:fs';
@@ -7,6 +7,9 @@ import { basename, join } from 'node:path';
 import { benchKernels } from '../bench/kernels.js';
 import { llamaCppSpeed, loadNodeLlamaCpp, type SpeedResult } from '../bench/llamacpp.js';
 import { benchPrompt, wasmSpeed } from '../bench/models.js';
+import { BENCH_ROUTES, routeSpeed, type BenchRoute, type RouteSpeed } from '../bench/routing.js';
+import { opTimeTable } from '../engine/routed.js';
+import { resolveModelOption } from './model-option.js';
 import { writeReport, type Chart } from '../bench/report.js';
 import { GGUFHeaderView } from '../model/gguf/index.js';
 import { userCacheDir } from '../model/resolve.js';
@@ -18,6 +21,7 @@ import { intOption, parseOptions, UsageError } from './args.js';
 
 const HELP = `usage: wisp bench kernels [--threads 1,2] [--out DIR]
        wisp bench models [--model PATH ...] [--threads 1,2] [--prompt-tokens 128] [--gen 64] [--out DIR]
+       wisp bench routing [--model PATH ...] [--threads 1] [--routes a,b] [--prompt-tokens 128] [--gen 64] [--out DIR]
 
 kernels   GB/s of every matvec type at 768×768, 2048×5632 and 32000×2048, beside the memory-read
           bandwidth measured in the same run (native memcmp, one thread)
@@ -25,6 +29,9 @@ models    prefill and decode tok/s on the wasm engine, beside llama.cpp (node-ll
           be found: set WISP_LLAMACPP=/path/to/node_modules) on the same file and prompt ids.
           Without --model: random-weight 110M Q8_0, 110M Q4_0 and TinyLlama-1.1B Q4_0 models, written
           once into the cache by \`wisp synth\` (needs --tokenizer or WISP_TOKENIZER_DIR)
+routing   prefill and decode tok/s per routing (${BENCH_ROUTES.map((r) => r.name).join(', ')}:
+          ONNX on the CPU provider), and the time per backend and op group the routed engine measures.
+          Without --model: stories260K and the random-weight 110M Q4_0 model
 
   --threads LIST   thread counts (default: 1 and ${Math.min(2, availableParallelism())})
   --out DIR        where the JSON/SVG/HTML go (default ./bench-out)
@@ -41,6 +48,7 @@ export async function main(argv: string[]): Promise<void> {
       'prompt-tokens': { type: 'string' },
       gen: { type: 'string' },
       spin: { type: 'string' },
+      routes: { type: 'string' },
     },
     HELP,
     true,
@@ -52,6 +60,12 @@ export async function main(argv: string[]): Promise<void> {
   const out = v.out ?? 'bench-out';
   mkdirSync(out, { recursive: true });
   if (what === 'kernels') return kernels(threads, out);
+  if (what === 'routing') {
+    const names = v.routes?.split(',').map((r) => r.trim());
+    const routes = names ? names.map((n) => BENCH_ROUTES.find((r) => r.name === n || r.name.startsWith(`${n} `)) ?? badRoute(n)) : BENCH_ROUTES;
+    const paths = v.model ?? [resolveModelOption(undefined), defaultModels(v.tokenizer, [['110m', 'q4_0']])[0]];
+    return routing(paths, routes, v.threads ? threads : [1], intOption(v['prompt-tokens'], 'prompt-tokens', 2) ?? 128, intOption(v.gen, 'gen', 2) ?? 64, out);
+  }
   if (what === 'models') return models(v.model ?? defaultModels(v.tokenizer), threads, intOption(v['prompt-tokens'], 'prompt-tokens', 2) ?? 128, intOption(v.gen, 'gen', 2) ?? 64, out, intOption(v.spin, 'spin', 0));
   throw new UsageError(HELP);
 }
@@ -76,13 +90,15 @@ async function kernels(threads: number[], out: string): Promise<void> {
 }
 
 /** The issue's benchmark models, synthesized once into the cache. */
-function defaultModels(tokenizer?: string): string[] {
-  const tok = tokenizer ?? (process.env.WISP_TOKENIZER_DIR ? join(process.env.WISP_TOKENIZER_DIR, 'llama2', 'tokenizer.bin') : undefined);
-  const specs: Array<[string, string]> = [
+function defaultModels(
+  tokenizer?: string,
+  specs: Array<[string, string]> = [
     ['110m', 'q8_0'],
     ['110m', 'q4_0'],
     ['tinyllama', 'q4_0'],
-  ];
+  ],
+): string[] {
+  const tok = tokenizer ?? (process.env.WISP_TOKENIZER_DIR ? join(process.env.WISP_TOKENIZER_DIR, 'llama2', 'tokenizer.bin') : undefined);
   const dir = join(userCacheDir(), 'bench');
   mkdirSync(dir, { recursive: true });
   return specs.map(([shape, type]) => {
@@ -142,4 +158,45 @@ async function models(paths: string[], threads: number[], promptTokens: number, 
     chart('prefill', (s) => s.prefillTokensPerSecond),
   ]);
   console.log(`wrote ${files.json}, ${files.svg}, ${files.html}`);
+}
+
+function badRoute(name: string): never {
+  throw new UsageError(`--routes: unknown routing '${name}' (routings: ${BENCH_ROUTES.map((r) => r.name).join(', ')})`);
+}
+
+async function routing(paths: string[], routes: BenchRoute[], threads: number[], promptTokens: number, gen: number, out: string): Promise<void> {
+  const rows: Array<RouteSpeed & { model: string }> = [];
+  for (const path of paths) {
+    const header = GGUFHeaderView.read(path);
+    const vocab = header.optArray('tokenizer.ggml.tokens')?.length ?? 32000;
+    const prompt = benchPrompt(vocab, promptTokens, header.optNumber('tokenizer.ggml.bos_token_id') ?? 1);
+    for (const t of threads) {
+      console.log(`\n${basename(path)}, ${t} thread${t > 1 ? 's' : ''}, ${promptTokens} prompt tokens, ${gen} generated`);
+      console.log(`${'routing'.padEnd(20)} ${'prefill tok/s'.padStart(14)} ${'decode tok/s'.padStart(13)} ${'vs all-wasm'.padStart(12)} ${'load ms'.padStart(8)}  engine`);
+      let base: RouteSpeed | undefined;
+      for (const route of routes) {
+        const r = await routeSpeed(path, route, prompt, gen, t, (msg) => console.log(`  (${msg})`));
+        rows.push({ model: basename(path), ...r });
+        if (route.name === 'all-wasm') base = r;
+        const vs = base ? `${(r.prefillTokensPerSecond / base.prefillTokensPerSecond).toFixed(2)}/${(r.decodeTokensPerSecond / base.decodeTokensPerSecond).toFixed(2)}` : '';
+        console.log(`${route.name.padEnd(20)} ${r.prefillTokensPerSecond.toFixed(1).padStart(14)} ${r.decodeTokensPerSecond.toFixed(1).padStart(13)} ${vs.padStart(12)} ${r.loadMs.toFixed(0).padStart(8)}  ${r.engine}`);
+      }
+      for (const r of rows.filter((x) => x.model === basename(path) && x.threads === t && x.decodeOps.length > 0)) {
+        console.log(`\n  ${r.route}: time per backend and op group (prefill ${r.promptTokens} tokens | decode ${r.generatedTokens - 1} tokens)`);
+        const pre = opTimeTable(r.prefillOps).split('\n');
+        const dec = opTimeTable(r.decodeOps).split('\n');
+        for (let i = 0; i < Math.max(pre.length, dec.length); i++) console.log(`  ${(pre[i] ?? '').padEnd(52)} | ${dec[i] ?? ''}`);
+      }
+    }
+  }
+  const chart = (title: string, pick: (s: RouteSpeed) => number): Chart => ({
+    title,
+    unit: 'tokens/s',
+    bars: rows.map((r) => ({ label: `${r.model} ${r.threads}t ${r.route}`, value: pick(r), series: r.model })),
+  });
+  const files = writeReport(out, 'routing', { date: new Date().toISOString(), promptTokens, generatedTokens: gen, rows }, [
+    chart('decode', (s) => s.decodeTokensPerSecond),
+    chart('prefill', (s) => s.prefillTokensPerSecond),
+  ]);
+  console.log(`\nwrote ${files.json}, ${files.svg}, ${files.html}`);
 }

@@ -1,10 +1,13 @@
-// `wisp run`: generate from a prompt (wasm kernels or the reference engine), streaming text to stdout.
-import { generate } from '../engine/generate.js';
+// `wisp run`: generate from a prompt (wasm kernels, the reference engine, all-ONNX, or a routing
+// plan mixing them per layer), streaming text to stdout.
+import { generate, generateAsync, type GenerateResult, type GenerateStep } from '../engine/generate.js';
 import { validateSampling } from '../engine/sampler.js';
 import { openModel, parseEngine } from '../engine/open.js';
 import { encodeChat } from '../model/chat-prompt.js';
 import { intOption, numberOption, parseOptions, UsageError } from './args.js';
 import { MODEL_HELP, resolveModelOption } from './model-option.js';
+import { placementTable } from '../engine/routed.js';
+import type { RoutingTable } from '../profiles/index.js';
 
 const HELP = `usage: wisp run [options] [--prompt TEXT]
 
@@ -20,8 +23,15 @@ ${MODEL_HELP}
       --ctx N             context size (default: the model's)
       --stop TEXT         stop string (repeatable)
       --ignore-eos        keep generating past end-of-sequence tokens
-      --engine NAME       wasm (default: the SIMD kernels) or reference (the f32 JS oracle)
-  -t, --threads N         kernel threads for the wasm engine (default 1)
+      --engine NAME       wasm (default: the SIMD kernels), reference (the f32 JS oracle), onnx (all
+                          layers in one ONNX Runtime session on the CPU provider) or routed (the
+                          routing plan of the detected device profile)
+      --profile NAME|PATH run each layer's attention/ffn and the head where this device profile's
+                          routing plan says (see \`wisp profile show\`); fallbacks are logged once
+      --route JSON        a routing table, e.g. '{"default":"wasm","rules":[{"layers":"even","backend":"onnx:cpu"}]}'
+                          (over --profile's providers when given, else the providers it names, then cpu)
+      --placement         print where each block ran (stderr)
+  -t, --threads N         kernel threads for the wasm engine, ORT threads for onnx (default 1)
       --kv f32|f16        KV cache type for the wasm engine (default f32)
       --ids               print the token ids at the end (for golden comparisons)`;
 
@@ -47,6 +57,9 @@ export async function main(argv: string[]): Promise<void> {
       engine: { type: 'string' },
       threads: { type: 'string', short: 't' },
       kv: { type: 'string' },
+      profile: { type: 'string' },
+      route: { type: 'string' },
+      placement: { type: 'boolean' },
     },
     HELP,
   );
@@ -54,6 +67,17 @@ export async function main(argv: string[]): Promise<void> {
   if (v.kv !== undefined && v.kv !== 'f32' && v.kv !== 'f16') throw new UsageError(`--kv must be f32 or f16, got '${v.kv}'`);
   if (v.system && !v.chat) throw new UsageError('--system needs --chat');
   const engine = v.engine ? parseEngine(v.engine) : undefined;
+  let routing: RoutingTable | undefined;
+  if (v.route !== undefined) {
+    try {
+      routing = JSON.parse(v.route) as RoutingTable;
+    } catch (err) {
+      throw new UsageError(`--route: not valid JSON: ${(err as Error).message}`);
+    }
+  }
+  if ((v.profile !== undefined || routing) && engine !== undefined && engine !== 'routed' && engine !== 'wasm') {
+    throw new UsageError(`--profile and --route run on the routed engine, not --engine ${engine}`);
+  }
   const threads = intOption(v.threads, 'threads', 1);
   const contextSize = intOption(v.ctx, 'ctx', 1);
   const options = {
@@ -71,7 +95,7 @@ export async function main(argv: string[]): Promise<void> {
   validateSampling(options);
   const path = resolveModelOption(v.model);
   const t0 = performance.now();
-  const model = await openModel(path, { engine, threads, contextSize, kvType: v.kv as 'f32' | 'f16' | undefined });
+  const model = await openModel(path, { engine, threads, contextSize, kvType: v.kv as 'f32' | 'f16' | undefined, profile: v.profile, routing });
   const loadMs = performance.now() - t0;
   try {
     const prompt = v.prompt ?? 'Once upon a time';
@@ -79,13 +103,24 @@ export async function main(argv: string[]): Promise<void> {
     const promptIds = v.chat ? encodeChat(model.tokenizer, messages) : model.tokenizer.encode(prompt);
 
     process.stdout.write(v.chat ? '' : prompt);
-    const steps = generate(model.model, model.tokenizer, promptIds, options);
-    let r = steps.next();
-    while (!r.done) {
-      process.stdout.write(r.value.text);
-      r = steps.next();
+    let res: GenerateResult;
+    if (model.sync) {
+      const steps = generate(model.sync, model.tokenizer, promptIds, options);
+      let r = steps.next();
+      while (!r.done) {
+        process.stdout.write(r.value.text);
+        r = steps.next();
+      }
+      res = r.value;
+    } else {
+      const steps: AsyncGenerator<GenerateStep, GenerateResult> = generateAsync(model.asyncModel, model.tokenizer, promptIds, options);
+      let r = await steps.next();
+      while (!r.done) {
+        process.stdout.write(r.value.text);
+        r = await steps.next();
+      }
+      res = r.value;
     }
-    const res = r.value;
     process.stdout.write('\n');
     if (v.ids) console.log(JSON.stringify(res.ids));
     const t = res.timings;
@@ -94,6 +129,7 @@ export async function main(argv: string[]): Promise<void> {
         `generated: ${res.usage.completionTokens} tokens, ${t.decodeTokensPerSecond.toFixed(1)} tok/s | ` +
         `finish: ${res.finishReason} | load ${loadMs.toFixed(0)} ms | engine: ${model.description}\n`,
     );
+    if (v.placement) process.stderr.write(`${placementTable(model.placement(), model.opTimes())}\n`);
   } finally {
     await model.close();
   }

@@ -1,21 +1,61 @@
-// Opens a model on an engine: the wasm kernels (the product) or the JS f32 reference (the oracle).
+// Opens a model on an engine: the wasm kernels (the product), the JS f32 reference (the oracle),
+// the all-ONNX engine, or the routed engine, which runs each layer's attention and FFN and the head
+// on the backend a device profile's routing plan names (host/engine/routed.ts).
+import { OnnxModel } from '../backends/onnx/model.js';
 import { WasmModel } from '../backends/wasm/model.js';
 import { GGUFHeaderView } from '../model/gguf/index.js';
-import type { LlamaConfig } from '../model/llama-config.js';
+import { configFromGGUF, type LlamaConfig } from '../model/llama-config.js';
 import type { Tokenizer } from '../model/tokenizer/index.js';
-import type { TokenModel } from './generate.js';
+import type { BackendOp } from '../obs/metrics.js';
+import {
+  detectDevice,
+  loadProfiles,
+  namedProfile,
+  pickProfile,
+  planRouting,
+  probeProvidersCached,
+  profilesDir,
+  routeProfile,
+  systemFacts,
+  type LoadedProfile,
+  type RoutingPlan,
+  type RoutingTable,
+} from '../profiles/index.js';
+import type { AsyncTokenModel, TokenModel } from './generate.js';
 import { checkVocabulary, loadModel, tokenizerFromGGUF } from './load-model.js';
+import { RoutedModel, describePlacement, isAllWasm, uniformPlacement, type BackendName, type OpTime, type Placement } from './routed.js';
 
-export const ENGINES = ['wasm', 'reference'] as const;
+export const ENGINES = ['wasm', 'reference', 'onnx', 'routed'] as const;
 export type EngineName = (typeof ENGINES)[number];
 
+/** Where load-time notes go: a function, or a logger with warn (pino's). */
+export type OpenLog = ((msg: string) => void) | { warn(msg: string): void };
+
 export interface OpenOptions {
+  /** wasm (default), reference, onnx (all-ONNX, one fused session) or routed (a profile's plan). */
   engine?: EngineName;
   threads?: number;
   contextSize?: number;
   kvType?: 'f32' | 'f16';
   /** KV cache slots (sequences decoding at once; the wasm engine plans their memory at load). */
   maxSequences?: number;
+  /**
+   * Device profile whose routing plan runs the model: a name in device-profiles/ or a file path.
+   * Implies the routed engine. With engine 'routed' and no profile, the detected one is used.
+   */
+  profile?: string | null;
+  /** A routing plan, or a routing table (replaces the profile's, or stands alone: see routeProfile). */
+  routing?: RoutingPlan | RoutingTable;
+  /** Providers taken as available instead of probing ONNX Runtime (tests; `--providers`). */
+  providers?: string[];
+  /** ORT intra-op threads per session (onnx and routed engines; default: the same as threads). */
+  onnxThreads?: number;
+  /** Load-time notes (fallbacks, warnings), each once; default stderr. */
+  log?: OpenLog;
+  /** Each routed block's time (ServiceMetrics.backendTime fits). */
+  onOpTime?: (backend: BackendName, op: BackendOp, seconds: number) => void;
+  /** Always build the routed engine, even for an all-wasm plan (to time every block). */
+  alwaysRouted?: boolean;
 }
 
 export interface OpenModel {
@@ -23,33 +63,154 @@ export interface OpenModel {
   name: string;
   config: LlamaConfig;
   tokenizer: Tokenizer;
+  /** The engine, honestly typed: forward/prefill/decodeBatch may return promises (generateAsync, the Scheduler). */
+  asyncModel: AsyncTokenModel<unknown>;
+  /** The same engine when its steps are synchronous (wasm, reference): generate() can drive it. */
+  sync?: TokenModel<unknown>;
+  /**
+   * The same engine again, typed TokenModel for host/mqtt/service.ts (whose Scheduler awaits every
+   * step, so an async engine works there). For the onnx and routed engines its steps return promises
+   * at run time: new code takes `asyncModel` or `sync`.
+   */
   model: TokenModel<unknown>;
+  /** The routing plan the engine was built from (routed engine). */
+  plan?: RoutingPlan;
+  /** Where each block runs, as loaded. */
+  placement(): Placement;
+  /** Time per backend and op group (routed engine; empty for the others). */
+  opTimes(): OpTime[];
   /** e.g. "wasm (2 threads)" */
   description: string;
   close(): Promise<void>;
 }
 
 export function parseEngine(name: string): EngineName {
-  if (!(ENGINES as readonly string[]).includes(name)) throw new Error(`unknown engine '${name}'; choose ${ENGINES.join(' or ')}`);
+  if (!(ENGINES as readonly string[]).includes(name)) throw new Error(`unknown engine '${name}'; choose ${ENGINES.join(', ')}`);
   return name as EngineName;
 }
 
+function logger(log: OpenLog | undefined): (msg: string) => void {
+  if (log === undefined) return (msg) => process.stderr.write(`wisp: ${msg}\n`);
+  return typeof log === 'function' ? log : (msg) => log.warn(msg);
+}
+
+function isPlan(r: RoutingPlan | RoutingTable): r is RoutingPlan {
+  return Array.isArray((r as RoutingPlan).layers) && (r as RoutingPlan).head !== undefined;
+}
+
+/**
+ * The routing plan for a model of nLayers: a given plan (checked against the model), or
+ * planRouting(profile, { nLayers }, available providers), the profile being --profile, a
+ * --route table (alone or over the profile), or the detected one. The providers come from the
+ * ONNX Runtime probe (a child process, once per process) unless given.
+ */
+export async function resolvePlan(nLayers: number, opts: Pick<OpenOptions, 'profile' | 'routing' | 'providers'>): Promise<RoutingPlan> {
+  const routing = opts.routing;
+  if (routing && isPlan(routing)) {
+    if (routing.nLayers !== nLayers) throw new Error(`the routing plan is for ${routing.nLayers} layers; the model has ${nLayers}`);
+    return routing;
+  }
+  const available = opts.providers ?? (await probeProvidersCached()).filter((p) => p.available).map((p) => p.name);
+  let profile: LoadedProfile | undefined = opts.profile ? namedProfile(opts.profile) : undefined;
+  if (routing) profile = routeProfile(routing, profile);
+  if (!profile) {
+    const device = await detectDevice({ ...systemFacts({ probe: false }), providers: probeProvidersCached });
+    const choice = pickProfile(device, loadProfiles(profilesDir()));
+    if (!choice.profile) throw new Error(`no device profile fits this machine (${choice.explanation}); pass --profile or --route`);
+    profile = choice.profile;
+  }
+  return planRouting(profile, { nLayers }, available);
+}
+
+/** "profile jetson-orin", "a routing table", "a routing table over profile x" */
+function planLabel(plan: RoutingPlan, opts: OpenOptions): string {
+  if (!opts.routing || isPlan(opts.routing)) return `profile ${plan.profile}`;
+  return opts.profile ? `a routing table over profile ${opts.profile}` : 'a routing table';
+}
+
 export async function openModel(path: string, opts: OpenOptions = {}): Promise<OpenModel> {
-  const engine = opts.engine ?? 'wasm';
+  let engine = opts.engine ?? 'wasm';
+  if (opts.profile || opts.routing) {
+    if (engine !== 'wasm' && engine !== 'routed') throw new Error(`a profile or routing table runs on the routed engine, not '${engine}'`);
+    engine = 'routed';
+  }
+  const log = logger(opts.log);
   if (engine === 'reference') {
     const m = loadModel(path);
+    const model = m.engine as TokenModel<unknown>;
     return {
       path,
       name: m.file.optString('general.name') ?? path,
       config: m.config,
       tokenizer: m.tokenizer,
-      model: m.engine as TokenModel<unknown>,
+      model,
+      asyncModel: model,
+      sync: model,
+      placement: () => uniformPlacement(m.config.nLayers, { backend: 'wasm' }),
+      opTimes: () => [],
       description: 'reference (f32 JS)',
       close: async () => {},
     };
   }
   const threads = opts.threads ?? 1;
-  const wasm = WasmModel.load(path, { threads, contextSize: opts.contextSize, kvType: opts.kvType, maxSequences: opts.maxSequences });
+  const threadNote = `${threads} thread${threads === 1 ? '' : 's'}`;
+
+  if (engine === 'onnx') {
+    const header = GGUFHeaderView.read(path);
+    const config = configFromGGUF(header);
+    const tokenizer = tokenizerFromGGUF(header);
+    checkVocabulary(path, tokenizer, config);
+    const m = await OnnxModel.load(path, { contextSize: opts.contextSize, maxSequences: opts.maxSequences, threads: opts.onnxThreads ?? threads, log });
+    const provider = /\((\w+)\)/.exec(m.description)?.[1];
+    return {
+      path,
+      name: header.optString('general.name') ?? path,
+      config,
+      tokenizer,
+      asyncModel: m as AsyncTokenModel<unknown>,
+      model: m as unknown as TokenModel<unknown>,
+      placement: () => uniformPlacement(config.nLayers, { backend: 'onnx', ...(provider ? { provider } : {}) }),
+      opTimes: () => [],
+      description: `${m.description}, ${threadNote}`,
+      close: () => m.close(),
+    };
+  }
+
+  let plan: RoutingPlan | undefined;
+  if (engine === 'routed') {
+    const nLayers = configFromGGUF(GGUFHeaderView.read(path)).nLayers;
+    plan = await resolvePlan(nLayers, opts);
+  }
+  const wasmOpts = { threads, contextSize: opts.contextSize, kvType: opts.kvType, maxSequences: opts.maxSequences };
+  if (plan && (!isAllWasm(plan) || opts.alwaysRouted)) {
+    const routed = await RoutedModel.load(path, plan, { ...wasmOpts, onnxThreads: opts.onnxThreads ?? threads, log, onOpTime: opts.onOpTime });
+    let tokenizer: Tokenizer;
+    const header = new GGUFHeaderView(path, routed.wasm.file.header);
+    try {
+      tokenizer = tokenizerFromGGUF(header);
+      checkVocabulary(path, tokenizer, routed.config);
+    } catch (err) {
+      await routed.close();
+      throw err;
+    }
+    return {
+      path,
+      name: header.optString('general.name') ?? path,
+      config: routed.config,
+      tokenizer,
+      asyncModel: routed as AsyncTokenModel<unknown>,
+      model: routed as unknown as TokenModel<unknown>,
+      plan,
+      placement: () => routed.placement(),
+      opTimes: () => routed.opTimes(),
+      description: `routed by ${planLabel(plan, opts)} (${describePlacement(routed.placement())}; ${threadNote}, ${opts.kvType ?? 'f32'} KV)`,
+      close: () => routed.close(),
+    };
+  }
+
+  // all wasm: the WasmModel itself, no routing layer in the step
+  if (plan) for (const w of plan.warnings) log(`routing: warning: ${w}`);
+  const wasm = WasmModel.load(path, wasmOpts);
   let tokenizer: Tokenizer;
   const header = new GGUFHeaderView(path, wasm.file.header);
   try {
@@ -66,7 +227,12 @@ export async function openModel(path: string, opts: OpenOptions = {}): Promise<O
     config: wasm.config,
     tokenizer,
     model: wasm as TokenModel<unknown>,
-    description: `wasm (${threads} thread${threads === 1 ? '' : 's'}, ${opts.kvType ?? 'f32'} KV)`,
+    asyncModel: wasm as AsyncTokenModel<unknown>,
+    sync: wasm as TokenModel<unknown>,
+    ...(plan ? { plan } : {}),
+    placement: () => wasm.placement(),
+    opTimes: () => wasm.opTimes(),
+    description: `wasm (${threadNote}, ${opts.kvType ?? 'f32'} KV${plan ? `, all blocks on wasm by ${planLabel(plan, opts)}` : ''})`,
     close: () => wasm.close(),
   };
 }

@@ -4,9 +4,9 @@ export type { BackendSpec, DeviceProfile, LayerOp, LoadedProfile, OpGroup, Profi
 export { OP_GROUPS, PROVIDERS } from './types.js';
 export { ProfileError, type ProfileProblem } from './errors.js';
 export { parseLayerSpec, selectLayers, type LayerItem } from './layers.js';
-export { displayPath, loadProfile, loadProfiles, parseProfile, profileFiles, profileSchemaPath, profilesDir } from './load.js';
+export { displayPath, loadProfile, loadProfiles, namedProfile, parseProfile, profileFiles, profileSchemaPath, profilesDir, routeProfile } from './load.js';
 export { availableProviders, detectDevice, parseCpuinfo, systemFacts, wasmSimdSupport, type DeviceFacts, type FactSource } from './detect.js';
-export { probeProviders, type ProviderProbe } from './probe.js';
+export { probeProviders, probeProvidersCached, type ProviderProbe } from './probe.js';
 export { MATCH_WEIGHTS, pickProfile, scoreProfile, type ProfileCandidate, type ProfileChoice } from './pick.js';
 export {
   describeRoutingPlan,

@@ -74,6 +74,38 @@ export function loadProfiles(dir: string = profilesDir()): LoadedProfile[] {
   return profiles;
 }
 
+/** --profile NAME|PATH: a file when it looks like a path (ends in .json or has a slash), else a profile name in `dir`. */
+export function namedProfile(spec: string, dir: string = profilesDir()): LoadedProfile {
+  if (spec.endsWith('.json') || spec.includes('/') || spec.includes(sep) || isAbsolute(spec)) return loadProfile(spec);
+  const all = loadProfiles(dir);
+  const found = all.find((p) => p.name === spec.toLowerCase());
+  if (!found) throw new ProfileError(spec, [{ pointer: '', message: `no profile named '${spec}' (profiles: ${all.map((p) => p.name).join(', ')})` }]);
+  return found;
+}
+
+/**
+ * A routing table given on its own (`wisp run --route '<json>'`), or replacing a profile's: the
+ * table is checked as the profile's `routing` (schema and layer-spec syntax), so a malformed one is
+ * a ProfileError naming `/routing/...`. Without a base profile the providers are those the table
+ * names, in order, then cpu (so `onnx:cuda` falls back to the CPU provider where CUDA is missing).
+ */
+export function routeProfile(table: unknown, base?: DeviceProfile & { source?: string }, source = '--route'): LoadedProfile {
+  let providers: string[];
+  if (base) providers = [...base.providers];
+  else {
+    const named: string[] = [];
+    const t = table as { default?: unknown; rules?: Array<{ backend?: unknown }> } | null;
+    const specs = t && typeof t === 'object' ? [t.default, ...(Array.isArray(t.rules) ? t.rules.map((r) => (r && typeof r === 'object' ? r.backend : undefined)) : [])] : [];
+    for (const b of specs) if (typeof b === 'string' && b.startsWith('onnx:')) named.push(b.slice(5));
+    providers = [...new Set([...named, 'cpu'])];
+  }
+  const data = base
+    ? { ...structuredClone(base), routing: table, providers }
+    : { name: 'route', description: 'a routing table given on the command line', match: {}, threads: 1, simd: 'simd128', providers, routing: table, memory: { fraction: 0.6 }, batch: { maxSequences: 4, maxBatchTokens: 1024 } };
+  delete (data as { source?: string }).source;
+  return parseProfile(data, base ? `${base.source ?? base.name} with ${source}` : source);
+}
+
 /** Validates already-parsed profile data; `source` names it in errors. */
 export function parseProfile(data: unknown, source = 'profile'): LoadedProfile {
   const validate = profileValidator();

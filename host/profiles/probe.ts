@@ -46,3 +46,10 @@ export async function probeProviders(options: { timeoutMs?: number } = {}): Prom
     return [{ name: 'cpu', listed: false, available: false, detail: `onnxruntime-node could not be probed: ${why}` }];
   }
 }
+
+let cachedProbe: Promise<ProviderProbe[]> | undefined;
+
+/** probeProviders() once per process (the engine asks at every model load; providers do not come and go). */
+export function probeProvidersCached(): Promise<ProviderProbe[]> {
+  return (cachedProbe ??= probeProviders());
+}

@@ -181,10 +181,10 @@ export class OnnxBlocks {
     return out.y.data as Float32Array;
   }
 
-  /** Vocabulary logits for one token's activations (1×dim). */
-  async head(x: Float32Array): Promise<Float32Array> {
+  /** Vocabulary logits for n tokens' activations (n×dim; default one row): n×vocab. */
+  async head(x: Float32Array, n = 1): Promise<Float32Array> {
     if (!this.headSession) throw new Error('the head is not routed to ONNX');
-    const out = await this.run(this.headSession, { x: this.activations(x, 1, 'the head') });
+    const out = await this.run(this.headSession, { x: this.activations(x, n, 'the head') });
     return out.logits.data as Float32Array;
   }
 
@@ -236,7 +236,7 @@ export function ffnGraph(c: LlamaConfig, w: ReturnType<typeof ffnWeights>, layer
 
 export function headGraph(c: LlamaConfig, w: ReturnType<typeof headWeights>): GraphBuilder {
   const g = new GraphBuilder('head');
-  const x = g.input('x', DataType.FLOAT, [1, c.dim]);
-  g.output(headBlock(g, c, w, x), 'logits', DataType.FLOAT, [1, c.vocabSize]);
+  const x = g.input('x', DataType.FLOAT, ['n', c.dim]);
+  g.output(headBlock(g, c, w, x), 'logits', DataType.FLOAT, ['n', c.vocabSize]);
   return g;
 }

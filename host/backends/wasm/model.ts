@@ -6,6 +6,7 @@ import { GGUFFile, GGUFHeaderView } from '../../model/gguf/index.js';
 import { configFromGGUF, type LlamaConfig } from '../../model/llama-config.js';
 import { checkTensorShapes, expectedShapes, layerTensorNames } from '../../engine/load-weights.js';
 import type { TokenModel } from '../../engine/generate.js';
+import type { InspectableModel, OpTime, Placement } from '../../engine/routed.js';
 import { ropeTableMany } from '../../kernels/reference/attn.js';
 import { Arena, planBytes } from './arena.js';
 import { KernelError, KernelPool, type Job } from './pool.js';
@@ -80,7 +81,7 @@ interface LayerPtrs {
 }
 
 /** Rows of one step that belong to one sequence, at positions pos0.. */
-interface Segment {
+export interface Segment {
   state: WasmSequence;
   pos0: number;
   n: number;
@@ -96,7 +97,7 @@ export class WasmSequence {
   ) {}
 }
 
-export class WasmModel implements TokenModel<WasmSequence> {
+export class WasmModel implements TokenModel<WasmSequence>, InspectableModel {
   readonly config: LlamaConfig;
   readonly arena: Arena;
   readonly pool: KernelPool;
@@ -221,6 +222,19 @@ export class WasmModel implements TokenModel<WasmSequence> {
     if (!this.freeSlots.includes(state.slot)) this.freeSlots.push(state.slot);
   }
 
+  /** Every block on the wasm kernels. */
+  placement(): Placement {
+    const b = { backend: 'wasm' as const };
+    return { layers: Array.from({ length: this.config.nLayers }, () => ({ attention: { ...b }, ffn: { ...b } })), head: { ...b } };
+  }
+
+  /** Not timed: the all-wasm step stays free of clocks (load a RoutedModel to time blocks). */
+  opTimes(): OpTime[] {
+    return [];
+  }
+
+  resetOpTimes(): void {}
+
   /** Resolves when the kernel workers are up (so the first step's timing is the step's own). */
   ready(): Promise<void> {
     return this.pool.ready;
@@ -246,7 +260,7 @@ export class WasmModel implements TokenModel<WasmSequence> {
       this.step(part, [{ state, pos0: pos0 + i, n: part.length }]);
     }
     const last = tokens.length <= this.chunk ? tokens.length - 1 : (tokens.length - 1) % this.chunk;
-    this.head(last, 1);
+    this.headRows(last, 1);
     return this.logitsRow(0);
   }
 
@@ -276,25 +290,43 @@ export class WasmModel implements TokenModel<WasmSequence> {
       if (positions[i] >= s.maxSeq) throw new RangeError(`position ${positions[i]} does not fit the context of ${s.maxSeq}`);
     });
     this.step(tokens, states.map((state, i) => ({ state, pos0: positions[i], n: 1 })));
-    this.head(0, n);
+    this.headRows(0, n);
     return states.map((_, i) => Float32Array.from(this.logitsRow(i)));
   }
 
-  private checkTokens(tokens: readonly number[]): void {
+  checkTokens(tokens: readonly number[]): void {
     const v = this.config.vocabSize;
     for (const t of tokens) if (!Number.isInteger(t) || t < 0 || t >= v) throw new RangeError(`token id ${t} outside the vocabulary (0..${v - 1})`);
   }
 
   /** Embeds the rows, then runs every layer; `segments` say which rows belong to which sequence and position. */
   private step(tokens: readonly number[], segments: readonly Segment[]): void {
-    const c = this.config;
     const n = tokens.length;
-    const p = this.pool;
-    for (let t = 0; t < n; t++) p.call(`get_row_${this.embd.kernel}`, this.embd.ptr, this.X + t * c.dim * 4, c.dim, tokens[t]);
-    for (let l = 0; l < c.nLayers; l++) this.layer(l, segments, n);
+    this.embed(tokens);
+    for (let l = 0; l < this.config.nLayers; l++) {
+      this.attentionBlock(l, segments, n);
+      this.ffnBlock(l, n);
+    }
   }
 
-  private layer(l: number, segments: readonly Segment[], n: number): void {
+  // ---- blocks: one step is embed, per layer attentionBlock + ffnBlock, then headRows ------------
+  // The routed engine (host/engine/routed.ts) calls these one at a time and runs the blocks routed
+  // elsewhere on the activation rows it reads and writes through xRows(). Callers check tokens,
+  // positions and n <= maxBatch (the activation buffers hold that many rows).
+
+  /** get_row: the embedding rows of the tokens into X rows 0..n-1. */
+  embed(tokens: readonly number[]): void {
+    const dim = this.config.dim;
+    for (let t = 0; t < tokens.length; t++) this.pool.call(`get_row_${this.embd.kernel}`, this.embd.ptr, this.X + t * dim * 4, dim, tokens[t]);
+  }
+
+  /** The activation rows X[0..n-1] (n×dim) as a view on the arena (shared memory: ONNX Runtime needs a copy). */
+  xRows(n: number): Float32Array {
+    return this.arena.f32(this.X, n * this.config.dim);
+  }
+
+  /** Layer l's attention half on X rows 0..n-1: norm, q/k/v, RoPE, KV append, attention, wo, residual. */
+  attentionBlock(l: number, segments: readonly Segment[], n: number): void {
     const c = this.config;
     const w = this.layers[l];
     const p = this.pool;
@@ -302,7 +334,6 @@ export class WasmModel implements TokenModel<WasmSequence> {
     const kvDim = c.nKvHeads * c.headDim;
     const neox = c.ropeStyle === 'neox' ? 1 : 0;
 
-    // attention: norm -> q, k, v -> RoPE -> KV cache -> attention -> output projection -> residual
     p.call('rmsnorm_many', this.X, w.attnNorm, this.XB, c.dim, n, c.normEps);
     this.matmuls([[w.wq, this.XB, this.Q], [w.wk, this.XB, this.K], [w.wv, this.XB, this.V]], n);
     if (w.bq !== undefined) {
@@ -338,8 +369,13 @@ export class WasmModel implements TokenModel<WasmSequence> {
     p.run(jobs);
     this.matmuls([[w.wo, this.ATT, this.XB]], n);
     p.call('add', this.X, this.XB, this.X, c.dim * n);
+  }
 
-    // feed-forward: norm -> gate, up -> SiLU(gate) * up -> down -> residual
+  /** Layer l's feed-forward half on X rows 0..n-1: norm, gate/up, SiLU·mul, down, residual. */
+  ffnBlock(l: number, n: number): void {
+    const c = this.config;
+    const w = this.layers[l];
+    const p = this.pool;
     p.call('rmsnorm_many', this.X, w.ffnNorm, this.XB, c.dim, n, c.normEps);
     this.matmuls([[w.wGate, this.XB, this.HB], [w.wUp, this.XB, this.HB2]], n);
     p.call('silu_mul', this.HB, this.HB2, this.HB, c.ffnDim * n);
@@ -347,8 +383,8 @@ export class WasmModel implements TokenModel<WasmSequence> {
     p.call('add', this.X, this.XB, this.X, c.dim * n);
   }
 
-  /** Final norm and the output head for `n` token rows of the last step starting at row `t`, into LOGITS rows 0..n-1. */
-  private head(t: number, n: number): void {
+  /** Final norm and the output head for `n` token rows of X starting at row `t`, into logits rows 0..n-1 (read with logitsRow). */
+  headRows(t: number, n: number): void {
     const c = this.config;
     const x = this.X + t * c.dim * 4;
     this.pool.call('rmsnorm_many', x, this.outputNorm, this.XB, c.dim, n, c.normEps);
@@ -356,7 +392,7 @@ export class WasmModel implements TokenModel<WasmSequence> {
   }
 
   /** Row i of the last head's logits, checked finite, copied into this.logits (reused by the next call). */
-  private logitsRow(i: number): Float32Array {
+  logitsRow(i: number): Float32Array {
     const v = this.config.vocabSize;
     const row = this.arena.f32(this.LOGITS + i * v * 4, v);
     for (let j = 0; j < v; j++) {
