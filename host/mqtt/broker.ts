@@ -39,6 +39,11 @@ export interface BrokerOptions {
   device: string;
   /** Largest publish payload accepted; default 1 MiB. */
   maxPayloadBytes?: number;
+  /**
+   * Largest packet read at all (default: maxPayloadBytes + 65 KiB). Publishes between the two are
+   * read, refused and reported through onLimited with the packet; bigger ones cut the connection.
+   */
+  maxPacketBytes?: number;
   /** Token bucket on publishes to the infer topics, per user (per client id without a users table). */
   ratePerClient?: RateLimit;
   log?: BrokerLogger;
@@ -76,7 +81,8 @@ export interface EmbeddedBroker {
   /** `identityOf` the client that published `packet` (undefined for in-process publishes). */
   publisherOf(packet: AedesPublishPacket): Identity | undefined;
   /** Called after a client's connection is gone (its requests can be cancelled). */
-  onClientDisconnect(cb: (clientId: string) => void): void;
+  /** `clean`: the client sent DISCONNECT (it left on purpose) rather than losing its connection. */
+  onClientDisconnect(cb: (clientId: string, clean: boolean) => void): void;
   /**
    * Called when a client's publish is dropped for a limit; `packet` is the dropped publish
    * (absent when the connection was cut for a packet over the size limit).
@@ -124,7 +130,9 @@ export async function startBroker(opts: BrokerOptions): Promise<EmbeddedBroker> 
   const maxPayload = opts.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
   if (!Number.isInteger(maxPayload) || maxPayload < 1) throw new Error(`maxPayloadBytes must be a positive integer, got ${maxPayload}`);
   if (opts.ratePerClient) checkRateLimit(opts.ratePerClient);
-  const maxPacket = maxPayload + PACKET_OVERHEAD_BYTES;
+  // a packet up to maxPacket is read, so a too-big request still gets a payload_too_large reply with
+  // its response topic; beyond it the connection is cut as soon as the header says the size
+  const maxPacket = Math.max(opts.maxPacketBytes ?? 0, maxPayload + PACKET_OVERHEAD_BYTES);
   const host = opts.host ?? '0.0.0.0';
   const { device, users } = opts;
   const log = makeLog(opts.log);
@@ -134,7 +142,7 @@ export async function startBroker(opts: BrokerOptions): Promise<EmbeddedBroker> 
   const connected = new Map<string, { client: Client; identity: Identity }>();
   const buckets = new Map<string, TokenBucket>();
   const throttle = new LogThrottle();
-  const disconnectCallbacks: ((clientId: string) => void)[] = [];
+  const disconnectCallbacks: ((clientId: string, clean: boolean) => void)[] = [];
   const limitedCallbacks: ((clientId: string, reason: LimitReason, packet?: PublishPacket) => void)[] = [];
 
   /** The key a rate limit and a log throttle count under: the user, so new client ids do not reset it. */
@@ -254,9 +262,11 @@ export async function startBroker(opts: BrokerOptions): Promise<EmbeddedBroker> 
     const who = identities.get(client);
     if (who && who.username === undefined) buckets.delete(principal(who));
     log('debug', 'client disconnected', { clientId: client.id, reasonCode: client.disconnectReasonCode });
+    // aedes sets _disconnected when a DISCONNECT packet arrived (its types leave the field out)
+    const clean = (client as Client & { _disconnected?: boolean })._disconnected === true;
     for (const cb of disconnectCallbacks) {
       try {
-        cb(client.id);
+        cb(client.id, clean);
       } catch (err) {
         log('error', 'onClientDisconnect callback threw', { err: (err as Error).message });
       }

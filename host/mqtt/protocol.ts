@@ -81,7 +81,7 @@ const validators = new Map<string, ValidateFunction>();
 export function validator(name: 'infer-request' | 'cancel' | 'reply' | 'status'): ValidateFunction {
   let v = validators.get(name);
   if (!v) {
-    v = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true }).compile(JSON.parse(readFileSync(schemaPath(name), 'utf8')));
+    v = new Ajv({ allErrors: true, strict: true, strictRequired: false, allowUnionTypes: true }).compile(JSON.parse(readFileSync(schemaPath(name), 'utf8')));
     validators.set(name, v);
   }
   return v;

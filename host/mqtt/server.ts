@@ -89,12 +89,14 @@ export async function startServer(o: ServerOptions): Promise<Server> {
         tls: o.tls,
         users: o.users,
         maxPayloadBytes,
+        // a request of up to 16 MiB is read and answered payload_too_large; bigger cuts the connection
+        maxPacketBytes: 16 * 1024 * 1024,
         ratePerClient: o.rate ? { messagesPerSecond: o.rate.perSecond, burst: o.rate.burst } : { messagesPerSecond: 10, burst: 20 },
         log,
       });
       const b = broker;
       cleanup.unshift(() => b.close());
-      transport = new EmbeddedTransport(b.aedes, `embedded broker on ${b.url}`, (client) => b.identityOf(client.id)?.username);
+      transport = new EmbeddedTransport(b.aedes, `embedded broker on ${b.url}`, (client) => b.identityOf(client.id)?.username, (cb) => b.onClientDisconnect(cb));
     }
     const kernels = o.engine === 'reference' ? {} : Object.fromEntries(Object.entries(loadManifest().families).map(([f, m]) => [f, m.sha256]));
     const service = new InferenceService({

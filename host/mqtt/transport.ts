@@ -38,12 +38,15 @@ export interface Transport {
 export class EmbeddedTransport implements Transport {
   readonly knowsClients = true;
   private onPublish?: (packet: AedesPublishPacket, client: AedesClient | null) => void;
-  private onGone?: (client: AedesClient) => void;
+
+  private detached = false;
 
   constructor(
     private readonly aedes: Aedes,
     readonly description: string,
     private readonly userOf: (client: AedesClient) => string | undefined = () => undefined,
+    /** Tells of lost connections (the broker's onClientDisconnect). */
+    private readonly onDisconnect?: (cb: (clientId: string, clean: boolean) => void) => void,
   ) {}
 
   async start(handlers: { message(m: InboundMessage): void; clientGone(clientId: string): void }, subscriptions: string[]): Promise<void> {
@@ -61,9 +64,12 @@ export class EmbeddedTransport implements Transport {
         correlationData: props?.correlationData,
       });
     };
-    this.onGone = (client) => handlers.clientGone(client.id);
     this.aedes.on('publish', this.onPublish);
-    this.aedes.on('clientDisconnect', this.onGone);
+    // a client that sent DISCONNECT left on purpose: its requests go on (mosquitto_pub + mosquitto_sub
+    // work that way); a connection that is lost takes its requests with it
+    this.onDisconnect?.((clientId, clean) => {
+      if (!clean && !this.detached) handlers.clientGone(clientId);
+    });
   }
 
   publish(topic: string, payload: string, opts: OutboundOptions = {}): Promise<void> {
@@ -81,7 +87,7 @@ export class EmbeddedTransport implements Transport {
 
   async close(): Promise<void> {
     if (this.onPublish) this.aedes.removeListener('publish', this.onPublish);
-    if (this.onGone) this.aedes.removeListener('clientDisconnect', this.onGone);
+    this.detached = true;
   }
 }
 
