@@ -1,5 +1,5 @@
 // The `wisp` command as a user runs it: a child process of the built CLI.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -118,11 +118,36 @@ test('a prompt longer than the context is refused with the sizes', () => {
   assert.match(r.err, /prompt is \d+ tokens; the context holds 8/);
 });
 
-test('wisp serve loads the default model and says what it serves', () => {
-  const r = wisp(['serve']);
-  assert.is(r.code, 0, r.err);
-  assert.match(r.out, /loaded .* from .*stories260K\.gguf/);
-  assert.match(r.out, /dim 64, 5 layers, 8 heads \(4 KV\)/);
+test('wisp serve (what npm start runs) serves the default model; wisp ask streams an answer; SIGTERM stops it cleanly', async () => {
+  const serve = spawn(process.execPath, [CLI, 'serve', '--port', '0', '--metrics-port', '0', '--device', 'clitest'], {
+    env: { ...process.env, WISP_MODEL_PATH: MODELS_DIR ?? '', WISP_LOG_LEVEL: 'warn' },
+  });
+  let out = '';
+  let err = '';
+  serve.stdout.on('data', (d) => (out += d));
+  serve.stderr.on('data', (d) => (err += d));
+  const exited = new Promise<number | null>((resolve) => serve.on('exit', resolve));
+  try {
+    for (let i = 0; i < 300 && !out.includes('Stop with Ctrl-C'); i++) await new Promise((r) => setTimeout(r, 100));
+    assert.match(out, /serving stories260K \(llama, 5 layers, vocab 512\)/, out + err);
+    const ask = /npx wisp ask --broker (\S+) --device clitest/.exec(out);
+    assert.ok(ask, out);
+    assert.match(out, /mosquitto_rr -h 127\.0\.0\.1 -p \d+ -V 5 -t wisp\/clitest\/infer/);
+    const r = await new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
+      const p = spawn(process.execPath, [CLI, 'ask', '--broker', ask![1], '--device', 'clitest', '-n', '40', '--temp', '0', 'Once upon a time']);
+      let o = '';
+      let e = '';
+      p.stdout.on('data', (d) => (o += d));
+      p.stderr.on('data', (d) => (e += d));
+      p.on('exit', (code) => resolve({ code, out: o, err: e }));
+    });
+    assert.is(r.code, 0, r.err);
+    assert.ok(r.out.startsWith(golden.text.slice(0, 60)), r.out);
+    assert.match(r.err, /clitest: 40 tokens, finish: length/);
+  } finally {
+    serve.kill('SIGTERM');
+  }
+  assert.is(await exited, 0, err);
 });
 
 test('wisp convert and wisp synth write models that wisp info reads', () => {

@@ -2,12 +2,12 @@
 // plan mixing them per layer), streaming text to stdout.
 import { generate, generateAsync, type GenerateResult, type GenerateStep } from '../engine/generate.js';
 import { validateSampling } from '../engine/sampler.js';
-import { openModel, parseEngine } from '../engine/open.js';
+import { openModel } from '../engine/open.js';
 import { encodeChat } from '../model/chat-prompt.js';
 import { intOption, numberOption, parseOptions, UsageError } from './args.js';
 import { MODEL_HELP, resolveModelOption } from './model-option.js';
 import { placementTable } from '../engine/routed.js';
-import type { RoutingTable } from '../profiles/index.js';
+import { engineChoice } from './engine-options.js';
 
 const HELP = `usage: wisp run [options] [--prompt TEXT]
 
@@ -66,18 +66,7 @@ export async function main(argv: string[]): Promise<void> {
   // every option is checked before the model (and its kernel workers) is opened
   if (v.kv !== undefined && v.kv !== 'f32' && v.kv !== 'f16') throw new UsageError(`--kv must be f32 or f16, got '${v.kv}'`);
   if (v.system && !v.chat) throw new UsageError('--system needs --chat');
-  const engine = v.engine ? parseEngine(v.engine) : undefined;
-  let routing: RoutingTable | undefined;
-  if (v.route !== undefined) {
-    try {
-      routing = JSON.parse(v.route) as RoutingTable;
-    } catch (err) {
-      throw new UsageError(`--route: not valid JSON: ${(err as Error).message}`);
-    }
-  }
-  if ((v.profile !== undefined || routing) && engine !== undefined && engine !== 'routed' && engine !== 'wasm') {
-    throw new UsageError(`--profile and --route run on the routed engine, not --engine ${engine}`);
-  }
+  const { engine, routing } = engineChoice(v);
   const threads = intOption(v.threads, 'threads', 1);
   const contextSize = intOption(v.ctx, 'ctx', 1);
   const options = {

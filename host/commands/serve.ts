@@ -1,7 +1,7 @@
 // `wisp serve` (what `npm start` runs): the model behind an MQTT inference service, with the
 // embedded broker unless --broker names an external one.
 import { readFileSync } from 'node:fs';
-import { parseEngine } from '../engine/open.js';
+import { engineChoice, ENGINE_OPTIONS } from './engine-options.js';
 import { startServer, defaultDeviceName } from '../mqtt/server.js';
 import { loadUsers } from '../mqtt/users.js';
 import { intOption, parseOptions, UsageError } from './args.js';
@@ -14,7 +14,9 @@ topic (docs/PROTOCOL.md). Runs an embedded broker unless --broker is given.
 
 ${MODEL_HELP}
       --device NAME       topic level for this device (default: the host name)
-      --engine NAME       wasm (default) or reference
+      --engine NAME       wasm (default), reference, onnx or routed
+      --profile NAME|PATH run layers where this device profile's routing plan says (wisp profile show)
+      --route JSON        a routing table (see wisp run --help)
   -t, --threads N         kernel threads (default 1)
       --context N         context per sequence (default: the model's, at most 4096)
       --max-sequences N   sequences decoding at once (KV cache slots, default 4)
@@ -45,7 +47,7 @@ export async function main(argv: string[]): Promise<void> {
     {
       model: { type: 'string', short: 'm' },
       device: { type: 'string' },
-      engine: { type: 'string' },
+      ...ENGINE_OPTIONS,
       threads: { type: 'string', short: 't' },
       context: { type: 'string' },
       'max-sequences': { type: 'string' },
@@ -85,7 +87,7 @@ export async function main(argv: string[]): Promise<void> {
   const server = await startServer({
     modelPath,
     device: v.device ?? defaultDeviceName(),
-    engine: v.engine ? parseEngine(v.engine) : undefined,
+    ...engineChoice(v),
     threads: intOption(v.threads, 'threads', 1),
     contextSize: intOption(v.context, 'context', 2),
     maxSequences: intOption(v['max-sequences'], 'max-sequences', 1) ?? 4,
@@ -120,7 +122,7 @@ export async function main(argv: string[]): Promise<void> {
   const { hostname: brokerHost, port: brokerPort } = new URL(local);
   console.log(
     [
-      `wisp: serving ${server.model.name} (${c.arch}, ${c.nLayers} layers, vocab ${c.vocabSize}) on ${server.model.description}; loaded in ${(performance.now() - t0).toFixed(0)} ms`,
+      `wisp: serving ${server.modelName} (${c.arch}, ${c.nLayers} layers, vocab ${c.vocabSize}) on ${server.model.description}; loaded in ${(performance.now() - t0).toFixed(0)} ms`,
       `  broker:  ${server.broker ? `embedded, ${server.url}` : server.url}${server.broker?.ports.ws ? `, ws://…:${server.broker.ports.ws}` : ''}${server.broker?.ports.tls ? `, mqtts://…:${server.broker.ports.tls}` : ''}`,
       `  topics:  ${infer} (requests), wisp/${server.device}/status (retained)${v.fleet ? `, $share/${v.fleet}/wisp/fleet/infer` : ''}`,
       ...(server.http ? [`  metrics: http://${v['metrics-host'] ?? '127.0.0.1'}:${server.http.port}/metrics  health: /healthz`] : []),

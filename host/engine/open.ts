@@ -67,12 +67,6 @@ export interface OpenModel {
   asyncModel: AsyncTokenModel<unknown>;
   /** The same engine when its steps are synchronous (wasm, reference): generate() can drive it. */
   sync?: TokenModel<unknown>;
-  /**
-   * The same engine again, typed TokenModel for host/mqtt/service.ts (whose Scheduler awaits every
-   * step, so an async engine works there). For the onnx and routed engines its steps return promises
-   * at run time: new code takes `asyncModel` or `sync`.
-   */
-  model: TokenModel<unknown>;
   /** The routing plan the engine was built from (routed engine). */
   plan?: RoutingPlan;
   /** Where each block runs, as loaded. */
@@ -143,7 +137,6 @@ export async function openModel(path: string, opts: OpenOptions = {}): Promise<O
       name: m.file.optString('general.name') ?? path,
       config: m.config,
       tokenizer: m.tokenizer,
-      model,
       asyncModel: model,
       sync: model,
       placement: () => uniformPlacement(m.config.nLayers, { backend: 'wasm' }),
@@ -168,7 +161,6 @@ export async function openModel(path: string, opts: OpenOptions = {}): Promise<O
       config,
       tokenizer,
       asyncModel: m as AsyncTokenModel<unknown>,
-      model: m as unknown as TokenModel<unknown>,
       placement: () => uniformPlacement(config.nLayers, { backend: 'onnx', ...(provider ? { provider } : {}) }),
       opTimes: () => [],
       description: `${m.description}, ${threadNote}`,
@@ -199,7 +191,6 @@ export async function openModel(path: string, opts: OpenOptions = {}): Promise<O
       config: routed.config,
       tokenizer,
       asyncModel: routed as AsyncTokenModel<unknown>,
-      model: routed as unknown as TokenModel<unknown>,
       plan,
       placement: () => routed.placement(),
       opTimes: () => routed.opTimes(),
@@ -226,7 +217,6 @@ export async function openModel(path: string, opts: OpenOptions = {}): Promise<O
     name: header.optString('general.name') ?? path,
     config: wasm.config,
     tokenizer,
-    model: wasm as TokenModel<unknown>,
     asyncModel: wasm as AsyncTokenModel<unknown>,
     sync: wasm as TokenModel<unknown>,
     ...(plan ? { plan } : {}),

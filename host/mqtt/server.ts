@@ -2,6 +2,7 @@
 // external one), the inference service, and the HTTP endpoint for /metrics and /healthz.
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { basename } from 'node:path';
 import { openModel, type OpenModel, type OpenOptions } from '../engine/open.js';
 import { loadManifest } from '../kernels/load.js';
 import { sha256File } from '../model/sha256.js';
@@ -40,6 +41,8 @@ export interface ServerOptions extends OpenOptions {
 
 export interface Server {
   device: string;
+  /** The served model's name (its file name without .gguf). */
+  modelName: string;
   model: OpenModel;
   service: InferenceService;
   broker?: EmbeddedBroker;
@@ -68,7 +71,10 @@ export async function startServer(o: ServerOptions): Promise<Server> {
   checkDeviceName(device);
   const log = o.log ?? createLogger({ device });
   const metrics = new ServiceMetrics({ processMetrics: true });
-  const [model, sha256] = await Promise.all([openModel(o.modelPath, o), sha256File(o.modelPath)]);
+  const [model, sha256] = await Promise.all([
+    openModel(o.modelPath, { ...o, log: o.log ?? log, onOpTime: (backend, op, seconds) => metrics.backendTime(backend, op, seconds) }),
+    sha256File(o.modelPath),
+  ]);
   const cleanup: Array<() => Promise<void>> = [() => model.close()];
   try {
     const maxPayloadBytes = o.maxPayloadBytes ?? 256 * 1024;
@@ -102,13 +108,15 @@ export async function startServer(o: ServerOptions): Promise<Server> {
     const service = new InferenceService({
       device,
       served: {
-        name: model.name,
+        // the file name says which model it is; general.name is often just the architecture
+        name: basename(model.path).replace(/\.gguf$/i, ''),
+        aliases: [model.name],
         path: model.path,
         sha256,
         tokenizer: model.tokenizer,
-        model: model.model,
+        model: model.asyncModel,
         engine: model.description,
-        contextSize: model.model.contextSize ?? model.config.contextLength,
+        contextSize: model.asyncModel.contextSize ?? model.config.contextLength,
       },
       transport,
       log,
@@ -121,7 +129,7 @@ export async function startServer(o: ServerOptions): Promise<Server> {
       rate: broker ? undefined : (o.rate ?? { perSecond: 10, burst: 20 }),
       mayReplyTo: (user, topic) => mayReplyTo(device, user, topic),
       kernels,
-      profile: o.profile ?? null,
+      profile: model.plan?.profile ?? o.profile ?? null,
       version: VERSION,
     });
     if (broker) {
@@ -154,6 +162,7 @@ export async function startServer(o: ServerOptions): Promise<Server> {
     let stopping: Promise<void> | undefined;
     return {
       device,
+      modelName: basename(model.path).replace(/\.gguf$/i, ''),
       model,
       service,
       broker,

@@ -5,7 +5,7 @@ import { basename } from 'node:path';
 import type { Logger } from 'pino';
 import { PromptTooLongError } from '../engine/sequence.js';
 import { BusyError, Scheduler, type JobHandle, type JobResult, type SchedulerOptions } from '../engine/scheduler.js';
-import type { TokenModel } from '../engine/generate.js';
+import type { AsyncTokenModel } from '../engine/generate.js';
 import { encodeChat } from '../model/chat-prompt.js';
 import type { Tokenizer } from '../model/tokenizer/index.js';
 import type { ServiceMetrics, RequestOutcome } from '../obs/metrics.js';
@@ -25,12 +25,14 @@ import { RateLimiter } from './rate-limit.js';
 import type { InboundMessage, Transport } from './transport.js';
 
 export interface ServedModel {
-  /** general.name or the file name */
+  /** What the status and errors call it (the file name without .gguf). */
   name: string;
+  /** Other names a request's `model` may use (general.name). */
+  aliases?: string[];
   path: string;
   sha256: string;
   tokenizer: Tokenizer;
-  model: TokenModel<unknown>;
+  model: AsyncTokenModel<unknown>;
   /** e.g. "wasm (2 threads, f32 KV)" */
   engine: string;
   contextSize: number;
@@ -365,7 +367,7 @@ export class InferenceService {
 /** The names a request's `model` field may use for the served model. */
 function modelNames(s: ServedModel): string[] {
   const file = basename(s.path);
-  return [s.name, file, file.replace(/\.gguf$/i, ''), 'default'];
+  return [s.name, ...(s.aliases ?? []), file, file.replace(/\.gguf$/i, ''), 'default'];
 }
 
 /** reply_to and id from a request that failed validation, when they are readable. */

@@ -1,0 +1,26 @@
+// --engine, --profile and --route, shared by run and serve.
+import { parseEngine, type EngineName } from '../engine/open.js';
+import type { RoutingTable } from '../profiles/index.js';
+import { UsageError } from './args.js';
+
+export const ENGINE_OPTIONS = {
+  engine: { type: 'string' },
+  profile: { type: 'string' },
+  route: { type: 'string' },
+} as const;
+
+export function engineChoice(v: { engine?: string; profile?: string; route?: string }): { engine?: EngineName; profile?: string; routing?: RoutingTable } {
+  const engine = v.engine ? parseEngine(v.engine) : undefined;
+  let routing: RoutingTable | undefined;
+  if (v.route !== undefined) {
+    try {
+      routing = JSON.parse(v.route) as RoutingTable;
+    } catch (err) {
+      throw new UsageError(`--route: not valid JSON: ${(err as Error).message}`);
+    }
+  }
+  if ((v.profile !== undefined || routing) && engine !== undefined && engine !== 'routed' && engine !== 'wasm') {
+    throw new UsageError(`--profile and --route run on the routed engine, not --engine ${engine}`);
+  }
+  return { engine, profile: v.profile, routing };
+}
