@@ -148,8 +148,9 @@ export class InferenceService {
     this.stopped = true;
     if (this.statusTimer) clearInterval(this.statusTimer);
     this.scheduler.close(new ShutdownError(reason));
-    await Promise.allSettled([...this.pending]);
-    if (this.started) await this.publishStatus(false).catch(() => {});
+    // the last replies and the offline status, unless the broker is gone (then the Will says offline)
+    await withTimeout(Promise.allSettled([...this.pending]), 5000);
+    if (this.started) await withTimeout(this.publishStatus(false).catch(() => {}), 2000);
     await this.opts.transport.close();
   }
 
@@ -385,4 +386,9 @@ function salvage(payload: Buffer): Partial<InferRequest> | undefined {
     // not JSON: no reply_to to honour
   }
   return undefined;
+}
+
+function withTimeout(p: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([p.then(() => {}), new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]).finally(() => clearTimeout(timer));
 }

@@ -174,6 +174,7 @@ export class ClientTransport implements Transport {
   }
 
   async close(): Promise<void> {
-    if (this.client) await this.client.endAsync();
+    // force when the connection is down: a clean end would wait for a broker that is not there
+    if (this.client) await this.client.endAsync(!this.client.connected);
   }
 }

@@ -5,6 +5,7 @@ import { CLI, MODELS_DIR } from './paths.js';
 
 export async function connect(url: string, opts: IClientOptions = {}): Promise<MqttClient> {
   const c = mqtt.connect(url, { protocolVersion: 5, reconnectPeriod: 0, connectTimeout: 5000, ...opts });
+  c.setMaxListeners(100); // one listener per request being watched
   await new Promise<void>((resolve, reject) => {
     c.once('connect', () => resolve());
     c.once('error', reject);
