@@ -76,11 +76,11 @@ test('control/# is for operators only', async () => {
   const sub = await ops.subscribeAsync(`wisp/${D}/control/#`, { qos: 1 });
   assert.ok(sub[0].qos < 128, 'the operator may subscribe to control/#');
   assert.ok(await refused(alice, `wisp/${D}/control/#`), 'a client may not subscribe to control/#');
-  let refused = false;
-  await alice.publishAsync(`wisp/${D}/control/kernels/swap`, '{}', { qos: 1 }).catch(() => (refused = true));
+  let publishRefused = false;
+  await alice.publishAsync(`wisp/${D}/control/kernels/swap`, '{}', { qos: 1 }).catch(() => (publishRefused = true));
   await ops.publishAsync(`wisp/${D}/control/kernels/rollback`, '{}', { qos: 1 });
   await sleep(200);
-  assert.ok(refused, "the client's publish to control/ is refused (PUBACK with a failure reason)");
+  assert.ok(publishRefused, "the client's publish to control/ is refused (PUBACK with a failure reason)");
   assert.equal(got, [`wisp/${D}/control/kernels/rollback`]);
   await alice.endAsync();
   await ops.endAsync();
