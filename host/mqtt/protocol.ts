@@ -90,6 +90,8 @@ export function validator(name: 'infer-request' | 'cancel' | 'reply' | 'status')
 /** One sentence naming the first thing wrong, e.g. `max_tokens: must be >= 1`. */
 export function describeSchemaErrors(errors: ErrorObject[] | null | undefined, what: string): string {
   const list = errors ?? [];
+  const rootType = list.find((e) => e.keyword === 'type' && e.instancePath === '');
+  if (rootType) return `${what}: must be a JSON object`;
   // the oneOf of prompt/messages reports its branches' errors too: say it plainly instead
   const unknown = list.find((e) => e.keyword === 'additionalProperties');
   if (unknown) {
@@ -100,7 +102,7 @@ export function describeSchemaErrors(errors: ErrorObject[] | null | undefined, w
   if (specific) return `${what}: ${fieldName(specific.instancePath)}: ${specific.message}`;
   const required = list.find((e) => e.keyword === 'required' && e.instancePath === '' && (e.params as { missingProperty: string }).missingProperty === 'id');
   if (required) return `${what}: missing field 'id'`;
-  if (list.some((e) => e.keyword === 'oneOf' || e.keyword === 'not')) {
+  if (list.some((e) => ['oneOf', 'not', 'minProperties', 'maxProperties'].includes(e.keyword))) {
     return what === 'request' ? `${what}: give exactly one of 'prompt' or 'messages'` : `${what}: give exactly one of 'id' or 'client'`;
   }
   const first = list[0];
