@@ -258,24 +258,31 @@ async function serve(
     }
   }
   const label = (r: ServeBenchResult) => `${r.model} ${r.threads}t`;
-  const files = writeReport(o.out, 'serve', { date: new Date().toISOString(), results }, [
-    {
-      title: 'generated tokens/s, all streams',
-      unit: 'tokens/s',
-      bars: results.flatMap((r) => [
-        { label: `${label(r)} direct`, value: r.direct.tokensPerSecond, series: 'direct generate()' },
-        ...r.engineBatch.map((e) => ({ label: `${label(r)} ${e.sequences} seq engine`, value: e.tokensPerSecond, series: 'decodeBatch alone' })),
-        ...r.levels.map((l) => ({ label: `${label(r)} ${l.streams} stream${l.streams > 1 ? 's' : ''}`, value: l.tokensPerSecond, series: 'MQTT' })),
-      ]),
-    },
-    {
-      title: 'time to first token, p50 (client clock)',
-      unit: 'ms',
-      bars: results.flatMap((r) => [
-        { label: `${label(r)} direct`, value: r.direct.ttftMs.p50, series: 'direct generate()' },
-        ...r.levels.map((l) => ({ label: `${label(r)} ${l.streams} stream${l.streams > 1 ? 's' : ''}`, value: l.ttftClientMs.p50, series: 'MQTT' })),
-      ]),
-    },
-  ]);
+  // one pair of charts per model and thread count: their scales differ by orders of magnitude
+  const streamsLabel = (n: number) => `${n} stream${n > 1 ? 's' : ''}`;
+  const files = writeReport(
+    o.out,
+    'serve',
+    { date: new Date().toISOString(), results },
+    results.flatMap((r) => [
+      {
+        title: `${label(r)}: generated tokens/s, all streams`,
+        unit: 'tokens/s',
+        bars: [
+          { label: 'direct generate()', value: r.direct.tokensPerSecond, series: 'direct' },
+          ...r.engineBatch.map((e) => ({ label: `decodeBatch, ${e.sequences} seq`, value: e.tokensPerSecond, series: 'engine alone' })),
+          ...r.levels.map((l) => ({ label: `MQTT, ${streamsLabel(l.streams)}`, value: l.tokensPerSecond, series: 'MQTT' })),
+        ],
+      },
+      {
+        title: `${label(r)}: time to first token, p50 (client clock)`,
+        unit: 'ms',
+        bars: [
+          { label: 'direct generate()', value: r.direct.ttftMs.p50, series: 'direct' },
+          ...r.levels.map((l) => ({ label: `MQTT, ${streamsLabel(l.streams)}`, value: l.ttftClientMs.p50, series: 'MQTT' })),
+        ],
+      },
+    ]),
+  );
   console.log(`\nwrote ${files.json}, ${files.svg}, ${files.html}`);
 }
