@@ -8,6 +8,7 @@ import { benchKernels } from '../bench/kernels.js';
 import { llamaCppSpeed, loadNodeLlamaCpp, type SpeedResult } from '../bench/llamacpp.js';
 import { benchPrompt, wasmSpeed } from '../bench/models.js';
 import { BENCH_ROUTES, routeSpeed, type BenchRoute, type RouteSpeed } from '../bench/routing.js';
+import { benchServe, type ServeBenchResult } from '../bench/serve.js';
 import { opTimeTable } from '../engine/routed.js';
 import { resolveModelOption } from './model-option.js';
 import { writeReport, type Chart } from '../bench/report.js';
@@ -17,11 +18,12 @@ import { SYNTH_SHAPES, synthModel } from '../model/synth.js';
 import { parseTypeName } from '../model/type-names.js';
 import { readVocabFile } from '../model/vocab-file.js';
 import { createProgress, started, type Progress } from '../obs/progress.js';
-import { intOption, parseOptions, UsageError } from './args.js';
+import { intOption, numberOption, parseOptions, UsageError } from './args.js';
 
 const HELP = `usage: wisp bench kernels [--threads 1,2] [--out DIR]
        wisp bench models [--model PATH ...] [--threads 1,2] [--prompt-tokens 128] [--gen 64] [--out DIR]
        wisp bench routing [--model PATH ...] [--threads 1] [--routes a,b] [--prompt-tokens 128] [--gen 64] [--out DIR]
+       wisp bench serve [--model PATH|110m-q4_0 ...] [--threads 1] [--streams 1,4,8] [--max-sequences 8] [--gen 64] [--seconds 5] [--out DIR]
 
 kernels   GB/s of every matvec type at 768×768, 2048×5632 and 32000×2048, beside the memory-read
           bandwidth measured in the same run (native memcmp, one thread)
@@ -32,6 +34,13 @@ models    prefill and decode tok/s on the wasm engine, beside llama.cpp (node-ll
 routing   prefill and decode tok/s per routing (${BENCH_ROUTES.map((r) => r.name).join(', ')}:
           ONNX on the CPU provider), and the time per backend and op group the routed engine measures.
           Without --model: stories260K and the random-weight 110M Q4_0 model
+serve     the MQTT service in this process (embedded broker on a free port) under 1, 4 and 8
+          concurrent streams of greedy requests from mqtt.js clients: aggregate generated tok/s and
+          its ratio to 1 stream, time to first token (device and client clocks), and the MQTT
+          overhead against the same requests run directly with generate() on the same model;
+          beside them the engine alone (decodeBatch over 1, 4, 8 sequences): the service's ceiling.
+          --model: default stories260K; 110m-q4_0 / 110m-q8_0 / tinyllama-q4_0 name the
+          random-weight bench models (written once into the cache)
 
   --threads LIST   thread counts (default: 1 and ${Math.min(2, availableParallelism())})
   --out DIR        where the JSON/SVG/HTML go (default ./bench-out)
@@ -49,6 +58,10 @@ export async function main(argv: string[]): Promise<void> {
       gen: { type: 'string' },
       spin: { type: 'string' },
       routes: { type: 'string' },
+      streams: { type: 'string' },
+      'max-sequences': { type: 'string' },
+      seconds: { type: 'string' },
+      context: { type: 'string' },
     },
     HELP,
     true,
@@ -65,6 +78,17 @@ export async function main(argv: string[]): Promise<void> {
     const routes = names ? names.map((n) => BENCH_ROUTES.find((r) => r.name === n || r.name.startsWith(`${n} `)) ?? badRoute(n)) : BENCH_ROUTES;
     const paths = v.model ?? [resolveModelOption(undefined), defaultModels(v.tokenizer, [['110m', 'q4_0']])[0]];
     return routing(paths, routes, v.threads ? threads : [1], intOption(v['prompt-tokens'], 'prompt-tokens', 2) ?? 128, intOption(v.gen, 'gen', 2) ?? 64, out);
+  }
+  if (what === 'serve') {
+    const paths = (v.model ?? [undefined]).map((m) => (m && /^(110m|tinyllama)-q[48]_0$/.test(m) ? defaultModels(v.tokenizer, [m.split('-') as [string, string]])[0] : resolveModelOption(m)));
+    const streams = (v.streams ?? '1,4,8').split(',').map((s) => intOption(s, 'streams', 1)!);
+    return serve(paths, v.threads ? threads : [1], streams, {
+      maxSequences: intOption(v['max-sequences'], 'max-sequences', 1) ?? 8,
+      maxTokens: intOption(v.gen, 'gen', 1) ?? 64,
+      seconds: numberOption(v.seconds, 'seconds') ?? 5,
+      contextSize: intOption(v.context, 'context', 2),
+      out,
+    });
   }
   if (what === 'models') return models(v.model ?? defaultModels(v.tokenizer), threads, intOption(v['prompt-tokens'], 'prompt-tokens', 2) ?? 128, intOption(v.gen, 'gen', 2) ?? 64, out, intOption(v.spin, 'spin', 0));
   throw new UsageError(HELP);
@@ -198,5 +222,67 @@ async function routing(paths: string[], routes: BenchRoute[], threads: number[],
     chart('decode', (s) => s.decodeTokensPerSecond),
     chart('prefill', (s) => s.prefillTokensPerSecond),
   ]);
+  console.log(`\nwrote ${files.json}, ${files.svg}, ${files.html}`);
+}
+
+async function serve(
+  paths: string[],
+  threads: number[],
+  streams: number[],
+  o: { maxSequences: number; maxTokens: number; seconds: number; contextSize?: number; out: string },
+): Promise<void> {
+  const results: ServeBenchResult[] = [];
+  const f = (x: number, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : '-');
+  for (const path of paths) {
+    for (const t of threads) {
+      console.log(`\n${basename(path)}, ${t} thread${t > 1 ? 's' : ''}, --max-sequences ${o.maxSequences}, ${o.maxTokens} tokens per request, greedy`);
+      const r = await benchServe({ modelPath: path, threads: t, streams, maxSequences: o.maxSequences, maxTokens: o.maxTokens, seconds: o.seconds, contextSize: o.contextSize, onProgress: (m) => console.log(`  (${m})`) });
+      results.push(r);
+      console.log(`${'streams'.padEnd(9)} ${'tok/s'.padStart(8)} ${'vs 1'.padStart(6)} ${'per stream'.padStart(10)} ${'requests'.padStart(8)}  ${'ttft p50/p95 device'.padStart(19)}  ${'ttft p50/p95 client'.padStart(19)}  ${'latency p50/p95'.padStart(17)}`);
+      const row = (name: string, tps: number, vs: string, per: number, reqs: number, dev: string, cli: string, lat: string) =>
+        console.log(`${name.padEnd(9)} ${f(tps).padStart(8)} ${vs.padStart(6)} ${f(per).padStart(10)} ${String(reqs).padStart(8)}  ${dev.padStart(19)}  ${cli.padStart(19)}  ${lat.padStart(17)}`);
+      const pp = (p: { p50: number; p95: number }, d = 1) => `${f(p.p50, d)}/${f(p.p95, d)} ms`;
+      row('direct', r.direct.tokensPerSecond, '', r.direct.tokensPerSecond, r.direct.requests, '', pp(r.direct.ttftMs), pp(r.direct.latencyMs));
+      const e1 = r.engineBatch.find((e) => e.sequences === 1);
+      for (const e of r.engineBatch) row(`${e.sequences} engine`, e.tokensPerSecond, e1 ? `${f(e.tokensPerSecond / e1.tokensPerSecond, 2)}×` : '', e.tokensPerSecond / e.sequences, 0, '', '', `${f(e.msPerStep, 2)} ms/step`);
+      for (const l of r.levels) {
+        row(`${l.streams} mqtt`, l.tokensPerSecond, `${f(r.scaling[String(l.streams)], 2)}×`, l.tokensPerSecondPerStream, l.requests, pp(l.ttftDeviceMs), pp(l.ttftClientMs), pp(l.latencyMs));
+        if (l.errors) console.log(`  ${l.errors} request(s) failed`);
+      }
+      const s4 = r.scaling['4'];
+      if (s4 !== undefined) console.log(`4 streams / 1 stream: ${f(s4, 2)}× (target ≥ 2.5×)${r.scaling['8'] !== undefined ? `, 8 / 1: ${f(r.scaling['8'], 2)}×` : ''}`);
+      const m = r.mqttOverhead;
+      console.log(`MQTT, 1 stream vs direct: ${f(m.tokensPerSecondRatio * 100, 0)}% of the tok/s; per request +${f(m.latencyMsAdded, 2)} ms (${f(m.latencyRatio, 3)}×), first token +${f(m.ttftMsAdded, 2)} ms`);
+      const reasons = [...new Set(r.levels.flatMap((l) => Object.keys(l.finishReasons)))];
+      if (reasons.some((x) => x !== 'length')) console.log(`finish reasons: ${r.levels.map((l) => `${l.streams}: ${JSON.stringify(l.finishReasons)}`).join(', ')} (tokens counted from usage)`);
+    }
+  }
+  const label = (r: ServeBenchResult) => `${r.model} ${r.threads}t`;
+  // one pair of charts per model and thread count: their scales differ by orders of magnitude
+  const streamsLabel = (n: number) => `${n} stream${n > 1 ? 's' : ''}`;
+  const files = writeReport(
+    o.out,
+    'serve',
+    { date: new Date().toISOString(), results },
+    results.flatMap((r) => [
+      {
+        title: `${label(r)}: generated tokens/s, all streams`,
+        unit: 'tokens/s',
+        bars: [
+          { label: 'direct generate()', value: r.direct.tokensPerSecond, series: 'direct' },
+          ...r.engineBatch.map((e) => ({ label: `decodeBatch, ${e.sequences} seq`, value: e.tokensPerSecond, series: 'engine alone' })),
+          ...r.levels.map((l) => ({ label: `MQTT, ${streamsLabel(l.streams)}`, value: l.tokensPerSecond, series: 'MQTT' })),
+        ],
+      },
+      {
+        title: `${label(r)}: time to first token, p50 (client clock)`,
+        unit: 'ms',
+        bars: [
+          { label: 'direct generate()', value: r.direct.ttftMs.p50, series: 'direct' },
+          ...r.levels.map((l) => ({ label: `MQTT, ${streamsLabel(l.streams)}`, value: l.ttftClientMs.p50, series: 'MQTT' })),
+        ],
+      },
+    ]),
+  );
   console.log(`\nwrote ${files.json}, ${files.svg}, ${files.html}`);
 }
