@@ -57,7 +57,7 @@ export async function benchKernels(threadCounts: number[], onResult?: (r: Kernel
         let t;
         try {
           if (kind.quantizer) pool.call(kind.quantizer, x, xq, cols);
-          const job = matvecJob(name, kind, w, xq, y, cols, rows, 1);
+          const job = matvecJob(name, kind, w, xq, y, cols, rows);
           t = timeIt(() => pool.run([job]), 0.25);
         } finally {
           await pool.close();

@@ -17,7 +17,7 @@ export const CTRL = {
 } as const;
 
 export const JOBS_BASE = 16;
-export const MAX_JOBS = 8;
+export const MAX_JOBS = 32;
 export const MAX_ARGS = 14;
 export const JOB = {
   FN: 0, // kernel table index

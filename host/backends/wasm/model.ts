@@ -39,10 +39,26 @@ export const ACTIVATION: Partial<Record<GGMLType, ActivationKind>> = {
   [GGMLType.Q6_K]: Q16_K,
 };
 
-/** The dispatch job for y = W·x over the rows of W (x already in W's activation form). */
-export function matvecJob(kernelType: string, kind: ActivationKind, w: number, x: number, y: number, cols: number, rows: number, nTok: number): Job {
-  if (nTok === 1) return { kernel: `matvec_${kernelType}${kind.suffix}`, args: [w, x, y, cols, 0, 0], split: { total: rows, grain: 4, startArg: 4, endArg: 5 } };
-  return { kernel: `matmul_${kernelType}${kind.suffix}`, args: [w, x, y, cols, rows, nTok, 0, 0], split: { total: rows, grain: 4, startArg: 6, endArg: 7 } };
+/** The dispatch job for y = W·x over the rows of W, one token (x already in W's activation form). */
+export function matvecJob(kernelType: string, kind: ActivationKind, w: number, x: number, y: number, cols: number, rows: number): Job {
+  return { kernel: `matvec_${kernelType}${kind.suffix}`, args: [w, x, y, cols, 0, 0], split: { total: rows, grain: 4, startArg: 4, endArg: 5 } };
+}
+
+/** Tokens per tile of the matmul kernels: they compute 4 token rows per pass over a weight row. */
+const MATMUL_TILE = 4;
+
+/**
+ * The jobs for Y = W·X over nTok token rows: the matmul kernel for whole tiles of 4 tokens (each
+ * weight block read once per tile), one matvec per token left over — a tile padded to 4 would
+ * cost 4 tokens' compute for 2 (both paths are bit-identical).
+ */
+export function matmulJobs(kernelType: string, kind: ActivationKind, w: number, x: number, y: number, cols: number, rows: number, nTok: number): Job[] {
+  const tiled = nTok >= MATMUL_TILE ? nTok - (nTok % MATMUL_TILE) : 0;
+  const jobs: Job[] = [];
+  if (tiled > 0) jobs.push({ kernel: `matmul_${kernelType}${kind.suffix}`, args: [w, x, y, cols, rows, tiled, 0, 0], split: { total: rows, grain: 4, startArg: 6, endArg: 7 } });
+  const xRowBytes = (cols / kind.blockSize) * kind.blockBytes;
+  for (let t = tiled; t < nTok; t++) jobs.push(matvecJob(kernelType, kind, w, x + t * xRowBytes, y + t * rows * 4, cols, rows));
+  return jobs;
 }
 
 export interface WasmModelOptions {
@@ -408,7 +424,7 @@ export class WasmModel implements TokenModel<WasmSequence>, InspectableModel {
    */
   private matmuls(specs: Array<[w: Weight, x: number, y: number]>, n: number): void {
     const inputs = new Map<ActivationKind, number>(); // activation kind -> the x quantized into it
-    const jobs = specs.map(([w, x, y]): Job => {
+    const jobs = specs.flatMap(([w, x, y]): Job[] => {
       const kind = ACTIVATION[w.type]!;
       let xin = x;
       if (kind.quantizer) {
@@ -421,7 +437,7 @@ export class WasmModel implements TokenModel<WasmSequence>, InspectableModel {
           throw new Error('one dispatch quantizes one input per activation kind'); // a bug in this file
         }
       }
-      return matvecJob(w.kernel, kind, w.ptr, xin, y, w.cols, w.rows, n);
+      return matmulJobs(w.kernel, kind, w.ptr, xin, y, w.cols, w.rows, n);
     });
     this.pool.run(jobs);
   }

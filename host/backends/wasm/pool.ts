@@ -105,10 +105,13 @@ export class KernelPool {
     this.broken ??= why;
   }
 
-  /** Runs independent jobs on all threads; one barrier at the end. */
+  /** Runs independent jobs on all threads; one barrier at the end (one per MAX_JOBS jobs). */
   run(jobs: Job[]): void {
     if (this.broken) throw new KernelError(`the kernel pool is out of service: ${this.broken}`);
-    if (jobs.length > MAX_JOBS) throw new RangeError(`at most ${MAX_JOBS} jobs per dispatch`);
+    if (jobs.length > MAX_JOBS) {
+      for (let i = 0; i < jobs.length; i += MAX_JOBS) this.run(jobs.slice(i, i + MAX_JOBS));
+      return;
+    }
     const { ctl, ctlF } = this;
     for (let j = 0; j < jobs.length; j++) {
       const job = jobs[j];
