@@ -38,7 +38,7 @@ ${MODEL_HELP}
   limits and observability:
       --max-payload BYTES largest request (default 262144)
       --rate N            requests per second per client (default 10, burst 2N)
-      --metrics-port N    HTTP /metrics and /healthz (default 9464; 0 = any free port; -1 = off)
+      --metrics-port N    HTTP /metrics and /healthz (default 9464; 0 = any free port; off = none)
       --metrics-host ADDR (default 127.0.0.1)`;
 
 export async function main(argv: string[]): Promise<void> {
@@ -81,7 +81,7 @@ export async function main(argv: string[]): Promise<void> {
   if (v.fleet !== undefined && !v.broker) throw new UsageError('--fleet needs --broker: the embedded broker has no shared subscriptions (use Mosquitto or EMQX)');
   const file = (path: string | undefined) => (path === undefined ? undefined : readFileSync(path));
   const rate = intOption(v.rate, 'rate', 1);
-  const metricsPort = v['metrics-port'] === '-1' ? undefined : (intOption(v['metrics-port'], 'metrics-port', 0) ?? 9464);
+  const metricsPort = v['metrics-port'] === 'off' ? undefined : (intOption(v['metrics-port'], 'metrics-port', 0) ?? 9464);
   const modelPath = resolveModelOption(v.model);
   const t0 = performance.now();
   const server = await startServer({
