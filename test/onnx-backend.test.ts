@@ -9,7 +9,7 @@ import { InferenceSession, Tensor } from 'onnxruntime-node';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { OnnxBlocks } from '../host/backends/onnx/blocks.js';
-import { runToEnd, type AsyncTokenModel } from '../host/engine/generate.js';
+import { runToEnd } from '../host/engine/generate.js';
 import { OnnxModel } from '../host/backends/onnx/model.js';
 import { DataType, GraphBuilder } from '../host/backends/onnx/proto.js';
 import { NoProviderError } from '../host/backends/onnx/session.js';
@@ -25,6 +25,7 @@ import { readLlama2cTokenizer } from '../host/model/llama2c-tokenizer.js';
 import { quantize } from '../host/model/quantize/index.js';
 import { randomWeights, synthModel } from '../host/model/synth.js';
 import { ROOT, sharedModel, sharedTokenizer } from './helpers/paths.js';
+import { agreement } from './helpers/agreement.js';
 
 const STORIES = sharedModel('stories260K.gguf');
 const golden = JSON.parse(readFileSync(join(ROOT, 'test', 'golden', 'stories260K-greedy.json'), 'utf8')) as { promptIds: number[]; ids: number[] };
@@ -339,17 +340,6 @@ test('prefill in chunks of 3 gives the logits of token-by-token decoding', async
   }
 });
 
-/** Teacher-forced: both models read the same tokens; the share of steps whose argmax agrees. */
-async function agreement(a: AsyncTokenModel<unknown>, b: ReferenceModel, tokens: number[]): Promise<number> {
-  const sa = a.newState(tokens.length);
-  const sb = b.newState(tokens.length);
-  let same = 0;
-  for (let pos = 0; pos < tokens.length; pos++) {
-    if (argmax(await a.forward(sa, tokens[pos], pos)) === argmax(b.forward(sb, tokens[pos], pos))) same++;
-  }
-  a.releaseState?.(sa);
-  return same / tokens.length;
-}
 
 const llama2 = readLlama2cTokenizer(sharedTokenizer('llama2/tokenizer.bin'));
 const SMALL = { dim: 256, nLayers: 4, nHeads: 8, nKvHeads: 4, ffnDim: 512, contextLength: 128 };

@@ -12,7 +12,7 @@ import { promisify } from 'node:util';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { WasmModel } from '../host/backends/wasm/model.js';
-import { runToEnd, type AsyncTokenModel } from '../host/engine/generate.js';
+import { runToEnd } from '../host/engine/generate.js';
 import { loadModel } from '../host/engine/load-model.js';
 import { openModel, type OpenModel } from '../host/engine/open.js';
 import { RoutedModel, planPlacement, type Placement } from '../host/engine/routed.js';
@@ -23,6 +23,7 @@ import { readLlama2cTokenizer } from '../host/model/llama2c-tokenizer.js';
 import { synthModel } from '../host/model/synth.js';
 import { probeProvidersCached, type RoutingPlan, type RoutingTable } from '../host/profiles/index.js';
 import { CLI, ROOT, sharedModel, sharedTokenizer } from './helpers/paths.js';
+import { agreement } from './helpers/agreement.js';
 
 const STORIES = sharedModel('stories260K.gguf');
 const golden = JSON.parse(readFileSync(join(ROOT, 'test', 'golden', 'stories260K-greedy.json'), 'utf8')) as { promptIds: number[]; ids: number[] };
@@ -65,17 +66,6 @@ for (const [name, routing] of Object.entries(ROUTES)) {
   });
 }
 
-/** Teacher-forced: both read the same tokens; the share of steps whose argmax agrees. */
-async function agreement(a: AsyncTokenModel<unknown>, b: ReturnType<typeof loadModel>['engine'], tokens: number[]): Promise<number> {
-  const sa = a.newState(tokens.length);
-  const sb = b.newState(tokens.length);
-  let same = 0;
-  for (let pos = 0; pos < tokens.length; pos++) {
-    if (argmax(await a.forward(sa, tokens[pos], pos)) === argmax(b.forward(sb, tokens[pos], pos))) same++;
-  }
-  a.releaseState?.(sa);
-  return same / tokens.length;
-}
 
 const llama2 = readLlama2cTokenizer(sharedTokenizer('llama2/tokenizer.bin'));
 const SMALL = { dim: 256, nLayers: 4, nHeads: 8, nKvHeads: 4, ffnDim: 512, contextLength: 128 };

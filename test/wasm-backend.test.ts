@@ -16,6 +16,7 @@ import { GGMLType } from '../host/model/ggml-types.js';
 import { readLlama2cTokenizer } from '../host/model/llama2c-tokenizer.js';
 import { SYNTH_SHAPES, synthModel } from '../host/model/synth.js';
 import { sharedModel, sharedTokenizer } from './helpers/paths.js';
+import { agreement } from './helpers/agreement.js';
 
 const STORIES = sharedModel('stories260K.gguf');
 const reference = loadModel(STORIES);
@@ -100,25 +101,12 @@ test('decodeBatch: three sequences in one step give the logits each gets alone, 
 test('f16 KV cache: top-1 agreement with the reference of at least 99% of steps', async () => {
   const wasm = WasmModel.load(STORIES, { contextSize: 512, kvType: 'f16' });
   try {
-    assert.ok(agreement(wasm, reference.engine as TokenModel<unknown>, [1, ...referenceIds.slice(0, 199)]) >= 0.99);
+    assert.ok((await agreement(wasm, reference.engine as TokenModel<unknown>, [1, ...referenceIds.slice(0, 199)])) >= 0.99);
   } finally {
     await wasm.close();
   }
 });
 
-/** Teacher-forced: both models read the same tokens; the share of steps whose argmax agrees. */
-function agreement(a: TokenModel<unknown>, b: TokenModel<unknown>, tokens: number[]): number {
-  const sa = a.newState(tokens.length);
-  const sb = b.newState(tokens.length);
-  let same = 0;
-  for (let pos = 0; pos < tokens.length; pos++) {
-    const ta = argmax(a.forward(sa, tokens[pos], pos));
-    const tb = argmax(b.forward(sb, tokens[pos], pos));
-    if (ta === tb) same++;
-  }
-  a.releaseState?.(sa);
-  return same / tokens.length;
-}
 
 const synthDir = mkdtempSync(join(tmpdir(), 'wisp-wasm-'));
 const llama2 = readLlama2cTokenizer(sharedTokenizer('llama2/tokenizer.bin'));
@@ -141,7 +129,7 @@ for (const [name, type] of [['q8_0', GGMLType.Q8_0], ['q4_0', GGMLType.Q4_0], ['
         const logits = ref.engine.forward(state, seq[pos], pos);
         if (pos === seq.length - 1) seq.push(argmax(logits));
       }
-      const share = agreement(wasm as TokenModel<unknown>, ref.engine as TokenModel<unknown>, seq);
+      const share = await agreement(wasm as TokenModel<unknown>, ref.engine as TokenModel<unknown>, seq);
       console.log(`  110M ${name}: top-1 agreement with the f32 reference ${(share * 100).toFixed(0)}%`);
       assert.ok(share >= AGREEMENT_FLOOR, `agreement ${(share * 100).toFixed(1)}%`);
     } finally {

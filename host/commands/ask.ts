@@ -1,7 +1,8 @@
 // `wisp ask "prompt"`: sends one request to a serving device over MQTT and streams the answer.
 import { readFileSync } from 'node:fs';
 import { WispClient } from '../mqtt/client.js';
-import { intOption, numberOption, parseOptions, UsageError } from './args.js';
+import { numberOption, parseOptions, UsageError } from './args.js';
+import { SAMPLING_HELP, SAMPLING_OPTIONS, samplingFrom } from './sampling-options.js';
 
 const HELP = `usage: wisp ask [options] "prompt"
 
@@ -16,10 +17,7 @@ Sends the prompt to a wisp device over MQTT and prints the answer as it streams.
       --mqtt-version 5|3  MQTT 5 (default; Response Topic + Correlation Data) or 3.1.1 (reply_to)
       --chat              send the prompt as a user message (the model's chat template applies)
       --system TEXT       system message for --chat
-  -n, --max-tokens N      (default 128)
-      --temp T            temperature (default 0.8; 0 = greedy)
-      --top-k N --top-p P --min-p P --repeat-penalty R --seed N
-      --stop TEXT         stop string (repeatable)
+${SAMPLING_HELP} (default -n 128; unset flags take the device's defaults)
       --no-stream         wait for the whole answer
       --timeout S         give up after S seconds without a message (default 60)`;
 
@@ -38,14 +36,7 @@ export async function main(argv: string[]): Promise<void> {
       'mqtt-version': { type: 'string' },
       chat: { type: 'boolean' },
       system: { type: 'string' },
-      'max-tokens': { type: 'string', short: 'n' },
-      temp: { type: 'string' },
-      'top-k': { type: 'string' },
-      'top-p': { type: 'string' },
-      'min-p': { type: 'string' },
-      'repeat-penalty': { type: 'string' },
-      seed: { type: 'string' },
-      stop: { type: 'string', multiple: true },
+      ...SAMPLING_OPTIONS,
       'no-stream': { type: 'boolean' },
       timeout: { type: 'string' },
     },
@@ -53,6 +44,7 @@ export async function main(argv: string[]): Promise<void> {
     true,
   );
   const prompt = positionals.join(' ');
+  const sampling = samplingFrom(v);
   if (!prompt) throw new UsageError(`give a prompt\n\n${HELP}`);
   if (v.system && !v.chat) throw new UsageError('--system needs --chat');
   const version = v['mqtt-version'] ?? '5';
@@ -80,14 +72,14 @@ export async function main(argv: string[]): Promise<void> {
       fleet: v.fleet,
       request: {
         ...(v.chat ? { messages } : { prompt }),
-        max_tokens: intOption(v['max-tokens'], 'max-tokens', 1) ?? 128,
-        ...optional('temperature', numberOption(v.temp, 'temp')),
-        ...optional('top_k', intOption(v['top-k'], 'top-k')),
-        ...optional('top_p', numberOption(v['top-p'], 'top-p')),
-        ...optional('min_p', numberOption(v['min-p'], 'min-p')),
-        ...optional('repeat_penalty', numberOption(v['repeat-penalty'], 'repeat-penalty')),
-        ...optional('seed', intOption(v.seed, 'seed')),
-        ...(v.stop ? { stop: v.stop } : {}),
+        max_tokens: sampling.maxTokens ?? 128,
+        ...optional('temperature', sampling.temperature),
+        ...optional('top_k', sampling.topK),
+        ...optional('top_p', sampling.topP),
+        ...optional('min_p', sampling.minP),
+        ...optional('repeat_penalty', sampling.repeatPenalty),
+        ...optional('seed', sampling.seed),
+        ...(sampling.stop ? { stop: sampling.stop } : {}),
         stream: !v['no-stream'],
       },
       onText: (t) => process.stdout.write(t),

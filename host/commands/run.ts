@@ -4,10 +4,11 @@ import { generate, generateAsync, type GenerateResult, type GenerateStep } from 
 import { validateSampling } from '../engine/sampler.js';
 import { openModel } from '../engine/open.js';
 import { encodeChat } from '../model/chat-prompt.js';
-import { intOption, numberOption, parseOptions, UsageError } from './args.js';
+import { intOption, parseOptions, UsageError } from './args.js';
 import { MODEL_HELP, resolveModelOption } from './model-option.js';
 import { placementTable } from '../engine/routed.js';
 import { engineChoice } from './engine-options.js';
+import { SAMPLING_HELP, SAMPLING_OPTIONS, samplingFrom } from './sampling-options.js';
 
 const HELP = `usage: wisp run [options] [--prompt TEXT]
 
@@ -15,13 +16,8 @@ ${MODEL_HELP}
   -p, --prompt TEXT       the prompt (default: "Once upon a time")
       --chat              treat the prompt as a user message and apply the model's chat template
       --system TEXT       system message for --chat
-  -n, --max-tokens N      tokens to generate (default 128)
-      --temp T            temperature; 0 = greedy (default 0.8)
-      --top-k K           (default 40)      --top-p P   (default 0.95)
-      --min-p P           (default 0.05)    --repeat-penalty R (default 1.0, off)
-      --seed N            sampler seed (default 0)
+${SAMPLING_HELP} (default -n 128)
       --ctx N             context size (default: the model's)
-      --stop TEXT         stop string (repeatable)
       --ignore-eos        keep generating past end-of-sequence tokens
       --engine NAME       wasm (default: the SIMD kernels), reference (the f32 JS oracle), onnx (all
                           layers in one ONNX Runtime session on the CPU provider) or routed (the
@@ -43,15 +39,8 @@ export async function main(argv: string[]): Promise<void> {
       prompt: { type: 'string', short: 'p' },
       chat: { type: 'boolean' },
       system: { type: 'string' },
-      'max-tokens': { type: 'string', short: 'n' },
-      temp: { type: 'string' },
-      'top-k': { type: 'string' },
-      'top-p': { type: 'string' },
-      'min-p': { type: 'string' },
-      'repeat-penalty': { type: 'string' },
-      seed: { type: 'string' },
+      ...SAMPLING_OPTIONS,
       ctx: { type: 'string' },
-      stop: { type: 'string', multiple: true },
       'ignore-eos': { type: 'boolean' },
       ids: { type: 'boolean' },
       engine: { type: 'string' },
@@ -69,16 +58,12 @@ export async function main(argv: string[]): Promise<void> {
   const { engine, routing } = engineChoice(v);
   const threads = intOption(v.threads, 'threads', 1);
   const contextSize = intOption(v.ctx, 'ctx', 1);
+  const sampling = samplingFrom(v);
   const options = {
-    maxTokens: intOption(v['max-tokens'], 'max-tokens') ?? 128,
-    temperature: numberOption(v.temp, 'temp') ?? 0.8,
-    topK: intOption(v['top-k'], 'top-k'),
-    topP: numberOption(v['top-p'], 'top-p'),
-    minP: numberOption(v['min-p'], 'min-p'),
-    repeatPenalty: numberOption(v['repeat-penalty'], 'repeat-penalty'),
-    seed: intOption(v.seed, 'seed'),
+    ...sampling,
+    maxTokens: sampling.maxTokens ?? 128,
+    temperature: sampling.temperature ?? 0.8,
     contextSize,
-    stop: v.stop,
     ignoreEos: v['ignore-eos'],
   };
   validateSampling(options);
