@@ -1,10 +1,10 @@
 // `wisp profile detect | show | validate`: which device profile this machine gets and why, the
 // routing plan a profile makes for a model, and checking profile files.
-import { isAbsolute } from 'node:path';
 import { configFromGGUF } from '../model/llama-config.js';
 import { GGUFHeaderView } from '../model/gguf/index.js';
 import { formatBytes } from '../obs/progress.js';
 import {
+  namedProfile,
   availableProviders,
   describeRoutingPlan,
   detectDevice,
@@ -100,14 +100,6 @@ function profiles(v: Values): LoadedProfile[] {
   return loadProfiles(v.profiles ?? profilesDir());
 }
 
-/** --profile NAME|PATH: a file when it looks like a path, else a name among the profiles. */
-function namedProfile(spec: string, v: Values): LoadedProfile {
-  if (spec.endsWith('.json') || spec.includes('/') || isAbsolute(spec)) return loadProfile(spec);
-  const all = profiles(v);
-  const found = all.find((p) => p.name === spec.toLowerCase());
-  if (!found) throw new UsageError(`no profile named '${spec}' (profiles: ${all.map((p) => p.name).join(', ')})`);
-  return found;
-}
 
 function layerCount(v: Values): { nLayers: number; model?: string } {
   if (v.layers !== undefined && v.model !== undefined) throw new UsageError('give --model or --layers, not both');
@@ -174,7 +166,13 @@ async function show(v: Values): Promise<void> {
   let profile: LoadedProfile;
   let why: string;
   if (v.profile !== undefined) {
-    profile = namedProfile(v.profile, v);
+    try {
+      profile = namedProfile(v.profile, v.profiles ?? profilesDir());
+    } catch (err) {
+      // an unknown name is a mistake in the command line, not in a profile file
+      if (err instanceof ProfileError && /no profile named/.test(err.message)) throw new UsageError(err.message);
+      throw err;
+    }
     why = 'given by --profile';
   } else {
     const choice = pickProfile(d, profiles(v));
