@@ -1,0 +1,126 @@
+// q4_0 weights repacked four rows at a time ("q4_0r4"), with q16_0 activations. Same bytes as q4_0
+// (18 per row per 32 values); rows come in groups of 4 and, per group and block index, one 72-byte
+// group block:
+//
+//   [0, 8)    the four rows' f16 scales d (row i at 2·i)
+//   [8, 72)   four 16-byte chunks L = 0..3; in chunk L, i16 lane j (bytes 2j, 2j+1) belongs to row
+//             i = j >> 1 and holds, in its nibble s (bits 4s..4s+3), value 2k + (j & 1) of that row's
+//             block, k = 4L + s, as the 4-bit two's complement of q − 8 (that is q ^ 8)
+//
+// so one chunk load gives, per nibble s, an i16x8 (rows 0..3 × value pair k) by a shift left and an
+// arithmetic shift right (no mask, no −8), and i32x4.dot_i16x8_s against the activation pair k
+// splatted to all four i32 lanes leaves row i's partial sum in lane i: no horizontal sum per block.
+//
+// Exactness: per block and row the integer Σ (q − 8)·qx is the same integer as q4_0_x16.ts computes
+// (|Σ| ≤ 32·8·32767 ≈ 8.4e6, exact in i32), and the f32 steps are the same (acc + f32(s)·(dw·dx), blocks
+// in order, acc from 0), so matvec_q4_0r4_x16 / matmul_q4_0r4_x16 equal matvec_q4_0_x16 bit for bit.
+import { Q4_0_BYTES, QK4_0 } from '../lib/blocks';
+import { Q16_0_BYTES } from './quantize16';
+
+/** Bytes of one group block: four rows' q4_0 blocks. */
+const G_BYTES: i32 = 4 * Q4_0_BYTES;
+
+/**
+ * repack_q4_0_r4(src, dst, rows, cols): ggml q4_0 rows (rows a multiple of 4) into the q4_0r4 layout
+ * above. src and dst must not overlap (the host repacks through a scratch buffer).
+ */
+export function repack_q4_0_r4(src: usize, dst: usize, rows: i32, cols: i32): void {
+  const nb = cols / QK4_0;
+  const rowBytes = <usize>nb * Q4_0_BYTES;
+  for (let g = 0; g < rows; g += 4) {
+    const s0 = src + <usize>g * rowBytes;
+    const d0 = dst + <usize>g * rowBytes;
+    for (let b = 0; b < nb; b++) {
+      const o = d0 + <usize>b * G_BYTES;
+      for (let i = 0; i < 4; i++) {
+        const p = s0 + <usize>i * rowBytes + <usize>b * Q4_0_BYTES;
+        store<u16>(o + (<usize>i << 1), load<u16>(p));
+      }
+      for (let L = 0; L < 4; L++) {
+        for (let j = 0; j < 8; j++) {
+          const p = s0 + <usize>(j >> 1) * rowBytes + <usize>b * Q4_0_BYTES + 2;
+          let lane: u32 = 0;
+          for (let s = 0; s < 4; s++) {
+            const e = 2 * (4 * L + s) + (j & 1); // value index in the block, 0..31
+            const byte = <u32>load<u8>(p + <usize>(e & 15));
+            const q = e < 16 ? byte & 15 : byte >> 4;
+            lane |= (q ^ 8) << (4 * s);
+          }
+          store<u16>(o + 8 + <usize>(L * 16 + j * 2), <u16>lane);
+        }
+      }
+    }
+  }
+}
+
+/** Σ over the 8 values (pairs k = 4L..4L+3) of one chunk: i32 lanes = rows. xp points at pair 4L of the q16 block. */
+@inline function chunk_dot(c: v128, xp: usize): v128 {
+  const a0 = i16x8.shr_s(i16x8.shl(c, 12), 12);
+  const a1 = i16x8.shr_s(i16x8.shl(c, 8), 12);
+  const a2 = i16x8.shr_s(i16x8.shl(c, 4), 12);
+  const a3 = i16x8.shr_s(c, 12);
+  const d01 = i32x4.add(i32x4.dot_i16x8_s(a0, v128.load32_splat(xp)), i32x4.dot_i16x8_s(a1, v128.load32_splat(xp, 4)));
+  const d23 = i32x4.add(i32x4.dot_i16x8_s(a2, v128.load32_splat(xp, 8)), i32x4.dot_i16x8_s(a3, v128.load32_splat(xp, 12)));
+  return i32x4.add(d01, d23);
+}
+
+/** halves_f32 of q4_0_x16.ts: four halves (low 16 bits of each lane) to f32, exactly. */
+@inline function halves_f32(h: v128): v128 {
+  const t = i32x4.shr_s(i32x4.shl(h, 16), 3);
+  const v = f32x4.mul(v128.and(t, i32x4.splat(0x8fffe000)), f32x4.splat(reinterpret<f32>(0x77800000)));
+  const special = i32x4.eq(v128.and(t, i32x4.splat(0x0f800000)), i32x4.splat(0x0f800000));
+  return v128.or(v, v128.and(special, i32x4.splat(0x7f800000)));
+}
+
+/** acc + (Σ (q − 8)·qx)·dw·dx for one group block at p and the q16_0 block at xb; lane i = row i of the group. */
+@inline function group_block(acc: v128, p: usize, xb: usize, z: i32): v128 {
+  let s = chunk_dot(v128.load(p, 8), xb + 4);
+  if (z == 0) s = i32x4.add(s, chunk_dot(v128.load(p, 24), xb + 20));
+  if (z == 0) s = i32x4.add(s, chunk_dot(v128.load(p, 40), xb + 36));
+  if (z == 0) s = i32x4.add(s, chunk_dot(v128.load(p, 56), xb + 52));
+  const scale = f32x4.mul(halves_f32(v128.load16x4_u(p)), v128.load32_splat(xb));
+  return f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(s), scale));
+}
+
+/** matvec_q4_0r4_x16(w, x: q16_0*, y: f32*, cols, r0, r1): w in q4_0r4, r0 and r1 multiples of 4. */
+export function matvec_q4_0r4_x16(w: usize, x: usize, y: usize, cols: i32, r0: i32, r1: i32): void {
+  const nb = cols / QK4_0;
+  const rowBytes = <usize>nb * Q4_0_BYTES;
+  const z = cols >> 31;
+  for (let r = r0; r < r1; r += 4) {
+    let p = w + <usize>r * rowBytes;
+    let xb = x;
+    let acc = f32x4.splat(0);
+    for (let b = 0; b < nb; b++) {
+      acc = group_block(acc, p, xb, z);
+      p += G_BYTES;
+      xb += Q16_0_BYTES;
+    }
+    v128.store(y + (<usize>r << 2), acc);
+  }
+}
+
+/**
+ * matmul_q4_0r4_x16(w, x: q16_0*, y: f32*, cols, rows, nTok, r0, r1): w in q4_0r4, r0 and r1 multiples
+ * of 4; y[t·rows + r]. Per row group, the tokens run one after another over the group's blocks
+ * (72·nb bytes, in L1 across the tokens); each token's sums are matvec's, so the results are equal.
+ */
+export function matmul_q4_0r4_x16(w: usize, x: usize, y: usize, cols: i32, rows: i32, nTok: i32, r0: i32, r1: i32): void {
+  const nb = cols / QK4_0;
+  const rowBytes = <usize>nb * Q4_0_BYTES, xBytes = <usize>nb * Q16_0_BYTES;
+  const z = cols >> 31;
+  for (let r = r0; r < r1; r += 4) {
+    const pg = w + <usize>r * rowBytes;
+    for (let t = 0; t < nTok; t++) {
+      let p = pg;
+      let xb = x + <usize>t * xBytes;
+      let acc = f32x4.splat(0);
+      for (let b = 0; b < nb; b++) {
+        acc = group_block(acc, p, xb, z);
+        p += G_BYTES;
+        xb += Q16_0_BYTES;
+      }
+      v128.store(y + ((<usize>t * rows + r) << 2), acc);
+    }
+  }
+}
