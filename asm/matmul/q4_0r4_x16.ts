@@ -16,6 +16,7 @@
 // in order, acc from 0), so matvec_q4_0r4_x16 / matmul_q4_0r4_x16 equal matvec_q4_0_x16 bit for bit.
 import { Q4_0_BYTES, QK4_0 } from '../lib/blocks';
 import { Q16_0_BYTES } from './quantize16';
+import { halves_f32_k } from './q4_0_x16';
 
 /** Bytes of one group block: four rows' q4_0 blocks. */
 const G_BYTES: i32 = 4 * Q4_0_BYTES;
@@ -64,21 +65,13 @@ export function repack_q4_0_r4(src: usize, dst: usize, rows: i32, cols: i32): vo
   return i32x4.add(d01, d23);
 }
 
-/** halves_f32 of q4_0_x16.ts: four halves (low 16 bits of each lane) to f32, exactly. */
-@inline function halves_f32(h: v128): v128 {
-  const t = i32x4.shr_s(i32x4.shl(h, 16), 3);
-  const v = f32x4.mul(v128.and(t, i32x4.splat(0x8fffe000)), f32x4.splat(reinterpret<f32>(0x77800000)));
-  const special = i32x4.eq(v128.and(t, i32x4.splat(0x0f800000)), i32x4.splat(0x0f800000));
-  return v128.or(v, v128.and(special, i32x4.splat(0x7f800000)));
-}
-
 /** acc + (Σ (q − 8)·qx)·dw·dx for one group block at p and the q16_0 block at xb; lane i = row i of the group. */
-@inline function group_block(acc: v128, p: usize, xb: usize, z: i32): v128 {
+@inline function group_block(acc: v128, p: usize, xb: usize, z: i32, c1: v128, c2: v128, c3: v128, c4: v128): v128 {
   let s = chunk_dot(v128.load(p, 8), xb + 4);
   if (z == 0) s = i32x4.add(s, chunk_dot(v128.load(p, 24), xb + 20));
   if (z == 0) s = i32x4.add(s, chunk_dot(v128.load(p, 40), xb + 36));
   if (z == 0) s = i32x4.add(s, chunk_dot(v128.load(p, 56), xb + 52));
-  const scale = f32x4.mul(halves_f32(v128.load16x4_u(p)), v128.load32_splat(xb));
+  const scale = f32x4.mul(halves_f32_k(v128.load16x4_u(p), c1, c2, c3, c4), v128.load32_splat(xb));
   return f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(s), scale));
 }
 
@@ -87,15 +80,20 @@ export function matvec_q4_0r4_x16(w: usize, x: usize, y: usize, cols: i32, r0: i
   const nb = cols / QK4_0;
   const rowBytes = <usize>nb * Q4_0_BYTES;
   const z = cols >> 31;
+  // the f16 constants as splats of c | z, also used after the loops (a branch never taken): TurboFan then
+  // computes them once instead of rebuilding each (three instructions) in every block (see q4_0_x16.ts)
+  const c1 = i32x4.splat(0x8fffe000 | z), c2 = i32x4.splat(0x77800000 | z);
+  const c3 = i32x4.splat(0x0f800000 | z), c4 = i32x4.splat(0x7f800000 | z);
   for (let r = r0; r < r1; r += 4) {
     let p = w + <usize>r * rowBytes;
     let xb = x;
     let acc = f32x4.splat(0);
     for (let b = 0; b < nb; b++) {
-      acc = group_block(acc, p, xb, z);
+      acc = group_block(acc, p, xb, z, c1, c2, c3, c4);
       p += G_BYTES;
       xb += Q16_0_BYTES;
     }
+    if (z != 0) acc = v128.xor(v128.xor(acc, c1), v128.xor(v128.xor(c2, c3), c4));
     v128.store(y + (<usize>r << 2), acc);
   }
 }
@@ -109,6 +107,10 @@ export function matmul_q4_0r4_x16(w: usize, x: usize, y: usize, cols: i32, rows:
   const nb = cols / QK4_0;
   const rowBytes = <usize>nb * Q4_0_BYTES, xBytes = <usize>nb * Q16_0_BYTES;
   const z = cols >> 31;
+  // the f16 constants as splats of c | z, also used after the loops (a branch never taken): TurboFan then
+  // computes them once instead of rebuilding each (three instructions) in every block (see q4_0_x16.ts)
+  const c1 = i32x4.splat(0x8fffe000 | z), c2 = i32x4.splat(0x77800000 | z);
+  const c3 = i32x4.splat(0x0f800000 | z), c4 = i32x4.splat(0x7f800000 | z);
   for (let r = r0; r < r1; r += 4) {
     const pg = w + <usize>r * rowBytes;
     for (let t = 0; t < nTok; t++) {
@@ -116,10 +118,11 @@ export function matmul_q4_0r4_x16(w: usize, x: usize, y: usize, cols: i32, rows:
       let xb = x + <usize>t * xBytes;
       let acc = f32x4.splat(0);
       for (let b = 0; b < nb; b++) {
-        acc = group_block(acc, p, xb, z);
+        acc = group_block(acc, p, xb, z, c1, c2, c3, c4);
         p += G_BYTES;
         xb += Q16_0_BYTES;
       }
+      if (z != 0) acc = v128.xor(v128.xor(acc, c1), v128.xor(v128.xor(c2, c3), c4));
       v128.store(y + ((<usize>t * rows + r) << 2), acc);
     }
   }
