@@ -32,26 +32,36 @@ export function repack_q4_0_r4(src: usize, dst: usize, rows: i32, cols: i32): vo
     const s0 = src + <usize>g * rowBytes;
     const d0 = dst + <usize>g * rowBytes;
     for (let b = 0; b < nb; b++) {
+      const p = s0 + <usize>b * Q4_0_BYTES;
       const o = d0 + <usize>b * G_BYTES;
-      for (let i = 0; i < 4; i++) {
-        const p = s0 + <usize>i * rowBytes + <usize>b * Q4_0_BYTES;
-        store<u16>(o + (<usize>i << 1), load<u16>(p));
-      }
-      for (let L = 0; L < 4; L++) {
-        for (let j = 0; j < 8; j++) {
-          const p = s0 + <usize>(j >> 1) * rowBytes + <usize>b * Q4_0_BYTES + 2;
-          let lane: u32 = 0;
-          for (let s = 0; s < 4; s++) {
-            const e = 2 * (4 * L + s) + (j & 1); // value index in the block, 0..31
-            const byte = <u32>load<u8>(p + <usize>(e & 15));
-            const q = e < 16 ? byte & 15 : byte >> 4;
-            lane |= (q ^ 8) << (4 * s);
-          }
-          store<u16>(o + 8 + <usize>(L * 16 + j * 2), <u16>lane);
-        }
-      }
+      store<u16>(o, load<u16>(p));
+      store<u16>(o, load<u16>(p + rowBytes), 2);
+      store<u16>(o, load<u16>(p + 2 * rowBytes), 4);
+      store<u16>(o, load<u16>(p + 3 * rowBytes), 6);
+      const r0 = row_chunks(v128.load(p, 2)), r1 = row_chunks(v128.load(p + rowBytes, 2));
+      const r2 = row_chunks(v128.load(p + 2 * rowBytes, 2)), r3 = row_chunks(v128.load(p + 3 * rowBytes, 2));
+      // 4×4 transpose of 32-bit words: chunk L = word L of rows 0..3
+      const t0 = i32x4.shuffle(r0, r1, 0, 4, 1, 5), t1 = i32x4.shuffle(r2, r3, 0, 4, 1, 5);
+      const t2 = i32x4.shuffle(r0, r1, 2, 6, 3, 7), t3 = i32x4.shuffle(r2, r3, 2, 6, 3, 7);
+      v128.store(o, i64x2.shuffle(t0, t1, 0, 2), 8);
+      v128.store(o, i64x2.shuffle(t0, t1, 1, 3), 24);
+      v128.store(o, i64x2.shuffle(t2, t3, 0, 2), 40);
+      v128.store(o, i64x2.shuffle(t2, t3, 1, 3), 56);
     }
   }
+}
+
+/**
+ * One row's 16 quant bytes (one q4_0 block) -> its four 4-byte pieces of the chunks L = 0..3: word L
+ * holds the lanes j = 2i, 2i + 1 (parity p = 0, 1) of chunk L, i16 (nibble s = value 2(4L + s) + p, xor 8).
+ */
+@inline function row_chunks(v: v128): v128 {
+  const lo = v128.and(v, i8x16.splat(0x0f));
+  const hi = v128.and(i16x8.shr_u(v, 4), i8x16.splat(0x0f));
+  // values 8L + t, t = 2s + p: byte 0 of lane p takes s = 0, 1, byte 1 takes s = 2, 3
+  const a = i8x16.shuffle(lo, hi, 0, 4, 1, 5, 8, 12, 9, 13, 16, 20, 17, 21, 24, 28, 25, 29);
+  const c = i8x16.shuffle(lo, hi, 2, 6, 3, 7, 10, 14, 11, 15, 18, 22, 19, 23, 26, 30, 27, 31);
+  return v128.xor(v128.or(a, i16x8.shl(c, 4)), i8x16.splat(<i8>0x88));
 }
 
 /** Σ over the 8 values (pairs k = 4L..4L+3) of one chunk: i32 lanes = rows. xp points at pair 4L of the q16 block. */
