@@ -17,6 +17,7 @@
 import { Q4_0_BYTES, QK4_0 } from '../lib/blocks';
 import { Q16_0_BYTES } from './quantize16';
 import { halves_f32_k } from './q4_0_x16';
+import { row_ptr } from './simd';
 
 /** Bytes of one group block: four rows' q4_0 blocks. */
 const G_BYTES: i32 = 4 * Q4_0_BYTES;
@@ -108,32 +109,69 @@ export function matvec_q4_0r4_x16(w: usize, x: usize, y: usize, cols: i32, r0: i
   }
 }
 
+/** Σ over one chunk's 8 values for one token: n0..n3 the chunk's nibble vectors, xp the token's pair 4L. */
+@inline function tok_dot(n0: v128, n1: v128, n2: v128, n3: v128, xp: usize): v128 {
+  const d01 = i32x4.add(i32x4.dot_i16x8_s(n0, v128.load32_splat(xp)), i32x4.dot_i16x8_s(n1, v128.load32_splat(xp, 4)));
+  const d23 = i32x4.add(i32x4.dot_i16x8_s(n2, v128.load32_splat(xp, 8)), i32x4.dot_i16x8_s(n3, v128.load32_splat(xp, 12)));
+  return i32x4.add(d01, d23);
+}
+
 /**
  * matmul_q4_0r4_x16(w, x: q16_0*, y: f32*, cols, rows, nTok, r0, r1): w in q4_0r4, r0 and r1 multiples
- * of 4; y[t·rows + r]. Per row group, the tokens run one after another over the group's blocks
- * (72·nb bytes, in L1 across the tokens); each token's sums are matvec's, so the results are equal.
+ * of 4; y[t·rows + r]. Four tokens per pass over a row group: each chunk is unpacked once for the four.
+ * Each token's integer block sums and f32 steps are matvec's, so the results are equal bit for bit.
  */
 export function matmul_q4_0r4_x16(w: usize, x: usize, y: usize, cols: i32, rows: i32, nTok: i32, r0: i32, r1: i32): void {
   const nb = cols / QK4_0;
   const rowBytes = <usize>nb * Q4_0_BYTES, xBytes = <usize>nb * Q16_0_BYTES;
   const z = cols >> 31;
-  // the f16 constants as splats of c | z, also used after the loops (a branch never taken): TurboFan then
-  // computes them once instead of rebuilding each (three instructions) in every block (see q4_0_x16.ts)
   const c1 = i32x4.splat(0x8fffe000 | z), c2 = i32x4.splat(0x77800000 | z);
   const c3 = i32x4.splat(0x0f800000 | z), c4 = i32x4.splat(0x7f800000 | z);
-  for (let r = r0; r < r1; r += 4) {
-    const pg = w + <usize>r * rowBytes;
-    for (let t = 0; t < nTok; t++) {
-      let p = pg;
-      let xb = x + <usize>t * xBytes;
-      let acc = f32x4.splat(0);
+  for (let t = 0; t < nTok; t += 4) {
+    const lastT = nTok - 1;
+    const t0 = row_ptr(x, t, lastT, xBytes), t1 = row_ptr(x, t + 1, lastT, xBytes);
+    const t2 = row_ptr(x, t + 2, lastT, xBytes), t3 = row_ptr(x, t + 3, lastT, xBytes);
+    for (let r = r0; r < r1; r += 4) {
+      let p = w + <usize>r * rowBytes;
+      let a0 = t0, a1 = t1, a2 = t2, a3 = t3;
+      let acc0 = f32x4.splat(0), acc1 = f32x4.splat(0), acc2 = f32x4.splat(0), acc3 = f32x4.splat(0);
       for (let b = 0; b < nb; b++) {
-        acc = group_block(acc, p, xb, z, c1, c2, c3, c4);
+        let c = v128.load(p, 8);
+        let n0 = i16x8.shr_s(i16x8.shl(c, 12), 12), n1 = i16x8.shr_s(i16x8.shl(c, 8), 12);
+        let n2 = i16x8.shr_s(i16x8.shl(c, 4), 12), n3 = i16x8.shr_s(c, 12);
+        let s0 = tok_dot(n0, n1, n2, n3, a0 + 4), s1 = tok_dot(n0, n1, n2, n3, a1 + 4);
+        let s2 = s0, s3 = s1;
+        if (z == 0) {
+          s2 = tok_dot(n0, n1, n2, n3, a2 + 4);
+          s3 = tok_dot(n0, n1, n2, n3, a3 + 4);
+        }
+        for (let L: usize = 1; L < 4; L++) {
+          if (z == 0) {
+            c = v128.load(p + (L << 4), 8);
+            n0 = i16x8.shr_s(i16x8.shl(c, 12), 12); n1 = i16x8.shr_s(i16x8.shl(c, 8), 12);
+            n2 = i16x8.shr_s(i16x8.shl(c, 4), 12); n3 = i16x8.shr_s(c, 12);
+            s0 = i32x4.add(s0, tok_dot(n0, n1, n2, n3, a0 + 4 + (L << 4)));
+            s1 = i32x4.add(s1, tok_dot(n0, n1, n2, n3, a1 + 4 + (L << 4)));
+          }
+          if (z == 0) {
+            s2 = i32x4.add(s2, tok_dot(n0, n1, n2, n3, a2 + 4 + (L << 4)));
+            s3 = i32x4.add(s3, tok_dot(n0, n1, n2, n3, a3 + 4 + (L << 4)));
+          }
+        }
+        const hw = halves_f32_k(v128.load16x4_u(p), c1, c2, c3, c4);
+        acc0 = f32x4.add(acc0, f32x4.mul(f32x4.convert_i32x4_s(s0), f32x4.mul(hw, v128.load32_splat(a0))));
+        acc1 = f32x4.add(acc1, f32x4.mul(f32x4.convert_i32x4_s(s1), f32x4.mul(hw, v128.load32_splat(a1))));
+        acc2 = f32x4.add(acc2, f32x4.mul(f32x4.convert_i32x4_s(s2), f32x4.mul(hw, v128.load32_splat(a2))));
+        acc3 = f32x4.add(acc3, f32x4.mul(f32x4.convert_i32x4_s(s3), f32x4.mul(hw, v128.load32_splat(a3))));
         p += G_BYTES;
-        xb += Q16_0_BYTES;
+        a0 += Q16_0_BYTES; a1 += Q16_0_BYTES; a2 += Q16_0_BYTES; a3 += Q16_0_BYTES;
       }
-      if (z != 0) acc = v128.xor(v128.xor(acc, c1), v128.xor(v128.xor(c2, c3), c4));
-      v128.store(y + ((<usize>t * rows + r) << 2), acc);
+      if (z != 0) acc0 = v128.xor(v128.xor(acc0, c1), v128.xor(v128.xor(c2, c3), c4));
+      const o = y + ((<usize>t * rows + r) << 2), step = <usize>rows << 2;
+      v128.store(o, acc0);
+      if (t + 1 < nTok) v128.store(o + step, acc1);
+      if (t + 2 < nTok) v128.store(o + 2 * step, acc2);
+      if (t + 3 < nTok) v128.store(o + 3 * step, acc3);
     }
   }
 }
