@@ -609,4 +609,84 @@ test('x16 matvec is at least 50× closer to f32 math (dequantized weights · unq
   }
 });
 
+// ---- q4_0r4: q4_0 rows repacked four at a time (asm/matmul/q4_0r4_x16.ts) --------------------------
+// Tolerance: exact. repack_q4_0_r4 + matvec_q4_0r4_x16 / matmul_q4_0r4_x16 equal matvec_q4_0_x16 on the
+// original rows bit for bit (same integer block sums, same f32 steps in the same order).
+
+/** Repacks the q4_0 rows of p into a new buffer; returns its pointer. */
+function repackR4(p: ProblemX16): number {
+  const dst = alloc(p.w.length);
+  mem.fill(0x5a, dst, dst + p.w.length);
+  k.repack_q4_0_r4(p.wp, dst, p.rows, p.cols);
+  return dst;
+}
+
+test('repack_q4_0_r4 is a permutation of the bytes per row group (scales kept, nibbles xor 8)', () => {
+  reset();
+  const p = problemX16('q4_0', 8, 96, 1, 901, true);
+  const dst = repackR4(p);
+  const got = bytes(dst, p.w.length);
+  const rb = weightRowBytes('q4_0', p.cols);
+  const nb = p.cols / 32;
+  for (let g = 0; g < p.rows; g += 4) {
+    for (let b = 0; b < nb; b++) {
+      const o = g * rb + b * 72;
+      for (let i = 0; i < 4; i++) {
+        const src = (g + i) * rb + b * 18;
+        assert.is(got[o + 2 * i] | (got[o + 2 * i + 1] << 8), p.w[src] | (p.w[src + 1] << 8), `scale g${g} b${b} row ${i}`);
+        for (let e = 0; e < 32; e++) {
+          const q = e < 16 ? p.w[src + 2 + e] & 15 : p.w[src + 2 + e - 16] >> 4;
+          const kk = e >> 1, L = kk >> 2, s = kk & 3, j = 2 * i + (e & 1);
+          const lane = got[o + 8 + L * 16 + 2 * j] | (got[o + 8 + L * 16 + 2 * j + 1] << 8);
+          assert.is((lane >> (4 * s)) & 15, q ^ 8, `nibble g${g} b${b} row ${i} value ${e}`);
+        }
+      }
+    }
+  }
+});
+
+for (const random of [false, true]) {
+  test(`matvec_q4_0r4_x16 on repacked rows equals matvec_q4_0_x16 bit for bit, over row splits${random ? ' (random blocks)' : ''}`, () => {
+    let seed = 1000 + (random ? 500 : 0);
+    for (const rows of [4, 8, 20, 36, 132]) {
+      for (const cols of [32, 96, 160, 288, 800]) {
+        reset();
+        const p = problemX16('q4_0', rows, cols, 1, seed++, random);
+        const want = runMatvecX16(p);
+        const wr = repackR4(p);
+        const y = alloc(4 * rows);
+        mem.fill(0xff, y, y + 4 * rows);
+        k.matvec_q4_0r4_x16(wr, p.xp, y, cols, 0, rows);
+        assertBitsEqual(f32s(y, rows), want, `r4 ${rows}×${cols}`);
+        // a split at multiples of 4 (as the pool's grain 4 makes them)
+        const r = rng(seed);
+        const cuts = [0, ...Array.from({ length: 3 }, () => 4 * Math.floor(r() * (rows / 4 + 1)))].sort((a, b) => a - b);
+        cuts.push(rows);
+        const y2 = alloc(4 * rows);
+        mem.fill(0xff, y2, y2 + 4 * rows);
+        for (let i = 0; i + 1 < cuts.length; i++) k.matvec_q4_0r4_x16(wr, p.xp, y2, cols, cuts[i], cuts[i + 1]);
+        assertBitsEqual(f32s(y2, rows), want, `r4 split ${cuts.join(',')} ${rows}×${cols}`);
+      }
+    }
+  });
+}
+
+test('matmul_q4_0r4_x16 for nTok 1..9 equals nTok matvec_q4_0_x16 calls on the original rows exactly, over row splits', () => {
+  let seed = 2000;
+  for (const [rows, cols] of [[4, 64], [12, 160], [28, 288]]) {
+    for (let nTok = 1; nTok <= 9; nTok++) {
+      reset();
+      const p = problemX16('q4_0', rows, cols, nTok, seed++, nTok % 2 === 0);
+      const want = runMatmulX16(p, nTok); // matmul_q4_0_x16 == nTok matvec_q4_0_x16 (tested above)
+      const wr = repackR4(p);
+      const y = alloc(4 * rows * nTok);
+      mem.fill(0xff, y, y + 4 * rows * nTok);
+      const mid = 4 * Math.floor(rows / 8);
+      k.matmul_q4_0r4_x16(wr, p.xp, y, cols, rows, nTok, 0, mid);
+      k.matmul_q4_0r4_x16(wr, p.xp, y, cols, rows, nTok, mid, rows);
+      assertBitsEqual(f32s(y, rows * nTok), want, `r4 matmul ${rows}×${cols} nTok ${nTok}`);
+    }
+  }
+});
+
 test.run();

@@ -132,6 +132,17 @@ for (const [name, type] of [['q8_0', GGMLType.Q8_0], ['q4_0', GGMLType.Q4_0], ['
       const share = await agreement(wasm as TokenModel<unknown>, ref.engine as TokenModel<unknown>, seq);
       console.log(`  110M ${name}: top-1 agreement with the f32 reference ${(share * 100).toFixed(0)}%`);
       assert.ok(share >= AGREEMENT_FLOOR, `agreement ${(share * 100).toFixed(1)}%`);
+      if (type === GGMLType.Q4_0) {
+        // the q4_0r4 repack (the default) gives ggml's layout's logits bit for bit: prefill (matmul) and decode (matvec)
+        const plain = WasmModel.load(path, { threads: 2, repack: false });
+        try {
+          const [sr, sp] = [wasm.newState(), plain.newState()];
+          assert.equal(Array.from(wasm.prefill(sr, seq.slice(0, 11), 0)), Array.from(plain.prefill(sp, seq.slice(0, 11), 0)), 'prefill logits');
+          for (let pos = 11; pos < 15; pos++) assert.equal(Array.from(wasm.forward(sr, seq[pos], pos)), Array.from(plain.forward(sp, seq[pos], pos)), `decode logits at ${pos}`);
+        } finally {
+          await plain.close();
+        }
+      }
     } finally {
       await wasm.close();
       rmSync(path, { force: true });

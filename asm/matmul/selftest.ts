@@ -23,6 +23,7 @@ import { get_row_q6_K, matmul_q6_K, matvec_q6_K } from './q6_k';
 import { quantize_q16_0, quantize_q16_K } from './quantize16';
 import { matmul_q8_0_x16, matvec_q8_0_x16 } from './q8_0_x16';
 import { matmul_q4_0_x16, matvec_q4_0_x16 } from './q4_0_x16';
+import { matmul_q4_0r4_x16, matvec_q4_0r4_x16, repack_q4_0_r4 } from './q4_0r4_x16';
 import { matmul_q4_K_x16, matvec_q4_K_x16 } from './q4_k_x16';
 import { matmul_q6_K_x16, matvec_q6_K_x16 } from './q6_k_x16';
 import * as G from './goldens';
@@ -472,7 +473,26 @@ function checkX16(): void {
     matmulX16(t, W, XQ, Y3, cols, ROWS, NTOK, 0, 5);
     matmulX16(t, W, XQ, Y3, cols, ROWS, NTOK, 5, ROWS);
     expect(sameBits(Y3, Y, NTOK * ROWS), t, "matmul_x16 over split row ranges equals one call");
+    if (t == T_Q4_0) checkQ4_0R4(cols, xb);
   }
+}
+
+/**
+ * q4_0r4 (no goldens of its own): the first 4 rows of W repacked into DW (free by now) give matvec_q4_0_x16's
+ * results in Y bit for bit, per token (matvec_q4_0r4_x16, split at row 4 of 4 too) and for all tokens (matmul).
+ */
+function checkQ4_0R4(cols: i32, xb: usize): void {
+  repack_q4_0_r4(W, DW, 4, cols);
+  let ok = true;
+  for (let tok = 0; tok < NTOK; tok++) {
+    matvec_q4_0r4_x16(DW, XQ + <usize>tok * xb, TMP, cols, 0, 4);
+    ok = ok && sameBits(TMP, Y + (<usize>(tok * ROWS) << 2), 4);
+  }
+  expect(ok, T_Q4_0, "repack_q4_0_r4 + matvec_q4_0r4_x16 equal matvec_q4_0_x16 bit for bit");
+  matmul_q4_0r4_x16(DW, XQ, Y3, cols, 4, NTOK, 0, 4);
+  ok = true;
+  for (let tok = 0; tok < NTOK; tok++) ok = ok && sameBits(Y3 + (<usize>(tok * 4) << 2), Y + (<usize>(tok * ROWS) << 2), 4);
+  expect(ok, T_Q4_0, "matmul_q4_0r4_x16 equals matvec_q4_0_x16 bit for bit");
 }
 
 export function _start(): void {

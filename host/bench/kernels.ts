@@ -43,21 +43,24 @@ export async function benchKernels(threadCounts: number[], onResult?: (r: Kernel
       const wBytes = rowBytes(type, cols) * rows;
       const kind = ACTIVATION[type]!;
       const xqBytes = (cols / kind.blockSize) * kind.blockBytes;
-      const arena = new Arena(planBytes([wBytes, cols * 4, xqBytes, rows * 4]), 'the benchmark');
+      const r4 = type === GGMLType.Q4_0 && rows % 4 === 0;
+      const arena = new Arena(planBytes([wBytes, cols * 4, xqBytes, rows * 4, ...(r4 ? [wBytes] : [])]), 'the benchmark');
       const w = arena.alloc(wBytes);
       fillWeights(arena, w, type, rows, cols);
       const x = arena.alloc(cols * 4);
       arena.f32(x, cols).set(randomWeights(cols, 7, 1));
       const xq = kind.quantizer ? arena.alloc(xqBytes) : x;
       const y = arena.alloc(rows * 4);
-      for (const threads of threadCounts) {
+      const wr = r4 ? arena.alloc(wBytes) : 0;
+      const variants: Array<[string, number]> = [[traitsOf(type).name, w], ...(r4 ? [['q4_0r4', wr] as [string, number]] : [])];
+      for (const [name, wp] of variants) for (const threads of threadCounts) {
         const pool = KernelPool.create(arena.memory, { threads });
         await pool.ready;
-        const name = traitsOf(type).name;
         let t;
         try {
           if (kind.quantizer) pool.call(kind.quantizer, x, xq, cols);
-          const job = matvecJob(name, kind, w, xq, y, cols, rows);
+          if (name === 'q4_0r4') pool.call('repack_q4_0_r4', w, wr, rows, cols);
+          const job = matvecJob(name, kind, wp, xq, y, cols, rows);
           t = timeIt(() => pool.run([job]), 0.25);
         } finally {
           await pool.close();

@@ -12,7 +12,9 @@ export function benchPrompt(vocabSize: number, n: number, bos = 1, seed = 5): nu
 }
 
 export async function wasmSpeed(path: string, promptIds: number[], genTokens: number, threads: number, spinLimit?: number): Promise<SpeedResult> {
-  const model = WasmModel.load(path, { threads, contextSize: promptIds.length + genTokens + 1, spinLimit });
+  // WISP_REPACK=0: q4_0 weights in ggml's layout (the A/B baseline of the q4_0r4 repack)
+  const repack = process.env.WISP_REPACK !== '0';
+  const model = WasmModel.load(path, { threads, contextSize: promptIds.length + genTokens + 1, spinLimit, repack });
   try {
     await model.ready();
     const state = model.newState();

@@ -71,9 +71,15 @@ export interface WasmModelOptions {
   /** Prompt tokens per prefill dispatch. */
   prefillChunk?: number;
   spinLimit?: number;
+  /**
+   * Repack q4_0 matrices (rows a multiple of 4) at load into the q4_0r4 layout (four rows interleaved,
+   * the same bytes; asm/matmul/q4_0r4_x16.ts), whose kernels are faster and give the same results bit
+   * for bit. Default true; false keeps ggml's layout (for A/B comparison).
+   */
+  repack?: boolean;
 }
 
-interface Weight {
+export interface Weight {
   ptr: number;
   type: GGMLType;
   kernel: string; // kernel suffix, e.g. 'q4_K'
@@ -221,6 +227,14 @@ export class WasmModel implements TokenModel<WasmSequence>, InspectableModel {
     this.arena.f32(this.ropeCs, this.contextSize * c.ropeDim).set(ropeTableMany(0, this.contextSize, c.ropeDim, c.ropeBase));
 
     this.pool = KernelPool.create(this.arena.memory, { threads: opts.threads ?? 1, spinLimit: opts.spinLimit });
+
+    // q4_0 -> q4_0r4 in place, through the logits buffer (unused until the first step). The embedding
+    // keeps ggml's layout for get_row, and so does a head tied to it (the same bytes).
+    if (opts.repack ?? true) {
+      const scratch = this.LOGITS, scratchBytes = c.vocabSize * 4 * this.chunk;
+      const mats = [...this.layers.flatMap((w) => [w.wq, w.wk, w.wv, w.wo, w.wGate, w.wUp, w.wDown]), ...(this.output === this.embd ? [] : [this.output])];
+      for (const w of mats) repackQ4_0R4(this.pool, this.arena, w, scratch, scratchBytes);
+    }
   }
 
   static load(path: string, opts: WasmModelOptions = {}): WasmModel {
@@ -441,6 +455,25 @@ export class WasmModel implements TokenModel<WasmSequence>, InspectableModel {
     });
     this.pool.run(jobs);
   }
+}
+
+/**
+ * Repacks a q4_0 weight in place into q4_0r4 (kernel name 'q4_0r4') when its rows are a multiple of
+ * 4, a few rows at a time through `scratch`; returns whether it did. Other weights are left as they are.
+ */
+export function repackQ4_0R4(pool: KernelPool, arena: Arena, w: Weight, scratch: number, scratchBytes: number): boolean {
+  if (w.type !== GGMLType.Q4_0 || w.kernel !== 'q4_0' || w.rows % 4 !== 0 || w.cols % 32 !== 0) return false;
+  const rowBytes = (w.cols / 32) * 18;
+  const step = Math.min(w.rows, Math.floor(scratchBytes / rowBytes / 4) * 4);
+  if (step < 4) return false;
+  for (let r = 0; r < w.rows; r += step) {
+    const n = Math.min(step, w.rows - r);
+    const src = w.ptr + r * rowBytes;
+    pool.call('repack_q4_0_r4', src, scratch, n, w.cols);
+    arena.bytes(src, n * rowBytes).set(arena.bytes(scratch, n * rowBytes));
+  }
+  w.kernel = 'q4_0r4';
+  return true;
 }
 
 function roundUp(n: number, m: number): number {
