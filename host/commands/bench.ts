@@ -21,7 +21,7 @@ import { createProgress, started, type Progress } from '../obs/progress.js';
 import { intOption, numberOption, parseOptions, UsageError } from './args.js';
 
 const HELP = `usage: wisp bench kernels [--threads 1,2] [--out DIR]
-       wisp bench models [--model PATH ...] [--threads 1,2] [--prompt-tokens 128] [--gen 64] [--out DIR]
+       wisp bench models [--model PATH ...] [--threads 1,2] [--prompt-tokens 128] [--gen 64] [--kv f16|f32] [--out DIR]
        wisp bench routing [--model PATH ...] [--threads 1] [--routes a,b] [--prompt-tokens 128] [--gen 64] [--out DIR]
        wisp bench serve [--model PATH|110m-q4_0 ...] [--threads 1] [--streams 1,4,8] [--max-sequences 8] [--gen 64] [--seconds 5] [--out DIR]
 
@@ -57,6 +57,7 @@ export async function main(argv: string[]): Promise<void> {
       'prompt-tokens': { type: 'string' },
       gen: { type: 'string' },
       spin: { type: 'string' },
+      kv: { type: 'string' },
       routes: { type: 'string' },
       streams: { type: 'string' },
       'max-sequences': { type: 'string' },
@@ -90,7 +91,11 @@ export async function main(argv: string[]): Promise<void> {
       out,
     });
   }
-  if (what === 'models') return models(v.model ?? defaultModels(v.tokenizer), threads, intOption(v['prompt-tokens'], 'prompt-tokens', 2) ?? 128, intOption(v.gen, 'gen', 2) ?? 64, out, intOption(v.spin, 'spin', 0));
+  if (what === 'models') {
+    const kv = v.kv ?? 'f32';
+    if (kv !== 'f16' && kv !== 'f32') throw new UsageError(`--kv must be f16 or f32, got '${kv}'`);
+    return models(v.model ?? defaultModels(v.tokenizer), threads, intOption(v['prompt-tokens'], 'prompt-tokens', 2) ?? 128, intOption(v.gen, 'gen', 2) ?? 64, out, intOption(v.spin, 'spin', 0), kv);
+  }
   throw new UsageError(HELP);
 }
 
@@ -152,17 +157,18 @@ interface ModelRow {
   llamacpp?: SpeedResult;
 }
 
-async function models(paths: string[], threads: number[], promptTokens: number, gen: number, out: string, spinLimit?: number): Promise<void> {
+async function models(paths: string[], threads: number[], promptTokens: number, gen: number, out: string, spinLimit: number | undefined, kv: 'f16' | 'f32'): Promise<void> {
   const nlc = await loadNodeLlamaCpp();
   console.log(nlc ? 'llama.cpp: node-llama-cpp found, measured beside wisp' : 'llama.cpp: node-llama-cpp not found (set WISP_LLAMACPP=/path/to/node_modules); wisp only');
   const rows: ModelRow[] = [];
+  console.log(`KV cache: wisp ${kv} (--kv f16|f32), llama.cpp f16 (its default)`);
   console.log(`${'model'.padEnd(28)} thr  prefill tok/s (llama.cpp, ratio)   decode tok/s (llama.cpp, ratio)`);
   for (const path of paths) {
     const header = GGUFHeaderView.read(path);
     const vocab = header.optArray('tokenizer.ggml.tokens')?.length ?? 32000;
     const prompt = benchPrompt(vocab, promptTokens, header.optNumber('tokenizer.ggml.bos_token_id') ?? 1);
     for (const t of threads) {
-      const wasm = await wasmSpeed(path, prompt, gen, t, spinLimit);
+      const wasm = await wasmSpeed(path, prompt, gen, t, spinLimit, kv);
       const llamacpp = nlc ? await llamaCppSpeed(nlc, path, prompt, gen, t) : undefined;
       rows.push({ model: basename(path), threads: t, wasm, llamacpp });
       const cell = (ours: number, theirs?: number) => `${ours.toFixed(1).padStart(8)}${theirs ? ` (${theirs.toFixed(1)}, ${(ours / theirs).toFixed(2)}×)` : ''}`.padEnd(34);
@@ -177,7 +183,7 @@ async function models(paths: string[], threads: number[], promptTokens: number, 
       ...(r.llamacpp ? [{ label: `${r.model} ${r.threads}t`, value: pick(r.llamacpp), series: 'llama.cpp (native)' }] : []),
     ]),
   });
-  const files = writeReport(out, 'models', { date: new Date().toISOString(), promptTokens, generatedTokens: gen, spinLimit: spinLimit ?? 'default', rows }, [
+  const files = writeReport(out, 'models', { date: new Date().toISOString(), promptTokens, generatedTokens: gen, kvType: kv, spinLimit: spinLimit ?? 'default', rows }, [
     chart('decode', (s) => s.decodeTokensPerSecond),
     chart('prefill', (s) => s.prefillTokensPerSecond),
   ]);
