@@ -295,7 +295,7 @@ export async function benchServe(o: ServeBenchOptions): Promise<ServeBenchResult
     contextSize,
     maxQueue: 256,
     // back-to-back requests from one client must not be rate limited
-    rate: { perSecond: 1e6, burst: 1e6 },
+    rate: { messagesPerSecond: 1e6, burst: 1e6 },
     log: pino({ level: 'warn' }),
   });
   try {

@@ -112,7 +112,7 @@ export async function main(argv: string[]): Promise<void> {
       : undefined,
     fleetGroup: v.fleet,
     maxPayloadBytes: intOption(v['max-payload'], 'max-payload', 1),
-    rate: rate !== undefined ? { perSecond: rate, burst: 2 * rate } : undefined,
+    rate: rate !== undefined ? { messagesPerSecond: rate, burst: 2 * rate } : undefined,
     metricsPort,
     metricsHost: v['metrics-host'],
   });

@@ -13,7 +13,7 @@ import { createServer as createTlsServer } from 'node:tls';
 import { WebSocketServer, createWebSocketStream } from 'ws';
 import { checkDeviceName, isInferTopic, mayReceive, publishDenial, subscribeDenial, type Identity } from './acl.js';
 import { authenticate } from './auth.js';
-import { LogThrottle, TokenBucket, checkRateLimit, type RateLimit } from './limits.js';
+import { LogThrottle, RateLimiter, checkRateLimit, type RateLimit } from './limits.js';
 import type { UserTable } from './users.js';
 
 export type { Identity } from './acl.js';
@@ -140,7 +140,7 @@ export async function startBroker(opts: BrokerOptions): Promise<EmbeddedBroker> 
   const stats: BrokerStats = { connected: 0, authFailures: 0, deniedPublishes: 0, deniedSubscriptions: 0, oversized: 0, rateLimited: 0 };
   const identities = new WeakMap<Client, Identity>();
   const connected = new Map<string, { client: Client; identity: Identity }>();
-  const buckets = new Map<string, TokenBucket>();
+  const limiter = opts.ratePerClient ? new RateLimiter(opts.ratePerClient) : undefined;
   const throttle = new LogThrottle();
   const disconnectCallbacks: ((clientId: string, clean: boolean) => void)[] = [];
   const limitedCallbacks: ((clientId: string, reason: LimitReason, packet?: PublishPacket) => void)[] = [];
@@ -202,14 +202,9 @@ export async function startBroker(opts: BrokerOptions): Promise<EmbeddedBroker> 
         kind = 'payload_too_large';
         reason = `payload of ${packet.payload.length} bytes is over the limit of ${maxPayload}`;
       }
-      if (!reason && who && opts.ratePerClient && isInferTopic(device, packet.topic)) {
-        const key = principal(who);
-        let bucket = buckets.get(key);
-        if (!bucket) buckets.set(key, (bucket = new TokenBucket(opts.ratePerClient)));
-        if (!bucket.take()) {
-          kind = 'rate_limited';
-          reason = `rate limited: over ${opts.ratePerClient.messagesPerSecond} requests/s (burst ${opts.ratePerClient.burst})`;
-        }
+      if (!reason && who && limiter && isInferTopic(device, packet.topic) && !limiter.take(principal(who))) {
+        kind = 'rate_limited';
+        reason = `rate limited: over ${limiter.limit.messagesPerSecond} requests/s (burst ${limiter.limit.burst})`;
       }
       if (!reason) return done(null);
 
@@ -260,7 +255,7 @@ export async function startBroker(opts: BrokerOptions): Promise<EmbeddedBroker> 
     if (connected.get(client.id)?.client === client) connected.delete(client.id);
     stats.connected = connected.size;
     const who = identities.get(client);
-    if (who && who.username === undefined) buckets.delete(principal(who));
+    if (who && who.username === undefined) limiter?.forget(principal(who));
     log('debug', 'client disconnected', { clientId: client.id, reasonCode: client.disconnectReasonCode });
     // aedes sets _disconnected when a DISCONNECT packet arrived (its types leave the field out)
     const clean = (client as Client & { _disconnected?: boolean })._disconnected === true;

@@ -28,6 +28,25 @@ export class TokenBucket {
   }
 }
 
+/** A token bucket per key (a user, a client id): the broker's and the external-broker service's limit. */
+export class RateLimiter {
+  private readonly buckets = new Map<string, TokenBucket>();
+
+  constructor(readonly limit: RateLimit) {}
+
+  /** Spends one of `key`'s tokens; false when its bucket is empty. */
+  take(key: string, now = performance.now()): boolean {
+    let bucket = this.buckets.get(key);
+    if (!bucket) this.buckets.set(key, (bucket = new TokenBucket(this.limit, now)));
+    return bucket.take(now);
+  }
+
+  /** Drops `key`'s bucket (its client is gone). */
+  forget(key: string): void {
+    this.buckets.delete(key);
+  }
+}
+
 export function checkRateLimit(limit: RateLimit): void {
   if (!(limit.messagesPerSecond > 0) || !Number.isFinite(limit.messagesPerSecond)) {
     throw new Error(`ratePerClient.messagesPerSecond must be a positive number, got ${limit.messagesPerSecond}`);

@@ -14,7 +14,10 @@ import { startBroker, type BrokerOptions, type EmbeddedBroker } from './broker.j
 import { topics } from './protocol.js';
 import { InferenceService } from './service.js';
 import { ClientTransport, EmbeddedTransport, type Transport } from './transport.js';
+import type { RateLimit } from './limits.js';
 import type { UserTable } from './users.js';
+
+const DEFAULT_RATE: RateLimit = { messagesPerSecond: 10, burst: 20 };
 
 export interface ServerOptions extends OpenOptions {
   modelPath: string;
@@ -31,7 +34,8 @@ export interface ServerOptions extends OpenOptions {
   maxQueue?: number;
   maxQueuePerClient?: number;
   maxPayloadBytes?: number;
-  rate?: { perSecond: number; burst: number };
+  /** Requests per client (per user with a users table); default 10/s, burst 20. */
+  rate?: RateLimit;
   /** HTTP /metrics + /healthz port; undefined = none, 0 = any free port. */
   metricsPort?: number;
   metricsHost?: string;
@@ -78,6 +82,7 @@ export async function startServer(o: ServerOptions): Promise<Server> {
   const cleanup: Array<() => Promise<void>> = [() => model.close()];
   try {
     const maxPayloadBytes = o.maxPayloadBytes ?? 256 * 1024;
+    const rate = o.rate ?? DEFAULT_RATE;
     let broker: EmbeddedBroker | undefined;
     let transport: Transport;
     if (o.broker) {
@@ -97,12 +102,12 @@ export async function startServer(o: ServerOptions): Promise<Server> {
         maxPayloadBytes,
         // a request of up to 16 MiB is read and answered payload_too_large; bigger cuts the connection
         maxPacketBytes: 16 * 1024 * 1024,
-        ratePerClient: o.rate ? { messagesPerSecond: o.rate.perSecond, burst: o.rate.burst } : { messagesPerSecond: 10, burst: 20 },
+        ratePerClient: rate,
         log,
       });
       const b = broker;
       cleanup.unshift(() => b.close());
-      transport = new EmbeddedTransport(b.aedes, `embedded broker on ${b.url}`, (client) => b.identityOf(client.id)?.username, (cb) => b.onClientDisconnect(cb));
+      transport = new EmbeddedTransport(b);
     }
     const kernels = o.engine === 'reference' ? {} : Object.fromEntries(Object.entries(loadManifest().families).map(([f, m]) => [f, m.sha256]));
     const service = new InferenceService({
@@ -126,31 +131,12 @@ export async function startServer(o: ServerOptions): Promise<Server> {
       maxQueuePerClient: o.maxQueuePerClient,
       maxPayloadBytes,
       // the embedded broker limits rates itself (and tells us what it dropped); an external one does not
-      rate: broker ? undefined : (o.rate ?? { perSecond: 10, burst: 20 }),
+      rate: broker ? undefined : rate,
       mayReplyTo: (user, topic) => mayReplyTo(device, user, topic),
       kernels,
       profile: model.plan?.profile ?? o.profile ?? null,
       version: VERSION,
     });
-    if (broker) {
-      broker.onLimited((clientId, reason, packet) => {
-        if (!packet) return;
-        const props = (packet as { properties?: { responseTopic?: string; correlationData?: Buffer } }).properties;
-        service.rejectDropped(
-          {
-            topic: packet.topic,
-            payload: Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload),
-            qos: packet.qos,
-            clientId,
-            user: broker!.identityOf(clientId)?.username,
-            responseTopic: props?.responseTopic,
-            correlationData: props?.correlationData,
-          },
-          reason,
-          reason === 'rate_limited' ? `client '${clientId}' sends requests faster than its rate limit` : `request is larger than ${maxPayloadBytes} bytes`,
-        );
-      });
-    }
     await service.start();
     cleanup.unshift(() => service.stop());
     let http: HttpServer | undefined;

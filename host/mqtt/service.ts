@@ -21,7 +21,8 @@ import {
   type ErrorCode,
   type InferRequest,
 } from './protocol.js';
-import { RateLimiter } from './rate-limit.js';
+import { RateLimiter, type RateLimit } from './limits.js';
+import type { LimitReason } from './broker.js';
 import type { InboundMessage, Transport } from './transport.js';
 
 export interface ServedModel {
@@ -49,10 +50,10 @@ export interface ServiceOptions extends SchedulerOptions {
   /** Bytes; a bigger request gets payload_too_large without being parsed. Default 256 KiB. */
   maxPayloadBytes?: number;
   /**
-   * Requests a client may send: `perSecond` sustained, `burst` at once; the excess gets rate_limited.
-   * Unset: no limit here (the embedded broker limits before the service sees a message).
+   * Requests a client may send; the excess gets rate_limited. Unset: no limit here (the embedded
+   * broker limits before the service sees a message).
    */
-  rate?: { perSecond: number; burst: number };
+  rate?: RateLimit;
   /** May a reply for `user` (undefined: no broker users) go to `topic`? (the ACL's reply rule) */
   mayReplyTo?: (user: string | undefined, topic: string) => boolean;
   /** Kernel module hashes for the status message (family -> sha256). */
@@ -107,7 +108,7 @@ export class InferenceService {
   constructor(private readonly opts: ServiceOptions) {
     this.device = opts.device;
     this.maxPayload = opts.maxPayloadBytes ?? 256 * 1024;
-    if (opts.rate) this.limiter = new RateLimiter(opts.rate.perSecond, opts.rate.burst);
+    if (opts.rate) this.limiter = new RateLimiter(opts.rate);
     this.scheduler = new Scheduler(opts.served.model, opts.served.tokenizer, {
       ...opts,
       onStep: (n, ms) => {
@@ -129,6 +130,7 @@ export class InferenceService {
       {
         message: (m) => this.onMessage(m),
         clientGone: (clientId) => this.onClientGone(clientId),
+        dropped: (m, reason) => this.onDropped(m, reason),
       },
       this.subscriptions,
     );
@@ -194,7 +196,7 @@ export class InferenceService {
     if (typeof reply === 'string') return this.reject(m, req.id, req, fleet, 'forbidden_reply_topic', reply, 'invalid');
     if (this.limiter && !this.limiter.take(client)) {
       log.warn('rate limited');
-      return this.replyError(reply, req.id, 'rate_limited', `client '${client}' sends requests faster than ${this.opts.rate!.perSecond}/s`, 'rate_limited');
+      return this.replyError(reply, req.id, 'rate_limited', `client '${client}' sends requests faster than ${this.limiter.limit.messagesPerSecond}/s`, 'rate_limited');
     }
     const served = this.opts.served;
     if (req.model !== undefined && !modelNames(served).includes(req.model)) {
@@ -257,9 +259,10 @@ export class InferenceService {
   }
 
   /** A request the broker dropped for a limit (embedded broker): the sender still gets one error reply. */
-  rejectDropped(m: InboundMessage, code: 'rate_limited' | 'payload_too_large', message: string): void {
+  private onDropped(m: InboundMessage, code: LimitReason): void {
     if (m.topic !== topics.infer(this.device) && m.topic !== topics.fleetPublish) return;
     const partial = m.payload.length <= this.maxPayload ? salvage(m.payload) : undefined;
+    const message = code === 'rate_limited' ? `client '${m.clientId}' sends requests faster than its rate limit` : `request is ${m.payload.length} bytes; the limit is ${this.maxPayload}`;
     this.reject(m, partial?.id ?? null, partial, m.topic === topics.fleetPublish, code, message, code === 'rate_limited' ? 'rate_limited' : 'invalid');
   }
 

@@ -2,8 +2,9 @@
 // aedes (which knows the sending connection, so fairness, ACL users and disconnect-cancels are
 // keyed by the real client) and publishing into it. External: an mqtt.js MQTT 5 client with a Last
 // Will on the status topic, TLS and credentials, joining fleet shared subscriptions.
-import type { Aedes, AedesPublishPacket, Client as AedesClient } from 'aedes';
+import type { AedesPublishPacket, Client as AedesClient, PublishPacket } from 'aedes';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import type { EmbeddedBroker, LimitReason } from './broker.js';
 
 export interface InboundMessage {
   topic: string;
@@ -24,12 +25,20 @@ export interface OutboundOptions {
   correlationData?: Buffer;
 }
 
+export interface TransportHandlers {
+  message(m: InboundMessage): void;
+  /** A client's connection was lost (embedded broker only). */
+  clientGone(clientId: string): void;
+  /** The broker refused a publish for a limit before it reached the service (embedded broker only). */
+  dropped(m: InboundMessage, reason: LimitReason): void;
+}
+
 export interface Transport {
   /** e.g. "embedded broker on mqtt://0.0.0.0:1883" */
   readonly description: string;
   /** True when clientId/user on inbound messages come from the broker (and cannot be spoofed). */
   readonly knowsClients: boolean;
-  start(handlers: { message(m: InboundMessage): void; clientGone(clientId: string): void }, subscriptions: string[]): Promise<void>;
+  start(handlers: TransportHandlers, subscriptions: string[]): Promise<void>;
   publish(topic: string, payload: string, opts?: OutboundOptions): Promise<void>;
   close(): Promise<void>;
 }
@@ -37,39 +46,42 @@ export interface Transport {
 /** The service inside the embedded aedes broker. */
 export class EmbeddedTransport implements Transport {
   readonly knowsClients = true;
+  readonly description: string;
   private onPublish?: (packet: AedesPublishPacket, client: AedesClient | null) => void;
-
   private detached = false;
 
-  constructor(
-    private readonly aedes: Aedes,
-    readonly description: string,
-    private readonly userOf: (client: AedesClient) => string | undefined = () => undefined,
-    /** Tells of lost connections (the broker's onClientDisconnect). */
-    private readonly onDisconnect?: (cb: (clientId: string, clean: boolean) => void) => void,
-  ) {}
+  constructor(private readonly broker: EmbeddedBroker) {
+    this.description = `embedded broker on ${broker.url}`;
+  }
 
-  async start(handlers: { message(m: InboundMessage): void; clientGone(clientId: string): void }, subscriptions: string[]): Promise<void> {
+  async start(handlers: TransportHandlers, subscriptions: string[]): Promise<void> {
     const wanted = new Set(subscriptions);
     this.onPublish = (packet, client) => {
       if (!client || !wanted.has(packet.topic)) return; // our own publishes have no client
-      const props = (packet as { properties?: { responseTopic?: string; correlationData?: Buffer } }).properties;
-      handlers.message({
-        topic: packet.topic,
-        payload: Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload),
-        qos: packet.qos,
-        clientId: client.id,
-        user: this.userOf(client),
-        responseTopic: props?.responseTopic,
-        correlationData: props?.correlationData,
-      });
+      handlers.message(this.inbound(packet, client.id));
     };
-    this.aedes.on('publish', this.onPublish);
+    this.broker.aedes.on('publish', this.onPublish);
     // a client that sent DISCONNECT left on purpose: its requests go on (mosquitto_pub + mosquitto_sub
     // work that way); a connection that is lost takes its requests with it
-    this.onDisconnect?.((clientId, clean) => {
+    this.broker.onClientDisconnect((clientId, clean) => {
       if (!clean && !this.detached) handlers.clientGone(clientId);
     });
+    this.broker.onLimited((clientId, reason, packet) => {
+      if (packet && !this.detached) handlers.dropped(this.inbound(packet, clientId), reason);
+    });
+  }
+
+  private inbound(packet: PublishPacket, clientId: string): InboundMessage {
+    const props = (packet as { properties?: { responseTopic?: string; correlationData?: Buffer } }).properties;
+    return {
+      topic: packet.topic,
+      payload: Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload),
+      qos: packet.qos,
+      clientId,
+      user: this.broker.identityOf(clientId)?.username,
+      responseTopic: props?.responseTopic,
+      correlationData: props?.correlationData,
+    };
   }
 
   publish(topic: string, payload: string, opts: OutboundOptions = {}): Promise<void> {
@@ -82,11 +94,11 @@ export class EmbeddedTransport implements Transport {
       dup: false,
       ...(opts.correlationData ? { properties: { correlationData: opts.correlationData } } : {}),
     };
-    return new Promise((resolve, reject) => this.aedes.publish(packet, (err) => (err ? reject(err) : resolve())));
+    return new Promise((resolve, reject) => this.broker.aedes.publish(packet, (err) => (err ? reject(err) : resolve())));
   }
 
   async close(): Promise<void> {
-    if (this.onPublish) this.aedes.removeListener('publish', this.onPublish);
+    if (this.onPublish) this.broker.aedes.removeListener('publish', this.onPublish);
     this.detached = true;
   }
 }
@@ -116,7 +128,7 @@ export class ClientTransport implements Transport {
     this.description = `external broker ${opts.url}`;
   }
 
-  async start(handlers: { message(m: InboundMessage): void; clientGone(clientId: string): void }, subscriptions: string[]): Promise<void> {
+  async start(handlers: TransportHandlers, subscriptions: string[]): Promise<void> {
     const o = this.opts;
     const options: IClientOptions = {
       protocolVersion: 5,
