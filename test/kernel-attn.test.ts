@@ -8,6 +8,7 @@ import { mulberry32 } from '../host/engine/sampler.js';
 import { compileFamily, createSharedMemory, instantiateKernel } from '../host/kernels/load.js';
 import * as ref from '../host/kernels/reference/attn.js';
 import { f32ToF16 } from '../host/model/ggml-types.js';
+import { KernelArena } from './helpers/kernel-arena.js';
 
 type P = number; // a byte offset into the shared memory
 interface AttnKernels {
@@ -21,32 +22,9 @@ interface AttnKernels {
   attention_many_f16(q: P, k: P, v: P, out: P, nTok: number, pos0: number, nHeads: number, nKvHeads: number, headDim: number, scale: number, w0: number, w1: number): void;
 }
 
-const HOST_BASE = 1 << 20; // the host allocates from 1 MiB up (docs/KERNEL-ABI.md)
 const memory = createSharedMemory(256); // 16 MiB
 const attn = instantiateKernel(compileFamily('attn'), memory) as unknown as AttnKernels;
 
-/** A bump allocator over the shared memory, 64-byte aligned like the host's activation buffers. */
-class Arena {
-  private next = HOST_BASE;
-  alloc(bytes: number): number {
-    const p = this.next;
-    this.next = (p + bytes + 63) & ~63;
-    if (this.next > memory.buffer.byteLength) throw new Error('test arena out of memory');
-    return p;
-  }
-  f32(n: number, init?: ArrayLike<number>): { ptr: P; view: Float32Array } {
-    const ptr = this.alloc(4 * n);
-    const view = new Float32Array(memory.buffer, ptr, n);
-    view.set(init ?? new Float32Array(n));
-    return { ptr, view };
-  }
-  u16(n: number): { ptr: P; view: Uint16Array } {
-    const ptr = this.alloc(2 * n);
-    const view = new Uint16Array(memory.buffer, ptr, n);
-    view.fill(0);
-    return { ptr, view };
-  }
-}
 
 function uniform(n: number, seed: number, scale: number): Float32Array {
   const rnd = mulberry32(seed);
@@ -98,7 +76,7 @@ test('rope matches the reference engine rope in both layouts (atol 1e-6 for |x| 
     for (const pos of POSITIONS) {
       for (const style of ['normal', 'neox'] as const) {
         const nHeads = 3;
-        const a = new Arena();
+        const a = new KernelArena(memory);
         const input = uniform(nHeads * headDim, headDim * 1000 + pos, 1);
         const x = a.f32(nHeads * headDim, input);
         const cs = a.f32(ropeDim, ref.ropeTable(pos, ropeDim, 500000));
@@ -121,7 +99,7 @@ test('rope matches the reference engine rope in both layouts (atol 1e-6 for |x| 
 test('rope at position 0 is the identity', () => {
   for (const [headDim, ropeDim] of ROPE_SHAPES) {
     for (const neox of [0, 1]) {
-      const a = new Arena();
+      const a = new KernelArena(memory);
       const input = uniform(4 * headDim, headDim, 3);
       const x = a.f32(4 * headDim, input);
       const cs = a.f32(ropeDim, ref.ropeTable(0, ropeDim, 10000));
@@ -134,7 +112,7 @@ test('rope at position 0 is the identity', () => {
 test('rope_many equals rope row by row with each row its own position', () => {
   const nTok = 5, nHeads = 4, headDim = 64, ropeDim = 64, pos0 = 9;
   for (const neox of [0, 1]) {
-    const a = new Arena();
+    const a = new KernelArena(memory);
     const input = uniform(nTok * nHeads * headDim, 77, 1);
     const x = a.f32(input.length, input);
     const rows = a.f32(input.length, input);
@@ -151,7 +129,7 @@ test('rope_many equals rope row by row with each row its own position', () => {
 // ---- KV cache ------------------------------------------------------------------------------
 
 test('kv_append_f32 writes the row at its position and nothing else', () => {
-  const a = new Arena();
+  const a = new KernelArena(memory);
   const kvDim = 37;
   const cache = a.f32(4 * kvDim);
   cache.view.fill(7);
@@ -167,7 +145,7 @@ test('kv_append_f16 rounds to nearest even exactly like f32ToF16 (ggml)', () => 
     2 ** -14 - 2 ** -25, Infinity, -Infinity, NaN, -NaN, 1e-30];
   const values = Float32Array.from([...specials, ...uniform(1000, 4, 8), ...uniform(1000, 5, 1e-4)]);
   const kvDim = values.length;
-  const a = new Arena();
+  const a = new KernelArena(memory);
   const src = a.f32(kvDim, values);
   const cache = a.u16(3 * kvDim);
   attn.kv_append_f16(src.ptr, cache.ptr, 1, kvDim);
@@ -197,7 +175,7 @@ interface Setup {
 }
 
 /** Random q (nRows query rows) and nPos cache positions, filled through the append kernels. */
-function setup(a: Arena, nHeads: number, nKvHeads: number, headDim: number, nPos: number, seed: number, nRows = 1, qScale = 2): Setup {
+function setup(a: KernelArena, nHeads: number, nKvHeads: number, headDim: number, nPos: number, seed: number, nRows = 1, qScale = 2): Setup {
   const kvDim = nKvHeads * headDim;
   const q = a.f32(nRows * nHeads * headDim, uniform(nRows * nHeads * headDim, seed, qScale));
   const k = a.f32(nPos * kvDim);
@@ -229,7 +207,7 @@ test('attention_f32 matches the reference: GQA 1, 2, 4, 8 × headDim 8, 16, 64, 
   for (const ratio of GQA) {
     for (const headDim of HEAD_DIMS) {
       for (const nPos of N_POS) {
-        const a = new Arena();
+        const a = new KernelArena(memory);
         const s = setup(a, 2 * ratio, 2, headDim, nPos, ratio * 100000 + headDim * 1000 + nPos);
         attn.attention_f32(s.q.ptr, s.k.ptr, s.v.ptr, s.out.ptr, s.nHeads, s.nKvHeads, headDim, nPos, s.scale, 0, s.nHeads);
         const want = new Float32Array(s.out.view.length);
@@ -244,7 +222,7 @@ test('attention_f16 matches the reference fed the same halves (atol 1e-6, rtol 1
   for (const ratio of GQA) {
     for (const headDim of HEAD_DIMS) {
       for (const nPos of N_POS) {
-        const a = new Arena();
+        const a = new KernelArena(memory);
         const s = setup(a, 2 * ratio, 2, headDim, nPos, ratio * 100000 + headDim * 1000 + nPos + 7);
         attn.attention_f16(s.q.ptr, s.k16.ptr, s.v16.ptr, s.out.ptr, s.nHeads, s.nKvHeads, headDim, nPos, s.scale, 0, s.nHeads);
         const want = new Float32Array(s.out.view.length);
@@ -260,7 +238,7 @@ test('attention_f16 matches the reference fed the same halves (atol 1e-6, rtol 1
 test('attention with groups that are not a multiple of 4 (3, 7) and multi-query (one KV head) matches the reference', () => {
   for (const [nHeads, nKvHeads] of [[6, 2], [14, 2], [8, 1], [5, 1]]) {
     for (const f16 of [false, true]) {
-      const a = new Arena();
+      const a = new KernelArena(memory);
       const s = setup(a, nHeads, nKvHeads, 64, 41, nHeads * 10 + nKvHeads);
       const want = new Float32Array(nHeads * 64);
       if (f16) {
@@ -276,7 +254,7 @@ test('attention with groups that are not a multiple of 4 (3, 7) and multi-query 
 });
 
 test('attention over one position returns that position’s value row exactly', () => {
-  const a = new Arena();
+  const a = new KernelArena(memory);
   const s = setup(a, 4, 2, 16, 1, 6);
   attn.attention_f32(s.q.ptr, s.k.ptr, s.v.ptr, s.out.ptr, 4, 2, 16, 1, s.scale, 0, 4);
   for (let h = 0; h < 4; h++) {
@@ -286,7 +264,7 @@ test('attention over one position returns that position’s value row exactly', 
 });
 
 test('attention stays finite and accurate for large scores (online softmax subtracts the running max)', () => {
-  const a = new Arena();
+  const a = new KernelArena(memory);
   const s = setup(a, 4, 2, 64, 300, 8, 1, 40); // q scaled ×40: scores in the hundreds
   attn.attention_f32(s.q.ptr, s.k.ptr, s.v.ptr, s.out.ptr, 4, 2, 64, 300, s.scale, 0, 4);
   const want = new Float32Array(4 * 64);
@@ -305,7 +283,7 @@ test('head ranges that split the work give the same bytes as one call', () => {
   ];
   for (const { nHeads, nKvHeads, splits } of cases) {
     for (const f16 of [false, true]) {
-      const a = new Arena();
+      const a = new KernelArena(memory);
       const s = setup(a, nHeads, nKvHeads, 64, 57, 9);
       const fn = f16 ? attn.attention_f16 : attn.attention_f32;
       const [k, v] = f16 ? [s.k16.ptr, s.v16.ptr] : [s.k.ptr, s.v.ptr];
@@ -321,7 +299,7 @@ test('head ranges that split the work give the same bytes as one call', () => {
 test('attention_many equals nTok single-query calls at positions pos0 .. pos0 + nTok - 1', () => {
   for (const f16 of [false, true]) {
     for (const [nHeads, nKvHeads, headDim, pos0, nTok] of [[8, 2, 64, 0, 17], [4, 4, 8, 30, 5], [16, 2, 128, 283, 17], [2, 1, 16, 0, 1]]) {
-      const a = new Arena();
+      const a = new KernelArena(memory);
       const s = setup(a, nHeads, nKvHeads, headDim, pos0 + nTok, nHeads * 31 + headDim + pos0, nTok);
       const [k, v] = f16 ? [s.k16.ptr, s.v16.ptr] : [s.k.ptr, s.v.ptr];
       const many = f16 ? attn.attention_many_f16 : attn.attention_many_f32;
@@ -340,7 +318,7 @@ test('attention_many equals nTok single-query calls at positions pos0 .. pos0 + 
 });
 
 test('attention_many work ranges split anywhere give the same bytes as one call', () => {
-  const a = new Arena();
+  const a = new KernelArena(memory);
   const nHeads = 8, nTok = 9, pos0 = 4;
   const s = setup(a, nHeads, 2, 16, pos0 + nTok, 10, nTok);
   attn.attention_many_f32(s.q.ptr, s.k.ptr, s.v.ptr, s.out.ptr, nTok, pos0, nHeads, 2, 16, s.scale, 0, nTok * nHeads);

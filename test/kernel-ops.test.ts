@@ -11,6 +11,7 @@ import { mulberry32 } from '../host/engine/sampler.js';
 import { compileFamily, createSharedMemory, instantiateKernel } from '../host/kernels/load.js';
 import * as ref from '../host/kernels/reference/ops.js';
 import { ROOT } from './helpers/paths.js';
+import { HOST_BASE, KernelArena } from './helpers/kernel-arena.js';
 
 interface OpsKernels {
   rmsnorm(x: number, w: number, out: number, n: number, eps: number): void;
@@ -22,30 +23,9 @@ interface OpsKernels {
   topk(x: number, n: number, k: number, outIdx: number): void;
 }
 
-const HOST_BASE = 1 << 20; // the host allocates from 1 MiB up (docs/KERNEL-ABI.md)
 const memory = createSharedMemory(128); // 8 MiB
 const ops = instantiateKernel(compileFamily('ops'), memory) as unknown as OpsKernels;
 
-/** A bump allocator over the shared memory, 64-byte aligned like the host's activation buffers. */
-class Arena {
-  private next = HOST_BASE;
-  alloc(bytes: number): number {
-    const p = this.next;
-    this.next = (p + bytes + 63) & ~63;
-    if (this.next > memory.buffer.byteLength) throw new Error('test arena out of memory');
-    return p;
-  }
-  f32(n: number, init?: ArrayLike<number>): { ptr: number; view: Float32Array } {
-    const ptr = this.alloc(4 * Math.max(n, 1));
-    const view = new Float32Array(memory.buffer, ptr, n);
-    if (init) view.set(init);
-    return { ptr, view };
-  }
-  i32(n: number): { ptr: number; view: Int32Array } {
-    const ptr = this.alloc(4 * Math.max(n, 1));
-    return { ptr, view: new Int32Array(memory.buffer, ptr, n) };
-  }
-}
 
 function uniform(n: number, seed: number, scale: number): Float32Array {
   const rnd = mulberry32(seed);
@@ -156,7 +136,7 @@ test('silu is x for large x, 0 (not NaN) for large negative x, and propagates Na
   assert.equal(Array.from(got.subarray(5, 8)).map((v) => v === 0), [true, true, true]);
   assert.ok(Number.isNaN(got[8]));
   // and the shipped module does the same
-  const a = new Arena();
+  const a = new KernelArena(memory);
   const g = a.f32(xs.length, xs);
   const up = a.f32(xs.length, xs.map(() => 1));
   const out = a.f32(xs.length);
@@ -168,7 +148,7 @@ test('silu is x for large x, 0 (not NaN) for large negative x, and propagates Na
 
 test('rmsnorm matches the reference on odd n (atol 1e-6, rtol 2e-6)', () => {
   for (const n of ODD_SIZES) {
-    const a = new Arena();
+    const a = new KernelArena(memory);
     const x = a.f32(n, uniform(n, n, 3));
     const w = a.f32(n, uniform(n, n + 1, 1.5));
     const out = a.f32(n);
@@ -181,7 +161,7 @@ test('rmsnorm matches the reference on odd n (atol 1e-6, rtol 2e-6)', () => {
 
 test('rmsnorm_many equals rmsnorm row by row, and rmsnorm works in place', () => {
   const n = 63, nTok = 5;
-  const a = new Arena();
+  const a = new KernelArena(memory);
   const x = a.f32(n * nTok, uniform(n * nTok, 7, 2));
   const w = a.f32(n, uniform(n, 8, 1));
   const out = a.f32(n * nTok);
@@ -198,7 +178,7 @@ test('rmsnorm_many equals rmsnorm row by row, and rmsnorm works in place', () =>
 
 test('silu_mul matches the reference on odd n (rtol 5e-7)', () => {
   for (const n of ODD_SIZES) {
-    const a = new Arena();
+    const a = new KernelArena(memory);
     const gate = a.f32(n, uniform(n, 100 + n, 20));
     const up = a.f32(n, uniform(n, 200 + n, 3));
     const out = a.f32(n);
@@ -211,7 +191,7 @@ test('silu_mul matches the reference on odd n (rtol 5e-7)', () => {
 
 test('elementwise ops split by offsetting pointers and n give the same bytes as one call', () => {
   const n = 4097;
-  const a = new Arena();
+  const a = new KernelArena(memory);
   const gate = a.f32(n, uniform(n, 1, 10));
   const up = a.f32(n, uniform(n, 2, 2));
   const whole = a.f32(n);
@@ -226,7 +206,7 @@ test('elementwise ops split by offsetting pointers and n give the same bytes as 
 
 test('add is exact on odd n and works in place', () => {
   for (const n of ODD_SIZES) {
-    const a = new Arena();
+    const a = new KernelArena(memory);
     const x = a.f32(n, uniform(n, 300 + n, 5));
     const y = a.f32(n, uniform(n, 400 + n, 5));
     const out = a.f32(n);
@@ -241,7 +221,7 @@ test('add is exact on odd n and works in place', () => {
 
 test('softmax matches the reference on odd n and sums to 1 (rtol 4e-7 + 6e-8·|x − max|)', () => {
   for (const n of ODD_SIZES) {
-    const a = new Arena();
+    const a = new KernelArena(memory);
     const input = uniform(n, 500 + n, 12);
     const x = a.f32(n, input);
     ops.softmax(x.ptr, n);
@@ -260,7 +240,7 @@ test('softmax matches the reference on odd n and sums to 1 (rtol 4e-7 + 6e-8·|x
 
 test('softmax gives 0 for -inf entries and is unchanged by a shift of the logits', () => {
   const n = 63;
-  const a = new Arena();
+  const a = new KernelArena(memory);
   const input = uniform(n, 9, 4);
   for (let i = 0; i < n; i += 4) input[i] = -Infinity;
   const x = a.f32(n, input);
@@ -280,7 +260,7 @@ test('argmax returns the first of tied maxima, as the sampler argmax, including 
   const rnd = mulberry32(11);
   for (const n of [1, 2, 3, 4, 5, 7, 8, 9, 63, 64, 65, 4097]) {
     for (let trial = 0; trial < 20; trial++) {
-      const a = new Arena();
+      const a = new KernelArena(memory);
       // few distinct values, so ties are common; sometimes a NaN
       const vals = Float32Array.from({ length: n }, () => Math.floor(rnd() * 6) - 3);
       if (trial % 5 === 4) vals[Math.floor(rnd() * n)] = NaN;
@@ -288,7 +268,7 @@ test('argmax returns the first of tied maxima, as the sampler argmax, including 
       assert.is(ops.argmax(x.ptr, n), ref.argmax(vals, n), `n=${n} trial ${trial}: ${Array.from(vals).slice(0, 12)}`);
     }
   }
-  const a = new Arena();
+  const a = new KernelArena(memory);
   const x = a.f32(9, [1, 5, 2, 5, 0, 5, 1, 2, 5]);
   assert.is(ops.argmax(x.ptr, 9), 1);
   x.view[0] = NaN;
@@ -299,7 +279,7 @@ test('topk returns the k largest in descending order, ties by lower index', () =
   const rnd = mulberry32(12);
   for (const n of [1, 3, 5, 8, 63, 4097]) {
     for (const k of [1, 2, 5, 40, n]) {
-      const a = new Arena();
+      const a = new KernelArena(memory);
       const vals = Float32Array.from({ length: n }, () => Math.floor(rnd() * 9) - 4 + (rnd() < 0.5 ? 0 : rnd()));
       const x = a.f32(n, vals);
       const idx = a.i32(Math.min(k, n));
@@ -307,7 +287,7 @@ test('topk returns the k largest in descending order, ties by lower index', () =
       assert.equal(Array.from(idx.view), Array.from(ref.topk(vals, n, k)), `n=${n} k=${k}`);
     }
   }
-  const a = new Arena();
+  const a = new KernelArena(memory);
   const x = a.f32(7, [3, 9, 9, NaN, -Infinity, 9, 3]);
   const idx = a.i32(7);
   ops.topk(x.ptr, 7, 7, idx.ptr);

@@ -10,6 +10,7 @@ import { benchPrompt, wasmSpeed } from '../bench/models.js';
 import { BENCH_ROUTES, routeSpeed, type BenchRoute, type RouteSpeed } from '../bench/routing.js';
 import { benchServe, type ServeBenchResult } from '../bench/serve.js';
 import { opTimeTable } from '../engine/routed.js';
+import { kvOption } from './engine-options.js';
 import { resolveModelOption } from './model-option.js';
 import { writeReport, type Chart } from '../bench/report.js';
 import { GGUFHeaderView } from '../model/gguf/index.js';
@@ -92,8 +93,7 @@ export async function main(argv: string[]): Promise<void> {
     });
   }
   if (what === 'models') {
-    const kv = v.kv ?? 'f32';
-    if (kv !== 'f16' && kv !== 'f32') throw new UsageError(`--kv must be f16 or f32, got '${kv}'`);
+    const kv = kvOption(v.kv) ?? 'f32';
     return models(v.model ?? defaultModels(v.tokenizer), threads, intOption(v['prompt-tokens'], 'prompt-tokens', 2) ?? 128, intOption(v.gen, 'gen', 2) ?? 64, out, intOption(v.spin, 'spin', 0), kv);
   }
   throw new UsageError(HELP);

@@ -24,3 +24,9 @@ export function engineChoice(v: { engine?: string; profile?: string; route?: str
   }
   return { engine, profile: v.profile, routing };
 }
+
+/** --kv: the KV cache type, f32 or f16 (undefined when not given). */
+export function kvOption(value: string | undefined): 'f32' | 'f16' | undefined {
+  if (value !== undefined && value !== 'f32' && value !== 'f16') throw new UsageError(`--kv must be f32 or f16, got '${value}'`);
+  return value;
+}

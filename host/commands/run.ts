@@ -7,7 +7,7 @@ import { encodeChat } from '../model/chat-prompt.js';
 import { intOption, parseOptions, UsageError } from './args.js';
 import { MODEL_HELP, resolveModelOption } from './model-option.js';
 import { placementTable } from '../engine/routed.js';
-import { engineChoice } from './engine-options.js';
+import { engineChoice, kvOption } from './engine-options.js';
 import { SAMPLING_HELP, SAMPLING_OPTIONS, samplingFrom } from './sampling-options.js';
 
 const HELP = `usage: wisp run [options] [--prompt TEXT]
@@ -53,7 +53,7 @@ export async function main(argv: string[]): Promise<void> {
     HELP,
   );
   // every option is checked before the model (and its kernel workers) is opened
-  if (v.kv !== undefined && v.kv !== 'f32' && v.kv !== 'f16') throw new UsageError(`--kv must be f32 or f16, got '${v.kv}'`);
+  const kvType = kvOption(v.kv);
   if (v.system && !v.chat) throw new UsageError('--system needs --chat');
   const { engine, routing } = engineChoice(v);
   const threads = intOption(v.threads, 'threads', 1);
@@ -69,7 +69,7 @@ export async function main(argv: string[]): Promise<void> {
   validateSampling(options);
   const path = resolveModelOption(v.model);
   const t0 = performance.now();
-  const model = await openModel(path, { engine, threads, contextSize, kvType: v.kv as 'f32' | 'f16' | undefined, profile: v.profile, routing });
+  const model = await openModel(path, { engine, threads, contextSize, kvType, profile: v.profile, routing });
   const loadMs = performance.now() - t0;
   try {
     const prompt = v.prompt ?? 'Once upon a time';

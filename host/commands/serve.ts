@@ -1,7 +1,7 @@
 // `wisp serve` (what `npm start` runs): the model behind an MQTT inference service, with the
 // embedded broker unless --broker names an external one.
 import { readFileSync } from 'node:fs';
-import { engineChoice, ENGINE_OPTIONS } from './engine-options.js';
+import { engineChoice, ENGINE_OPTIONS, kvOption } from './engine-options.js';
 import { startServer, defaultDeviceName } from '../mqtt/server.js';
 import { loadUsers } from '../mqtt/users.js';
 import { intOption, parseOptions, UsageError } from './args.js';
@@ -76,7 +76,6 @@ export async function main(argv: string[]): Promise<void> {
     },
     HELP,
   );
-  if (v.kv !== undefined && v.kv !== 'f32' && v.kv !== 'f16') throw new UsageError(`--kv must be f32 or f16, got '${v.kv}'`);
   if (v['tls-port'] !== undefined && (!v['tls-cert'] || !v['tls-key'])) throw new UsageError('--tls-port needs --tls-cert and --tls-key');
   if (v.fleet !== undefined && !v.broker) throw new UsageError('--fleet needs --broker: the embedded broker has no shared subscriptions (use Mosquitto or EMQX)');
   const file = (path: string | undefined) => (path === undefined ? undefined : readFileSync(path));
@@ -91,7 +90,7 @@ export async function main(argv: string[]): Promise<void> {
     threads: intOption(v.threads, 'threads', 1),
     contextSize: intOption(v.context, 'context', 2),
     maxSequences: intOption(v['max-sequences'], 'max-sequences', 1) ?? 4,
-    kvType: v.kv as 'f32' | 'f16' | undefined,
+    kvType: kvOption(v.kv),
     maxQueue: intOption(v.queue, 'queue', 1),
     maxQueuePerClient: intOption(v['queue-per-client'], 'queue-per-client', 1),
     host: v.host ?? '0.0.0.0',

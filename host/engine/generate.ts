@@ -1,7 +1,7 @@
 // The generation loop: prompt ids -> prefill -> sample/decode until EOS, a stop string,
 // max_tokens or the end of the context. Yields each piece of text as soon as it is safe to show.
 import type { Tokenizer } from '../model/tokenizer/index.js';
-import { SequenceDecoder, checkPrompt, type FinishReason, type SequenceOptions } from './sequence.js';
+import { SequenceDecoder, type FinishReason, type SequenceOptions } from './sequence.js';
 
 export { PromptTooLongError, type FinishReason } from './sequence.js';
 export { StopMatcher } from './stop-matcher.js';
@@ -77,7 +77,6 @@ export function* generate<S>(
   opts: GenerateOptions,
 ): Generator<GenerateStep, GenerateResult> {
   const contextSize = contextSizeOf(model as AsyncTokenModel<unknown>, opts.contextSize);
-  checkPrompt(promptIds, contextSize, opts.maxTokens);
   const seq = new SequenceDecoder(tokenizer, promptIds, opts, contextSize);
   const state = model.newState(contextSize);
   try {
@@ -142,7 +141,6 @@ export async function* generateAsync<S>(
   opts: GenerateOptions,
 ): AsyncGenerator<GenerateStep, GenerateResult> {
   const contextSize = contextSizeOf(model as AsyncTokenModel<unknown>, opts.contextSize);
-  checkPrompt(promptIds, contextSize, opts.maxTokens);
   const seq = new SequenceDecoder(tokenizer, promptIds, opts, contextSize);
   const state = model.newState(contextSize);
   try {
@@ -152,17 +150,19 @@ export async function* generateAsync<S>(
   }
 }
 
+/** Runs a prompt from position 0 (prefill when the model has it); the last token's logits. */
+export async function runPromptAsync<S>(model: AsyncTokenModel<S>, state: S, ids: readonly number[]): Promise<Float32Array> {
+  if (model.prefill) return model.prefill(state, ids, 0);
+  let logits = await model.forward(state, ids[0], 0);
+  for (let pos = 1; pos < ids.length; pos++) logits = await model.forward(state, ids[pos], pos);
+  return logits;
+}
+
 // The same loop as decode() above with each forward awaited (a sync generator cannot await).
 async function* decodeAsync<S>(model: AsyncTokenModel<S>, state: S, seq: SequenceDecoder, signal?: AbortSignal): AsyncGenerator<GenerateStep, GenerateResult> {
   const promptIds = seq.promptIds;
   const t0 = performance.now();
-  let logits: Float32Array;
-  if (model.prefill) {
-    logits = await model.prefill(state, promptIds, 0);
-  } else {
-    logits = await model.forward(state, promptIds[0], 0);
-    for (let pos = 1; pos < promptIds.length; pos++) logits = await model.forward(state, promptIds[pos], pos);
-  }
+  let logits = await runPromptAsync(model, state, promptIds);
   const t1 = performance.now();
 
   // decode time counts sampling and forward passes only, not the consumer's time between yields

@@ -3,7 +3,7 @@
 // are cancelled. Each decode step runs every active sequence's next token in one batched forward
 // pass (model.decodeBatch), so the weights are read once per step, not once per request.
 import type { Tokenizer } from '../model/tokenizer/index.js';
-import { contextSizeOf, type AsyncTokenModel } from './generate.js';
+import { contextSizeOf, runPromptAsync, type AsyncTokenModel } from './generate.js';
 import { SequenceDecoder, checkPrompt, type FinishReason, type SequenceOptions } from './sequence.js';
 
 export interface ScheduledJob {
@@ -218,13 +218,7 @@ export class Scheduler<S = unknown> {
     try {
       e.seq = new SequenceDecoder(this.tokenizer, e.job.promptIds, e.job.options, this.contextSize);
       e.state = this.model.newState(this.contextSize);
-      const ids = e.job.promptIds;
-      let logits: Float32Array;
-      if (this.model.prefill) logits = await this.model.prefill(e.state as S, ids, 0);
-      else {
-        logits = await this.model.forward(e.state as S, ids[0], 0);
-        for (let p = 1; p < ids.length; p++) logits = await this.model.forward(e.state as S, ids[p], p);
-      }
+      const logits = await runPromptAsync(this.model, e.state as S, e.job.promptIds);
       e.tPrefilled = performance.now();
       if (e.finished) return; // closed while the prompt ran (an asynchronous model)
       this.active.push(e);

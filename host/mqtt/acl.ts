@@ -2,6 +2,7 @@
 // DESIGN.md "MQTT protocol"). Pure functions of (role, device, user, topic): the broker calls them
 // from aedes's authorize hooks, the service calls replyPrefixFor / mayReplyTo before it publishes a
 // reply. The service itself publishes in-process and is not subject to these rules.
+import { topics } from './topics.js';
 import type { Role } from './users.js';
 
 /** A connected client's principal: its user and role, or 'anonymous' when the broker has no users table. */
@@ -21,24 +22,16 @@ export function checkDeviceName(device: string): void {
   }
 }
 
-export const FLEET_INFER_TOPIC = 'wisp/fleet/infer';
-
-export function inferTopic(device: string): string {
-  return `wisp/${device}/infer`;
-}
-
 /** Whether a publish to `topic` is an inference request (what the rate limit counts). */
 export function isInferTopic(device: string, topic: string): boolean {
-  return topic === inferTopic(device) || topic === FLEET_INFER_TOPIC;
+  return topic === topics.infer(device) || topic === topics.fleetPublish;
 }
 
 /**
  * Where replies for `user` go: `wisp/<device>/reply/<user>/`. The service's default reply topic for
  * an authenticated request is this prefix + the request id.
  */
-export function replyPrefixFor(device: string, user: string): string {
-  return `wisp/${device}/reply/${user}/`;
-}
+export const replyPrefixFor = topics.replyPrefix;
 
 /**
  * Whether the service may publish a reply for `user` to `topic` (a request's MQTT 5 Response Topic
@@ -54,7 +47,7 @@ export function mayReplyTo(device: string, user: string | undefined, topic: stri
     return topic.length > prefix.length && topic.startsWith(prefix);
   }
   if (topic.startsWith('wisp/fleet/') || topic === 'wisp/fleet') return false;
-  const own = `wisp/${device}`;
+  const own = topics.device(device);
   if (topic === own || topic.startsWith(`${own}/`)) return topic.startsWith(`${own}/reply/`);
   return true;
 }
@@ -84,16 +77,16 @@ function rulesOf(who: Identity, role: Role, device: string): Rules {
 
 /** The topic filters a role may publish to and subscribe under. */
 function rulesFor(role: Role, device: string, user: string): Rules {
-  const d = `wisp/${device}`;
+  const d = topics.device(device);
   const client: Rules = {
-    publish: [inferTopic(device), `${d}/cancel`, FLEET_INFER_TOPIC],
-    subscribe: [`${d}/status`, `${replyPrefixFor(device, user)}#`],
+    publish: [topics.infer(device), topics.cancel(device), topics.fleetPublish],
+    subscribe: [topics.status(device), `${topics.replyPrefix(device, user)}#`],
     // a retained request would be replayed to the service every time it subscribes
     retain: false,
   };
   if (role === 'client') return client;
   return {
-    publish: [...client.publish, `${d}/control/#`],
+    publish: [...client.publish, topics.control(device)],
     subscribe: [`${d}/#`],
     retain: true,
   };

@@ -9,16 +9,7 @@ import { DEFAULT_SAMPLING } from '../engine/sampler.js';
 import type { SequenceOptions } from '../engine/sequence.js';
 import type { JobResult } from '../engine/scheduler.js';
 
-export const topics = {
-  infer: (device: string) => `wisp/${device}/infer`,
-  cancel: (device: string) => `wisp/${device}/cancel`,
-  status: (device: string) => `wisp/${device}/status`,
-  control: (device: string) => `wisp/${device}/control/#`,
-  reply: (device: string, id: string, user?: string) => (user ? `wisp/${device}/reply/${user}/${id}` : `wisp/${device}/reply/${id}`),
-  fleetInfer: (group: string) => `$share/${group}/wisp/fleet/infer`,
-  /** The topic fleet requests are published to (subscribers use fleetInfer). */
-  fleetPublish: 'wisp/fleet/infer',
-};
+export { topics } from './topics.js';
 
 export interface ChatMessageIn {
   role: 'system' | 'user' | 'assistant';
@@ -85,6 +76,11 @@ export function validator(name: 'infer-request' | 'cancel' | 'reply' | 'status')
     validators.set(name, v);
   }
   return v;
+}
+
+/** Whether `id` is a valid request id by the schema (so it is safe as a topic level). */
+export function isRequestId(id: string): boolean {
+  return validator('infer-request')({ id, prompt: '' });
 }
 
 /** One sentence naming the first thing wrong, e.g. `max_tokens: must be >= 1`. */

@@ -14,6 +14,7 @@ import {
   ProtocolError,
   errorReply,
   finalReply,
+  isRequestId,
   parseCancel,
   parseInferRequest,
   sequenceOptions,
@@ -324,7 +325,7 @@ export class InferenceService {
   }
 
   private defaultReplyTopic(m: InboundMessage, id: string | null, fleet: boolean): string {
-    const target = id !== null && /^[A-Za-z0-9._:@-]{1,128}$/.test(id) ? id : 'errors';
+    const target = id !== null && isRequestId(id) ? id : 'errors';
     return fleet ? topics.reply('fleet', target) : topics.reply(this.device, target, m.user);
   }
 
