@@ -76,10 +76,16 @@ export async function startServer(o: ServerOptions): Promise<Server> {
   const log = o.log ?? createLogger({ device });
   const metrics = new ServiceMetrics({ processMetrics: true });
   const [model, sha256] = await Promise.all([
-    openModel(o.modelPath, { ...o, log: o.log ?? log, onOpTime: (backend, op, seconds) => metrics.backendTime(backend, op, seconds) }),
+    openModel(o.modelPath, { ...o, log, onOpTime: (backend, op, seconds) => metrics.backendTime(backend, op, seconds) }),
     sha256File(o.modelPath),
   ]);
+  // what is running, in start order; torn down in reverse
   const cleanup: Array<() => Promise<void>> = [() => model.close()];
+  const tearDown = async () => {
+    for (const f of cleanup.reverse()) await f().catch(() => {});
+  };
+  // the file name says which model it is; general.name is often just the architecture
+  const modelName = basename(model.path).replace(/\.gguf$/i, '');
   try {
     const maxPayloadBytes = o.maxPayloadBytes ?? 256 * 1024;
     const rate = o.rate ?? DEFAULT_RATE;
@@ -106,15 +112,14 @@ export async function startServer(o: ServerOptions): Promise<Server> {
         log,
       });
       const b = broker;
-      cleanup.unshift(() => b.close());
+      cleanup.push(() => b.close());
       transport = new EmbeddedTransport(b);
     }
     const kernels = o.engine === 'reference' ? {} : Object.fromEntries(Object.entries(loadManifest().families).map(([f, m]) => [f, m.sha256]));
     const service = new InferenceService({
       device,
       served: {
-        // the file name says which model it is; general.name is often just the architecture
-        name: basename(model.path).replace(/\.gguf$/i, ''),
+        name: modelName,
         aliases: [model.name],
         path: model.path,
         sha256,
@@ -138,33 +143,28 @@ export async function startServer(o: ServerOptions): Promise<Server> {
       version: VERSION,
     });
     await service.start();
-    cleanup.unshift(() => service.stop());
+    cleanup.push(() => service.stop());
     let http: HttpServer | undefined;
     if (o.metricsPort !== undefined) {
       http = await startHttp({ port: o.metricsPort, host: o.metricsHost, metrics, health: () => service.health() });
       const h = http;
-      cleanup.unshift(() => h.close());
+      cleanup.push(() => h.close());
     }
     let stopping: Promise<void> | undefined;
     return {
       device,
-      modelName: basename(model.path).replace(/\.gguf$/i, ''),
+      modelName,
       model,
       service,
       broker,
       http,
       metrics,
       url: broker ? broker.url : o.broker!.url,
-      stop: (reason?: string) =>
-        (stopping ??= (async () => {
-          await service.stop(reason);
-          await http?.close().catch(() => {});
-          await broker?.close().catch(() => {});
-          await model.close();
-        })()),
+      // the service first, with the reason its requests end with; then the rest in reverse
+      stop: (reason?: string) => (stopping ??= service.stop(reason).then(tearDown)),
     };
   } catch (err) {
-    for (const f of cleanup) await f().catch(() => {});
+    await tearDown();
     throw err;
   }
 }
