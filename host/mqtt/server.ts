@@ -12,7 +12,7 @@ import { ServiceMetrics } from '../obs/metrics.js';
 import { checkDeviceName, mayReplyTo } from './acl.js';
 import { startBroker, type BrokerOptions, type EmbeddedBroker } from './broker.js';
 import { topics } from './protocol.js';
-import { InferenceService } from './service.js';
+import { DEFAULT_MAX_REQUEST_BYTES, InferenceService } from './service.js';
 import { ClientTransport, EmbeddedTransport, type Transport } from './transport.js';
 import type { RateLimit } from './limits.js';
 import type { UserTable } from './users.js';
@@ -87,7 +87,7 @@ export async function startServer(o: ServerOptions): Promise<Server> {
   // the file name says which model it is; general.name is often just the architecture
   const modelName = basename(model.path).replace(/\.gguf$/i, '');
   try {
-    const maxPayloadBytes = o.maxPayloadBytes ?? 256 * 1024;
+    const maxPayloadBytes = o.maxPayloadBytes ?? DEFAULT_MAX_REQUEST_BYTES;
     const rate = o.rate ?? DEFAULT_RATE;
     let broker: EmbeddedBroker | undefined;
     let transport: Transport;

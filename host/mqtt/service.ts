@@ -92,6 +92,9 @@ interface ReplyTarget {
 
 const RECENT_IDS = 4096;
 
+/** The largest request accepted unless --max-payload says otherwise. */
+export const DEFAULT_MAX_REQUEST_BYTES = 256 * 1024;
+
 export class InferenceService {
   private readonly device: string;
   private readonly scheduler: Scheduler<unknown>;
@@ -108,7 +111,7 @@ export class InferenceService {
 
   constructor(private readonly opts: ServiceOptions) {
     this.device = opts.device;
-    this.maxPayload = opts.maxPayloadBytes ?? 256 * 1024;
+    this.maxPayload = opts.maxPayloadBytes ?? DEFAULT_MAX_REQUEST_BYTES;
     if (opts.rate) this.limiter = new RateLimiter(opts.rate);
     this.scheduler = new Scheduler(opts.served.model, opts.served.tokenizer, {
       ...opts,
