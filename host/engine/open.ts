@@ -176,15 +176,8 @@ export async function openModel(path: string, opts: OpenOptions = {}): Promise<O
   const wasmOpts = { threads, contextSize: opts.contextSize, kvType: opts.kvType, maxSequences: opts.maxSequences };
   if (plan && (!isAllWasm(plan) || opts.alwaysRouted)) {
     const routed = await RoutedModel.load(path, plan, { ...wasmOpts, onnxThreads: opts.onnxThreads ?? threads, log, onOpTime: opts.onOpTime });
-    let tokenizer: Tokenizer;
     const header = new GGUFHeaderView(path, routed.wasm.file.header);
-    try {
-      tokenizer = tokenizerFromGGUF(header);
-      checkVocabulary(path, tokenizer, routed.config);
-    } catch (err) {
-      await routed.close();
-      throw err;
-    }
+    const tokenizer = await tokenizerFor(path, header, routed.config, routed);
     return {
       path,
       name: header.optString('general.name') ?? path,
@@ -202,16 +195,8 @@ export async function openModel(path: string, opts: OpenOptions = {}): Promise<O
   // all wasm: the WasmModel itself, no routing layer in the step
   if (plan) for (const w of plan.warnings) log(`routing: warning: ${w}`);
   const wasm = WasmModel.load(path, wasmOpts);
-  let tokenizer: Tokenizer;
   const header = new GGUFHeaderView(path, wasm.file.header);
-  try {
-    await wasm.ready();
-    tokenizer = tokenizerFromGGUF(header);
-    checkVocabulary(path, tokenizer, wasm.config);
-  } catch (err) {
-    await wasm.close();
-    throw err;
-  }
+  const tokenizer = await tokenizerFor(path, header, wasm.config, wasm, wasm.ready());
   return {
     path,
     name: header.optString('general.name') ?? path,
@@ -225,4 +210,17 @@ export async function openModel(path: string, opts: OpenOptions = {}): Promise<O
     description: `wasm (${threadNote}, ${opts.kvType ?? 'f32'} KV${plan ? `, all blocks on wasm by ${planLabel(plan, opts)}` : ''})`,
     close: () => wasm.close(),
   };
+}
+
+/** The model's tokenizer, checked against its config (after `ready`); closes the engine if anything fails. */
+async function tokenizerFor(path: string, header: GGUFHeaderView, config: LlamaConfig, engine: { close(): Promise<void> }, ready?: Promise<void>): Promise<Tokenizer> {
+  try {
+    await ready;
+    const tokenizer = tokenizerFromGGUF(header);
+    checkVocabulary(path, tokenizer, config);
+    return tokenizer;
+  } catch (err) {
+    await engine.close();
+    throw err;
+  }
 }
