@@ -22,10 +22,10 @@ export { get_row_q6_K, matmul_q6_K, matvec_q6_K } from './matmul/q6_k';
 export { _start } from './matmul/selftest';
 // 16-bit activations (q16_0, q16_K: asm/matmul/quantize16.ts) for the quantized weight types: the same
 // integer dot products with ~256× less activation rounding noise.
-export { quantize_q16_0, quantize_q16_K } from './matmul/quantize16';
+export { quantize_q16_0, quantize_q16_0s, quantize_q16_K } from './matmul/quantize16';
 export { matmul_q8_0_x16, matvec_q8_0_x16 } from './matmul/q8_0_x16';
 export { matmul_q4_0_x16, matvec_q4_0_x16 } from './matmul/q4_0_x16';
 export { matmul_q4_K_x16, matvec_q4_K_x16 } from './matmul/q4_k_x16';
 export { matmul_q6_K_x16, matvec_q6_K_x16 } from './matmul/q6_k_x16';
 // q4_0 rows repacked four at a time (q4_0r4, asm/matmul/q4_0r4_x16.ts): one activation load serves four rows.
-export { matmul_q4_0r4_x16, matvec_q4_0r4_x16, repack_q4_0_r4 } from './matmul/q4_0r4_x16';
+export { matmul_q4_0r4_x16s, matvec_q4_0r4_x16s, repack_q4_0_r4 } from './matmul/q4_0r4_x16';

@@ -22,7 +22,7 @@ import {
   MATMUL_REFERENCE, MATMUL_WEIGHT_TYPES, type MatmulWeightType, activationRowBytes, activationType, getRow, ggmlTypeOf,
   matmul as refMatmul, matvec as refMatvec, quantizeActivation, weightRowBytes,
   X16_WEIGHT_TYPES, type X16WeightType, activationRowBytesX16, matmulX16 as refMatmulX16, matvecX16 as refMatvecX16,
-  quantizeActivationX16, quantizeQ16_0, quantizeQ16_K,
+  quantizeActivationX16, quantizeQ16_0, quantizeQ16_0S, quantizeQ16_K,
 } from '../host/kernels/reference/matmul.js';
 import { GGMLType, dequantize, f32ToF16 } from '../host/model/ggml-types.js';
 import { quantize, quantizeRow } from '../host/model/quantize/index.js';
@@ -184,7 +184,7 @@ function runMatmul(p: Problem, nTok: number, r0 = 0, r1 = p.rows): Float32Array 
 const EXPORTS = [
   'quantize_q8_0', 'quantize_q8_K',
   ...MATMUL_WEIGHT_TYPES.flatMap((t) => [`matvec_${t}`, `matmul_${t}`, `get_row_${t}`]),
-  'quantize_q16_0', 'quantize_q16_K',
+  'quantize_q16_0', 'quantize_q16_0s', 'quantize_q16_K',
   ...X16_WEIGHT_TYPES.flatMap((t) => [`matvec_${t}_x16`, `matmul_${t}_x16`]),
 ];
 
@@ -430,7 +430,7 @@ test('the reference exports over memory agree with the typed-array reference', (
 
 // ---- 16-bit activations (q16_0 / q16_K and the _x16 kernels) ---------------------------------------
 
-for (const [name, block, blockBytes, ref] of [['quantize_q16_0', 32, 68, quantizeQ16_0], ['quantize_q16_K', 256, 580, quantizeQ16_K]] as const) {
+for (const [name, block, blockBytes, ref] of [['quantize_q16_0', 32, 68, quantizeQ16_0], ['quantize_q16_0s', 32, 72, quantizeQ16_0S], ['quantize_q16_K', 256, 580, quantizeQ16_K]] as const) {
   test(`${name} writes the same bytes as the JS reference`, () => {
     for (const [i, x] of quantizerInputs(block).entries()) {
       reset();
@@ -610,8 +610,10 @@ test('x16 matvec is at least 50× closer to f32 math (dequantized weights · unq
 });
 
 // ---- q4_0r4: q4_0 rows repacked four at a time (asm/matmul/q4_0r4_x16.ts) --------------------------
-// Tolerance: exact. repack_q4_0_r4 + matvec_q4_0r4_x16 / matmul_q4_0r4_x16 equal matvec_q4_0_x16 on the
-// original rows bit for bit (same integer block sums, same f32 steps in the same order).
+// Tolerance: exact. repack_q4_0_r4 + matvec_q4_0r4_x16s / matmul_q4_0r4_x16s (on q16_0s activations:
+// q16_0's bytes plus 8·Σq per block) equal matvec_q4_0_x16 on the original rows (q16_0) bit for bit:
+// the same integer block sums, the same f32 steps in the same order. Scales must be finite (the host
+// repacks only such matrices: test/wasm-backend.test.ts).
 
 /** Repacks the q4_0 rows of p into a new buffer; returns its pointer. */
 function repackR4(p: ProblemX16): number {
@@ -621,7 +623,14 @@ function repackR4(p: ProblemX16): number {
   return dst;
 }
 
-test('repack_q4_0_r4 is a permutation of the bytes per row group (scales kept, nibbles xor 8)', () => {
+/** p's activations (all its tokens) as q16_0s. */
+function q16sOf(p: ProblemX16, nTok: number): number {
+  const out = new Uint8Array((p.cols / 32) * 72 * nTok);
+  quantizeQ16_0S(p.xf.subarray(0, p.cols * nTok), out);
+  return put(out);
+}
+
+test('repack_q4_0_r4 is a permutation of the bytes per row group (scales kept, nibbles as stored)', () => {
   reset();
   const p = problemX16('q4_0', 8, 96, 1, 901, true);
   const dst = repackR4(p);
@@ -638,7 +647,7 @@ test('repack_q4_0_r4 is a permutation of the bytes per row group (scales kept, n
           const q = e < 16 ? p.w[src + 2 + e] & 15 : p.w[src + 2 + e - 16] >> 4;
           const kk = e >> 1, L = kk >> 2, s = kk & 3, j = 2 * i + (e & 1);
           const lane = got[o + 8 + L * 16 + 2 * j] | (got[o + 8 + L * 16 + 2 * j + 1] << 8);
-          assert.is((lane >> (4 * s)) & 15, q ^ 8, `nibble g${g} b${b} row ${i} value ${e}`);
+          assert.is((lane >> (4 * s)) & 15, q, `nibble g${g} b${b} row ${i} value ${e}`);
         }
       }
     }
@@ -646,32 +655,33 @@ test('repack_q4_0_r4 is a permutation of the bytes per row group (scales kept, n
 });
 
 for (const random of [false, true]) {
-  test(`matvec_q4_0r4_x16 on repacked rows equals matvec_q4_0_x16 bit for bit, over row splits${random ? ' (random blocks)' : ''}`, () => {
+  test(`matvec_q4_0r4_x16s on repacked rows equals matvec_q4_0_x16 bit for bit, over row splits${random ? ' (random blocks)' : ''}`, () => {
     let seed = 1000 + (random ? 500 : 0);
-    for (const rows of [4, 8, 20, 36, 132]) {
+    for (const rows of [4, 8, 12, 20, 36, 132]) {
       for (const cols of [32, 96, 160, 288, 800]) {
         reset();
         const p = problemX16('q4_0', rows, cols, 1, seed++, random);
         const want = runMatvecX16(p);
         const wr = repackR4(p);
+        const xs = q16sOf(p, 1);
         const y = alloc(4 * rows);
         mem.fill(0xff, y, y + 4 * rows);
-        k.matvec_q4_0r4_x16(wr, p.xp, y, cols, 0, rows);
+        k.matvec_q4_0r4_x16s(wr, xs, y, cols, 0, rows);
         assertBitsEqual(f32s(y, rows), want, `r4 ${rows}×${cols}`);
-        // a split at multiples of 4 (as the pool's grain 4 makes them)
+        // a split at multiples of 4 (as the pool's grain 4 makes them): odd group counts take the one-group path
         const r = rng(seed);
         const cuts = [0, ...Array.from({ length: 3 }, () => 4 * Math.floor(r() * (rows / 4 + 1)))].sort((a, b) => a - b);
         cuts.push(rows);
         const y2 = alloc(4 * rows);
         mem.fill(0xff, y2, y2 + 4 * rows);
-        for (let i = 0; i + 1 < cuts.length; i++) k.matvec_q4_0r4_x16(wr, p.xp, y2, cols, cuts[i], cuts[i + 1]);
+        for (let i = 0; i + 1 < cuts.length; i++) k.matvec_q4_0r4_x16s(wr, xs, y2, cols, cuts[i], cuts[i + 1]);
         assertBitsEqual(f32s(y2, rows), want, `r4 split ${cuts.join(',')} ${rows}×${cols}`);
       }
     }
   });
 }
 
-test('matmul_q4_0r4_x16 for nTok 1..9 equals nTok matvec_q4_0_x16 calls on the original rows exactly, over row splits', () => {
+test('matmul_q4_0r4_x16s for nTok 1..9 equals nTok matvec_q4_0_x16 calls on the original rows exactly, over row splits', () => {
   let seed = 2000;
   for (const [rows, cols] of [[4, 64], [12, 160], [28, 288]]) {
     for (let nTok = 1; nTok <= 9; nTok++) {
@@ -679,11 +689,12 @@ test('matmul_q4_0r4_x16 for nTok 1..9 equals nTok matvec_q4_0_x16 calls on the o
       const p = problemX16('q4_0', rows, cols, nTok, seed++, nTok % 2 === 0);
       const want = runMatmulX16(p, nTok); // matmul_q4_0_x16 == nTok matvec_q4_0_x16 (tested above)
       const wr = repackR4(p);
+      const xs = q16sOf(p, nTok);
       const y = alloc(4 * rows * nTok);
       mem.fill(0xff, y, y + 4 * rows * nTok);
       const mid = 4 * Math.floor(rows / 8);
-      k.matmul_q4_0r4_x16(wr, p.xp, y, cols, rows, nTok, 0, mid);
-      k.matmul_q4_0r4_x16(wr, p.xp, y, cols, rows, nTok, mid, rows);
+      k.matmul_q4_0r4_x16s(wr, xs, y, cols, rows, nTok, 0, mid);
+      k.matmul_q4_0r4_x16s(wr, xs, y, cols, rows, nTok, mid, rows);
       assertBitsEqual(f32s(y, rows * nTok), want, `r4 matmul ${rows}×${cols} nTok ${nTok}`);
     }
   }

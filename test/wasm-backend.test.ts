@@ -7,7 +7,9 @@ import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Arena, MemoryTooLargeError } from '../host/backends/wasm/arena.js';
-import { WasmModel } from '../host/backends/wasm/model.js';
+import { finiteScales, repackQ4_0R4, WasmModel } from '../host/backends/wasm/model.js';
+import { KernelPool } from '../host/backends/wasm/pool.js';
+import { planBytes } from '../host/backends/wasm/arena.js';
 import { KernelError } from '../host/backends/wasm/pool.js';
 import { generate, type TokenModel } from '../host/engine/generate.js';
 import { loadModel } from '../host/engine/load-model.js';
@@ -192,4 +194,29 @@ test('a model that needs more than 4 GiB of kernel memory is refused with a clea
 });
 
 test.after(() => rmSync(synthDir, { recursive: true, force: true }));
+test('q4_0 matrices with an infinite or NaN scale keep ggml\'s layout (the q4_0r4 kernels convert finite scales only)', async () => {
+  const rows = 8, cols = 64, bytes = rows * (cols / 32) * 18;
+  const arena = new Arena(planBytes(Array<number>(10).fill(bytes)), 'the test');
+  const pool = KernelPool.create(arena.memory, { threads: 1 });
+  try {
+    await pool.ready;
+    for (const [scale, finite] of [[0x3c00, true], [0x7c00, false], [0xfc00, false], [0x7e01, false], [0x03ff, true]] as const) {
+      const ptr = arena.alloc(bytes), scratch = arena.alloc(bytes);
+      const w = arena.bytes(ptr, bytes);
+      for (let i = 0; i < bytes; i++) w[i] = (i * 37) & 0xff;
+      for (let o = 0; o < bytes; o += 18) { w[o] = 0x00; w[o + 1] = 0x2c; } // 1/16
+      w[5 * 18] = scale & 0xff;
+      w[5 * 18 + 1] = scale >> 8;
+      const before = Uint8Array.from(w);
+      assert.is(finiteScales(w), finite, `scale 0x${scale.toString(16)}`);
+      const weight = { ptr, type: GGMLType.Q4_0, kernel: 'q4_0', rows, cols };
+      assert.is(repackQ4_0R4(pool, arena, weight, scratch, bytes), finite);
+      assert.is(weight.kernel, finite ? 'q4_0r4' : 'q4_0');
+      if (!finite) assert.equal(arena.bytes(ptr, bytes), before, 'left as it was');
+    }
+  } finally {
+    await pool.close();
+  }
+});
+
 test.run();

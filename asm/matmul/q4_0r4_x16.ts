@@ -1,22 +1,26 @@
-// q4_0 weights repacked four rows at a time ("q4_0r4"), with q16_0 activations. Same bytes as q4_0
-// (18 per row per 32 values); rows come in groups of 4 and, per group and block index, one 72-byte
-// group block:
+// q4_0 weights repacked four rows at a time ("q4_0r4"), with q16_0s activations (q16_0 plus each
+// block's 8·Σq, quantize16.ts). Same bytes as q4_0 (18 per row per 32 values); rows come in groups
+// of 4 and, per group and block index, one 72-byte group block:
 //
 //   [0, 8)    the four rows' f16 scales d (row i at 2·i)
 //   [8, 72)   four 16-byte chunks L = 0..3; in chunk L, i16 lane j (bytes 2j, 2j+1) belongs to row
-//             i = j >> 1 and holds, in its nibble s (bits 4s..4s+3), value 2k + (j & 1) of that row's
-//             block, k = 4L + s, as the 4-bit two's complement of q − 8 (that is q ^ 8)
+//             i = j >> 1 and holds, in its nibble s (bits 4s..4s+3), the quant q (0..15, as stored by
+//             ggml) of value 2k + (j & 1) of that row's block, k = 4L + s
 //
-// so one chunk load gives, per nibble s, an i16x8 (rows 0..3 × value pair k) by a shift left and an
-// arithmetic shift right (no mask, no −8), and i32x4.dot_i16x8_s against the activation pair k
-// splatted to all four i32 lanes leaves row i's partial sum in lane i: no horizontal sum per block.
+// so one chunk load gives, per nibble s, an i16x8 (rows 0..3 × value pair k), and i32x4.dot_i16x8_s
+// against the activation pair k splatted to all four i32 lanes leaves row i's partial sum in lane i:
+// no horizontal sum per block. The nibbles come out with masks, not shifts (the shift and the dot
+// compete for the same two ports on x86; masks run on three): nibbles 0 and 2 as q (c & 0xf, and
+// (c >> 8) & 0xf), nibbles 1 and 3 as 16·q (c & 0xf0, (c >> 8) & 0xf0) into a second sum taken >> 4
+// once per block (exact: it is 16 times an integer). The −8 of q4_0 comes off once per block as the
+// activation's precomputed 8·Σqx. matmul unpacks each chunk once for four tokens with shifts.
 //
-// Exactness: per block and row the integer Σ (q − 8)·qx is the same integer as q4_0_x16.ts computes
-// (|Σ| ≤ 32·8·32767 ≈ 8.4e6, exact in i32), and the f32 steps are the same (acc + f32(s)·(dw·dx), blocks
-// in order, acc from 0), so matvec_q4_0r4_x16 / matmul_q4_0r4_x16 equal matvec_q4_0_x16 bit for bit.
+// Exactness: per block and row the integer Σ q·qx − 8·Σ qx is the same integer as q4_0_x16.ts's
+// Σ (q − 8)·qx (|16·Σ q·qx| ≤ 16·32·15·32767 ≈ 2.5e8, exact in i32), and the f32 steps are the same
+// (acc + f32(s)·(dw·dx), blocks in order, acc from 0), so matvec_q4_0r4_x16s / matmul_q4_0r4_x16s
+// equal matvec_q4_0_x16 bit for bit.
 import { Q4_0_BYTES, QK4_0 } from '../lib/blocks';
-import { Q16_0_BYTES } from './quantize16';
-import { halves_f32_k } from './q4_0_x16';
+import { Q16_0S_BYTES, Q16_0S_SUM } from './quantize16';
 import { row_ptr } from './simd';
 
 /** Bytes of one group block: four rows' q4_0 blocks. */
@@ -54,7 +58,7 @@ export function repack_q4_0_r4(src: usize, dst: usize, rows: i32, cols: i32): vo
 
 /**
  * One row's 16 quant bytes (one q4_0 block) -> its four 4-byte pieces of the chunks L = 0..3: word L
- * holds the lanes j = 2i, 2i + 1 (parity p = 0, 1) of chunk L, i16 (nibble s = value 2(4L + s) + p, xor 8).
+ * holds the lanes j = 2i, 2i + 1 (parity p = 0, 1) of chunk L, i16 (nibble s = value 2(4L + s) + p).
  */
 @inline function row_chunks(v: v128): v128 {
   const lo = v128.and(v, i8x16.splat(0x0f));
@@ -62,71 +66,191 @@ export function repack_q4_0_r4(src: usize, dst: usize, rows: i32, cols: i32): vo
   // values 8L + t, t = 2s + p: byte 0 of lane p takes s = 0, 1, byte 1 takes s = 2, 3
   const a = i8x16.shuffle(lo, hi, 0, 4, 1, 5, 8, 12, 9, 13, 16, 20, 17, 21, 24, 28, 25, 29);
   const c = i8x16.shuffle(lo, hi, 2, 6, 3, 7, 10, 14, 11, 15, 18, 22, 19, 23, 26, 30, 27, 31);
-  return v128.xor(v128.or(a, i16x8.shl(c, 4)), i8x16.splat(<i8>0x88));
+  return v128.or(a, i16x8.shl(c, 4));
 }
 
-/** Σ over the 8 values (pairs k = 4L..4L+3) of one chunk: i32 lanes = rows. xp points at pair 4L of the q16 block. */
-@inline function chunk_dot(c: v128, xp: usize): v128 {
-  const a0 = i16x8.shr_s(i16x8.shl(c, 12), 12);
-  const a1 = i16x8.shr_s(i16x8.shl(c, 8), 12);
-  const a2 = i16x8.shr_s(i16x8.shl(c, 4), 12);
-  const a3 = i16x8.shr_s(c, 12);
-  const d01 = i32x4.add(i32x4.dot_i16x8_s(a0, v128.load32_splat(xp)), i32x4.dot_i16x8_s(a1, v128.load32_splat(xp, 4)));
-  const d23 = i32x4.add(i32x4.dot_i16x8_s(a2, v128.load32_splat(xp, 8)), i32x4.dot_i16x8_s(a3, v128.load32_splat(xp, 12)));
-  return i32x4.add(d01, d23);
+/**
+ * The four rows' f16 scales at p as f32, for finite halves only (the host repacks a matrix only when
+ * all its scales are finite): sign-extended to 32 bits, exponent and mantissa shifted to their f32
+ * places, the sign's copies in bits 28..30 masked off (ms = 0x8fffe000), scaled by 2^112 (k112), the
+ * bias difference: exact for normals, subnormals and zeros. Three operations instead of halves_f32_k's
+ * eight.
+ */
+@inline function finite_halves(p: usize, ms: v128, k112: v128): v128 {
+  return f32x4.mul(v128.and(i32x4.shl(v128.load16x4_s(p), 13), ms), k112);
 }
 
-/** acc + (Σ (q − 8)·qx)·dw·dx for one group block at p and the q16_0 block at xb; lane i = row i of the group. */
-@inline function group_block(acc: v128, p: usize, xb: usize, z: i32, c1: v128, c2: v128, c3: v128, c4: v128): v128 {
-  let s = chunk_dot(v128.load(p, 8), xb + 4);
-  if (z == 0) s = i32x4.add(s, chunk_dot(v128.load(p, 24), xb + 20));
-  if (z == 0) s = i32x4.add(s, chunk_dot(v128.load(p, 40), xb + 36));
-  if (z == 0) s = i32x4.add(s, chunk_dot(v128.load(p, 56), xb + 52));
-  const scale = f32x4.mul(halves_f32_k(v128.load16x4_u(p), c1, c2, c3, c4), v128.load32_splat(xb));
+/** Σ q·qx − 8·Σ qx (i32 lanes = rows) for one group block at p and the q16_0s block at xb. */
+@inline function group_sum(p: usize, xb: usize, z: i32, m1: v128, m16: v128): v128 {
+  let c = v128.load(p, 8), h = i16x8.shr_u(c, 8);
+  let s1 = pair_dots(c, h, m1, xb + 4), s16 = pair_dots(c, h, m16, xb + 8);
+  if (z == 0) {
+    c = v128.load(p, 24); h = i16x8.shr_u(c, 8);
+    s1 = i32x4.add(s1, pair_dots(c, h, m1, xb + 20));
+    s16 = i32x4.add(s16, pair_dots(c, h, m16, xb + 24));
+  }
+  if (z == 0) {
+    c = v128.load(p, 40); h = i16x8.shr_u(c, 8);
+    s1 = i32x4.add(s1, pair_dots(c, h, m1, xb + 36));
+    s16 = i32x4.add(s16, pair_dots(c, h, m16, xb + 40));
+  }
+  if (z == 0) {
+    c = v128.load(p, 56); h = i16x8.shr_u(c, 8);
+    s1 = i32x4.add(s1, pair_dots(c, h, m1, xb + 52));
+    s16 = i32x4.add(s16, pair_dots(c, h, m16, xb + 56));
+  }
+  return i32x4.sub(i32x4.add(s1, i32x4.shr_s(s16, 4)), v128.load32_splat(xb, Q16_0S_SUM));
+}
+
+/** Nibbles s and s + 2 of a chunk (c, and h = c >> 8) under mask m, against the pairs at xp and xp + 8. */
+@inline function pair_dots(c: v128, h: v128, m: v128, xp: usize): v128 {
+  return i32x4.add(i32x4.dot_i16x8_s(v128.and(c, m), v128.load32_splat(xp)), i32x4.dot_i16x8_s(v128.and(h, m), v128.load32_splat(xp, 8)));
+}
+
+/** acc + s·dw·dx: s the group block's integer sums, p the group block (its scales), xb the q16_0s block. */
+@inline function group_acc(acc: v128, s: v128, p: usize, xb: usize, ms: v128, k112: v128): v128 {
+  const scale = f32x4.mul(finite_halves(p, ms, k112), v128.load32_splat(xb));
   return f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(s), scale));
 }
 
-/** matvec_q4_0r4_x16(w, x: q16_0*, y: f32*, cols, r0, r1): w in q4_0r4, r0 and r1 multiples of 4. */
-export function matvec_q4_0r4_x16(w: usize, x: usize, y: usize, cols: i32, r0: i32, r1: i32): void {
+/** Chunk L's four dots for two row groups (chunks cA, cB) sharing each activation pair load; updates the sums. */
+// (a macro in spirit: AssemblyScript inlines it, and the four sums stay in registers)
+
+/**
+ * matvec_q4_0r4_x16s(w, x: q16_0s*, y: f32*, cols, r0, r1): w in q4_0r4, r0 and r1 multiples of 4.
+ * Two row groups (8 rows) per pass share each activation pair's load; a last single group if needed.
+ */
+export function matvec_q4_0r4_x16s(w: usize, x: usize, y: usize, cols: i32, r0: i32, r1: i32): void {
   const nb = cols / QK4_0;
   const rowBytes = <usize>nb * Q4_0_BYTES;
+  const gBytes = rowBytes << 2; // one row group
   const z = cols >> 31;
-  // the f16 constants as splats of c | z, also used after the loops (a branch never taken): TurboFan then
+  // the constants as splats of c | z, also used after the loops (a branch never taken): TurboFan then
   // computes them once instead of rebuilding each (three instructions) in every block (see q4_0_x16.ts)
-  const c1 = i32x4.splat(0x8fffe000 | z), c2 = i32x4.splat(0x77800000 | z);
-  const c3 = i32x4.splat(0x0f800000 | z), c4 = i32x4.splat(0x7f800000 | z);
-  for (let r = r0; r < r1; r += 4) {
+  const m1 = i16x8.splat(<i16>(0x000f | z)), m16 = i16x8.splat(<i16>(0x00f0 | z));
+  const ms = i32x4.splat(0x8fffe000 | z), k112 = i32x4.splat(0x77800000 | z);
+  let r = r0;
+  for (; r + 8 <= r1; r += 8) {
+    let p = w + <usize>r * rowBytes;
+    let xb = x;
+    let accA = f32x4.splat(0), accB = f32x4.splat(0);
+    for (let b = 0; b < nb; b++) {
+      let sA1 = i32x4.splat(0), sA16 = i32x4.splat(0), sB1 = i32x4.splat(0), sB16 = i32x4.splat(0);
+        {
+          const cA = v128.load(p, 8), cB = v128.load(p + gBytes, 8);
+          const hA = i16x8.shr_u(cA, 8), hB = i16x8.shr_u(cB, 8);
+          let xv = v128.load32_splat(xb, 4);
+          sA1 = i32x4.add(sA1, i32x4.dot_i16x8_s(v128.and(cA, m1), xv));
+          sB1 = i32x4.add(sB1, i32x4.dot_i16x8_s(v128.and(cB, m1), xv));
+          xv = v128.load32_splat(xb, 12);
+          sA1 = i32x4.add(sA1, i32x4.dot_i16x8_s(v128.and(hA, m1), xv));
+          sB1 = i32x4.add(sB1, i32x4.dot_i16x8_s(v128.and(hB, m1), xv));
+          if (z == 0) xv = v128.load32_splat(xb, 8);
+          sA16 = i32x4.add(sA16, i32x4.dot_i16x8_s(v128.and(cA, m16), xv));
+          sB16 = i32x4.add(sB16, i32x4.dot_i16x8_s(v128.and(cB, m16), xv));
+          xv = v128.load32_splat(xb, 16);
+          sA16 = i32x4.add(sA16, i32x4.dot_i16x8_s(v128.and(hA, m16), xv));
+          sB16 = i32x4.add(sB16, i32x4.dot_i16x8_s(v128.and(hB, m16), xv));
+        }
+      if (z == 0)
+        {
+          const cA = v128.load(p, 24), cB = v128.load(p + gBytes, 24);
+          const hA = i16x8.shr_u(cA, 8), hB = i16x8.shr_u(cB, 8);
+          let xv = v128.load32_splat(xb, 20);
+          sA1 = i32x4.add(sA1, i32x4.dot_i16x8_s(v128.and(cA, m1), xv));
+          sB1 = i32x4.add(sB1, i32x4.dot_i16x8_s(v128.and(cB, m1), xv));
+          xv = v128.load32_splat(xb, 28);
+          sA1 = i32x4.add(sA1, i32x4.dot_i16x8_s(v128.and(hA, m1), xv));
+          sB1 = i32x4.add(sB1, i32x4.dot_i16x8_s(v128.and(hB, m1), xv));
+          if (z == 0) xv = v128.load32_splat(xb, 24);
+          sA16 = i32x4.add(sA16, i32x4.dot_i16x8_s(v128.and(cA, m16), xv));
+          sB16 = i32x4.add(sB16, i32x4.dot_i16x8_s(v128.and(cB, m16), xv));
+          xv = v128.load32_splat(xb, 32);
+          sA16 = i32x4.add(sA16, i32x4.dot_i16x8_s(v128.and(hA, m16), xv));
+          sB16 = i32x4.add(sB16, i32x4.dot_i16x8_s(v128.and(hB, m16), xv));
+        }
+      if (z == 0)
+        {
+          const cA = v128.load(p, 40), cB = v128.load(p + gBytes, 40);
+          const hA = i16x8.shr_u(cA, 8), hB = i16x8.shr_u(cB, 8);
+          let xv = v128.load32_splat(xb, 36);
+          sA1 = i32x4.add(sA1, i32x4.dot_i16x8_s(v128.and(cA, m1), xv));
+          sB1 = i32x4.add(sB1, i32x4.dot_i16x8_s(v128.and(cB, m1), xv));
+          xv = v128.load32_splat(xb, 44);
+          sA1 = i32x4.add(sA1, i32x4.dot_i16x8_s(v128.and(hA, m1), xv));
+          sB1 = i32x4.add(sB1, i32x4.dot_i16x8_s(v128.and(hB, m1), xv));
+          if (z == 0) xv = v128.load32_splat(xb, 40);
+          sA16 = i32x4.add(sA16, i32x4.dot_i16x8_s(v128.and(cA, m16), xv));
+          sB16 = i32x4.add(sB16, i32x4.dot_i16x8_s(v128.and(cB, m16), xv));
+          xv = v128.load32_splat(xb, 48);
+          sA16 = i32x4.add(sA16, i32x4.dot_i16x8_s(v128.and(hA, m16), xv));
+          sB16 = i32x4.add(sB16, i32x4.dot_i16x8_s(v128.and(hB, m16), xv));
+        }
+      if (z == 0)
+        {
+          const cA = v128.load(p, 56), cB = v128.load(p + gBytes, 56);
+          const hA = i16x8.shr_u(cA, 8), hB = i16x8.shr_u(cB, 8);
+          let xv = v128.load32_splat(xb, 52);
+          sA1 = i32x4.add(sA1, i32x4.dot_i16x8_s(v128.and(cA, m1), xv));
+          sB1 = i32x4.add(sB1, i32x4.dot_i16x8_s(v128.and(cB, m1), xv));
+          xv = v128.load32_splat(xb, 60);
+          sA1 = i32x4.add(sA1, i32x4.dot_i16x8_s(v128.and(hA, m1), xv));
+          sB1 = i32x4.add(sB1, i32x4.dot_i16x8_s(v128.and(hB, m1), xv));
+          if (z == 0) xv = v128.load32_splat(xb, 56);
+          sA16 = i32x4.add(sA16, i32x4.dot_i16x8_s(v128.and(cA, m16), xv));
+          sB16 = i32x4.add(sB16, i32x4.dot_i16x8_s(v128.and(cB, m16), xv));
+          xv = v128.load32_splat(xb, 64);
+          sA16 = i32x4.add(sA16, i32x4.dot_i16x8_s(v128.and(hA, m16), xv));
+          sB16 = i32x4.add(sB16, i32x4.dot_i16x8_s(v128.and(hB, m16), xv));
+        }
+      const e = v128.load32_splat(xb, Q16_0S_SUM);
+      accA = group_acc(accA, i32x4.sub(i32x4.add(sA1, i32x4.shr_s(sA16, 4)), e), p, xb, ms, k112);
+      accB = group_acc(accB, i32x4.sub(i32x4.add(sB1, i32x4.shr_s(sB16, 4)), e), p + gBytes, xb, ms, k112);
+      p += G_BYTES;
+      xb += Q16_0S_BYTES;
+    }
+    if (z != 0) accA = v128.xor(v128.xor(accA, v128.xor(m1, m16)), v128.xor(ms, k112));
+    v128.store(y + (<usize>r << 2), accA);
+    v128.store(y + (<usize>r << 2), accB, 16);
+  }
+  for (; r < r1; r += 4) {
     let p = w + <usize>r * rowBytes;
     let xb = x;
     let acc = f32x4.splat(0);
     for (let b = 0; b < nb; b++) {
-      acc = group_block(acc, p, xb, z, c1, c2, c3, c4);
+      acc = group_acc(acc, group_sum(p, xb, z, m1, m16), p, xb, ms, k112);
       p += G_BYTES;
-      xb += Q16_0_BYTES;
+      xb += Q16_0S_BYTES;
     }
-    if (z != 0) acc = v128.xor(v128.xor(acc, c1), v128.xor(v128.xor(c2, c3), c4));
     v128.store(y + (<usize>r << 2), acc);
   }
 }
 
-/** Σ over one chunk's 8 values for one token: n0..n3 the chunk's nibble vectors, xp the token's pair 4L. */
+/** Σ over one chunk's 8 values for one token: n0..n3 the chunk's nibble vectors (q), xp the token's pair 4L. */
 @inline function tok_dot(n0: v128, n1: v128, n2: v128, n3: v128, xp: usize): v128 {
   const d01 = i32x4.add(i32x4.dot_i16x8_s(n0, v128.load32_splat(xp)), i32x4.dot_i16x8_s(n1, v128.load32_splat(xp, 4)));
   const d23 = i32x4.add(i32x4.dot_i16x8_s(n2, v128.load32_splat(xp, 8)), i32x4.dot_i16x8_s(n3, v128.load32_splat(xp, 12)));
   return i32x4.add(d01, d23);
 }
 
+/** acc + (s − 8·Σ qx)·dw·dx for one token: hw the four rows' scales, xb the token's q16_0s block. */
+@inline function tok_acc(acc: v128, s: v128, hw: v128, xb: usize): v128 {
+  const si = i32x4.sub(s, v128.load32_splat(xb, Q16_0S_SUM));
+  return f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(si), f32x4.mul(hw, v128.load32_splat(xb))));
+}
+
 /**
- * matmul_q4_0r4_x16(w, x: q16_0*, y: f32*, cols, rows, nTok, r0, r1): w in q4_0r4, r0 and r1 multiples
- * of 4; y[t·rows + r]. Four tokens per pass over a row group: each chunk is unpacked once for the four.
- * Each token's integer block sums and f32 steps are matvec's, so the results are equal bit for bit.
+ * matmul_q4_0r4_x16s(w, x: q16_0s*, y: f32*, cols, rows, nTok, r0, r1): w in q4_0r4, r0 and r1
+ * multiples of 4; y[t·rows + r]. Four tokens per pass over a row group: each chunk is unpacked once
+ * for the four. Each token's integer block sums and f32 steps are matvec's, so the results are equal
+ * bit for bit.
  */
-export function matmul_q4_0r4_x16(w: usize, x: usize, y: usize, cols: i32, rows: i32, nTok: i32, r0: i32, r1: i32): void {
+export function matmul_q4_0r4_x16s(w: usize, x: usize, y: usize, cols: i32, rows: i32, nTok: i32, r0: i32, r1: i32): void {
   const nb = cols / QK4_0;
-  const rowBytes = <usize>nb * Q4_0_BYTES, xBytes = <usize>nb * Q16_0_BYTES;
+  const rowBytes = <usize>nb * Q4_0_BYTES, xBytes = <usize>nb * Q16_0S_BYTES;
   const z = cols >> 31;
-  const c1 = i32x4.splat(0x8fffe000 | z), c2 = i32x4.splat(0x77800000 | z);
-  const c3 = i32x4.splat(0x0f800000 | z), c4 = i32x4.splat(0x7f800000 | z);
+  const m1 = i16x8.splat(<i16>(0x000f | z));
+  const ms = i32x4.splat(0x8fffe000 | z), k112 = i32x4.splat(0x77800000 | z);
   for (let t = 0; t < nTok; t += 4) {
     const lastT = nTok - 1;
     const t0 = row_ptr(x, t, lastT, xBytes), t1 = row_ptr(x, t + 1, lastT, xBytes);
@@ -137,8 +261,8 @@ export function matmul_q4_0r4_x16(w: usize, x: usize, y: usize, cols: i32, rows:
       let acc0 = f32x4.splat(0), acc1 = f32x4.splat(0), acc2 = f32x4.splat(0), acc3 = f32x4.splat(0);
       for (let b = 0; b < nb; b++) {
         let c = v128.load(p, 8);
-        let n0 = i16x8.shr_s(i16x8.shl(c, 12), 12), n1 = i16x8.shr_s(i16x8.shl(c, 8), 12);
-        let n2 = i16x8.shr_s(i16x8.shl(c, 4), 12), n3 = i16x8.shr_s(c, 12);
+        let n0 = v128.and(c, m1), n1 = v128.and(i16x8.shr_u(c, 4), m1);
+        let n2 = v128.and(i16x8.shr_u(c, 8), m1), n3 = i16x8.shr_u(c, 12);
         let s0 = tok_dot(n0, n1, n2, n3, a0 + 4), s1 = tok_dot(n0, n1, n2, n3, a1 + 4);
         let s2 = s0, s3 = s1;
         if (z == 0) {
@@ -148,8 +272,8 @@ export function matmul_q4_0r4_x16(w: usize, x: usize, y: usize, cols: i32, rows:
         for (let L: usize = 1; L < 4; L++) {
           if (z == 0) {
             c = v128.load(p + (L << 4), 8);
-            n0 = i16x8.shr_s(i16x8.shl(c, 12), 12); n1 = i16x8.shr_s(i16x8.shl(c, 8), 12);
-            n2 = i16x8.shr_s(i16x8.shl(c, 4), 12); n3 = i16x8.shr_s(c, 12);
+            n0 = v128.and(c, m1); n1 = v128.and(i16x8.shr_u(c, 4), m1);
+            n2 = v128.and(i16x8.shr_u(c, 8), m1); n3 = i16x8.shr_u(c, 12);
             s0 = i32x4.add(s0, tok_dot(n0, n1, n2, n3, a0 + 4 + (L << 4)));
             s1 = i32x4.add(s1, tok_dot(n0, n1, n2, n3, a1 + 4 + (L << 4)));
           }
@@ -158,15 +282,15 @@ export function matmul_q4_0r4_x16(w: usize, x: usize, y: usize, cols: i32, rows:
             s3 = i32x4.add(s3, tok_dot(n0, n1, n2, n3, a3 + 4 + (L << 4)));
           }
         }
-        const hw = halves_f32_k(v128.load16x4_u(p), c1, c2, c3, c4);
-        acc0 = f32x4.add(acc0, f32x4.mul(f32x4.convert_i32x4_s(s0), f32x4.mul(hw, v128.load32_splat(a0))));
-        acc1 = f32x4.add(acc1, f32x4.mul(f32x4.convert_i32x4_s(s1), f32x4.mul(hw, v128.load32_splat(a1))));
-        acc2 = f32x4.add(acc2, f32x4.mul(f32x4.convert_i32x4_s(s2), f32x4.mul(hw, v128.load32_splat(a2))));
-        acc3 = f32x4.add(acc3, f32x4.mul(f32x4.convert_i32x4_s(s3), f32x4.mul(hw, v128.load32_splat(a3))));
+        const hw = finite_halves(p, ms, k112);
+        acc0 = tok_acc(acc0, s0, hw, a0);
+        acc1 = tok_acc(acc1, s1, hw, a1);
+        acc2 = tok_acc(acc2, s2, hw, a2);
+        acc3 = tok_acc(acc3, s3, hw, a3);
         p += G_BYTES;
-        a0 += Q16_0_BYTES; a1 += Q16_0_BYTES; a2 += Q16_0_BYTES; a3 += Q16_0_BYTES;
+        a0 += Q16_0S_BYTES; a1 += Q16_0S_BYTES; a2 += Q16_0S_BYTES; a3 += Q16_0S_BYTES;
       }
-      if (z != 0) acc0 = v128.xor(v128.xor(acc0, c1), v128.xor(v128.xor(c2, c3), c4));
+      if (z != 0) acc0 = v128.xor(v128.xor(acc0, m1), v128.xor(ms, k112));
       const o = y + ((<usize>t * rows + r) << 2), step = <usize>rows << 2;
       v128.store(o, acc0);
       if (t + 1 < nTok) v128.store(o + step, acc1);

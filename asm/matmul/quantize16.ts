@@ -4,6 +4,7 @@
 //
 //   q16_0  per 32 values:  { f32 d; i16 q[32] }                       68 bytes
 //   q16_K  per 256 values: { f32 d; i16 q[256]; i32 bsums[16] }      580 bytes (q at 4, bsums at 516)
+//   q16_0s per 32 values:  { f32 d; i16 q[32]; i32 e }                72 bytes, e = 8·Σ q (q4_0r4's −8)
 //
 // d = amax/32767 (f32 division), id = 1/d (0 when d is 0), q = nearest-even(x·id) clamped to
 // [−32767, 32767] (NaN → 0); bsums[g] = Σ q[16g..16g+16) (|bsums| ≤ 16·32767, hence i32). q is never
@@ -13,6 +14,9 @@ import { reduce4_i32 } from './simd';
 
 export const Q16_0_BYTES: i32 = 68;
 export const Q16_K_BYTES: i32 = 580;
+export const Q16_0S_BYTES: i32 = 72;
+/** Offset of e = 8·Σ q in a q16_0s block (|e| ≤ 8·32·32767 ≈ 8.4e6). */
+export const Q16_0S_SUM: i32 = 68;
 
 @inline function hmax_f32(m: v128): f32 {
   m = f32x4.max(m, i32x4.shuffle(m, m, 2, 3, 0, 1));
@@ -32,10 +36,19 @@ export const Q16_K_BYTES: i32 = 580;
 
 /** quantize_q16_0(x: f32*, out: q16_0*, n): n values (a multiple of 32) into n/32 blocks { f32 d; i16 q[32] }. */
 export function quantize_q16_0(x: usize, out: usize, n: i32): void {
+  quantize_blocks32(x, out, n, Q16_0_BYTES, false);
+}
+
+/** quantize_q16_0s(x: f32*, out: q16_0s*, n): as quantize_q16_0, each block followed by e = 8·Σ q (i32). */
+export function quantize_q16_0s(x: usize, out: usize, n: i32): void {
+  quantize_blocks32(x, out, n, Q16_0S_BYTES, true);
+}
+
+@inline function quantize_blocks32(x: usize, out: usize, n: i32, blockBytes: i32, withSum: bool): void {
   const nb = n >> 5;
   for (let b = 0; b < nb; b++) {
     const p = x + (<usize>b << 7);
-    const o = out + <usize>b * Q16_0_BYTES;
+    const o = out + <usize>b * blockBytes;
     const v0 = v128.load(p), v1 = v128.load(p, 16), v2 = v128.load(p, 32), v3 = v128.load(p, 48);
     const v4 = v128.load(p, 64), v5 = v128.load(p, 80), v6 = v128.load(p, 96), v7 = v128.load(p, 112);
     const m01 = f32x4.max(f32x4.abs(v0), f32x4.abs(v1)), m23 = f32x4.max(f32x4.abs(v2), f32x4.abs(v3));
@@ -44,10 +57,17 @@ export function quantize_q16_0(x: usize, out: usize, n: i32): void {
     const id: f32 = d != 0 ? <f32>1.0 / d : 0;
     store<f32>(o, d);
     const s = f32x4.splat(id);
-    v128.store(o, i16x8.narrow_i32x4_s(q16_lanes(v0, s), q16_lanes(v1, s)), 4);
-    v128.store(o, i16x8.narrow_i32x4_s(q16_lanes(v2, s), q16_lanes(v3, s)), 20);
-    v128.store(o, i16x8.narrow_i32x4_s(q16_lanes(v4, s), q16_lanes(v5, s)), 36);
-    v128.store(o, i16x8.narrow_i32x4_s(q16_lanes(v6, s), q16_lanes(v7, s)), 52);
+    const q0 = q16_lanes(v0, s), q1 = q16_lanes(v1, s), q2 = q16_lanes(v2, s), q3 = q16_lanes(v3, s);
+    const q4 = q16_lanes(v4, s), q5 = q16_lanes(v5, s), q6 = q16_lanes(v6, s), q7 = q16_lanes(v7, s);
+    v128.store(o, i16x8.narrow_i32x4_s(q0, q1), 4);
+    v128.store(o, i16x8.narrow_i32x4_s(q2, q3), 20);
+    v128.store(o, i16x8.narrow_i32x4_s(q4, q5), 36);
+    v128.store(o, i16x8.narrow_i32x4_s(q6, q7), 52);
+    if (withSum) {
+      const t = i32x4.add(i32x4.add(i32x4.add(q0, q1), i32x4.add(q2, q3)), i32x4.add(i32x4.add(q4, q5), i32x4.add(q6, q7)));
+      const u = i32x4.add(t, i32x4.shuffle(t, t, 2, 3, 0, 1));
+      store<i32>(o + Q16_0S_SUM, (i32x4.extract_lane(u, 0) + i32x4.extract_lane(u, 1)) << 3);
+    }
   }
 }
 

@@ -20,10 +20,10 @@ import { get_row_q8_0, matmul_q8_0, matvec_q8_0 } from './q8_0';
 import { get_row_q4_0, matmul_q4_0, matvec_q4_0 } from './q4_0';
 import { get_row_q4_K, matmul_q4_K, matvec_q4_K } from './q4_k';
 import { get_row_q6_K, matmul_q6_K, matvec_q6_K } from './q6_k';
-import { quantize_q16_0, quantize_q16_K } from './quantize16';
+import { Q16_0S_BYTES, Q16_0S_SUM, quantize_q16_0, quantize_q16_0s, quantize_q16_K } from './quantize16';
 import { matmul_q8_0_x16, matvec_q8_0_x16 } from './q8_0_x16';
 import { matmul_q4_0_x16, matvec_q4_0_x16 } from './q4_0_x16';
-import { matmul_q4_0r4_x16, matvec_q4_0r4_x16, repack_q4_0_r4 } from './q4_0r4_x16';
+import { matmul_q4_0r4_x16s, matvec_q4_0r4_x16s, repack_q4_0_r4 } from './q4_0r4_x16';
 import { matmul_q4_K_x16, matvec_q4_K_x16 } from './q4_k_x16';
 import { matmul_q6_K_x16, matvec_q6_K_x16 } from './q6_k_x16';
 import * as G from './goldens';
@@ -478,21 +478,34 @@ function checkX16(): void {
 }
 
 /**
- * q4_0r4 (no goldens of its own): the first 4 rows of W repacked into DW (free by now) give matvec_q4_0_x16's
- * results in Y bit for bit, per token (matvec_q4_0r4_x16, split at row 4 of 4 too) and for all tokens (matmul).
+ * q4_0r4 (no goldens of its own): the first 4 rows of W repacked into DW (free by now), on the same
+ * activations as q16_0s (in DX, free by now: q16_0's bytes plus 8·Σq per block), give matvec_q4_0_x16's
+ * results in Y bit for bit, per token (matvec_q4_0r4_x16s) and for all tokens (matmul).
  */
 function checkQ4_0R4(cols: i32, xb: usize): void {
+  const nb = cols >> 5;
+  quantize_q16_0s(X, DX, NTOK * cols);
+  let same = true;
+  for (let b = 0; b < NTOK * nb; b++) {
+    const q = XQ + <usize>b * 68, qs = DX + <usize>b * Q16_0S_BYTES;
+    let sum = 0;
+    for (let i: usize = 0; i < 68; i++) same = same && load<u8>(q + i) == load<u8>(qs + i);
+    for (let j: usize = 0; j < 32; j++) sum += <i32>load<i16>(q + 4 + (j << 1));
+    same = same && load<i32>(qs + Q16_0S_SUM) == sum * 8;
+  }
+  check(same, "quantize_q16_0s is quantize_q16_0's bytes plus 8·Σq per block");
   repack_q4_0_r4(W, DW, 4, cols);
+  const xs = <usize>nb * Q16_0S_BYTES;
   let ok = true;
   for (let tok = 0; tok < NTOK; tok++) {
-    matvec_q4_0r4_x16(DW, XQ + <usize>tok * xb, TMP, cols, 0, 4);
+    matvec_q4_0r4_x16s(DW, DX + <usize>tok * xs, TMP, cols, 0, 4);
     ok = ok && sameBits(TMP, Y + (<usize>(tok * ROWS) << 2), 4);
   }
-  expect(ok, T_Q4_0, "repack_q4_0_r4 + matvec_q4_0r4_x16 equal matvec_q4_0_x16 bit for bit");
-  matmul_q4_0r4_x16(DW, XQ, Y3, cols, 4, NTOK, 0, 4);
+  expect(ok, T_Q4_0, "repack_q4_0_r4 + matvec_q4_0r4_x16s equal matvec_q4_0_x16 bit for bit");
+  matmul_q4_0r4_x16s(DW, DX, Y3, cols, 4, NTOK, 0, 4);
   ok = true;
   for (let tok = 0; tok < NTOK; tok++) ok = ok && sameBits(Y3 + (<usize>(tok * 4) << 2), Y + (<usize>(tok * ROWS) << 2), 4);
-  expect(ok, T_Q4_0, "matmul_q4_0r4_x16 equals matvec_q4_0_x16 bit for bit");
+  expect(ok, T_Q4_0, "matmul_q4_0r4_x16s equals matvec_q4_0_x16 bit for bit");
 }
 
 export function _start(): void {

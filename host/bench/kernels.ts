@@ -2,7 +2,7 @@
 // activations for quantized weights) reads at real shapes, on 1 and N threads, beside the
 // machine's memory-read bandwidth measured in the same run.
 import { Arena, planBytes } from '../backends/wasm/arena.js';
-import { ACTIVATION, matvecJob } from '../backends/wasm/model.js';
+import { ACTIVATION, matvecJob, Q16_0S } from '../backends/wasm/model.js';
 import { KernelPool } from '../backends/wasm/pool.js';
 import { GGMLType, rowBytes, traitsOf } from '../model/ggml-types.js';
 import { quantize } from '../model/quantize/index.js';
@@ -42,8 +42,8 @@ export async function benchKernels(threadCounts: number[], onResult?: (r: Kernel
     for (const type of BENCH_TYPES) {
       const wBytes = rowBytes(type, cols) * rows;
       const kind = ACTIVATION[type]!;
-      const xqBytes = (cols / kind.blockSize) * kind.blockBytes;
       const r4 = type === GGMLType.Q4_0 && rows % 4 === 0;
+      const xqBytes = (cols / 32) * Math.max(kind.blockBytes * (32 / kind.blockSize), r4 ? Q16_0S.blockBytes : 0);
       const arena = new Arena(planBytes([wBytes, cols * 4, xqBytes, rows * 4, ...(r4 ? [wBytes] : [])]), 'the benchmark');
       const w = arena.alloc(wBytes);
       fillWeights(arena, w, type, rows, cols);
@@ -58,9 +58,10 @@ export async function benchKernels(threadCounts: number[], onResult?: (r: Kernel
         await pool.ready;
         let t;
         try {
-          if (kind.quantizer) pool.call(kind.quantizer, x, xq, cols);
+          const k = name === 'q4_0r4' ? Q16_0S : kind;
+          if (k.quantizer) pool.call(k.quantizer, x, xq, cols);
           if (name === 'q4_0r4') pool.call('repack_q4_0_r4', w, wr, rows, cols);
-          const job = matvecJob(name, kind, wp, xq, y, cols, rows);
+          const job = matvecJob(name, k, wp, xq, y, cols, rows);
           t = timeIt(() => pool.run([job]), 0.25);
         } finally {
           await pool.close();

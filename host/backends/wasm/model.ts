@@ -18,17 +18,19 @@ import { KernelError, KernelPool, type Job } from './pool.js';
  */
 export interface ActivationKind {
   /** quantizer kernel, or undefined for f32 input */
-  quantizer?: 'quantize_q16_0' | 'quantize_q16_K';
+  quantizer?: 'quantize_q16_0' | 'quantize_q16_0s' | 'quantize_q16_K';
   /** bytes of one quantized block and the values it holds */
   blockBytes: number;
   blockSize: number;
   /** suffix of the matvec/matmul kernels after the weight type name */
-  suffix: '' | '_x16';
+  suffix: '' | '_x16' | '_x16s';
 }
 
 const F32_INPUT: ActivationKind = { blockBytes: 4, blockSize: 1, suffix: '' };
 const Q16_0: ActivationKind = { quantizer: 'quantize_q16_0', blockBytes: 68, blockSize: 32, suffix: '_x16' };
 const Q16_K: ActivationKind = { quantizer: 'quantize_q16_K', blockBytes: 580, blockSize: 256, suffix: '_x16' };
+/** q16_0 plus each block's 8·Σq: the activations of the repacked q4_0r4 weights (their −8 comes off once per block). */
+export const Q16_0S: ActivationKind = { quantizer: 'quantize_q16_0s', blockBytes: 72, blockSize: 32, suffix: '_x16s' };
 
 export const ACTIVATION: Partial<Record<GGMLType, ActivationKind>> = {
   [GGMLType.F32]: F32_INPUT,
@@ -38,6 +40,11 @@ export const ACTIVATION: Partial<Record<GGMLType, ActivationKind>> = {
   [GGMLType.Q4_K]: Q16_K,
   [GGMLType.Q6_K]: Q16_K,
 };
+
+/** The activation form a weight's kernels take: by its type, or q16_0s for q4_0 repacked into q4_0r4. */
+export function activationOf(w: Pick<Weight, 'type' | 'kernel'>): ActivationKind {
+  return w.kernel === 'q4_0r4' ? Q16_0S : ACTIVATION[w.type]!;
+}
 
 /** The dispatch job for y = W·x over the rows of W, one token (x already in W's activation form). */
 export function matvecJob(kernelType: string, kind: ActivationKind, w: number, x: number, y: number, cols: number, rows: number): Job {
@@ -171,13 +178,14 @@ export class WasmModel implements TokenModel<WasmSequence>, InspectableModel {
 
     // plan the whole arena: weights, KV caches, activations, RoPE table
     const maxCols = Math.max(c.dim, c.ffnDim, qDim);
-    const xqBytes = Math.max(...[Q16_0, Q16_K].map((k) => (roundUp(maxCols, k.blockSize) / k.blockSize) * k.blockBytes)) * this.chunk;
+    const xqBytes = Math.max(...[Q16_0, Q16_K, Q16_0S].map((k) => (roundUp(maxCols, k.blockSize) / k.blockSize) * k.blockBytes)) * this.chunk;
     const actSizes = [c.dim, c.dim, qDim, kvDim, kvDim, qDim, c.ffnDim, c.ffnDim].map((n) => n * 4 * this.chunk);
     const kvSizes = Array.from({ length: 2 * c.nLayers * maxSeqs }, () => this.contextSize * kvDim * kvElt);
     const total = planBytes([
       header.header.dataByteLength,
       ...kvSizes,
       ...actSizes,
+      xqBytes,
       xqBytes,
       xqBytes,
       c.vocabSize * 4 * this.chunk,
@@ -221,6 +229,7 @@ export class WasmModel implements TokenModel<WasmSequence>, InspectableModel {
     [this.X, this.XB, this.Q, this.K, this.V, this.ATT, this.HB, this.HB2] = actSizes.map((n) => this.arena.alloc(n));
     this.XQ.set(Q16_0, this.arena.alloc(xqBytes));
     this.XQ.set(Q16_K, this.arena.alloc(xqBytes));
+    this.XQ.set(Q16_0S, this.arena.alloc(xqBytes));
     this.LOGITS = this.arena.alloc(c.vocabSize * 4 * this.chunk);
     this.logits = new Float32Array(c.vocabSize);
     this.ropeCs = this.arena.alloc(this.contextSize * c.ropeDim * 4);
@@ -439,7 +448,7 @@ export class WasmModel implements TokenModel<WasmSequence>, InspectableModel {
   private matmuls(specs: Array<[w: Weight, x: number, y: number]>, n: number): void {
     const inputs = new Map<ActivationKind, number>(); // activation kind -> the x quantized into it
     const jobs = specs.flatMap(([w, x, y]): Job[] => {
-      const kind = ACTIVATION[w.type]!;
+      const kind = activationOf(w);
       let xin = x;
       if (kind.quantizer) {
         xin = this.XQ.get(kind)!;
@@ -464,6 +473,7 @@ export class WasmModel implements TokenModel<WasmSequence>, InspectableModel {
 export function repackQ4_0R4(pool: KernelPool, arena: Arena, w: Weight, scratch: number, scratchBytes: number): boolean {
   if (w.type !== GGMLType.Q4_0 || w.kernel !== 'q4_0' || w.rows % 4 !== 0 || w.cols % 32 !== 0) return false;
   const rowBytes = (w.cols / 32) * 18;
+  if (!finiteScales(arena.bytes(w.ptr, w.rows * rowBytes))) return false; // the q4_0r4 kernels convert finite scales only
   const step = Math.min(w.rows, Math.floor(scratchBytes / rowBytes / 4) * 4);
   if (step < 4) return false;
   for (let r = 0; r < w.rows; r += step) {
@@ -473,6 +483,12 @@ export function repackQ4_0R4(pool: KernelPool, arena: Arena, w: Weight, scratch:
     arena.bytes(src, n * rowBytes).set(arena.bytes(scratch, n * rowBytes));
   }
   w.kernel = 'q4_0r4';
+  return true;
+}
+
+/** Whether every q4_0 block's f16 scale (its first two bytes) is finite: exponent bits not all ones. */
+export function finiteScales(q4_0: Uint8Array): boolean {
+  for (let o = 0; o < q4_0.length; o += 18) if ((q4_0[o + 1] & 0x7c) === 0x7c) return false;
   return true;
 }
 

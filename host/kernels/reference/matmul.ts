@@ -326,6 +326,8 @@ export type X16ActivationType = 'q16_0' | 'q16_K';
 export const X16_WEIGHT_TYPES: readonly X16WeightType[] = ['q8_0', 'q4_0', 'q4_K', 'q6_K'];
 export const Q16_0_BYTES = 68;
 export const Q16_K_BYTES = 580;
+/** q16_0s: a q16_0 block followed by e = 8·Σ q (i32), for the q4_0r4 kernels (asm/matmul/q4_0r4_x16.ts). */
+export const Q16_0S_BYTES = 72;
 
 /** The 16-bit activation type a weight type is dotted with in its `_x16` kernels. */
 export function activationTypeX16(t: X16WeightType): X16ActivationType {
@@ -368,6 +370,15 @@ function quantizeBlock16(x: Float32Array, x0: number, n: number, dv: DataView, o
 export function quantizeQ16_0(x: Float32Array, out: Uint8Array): void {
   const dv = new DataView(out.buffer, out.byteOffset, out.byteLength);
   for (let b = 0; b < x.length / 32; b++) quantizeBlock16(x, 32 * b, 32, dv, Q16_0_BYTES * b);
+}
+
+/** quantize_q16_0s: blocks of 32 { f32 d; i16 q[32]; i32 e = 8·Σ q }. */
+export function quantizeQ16_0S(x: Float32Array, out: Uint8Array): void {
+  const dv = new DataView(out.buffer, out.byteOffset, out.byteLength);
+  for (let b = 0; b < x.length / 32; b++) {
+    const q = quantizeBlock16(x, 32 * b, 32, dv, Q16_0S_BYTES * b);
+    dv.setInt32(Q16_0S_BYTES * b + 68, 8 * q.reduce((a, v) => a + v, 0), true);
+  }
 }
 
 /** quantize_q16_K: blocks of 256 { f32 d; i16 q[256]; i32 bsums[16] }. */
@@ -492,6 +503,11 @@ function referenceExportsX16(): Record<string, ReferenceExport> {
     quantize_q16_0: (mem, x, o, n) => {
       const q = new Uint8Array((n / 32) * Q16_0_BYTES);
       quantizeQ16_0(f32View(mem, x, n), q);
+      mem.set(q, o);
+    },
+    quantize_q16_0s: (mem, x, o, n) => {
+      const q = new Uint8Array((n / 32) * Q16_0S_BYTES);
+      quantizeQ16_0S(f32View(mem, x, n), q);
       mem.set(q, o);
     },
     quantize_q16_K: (mem, x, o, n) => {
