@@ -27,5 +27,6 @@ export { matmul_q8_0_x16, matvec_q8_0_x16 } from './matmul/q8_0_x16';
 export { matmul_q4_0_x16, matvec_q4_0_x16 } from './matmul/q4_0_x16';
 export { matmul_q4_K_x16, matvec_q4_K_x16 } from './matmul/q4_k_x16';
 export { matmul_q6_K_x16, matvec_q6_K_x16 } from './matmul/q6_k_x16';
-// q4_0 rows repacked four at a time (q4_0r4, asm/matmul/q4_0r4_x16.ts): one activation load serves four rows.
-export { matmul_q4_0r4_x16s, matvec_q4_0r4_x16s, repack_q4_0_r4 } from './matmul/q4_0r4_x16';
+// q4_0 rows repacked eight at a time (q4_0r8, asm/matmul/q4_0r8_x16.ts) on q16_0s activations: one
+// activation load serves eight rows, no horizontal sums.
+export { matmul_q4_0r8_x16s, matvec_q4_0r8_x16s, repack_q4_0_r8 } from './matmul/q4_0r8_x16';

@@ -609,17 +609,17 @@ test('x16 matvec is at least 50× closer to f32 math (dequantized weights · unq
   }
 });
 
-// ---- q4_0r4: q4_0 rows repacked four at a time (asm/matmul/q4_0r4_x16.ts) --------------------------
-// Tolerance: exact. repack_q4_0_r4 + matvec_q4_0r4_x16s / matmul_q4_0r4_x16s (on q16_0s activations:
+// ---- q4_0r8: q4_0 rows repacked eight at a time (asm/matmul/q4_0r8_x16.ts) -------------------------
+// Tolerance: exact. repack_q4_0_r8 + matvec_q4_0r8_x16s / matmul_q4_0r8_x16s (on q16_0s activations:
 // q16_0's bytes plus 8·Σq per block) equal matvec_q4_0_x16 on the original rows (q16_0) bit for bit:
 // the same integer block sums, the same f32 steps in the same order. Scales must be finite (the host
 // repacks only such matrices: test/wasm-backend.test.ts).
 
 /** Repacks the q4_0 rows of p into a new buffer; returns its pointer. */
-function repackR4(p: ProblemX16): number {
+function repackR8(p: ProblemX16): number {
   const dst = alloc(p.w.length);
   mem.fill(0x5a, dst, dst + p.w.length);
-  k.repack_q4_0_r4(p.wp, dst, p.rows, p.cols);
+  k.repack_q4_0_r8(p.wp, dst, p.rows, p.cols);
   return dst;
 }
 
@@ -630,24 +630,25 @@ function q16sOf(p: ProblemX16, nTok: number): number {
   return put(out);
 }
 
-test('repack_q4_0_r4 is a permutation of the bytes per row group (scales kept, nibbles as stored)', () => {
+test('repack_q4_0_r8 is a permutation of the bytes per row group (scales kept, nibbles as stored)', () => {
   reset();
-  const p = problemX16('q4_0', 8, 96, 1, 901, true);
-  const dst = repackR4(p);
+  const p = problemX16('q4_0', 16, 96, 1, 901, true);
+  const dst = repackR8(p);
   const got = bytes(dst, p.w.length);
   const rb = weightRowBytes('q4_0', p.cols);
   const nb = p.cols / 32;
-  for (let g = 0; g < p.rows; g += 4) {
+  for (let g = 0; g < p.rows; g += 8) {
     for (let b = 0; b < nb; b++) {
-      const o = g * rb + b * 72;
-      for (let i = 0; i < 4; i++) {
-        const src = (g + i) * rb + b * 18;
-        assert.is(got[o + 2 * i] | (got[o + 2 * i + 1] << 8), p.w[src] | (p.w[src + 1] << 8), `scale g${g} b${b} row ${i}`);
+      for (let row = 0; row < 8; row++) {
+        const o = g * rb + b * 144 + (row >> 2) * 72; // the half block of rows 0..3 or 4..7
+        const i = row & 3;
+        const src = (g + row) * rb + b * 18;
+        assert.is(got[o + 2 * i] | (got[o + 2 * i + 1] << 8), p.w[src] | (p.w[src + 1] << 8), `scale g${g} b${b} row ${row}`);
         for (let e = 0; e < 32; e++) {
           const q = e < 16 ? p.w[src + 2 + e] & 15 : p.w[src + 2 + e - 16] >> 4;
           const kk = e >> 1, L = kk >> 2, s = kk & 3, j = 2 * i + (e & 1);
           const lane = got[o + 8 + L * 16 + 2 * j] | (got[o + 8 + L * 16 + 2 * j + 1] << 8);
-          assert.is((lane >> (4 * s)) & 15, q, `nibble g${g} b${b} row ${i} value ${e}`);
+          assert.is((lane >> (4 * s)) & 15, q, `nibble g${g} b${b} row ${row} value ${e}`);
         }
       }
     }
@@ -655,47 +656,47 @@ test('repack_q4_0_r4 is a permutation of the bytes per row group (scales kept, n
 });
 
 for (const random of [false, true]) {
-  test(`matvec_q4_0r4_x16s on repacked rows equals matvec_q4_0_x16 bit for bit, over row splits${random ? ' (random blocks)' : ''}`, () => {
+  test(`matvec_q4_0r8_x16s on repacked rows equals matvec_q4_0_x16 bit for bit, over row splits${random ? ' (random blocks)' : ''}`, () => {
     let seed = 1000 + (random ? 500 : 0);
-    for (const rows of [4, 8, 12, 20, 36, 132]) {
+    for (const rows of [8, 16, 24, 40, 136]) {
       for (const cols of [32, 96, 160, 288, 800]) {
         reset();
         const p = problemX16('q4_0', rows, cols, 1, seed++, random);
         const want = runMatvecX16(p);
-        const wr = repackR4(p);
+        const wr = repackR8(p);
         const xs = q16sOf(p, 1);
         const y = alloc(4 * rows);
         mem.fill(0xff, y, y + 4 * rows);
-        k.matvec_q4_0r4_x16s(wr, xs, y, cols, 0, rows);
-        assertBitsEqual(f32s(y, rows), want, `r4 ${rows}×${cols}`);
-        // a split at multiples of 4 (as the pool's grain 4 makes them): odd group counts take the one-group path
+        k.matvec_q4_0r8_x16s(wr, xs, y, cols, 0, rows);
+        assertBitsEqual(f32s(y, rows), want, `r8 ${rows}×${cols}`);
+        // a split at multiples of 8 (as the pool's grain 8 for q4_0r8 makes them)
         const r = rng(seed);
-        const cuts = [0, ...Array.from({ length: 3 }, () => 4 * Math.floor(r() * (rows / 4 + 1)))].sort((a, b) => a - b);
+        const cuts = [0, ...Array.from({ length: 3 }, () => 8 * Math.floor(r() * (rows / 8 + 1)))].sort((a, b) => a - b);
         cuts.push(rows);
         const y2 = alloc(4 * rows);
         mem.fill(0xff, y2, y2 + 4 * rows);
-        for (let i = 0; i + 1 < cuts.length; i++) k.matvec_q4_0r4_x16s(wr, xs, y2, cols, cuts[i], cuts[i + 1]);
-        assertBitsEqual(f32s(y2, rows), want, `r4 split ${cuts.join(',')} ${rows}×${cols}`);
+        for (let i = 0; i + 1 < cuts.length; i++) k.matvec_q4_0r8_x16s(wr, xs, y2, cols, cuts[i], cuts[i + 1]);
+        assertBitsEqual(f32s(y2, rows), want, `r8 split ${cuts.join(',')} ${rows}×${cols}`);
       }
     }
   });
 }
 
-test('matmul_q4_0r4_x16s for nTok 1..9 equals nTok matvec_q4_0_x16 calls on the original rows exactly, over row splits', () => {
+test('matmul_q4_0r8_x16s for nTok 1..9 equals nTok matvec_q4_0_x16 calls on the original rows exactly, over row splits', () => {
   let seed = 2000;
-  for (const [rows, cols] of [[4, 64], [12, 160], [28, 288]]) {
+  for (const [rows, cols] of [[8, 64], [16, 160], [40, 288]]) {
     for (let nTok = 1; nTok <= 9; nTok++) {
       reset();
       const p = problemX16('q4_0', rows, cols, nTok, seed++, nTok % 2 === 0);
       const want = runMatmulX16(p, nTok); // matmul_q4_0_x16 == nTok matvec_q4_0_x16 (tested above)
-      const wr = repackR4(p);
+      const wr = repackR8(p);
       const xs = q16sOf(p, nTok);
       const y = alloc(4 * rows * nTok);
       mem.fill(0xff, y, y + 4 * rows * nTok);
-      const mid = 4 * Math.floor(rows / 8);
-      k.matmul_q4_0r4_x16s(wr, xs, y, cols, rows, nTok, 0, mid);
-      k.matmul_q4_0r4_x16s(wr, xs, y, cols, rows, nTok, mid, rows);
-      assertBitsEqual(f32s(y, rows * nTok), want, `r4 matmul ${rows}×${cols} nTok ${nTok}`);
+      const mid = 8 * Math.floor(rows / 16);
+      k.matmul_q4_0r8_x16s(wr, xs, y, cols, rows, nTok, 0, mid);
+      k.matmul_q4_0r8_x16s(wr, xs, y, cols, rows, nTok, mid, rows);
+      assertBitsEqual(f32s(y, rows * nTok), want, `r8 matmul ${rows}×${cols} nTok ${nTok}`);
     }
   }
 });

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Arena, MemoryTooLargeError } from '../host/backends/wasm/arena.js';
-import { finiteScales, repackQ4_0R4, WasmModel } from '../host/backends/wasm/model.js';
+import { finiteScales, repackQ4_0R8, WasmModel } from '../host/backends/wasm/model.js';
 import { KernelPool } from '../host/backends/wasm/pool.js';
 import { planBytes } from '../host/backends/wasm/arena.js';
 import { KernelError } from '../host/backends/wasm/pool.js';
@@ -135,7 +135,7 @@ for (const [name, type] of [['q8_0', GGMLType.Q8_0], ['q4_0', GGMLType.Q4_0], ['
       console.log(`  110M ${name}: top-1 agreement with the f32 reference ${(share * 100).toFixed(0)}%`);
       assert.ok(share >= AGREEMENT_FLOOR, `agreement ${(share * 100).toFixed(1)}%`);
       if (type === GGMLType.Q4_0) {
-        // the q4_0r4 repack (the default) gives ggml's layout's logits bit for bit: prefill (matmul) and decode (matvec)
+        // the q4_0r8 repack (the default) gives ggml's layout's logits bit for bit: prefill (matmul) and decode (matvec)
         const plain = WasmModel.load(path, { threads: 2, repack: false });
         try {
           const [sr, sp] = [wasm.newState(), plain.newState()];
@@ -194,7 +194,7 @@ test('a model that needs more than 4 GiB of kernel memory is refused with a clea
 });
 
 test.after(() => rmSync(synthDir, { recursive: true, force: true }));
-test('q4_0 matrices with an infinite or NaN scale keep ggml\'s layout (the q4_0r4 kernels convert finite scales only)', async () => {
+test('q4_0 matrices with an infinite or NaN scale keep ggml\'s layout (the q4_0r8 kernels convert finite scales only)', async () => {
   const rows = 8, cols = 64, bytes = rows * (cols / 32) * 18;
   const arena = new Arena(planBytes(Array<number>(10).fill(bytes)), 'the test');
   const pool = KernelPool.create(arena.memory, { threads: 1 });
@@ -210,8 +210,8 @@ test('q4_0 matrices with an infinite or NaN scale keep ggml\'s layout (the q4_0r
       const before = Uint8Array.from(w);
       assert.is(finiteScales(w), finite, `scale 0x${scale.toString(16)}`);
       const weight = { ptr, type: GGMLType.Q4_0, kernel: 'q4_0', rows, cols };
-      assert.is(repackQ4_0R4(pool, arena, weight, scratch, bytes), finite);
-      assert.is(weight.kernel, finite ? 'q4_0r4' : 'q4_0');
+      assert.is(repackQ4_0R8(pool, arena, weight, scratch, bytes), finite);
+      assert.is(weight.kernel, finite ? 'q4_0r8' : 'q4_0');
       if (!finite) assert.equal(arena.bytes(ptr, bytes), before, 'left as it was');
     }
   } finally {

@@ -23,7 +23,7 @@ import { get_row_q6_K, matmul_q6_K, matvec_q6_K } from './q6_k';
 import { Q16_0S_BYTES, Q16_0S_SUM, quantize_q16_0, quantize_q16_0s, quantize_q16_K } from './quantize16';
 import { matmul_q8_0_x16, matvec_q8_0_x16 } from './q8_0_x16';
 import { matmul_q4_0_x16, matvec_q4_0_x16 } from './q4_0_x16';
-import { matmul_q4_0r4_x16s, matvec_q4_0r4_x16s, repack_q4_0_r4 } from './q4_0r4_x16';
+import { matmul_q4_0r8_x16s, matvec_q4_0r8_x16s, repack_q4_0_r8 } from './q4_0r8_x16';
 import { matmul_q4_K_x16, matvec_q4_K_x16 } from './q4_k_x16';
 import { matmul_q6_K_x16, matvec_q6_K_x16 } from './q6_k_x16';
 import * as G from './goldens';
@@ -473,16 +473,17 @@ function checkX16(): void {
     matmulX16(t, W, XQ, Y3, cols, ROWS, NTOK, 0, 5);
     matmulX16(t, W, XQ, Y3, cols, ROWS, NTOK, 5, ROWS);
     expect(sameBits(Y3, Y, NTOK * ROWS), t, "matmul_x16 over split row ranges equals one call");
-    if (t == T_Q4_0) checkQ4_0R4(cols, xb);
+    if (t == T_Q4_0) checkQ4_0R8(cols);
   }
 }
 
 /**
- * q4_0r4 (no goldens of its own): the first 4 rows of W repacked into DW (free by now), on the same
- * activations as q16_0s (in DX, free by now: q16_0's bytes plus 8·Σq per block), give matvec_q4_0_x16's
- * results in Y bit for bit, per token (matvec_q4_0r4_x16s) and for all tokens (matmul).
+ * q4_0r8 (no goldens of its own): W's rows repacked eight at a time into DW (free by now; the eighth
+ * row is whatever follows W's seven, and is not compared), on the same activations as q16_0s (in DX,
+ * free by now: q16_0's bytes plus 8·Σq per block), give matvec_q4_0_x16's results in Y bit for bit,
+ * per token (matvec_q4_0r8_x16s) and for all tokens (matmul).
  */
-function checkQ4_0R4(cols: i32, xb: usize): void {
+function checkQ4_0R8(cols: i32): void {
   const nb = cols >> 5;
   quantize_q16_0s(X, DX, NTOK * cols);
   let same = true;
@@ -494,18 +495,18 @@ function checkQ4_0R4(cols: i32, xb: usize): void {
     same = same && load<i32>(qs + Q16_0S_SUM) == sum * 8;
   }
   check(same, "quantize_q16_0s is quantize_q16_0's bytes plus 8·Σq per block");
-  repack_q4_0_r4(W, DW, 4, cols);
+  repack_q4_0_r8(W, DW, 8, cols);
   const xs = <usize>nb * Q16_0S_BYTES;
   let ok = true;
   for (let tok = 0; tok < NTOK; tok++) {
-    matvec_q4_0r4_x16s(DW, DX + <usize>tok * xs, TMP, cols, 0, 4);
-    ok = ok && sameBits(TMP, Y + (<usize>(tok * ROWS) << 2), 4);
+    matvec_q4_0r8_x16s(DW, DX + <usize>tok * xs, TMP, cols, 0, 8);
+    ok = ok && sameBits(TMP, Y + (<usize>(tok * ROWS) << 2), ROWS);
   }
-  expect(ok, T_Q4_0, "repack_q4_0_r4 + matvec_q4_0r4_x16s equal matvec_q4_0_x16 bit for bit");
-  matmul_q4_0r4_x16s(DW, DX, Y3, cols, 4, NTOK, 0, 4);
+  expect(ok, T_Q4_0, "repack_q4_0_r8 + matvec_q4_0r8_x16s equal matvec_q4_0_x16 bit for bit");
+  matmul_q4_0r8_x16s(DW, DX, Y3, cols, 8, NTOK, 0, 8);
   ok = true;
-  for (let tok = 0; tok < NTOK; tok++) ok = ok && sameBits(Y3 + (<usize>(tok * 4) << 2), Y + (<usize>(tok * ROWS) << 2), 4);
-  expect(ok, T_Q4_0, "matmul_q4_0r4_x16s equals matvec_q4_0_x16 bit for bit");
+  for (let tok = 0; tok < NTOK; tok++) ok = ok && sameBits(Y3 + (<usize>(tok * 8) << 2), Y + (<usize>(tok * ROWS) << 2), ROWS);
+  expect(ok, T_Q4_0, "matmul_q4_0r8_x16s equals matvec_q4_0_x16 bit for bit");
 }
 
 export function _start(): void {

@@ -42,25 +42,25 @@ export async function benchKernels(threadCounts: number[], onResult?: (r: Kernel
     for (const type of BENCH_TYPES) {
       const wBytes = rowBytes(type, cols) * rows;
       const kind = ACTIVATION[type]!;
-      const r4 = type === GGMLType.Q4_0 && rows % 4 === 0;
-      const xqBytes = (cols / 32) * Math.max(kind.blockBytes * (32 / kind.blockSize), r4 ? Q16_0S.blockBytes : 0);
-      const arena = new Arena(planBytes([wBytes, cols * 4, xqBytes, rows * 4, ...(r4 ? [wBytes] : [])]), 'the benchmark');
+      const r8 = type === GGMLType.Q4_0 && rows % 8 === 0;
+      const xqBytes = (cols / 32) * Math.max(kind.blockBytes * (32 / kind.blockSize), r8 ? Q16_0S.blockBytes : 0);
+      const arena = new Arena(planBytes([wBytes, cols * 4, xqBytes, rows * 4, ...(r8 ? [wBytes] : [])]), 'the benchmark');
       const w = arena.alloc(wBytes);
       fillWeights(arena, w, type, rows, cols);
       const x = arena.alloc(cols * 4);
       arena.f32(x, cols).set(randomWeights(cols, 7, 1));
       const xq = kind.quantizer ? arena.alloc(xqBytes) : x;
       const y = arena.alloc(rows * 4);
-      const wr = r4 ? arena.alloc(wBytes) : 0;
-      const variants: Array<[string, number]> = [[traitsOf(type).name, w], ...(r4 ? [['q4_0r4', wr] as [string, number]] : [])];
+      const wr = r8 ? arena.alloc(wBytes) : 0;
+      const variants: Array<[string, number]> = [[traitsOf(type).name, w], ...(r8 ? [['q4_0r8', wr] as [string, number]] : [])];
       for (const [name, wp] of variants) for (const threads of threadCounts) {
         const pool = KernelPool.create(arena.memory, { threads });
         await pool.ready;
         let t;
         try {
-          const k = name === 'q4_0r4' ? Q16_0S : kind;
+          const k = name === 'q4_0r8' ? Q16_0S : kind;
           if (k.quantizer) pool.call(k.quantizer, x, xq, cols);
-          if (name === 'q4_0r4') pool.call('repack_q4_0_r4', w, wr, rows, cols);
+          if (name === 'q4_0r8') pool.call('repack_q4_0_r8', w, wr, rows, cols);
           const job = matvecJob(name, k, wp, xq, y, cols, rows);
           t = timeIt(() => pool.run([job]), 0.25);
         } finally {

@@ -29,7 +29,7 @@ export interface ActivationKind {
 const F32_INPUT: ActivationKind = { blockBytes: 4, blockSize: 1, suffix: '' };
 const Q16_0: ActivationKind = { quantizer: 'quantize_q16_0', blockBytes: 68, blockSize: 32, suffix: '_x16' };
 const Q16_K: ActivationKind = { quantizer: 'quantize_q16_K', blockBytes: 580, blockSize: 256, suffix: '_x16' };
-/** q16_0 plus each block's 8·Σq: the activations of the repacked q4_0r4 weights (their −8 comes off once per block). */
+/** q16_0 plus each block's 8·Σq: the activations of the repacked q4_0r8 weights (their −8 comes off once per block). */
 export const Q16_0S: ActivationKind = { quantizer: 'quantize_q16_0s', blockBytes: 72, blockSize: 32, suffix: '_x16s' };
 
 export const ACTIVATION: Partial<Record<GGMLType, ActivationKind>> = {
@@ -41,14 +41,19 @@ export const ACTIVATION: Partial<Record<GGMLType, ActivationKind>> = {
   [GGMLType.Q6_K]: Q16_K,
 };
 
-/** The activation form a weight's kernels take: by its type, or q16_0s for q4_0 repacked into q4_0r4. */
+/** The activation form a weight's kernels take: by its type, or q16_0s for q4_0 repacked into q4_0r8. */
 export function activationOf(w: Pick<Weight, 'type' | 'kernel'>): ActivationKind {
-  return w.kernel === 'q4_0r4' ? Q16_0S : ACTIVATION[w.type]!;
+  return w.kernel === 'q4_0r8' ? Q16_0S : ACTIVATION[w.type]!;
+}
+
+/** Rows per thread share: the kernels take 4 rows per pass (q4_0r8: 8, its group). */
+export function rowGrain(kernelType: string): number {
+  return kernelType === 'q4_0r8' ? 8 : 4;
 }
 
 /** The dispatch job for y = W·x over the rows of W, one token (x already in W's activation form). */
 export function matvecJob(kernelType: string, kind: ActivationKind, w: number, x: number, y: number, cols: number, rows: number): Job {
-  return { kernel: `matvec_${kernelType}${kind.suffix}`, args: [w, x, y, cols, 0, 0], split: { total: rows, grain: 4, startArg: 4, endArg: 5 } };
+  return { kernel: `matvec_${kernelType}${kind.suffix}`, args: [w, x, y, cols, 0, 0], split: { total: rows, grain: rowGrain(kernelType), startArg: 4, endArg: 5 } };
 }
 
 /** Tokens per tile of the matmul kernels: they compute 4 token rows per pass over a weight row. */
@@ -62,7 +67,7 @@ const MATMUL_TILE = 4;
 export function matmulJobs(kernelType: string, kind: ActivationKind, w: number, x: number, y: number, cols: number, rows: number, nTok: number): Job[] {
   const tiled = nTok >= MATMUL_TILE ? nTok - (nTok % MATMUL_TILE) : 0;
   const jobs: Job[] = [];
-  if (tiled > 0) jobs.push({ kernel: `matmul_${kernelType}${kind.suffix}`, args: [w, x, y, cols, rows, tiled, 0, 0], split: { total: rows, grain: 4, startArg: 6, endArg: 7 } });
+  if (tiled > 0) jobs.push({ kernel: `matmul_${kernelType}${kind.suffix}`, args: [w, x, y, cols, rows, tiled, 0, 0], split: { total: rows, grain: rowGrain(kernelType), startArg: 6, endArg: 7 } });
   const xRowBytes = (cols / kind.blockSize) * kind.blockBytes;
   for (let t = tiled; t < nTok; t++) jobs.push(matvecJob(kernelType, kind, w, x + t * xRowBytes, y + t * rows * 4, cols, rows));
   return jobs;
@@ -79,9 +84,9 @@ export interface WasmModelOptions {
   prefillChunk?: number;
   spinLimit?: number;
   /**
-   * Repack q4_0 matrices (rows a multiple of 4) at load into the q4_0r4 layout (four rows interleaved,
-   * the same bytes; asm/matmul/q4_0r4_x16.ts), whose kernels are faster and give the same results bit
-   * for bit. Default true; false keeps ggml's layout (for A/B comparison).
+   * Repack q4_0 matrices (rows a multiple of 8, every scale finite) at load into the q4_0r8 layout
+   * (eight rows interleaved, the same bytes; asm/matmul/q4_0r8_x16.ts), whose kernels are faster and
+   * give the same results bit for bit. Default true; false keeps ggml's layout (for A/B comparison).
    */
   repack?: boolean;
 }
@@ -237,12 +242,12 @@ export class WasmModel implements TokenModel<WasmSequence>, InspectableModel {
 
     this.pool = KernelPool.create(this.arena.memory, { threads: opts.threads ?? 1, spinLimit: opts.spinLimit });
 
-    // q4_0 -> q4_0r4 in place, through the logits buffer (unused until the first step). The embedding
+    // q4_0 -> q4_0r8 in place, through the logits buffer (unused until the first step). The embedding
     // keeps ggml's layout for get_row, and so does a head tied to it (the same bytes).
     if (opts.repack ?? true) {
       const scratch = this.LOGITS, scratchBytes = c.vocabSize * 4 * this.chunk;
       const mats = [...this.layers.flatMap((w) => [w.wq, w.wk, w.wv, w.wo, w.wGate, w.wUp, w.wDown]), ...(this.output === this.embd ? [] : [this.output])];
-      for (const w of mats) repackQ4_0R4(this.pool, this.arena, w, scratch, scratchBytes);
+      for (const w of mats) repackQ4_0R8(this.pool, this.arena, w, scratch, scratchBytes);
     }
   }
 
@@ -467,22 +472,23 @@ export class WasmModel implements TokenModel<WasmSequence>, InspectableModel {
 }
 
 /**
- * Repacks a q4_0 weight in place into q4_0r4 (kernel name 'q4_0r4') when its rows are a multiple of
- * 4, a few rows at a time through `scratch`; returns whether it did. Other weights are left as they are.
+ * Repacks a q4_0 weight in place into q4_0r8 (kernel name 'q4_0r8') when its rows are a multiple of 8
+ * and all its scales are finite (the q4_0r8 kernels convert finite scales only), a few rows at a time
+ * through `scratch`; returns whether it did. Other weights are left as they are.
  */
-export function repackQ4_0R4(pool: KernelPool, arena: Arena, w: Weight, scratch: number, scratchBytes: number): boolean {
-  if (w.type !== GGMLType.Q4_0 || w.kernel !== 'q4_0' || w.rows % 4 !== 0 || w.cols % 32 !== 0) return false;
+export function repackQ4_0R8(pool: KernelPool, arena: Arena, w: Weight, scratch: number, scratchBytes: number): boolean {
+  if (w.type !== GGMLType.Q4_0 || w.kernel !== 'q4_0' || w.rows % 8 !== 0 || w.cols % 32 !== 0) return false;
   const rowBytes = (w.cols / 32) * 18;
-  if (!finiteScales(arena.bytes(w.ptr, w.rows * rowBytes))) return false; // the q4_0r4 kernels convert finite scales only
-  const step = Math.min(w.rows, Math.floor(scratchBytes / rowBytes / 4) * 4);
-  if (step < 4) return false;
+  if (!finiteScales(arena.bytes(w.ptr, w.rows * rowBytes))) return false;
+  const step = Math.min(w.rows, Math.floor(scratchBytes / rowBytes / 8) * 8);
+  if (step < 8) return false;
   for (let r = 0; r < w.rows; r += step) {
     const n = Math.min(step, w.rows - r);
     const src = w.ptr + r * rowBytes;
-    pool.call('repack_q4_0_r4', src, scratch, n, w.cols);
+    pool.call('repack_q4_0_r8', src, scratch, n, w.cols);
     arena.bytes(src, n * rowBytes).set(arena.bytes(scratch, n * rowBytes));
   }
-  w.kernel = 'q4_0r4';
+  w.kernel = 'q4_0r8';
   return true;
 }
 

@@ -326,7 +326,7 @@ export type X16ActivationType = 'q16_0' | 'q16_K';
 export const X16_WEIGHT_TYPES: readonly X16WeightType[] = ['q8_0', 'q4_0', 'q4_K', 'q6_K'];
 export const Q16_0_BYTES = 68;
 export const Q16_K_BYTES = 580;
-/** q16_0s: a q16_0 block followed by e = 8·Σ q (i32), for the q4_0r4 kernels (asm/matmul/q4_0r4_x16.ts). */
+/** q16_0s: a q16_0 block followed by e = 8·Σ q (i32), for the q4_0r8 kernels (asm/matmul/q4_0r8_x16.ts). */
 export const Q16_0S_BYTES = 72;
 
 /** The 16-bit activation type a weight type is dotted with in its `_x16` kernels. */
