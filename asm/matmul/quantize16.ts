@@ -4,7 +4,7 @@
 //
 //   q16_0  per 32 values:  { f32 d; i16 q[32] }                       68 bytes
 //   q16_K  per 256 values: { f32 d; i16 q[256]; i32 bsums[16] }      580 bytes (q at 4, bsums at 516)
-//   q16_0s per 32 values:  { f32 d; i16 q[32]; i32 e }                72 bytes, e = 8·Σ q (q4_0r4's −8)
+//   q16_0s per 32 values:  { f32 d; i16 q[32]; i32 e }                72 bytes, e = 8·Σ q (q4_0r8's −8)
 //
 // d = amax/32767 (f32 division), id = 1/d (0 when d is 0), q = nearest-even(x·id) clamped to
 // [−32767, 32767] (NaN → 0); bsums[g] = Σ q[16g..16g+16) (|bsums| ≤ 16·32767, hence i32). q is never
