@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-export const ABI_VERSION = 1;
+export const ABI_VERSION = 2;
 const COMMON_FLAGS = ['-O3', '--noAssert', '--runtime', 'stub', '--use', 'abort=', '--enable', 'simd'];
 const SHARED_FLAGS = ['--enable', 'threads', '--importMemory', '--sharedMemory', '--initialMemory', '17', '--maximumMemory', '65536'];
 const OWN_FLAGS = ['--initialMemory', '17'];

@@ -1,4 +1,4 @@
-// The `matmul` kernel family (docs/KERNEL-ABI.md, ABI 1): activation quantizers, and for each weight
+// The `matmul` kernel family (docs/KERNEL-ABI.md, ABI 2): activation quantizers, and for each weight
 // type (f32, f16, q8_0, q4_0, q4_K, q6_K, in ggml's block layouts) one-token (matvec), many-token
 // (matmul) and row-dequantizing (get_row) entry points. Every export is a pure function of pointers
 // into the imported shared memory and sizes: no allocation, no globals, no static data.

@@ -14,12 +14,12 @@ type P = number; // a byte offset into the shared memory
 interface AttnKernels {
   rope(x: P, cs: P, nHeads: number, headDim: number, ropeDim: number, neox: number): void;
   rope_many(x: P, cs: P, nTok: number, nHeads: number, headDim: number, ropeDim: number, neox: number): void;
-  kv_append_f32(src: P, cache: P, pos: number, kvDim: number): void;
-  kv_append_f16(src: P, cache: P, pos: number, kvDim: number): void;
-  attention_f32(q: P, k: P, v: P, out: P, nHeads: number, nKvHeads: number, headDim: number, nPos: number, scale: number, h0: number, h1: number): void;
-  attention_f16(q: P, k: P, v: P, out: P, nHeads: number, nKvHeads: number, headDim: number, nPos: number, scale: number, h0: number, h1: number): void;
-  attention_many_f32(q: P, k: P, v: P, out: P, nTok: number, pos0: number, nHeads: number, nKvHeads: number, headDim: number, scale: number, w0: number, w1: number): void;
-  attention_many_f16(q: P, k: P, v: P, out: P, nTok: number, pos0: number, nHeads: number, nKvHeads: number, headDim: number, scale: number, w0: number, w1: number): void;
+  kv_append_f32(src: P, cache: P, pos: number, nKvHeads: number, headDim: number, cap: number): void;
+  kv_append_f16(src: P, cache: P, pos: number, nKvHeads: number, headDim: number, cap: number): void;
+  attention_f32(q: P, k: P, v: P, out: P, nHeads: number, nKvHeads: number, headDim: number, nPos: number, cap: number, scale: number, h0: number, h1: number): void;
+  attention_f16(q: P, k: P, v: P, out: P, nHeads: number, nKvHeads: number, headDim: number, nPos: number, cap: number, scale: number, h0: number, h1: number): void;
+  attention_many_f32(q: P, k: P, v: P, out: P, nTok: number, pos0: number, nHeads: number, nKvHeads: number, headDim: number, cap: number, scale: number, w0: number, w1: number): void;
+  attention_many_f16(q: P, k: P, v: P, out: P, nTok: number, pos0: number, nHeads: number, nKvHeads: number, headDim: number, cap: number, scale: number, w0: number, w1: number): void;
 }
 
 const memory = createSharedMemory(256); // 16 MiB
@@ -128,34 +128,75 @@ test('rope_many equals rope row by row with each row its own position', () => {
 
 // ---- KV cache ------------------------------------------------------------------------------
 
-test('kv_append_f32 writes the row at its position and nothing else', () => {
+test('kv_append_f32 writes each head\'s vector at its position and nothing else (headDim 37: SIMD and scalar tail)', () => {
   const a = new KernelArena(memory);
-  const kvDim = 37;
-  const cache = a.f32(4 * kvDim);
+  const nKvHeads = 3, headDim = 37, cap = 4;
+  const cache = a.f32(nKvHeads * cap * headDim);
   cache.view.fill(7);
-  const src = a.f32(kvDim, uniform(kvDim, 3, 2));
-  attn.kv_append_f32(src.ptr, cache.ptr, 2, kvDim);
-  const want = new Float32Array(4 * kvDim).fill(7);
-  ref.kvAppendF32(src.view, want, 2, kvDim);
+  const src = a.f32(nKvHeads * headDim, uniform(nKvHeads * headDim, 3, 2));
+  attn.kv_append_f32(src.ptr, cache.ptr, 2, nKvHeads, headDim, cap);
+  const want = new Float32Array(nKvHeads * cap * headDim).fill(7);
+  ref.kvAppendF32(src.view, want, 2, nKvHeads, headDim, cap);
   assert.equal(bits(cache.view), bits(want));
+});
+
+test('the KV cache is head-major: head h, position p at cache + ((h·cap + p)·headDim)·eltBytes; positions ≥ nPos and the bytes around untouched', () => {
+  // (nKvHeads, headDim, cap, nPos): nPos = cap fills every head to its end, next to the following head
+  for (const f16 of [false, true]) {
+    for (const [nKvHeads, headDim, cap, nPos] of [[2, 64, 10, 3], [4, 16, 7, 7], [1, 8, 3, 1], [8, 128, 5, 4], [3, 12, 9, 6]]) {
+      const a = new KernelArena(memory);
+      const elt = f16 ? 2 : 4;
+      const bytes = nKvHeads * cap * headDim * elt;
+      // the cache with a 64-byte guard on each side; every byte starts as 0xa5
+      const buf = a.alloc(bytes + 128);
+      const all = new Uint8Array(memory.buffer, buf, bytes + 128);
+      all.fill(0xa5);
+      const cache = buf + 64;
+      const src = a.f32(nKvHeads * headDim);
+      const rows: Float32Array[] = [];
+      for (let p = 0; p < nPos; p++) {
+        rows.push(uniform(nKvHeads * headDim, 1000 * p + headDim + nKvHeads, 1));
+        src.view.set(rows[p]);
+        (f16 ? attn.kv_append_f16 : attn.kv_append_f32)(src.ptr, cache, p, nKvHeads, headDim, cap);
+      }
+      const what = `${f16 ? 'f16' : 'f32'} ${nKvHeads}×${headDim} cap ${cap} nPos ${nPos}`;
+      for (let h = 0; h < nKvHeads; h++) {
+        for (let p = 0; p < cap; p++) {
+          const offset = ((h * cap + p) * headDim) * elt; // the documented byte offset
+          assert.is(ref.kvIndex(h, p, headDim, cap) * elt, offset);
+          const got = f16 ? Array.from(new Uint16Array(memory.buffer, cache + offset, headDim))
+            : Array.from(new Uint32Array(memory.buffer, cache + offset, headDim));
+          if (p < nPos) {
+            const head = rows[p].subarray(h * headDim, (h + 1) * headDim);
+            assert.equal(got, f16 ? Array.from(head, (x) => f32ToF16(x)) : bits(head), `${what}: head ${h} position ${p}`);
+          } else {
+            assert.ok(got.every((x) => x === (f16 ? 0xa5a5 : 0xa5a5a5a5)), `${what}: head ${h} position ${p} untouched`);
+          }
+        }
+      }
+      assert.ok(all.subarray(0, 64).every((b) => b === 0xa5) && all.subarray(64 + bytes).every((b) => b === 0xa5), `${what}: nothing written outside the cache`);
+    }
+  }
 });
 
 test('kv_append_f16 rounds to nearest even exactly like f32ToF16 (ggml)', () => {
   const specials = [0, -0, 1, -2, 0.1, 65504, 65519, 65520, 1e6, 1 + 2 ** -11, 1 + 3 * 2 ** -11, 2 ** -24, 2 ** -25, 1.5 * 2 ** -25, 2 ** -14,
     2 ** -14 - 2 ** -25, Infinity, -Infinity, NaN, -NaN, 1e-30];
   const values = Float32Array.from([...specials, ...uniform(1000, 4, 8), ...uniform(1000, 5, 1e-4)]);
-  const kvDim = values.length;
+  const nKvHeads = 43, headDim = 47, cap = 3; // 43·47 = 2021 values
+  assert.is(values.length, nKvHeads * headDim);
   const a = new KernelArena(memory);
-  const src = a.f32(kvDim, values);
-  const cache = a.u16(3 * kvDim);
-  attn.kv_append_f16(src.ptr, cache.ptr, 1, kvDim);
-  const want = new Uint16Array(3 * kvDim);
-  ref.kvAppendF16(values, want, 1, kvDim);
+  const src = a.f32(values.length, values);
+  const cache = a.u16(nKvHeads * cap * headDim);
+  attn.kv_append_f16(src.ptr, cache.ptr, 1, nKvHeads, headDim, cap);
+  const want = new Uint16Array(nKvHeads * cap * headDim);
+  ref.kvAppendF16(values, want, 1, nKvHeads, headDim, cap);
   assert.equal(Array.from(cache.view), Array.from(want));
-  assert.is(cache.view[kvDim + 4], 0x2e66); // 0.1
-  assert.is(cache.view[kvDim + 7], 0x7c00); // 65520 overflows to inf
-  assert.is(cache.view[kvDim + 9], 0x3c00); // tie rounds to even
-  assert.is(cache.view[kvDim + 10], 0x3c02);
+  // value i < headDim is head 0's element i at position 1: index headDim + i
+  assert.is(cache.view[headDim + 4], 0x2e66); // 0.1
+  assert.is(cache.view[headDim + 7], 0x7c00); // 65520 overflows to inf
+  assert.is(cache.view[headDim + 9], 0x3c00); // tie rounds to even
+  assert.is(cache.view[headDim + 10], 0x3c02);
 });
 
 // ---- attention -------------------------------------------------------------------------------
@@ -165,6 +206,7 @@ interface Setup {
   nKvHeads: number;
   headDim: number;
   nPos: number;
+  cap: number;
   scale: number;
   q: { ptr: P; view: Float32Array };
   k: { ptr: P; view: Float32Array };
@@ -174,25 +216,32 @@ interface Setup {
   out: { ptr: P; view: Float32Array };
 }
 
-/** Random q (nRows query rows) and nPos cache positions, filled through the append kernels. */
+/**
+ * Random q (nRows query rows) and nPos cache positions, filled through the append kernels into
+ * head-major caches of cap = nPos + 5 positions per head. The 5 spare positions of every head hold
+ * NaN (f32 and f16): a kernel that read past nPos, or across into another head, would return NaN.
+ */
 function setup(a: KernelArena, nHeads: number, nKvHeads: number, headDim: number, nPos: number, seed: number, nRows = 1, qScale = 2): Setup {
   const kvDim = nKvHeads * headDim;
+  const cap = nPos + 5;
   const q = a.f32(nRows * nHeads * headDim, uniform(nRows * nHeads * headDim, seed, qScale));
-  const k = a.f32(nPos * kvDim);
-  const v = a.f32(nPos * kvDim);
-  const k16 = a.u16(nPos * kvDim);
-  const v16 = a.u16(nPos * kvDim);
+  const k = a.f32(cap * kvDim);
+  const v = a.f32(cap * kvDim);
+  const k16 = a.u16(cap * kvDim);
+  const v16 = a.u16(cap * kvDim);
+  for (const c of [k, v]) c.view.fill(NaN);
+  for (const c of [k16, v16]) c.view.fill(0x7e00);
   const src = a.f32(kvDim);
   for (let p = 0; p < nPos; p++) {
     src.view.set(uniform(kvDim, seed * 7919 + 2 * p + 1, 1));
-    attn.kv_append_f32(src.ptr, k.ptr, p, kvDim);
-    attn.kv_append_f16(src.ptr, k16.ptr, p, kvDim);
+    attn.kv_append_f32(src.ptr, k.ptr, p, nKvHeads, headDim, cap);
+    attn.kv_append_f16(src.ptr, k16.ptr, p, nKvHeads, headDim, cap);
     src.view.set(uniform(kvDim, seed * 7919 + 2 * p + 2, 1));
-    attn.kv_append_f32(src.ptr, v.ptr, p, kvDim);
-    attn.kv_append_f16(src.ptr, v16.ptr, p, kvDim);
+    attn.kv_append_f32(src.ptr, v.ptr, p, nKvHeads, headDim, cap);
+    attn.kv_append_f16(src.ptr, v16.ptr, p, nKvHeads, headDim, cap);
   }
   const out = a.f32(nRows * nHeads * headDim);
-  return { nHeads, nKvHeads, headDim, nPos, scale: Math.fround(1 / Math.sqrt(headDim)), q, k, v, k16, v16, out };
+  return { nHeads, nKvHeads, headDim, nPos, cap, scale: Math.fround(1 / Math.sqrt(headDim)), q, k, v, k16, v16, out };
 }
 
 const GQA = [1, 2, 4, 8];
@@ -209,9 +258,9 @@ test('attention_f32 matches the reference: GQA 1, 2, 4, 8 × headDim 8, 16, 64, 
       for (const nPos of N_POS) {
         const a = new KernelArena(memory);
         const s = setup(a, 2 * ratio, 2, headDim, nPos, ratio * 100000 + headDim * 1000 + nPos);
-        attn.attention_f32(s.q.ptr, s.k.ptr, s.v.ptr, s.out.ptr, s.nHeads, s.nKvHeads, headDim, nPos, s.scale, 0, s.nHeads);
+        attn.attention_f32(s.q.ptr, s.k.ptr, s.v.ptr, s.out.ptr, s.nHeads, s.nKvHeads, headDim, nPos, s.cap, s.scale, 0, s.nHeads);
         const want = new Float32Array(s.out.view.length);
-        ref.attention(s.q.view, s.k.view, s.v.view, want, s, nPos);
+        ref.attention(s.q.view, s.k.view, s.v.view, want, s, nPos, s.cap);
         assertClose(s.out.view, want, ATOL, RTOL, `attention_f32 GQA ${ratio} headDim ${headDim} nPos ${nPos}`);
       }
     }
@@ -224,12 +273,13 @@ test('attention_f16 matches the reference fed the same halves (atol 1e-6, rtol 1
       for (const nPos of N_POS) {
         const a = new KernelArena(memory);
         const s = setup(a, 2 * ratio, 2, headDim, nPos, ratio * 100000 + headDim * 1000 + nPos + 7);
-        attn.attention_f16(s.q.ptr, s.k16.ptr, s.v16.ptr, s.out.ptr, s.nHeads, s.nKvHeads, headDim, nPos, s.scale, 0, s.nHeads);
+        attn.attention_f16(s.q.ptr, s.k16.ptr, s.v16.ptr, s.out.ptr, s.nHeads, s.nKvHeads, headDim, nPos, s.cap, s.scale, 0, s.nHeads);
         const want = new Float32Array(s.out.view.length);
-        ref.attentionF16(s.q.view, s.k16.view, s.v16.view, want, s, nPos);
+        ref.attentionF16(s.q.view, s.k16.view, s.v16.view, want, s, nPos, s.cap);
         assertClose(s.out.view, want, ATOL, RTOL, `attention_f16 GQA ${ratio} headDim ${headDim} nPos ${nPos}`);
-        // the halves are the f32 cache rounded: f32ToF16 of every cached float
-        assert.is(s.k16.view[nPos * s.nKvHeads * headDim - 1], f32ToF16(s.k.view[nPos * s.nKvHeads * headDim - 1]));
+        // the halves are the f32 cache rounded: f32ToF16 of every cached float (here the last head's last position)
+        const last = ref.kvIndex(s.nKvHeads - 1, nPos - 1, headDim, s.cap) + headDim - 1;
+        assert.is(s.k16.view[last], f32ToF16(s.k.view[last]));
       }
     }
   }
@@ -242,11 +292,11 @@ test('attention with groups that are not a multiple of 4 (3, 7) and multi-query 
       const s = setup(a, nHeads, nKvHeads, 64, 41, nHeads * 10 + nKvHeads);
       const want = new Float32Array(nHeads * 64);
       if (f16) {
-        attn.attention_f16(s.q.ptr, s.k16.ptr, s.v16.ptr, s.out.ptr, nHeads, nKvHeads, 64, 41, s.scale, 0, nHeads);
-        ref.attentionF16(s.q.view, s.k16.view, s.v16.view, want, s, 41);
+        attn.attention_f16(s.q.ptr, s.k16.ptr, s.v16.ptr, s.out.ptr, nHeads, nKvHeads, 64, 41, s.cap, s.scale, 0, nHeads);
+        ref.attentionF16(s.q.view, s.k16.view, s.v16.view, want, s, 41, s.cap);
       } else {
-        attn.attention_f32(s.q.ptr, s.k.ptr, s.v.ptr, s.out.ptr, nHeads, nKvHeads, 64, 41, s.scale, 0, nHeads);
-        ref.attention(s.q.view, s.k.view, s.v.view, want, s, 41);
+        attn.attention_f32(s.q.ptr, s.k.ptr, s.v.ptr, s.out.ptr, nHeads, nKvHeads, 64, 41, s.cap, s.scale, 0, nHeads);
+        ref.attention(s.q.view, s.k.view, s.v.view, want, s, 41, s.cap);
       }
       assertClose(s.out.view, want, ATOL, RTOL, `attention ${nHeads}/${nKvHeads} ${f16 ? 'f16' : 'f32'}`);
     }
@@ -256,19 +306,19 @@ test('attention with groups that are not a multiple of 4 (3, 7) and multi-query 
 test('attention over one position returns that position’s value row exactly', () => {
   const a = new KernelArena(memory);
   const s = setup(a, 4, 2, 16, 1, 6);
-  attn.attention_f32(s.q.ptr, s.k.ptr, s.v.ptr, s.out.ptr, 4, 2, 16, 1, s.scale, 0, 4);
+  attn.attention_f32(s.q.ptr, s.k.ptr, s.v.ptr, s.out.ptr, 4, 2, 16, 1, s.cap, s.scale, 0, 4);
   for (let h = 0; h < 4; h++) {
-    const kvh = Math.floor(h / 2);
-    assert.equal(bits(s.out.view.subarray(h * 16, h * 16 + 16)), bits(s.v.view.subarray(kvh * 16, kvh * 16 + 16)));
+    const at = ref.kvIndex(Math.floor(h / 2), 0, 16, s.cap);
+    assert.equal(bits(s.out.view.subarray(h * 16, h * 16 + 16)), bits(s.v.view.subarray(at, at + 16)));
   }
 });
 
 test('attention stays finite and accurate for large scores (online softmax subtracts the running max)', () => {
   const a = new KernelArena(memory);
   const s = setup(a, 4, 2, 64, 300, 8, 1, 40); // q scaled ×40: scores in the hundreds
-  attn.attention_f32(s.q.ptr, s.k.ptr, s.v.ptr, s.out.ptr, 4, 2, 64, 300, s.scale, 0, 4);
+  attn.attention_f32(s.q.ptr, s.k.ptr, s.v.ptr, s.out.ptr, 4, 2, 64, 300, s.cap, s.scale, 0, 4);
   const want = new Float32Array(4 * 64);
-  ref.attention(s.q.view, s.k.view, s.v.view, want, s, 300);
+  ref.attention(s.q.view, s.k.view, s.v.view, want, s, 300, s.cap);
   assert.ok(s.out.view.every(Number.isFinite));
   // scores of ~100 carry ~1e-5 absolute rounding, so the weights ~1e-5 relative
   assertClose(s.out.view, want, 1e-5, 1e-4, 'attention with large scores');
@@ -287,10 +337,10 @@ test('head ranges that split the work give the same bytes as one call', () => {
       const s = setup(a, nHeads, nKvHeads, 64, 57, 9);
       const fn = f16 ? attn.attention_f16 : attn.attention_f32;
       const [k, v] = f16 ? [s.k16.ptr, s.v16.ptr] : [s.k.ptr, s.v.ptr];
-      fn(s.q.ptr, k, v, s.out.ptr, nHeads, nKvHeads, 64, 57, s.scale, 0, nHeads);
+      fn(s.q.ptr, k, v, s.out.ptr, nHeads, nKvHeads, 64, 57, s.cap, s.scale, 0, nHeads);
       const whole = s.out.view.slice();
       s.out.view.fill(NaN);
-      for (const [h0, h1] of splits) fn(s.q.ptr, k, v, s.out.ptr, nHeads, nKvHeads, 64, 57, s.scale, h0, h1);
+      for (const [h0, h1] of splits) fn(s.q.ptr, k, v, s.out.ptr, nHeads, nKvHeads, 64, 57, s.cap, s.scale, h0, h1);
       assert.equal(bits(s.out.view), bits(whole), `${nHeads}/${nKvHeads} ${f16 ? 'f16' : 'f32'}`);
     }
   }
@@ -304,14 +354,14 @@ test('attention_many equals nTok single-query calls at positions pos0 .. pos0 + 
       const [k, v] = f16 ? [s.k16.ptr, s.v16.ptr] : [s.k.ptr, s.v.ptr];
       const many = f16 ? attn.attention_many_f16 : attn.attention_many_f32;
       const single = f16 ? attn.attention_f16 : attn.attention_f32;
-      many(s.q.ptr, k, v, s.out.ptr, nTok, pos0, nHeads, nKvHeads, headDim, s.scale, 0, nTok * nHeads);
+      many(s.q.ptr, k, v, s.out.ptr, nTok, pos0, nHeads, nKvHeads, headDim, s.cap, s.scale, 0, nTok * nHeads);
       const got = s.out.view.slice();
       const row = 4 * nHeads * headDim;
-      for (let t = 0; t < nTok; t++) single(s.q.ptr + t * row, k, v, s.out.ptr + t * row, nHeads, nKvHeads, headDim, pos0 + t + 1, s.scale, 0, nHeads);
+      for (let t = 0; t < nTok; t++) single(s.q.ptr + t * row, k, v, s.out.ptr + t * row, nHeads, nKvHeads, headDim, pos0 + t + 1, s.cap, s.scale, 0, nHeads);
       assert.equal(bits(got), bits(s.out.view), `${f16 ? 'f16' : 'f32'} ${nHeads}/${nKvHeads}×${headDim} pos0 ${pos0} nTok ${nTok}`);
       const want = new Float32Array(got.length);
-      if (f16) ref.attentionManyF16(s.q.view, s.k16.view, s.v16.view, want, s, nTok, pos0);
-      else ref.attentionMany(s.q.view, s.k.view, s.v.view, want, s, nTok, pos0);
+      if (f16) ref.attentionManyF16(s.q.view, s.k16.view, s.v16.view, want, s, nTok, pos0, s.cap);
+      else ref.attentionMany(s.q.view, s.k.view, s.v.view, want, s, nTok, pos0, s.cap);
       assertClose(got, want, ATOL, RTOL, 'attention_many vs reference');
     }
   }
@@ -321,11 +371,11 @@ test('attention_many work ranges split anywhere give the same bytes as one call'
   const a = new KernelArena(memory);
   const nHeads = 8, nTok = 9, pos0 = 4;
   const s = setup(a, nHeads, 2, 16, pos0 + nTok, 10, nTok);
-  attn.attention_many_f32(s.q.ptr, s.k.ptr, s.v.ptr, s.out.ptr, nTok, pos0, nHeads, 2, 16, s.scale, 0, nTok * nHeads);
+  attn.attention_many_f32(s.q.ptr, s.k.ptr, s.v.ptr, s.out.ptr, nTok, pos0, nHeads, 2, 16, s.cap, s.scale, 0, nTok * nHeads);
   const whole = s.out.view.slice();
   s.out.view.fill(NaN);
   for (const [w0, w1] of [[0, 5], [5, 6], [6, 40], [40, 72]]) {
-    attn.attention_many_f32(s.q.ptr, s.k.ptr, s.v.ptr, s.out.ptr, nTok, pos0, nHeads, 2, 16, s.scale, w0, w1);
+    attn.attention_many_f32(s.q.ptr, s.k.ptr, s.v.ptr, s.out.ptr, nTok, pos0, nHeads, 2, 16, s.cap, s.scale, w0, w1);
   }
   assert.equal(bits(s.out.view), bits(whole));
 });

@@ -17,11 +17,11 @@ function run(cmd: string, args: string[]) {
   return { code: r.status, out: `${r.stdout ?? ''}${r.stderr ?? ''}` };
 }
 
-test('the manifest lists the three kernel families with ABI 1 and their sha256', () => {
+test('the manifest lists the three kernel families with ABI 2 and their sha256', () => {
   assert.equal(families.sort(), ['attn', 'matmul', 'ops']);
   for (const f of families) {
     const m = manifest.families[f];
-    assert.is(m.abi, 1);
+    assert.is(m.abi, 2);
     assert.match(m.sha256, /^[0-9a-f]{64}$/);
     assert.ok(Object.keys(m.exports).includes('_start'), `${f} exports _start`);
     assert.equal(m.wasiImports.sort(), ['wasi_snapshot_preview1.fd_write', 'wasi_snapshot_preview1.proc_exit'], `${f} imports only the self-test's WASI calls`);

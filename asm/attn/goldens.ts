@@ -36,7 +36,7 @@ export const ROPE_NORMAL_PARTIAL: StaticArray<u32> = [
   0xbe7f2048, 0x3f00cf30, 0xbe83a1b4, 0xbf7c453e, 0xbf5840f8, 0x3dbd21a0, 0x3f366570, 0xbf6ca83c,
 ];
 
-// attention_f32(q = fill(32, seed 6), k = fill(80, next), v = fill(80, next); 4 heads, 2 KV heads, headDim 8, nPos 5)
+// attention_f32(q = fill(32, seed 6); k rows = fill(80, next), v rows = fill(80, next) appended at positions 0..4 of caches of cap 7; 4 heads, 2 KV heads, headDim 8, nPos 5)
 export const ATTN_F32: StaticArray<u32> = [
   0x3e42f548, 0xbefae31f, 0x3e2b91d4, 0xbed78c36, 0x3e1967e6, 0x3e2eeb6f, 0x3da8cbf8, 0x3e926239,
   0x3e681d1c, 0xbed802d1, 0x3e3e4ef1, 0xbed40e3a, 0x3db3c67b, 0x3e642c40, 0x3dff990c, 0x3e56571c,

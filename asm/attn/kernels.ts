@@ -1,7 +1,9 @@
-// The `attn` kernels (docs/KERNEL-ABI.md, ABI 1): RoPE, KV-cache append, and attention of one query
-// per head over a KV cache laid out [pos][kvHead][headDim] (f32, or f16 in the `_f16` variants), with
-// grouped-query heads and an online softmax: positions stream through, and a running maximum and sum
-// per head rescale the output accumulated in `out` itself, so nothing of length nPos is stored.
+// The `attn` kernels (docs/KERNEL-ABI.md, ABI 2): RoPE, KV-cache append, and attention of one query
+// per head over a KV cache laid out head-major, [kvHead][cap][headDim] (f32, or f16 in the `_f16`
+// variants; `cap` = the positions the cache was allocated for), so one head's keys (and values) are
+// one contiguous run; with grouped-query heads and an online softmax: positions stream through, and a
+// running maximum and sum per head rescale the output accumulated in `out` itself, so nothing of
+// length nPos is stored.
 import { f16x4_to_f32x4, f32_to_f16 } from '../lib/f16';
 import { exp4, expf, hmax4, hsum4 } from '../lib/math';
 
@@ -79,18 +81,35 @@ export function rope_many(x: usize, cs: usize, nTok: i32, nHeads: i32, headDim: 
 
 // ---- KV cache append -----------------------------------------------------------------------
 
-/** Copies kvDim floats from src to position pos of an f32 cache. */
-export function kv_append_f32(src: usize, cache: usize, pos: i32, kvDim: i32): void {
-  const dst = cache + (<usize>pos * <usize>kvDim << 2);
-  let i = 0;
-  for (; i + 4 <= kvDim; i += 4) v128.store(dst + (<usize>i << 2), v128.load(src + (<usize>i << 2)));
-  for (; i < kvDim; i++) store<f32>(dst + (<usize>i << 2), load<f32>(src + (<usize>i << 2)));
+/** Byte offset of KV head h's vector at position pos in a head-major cache of `cap` positions. */
+@inline function kvAt(h: i32, pos: i32, headDim: i32, cap: i32, eltShift: i32): usize {
+  return (<usize>h * <usize>cap + <usize>pos) * <usize>headDim << <usize>eltShift;
 }
 
-/** Stores kvDim floats from src as halves (round to nearest even, as ggml) at position pos of an f16 cache. */
-export function kv_append_f16(src: usize, cache: usize, pos: i32, kvDim: i32): void {
-  const dst = cache + (<usize>pos * <usize>kvDim << 1);
-  for (let i = 0; i < kvDim; i++) store<u16>(dst + (<usize>i << 1), <u16>f32_to_f16(load<f32>(src + (<usize>i << 2))));
+/**
+ * Copies the nKvHeads·headDim floats of src (head h at src + h·headDim floats) to position pos of
+ * each head of an f32 cache: head h's vector lands at cache + ((h·cap + pos)·headDim)·4.
+ */
+export function kv_append_f32(src: usize, cache: usize, pos: i32, nKvHeads: i32, headDim: i32, cap: i32): void {
+  for (let h = 0; h < nKvHeads; h++) {
+    const s = src + (<usize>h * <usize>headDim << 2);
+    const dst = cache + kvAt(h, pos, headDim, cap, 2);
+    let i = 0;
+    for (; i + 4 <= headDim; i += 4) v128.store(dst + (<usize>i << 2), v128.load(s + (<usize>i << 2)));
+    for (; i < headDim; i++) store<f32>(dst + (<usize>i << 2), load<f32>(s + (<usize>i << 2)));
+  }
+}
+
+/**
+ * Stores the nKvHeads·headDim floats of src as halves (round to nearest even, as ggml) at position
+ * pos of each head of an f16 cache: head h's vector lands at cache + ((h·cap + pos)·headDim)·2.
+ */
+export function kv_append_f16(src: usize, cache: usize, pos: i32, nKvHeads: i32, headDim: i32, cap: i32): void {
+  for (let h = 0; h < nKvHeads; h++) {
+    const s = src + (<usize>h * <usize>headDim << 2);
+    const dst = cache + kvAt(h, pos, headDim, cap, 1);
+    for (let i = 0; i < headDim; i++) store<u16>(dst + (<usize>i << 1), <u16>f32_to_f16(load<f32>(s + (<usize>i << 2))));
+  }
 }
 
 // ---- attention -----------------------------------------------------------------------------
@@ -103,7 +122,8 @@ export function kv_append_f16(src: usize, cache: usize, pos: i32, kvDim: i32): v
 
 /**
  * Attention of one query vector q over positions [0, nPos) of one KV head: k and v point at position
- * 0's vector of that head, positions are `stride` bytes apart. Writes headDim floats to out.
+ * 0's vector of that head, positions are `stride` bytes apart (headDim elements: contiguous in the
+ * head-major cache). Writes headDim floats to out.
  */
 function attendHead<T>(q: usize, k: usize, v: usize, out: usize, stride: usize, headDim: i32, nPos: i32, scale: f32): void {
   const es = sizeof<T>();
@@ -339,13 +359,14 @@ function attendGroup<T>(q: usize, k: usize, v: usize, out: usize, stride: usize,
  */
 @inline function attendHeads<T>(
   q: usize, kCache: usize, vCache: usize, out: usize,
-  group: i32, headDim: i32, nPos: i32, scale: f32, stride: usize, h0: i32, h1: i32,
+  group: i32, headDim: i32, nPos: i32, cap: i32, scale: f32, h0: i32, h1: i32,
 ): void {
   const headBytes = <usize>headDim << 2;
+  const stride = <usize>headDim * sizeof<T>(); // one position to the next within a head
   let h = h0;
   while (h < h1) {
     const kvh = h / group;
-    const kvOff = <usize>kvh * <usize>headDim * sizeof<T>();
+    const kvOff = <usize>kvh * <usize>cap * <usize>headDim * sizeof<T>(); // KV head kvh's position 0
     const qo = <usize>(h - h0) * headBytes;
     if (group == 1) {
       attendHead<T>(q + qo, kCache + kvOff, vCache + kvOff, out + qo, stride, headDim, nPos, scale);
@@ -358,22 +379,20 @@ function attendGroup<T>(q: usize, k: usize, v: usize, out: usize, stride: usize,
   }
 }
 
-/** Heads [h0, h1) of one query position over cache positions [0, nPos). */
+/** Heads [h0, h1) of one query position over cache positions [0, nPos) (nPos ≤ cap). */
 @inline function attentionRange<T>(
   q: usize, kCache: usize, vCache: usize, out: usize,
-  nHeads: i32, nKvHeads: i32, headDim: i32, nPos: i32, scale: f32, h0: i32, h1: i32,
+  nHeads: i32, nKvHeads: i32, headDim: i32, nPos: i32, cap: i32, scale: f32, h0: i32, h1: i32,
 ): void {
-  const stride = <usize>nKvHeads * <usize>headDim * sizeof<T>();
   const qo = <usize>h0 * <usize>headDim << 2;
-  attendHeads<T>(q + qo, kCache, vCache, out + qo, nHeads / nKvHeads, headDim, nPos, scale, stride, h0, h1);
+  attendHeads<T>(q + qo, kCache, vCache, out + qo, nHeads / nKvHeads, headDim, nPos, cap, scale, h0, h1);
 }
 
 /** Causal prefill: work item w = t·nHeads + h, query row t at position pos0 + t sees [0, pos0 + t]. */
 @inline function attentionManyRange<T>(
   q: usize, kCache: usize, vCache: usize, out: usize,
-  nTok: i32, pos0: i32, nHeads: i32, nKvHeads: i32, headDim: i32, scale: f32, w0: i32, w1: i32,
+  nTok: i32, pos0: i32, nHeads: i32, nKvHeads: i32, headDim: i32, cap: i32, scale: f32, w0: i32, w1: i32,
 ): void {
-  const stride = <usize>nKvHeads * <usize>headDim * sizeof<T>();
   let w = w0;
   while (w < w1) {
     // the items of one query row: heads [h, hEnd) of row t
@@ -381,35 +400,35 @@ function attendGroup<T>(q: usize, k: usize, v: usize, out: usize, stride: usize,
     const h = w - t * nHeads;
     const hEnd = min(nHeads, h + (w1 - w));
     const qo = <usize>w * <usize>headDim << 2; // row t, head h
-    attendHeads<T>(q + qo, kCache, vCache, out + qo, nHeads / nKvHeads, headDim, pos0 + t + 1, scale, stride, h, hEnd);
+    attendHeads<T>(q + qo, kCache, vCache, out + qo, nHeads / nKvHeads, headDim, pos0 + t + 1, cap, scale, h, hEnd);
     w += hEnd - h;
   }
 }
 
 export function attention_f32(
   q: usize, kCache: usize, vCache: usize, out: usize,
-  nHeads: i32, nKvHeads: i32, headDim: i32, nPos: i32, scale: f32, h0: i32, h1: i32,
+  nHeads: i32, nKvHeads: i32, headDim: i32, nPos: i32, cap: i32, scale: f32, h0: i32, h1: i32,
 ): void {
-  attentionRange<f32>(q, kCache, vCache, out, nHeads, nKvHeads, headDim, nPos, scale, h0, h1);
+  attentionRange<f32>(q, kCache, vCache, out, nHeads, nKvHeads, headDim, nPos, cap, scale, h0, h1);
 }
 
 export function attention_f16(
   q: usize, kCache: usize, vCache: usize, out: usize,
-  nHeads: i32, nKvHeads: i32, headDim: i32, nPos: i32, scale: f32, h0: i32, h1: i32,
+  nHeads: i32, nKvHeads: i32, headDim: i32, nPos: i32, cap: i32, scale: f32, h0: i32, h1: i32,
 ): void {
-  attentionRange<u16>(q, kCache, vCache, out, nHeads, nKvHeads, headDim, nPos, scale, h0, h1);
+  attentionRange<u16>(q, kCache, vCache, out, nHeads, nKvHeads, headDim, nPos, cap, scale, h0, h1);
 }
 
 export function attention_many_f32(
   q: usize, kCache: usize, vCache: usize, out: usize,
-  nTok: i32, pos0: i32, nHeads: i32, nKvHeads: i32, headDim: i32, scale: f32, w0: i32, w1: i32,
+  nTok: i32, pos0: i32, nHeads: i32, nKvHeads: i32, headDim: i32, cap: i32, scale: f32, w0: i32, w1: i32,
 ): void {
-  attentionManyRange<f32>(q, kCache, vCache, out, nTok, pos0, nHeads, nKvHeads, headDim, scale, w0, w1);
+  attentionManyRange<f32>(q, kCache, vCache, out, nTok, pos0, nHeads, nKvHeads, headDim, cap, scale, w0, w1);
 }
 
 export function attention_many_f16(
   q: usize, kCache: usize, vCache: usize, out: usize,
-  nTok: i32, pos0: i32, nHeads: i32, nKvHeads: i32, headDim: i32, scale: f32, w0: i32, w1: i32,
+  nTok: i32, pos0: i32, nHeads: i32, nKvHeads: i32, headDim: i32, cap: i32, scale: f32, w0: i32, w1: i32,
 ): void {
-  attentionManyRange<u16>(q, kCache, vCache, out, nTok, pos0, nHeads, nKvHeads, headDim, scale, w0, w1);
+  attentionManyRange<u16>(q, kCache, vCache, out, nTok, pos0, nHeads, nKvHeads, headDim, cap, scale, w0, w1);
 }

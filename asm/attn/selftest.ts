@@ -1,7 +1,8 @@
 // `_start` of the attn module: its golden cases. RoPE and attention are checked against scalar f64
-// versions written here (deterministic inputs; GQA, headDim 8..128, f32 and f16 caches), against
-// constants the JS reference computed on the same inputs (asm/attn/goldens.ts), and for the
-// invariances the host relies on (split head ranges, prefill = repeated decode). Scratch from SELFTEST_BASE.
+// versions written here (deterministic inputs; GQA, headDim 8..128, f32 and f16 head-major caches of
+// `cap` ≥ nPos positions), against constants the JS reference computed on the same inputs
+// (asm/attn/goldens.ts), and for the invariances the host relies on (split head ranges, prefill =
+// repeated decode). Scratch from SELFTEST_BASE.
 import { check, ensureMemory, finish, SELFTEST_BASE } from '../lib/selftest';
 import { f16_to_f32 } from '../lib/f16';
 import { allClose, closeToGolden, fillUniform, loadGolden, sameBits } from '../ops/testkit';
@@ -27,16 +28,16 @@ const CS: usize = REF + REGION;
 const SCORES: usize = CS + REGION; // f64 scores of the scalar reference
 const END: usize = SCORES + REGION;
 
-/** Fills positions [0, nPos) of both the f32 and the f16 caches through the append kernels. */
-function fillCaches(nPos: i32, kvDim: i32, seed: u32): u32 {
+/** Fills positions [0, nPos) of both the f32 and the f16 caches (cap positions per head) through the append kernels. */
+function fillCaches(nPos: i32, nKv: i32, headDim: i32, cap: i32, seed: u32): u32 {
   let s = seed;
   for (let p = 0; p < nPos; p++) {
-    s = fillUniform(SRC, kvDim, s, 1);
-    kv_append_f32(SRC, K, p, kvDim);
-    kv_append_f16(SRC, K16, p, kvDim);
-    s = fillUniform(SRC, kvDim, s, 1);
-    kv_append_f32(SRC, V, p, kvDim);
-    kv_append_f16(SRC, V16, p, kvDim);
+    s = fillUniform(SRC, nKv * headDim, s, 1);
+    kv_append_f32(SRC, K, p, nKv, headDim, cap);
+    kv_append_f16(SRC, K16, p, nKv, headDim, cap);
+    s = fillUniform(SRC, nKv * headDim, s, 1);
+    kv_append_f32(SRC, V, p, nKv, headDim, cap);
+    kv_append_f16(SRC, V16, p, nKv, headDim, cap);
   }
   return s;
 }
@@ -45,16 +46,15 @@ function fillCaches(nPos: i32, kvDim: i32, seed: u32): u32 {
   return f16 ? <f64>f16_to_f32(<u32>load<u16>(cache + (<usize>i << 1))) : <f64>load<f32>(cache + (<usize>i << 2));
 }
 
-/** Two-pass f64 attention of heads [0, nHeads) over [0, nPos), written as f32 to REF. */
-function refAttention(q: usize, k: usize, v: usize, out: usize, nHeads: i32, nKvHeads: i32, headDim: i32, nPos: i32, scale: f32, f16: bool): void {
+/** Two-pass f64 attention of heads [0, nHeads) over [0, nPos) of head-major caches of cap positions, written as f32 to REF. */
+function refAttention(q: usize, k: usize, v: usize, out: usize, nHeads: i32, nKvHeads: i32, headDim: i32, nPos: i32, cap: i32, scale: f32, f16: bool): void {
   const group = nHeads / nKvHeads;
-  const kvDim = nKvHeads * headDim;
   for (let h = 0; h < nHeads; h++) {
-    const kvOff = (h / group) * headDim;
+    const kvOff = (h / group) * cap * headDim; // element index of the KV head's position 0
     let m: f64 = -Infinity;
     for (let t = 0; t < nPos; t++) {
       let dot: f64 = 0;
-      for (let i = 0; i < headDim; i++) dot += <f64>load<f32>(q + (<usize>(h * headDim + i) << 2)) * cacheAt(k, t * kvDim + kvOff + i, f16);
+      for (let i = 0; i < headDim; i++) dot += <f64>load<f32>(q + (<usize>(h * headDim + i) << 2)) * cacheAt(k, kvOff + t * headDim + i, f16);
       const sc = dot * <f64>scale;
       store<f64>(SCORES + (<usize>t << 3), sc);
       m = Math.max(m, sc);
@@ -67,7 +67,7 @@ function refAttention(q: usize, k: usize, v: usize, out: usize, nHeads: i32, nKv
     }
     for (let i = 0; i < headDim; i++) {
       let acc: f64 = 0;
-      for (let t = 0; t < nPos; t++) acc += load<f64>(SCORES + (<usize>t << 3)) * cacheAt(v, t * kvDim + kvOff + i, f16);
+      for (let t = 0; t < nPos; t++) acc += load<f64>(SCORES + (<usize>t << 3)) * cacheAt(v, kvOff + t * headDim + i, f16);
       store<f32>(out + (<usize>(h * headDim + i) << 2), <f32>(acc / sum));
     }
   }
@@ -80,70 +80,85 @@ function checkAttention(): void {
   let ok16 = true;
   for (let c = 0; c < cases.length; c += 4) {
     const nHeads = cases[c], nKv = cases[c + 1], hd = cases[c + 2], nPos = cases[c + 3];
+    const cap = nPos + c / 4; // room past nPos (the slack holds earlier cases' bytes, never read)
     const scale = <f32>(1.0 / Math.sqrt(<f64>hd));
     const s = fillUniform(Q, nHeads * hd, <u32>(1000 + c), 2);
-    fillCaches(nPos, nKv * hd, s);
-    attention_f32(Q, K, V, OUT, nHeads, nKv, hd, nPos, scale, 0, nHeads);
-    refAttention(Q, K, V, REF, nHeads, nKv, hd, nPos, scale, false);
+    fillCaches(nPos, nKv, hd, cap, s);
+    attention_f32(Q, K, V, OUT, nHeads, nKv, hd, nPos, cap, scale, 0, nHeads);
+    refAttention(Q, K, V, REF, nHeads, nKv, hd, nPos, cap, scale, false);
     ok32 = ok32 && allClose(OUT, REF, nHeads * hd, 2e-6, 1e-5);
-    attention_f16(Q, K16, V16, OUT, nHeads, nKv, hd, nPos, scale, 0, nHeads);
-    refAttention(Q, K16, V16, REF, nHeads, nKv, hd, nPos, scale, true);
+    attention_f16(Q, K16, V16, OUT, nHeads, nKv, hd, nPos, cap, scale, 0, nHeads);
+    refAttention(Q, K16, V16, REF, nHeads, nKv, hd, nPos, cap, scale, true);
     ok16 = ok16 && allClose(OUT, REF, nHeads * hd, 2e-6, 1e-5);
   }
   check(ok32, 'attention_f32 matches f64 attention (GQA 1, 2, 3, 4, 8, headDim 8-128, nPos 1-300)');
   check(ok16, 'attention_f16 matches f64 attention over the same halves');
 
-  // the golden case: 4 heads over 2 KV heads, headDim 8, 5 positions
+  // the golden case: 4 heads over 2 KV heads, headDim 8, 5 positions; the k and v rows (position p's
+  // 16 floats at p·16, as the QKV matmul leaves them) go in through kv_append, into caches of cap 7
   const s = fillUniform(Q, 32, 6, 1);
-  const kEnd = fillUniform(K, 80, s, 1);
-  fillUniform(V, 80, kEnd, 1);
-  const scale = <f32>(1.0 / Math.sqrt(8.0));
-  attention_f32(Q, K, V, OUT, 4, 2, 8, 5, scale, 0, 4);
-  check(closeToGolden(OUT, ATTN_F32, 2e-6, 1e-5), 'attention_f32 matches the JS reference golden');
+  const KROWS = SRC, VROWS = SRC + 80 * 4;
+  const kEnd = fillUniform(KROWS, 80, s, 1);
+  fillUniform(VROWS, 80, kEnd, 1);
   for (let p = 0; p < 5; p++) {
-    kv_append_f16(K + (<usize>p * 64), K16, p, 16);
-    kv_append_f16(V + (<usize>p * 64), V16, p, 16);
+    kv_append_f32(KROWS + (<usize>p * 64), K, p, 2, 8, 7);
+    kv_append_f32(VROWS + (<usize>p * 64), V, p, 2, 8, 7);
+    kv_append_f16(KROWS + (<usize>p * 64), K16, p, 2, 8, 7);
+    kv_append_f16(VROWS + (<usize>p * 64), V16, p, 2, 8, 7);
   }
-  attention_f16(Q, K16, V16, OUT, 4, 2, 8, 5, scale, 0, 4);
+  const scale = <f32>(1.0 / Math.sqrt(8.0));
+  attention_f32(Q, K, V, OUT, 4, 2, 8, 5, 7, scale, 0, 4);
+  check(closeToGolden(OUT, ATTN_F32, 2e-6, 1e-5), 'attention_f32 matches the JS reference golden');
+  attention_f16(Q, K16, V16, OUT, 4, 2, 8, 5, 7, scale, 0, 4);
   check(closeToGolden(OUT, ATTN_F16, 2e-6, 1e-5), 'attention_f16 matches the JS reference golden');
 
   // head ranges that split the work give the same bytes as one call
   const seed = fillUniform(Q, 8 * 16, 77, 2);
-  fillCaches(40, 2 * 16, seed);
+  fillCaches(40, 2, 16, 45, seed);
   const sc16 = <f32>0.25;
-  attention_f32(Q, K, V, OUT, 8, 2, 16, 40, sc16, 0, 8);
-  attention_f32(Q, K, V, OUT2, 8, 2, 16, 40, sc16, 0, 3);
-  attention_f32(Q, K, V, OUT2, 8, 2, 16, 40, sc16, 3, 8);
+  attention_f32(Q, K, V, OUT, 8, 2, 16, 40, 45, sc16, 0, 8);
+  attention_f32(Q, K, V, OUT2, 8, 2, 16, 40, 45, sc16, 0, 3);
+  attention_f32(Q, K, V, OUT2, 8, 2, 16, 40, 45, sc16, 3, 8);
   let split = sameBits(OUT, OUT2, 128);
-  attention_f16(Q, K16, V16, OUT, 8, 2, 16, 40, sc16, 0, 8);
-  attention_f16(Q, K16, V16, OUT2, 8, 2, 16, 40, sc16, 0, 5);
-  attention_f16(Q, K16, V16, OUT2, 8, 2, 16, 40, sc16, 5, 8);
+  attention_f16(Q, K16, V16, OUT, 8, 2, 16, 40, 45, sc16, 0, 8);
+  attention_f16(Q, K16, V16, OUT2, 8, 2, 16, 40, 45, sc16, 0, 5);
+  attention_f16(Q, K16, V16, OUT2, 8, 2, 16, 40, 45, sc16, 5, 8);
   split = split && sameBits(OUT, OUT2, 128);
   check(split, 'attention over split head ranges equals one call');
 
   // prefill: 6 query rows at positions 34..39 equal 6 single-query calls, split at an odd work item
   fillUniform(Q, 6 * 8 * 16, 78, 2);
-  attention_many_f32(Q, K, V, OUT, 6, 34, 8, 2, 16, sc16, 0, 13);
-  attention_many_f32(Q, K, V, OUT, 6, 34, 8, 2, 16, sc16, 13, 48);
+  attention_many_f32(Q, K, V, OUT, 6, 34, 8, 2, 16, 45, sc16, 0, 13);
+  attention_many_f32(Q, K, V, OUT, 6, 34, 8, 2, 16, 45, sc16, 13, 48);
   let many = true;
   for (let t = 0; t < 6; t++) {
     const row = <usize>t * 8 * 16 * 4;
-    attention_f32(Q + row, K, V, OUT2 + row, 8, 2, 16, 34 + t + 1, sc16, 0, 8);
+    attention_f32(Q + row, K, V, OUT2 + row, 8, 2, 16, 34 + t + 1, 45, sc16, 0, 8);
   }
   many = many && sameBits(OUT, OUT2, 6 * 128);
-  attention_many_f16(Q, K16, V16, OUT, 6, 34, 8, 2, 16, sc16, 0, 48);
+  attention_many_f16(Q, K16, V16, OUT, 6, 34, 8, 2, 16, 45, sc16, 0, 48);
   for (let t = 0; t < 6; t++) {
     const row = <usize>t * 8 * 16 * 4;
-    attention_f16(Q + row, K16, V16, OUT2 + row, 8, 2, 16, 34 + t + 1, sc16, 0, 8);
+    attention_f16(Q + row, K16, V16, OUT2 + row, 8, 2, 16, 34 + t + 1, 45, sc16, 0, 8);
   }
   many = many && sameBits(OUT, OUT2, 6 * 128);
   check(many, 'attention_many equals single-query attention at each position');
 }
 
 function checkKvAppend(): void {
-  fillUniform(SRC, 37, 5, 3);
-  kv_append_f32(SRC, K, 3, 37);
-  check(sameBits(SRC, K + 3 * 37 * 4, 37), 'kv_append_f32 copies the row to its position');
+  // 3 KV heads of 13 (a scalar tail after the SIMD copy), cap 6, position 3: head h's vector at
+  // ((h·6 + 3)·13)·4, every other byte of the cache untouched
+  const n = 3 * 6 * 13;
+  for (let i = 0; i < n + 13; i++) store<u32>(K + (<usize>i << 2), 0x7fc0dead);
+  fillUniform(SRC, 3 * 13, 5, 3);
+  kv_append_f32(SRC, K, 3, 3, 13, 6);
+  let placed = true;
+  for (let i = 0; i < n + 13; i++) {
+    const h = i / (6 * 13), p = (i / 13) % 6, d = i % 13;
+    const want = i < n && p == 3 ? load<u32>(SRC + (<usize>(h * 13 + d) << 2)) : 0x7fc0dead;
+    placed = placed && load<u32>(K + (<usize>i << 2)) == want;
+  }
+  check(placed, 'kv_append_f32 copies each head vector to its position in the head-major cache, nothing else');
 
   // round to nearest even, as ggml: ties, overflow, subnormals, NaN
   const vals: StaticArray<f32> = [
@@ -155,9 +170,10 @@ function checkKvAppend(): void {
     0x8000, 0x7e00, 0x7c00, 0x0400,
   ];
   for (let i = 0; i < vals.length; i++) store<f32>(SRC + (<usize>i << 2), vals[i]);
-  kv_append_f16(SRC, K16, 2, vals.length);
+  // two heads of 7 halves, cap 4, position 2: head h at (h·4 + 2)·7
+  kv_append_f16(SRC, K16, 2, 2, 7, 4);
   let ok = true;
-  for (let i = 0; i < vals.length; i++) ok = ok && load<u16>(K16 + <usize>(2 * vals.length + i) * 2) == want[i];
+  for (let i = 0; i < vals.length; i++) ok = ok && load<u16>(K16 + <usize>(((i / 7) * 4 + 2) * 7 + i % 7) * 2) == want[i];
   check(ok, 'kv_append_f16 rounds to nearest even like ggml');
 }
 

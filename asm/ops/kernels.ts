@@ -1,4 +1,4 @@
-// The `ops` kernels (docs/KERNEL-ABI.md, ABI 1): RMSNorm, SiLU·mul, add, softmax, argmax, top-k.
+// The `ops` kernels (docs/KERNEL-ABI.md, ABI 2): RMSNorm, SiLU·mul, add, softmax, argmax, top-k.
 // Pointers are byte offsets into the shared memory; every loop runs four lanes at a time and finishes
 // the last n % 4 elements one by one, with the same arithmetic as a lane.
 import { exp4, expf, hmax4, silu4, siluf } from '../lib/math';

@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot } from '../model/catalog.js';
 
-export const KERNEL_ABI = 1;
+export const KERNEL_ABI = 2;
 export type KernelFamily = 'matmul' | 'attn' | 'ops';
 
 export interface KernelExport {

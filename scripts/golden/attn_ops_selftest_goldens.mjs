@@ -3,6 +3,10 @@
 // asm/ops/goldens.ts) from the JS references (host/kernels/reference/*.ts, compiled to dist/ by
 // `node build.mjs`). Inputs come from the same xorshift32 fill as asm/ops/testkit.ts, so the module and
 // this script see the same floats; keep the cases here and in asm/{attn,ops}/selftest.ts in step.
+// The attention case's k and v are filled as position-major rows (position p's kvDim floats at p·kvDim,
+// as the QKV matmul leaves them) and appended into head-major caches of cap 7 (ABI 2); the same values
+// at the same (position, head) give the same ATTN_F32/ATTN_F16 bits as the ABI 1 layout did, so the
+// head-major change left those constants as they were (only their comments changed).
 //   node build.mjs && node scripts/golden/attn_ops_selftest_goldens.mjs && node build.mjs
 import { writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -83,21 +87,27 @@ function write(rel, parts) {
 
   const shape = { nHeads: 4, nKvHeads: 2, headDim: 8, scale: Math.fround(1 / Math.sqrt(8)) };
   const nPos = 5;
+  const cap = 7;
   const kvDim = shape.nKvHeads * shape.headDim;
   let [q, s] = fillUniform(shape.nHeads * shape.headDim, 6, 1);
-  let k, v;
-  [k, s] = fillUniform(nPos * kvDim, s, 1);
-  [v] = fillUniform(nPos * kvDim, s, 1);
-  const out = new Float32Array(shape.nHeads * shape.headDim);
-  attn.attention(q, k, v, out, shape, nPos);
-  parts.push(constant('ATTN_F32', 'attention_f32(q = fill(32, seed 6), k = fill(80, next), v = fill(80, next); 4 heads, 2 KV heads, headDim 8, nPos 5)', bits(out)));
-  const k16 = new Uint16Array(nPos * kvDim);
-  const v16 = new Uint16Array(nPos * kvDim);
+  let kRows, vRows;
+  [kRows, s] = fillUniform(nPos * kvDim, s, 1);
+  [vRows] = fillUniform(nPos * kvDim, s, 1);
+  const k = new Float32Array(cap * kvDim);
+  const v = new Float32Array(cap * kvDim);
+  const k16 = new Uint16Array(cap * kvDim);
+  const v16 = new Uint16Array(cap * kvDim);
   for (let p = 0; p < nPos; p++) {
-    attn.kvAppendF16(k.subarray(p * kvDim), k16, p, kvDim);
-    attn.kvAppendF16(v.subarray(p * kvDim), v16, p, kvDim);
+    const kr = kRows.subarray(p * kvDim), vr = vRows.subarray(p * kvDim);
+    attn.kvAppendF32(kr, k, p, shape.nKvHeads, shape.headDim, cap);
+    attn.kvAppendF32(vr, v, p, shape.nKvHeads, shape.headDim, cap);
+    attn.kvAppendF16(kr, k16, p, shape.nKvHeads, shape.headDim, cap);
+    attn.kvAppendF16(vr, v16, p, shape.nKvHeads, shape.headDim, cap);
   }
-  attn.attentionF16(q, k16, v16, out, shape, nPos);
+  const out = new Float32Array(shape.nHeads * shape.headDim);
+  attn.attention(q, k, v, out, shape, nPos, cap);
+  parts.push(constant('ATTN_F32', 'attention_f32(q = fill(32, seed 6); k rows = fill(80, next), v rows = fill(80, next) appended at positions 0..4 of caches of cap 7; 4 heads, 2 KV heads, headDim 8, nPos 5)', bits(out)));
+  attn.attentionF16(q, k16, v16, out, shape, nPos, cap);
   parts.push(constant('ATTN_F16', 'attention_f16: the same with k and v stored by kv_append_f16', bits(out)));
   write('asm/attn/goldens.ts', parts);
 }

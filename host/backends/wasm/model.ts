@@ -390,6 +390,9 @@ export class WasmModel implements TokenModel<WasmSequence>, InspectableModel {
     const append = this.kvBytes === 2 ? 'kv_append_f16' : 'kv_append_f32';
     const attention = this.kvBytes === 2 ? 'attention_many_f16' : 'attention_many_f32';
     const scale = 1 / Math.sqrt(c.headDim);
+    // the caches are head-major, [kvHead][cap][headDim]: cap is the positions per head every slot was
+    // allocated with (contextSize · kvDim elements a layer), not state.maxSeq, which may be smaller
+    const cap = this.contextSize;
     const jobs: Job[] = [];
     let row = 0;
     for (const { state, pos0, n: rows } of segments) {
@@ -400,13 +403,13 @@ export class WasmModel implements TokenModel<WasmSequence>, InspectableModel {
       p.call('rope_many', q, cs, rows, c.nHeads, c.headDim, c.ropeDim, neox);
       p.call('rope_many', k, cs, rows, c.nKvHeads, c.headDim, c.ropeDim, neox);
       for (let t = 0; t < rows; t++) {
-        p.call(append, k + t * kvDim * 4, state.keys[l], pos0 + t, kvDim);
-        p.call(append, v + t * kvDim * 4, state.values[l], pos0 + t, kvDim);
+        p.call(append, k + t * kvDim * 4, state.keys[l], pos0 + t, c.nKvHeads, c.headDim, cap);
+        p.call(append, v + t * kvDim * 4, state.values[l], pos0 + t, c.nKvHeads, c.headDim, cap);
       }
       jobs.push({
         kernel: attention,
-        args: [q, state.keys[l], state.values[l], this.ATT + row * qDim * 4, rows, pos0, c.nHeads, c.nKvHeads, c.headDim, scale, 0, 0],
-        split: { total: rows * c.nHeads, startArg: 10, endArg: 11 },
+        args: [q, state.keys[l], state.values[l], this.ATT + row * qDim * 4, rows, pos0, c.nHeads, c.nKvHeads, c.headDim, cap, scale, 0, 0],
+        split: { total: rows * c.nHeads, startArg: 11, endArg: 12 },
       });
       row += rows;
     }

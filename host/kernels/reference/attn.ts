@@ -1,6 +1,6 @@
 // JS reference of every `attn` kernel export (docs/KERNEL-ABI.md), in the kernels' memory layouts:
-// head vectors [head][headDim], KV caches [pos][kvHead][headDim] (f32, or f16 bits in a Uint16Array),
-// RoPE driven by a per-position (cos, sin) table. The oracle for the kernel tests, the attn self-test
+// head vectors [head][headDim], KV caches head-major [kvHead][cap][headDim] (f32, or f16 bits in a
+// Uint16Array; cap = the positions the cache holds per head), RoPE driven by a per-position (cos, sin) table. The oracle for the kernel tests, the attn self-test
 // goldens and the registry's canary; it reuses the reference engine's softmax.
 import { softmax } from '../../engine/reference.js';
 import { f16ToF32, f32ToF16 } from '../../model/ggml-types.js';
@@ -54,14 +54,22 @@ export function ropeMany(x: Float32Array, cs: Float32Array, nTok: number, nHeads
   for (let t = 0; t < nTok; t++) rope(x.subarray(t * row, (t + 1) * row), cs.subarray(t * ropeDim, (t + 1) * ropeDim), nHeads, headDim, ropeDim, neox);
 }
 
-/** Copies kvDim floats of src to position pos of an f32 cache. */
-export function kvAppendF32(src: Float32Array, cache: Float32Array, pos: number, kvDim: number): void {
-  cache.set(src.subarray(0, kvDim), pos * kvDim);
+/** Element index of KV head h's vector at position pos in a head-major cache of cap positions. */
+export function kvIndex(h: number, pos: number, headDim: number, cap: number): number {
+  return (h * cap + pos) * headDim;
 }
 
-/** Stores kvDim floats of src as halves (round to nearest even) at position pos of an f16 cache. */
-export function kvAppendF16(src: Float32Array, cache: Uint16Array, pos: number, kvDim: number): void {
-  for (let i = 0; i < kvDim; i++) cache[pos * kvDim + i] = f32ToF16(src[i]);
+/** Copies the nKvHeads·headDim floats of src (head h at h·headDim) to position pos of each head of an f32 cache. */
+export function kvAppendF32(src: Float32Array, cache: Float32Array, pos: number, nKvHeads: number, headDim: number, cap: number): void {
+  for (let h = 0; h < nKvHeads; h++) cache.set(src.subarray(h * headDim, (h + 1) * headDim), kvIndex(h, pos, headDim, cap));
+}
+
+/** Stores the nKvHeads·headDim floats of src as halves (round to nearest even) at position pos of each head of an f16 cache. */
+export function kvAppendF16(src: Float32Array, cache: Uint16Array, pos: number, nKvHeads: number, headDim: number, cap: number): void {
+  for (let h = 0; h < nKvHeads; h++) {
+    const at = kvIndex(h, pos, headDim, cap);
+    for (let i = 0; i < headDim; i++) cache[at + i] = f32ToF16(src[h * headDim + i]);
+  }
 }
 
 /** The floats an f16 cache holds. */
@@ -78,51 +86,55 @@ export interface AttnShape {
 }
 
 /**
- * Attention of one query vector (q[qOff ..]) over positions [0, nPos) of KV head kvHead, as the
- * reference engine does it: scores rounded to f32, softmax, f64 weighted sum of the values.
+ * Attention of one query vector (q[qOff ..]) over positions [0, nPos) of KV head kvHead of head-major
+ * caches of cap positions, as the reference engine does it: scores rounded to f32, softmax, f64
+ * weighted sum of the values.
  */
-function attendHead(q: Float32Array, qOff: number, kCache: Float32Array, vCache: Float32Array, out: Float32Array, kvHead: number, nPos: number, s: AttnShape): void {
-  const kvDim = s.nKvHeads * s.headDim;
-  const kvOff = kvHead * s.headDim;
+function attendHead(q: Float32Array, qOff: number, kCache: Float32Array, vCache: Float32Array, out: Float32Array, kvHead: number, nPos: number, cap: number, s: AttnShape): void {
+  if (nPos > cap) throw new RangeError(`${nPos} positions do not fit a cache of ${cap}`);
+  const kvOff = kvIndex(kvHead, 0, s.headDim, cap);
   const scores = new Float32Array(nPos);
   for (let t = 0; t < nPos; t++) {
     let dot = 0;
-    for (let i = 0; i < s.headDim; i++) dot += q[qOff + i] * kCache[t * kvDim + kvOff + i];
+    for (let i = 0; i < s.headDim; i++) dot += q[qOff + i] * kCache[kvOff + t * s.headDim + i];
     scores[t] = dot * s.scale;
   }
   softmax(scores, nPos);
   for (let i = 0; i < s.headDim; i++) {
     let acc = 0;
-    for (let t = 0; t < nPos; t++) acc += scores[t] * vCache[t * kvDim + kvOff + i];
+    for (let t = 0; t < nPos; t++) acc += scores[t] * vCache[kvOff + t * s.headDim + i];
     out[qOff + i] = acc;
   }
 }
 
-/** attention_f32: heads [h0, h1) of one query row over cache positions [0, nPos); GQA head h reads KV head ⌊h / (nHeads/nKvHeads)⌋. */
-export function attention(q: Float32Array, kCache: Float32Array, vCache: Float32Array, out: Float32Array, s: AttnShape, nPos: number, h0 = 0, h1 = s.nHeads): void {
+/**
+ * attention_f32: heads [h0, h1) of one query row over cache positions [0, nPos) (caches of cap ≥ nPos
+ * positions per head); GQA head h reads KV head ⌊h / (nHeads/nKvHeads)⌋.
+ */
+export function attention(q: Float32Array, kCache: Float32Array, vCache: Float32Array, out: Float32Array, s: AttnShape, nPos: number, cap: number, h0 = 0, h1 = s.nHeads): void {
   const group = s.nHeads / s.nKvHeads;
-  for (let h = h0; h < h1; h++) attendHead(q, h * s.headDim, kCache, vCache, out, Math.floor(h / group), nPos, s);
+  for (let h = h0; h < h1; h++) attendHead(q, h * s.headDim, kCache, vCache, out, Math.floor(h / group), nPos, cap, s);
 }
 
 /** attention_f16: the same over an f16 cache (the halves' exact values). */
-export function attentionF16(q: Float32Array, kCache: Uint16Array, vCache: Uint16Array, out: Float32Array, s: AttnShape, nPos: number, h0 = 0, h1 = s.nHeads): void {
-  attention(q, halvesToF32(kCache), halvesToF32(vCache), out, s, nPos, h0, h1);
+export function attentionF16(q: Float32Array, kCache: Uint16Array, vCache: Uint16Array, out: Float32Array, s: AttnShape, nPos: number, cap: number, h0 = 0, h1 = s.nHeads): void {
+  attention(q, halvesToF32(kCache), halvesToF32(vCache), out, s, nPos, cap, h0, h1);
 }
 
 /**
  * attention_many_f32: causal prefill of nTok query rows; row t (position pos0 + t) sees positions
- * [0, pos0 + t]. Work items [w0, w1) index t·nHeads + h.
+ * [0, pos0 + t] of caches of cap positions per head. Work items [w0, w1) index t·nHeads + h.
  */
-export function attentionMany(q: Float32Array, kCache: Float32Array, vCache: Float32Array, out: Float32Array, s: AttnShape, nTok: number, pos0: number, w0 = 0, w1 = nTok * s.nHeads): void {
+export function attentionMany(q: Float32Array, kCache: Float32Array, vCache: Float32Array, out: Float32Array, s: AttnShape, nTok: number, pos0: number, cap: number, w0 = 0, w1 = nTok * s.nHeads): void {
   const group = s.nHeads / s.nKvHeads;
   for (let w = w0; w < w1; w++) {
     const t = Math.floor(w / s.nHeads);
     const h = w % s.nHeads;
-    attendHead(q, w * s.headDim, kCache, vCache, out, Math.floor(h / group), pos0 + t + 1, s);
+    attendHead(q, w * s.headDim, kCache, vCache, out, Math.floor(h / group), pos0 + t + 1, cap, s);
   }
 }
 
 /** attention_many_f16: the same over an f16 cache. */
-export function attentionManyF16(q: Float32Array, kCache: Uint16Array, vCache: Uint16Array, out: Float32Array, s: AttnShape, nTok: number, pos0: number, w0 = 0, w1 = nTok * s.nHeads): void {
-  attentionMany(q, halvesToF32(kCache), halvesToF32(vCache), out, s, nTok, pos0, w0, w1);
+export function attentionManyF16(q: Float32Array, kCache: Uint16Array, vCache: Uint16Array, out: Float32Array, s: AttnShape, nTok: number, pos0: number, cap: number, w0 = 0, w1 = nTok * s.nHeads): void {
+  attentionMany(q, halvesToF32(kCache), halvesToF32(vCache), out, s, nTok, pos0, cap, w0, w1);
 }

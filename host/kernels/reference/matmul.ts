@@ -1,4 +1,4 @@
-// The JS reference of every export of the `matmul` kernel family (docs/KERNEL-ABI.md, ABI 1): plain
+// The JS reference of every export of the `matmul` kernel family (docs/KERNEL-ABI.md, ABI 2): plain
 // TypeScript, written for reading, that the kernel tests, the self-test goldens and the registry's
 // canary compare the wasm module against.
 //
