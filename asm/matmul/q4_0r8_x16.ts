@@ -17,11 +17,12 @@
 // once per block as the activation's precomputed 8·Σqx. The scales are converted in three operations,
 // exact for finite halves only: the host repacks only matrices whose scales are all finite.
 //
-// Measured (scripts/bench/matvec.mjs, one thread, AMD EPYC): the two halves must share one stream —
+// Measured (an A/B of the two kernels in one process, one thread, AMD EPYC; `wisp bench kernels` gives
+// the q4_0r8 row): the two halves must share one stream —
 // eight rows read as two 4-row streams ran 18% slower than four rows when the matrix came from DRAM.
 //
 // Exactness: per block and row the integer Σ q·qx − 8·Σ qx is the same integer as q4_0_x16.ts's
-// Σ (q − 8)·qx (|16·Σ q·qx| ≤ 16·32·15·32767 ≈ 2.5e8, exact in i32), and the f32 steps are the same
+// Σ (q − 8)·qx (the ×16 sum covers 16 values per row: |16·Σ q·qx| ≤ 16·16·15·32767 ≈ 1.3e8, exact in i32), and the f32 steps are the same
 // (acc + f32(s)·(dw·dx), blocks in order, acc from 0), so matvec_q4_0r8_x16s / matmul_q4_0r8_x16s
 // equal matvec_q4_0_x16 bit for bit.
 import { Q4_0_BYTES, QK4_0 } from '../lib/blocks';
