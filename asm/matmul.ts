@@ -15,6 +15,8 @@
 // No relaxed SIMD (Liftoff miscompiles it).
 export { quantize_q8_0, quantize_q8_K } from './matmul/quantize';
 export { get_row_f16, get_row_f32, matmul_f16, matmul_f32, matvec_f16, matvec_f32 } from './matmul/float';
+// f16 matrices without infinite or NaN halves (the host checks): the same results, a cheaper conversion.
+export { matmul_f16f, matvec_f16f } from './matmul/float';
 export { get_row_q8_0, matmul_q8_0, matvec_q8_0 } from './matmul/q8_0';
 export { get_row_q4_0, matmul_q4_0, matvec_q4_0 } from './matmul/q4_0';
 export { get_row_q4_K, matmul_q4_K, matvec_q4_K } from './matmul/q4_k';

@@ -94,22 +94,33 @@ export function get_row_f32(w: usize, out: usize, cols: i32, row: i32): void {
 }
 
 // ---- f16 -------------------------------------------------------------------------------------
+// Two variants of each f16 kernel: `_f16` converts every half exactly, infinities and NaN included
+// (halves_s_to_f32x4: 7 operations per four halves); `_f16f` ("finite") takes the same halves to the
+// same floats in 3 operations but is only correct when no half is an infinity or NaN: the host runs a
+// matrix on it only after checking that (finiteHalves in host/backends/wasm/model.ts). Everything
+// else, and so every result bit, is the same.
+
+/** Halves sign-extended to 32-bit lanes -> floats; finite: the 3-operation path for finite halves. */
+@inline function f16_lanes(h: v128, finite: bool): v128 {
+  if (finite) return f32x4.mul(v128.and(i32x4.shl(h, 13), i32x4.splat(0x8fffe000)), f32x4.splat(reinterpret<f32>(0x77800000)));
+  return halves_s_to_f32x4(h);
+}
 
 /** Four f16 weight rows · one f32 x: lane i = row i. */
-@inline function dot4_f16(p0: usize, p1: usize, p2: usize, p3: usize, x: usize, cols: i32): v128 {
+@inline function dot4_f16(p0: usize, p1: usize, p2: usize, p3: usize, x: usize, cols: i32, finite: bool): v128 {
   const n8 = <usize>(cols & ~7) << 1; // bytes of weights in whole groups of eight
   let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
   for (let i: usize = 0; i < n8; i += 16) {
     const xl = v128.load(x + (i << 1)), xh = v128.load(x + (i << 1), 16);
     const h0 = v128.load(p0 + i), h1 = v128.load(p1 + i), h2 = v128.load(p2 + i), h3 = v128.load(p3 + i);
-    a0 = f32x4.add(a0, f32x4.mul(halves_s_to_f32x4(i32x4.extend_low_i16x8_s(h0)), xl));
-    a1 = f32x4.add(a1, f32x4.mul(halves_s_to_f32x4(i32x4.extend_low_i16x8_s(h1)), xl));
-    a2 = f32x4.add(a2, f32x4.mul(halves_s_to_f32x4(i32x4.extend_low_i16x8_s(h2)), xl));
-    a3 = f32x4.add(a3, f32x4.mul(halves_s_to_f32x4(i32x4.extend_low_i16x8_s(h3)), xl));
-    a0 = f32x4.add(a0, f32x4.mul(halves_s_to_f32x4(i32x4.extend_high_i16x8_s(h0)), xh));
-    a1 = f32x4.add(a1, f32x4.mul(halves_s_to_f32x4(i32x4.extend_high_i16x8_s(h1)), xh));
-    a2 = f32x4.add(a2, f32x4.mul(halves_s_to_f32x4(i32x4.extend_high_i16x8_s(h2)), xh));
-    a3 = f32x4.add(a3, f32x4.mul(halves_s_to_f32x4(i32x4.extend_high_i16x8_s(h3)), xh));
+    a0 = f32x4.add(a0, f32x4.mul(f16_lanes(i32x4.extend_low_i16x8_s(h0), finite), xl));
+    a1 = f32x4.add(a1, f32x4.mul(f16_lanes(i32x4.extend_low_i16x8_s(h1), finite), xl));
+    a2 = f32x4.add(a2, f32x4.mul(f16_lanes(i32x4.extend_low_i16x8_s(h2), finite), xl));
+    a3 = f32x4.add(a3, f32x4.mul(f16_lanes(i32x4.extend_low_i16x8_s(h3), finite), xl));
+    a0 = f32x4.add(a0, f32x4.mul(f16_lanes(i32x4.extend_high_i16x8_s(h0), finite), xh));
+    a1 = f32x4.add(a1, f32x4.mul(f16_lanes(i32x4.extend_high_i16x8_s(h1), finite), xh));
+    a2 = f32x4.add(a2, f32x4.mul(f16_lanes(i32x4.extend_high_i16x8_s(h2), finite), xh));
+    a3 = f32x4.add(a3, f32x4.mul(f16_lanes(i32x4.extend_high_i16x8_s(h3), finite), xh));
   }
   let s = reduce4_f32(a0, a1, a2, a3);
   for (let i = n8, end = <usize>cols << 1; i < end; i += 2) {
@@ -120,12 +131,12 @@ export function get_row_f32(w: usize, out: usize, cols: i32, row: i32): void {
 }
 
 /** One f16 weight row · four f32 x rows: lane i = token i, the same arithmetic as dot4_f16. */
-@inline function dot4t_f16(p: usize, x0: usize, x1: usize, x2: usize, x3: usize, cols: i32): v128 {
+@inline function dot4t_f16(p: usize, x0: usize, x1: usize, x2: usize, x3: usize, cols: i32, finite: bool): v128 {
   const n8 = <usize>(cols & ~7) << 1;
   let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
   for (let i: usize = 0; i < n8; i += 16) {
     const h = v128.load(p + i);
-    const wl = halves_s_to_f32x4(i32x4.extend_low_i16x8_s(h)), wh = halves_s_to_f32x4(i32x4.extend_high_i16x8_s(h));
+    const wl = f16_lanes(i32x4.extend_low_i16x8_s(h), finite), wh = f16_lanes(i32x4.extend_high_i16x8_s(h), finite);
     const j = i << 1;
     a0 = f32x4.add(a0, f32x4.mul(wl, v128.load(x0 + j)));
     a1 = f32x4.add(a1, f32x4.mul(wl, v128.load(x1 + j)));
@@ -147,6 +158,15 @@ export function get_row_f32(w: usize, out: usize, cols: i32, row: i32): void {
 
 /** matvec_f16(w, x: f32*, y: f32*, cols, r0, r1). */
 export function matvec_f16(w: usize, x: usize, y: usize, cols: i32, r0: i32, r1: i32): void {
+  matvec_f16_any(w, x, y, cols, r0, r1, false);
+}
+
+/** matvec_f16f: matvec_f16 for matrices without infinite or NaN halves (see above). */
+export function matvec_f16f(w: usize, x: usize, y: usize, cols: i32, r0: i32, r1: i32): void {
+  matvec_f16_any(w, x, y, cols, r0, r1, true);
+}
+
+@inline function matvec_f16_any(w: usize, x: usize, y: usize, cols: i32, r0: i32, r1: i32, finite: bool): void {
   const rowBytes = <usize>cols << 1;
   const last = r1 - 1;
   const q = (r1 - r0 + 3) >> 2; // lane k takes the k-th quarter of the rows: four long sequential streams
@@ -154,19 +174,28 @@ export function matvec_f16(w: usize, x: usize, y: usize, cols: i32, r0: i32, r1:
     const r = r0 + i;
     const p0 = row_ptr(w, r, last, rowBytes), p1 = row_ptr(w, r + q, last, rowBytes);
     const p2 = row_ptr(w, r + 2 * q, last, rowBytes), p3 = row_ptr(w, r + 3 * q, last, rowBytes);
-    store_quarters(y, r, q, r1, dot4_f16(p0, p1, p2, p3, x, cols));
+    store_quarters(y, r, q, r1, dot4_f16(p0, p1, p2, p3, x, cols, finite));
   }
 }
 
 /** matmul_f16(w, x: f32*, y: f32*, cols, rows, nTok, r0, r1). */
 export function matmul_f16(w: usize, x: usize, y: usize, cols: i32, rows: i32, nTok: i32, r0: i32, r1: i32): void {
+  matmul_f16_any(w, x, y, cols, rows, nTok, r0, r1, false);
+}
+
+/** matmul_f16f: matmul_f16 for matrices without infinite or NaN halves (see above). */
+export function matmul_f16f(w: usize, x: usize, y: usize, cols: i32, rows: i32, nTok: i32, r0: i32, r1: i32): void {
+  matmul_f16_any(w, x, y, cols, rows, nTok, r0, r1, true);
+}
+
+@inline function matmul_f16_any(w: usize, x: usize, y: usize, cols: i32, rows: i32, nTok: i32, r0: i32, r1: i32, finite: bool): void {
   const rowBytes = <usize>cols << 1, xBytes = <usize>cols << 2;
   for (let t = 0; t < nTok; t += 4) {
     const lastT = nTok - 1;
     const x0 = row_ptr(x, t, lastT, xBytes), x1 = row_ptr(x, t + 1, lastT, xBytes);
     const x2 = row_ptr(x, t + 2, lastT, xBytes), x3 = row_ptr(x, t + 3, lastT, xBytes);
     for (let r = r0; r < r1; r++) {
-      const s = dot4t_f16(w + <usize>r * rowBytes, x0, x1, x2, x3, cols);
+      const s = dot4t_f16(w + <usize>r * rowBytes, x0, x1, x2, x3, cols, finite);
       store_lanes(y + ((<usize>t * rows + r) << 2), <usize>rows, t, nTok, s);
     }
   }
