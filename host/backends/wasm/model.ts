@@ -93,6 +93,12 @@ export interface WasmModelOptions {
   repack?: boolean;
 }
 
+/** One matmuls() dispatch, planned: the activation quantizer calls, then the jobs. */
+interface DispatchPlan {
+  quantize: Array<[quantizer: string, x: number, xq: number, count: number]>;
+  jobs: Job[];
+}
+
 export interface Weight {
   ptr: number;
   type: GGMLType;
@@ -158,6 +164,8 @@ export class WasmModel implements TokenModel<WasmSequence>, InspectableModel {
   private readonly HB: number;
   private readonly HB2: number;
   private readonly XQ: Map<ActivationKind, number> = new Map();
+  /** matmuls() plans by call site (its first weight) and row count. */
+  private readonly dispatchPlans = new Map<Weight, DispatchPlan[]>();
   private readonly LOGITS: number;
   private readonly logits: Float32Array;
 
@@ -472,7 +480,19 @@ export class WasmModel implements TokenModel<WasmSequence>, InspectableModel {
    * kind the weights need, then splits each W's rows over the threads.
    */
   private matmuls(specs: Array<[w: Weight, x: number, y: number]>, n: number): void {
+    // the plan for a call site (its first weight) and a row count never changes: built once, reused
+    // every step (building it each time was ~10% of a small model's step, in JS allocation)
+    let perRows = this.dispatchPlans.get(specs[0][0]);
+    if (perRows === undefined) this.dispatchPlans.set(specs[0][0], (perRows = []));
+    const plan = (perRows[n] ??= this.planMatmuls(specs, n));
+    for (const [quantizer, x, xq, count] of plan.quantize) this.pool.call(quantizer, x, xq, count);
+    this.pool.run(plan.jobs);
+  }
+
+  /** The quantizer calls and the jobs of one matmuls() dispatch. */
+  private planMatmuls(specs: Array<[w: Weight, x: number, y: number]>, n: number): DispatchPlan {
     const inputs = new Map<ActivationKind, number>(); // activation kind -> the x quantized into it
+    const quantize: DispatchPlan['quantize'] = [];
     const jobs = specs.flatMap(([w, x, y]): Job[] => {
       const kind = activationOf(w);
       let xin = x;
@@ -480,7 +500,7 @@ export class WasmModel implements TokenModel<WasmSequence>, InspectableModel {
         xin = this.XQ.get(kind)!;
         const done = inputs.get(kind);
         if (done === undefined) {
-          this.pool.call(kind.quantizer, x, xin, w.cols * n);
+          quantize.push([kind.quantizer, x, xin, w.cols * n]);
           inputs.set(kind, x);
         } else if (done !== x) {
           throw new Error('one dispatch quantizes one input per activation kind'); // a bug in this file
@@ -488,8 +508,9 @@ export class WasmModel implements TokenModel<WasmSequence>, InspectableModel {
       }
       return matmulJobs(w.kernel, kind, w.ptr, xin, y, w.cols, w.rows, n);
     });
-    this.pool.run(jobs);
+    return { quantize, jobs };
   }
+
 }
 
 /**
