@@ -32,3 +32,6 @@ export { matmul_q6_K_x16, matvec_q6_K_x16 } from './matmul/q6_k_x16';
 // q4_0 rows repacked eight at a time (q4_0r8, asm/matmul/q4_0r8_x16.ts) on q16_0s activations: one
 // activation load serves eight rows, no horizontal sums.
 export { matmul_q4_0r8_x16s, matvec_q4_0r8_x16s, repack_q4_0_r8 } from './matmul/q4_0r8_x16';
+// q4_K rows repacked four at a time (q4_Kr4, asm/matmul/q4_kr4_x16.ts) on q16_K activations: one
+// activation load serves four rows, no horizontal sums; bit for bit matvec_q4_K_x16's results.
+export { matmul_q4_Kr4_x16, matvec_q4_Kr4_x16, repack_q4_K_r4 } from './matmul/q4_kr4_x16';

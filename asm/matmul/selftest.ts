@@ -25,6 +25,7 @@ import { matmul_q8_0_x16, matvec_q8_0_x16 } from './q8_0_x16';
 import { matmul_q4_0_x16, matvec_q4_0_x16 } from './q4_0_x16';
 import { matmul_q4_0r8_x16s, matvec_q4_0r8_x16s, repack_q4_0_r8 } from './q4_0r8_x16';
 import { matmul_q4_K_x16, matvec_q4_K_x16 } from './q4_k_x16';
+import { matmul_q4_Kr4_x16, matvec_q4_Kr4_x16, repack_q4_K_r4 } from './q4_kr4_x16';
 import { matmul_q6_K_x16, matvec_q6_K_x16 } from './q6_k_x16';
 import * as G from './goldens';
 
@@ -474,6 +475,7 @@ function checkX16(): void {
     matmulX16(t, W, XQ, Y3, cols, ROWS, NTOK, 5, ROWS);
     expect(sameBits(Y3, Y, NTOK * ROWS), t, "matmul_x16 over split row ranges equals one call");
     if (t == T_Q4_0) checkQ4_0R8(cols);
+    if (t == T_Q4_K) checkQ4_KR4(cols, xb);
   }
 }
 
@@ -507,6 +509,32 @@ function checkQ4_0R8(cols: i32): void {
   ok = true;
   for (let tok = 0; tok < NTOK; tok++) ok = ok && sameBits(Y3 + (<usize>(tok * 8) << 2), Y + (<usize>(tok * ROWS) << 2), ROWS);
   expect(ok, T_Q4_0, "matmul_q4_0r8_x16s equals matvec_q4_0_x16 bit for bit");
+}
+
+/**
+ * q4_Kr4 (no goldens of its own): W's seven rows and the one after them repacked four at a time into DW
+ * (free by now; the eighth row is not compared), on the same q16_K activations, give
+ * matvec_q4_K_x16's results in Y bit for bit, per token (matvec_q4_Kr4_x16, also over a split at
+ * row 4) and for all tokens (matmul, also over a split).
+ */
+function checkQ4_KR4(cols: i32, xb: usize): void {
+  repack_q4_K_r4(W, DW, 8, cols);
+  let ok = true;
+  for (let tok = 0; tok < NTOK; tok++) {
+    matvec_q4_Kr4_x16(DW, XQ + <usize>tok * xb, TMP, cols, 0, 8);
+    ok = ok && sameBits(TMP, Y + (<usize>(tok * ROWS) << 2), ROWS);
+    matvec_q4_Kr4_x16(DW, XQ + <usize>tok * xb, TMP, cols, 0, 4);
+    matvec_q4_Kr4_x16(DW, XQ + <usize>tok * xb, TMP, cols, 4, 8);
+    ok = ok && sameBits(TMP, Y + (<usize>(tok * ROWS) << 2), ROWS);
+  }
+  expect(ok, T_Q4_K, "repack_q4_K_r4 + matvec_q4_Kr4_x16 equal matvec_q4_K_x16 bit for bit");
+  matmul_q4_Kr4_x16(DW, XQ, Y3, cols, 8, NTOK, 0, 8);
+  ok = true;
+  for (let tok = 0; tok < NTOK; tok++) ok = ok && sameBits(Y3 + (<usize>(tok * 8) << 2), Y + (<usize>(tok * ROWS) << 2), ROWS);
+  matmul_q4_Kr4_x16(DW, XQ, Y3, cols, 8, NTOK, 0, 4);
+  matmul_q4_Kr4_x16(DW, XQ, Y3, cols, 8, NTOK, 4, 8);
+  for (let tok = 0; tok < NTOK; tok++) ok = ok && sameBits(Y3 + (<usize>(tok * 8) << 2), Y + (<usize>(tok * ROWS) << 2), ROWS);
+  expect(ok, T_Q4_K, "matmul_q4_Kr4_x16 equals matvec_q4_K_x16 bit for bit");
 }
 
 export function _start(): void {

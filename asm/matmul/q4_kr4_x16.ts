@@ -1,0 +1,238 @@
+// q4_K weights repacked four rows at a time ("q4_Kr4"), on q16_K activations as they are. Same bytes
+// as q4_K (144 per row per 256 values). Rows come in groups of 4 and, per group and super-block
+// index, one 576-byte group block:
+//
+//   [0, 8)     the four rows' f16 d (row i at 2·i)
+//   [8, 16)    the four rows' f16 dmin
+//   [16, 32)   SL: byte 4i + t (row i, t = 0..3): low nibble = bits 0..3 of sc_t, high = of sc_(4+t)
+//   [32, 48)   ML: the same for the mins m
+//   [48, 64)   H:  byte 4i + t: bits 0..1 = sc_t >> 4, 2..3 = sc_(4+t) >> 4, 4..5 = m_t >> 4,
+//              6..7 = m_(4+t) >> 4 (the 6-bit scales and mins of the eight sub-blocks, re-encoded)
+//   [64, 576)  sub-block j (32 values) at 64 + 64·j: four 16-byte chunks L = 0..3; in chunk L, i16
+//              lane l (bytes 2l, 2l+1) belongs to row i = l >> 1 and holds, in its nibble s (bits
+//              4s..4s+3), the quant q of value 2m + (l & 1) of that row's sub-block j, m = 4L + s
+//
+// so, as in q4_0r8, a chunk's nibble s is an i16x8 (rows 0..3 × value pair m) and i32x4.dot_i16x8_s
+// against the activation pair m splatted leaves row i's partial sum in i32 lane i: one splat serves
+// four rows. The nibbles come out with masks (c & 0x000f, c & 0x00f0 = 16·q, c & 0x0f00 = 256·q) and
+// one shift (c >> 12): on x86 the shifts and the dot products share two ports.
+//
+// Exactness (why four sums per row): matvec_q4_K_x16 keeps per row four i32 lanes, lane k summing
+// Σ_j sc_j·Σ q·qx over the values of the pairs m ≡ k (mod 4) (i32x4.dot_i16x8_s on 8 consecutive
+// values), turns them to f32 and adds (l0 + l2) + (l1 + l3). The f32 sum rounds, so the partition
+// matters: here nibble s holds exactly the pairs m ≡ s (mod 4), and sum A_s (rows in lanes) is that
+// lane k = s, the same integer (per sub-block |16·S1| ≤ 4·2·15·16·32767 ≈ 6.3e7 and |256·S2| ≤
+// 4·2·15·256·32767 ≈ 1.0e9 < 2^31, shifted back exactly; then the same bound as q4_k_x16.ts).
+// The min term Σ_j m_j·(bsums[2j] + bsums[2j+1]) is an exact i32 either way. The f32 steps are the
+// same operations lane-wise ((A0 + A2) + (A1 + A3), ·(dx·d), − f32(msum)·(dx·dmin), acc + ..), with
+// the scales converted in three operations, exact for finite halves only (the host repacks only
+// matrices whose d and dmin are all finite). So matvec_q4_Kr4_x16 and matmul_q4_Kr4_x16 equal
+// matvec_q4_K_x16 bit for bit.
+import { Q4_K_BYTES, QK_K } from '../lib/blocks';
+import { Q16_K_BYTES } from './quantize16';
+
+/** Bytes of one group block (four rows' q4_K blocks). */
+const G_BYTES: i32 = 4 * Q4_K_BYTES;
+
+/**
+ * repack_q4_K_r4(src, dst, rows, cols): ggml q4_K rows (rows a multiple of 4) into the q4_Kr4 layout
+ * above. src and dst must not overlap (the host repacks through a scratch buffer).
+ */
+export function repack_q4_K_r4(src: usize, dst: usize, rows: i32, cols: i32): void {
+  const nb = cols / QK_K;
+  const rowBytes = <usize>nb * Q4_K_BYTES;
+  for (let g = 0; g < rows; g += 4) {
+    const s0 = src + <usize>g * rowBytes;
+    const d0 = dst + <usize>g * rowBytes;
+    for (let b = 0; b < nb; b++) {
+      const p = s0 + <usize>b * Q4_K_BYTES;
+      const o = d0 + <usize>b * G_BYTES;
+      for (let i: usize = 0; i < 4; i++) {
+        const q = p + i * rowBytes;
+        store<u16>(o + 2 * i, load<u16>(q));
+        store<u16>(o + 8 + 2 * i, load<u16>(q, 2));
+        for (let t: usize = 0; t < 4; t++) {
+          // ggml's get_scale_min_k4 for sub-blocks t and 4 + t
+          const sa = load<u8>(q + 4 + t) & 63, ma = load<u8>(q + 8 + t) & 63;
+          const sb = (load<u8>(q + 12 + t) & 0xf) | ((load<u8>(q + 4 + t) >> 6) << 4);
+          const mb = (load<u8>(q + 12 + t) >> 4) | ((load<u8>(q + 8 + t) >> 6) << 4);
+          const k = o + 4 * i + t;
+          store<u8>(k, (sa & 0xf) | ((sb & 0xf) << 4), 16);
+          store<u8>(k, (ma & 0xf) | ((mb & 0xf) << 4), 32);
+          store<u8>(k, (sa >> 4) | ((sb >> 4) << 2) | ((ma >> 4) << 4) | ((mb >> 4) << 6), 48);
+        }
+      }
+      for (let j = 0; j < 8; j++) {
+        const off: usize = <usize>(16 + ((j >> 1) << 5)), hi = (j & 1) << 2;
+        const r0 = sub_words(p + off, hi), r1 = sub_words(p + rowBytes + off, hi);
+        const r2 = sub_words(p + 2 * rowBytes + off, hi), r3 = sub_words(p + 3 * rowBytes + off, hi);
+        // 4×4 transpose of 32-bit words: chunk L = word L of rows 0..3
+        const t0 = i32x4.shuffle(r0, r1, 0, 4, 1, 5), t1 = i32x4.shuffle(r2, r3, 0, 4, 1, 5);
+        const t2 = i32x4.shuffle(r0, r1, 2, 6, 3, 7), t3 = i32x4.shuffle(r2, r3, 2, 6, 3, 7);
+        const c = o + 64 + (<usize>j << 6);
+        v128.store(c, i64x2.shuffle(t0, t1, 0, 2));
+        v128.store(c, i64x2.shuffle(t0, t1, 1, 3), 16);
+        v128.store(c, i64x2.shuffle(t2, t3, 0, 2), 32);
+        v128.store(c, i64x2.shuffle(t2, t3, 1, 3), 48);
+      }
+    }
+  }
+}
+
+/**
+ * One row's sub-block (32 quant bytes at q, nibble `hi` = 0 or 4) -> its four 4-byte pieces of the
+ * chunks L = 0..3: word L holds the lanes l = 2i, 2i + 1 (parity p = 0, 1) of chunk L, i16 nibble s =
+ * value 2(4L + s) + p.
+ */
+@inline function sub_words(q: usize, hi: i32): v128 {
+  const v0 = v128.and(i16x8.shr_u(v128.load(q), hi), i8x16.splat(0x0f));
+  const v1 = v128.and(i16x8.shr_u(v128.load(q, 16), hi), i8x16.splat(0x0f));
+  const a = i8x16.shuffle(v0, v1, 0, 4, 1, 5, 8, 12, 9, 13, 16, 20, 17, 21, 24, 28, 25, 29);
+  const c = i8x16.shuffle(v0, v1, 2, 6, 3, 7, 10, 14, 11, 15, 18, 22, 19, 23, 26, 30, 27, 31);
+  return v128.or(a, i16x8.shl(c, 4));
+}
+
+/** The four rows' f16 at p as f32, finite halves only (see q4_0r8_x16.ts: ms = 0x8fffe000, k112 = 2^112). */
+@inline function finite_halves(p: usize, ms: v128, k112: v128): v128 {
+  return f32x4.mul(v128.and(i32x4.shl(v128.load16x4_s(p), 13), ms), k112);
+}
+
+/** Byte t of each i32 lane of v (the four rows' 6-bit value of one sub-block). */
+@inline function lane_byte(v: v128, t: i32, mff: v128): v128 {
+  if (t == 0) return v128.and(v, mff);
+  if (t == 3) return i32x4.shr_u(v, 24);
+  return v128.and(i32x4.shr_u(v, t << 3), mff);
+}
+
+/**
+ * The q4_Kr4 group block at p · the q16_K block at xb for the four rows: acc + (t − u) per row lane,
+ * t = ((A0 + A2) + (A1 + A3))·(dx·d), u = f32(msum)·(dx·dmin).
+ */
+@inline function block_dot(acc: v128, p: usize, xb: usize, z: i32, m0: v128, m1: v128, m2: v128, mff: v128, ms: v128, k112: v128): v128 {
+  // the scales, byte t of each row lane: sub-blocks 0..3 (A) and 4..7 (B)
+  let a0 = i32x4.splat(0), a1 = i32x4.splat(0), a2 = i32x4.splat(0), a3 = i32x4.splat(0);
+  let q = p + 64, xq = xb + 4;
+  for (let h = 0; h < 2; h++) {
+    // sub-blocks 4h..4h+3: their scales are the bytes of sv, lowest first
+    const hs = h << 2, sl = v128.load(p, 16), hh = v128.load(p, 48);
+    let sv = v128.or(v128.and(i32x4.shr_u(sl, hs), i8x16.splat(<i8>(0x0f | z))), v128.and(i32x4.shl(hh, 4 - (h << 1)), i8x16.splat(<i8>(0x30 | z))));
+    for (let j = 0; j < 4; j++) {
+      let c = v128.load(q);
+      let xl = xq;
+      let s0 = i32x4.dot_i16x8_s(v128.and(c, m0), v128.load32_splat(xq));
+      let s1 = i32x4.dot_i16x8_s(v128.and(c, m1), v128.load32_splat(xq, 4));
+      let s2 = i32x4.dot_i16x8_s(v128.and(c, m2), v128.load32_splat(xq, 8));
+      let s3 = i32x4.dot_i16x8_s(i16x8.shr_u(c, 12), v128.load32_splat(xq, 12));
+      if (z == 0) {
+        c = v128.load(q, 16);
+        xl += 16;
+        s0 = i32x4.add(s0, i32x4.dot_i16x8_s(v128.and(c, m0), v128.load32_splat(xl)));
+        s1 = i32x4.add(s1, i32x4.dot_i16x8_s(v128.and(c, m1), v128.load32_splat(xl, 4)));
+        s2 = i32x4.add(s2, i32x4.dot_i16x8_s(v128.and(c, m2), v128.load32_splat(xl, 8)));
+        s3 = i32x4.add(s3, i32x4.dot_i16x8_s(i16x8.shr_u(c, 12), v128.load32_splat(xl, 12)));
+      }
+      if (z == 0) {
+        c = v128.load(q, 32);
+        xl += 16;
+        s0 = i32x4.add(s0, i32x4.dot_i16x8_s(v128.and(c, m0), v128.load32_splat(xl)));
+        s1 = i32x4.add(s1, i32x4.dot_i16x8_s(v128.and(c, m1), v128.load32_splat(xl, 4)));
+        s2 = i32x4.add(s2, i32x4.dot_i16x8_s(v128.and(c, m2), v128.load32_splat(xl, 8)));
+        s3 = i32x4.add(s3, i32x4.dot_i16x8_s(i16x8.shr_u(c, 12), v128.load32_splat(xl, 12)));
+      }
+      if (z == 0) {
+        c = v128.load(q, 48);
+        xl += 16;
+        s0 = i32x4.add(s0, i32x4.dot_i16x8_s(v128.and(c, m0), v128.load32_splat(xl)));
+        s1 = i32x4.add(s1, i32x4.dot_i16x8_s(v128.and(c, m1), v128.load32_splat(xl, 4)));
+        s2 = i32x4.add(s2, i32x4.dot_i16x8_s(v128.and(c, m2), v128.load32_splat(xl, 8)));
+        s3 = i32x4.add(s3, i32x4.dot_i16x8_s(i16x8.shr_u(c, 12), v128.load32_splat(xl, 12)));
+      }
+      const sc = v128.and(sv, mff);
+      sv = i32x4.shr_u(sv, 8);
+      a0 = i32x4.add(a0, i32x4.mul(s0, sc));
+      a1 = i32x4.add(a1, i32x4.mul(i32x4.shr_s(s1, 4), sc));
+      a2 = i32x4.add(a2, i32x4.mul(i32x4.shr_s(s2, 8), sc));
+      a3 = i32x4.add(a3, i32x4.mul(s3, sc));
+      q += 64;
+      xq += 64;
+    }
+  }
+  // the min term: Σ_j m_j·(bsums[2j] + bsums[2j+1]), rows in lanes
+  const n4 = i8x16.splat(<i8>(0x0f | z)), n30 = i8x16.splat(<i8>(0x30 | z));
+  const ml = v128.load(p, 32), h2 = v128.load(p, 48);
+  const mnA = v128.or(v128.and(ml, n4), v128.and(h2, n30));
+  const mnB = v128.or(v128.and(i32x4.shr_u(ml, 4), n4), v128.and(i32x4.shr_u(h2, 2), n30));
+  const b0 = v128.load(xb, 516), b1 = v128.load(xb, 532), b2 = v128.load(xb, 548), b3 = v128.load(xb, 564);
+  const lo = i32x4.add(i32x4.shuffle(b0, b1, 0, 2, 4, 6), i32x4.shuffle(b0, b1, 1, 3, 5, 7)); // 32-value sums 0-3
+  const hi = i32x4.add(i32x4.shuffle(b2, b3, 0, 2, 4, 6), i32x4.shuffle(b2, b3, 1, 3, 5, 7)); // 4-7
+  let msum = i32x4.mul(lane_byte(mnA, 0, mff), i32x4.shuffle(lo, lo, 0, 0, 0, 0));
+  msum = i32x4.add(msum, i32x4.mul(lane_byte(mnA, 1, mff), i32x4.shuffle(lo, lo, 1, 1, 1, 1)));
+  msum = i32x4.add(msum, i32x4.mul(lane_byte(mnA, 2, mff), i32x4.shuffle(lo, lo, 2, 2, 2, 2)));
+  msum = i32x4.add(msum, i32x4.mul(lane_byte(mnA, 3, mff), i32x4.shuffle(lo, lo, 3, 3, 3, 3)));
+  msum = i32x4.add(msum, i32x4.mul(lane_byte(mnB, 0, mff), i32x4.shuffle(hi, hi, 0, 0, 0, 0)));
+  msum = i32x4.add(msum, i32x4.mul(lane_byte(mnB, 1, mff), i32x4.shuffle(hi, hi, 1, 1, 1, 1)));
+  msum = i32x4.add(msum, i32x4.mul(lane_byte(mnB, 2, mff), i32x4.shuffle(hi, hi, 2, 2, 2, 2)));
+  msum = i32x4.add(msum, i32x4.mul(lane_byte(mnB, 3, mff), i32x4.shuffle(hi, hi, 3, 3, 3, 3)));
+  const dx = v128.load32_splat(xb);
+  const f = f32x4.add(f32x4.add(f32x4.convert_i32x4_s(a0), f32x4.convert_i32x4_s(a2)), f32x4.add(f32x4.convert_i32x4_s(a1), f32x4.convert_i32x4_s(a3)));
+  const t = f32x4.mul(f, f32x4.mul(dx, finite_halves(p, ms, k112)));
+  const u = f32x4.mul(f32x4.convert_i32x4_s(msum), f32x4.mul(dx, finite_halves(p + 8, ms, k112)));
+  return f32x4.add(acc, f32x4.sub(t, u));
+}
+
+/** matvec_q4_Kr4_x16(w, x: q16_K*, y: f32*, cols, r0, r1): w in q4_Kr4, r0 and r1 multiples of 4. */
+export function matvec_q4_Kr4_x16(w: usize, x: usize, y: usize, cols: i32, r0: i32, r1: i32): void {
+  const nb = cols / QK_K;
+  const rowBytes = <usize>nb * Q4_K_BYTES;
+  const z = cols >> 31;
+  const m0 = i16x8.splat(<i16>(0x000f | z)), m1 = i16x8.splat(<i16>(0x00f0 | z)), m2 = i16x8.splat(<i16>(0x0f00 | z));
+  const mff = i32x4.splat(0xff | z);
+  const ms = i32x4.splat(0x8fffe000 | z), k112 = i32x4.splat(0x77800000 | z);
+  for (let r = r0; r < r1; r += 4) {
+    let p = w + <usize>r * rowBytes;
+    let xb = x;
+    let acc = f32x4.splat(0);
+    for (let b = 0; b < nb; b++) {
+      acc = block_dot(acc, p, xb, z, m0, m1, m2, mff, ms, k112);
+      p += G_BYTES;
+      xb += Q16_K_BYTES;
+    }
+    if (z != 0) acc = v128.xor(v128.xor(acc, v128.xor(m0, m1)), v128.xor(v128.xor(ms, k112), v128.xor(m2, mff)));
+    v128.store(y + (<usize>r << 2), acc);
+  }
+}
+
+/**
+ * matmul_q4_Kr4_x16(w, x: q16_K*, y: f32*, cols, rows, nTok, r0, r1): w in q4_Kr4, r0 and r1 multiples
+ * of 4; y[t·rows + r]. Tiles of four tokens: per group of rows, each token in turn runs matvec's
+ * pass over the group's blocks, so a group row comes from memory once per tile and from the cache
+ * (12.7 KB at 5632 columns) for the other tokens. (Unpacking a chunk once for several tokens needs
+ * four sums per token and row lane: more than the 16 vector registers.) Each token's steps are
+ * matvec's: equal bit for bit.
+ */
+export function matmul_q4_Kr4_x16(w: usize, x: usize, y: usize, cols: i32, rows: i32, nTok: i32, r0: i32, r1: i32): void {
+  const nb = cols / QK_K;
+  const rowBytes = <usize>nb * Q4_K_BYTES, xBytes = <usize>nb * Q16_K_BYTES;
+  const z = cols >> 31;
+  const m0 = i16x8.splat(<i16>(0x000f | z)), m1 = i16x8.splat(<i16>(0x00f0 | z)), m2 = i16x8.splat(<i16>(0x0f00 | z));
+  const mff = i32x4.splat(0xff | z);
+  const ms = i32x4.splat(0x8fffe000 | z), k112 = i32x4.splat(0x77800000 | z);
+  for (let t0 = 0; t0 < nTok; t0 += 4) {
+    const t1 = min(t0 + 4, nTok);
+    for (let r = r0; r < r1; r += 4) {
+      const g = w + <usize>r * rowBytes;
+      for (let t = t0; t < t1; t++) {
+        let p = g;
+        let xb = x + <usize>t * xBytes;
+        let acc = f32x4.splat(0);
+        for (let b = 0; b < nb; b++) {
+          acc = block_dot(acc, p, xb, z, m0, m1, m2, mff, ms, k112);
+          p += G_BYTES;
+          xb += Q16_K_BYTES;
+        }
+        if (z != 0) acc = v128.xor(v128.xor(acc, v128.xor(m0, m1)), v128.xor(v128.xor(ms, k112), v128.xor(m2, mff)));
+        v128.store(y + ((<usize>t * rows + r) << 2), acc);
+      }
+    }
+  }
+}
