@@ -701,4 +701,124 @@ test('matmul_q4_0r8_x16s for nTok 1..9 equals nTok matvec_q4_0_x16 calls on the 
   }
 });
 
+// ---- q4_Kr4: q4_K rows repacked four at a time (asm/matmul/q4_kr4_x16.ts) -------------------------
+// Tolerance: exact. repack_q4_K_r4 + matvec_q4_Kr4_x16 / matmul_q4_Kr4_x16 (on q16_K activations as they
+// are) equal matvec_q4_K_x16 on the original rows bit for bit: the same four i32 lane sums per row
+// (values split by pair index mod 4), the same f32 steps. d and dmin must be finite (the host repacks
+// only such matrices: test/wasm-backend.test.ts).
+
+/** Repacks the q4_K rows of p into a new buffer; returns its pointer. */
+function repackKR4(p: ProblemX16): number {
+  const dst = alloc(p.w.length);
+  mem.fill(0x5a, dst, dst + p.w.length);
+  k.repack_q4_K_r4(p.wp, dst, p.rows, p.cols);
+  return dst;
+}
+
+/** ggml's 6-bit scale and min of sub-block j of the q4_K block at w[o..] (get_scale_min_k4). */
+function scaleMinK4(w: Uint8Array, o: number, j: number): [number, number] {
+  const q = o + 4;
+  if (j < 4) return [w[q + j] & 63, w[q + j + 4] & 63];
+  return [(w[q + j + 4] & 0xf) | ((w[q + j - 4] >> 6) << 4), (w[q + j + 4] >> 4) | ((w[q + j] >> 6) << 4)];
+}
+
+test('repack_q4_K_r4 re-encodes each row group losslessly (d, dmin, 6-bit scales and mins, nibbles as stored)', () => {
+  reset();
+  const p = problemX16('q4_K', 12, 512, 1, 911, true);
+  const dst = repackKR4(p);
+  const got = bytes(dst, p.w.length);
+  const rb = weightRowBytes('q4_K', p.cols);
+  const nb = p.cols / 256;
+  for (let g = 0; g < p.rows; g += 4) {
+    for (let b = 0; b < nb; b++) {
+      const o = g * rb + b * 576;
+      for (let i = 0; i < 4; i++) {
+        const src = (g + i) * rb + b * 144;
+        assert.is(got[o + 2 * i] | (got[o + 2 * i + 1] << 8), p.w[src] | (p.w[src + 1] << 8), `d g${g} b${b} row ${i}`);
+        assert.is(got[o + 8 + 2 * i] | (got[o + 9 + 2 * i] << 8), p.w[src + 2] | (p.w[src + 3] << 8), `dmin g${g} b${b} row ${i}`);
+        for (let j = 0; j < 8; j++) {
+          const t = j & 3, hi = j >> 2, kb = o + 4 * i + t;
+          const sc = ((got[kb + 16] >> (4 * hi)) & 15) | (((got[kb + 48] >> (2 * hi)) & 3) << 4);
+          const mn = ((got[kb + 32] >> (4 * hi)) & 15) | (((got[kb + 48] >> (4 + 2 * hi)) & 3) << 4);
+          assert.equal([sc, mn], scaleMinK4(p.w, src, j), `scale/min g${g} b${b} row ${i} sub-block ${j}`);
+          for (let e = 0; e < 32; e++) {
+            const q = (p.w[src + 16 + 32 * (j >> 1) + e] >> (4 * (j & 1))) & 15;
+            const m = e >> 1, L = m >> 2, s = m & 3, l = 2 * i + (e & 1);
+            const c = o + 64 + 64 * j + 16 * L + 2 * l;
+            assert.is(((got[c] | (got[c + 1] << 8)) >> (4 * s)) & 15, q, `nibble g${g} b${b} row ${i} sub-block ${j} value ${e}`);
+          }
+        }
+      }
+    }
+  }
+});
+
+for (const random of [false, true]) {
+  test(`matvec_q4_Kr4_x16 on repacked rows equals matvec_q4_K_x16 bit for bit, over row splits${random ? ' (random blocks)' : ''}`, () => {
+    let seed = 3000 + (random ? 500 : 0);
+    for (const rows of [4, 8, 12, 36, 132]) {
+      for (const cols of [256, 512, 1280]) {
+        reset();
+        const p = problemX16('q4_K', rows, cols, 1, seed++, random);
+        const want = runMatvecX16(p);
+        const wr = repackKR4(p);
+        const y = alloc(4 * rows);
+        mem.fill(0xff, y, y + 4 * rows);
+        k.matvec_q4_Kr4_x16(wr, p.xp, y, cols, 0, rows);
+        assertBitsEqual(f32s(y, rows), want, `kr4 ${rows}×${cols}`);
+        // a split at multiples of 4 (as the pool's grain 4 makes them)
+        const r = rng(seed);
+        const cuts = [0, ...Array.from({ length: 3 }, () => 4 * Math.floor(r() * (rows / 4 + 1)))].sort((a, b) => a - b);
+        cuts.push(rows);
+        const y2 = alloc(4 * rows);
+        mem.fill(0xff, y2, y2 + 4 * rows);
+        for (let i = 0; i + 1 < cuts.length; i++) k.matvec_q4_Kr4_x16(wr, p.xp, y2, cols, cuts[i], cuts[i + 1]);
+        assertBitsEqual(f32s(y2, rows), want, `kr4 split ${cuts.join(',')} ${rows}×${cols}`);
+      }
+    }
+  });
+}
+
+test('matvec_q4_Kr4_x16 at the overflow bounds (all quants, scales and mins 63 or 0, x = ±max) equals matvec_q4_K_x16 bit for bit', () => {
+  reset();
+  const cols = 1024, rows = 8;
+  const w = randomBlockWeights('q4_K', rows, cols, 41);
+  const rb = weightRowBytes('q4_K', cols);
+  for (let r = 0; r < rows; r++) {
+    const row = w.subarray(r * rb, (r + 1) * rb);
+    for (let b = 0; b < row.length; b += 144) {
+      row.fill(r & 1 ? 0x00 : 0xff, b + 16, b + 144);
+      row.fill(r & 2 ? 0x00 : 0xff, b + 4, b + 16);
+    }
+  }
+  for (const v of [-3, 3]) {
+    const xf = new Float32Array(cols).fill(v); // every q = ∓32767
+    const x = quantizeActivationX16('q4_K', xf);
+    const p: ProblemX16 = { t: 'q4_K', rows, cols, w, xf, x, wp: put(w), xp: put(x) };
+    const want = runMatvecX16(p);
+    const wr = repackKR4(p);
+    const y = alloc(4 * rows);
+    k.matvec_q4_Kr4_x16(wr, p.xp, y, cols, 0, rows);
+    assertBitsEqual(f32s(y, rows), want, `kr4 extremes x = ${v}`);
+  }
+});
+
+test('matmul_q4_Kr4_x16 for nTok 1..9 equals nTok matvec_q4_K_x16 calls on the original rows exactly, over row splits', () => {
+  let seed = 4000;
+  for (const [rows, cols] of [[4, 256], [12, 512], [40, 768]]) {
+    for (let nTok = 1; nTok <= 9; nTok++) {
+      reset();
+      const p = problemX16('q4_K', rows, cols, nTok, seed++, nTok % 2 === 0);
+      const want = runMatmulX16(p, nTok); // matmul_q4_K_x16 == nTok matvec_q4_K_x16 (tested above)
+      const wr = repackKR4(p);
+      const y = alloc(4 * rows * nTok);
+      mem.fill(0xff, y, y + 4 * rows * nTok);
+      const mid = 4 * Math.floor(rows / 8);
+      k.matmul_q4_Kr4_x16(wr, p.xp, y, cols, rows, nTok, 0, mid);
+      k.matmul_q4_Kr4_x16(wr, p.xp, y, cols, rows, nTok, mid, rows);
+      assertBitsEqual(f32s(y, rows * nTok), want, `kr4 matmul ${rows}×${cols} nTok ${nTok}`);
+    }
+  }
+});
+
 test.run();

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Arena, MemoryTooLargeError } from '../host/backends/wasm/arena.js';
-import { finiteScales, repackQ4_0R8, WasmModel } from '../host/backends/wasm/model.js';
+import { finiteScales, finiteScalesQ4_K, repackQ4_0R8, repackQ4_KR4, WasmModel } from '../host/backends/wasm/model.js';
 import { KernelPool } from '../host/backends/wasm/pool.js';
 import { planBytes } from '../host/backends/wasm/arena.js';
 import { KernelError } from '../host/backends/wasm/pool.js';
@@ -134,8 +134,9 @@ for (const [name, type] of [['q8_0', GGMLType.Q8_0], ['q4_0', GGMLType.Q4_0], ['
       const share = await agreement(wasm as TokenModel<unknown>, ref.engine as TokenModel<unknown>, seq);
       console.log(`  110M ${name}: top-1 agreement with the f32 reference ${(share * 100).toFixed(0)}%`);
       assert.ok(share >= AGREEMENT_FLOOR, `agreement ${(share * 100).toFixed(1)}%`);
-      if (type === GGMLType.Q4_0) {
-        // the q4_0r8 repack (the default) gives ggml's layout's logits bit for bit: prefill (matmul) and decode (matvec)
+      if (type === GGMLType.Q4_0 || type === GGMLType.Q4_K) {
+        // the q4_0r8 / q4_Kr4 repack (the default) gives ggml's layout's logits bit for bit: prefill (matmul) and decode (matvec)
+        assert.is((wasm as unknown as { layers: Array<{ wq: { kernel: string } }> }).layers[0].wq.kernel, type === GGMLType.Q4_0 ? 'q4_0r8' : 'q4_Kr4');
         const plain = WasmModel.load(path, { threads: 2, repack: false });
         try {
           const [sr, sp] = [wasm.newState(), plain.newState()];
@@ -220,3 +221,30 @@ test('q4_0 matrices with an infinite or NaN scale keep ggml\'s layout (the q4_0r
 });
 
 test.run();
+
+test('q4_K matrices with an infinite or NaN d or dmin keep ggml\'s layout (the q4_Kr4 kernels convert finite halves only)', async () => {
+  const rows = 4, cols = 256, bytes = rows * 144;
+  const arena = new Arena(planBytes(Array<number>(14).fill(bytes)), 'the test');
+  const pool = KernelPool.create(arena.memory, { threads: 1 });
+  try {
+    await pool.ready;
+    for (const at of [0, 2]) {
+      for (const [half, finite] of [[0x3c00, true], [0x7c00, false], [0xfc00, false], [0x7e01, false], [0x03ff, true]] as const) {
+        const ptr = arena.alloc(bytes), scratch = arena.alloc(bytes);
+        const w = arena.bytes(ptr, bytes);
+        for (let i = 0; i < bytes; i++) w[i] = (i * 37) & 0xff;
+        for (let o = 0; o < bytes; o += 144) { w[o] = 0x00; w[o + 1] = 0x2c; w[o + 2] = 0x00; w[o + 3] = 0x28; }
+        w[2 * 144 + at] = half & 0xff;
+        w[2 * 144 + at + 1] = half >> 8;
+        const before = Uint8Array.from(w);
+        assert.is(finiteScalesQ4_K(w), finite, `${at ? 'dmin' : 'd'} 0x${half.toString(16)}`);
+        const weight = { ptr, type: GGMLType.Q4_K, kernel: 'q4_K', rows, cols };
+        assert.is(repackQ4_KR4(pool, arena, weight, scratch, bytes), finite);
+        assert.is(weight.kernel, finite ? 'q4_Kr4' : 'q4_K');
+        if (!finite) assert.equal(arena.bytes(ptr, bytes), before, 'left as it was');
+      }
+    }
+  } finally {
+    await pool.close();
+  }
+});

@@ -42,17 +42,19 @@ export async function benchKernels(threadCounts: number[], onResult?: (r: Kernel
     for (const type of BENCH_TYPES) {
       const wBytes = rowBytes(type, cols) * rows;
       const kind = ACTIVATION[type]!;
+      // the repacked variant the engine runs instead (q4_0r8 on q16_0s, q4_Kr4 on q16_K), if any
       const r8 = type === GGMLType.Q4_0 && rows % 8 === 0;
+      const rk = type === GGMLType.Q4_K && rows % 4 === 0;
       const xqBytes = (cols / 32) * Math.max(kind.blockBytes * (32 / kind.blockSize), r8 ? Q16_0S.blockBytes : 0);
-      const arena = new Arena(planBytes([wBytes, cols * 4, xqBytes, rows * 4, ...(r8 ? [wBytes] : [])]), 'the benchmark');
+      const arena = new Arena(planBytes([wBytes, cols * 4, xqBytes, rows * 4, ...(r8 || rk ? [wBytes] : [])]), 'the benchmark');
       const w = arena.alloc(wBytes);
       fillWeights(arena, w, type, rows, cols);
       const x = arena.alloc(cols * 4);
       arena.f32(x, cols).set(randomWeights(cols, 7, 1));
       const xq = kind.quantizer ? arena.alloc(xqBytes) : x;
       const y = arena.alloc(rows * 4);
-      const wr = r8 ? arena.alloc(wBytes) : 0;
-      const variants: Array<[string, number]> = [[traitsOf(type).name, w], ...(r8 ? [['q4_0r8', wr] as [string, number]] : [])];
+      const wr = r8 || rk ? arena.alloc(wBytes) : 0;
+      const variants: Array<[string, number]> = [[traitsOf(type).name, w], ...(r8 ? [['q4_0r8', wr] as [string, number]] : []), ...(rk ? [['q4_Kr4', wr] as [string, number]] : [])];
       for (const [name, wp] of variants) for (const threads of threadCounts) {
         const pool = KernelPool.create(arena.memory, { threads });
         await pool.ready;
@@ -61,6 +63,7 @@ export async function benchKernels(threadCounts: number[], onResult?: (r: Kernel
           const k = name === 'q4_0r8' ? Q16_0S : kind;
           if (k.quantizer) pool.call(k.quantizer, x, xq, cols);
           if (name === 'q4_0r8') pool.call('repack_q4_0_r8', w, wr, rows, cols);
+          if (name === 'q4_Kr4') pool.call('repack_q4_K_r4', w, wr, rows, cols);
           const job = matvecJob(name, k, wp, xq, y, cols, rows);
           t = timeIt(() => pool.run([job]), 0.25);
         } finally {

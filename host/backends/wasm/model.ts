@@ -46,7 +46,7 @@ export function activationOf(w: Pick<Weight, 'type' | 'kernel'>): ActivationKind
   return w.kernel === 'q4_0r8' ? Q16_0S : ACTIVATION[w.type]!;
 }
 
-/** Rows per thread share: the kernels take 4 rows per pass (q4_0r8: 8, its group). */
+/** Rows per thread share: the kernels take 4 rows per pass (q4_0r8: 8, its group; q4_Kr4: 4, its group). */
 export function rowGrain(kernelType: string): number {
   return kernelType === 'q4_0r8' ? 8 : 4;
 }
@@ -85,10 +85,11 @@ export interface WasmModelOptions {
   spinLimit?: number;
   /**
    * Repack q4_0 matrices (rows a multiple of 8, every scale finite) at load into the q4_0r8 layout
-   * (eight rows interleaved, the same bytes; asm/matmul/q4_0r8_x16.ts), whose kernels are faster and
-   * give the same results bit for bit; and run f16 matrices with no infinite or NaN half on the f16f
-   * kernels (the same results, a cheaper conversion). Default true; false keeps ggml's layout and
-   * kernels (for A/B comparison).
+   * (eight rows interleaved, the same bytes; asm/matmul/q4_0r8_x16.ts), and q4_K matrices (rows a
+   * multiple of 4, every d and dmin finite) into q4_Kr4 (four rows interleaved, the same bytes;
+   * asm/matmul/q4_kr4_x16.ts), whose kernels are faster and give the same results bit for bit; and
+   * run f16 matrices with no infinite or NaN half on the f16f kernels (the same results, a cheaper
+   * conversion). Default true; false keeps ggml's layout and kernels (for A/B comparison).
    */
   repack?: boolean;
 }
@@ -252,12 +253,14 @@ export class WasmModel implements TokenModel<WasmSequence>, InspectableModel {
 
     this.pool = KernelPool.create(this.arena.memory, { threads: opts.threads ?? 1, spinLimit: opts.spinLimit });
 
-    // q4_0 -> q4_0r8 in place, through the logits buffer (unused until the first step). The embedding
-    // keeps ggml's layout for get_row, and so does a head tied to it (the same bytes).
+    // q4_0 -> q4_0r8 and q4_K -> q4_Kr4 in place, through the logits buffer (unused until the first
+    // step). The embedding keeps ggml's layout for get_row, and so does a head tied to it (the same bytes).
     if (opts.repack ?? true) {
       const scratch = this.LOGITS, scratchBytes = c.vocabSize * 4 * this.chunk;
       const mats = [...this.layers.flatMap((w) => [w.wq, w.wk, w.wv, w.wo, w.wGate, w.wUp, w.wDown]), ...(this.output === this.embd ? [] : [this.output])];
-      for (const w of mats) repackQ4_0R8(this.pool, this.arena, w, scratch, scratchBytes);
+      for (const w of mats) {
+        if (!repackQ4_0R8(this.pool, this.arena, w, scratch, scratchBytes)) repackQ4_KR4(this.pool, this.arena, w, scratch, scratchBytes);
+      }
     }
     // f16 matrices without an infinite or NaN half run on the f16f kernels: the same results, a
     // conversion in 3 operations instead of 7 (not a head tied to the embedding: get_row reads it).
@@ -531,6 +534,33 @@ export function repackQ4_0R8(pool: KernelPool, arena: Arena, w: Weight, scratch:
     arena.bytes(src, n * rowBytes).set(arena.bytes(scratch, n * rowBytes));
   }
   w.kernel = 'q4_0r8';
+  return true;
+}
+
+/**
+ * Repacks a q4_K weight in place into q4_Kr4 (kernel name 'q4_Kr4') when its rows are a multiple of 4
+ * and every block's d and dmin are finite (the q4_Kr4 kernels convert finite halves only), a few rows
+ * at a time through `scratch`; returns whether it did. Other weights are left as they are.
+ */
+export function repackQ4_KR4(pool: KernelPool, arena: Arena, w: Weight, scratch: number, scratchBytes: number): boolean {
+  if (w.type !== GGMLType.Q4_K || w.kernel !== 'q4_K' || w.rows % 4 !== 0 || w.cols % 256 !== 0) return false;
+  const rowBytes = (w.cols / 256) * 144;
+  if (!finiteScalesQ4_K(arena.bytes(w.ptr, w.rows * rowBytes))) return false;
+  const step = Math.min(w.rows, Math.floor(scratchBytes / rowBytes / 4) * 4);
+  if (step < 4) return false;
+  for (let r = 0; r < w.rows; r += step) {
+    const n = Math.min(step, w.rows - r);
+    const src = w.ptr + r * rowBytes;
+    pool.call('repack_q4_K_r4', src, scratch, n, w.cols);
+    arena.bytes(src, n * rowBytes).set(arena.bytes(scratch, n * rowBytes));
+  }
+  w.kernel = 'q4_Kr4';
+  return true;
+}
+
+/** Whether every q4_K block's f16 d and dmin (its first four bytes) are finite: exponent bits not all ones. */
+export function finiteScalesQ4_K(q4_K: Uint8Array): boolean {
+  for (let o = 0; o < q4_K.length; o += 144) if ((q4_K[o + 1] & 0x7c) === 0x7c || (q4_K[o + 3] & 0x7c) === 0x7c) return false;
   return true;
 }
 
