@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Micro-benchmark of the matmul kernels on one thread: GB/s of weight bytes read per second by
-// matvec_<type> (decode; a type `<t>_x16` runs matvec_<t>_x16 on q16_0 / q16_K activations) and, with --ntok N, the time of matmul_<type> over N tokens (prefill), as
+// matvec_<type> (decode; a type `<t>_x16` runs matvec_<t>_x16 on q16_0 / q16_K activations; `q4_0r8_x16s`
+// and `q4_Kr4_x16` run the repacked kernels on q4_0 / q4_K weights repacked first) and, with --ntok N, the time of matmul_<type> over N tokens (prefill), as
 // GMAC/s and as its speed-up over N matvec calls. The baseline is a memory read measured in the same
 // process (a wasm SIMD sum, four i32x4 accumulators) over as many bytes as the weights ('% read':
 // for mid-size weights that can be an L3 speed) and over 256 MiB ('% DRAM'). Timings are the best of
@@ -33,8 +34,10 @@ const NTOK = Number(opts.ntok);
 
 const ROW_BYTES = { f32: (c) => 4 * c, f16: (c) => 2 * c, q8_0: (c) => (c / 32) * 34, q4_0: (c) => (c / 32) * 18, q4_K: (c) => (c / 256) * 144, q6_K: (c) => (c / 256) * 210 };
 const X_BYTES = { f32: (c) => 4 * c, f16: (c) => 4 * c, q8_0: (c) => (c / 32) * 34, q4_0: (c) => (c / 32) * 34, q4_K: (c) => (c / 256) * 292, q6_K: (c) => (c / 256) * 292 };
-/** The weight type of a bench type (`q4_K_x16` -> q4_K). */
-const wtype = (t) => t.replace(/_x16$/, '');
+/** The repacked bench types: their repack export (weights filled as the plain type, then repacked). */
+const REPACK = { q4_0r8_x16s: 'repack_q4_0_r8', q4_Kr4_x16: 'repack_q4_K_r4' };
+/** The weight type of a bench type (`q4_K_x16` -> q4_K, `q4_Kr4_x16` -> q4_K). */
+const wtype = (t) => ({ q4_0r8_x16s: 'q4_0', q4_Kr4_x16: 'q4_K' })[t] ?? t.replace(/_x16$/, '');
 
 // ---- memory and modules ----------------------------------------------------------------------
 
@@ -42,7 +45,8 @@ const maxWeights = Math.max(256 << 20, ...SHAPES.flatMap(([r, c]) => TYPES.map((
 const maxX = Math.max(...SHAPES.map(([, c]) => 4 * c * Math.max(1, NTOK)));
 const maxY = Math.max(...SHAPES.map(([r]) => 4 * r * Math.max(1, NTOK)));
 const BASE = 1 << 20;
-const W = BASE, X = W + align(maxWeights), XQ = X + align(maxX), Y = XQ + align(maxX), END = Y + align(maxY);
+const maxRepacked = Math.max(0, ...SHAPES.flatMap(([r, c]) => TYPES.filter((t) => REPACK[t]).map((t) => r * ROW_BYTES[wtype(t)](c))));
+const W = BASE, X = W + align(maxWeights), XQ = X + align(maxX), Y = XQ + align(maxX), R = Y + align(maxY), END = R + align(maxRepacked);
 function align(n) {
   return Math.ceil(n / 65536) * 65536;
 }
@@ -110,7 +114,8 @@ function fillWeights(t, rows, cols) {
 function fillX(t, cols, nTok) {
   for (let i = 0; i < cols * nTok; i++) f32v[X / 4 + i] = rnd() - 0.5;
   if (t === 'q8_0_x16' || t === 'q4_0_x16') k.quantize_q16_0(X, XQ, cols * nTok);
-  else if (t === 'q4_K_x16' || t === 'q6_K_x16') k.quantize_q16_K(X, XQ, cols * nTok);
+  else if (t === 'q4_0r8_x16s') k.quantize_q16_0s(X, XQ, cols * nTok);
+  else if (t === 'q4_K_x16' || t === 'q6_K_x16' || t === 'q4_Kr4_x16') k.quantize_q16_K(X, XQ, cols * nTok);
   else if (t === 'q8_0' || t === 'q4_0') k.quantize_q8_0(X, XQ, cols * nTok);
   else if (t === 'q4_K' || t === 'q6_K') k.quantize_q8_K(X, XQ, cols * nTok);
   return t === 'f32' || t === 'f16' ? X : XQ;
@@ -149,17 +154,19 @@ new Uint32Array(memory.buffer, W, dramBytes / 4).fill(0x01020304);
 const dram = readBaseline(dramBytes);
 for (const [rows, cols] of SHAPES) {
   for (const t of TYPES) {
-    const bytes = fillWeights(t, rows, cols);
+    const bytes = fillWeights(wtype(t), rows, cols);
+    if (REPACK[t]) k[REPACK[t]](W, R, rows, cols);
+    const wp = REPACK[t] ? R : W;
     const key = `${rows}x${cols}:${bytes}`;
     // the baseline over exactly as many bytes as these weights (so the same cache level)
     baselines[key] ??= readBaseline(bytes);
     const xp = fillX(t, cols, Math.max(1, NTOK));
-    const fn = (op) => k[t.endsWith('_x16') ? `${op}_${wtype(t)}_x16` : `${op}_${t}`];
+    const fn = (op) => k[REPACK[t] ? `${op}_${t}` : t.endsWith('_x16') ? `${op}_${wtype(t)}_x16` : `${op}_${t}`];
     const mv = fn('matvec'), mm = fn('matmul');
-    const sec = time(() => mv(W, xp, Y, cols, 0, rows));
+    const sec = time(() => mv(wp, xp, Y, cols, 0, rows));
     const row = { type: t, rows, cols, weightMB: bytes / 1e6, ms: sec * 1e3, GBs: bytes / sec / 1e9, readGBs: baselines[key].wasm };
     if (NTOK > 0) {
-      const msec = time(() => mm(W, xp, Y, cols, rows, NTOK, 0, rows));
+      const msec = time(() => mm(wp, xp, Y, cols, rows, NTOK, 0, rows));
       row.matmulMs = msec * 1e3;
       row.matmulGMACs = (rows * cols * NTOK) / msec / 1e9;
       row.matmulVsMatvec = (sec * NTOK) / msec;
