@@ -19,7 +19,8 @@
 //
 // Measured (A/B against matvec_q4_K_x16, one thread, AMD EPYC, node 20): 7.4 -> 11.2-11.7 GB/s at
 // 2048×5632 from the cache, 7.5 -> 11.3 GB/s at 32000×4096 (74 MB, from DRAM); matmul (4-token
-// tiles) 1.2x the old one per token. The min term from ready-made i16 pairs in the activation (a
+// tiles) 1.2x the old one per token, 0.9-1.0x four matvec calls (it saves weight reads, not
+// compute: scripts/bench/matvec.mjs --ntok 4). The min term from ready-made i16 pairs in the activation (a
 // q16_Ks form) measured no faster, so q16_K stays; the four row sums per pair class (below) cost
 // about 4 i32 multiplies per sub-block and four accumulators, which is why this stays at 4 rows.
 //
