@@ -198,6 +198,13 @@ test('the manifest lists every ABI 2 export with its signature, and the referenc
     assert.equal(fam.exports[name], want, name);
     assert.type(MATMUL_REFERENCE[name], 'function', `reference ${name}`);
   }
+  // the load-time specializations: signatures only (they are checked bit for bit against the kernels they specialize)
+  const specialized: Record<string, number> = {
+    repack_q4_0_r8: 4, matvec_q4_0r8_x16s: 6, matmul_q4_0r8_x16s: 8,
+    repack_q4_K_r4: 4, matvec_q4_Kr4_x16: 6, matmul_q4_Kr4_x16: 8,
+    matvec_f16f: 6, matmul_f16f: 8,
+  };
+  for (const [name, n] of Object.entries(specialized)) assert.equal(fam.exports[name], sig(n), name);
   assert.equal(fam.exports._start, { params: [], results: [] });
   assert.equal(fam.wasiImports.filter((i) => !['wasi_snapshot_preview1.fd_write', 'wasi_snapshot_preview1.proc_exit'].includes(i)), []);
 });

@@ -6,11 +6,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Arena, MemoryTooLargeError } from '../host/backends/wasm/arena.js';
+import { Arena, MemoryTooLargeError, planBytes } from '../host/backends/wasm/arena.js';
 import { finiteScales, finiteScalesQ4_K, repackQ4_0R8, repackQ4_KR4, WasmModel } from '../host/backends/wasm/model.js';
-import { KernelPool } from '../host/backends/wasm/pool.js';
-import { planBytes } from '../host/backends/wasm/arena.js';
-import { KernelError } from '../host/backends/wasm/pool.js';
+import { KernelError, KernelPool } from '../host/backends/wasm/pool.js';
 import { generate, type TokenModel } from '../host/engine/generate.js';
 import { loadModel } from '../host/engine/load-model.js';
 import { argmax } from '../host/engine/sampler.js';
@@ -194,7 +192,6 @@ test('a model that needs more than 4 GiB of kernel memory is refused with a clea
   assert.throws(() => WasmModel.load(STORIES, { contextSize: 2048, maxSequences: 20000 }), /one WebAssembly memory holds at most 4 GiB/);
 });
 
-test.after(() => rmSync(synthDir, { recursive: true, force: true }));
 test('q4_0 matrices with an infinite or NaN scale keep ggml\'s layout (the q4_0r8 kernels convert finite scales only)', async () => {
   const rows = 8, cols = 64, bytes = rows * (cols / 32) * 18;
   const arena = new Arena(planBytes(Array<number>(10).fill(bytes)), 'the test');
@@ -219,6 +216,8 @@ test('q4_0 matrices with an infinite or NaN scale keep ggml\'s layout (the q4_0r
     await pool.close();
   }
 });
+
+test.after(() => rmSync(synthDir, { recursive: true, force: true }));
 
 test.run();
 

@@ -15,7 +15,7 @@ import { f16_to_f32, f32_to_f16 } from '../lib/f16';
 import {
   quantize_q8_0, quantize_q8_K,
 } from './quantize';
-import { get_row_f16, get_row_f32, matmul_f16, matmul_f32, matvec_f16, matvec_f32 } from './float';
+import { get_row_f16, get_row_f32, matmul_f16, matmul_f16f, matmul_f32, matvec_f16, matvec_f16f, matvec_f32 } from './float';
 import { get_row_q8_0, matmul_q8_0, matvec_q8_0 } from './q8_0';
 import { get_row_q4_0, matmul_q4_0, matvec_q4_0 } from './q4_0';
 import { get_row_q4_K, matmul_q4_K, matvec_q4_K } from './q4_k';
@@ -537,6 +537,25 @@ function checkQ4_KR4(cols: i32, xb: usize): void {
   expect(ok, T_Q4_K, "matmul_q4_Kr4_x16 equals matvec_q4_K_x16 bit for bit");
 }
 
+/** f16f (no goldens of its own): on the self-test's finite f16 rows, equal to matvec_f16 / matmul_f16 bit for bit. */
+function checkF16F(): void {
+  const cols = colsOf(T_F16);
+  fillWeights(T_F16, W, ROWS, cols, seedOf(T_F16) ^ 0xf16f);
+  fillFloats(X, NTOK * cols, seedOf(T_F16) ^ 0x5bd1e995, 1.0);
+  for (let tok = 0; tok < NTOK; tok++) matvec_f16(W, X + (<usize>(tok * cols) << 2), Y + (<usize>(tok * ROWS) << 2), cols, 0, ROWS);
+  let ok = true;
+  for (let tok = 0; tok < NTOK; tok++) {
+    matvec_f16f(W, X + (<usize>(tok * cols) << 2), TMP, cols, 0, 3);
+    matvec_f16f(W, X + (<usize>(tok * cols) << 2), TMP, cols, 3, ROWS);
+    ok = ok && sameBits(TMP, Y + (<usize>(tok * ROWS) << 2), ROWS);
+  }
+  expect(ok, T_F16, "matvec_f16f equals matvec_f16 bit for bit (split rows)");
+  matmul_f16f(W, X, Y2, cols, ROWS, NTOK, 0, ROWS);
+  expect(sameBits(Y2, Y, NTOK * ROWS), T_F16, "matmul_f16f equals per-token matvec_f16 bit for bit");
+  matmul_f16(W, X, Y3, cols, ROWS, NTOK, 0, ROWS);
+  expect(sameBits(Y3, Y, NTOK * ROWS), T_F16, "matmul_f16 equals per-token matvec_f16 bit for bit");
+}
+
 export function _start(): void {
   ensureMemory(END);
   checkQuantizers();
@@ -547,5 +566,6 @@ export function _start(): void {
   checkType(T_Q4_K, G.Y_Q4_K, G.ROWS_Q4_K);
   checkType(T_Q6_K, G.Y_Q6_K, G.ROWS_Q6_K);
   checkX16();
+  checkF16F();
   finish("matmul");
 }

@@ -2,7 +2,7 @@
 // activations for quantized weights) reads at real shapes, on 1 and N threads, beside the
 // machine's memory-read bandwidth measured in the same run.
 import { Arena, planBytes } from '../backends/wasm/arena.js';
-import { ACTIVATION, matvecJob, Q16_0S } from '../backends/wasm/model.js';
+import { ACTIVATION, activationOf, matvecJob, Q16_0S } from '../backends/wasm/model.js';
 import { KernelPool } from '../backends/wasm/pool.js';
 import { GGMLType, rowBytes, traitsOf } from '../model/ggml-types.js';
 import { quantize } from '../model/quantize/index.js';
@@ -42,9 +42,10 @@ export async function benchKernels(threadCounts: number[], onResult?: (r: Kernel
     for (const type of BENCH_TYPES) {
       const wBytes = rowBytes(type, cols) * rows;
       const kind = ACTIVATION[type]!;
-      // the repacked variant the engine runs instead (q4_0r8 on q16_0s, q4_Kr4 on q16_K), if any
+      // the variant the engine runs instead (q4_0r8 on q16_0s, q4_Kr4 on q16_K, f16f), if any
       const r8 = type === GGMLType.Q4_0 && rows % 8 === 0;
       const rk = type === GGMLType.Q4_K && rows % 4 === 0;
+      const f16f = type === GGMLType.F16;
       const xqBytes = (cols / 32) * Math.max(kind.blockBytes * (32 / kind.blockSize), r8 ? Q16_0S.blockBytes : 0);
       const arena = new Arena(planBytes([wBytes, cols * 4, xqBytes, rows * 4, ...(r8 || rk ? [wBytes] : [])]), 'the benchmark');
       const w = arena.alloc(wBytes);
@@ -54,13 +55,13 @@ export async function benchKernels(threadCounts: number[], onResult?: (r: Kernel
       const xq = kind.quantizer ? arena.alloc(xqBytes) : x;
       const y = arena.alloc(rows * 4);
       const wr = r8 || rk ? arena.alloc(wBytes) : 0;
-      const variants: Array<[string, number]> = [[traitsOf(type).name, w], ...(r8 ? [['q4_0r8', wr] as [string, number]] : []), ...(rk ? [['q4_Kr4', wr] as [string, number]] : [])];
+      const variants: Array<[string, number]> = [[traitsOf(type).name, w], ...(r8 ? [['q4_0r8', wr] as [string, number]] : []), ...(rk ? [['q4_Kr4', wr] as [string, number]] : []), ...(f16f ? [['f16f', w] as [string, number]] : [])];
       for (const [name, wp] of variants) for (const threads of threadCounts) {
         const pool = KernelPool.create(arena.memory, { threads });
         await pool.ready;
         let t;
         try {
-          const k = name === 'q4_0r8' ? Q16_0S : kind;
+          const k = activationOf({ type, kernel: name });
           if (k.quantizer) pool.call(k.quantizer, x, xq, cols);
           if (name === 'q4_0r8') pool.call('repack_q4_0_r8', w, wr, rows, cols);
           if (name === 'q4_Kr4') pool.call('repack_q4_K_r4', w, wr, rows, cols);

@@ -13,7 +13,8 @@ export function benchPrompt(vocabSize: number, n: number, bos = 1, seed = 5): nu
 
 /** kvType: wisp's KV cache type (f32 by default, as `wisp run`; llama.cpp keeps its f16 default). */
 export async function wasmSpeed(path: string, promptIds: number[], genTokens: number, threads: number, spinLimit?: number, kvType: 'f32' | 'f16' = 'f32'): Promise<SpeedResult> {
-  // WISP_REPACK=0: q4_0 weights in ggml's layout (the A/B baseline of the q4_0r8 repack)
+  // WISP_REPACK=0: q4_0 and q4_K weights in ggml's layout and f16 on the exact kernels (the A/B
+  // baseline of the load-time repacking: q4_0r8, q4_Kr4, f16f)
   const repack = process.env.WISP_REPACK !== '0';
   const model = WasmModel.load(path, { threads, contextSize: promptIds.length + genTokens + 1, spinLimit, repack, kvType });
   try {
