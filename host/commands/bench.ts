@@ -39,9 +39,11 @@ serve     the MQTT service in this process (embedded broker on a free port) unde
           concurrent streams of greedy requests from mqtt.js clients: aggregate generated tok/s and
           its ratio to 1 stream, time to first token (device and client clocks), and the MQTT
           overhead against the same requests run directly with generate() on the same model;
-          beside them the engine alone (decodeBatch over 1, 4, 8 sequences): the service's ceiling.
-          --model: default stories260K; 110m-q4_0 / 110m-q8_0 / tinyllama-q4_0 name the
-          random-weight bench models (written once into the cache)
+          beside them the engine alone (decodeBatch over 1, 4, 8 sequences): the service's ceiling,
+          and, when node-llama-cpp is found (WISP_LLAMACPP), llama.cpp's own multi-sequence decode
+          (one context of 1, 4, 8 sequences generating at once) on the same file, prompts and threads.
+          --model: default stories260K; 110m-q4_0 / 110m-q8_0 / 110m-f16 / 110m-f32 / tinyllama-q4_0
+          name the random-weight bench models (written once into the cache)
 
   --threads LIST   thread counts (default: 1 and ${Math.min(2, availableParallelism())})
   --out DIR        where the JSON/SVG/HTML go (default ./bench-out)
@@ -82,7 +84,7 @@ export async function main(argv: string[]): Promise<void> {
     return routing(paths, routes, v.threads ? threads : [1], intOption(v['prompt-tokens'], 'prompt-tokens', 2) ?? 128, intOption(v.gen, 'gen', 2) ?? 64, out);
   }
   if (what === 'serve') {
-    const paths = (v.model ?? [undefined]).map((m) => (m && /^(110m|tinyllama)-q[48]_0$/.test(m) ? defaultModels(v.tokenizer, [m.split('-') as [string, string]])[0] : resolveModelOption(m)));
+    const paths = (v.model ?? [undefined]).map((m) => (m && /^(110m-(q[48]_0|f16|f32)|tinyllama-q[48]_0)$/.test(m) ? defaultModels(v.tokenizer, [m.split('-') as [string, string]])[0] : resolveModelOption(m)));
     const streams = (v.streams ?? '1,4,8').split(',').map((s) => intOption(s, 'streams', 1)!);
     return serve(paths, v.threads ? threads : [1], streams, {
       maxSequences: intOption(v['max-sequences'], 'max-sequences', 1) ?? 8,
@@ -244,19 +246,23 @@ async function serve(
       console.log(`\n${basename(path)}, ${t} thread${t > 1 ? 's' : ''}, --max-sequences ${o.maxSequences}, ${o.maxTokens} tokens per request, greedy`);
       const r = await benchServe({ modelPath: path, threads: t, streams, maxSequences: o.maxSequences, maxTokens: o.maxTokens, seconds: o.seconds, contextSize: o.contextSize, onProgress: (m) => console.log(`  (${m})`) });
       results.push(r);
-      console.log(`${'streams'.padEnd(9)} ${'tok/s'.padStart(8)} ${'vs 1'.padStart(6)} ${'per stream'.padStart(10)} ${'requests'.padStart(8)}  ${'ttft p50/p95 device'.padStart(19)}  ${'ttft p50/p95 client'.padStart(19)}  ${'latency p50/p95'.padStart(17)}`);
+      console.log(`${'streams'.padEnd(11)} ${'tok/s'.padStart(8)} ${'vs 1'.padStart(6)} ${'per stream'.padStart(10)} ${'requests'.padStart(8)}  ${'ttft p50/p95 device'.padStart(19)}  ${'ttft p50/p95 client'.padStart(19)}  ${'latency p50/p95'.padStart(17)}`);
       const row = (name: string, tps: number, vs: string, per: number, reqs: number, dev: string, cli: string, lat: string) =>
-        console.log(`${name.padEnd(9)} ${f(tps).padStart(8)} ${vs.padStart(6)} ${f(per).padStart(10)} ${String(reqs).padStart(8)}  ${dev.padStart(19)}  ${cli.padStart(19)}  ${lat.padStart(17)}`);
+        console.log(`${name.padEnd(11)} ${f(tps).padStart(8)} ${vs.padStart(6)} ${f(per).padStart(10)} ${String(reqs).padStart(8)}  ${dev.padStart(19)}  ${cli.padStart(19)}  ${lat.padStart(17)}`);
       const pp = (p: { p50: number; p95: number }, d = 1) => `${f(p.p50, d)}/${f(p.p95, d)} ms`;
       row('direct', r.direct.tokensPerSecond, '', r.direct.tokensPerSecond, r.direct.requests, '', pp(r.direct.ttftMs), pp(r.direct.latencyMs));
       const e1 = r.engineBatch.find((e) => e.sequences === 1);
       for (const e of r.engineBatch) row(`${e.sequences} engine`, e.tokensPerSecond, e1 ? `${f(e.tokensPerSecond / e1.tokensPerSecond, 2)}×` : '', e.tokensPerSecond / e.sequences, 0, '', '', `${f(e.msPerStep, 2)} ms/step`);
+      // requests: one generation per sequence; the last column its wall time, prefills included
+      for (const b of r.llamaCppBatch ?? []) row(`${b.sequences} llama.cpp`, b.tokensPerSecond, `${f(b.ratio, 2)}×`, b.tokensPerSecond / b.sequences, b.sequences, '', '', `${b.generatedTokens} tok, ${f(b.seconds, 2)} s`);
       for (const l of r.levels) {
         row(`${l.streams} mqtt`, l.tokensPerSecond, `${f(r.scaling[String(l.streams)], 2)}×`, l.tokensPerSecondPerStream, l.requests, pp(l.ttftDeviceMs), pp(l.ttftClientMs), pp(l.latencyMs));
         if (l.errors) console.log(`  ${l.errors} request(s) failed`);
       }
       const s4 = r.scaling['4'];
-      if (s4 !== undefined) console.log(`4 streams / 1 stream: ${f(s4, 2)}× (target ≥ 2.5×)${r.scaling['8'] !== undefined ? `, 8 / 1: ${f(r.scaling['8'], 2)}×` : ''}`);
+      const lc = (n: number) => r.llamaCppBatch?.find((b) => b.sequences === n);
+      const lcRatios = [4, 8].flatMap((n) => (lc(n) ? [`${n}/1: ${f(lc(n)!.ratio, 2)}×`] : []));
+      if (s4 !== undefined) console.log(`4 streams / 1 stream: ${f(s4, 2)}× (target ≥ 2.5×)${r.scaling['8'] !== undefined ? `, 8 / 1: ${f(r.scaling['8'], 2)}×` : ''}${lcRatios.length ? `; llama.cpp ${lcRatios.join(', ')}` : ''}`);
       const m = r.mqttOverhead;
       console.log(`MQTT, 1 stream vs direct: ${f(m.tokensPerSecondRatio * 100, 0)}% of the tok/s; per request +${f(m.latencyMsAdded, 2)} ms (${f(m.latencyRatio, 3)}×), first token +${f(m.ttftMsAdded, 2)} ms`);
       const reasons = [...new Set(r.levels.flatMap((l) => Object.keys(l.finishReasons)))];
