@@ -1,5 +1,6 @@
 // host/kernels/load.ts: a module that is not the one the manifest describes (sha256, ABI) is refused
-// with a message naming it, and serving kernels get WASI stubs that grant nothing.
+// with a message naming it, and serving kernels get WASI stubs that grant nothing. Also what the
+// manifest records of each build (asm/build-kernels.mjs).
 import { spawnSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -141,6 +142,28 @@ test('fd_write to stdout under the stubs returns ENOSYS, writes no byte count an
   assert.is(result.errno, 52); // ENOSYS
   assert.is(result.nwritten, 0xdeadbeef);
   for (const f of FAMILIES) assert.is(result.starts[f], 'kernel called proc_exit while serving', f);
+});
+
+// ---- what the manifest records of each build ----
+
+test('the manifest records the asc flags of both builds: shared-memory module and own-memory component', () => {
+  const manifest = loadManifest();
+  for (const f of FAMILIES) {
+    const m = manifest.families[f];
+    const base = ['--memoryBase', String(m.memoryBase)];
+    for (const flags of [m.buildFlags, m.component.buildFlags]) {
+      assert.ok(Array.isArray(flags), `${f}: flags recorded`);
+      for (const x of ['-O3', '--noAssert', '--runtime', 'stub', '--enable', 'simd', ...base]) assert.ok(flags.includes(x), `${f}: ${x} in ${flags}`);
+      assert.equal(flags.slice(flags.indexOf('--memoryBase'), flags.indexOf('--memoryBase') + 2), base);
+    }
+    // the shared build imports a shared memory; the component's module has its own (no threads: the
+    // component model has no shared memory)
+    for (const x of ['--importMemory', '--sharedMemory', 'threads']) {
+      assert.ok(m.buildFlags.includes(x), `${f}: shared build has ${x}`);
+      assert.not.ok(m.component.buildFlags.includes(x), `${f}: component build has no ${x}`);
+    }
+    assert.match(m.component.sha256, /^[0-9a-f]{64}$/);
+  }
 });
 
 test.after(() => rmSync(tmp, { recursive: true, force: true }));

@@ -23,7 +23,8 @@ export interface FamilyManifest {
   memory?: { initial: number; maximum?: number; shared: boolean };
   wasiImports: string[];
   exports: Record<string, KernelExport>;
-  component: { file: string; sha256: string; size: number };
+  /** the own-memory build of the same source, wrapped by `jco new --wasi-command`; its asc flags */
+  component: { file: string; sha256: string; size: number; buildFlags: string[] };
 }
 
 export interface KernelManifest {
