@@ -4,7 +4,7 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { basename, join } from 'node:path';
-import { benchKernels } from '../bench/kernels.js';
+import { BENCH_TYPES, benchKernels, checkBenchOptions, type KernelBenchOptions } from '../bench/kernels.js';
 import { llamaCppSpeed, loadNodeLlamaCpp, type SpeedResult } from '../bench/llamacpp.js';
 import { benchPrompt, wasmSpeed } from '../bench/models.js';
 import { BENCH_ROUTES, routeSpeed, type BenchRoute, type RouteSpeed } from '../bench/routing.js';
@@ -14,6 +14,7 @@ import { kvOption } from './engine-options.js';
 import { resolveModelOption } from './model-option.js';
 import { writeReport, type Chart } from '../bench/report.js';
 import { GGUFHeaderView } from '../model/gguf/index.js';
+import { traitsOf } from '../model/ggml-types.js';
 import { userCacheDir } from '../model/resolve.js';
 import { SYNTH_SHAPES, synthModel } from '../model/synth.js';
 import { parseTypeName } from '../model/type-names.js';
@@ -21,13 +22,15 @@ import { readVocabFile } from '../model/vocab-file.js';
 import { createProgress, started, type Progress } from '../obs/progress.js';
 import { intOption, numberOption, parseOptions, UsageError } from './args.js';
 
-const HELP = `usage: wisp bench kernels [--threads 1,2] [--out DIR]
+const HELP = `usage: wisp bench kernels [--threads 1,2] [--shapes 768x768,...] [--types q4_0,...] [--seconds 0.25] [--out DIR]
        wisp bench models [--model PATH ...] [--threads 1,2] [--prompt-tokens 128] [--gen 64] [--kv f16|f32] [--out DIR]
        wisp bench routing [--model PATH ...] [--threads 1] [--routes a,b] [--prompt-tokens 128] [--gen 64] [--out DIR]
        wisp bench serve [--model PATH|110m-q4_0 ...] [--threads 1] [--streams 1,4,8] [--max-sequences 8] [--gen 64] [--seconds 5] [--out DIR]
 
 kernels   GB/s of every matvec type at 768×768, 2048×5632 and 32000×2048, beside the memory-read
-          bandwidth measured in the same run (native memcmp, one thread)
+          bandwidth measured in the same run (native memcmp, one thread). --shapes ROWSxCOLS,...
+          and --types (${BENCH_TYPES.map((t) => traitsOf(t).name.toLowerCase()).join(', ')}) pick others (cols a multiple of 32,
+          of 256 for the K-quants); --seconds is the least time each row is timed for (default 0.25)
 models    prefill and decode tok/s on the wasm engine, beside llama.cpp (node-llama-cpp, when it can
           be found: set WISP_LLAMACPP=/path/to/node_modules) on the same file and prompt ids.
           Without --model: random-weight 110M Q8_0, 110M Q4_0 and TinyLlama-1.1B Q4_0 models, written
@@ -66,6 +69,8 @@ export async function main(argv: string[]): Promise<void> {
       'max-sequences': { type: 'string' },
       seconds: { type: 'string' },
       context: { type: 'string' },
+      shapes: { type: 'string' },
+      types: { type: 'string' },
     },
     HELP,
     true,
@@ -76,7 +81,13 @@ export async function main(argv: string[]): Promise<void> {
     .map((t) => intOption(t, 'threads', 1)!);
   const out = v.out ?? 'bench-out';
   mkdirSync(out, { recursive: true });
-  if (what === 'kernels') return kernels(threads, out);
+  if (what === 'kernels') {
+    return kernels(threads, out, {
+      shapes: v.shapes?.split(',').map(parseShape),
+      types: v.types?.split(',').map((t) => parseTypeName(t.trim())),
+      minSeconds: v.seconds === undefined ? undefined : positive(numberOption(v.seconds, 'seconds')!, 'seconds'),
+    });
+  }
   if (what === 'routing') {
     const names = v.routes?.split(',').map((r) => r.trim());
     const routes = names ? names.map((n) => BENCH_ROUTES.find((r) => r.name === n || r.name.startsWith(`${n} `)) ?? badRoute(n)) : BENCH_ROUTES;
@@ -101,13 +112,29 @@ export async function main(argv: string[]): Promise<void> {
   throw new UsageError(HELP);
 }
 
-async function kernels(threads: number[], out: string): Promise<void> {
+/** `64x256` (or `64×256`) -> [64, 256]: rows × cols of a weight matrix. */
+function parseShape(s: string): [number, number] {
+  const m = /^\s*(\d+)\s*[x×]\s*(\d+)\s*$/.exec(s);
+  if (!m) throw new UsageError(`--shapes: '${s}' is not ROWSxCOLS (e.g. 768x768)`);
+  return [Number(m[1]), Number(m[2])];
+}
+
+function positive(n: number, name: string): number {
+  if (!(n > 0)) throw new UsageError(`--${name} must be greater than 0, got ${n}`);
+  return n;
+}
+
+async function kernels(threads: number[], out: string, o: KernelBenchOptions): Promise<void> {
+  checkBenchOptions(o); // before anything is measured
   console.log('measuring memory-read bandwidth (native memcmp, 1 thread)…');
   console.log(`${'type'.padEnd(6)} ${'shape'.padStart(12)} ${'threads'.padStart(7)} ${'µs'.padStart(9)} ${'GB/s'.padStart(7)}  of read bw`);
-  const bench = await benchKernels(threads, (r) =>
-    console.log(
-      `${r.type.padEnd(6)} ${`${r.rows}×${r.cols}`.padStart(12)} ${String(r.threads).padStart(7)} ${r.microseconds.toFixed(0).padStart(9)} ${r.gbPerSecond.toFixed(1).padStart(7)}  ${(r.ofReadBandwidth * 100).toFixed(0)}%`,
-    ),
+  const bench = await benchKernels(
+    threads,
+    (r) =>
+      console.log(
+        `${r.type.padEnd(6)} ${`${r.rows}×${r.cols}`.padStart(12)} ${String(r.threads).padStart(7)} ${r.microseconds.toFixed(0).padStart(9)} ${r.gbPerSecond.toFixed(1).padStart(7)}  ${(r.ofReadBandwidth * 100).toFixed(0)}%`,
+      ),
+    o,
   );
   console.log(`memory read (native memcmp, 1 thread): ${bench.readBandwidthGBps.toFixed(1)} GB/s`);
   const charts: Chart[] = threads.map((t) => ({
