@@ -10,6 +10,7 @@ import { benchPrompt, wasmSpeed } from '../bench/models.js';
 import { BENCH_ROUTES, routeSpeed, type BenchRoute, type RouteSpeed } from '../bench/routing.js';
 import { benchServe, type ServeBenchResult } from '../bench/serve.js';
 import { opTimeTable } from '../engine/routed.js';
+import { DEFAULT_SPIN_LIMIT } from '../backends/wasm/pool.js';
 import { kvOption } from './engine-options.js';
 import { resolveModelOption } from './model-option.js';
 import { writeReport, type Chart } from '../bench/report.js';
@@ -50,7 +51,8 @@ serve     the MQTT service in this process (embedded broker on a free port) unde
 
   --threads LIST   thread counts (default: 1 and ${Math.min(2, availableParallelism())})
   --out DIR        where the JSON/SVG/HTML go (default ./bench-out)
-  --spin N         worker spin iterations before Atomics.wait (default 200000; 0 = always wait)`;
+  --spin N         most spin iterations before Atomics.wait, for the workers and the main thread
+                   (each adapts below it; default ${DEFAULT_SPIN_LIMIT}; 0 = always wait)`;
 
 export async function main(argv: string[]): Promise<void> {
   const { values: v, positionals } = parseOptions(
