@@ -1,6 +1,7 @@
 // The kernel pool: the main thread plus (threads - 1) worker_threads, each with its own instance
 // of every kernel module over one shared WebAssembly.Memory. `run` dispatches a list of independent
 // kernel calls, split by output rows (or heads), and returns when every thread has done its share.
+import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { compileFamily, loadManifest, type KernelFamily } from '../../kernels/load.js';
 import { adaptSpin, CTRL, CTRL_INTS, JOB, JOB_STRIDE, JOBS_BASE, KernelTrap, MAX_ARGS, MAX_JOBS, readErrorText, runShare } from './control.js';
@@ -22,20 +23,27 @@ export interface PoolOptions {
   /**
    * Most spin iterations (~5 ns each) before sleeping in Atomics.wait, for the workers waiting for
    * a dispatch and for the main thread waiting for the workers; spinning keeps wake-ups fast during
-   * a step, sleeping gives the core to a thread that needs it. Each waiter's budget adapts below
-   * this limit (control.ts, adaptSpin). 0: always sleep. Default DEFAULT_SPIN_LIMIT.
+   * a step, sleeping gives the core to a thread that needs it. 0: always sleep. Default
+   * DEFAULT_SPIN_LIMIT.
    */
   spinLimit?: number;
+  /**
+   * Whether each waiter's spin budget adapts below the limit (control.ts, adaptSpin): shrinking
+   * after waits that ended asleep, so threads that outnumber the cores give them back. Default:
+   * only when `threads` is more than the cores the process may use; with a core per thread a
+   * fixed budget spins through every gap of a step (an adaptive one measured 2-2.5x slower there).
+   */
+  adaptiveSpin?: boolean;
   /** A dispatch that takes longer than this is a hung worker (ms). */
   timeoutMs?: number;
 }
 
 /**
- * ~100 µs of spinning (~5 ns a load): longer than the gaps between dispatches of a step, short
- * enough that a waiter whose partner is off the CPU gives its core back soon (docs/ARCHITECTURE.md,
+ * About a millisecond of spinning (a few ns a load): longer than the gaps between the dispatches of
+ * a step, so a thread with a core of its own never sleeps inside a step (docs/ARCHITECTURE.md,
  * "The barrier", has the measurements).
  */
-export const DEFAULT_SPIN_LIMIT = 20_000;
+export const DEFAULT_SPIN_LIMIT = 200_000;
 
 export class KernelPool {
   readonly table: KernelEntry[];
@@ -52,8 +60,9 @@ export class KernelPool {
   readonly spinLimit: number;
   /** Main-thread barrier waits that ended in Atomics.wait, and those of them a 1 s slice ran out in (a lost wake-up, or a worker off the CPU that long). */
   readonly waits = { sleeps: 0, slicesRunOut: 0 };
-  /** The main thread's current spin budget (adaptSpin). */
+  /** The main thread's current spin budget (adaptSpin when adaptive). */
   private budget: number;
+  readonly adaptiveSpin: boolean;
   readonly instances: Record<KernelFamily, WebAssembly.Exports>;
   /** Resolves when every worker has its kernel instances (rejects if one could not start). */
   readonly ready: Promise<void>;
@@ -64,6 +73,7 @@ export class KernelPool {
     this.timeoutMs = opts.timeoutMs ?? 30_000;
     this.spinLimit = Math.max(0, opts.spinLimit ?? DEFAULT_SPIN_LIMIT);
     this.budget = this.spinLimit;
+    this.adaptiveSpin = opts.adaptiveSpin ?? this.threads > availableParallelism();
     table.forEach((e, i) => this.index.set(e.name, i));
     this.instances = instantiateFamilies(modules, memory);
     this.fns = bindTable(table, this.instances);
@@ -75,7 +85,7 @@ export class KernelPool {
     for (let i = 1; i < this.threads; i++) {
       this.workers.push(
         new Worker(new URL('./worker.js', import.meta.url), {
-          workerData: { memory, modules, table, ctl: sab, index: i, nThreads: this.threads, spinLimit: this.spinLimit },
+          workerData: { memory, modules, table, ctl: sab, index: i, nThreads: this.threads, spinLimit: this.spinLimit, adaptiveSpin: this.adaptiveSpin },
         }),
       );
     }
@@ -185,7 +195,7 @@ export class KernelPool {
     while (Atomics.load(ctl, CTRL.DONE) < nWorkers) {
       if (Atomics.load(ctl, CTRL.DEAD) > 0) throw this.deadWorker();
       if (++spins > this.budget) {
-        this.budget = adaptSpin(this.budget, limit, true);
+        if (this.adaptiveSpin) this.budget = adaptSpin(this.budget, limit, true);
         return this.sleepForWorkers(nWorkers);
       }
       if ((spins & 0xfffff) === 0) {
@@ -193,7 +203,7 @@ export class KernelPool {
         else if (performance.now() - t0 > this.timeoutMs) throw this.timedOut();
       }
     }
-    this.budget = adaptSpin(this.budget, limit, false);
+    if (this.adaptiveSpin) this.budget = adaptSpin(this.budget, limit, false);
   }
 
   private sleepForWorkers(nWorkers: number): void {

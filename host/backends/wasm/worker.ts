@@ -14,6 +14,7 @@ interface WorkerInit {
   index: number;
   nThreads: number;
   spinLimit: number;
+  adaptiveSpin: boolean;
 }
 
 const init = workerData as WorkerInit;
@@ -38,8 +39,8 @@ const scratch: number[] = [];
 // Generation 0 is "nothing dispatched yet": a dispatch made while this worker was starting is
 // still seen as new.
 let seen = 0;
-// the spin budget adapts (control.ts, adaptSpin): halved after each sleep, grown by 1/64 of the
-// limit after each dispatch that came while spinning
+// with more threads than cores the spin budget adapts (control.ts, adaptSpin): halved after each
+// sleep, grown by 1/64 of the limit after each dispatch that came while spinning
 let budget = init.spinLimit;
 while (kernels) {
   let gen: number;
@@ -54,7 +55,7 @@ while (kernels) {
       spins = 0;
     }
   }
-  budget = adaptSpin(budget, init.spinLimit, slept);
+  if (init.adaptiveSpin) budget = adaptSpin(budget, init.spinLimit, slept);
   seen = gen;
   if (Atomics.load(ctl, CTRL.QUIT)) break;
   try {
