@@ -96,7 +96,8 @@ export function buildKernels(root, families) {
     // own-memory twin for the component model (which has no shared memory), wrapped by jco
     const own = join(outDir, `${f.name}.own.wasm`);
     const component = join(outDir, `${f.name}.component.wasm`);
-    execFileSync(bin('asc'), [source, '-o', own, ...COMMON_FLAGS, ...OWN_FLAGS, '--memoryBase', String(f.memoryBase)], { stdio: 'inherit' });
+    const ownFlags = [...COMMON_FLAGS, ...OWN_FLAGS, '--memoryBase', String(f.memoryBase)];
+    execFileSync(bin('asc'), [source, '-o', own, ...ownFlags], { stdio: 'inherit' });
     execFileSync(bin('jco'), ['new', own, '--wasi-command', '-o', component], { stdio: 'inherit' });
     rmSync(own);
 
@@ -113,7 +114,7 @@ export function buildKernels(root, families) {
       memory: imports.find((i) => i.kind === 'memory'),
       wasiImports: imports.filter((i) => i.kind === 'function').map((i) => `${i.module}.${i.name}`),
       exports: Object.fromEntries(exports.map((e) => [e.name, { params: e.params, results: e.results }])),
-      component: { file: `${f.name}.component.wasm`, sha256: sha256(componentBytes), size: componentBytes.length },
+      component: { file: `${f.name}.component.wasm`, sha256: sha256(componentBytes), size: componentBytes.length, buildFlags: ownFlags },
     };
   }
   writeFileSync(join(outDir, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);

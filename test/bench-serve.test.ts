@@ -1,6 +1,7 @@
 // `wisp bench serve` smoke test: a short run on stories260K gives a sane report (no timing thresholds).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { loadNodeLlamaCpp } from '../host/bench/llamacpp.js';
 import { benchServe, percentiles } from '../host/bench/serve.js';
 import { sharedModel } from './helpers/paths.js';
 
@@ -28,6 +29,20 @@ test('1 and 2 streams over MQTT, the direct baseline and the engine alone: every
   }
   assert.is(r.scaling['1'], 1);
   assert.ok(Number.isFinite(r.mqttOverhead.tokensPerSecondRatio));
+  // llama.cpp's rows only when node-llama-cpp is found (WISP_LLAMACPP); nothing else depends on it
+  if (await loadNodeLlamaCpp()) {
+    assert.equal(r.llamaCppBatch?.map((b) => b.sequences), [1, 2]);
+    assert.is(r.llamaCppBatch![0].ratio, 1);
+    for (const b of r.llamaCppBatch!) assert.ok(b.generatedTokens > 0 && b.generatedTokens <= b.sequences * 16 && b.tokensPerSecond > 0);
+  } else {
+    assert.is(r.llamaCppBatch, undefined);
+  }
+});
+
+test('llamaCpp: false leaves llama.cpp out even when node-llama-cpp is installed', async () => {
+  const r = await benchServe({ modelPath: sharedModel('stories260K.gguf'), threads: 1, streams: [1], maxSequences: 1, maxTokens: 4, seconds: 0.1, directRequests: 1, llamaCpp: false });
+  assert.is(r.llamaCppBatch, undefined);
+  assert.equal(r.levels.map((l) => l.streams), [1]);
 });
 
 test.run();

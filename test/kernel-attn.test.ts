@@ -380,4 +380,75 @@ test('attention_many work ranges split anywhere give the same bytes as one call'
   assert.equal(bits(s.out.view), bits(whole));
 });
 
+// headDim a multiple of 4 but not of 8: the kernels step d by 4 (one f32x4, or four halves), so 4 and
+// 12 are inside the contract; no other test above uses them.
+const SMALL_HEAD_DIMS = [4, 12];
+
+/** Fills the 64 bytes after out with 0xa5 and returns a check that they are still 0xa5. */
+function guardAfter(out: { ptr: P; view: Float32Array }): () => boolean {
+  const guard = new Uint8Array(memory.buffer, out.ptr + out.view.byteLength, 64);
+  guard.fill(0xa5);
+  return () => guard.every((b) => b === 0xa5);
+}
+
+test('attention_f32 and _f16 with headDim 4 and 12 match the reference: GQA 1, 2, 3, 4, 8 × nPos 1, 2, 3, 5, 17, 300; nothing written past the last head', () => {
+  for (const headDim of SMALL_HEAD_DIMS) {
+    for (const [nHeads, nKvHeads] of [[2, 2], [4, 2], [6, 2], [8, 2], [8, 1]]) {
+      for (const nPos of [1, 2, 3, 5, 17, 300]) {
+        for (const f16 of [false, true]) {
+          const a = new KernelArena(memory);
+          const s = setup(a, nHeads, nKvHeads, headDim, nPos, headDim * 100000 + nHeads * 1000 + nKvHeads * 100 + nPos + (f16 ? 50000 : 0));
+          const intact = guardAfter(s.out);
+          const want = new Float32Array(s.out.view.length);
+          if (f16) {
+            attn.attention_f16(s.q.ptr, s.k16.ptr, s.v16.ptr, s.out.ptr, nHeads, nKvHeads, headDim, nPos, s.cap, s.scale, 0, nHeads);
+            ref.attentionF16(s.q.view, s.k16.view, s.v16.view, want, s, nPos, s.cap);
+          } else {
+            attn.attention_f32(s.q.ptr, s.k.ptr, s.v.ptr, s.out.ptr, nHeads, nKvHeads, headDim, nPos, s.cap, s.scale, 0, nHeads);
+            ref.attention(s.q.view, s.k.view, s.v.view, want, s, nPos, s.cap);
+          }
+          const what = `attention_${f16 ? 'f16' : 'f32'} ${nHeads}/${nKvHeads} headDim ${headDim} nPos ${nPos}`;
+          assertClose(s.out.view, want, ATOL, RTOL, what);
+          assert.ok(intact(), `${what}: wrote past the output`);
+        }
+      }
+    }
+  }
+});
+
+test('headDim 4 and 12: head splits give the same bytes, attention_many equals single-query calls bit for bit and matches the reference', () => {
+  for (const headDim of SMALL_HEAD_DIMS) {
+    for (const f16 of [false, true]) {
+      // head splits, with and without GQA (groups of 3: one split inside a group)
+      for (const [nHeads, nKvHeads, splits] of [[6, 2, [[0, 2], [2, 5], [5, 6]]], [4, 4, [[0, 1], [1, 4]]]] as Array<[number, number, number[][]]>) {
+        const a = new KernelArena(memory);
+        const s = setup(a, nHeads, nKvHeads, headDim, 23, headDim * 7 + nHeads);
+        const fn = f16 ? attn.attention_f16 : attn.attention_f32;
+        const [k, v] = f16 ? [s.k16.ptr, s.v16.ptr] : [s.k.ptr, s.v.ptr];
+        fn(s.q.ptr, k, v, s.out.ptr, nHeads, nKvHeads, headDim, 23, s.cap, s.scale, 0, nHeads);
+        const whole = s.out.view.slice();
+        s.out.view.fill(NaN);
+        for (const [h0, h1] of splits) fn(s.q.ptr, k, v, s.out.ptr, nHeads, nKvHeads, headDim, 23, s.cap, s.scale, h0, h1);
+        assert.equal(bits(s.out.view), bits(whole), `split ${nHeads}/${nKvHeads} headDim ${headDim} ${f16 ? 'f16' : 'f32'}`);
+      }
+      // causal prefill over 9 rows after 4 cached positions
+      const nHeads = 8, nKvHeads = 2, pos0 = 4, nTok = 9;
+      const a = new KernelArena(memory);
+      const s = setup(a, nHeads, nKvHeads, headDim, pos0 + nTok, headDim * 13 + 1, nTok);
+      const intact = guardAfter(s.out);
+      const [k, v] = f16 ? [s.k16.ptr, s.v16.ptr] : [s.k.ptr, s.v.ptr];
+      (f16 ? attn.attention_many_f16 : attn.attention_many_f32)(s.q.ptr, k, v, s.out.ptr, nTok, pos0, nHeads, nKvHeads, headDim, s.cap, s.scale, 0, nTok * nHeads);
+      const got = s.out.view.slice();
+      assert.ok(intact(), `attention_many headDim ${headDim}: wrote past the output`);
+      const row = 4 * nHeads * headDim;
+      for (let t = 0; t < nTok; t++) (f16 ? attn.attention_f16 : attn.attention_f32)(s.q.ptr + t * row, k, v, s.out.ptr + t * row, nHeads, nKvHeads, headDim, pos0 + t + 1, s.cap, s.scale, 0, nHeads);
+      assert.equal(bits(got), bits(s.out.view), `attention_many headDim ${headDim} ${f16 ? 'f16' : 'f32'}`);
+      const want = new Float32Array(got.length);
+      if (f16) ref.attentionManyF16(s.q.view, s.k16.view, s.v16.view, want, s, nTok, pos0, s.cap);
+      else ref.attentionMany(s.q.view, s.k.view, s.v.view, want, s, nTok, pos0, s.cap);
+      assertClose(got, want, ATOL, RTOL, `attention_many headDim ${headDim} ${f16 ? 'f16' : 'f32'} vs reference`);
+    }
+  }
+});
+
 test.run();

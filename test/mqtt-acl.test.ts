@@ -20,6 +20,7 @@ test.before(async () => {
     port: 0,
     users: parseUsers({ users: { alice: { role: 'client', password }, bob: { role: 'client', password }, ops: { role: 'operator', password } } }),
     contextSize: 128,
+    threads: 1,
     log: pino({ level: 'silent' }),
   });
 });

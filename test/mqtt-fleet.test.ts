@@ -35,6 +35,7 @@ async function device(name: string): Promise<Server> {
     fleetGroup: 'edge',
     maxSequences: 4,
     contextSize: 256,
+    threads: 1,
     log: pino({ level: 'silent' }),
   });
   servers.push(s);

@@ -262,6 +262,7 @@ test('/metrics counts requests by outcome; /healthz is 200', async () => {
   assert.match(text, /wisp_requests_total\{outcome="invalid"\} [1-9]/);
   assert.match(text, /wisp_batch_size_bucket/);
   assert.match(text, /wisp_time_to_first_token_seconds_count [1-9]/);
+  assert.match(text, /wisp_info\{[^}]*threads="1"[^}]*\} 1/); // the engine's kernel threads (threads: 1 above)
   const h = await fetch(`${base}/healthz`);
   assert.is(h.status, 200);
 });

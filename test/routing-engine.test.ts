@@ -36,8 +36,10 @@ const ROUTES: Record<string, RoutingTable> = {
   'ffn on onnx, attention on wasm': { default: 'wasm', rules: [{ ops: ['ffn'], backend: 'onnx:cpu' }] },
 };
 
+// one thread: a --route table alone would take the detected profile's count (test/threads.test.ts),
+// and wasm workers beside ORT's spinning intra-op threads make these tests slow on a small box
 function open(path: string, routing: RoutingTable | RoutingPlan, extra: Parameters<typeof openModel>[1] = {}): Promise<OpenModel> {
-  return openModel(path, { routing, providers: ['cpu'], contextSize: 512, log: () => {}, ...extra });
+  return openModel(path, { routing, providers: ['cpu'], contextSize: 512, threads: 1, log: () => {}, ...extra });
 }
 
 const backendsOf = (p: Placement) => new Set([...p.layers.flatMap((l) => [l.attention, l.ffn]), p.head].map((b) => (b.backend === 'onnx' ? `onnx:${b.provider}` : 'wasm')));

@@ -17,6 +17,7 @@ import { readLlama2cTokenizer } from '../host/model/llama2c-tokenizer.js';
 import { SYNTH_SHAPES, synthModel } from '../host/model/synth.js';
 import { sharedModel, sharedTokenizer } from './helpers/paths.js';
 import { agreement } from './helpers/agreement.js';
+import { referenceRun, teacherForced } from './helpers/teacher-forced.js';
 
 const STORIES = sharedModel('stories260K.gguf');
 const reference = loadModel(STORIES);
@@ -114,35 +115,44 @@ const llama2 = readLlama2cTokenizer(sharedTokenizer('llama2/tokenizer.bin'));
 // math per matvec. (With ggml's 8-bit activations this test measured 96-98%: q8 rounding moves a
 // 12-layer model's logits by ~0.05 and flips near-ties among a random model's flat logits.)
 const AGREEMENT_FLOOR = 0.99;
+// Teacher-forced over 200 steps (the prompt, then the reference's greedy continuation), so the 99%
+// floor allows two misses rather than one. The reference runs once per model (referenceRun records
+// its argmax at each step as it generates): its f32 JS forward is most of this test's time.
+const AGREEMENT_STEPS = 200;
+// A miss where the reference's top two logits are within NEAR_TIE of each other is one where the
+// top-1 is barely defined; such misses are named in the printed line, but they still count as
+// misses against the floor.
+const NEAR_TIE = 1e-4;
 for (const [name, type] of [['q8_0', GGMLType.Q8_0], ['q4_0', GGMLType.Q4_0], ['q4_K', GGMLType.Q4_K]] as const) {
-  test(`random-weight 110M ${name}: top-1 agreement with the f32 reference over 100 steps is at least ${AGREEMENT_FLOOR * 100}%`, async () => {
+  test(`random-weight 110M ${name}: top-1 agreement with the f32 reference over ${AGREEMENT_STEPS} steps is at least ${AGREEMENT_FLOOR * 100}%`, async () => {
     const path = join(synthDir, `110m-${name}.gguf`);
-    synthModel(path, { shape: { ...SYNTH_SHAPES['110m'], contextLength: 128 }, vocab: llama2, type, seed: 11 });
+    synthModel(path, { shape: { ...SYNTH_SHAPES['110m'], contextLength: 256 }, vocab: llama2, type, seed: 11 });
     const ref = loadModel(path);
-    const wasm = WasmModel.load(path, { threads: 2 });
+    // One thread for the agreement steps: the logits do not depend on the thread count (checked
+    // below against two threads), and on a busy 2-core machine 2-thread decode steps measured
+    // several times slower than 1-thread ones.
+    const wasm = WasmModel.load(path, { threads: 1 });
     try {
-      const tokens = ref.tokenizer.encode('Once upon a time there was a little robot who wanted to see the sea. It walked for days and days until');
-      // continue with the reference's own greedy choices to 100 tokens
-      const state = ref.engine.newState(128);
-      const seq = [...tokens];
-      for (let pos = 0; seq.length < 100; pos++) {
-        const logits = ref.engine.forward(state, seq[pos], pos);
-        if (pos === seq.length - 1) seq.push(argmax(logits));
-      }
-      const share = await agreement(wasm as TokenModel<unknown>, ref.engine as TokenModel<unknown>, seq);
-      console.log(`  110M ${name}: top-1 agreement with the f32 reference ${(share * 100).toFixed(0)}%`);
-      assert.ok(share >= AGREEMENT_FLOOR, `agreement ${(share * 100).toFixed(1)}%`);
-      if (type === GGMLType.Q4_0 || type === GGMLType.Q4_K) {
-        // the q4_0r8 / q4_Kr4 repack (the default) gives ggml's layout's logits bit for bit: prefill (matmul) and decode (matvec)
-        assert.is((wasm as unknown as { layers: Array<{ wq: { kernel: string } }> }).layers[0].wq.kernel, type === GGMLType.Q4_0 ? 'q4_0r8' : 'q4_Kr4');
-        const plain = WasmModel.load(path, { threads: 2, repack: false });
-        try {
-          const [sr, sp] = [wasm.newState(), plain.newState()];
-          assert.equal(Array.from(wasm.prefill(sr, seq.slice(0, 11), 0)), Array.from(plain.prefill(sp, seq.slice(0, 11), 0)), 'prefill logits');
-          for (let pos = 11; pos < 15; pos++) assert.equal(Array.from(wasm.forward(sr, seq[pos], pos)), Array.from(plain.forward(sp, seq[pos], pos)), `decode logits at ${pos}`);
-        } finally {
-          await plain.close();
-        }
+      const prompt = ref.tokenizer.encode('Once upon a time there was a little robot who wanted to see the sea. It walked for days and days until');
+      const run = referenceRun(ref.engine as TokenModel<unknown>, prompt, AGREEMENT_STEPS);
+      const seq = run.ids;
+      const a = await teacherForced(wasm as TokenModel<unknown>, run);
+      const nearTies = a.misses.filter((m) => m.margin < NEAR_TIE).length;
+      const misses = a.misses.map((m) => `pos ${m.pos}: ${m.got} for ${m.reference}, reference top-2 margin ${m.margin.toExponential(1)}`);
+      console.log(`  110M ${name}: ${a.agree}/${a.steps} top-1 agree (${(a.share * 100).toFixed(1)}%)${a.misses.length ? `; ${nearTies} of ${a.misses.length} misses at near-ties (< ${NEAR_TIE}): ${misses.join('; ')}` : ''}`);
+      assert.ok(a.share >= AGREEMENT_FLOOR, `agreement ${a.agree}/${a.steps}; misses ${JSON.stringify(a.misses)}`);
+      // Two threads give the 1-thread logits bit for bit: prefill (matmul) and decode (matvec). For
+      // q4_0 and q4_K the 2-thread model keeps ggml's layout (repack: false), so this also checks
+      // that the q4_0r8 / q4_Kr4 repack (the default) gives ggml's layout's logits bit for bit.
+      const repacked = type === GGMLType.Q4_0 ? 'q4_0r8' : type === GGMLType.Q4_K ? 'q4_Kr4' : undefined;
+      assert.is((wasm as unknown as { layers: Array<{ wq: { kernel: string } }> }).layers[0].wq.kernel, repacked ?? name);
+      const other = WasmModel.load(path, { threads: 2, repack: repacked === undefined });
+      try {
+        const [s1, s2] = [wasm.newState(), other.newState()];
+        assert.equal(Array.from(wasm.prefill(s1, seq.slice(0, 11), 0)), Array.from(other.prefill(s2, seq.slice(0, 11), 0)), 'prefill logits');
+        for (let pos = 11; pos < 15; pos++) assert.equal(Array.from(wasm.forward(s1, seq[pos], pos)), Array.from(other.forward(s2, seq[pos], pos)), `decode logits at ${pos}`);
+      } finally {
+        await other.close();
       }
     } finally {
       await wasm.close();
@@ -217,10 +227,6 @@ test('q4_0 matrices with an infinite or NaN scale keep ggml\'s layout (the q4_0r
   }
 });
 
-test.after(() => rmSync(synthDir, { recursive: true, force: true }));
-
-test.run();
-
 test('q4_K matrices with an infinite or NaN d or dmin keep ggml\'s layout (the q4_Kr4 kernels convert finite halves only)', async () => {
   const rows = 4, cols = 256, bytes = rows * 144;
   const arena = new Arena(planBytes(Array<number>(14).fill(bytes)), 'the test');
@@ -247,3 +253,7 @@ test('q4_K matrices with an infinite or NaN d or dmin keep ggml\'s layout (the q
     await pool.close();
   }
 });
+
+test.after(() => rmSync(synthDir, { recursive: true, force: true }));
+
+test.run();

@@ -32,14 +32,49 @@ export interface KernelResult {
 
 export interface KernelBench {
   readBandwidthGBps: number;
+  /** the [rows, cols] shapes and weight types measured, and the least time spent timing each row */
+  shapes: Array<[number, number]>;
+  types: string[];
+  minSeconds: number;
   results: KernelResult[];
 }
 
-export async function benchKernels(threadCounts: number[], onResult?: (r: KernelResult) => void): Promise<KernelBench> {
+export interface KernelBenchOptions {
+  /** [rows, cols] (default BENCH_SHAPES); cols a multiple of 32, and of 256 for the K-quants */
+  shapes?: Array<[number, number]>;
+  /** weight types, a subset of BENCH_TYPES (default all); each adds the variants the engine runs it on */
+  types?: GGMLType[];
+  /** least time each row is timed for (default 0.25 s) */
+  minSeconds?: number;
+}
+
+/** Throws, naming the shape or type, unless every type is benchable and every shape fits every type. */
+export function checkBenchOptions(o: KernelBenchOptions): void {
+  const types = o.types ?? BENCH_TYPES;
+  for (const type of types) {
+    if (!BENCH_TYPES.includes(type)) throw new Error(`bench kernels: no matvec kernel for ${traitsOf(type).name}; types: ${BENCH_TYPES.map((t) => traitsOf(t).name).join(', ')}`);
+    const { name } = traitsOf(type);
+    const blockSize = Math.max(32, traitsOf(type).blockSize); // the activation buffers are sized in 32-value blocks
+    for (const [rows, cols] of o.shapes ?? BENCH_SHAPES) {
+      if (!(Number.isInteger(rows) && rows > 0 && Number.isInteger(cols) && cols > 0 && cols % blockSize === 0)) {
+        throw new Error(`bench kernels: shape ${rows}x${cols} does not fit ${name}: cols must be a positive multiple of ${blockSize}`);
+      }
+    }
+  }
+  if (o.minSeconds !== undefined && !(o.minSeconds > 0)) throw new Error(`bench kernels: the time per row must be positive, got ${o.minSeconds}`);
+}
+
+/** One result per shape × variant × thread count; a type's variants are itself plus q4_0r8 (rows a
+ *  multiple of 8), q4_Kr4 (rows a multiple of 4) or f16f, as the engine would run it. */
+export async function benchKernels(threadCounts: number[], onResult?: (r: KernelResult) => void, o: KernelBenchOptions = {}): Promise<KernelBench> {
+  checkBenchOptions(o);
+  const shapes = o.shapes ?? BENCH_SHAPES;
+  const types = o.types ?? BENCH_TYPES;
+  const minSeconds = o.minSeconds ?? 0.25;
   const readBandwidthGBps = measureReadBandwidth();
   const results: KernelResult[] = [];
-  for (const [rows, cols] of BENCH_SHAPES) {
-    for (const type of BENCH_TYPES) {
+  for (const [rows, cols] of shapes) {
+    for (const type of types) {
       const wBytes = rowBytes(type, cols) * rows;
       const kind = ACTIVATION[type]!;
       // the variant the engine runs instead (q4_0r8 on q16_0s, q4_Kr4 on q16_K, f16f), if any
@@ -66,7 +101,7 @@ export async function benchKernels(threadCounts: number[], onResult?: (r: Kernel
           if (name === 'q4_0r8') pool.call('repack_q4_0_r8', w, wr, rows, cols);
           if (name === 'q4_Kr4') pool.call('repack_q4_K_r4', w, wr, rows, cols);
           const job = matvecJob(name, k, wp, xq, y, cols, rows);
-          t = timeIt(() => pool.run([job]), 0.25);
+          t = timeIt(() => pool.run([job]), minSeconds);
         } finally {
           await pool.close();
         }
@@ -77,7 +112,7 @@ export async function benchKernels(threadCounts: number[], onResult?: (r: Kernel
       }
     }
   }
-  return { readBandwidthGBps, results };
+  return { readBandwidthGBps, shapes, types: types.map((t) => traitsOf(t).name), minSeconds, results };
 }
 
 /** Valid weights of `type`: a few rows quantized from random values, tiled over the matrix (the bytes read are what matter). */

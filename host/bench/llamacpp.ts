@@ -34,29 +34,101 @@ export async function loadNodeLlamaCpp(): Promise<NodeLlamaCpp | undefined> {
   }
 }
 
-export async function llamaCppSpeed(nlc: NodeLlamaCpp, modelPath: string, promptIds: number[], genTokens: number, threads: number): Promise<SpeedResult> {
+/** One Llama and one model per measurement, disposed together by close(). */
+async function openModel(nlc: NodeLlamaCpp, modelPath: string): Promise<{ model: any; close(): Promise<void> }> {
   const llama = await nlc.getLlama({ gpu: false, build: 'never', logLevel: nlc.LlamaLogLevel.error });
-  const model = await llama.loadModel({ modelPath });
-  const context = await model.createContext({ contextSize: Math.max(512, promptIds.length + genTokens + 8), threads, batchSize: 512 });
   try {
-    const sequence = context.getSequence();
-    const t0 = performance.now();
-    let tFirst = 0;
-    let n = 0;
-    for await (const _ of sequence.evaluate(promptIds, { temperature: 0 })) {
-      n++;
-      if (n === 1) tFirst = performance.now();
-      if (n >= genTokens) break;
-    }
-    const tEnd = performance.now();
+    const model = await llama.loadModel({ modelPath });
     return {
-      promptTokens: promptIds.length,
-      generatedTokens: n,
-      prefillTokensPerSecond: (promptIds.length * 1000) / (tFirst - t0),
-      decodeTokensPerSecond: ((n - 1) * 1000) / (tEnd - tFirst),
+      model,
+      async close() {
+        await model.dispose();
+        await llama.dispose();
+      },
     };
+  } catch (err) {
+    await llama.dispose();
+    throw err;
+  }
+}
+
+export async function llamaCppSpeed(nlc: NodeLlamaCpp, modelPath: string, promptIds: number[], genTokens: number, threads: number): Promise<SpeedResult> {
+  const { model, close } = await openModel(nlc, modelPath);
+  try {
+    const context = await model.createContext({ contextSize: Math.max(512, promptIds.length + genTokens + 8), threads, batchSize: 512 });
+    try {
+      const sequence = context.getSequence();
+      const t0 = performance.now();
+      let tFirst = 0;
+      let n = 0;
+      for await (const _ of sequence.evaluate(promptIds, { temperature: 0 })) {
+        n++;
+        if (n === 1) tFirst = performance.now();
+        if (n >= genTokens) break;
+      }
+      const tEnd = performance.now();
+      return {
+        promptTokens: promptIds.length,
+        generatedTokens: n,
+        prefillTokensPerSecond: (promptIds.length * 1000) / (tFirst - t0),
+        decodeTokensPerSecond: ((n - 1) * 1000) / (tEnd - tFirst),
+      };
+    } finally {
+      await context.dispose();
+    }
   } finally {
-    await context.dispose();
-    await model.dispose();
+    await close();
+  }
+}
+
+/** llama.cpp's multi-sequence decode at one sequence count. */
+export interface BatchSpeed {
+  sequences: number;
+  /** Generated tokens, all sequences together. */
+  generatedTokens: number;
+  seconds: number;
+  /** generatedTokens / the wall time from the first evaluate to the last token (prefills included, as over MQTT). */
+  tokensPerSecond: number;
+  /** tokensPerSecond / that of 1 sequence. */
+  ratio: number;
+}
+
+/**
+ * n sequences of one context, each a greedy generation of genTokens tokens from prompts[k % prompts.length],
+ * all at once: node-llama-cpp batches the sequences' pending tokens into one llama_decode per step, so
+ * this is llama.cpp's own batching on the model file, beside wisp's decodeBatch. One context per count;
+ * 1 sequence is always measured, as the ratios' base.
+ */
+export async function llamaCppBatchSpeed(nlc: NodeLlamaCpp, modelPath: string, prompts: number[][], genTokens: number, threads: number, counts: number[]): Promise<BatchSpeed[]> {
+  const { model, close } = await openModel(nlc, modelPath);
+  try {
+    const contextSize = Math.max(512, Math.max(...prompts.map((p) => p.length)) + genTokens + 8);
+    const measured: Array<Omit<BatchSpeed, 'ratio'>> = [];
+    for (const n of [...new Set([1, ...counts])]) {
+      // contextSize is per sequence: each gets its own cells
+      const context = await model.createContext({ contextSize, sequences: n, threads, batchSize: 512 });
+      try {
+        const sequences = Array.from({ length: n }, () => context.getSequence());
+        const t0 = performance.now();
+        const generated = await Promise.all(
+          sequences.map(async (sequence, k) => {
+            let made = 0;
+            for await (const _ of sequence.evaluate(prompts[k % prompts.length], { temperature: 0 })) {
+              if (++made >= genTokens) break;
+            }
+            return made;
+          }),
+        );
+        const seconds = (performance.now() - t0) / 1000;
+        const tokens = generated.reduce((a, b) => a + b, 0);
+        measured.push({ sequences: n, generatedTokens: tokens, seconds, tokensPerSecond: tokens / seconds });
+      } finally {
+        await context.dispose();
+      }
+    }
+    const one = measured.find((m) => m.sequences === 1)!;
+    return measured.map((m) => ({ ...m, ratio: m.tokensPerSecond / one.tokensPerSecond }));
+  } finally {
+    await close();
   }
 }

@@ -5,11 +5,14 @@
 // generated tokens/s (counted from each final message's usage), time to first token (the device's
 // timings.ttft_ms and the client's own clock) and the per-request latency, and, as the baseline, the
 // same requests run directly on the same model with generate() (what `wisp run` does), no MQTT.
+// Beside the engine's own decodeBatch, when node-llama-cpp is found: llama.cpp's multi-sequence
+// decode on the same file, prompts and thread count, so its batching gain can be read beside ours.
 import { randomUUID } from 'node:crypto';
 import { basename } from 'node:path';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import mqtt from 'mqtt';
 import { generate } from '../engine/generate.js';
+import { llamaCppBatchSpeed, loadNodeLlamaCpp, type BatchSpeed } from './llamacpp.js';
 import { startServer, type Server } from '../mqtt/server.js';
 
 export const BENCH_PROMPTS = [
@@ -38,6 +41,8 @@ export interface ServeBenchOptions {
   seconds?: number;
   /** Requests run directly (no MQTT) for the baseline. */
   directRequests?: number;
+  /** Measure llama.cpp's multi-sequence decode when node-llama-cpp is found (default true). */
+  llamaCpp?: boolean;
   onProgress?(msg: string): void;
 }
 
@@ -96,6 +101,8 @@ export interface ServeBenchResult {
   direct: DirectResult;
   /** decodeBatch alone at each stream count: the ceiling the service can reach. */
   engineBatch: EngineBatch[];
+  /** llama.cpp, n sequences of one context generating at once (1 always included: the ratios' base); undefined without node-llama-cpp. */
+  llamaCppBatch?: BatchSpeed[];
   levels: StreamLevel[];
   /** tokensPerSecond of n streams / of 1 stream, by n. */
   scaling: Record<string, number>;
@@ -305,6 +312,10 @@ export async function benchServe(o: ServeBenchOptions): Promise<ServeBenchResult
     const directRequests = o.directRequests ?? Math.max(4, Math.min(32, Math.round((seconds * 1000) / Math.max(1, estimateMs(server, maxTokens, contextSize)))));
     const base = direct(server, BENCH_PROMPTS, maxTokens, contextSize, directRequests);
     const engineBatches = streams.filter((n) => n <= maxSequences).map((n) => engineBatch(server, n, contextSize));
+    const nlc = o.llamaCpp === false ? undefined : await loadNodeLlamaCpp();
+    if (o.llamaCpp !== false) note(nlc ? `llama.cpp: ${streams.join(', ')} sequences of one context, same file, prompts and threads` : 'llama.cpp: node-llama-cpp not found (set WISP_LLAMACPP=/path/to/node_modules); wisp only');
+    // the streams' prompts as the service tokenizes them, each sequence one request of maxTokens
+    const llamaCppBatch = nlc ? await llamaCppBatchSpeed(nlc, o.modelPath, BENCH_PROMPTS.map((p) => server.model.tokenizer.encode(p)), maxTokens, o.threads, streams) : undefined;
     const levels: StreamLevel[] = [];
     for (const n of streams) {
       if (n > maxSequences) note(`(${n} streams > ${maxSequences} sequences: the rest wait in the queue)`);
@@ -325,6 +336,7 @@ export async function benchServe(o: ServeBenchOptions): Promise<ServeBenchResult
       promptTokens,
       direct: base,
       engineBatch: engineBatches,
+      llamaCppBatch,
       levels,
       scaling,
       mqttOverhead: one

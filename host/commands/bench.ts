@@ -4,16 +4,18 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { basename, join } from 'node:path';
-import { benchKernels } from '../bench/kernels.js';
+import { BENCH_TYPES, benchKernels, checkBenchOptions, type KernelBenchOptions } from '../bench/kernels.js';
 import { llamaCppSpeed, loadNodeLlamaCpp, type SpeedResult } from '../bench/llamacpp.js';
 import { benchPrompt, wasmSpeed } from '../bench/models.js';
 import { BENCH_ROUTES, routeSpeed, type BenchRoute, type RouteSpeed } from '../bench/routing.js';
 import { benchServe, type ServeBenchResult } from '../bench/serve.js';
 import { opTimeTable } from '../engine/routed.js';
+import { DEFAULT_SPIN_LIMIT } from '../backends/wasm/pool.js';
 import { kvOption } from './engine-options.js';
 import { resolveModelOption } from './model-option.js';
 import { writeReport, type Chart } from '../bench/report.js';
 import { GGUFHeaderView } from '../model/gguf/index.js';
+import { traitsOf } from '../model/ggml-types.js';
 import { userCacheDir } from '../model/resolve.js';
 import { SYNTH_SHAPES, synthModel } from '../model/synth.js';
 import { parseTypeName } from '../model/type-names.js';
@@ -21,13 +23,15 @@ import { readVocabFile } from '../model/vocab-file.js';
 import { createProgress, started, type Progress } from '../obs/progress.js';
 import { intOption, numberOption, parseOptions, UsageError } from './args.js';
 
-const HELP = `usage: wisp bench kernels [--threads 1,2] [--out DIR]
+const HELP = `usage: wisp bench kernels [--threads 1,2] [--shapes 768x768,...] [--types q4_0,...] [--seconds 0.25] [--out DIR]
        wisp bench models [--model PATH ...] [--threads 1,2] [--prompt-tokens 128] [--gen 64] [--kv f16|f32] [--out DIR]
        wisp bench routing [--model PATH ...] [--threads 1] [--routes a,b] [--prompt-tokens 128] [--gen 64] [--out DIR]
        wisp bench serve [--model PATH|110m-q4_0 ...] [--threads 1] [--streams 1,4,8] [--max-sequences 8] [--gen 64] [--seconds 5] [--out DIR]
 
 kernels   GB/s of every matvec type at 768×768, 2048×5632 and 32000×2048, beside the memory-read
-          bandwidth measured in the same run (native memcmp, one thread)
+          bandwidth measured in the same run (native memcmp, one thread). --shapes ROWSxCOLS,...
+          and --types (${BENCH_TYPES.map((t) => traitsOf(t).name.toLowerCase()).join(', ')}) pick others (cols a multiple of 32,
+          of 256 for the K-quants); --seconds is the least time each row is timed for (default 0.25)
 models    prefill and decode tok/s on the wasm engine, beside llama.cpp (node-llama-cpp, when it can
           be found: set WISP_LLAMACPP=/path/to/node_modules) on the same file and prompt ids.
           Without --model: random-weight 110M Q8_0, 110M Q4_0 and TinyLlama-1.1B Q4_0 models, written
@@ -39,13 +43,16 @@ serve     the MQTT service in this process (embedded broker on a free port) unde
           concurrent streams of greedy requests from mqtt.js clients: aggregate generated tok/s and
           its ratio to 1 stream, time to first token (device and client clocks), and the MQTT
           overhead against the same requests run directly with generate() on the same model;
-          beside them the engine alone (decodeBatch over 1, 4, 8 sequences): the service's ceiling.
-          --model: default stories260K; 110m-q4_0 / 110m-q8_0 / tinyllama-q4_0 name the
-          random-weight bench models (written once into the cache)
+          beside them the engine alone (decodeBatch over 1, 4, 8 sequences): the service's ceiling,
+          and, when node-llama-cpp is found (WISP_LLAMACPP), llama.cpp's own multi-sequence decode
+          (one context of 1, 4, 8 sequences generating at once) on the same file, prompts and threads.
+          --model: default stories260K; 110m-q4_0 / 110m-q8_0 / 110m-f16 / 110m-f32 / tinyllama-q4_0
+          name the random-weight bench models (written once into the cache)
 
   --threads LIST   thread counts (default: 1 and ${Math.min(2, availableParallelism())})
   --out DIR        where the JSON/SVG/HTML go (default ./bench-out)
-  --spin N         worker spin iterations before Atomics.wait (default 200000; 0 = always wait)`;
+  --spin N         most spin iterations before Atomics.wait, for the workers and the main thread
+                   (each adapts below it; default ${DEFAULT_SPIN_LIMIT}; 0 = always wait)`;
 
 export async function main(argv: string[]): Promise<void> {
   const { values: v, positionals } = parseOptions(
@@ -64,6 +71,8 @@ export async function main(argv: string[]): Promise<void> {
       'max-sequences': { type: 'string' },
       seconds: { type: 'string' },
       context: { type: 'string' },
+      shapes: { type: 'string' },
+      types: { type: 'string' },
     },
     HELP,
     true,
@@ -74,7 +83,13 @@ export async function main(argv: string[]): Promise<void> {
     .map((t) => intOption(t, 'threads', 1)!);
   const out = v.out ?? 'bench-out';
   mkdirSync(out, { recursive: true });
-  if (what === 'kernels') return kernels(threads, out);
+  if (what === 'kernels') {
+    return kernels(threads, out, {
+      shapes: v.shapes?.split(',').map(parseShape),
+      types: v.types?.split(',').map((t) => parseTypeName(t.trim())),
+      minSeconds: v.seconds === undefined ? undefined : positive(numberOption(v.seconds, 'seconds')!, 'seconds'),
+    });
+  }
   if (what === 'routing') {
     const names = v.routes?.split(',').map((r) => r.trim());
     const routes = names ? names.map((n) => BENCH_ROUTES.find((r) => r.name === n || r.name.startsWith(`${n} `)) ?? badRoute(n)) : BENCH_ROUTES;
@@ -82,7 +97,7 @@ export async function main(argv: string[]): Promise<void> {
     return routing(paths, routes, v.threads ? threads : [1], intOption(v['prompt-tokens'], 'prompt-tokens', 2) ?? 128, intOption(v.gen, 'gen', 2) ?? 64, out);
   }
   if (what === 'serve') {
-    const paths = (v.model ?? [undefined]).map((m) => (m && /^(110m|tinyllama)-q[48]_0$/.test(m) ? defaultModels(v.tokenizer, [m.split('-') as [string, string]])[0] : resolveModelOption(m)));
+    const paths = (v.model ?? [undefined]).map((m) => (m && /^(110m-(q[48]_0|f16|f32)|tinyllama-q[48]_0)$/.test(m) ? defaultModels(v.tokenizer, [m.split('-') as [string, string]])[0] : resolveModelOption(m)));
     const streams = (v.streams ?? '1,4,8').split(',').map((s) => intOption(s, 'streams', 1)!);
     return serve(paths, v.threads ? threads : [1], streams, {
       maxSequences: intOption(v['max-sequences'], 'max-sequences', 1) ?? 8,
@@ -99,13 +114,29 @@ export async function main(argv: string[]): Promise<void> {
   throw new UsageError(HELP);
 }
 
-async function kernels(threads: number[], out: string): Promise<void> {
+/** `64x256` (or `64×256`) -> [64, 256]: rows × cols of a weight matrix. */
+function parseShape(s: string): [number, number] {
+  const m = /^\s*(\d+)\s*[x×]\s*(\d+)\s*$/.exec(s);
+  if (!m) throw new UsageError(`--shapes: '${s}' is not ROWSxCOLS (e.g. 768x768)`);
+  return [Number(m[1]), Number(m[2])];
+}
+
+function positive(n: number, name: string): number {
+  if (!(n > 0)) throw new UsageError(`--${name} must be greater than 0, got ${n}`);
+  return n;
+}
+
+async function kernels(threads: number[], out: string, o: KernelBenchOptions): Promise<void> {
+  checkBenchOptions(o); // before anything is measured
   console.log('measuring memory-read bandwidth (native memcmp, 1 thread)…');
   console.log(`${'type'.padEnd(6)} ${'shape'.padStart(12)} ${'threads'.padStart(7)} ${'µs'.padStart(9)} ${'GB/s'.padStart(7)}  of read bw`);
-  const bench = await benchKernels(threads, (r) =>
-    console.log(
-      `${r.type.padEnd(6)} ${`${r.rows}×${r.cols}`.padStart(12)} ${String(r.threads).padStart(7)} ${r.microseconds.toFixed(0).padStart(9)} ${r.gbPerSecond.toFixed(1).padStart(7)}  ${(r.ofReadBandwidth * 100).toFixed(0)}%`,
-    ),
+  const bench = await benchKernels(
+    threads,
+    (r) =>
+      console.log(
+        `${r.type.padEnd(6)} ${`${r.rows}×${r.cols}`.padStart(12)} ${String(r.threads).padStart(7)} ${r.microseconds.toFixed(0).padStart(9)} ${r.gbPerSecond.toFixed(1).padStart(7)}  ${(r.ofReadBandwidth * 100).toFixed(0)}%`,
+      ),
+    o,
   );
   console.log(`memory read (native memcmp, 1 thread): ${bench.readBandwidthGBps.toFixed(1)} GB/s`);
   const charts: Chart[] = threads.map((t) => ({
@@ -244,19 +275,23 @@ async function serve(
       console.log(`\n${basename(path)}, ${t} thread${t > 1 ? 's' : ''}, --max-sequences ${o.maxSequences}, ${o.maxTokens} tokens per request, greedy`);
       const r = await benchServe({ modelPath: path, threads: t, streams, maxSequences: o.maxSequences, maxTokens: o.maxTokens, seconds: o.seconds, contextSize: o.contextSize, onProgress: (m) => console.log(`  (${m})`) });
       results.push(r);
-      console.log(`${'streams'.padEnd(9)} ${'tok/s'.padStart(8)} ${'vs 1'.padStart(6)} ${'per stream'.padStart(10)} ${'requests'.padStart(8)}  ${'ttft p50/p95 device'.padStart(19)}  ${'ttft p50/p95 client'.padStart(19)}  ${'latency p50/p95'.padStart(17)}`);
+      console.log(`${'streams'.padEnd(11)} ${'tok/s'.padStart(8)} ${'vs 1'.padStart(6)} ${'per stream'.padStart(10)} ${'requests'.padStart(8)}  ${'ttft p50/p95 device'.padStart(19)}  ${'ttft p50/p95 client'.padStart(19)}  ${'latency p50/p95'.padStart(17)}`);
       const row = (name: string, tps: number, vs: string, per: number, reqs: number, dev: string, cli: string, lat: string) =>
-        console.log(`${name.padEnd(9)} ${f(tps).padStart(8)} ${vs.padStart(6)} ${f(per).padStart(10)} ${String(reqs).padStart(8)}  ${dev.padStart(19)}  ${cli.padStart(19)}  ${lat.padStart(17)}`);
+        console.log(`${name.padEnd(11)} ${f(tps).padStart(8)} ${vs.padStart(6)} ${f(per).padStart(10)} ${String(reqs).padStart(8)}  ${dev.padStart(19)}  ${cli.padStart(19)}  ${lat.padStart(17)}`);
       const pp = (p: { p50: number; p95: number }, d = 1) => `${f(p.p50, d)}/${f(p.p95, d)} ms`;
       row('direct', r.direct.tokensPerSecond, '', r.direct.tokensPerSecond, r.direct.requests, '', pp(r.direct.ttftMs), pp(r.direct.latencyMs));
       const e1 = r.engineBatch.find((e) => e.sequences === 1);
       for (const e of r.engineBatch) row(`${e.sequences} engine`, e.tokensPerSecond, e1 ? `${f(e.tokensPerSecond / e1.tokensPerSecond, 2)}×` : '', e.tokensPerSecond / e.sequences, 0, '', '', `${f(e.msPerStep, 2)} ms/step`);
+      // requests: one generation per sequence; the last column its wall time, prefills included
+      for (const b of r.llamaCppBatch ?? []) row(`${b.sequences} llama.cpp`, b.tokensPerSecond, `${f(b.ratio, 2)}×`, b.tokensPerSecond / b.sequences, b.sequences, '', '', `${b.generatedTokens} tok, ${f(b.seconds, 2)} s`);
       for (const l of r.levels) {
         row(`${l.streams} mqtt`, l.tokensPerSecond, `${f(r.scaling[String(l.streams)], 2)}×`, l.tokensPerSecondPerStream, l.requests, pp(l.ttftDeviceMs), pp(l.ttftClientMs), pp(l.latencyMs));
         if (l.errors) console.log(`  ${l.errors} request(s) failed`);
       }
       const s4 = r.scaling['4'];
-      if (s4 !== undefined) console.log(`4 streams / 1 stream: ${f(s4, 2)}× (target ≥ 2.5×)${r.scaling['8'] !== undefined ? `, 8 / 1: ${f(r.scaling['8'], 2)}×` : ''}`);
+      const lc = (n: number) => r.llamaCppBatch?.find((b) => b.sequences === n);
+      const lcRatios = [4, 8].flatMap((n) => (lc(n) ? [`${n}/1: ${f(lc(n)!.ratio, 2)}×`] : []));
+      if (s4 !== undefined) console.log(`4 streams / 1 stream: ${f(s4, 2)}× (target ≥ 2.5×)${r.scaling['8'] !== undefined ? `, 8 / 1: ${f(r.scaling['8'], 2)}×` : ''}${lcRatios.length ? `; llama.cpp ${lcRatios.join(', ')}` : ''}`);
       const m = r.mqttOverhead;
       console.log(`MQTT, 1 stream vs direct: ${f(m.tokensPerSecondRatio * 100, 0)}% of the tok/s; per request +${f(m.latencyMsAdded, 2)} ms (${f(m.latencyRatio, 3)}×), first token +${f(m.ttftMsAdded, 2)} ms`);
       const reasons = [...new Set(r.levels.flatMap((l) => Object.keys(l.finishReasons)))];

@@ -1,13 +1,18 @@
 // `wisp quantize IN.gguf OUT.gguf --type TYPE`
-import { quantizeModel } from '../model/quantize-model.js';
+import { foldLayerNames, quantizeModel, type QuantizeReport } from '../model/quantize-model.js';
 import { parseTypeName, WRITABLE_TYPES } from '../model/type-names.js';
+import { traitsOf } from '../model/ggml-types.js';
 import { createProgress, started, type Progress } from '../obs/progress.js';
 import { parseOptions, UsageError } from './args.js';
 
 const HELP = `usage: wisp quantize IN.gguf OUT.gguf --type ${Object.keys(WRITABLE_TYPES).join('|')}
 
 Re-encodes every weight matrix in TYPE with ggml's reference quantizers (bit-identical to
-llama.cpp's output for the same f32 input); 1-D tensors (norms) stay f32.`;
+llama.cpp's output for the same f32 input); 1-D tensors (norms) are copied as they are.
+A matrix whose rows TYPE's blocks cannot tile is written in another type, and the summary
+lists it: q4_k and q6_k fall back to q8_0 on rows that are not a multiple of 256 values
+(llama.cpp writes q5_0 for q4_k; wisp has no q5_0), and rows no block tiles (not a multiple
+of 32) stay f32 or f16, as stored.`;
 
 export async function main(argv: string[]): Promise<void> {
   const { values: v, positionals } = parseOptions(argv, { type: { type: 'string' } }, HELP, true);
@@ -15,9 +20,37 @@ export async function main(argv: string[]): Promise<void> {
   if (!v.type) throw new UsageError(`--type is required\n\n${HELP}`);
   const [inPath, outPath] = positionals;
   if (inPath === outPath) throw new UsageError('IN and OUT must be different files');
+  const type = parseTypeName(v.type);
   let progress: Progress | undefined;
   const t0 = performance.now();
-  const r = quantizeModel(inPath, outPath, parseTypeName(v.type), (done, total) => (progress ??= started(createProgress('quantize', total))).update(done));
+  const r = quantizeModel(inPath, outPath, type, (done, total) => (progress ??= started(createProgress('quantize', total))).update(done));
   progress?.stop();
-  console.log(`wrote ${outPath}: ${r.changed} of ${r.tensors} tensors re-encoded as ${v.type} in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  for (const line of summary(outPath, traitsOf(type).name, r, (performance.now() - t0) / 1000)) console.log(line);
+}
+
+/**
+ * What was written, truthfully: tensors per type, and every matrix not in the requested type with the
+ * reason, e.g.
+ *   wrote out.gguf in 0.1 s: 48 tensors: 32 q8_0, 16 f32 (32 re-encoded, 16 copied)
+ *   37 of 37 matrices are not q4_K:
+ *     32 q8_0: rows of 64 values are not a multiple of q4_K's 256-value blocks: token_embd.weight, …
+ */
+export function summary(outPath: string, requested: string, r: QuantizeReport, seconds: number): string[] {
+  const counts = Object.entries(r.written)
+    .sort((a, b) => b[1] - a[1])
+    .map(([t, n]) => `${n} ${t}`)
+    .join(', ');
+  const lines = [`wrote ${outPath} in ${seconds.toFixed(1)} s: ${r.tensors} tensors: ${counts} (${r.changed} re-encoded, ${r.tensors - r.changed} copied)`];
+  if (r.fallbacks.length === 0) {
+    lines.push(`all ${r.matrices} matrices are ${requested}`);
+    return lines;
+  }
+  lines.push(`${r.fallbacks.length} of ${r.matrices} matrices are not ${requested}:`);
+  const groups = new Map<string, string[]>();
+  for (const f of r.fallbacks) {
+    const key = `${traitsOf(f.type).name}: ${f.reason}`;
+    groups.set(key, [...(groups.get(key) ?? []), f.name]);
+  }
+  for (const [key, names] of groups) lines.push(`  ${names.length} ${key}: ${foldLayerNames(names).join(', ')}`);
+  return lines;
 }

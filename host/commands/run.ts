@@ -27,7 +27,9 @@ ${SAMPLING_HELP} (default -n 128)
       --route JSON        a routing table, e.g. '{"default":"wasm","rules":[{"layers":"even","backend":"onnx:cpu"}]}'
                           (over --profile's providers when given, else the providers it names, then cpu)
       --placement         print where each block ran (stderr)
-  -t, --threads N         kernel threads for the wasm engine, ORT threads for onnx (default 1)
+  -t, --threads N         kernel threads for the wasm and routed engines (default: the device
+                          profile's, --profile or the detected one: "auto" = the cores), ORT
+                          threads for onnx (default 1); the count used and why go to stderr
       --kv f32|f16        KV cache type for the wasm engine (default f32)
       --ids               print the token ids at the end (for golden comparisons)`;
 

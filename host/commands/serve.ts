@@ -17,7 +17,8 @@ ${MODEL_HELP}
       --engine NAME       wasm (default), reference, onnx or routed
       --profile NAME|PATH run layers where this device profile's routing plan says (wisp profile show)
       --route JSON        a routing table (see wisp run --help)
-  -t, --threads N         kernel threads (default 1)
+  -t, --threads N         kernel threads (default: the device profile's, --profile or the detected
+                          one: "auto" = the cores; printed at startup with the reason)
       --context N         context per sequence (default: the model's, at most 4096)
       --max-sequences N   sequences decoding at once (KV cache slots, default 4)
       --kv TYPE           KV cache type: f32 (default) or f16
@@ -122,6 +123,7 @@ export async function main(argv: string[]): Promise<void> {
   console.log(
     [
       `wisp: serving ${server.modelName} (${c.arch}, ${c.nLayers} layers, vocab ${c.vocabSize}) on ${server.model.description}; loaded in ${(performance.now() - t0).toFixed(0)} ms`,
+      ...(server.model.threads ? [`  threads: ${server.model.threads.count} (${server.model.threads.reason})`] : []),
       `  broker:  ${server.broker ? `embedded, ${server.url}` : server.url}${server.broker?.ports.ws ? `, ws://…:${server.broker.ports.ws}` : ''}${server.broker?.ports.tls ? `, mqtts://…:${server.broker.ports.tls}` : ''}`,
       `  topics:  ${infer} (requests), wisp/${server.device}/status (retained)${v.fleet ? `, $share/${v.fleet}/wisp/fleet/infer` : ''}`,
       ...(server.http ? [`  metrics: http://${v['metrics-host'] ?? '127.0.0.1'}:${server.http.port}/metrics  health: /healthz`] : []),

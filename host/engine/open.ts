@@ -1,6 +1,11 @@
 // Opens a model on an engine: the wasm kernels (the product), the JS f32 reference (the oracle),
 // the all-ONNX engine, or the routed engine, which runs each layer's attention and FFN and the head
 // on the backend a device profile's routing plan names (host/engine/routed.ts).
+//
+// Kernel threads (wasm and routed engines): opts.threads when given (--threads), else the device
+// profile in effect: --profile, else the one picked for this machine (the routing plan's, or
+// pickProfileQuick, which skips the ONNX Runtime probe when it cannot change the choice).
+import { availableParallelism } from 'node:os';
 import { OnnxModel } from '../backends/onnx/model.js';
 import { WasmModel } from '../backends/wasm/model.js';
 import { GGUFHeaderView } from '../model/gguf/index.js';
@@ -21,6 +26,7 @@ import {
   type RoutingPlan,
   type RoutingTable,
 } from '../profiles/index.js';
+import { pickProfileQuick, profileThreads } from '../profiles/settings.js';
 import type { AsyncTokenModel, TokenModel } from './generate.js';
 import { checkVocabulary, loadModel, tokenizerFromGGUF } from './load-model.js';
 import { RoutedModel, describePlacement, isAllWasm, uniformPlacement, type BackendName, type OpTime, type Placement } from './routed.js';
@@ -28,13 +34,19 @@ import { RoutedModel, describePlacement, isAllWasm, uniformPlacement, type Backe
 export const ENGINES = ['wasm', 'reference', 'onnx', 'routed'] as const;
 export type EngineName = (typeof ENGINES)[number];
 
-/** Where load-time notes go: a function, or a logger with warn (pino's). */
-export type OpenLog = ((msg: string) => void) | { warn(msg: string): void };
+/** Where load-time notes go: a function, or a logger with warn (pino's; info, when it has one, gets the thread count). */
+export type OpenLog = ((msg: string) => void) | { warn(msg: string): void; info?(msg: string): void };
 
 export interface OpenOptions {
   /** wasm (default), reference, onnx (all-ONNX, one fused session) or routed (a profile's plan). */
   engine?: EngineName;
+  /**
+   * Kernel threads (wasm, routed), ORT intra-op threads (onnx). Default: the device profile's
+   * (`profile`, else the detected one; see pickProfileQuick) for wasm and routed, 1 for onnx.
+   */
   threads?: number;
+  /** Kernel pool spin iterations before Atomics.wait (host/backends/wasm/pool.ts; default its own). */
+  spinLimit?: number;
   contextSize?: number;
   kvType?: 'f32' | 'f16';
   /** KV cache slots (sequences decoding at once; the wasm engine plans their memory at load). */
@@ -75,6 +87,8 @@ export interface OpenModel {
   opTimes(): OpTime[];
   /** e.g. "wasm (2 threads)" */
   description: string;
+  /** The thread count used and why ("--threads", "profile generic-x86_64: auto = 2 cores"); none for the reference engine. */
+  threads?: { count: number; reason: string };
   close(): Promise<void>;
 }
 
@@ -88,6 +102,12 @@ function logger(log: OpenLog | undefined): (msg: string) => void {
   return typeof log === 'function' ? log : (msg) => log.warn(msg);
 }
 
+/** Informational lines (the thread count): stderr, the function, or the logger's info. */
+function infoLogger(log: OpenLog | undefined): (msg: string) => void {
+  if (log === undefined || typeof log === 'function') return logger(log);
+  return (msg) => log.info?.(msg);
+}
+
 function isPlan(r: RoutingPlan | RoutingTable): r is RoutingPlan {
   return Array.isArray((r as RoutingPlan).layers) && (r as RoutingPlan).head !== undefined;
 }
@@ -99,21 +119,51 @@ function isPlan(r: RoutingPlan | RoutingTable): r is RoutingPlan {
  * ONNX Runtime probe (a child process, once per process) unless given.
  */
 export async function resolvePlan(nLayers: number, opts: Pick<OpenOptions, 'profile' | 'routing' | 'providers'>): Promise<RoutingPlan> {
+  return (await planAndProfile(nLayers, opts)).plan;
+}
+
+/** resolvePlan, and the device profile it was made from when that is --profile or the detected one (not a --route table alone). */
+async function planAndProfile(nLayers: number, opts: Pick<OpenOptions, 'profile' | 'routing' | 'providers'>): Promise<{ plan: RoutingPlan; profile?: LoadedProfile }> {
   const routing = opts.routing;
   if (routing && isPlan(routing)) {
     if (routing.nLayers !== nLayers) throw new Error(`the routing plan is for ${routing.nLayers} layers; the model has ${nLayers}`);
-    return routing;
+    return { plan: routing, ...(opts.profile ? { profile: namedProfile(opts.profile) } : {}) };
   }
   const available = opts.providers ?? (await probeProvidersCached()).filter((p) => p.available).map((p) => p.name);
-  let profile: LoadedProfile | undefined = opts.profile ? namedProfile(opts.profile) : undefined;
-  if (routing) profile = routeProfile(routing, profile);
-  if (!profile) {
-    const device = await detectDevice({ ...systemFacts({ probe: false }), providers: probeProvidersCached });
-    const choice = pickProfile(device, loadProfiles(profilesDir()));
-    if (!choice.profile) throw new Error(`no device profile fits this machine (${choice.explanation}); pass --profile or --route`);
-    profile = choice.profile;
+  const named: LoadedProfile | undefined = opts.profile ? namedProfile(opts.profile) : undefined;
+  if (routing) return { plan: planRouting(routeProfile(routing, named), { nLayers }, available), ...(named ? { profile: named } : {}) };
+  if (named) return { plan: planRouting(named, { nLayers }, available), profile: named };
+  const device = await detectDevice({ ...systemFacts({ probe: false }), providers: probeProvidersCached });
+  const choice = pickProfile(device, loadProfiles(profilesDir()));
+  if (!choice.profile) throw new Error(`no device profile fits this machine (${choice.explanation}); pass --profile or --route`);
+  return { plan: planRouting(choice.profile, { nLayers }, available), profile: choice.profile };
+}
+
+/** Cores as Node reports them (what profiles' "auto" means). */
+export function coreCount(): number {
+  return typeof availableParallelism === 'function' ? availableParallelism() : 1;
+}
+
+/**
+ * The kernel thread count and why: `threads` when given, else the profile's (`profile`, else the
+ * one picked for this machine without the ONNX Runtime probe when it cannot matter). A machine no
+ * profile fits, or unreadable profiles, get 1 thread, and the reason says so.
+ */
+export async function chooseThreads(threads: number | undefined, profile?: LoadedProfile | string | null): Promise<{ count: number; reason: string }> {
+  if (threads !== undefined) return { count: threads, reason: '--threads' };
+  const cores = coreCount();
+  try {
+    let p = typeof profile === 'string' ? namedProfile(profile) : (profile ?? undefined);
+    if (!p) {
+      const { choice } = await pickProfileQuick(loadProfiles(profilesDir()));
+      if (!choice.profile) return { count: 1, reason: `no device profile fits this machine: ${choice.explanation}` };
+      p = choice.profile;
+    }
+    const t = profileThreads(p, cores);
+    return { count: t.threads, reason: t.reason };
+  } catch (err) {
+    return { count: 1, reason: `device profiles could not be read: ${(err as Error).message}` };
   }
-  return planRouting(profile, { nLayers }, available);
 }
 
 /** "profile jetson-orin", "a routing table", "a routing table over profile x" */
@@ -145,10 +195,12 @@ export async function openModel(path: string, opts: OpenOptions = {}): Promise<O
       close: async () => {},
     };
   }
-  const threads = opts.threads ?? 1;
-  const threadNote = `${threads} thread${threads === 1 ? '' : 's'}`;
+  const note = infoLogger(opts.log);
+  const threadNote = (n: number) => `${n} thread${n === 1 ? '' : 's'}`;
 
   if (engine === 'onnx') {
+    // ORT intra-op threads: the profile's count is for the wasm kernels
+    const threads = opts.threads ?? 1;
     const header = GGUFHeaderView.read(path);
     const config = configFromGGUF(header);
     const tokenizer = tokenizerFromGGUF(header);
@@ -163,17 +215,26 @@ export async function openModel(path: string, opts: OpenOptions = {}): Promise<O
       asyncModel: m as AsyncTokenModel<unknown>,
       placement: () => uniformPlacement(config.nLayers, { backend: 'onnx', ...(provider ? { provider } : {}) }),
       opTimes: () => [],
-      description: `${m.description}, ${threadNote}`,
+      description: `${m.description}, ${threadNote(threads)}`,
+      threads: { count: threads, reason: opts.threads !== undefined ? '--threads' : 'the onnx engine\'s default' },
       close: () => m.close(),
     };
   }
 
   let plan: RoutingPlan | undefined;
+  let planProfile: LoadedProfile | undefined;
   if (engine === 'routed') {
     const nLayers = configFromGGUF(GGUFHeaderView.read(path)).nLayers;
-    plan = await resolvePlan(nLayers, opts);
+    ({ plan, profile: planProfile } = await planAndProfile(nLayers, opts));
   }
-  const wasmOpts = { threads, contextSize: opts.contextSize, kvType: opts.kvType, maxSequences: opts.maxSequences };
+  const threadChoice = await chooseThreads(opts.threads, planProfile ?? opts.profile);
+  const threads = threadChoice.count;
+  note(`threads: ${threads} (${threadChoice.reason})`);
+  const cores = coreCount();
+  if (threads > cores) {
+    log(`${threads} kernel threads on ${cores} core${cores === 1 ? '' : 's'}: at every barrier some thread waits for one that is off the CPU, so expect fewer tokens/s than with --threads ${cores}`);
+  }
+  const wasmOpts = { threads, contextSize: opts.contextSize, kvType: opts.kvType, maxSequences: opts.maxSequences, spinLimit: opts.spinLimit };
   if (plan && (!isAllWasm(plan) || opts.alwaysRouted)) {
     const routed = await RoutedModel.load(path, plan, { ...wasmOpts, onnxThreads: opts.onnxThreads ?? threads, log, onOpTime: opts.onOpTime });
     const header = new GGUFHeaderView(path, routed.wasm.file.header);
@@ -187,7 +248,8 @@ export async function openModel(path: string, opts: OpenOptions = {}): Promise<O
       plan,
       placement: () => routed.placement(),
       opTimes: () => routed.opTimes(),
-      description: `routed by ${planLabel(plan, opts)} (${describePlacement(routed.placement())}; ${threadNote}, ${opts.kvType ?? 'f32'} KV)`,
+      description: `routed by ${planLabel(plan, opts)} (${describePlacement(routed.placement())}; ${threadNote(threads)}, ${opts.kvType ?? 'f32'} KV)`,
+      threads: threadChoice,
       close: () => routed.close(),
     };
   }
@@ -207,7 +269,8 @@ export async function openModel(path: string, opts: OpenOptions = {}): Promise<O
     ...(plan ? { plan } : {}),
     placement: () => wasm.placement(),
     opTimes: () => wasm.opTimes(),
-    description: `wasm (${threadNote}, ${opts.kvType ?? 'f32'} KV${plan ? `, all blocks on wasm by ${planLabel(plan, opts)}` : ''})`,
+    description: `wasm (${threadNote(threads)}, ${opts.kvType ?? 'f32'} KV${plan ? `, all blocks on wasm by ${planLabel(plan, opts)}` : ''})`,
+    threads: threadChoice,
     close: () => wasm.close(),
   };
 }

@@ -23,7 +23,8 @@ export interface FamilyManifest {
   memory?: { initial: number; maximum?: number; shared: boolean };
   wasiImports: string[];
   exports: Record<string, KernelExport>;
-  component: { file: string; sha256: string; size: number };
+  /** the own-memory build of the same source, wrapped by `jco new --wasi-command`; its asc flags */
+  component: { file: string; sha256: string; size: number; buildFlags: string[] };
 }
 
 export interface KernelManifest {
@@ -66,10 +67,11 @@ export function createSharedMemory(pages: number, maximum = 65536): WebAssembly.
 export function compileFamily(family: KernelFamily, dir = kernelsDir(), manifest = loadManifest(dir)): WebAssembly.Module {
   const m = manifest.families[family];
   if (!m) throw new Error(`kernel family '${family}' is not in ${join(dir, 'manifest.json')}; rebuild with \`npm run build\``);
-  if (m.abi !== KERNEL_ABI) throw new Error(`kernel family '${family}' has ABI ${m.abi}; this host speaks ABI ${KERNEL_ABI}: rebuild with \`npm run build\``);
-  const bytes = readFileSync(join(dir, m.file));
+  if (m.abi !== KERNEL_ABI) throw new Error(`kernel family '${family}' has ABI ${m.abi} in ${join(dir, 'manifest.json')}; this host speaks ABI ${KERNEL_ABI}: rebuild with \`npm run build\``);
+  const path = join(dir, m.file);
+  const bytes = readFileSync(path);
   const sha = createHash('sha256').update(bytes).digest('hex');
-  if (sha !== m.sha256) throw new Error(`kernels/${m.file} does not match its manifest (sha256 ${sha.slice(0, 12)}…, manifest ${m.sha256.slice(0, 12)}…): rebuild with \`npm run build\``);
+  if (sha !== m.sha256) throw new Error(`${path} does not match its manifest (sha256 ${sha.slice(0, 12)}…, manifest ${m.sha256.slice(0, 12)}…): rebuild with \`npm run build\``);
   return new WebAssembly.Module(bytes);
 }
 

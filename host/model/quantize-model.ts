@@ -1,19 +1,83 @@
-// `wisp quantize`: re-encode a GGUF model's weight matrices in another type (the 1-D norms stay
-// f32, a row the type's blocks cannot tile falls back as in synth), streaming one tensor at a time.
-import { GGMLType } from './ggml-types.js';
+// `wisp quantize`: re-encode a GGUF model's weight matrices in another type, streaming one tensor at
+// a time. 1-D tensors (norms) are copied as they are. A matrix whose rows the requested type's blocks cannot tile
+// is written in another type, and the report says which and why (quantizedType below).
+import { GGMLType, traitsOf } from './ggml-types.js';
 import { GGUFFile, gv, writeGGUF, type GGUFWriteTensor } from './gguf/index.js';
-import { quantize } from './quantize/index.js';
-import { LLAMA_FILE_TYPE, storageType } from './synth.js';
+import { canQuantize, quantize } from './quantize/index.js';
+import { LLAMA_FILE_TYPE } from './synth.js';
 
-export function quantizeModel(inPath: string, outPath: string, type: GGMLType, onProgress?: (done: number, total: number) => void): { tensors: number; changed: number } {
+/** A matrix written in another type than the one asked for. */
+export interface QuantizeFallback {
+  name: string;
+  dims: number[];
+  /** the type written */
+  type: GGMLType;
+  /** why, in words: the row length and the block sizes that do not divide it */
+  reason: string;
+}
+
+export interface QuantizeReport {
+  tensors: number;
+  /** tensors whose bytes were re-encoded (the rest are copied byte for byte) */
+  changed: number;
+  /** how many tensors of each type the output holds, by ggml type name ("q8_0": 32) */
+  written: Record<string, number>;
+  /** 2-D tensors */
+  matrices: number;
+  /** the matrices written in another type than the requested one, in file order */
+  fallbacks: QuantizeFallback[];
+}
+
+const K_QUANTS: ReadonlySet<GGMLType> = new Set([GGMLType.Q4_K, GGMLType.Q6_K]);
+
+/**
+ * The type a matrix of `cols`-value rows, stored now as `source`, is written in for `--type type`,
+ * and why when that is not `type`:
+ * - a K-quant (256-value blocks) on rows that are not a multiple of 256 → q8_0 (32-value blocks);
+ * - rows that no block of the requested type (nor q8_0's) tiles → kept as stored if f32 or f16,
+ *   else f32 (both exact; the wasm engine runs f32 and f16 at any row length).
+ *
+ * llama.cpp (llama_tensor_get_type in src/llama-quant.cpp) falls back instead Q4_K → Q5_0,
+ * Q5_K → Q5_1, Q6_K → Q8_0, Q2_K/Q3_K/IQ* → IQ4_NL, then F16 when even that block does not tile the
+ * row, and refuses a Q4_0/Q8_0 request on such rows ("Unsupported tensor size encountered"). wisp has
+ * no Q5_0 (nor Q5_1, IQ4_NL) kernels: the one 32-value type it has that is at least as accurate as
+ * the K-quant asked for is Q8_0, so Q4_K's fallback is Q8_0 (8.5 bits per weight where llama.cpp's
+ * Q5_0 takes 5.5: a bigger file, never a less accurate one; Q4_0 would keep the size but lose
+ * accuracy against Q4_K). Q6_K → Q8_0 is llama.cpp's own choice. Rows no block tiles keep their
+ * float type (f32 where llama.cpp writes f16): lossless, and such rows are rare in real models
+ * (llama2.c's stories260K has ffn rows of 172).
+ */
+export function quantizedType(type: GGMLType, source: GGMLType, cols: number): { type: GGMLType; reason?: string } {
+  if (canQuantize(type, cols)) return { type };
+  const want = traitsOf(type);
+  const rows = `rows of ${cols} values are not a multiple of ${want.name}'s ${want.blockSize}-value blocks`;
+  if (K_QUANTS.has(type) && canQuantize(GGMLType.Q8_0, cols)) return { type: GGMLType.Q8_0, reason: rows };
+  const kept = source === GGMLType.F32 || source === GGMLType.F16 ? source : GGMLType.F32;
+  const also = K_QUANTS.has(type) ? ` (nor of q8_0's 32)` : '';
+  return { type: kept, reason: `${rows}${also}; kept ${traitsOf(kept).name}` };
+}
+
+export function quantizeModel(inPath: string, outPath: string, type: GGMLType, onProgress?: (done: number, total: number) => void): QuantizeReport {
   const file = GGUFFile.open(inPath);
   const metadata = new Map(file.metadata);
+  // the file type names what was asked for, as llama.cpp does whatever its fallbacks wrote
   const fileType = LLAMA_FILE_TYPE[type];
   if (fileType !== undefined) metadata.set('general.file_type', gv.u32(fileType));
   metadata.set('general.quantized_by', gv.str('wisp quantize'));
   let changed = 0;
+  let matrices = 0;
+  const fallbacks: QuantizeFallback[] = [];
+  const written: Record<string, number> = {};
   const tensors: GGUFWriteTensor[] = file.tensors.map((t) => {
-    const target = t.dims.length === 2 ? storageType(type, t.dims) : t.type;
+    let target = t.type; // 1-D tensors (norms) are copied as they are
+    if (t.dims.length === 2) {
+      matrices++;
+      const q = quantizedType(type, t.type, t.dims[0]);
+      target = q.type;
+      if (q.reason) fallbacks.push({ name: t.name, dims: t.dims, type: q.type, reason: q.reason });
+    }
+    const name = traitsOf(target).name;
+    written[name] = (written[name] ?? 0) + 1;
     if (target === t.type) return { name: t.name, dims: t.dims, type: t.type, data: () => file.tensorBytes(t.name) };
     changed++;
     return {
@@ -27,5 +91,38 @@ export function quantizeModel(inPath: string, outPath: string, type: GGMLType, o
     };
   });
   writeGGUF(outPath, { version: 3, metadata, tensors }, onProgress);
-  return { tensors: tensors.length, changed };
+  return { tensors: tensors.length, changed, written, matrices, fallbacks };
+}
+
+/**
+ * Tensor names with the layer number folded: `blk.0.attn_q.weight`, …, `blk.4.attn_q.weight` →
+ * `blk.0-4.attn_q.weight` (layers listed as ranges, e.g. `blk.0,2,5-7.x`), other names as they are,
+ * in order of first appearance.
+ */
+export function foldLayerNames(names: string[]): string[] {
+  const groups = new Map<string, number[] | null>();
+  for (const n of names) {
+    const m = /^blk\.(\d+)\.(.+)$/.exec(n);
+    if (!m) {
+      groups.set(n, null);
+      continue;
+    }
+    const key = `blk.*.${m[2]}`;
+    const layers = groups.get(key) ?? [];
+    layers.push(Number(m[1]));
+    groups.set(key, layers);
+  }
+  return [...groups].map(([key, layers]) => (layers ? key.replace('*', ranges(layers)) : key));
+}
+
+function ranges(xs: number[]): string {
+  const s = [...new Set(xs)].sort((a, b) => a - b);
+  const out: string[] = [];
+  for (let i = 0; i < s.length; ) {
+    let j = i;
+    while (j + 1 < s.length && s[j + 1] === s[j] + 1) j++;
+    out.push(j > i ? `${s[i]}-${s[j]}` : `${s[i]}`);
+    i = j + 1;
+  }
+  return out.join(',');
 }

@@ -126,6 +126,7 @@ export async function startServer(o: ServerOptions): Promise<Server> {
         tokenizer: model.tokenizer,
         model: model.asyncModel,
         engine: model.description,
+        threads: model.threads?.count,
         contextSize: model.asyncModel.contextSize ?? model.config.contextLength,
       },
       transport,

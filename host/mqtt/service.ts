@@ -37,6 +37,8 @@ export interface ServedModel {
   model: AsyncTokenModel<unknown>;
   /** e.g. "wasm (2 threads, f32 KV)" */
   engine: string;
+  /** Kernel threads (0: the engine has none, e.g. the reference). */
+  threads?: number;
   contextSize: number;
 }
 
@@ -144,7 +146,7 @@ export class InferenceService {
       if (this.statusDirty || performance.now() - this.lastStatusAt > 30_000) void this.publishStatus(true);
     }, 1000);
     this.statusTimer.unref();
-    this.opts.metrics?.info({ device: this.device, model: this.opts.served.name, sha256: this.opts.served.sha256, engine: this.opts.served.engine, threads: 0 });
+    this.opts.metrics?.info({ device: this.device, model: this.opts.served.name, sha256: this.opts.served.sha256, engine: this.opts.served.engine, threads: this.opts.served.threads ?? 0 });
     this.opts.log.info({ subscriptions: this.subscriptions, transport: this.opts.transport.description }, 'serving');
   }
 

@@ -71,7 +71,7 @@ function matches(filter: string, topic: string): boolean {
 
 /** The text `wisp run` prints after the prompt, greedy. */
 export function wispRunText(prompt: string, maxTokens: number): string {
-  const r = spawnSync(process.execPath, [CLI, 'run', '--model', 'stories260K', '--prompt', prompt, '-n', String(maxTokens), '--temp', '0'], {
+  const r = spawnSync(process.execPath, [CLI, 'run', '--model', 'stories260K', '--prompt', prompt, '-n', String(maxTokens), '--temp', '0', '-t', '1'], {
     encoding: 'utf8',
     env: { ...process.env, WISP_MODEL_PATH: MODELS_DIR ?? '' },
     timeout: 60_000,

@@ -3,6 +3,13 @@
 //
 // A dispatch is a list of independent jobs (kernel calls); every thread runs its share of each job,
 // then the main thread waits for all workers: one barrier per dispatch, not per kernel.
+//
+// The barrier spins, then sleeps, on both sides: a worker spins on GEN for `spinLimit` loads, then
+// counts itself in SLEEPERS and waits on GEN (the main thread notifies only when SLEEPERS > 0); the
+// main thread spins on DONE for `spinLimit` loads, then sets MAIN_WAITING and waits on DONE (the
+// worker whose increment completes DONE notifies only when MAIN_WAITING is set). Every access is a
+// sequentially consistent Atomics operation, so a notify is never lost: either the notifier sees
+// the waiting flag, or the waiter's own load sees the changed value before it sleeps.
 
 export const CTRL = {
   GEN: 0, // bumped by the main thread to start a dispatch
@@ -14,6 +21,7 @@ export const CTRL = {
   ERROR_WORKER: 6,
   DEAD: 7, // workers that could not start (their error went to stderr)
   ERROR_TEXT_LEN: 8, // bytes of the failing worker's message in the error text area
+  MAIN_WAITING: 9, // 1 while the main thread sleeps in Atomics.wait on DONE (the last worker notifies)
 } as const;
 
 export const JOBS_BASE = 16;
@@ -43,6 +51,16 @@ export function writeErrorText(sab: SharedArrayBuffer, ctl: Int32Array, message:
 export function readErrorText(sab: SharedArrayBuffer, ctl: Int32Array): string {
   const n = Atomics.load(ctl, CTRL.ERROR_TEXT_LEN);
   return new TextDecoder().decode(new Uint8Array(sab, ERROR_TEXT_OFFSET, n).slice());
+}
+
+/**
+ * The next spin budget of a waiter: halved after a wait that ended in Atomics.wait (the partner was
+ * late, likely off the CPU: spinning only kept its core from it), grown by limit/64 after one that
+ * ended while spinning. Failures thus cost about limit/32 spins per wait on average, whatever
+ * their rate, and an idle machine keeps the whole budget.
+ */
+export function adaptSpin(budget: number, limit: number, slept: boolean): number {
+  return slept ? budget >> 1 : Math.min(limit, budget + ((limit >> 6) || 1));
 }
 
 /** This thread's share [start, end) of `total` items in units of `grain`, for thread t of n. */

@@ -184,6 +184,10 @@ export class WasmModel implements TokenModel<WasmSequence>, InspectableModel {
 
     // shapes first: a tensor larger than its metadata says would make kernels write past their buffers
     checkTensorShapes(header, c);
+    // the attention kernels step through a head four floats at a time (docs/KERNEL-ABI.md)
+    if (c.headDim % 4 !== 0) {
+      throw new Error(`${path}: head dimension ${c.headDim} is not a multiple of 4, which the wasm attention kernels need; run it with --engine reference or --engine onnx`);
+    }
     for (const [name] of expectedShapes(c)) {
       const t = header.tensorInfo(name);
       if (t.dims.length === 2 && ACTIVATION[t.type] === undefined) {

@@ -1,9 +1,10 @@
 // The kernel pool: the main thread plus (threads - 1) worker_threads, each with its own instance
 // of every kernel module over one shared WebAssembly.Memory. `run` dispatches a list of independent
 // kernel calls, split by output rows (or heads), and returns when every thread has done its share.
+import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { compileFamily, loadManifest, type KernelFamily } from '../../kernels/load.js';
-import { CTRL, CTRL_INTS, JOB, JOB_STRIDE, JOBS_BASE, KernelTrap, MAX_ARGS, MAX_JOBS, readErrorText, runShare } from './control.js';
+import { adaptSpin, CTRL, CTRL_INTS, JOB, JOB_STRIDE, JOBS_BASE, KernelTrap, MAX_ARGS, MAX_JOBS, readErrorText, runShare } from './control.js';
 import { bindTable, FAMILIES, instantiateFamilies, kernelTable, type KernelEntry, type KernelFn } from './kernel-table.js';
 
 export interface Job {
@@ -19,11 +20,30 @@ export class KernelError extends Error {
 
 export interface PoolOptions {
   threads: number;
-  /** Worker spin iterations before sleeping in Atomics.wait (spinning keeps wake-ups fast during a step). */
+  /**
+   * Most spin iterations (~5 ns each) before sleeping in Atomics.wait, for the workers waiting for
+   * a dispatch and for the main thread waiting for the workers; spinning keeps wake-ups fast during
+   * a step, sleeping gives the core to a thread that needs it. 0: always sleep. Default
+   * DEFAULT_SPIN_LIMIT.
+   */
   spinLimit?: number;
+  /**
+   * Whether each waiter's spin budget adapts below the limit (control.ts, adaptSpin): shrinking
+   * after waits that ended asleep, so threads that outnumber the cores give them back. Default:
+   * only when `threads` is more than the cores the process may use; with a core per thread a
+   * fixed budget spins through every gap of a step (an adaptive one measured 2-2.5x slower there).
+   */
+  adaptiveSpin?: boolean;
   /** A dispatch that takes longer than this is a hung worker (ms). */
   timeoutMs?: number;
 }
+
+/**
+ * About a millisecond of spinning (a few ns a load): longer than the gaps between the dispatches of
+ * a step, so a thread with a core of its own never sleeps inside a step (docs/ARCHITECTURE.md,
+ * "The barrier", has the measurements).
+ */
+export const DEFAULT_SPIN_LIMIT = 200_000;
 
 export class KernelPool {
   readonly table: KernelEntry[];
@@ -37,6 +57,12 @@ export class KernelPool {
   private readonly workers: Worker[] = [];
   private readonly scratch: number[] = [];
   private readonly timeoutMs: number;
+  readonly spinLimit: number;
+  /** Main-thread barrier waits that ended in Atomics.wait, and those of them a 1 s slice ran out in (a lost wake-up, or a worker off the CPU that long). */
+  readonly waits = { sleeps: 0, slicesRunOut: 0 };
+  /** The main thread's current spin budget (adaptSpin when adaptive). */
+  private budget: number;
+  readonly adaptiveSpin: boolean;
   readonly instances: Record<KernelFamily, WebAssembly.Exports>;
   /** Resolves when every worker has its kernel instances (rejects if one could not start). */
   readonly ready: Promise<void>;
@@ -45,6 +71,9 @@ export class KernelPool {
     this.table = table;
     this.threads = Math.max(1, opts.threads);
     this.timeoutMs = opts.timeoutMs ?? 30_000;
+    this.spinLimit = Math.max(0, opts.spinLimit ?? DEFAULT_SPIN_LIMIT);
+    this.budget = this.spinLimit;
+    this.adaptiveSpin = opts.adaptiveSpin ?? this.threads > availableParallelism();
     table.forEach((e, i) => this.index.set(e.name, i));
     this.instances = instantiateFamilies(modules, memory);
     this.fns = bindTable(table, this.instances);
@@ -56,7 +85,7 @@ export class KernelPool {
     for (let i = 1; i < this.threads; i++) {
       this.workers.push(
         new Worker(new URL('./worker.js', import.meta.url), {
-          workerData: { memory, modules, table, ctl: sab, index: i, nThreads: this.threads, spinLimit: opts.spinLimit ?? 200_000 },
+          workerData: { memory, modules, table, ctl: sab, index: i, nThreads: this.threads, spinLimit: this.spinLimit, adaptiveSpin: this.adaptiveSpin },
         }),
       );
     }
@@ -156,17 +185,53 @@ export class KernelPool {
     if (workerError < 0) throw new KernelError(`a kernel worker failed on thread ${ctl[CTRL.ERROR_WORKER]} outside any kernel: ${readErrorText(this.sab, ctl)}`);
   }
 
+  /** Spins on DONE for spinLimit loads, then sleeps until the last worker notifies (control.ts). */
   private waitForWorkers(nWorkers: number): void {
     if (nWorkers === 0) return;
+    const ctl = this.ctl;
+    const limit = this.spinLimit;
     let spins = 0;
     let t0 = 0;
-    while (Atomics.load(this.ctl, CTRL.DONE) < nWorkers) {
-      if (Atomics.load(this.ctl, CTRL.DEAD) > 0) throw new KernelError('a kernel worker could not start (its error is in the log); the wasm backend cannot run');
-      if ((++spins & 0xfffff) === 0) {
+    while (Atomics.load(ctl, CTRL.DONE) < nWorkers) {
+      if (Atomics.load(ctl, CTRL.DEAD) > 0) throw this.deadWorker();
+      if (++spins > this.budget) {
+        if (this.adaptiveSpin) this.budget = adaptSpin(this.budget, limit, true);
+        return this.sleepForWorkers(nWorkers);
+      }
+      if ((spins & 0xfffff) === 0) {
         if (t0 === 0) t0 = performance.now();
-        else if (performance.now() - t0 > this.timeoutMs) throw new KernelError(`kernel workers did not finish a step within ${this.timeoutMs} ms`);
+        else if (performance.now() - t0 > this.timeoutMs) throw this.timedOut();
       }
     }
+    if (this.adaptiveSpin) this.budget = adaptSpin(this.budget, limit, false);
+  }
+
+  private sleepForWorkers(nWorkers: number): void {
+    const ctl = this.ctl;
+    const t0 = performance.now();
+    this.waits.sleeps++;
+    Atomics.store(ctl, CTRL.MAIN_WAITING, 1);
+    try {
+      for (;;) {
+        const done = Atomics.load(ctl, CTRL.DONE);
+        if (done >= nWorkers) return;
+        if (Atomics.load(ctl, CTRL.DEAD) > 0) throw this.deadWorker();
+        const left = this.timeoutMs - (performance.now() - t0);
+        if (left <= 0) throw this.timedOut();
+        // the last worker notifies; the time limit only bounds a wait nobody will end
+        if (Atomics.wait(ctl, CTRL.DONE, done, Math.min(left, 1000)) === 'timed-out') this.waits.slicesRunOut++;
+      }
+    } finally {
+      Atomics.store(ctl, CTRL.MAIN_WAITING, 0);
+    }
+  }
+
+  private deadWorker(): KernelError {
+    return new KernelError('a kernel worker could not start (its error is in the log); the wasm backend cannot run');
+  }
+
+  private timedOut(): KernelError {
+    return new KernelError(`kernel workers did not finish a step within ${this.timeoutMs} ms`);
   }
 
   private describe(err: unknown, thread: number): KernelError {

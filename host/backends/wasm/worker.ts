@@ -1,8 +1,9 @@
 // A kernel worker: one instance of each kernel module over the shared memory, then a loop that
-// spins (briefly) or sleeps until the main thread starts a dispatch, runs its share, reports done.
+// spins (briefly) or sleeps until the main thread starts a dispatch, runs its share, reports done
+// (and wakes the main thread if it is asleep and this was the last share: control.ts).
 import { parentPort, workerData } from 'node:worker_threads';
 import type { KernelFamily } from '../../kernels/load.js';
-import { CTRL, KernelTrap, runShare, writeErrorText } from './control.js';
+import { adaptSpin, CTRL, KernelTrap, runShare, writeErrorText } from './control.js';
 import { bindTable, instantiateFamilies, type KernelEntry } from './kernel-table.js';
 
 interface WorkerInit {
@@ -13,6 +14,7 @@ interface WorkerInit {
   index: number;
   nThreads: number;
   spinLimit: number;
+  adaptiveSpin: boolean;
 }
 
 const init = workerData as WorkerInit;
@@ -26,6 +28,7 @@ function start(): { fns: ReturnType<typeof bindTable>; floatParams: boolean[][] 
   } catch (err) {
     console.error(`wisp: kernel worker ${init.index} could not start: ${err instanceof Error ? err.message : String(err)}`);
     Atomics.add(ctl, CTRL.DEAD, 1);
+    Atomics.notify(ctl, CTRL.DONE); // a main thread asleep on DONE sees DEAD at once
     return undefined;
   }
 }
@@ -36,17 +39,23 @@ const scratch: number[] = [];
 // Generation 0 is "nothing dispatched yet": a dispatch made while this worker was starting is
 // still seen as new.
 let seen = 0;
+// with more threads than cores the spin budget adapts (control.ts, adaptSpin): halved after each
+// sleep, grown by 1/64 of the limit after each dispatch that came while spinning
+let budget = init.spinLimit;
 while (kernels) {
   let gen: number;
   let spins = 0;
+  let slept = false;
   while ((gen = Atomics.load(ctl, CTRL.GEN)) === seen) {
-    if (++spins > init.spinLimit) {
+    if (++spins > budget) {
       Atomics.add(ctl, CTRL.SLEEPERS, 1);
       Atomics.wait(ctl, CTRL.GEN, seen);
       Atomics.sub(ctl, CTRL.SLEEPERS, 1);
+      slept = true;
       spins = 0;
     }
   }
+  if (init.adaptiveSpin) budget = adaptSpin(budget, init.spinLimit, slept);
   seen = gen;
   if (Atomics.load(ctl, CTRL.QUIT)) break;
   try {
@@ -58,5 +67,5 @@ while (kernels) {
       Atomics.store(ctl, CTRL.ERROR_WORKER, init.index);
     }
   }
-  Atomics.add(ctl, CTRL.DONE, 1);
+  if (Atomics.add(ctl, CTRL.DONE, 1) + 1 === init.nThreads - 1 && Atomics.load(ctl, CTRL.MAIN_WAITING)) Atomics.notify(ctl, CTRL.DONE);
 }
