@@ -2,7 +2,7 @@
 // Micro-benchmark of the matmul kernels on one thread: GB/s of weight bytes read per second by
 // matvec_<type> (decode; a type `<t>_x16` runs matvec_<t>_x16 on q16_0 / q16_K activations; `q4_0r8_x16s`
 // and `q4_Kr4_x16` run the repacked kernels on q4_0 / q4_K weights repacked first) and, with --ntok N, the time of matmul_<type> over N tokens (prefill), as
-// GMAC/s and as its speed-up over N matvec calls. The baseline is a memory read measured in the same
+// GMAC/s and as its speed-up over N matvec calls; both also as a share of the arithmetic ceiling of their operations (i16 dot + add, or f32 mul + add, measured in the same run with L1-resident operands). The baseline is a memory read measured in the same
 // process (a wasm SIMD sum, four i32x4 accumulators) over as many bytes as the weights ('% read':
 // for mid-size weights that can be an L3 speed) and over 256 MiB ('% DRAM'). Timings are the best of
 // --reps runs (others share the machine's cores).
@@ -69,6 +69,33 @@ export function read_sum(p: usize, n: usize): i32 {
     c = i32x4.add(c, v128.load(p, 32)); d = i32x4.add(d, v128.load(p, 48));
   }
   return i32x4.extract_lane(i32x4.add(i32x4.add(a, b), i32x4.add(c, d)), 0);
+}
+// The arithmetic ceilings: the integer kernels' inner step (i32x4.dot_i16x8_s + i32x4.add) and the
+// float kernels' (f32x4.mul + f32x4.add), four of each per 16-byte load from L1 (as four tokens share
+// a weight vector), nothing else: what no kernel built from these operations can beat on this core.
+export function dot_ceiling(p: usize, n: usize, reps: i32): i32 {
+  const x0 = v128.load(p), x1 = v128.load(p, 16), x2 = v128.load(p, 32), x3 = v128.load(p, 48);
+  let a = i32x4.splat(0), b = i32x4.splat(0), c = i32x4.splat(0), d = i32x4.splat(0);
+  for (let r = 0; r < reps; r++) {
+    for (let q = p, e = p + n; q < e; q += 16) {
+      const w = v128.load(q);
+      a = i32x4.add(a, i32x4.dot_i16x8_s(w, x0)); b = i32x4.add(b, i32x4.dot_i16x8_s(w, x1));
+      c = i32x4.add(c, i32x4.dot_i16x8_s(w, x2)); d = i32x4.add(d, i32x4.dot_i16x8_s(w, x3));
+    }
+  }
+  return i32x4.extract_lane(i32x4.add(i32x4.add(a, b), i32x4.add(c, d)), 0);
+}
+export function fmul_ceiling(p: usize, n: usize, reps: i32): f32 {
+  const x0 = v128.load(p), x1 = v128.load(p, 16), x2 = v128.load(p, 32), x3 = v128.load(p, 48);
+  let a = f32x4.splat(0), b = f32x4.splat(0), c = f32x4.splat(0), d = f32x4.splat(0);
+  for (let r = 0; r < reps; r++) {
+    for (let q = p, e = p + n; q < e; q += 16) {
+      const w = v128.load(q);
+      a = f32x4.add(a, f32x4.mul(w, x0)); b = f32x4.add(b, f32x4.mul(w, x1));
+      c = f32x4.add(c, f32x4.mul(w, x2)); d = f32x4.add(d, f32x4.mul(w, x3));
+    }
+  }
+  return f32x4.extract_lane(f32x4.add(f32x4.add(a, b), f32x4.add(c, d)), 0);
 }`);
     const out = join(dir, 'read.wasm');
     execFileSync(join(root, 'node_modules', '.bin', 'asc'), [src, '-o', out, '-O3', '--runtime', 'stub', '--enable', 'simd', '--enable', 'threads',
@@ -139,6 +166,15 @@ function time(fn) {
 
 // ---- baselines -------------------------------------------------------------------------------
 
+/** GMAC/s of the arithmetic ceilings (see readModule): 16 KiB of operands, L1-resident. */
+function arithCeilings() {
+  const n = 16384, reps = 64;
+  new Float32Array(memory.buffer, W, n / 4).fill(0.5);
+  const dot = (n / 16) * 4 * 8 * reps / time(() => reader.dot_ceiling(W, n, reps)) / 1e9;
+  const fmul = (n / 16) * 4 * 4 * reps / time(() => reader.fmul_ceiling(W, n, reps)) / 1e9;
+  return { dotGMACs: dot, fmulGMACs: fmul };
+}
+
 function readBaseline(bytes) {
   const n = Math.max(64, Math.floor(bytes / 64) * 64);
   return { wasm: n / time(() => reader.read_sum(W, n)) / 1e9 };
@@ -152,6 +188,9 @@ const baselines = {};
 const dramBytes = 256 << 20;
 new Uint32Array(memory.buffer, W, dramBytes / 4).fill(0x01020304);
 const dram = readBaseline(dramBytes);
+const arith = arithCeilings();
+/** The ceiling a type's kernels are built from: f32 mul+add for the float types, i16 dot+add for the rest. */
+const ceilingOf = (t) => (wtype(t) === 'f32' || wtype(t) === 'f16' ? arith.fmulGMACs : arith.dotGMACs);
 for (const [rows, cols] of SHAPES) {
   for (const t of TYPES) {
     const bytes = fillWeights(wtype(t), rows, cols);
@@ -164,32 +203,36 @@ for (const [rows, cols] of SHAPES) {
     const fn = (op) => k[REPACK[t] ? `${op}_${t}` : t.endsWith('_x16') ? `${op}_${wtype(t)}_x16` : `${op}_${t}`];
     const mv = fn('matvec'), mm = fn('matmul');
     const sec = time(() => mv(wp, xp, Y, cols, 0, rows));
-    const row = { type: t, rows, cols, weightMB: bytes / 1e6, ms: sec * 1e3, GBs: bytes / sec / 1e9, readGBs: baselines[key].wasm };
+    const row = { type: t, rows, cols, weightMB: bytes / 1e6, ms: sec * 1e3, GBs: bytes / sec / 1e9, readGBs: baselines[key].wasm, GMACs: (rows * cols) / sec / 1e9 };
+    row.arithPct = (100 * row.GMACs) / ceilingOf(t);
     if (NTOK > 0) {
       const msec = time(() => mm(wp, xp, Y, cols, rows, NTOK, 0, rows));
       row.matmulMs = msec * 1e3;
       row.matmulGMACs = (rows * cols * NTOK) / msec / 1e9;
       row.matmulVsMatvec = (sec * NTOK) / msec;
+      row.matmulArithPct = (100 * row.matmulGMACs) / ceilingOf(t);
     }
     results.push(row);
   }
 }
 
 if (opts.json) {
-  console.log(JSON.stringify({ dram, baselines, results }, null, 2));
+  console.log(JSON.stringify({ dram, arith, baselines, results }, null, 2));
 } else {
   console.log(`kernel: ${kernelFile}; best of ${REPS}; 1 thread`);
   console.log('read baseline (wasm SIMD sum over the same byte count as the weights, and over 256 MiB):');
   for (const [key, b] of Object.entries(baselines)) console.log(`  ${key.split(':')[0].padEnd(11)} ${(Number(key.split(':')[1]) / 1e6).toFixed(1).padStart(7)} MB  ${b.wasm.toFixed(1).padStart(6)} GB/s`);
   console.log(`  DRAM        ${(dramBytes / 1e6).toFixed(1).padStart(7)} MB  ${dram.wasm.toFixed(1).padStart(6)} GB/s`);
+  console.log(`arithmetic ceiling (operands in L1, 4 per load): i16 dot+add ${arith.dotGMACs.toFixed(1)} GMAC/s, f32 mul+add ${arith.fmulGMACs.toFixed(1)} GMAC/s`);
   console.log();
-  const head = ['type', 'rows x cols', 'MB', 'ms', 'GB/s', '% read', '% DRAM'];
-  if (NTOK > 0) head.push(`matmul×${NTOK} ms`, 'GMAC/s', 'vs matvec');
+  const head = ['type', 'rows x cols', 'MB', 'ms', 'GB/s', '% read', '% DRAM', 'GMAC/s', '% arith'];
+  if (NTOK > 0) head.push(`matmul×${NTOK} ms`, 'GMAC/s', '% arith', 'vs matvec');
   console.log(head.map((h, i) => (i < 2 ? h.padEnd(i ? 12 : 9) : h.padStart(10))).join(' '));
   for (const r of results) {
     const cells = [r.type.padEnd(9), `${r.rows}x${r.cols}`.padEnd(12), r.weightMB.toFixed(1).padStart(10), r.ms.toFixed(3).padStart(10),
-      r.GBs.toFixed(2).padStart(10), `${((100 * r.GBs) / r.readGBs).toFixed(0)}%`.padStart(10), `${((100 * r.GBs) / dram.wasm).toFixed(0)}%`.padStart(10)];
-    if (NTOK > 0) cells.push(r.matmulMs.toFixed(2).padStart(10), r.matmulGMACs.toFixed(2).padStart(10), `${r.matmulVsMatvec.toFixed(2)}×`.padStart(10));
+      r.GBs.toFixed(2).padStart(10), `${((100 * r.GBs) / r.readGBs).toFixed(0)}%`.padStart(10), `${((100 * r.GBs) / dram.wasm).toFixed(0)}%`.padStart(10),
+      r.GMACs.toFixed(2).padStart(10), `${r.arithPct.toFixed(0)}%`.padStart(10)];
+    if (NTOK > 0) cells.push(r.matmulMs.toFixed(2).padStart(10), r.matmulGMACs.toFixed(2).padStart(10), `${r.matmulArithPct.toFixed(0)}%`.padStart(10), `${r.matmulVsMatvec.toFixed(2)}×`.padStart(10));
     console.log(cells.join(' '));
   }
 }
