@@ -31,7 +31,7 @@ test.before(async () => {
     metricsPort: 0,
     maxSequences: 4,
     contextSize: 256,
-    threads: 1,
+    threads: 2,
     maxQueue: 32,
     log: (await import('pino')).pino({ level: 'silent' }),
   });
@@ -262,7 +262,7 @@ test('/metrics counts requests by outcome; /healthz is 200', async () => {
   assert.match(text, /wisp_requests_total\{outcome="invalid"\} [1-9]/);
   assert.match(text, /wisp_batch_size_bucket/);
   assert.match(text, /wisp_time_to_first_token_seconds_count [1-9]/);
-  assert.match(text, /wisp_info\{[^}]*threads="1"[^}]*\} 1/); // the engine's kernel threads (threads: 1 above)
+  assert.match(text, /wisp_info\{[^}]*threads="2"[^}]*\} 1/); // the engine's kernel threads (threads: 2 above)
   const h = await fetch(`${base}/healthz`);
   assert.is(h.status, 200);
 });

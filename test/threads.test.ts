@@ -11,6 +11,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Arena, planBytes } from '../host/backends/wasm/arena.js';
 import { activationOf, matmulJobs } from '../host/backends/wasm/model.js';
+import { adaptSpin } from '../host/backends/wasm/control.js';
 import { KernelPool } from '../host/backends/wasm/pool.js';
 import { chooseThreads, openModel } from '../host/engine/open.js';
 import { mulberry32 } from '../host/engine/sampler.js';
@@ -133,6 +134,17 @@ test('more threads than cores (a --profile asking for cores + 1): a warning once
   const t1 = await run(['-n', '20', '--profile', file, '-t', '1']);
   assert.ok(t1.stderr.includes('wisp: threads: 1 (--threads)\n'), t1.stderr);
   assert.not.match(t1.stderr, /kernel threads on/);
+});
+
+test('an oversubscribed waiter\'s spin budget shrinks when it sleeps and grows back when it does not, from its floor too', () => {
+  const limit = 20_000;
+  let b = limit;
+  for (let i = 0; i < 40; i++) b = adaptSpin(b, limit, true);
+  assert.is(b, limit >> 6); // the floor: it still spins a little, so a wait can end while spinning
+  for (let i = 0; i < 64; i++) b = adaptSpin(b, limit, false);
+  assert.is(b, limit);
+  assert.is(adaptSpin(0, 0, true), 0); // --spin 0: always sleep
+  assert.is(adaptSpin(0, 0, false), 0);
 });
 
 test('the barrier, spinning or sleeping, with more threads than cores: the same bits as one thread, every wake-up delivered', async () => {

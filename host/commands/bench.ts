@@ -52,7 +52,8 @@ serve     the MQTT service in this process (embedded broker on a free port) unde
   --threads LIST   thread counts (default: 1 and ${Math.min(2, availableParallelism())})
   --out DIR        where the JSON/SVG/HTML go (default ./bench-out)
   --spin N         most spin iterations before Atomics.wait, for the workers and the main thread
-                   (each adapts below it; default ${DEFAULT_SPIN_LIMIT}; 0 = always wait)`;
+                   (default ${DEFAULT_SPIN_LIMIT}; each adapts below it only when threads outnumber
+                   the cores; 0 = always wait)`;
 
 export async function main(argv: string[]): Promise<void> {
   const { values: v, positionals } = parseOptions(

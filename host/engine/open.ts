@@ -5,9 +5,9 @@
 // Kernel threads (wasm and routed engines): opts.threads when given (--threads), else the device
 // profile in effect: --profile, else the one picked for this machine (the routing plan's, or
 // pickProfileQuick, which skips the ONNX Runtime probe when it cannot change the choice).
-import { availableParallelism } from 'node:os';
 import { OnnxModel } from '../backends/onnx/model.js';
 import { WasmModel } from '../backends/wasm/model.js';
+import { usableCores } from '../backends/wasm/pool.js';
 import { GGUFHeaderView } from '../model/gguf/index.js';
 import { configFromGGUF, type LlamaConfig } from '../model/llama-config.js';
 import type { Tokenizer } from '../model/tokenizer/index.js';
@@ -139,11 +139,6 @@ async function planAndProfile(nLayers: number, opts: Pick<OpenOptions, 'profile'
   return { plan: planRouting(choice.profile, { nLayers }, available), profile: choice.profile };
 }
 
-/** Cores as Node reports them (what profiles' "auto" means). */
-export function coreCount(): number {
-  return typeof availableParallelism === 'function' ? availableParallelism() : 1;
-}
-
 /**
  * The kernel thread count and why: `threads` when given, else the profile's (`profile`, else the
  * one picked for this machine without the ONNX Runtime probe when it cannot matter). A machine no
@@ -151,7 +146,7 @@ export function coreCount(): number {
  */
 export async function chooseThreads(threads: number | undefined, profile?: LoadedProfile | string | null): Promise<{ count: number; reason: string }> {
   if (threads !== undefined) return { count: threads, reason: '--threads' };
-  const cores = coreCount();
+  const cores = usableCores();
   try {
     let p = typeof profile === 'string' ? namedProfile(profile) : (profile ?? undefined);
     if (!p) {
@@ -230,7 +225,7 @@ export async function openModel(path: string, opts: OpenOptions = {}): Promise<O
   const threadChoice = await chooseThreads(opts.threads, planProfile ?? opts.profile);
   const threads = threadChoice.count;
   note(`threads: ${threads} (${threadChoice.reason})`);
-  const cores = coreCount();
+  const cores = usableCores();
   if (threads > cores) {
     log(`${threads} kernel threads on ${cores} core${cores === 1 ? '' : 's'}: at every barrier some thread waits for one that is off the CPU, so expect fewer tokens/s than with --threads ${cores}`);
   }

@@ -37,7 +37,7 @@ export interface ServedModel {
   model: AsyncTokenModel<unknown>;
   /** e.g. "wasm (2 threads, f32 KV)" */
   engine: string;
-  /** Kernel threads (0: the engine has none, e.g. the reference). */
+  /** The engine's threads: kernel threads (wasm, routed), ORT intra-op threads (onnx); 0: none (reference). */
   threads?: number;
   contextSize: number;
 }

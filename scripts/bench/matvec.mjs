@@ -74,28 +74,35 @@ export function read_sum(p: usize, n: usize): i32 {
 // float kernels' (f32x4.mul + f32x4.add), four of each per 16-byte load from L1 (as four tokens share
 // a weight vector), nothing else: what no kernel built from these operations can beat on this core.
 export function dot_ceiling(p: usize, n: usize, reps: i32): i32 {
+  // eight accumulators: enough independent chains that the adds' latency does not bound the loop
   const x0 = v128.load(p), x1 = v128.load(p, 16), x2 = v128.load(p, 32), x3 = v128.load(p, 48);
   let a = i32x4.splat(0), b = i32x4.splat(0), c = i32x4.splat(0), d = i32x4.splat(0);
+  let e = i32x4.splat(0), f = i32x4.splat(0), g = i32x4.splat(0), h = i32x4.splat(0);
   for (let r = 0; r < reps; r++) {
-    for (let q = p, e = p + n; q < e; q += 16) {
-      const w = v128.load(q);
+    for (let q = p, end = p + n; q < end; q += 32) {
+      const w = v128.load(q), u = v128.load(q, 16);
       a = i32x4.add(a, i32x4.dot_i16x8_s(w, x0)); b = i32x4.add(b, i32x4.dot_i16x8_s(w, x1));
       c = i32x4.add(c, i32x4.dot_i16x8_s(w, x2)); d = i32x4.add(d, i32x4.dot_i16x8_s(w, x3));
+      e = i32x4.add(e, i32x4.dot_i16x8_s(u, x0)); f = i32x4.add(f, i32x4.dot_i16x8_s(u, x1));
+      g = i32x4.add(g, i32x4.dot_i16x8_s(u, x2)); h = i32x4.add(h, i32x4.dot_i16x8_s(u, x3));
     }
   }
-  return i32x4.extract_lane(i32x4.add(i32x4.add(a, b), i32x4.add(c, d)), 0);
+  return i32x4.extract_lane(i32x4.add(i32x4.add(i32x4.add(a, b), i32x4.add(c, d)), i32x4.add(i32x4.add(e, f), i32x4.add(g, h))), 0);
 }
 export function fmul_ceiling(p: usize, n: usize, reps: i32): f32 {
   const x0 = v128.load(p), x1 = v128.load(p, 16), x2 = v128.load(p, 32), x3 = v128.load(p, 48);
   let a = f32x4.splat(0), b = f32x4.splat(0), c = f32x4.splat(0), d = f32x4.splat(0);
+  let e = f32x4.splat(0), f = f32x4.splat(0), g = f32x4.splat(0), h = f32x4.splat(0);
   for (let r = 0; r < reps; r++) {
-    for (let q = p, e = p + n; q < e; q += 16) {
-      const w = v128.load(q);
+    for (let q = p, end = p + n; q < end; q += 32) {
+      const w = v128.load(q), u = v128.load(q, 16);
       a = f32x4.add(a, f32x4.mul(w, x0)); b = f32x4.add(b, f32x4.mul(w, x1));
       c = f32x4.add(c, f32x4.mul(w, x2)); d = f32x4.add(d, f32x4.mul(w, x3));
+      e = f32x4.add(e, f32x4.mul(u, x0)); f = f32x4.add(f, f32x4.mul(u, x1));
+      g = f32x4.add(g, f32x4.mul(u, x2)); h = f32x4.add(h, f32x4.mul(u, x3));
     }
   }
-  return f32x4.extract_lane(f32x4.add(f32x4.add(a, b), f32x4.add(c, d)), 0);
+  return f32x4.extract_lane(f32x4.add(f32x4.add(f32x4.add(a, b), f32x4.add(c, d)), f32x4.add(f32x4.add(e, f), f32x4.add(g, h))), 0);
 }`);
     const out = join(dir, 'read.wasm');
     execFileSync(join(root, 'node_modules', '.bin', 'asc'), [src, '-o', out, '-O3', '--runtime', 'stub', '--enable', 'simd', '--enable', 'threads',

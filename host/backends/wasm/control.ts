@@ -54,13 +54,14 @@ export function readErrorText(sab: SharedArrayBuffer, ctl: Int32Array): string {
 }
 
 /**
- * The next spin budget of a waiter: halved after a wait that ended in Atomics.wait (the partner was
- * late, likely off the CPU: spinning only kept its core from it), grown by limit/64 after one that
- * ended while spinning. Failures thus cost about limit/32 spins per wait on average, whatever
- * their rate, and an idle machine keeps the whole budget.
+ * The next spin budget of a waiter when threads outnumber the cores: halved after a wait that ended
+ * in Atomics.wait (the partner was late, likely off the CPU: spinning only kept its core from it),
+ * grown by limit/64 after one that ended while spinning. Never below limit/64: a waiter that never
+ * spins could never see a wait end while spinning, and would stay asleep-first for good.
  */
 export function adaptSpin(budget: number, limit: number, slept: boolean): number {
-  return slept ? budget >> 1 : Math.min(limit, budget + ((limit >> 6) || 1));
+  const step = limit >> 6 || (limit > 0 ? 1 : 0);
+  return slept ? Math.max(step, budget >> 1) : Math.min(limit, budget + step);
 }
 
 /** This thread's share [start, end) of `total` items in units of `grain`, for thread t of n. */

@@ -38,6 +38,11 @@ export interface PoolOptions {
   timeoutMs?: number;
 }
 
+/** Cores this process may use (os.availableParallelism): what profiles' "auto" means and when the pool is oversubscribed. */
+export function usableCores(): number {
+  return availableParallelism();
+}
+
 /**
  * About a millisecond of spinning (a few ns a load): longer than the gaps between the dispatches of
  * a step, so a thread with a core of its own never sleeps inside a step (docs/ARCHITECTURE.md,
@@ -73,7 +78,7 @@ export class KernelPool {
     this.timeoutMs = opts.timeoutMs ?? 30_000;
     this.spinLimit = Math.max(0, opts.spinLimit ?? DEFAULT_SPIN_LIMIT);
     this.budget = this.spinLimit;
-    this.adaptiveSpin = opts.adaptiveSpin ?? this.threads > availableParallelism();
+    this.adaptiveSpin = opts.adaptiveSpin ?? this.threads > usableCores();
     table.forEach((e, i) => this.index.set(e.name, i));
     this.instances = instantiateFamilies(modules, memory);
     this.fns = bindTable(table, this.instances);
