@@ -1,9 +1,9 @@
 // `wisp quantize`: re-encode a GGUF model's weight matrices in another type, streaming one tensor at
 // a time. 1-D tensors (norms) are copied as they are. A matrix whose rows the requested type's blocks cannot tile
-// is written in another type, and the report says which and why (quantizedType below).
+// is written in another type, and the report says which and why (quantizedType, quantize/index.ts).
 import { GGMLType, traitsOf } from './ggml-types.js';
 import { GGUFFile, gv, writeGGUF, type GGUFWriteTensor } from './gguf/index.js';
-import { canQuantize, quantize } from './quantize/index.js';
+import { quantize, quantizedType } from './quantize/index.js';
 import { LLAMA_FILE_TYPE } from './synth.js';
 
 /** A matrix written in another type than the one asked for. */
@@ -26,35 +26,6 @@ export interface QuantizeReport {
   matrices: number;
   /** the matrices written in another type than the requested one, in file order */
   fallbacks: QuantizeFallback[];
-}
-
-const K_QUANTS: ReadonlySet<GGMLType> = new Set([GGMLType.Q4_K, GGMLType.Q6_K]);
-
-/**
- * The type a matrix of `cols`-value rows, stored now as `source`, is written in for `--type type`,
- * and why when that is not `type`:
- * - a K-quant (256-value blocks) on rows that are not a multiple of 256 → q8_0 (32-value blocks);
- * - rows that no block of the requested type (nor q8_0's) tiles → kept as stored if f32 or f16,
- *   else f32 (both exact; the wasm engine runs f32 and f16 at any row length).
- *
- * llama.cpp (llama_tensor_get_type in src/llama-quant.cpp) falls back instead Q4_K → Q5_0,
- * Q5_K → Q5_1, Q6_K → Q8_0, Q2_K/Q3_K/IQ* → IQ4_NL, then F16 when even that block does not tile the
- * row, and refuses a Q4_0/Q8_0 request on such rows ("Unsupported tensor size encountered"). wisp has
- * no Q5_0 (nor Q5_1, IQ4_NL) kernels: the one 32-value type it has that is at least as accurate as
- * the K-quant asked for is Q8_0, so Q4_K's fallback is Q8_0 (8.5 bits per weight where llama.cpp's
- * Q5_0 takes 5.5: a bigger file, never a less accurate one; Q4_0 would keep the size but lose
- * accuracy against Q4_K). Q6_K → Q8_0 is llama.cpp's own choice. Rows no block tiles keep their
- * float type (f32 where llama.cpp writes f16): lossless, and such rows are rare in real models
- * (llama2.c's stories260K has ffn rows of 172).
- */
-export function quantizedType(type: GGMLType, source: GGMLType, cols: number): { type: GGMLType; reason?: string } {
-  if (canQuantize(type, cols)) return { type };
-  const want = traitsOf(type);
-  const rows = `rows of ${cols} values are not a multiple of ${want.name}'s ${want.blockSize}-value blocks`;
-  if (K_QUANTS.has(type) && canQuantize(GGMLType.Q8_0, cols)) return { type: GGMLType.Q8_0, reason: rows };
-  const kept = source === GGMLType.F32 || source === GGMLType.F16 ? source : GGMLType.F32;
-  const also = K_QUANTS.has(type) ? ` (nor of q8_0's 32)` : '';
-  return { type: kept, reason: `${rows}${also}; kept ${traitsOf(kept).name}` };
 }
 
 export function quantizeModel(inPath: string, outPath: string, type: GGMLType, onProgress?: (done: number, total: number) => void): QuantizeReport {

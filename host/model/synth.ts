@@ -4,7 +4,7 @@ import { GGMLType, traitsOf } from './ggml-types.js';
 import { gv, writeGGUF, type GGUFWriteTensor } from './gguf/index.js';
 import { llamaMetadata, type LlamaShape } from './llama-metadata.js';
 import { expectedShapes } from '../engine/load-weights.js';
-import { canQuantize, quantize } from './quantize/index.js';
+import { quantize, quantizedType } from './quantize/index.js';
 import type { TokenizerVocab } from './tokenizer/index.js';
 
 export const SYNTH_SHAPES: Record<string, LlamaShape> = {
@@ -60,11 +60,9 @@ function tensorSeed(seed: number, name: string): number {
   return h >>> 0;
 }
 
-/** The type a tensor is stored in: norms stay F32; a row the type's blocks cannot tile falls back. */
+/** The type a tensor made from f32 weights is stored in: norms stay F32; matrices as `wisp quantize` writes them (quantizedType). */
 export function storageType(type: GGMLType, dims: number[]): GGMLType {
-  if (dims.length === 1) return GGMLType.F32;
-  if (canQuantize(type, dims[0])) return type;
-  return canQuantize(GGMLType.Q8_0, dims[0]) && type !== GGMLType.F16 && type !== GGMLType.BF16 ? GGMLType.Q8_0 : GGMLType.F32;
+  return dims.length === 1 ? GGMLType.F32 : quantizedType(type, GGMLType.F32, dims[0]).type;
 }
 
 export function synthTensors(shape: LlamaShape, vocabSize: number, type: GGMLType, seed: number): GGUFWriteTensor[] {
