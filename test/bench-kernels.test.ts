@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import type { KernelResult as Row } from '../host/bench/kernels.js';
 import { GGMLType, rowBytes } from '../host/model/ggml-types.js';
 import { CLI } from './helpers/paths.js';
 
@@ -15,17 +16,6 @@ const dir = mkdtempSync(join(tmpdir(), 'wisp-bench-kernels-'));
 function wisp(args: string[]) {
   const res = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 120_000 });
   return { code: res.status, out: res.stdout, err: res.stderr };
-}
-
-interface Row {
-  type: string;
-  rows: number;
-  cols: number;
-  threads: number;
-  weightBytes: number;
-  microseconds: number;
-  gbPerSecond: number;
-  ofReadBandwidth: number;
 }
 
 test('bench kernels --shapes --types --threads writes one row per shape × variant × thread count, beside the read bandwidth', () => {

@@ -14,6 +14,16 @@ export interface SpeedResult {
   decodeTokensPerSecond: number;
 }
 
+/** The figures of one timed generation: t0 before the prompt, tFirst at the first generated token, tEnd at the last. */
+export function speedResult(promptTokens: number, generatedTokens: number, t0: number, tFirst: number, tEnd: number): SpeedResult {
+  return {
+    promptTokens,
+    generatedTokens,
+    prefillTokensPerSecond: (promptTokens * 1000) / (tFirst - t0),
+    decodeTokensPerSecond: ((generatedTokens - 1) * 1000) / (tEnd - tFirst),
+  };
+}
+
 // node-llama-cpp is optional and untyped here: its module namespace as loose data.
 type NodeLlamaCpp = Record<string, any>;
 
@@ -66,13 +76,7 @@ export async function llamaCppSpeed(nlc: NodeLlamaCpp, modelPath: string, prompt
         if (n === 1) tFirst = performance.now();
         if (n >= genTokens) break;
       }
-      const tEnd = performance.now();
-      return {
-        promptTokens: promptIds.length,
-        generatedTokens: n,
-        prefillTokensPerSecond: (promptIds.length * 1000) / (tFirst - t0),
-        decodeTokensPerSecond: ((n - 1) * 1000) / (tEnd - tFirst),
-      };
+      return speedResult(promptIds.length, n, t0, tFirst, performance.now());
     } finally {
       await context.dispose();
     }

@@ -2,7 +2,7 @@
 // greedy, from fixed prompt token ids so llama.cpp can be fed exactly the same.
 import { WasmModel } from '../backends/wasm/model.js';
 import { argmax, mulberry32 } from '../engine/sampler.js';
-import type { SpeedResult } from './llamacpp.js';
+import { speedResult, type SpeedResult } from './llamacpp.js';
 
 /** Deterministic prompt ids: BOS then ordinary tokens drawn from the vocabulary's middle. */
 export function benchPrompt(vocabSize: number, n: number, bos = 1, seed = 5): number[] {
@@ -27,12 +27,7 @@ export async function wasmSpeed(path: string, promptIds: number[], genTokens: nu
     for (let i = 1; i < genTokens; i++) token = argmax(model.forward(state, token, pos++));
     const tEnd = performance.now();
     model.releaseState(state);
-    return {
-      promptTokens: promptIds.length,
-      generatedTokens: genTokens,
-      prefillTokensPerSecond: (promptIds.length * 1000) / (tFirst - t0),
-      decodeTokensPerSecond: ((genTokens - 1) * 1000) / (tEnd - tFirst),
-    };
+    return speedResult(promptIds.length, genTokens, t0, tFirst, tEnd);
   } finally {
     await model.close();
   }

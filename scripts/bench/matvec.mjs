@@ -56,6 +56,27 @@ const stubs = { wasi_snapshot_preview1: { fd_write: () => 52, proc_exit: () => {
 const kernelFile = opts.wasm ?? join(root, 'kernels', 'matmul.wasm');
 const k = new WebAssembly.Instance(new WebAssembly.Module(readFileSync(kernelFile)), { env: { memory }, ...stubs }).exports;
 
+/**
+ * One arithmetic-ceiling loop in AssemblyScript: 8 accumulators (enough independent chains that the
+ * adds' latency does not bound it), each step 8 times acc = add(acc, mac(weight, x)) over two 16-byte
+ * weight loads and four x vectors held in registers.
+ */
+function ceiling(name, result, lanes, mac) {
+  const acc = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'];
+  const steps = acc.map((v, i) => `${v} = ${lanes}.add(${v}, ${mac(i < 4 ? 'w' : 'u', `x${i % 4}`)});`).join(' ');
+  return `export function ${name}(p: usize, n: usize, reps: i32): ${result} {
+  const x0 = v128.load(p), x1 = v128.load(p, 16), x2 = v128.load(p, 32), x3 = v128.load(p, 48);
+  let ${acc.map((v) => `${v} = ${lanes}.splat(0)`).join(', ')};
+  for (let r = 0; r < reps; r++) {
+    for (let q = p, end = p + n; q < end; q += 32) {
+      const w = v128.load(q), u = v128.load(q, 16);
+      ${steps}
+    }
+  }
+  return ${lanes}.extract_lane(${lanes}.add(${lanes}.add(${lanes}.add(a, b), ${lanes}.add(c, d)), ${lanes}.add(${lanes}.add(e, f), ${lanes}.add(g, h))), 0);
+}`;
+}
+
 /** The read baseline: a tiny AssemblyScript module compiled here (asc), summing bytes with four i32x4 accumulators. */
 function readModule() {
   const dir = mkdtempSync(join(tmpdir(), 'wisp-bench-'));
@@ -73,37 +94,8 @@ export function read_sum(p: usize, n: usize): i32 {
 // The arithmetic ceilings: the integer kernels' inner step (i32x4.dot_i16x8_s + i32x4.add) and the
 // float kernels' (f32x4.mul + f32x4.add), four of each per 16-byte load from L1 (as four tokens share
 // a weight vector), nothing else: what no kernel built from these operations can beat on this core.
-export function dot_ceiling(p: usize, n: usize, reps: i32): i32 {
-  // eight accumulators: enough independent chains that the adds' latency does not bound the loop
-  const x0 = v128.load(p), x1 = v128.load(p, 16), x2 = v128.load(p, 32), x3 = v128.load(p, 48);
-  let a = i32x4.splat(0), b = i32x4.splat(0), c = i32x4.splat(0), d = i32x4.splat(0);
-  let e = i32x4.splat(0), f = i32x4.splat(0), g = i32x4.splat(0), h = i32x4.splat(0);
-  for (let r = 0; r < reps; r++) {
-    for (let q = p, end = p + n; q < end; q += 32) {
-      const w = v128.load(q), u = v128.load(q, 16);
-      a = i32x4.add(a, i32x4.dot_i16x8_s(w, x0)); b = i32x4.add(b, i32x4.dot_i16x8_s(w, x1));
-      c = i32x4.add(c, i32x4.dot_i16x8_s(w, x2)); d = i32x4.add(d, i32x4.dot_i16x8_s(w, x3));
-      e = i32x4.add(e, i32x4.dot_i16x8_s(u, x0)); f = i32x4.add(f, i32x4.dot_i16x8_s(u, x1));
-      g = i32x4.add(g, i32x4.dot_i16x8_s(u, x2)); h = i32x4.add(h, i32x4.dot_i16x8_s(u, x3));
-    }
-  }
-  return i32x4.extract_lane(i32x4.add(i32x4.add(i32x4.add(a, b), i32x4.add(c, d)), i32x4.add(i32x4.add(e, f), i32x4.add(g, h))), 0);
-}
-export function fmul_ceiling(p: usize, n: usize, reps: i32): f32 {
-  const x0 = v128.load(p), x1 = v128.load(p, 16), x2 = v128.load(p, 32), x3 = v128.load(p, 48);
-  let a = f32x4.splat(0), b = f32x4.splat(0), c = f32x4.splat(0), d = f32x4.splat(0);
-  let e = f32x4.splat(0), f = f32x4.splat(0), g = f32x4.splat(0), h = f32x4.splat(0);
-  for (let r = 0; r < reps; r++) {
-    for (let q = p, end = p + n; q < end; q += 32) {
-      const w = v128.load(q), u = v128.load(q, 16);
-      a = f32x4.add(a, f32x4.mul(w, x0)); b = f32x4.add(b, f32x4.mul(w, x1));
-      c = f32x4.add(c, f32x4.mul(w, x2)); d = f32x4.add(d, f32x4.mul(w, x3));
-      e = f32x4.add(e, f32x4.mul(u, x0)); f = f32x4.add(f, f32x4.mul(u, x1));
-      g = f32x4.add(g, f32x4.mul(u, x2)); h = f32x4.add(h, f32x4.mul(u, x3));
-    }
-  }
-  return f32x4.extract_lane(f32x4.add(f32x4.add(f32x4.add(a, b), f32x4.add(c, d)), f32x4.add(f32x4.add(e, f), f32x4.add(g, h))), 0);
-}`);
+${ceiling('dot_ceiling', 'i32', 'i32x4', (w, x) => `i32x4.dot_i16x8_s(${w}, ${x})`)}
+${ceiling('fmul_ceiling', 'f32', 'f32x4', (w, x) => `f32x4.mul(${w}, ${x})`)}`);
     const out = join(dir, 'read.wasm');
     execFileSync(join(root, 'node_modules', '.bin', 'asc'), [src, '-o', out, '-O3', '--runtime', 'stub', '--enable', 'simd', '--enable', 'threads',
       '--importMemory', '--sharedMemory', '--initialMemory', '17', '--maximumMemory', '65536', '--memoryBase', '65536'], { stdio: 'inherit' });
