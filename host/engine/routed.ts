@@ -18,35 +18,9 @@ import type { BackendOp } from '../obs/metrics.js';
 import { planEntries, sessionProvider, type RouteEntry, type RoutingPlan } from '../profiles/routing.js';
 import type { Provider } from '../profiles/types.js';
 import type { AsyncTokenModel } from './generate.js';
+import type { BackendName, BlockPlacement, InspectableModel, OpTime, Placement } from './backend.js';
 
-export type BackendName = 'wasm' | 'onnx';
-
-/** Where one block runs, as loaded (after every fallback). */
-export interface BlockPlacement {
-  backend: BackendName;
-  /** The ONNX Runtime execution provider the block's session opened on. */
-  provider?: string;
-}
-
-export interface Placement {
-  layers: Array<{ attention: BlockPlacement; ffn: BlockPlacement }>;
-  head: BlockPlacement;
-}
-
-/** Time spent per backend and op group since load (or the last resetOpTimes). */
-export interface OpTime {
-  backend: BackendName;
-  op: BackendOp;
-  ms: number;
-  calls: number;
-}
-
-/** An engine that can say where its blocks run and how long they took. */
-export interface InspectableModel {
-  placement(): Placement;
-  opTimes(): OpTime[];
-  resetOpTimes(): void;
-}
+export type { BackendName, BlockPlacement, InspectableModel, OpTime, Placement } from './backend.js';
 
 /** The placement a plan asks for (its resolved entries), for comparing with what runs. */
 export function planPlacement(plan: RoutingPlan): Placement {

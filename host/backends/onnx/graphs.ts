@@ -7,30 +7,7 @@
 // no copy), and returns the n new K (after RoPE) and V rows, which the caller appends.
 import type { LlamaConfig } from '../../model/llama-config.js';
 import { DataType, type GraphBuilder } from './proto.js';
-import { linear, type OnnxWeight } from './weights.js';
-
-export interface AttentionWeights {
-  norm: Float32Array;
-  wq: OnnxWeight;
-  wk: OnnxWeight;
-  wv: OnnxWeight;
-  wo: OnnxWeight;
-  bq?: Float32Array;
-  bk?: Float32Array;
-  bv?: Float32Array;
-}
-
-export interface FfnWeights {
-  norm: Float32Array;
-  gate: OnnxWeight;
-  up: OnnxWeight;
-  down: OnnxWeight;
-}
-
-export interface HeadWeights {
-  norm: Float32Array;
-  output: OnnxWeight;
-}
+import { linear, type AttentionWeights, type FfnWeights, type HeadWeights } from './weights.js';
 
 /** Values every attention block of one graph shares: positions, RoPE tables, the causal mask. */
 export interface AttentionContext {

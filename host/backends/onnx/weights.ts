@@ -5,7 +5,6 @@ import { layerTensorNames } from '../../engine/load-weights.js';
 import { GGMLType, f16ToF32, traitsOf } from '../../model/ggml-types.js';
 import type { GGUFFile } from '../../model/gguf/index.js';
 import type { LlamaConfig } from '../../model/llama-config.js';
-import type { AttentionWeights, FfnWeights, HeadWeights } from './graphs.js';
 import { DataType, type GraphBuilder } from './proto.js';
 
 /** A [rows, cols] weight (one row per output, as GGUF stores it) in the form an ONNX graph takes. */
@@ -21,6 +20,29 @@ export type OnnxWeight =
       scales: Float32Array;
     }
   | { kind: 'dense'; rows: number; cols: number; values: Float32Array };
+
+export interface AttentionWeights {
+  norm: Float32Array;
+  wq: OnnxWeight;
+  wk: OnnxWeight;
+  wv: OnnxWeight;
+  wo: OnnxWeight;
+  bq?: Float32Array;
+  bk?: Float32Array;
+  bv?: Float32Array;
+}
+
+export interface FfnWeights {
+  norm: Float32Array;
+  gate: OnnxWeight;
+  up: OnnxWeight;
+  down: OnnxWeight;
+}
+
+export interface HeadWeights {
+  norm: Float32Array;
+  output: OnnxWeight;
+}
 
 const BLOCK = 32;
 

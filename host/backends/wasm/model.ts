@@ -6,7 +6,7 @@ import { GGUFFile, GGUFHeaderView } from '../../model/gguf/index.js';
 import { configFromGGUF, type LlamaConfig } from '../../model/llama-config.js';
 import { checkTensorShapes, expectedShapes, layerTensorNames } from '../../engine/load-weights.js';
 import type { TokenModel } from '../../engine/generate.js';
-import type { InspectableModel, OpTime, Placement } from '../../engine/routed.js';
+import type { InspectableModel, OpTime, Placement } from '../../engine/backend.js';
 import { ropeTableMany } from '../../kernels/reference/attn.js';
 import { Arena, planBytes } from './arena.js';
 import { KernelError, KernelPool, type Job } from './pool.js';
