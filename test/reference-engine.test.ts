@@ -9,7 +9,7 @@ import { generate } from '../host/engine/generate.js';
 import { loadModel } from '../host/engine/load-model.js';
 import { ReferenceModel, rope, type LlamaWeights } from '../host/engine/reference.js';
 import { convertLlama2c } from '../host/model/convert-llama2c.js';
-import type { LlamaConfig } from '../host/model/llama-config.js';
+import type { LlamaConfig } from '../host/model/llama/config.js';
 import { randomWeights } from '../host/model/synth.js';
 import { ROOT, sharedModel } from './helpers/paths.js';
 

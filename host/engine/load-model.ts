@@ -1,9 +1,10 @@
-// Opens a GGUF model for the reference engine: header, config, tokenizer, f32 weights.
+// Opens a GGUF model for the reference engine: header, config, tokenizer, f32 weights (views for
+// F32 tensors, dequantized copies for everything else).
 import { GGUFFile, type GGUFHeaderView } from '../model/gguf/index.js';
-import { configFromGGUF, type LlamaConfig } from '../model/llama-config.js';
+import { configFromGGUF, type LlamaConfig } from '../model/llama/config.js';
 import { createTokenizer, vocabFromMetadata, type Tokenizer } from '../model/tokenizer/index.js';
-import { loadLlamaWeightsF32 } from './load-weights.js';
-import { ReferenceModel } from './reference.js';
+import { checkTensorShapes, mapModelTensors } from '../model/llama/tensors.js';
+import { ReferenceModel, type LlamaWeights } from './reference.js';
 
 export interface LoadedModel {
   path: string;
@@ -30,4 +31,11 @@ export function checkVocabulary(path: string, tokenizer: Tokenizer, config: Llam
   if (tokenizer.vocabSize !== config.vocabSize) {
     throw new Error(`${path}: the tokenizer has ${tokenizer.vocabSize} tokens but the model's vocabulary is ${config.vocabSize}`);
   }
+}
+
+/** The model's tensors as f32 (host/model/llama/tensors.ts names them), checked against the config first. */
+export function loadLlamaWeightsF32(file: GGUFFile, c: LlamaConfig): LlamaWeights {
+  checkTensorShapes(file, c);
+  const f32 = (t: { name: string }) => file.tensorF32(t.name);
+  return mapModelTensors(c, { matrix: f32, vector: f32 });
 }

@@ -9,7 +9,7 @@ import { OnnxModel } from '../backends/onnx/model.js';
 import { WasmModel } from '../backends/wasm/model.js';
 import { usableCores } from '../backends/wasm/pool.js';
 import { GGUFHeaderView } from '../model/gguf/index.js';
-import { configFromGGUF, type LlamaConfig } from '../model/llama-config.js';
+import { configFromGGUF, type LlamaConfig } from '../model/llama/config.js';
 import type { Tokenizer } from '../model/tokenizer/index.js';
 import type { BackendOp } from '../obs/metrics.js';
 import {

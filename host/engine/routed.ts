@@ -13,7 +13,7 @@
 import { OnnxBlocks, type OnnxSequenceState } from '../backends/onnx/blocks.js';
 import { NoProviderError, type ProviderSpec } from '../backends/onnx/session.js';
 import { WasmModel, type Segment, type WasmModelOptions, type WasmSequence } from '../backends/wasm/model.js';
-import type { LlamaConfig } from '../model/llama-config.js';
+import type { LlamaConfig } from '../model/llama/config.js';
 import type { BackendOp } from '../obs/metrics.js';
 import { planEntries, sessionProvider, type RouteEntry, type RoutingPlan } from '../profiles/routing.js';
 import type { Provider } from '../profiles/types.js';

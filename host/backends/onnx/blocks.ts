@@ -3,9 +3,9 @@
 // provider of the list that runs it. The engine calls one block at a time with activations in
 // Float32Arrays; the KV caches of the routed attention layers live in OnnxSequenceState.
 import { Tensor, type InferenceSession } from 'onnxruntime-node';
-import { checkTensorShapes } from '../../engine/load-weights.js';
+import { checkTensorShapes } from '../../model/llama/tensors.js';
 import { GGUFFile } from '../../model/gguf/index.js';
-import type { LlamaConfig } from '../../model/llama-config.js';
+import type { LlamaConfig } from '../../model/llama/config.js';
 import { attentionBlock, attentionContext, ffnBlock, headBlock } from './graphs.js';
 import { DataType, GraphBuilder } from './proto.js';
 import { openSession, type ProviderSpec } from './session.js';
@@ -137,7 +137,7 @@ export class OnnxBlocks {
         blocks.provider.attention.set(l, provider);
       }
       for (const l of blocks.layers.ffn) {
-        const { session, provider } = await open(ffnGraph(c, ffnWeights(file, l), l), `FFN block ${l}`);
+        const { session, provider } = await open(ffnGraph(c, ffnWeights(file, c, l), l), `FFN block ${l}`);
         blocks.ffnSessions.set(l, session);
         blocks.provider.ffn.set(l, provider);
       }

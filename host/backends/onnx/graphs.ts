@@ -5,7 +5,7 @@
 // Activations are 2-D [n, dim] (n tokens of one sequence). The KV cache is position-major
 // [positions, kvDim] per layer: the graph reads the cache's first pos0 rows as an input (a view,
 // no copy), and returns the n new K (after RoPE) and V rows, which the caller appends.
-import type { LlamaConfig } from '../../model/llama-config.js';
+import type { LlamaConfig } from '../../model/llama/config.js';
 import { DataType, type GraphBuilder } from './proto.js';
 import { linear, type AttentionWeights, type FfnWeights, type HeadWeights } from './weights.js';
 
@@ -82,7 +82,7 @@ export function attentionBlock(
   const { nHeads, nKvHeads, headDim: D } = c;
   const group = nHeads / nKvHeads;
   const p = io.name;
-  const xn = rmsnorm(g, c, io.x, w.norm, `${p}_attn_norm`);
+  const xn = rmsnorm(g, c, io.x, w.attnNorm, `${p}_attn_norm`);
   const q = linear(g, xn, w.wq, `${p}_wq`, w.bq);
   const k = linear(g, xn, w.wk, `${p}_wk`, w.bk);
   const vNew = linear(g, xn, w.wv, `${p}_wv`, w.bv);
@@ -114,15 +114,15 @@ export function attentionBlock(
 
 /** x + Wdown·(SiLU(Wgate·norm(x)) ⊙ Wup·norm(x)). */
 export function ffnBlock(g: GraphBuilder, c: LlamaConfig, w: FfnWeights, x: string, name: string): string {
-  const xn = rmsnorm(g, c, x, w.norm, `${name}_ffn_norm`);
-  const gate = linear(g, xn, w.gate, `${name}_gate`);
-  const up = linear(g, xn, w.up, `${name}_up`);
+  const xn = rmsnorm(g, c, x, w.ffnNorm, `${name}_ffn_norm`);
+  const gate = linear(g, xn, w.wGate, `${name}_gate`);
+  const up = linear(g, xn, w.wUp, `${name}_up`);
   const silu = g.op('Mul', [gate, g.op('Sigmoid', [gate])]);
   const h = g.op('Mul', [silu, up]);
-  return g.op('Add', [x, linear(g, h, w.down, `${name}_down`)], {}, { name: `${name}_ffn_residual` });
+  return g.op('Add', [x, linear(g, h, w.wDown, `${name}_down`)], {}, { name: `${name}_ffn_residual` });
 }
 
 /** logits = Wout·norm(x) for a [1, dim] row. */
 export function headBlock(g: GraphBuilder, c: LlamaConfig, w: HeadWeights, x: string): string {
-  return linear(g, rmsnorm(g, c, x, w.norm, 'output_norm'), w.output, 'output');
+  return linear(g, rmsnorm(g, c, x, w.outputNorm, 'output_norm'), w.output, 'output');
 }

@@ -3,10 +3,10 @@
 // fused session (default: one session.run per step) or as OnnxBlocks' one session per block.
 // ORT's session.run is asynchronous, so forward/prefill return promises (AsyncTokenModel).
 import { Tensor, type InferenceSession } from 'onnxruntime-node';
-import { checkTensorShapes } from '../../engine/load-weights.js';
+import { checkTensorShapes } from '../../model/llama/tensors.js';
 import { rowBytes, traitsOf, type Dequantizer } from '../../model/ggml-types.js';
 import { GGUFFile } from '../../model/gguf/index.js';
-import { configFromGGUF, type LlamaConfig } from '../../model/llama-config.js';
+import { configFromGGUF, type LlamaConfig } from '../../model/llama/config.js';
 import { OnnxBlocks, SequenceSlots, appendKv, attentionFeeds, positionsTensor, type OnnxSequenceState } from './blocks.js';
 import type { AsyncTokenModel } from '../../engine/generate.js';
 import { attentionBlock, attentionContext, ffnBlock, headBlock } from './graphs.js';
@@ -64,7 +64,7 @@ class FusedStack {
       const a = attentionBlock(g, c, attentionWeights(file, c, l), ctx, { x, pastK: pastKs[l], pastV: pastVs[l], name: `blk${l}` });
       g.output(a.kNew, `l${l}_k_new`, DataType.FLOAT, ['n', kvDim]);
       g.output(a.vNew, `l${l}_v_new`, DataType.FLOAT, ['n', kvDim]);
-      x = ffnBlock(g, c, ffnWeights(file, l), a.y, `blk${l}`);
+      x = ffnBlock(g, c, ffnWeights(file, c, l), a.y, `blk${l}`);
     }
     const last = g.op('Slice', [x, g.ints([-1]), g.ints([Number.MAX_SAFE_INTEGER]), g.ints([0])]); // the last token's row
     g.output(headBlock(g, c, headWeights(file, c), last), 'logits', DataType.FLOAT, [1, c.vocabSize]);

@@ -1,10 +1,10 @@
 // GGUF weight tensors -> ONNX linear layers. Q4_0 and Q8_0 map exactly onto com.microsoft
 // MatMulNBits (4 and 8 bits, block 32, no zero-point input: the default zero point 2^(bits-1) is
 // ggml's offset); every other type the traits table can dequantize becomes an f32 Gemm.
-import { layerTensorNames } from '../../engine/load-weights.js';
 import { GGMLType, f16ToF32, traitsOf } from '../../model/ggml-types.js';
 import type { GGUFFile } from '../../model/gguf/index.js';
-import type { LlamaConfig } from '../../model/llama-config.js';
+import type { LlamaConfig } from '../../model/llama/config.js';
+import { attentionTensors, ffnTensors, headTensors, mapTensors, type AttentionTensors, type FfnTensors, type HeadTensors, type TensorLoader } from '../../model/llama/tensors.js';
 import { DataType, type GraphBuilder } from './proto.js';
 
 /** A [rows, cols] weight (one row per output, as GGUF stores it) in the form an ONNX graph takes. */
@@ -21,28 +21,10 @@ export type OnnxWeight =
     }
   | { kind: 'dense'; rows: number; cols: number; values: Float32Array };
 
-export interface AttentionWeights {
-  norm: Float32Array;
-  wq: OnnxWeight;
-  wk: OnnxWeight;
-  wv: OnnxWeight;
-  wo: OnnxWeight;
-  bq?: Float32Array;
-  bk?: Float32Array;
-  bv?: Float32Array;
-}
-
-export interface FfnWeights {
-  norm: Float32Array;
-  gate: OnnxWeight;
-  up: OnnxWeight;
-  down: OnnxWeight;
-}
-
-export interface HeadWeights {
-  norm: Float32Array;
-  output: OnnxWeight;
-}
+/** One block's weights in the forms a graph takes: matrices as OnnxWeight, norms and biases as f32. */
+export type AttentionWeights = AttentionTensors<OnnxWeight, Float32Array>;
+export type FfnWeights = FfnTensors<OnnxWeight, Float32Array>;
+export type HeadWeights = HeadTensors<OnnxWeight, Float32Array>;
 
 const BLOCK = 32;
 
@@ -128,24 +110,20 @@ export function ggufWeight(file: GGUFFile, name: string): OnnxWeight {
   return onnxWeight(t.type, file.tensorBytes(name), rows, cols);
 }
 
-export function attentionWeights(file: GGUFFile, c: LlamaConfig, layer: number): AttentionWeights {
-  const n = layerTensorNames(layer);
-  return {
-    norm: file.tensorF32(n.attnNorm),
-    wq: ggufWeight(file, n.wq),
-    wk: ggufWeight(file, n.wk),
-    wv: ggufWeight(file, n.wv),
-    wo: ggufWeight(file, n.wo),
-    ...(c.qkvBias ? { bq: file.tensorF32(n.bq), bk: file.tensorF32(n.bk), bv: file.tensorF32(n.bv) } : {}),
-  };
+/** Reads the tensors a graph needs from the file: matrices converted, norms and biases as f32. */
+function loader(file: GGUFFile): TensorLoader<OnnxWeight, Float32Array> {
+  return { matrix: (t) => ggufWeight(file, t.name), vector: (t) => file.tensorF32(t.name) };
 }
 
-export function ffnWeights(file: GGUFFile, layer: number): FfnWeights {
-  const n = layerTensorNames(layer);
-  return { norm: file.tensorF32(n.ffnNorm), gate: ggufWeight(file, n.wGate), up: ggufWeight(file, n.wUp), down: ggufWeight(file, n.wDown) };
+export function attentionWeights(file: GGUFFile, c: LlamaConfig, layer: number): AttentionWeights {
+  return mapTensors(attentionTensors(c, layer), loader(file));
+}
+
+export function ffnWeights(file: GGUFFile, c: LlamaConfig, layer: number): FfnWeights {
+  return mapTensors(ffnTensors(c, layer), loader(file));
 }
 
 /** The output head; with tied embeddings (no output.weight) it reuses token_embd.weight. */
 export function headWeights(file: GGUFFile, c: LlamaConfig): HeadWeights {
-  return { norm: file.tensorF32('output_norm.weight'), output: ggufWeight(file, c.tiedOutput ? 'token_embd.weight' : 'output.weight') };
+  return mapTensors(headTensors(c), loader(file));
 }

@@ -3,8 +3,8 @@
 // names of host/engine/reference.ts so a profile of one maps onto the other.
 import { GGMLType, traitsOf } from '../../model/ggml-types.js';
 import { GGUFFile, GGUFHeaderView } from '../../model/gguf/index.js';
-import { configFromGGUF, type LlamaConfig } from '../../model/llama-config.js';
-import { checkTensorShapes, expectedShapes, layerTensorNames } from '../../engine/load-weights.js';
+import { configFromGGUF, type LlamaConfig } from '../../model/llama/config.js';
+import { checkTensorShapes, mapModelTensors, tensorList, type LayerTensors } from '../../model/llama/tensors.js';
 import type { TokenModel } from '../../engine/generate.js';
 import type { InspectableModel, OpTime, Placement } from '../../engine/backend.js';
 import { ropeTableMany } from '../../kernels/reference/attn.js';
@@ -108,20 +108,8 @@ export interface Weight {
   cols: number;
 }
 
-interface LayerPtrs {
-  attnNorm: number;
-  ffnNorm: number;
-  wq: Weight;
-  wk: Weight;
-  wv: Weight;
-  wo: Weight;
-  wGate: Weight;
-  wUp: Weight;
-  wDown: Weight;
-  bq?: number;
-  bk?: number;
-  bv?: number;
-}
+/** One block's weights in the arena: matrices with their kernels, vectors as pointers. */
+type LayerPtrs = LayerTensors<Weight, number>;
 
 /** Rows of one step that belong to one sequence, at positions pos0.. */
 export interface Segment {
@@ -188,7 +176,7 @@ export class WasmModel implements TokenModel<WasmSequence>, InspectableModel {
     if (c.headDim % 4 !== 0) {
       throw new Error(`${path}: head dimension ${c.headDim} is not a multiple of 4, which the wasm attention kernels need; run it with --engine reference or --engine onnx`);
     }
-    for (const [name] of expectedShapes(c)) {
+    for (const { name } of tensorList(c)) {
       const t = header.tensorInfo(name);
       if (t.dims.length === 2 && ACTIVATION[t.type] === undefined) {
         throw new Error(`${path}: tensor '${name}' is ${traitsOf(t.type).name}; the wasm kernels run ${Object.keys(ACTIVATION).map((k) => traitsOf(Number(k)).name).join(', ')} (requantize with wisp quantize)`);
@@ -216,29 +204,17 @@ export class WasmModel implements TokenModel<WasmSequence>, InspectableModel {
     // weights straight from the file into the arena: the only copy
     this.file = GGUFFile.open(path, (n) => this.arena.bytes(this.arena.alloc(n), n));
     const base = this.file.data.byteOffset;
-    const weight = (name: string): Weight => {
-      const t = this.file.tensorInfo(name);
-      return { ptr: base + t.offset, type: t.type, kernel: traitsOf(t.type).name, cols: t.dims[0], rows: t.dims[1] ?? 1 };
-    };
-    const vector = (name: string) => base + this.file.tensorInfo(name).offset;
-    this.embd = weight('token_embd.weight');
-    this.output = c.tiedOutput ? this.embd : weight('output.weight');
-    this.outputNorm = vector('output_norm.weight');
-    this.layers = Array.from({ length: c.nLayers }, (_, l) => {
-      const n = layerTensorNames(l);
-      return {
-        attnNorm: vector(n.attnNorm),
-        ffnNorm: vector(n.ffnNorm),
-        wq: weight(n.wq),
-        wk: weight(n.wk),
-        wv: weight(n.wv),
-        wo: weight(n.wo),
-        wGate: weight(n.wGate),
-        wUp: weight(n.wUp),
-        wDown: weight(n.wDown),
-        ...(c.qkvBias ? { bq: vector(n.bq), bk: vector(n.bk), bv: vector(n.bv) } : {}),
-      };
+    const weights = mapModelTensors<Weight, number>(c, {
+      matrix: ({ name }) => {
+        const t = this.file.tensorInfo(name);
+        return { ptr: base + t.offset, type: t.type, kernel: traitsOf(t.type).name, cols: t.dims[0], rows: t.dims[1] ?? 1 };
+      },
+      vector: ({ name }) => base + this.file.tensorInfo(name).offset,
     });
+    this.embd = weights.tokenEmbd;
+    this.output = weights.output;
+    this.outputNorm = weights.outputNorm;
+    this.layers = weights.layers;
 
     this.slots = Array.from({ length: maxSeqs }, (_, s) => {
       const keys = Array.from({ length: c.nLayers }, () => this.arena.alloc(this.contextSize * kvDim * kvElt));
