@@ -9,7 +9,9 @@ import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Arena, planBytes } from '../host/backends/wasm/arena.js';
-import { finiteHalves, matmulJobs, matvecJob, WasmModel } from '../host/backends/wasm/model.js';
+import { matmulJobs, matvecJob } from '../host/backends/wasm/jobs.js';
+import { WasmModel } from '../host/backends/wasm/model.js';
+import { BLOCK_FORMATS, finiteHalves as finiteFields } from '../host/model/block-formats.js';
 import { KernelPool } from '../host/backends/wasm/pool.js';
 import { mulberry32 } from '../host/engine/sampler.js';
 import { GGMLType } from '../host/model/ggml-types.js';
@@ -17,7 +19,9 @@ import { readLlama2cTokenizer } from '../host/model/llama2c-tokenizer.js';
 import { synthModel } from '../host/model/synth.js';
 import { sharedTokenizer } from './helpers/paths.js';
 
-const F32_INPUT = { blockBytes: 4, blockSize: 1, suffix: '' } as const;
+const F32_INPUT = BLOCK_FORMATS.f32;
+/** The f16f layout's condition: no half of the matrix is an infinity or NaN. */
+const finiteHalves = (bytes: Uint8Array) => finiteFields(bytes, BLOCK_FORMATS.f16f.blockBytes, BLOCK_FORMATS.f16f.madeFrom!.finiteHalves);
 
 /** Random finite halves: every exponent 0..30 (subnormals and ±0 included), both signs, and the extremes. */
 function finiteRandomHalves(n: number, seed: number): Uint16Array {

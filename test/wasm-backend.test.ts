@@ -7,7 +7,9 @@ import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Arena, MemoryTooLargeError, planBytes } from '../host/backends/wasm/arena.js';
-import { finiteScales, finiteScalesQ4_K, repackQ4_0R8, repackQ4_KR4, WasmModel } from '../host/backends/wasm/model.js';
+import { makeLayout } from '../host/backends/wasm/layouts.js';
+import { WasmModel } from '../host/backends/wasm/model.js';
+import { BLOCK_FORMATS, finiteHalves } from '../host/model/block-formats.js';
 import { KernelError, KernelPool } from '../host/backends/wasm/pool.js';
 import { generate, type TokenModel } from '../host/engine/generate.js';
 import { loadModel } from '../host/engine/load-model.js';
@@ -216,9 +218,9 @@ test('q4_0 matrices with an infinite or NaN scale keep ggml\'s layout (the q4_0r
       w[5 * 18] = scale & 0xff;
       w[5 * 18 + 1] = scale >> 8;
       const before = Uint8Array.from(w);
-      assert.is(finiteScales(w), finite, `scale 0x${scale.toString(16)}`);
+      assert.is(finiteHalves(w, BLOCK_FORMATS.q4_0r8.blockBytes, BLOCK_FORMATS.q4_0r8.madeFrom!.finiteHalves), finite, `scale 0x${scale.toString(16)}`);
       const weight = { ptr, type: GGMLType.Q4_0, kernel: 'q4_0', rows, cols };
-      assert.is(repackQ4_0R8(pool, arena, weight, scratch, bytes), finite);
+      assert.is(makeLayout(pool, arena, weight, scratch, bytes) === 'q4_0r8', finite);
       assert.is(weight.kernel, finite ? 'q4_0r8' : 'q4_0');
       if (!finite) assert.equal(arena.bytes(ptr, bytes), before, 'left as it was');
     }
@@ -242,9 +244,9 @@ test('q4_K matrices with an infinite or NaN d or dmin keep ggml\'s layout (the q
         w[2 * 144 + at] = half & 0xff;
         w[2 * 144 + at + 1] = half >> 8;
         const before = Uint8Array.from(w);
-        assert.is(finiteScalesQ4_K(w), finite, `${at ? 'dmin' : 'd'} 0x${half.toString(16)}`);
+        assert.is(finiteHalves(w, BLOCK_FORMATS.q4_Kr4.blockBytes, BLOCK_FORMATS.q4_Kr4.madeFrom!.finiteHalves), finite, `${at ? 'dmin' : 'd'} 0x${half.toString(16)}`);
         const weight = { ptr, type: GGMLType.Q4_K, kernel: 'q4_K', rows, cols };
-        assert.is(repackQ4_KR4(pool, arena, weight, scratch, bytes), finite);
+        assert.is(makeLayout(pool, arena, weight, scratch, bytes) === 'q4_Kr4', finite);
         assert.is(weight.kernel, finite ? 'q4_Kr4' : 'q4_K');
         if (!finite) assert.equal(arena.bytes(ptr, bytes), before, 'left as it was');
       }

@@ -2,14 +2,16 @@
 // activations for quantized weights) reads at real shapes, on 1 and N threads, beside the
 // machine's memory-read bandwidth measured in the same run.
 import { Arena, planBytes } from '../backends/wasm/arena.js';
-import { ACTIVATION, activationOf, matvecJob, Q16_0S } from '../backends/wasm/model.js';
+import { activationOf, matvecJob } from '../backends/wasm/jobs.js';
 import { KernelPool } from '../backends/wasm/pool.js';
-import { GGMLType, rowBytes, traitsOf } from '../model/ggml-types.js';
+import { formatOfType, formatRowBytes, kernelWeightFormats, layoutsFrom } from '../model/block-formats.js';
+import { type GGMLType, rowBytes, traitsOf } from '../model/ggml-types.js';
 import { quantize } from '../model/quantize/index.js';
 import { randomWeights } from '../model/synth.js';
 import { measureReadBandwidth, timeIt } from './memory.js';
 
-export const BENCH_TYPES = [GGMLType.F32, GGMLType.F16, GGMLType.Q8_0, GGMLType.Q4_0, GGMLType.Q4_K, GGMLType.Q6_K];
+/** The stored types the matmul kernels run (f32, f16, q8_0, q4_0, q4_K, q6_K). */
+export const BENCH_TYPES: GGMLType[] = kernelWeightFormats().map((f) => f.ggml!);
 /** [rows, cols]: an attention projection of the 110M model, TinyLlama's FFN down, a 32k-vocab head. */
 export const BENCH_SHAPES: Array<[number, number]> = [
   [768, 768],
@@ -76,37 +78,36 @@ export async function benchKernels(threadCounts: number[], onResult?: (r: Kernel
   for (const [rows, cols] of shapes) {
     for (const type of types) {
       const wBytes = rowBytes(type, cols) * rows;
-      const kind = ACTIVATION[type]!;
-      // the variant the engine runs instead (q4_0r8 on q16_0s, q4_Kr4 on q16_K, f16f), if any
-      const r8 = type === GGMLType.Q4_0 && rows % 8 === 0;
-      const rk = type === GGMLType.Q4_K && rows % 4 === 0;
-      const f16f = type === GGMLType.F16;
-      const xqBytes = (cols / 32) * Math.max(kind.blockBytes * (32 / kind.blockSize), r8 ? Q16_0S.blockBytes : 0);
-      const arena = new Arena(planBytes([wBytes, cols * 4, xqBytes, rows * 4, ...(r8 || rk ? [wBytes] : [])]), 'the benchmark');
+      // the stored format and the layouts the engine makes of it at load (q4_0r8, q4_Kr4, f16f), as rows allow
+      const stored = formatOfType(type)!;
+      const variants = [stored, ...layoutsFrom(stored.name, rows)];
+      const acts = variants.map((v) => activationOf(v.name));
+      const repacked = variants.some((v) => v.madeFrom?.repackKernel);
+      const xqBytes = Math.max(...acts.map((a) => formatRowBytes(a, cols)));
+      const arena = new Arena(planBytes([wBytes, cols * 4, xqBytes, rows * 4, ...(repacked ? [wBytes] : [])]), 'the benchmark');
       const w = arena.alloc(wBytes);
       fillWeights(arena, w, type, rows, cols);
       const x = arena.alloc(cols * 4);
       arena.f32(x, cols).set(randomWeights(cols, 7, 1));
-      const xq = kind.quantizer ? arena.alloc(xqBytes) : x;
+      const xq = acts.some((a) => a.activation?.quantizer) ? arena.alloc(xqBytes) : x;
       const y = arena.alloc(rows * 4);
-      const wr = r8 || rk ? arena.alloc(wBytes) : 0;
-      const variants: Array<[string, number]> = [[traitsOf(type).name, w], ...(r8 ? [['q4_0r8', wr] as [string, number]] : []), ...(rk ? [['q4_Kr4', wr] as [string, number]] : []), ...(f16f ? [['f16f', w] as [string, number]] : [])];
-      for (const [name, wp] of variants) for (const threads of threadCounts) {
+      const wr = repacked ? arena.alloc(wBytes) : 0;
+      for (const v of variants) for (const threads of threadCounts) {
         const pool = KernelPool.create(arena.memory, { threads });
         await pool.ready;
         let t;
+        const repack = v.madeFrom?.repackKernel;
         try {
-          const k = activationOf({ type, kernel: name });
-          if (k.quantizer) pool.call(k.quantizer, x, xq, cols);
-          if (name === 'q4_0r8') pool.call('repack_q4_0_r8', w, wr, rows, cols);
-          if (name === 'q4_Kr4') pool.call('repack_q4_K_r4', w, wr, rows, cols);
-          const job = matvecJob(name, k, wp, xq, y, cols, rows);
+          const k = activationOf(v.name);
+          if (k.activation?.quantizer) pool.call(k.activation.quantizer, x, xq, cols);
+          if (repack) pool.call(repack, w, wr, rows, cols);
+          const job = matvecJob(v.name, k, repack ? wr : w, xq, y, cols, rows);
           t = timeIt(() => pool.run([job]), minSeconds);
         } finally {
           await pool.close();
         }
         const gbPerSecond = wBytes / t.seconds / 1e9;
-        const r: KernelResult = { type: name, rows, cols, threads, weightBytes: wBytes, microseconds: t.seconds * 1e6, gbPerSecond, ofReadBandwidth: gbPerSecond / readBandwidthGBps };
+        const r: KernelResult = { type: v.name, rows, cols, threads, weightBytes: wBytes, microseconds: t.seconds * 1e6, gbPerSecond, ofReadBandwidth: gbPerSecond / readBandwidthGBps };
         results.push(r);
         onResult?.(r);
       }

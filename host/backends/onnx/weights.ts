@@ -1,6 +1,7 @@
 // GGUF weight tensors -> ONNX linear layers. Q4_0 and Q8_0 map exactly onto com.microsoft
 // MatMulNBits (4 and 8 bits, block 32, no zero-point input: the default zero point 2^(bits-1) is
 // ggml's offset); every other type the traits table can dequantize becomes an f32 Gemm.
+import { BLOCK_FORMATS, type BlockFormat } from '../../model/block-formats.js';
 import { GGMLType, f16ToF32, traitsOf } from '../../model/ggml-types.js';
 import type { GGUFFile } from '../../model/gguf/index.js';
 import type { LlamaConfig } from '../../model/llama/config.js';
@@ -26,7 +27,10 @@ export type AttentionWeights = AttentionTensors<OnnxWeight, Float32Array>;
 export type FfnWeights = FfnTensors<OnnxWeight, Float32Array>;
 export type HeadWeights = HeadTensors<OnnxWeight, Float32Array>;
 
-const BLOCK = 32;
+const Q4_0 = BLOCK_FORMATS.q4_0;
+const Q8_0 = BLOCK_FORMATS.q8_0;
+/** MatMulNBits' block: ggml's 32-value q4_0 and q8_0 blocks map onto it one to one. */
+const BLOCK = Q4_0.blockValues;
 
 /**
  * ggml q4_0 block { f16 d; u8 qs[16] }: value j is the low nibble of qs[j], value j+16 the high
@@ -35,12 +39,12 @@ const BLOCK = 32;
  */
 export function repackQ4_0(src: Uint8Array, rows: number, cols: number): { packed: Uint8Array; scales: Float32Array } {
   const blocks = (rows * cols) / BLOCK;
-  checkBlocks('q4_0', src, rows, cols, 18);
+  checkBlocks(Q4_0, src, rows, cols);
   const packed = new Uint8Array(blocks * 16);
   const scales = new Float32Array(blocks);
   const nib = (p: number, e: number) => (e < 16 ? src[p + 2 + e] & 0xf : src[p + 2 + e - 16] >> 4);
   for (let b = 0; b < blocks; b++) {
-    const p = b * 18;
+    const p = b * Q4_0.blockBytes;
     scales[b] = f16ToF32(src[p] | (src[p + 1] << 8));
     for (let i = 0; i < 16; i++) packed[b * 16 + i] = nib(p, 2 * i) | (nib(p, 2 * i + 1) << 4);
   }
@@ -50,21 +54,21 @@ export function repackQ4_0(src: Uint8Array, rows: number, cols: number): { packe
 /** ggml q8_0 block { f16 d; i8 qs[32] } -> MatMulNBits 8-bit: u8 q + 128 (default zero point 128). */
 export function repackQ8_0(src: Uint8Array, rows: number, cols: number): { packed: Uint8Array; scales: Float32Array } {
   const blocks = (rows * cols) / BLOCK;
-  checkBlocks('q8_0', src, rows, cols, 34);
+  checkBlocks(Q8_0, src, rows, cols);
   const packed = new Uint8Array(blocks * 32);
   const scales = new Float32Array(blocks);
   for (let b = 0; b < blocks; b++) {
-    const p = b * 34;
+    const p = b * Q8_0.blockBytes;
     scales[b] = f16ToF32(src[p] | (src[p + 1] << 8));
     for (let j = 0; j < 32; j++) packed[b * 32 + j] = (src[p + 2 + j] + 128) & 0xff; // i8 two's complement + 128
   }
   return { packed, scales };
 }
 
-function checkBlocks(name: string, src: Uint8Array, rows: number, cols: number, typeSize: number): void {
-  if (cols % BLOCK !== 0) throw new Error(`${name} weight: ${cols} columns is not a whole number of ${BLOCK}-value blocks`);
-  const need = ((rows * cols) / BLOCK) * typeSize;
-  if (src.length < need) throw new Error(`${name} weight: [${rows}, ${cols}] needs ${need} bytes, got ${src.length}`);
+function checkBlocks(f: BlockFormat, src: Uint8Array, rows: number, cols: number): void {
+  if (cols % f.blockValues !== 0) throw new Error(`${f.name} weight: ${cols} columns is not a whole number of ${f.blockValues}-value blocks`);
+  const need = ((rows * cols) / f.blockValues) * f.blockBytes;
+  if (src.length < need) throw new Error(`${f.name} weight: [${rows}, ${cols}] needs ${need} bytes, got ${src.length}`);
 }
 
 /** The ONNX form of a GGUF tensor of `rows` rows of `cols` values. */

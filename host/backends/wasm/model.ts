@@ -1,6 +1,7 @@
 // The llama forward pass on the wasm kernels: weights loaded once into the shared arena, every
 // matmul split over the kernel pool by output rows, attention split by heads. It keeps the step
 // names of host/engine/reference.ts so a profile of one maps onto the other.
+import { ACTIVATION_PATH, BLOCK_FORMATS, formatOfType, kernelWeightFormats, type BlockFormat } from '../../model/block-formats.js';
 import { GGMLType, traitsOf } from '../../model/ggml-types.js';
 import { GGUFFile, GGUFHeaderView } from '../../model/gguf/index.js';
 import { configFromGGUF, type LlamaConfig } from '../../model/llama/config.js';
@@ -9,69 +10,11 @@ import type { TokenModel } from '../../engine/generate.js';
 import type { InspectableModel, OpTime, Placement } from '../../engine/backend.js';
 import { ropeTableMany } from '../../kernels/reference/attn.js';
 import { Arena, planBytes } from './arena.js';
+import { activationOf, matmulJobs } from './jobs.js';
+import { makeLayout, type Weight } from './layouts.js';
 import { KernelError, KernelPool, type Job } from './pool.js';
 
-/**
- * How each weight type's kernels take their activation (docs/KERNEL-ABI.md): f32 as it is, or
- * quantized to 16 bits (q16_0 / q16_K) for the `_x16` integer kernels. 16-bit activations keep the
- * integer dot products and their speed but round ~250x less than ggml's q8_0 / q8_K activations.
- */
-export interface ActivationKind {
-  /** quantizer kernel, or undefined for f32 input */
-  quantizer?: 'quantize_q16_0' | 'quantize_q16_0s' | 'quantize_q16_K';
-  /** bytes of one quantized block and the values it holds */
-  blockBytes: number;
-  blockSize: number;
-  /** suffix of the matvec/matmul kernels after the weight type name */
-  suffix: '' | '_x16' | '_x16s';
-}
-
-const F32_INPUT: ActivationKind = { blockBytes: 4, blockSize: 1, suffix: '' };
-const Q16_0: ActivationKind = { quantizer: 'quantize_q16_0', blockBytes: 68, blockSize: 32, suffix: '_x16' };
-const Q16_K: ActivationKind = { quantizer: 'quantize_q16_K', blockBytes: 580, blockSize: 256, suffix: '_x16' };
-/** q16_0 plus each block's 8·Σq: the activations of the repacked q4_0r8 weights (their −8 comes off once per block). */
-export const Q16_0S: ActivationKind = { quantizer: 'quantize_q16_0s', blockBytes: 72, blockSize: 32, suffix: '_x16s' };
-
-export const ACTIVATION: Partial<Record<GGMLType, ActivationKind>> = {
-  [GGMLType.F32]: F32_INPUT,
-  [GGMLType.F16]: F32_INPUT,
-  [GGMLType.Q8_0]: Q16_0,
-  [GGMLType.Q4_0]: Q16_0,
-  [GGMLType.Q4_K]: Q16_K,
-  [GGMLType.Q6_K]: Q16_K,
-};
-
-/** The activation form a weight's kernels take: by its type, or q16_0s for q4_0 repacked into q4_0r8. */
-export function activationOf(w: Pick<Weight, 'type' | 'kernel'>): ActivationKind {
-  return w.kernel === 'q4_0r8' ? Q16_0S : ACTIVATION[w.type]!;
-}
-
-/** Rows per thread share: the kernels take 4 rows per pass (q4_0r8: 8, its group; q4_Kr4: 4, its group). */
-export function rowGrain(kernelType: string): number {
-  return kernelType === 'q4_0r8' ? 8 : 4;
-}
-
-/** The dispatch job for y = W·x over the rows of W, one token (x already in W's activation form). */
-export function matvecJob(kernelType: string, kind: ActivationKind, w: number, x: number, y: number, cols: number, rows: number): Job {
-  return { kernel: `matvec_${kernelType}${kind.suffix}`, args: [w, x, y, cols, 0, 0], split: { total: rows, grain: rowGrain(kernelType), startArg: 4, endArg: 5 } };
-}
-
-/** Tokens per tile of the matmul kernels: they compute 4 token rows per pass over a weight row. */
-const MATMUL_TILE = 4;
-
-/**
- * The jobs for Y = W·X over nTok token rows: the matmul kernel for whole tiles of 4 tokens (each
- * weight block read once per tile), one matvec per token left over — a tile padded to 4 would
- * cost 4 tokens' compute for 2 (both paths are bit-identical).
- */
-export function matmulJobs(kernelType: string, kind: ActivationKind, w: number, x: number, y: number, cols: number, rows: number, nTok: number): Job[] {
-  const tiled = nTok >= MATMUL_TILE ? nTok - (nTok % MATMUL_TILE) : 0;
-  const jobs: Job[] = [];
-  if (tiled > 0) jobs.push({ kernel: `matmul_${kernelType}${kind.suffix}`, args: [w, x, y, cols, rows, tiled, 0, 0], split: { total: rows, grain: rowGrain(kernelType), startArg: 6, endArg: 7 } });
-  const xRowBytes = (cols / kind.blockSize) * kind.blockBytes;
-  for (let t = tiled; t < nTok; t++) jobs.push(matvecJob(kernelType, kind, w, x + t * xRowBytes, y + t * rows * 4, cols, rows));
-  return jobs;
-}
+export type { Weight } from './layouts.js';
 
 export interface WasmModelOptions {
   threads?: number;
@@ -98,14 +41,6 @@ export interface WasmModelOptions {
 interface DispatchPlan {
   quantize: Array<[quantizer: string, x: number, xq: number, count: number]>;
   jobs: Job[];
-}
-
-export interface Weight {
-  ptr: number;
-  type: GGMLType;
-  kernel: string; // kernel suffix, e.g. 'q4_K'
-  rows: number;
-  cols: number;
 }
 
 /** One block's weights in the arena: matrices with their kernels, vectors as pointers. */
@@ -152,7 +87,8 @@ export class WasmModel implements TokenModel<WasmSequence>, InspectableModel {
   private readonly ATT: number;
   private readonly HB: number;
   private readonly HB2: number;
-  private readonly XQ: Map<ActivationKind, number> = new Map();
+  /** x quantized, per activation format the weights' kernels take */
+  private readonly XQ = new Map<string, number>();
   /** matmuls() plans by call site (its first weight) and row count. */
   private readonly dispatchPlans = new Map<Weight, DispatchPlan[]>();
   private readonly LOGITS: number;
@@ -178,24 +114,23 @@ export class WasmModel implements TokenModel<WasmSequence>, InspectableModel {
     }
     for (const { name } of tensorList(c)) {
       const t = header.tensorInfo(name);
-      if (t.dims.length === 2 && ACTIVATION[t.type] === undefined) {
-        throw new Error(`${path}: tensor '${name}' is ${traitsOf(t.type).name}; the wasm kernels run ${Object.keys(ACTIVATION).map((k) => traitsOf(Number(k)).name).join(', ')} (requantize with wisp quantize)`);
+      if (t.dims.length === 2 && formatOfType(t.type)?.pairs?.[ACTIVATION_PATH] === undefined) {
+        throw new Error(`${path}: tensor '${name}' is ${traitsOf(t.type).name}; the wasm kernels run ${kernelWeightFormats().map((f) => f.name).join(', ')} (requantize with wisp quantize)`);
       }
       if (t.dims.length === 1 && t.type !== GGMLType.F32) throw new Error(`${path}: 1-D tensor '${name}' must be f32, it is ${traitsOf(t.type).name}`);
     }
 
     // plan the whole arena: weights, KV caches, activations, RoPE table
     const maxCols = Math.max(c.dim, c.ffnDim, qDim);
-    const xqBytes = Math.max(...[Q16_0, Q16_K, Q16_0S].map((k) => (roundUp(maxCols, k.blockSize) / k.blockSize) * k.blockBytes)) * this.chunk;
+    const quantized = activationFormatsUsed();
+    const xqBytes = Math.max(...quantized.map((k) => (roundUp(maxCols, k.blockValues) / k.blockValues) * k.blockBytes)) * this.chunk;
     const actSizes = [c.dim, c.dim, qDim, kvDim, kvDim, qDim, c.ffnDim, c.ffnDim].map((n) => n * 4 * this.chunk);
     const kvSizes = Array.from({ length: 2 * c.nLayers * maxSeqs }, () => this.contextSize * kvDim * kvElt);
     const total = planBytes([
       header.header.dataByteLength,
       ...kvSizes,
       ...actSizes,
-      xqBytes,
-      xqBytes,
-      xqBytes,
+      ...quantized.map(() => xqBytes),
       c.vocabSize * 4 * this.chunk,
       this.contextSize * c.ropeDim * 4,
     ]);
@@ -223,9 +158,7 @@ export class WasmModel implements TokenModel<WasmSequence>, InspectableModel {
     });
     this.freeSlots = this.slots.map((s) => s.slot).reverse();
     [this.X, this.XB, this.Q, this.K, this.V, this.ATT, this.HB, this.HB2] = actSizes.map((n) => this.arena.alloc(n));
-    this.XQ.set(Q16_0, this.arena.alloc(xqBytes));
-    this.XQ.set(Q16_K, this.arena.alloc(xqBytes));
-    this.XQ.set(Q16_0S, this.arena.alloc(xqBytes));
+    for (const k of quantized) this.XQ.set(k.name, this.arena.alloc(xqBytes));
     this.LOGITS = this.arena.alloc(c.vocabSize * 4 * this.chunk);
     this.logits = new Float32Array(c.vocabSize);
     this.ropeCs = this.arena.alloc(this.contextSize * c.ropeDim * 4);
@@ -233,22 +166,12 @@ export class WasmModel implements TokenModel<WasmSequence>, InspectableModel {
 
     this.pool = KernelPool.create(this.arena.memory, { threads: opts.threads ?? 1, spinLimit: opts.spinLimit });
 
-    // q4_0 -> q4_0r8 and q4_K -> q4_Kr4 in place, through the logits buffer (unused until the first
-    // step). The embedding keeps ggml's layout for get_row, and so does a head tied to it (the same bytes).
+    // load-time layouts (q4_0r8, q4_Kr4, f16f), in place through the logits buffer (unused until the
+    // first step). The embedding keeps ggml's layout for get_row, and so does a head tied to it (the same bytes).
     if (opts.repack ?? true) {
       const scratch = this.LOGITS, scratchBytes = c.vocabSize * 4 * this.chunk;
       const mats = [...this.layers.flatMap((w) => [w.wq, w.wk, w.wv, w.wo, w.wGate, w.wUp, w.wDown]), ...(this.output === this.embd ? [] : [this.output])];
-      for (const w of mats) {
-        if (!repackQ4_0R8(this.pool, this.arena, w, scratch, scratchBytes)) repackQ4_KR4(this.pool, this.arena, w, scratch, scratchBytes);
-      }
-    }
-    // f16 matrices without an infinite or NaN half run on the f16f kernels: the same results, a
-    // conversion in 3 operations instead of 7 (not a head tied to the embedding: get_row reads it).
-    if (opts.repack ?? true) {
-      const f16 = [...this.layers.flatMap((w) => [w.wq, w.wk, w.wv, w.wo, w.wGate, w.wUp, w.wDown]), ...(this.output === this.embd ? [] : [this.output])];
-      for (const w of f16) {
-        if (w.type === GGMLType.F16 && w.kernel === 'f16' && finiteHalves(this.arena.bytes(w.ptr, w.rows * w.cols * 2))) w.kernel = 'f16f';
-      }
+      for (const w of mats) makeLayout(this.pool, this.arena, w, scratch, scratchBytes);
     }
   }
 
@@ -474,17 +397,18 @@ export class WasmModel implements TokenModel<WasmSequence>, InspectableModel {
 
   /** The quantizer calls and the jobs of one matmuls() dispatch. */
   private planMatmuls(specs: Array<[w: Weight, x: number, y: number]>, n: number): DispatchPlan {
-    const inputs = new Map<ActivationKind, number>(); // activation kind -> the x quantized into it
+    const inputs = new Map<string, number>(); // activation format -> the x quantized into it
     const quantize: DispatchPlan['quantize'] = [];
     const jobs = specs.flatMap(([w, x, y]): Job[] => {
-      const kind = activationOf(w);
+      const kind = activationOf(w.kernel);
       let xin = x;
-      if (kind.quantizer) {
-        xin = this.XQ.get(kind)!;
-        const done = inputs.get(kind);
+      const quantizer = kind.activation?.quantizer;
+      if (quantizer) {
+        xin = this.XQ.get(kind.name)!;
+        const done = inputs.get(kind.name);
         if (done === undefined) {
-          quantize.push([kind.quantizer, x, xin, w.cols * n]);
-          inputs.set(kind, x);
+          quantize.push([quantizer, x, xin, w.cols * n]);
+          inputs.set(kind.name, x);
         } else if (done !== x) {
           throw new Error('one dispatch quantizes one input per activation kind'); // a bug in this file
         }
@@ -496,64 +420,10 @@ export class WasmModel implements TokenModel<WasmSequence>, InspectableModel {
 
 }
 
-/**
- * Repacks a q4_0 weight in place into q4_0r8 (kernel name 'q4_0r8') when its rows are a multiple of 8
- * and all its scales are finite (the q4_0r8 kernels convert finite scales only), a few rows at a time
- * through `scratch`; returns whether it did. Other weights are left as they are.
- */
-export function repackQ4_0R8(pool: KernelPool, arena: Arena, w: Weight, scratch: number, scratchBytes: number): boolean {
-  if (w.type !== GGMLType.Q4_0 || w.kernel !== 'q4_0' || w.rows % 8 !== 0 || w.cols % 32 !== 0) return false;
-  const rowBytes = (w.cols / 32) * 18;
-  if (!finiteScales(arena.bytes(w.ptr, w.rows * rowBytes))) return false;
-  const step = Math.min(w.rows, Math.floor(scratchBytes / rowBytes / 8) * 8);
-  if (step < 8) return false;
-  for (let r = 0; r < w.rows; r += step) {
-    const n = Math.min(step, w.rows - r);
-    const src = w.ptr + r * rowBytes;
-    pool.call('repack_q4_0_r8', src, scratch, n, w.cols);
-    arena.bytes(src, n * rowBytes).set(arena.bytes(scratch, n * rowBytes));
-  }
-  w.kernel = 'q4_0r8';
-  return true;
-}
-
-/**
- * Repacks a q4_K weight in place into q4_Kr4 (kernel name 'q4_Kr4') when its rows are a multiple of 4
- * and every block's d and dmin are finite (the q4_Kr4 kernels convert finite halves only), a few rows
- * at a time through `scratch`; returns whether it did. Other weights are left as they are.
- */
-export function repackQ4_KR4(pool: KernelPool, arena: Arena, w: Weight, scratch: number, scratchBytes: number): boolean {
-  if (w.type !== GGMLType.Q4_K || w.kernel !== 'q4_K' || w.rows % 4 !== 0 || w.cols % 256 !== 0) return false;
-  const rowBytes = (w.cols / 256) * 144;
-  if (!finiteScalesQ4_K(arena.bytes(w.ptr, w.rows * rowBytes))) return false;
-  const step = Math.min(w.rows, Math.floor(scratchBytes / rowBytes / 4) * 4);
-  if (step < 4) return false;
-  for (let r = 0; r < w.rows; r += step) {
-    const n = Math.min(step, w.rows - r);
-    const src = w.ptr + r * rowBytes;
-    pool.call('repack_q4_K_r4', src, scratch, n, w.cols);
-    arena.bytes(src, n * rowBytes).set(arena.bytes(scratch, n * rowBytes));
-  }
-  w.kernel = 'q4_Kr4';
-  return true;
-}
-
-/** Whether every q4_K block's f16 d and dmin (its first four bytes) are finite: exponent bits not all ones. */
-export function finiteScalesQ4_K(q4_K: Uint8Array): boolean {
-  for (let o = 0; o < q4_K.length; o += 144) if ((q4_K[o + 1] & 0x7c) === 0x7c || (q4_K[o + 3] & 0x7c) === 0x7c) return false;
-  return true;
-}
-
-/** Whether no half of an f16 array is an infinity or NaN (exponent bits all ones). */
-export function finiteHalves(halves: Uint8Array): boolean {
-  for (let o = 1; o < halves.length; o += 2) if ((halves[o] & 0x7c) === 0x7c) return false;
-  return true;
-}
-
-/** Whether every q4_0 block's f16 scale (its first two bytes) is finite: exponent bits not all ones. */
-export function finiteScales(q4_0: Uint8Array): boolean {
-  for (let o = 0; o < q4_0.length; o += 18) if ((q4_0[o + 1] & 0x7c) === 0x7c) return false;
-  return true;
+/** The quantized activation formats the engine's weight kernels take (each gets a buffer). */
+function activationFormatsUsed(): Readonly<BlockFormat>[] {
+  const names = new Set(Object.values(BLOCK_FORMATS).map((f) => f.pairs?.[ACTIVATION_PATH]));
+  return Object.values(BLOCK_FORMATS).filter((f) => names.has(f.name) && f.activation?.quantizer !== undefined);
 }
 
 function roundUp(n: number, m: number): number {
