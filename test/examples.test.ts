@@ -30,7 +30,7 @@ let port: string;
 
 // a slower model step, so a cancel surely lands mid-answer (stories260K makes ~2000 tokens/s)
 function slowDown(s: Server, ms: number): () => void {
-  const m = s.model.asyncModel as { decodeBatch?: (...a: unknown[]) => unknown; forward: (...a: unknown[]) => unknown };
+  const m = s.model.model as { decodeBatch?: (...a: unknown[]) => unknown; forward: (...a: unknown[]) => unknown };
   const key = m.decodeBatch ? 'decodeBatch' : 'forward';
   const own = Object.prototype.hasOwnProperty.call(m, key);
   const orig = m[key]!;

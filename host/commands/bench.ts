@@ -9,7 +9,7 @@ import { llamaCppSpeed, loadNodeLlamaCpp, type SpeedResult } from '../bench/llam
 import { benchPrompt, wasmSpeed } from '../bench/models.js';
 import { BENCH_ROUTES, routeSpeed, type BenchRoute, type RouteSpeed } from '../bench/routing.js';
 import { benchServe, type ServeBenchResult } from '../bench/serve.js';
-import { opTimeTable } from '../engine/routed.js';
+import { opTimeTable } from '../engine/placement.js';
 import { DEFAULT_SPIN_LIMIT } from '../backends/wasm/pool.js';
 import { kvOption } from './engine-options.js';
 import { resolveModelOption } from './model-option.js';

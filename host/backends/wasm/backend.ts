@@ -1,59 +1,39 @@
-// The llama forward pass on the wasm kernels: weights loaded once into the shared arena, every
-// matmul split over the kernel pool by output rows, attention split by heads. It keeps the step
-// names of host/engine/reference.ts so a profile of one maps onto the other.
+// The wasm backend: llama blocks on the AssemblyScript kernels. The GGUF data section is read
+// straight into one shared WebAssembly.Memory planned at creation (weights, every sequence's KV
+// cache, the activation rows the engine's steps use, the RoPE table): the only copy of the weights.
+// Every matmul is split over the kernel pool by output rows, attention by heads; small ops (norms,
+// RoPE, quantizing x) run on the main thread between dispatches. Blocks complete synchronously, so
+// the engine never awaits them. Step names follow host/engine/reference.ts.
+import type { Backend, BackendContext, BackendFactory, Block, BlockPlacement, PlacedBlock, Refusal, Segment } from '../../engine/backend.js';
+import { ropeTableMany } from '../../kernels/reference/attn.js';
 import { ACTIVATION_PATH, BLOCK_FORMATS, formatOfType, kernelWeightFormats, type BlockFormat } from '../../model/block-formats.js';
 import { GGMLType, traitsOf } from '../../model/ggml-types.js';
-import { GGUFFile, GGUFHeaderView } from '../../model/gguf/index.js';
-import { configFromGGUF, type LlamaConfig } from '../../model/llama/config.js';
+import type { GGUFFile } from '../../model/gguf/index.js';
+import type { LlamaConfig } from '../../model/llama/config.js';
 import { checkTensorShapes, mapModelTensors, tensorList, type LayerTensors } from '../../model/llama/tensors.js';
-import type { TokenModel } from '../../engine/generate.js';
-import type { InspectableModel, OpTime, Placement } from '../../engine/backend.js';
-import { ropeTableMany } from '../../kernels/reference/attn.js';
 import { Arena, planBytes } from './arena.js';
 import { activationOf, matmulJobs } from './jobs.js';
 import { makeLayout, type Weight } from './layouts.js';
 import { KernelError, KernelPool, type Job } from './pool.js';
 
-export type { Weight } from './layouts.js';
-
-export interface WasmModelOptions {
+export interface WasmOptions {
+  /** Kernel threads (the main thread is one of them; default 1). */
   threads?: number;
-  /** Context per sequence (default: the model's, at most 4096). */
-  contextSize?: number;
-  /** Sequences that can hold a KV cache at once. */
-  maxSequences?: number;
   kvType?: 'f32' | 'f16';
-  /** Prompt tokens per prefill dispatch. */
-  prefillChunk?: number;
+  /** Kernel pool spin budget before Atomics.wait (pool.ts). */
   spinLimit?: number;
   /**
-   * Repack q4_0 matrices (rows a multiple of 8, every scale finite) at load into the q4_0r8 layout
-   * (eight rows interleaved, the same bytes; asm/matmul/q4_0r8_x16.ts), and q4_K matrices (rows a
-   * multiple of 4, every d and dmin finite) into q4_Kr4 (four rows interleaved, the same bytes;
-   * asm/matmul/q4_kr4_x16.ts), whose kernels are faster and give the same results bit for bit; and
-   * run f16 matrices with no infinite or NaN half on the f16f kernels (the same results, a cheaper
-   * conversion). Default true; false keeps ggml's layout and kernels (for A/B comparison).
+   * Make the load-time layouts (host/backends/wasm/layouts.ts: q4_0r8, q4_Kr4, f16f) for the
+   * matrices of the blocks this backend runs: faster kernels, the same results bit for bit. Default
+   * true; false keeps ggml's layout and kernels (for A/B comparison).
    */
   repack?: boolean;
-}
-
-/** One matmuls() dispatch, planned: the activation quantizer calls, then the jobs. */
-interface DispatchPlan {
-  quantize: Array<[quantizer: string, x: number, xq: number, count: number]>;
-  jobs: Job[];
 }
 
 /** One block's weights in the arena: matrices with their kernels, vectors as pointers. */
 type LayerPtrs = LayerTensors<Weight, number>;
 
-/** Rows of one step that belong to one sequence, at positions pos0.. */
-export interface Segment {
-  state: WasmSequence;
-  pos0: number;
-  n: number;
-}
-
-/** One sequence's KV cache slot in the arena. */
+/** One sequence's KV cache slot in the arena: per layer, head-major [kvHead][contextSize][headDim]. */
 export class WasmSequence {
   constructor(
     readonly slot: number,
@@ -63,22 +43,29 @@ export class WasmSequence {
   ) {}
 }
 
-export class WasmModel implements TokenModel<WasmSequence>, InspectableModel {
+/** One matmuls() dispatch, planned: the activation quantizer calls, then the jobs. */
+interface DispatchPlan {
+  quantize: Array<[quantizer: string, x: number, xq: number, count: number]>;
+  jobs: Job[];
+}
+
+export class WasmBackend implements Backend<WasmSequence> {
+  readonly name = 'wasm';
   readonly config: LlamaConfig;
   readonly arena: Arena;
   readonly pool: KernelPool;
   readonly file: GGUFFile;
-  readonly contextSize: number;
+  private readonly contextSize: number;
   private readonly kvBytes: number;
   private readonly chunk: number;
   private readonly embd: Weight;
   private readonly output: Weight;
   private readonly outputNorm: number;
-  private readonly layers: LayerPtrs[];
+  readonly layers: LayerPtrs[];
   private readonly freeSlots: number[];
   private readonly slots: WasmSequence[];
   private readonly ropeCs: number;
-  // activation buffers, each sized for `chunk` tokens
+  // activation buffers, each sized for `chunk` rows
   private readonly X: number;
   private readonly XB: number;
   private readonly Q: number;
@@ -92,15 +79,18 @@ export class WasmModel implements TokenModel<WasmSequence>, InspectableModel {
   /** matmuls() plans by call site (its first weight) and row count. */
   private readonly dispatchPlans = new Map<Weight, DispatchPlan[]>();
   private readonly LOGITS: number;
-  private readonly logits: Float32Array;
+  private readonly xView: Float32Array;
+  /** Views on the logits rows, made once. */
+  private readonly logitRows: Float32Array[];
 
-  private constructor(path: string, opts: WasmModelOptions) {
-    const header = GGUFHeaderView.read(path);
-    const c = configFromGGUF(header);
+  constructor(ctx: BackendContext, private readonly opts: WasmOptions = {}) {
+    const c = ctx.model.config;
+    const path = ctx.model.path;
+    const header = ctx.model.header;
     this.config = c;
-    this.contextSize = Math.min(opts.contextSize ?? Math.min(c.contextLength, 4096), c.contextLength);
-    this.chunk = Math.max(1, opts.prefillChunk ?? 32);
-    const maxSeqs = Math.max(1, opts.maxSequences ?? 1);
+    this.contextSize = ctx.contextSize;
+    this.chunk = ctx.maxRows;
+    const maxSeqs = ctx.maxSequences;
     const kvElt = opts.kvType === 'f16' ? 2 : 4;
     const kvDim = c.nKvHeads * c.headDim;
     const qDim = c.nHeads * c.headDim;
@@ -120,7 +110,8 @@ export class WasmModel implements TokenModel<WasmSequence>, InspectableModel {
       if (t.dims.length === 1 && t.type !== GGMLType.F32) throw new Error(`${path}: 1-D tensor '${name}' must be f32, it is ${traitsOf(t.type).name}`);
     }
 
-    // plan the whole arena: weights, KV caches, activations, RoPE table
+    // plan the whole arena: weights, KV caches (every layer: blocks may fall back here after
+    // creation), activations, RoPE table
     const maxCols = Math.max(c.dim, c.ffnDim, qDim);
     const quantized = activationFormatsUsed();
     const xqBytes = Math.max(...quantized.map((k) => (roundUp(maxCols, k.blockValues) / k.blockValues) * k.blockBytes)) * this.chunk;
@@ -137,7 +128,7 @@ export class WasmModel implements TokenModel<WasmSequence>, InspectableModel {
     this.arena = new Arena(total, `${path} (${c.nLayers} layers, context ${this.contextSize} × ${maxSeqs} sequences)`);
 
     // weights straight from the file into the arena: the only copy
-    this.file = GGUFFile.open(path, (n) => this.arena.bytes(this.arena.alloc(n), n));
+    this.file = ctx.model.data((n) => this.arena.bytes(this.arena.alloc(n), n));
     const base = this.file.data.byteOffset;
     const weights = mapModelTensors<Weight, number>(c, {
       matrix: ({ name }) => {
@@ -160,38 +151,52 @@ export class WasmModel implements TokenModel<WasmSequence>, InspectableModel {
     [this.X, this.XB, this.Q, this.K, this.V, this.ATT, this.HB, this.HB2] = actSizes.map((n) => this.arena.alloc(n));
     for (const k of quantized) this.XQ.set(k.name, this.arena.alloc(xqBytes));
     this.LOGITS = this.arena.alloc(c.vocabSize * 4 * this.chunk);
-    this.logits = new Float32Array(c.vocabSize);
     this.ropeCs = this.arena.alloc(this.contextSize * c.ropeDim * 4);
     this.arena.f32(this.ropeCs, this.contextSize * c.ropeDim).set(ropeTableMany(0, this.contextSize, c.ropeDim, c.ropeBase));
+    this.xView = this.arena.f32(this.X, this.chunk * c.dim);
+    this.logitRows = Array.from({ length: this.chunk }, (_, i) => this.arena.f32(this.LOGITS + i * c.vocabSize * 4, c.vocabSize));
 
     this.pool = KernelPool.create(this.arena.memory, { threads: opts.threads ?? 1, spinLimit: opts.spinLimit });
+  }
 
-    // load-time layouts (q4_0r8, q4_Kr4, f16f), in place through the logits buffer (unused until the
-    // first step). The embedding keeps ggml's layout for get_row, and so does a head tied to it (the same bytes).
-    if (opts.repack ?? true) {
-      const scratch = this.LOGITS, scratchBytes = c.vocabSize * 4 * this.chunk;
-      const mats = [...this.layers.flatMap((w) => [w.wq, w.wk, w.wv, w.wo, w.wGate, w.wUp, w.wDown]), ...(this.output === this.embd ? [] : [this.output])];
+  /** Every block: the weights of all of them are in the arena. */
+  async add(_blocks: readonly PlacedBlock[]): Promise<Refusal[]> {
+    return [];
+  }
+
+  /**
+   * Makes the load-time layouts (q4_0r8, q4_Kr4, f16f) of the matrices of the blocks it runs, in
+   * place through the logits buffer (unused until the first step): after every other backend has
+   * read the weights in ggml's layout. The embedding keeps ggml's layout for get_row, and so does a
+   * head tied to it (the same bytes). Then waits for the kernel workers.
+   */
+  async prepare(blocks: readonly Block[]): Promise<void> {
+    if (this.opts.repack ?? true) {
+      const scratch = this.LOGITS, scratchBytes = this.config.vocabSize * 4 * this.chunk;
+      const mats: Weight[] = [];
+      for (const b of blocks) {
+        if (b.op === 'head') {
+          if (!this.config.tiedOutput) mats.push(this.output);
+          continue;
+        }
+        const w = this.layers[b.layer!];
+        mats.push(...(b.op === 'attention' ? [w.wq, w.wk, w.wv, w.wo] : [w.wGate, w.wUp, w.wDown]));
+      }
       for (const w of mats) makeLayout(this.pool, this.arena, w, scratch, scratchBytes);
     }
+    await this.pool.ready;
   }
 
-  static load(path: string, opts: WasmModelOptions = {}): WasmModel {
-    return new WasmModel(path, opts);
+  placementOf(_block: Block): BlockPlacement {
+    return { backend: 'wasm' };
   }
 
-  newState(maxSeq = this.contextSize): WasmSequence {
-    if (maxSeq > this.contextSize) throw new RangeError(`context ${maxSeq} is larger than this model was loaded for (${this.contextSize})`);
-    const slot = this.freeSlots.pop();
-    if (slot === undefined) throw new KernelError(`all ${this.slots.length} sequence slots are in use`);
-    return this.slots[slot];
+  /** The activation rows X: the engine's steps work on them here, in the arena. */
+  rows(): Float32Array {
+    return this.xView;
   }
 
-  releaseState(state: WasmSequence): void {
-    if (!this.freeSlots.includes(state.slot)) this.freeSlots.push(state.slot);
-  }
-
-  /** Every block on the wasm kernels. */
-  /** How many matrices run on each kernel, e.g. { q4_0r8: 84, q8_0: 1 }: what load-time repacking chose. */
+  /** How many matrices run on each kernel, e.g. { q4_0r8: 84, q8_0: 1 }: what the load-time layouts chose. */
   kernelCounts(): Record<string, number> {
     const counts: Record<string, number> = {};
     const mats = [...this.layers.flatMap((w) => [w.wq, w.wk, w.wv, w.wo, w.wGate, w.wUp, w.wDown]), this.output];
@@ -199,110 +204,34 @@ export class WasmModel implements TokenModel<WasmSequence>, InspectableModel {
     return counts;
   }
 
-  placement(): Placement {
-    const b = { backend: 'wasm' as const };
-    return { layers: Array.from({ length: this.config.nLayers }, () => ({ attention: { ...b }, ffn: { ...b } })), head: { ...b } };
+  newSequence(maxSeq: number): WasmSequence {
+    if (maxSeq > this.contextSize) throw new RangeError(`context ${maxSeq} is larger than this model was loaded for (${this.contextSize})`);
+    const slot = this.freeSlots.pop();
+    if (slot === undefined) throw new KernelError(`all ${this.slots.length} sequence slots are in use`);
+    const s = this.slots[slot];
+    return maxSeq === s.maxSeq ? s : new WasmSequence(s.slot, s.keys, s.values, maxSeq);
   }
 
-  /** Not timed: the all-wasm step stays free of clocks (load a RoutedModel to time blocks). */
-  opTimes(): OpTime[] {
-    return [];
-  }
-
-  resetOpTimes(): void {}
-
-  /** Resolves when the kernel workers are up (so the first step's timing is the step's own). */
-  ready(): Promise<void> {
-    return this.pool.ready;
+  releaseSequence(state: WasmSequence): void {
+    if (!this.freeSlots.includes(state.slot)) this.freeSlots.push(state.slot);
   }
 
   async close(): Promise<void> {
     await this.pool.close();
   }
 
-  // ---- the forward pass ------------------------------------------------------------------------
-
-  forward(state: WasmSequence, token: number, pos: number): Float32Array {
-    return this.prefill(state, [token], pos);
-  }
-
-  /** Runs tokens at positions pos0.. (a prompt chunk, or one decode token); returns the last token's logits. */
-  prefill(state: WasmSequence, tokens: readonly number[], pos0: number): Float32Array {
-    if (tokens.length === 0) throw new RangeError('prefill needs at least one token');
-    if (pos0 + tokens.length > state.maxSeq) throw new RangeError(`positions up to ${pos0 + tokens.length - 1} do not fit the context of ${state.maxSeq}`);
-    this.checkTokens(tokens);
-    for (let i = 0; i < tokens.length; i += this.chunk) {
-      const part = tokens.slice(i, i + this.chunk);
-      this.step(part, [{ state, pos0: pos0 + i, n: part.length }]);
-    }
-    const last = tokens.length <= this.chunk ? tokens.length - 1 : (tokens.length - 1) % this.chunk;
-    this.headRows(last, 1);
-    return this.logitsRow(0);
-  }
-
-  /** KV cache slots planned at load. */
-  get maxSequences(): number {
-    return this.slots.length;
-  }
-
-  /** The most sequences one decodeBatch call takes (activation buffers are planned for this many rows). */
-  get maxBatch(): number {
-    return this.chunk;
-  }
-
-  /**
-   * One decode step for several sequences at once: token i goes to states[i] at positions[i]. The
-   * matmuls run all rows together (each weight block read once per step, not once per sequence);
-   * RoPE, the KV append and attention run per sequence. Returns each sequence's logits (copies).
-   */
-  decodeBatch(states: readonly WasmSequence[], tokens: readonly number[], positions: readonly number[]): Float32Array[] {
-    const n = tokens.length;
-    if (n === 0) return [];
-    if (states.length !== n || positions.length !== n) throw new RangeError('decodeBatch needs one state and one position per token');
-    if (n > this.chunk) throw new RangeError(`a batch holds at most ${this.chunk} sequences, got ${n}`);
-    if (new Set(states).size !== n) throw new RangeError('a sequence appears twice in one batch');
-    this.checkTokens(tokens);
-    states.forEach((s, i) => {
-      if (positions[i] >= s.maxSeq) throw new RangeError(`position ${positions[i]} does not fit the context of ${s.maxSeq}`);
-    });
-    this.step(tokens, states.map((state, i) => ({ state, pos0: positions[i], n: 1 })));
-    this.headRows(0, n);
-    return states.map((_, i) => Float32Array.from(this.logitsRow(i)));
-  }
-
-  checkTokens(tokens: readonly number[]): void {
-    const v = this.config.vocabSize;
-    for (const t of tokens) if (!Number.isInteger(t) || t < 0 || t >= v) throw new RangeError(`token id ${t} outside the vocabulary (0..${v - 1})`);
-  }
-
-  /** Embeds the rows, then runs every layer; `segments` say which rows belong to which sequence and position. */
-  private step(tokens: readonly number[], segments: readonly Segment[]): void {
-    const n = tokens.length;
-    this.embed(tokens);
-    for (let l = 0; l < this.config.nLayers; l++) {
-      this.attentionBlock(l, segments, n);
-      this.ffnBlock(l, n);
-    }
-  }
-
-  // ---- blocks: one step is embed, per layer attentionBlock + ffnBlock, then headRows ------------
-  // The routed engine (host/engine/routed.ts) calls these one at a time and runs the blocks routed
-  // elsewhere on the activation rows it reads and writes through xRows(). Callers check tokens,
-  // positions and n <= maxBatch (the activation buffers hold that many rows).
+  // ---- blocks: the engine calls them on rows of X (callers check tokens, positions and n <= maxRows) --
 
   /** get_row: the embedding rows of the tokens into X rows 0..n-1. */
-  embed(tokens: readonly number[]): void {
+  embed(tokens: readonly number[], x: Float32Array): void {
     const dim = this.config.dim;
     for (let t = 0; t < tokens.length; t++) this.pool.call(`get_row_${this.embd.kernel}`, this.embd.ptr, this.X + t * dim * 4, dim, tokens[t]);
-  }
-
-  /** The activation rows X[0..n-1] (n×dim) as a view on the arena (shared memory: ONNX Runtime needs a copy). */
-  xRows(n: number): Float32Array {
-    return this.arena.f32(this.X, n * this.config.dim);
+    this.rowsOut(x, 0, tokens.length);
   }
 
   /** Layer l's attention half on X rows 0..n-1: norm, q/k/v, RoPE, KV append, attention, wo, residual. */
-  attentionBlock(l: number, segments: readonly Segment[], n: number): void {
+  attention(l: number, segments: readonly Segment<WasmSequence>[], x: Float32Array, n: number): void {
+    this.rowsIn(x, n);
     const c = this.config;
     const w = this.layers[l];
     const p = this.pool;
@@ -326,8 +255,7 @@ export class WasmModel implements TokenModel<WasmSequence>, InspectableModel {
     // allocated with (contextSize · kvDim elements a layer), not state.maxSeq, which may be smaller
     const cap = this.contextSize;
     const jobs: Job[] = [];
-    let row = 0;
-    for (const { state, pos0, n: rows } of segments) {
+    for (const { state, row, pos0, n: rows } of segments) {
       const q = this.Q + row * qDim * 4;
       const k = this.K + row * kvDim * 4;
       const v = this.V + row * kvDim * 4;
@@ -343,15 +271,16 @@ export class WasmModel implements TokenModel<WasmSequence>, InspectableModel {
         args: [q, state.keys[l], state.values[l], this.ATT + row * qDim * 4, rows, pos0, c.nHeads, c.nKvHeads, c.headDim, cap, scale, 0, 0],
         split: { total: rows * c.nHeads, startArg: 11, endArg: 12 },
       });
-      row += rows;
     }
     p.run(jobs);
     this.matmuls([[w.wo, this.ATT, this.XB]], n);
     p.call('add', this.X, this.XB, this.X, c.dim * n);
+    this.rowsOut(x, 0, n);
   }
 
   /** Layer l's feed-forward half on X rows 0..n-1: norm, gate/up, SiLU·mul, down, residual. */
-  ffnBlock(l: number, n: number): void {
+  ffn(l: number, x: Float32Array, n: number): void {
+    this.rowsIn(x, n);
     const c = this.config;
     const w = this.layers[l];
     const p = this.pool;
@@ -360,30 +289,30 @@ export class WasmModel implements TokenModel<WasmSequence>, InspectableModel {
     p.call('silu_mul', this.HB, this.HB2, this.HB, c.ffnDim * n);
     this.matmuls([[w.wDown, this.HB, this.XB]], n);
     p.call('add', this.X, this.XB, this.X, c.dim * n);
+    this.rowsOut(x, 0, n);
   }
 
-  /** Final norm and the output head for `n` token rows of X starting at row `t`, into logits rows 0..n-1 (read with logitsRow). */
-  headRows(t: number, n: number): void {
+  /** Final norm and the output matrix for X rows row..row+n-1: logits rows 0..n-1, views on the arena. */
+  head(x: Float32Array, row: number, n: number): Float32Array[] {
+    this.rowsIn(x, row + n);
     const c = this.config;
-    const x = this.X + t * c.dim * 4;
-    this.pool.call('rmsnorm_many', x, this.outputNorm, this.XB, c.dim, n, c.normEps);
+    this.pool.call('rmsnorm_many', this.X + row * c.dim * 4, this.outputNorm, this.XB, c.dim, n, c.normEps);
     this.matmuls([[this.output, this.XB, this.LOGITS]], n);
+    return this.logitRows.slice(0, n);
   }
 
-  /** Row i of the last head's logits, checked finite, copied into this.logits (reused by the next call). */
-  logitsRow(i: number): Float32Array {
-    const v = this.config.vocabSize;
-    const row = this.arena.f32(this.LOGITS + i * v * 4, v);
-    for (let j = 0; j < v; j++) {
-      if (!Number.isFinite(row[j])) throw new KernelError(`the kernels produced a non-finite logit (${row[j]} for token ${j})`);
-    }
-    this.logits.set(row);
-    return this.logits;
+  /** x rows 0..n-1 into X, unless x is X itself (always, when the engine's rows are this backend's). */
+  private rowsIn(x: Float32Array, n: number): void {
+    if (x !== this.xView) this.xView.set(x.subarray(0, n * this.config.dim));
+  }
+
+  private rowsOut(x: Float32Array, row: number, n: number): void {
+    if (x !== this.xView) x.set(this.xView.subarray(row * this.config.dim, (row + n) * this.config.dim), row * this.config.dim);
   }
 
   /**
    * y = W·x over n token rows for each (W, x, y), in one dispatch: quantizes x once per activation
-   * kind the weights need, then splits each W's rows over the threads.
+   * form the weights need, then splits each W's rows over the threads.
    */
   private matmuls(specs: Array<[w: Weight, x: number, y: number]>, n: number): void {
     // the plan for a call site (its first weight) and a row count never changes: built once, reused
@@ -410,14 +339,13 @@ export class WasmModel implements TokenModel<WasmSequence>, InspectableModel {
           quantize.push([quantizer, x, xin, w.cols * n]);
           inputs.set(kind.name, x);
         } else if (done !== x) {
-          throw new Error('one dispatch quantizes one input per activation kind'); // a bug in this file
+          throw new Error('one dispatch quantizes one input per activation form'); // a bug in this file
         }
       }
       return matmulJobs(w.kernel, kind, w.ptr, xin, y, w.cols, w.rows, n);
     });
     return { quantize, jobs };
   }
-
 }
 
 /** The quantized activation formats the engine's weight kernels take (each gets a buffer). */
@@ -429,3 +357,11 @@ function activationFormatsUsed(): Readonly<BlockFormat>[] {
 function roundUp(n: number, m: number): number {
   return Math.ceil(n / m) * m;
 }
+
+export const wasmBackend: BackendFactory<WasmOptions | undefined> = {
+  name: 'wasm',
+  ownsWeights: true,
+  // prompt tokens per dispatch: the activation buffers are planned for this many rows
+  maxRows: 32,
+  create: async (ctx, options) => new WasmBackend(ctx, options ?? {}),
+};
