@@ -14,8 +14,11 @@ import * as assert from 'uvu/assert';
 import { runToEnd } from '../host/engine/generate.js';
 import { loadModel } from '../host/engine/load-model.js';
 import { openModel, type OpenModel } from '../host/engine/open.js';
-import type { Placement } from '../host/engine/backend.js';
-import { planPlacement } from '../host/engine/placement.js';
+import { planPlacement, uniformTargets } from '../host/engine/placement.js';
+import type { Backend, BackendFactory, PlacedBlock, Placement } from '../host/engine/backend.js';
+import { ForwardPass } from '../host/engine/forward.js';
+import { BACKENDS } from '../host/backends/registry.js';
+import { ModelFile } from '../host/model/model-file.js';
 import { argmax } from '../host/engine/sampler.js';
 import { Scheduler } from '../host/engine/scheduler.js';
 import { GGMLType } from '../host/model/ggml-types.js';
@@ -28,6 +31,7 @@ import { agreement } from './helpers/agreement.js';
 const STORIES = sharedModel('stories260K.gguf');
 const golden = JSON.parse(readFileSync(join(ROOT, 'test', 'golden', 'stories260K-greedy.json'), 'utf8')) as { promptIds: number[]; ids: number[] };
 const dir = mkdtempSync(join(tmpdir(), 'wisp-routed-'));
+const m0Tokenizer = loadModel(STORIES).tokenizer;
 
 const ROUTES: Record<string, RoutingTable> = {
   'all-wasm': { default: 'wasm' },
@@ -255,6 +259,54 @@ test('a malformed routing table is a clear error at load', async () => {
   } catch (err) {
     assert.match((err as Error).message, /the routing plan is for 7 layers; .* has 5/);
   }
+});
+
+test('fused runs of consecutive ONNX blocks inside a mixed routing (a session per even layer, the last with the head) give llama.cpp\'s ids', async () => {
+  const m = await open(STORIES, { default: 'wasm', rules: [{ layers: 'even', backend: 'onnx:cpu' }, { ops: ['head'], backend: 'onnx:cpu' }] }, { fuse: true });
+  try {
+    const r = await runToEnd(m.model, m.tokenizer, golden.promptIds, { maxTokens: 100, temperature: 0, ignoreEos: true });
+    assert.equal(r.ids, golden.ids.slice(0, 100));
+    const ops = new Set(m.opTimes().map((t) => `${t.backend}:${t.op}`));
+    assert.ok(ops.has('onnx:fused') && !ops.has('onnx:ffn') && ops.has('wasm:attention'), `op times ${[...ops]}`);
+    assert.equal(m.placement(), planPlacement(m.plan!));
+  } finally {
+    await m.close();
+  }
+});
+
+test('blocks a backend refuses at load move to their next target, with one log line', async () => {
+  const refusing: BackendFactory<unknown> = {
+    name: 'npu',
+    maxRows: 32,
+    create: async () => ({ name: 'npu', add: async (blocks: readonly PlacedBlock[]) => blocks.map((block) => ({ block, error: new Error('no NPU on this board') })), close: async () => {} }) as unknown as Backend,
+  };
+  const file = ModelFile.open(STORIES);
+  const blocks = uniformTargets(file.config.nLayers, [{ backend: 'wasm' }]).map((b) => (b.layer !== null && b.layer % 2 === 1 ? { ...b, targets: [{ backend: 'npu' }, { backend: 'wasm' }] } : b));
+  const logs: string[] = [];
+  const m = await ForwardPass.open(file, blocks, { ...BACKENDS, npu: async () => refusing }, { contextSize: 512, log: (s) => logs.push(s), backends: { wasm: { threads: 1 } } });
+  try {
+    assert.equal([...backendsOf(m.placement())], ['wasm']);
+    assert.equal(logs, ['routing: npu could not open 4 blocks (layer 1 attention, layer 1 FFN, layer 3 attention, layer 3 FFN) → wasm: no NPU on this board']);
+    const r = await runToEnd(m, m0Tokenizer, golden.promptIds, { maxTokens: 40, temperature: 0, ignoreEos: true });
+    assert.equal(r.ids, golden.ids.slice(0, 40));
+  } finally {
+    await m.close();
+  }
+});
+
+test('the backend registry is data: an engine without the onnx entry runs wasm and names what it lacks', async () => {
+  const file = ModelFile.open(STORIES);
+  const wasmOnly = { wasm: BACKENDS.wasm };
+  const m = await ForwardPass.open(file, uniformTargets(file.config.nLayers, [{ backend: 'wasm' }]), wasmOnly, { contextSize: 64 });
+  try {
+    assert.equal((await runToEnd(m, m0Tokenizer, golden.promptIds, { maxTokens: 10, temperature: 0, ignoreEos: true })).ids, golden.ids.slice(0, 10));
+  } finally {
+    await m.close();
+  }
+  await ForwardPass.open(file, uniformTargets(file.config.nLayers, [{ backend: 'onnx', variant: { name: 'cpu' } }]), wasmOnly).then(
+    () => assert.unreachable('opened a backend the registry does not have'),
+    (e: Error) => assert.is(e.message, "no backend 'onnx'; this build has wasm"),
+  );
 });
 
 test.after(() => rmSync(dir, { recursive: true, force: true }));
