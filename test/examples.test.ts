@@ -32,7 +32,7 @@ let port: string;
 function slowDown(s: Server, ms: number): () => void {
   const m = s.model.model as { decodeBatch?: (...a: unknown[]) => unknown; forward: (...a: unknown[]) => unknown };
   const key = m.decodeBatch ? 'decodeBatch' : 'forward';
-  const own = Object.prototype.hasOwnProperty.call(m, key);
+  const own = Object.hasOwn(m, key);
   const orig = m[key]!;
   m[key] = async (...a: unknown[]) => {
     await sleep(ms);

@@ -79,7 +79,7 @@ export class ForwardPass implements TokenModel<EngineSequence>, InspectableModel
     private readonly opts: ForwardOptions,
   ) {
     this.config = model.config;
-    this.x = backends.find((b) => b.rows)?.rows!() ?? new Float32Array(maxBatch * this.config.dim);
+    this.x = backends.find((b) => b.rows)?.rows?.() ?? new Float32Array(maxBatch * this.config.dim);
     this.logits = new Float32Array(this.config.vocabSize);
     this.timed = opts.timeOps ?? false;
   }

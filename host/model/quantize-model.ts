@@ -1,7 +1,7 @@
 // `wisp quantize`: re-encode a GGUF model's weight matrices in another type, streaming one tensor at
 // a time. 1-D tensors (norms) are copied as they are. A matrix whose rows the requested type's blocks cannot tile
 // is written in another type, and the report says which and why (quantizedType, quantize/index.ts).
-import { GGMLType, traitsOf } from './ggml-types.js';
+import { type GGMLType, traitsOf } from './ggml-types.js';
 import { GGUFFile, gv, writeGGUF, type GGUFWriteTensor } from './gguf/index.js';
 import { LLAMA_FILE_TYPE } from './llama/metadata.js';
 import { quantizedType, storedBytes } from './quantize/index.js';

@@ -17,7 +17,7 @@ const QWEN2 = new RegExp(
   'gu',
 );
 
-const GPT2 = new RegExp(String.raw`'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+`, 'gu');
+const GPT2 = /'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+/gu;
 
 interface PreTokenizer { regex: RegExp; ignoreMerges: boolean }
 
