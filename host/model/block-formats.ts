@@ -29,7 +29,7 @@ export type FormatName =
  */
 export type ActivationPath = 'x16' | 'x8';
 
-/** The path the wasm backend runs (docs/ARCHITECTURE.md, "16-bit activations", says why). */
+/** The path the wasm backend runs (docs/MEASUREMENTS.md, "16-bit activations", says why). */
 export const ACTIVATION_PATH: ActivationPath = 'x16';
 
 export interface BlockFormat {

@@ -1,6 +1,6 @@
 // The llama blocks as ONNX subgraphs, in the reference engine's step names. Each builder appends
-// nodes to a GraphBuilder, so one block can be a model of its own (OnnxBlocks) or many blocks can
-// be chained in one model (OnnxModel's fused stack).
+// nodes to a GraphBuilder, and runGraph chains the blocks of one run (one block, or consecutive
+// blocks fused into one session) into one model.
 //
 // Activations are 2-D [n, dim] (n tokens of one sequence). The KV cache is position-major
 // [positions, kvDim] per layer: the graph reads the cache's first pos0 rows as an input (a view,

@@ -40,8 +40,8 @@ export interface PoolOptions {
 
 /**
  * About a millisecond of spinning (a few ns a load): longer than the gaps between the dispatches of
- * a step, so a thread with a core of its own never sleeps inside a step (docs/ARCHITECTURE.md,
- * "The barrier", has the measurements).
+ * a step, so a thread with a core of its own never sleeps inside a step (docs/MEASUREMENTS.md,
+ * "The kernel pool's barrier", has the measurements).
  */
 export const DEFAULT_SPIN_LIMIT = 200_000;
 
