@@ -58,7 +58,10 @@ export interface BlockFormat {
   };
 }
 
-const ggml = (type: GGMLType) => ({ ggml: type, blockValues: TYPE_TRAITS[type].blockSize, blockBytes: TYPE_TRAITS[type].typeSize, rows: 1 });
+/** A ggml type's values and bytes per block (one row's block). */
+const sizesOf = (type: GGMLType) => ({ blockValues: TYPE_TRAITS[type].blockSize, blockBytes: TYPE_TRAITS[type].typeSize });
+/** A format a GGUF stores: its ggml id and sizes, rows one after another. */
+const ggml = (type: GGMLType) => ({ ggml: type, ...sizesOf(type), rows: 1 });
 
 // 16-bit activations (docs/KERNEL-ABI.md): per block { f32 d; i16 q[n] } (+ q16_0s: i32 e = 8·Σq; + q16_K: i32 bsums[16])
 const Q16_0_BYTES = 4 + 2 * 32;
@@ -78,23 +81,9 @@ export const BLOCK_FORMATS: Readonly<Record<FormatName, Readonly<BlockFormat>>> 
   q16_0s: { name: 'q16_0s', blockValues: 32, blockBytes: Q16_0_BYTES + 4, rows: 1, activation: { quantizer: 'quantize_q16_0s', kernelSuffix: '_x16s' } },
   q16_K: { name: 'q16_K', blockValues: 256, blockBytes: Q16_K_BYTES, rows: 1, activation: { quantizer: 'quantize_q16_K', kernelSuffix: '_x16' } },
   // eight q4_0 rows interleaved per 32 values (a 144-byte group), run on q16_0s activations
-  q4_0r8: {
-    name: 'q4_0r8',
-    blockValues: TYPE_TRAITS[GGMLType.Q4_0].blockSize,
-    blockBytes: TYPE_TRAITS[GGMLType.Q4_0].typeSize,
-    rows: 8,
-    pairs: { x16: 'q16_0s' },
-    madeFrom: { format: 'q4_0', repackKernel: 'repack_q4_0_r8', finiteHalves: [0] },
-  },
+  q4_0r8: { name: 'q4_0r8', ...sizesOf(GGMLType.Q4_0), rows: 8, pairs: { x16: 'q16_0s' }, madeFrom: { format: 'q4_0', repackKernel: 'repack_q4_0_r8', finiteHalves: [0] } },
   // four q4_K rows interleaved per 256 values (a 576-byte group), scales re-encoded losslessly
-  q4_Kr4: {
-    name: 'q4_Kr4',
-    blockValues: TYPE_TRAITS[GGMLType.Q4_K].blockSize,
-    blockBytes: TYPE_TRAITS[GGMLType.Q4_K].typeSize,
-    rows: 4,
-    pairs: { x16: 'q16_K' },
-    madeFrom: { format: 'q4_K', repackKernel: 'repack_q4_K_r4', finiteHalves: [0, 2] },
-  },
+  q4_Kr4: { name: 'q4_Kr4', ...sizesOf(GGMLType.Q4_K), rows: 4, pairs: { x16: 'q16_K' }, madeFrom: { format: 'q4_K', repackKernel: 'repack_q4_K_r4', finiteHalves: [0, 2] } },
   // f16 as stored, on kernels that convert finite halves in 3 operations instead of 7
   f16f: { name: 'f16f', ...ggml(GGMLType.F16), ggml: undefined, pairs: { x16: 'f32', x8: 'f32' }, madeFrom: { format: 'f16', finiteHalves: [0] } },
 };

@@ -2,10 +2,7 @@
 // the main thread and in every worker, so a dispatch names a function by index.
 import { instantiateKernel, type KernelFamily, type KernelManifest } from '../../kernels/load.js';
 
-/** The kernel families, in the manifest's order (asm/families.json's, through the build): the one list of them. */
-export function familiesOf(manifest: KernelManifest): KernelFamily[] {
-  return Object.keys(manifest.families) as KernelFamily[];
-}
+export const FAMILIES: readonly KernelFamily[] = ['matmul', 'attn', 'ops'];
 
 export interface KernelEntry {
   family: KernelFamily;
@@ -16,8 +13,9 @@ export interface KernelEntry {
 
 export function kernelTable(manifest: KernelManifest): KernelEntry[] {
   const table: KernelEntry[] = [];
-  for (const family of familiesOf(manifest)) {
+  for (const family of FAMILIES) {
     const fam = manifest.families[family];
+    if (!fam) throw new Error(`kernel family '${family}' is missing from kernels/manifest.json: rebuild with \`npm run build\``);
     for (const [name, sig] of Object.entries(fam.exports)) {
       if (name === '_start') continue;
       if (sig.params.some((p) => p !== 'i32' && p !== 'f32')) throw new Error(`kernel ${family}.${name}: only i32/f32 parameters are supported`);
@@ -27,11 +25,11 @@ export function kernelTable(manifest: KernelManifest): KernelEntry[] {
   return table;
 }
 
-export type KernelFn = (...args: number[]) => number | undefined;
+export type KernelFn = (...args: number[]) => number | void;
 
 /** One instance of every family over the shared memory (per thread). */
 export function instantiateFamilies(modules: Record<KernelFamily, WebAssembly.Module>, memory: WebAssembly.Memory): Record<KernelFamily, WebAssembly.Exports> {
-  return Object.fromEntries(Object.entries(modules).map(([f, m]) => [f, instantiateKernel(m, memory)])) as Record<KernelFamily, WebAssembly.Exports>;
+  return Object.fromEntries(FAMILIES.map((f) => [f, instantiateKernel(modules[f], memory)])) as Record<KernelFamily, WebAssembly.Exports>;
 }
 
 /** The callable functions of the instances, in table order. */

@@ -5,7 +5,7 @@ import { Worker } from 'node:worker_threads';
 import { compileFamily, loadManifest, type KernelFamily } from '../../kernels/load.js';
 import { usableCores } from '../../profiles/cores.js';
 import { adaptSpin, CTRL, CTRL_INTS, JOB, JOB_STRIDE, JOBS_BASE, KernelTrap, MAX_ARGS, MAX_JOBS, readErrorText, runShare } from './control.js';
-import { bindTable, familiesOf, instantiateFamilies, kernelTable, type KernelEntry, type KernelFn } from './kernel-table.js';
+import { bindTable, FAMILIES, instantiateFamilies, kernelTable, type KernelEntry, type KernelFn } from './kernel-table.js';
 
 export interface Job {
   kernel: string;
@@ -112,7 +112,7 @@ export class KernelPool {
   static create(memory: WebAssembly.Memory, opts: PoolOptions): KernelPool {
     const manifest = loadManifest();
     const table = kernelTable(manifest);
-    const modules = Object.fromEntries(familiesOf(manifest).map((f) => [f, compileFamily(f, undefined, manifest)])) as Record<KernelFamily, WebAssembly.Module>;
+    const modules = Object.fromEntries(FAMILIES.map((f) => [f, compileFamily(f, undefined, manifest)])) as Record<KernelFamily, WebAssembly.Module>;
     return new KernelPool(memory, modules, table, opts);
   }
 
