@@ -120,10 +120,10 @@ export class OnnxBackend implements Backend<OnnxSequenceState> {
     return { blocks: u.blocks, run: async (s, x) => this.runUnit(u, s.state, x, s.row, s.n, s.pos0) };
   }
 
-  /** "one session (cpu)", "12 sessions (cpu)" */
+  /** "fused (cpu)": one session for every block; else "11 sessions (cpu)". */
   describe(): string {
     const providers = [...new Set(this.units.map((u) => u.provider))].join('+');
-    return `${this.units.length === 1 ? 'one session' : `${this.units.length} sessions`} (${providers})`;
+    return `${this.units.length === 1 && this.units[0].blocks.length > 1 ? 'fused' : `${this.units.length} sessions`} (${providers})`;
   }
 
   newSequence(maxSeq: number): OnnxSequenceState {
