@@ -1,5 +1,6 @@
 // Shared command-line plumbing: option parsing with clear errors, and error reporting without stacks.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { closest } from './suggest.js';
 
 /** A mistake in how the command was called: printed with exit code 2. */
 export class UsageError extends Error {}
@@ -14,8 +15,48 @@ export function parseOptions<O extends OptionSpec>(argv: string[], options: O, h
   try {
     return parseArgs({ args: argv, options, allowPositionals, strict: true });
   } catch (err) {
-    throw new UsageError(`${(err as Error).message}\n\n${help}`);
+    throw new UsageError(parseErrorLine(err as Error & { code?: string }, options, commandOf(help)));
   }
+}
+
+/** "wisp ask" from a help text's first line ("usage: wisp ask [options] …"). */
+function commandOf(help: string): string {
+  return /^usage:\s+(wisp(?:\s+[a-z][\w-]*)?)/.exec(help)?.[1] ?? 'wisp';
+}
+
+/**
+ * One line for node:util parseArgs' errors, in place of its message (which quotes unevenly and
+ * suggests `--` for what is nearly always a typo): the option, what was wrong, the nearest option
+ * name when one is close, and where the full list is.
+ */
+export function parseErrorLine(err: Error & { code?: string }, options: OptionSpec, command: string): string {
+  const more = `\`${command} --help\` lists the options`;
+  const quoted = /'(-{1,2}[^'\s=]+)/.exec(err.message)?.[1];
+  switch (err.code) {
+    case 'ERR_PARSE_ARGS_UNKNOWN_OPTION': {
+      const opt = quoted ?? '?';
+      const names = Object.entries(options).flatMap(([long, o]) => [`--${long}`, ...(o.short ? [`-${o.short}`] : [])]);
+      const near = closest(opt, names);
+      return `unknown option ${opt}${near ? ` (did you mean ${near}?)` : ''}; ${more}`;
+    }
+    case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE': {
+      const long = quoted?.startsWith('--') ? quoted : longName(quoted, options);
+      const spec = long ? options[long.slice(2)] : undefined;
+      return spec?.type === 'boolean' ? `${long} takes no value; ${more}` : `${long ?? quoted ?? 'an option'} needs a value; ${more}`;
+    }
+    case 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL': {
+      const arg = /'([^']*)'/.exec(err.message)?.[1];
+      return `unexpected argument${arg !== undefined ? ` '${arg}'` : ''} (${command} takes options only; quote text with spaces); ${more}`;
+    }
+    default:
+      return `${err.message.split('\n')[0]}; ${more}`;
+  }
+}
+
+function longName(opt: string | undefined, options: OptionSpec): string | undefined {
+  if (!opt || opt.startsWith('--')) return opt;
+  const entry = Object.entries(options).find(([, o]) => `-${o.short}` === opt);
+  return entry ? `--${entry[0]}` : opt;
 }
 
 export function intOption(value: string | undefined, name: string, min = 0): number | undefined {

@@ -1,10 +1,10 @@
 // `wisp serve` put together: the model on its engine, the embedded broker (or a connection to an
 // external one), the inference service, and the HTTP endpoint for /metrics and /healthz.
-import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { basename } from 'node:path';
 import { openModel, type OpenModel, type OpenOptions } from '../engine/open.js';
 import { loadManifest } from '../kernels/load.js';
+import { WISP_VERSION } from '../invocation.js';
 import { sha256File } from '../model/sha256.js';
 import { createLogger, type Logger } from '../obs/log.js';
 import { startHttp, type HttpServer } from '../obs/http.js';
@@ -62,13 +62,6 @@ export function defaultDeviceName(): string {
   return name.slice(0, 64) || 'wisp';
 }
 
-const VERSION = (() => {
-  try {
-    return JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')).version as string;
-  } catch {
-    return '0.0.0';
-  }
-})();
 
 export async function startServer(o: ServerOptions): Promise<Server> {
   const device = o.device ?? defaultDeviceName();
@@ -141,7 +134,7 @@ export async function startServer(o: ServerOptions): Promise<Server> {
       mayReplyTo: (user, topic) => mayReplyTo(device, user, topic),
       kernels,
       profile: model.plan?.profile ?? o.profile ?? null,
-      version: VERSION,
+      version: WISP_VERSION,
     });
     await service.start();
     cleanup.push(() => service.stop());
