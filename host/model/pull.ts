@@ -247,7 +247,8 @@ async function fileSize(path: string): Promise<number> {
   }
 }
 
-function isOffline(env: NodeJS.ProcessEnv): boolean {
+/** WISP_OFFLINE is set (to anything but 0, false, no): nothing is downloaded. */
+export function isOffline(env: NodeJS.ProcessEnv): boolean {
   const v = (env.WISP_OFFLINE ?? '').toLowerCase();
   return v !== '' && v !== '0' && v !== 'false' && v !== 'no';
 }
