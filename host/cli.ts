@@ -2,7 +2,7 @@
 // `wisp`: one dispatcher, one module per command in host/commands/.
 import { UsageError, describeError } from './commands/args.js';
 import { closest } from './commands/suggest.js';
-import { WISP_VERSION } from './invocation.js';
+import { WISP_VERSION, wispCommand } from './invocation.js';
 
 const COMMANDS: Record<string, { summary: string; load: () => Promise<{ main(argv: string[]): Promise<void> }> }> = {
   run: { summary: 'generate text from a prompt and print it as it comes', load: () => import('./commands/run.js') },
@@ -46,7 +46,7 @@ async function main(argv: string[]): Promise<void> {
     if (PLANNED.includes(name)) throw new UsageError(`'wisp ${name}' is not built yet in this version`);
     const near = closest(name, [...Object.keys(COMMANDS), ...PLANNED]);
     const what = name.startsWith('-') ? `unknown option ${name}` : `unknown command '${name}'`;
-    throw new UsageError(`${what}${near ? ` (did you mean '${near}'?)` : ''}; \`wisp --help\` lists the commands`);
+    throw new UsageError(`${what}${near ? ` (did you mean '${near}'?)` : ''}; \`${wispCommand()} --help\` lists the commands`);
   }
   await (await command.load()).main(rest);
 }

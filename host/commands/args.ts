@@ -1,5 +1,6 @@
 // Shared command-line plumbing: option parsing with clear errors, and error reporting without stacks.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { wispCommand } from '../invocation.js';
 import { closest } from './suggest.js';
 
 /** A mistake in how the command was called: printed with exit code 2. */
@@ -19,9 +20,10 @@ export function parseOptions<O extends OptionSpec>(argv: string[], options: O, h
   }
 }
 
-/** "wisp ask" from a help text's first line ("usage: wisp ask [options] …"). */
+/** "npx wisp ask" from a help text's first line ("usage: wisp ask [options] …"), as the user types it here. */
 function commandOf(help: string): string {
-  return /^usage:\s+(wisp(?:\s+[a-z][\w-]*)?)/.exec(help)?.[1] ?? 'wisp';
+  const sub = /^usage:\s+wisp(\s+[a-z][\w-]*)?/.exec(help)?.[1] ?? '';
+  return `${wispCommand()}${sub}`;
 }
 
 /**

@@ -211,7 +211,7 @@ function banner(server: Server, o: { loadMs: number; host: string; fleet?: strin
     : '';
   const reach = isLoopback(o.host) ? 'this machine only; --host 0.0.0.0 opens it' : `on ${addressesOf(o.host)}`;
   const auth = o.users ? `users from ${o.users} (ACL by role)` : 'none: anyone who can connect may use it';
-  const ask = `${wispCommand()} ask${local === 'mqtt://127.0.0.1:1883' ? '' : ` --broker ${local}`} "Once upon a time"`;
+  const ask = `${wispCommand()} ask${local === 'mqtt://127.0.0.1:1883' ? '' : ` --broker ${local}`}${server.device === defaultDeviceName() ? '' : ` --device ${server.device}`} "Once upon a time"`;
   return [
     `wisp: serving ${server.modelName} (${c.arch}, ${c.nLayers} layers, vocab ${c.vocabSize}) on ${server.model.description}; loaded in ${o.loadMs.toFixed(0)} ms`,
     ...(server.model.threads ? [`  threads: ${server.model.threads.count} (${server.model.threads.reason})`] : []),
