@@ -101,9 +101,10 @@ buildPart('host', { label: 'host (tsc)', inputs: hostInputs, tools: ['typescript
   rmSync(fresh, { recursive: true, force: true });
   try {
     step('host (tsc)', () => execFileSync(bin('tsc'), ['-p', join(root, 'tsconfig.json'), '--outDir', fresh], { stdio: 'inherit' }));
-  } catch (err) {
+  } catch {
     rmSync(fresh, { recursive: true, force: true });
-    throw err;
+    console.error('build: tsc failed (errors above); dist/ is left as it was');
+    process.exit(2);
   }
   chmodSync(join(fresh, 'host', 'cli.js'), 0o755);
   // two renames: dist/ is missing only between them (microseconds), never half written

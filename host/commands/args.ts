@@ -33,7 +33,8 @@ function commandOf(help: string): string {
  */
 export function parseErrorLine(err: Error & { code?: string }, options: OptionSpec, command: string): string {
   const more = `\`${command} --help\` lists the options`;
-  const quoted = /'(-{1,2}[^'\s=]+)/.exec(err.message)?.[1];
+  // "Option '-n, --max-tokens <value>' argument missing": the long name when the message has one
+  const quoted = /'(?:-\w, )?(-{1,2}[^'\s=,]+)/.exec(err.message)?.[1];
   switch (err.code) {
     case 'ERR_PARSE_ARGS_UNKNOWN_OPTION': {
       const opt = quoted ?? '?';
