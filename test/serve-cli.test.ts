@@ -61,6 +61,23 @@ test('the embedded broker listens on loopback only by default; the banner says w
   }
 });
 
+test('/healthz names the device profile the log names, and no log line repeats the "device" key', async () => {
+  const s = await startServe(['--port', '0', '--metrics-port', '0', '--device', 'health']);
+  try {
+    const metrics = /metrics: (http:\/\/127\.0\.0\.1:\d+)\/metrics/.exec(s.out())?.[1];
+    assert.ok(metrics, s.out());
+    const health = (await (await fetch(`${metrics}/healthz`)).json()) as { status: { profile: string | null } };
+    const logged = /threads: \d+ \(profile ([^:]+):/.exec(s.err())?.[1];
+    assert.ok(logged, s.err());
+    assert.is(health.status.profile, logged);
+    for (const line of s.err().split('\n').filter((l) => l.startsWith('{'))) {
+      assert.ok((line.match(/"device":/g) ?? []).length <= 1, line);
+    }
+  } finally {
+    await s.stop();
+  }
+});
+
 test('--host 0.0.0.0 without a users file prints one warning line that anyone on the network can use it', async () => {
   const s = await startServe(['--host', '0.0.0.0', '--port', '0', '--metrics-port', 'off', '--device', 'open']);
   try {
