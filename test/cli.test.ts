@@ -156,6 +156,18 @@ test('convert finds a bare checkpoint and tokenizer name in the test data when t
   }
 });
 
+test('wisp pull finds a verified copy on the search path and downloads nothing', () => {
+  const r = wisp(['pull', 'stories260K'], { WISP_OFFLINE: '1' });
+  assert.is(r.code, 0, r.err);
+  assert.match(r.out, /stories260K: already present at .*stories260K\.gguf \(sha256 270cba1bd510… verified\); nothing to download/);
+});
+
+test('quantize looks its input up as --model does, and says what to do when it is missing', () => {
+  const r = wisp(['quantize', 'in.gguf', 'out.gguf', '--type', 'q4_k']);
+  assert.is(r.code, 1);
+  assert.match(r.err, /^wisp: model "in\.gguf" not found .*: give the path of a \.gguf file, or a catalog name/);
+});
+
 test('refuses --chat without a template unless --template is given', () => {
   const r = wisp(['run', '--model', 'stories260K', '--chat', '-p', 'Tell me a story', '-n', '8']);
   assert.is(r.code, 2);

@@ -130,6 +130,18 @@ test('a metrics port in use names --metrics-port', async () => {
   }
 });
 
+test('a missing users file says how to create it; an unreachable --broker says what to check', async () => {
+  const dir = tempDir();
+  const r = await runCli(['serve', '--users', join(dir, 'users.json'), '--port', '0', '--metrics-port', 'off']);
+  assert.is(r.code, 2);
+  assert.match(r.err, /--users .*users\.json: no such file; create it with `[^`]*wisp user add NAME --role client --file /);
+  const closed = await occupiedPort();
+  await closed.close(); // free a moment ago: nothing listens there
+  const b = await runCli(['serve', '--broker', `mqtt://127.0.0.1:${closed.port}`, '--metrics-port', 'off'], { WISP_LOG_LEVEL: 'warn' });
+  assert.is(b.code, 1);
+  assert.match(b.err, /cannot connect to mqtt:\/\/127\.0\.0\.1:\d+: .*ECONNREFUSED.* \(nothing listens at .*leave --broker out to use the embedded one\)/);
+});
+
 /** A catalog whose default model is stories260K's bytes under another name, served by a local HTTP server. */
 async function localCatalog(dir: string) {
   const bytes = readFileSync(sharedModel('stories260K.gguf'));

@@ -1,6 +1,6 @@
 // `wisp serve` (what `npm start` runs): the model behind an MQTT inference service, with the
 // embedded broker unless --broker names an external one.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
 import { engineChoice, ENGINE_OPTIONS, kvOption } from './engine-options.js';
 import { startServer, defaultDeviceName, type Server } from '../mqtt/server.js';
@@ -130,7 +130,7 @@ export async function main(argv: string[]): Promise<void> {
       metricsHost: v['metrics-host'],
     });
   } catch (err) {
-    throw listenError(err, host, ports, v['metrics-host'] ?? '127.0.0.1', metricsPort) ?? err;
+    throw listenError(err, host, ports, v['metrics-host'] ?? '127.0.0.1', metricsPort) ?? (v.broker ? brokerError(err, v.broker) : undefined) ?? err;
   }
   console.log(banner(server, { loadMs: performance.now() - t0, host, fleet: v.fleet, metricsHost: v['metrics-host'] ?? '127.0.0.1', users: v.users }));
   await new Promise<void>((resolve) => {
@@ -152,12 +152,27 @@ function readOptionFile(path: string, option: string): Buffer {
 }
 
 function loadUsersOption(path: string) {
-  try {
-    return loadUsers(path);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    throw new UsageError(`--users ${path}: no such file; create it with \`${wispCommand()} user add NAME --role client --file ${path}\``);
-  }
+  if (!existsSync(path)) throw new UsageError(`--users ${path}: no such file; create it with \`${wispCommand()} user add NAME --role client --file ${path}\``);
+  return loadUsers(path);
+}
+
+/** An external broker that cannot be reached: what to check (one line). */
+function brokerError(err: unknown, url: string): Error | undefined {
+  const msg = (err as Error)?.message ?? '';
+  if (!msg.startsWith(`cannot connect to ${url}`)) return undefined;
+  const host = (() => {
+    try {
+      return new URL(url).hostname;
+    } catch {
+      return url;
+    }
+  })();
+  const hint = /ENOTFOUND|EAI_AGAIN/.test(msg)
+    ? `no host named ${host} here: give your broker's address, e.g. --broker mqtt://192.168.1.10:1883, or leave --broker out to use the embedded one`
+    : /ECONNREFUSED/.test(msg)
+      ? `nothing listens at ${url}: start the broker (e.g. systemctl start mosquitto), or leave --broker out to use the embedded one`
+      : 'check the URL, credentials (--broker-user, $WISP_BROKER_PASSWORD) and TLS options';
+  return new Error(`${msg} (${hint})`);
 }
 
 function isLoopback(host: string): boolean {
