@@ -76,9 +76,19 @@ export function numberOption(value: string | undefined, name: string): number | 
   return n;
 }
 
+/**
+ * A GGUF file that ends before its header or tensor data says it should: most often a download or
+ * copy cut short. (Recognised by the GGUF reader's wording, which host/model/gguf/read.ts keeps
+ * exact and tested.)
+ */
+const TRUNCATED_GGUF = /^GGUF: .*runs past the end of the file \(\d+ bytes[;)]/;
+
 /** Errors print their message only (WISP_DEBUG=1 adds the stack, for bug reports). */
 export function describeError(err: unknown): { message: string; exitCode: number } {
   if (err instanceof UsageError) return { message: err.message, exitCode: 2 };
+  if (err instanceof Error && err.name === 'GGUFError' && TRUNCATED_GGUF.test(err.message) && !process.env.WISP_DEBUG) {
+    return { message: `${err.message}: truncated: download it again and check the sha256`, exitCode: 1 };
+  }
   if (err instanceof Error) return { message: process.env.WISP_DEBUG && err.stack ? err.stack : err.message, exitCode: 1 };
   return { message: String(err), exitCode: 1 };
 }

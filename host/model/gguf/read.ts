@@ -43,9 +43,6 @@ import {
   type GGUFValue,
 } from './values.js';
 
-/** What a file cut short most often is: an interrupted download or copy. */
-const TRUNCATED = ': truncated: download it again and check the sha256';
-
 /** A field path for messages, built only when an error needs it (arrays can have 100k items). */
 type Field = string | (() => string);
 
@@ -78,7 +75,7 @@ class ByteReader {
   /** Makes sure the next n bytes are in the buffer, or fails naming the field. */
   need(n: number, field: Field): void {
     if (n > this.fileSize - this.pos) {
-      throw new GGUFError(fieldName(field), `${fieldName(field)} at offset ${this.pos} runs past the end of the file (${this.fileSize} bytes)${TRUNCATED}`, this.pos);
+      throw new GGUFError(fieldName(field), `${fieldName(field)} at offset ${this.pos} runs past the end of the file (${this.fileSize} bytes)`, this.pos);
     }
     const end = this.pos + n;
     if (end <= this.bytes.length) return;
@@ -351,7 +348,7 @@ function checkTensorPlacement(tensors: TensorInfoAt[], alignment: number, dataOf
       throw new GGUFError(
         field,
         `${tensorLabel(i, t.name)} offset ${t.offset} + ${t.byteLength} bytes runs past the end of the file ` +
-          `(${fileSize} bytes; the data section starts at ${dataOffset})${TRUNCATED}`,
+          `(${fileSize} bytes; the data section starts at ${dataOffset})`,
         t.offsetFieldAt,
       );
     }
