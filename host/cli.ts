@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 // `wisp`: one dispatcher, one module per command in host/commands/.
 import { UsageError, describeError } from './commands/args.js';
+import { closest } from './commands/suggest.js';
+import { WISP_VERSION, wispCommand } from './invocation.js';
 
 const COMMANDS: Record<string, { summary: string; load: () => Promise<{ main(argv: string[]): Promise<void> }> }> = {
   run: { summary: 'generate text from a prompt and print it as it comes', load: () => import('./commands/run.js') },
@@ -21,7 +23,7 @@ const PLANNED = ['kernels', 'pack'];
 function usage(): string {
   const width = Math.max(...Object.keys(COMMANDS).map((k) => k.length));
   return [
-    'usage: wisp <command> [options]   (wisp <command> --help for its options)',
+    'usage: wisp <command> [options]   (wisp <command> --help for its options; wisp --version)',
     '',
     ...Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`),
     '',
@@ -35,10 +37,16 @@ async function main(argv: string[]): Promise<void> {
     console.log(usage());
     return;
   }
+  if (name === '--version' || name === '-V' || name === 'version') {
+    console.log(`wisp ${WISP_VERSION} (Node ${process.versions.node})`);
+    return;
+  }
   const command = COMMANDS[name];
   if (!command) {
     if (PLANNED.includes(name)) throw new UsageError(`'wisp ${name}' is not built yet in this version`);
-    throw new UsageError(`unknown command '${name}'\n\n${usage()}`);
+    const near = closest(name, [...Object.keys(COMMANDS), ...PLANNED]);
+    const what = name.startsWith('-') ? `unknown option ${name}` : `unknown command '${name}'`;
+    throw new UsageError(`${what}${near ? ` (did you mean '${near}'?)` : ''}; \`${wispCommand()} --help\` lists the commands`);
   }
   await (await command.load()).main(rest);
 }
