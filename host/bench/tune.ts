@@ -119,7 +119,7 @@ export function tuneProfile(b: DeviceBench, base: DeviceProfile): TunedProfile {
         flavour,
         routing: { value: row.route, why },
         maxSequences,
-        maxBatchTokens: { value: maxBatchTokens, why: `${MAX_STEP_SECONDS} s of prefill at ${f1(prefill)} tok/s (${row.route}, ${threads} threads), within [maxSequences, 4096]` },
+        maxBatchTokens: { value: maxBatchTokens, why: `${MAX_STEP_SECONDS} s of prefill at ${f1(prefill)} tok/s (${row.route}, ${threads} thread${threads > 1 ? 's' : ''}), within [maxSequences, 4096]` },
       },
       measurements: {
         routing: b.routing.filter((r) => !r.error).map((r) => ({ route: r.route, threads: r.threads, prefillTokensPerSecond: r.prefillTokensPerSecond, decodeTokensPerSecond: r.decodeTokensPerSecond })),
