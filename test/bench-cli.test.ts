@@ -34,8 +34,9 @@ test('bench routing and bench models find --model stories260K on the model searc
     const out = join(dir, what);
     const r = wisp(['bench', what, '--model', 'stories260K', '--quick', '--threads', '1', ...(what === 'routing' ? ['--routes', 'all-wasm'] : []), '--out', out]);
     assert.is(r.code, 0, r.err);
-    const data = json(join(out, `${what}.json`)) as { models: Array<{ file: string; sha256: string }>; environment: { node: string } };
+    const data = json(join(out, `${what}.json`)) as { models: Array<{ file: string; sha256: string }>; environment: { node: string }; profile: string | null };
     assert.is(data.models[0].file, 'stories260K.gguf');
+    assert.type(data.profile, 'string');
     assert.match(data.models[0].sha256, /^[0-9a-f]{64}$/);
     assert.is(data.environment.node, process.versions.node);
   }
@@ -70,7 +71,7 @@ test('every bench subcommand refuses an unknown option, an option it does not ta
   assert.match(u.err, /unknown subcommand 'nosuch'/);
 });
 
-test('a model name found nowhere is one line naming where each bench subcommand looked', () => {
+test('a model found nowhere, or not a GGUF, is one line (naming where each bench subcommand looked) before anything runs', () => {
   for (const sub of [[], ['models'], ['routing'], ['serve']]) {
     const r = wisp(['bench', ...sub, '--model', 'nosuch', '--quick', '--threads', '1']);
     assert.is(r.code, 1, r.err);
@@ -80,6 +81,14 @@ test('a model name found nowhere is one line naming where each bench subcommand 
   const p = wisp(['bench', 'routing', '--model', './missing.gguf']);
   assert.is(p.code, 1);
   assert.match(p.err, /model "\.\/missing\.gguf" not found \(looked at .*missing\.gguf\)/);
+  writeFileSync(join(dir, 'notes.gguf'), 'not a model\n');
+  for (const sub of [[], ['serve']]) {
+    const g = wisp(['bench', ...sub, '--model', './notes.gguf']);
+    assert.is(g.code, 1);
+    assert.is(g.err.trim().split('\n').length, 1, g.err);
+    assert.match(g.err, /not a GGUF file/);
+    assert.is(g.out, '', 'refused before anything ran');
+  }
 });
 
 test('a benchmark model not in the cache asks for --tokenizer in one line', () => {

@@ -27,6 +27,7 @@ import { sha256File } from '../model/sha256.js';
 import { parseTypeName } from '../model/type-names.js';
 import { createStepProgress, type StepProgress } from '../obs/progress.js';
 import { loadProfiles, namedProfile, parseProfile } from '../profiles/index.js';
+import { pickProfileQuick } from '../profiles/settings.js';
 import { UsageError } from './args.js';
 
 const SUBCOMMANDS = ['kernels', 'models', 'routing', 'serve', 'compare'] as const;
@@ -229,10 +230,15 @@ export async function main(argv: string[]): Promise<void> {
     mkdirSync(out, { recursive: true });
     return kernels(threads, out, k);
   }
-  // every model named (or the default) is found before anything runs
+  // every model named (or the default) is found, and read as a GGUF, before anything runs
   const tokenizer = v.tokenizer;
+  const modelPath = (spec: string | undefined) => {
+    const path = benchModelPath(spec, tokenizer);
+    GGUFHeaderView.read(path);
+    return path;
+  };
   if (what === 'device') {
-    const model = benchModelPath(v.model?.[0], tokenizer);
+    const model = modelPath(v.model?.[0]);
     if (o.shapes || o.types) {
       try {
         checkBenchOptions({ shapes: o.shapes, types: o.types });
@@ -246,7 +252,7 @@ export async function main(argv: string[]): Promise<void> {
   if (what === 'routing') {
     const names = (v.routes as string | undefined)?.split(',').map((r) => r.trim());
     const routes = names ? names.map((n) => BENCH_ROUTES.find((r) => r.name === n || r.name.startsWith(`${n} `)) ?? badRoute(n)) : BENCH_ROUTES;
-    const paths = (v.model ?? [undefined]).map((m) => benchModelPath(m, tokenizer));
+    const paths = (v.model ?? [undefined]).map(modelPath);
     mkdirSync(out, { recursive: true });
     return routing(paths, routes, threads, o.promptTokens ?? (quick ? 16 : 128), o.gen ?? (quick ? 8 : 64), out);
   }
@@ -254,7 +260,7 @@ export async function main(argv: string[]): Promise<void> {
     const streams = v.streams !== undefined ? listOption(v.streams as string, 'streams') : quick ? [1, 2] : [1, 4, 8];
     const maxSequences = intArg(v['max-sequences'] as string | undefined, 'max-sequences', 1) ?? 8;
     const contextSize = intArg(v.context as string | undefined, 'context', 2);
-    const paths = (v.model ?? [undefined]).map((m) => benchModelPath(m, tokenizer));
+    const paths = (v.model ?? [undefined]).map(modelPath);
     mkdirSync(out, { recursive: true });
     return serve(paths, threads, streams, { maxSequences, maxTokens: o.gen ?? (quick ? 8 : 64), seconds: o.seconds ?? (quick ? 0.5 : 5), contextSize, out });
   }
@@ -262,7 +268,7 @@ export async function main(argv: string[]): Promise<void> {
   const kv = v.kv as string | undefined;
   if (kv !== undefined && kv !== 'f16' && kv !== 'f32') throw usage(`--kv must be f32 or f16, got '${kv}'`);
   const spin = intArg(v.spin as string | undefined, 'spin', 0);
-  const paths = v.model ? v.model.map((m) => benchModelPath(m, tokenizer)) : ['110m-q8_0', '110m-q4_0', 'tinyllama-q4_0'].map((m) => benchModelPath(m, tokenizer));
+  const paths = (v.model ?? ['110m-q8_0', '110m-q4_0', 'tinyllama-q4_0']).map(modelPath);
   mkdirSync(out, { recursive: true });
   return models(paths, threads, o.promptTokens ?? (quick ? 16 : 128), o.gen ?? (quick ? 8 : 64), out, spin, kv ?? 'f32');
 }
@@ -273,11 +279,13 @@ function badRoute(name: string): never {
 
 const threadName = (t: number) => `${t} thread${t > 1 ? 's' : ''}`;
 
-/** The facts every bench JSON carries: what ran, and the model files' sha256. */
+/** The facts every bench JSON carries: what ran (the environment and the profile this device gets), and the model files' sha256. */
 async function runFacts(paths: string[] = []) {
+  const { choice } = await pickProfileQuick(loadProfiles());
   return {
     date: new Date().toISOString(),
     environment: benchEnvironment(),
+    profile: choice.profile?.name ?? null,
     ...(paths.length ? { models: await Promise.all(paths.map(async (p) => ({ file: basename(p), path: p, sha256: await sha256File(p) }))) } : {}),
   };
 }
