@@ -3,6 +3,7 @@
 // an mqtt.js request with it; the HTML report renders its plots in headless Chromium; `bench
 // compare` puts results side by side. No timing is judged: only that the figures are there.
 import { spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -37,8 +38,15 @@ test('wisp bench --tune --quick writes device.json naming the device, CPU, profi
   for (const k of ['device', 'cpuModel', 'node', 'v8', 'wisp', 'arch'] as const) assert.ok(typeof e[k] === 'string' && e[k].length > 0, k);
   assert.is(e.node, process.versions.node);
   assert.ok(e.lastLevelCache.bytes > 0);
-  const manifest = JSON.parse(readFileSync(join(ROOT, 'kernels', 'manifest.json'), 'utf8')) as { families: Record<string, { sha256: string }> };
-  assert.equal(e.kernels.flavours.simd128, Object.fromEntries(Object.entries(manifest.families).map(([f, m]) => [f, m.sha256])));
+  // each family's baseline module: the sha256 recorded is the file's
+  type Module = { file: string };
+  const manifest = JSON.parse(readFileSync(join(ROOT, 'kernels', 'manifest.json'), 'utf8')) as { families: Record<string, Module & { flavours?: Record<string, Module> }> };
+  const base = e.kernels.baseline;
+  assert.equal(Object.keys(e.kernels.flavours)[0], base);
+  for (const [family, m] of Object.entries(manifest.families)) {
+    const file = (m.flavours?.[base] ?? m).file;
+    assert.is(e.kernels.flavours[base][family], createHash('sha256').update(readFileSync(join(ROOT, 'kernels', file))).digest('hex'), family);
+  }
   assert.ok(b.profile.name, 'a shipped profile matches this machine');
   assert.is(b.model.file, 'stories260K.gguf');
   assert.is(b.model.sha256, '270cba1bd5109f42d03350f60406024560464db173c0e387d91f0426d3bd256d');

@@ -10,7 +10,7 @@ import { loadManifest, type KernelManifest } from '../kernels/load.js';
 import { repoRoot } from '../model/catalog.js';
 import { parseCpuinfo } from '../profiles/index.js';
 
-/** The flavour of a manifest entry that names none: the SIMD128 baseline every runtime runs. */
+/** The flavour of a manifest that names no baseline: the SIMD128 set every runtime runs. */
 export const BASELINE_FLAVOUR = 'simd128';
 
 export interface CacheSize {
@@ -86,18 +86,25 @@ export function lastLevelCache(sysfs = '/sys/devices/system/cpu/cpu0/cache'): Ca
   return { bytes: ASSUMED_LLC, source: 'assumed' };
 }
 
-/** Every kernel module the manifest names, grouped by flavour (an entry's `flavour`, else the baseline). */
+/**
+ * Every kernel module the manifest names, grouped by flavour, the baseline first. Reads both layouts:
+ * a family entry with its own `sha256` (and `flavour`, default the baseline), and a family entry
+ * with `baseline` and a `flavours` map of modules (each with its `sha256`).
+ */
 export function kernelModules(manifest: KernelManifest = loadManifest()): KernelModules {
-  const flavours: Record<string, Record<string, string>> = { [BASELINE_FLAVOUR]: {} };
-  type Entry = { sha256: string; family?: string; flavour?: string; flavours?: Record<string, { sha256: string }> };
-  for (const [key, raw] of Object.entries(manifest.families)) {
-    const m = raw as unknown as Entry;
-    const family = m.family ?? key;
-    (flavours[m.flavour ?? BASELINE_FLAVOUR] ??= {})[family] = m.sha256;
-    // a family may also list its flavour overrides under itself
-    for (const [flavour, f] of Object.entries(m.flavours ?? {})) (flavours[flavour] ??= {})[family] = f.sha256;
+  type Module = { sha256?: string; family?: string; flavour?: string };
+  type Entry = Module & { baseline?: string; flavours?: Record<string, Module> };
+  const raw = manifest as unknown as { abi: number; baseline?: string; families: Record<string, Entry> };
+  const baseline = raw.baseline ?? Object.values(raw.families).find((f) => f.baseline)?.baseline ?? BASELINE_FLAVOUR;
+  const flavours: Record<string, Record<string, string>> = { [baseline]: {} };
+  const add = (flavour: string, family: string, sha256: string | undefined) => {
+    if (sha256) (flavours[flavour] ??= {})[family] = sha256;
+  };
+  for (const [key, m] of Object.entries(raw.families)) {
+    add(m.flavour ?? m.baseline ?? baseline, m.family ?? key, m.sha256);
+    for (const [flavour, f] of Object.entries(m.flavours ?? {})) add(f.flavour ?? flavour, f.family ?? m.family ?? key, f.sha256);
   }
-  return { flavours, baseline: BASELINE_FLAVOUR, abi: manifest.abi };
+  return { flavours, baseline, abi: raw.abi };
 }
 
 export function wispVersion(): string {

@@ -8,7 +8,7 @@ import { KernelPool } from '../backends/wasm/pool.js';
 import { GGMLType, rowBytes, traitsOf } from '../model/ggml-types.js';
 import { quantize } from '../model/quantize/index.js';
 import { randomWeights } from '../model/synth.js';
-import { BASELINE_FLAVOUR, kernelModules, lastLevelCache as lastLevelCacheOf, type CacheSize } from './environment.js';
+import { kernelModules, lastLevelCache as lastLevelCacheOf, type CacheSize } from './environment.js';
 import { beyondCache, measureReadBandwidthThreads, timeIt } from './memory.js';
 
 export const BENCH_TYPES = [GGMLType.F32, GGMLType.F16, GGMLType.Q8_0, GGMLType.Q4_0, GGMLType.Q4_K, GGMLType.Q6_K];
@@ -107,8 +107,8 @@ export function kernelVariants(type: GGMLType, rows: number): string[] {
 
 /** A kernel pool on one flavour's modules. The pool loads the manifest's baseline modules; another
  *  flavour is refused here (and reported as skipped) until the pool can be told which to load. */
-function flavourPool(memory: WebAssembly.Memory, threads: number, flavour: string): KernelPool {
-  if (flavour !== BASELINE_FLAVOUR) throw new Error(`the kernel pool cannot load flavour '${flavour}' yet (it loads ${BASELINE_FLAVOUR})`);
+function flavourPool(memory: WebAssembly.Memory, threads: number, flavour: string, baseline: string): KernelPool {
+  if (flavour !== baseline) throw new Error(`the kernel pool cannot load flavour '${flavour}' yet (it loads ${baseline})`);
   return KernelPool.create(memory, { threads });
 }
 
@@ -125,7 +125,8 @@ export async function benchKernels(threadCounts: number[], onResult?: (r: Kernel
   const minSeconds = o.minSeconds ?? 0.25;
   const lastLevelCache = lastLevelCacheOf();
   const workingSetBytes = o.workingSetBytes ?? beyondCache(lastLevelCache.bytes);
-  const flavours = o.flavours ?? Object.keys(kernelModules().flavours);
+  const modules = kernelModules();
+  const flavours = o.flavours ?? Object.keys(modules.flavours);
   const readBandwidth: ReadBandwidth[] = [];
   for (const threads of [...new Set([1, ...threadCounts])]) {
     o.onStart?.(`memory read, ${threads} thread${threads > 1 ? 's' : ''}`);
@@ -165,7 +166,7 @@ export async function benchKernels(threadCounts: number[], onResult?: (r: Kernel
           for (const threads of threadCounts) {
             let pool: KernelPool;
             try {
-              pool = flavourPool(arena.memory, threads, flavour);
+              pool = flavourPool(arena.memory, threads, flavour, modules.baseline);
             } catch (err) {
               skipped.set(flavour, (err as Error).message);
               break;
