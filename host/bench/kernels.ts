@@ -3,7 +3,7 @@
 // beside the machine's memory-read bandwidth measured in the same run. Both stream through more
 // bytes than the last-level cache holds, as a model's weights do.
 import { Arena, planBytes } from '../backends/wasm/arena.js';
-import { ACTIVATION, activationOf, matvecJob, Q16_0S } from '../backends/wasm/model.js';
+import { activationOf, matvecJob, type ActivationKind } from '../backends/wasm/model.js';
 import { KernelPool } from '../backends/wasm/pool.js';
 import { GGMLType, rowBytes, traitsOf } from '../model/ggml-types.js';
 import { quantize } from '../model/quantize/index.js';
@@ -95,14 +95,36 @@ export function checkBenchOptions(o: KernelBenchOptions): void {
   for (const f of o.flavours ?? []) if (!known.includes(f)) throw new Error(`bench kernels: no kernel flavour '${f}' in kernels/manifest.json (flavours: ${known.join(', ')})`);
 }
 
-/** The variants the engine runs a type on at this shape: itself, plus q4_0r8 (rows a multiple of 8), q4_Kr4 (of 4) or f16f. */
-export function kernelVariants(type: GGMLType, rows: number): string[] {
-  return [
+/** One way the engine runs a stored type: the kernel variant, its activation form, and the kernel that makes its layout from ggml's (if any). */
+interface EngineVariant {
+  name: string;
+  activation: ActivationKind;
+  repack?: string;
+}
+
+/**
+ * The variants the engine runs a type on at this many rows: itself, plus q4_0r8 (rows a multiple of
+ * 8), q4_Kr4 (of 4) or f16f. The one place the kernel bench asks the engine how it lays weights out.
+ */
+function engineVariants(type: GGMLType, rows: number): EngineVariant[] {
+  const names = [
     traitsOf(type).name,
     ...(type === GGMLType.Q4_0 && rows % 8 === 0 ? ['q4_0r8'] : []),
     ...(type === GGMLType.Q4_K && rows % 4 === 0 ? ['q4_Kr4'] : []),
     ...(type === GGMLType.F16 ? ['f16f'] : []),
   ];
+  const repack: Record<string, string> = { q4_0r8: 'repack_q4_0_r8', q4_Kr4: 'repack_q4_K_r4' };
+  return names.map((name) => ({ name, activation: activationOf({ type, kernel: name }), ...(repack[name] ? { repack: repack[name] } : {}) }));
+}
+
+/** Bytes of the largest activation row any of the variants takes for `cols` inputs. */
+function activationRowBytes(variants: EngineVariant[], cols: number): number {
+  return Math.max(...variants.map((v) => (cols / v.activation.blockSize) * v.activation.blockBytes));
+}
+
+/** The kernel variants the engine runs a type on at this many rows (names only). */
+export function kernelVariants(type: GGMLType, rows: number): string[] {
+  return engineVariants(type, rows).map((v) => v.name);
 }
 
 /** A kernel pool on one flavour's modules. The pool loads the manifest's baseline modules; another
@@ -140,10 +162,9 @@ export async function benchKernels(threadCounts: number[], onResult?: (r: Kernel
       const wBytes = rowBytes(type, cols) * rows;
       const stride = Math.ceil(wBytes / 64) * 64;
       const matrices = Math.max(1, Math.ceil(workingSetBytes / stride));
-      const kind = ACTIVATION[type]!;
-      const variants = kernelVariants(type, rows);
-      const repacked = variants.some((v) => v === 'q4_0r8' || v === 'q4_Kr4');
-      const xqBytes = (cols / 32) * Math.max(kind.blockBytes * (32 / kind.blockSize), variants.includes('q4_0r8') ? Q16_0S.blockBytes : 0);
+      const variants = engineVariants(type, rows);
+      const repacked = variants.some((v) => v.repack);
+      const xqBytes = activationRowBytes(variants, cols);
       const arena = new Arena(planBytes([stride * matrices, cols * 4, xqBytes, rows * 4, ...(repacked ? [wBytes] : [])]), 'the benchmark');
       const w = arena.alloc(stride * matrices);
       fillWeights(arena, w, type, rows, cols);
@@ -154,12 +175,10 @@ export async function benchKernels(threadCounts: number[], onResult?: (r: Kernel
       copyAcross();
       const x = arena.alloc(cols * 4);
       arena.f32(x, cols).set(randomWeights(cols, 7, 1));
-      const xq = kind.quantizer ? arena.alloc(xqBytes) : x;
+      const xq = variants.some((v) => v.activation.quantizer) ? arena.alloc(xqBytes) : x;
       const y = arena.alloc(rows * 4);
       const scratch = repacked ? arena.alloc(wBytes) : 0;
-      for (const name of variants) {
-        const k = activationOf({ type, kernel: name });
-        const repack = name === 'q4_0r8' ? 'repack_q4_0_r8' : name === 'q4_Kr4' ? 'repack_q4_K_r4' : undefined;
+      for (const { name, activation: k, repack } of variants) {
         let repackedNow = false;
         for (const flavour of flavours) {
           if (skipped.has(flavour)) continue;

@@ -435,7 +435,8 @@ export async function benchTtft(o: TtftOptions): Promise<TtftResult> {
   try {
     const r = await clientsInWorker({ url: server.url, device: server.device, streams: 1, seconds: 0, requests: o.requests, maxTokens: o.maxTokens, prompts: BENCH_PROMPTS, warmup: 1, noDelay: true });
     const level = summarize(1, r);
-    const engineBatches = server.model.sync ? o.batchSequences.map((n) => engineBatch(server, n, contextSize, o.batchMs)) : [];
+    const engineBatches: EngineBatch[] = [];
+    for (const n of o.batchSequences) engineBatches.push(await engineBatch(server, n, contextSize, o.batchMs));
     return {
       threads: o.threads,
       engine: server.model.description,
