@@ -8,6 +8,7 @@ import { loadUsers } from '../mqtt/users.js';
 import { wispCommand } from '../invocation.js';
 import { intOption, parseOptions, UsageError } from './args.js';
 import { MODEL_HELP, resolveOrPullModel } from './model-option.js';
+import { namedProfile } from '../profiles/index.js';
 
 const HELP = `usage: wisp serve [options]
 
@@ -23,7 +24,8 @@ ${MODEL_HELP}
   -t, --threads N         kernel threads (default: the device profile's, --profile or the detected
                           one: "auto" = the cores; printed at startup with the reason)
       --context N         context per sequence (default: the model's, at most 4096)
-      --max-sequences N   sequences decoding at once (KV cache slots, default 4)
+      --max-sequences N   sequences decoding at once (KV cache slots; default: the --profile's
+                          batch.maxSequences, else 4)
       --kv TYPE           KV cache type: f32 (default) or f16
       --queue N           requests that may wait (default 64; one more gets 'busy')
       --queue-per-client N  requests one client may have waiting (default queue/4)
@@ -103,7 +105,8 @@ export async function main(argv: string[]): Promise<void> {
       ...engineChoice(v),
       threads: intOption(v.threads, 'threads', 1),
       contextSize: intOption(v.context, 'context', 2),
-      maxSequences: intOption(v['max-sequences'], 'max-sequences', 1) ?? 4,
+      // a --profile (a tuned one from `wisp bench --tune`) brings its batch limit
+      maxSequences: intOption(v['max-sequences'], 'max-sequences', 1) ?? (v.profile !== undefined ? namedProfile(v.profile).batch.maxSequences : 4),
       kvType: kvOption(v.kv),
       maxQueue: intOption(v.queue, 'queue', 1),
       maxQueuePerClient: intOption(v['queue-per-client'], 'queue-per-client', 1),
