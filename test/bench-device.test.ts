@@ -115,7 +115,7 @@ test('wisp serve --profile with the tuned profile serves it and answers a reques
   try {
     for (let i = 0; i < 300 && !stdout.includes('Stop with Ctrl-C'); i++) await new Promise((r) => setTimeout(r, 100));
     assert.match(stdout, new RegExp(`threads: \\d+ \\(profile ${name}: \\d+`), stdout + stderr);
-    const url = /broker:\s+embedded, (mqtt:\/\/\S+)/.exec(stdout)![1];
+    const url = /broker:\s+embedded, listening on (mqtt:\/\/[^,\s]+)/.exec(stdout)![1];
     const c = await connect(url.replace('0.0.0.0', '127.0.0.1'));
     try {
       const status = new Promise<{ profile: string | null; online: boolean }>((resolve) => c.on('message', (t, p) => t === 'wisp/tunedtest/status' && resolve(JSON.parse(p.toString()))));
