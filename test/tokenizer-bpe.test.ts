@@ -4,24 +4,14 @@ import * as assert from 'uvu/assert';
 import { createTokenizer, type TokenizerVocab } from '../host/model/tokenizer/index.js';
 import { BYTE_TO_CHAR, toByteLevel } from '../host/model/tokenizer/bpe.js';
 import { preTokenizerFor, splitWords } from '../host/model/tokenizer/pretokenize.js';
-import { loadCorpus, show } from './helpers/tokenizer-fixtures.js';
 import { llama3Tokenizer, llama3Vocab } from './helpers/tokenizer-llama3-vocab.js';
 
-const corpus = loadCorpus();
 const llama3 = createTokenizer(llama3Vocab());
 const BOS = 128000, EOS = 128001, EOT = 128009;
 
-test('BPE ids equal llama3-tokenizer-js for every corpus string', () => {
-  const mismatches: string[] = [];
-  corpus.forEach((s, i) => {
-    const ids = llama3.encode(s, { addBos: false });
-    const expected = llama3Tokenizer.encode(s, { bos: false, eos: false });
-    if (JSON.stringify(ids) !== JSON.stringify(expected)) {
-      mismatches.push(`${show(s, i)}: got ${JSON.stringify(ids).slice(0, 120)}, oracle ${JSON.stringify(expected).slice(0, 120)}`);
-    }
-  });
-  assert.equal(mismatches.slice(0, 10), [], `${mismatches.length} strings differ`);
-});
+// Ids against llama.cpp for the whole corpus: tokenizer-llamacpp.test.ts. llama3-tokenizer-js (used
+// below for special tokens) splits on JavaScript's \s, which differs from llama.cpp's Unicode
+// White_Space on U+0085 and U+FEFF, so it is no longer the oracle for whole-corpus ids.
 
 test('known LLaMA 3 encodings', () => {
   assert.equal(llama3.encode('Hello world'), [BOS, 9906, 1917]);
