@@ -2,8 +2,12 @@
 import { fallbackTemplateFor, renderChat, type ChatMessage } from './chat-template.js';
 import type { Tokenizer } from './tokenizer/index.js';
 
-export function encodeChat(tokenizer: Tokenizer, messages: ChatMessage[]): number[] {
-  const template = tokenizer.vocab.chatTemplate ?? fallbackTemplateFor(tokenizer.vocab.tokens);
+/** The GGUF carries a chat template (tokenizer.chat_template); without one encodeChat guesses from the vocab. */
+export function hasChatTemplate(tokenizer: Tokenizer): boolean {
+  return tokenizer.vocab.chatTemplate !== undefined;
+}
+
+export function encodeChat(tokenizer: Tokenizer, messages: ChatMessage[], template = tokenizer.vocab.chatTemplate ?? fallbackTemplateFor(tokenizer.vocab.tokens)): number[] {
   const bos = tokenizer.bosId !== undefined ? tokenizer.vocab.tokens[tokenizer.bosId] : '';
   const eos = tokenizer.eosId !== undefined ? tokenizer.vocab.tokens[tokenizer.eosId] : '';
   const prompt = renderChat(template, messages, { bosToken: bos, eosToken: eos, addGenerationPrompt: true });
