@@ -84,12 +84,10 @@ test('without ignore_merges (gpt-2) words are merged from bytes', () => {
   assert.equal(createTokenizer({ ...vocab, pre: 'llama3' }).encode('abc'), [4]); // ignore_merges
 });
 
-test('long text tokenizes quickly', () => {
+test('long text encodes and decodes back to itself', () => {
   const text = 'The quick brown fox jumps over the lazy dog. 日本語 1234567 🦀\n'.repeat(200);
-  const t0 = performance.now();
   const ids = llama3.encode(text);
-  const ms = performance.now() - t0;
-  assert.ok(ms < 300, `${ms.toFixed(1)} ms`);
+  assert.is(ids[0], BOS);
   assert.is(llama3.decode(ids), text);
 });
 

@@ -15,7 +15,7 @@ const ATTR_OF_TYPE: Record<number, number> = {
   [TOKEN_TYPE.USER_DEFINED]: ATTR.USER_DEFINED, [TOKEN_TYPE.UNUSED]: ATTR.UNUSED, [TOKEN_TYPE.BYTE]: ATTR.BYTE,
 };
 
-/** Texts llama.cpp takes as end of generation (and forces to control tokens). */
+/** Texts llama.cpp takes as end of generation (and forces to control tokens; its EOT guesses are among them). */
 export const EOG_TEXTS = new Set([
   '<|eot_id|>', '<|im_end|>', '<|end|>', '<|return|>', '<|call|>', '<|flush|>', '<|calls|>', '<end_of_turn>',
   '<|endoftext|>', '</s>', '<|eom_id|>', '<EOT>', '_<EOT>', '[EOT]', '[EOS]', '<|end_of_text|>', '<end_of_utterance>',
@@ -56,10 +56,6 @@ export function specialTokenInfo(v: TokenizerVocab, types: Int32Array): SpecialT
     if (id === undefined) continue;
     forceControl(id);
     if (kind === 'pad' || kind === 'rep' || kind === 'sep') eog.add(id);
-  }
-  if (v.eotId === undefined) {
-    const eot = firstOf([...EOG_TEXTS]);
-    if (eot !== undefined) forceControl(eot);
   }
   for (const [text, id] of idOf) {
     if (EOG_TEXTS.has(text)) {
