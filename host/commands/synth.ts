@@ -11,7 +11,8 @@ const HELP = `usage: wisp synth --shape ${Object.keys(SYNTH_SHAPES).join('|')} -
   --shape NAME       ${Object.entries(SYNTH_SHAPES)
     .map(([k, s]) => `${k} (dim ${s.dim}, ${s.nLayers} layers, ${s.nHeads}/${s.nKvHeads} heads, ffn ${s.ffnDim})`)
     .join('\n                     ')}
-  --tokenizer PATH   vocabulary source: a llama2.c tokenizer.bin or a .gguf
+  --tokenizer PATH   vocabulary source: a llama2.c tokenizer.bin, a .gguf, or a Hugging Face
+                     tokenizer folder (tokenizer.json + tokenizer_config.json, as the converter reads it)
   --type TYPE        f32 (default), f16, bf16, q8_0, q4_0, q4_k, q6_k
   --seed N           (default 1)
   --layers N, --ctx N   override the shape's layer count / context length

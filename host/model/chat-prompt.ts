@@ -11,7 +11,7 @@ export function encodeChat(tokenizer: Tokenizer, messages: ChatMessage[], templa
   const bos = tokenizer.bosId !== undefined ? tokenizer.vocab.tokens[tokenizer.bosId] : '';
   const eos = tokenizer.eosId !== undefined ? tokenizer.vocab.tokens[tokenizer.eosId] : '';
   const prompt = renderChat(template, messages, { bosToken: bos, eosToken: eos, addGenerationPrompt: true });
-  // a template that writes the BOS text itself must not get a second BOS from the tokenizer
-  const addBos = bos === '' || !prompt.startsWith(bos);
+  // BOS as llama.cpp adds it (the vocab's add_bos), but not a second one after a template that writes it
+  const addBos = tokenizer.vocab.addBos && !(bos !== '' && prompt.startsWith(bos));
   return tokenizer.encode(prompt, { parseSpecial: true, addBos });
 }
