@@ -50,10 +50,12 @@ export function configFromGGUF(file: GGUFHeaderView): LlamaConfig {
   const headDim = file.optNumber(key('attention.key_length')) ?? dim / nHeads;
   const tokens = file.optArray('tokenizer.ggml.tokens');
   const vocabSize = file.optNumber(key('vocab_size')) ?? tokens?.length ?? file.tensorInfo('token_embd.weight').dims[1];
+  const nLayers = file.number(key('block_count'));
+  checkBlockCount(file, nLayers, key('block_count'));
   const config: LlamaConfig = {
     arch,
     dim,
-    nLayers: file.number(key('block_count')),
+    nLayers,
     nHeads,
     nKvHeads,
     headDim,
@@ -69,6 +71,24 @@ export function configFromGGUF(file: GGUFHeaderView): LlamaConfig {
   };
   validateConfig(config);
   return config;
+}
+
+/**
+ * The block count is bounded by the blocks the file's tensors name (blk.0.* … blk.N-1.*), checked
+ * before anything loops over layers: a hostile block_count of 2^31 - 1 would otherwise drive
+ * per-layer work (shape tables, KV caches) for seconds and gigabytes before any tensor is missed.
+ */
+function checkBlockCount(file: GGUFHeaderView, n: number, key: string): void {
+  if (!Number.isInteger(n) || n <= 0) return; // validateConfig names that
+  let blocks = 0;
+  for (const t of file.tensors) {
+    const m = /^blk\.(\d+)\./.exec(t.name);
+    if (m) blocks = Math.max(blocks, Number(m[1]) + 1);
+  }
+  if (n > blocks) {
+    const held = blocks === 0 ? 'no block tensors (blk.N.*)' : `tensors for ${blocks} block${blocks === 1 ? '' : 's'} (blk.0 to blk.${blocks - 1})`;
+    throw new Error(`model config: ${key} is ${n}, but the file's ${file.tensors.length} tensors hold ${held}`);
+  }
 }
 
 export function validateConfig(c: LlamaConfig): void {
