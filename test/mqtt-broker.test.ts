@@ -13,7 +13,7 @@ import type { AedesPublishPacket } from 'aedes';
 import { CLI } from './helpers/paths.js';
 import { startBroker, type EmbeddedBroker, type LimitReason } from '../host/mqtt/broker.js';
 import { filterCovers, mayReplyTo, replyPrefixFor, subscribeDenial, publishDenial, topicMatches } from '../host/mqtt/acl.js';
-import { TokenBucket } from '../host/mqtt/limits.js';
+import { DEFAULT_LOGIN_BACKOFF, TokenBucket } from '../host/mqtt/limits.js';
 import { UsersError, checkCredentials, hashPassword, loadUsers, parseUsers, verifyPassword, type UserTable } from '../host/mqtt/users.js';
 
 const DEVICE = 'dev1';
@@ -95,6 +95,9 @@ test('ACL rules by role', () => {
   assert.ok(subscribeDenial(ops, 'd', 'wisp/#'));
   assert.is(publishDenial({ clientId: 'x', role: 'anonymous' }, 'd', 'anything/at/all', true), null);
   assert.ok(publishDenial({ clientId: 'x', role: 'anonymous' }, 'd', '$SYS/x', false));
+  // every $ topic, not only aedes' $SYS/ (see the rule's comment)
+  assert.ok(publishDenial({ clientId: 'x', role: 'anonymous' }, 'd', '$CONTROL/dynamic-security/v1', false));
+  assert.ok(publishDenial({ clientId: 'x', role: 'anonymous' }, 'd', '$share/g/wisp/fleet/infer', false));
 });
 
 test('replyPrefixFor / mayReplyTo: replies stay under the requesting user', () => {
@@ -110,6 +113,11 @@ test('replyPrefixFor / mayReplyTo: replies stay under the requesting user', () =
   for (const t of ['wisp/d/infer', 'wisp/d/control/x', 'wisp/fleet/infer', '$SYS/x', 'a/#', '']) {
     assert.not.ok(mayReplyTo('d', undefined, t), t);
   }
+  // nor into another device's request, cancel, status or control topics
+  for (const t of ['wisp/other/infer', 'wisp/other/cancel', 'wisp/other/status', 'wisp/other/control', 'wisp/other/control/kernels/swap']) {
+    assert.not.ok(mayReplyTo('d', undefined, t), t);
+  }
+  for (const t of ['wisp/other/reply/1', 'wisp/app/infer/answers', 'wisp/other/inference']) assert.ok(mayReplyTo('d', undefined, t), t);
 });
 
 test('TokenBucket: burst at once, then the sustained rate', () => {
@@ -152,6 +160,9 @@ test.before(async () => {
     device: DEVICE,
     maxPayloadBytes: MAX_PAYLOAD,
     ratePerClient: RATE,
+    // every client here comes from 127.0.0.1 and some get passwords wrong on purpose: no back-off
+    // (mqtt-security.test.ts tests it on a broker of its own)
+    loginBackoff: { ...DEFAULT_LOGIN_BACKOFF, freeFailures: 1000 },
     log: (msg, fields) => void logLines.push({ msg, fields }),
   });
   broker.onLimited((clientId, reason) => void limitedEvents.push({ clientId, reason }));

@@ -26,10 +26,11 @@ ${MODEL_HELP}
       --queue-per-client N  requests one client may have waiting (default queue/4)
   embedded broker:
       --host ADDR         listen address (default 0.0.0.0)
-      --port N            MQTT over TCP (default 1883)
+      --port N|off        MQTT over TCP (default 1883; off: none, TLS only)
       --ws-port N         MQTT over WebSocket (off by default)
       --tls-port N --tls-cert FILE --tls-key FILE [--tls-ca FILE]   MQTT over TLS
-      --users FILE        users and roles (wisp user add); without it anyone may connect
+      --users FILE        users and roles (wisp user add); without it anyone may connect.
+                          "require_tls": true in it refuses password logins without TLS
   external broker:
       --broker URL        mqtt://host:port or mqtts://host:port (Mosquitto, EMQX, ...)
       --broker-user NAME  (password from $WISP_BROKER_PASSWORD)
@@ -78,6 +79,7 @@ export async function main(argv: string[]): Promise<void> {
     HELP,
   );
   if (v['tls-port'] !== undefined && (!v['tls-cert'] || !v['tls-key'])) throw new UsageError('--tls-port needs --tls-cert and --tls-key');
+  if (v.port === 'off' && v['tls-port'] === undefined) throw new UsageError('--port off needs --tls-port: it would leave no MQTT listener');
   if (v.fleet !== undefined && !v.broker) throw new UsageError('--fleet needs --broker: the embedded broker has no shared subscriptions (use Mosquitto or EMQX)');
   const file = (path: string | undefined) => (path === undefined ? undefined : readFileSync(path));
   const rate = intOption(v.rate, 'rate', 1);
@@ -95,7 +97,7 @@ export async function main(argv: string[]): Promise<void> {
     maxQueue: intOption(v.queue, 'queue', 1),
     maxQueuePerClient: intOption(v['queue-per-client'], 'queue-per-client', 1),
     host: v.host ?? '0.0.0.0',
-    port: intOption(v.port, 'port', 0),
+    port: v.port === 'off' ? 'off' : intOption(v.port, 'port', 0),
     wsPort: intOption(v['ws-port'], 'ws-port', 0),
     tls: v['tls-port'] !== undefined ? { port: intOption(v['tls-port'], 'tls-port', 0)!, cert: readFileSync(v['tls-cert']!), key: readFileSync(v['tls-key']!), ca: file(v['tls-ca']) } : undefined,
     users: v.users !== undefined ? loadUsers(v.users) : undefined,
