@@ -4,13 +4,14 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFile, execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { connect as netConnect, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect as mqttConnect, connectAsync, type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt';
+import { connectAsync, type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt';
 import type { AedesPublishPacket } from 'aedes';
 import { CLI } from './helpers/paths.js';
+import { selfSignedCert, tryConnect } from './helpers/mqtt.js';
 import { startBroker, type EmbeddedBroker, type LimitReason } from '../host/mqtt/broker.js';
 import { filterCovers, mayReplyTo, replyPrefixFor, subscribeDenial, publishDenial, topicMatches } from '../host/mqtt/acl.js';
 import { DEFAULT_LOGIN_BACKOFF, TokenBucket } from '../host/mqtt/limits.js';
@@ -143,12 +144,7 @@ const clients: MqttClient[] = [];
 
 test.before(async () => {
   tmp = mkdtempSync(join(tmpdir(), 'wisp-broker-'));
-  execFileSync('openssl', [
-    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
-    '-keyout', join(tmp, 'key.pem'), '-out', join(tmp, 'cert.pem'), '-subj', '/CN=localhost',
-    '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost',
-  ], { stdio: 'pipe' });
-  cert = readFileSync(join(tmp, 'cert.pem'), 'utf8');
+  cert = selfSignedCert(tmp).cert;
   const users: UserTable = { users: {} };
   for (const [name, pw] of Object.entries(PASSWORDS)) users.users[name] = { role: ROLE[name], password: await hashPassword(pw) };
   broker = await startBroker({
@@ -186,30 +182,6 @@ async function client(user: string | null, opts: IClientOptions = {}, url = brok
   });
   clients.push(c);
   return c;
-}
-
-/**
- * Connects and hangs up at once: 'connected', the CONNACK reason code of a refusal, or 'closed' when
- * the connection ended without a CONNACK. (connectAsync never settles when the socket just closes.)
- */
-function tryConnect(url: string, opts: IClientOptions): Promise<'connected' | 'closed' | number> {
-  return new Promise((resolve) => {
-    const c = mqttConnect(url, { protocolVersion: 5, reconnectPeriod: 0, connectTimeout: 3000, ...opts });
-    const done = (result: 'connected' | 'closed' | number) => {
-      clearTimeout(timer);
-      c.removeAllListeners();
-      c.on('error', () => {});
-      c.end(true);
-      resolve(result);
-    };
-    const timer = setTimeout(() => done('closed'), 4000);
-    c.once('connect', () => done('connected'));
-    c.once('error', (err) => {
-      const code = (err as { code?: unknown }).code;
-      done(typeof code === 'number' ? code : 'closed'); // a TLS error has a string code
-    });
-    c.once('close', () => done('closed'));
-  });
 }
 
 function refusedCode(user: string, password: string | undefined, protocolVersion: 4 | 5): Promise<'connected' | 'closed' | number> {
