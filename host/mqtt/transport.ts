@@ -84,10 +84,10 @@ export class EmbeddedTransport implements Transport {
     this.onPublish = (packet, client) => {
       // our own publishes have no client
       if (!client || !subscriptions.some((filter) => topicMatches(filter, packet.topic))) return;
-      // over its limit but acknowledged (MQTT 3.1.1 QoS 1/2, which has no negative ack): answer, never run
-      const limit = this.broker.limitOf(packet);
-      if (limit) handlers.dropped(this.inbound(packet, client.id), limit);
-      else handlers.message(this.inbound(packet, client.id));
+      // over its limit but acknowledged (MQTT 3.1.1 QoS 1/2, which has no negative ack): onLimited
+      // below answers it; it is never run
+      if (this.broker.limitOf(packet)) return;
+      handlers.message(this.inbound(packet, client.id));
     };
     this.broker.aedes.on('publish', this.onPublish);
     // a client that sent DISCONNECT left on purpose: its requests go on (mosquitto_pub + mosquitto_sub
