@@ -190,7 +190,7 @@ export class InferenceService {
     } else if (c.takenOver) {
       this.opts.log.error(
         { transport: this.opts.transport.description, retryInMs: c.retryInMs },
-        `${c.reason}: is another wisp serving device '${this.device}', or a client using its id? Backing off before the next attempt`,
+        `broker connection taken over (${c.reason}): is another wisp serving device '${this.device}', or a client using its client id? Next attempt in ${c.retryInMs} ms`,
       );
     } else {
       this.opts.log.warn({ transport: this.opts.transport.description, reason: c.reason, retryInMs: c.retryInMs }, 'broker connection lost: reconnecting');

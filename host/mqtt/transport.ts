@@ -160,18 +160,29 @@ const SESSION_TAKEN_OVER = 0x8e;
 /** A connection that lasted this long was not fighting anyone: the takeover count starts again. */
 const STABLE_CONNECTION_MS = 60_000;
 
-/** The service as an MQTT 5 client of an external broker (Mosquitto, EMQX, ...). */
+/**
+ * The service as an MQTT 5 client of an external broker (Mosquitto, EMQX, ...).
+ *
+ * Two clients with one client id make the broker drop each in turn; reconnecting every second would
+ * keep both off the air. A takeover is a DISCONNECT 0x8E (EMQX, aedes) or, as Mosquitto 2.0 sends
+ * none, the broker closing the connection without an error soon after it was made, twice or more in
+ * a row. Each one in a row doubles the wait before the next attempt (reconnectMs up to
+ * maxReconnectMs); a connection that lasts STABLE_CONNECTION_MS, or a broker that cannot be reached,
+ * resets the count.
+ */
 export class ClientTransport implements Transport {
   readonly knowsClients = false;
   readonly description: string;
   private client?: MqttClient;
   private up = false;
   private closing = false;
-  /** Takeovers in a row (reset by a connection that lasts STABLE_CONNECTION_MS). */
-  private takeovers = 0;
+  /** Connections in a row the broker closed soon after they were made (takeovers, likely or certain). */
+  private kicks = 0;
   private connectedAt = 0;
+  private sawError = false;
   private lastReason?: string;
   private takenOver = false;
+  private stableTimer?: NodeJS.Timeout;
 
   constructor(private readonly opts: ExternalBrokerOptions) {
     this.description = `external broker ${opts.url}`;
@@ -183,12 +194,12 @@ export class ClientTransport implements Transport {
 
   async start(handlers: TransportHandlers, subscriptions: string[]): Promise<void> {
     const o = this.opts;
-    const baseReconnect = o.reconnectMs ?? 1000;
+    const base = o.reconnectMs ?? 1000;
     const options: IClientOptions = {
       protocolVersion: 5,
       clientId: o.clientId,
       clean: true,
-      reconnectPeriod: baseReconnect,
+      reconnectPeriod: base,
       connectTimeout: o.connectTimeoutMs ?? 10_000,
       will: { topic: o.will.topic, payload: Buffer.from(o.will.payload), qos: 1, retain: true },
       ...(o.username !== undefined ? { username: o.username } : {}),
@@ -213,8 +224,6 @@ export class ClientTransport implements Transport {
       });
       client.once('error', fail);
     });
-    this.up = true;
-    this.connectedAt = performance.now();
     client.on('message', (topic, payload, packet) => {
       const props = packet.properties;
       handlers.message({
@@ -233,25 +242,45 @@ export class ClientTransport implements Transport {
     const subscribe = () => client.subscribeAsync(subscriptions, { qos: 1, rh: 2, rap: true });
     await subscribe();
 
-    // mqtt.js schedules its reconnect when the socket closes, with options.reconnectPeriod as it is
-    // then: the broker's DISCONNECT comes first, so the back-off is set here
+    // mqtt.js arms its reconnect timer when the socket closes, with options.reconnectPeriod as it is
+    // then; so each connection sets, when it is made, the wait that follows if it is taken over too
+    const connected = () => {
+      this.up = true;
+      this.sawError = false;
+      this.connectedAt = performance.now();
+      client.options.reconnectPeriod = Math.min(o.maxReconnectMs ?? 300_000, base * 2 ** Math.min(this.kicks, 30));
+      clearTimeout(this.stableTimer);
+      this.stableTimer = setTimeout(() => {
+        this.kicks = 0;
+        client.options.reconnectPeriod = base;
+      }, STABLE_CONNECTION_MS);
+      this.stableTimer.unref();
+    };
+    connected();
     client.on('disconnect', (packet) => {
       this.lastReason = packet.properties?.reasonString ?? `DISCONNECT reason 0x${(packet.reasonCode ?? 0).toString(16)}`;
       this.takenOver = packet.reasonCode === SESSION_TAKEN_OVER;
-      if (!this.takenOver) return;
-      // two clients with one id make the broker drop each in turn: back off instead of fighting
-      if (performance.now() - this.connectedAt >= STABLE_CONNECTION_MS) this.takeovers = 0;
-      this.takeovers += 1;
-      client.options.reconnectPeriod = Math.min(o.maxReconnectMs ?? 300_000, baseReconnect * 2 ** (this.takeovers - 1));
     });
-    client.on('error', (err) => (this.lastReason = err.message));
+    client.on('error', (err) => {
+      this.lastReason = err.message;
+      this.sawError = true;
+      if (!this.up) this.kicks = 0; // the broker cannot be reached: nobody is taking our id
+    });
     client.on('close', () => {
       if (!this.up || this.closing) return;
       this.up = false;
+      clearTimeout(this.stableTimer);
+      const soon = performance.now() - this.connectedAt < STABLE_CONNECTION_MS;
+      this.kicks = this.takenOver || (soon && !this.sawError) ? this.kicks + 1 : 0;
+      const takenOver = this.takenOver || this.kicks >= 2;
       handlers.connection?.({
         connected: false,
-        reason: this.takenOver ? `another connection took client id ${o.clientId} (session taken over)` : (this.lastReason ?? 'connection closed'),
-        takenOver: this.takenOver,
+        reason: this.takenOver
+          ? `DISCONNECT 0x8E: another connection took client id ${o.clientId}`
+          : takenOver
+            ? `closed by the broker ${this.kicks} times in a row soon after connecting, as Mosquitto does when another connection takes client id ${o.clientId}`
+            : (this.lastReason ?? 'connection closed'),
+        takenOver,
         retryInMs: client.options.reconnectPeriod,
       });
       this.takenOver = false;
@@ -259,9 +288,7 @@ export class ClientTransport implements Transport {
     });
     // after a reconnect with a clean session the subscriptions are gone: take them again
     client.on('connect', (ack) => {
-      this.up = true;
-      this.connectedAt = performance.now();
-      client.options.reconnectPeriod = baseReconnect; // the next loss that is not a takeover retries at the usual pace
+      connected();
       handlers.connection?.({ connected: true });
       if (!ack.sessionPresent) void subscribe().catch(() => {});
     });
@@ -278,6 +305,7 @@ export class ClientTransport implements Transport {
 
   async close(): Promise<void> {
     this.closing = true;
+    clearTimeout(this.stableTimer);
     // force when the connection is down: a clean end would wait for a broker that is not there
     if (this.client) await this.client.endAsync(!this.client.connected);
   }

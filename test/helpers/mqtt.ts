@@ -150,6 +150,31 @@ export function slowSteps(model: object, ms: number): () => void {
   };
 }
 
+/**
+ * Holds every decode step of `model` until `release()` (a kernel that hangs, as far as the scheduler
+ * can tell); `restore()` puts the model back.
+ */
+export function holdSteps(model: object): { release(): void; restore(): void } {
+  const m = model as { decodeBatch?: (...a: unknown[]) => unknown; forward: (...a: unknown[]) => unknown };
+  const key = m.decodeBatch ? 'decodeBatch' : 'forward';
+  const own = Object.prototype.hasOwnProperty.call(m, key);
+  const orig = m[key]!;
+  let open!: () => void;
+  const gate = new Promise<void>((resolve) => (open = resolve));
+  m[key] = async (...a: unknown[]) => {
+    await gate;
+    return orig.apply(m, a);
+  };
+  return {
+    release: () => open(),
+    restore: () => {
+      open();
+      if (own) m[key] = orig;
+      else delete m[key];
+    },
+  };
+}
+
 /** A self-signed certificate for 127.0.0.1 / localhost in `dir`: { cert (PEM text), key (path) }. */
 export function selfSignedCert(dir: string): { cert: string; key: string } {
   execFileSync('openssl', [
