@@ -37,15 +37,17 @@ function usersError(data: unknown): UsersError {
 
 test('users file: each bad field is named in the error', async () => {
   const good = await hashPassword('x');
-  const err = usersError({ users: { alice: { role: 'admin', password: good }, bob: { role: 'client', password: 'hunter2' }, carol: { role: 'client' }, 'a/b': { role: 'client', password: good } }, extra: 1 });
+  const err = usersError({ require_tls: 'yes', users: { alice: { role: 'admin', password: good }, bob: { role: 'client', password: 'hunter2' }, carol: { role: 'client' }, 'a/b': { role: 'client', password: good } }, extra: 1 });
   const text = err.problems.join('\n');
   assert.match(text, 'users.alice.role: "admin" is not a role (one of client, operator)');
   assert.match(text, 'users.bob.password: not a password hash of the form scrypt$');
   assert.match(text, 'users.carol: missing required field "password"');
   assert.match(text, 'user name "a/b" is not allowed');
   assert.match(text, 'top level: unknown field "extra"');
+  assert.match(text, 'require_tls: must be boolean');
   assert.match(err.message, 'invalid users file users.json');
   assert.equal(parseUsers({ users: { alice: { role: 'client', password: good } } }).users.alice.role, 'client');
+  assert.is(parseUsers({ require_tls: true, users: {} }).require_tls, true);
 });
 
 test('hashPassword / verifyPassword: scrypt$salt$hash, right password only, fresh salt each time', async () => {
