@@ -4,6 +4,7 @@
 // here throws past a message handler).
 import type { Logger } from 'pino';
 import { Scheduler, type SchedulerOptions } from '../engine/scheduler.js';
+import { hasChatTemplate } from '../model/chat-prompt.js';
 import type { ServiceMetrics } from '../obs/metrics.js';
 import { dispatch, serviceSubscriptions, type HandlerContext, type ServedModel } from './handlers/index.js';
 import { topics } from './protocol.js';
@@ -216,7 +217,7 @@ export class InferenceService {
       online,
       ts: new Date().toISOString(),
       version: this.opts.version ?? '0.0.0',
-      model: { name: s.name, sha256: s.sha256, context: s.contextSize },
+      model: { name: s.name, sha256: s.sha256, context: s.contextSize, chat_template: hasChatTemplate(s.tokenizer) },
       engine: s.engine,
       profile: this.opts.profile ?? null,
       kernels: this.opts.kernels ?? {},
