@@ -86,8 +86,8 @@ function checkBlockCount(file: GGUFHeaderView, n: number, key: string): void {
     if (m) blocks = Math.max(blocks, Number(m[1]) + 1);
   }
   if (n > blocks) {
-    const held = blocks === 0 ? 'no block tensors (blk.N.*)' : `tensors for ${blocks} block${blocks === 1 ? '' : 's'} (blk.0 to blk.${blocks - 1})`;
-    throw new Error(`model config: ${key} is ${n}, but the file's ${file.tensors.length} tensors hold ${held}`);
+    const held = blocks === 0 ? 'no block (no blk.N.* tensor)' : `only ${blocks} block${blocks === 1 ? '' : 's'} (blk.0 to blk.${blocks - 1})`;
+    throw new Error(`model config: ${key} is ${n}, but the file's ${file.tensors.length} tensors cover ${held}`);
   }
 }
 
