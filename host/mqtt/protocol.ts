@@ -47,6 +47,8 @@ export type ErrorCode =
   | 'rate_limited'
   | 'forbidden_reply_topic'
   | 'duplicate_id'
+  | 'forbidden'
+  | 'not_implemented'
   | 'model_error'
   | 'shutdown'
   | 'internal';

@@ -90,12 +90,14 @@ export function configFromGGUF(file: GGUFHeaderView): LlamaConfig {
   const nHeads = file.number(key('nHeads'));
   const nKvHeads = file.optNumber(key('nKvHeads')) ?? nHeads;
   const headDim = file.optNumber(key('headDim')) ?? dim / nHeads;
+  const nLayers = file.number(key('nLayers'));
+  checkBlockCount(file, nLayers, key('nLayers'));
   const tokens = file.optArray('tokenizer.ggml.tokens');
   const vocabSize = file.optNumber(key('vocabSize')) ?? tokens?.length ?? file.tensorInfo('token_embd.weight').dims[1];
   const config: LlamaConfig = {
     arch,
     dim,
-    nLayers: file.number(key('nLayers')),
+    nLayers,
     nHeads,
     nKvHeads,
     headDim,
@@ -111,6 +113,24 @@ export function configFromGGUF(file: GGUFHeaderView): LlamaConfig {
   };
   validateConfig(config);
   return config;
+}
+
+/**
+ * The block count is bounded by the blocks the file's tensors name (blk.0.* … blk.N-1.*), checked
+ * before anything loops over layers: a hostile block_count of 2^31 - 1 would otherwise drive
+ * per-layer work (shape tables, KV caches) for seconds and gigabytes before any tensor is missed.
+ */
+function checkBlockCount(file: GGUFHeaderView, n: number, key: string): void {
+  if (!Number.isInteger(n) || n <= 0) return; // validateConfig names that
+  let blocks = 0;
+  for (const t of file.tensors) {
+    const m = /^blk\.(\d+)\./.exec(t.name);
+    if (m) blocks = Math.max(blocks, Number(m[1]) + 1);
+  }
+  if (n > blocks) {
+    const held = blocks === 0 ? 'no block (no blk.N.* tensor)' : `only ${blocks} block${blocks === 1 ? '' : 's'} (blk.0 to blk.${blocks - 1})`;
+    throw new Error(`model config: ${key} is ${n}, but the file's ${file.tensors.length} tensors cover ${held}`);
+  }
 }
 
 /** The config of a llama model of this shape, as configFromGGUF reads back what llamaMetadata writes. */
