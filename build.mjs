@@ -15,14 +15,20 @@ function step(label, fn) {
   console.error(`build: ${label} (${Math.round(performance.now() - t0)} ms)`);
 }
 
-// Kernel families: every asm/<family>.ts that is an entry point (not a shared lib file).
+// Kernel families and their flavours: asm/families.json (asm/build-kernels.mjs says how they are built).
 const asmDir = join(root, 'asm');
-const families = existsSync(join(asmDir, 'families.json'))
-  ? JSON.parse(readFileSync(join(asmDir, 'families.json'), 'utf8'))
-  : [];
-if (families.length > 0) {
+const config = existsSync(join(asmDir, 'families.json')) ? JSON.parse(readFileSync(join(asmDir, 'families.json'), 'utf8')) : undefined;
+if (config && config.families.length > 0) {
   const { buildKernels } = await import('./asm/build-kernels.mjs');
-  step(`kernels (${families.map((f) => f.name).join(', ')})`, () => buildKernels(root, families));
+  const label = config.families.map((f) => `${f.name} (${[config.baseline, ...(f.flavours ?? []).filter((x) => x !== config.baseline)].join(', ')})`).join(', ');
+  const t0 = performance.now();
+  try {
+    await buildKernels(root, config);
+  } catch (e) {
+    console.error(`build: ${e.message}`);
+    process.exit(1);
+  }
+  console.error(`build: kernels ${label} (${Math.round(performance.now() - t0)} ms)`);
 }
 
 // a clean dist/: a deleted source must not leave its compiled test behind

@@ -115,7 +115,7 @@ export async function startServer(o: ServerOptions): Promise<Server> {
       cleanup.push(() => b.close());
       transport = new EmbeddedTransport(b);
     }
-    const kernels = o.engine === 'reference' ? {} : Object.fromEntries(Object.entries(loadManifest().families).map(([f, m]) => [f, m.sha256]));
+    const kernels = o.engine === 'reference' ? {} : Object.fromEntries(Object.entries(loadManifest().families).map(([f, m]) => [f, m.flavours[m.baseline].sha256]));
     const service = new InferenceService({
       device,
       served: {
