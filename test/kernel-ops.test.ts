@@ -1,16 +1,12 @@
 // The `ops` kernel family (asm/ops.ts) against its JS reference (host/kernels/reference/ops.ts), loaded
 // the way the host loads it: one shared memory, WASI stubs. Tolerances are stated per test; the error
 // budgets come from f32 arithmetic (2^-24 ≈ 6e-8 per rounding) and the exp of asm/lib/math.ts.
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { mulberry32 } from '../host/engine/sampler.js';
 import { compileFamily, createSharedMemory, instantiateKernel } from '../host/kernels/load.js';
 import * as ref from '../host/kernels/reference/ops.js';
-import { ROOT } from './helpers/paths.js';
+import { compileAsmProbe } from './helpers/asm-probe.js';
 import { HOST_BASE, KernelArena } from './helpers/kernel-arena.js';
 
 interface OpsKernels {
@@ -57,18 +53,8 @@ const ODD_SIZES = [1, 3, 5, 63, 4097];
 
 /** asm/lib/math.ts compiled alone (asm/lib/exp-probe.ts), with the kernel build's optimisation flags. */
 function compileExpProbe(): { exp(x: number, out: number, n: number): void; silu(x: number, out: number, n: number): void; mem: WebAssembly.Memory } {
-  const dir = mkdtempSync(join(tmpdir(), 'wisp-exp-probe-'));
-  try {
-    const wasm = join(dir, 'probe.wasm');
-    execFileSync(join(ROOT, 'node_modules', '.bin', 'asc'), [
-      join(ROOT, 'asm', 'lib', 'exp-probe.ts'), '-o', wasm, '-O3', '--noAssert', '--runtime', 'stub', '--use', 'abort=', '--enable', 'simd',
-    ], { stdio: 'inherit' });
-    const e = new WebAssembly.Instance(new WebAssembly.Module(readFileSync(wasm))).exports as Record<string, unknown>;
-    const mem = e.memory as WebAssembly.Memory;
-    return { exp: e.exp_array as (x: number, o: number, n: number) => void, silu: e.silu_array as (x: number, o: number, n: number) => void, mem };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  const e = compileAsmProbe('lib/exp-probe.ts');
+  return { exp: e.exp_array as (x: number, o: number, n: number) => void, silu: e.silu_array as (x: number, o: number, n: number) => void, mem: e.memory };
 }
 
 const probe = compileExpProbe();
