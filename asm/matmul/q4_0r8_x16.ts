@@ -21,7 +21,7 @@
 // the q4_0r8 row): the two halves must share one stream —
 // eight rows read as two 4-row streams ran 18% slower than four rows when the matrix came from DRAM.
 //
-// Exactness: per block and row the integer Σ q·qx − 8·Σ qx is the same integer as q4_0_x16.ts's
+// Exactness: per block and row the integer Σ q·qx − 8·Σ qx is the same integer as act_q16_0.ts's
 // Σ (q − 8)·qx (the ×16 sum covers 16 values per row: |16·Σ q·qx| ≤ 16·16·15·32767 ≈ 1.3e8, exact in i32), and the f32 steps are the same
 // (acc + f32(s)·(dw·dx), blocks in order, acc from 0), so matvec_q4_0r8_x16s / matmul_q4_0r8_x16s
 // equal matvec_q4_0_x16 bit for bit.
@@ -93,7 +93,7 @@ export function matvec_q4_0r8_x16s(w: usize, x: usize, y: usize, cols: i32, r0: 
   const rowBytes = <usize>nb * Q4_0_BYTES;
   const z = cols >> 31;
   // the constants as splats of c | z, also used after the loops (a branch never taken): TurboFan then
-  // computes them once instead of rebuilding each (three instructions) in every block (see q4_0_x16.ts)
+  // computes them once instead of rebuilding each (three instructions) in every block (see act_q16_0.ts)
   const m1 = i16x8.splat(<i16>(0x000f | z)), m16 = i16x8.splat(<i16>(0x00f0 | z));
   const ms = i32x4.splat(0x8fffe000 | z), k112 = i32x4.splat(0x77800000 | z);
   for (let r = r0; r < r1; r += 8) {

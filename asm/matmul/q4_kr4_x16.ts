@@ -29,7 +29,7 @@
 // values), turns them to f32 and adds (l0 + l2) + (l1 + l3). The f32 sum rounds, so the partition
 // matters: here nibble s holds exactly the pairs m ≡ s (mod 4), and sum A_s (rows in lanes) is that
 // lane k = s, the same integer (per sub-block |16·S1| ≤ 4·2·15·16·32767 ≈ 6.3e7 and |256·S2| ≤
-// 4·2·15·256·32767 ≈ 1.0e9 < 2^31, shifted back exactly; then the same bound as q4_k_x16.ts).
+// 4·2·15·256·32767 ≈ 1.0e9 < 2^31, shifted back exactly; then the same bound as act_q16_k.ts).
 // The min term Σ_j m_j·(bsums[2j] + bsums[2j+1]) is an exact i32 either way. The f32 steps are the
 // same operations lane-wise ((A0 + A2) + (A1 + A3), ·(dx·d), − f32(msum)·(dx·dmin), acc + ..), with
 // the scales converted in three operations, exact for finite halves only (the host repacks only
@@ -110,7 +110,7 @@ export function repack_q4_K_r4(src: usize, dst: usize, rows: i32, cols: i32): vo
  * t = ((A0 + A2) + (A1 + A3))·(dx·d), u = f32(msum)·(dx·dmin).
  */
 @inline function block_dot(acc: v128, p: usize, xb: usize, z: i32, m0: v128, m1: v128, m2: v128, mff: v128, ms: v128, k112: v128): v128 {
-  // a_s: the four rows' sums over the value pairs m ≡ s (mod 4), Σ_j sc_j·(…) (q4_k_x16.ts's lane s)
+  // a_s: the four rows' sums over the value pairs m ≡ s (mod 4), Σ_j sc_j·(…) (act_q16_k.ts's lane s)
   let a0 = i32x4.splat(0), a1 = i32x4.splat(0), a2 = i32x4.splat(0), a3 = i32x4.splat(0);
   let q = p + Q4_KR4_QS, xq = xb + Q16_K_Q;
   // the scales of sub-blocks 0..3, then 4..7, are the bytes of sv's row lanes, lowest first (one
