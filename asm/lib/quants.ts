@@ -61,8 +61,9 @@ import { Q16_K_BSUMS, Q4_K_SCALES, Q6_K_QH } from './blocks';
 
 /** The 32-value sums (bsums[2j] + bsums[2j+1]) of sub-blocks 4h .. 4h + 3 of the q16_K block at xb, as i32 lanes. */
 @inline export function q16k_sub_sums(xb: usize, h: i32): v128 {
-  const o = xb + Q16_K_BSUMS + (<usize>h << 5);
-  const b0 = v128.load(o), b1 = v128.load(o, 16);
+  // h is a constant at every call: immediate offsets, no address arithmetic
+  const b0 = h == 0 ? v128.load(xb, Q16_K_BSUMS) : v128.load(xb, Q16_K_BSUMS + 32);
+  const b1 = h == 0 ? v128.load(xb, Q16_K_BSUMS + 16) : v128.load(xb, Q16_K_BSUMS + 48);
   return i32x4.add(i32x4.shuffle(b0, b1, 0, 2, 4, 6), i32x4.shuffle(b0, b1, 1, 3, 5, 7));
 }
 

@@ -53,27 +53,6 @@ const W_Q4_0: i32 = 1;
   return f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(reduce4_i32(s0, s1, s2, s3)), scale));
 }
 
-/**
- * acc + (Σ qw·qx)·dw·dx for one weight block at p and four q16_0 blocks at a0..a3; lane i = token i.
- * c1..c4: halves_to_f32x4_k's constants (see matmul_any).
- */
-@inline function tokens_block_q8_0(acc: v128, p: usize, a0: usize, a1: usize, a2: usize, a3: usize, z: i32,
-  c1: v128, c2: v128, c3: v128, c4: v128): v128 {
-  let w0 = v128.load8x8_s(p, Q8_0_QS), w1 = v128.load8x8_s(p, Q8_0_QS + 8);
-  let s0 = dot_x16(w0, w1, a0 + Q16_0_Q), s1 = dot_x16(w0, w1, a1 + Q16_0_Q);
-  let s2 = dot_x16(w0, w1, a2 + Q16_0_Q), s3 = dot_x16(w0, w1, a3 + Q16_0_Q);
-  if (z == 0) {
-    w0 = v128.load8x8_s(p, Q8_0_QS + 16);
-    w1 = v128.load8x8_s(p, Q8_0_QS + 24);
-    s0 = i32x4.add(s0, dot_x16(w0, w1, a0 + Q16_0_Q + 32));
-    s1 = i32x4.add(s1, dot_x16(w0, w1, a1 + Q16_0_Q + 32));
-    s2 = i32x4.add(s2, dot_x16(w0, w1, a2 + Q16_0_Q + 32));
-    s3 = i32x4.add(s3, dot_x16(w0, w1, a3 + Q16_0_Q + 32));
-  }
-  const scale = f32x4.mul(halves_to_f32x4_k(v128.load16_splat(p), c1, c2, c3, c4), gather_f32(a0, a1, a2, a3));
-  return f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(reduce4_i32(s0, s1, s2, s3)), scale));
-}
-
 // ---- q4_0 weights ----------------------------------------------------------------------------
 
 /** Σ q·v over the low (shift 0) or high (shift 4) nibbles of the 16 bytes w, v0/v1 the matching 16 values as i16. */
@@ -112,34 +91,20 @@ const W_Q4_0: i32 = 1;
   return f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(s), scale));
 }
 
-/**
- * acc + (Σ (q − 8)·qx)·dw·dx for one weight block at p and four q16_0 blocks at a0..a3; lane i = token i.
- * m, eight, c1..c4 are the constants, computed once per call (see matmul_any).
- */
-@inline function tokens_block_q4_0(acc: v128, p: usize, a0: usize, a1: usize, a2: usize, a3: usize, z: i32,
-  m: v128, eight: v128, c1: v128, c2: v128, c3: v128, c4: v128): v128 {
-  const wa = v128.load8x8_u(p, Q4_0_QS), wb = v128.load8x8_u(p, Q4_0_QS + 8);
-  let la = i16x8.sub(v128.and(wa, m), eight), lb = i16x8.sub(v128.and(wb, m), eight);
-  let s0 = dot_x16(la, lb, a0 + Q16_0_Q), s1 = dot_x16(la, lb, a1 + Q16_0_Q);
-  let s2 = dot_x16(la, lb, a2 + Q16_0_Q), s3 = dot_x16(la, lb, a3 + Q16_0_Q);
-  if (z == 0) {
-    la = i16x8.sub(i16x8.shr_u(wa, 4), eight);
-    lb = i16x8.sub(i16x8.shr_u(wb, 4), eight);
-    s0 = i32x4.add(s0, dot_x16(la, lb, a0 + Q16_0_Q + 32));
-    s1 = i32x4.add(s1, dot_x16(la, lb, a1 + Q16_0_Q + 32));
-    s2 = i32x4.add(s2, dot_x16(la, lb, a2 + Q16_0_Q + 32));
-    s3 = i32x4.add(s3, dot_x16(la, lb, a3 + Q16_0_Q + 32));
-  }
-  const scale = f32x4.mul(halves_to_f32x4_k(v128.load16_splat(p), c1, c2, c3, c4), gather_f32(a0, a1, a2, a3));
-  return f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(reduce4_i32(s0, s1, s2, s3)), scale));
+// ---- matvec ------------------------------------------------------------------------------------
+
+@inline function rows_block(wt: i32, acc: v128, p0: usize, p1: usize, p2: usize, p3: usize, xb: usize, z: i32): v128 {
+  return wt == W_Q8_0 ? rows_block_q8_0(acc, p0, p1, p2, p3, xb, z) : rows_block_q4_0(acc, p0, p1, p2, p3, xb, z);
 }
 
-// ---- matvec, one driver per weight format (they unroll differently: measured) ----------------------
-
-/** matvec_q8_0_x16(w, x: q16_0*, y: f32*, cols, r0, r1): one block per step. */
-export function matvec_q8_0_x16(w: usize, x: usize, y: usize, cols: i32, r0: i32, r1: i32): void {
+/**
+ * y[r] for r in [r0, r1): four rows per pass from the quarters of the range; q8_0 one block per step,
+ * q4_0 two (measured, see above), then the odd block.
+ */
+@inline function matvec_any(wt: i32, w: usize, x: usize, y: usize, cols: i32, r0: i32, r1: i32): void {
+  const wb: usize = wt == W_Q8_0 ? Q8_0_BYTES : Q4_0_BYTES, xs: usize = Q16_0_BYTES;
   const nb = cols / Q8_0_BLOCK;
-  const rowBytes = <usize>nb * Q8_0_BYTES;
+  const rowBytes = <usize>nb * wb;
   const z = cols >> 31;
   const q = (r1 - r0 + 3) >> 2; // rows per quarter
   const last = r1 - 1;
@@ -149,47 +114,73 @@ export function matvec_q8_0_x16(w: usize, x: usize, y: usize, cols: i32, r0: i32
     let p2 = row_ptr(w, r + 2 * q, last, rowBytes), p3 = row_ptr(w, r + 3 * q, last, rowBytes);
     let xb = x;
     let acc = f32x4.splat(0);
-    for (let b = 0; b < nb; b++) {
-      acc = rows_block_q8_0(acc, p0, p1, p2, p3, xb, z);
-      p0 += Q8_0_BYTES; p1 += Q8_0_BYTES; p2 += Q8_0_BYTES; p3 += Q8_0_BYTES;
-      xb += Q16_0_BYTES;
+    let b = 0;
+    if (wt == W_Q4_0) {
+      for (; b + 2 <= nb; b += 2) {
+        acc = rows_block(wt, acc, p0, p1, p2, p3, xb, z);
+        acc = rows_block(wt, acc, p0 + wb, p1 + wb, p2 + wb, p3 + wb, xb + xs, z);
+        p0 += 2 * wb; p1 += 2 * wb; p2 += 2 * wb; p3 += 2 * wb;
+        xb += 2 * xs;
+      }
+      if (b < nb) acc = rows_block(wt, acc, p0, p1, p2, p3, xb, z);
+    } else {
+      for (; b < nb; b++) {
+        acc = rows_block(wt, acc, p0, p1, p2, p3, xb, z);
+        p0 += wb; p1 += wb; p2 += wb; p3 += wb;
+        xb += xs;
+      }
     }
     store_quarters(y, r, q, r1, acc);
   }
 }
 
-/** matvec_q4_0_x16(w, x: q16_0*, y: f32*, cols, r0, r1): two blocks per step. */
+/** matvec_q8_0_x16(w, x: q16_0*, y: f32*, cols, r0, r1). */
+export function matvec_q8_0_x16(w: usize, x: usize, y: usize, cols: i32, r0: i32, r1: i32): void {
+  matvec_any(W_Q8_0, w, x, y, cols, r0, r1);
+}
+
+/** matvec_q4_0_x16(w, x: q16_0*, y: f32*, cols, r0, r1). */
 export function matvec_q4_0_x16(w: usize, x: usize, y: usize, cols: i32, r0: i32, r1: i32): void {
-  const nb = cols / Q8_0_BLOCK;
-  const rowBytes = <usize>nb * Q4_0_BYTES;
-  const z = cols >> 31;
-  const q = (r1 - r0 + 3) >> 2;
-  const last = r1 - 1;
-  for (let i = 0; i < q; i++) {
-    const r = r0 + i;
-    let p0 = row_ptr(w, r, last, rowBytes), p1 = row_ptr(w, r + q, last, rowBytes);
-    let p2 = row_ptr(w, r + 2 * q, last, rowBytes), p3 = row_ptr(w, r + 3 * q, last, rowBytes);
-    let xb = x;
-    let acc = f32x4.splat(0);
-    let b = 0;
-    for (; b + 2 <= nb; b += 2) {
-      acc = rows_block_q4_0(acc, p0, p1, p2, p3, xb, z);
-      acc = rows_block_q4_0(acc, p0 + Q4_0_BYTES, p1 + Q4_0_BYTES, p2 + Q4_0_BYTES, p3 + Q4_0_BYTES, xb + Q16_0_BYTES, z);
-      p0 += 2 * Q4_0_BYTES; p1 += 2 * Q4_0_BYTES; p2 += 2 * Q4_0_BYTES; p3 += 2 * Q4_0_BYTES;
-      xb += 2 * Q16_0_BYTES;
-    }
-    if (b < nb) acc = rows_block_q4_0(acc, p0, p1, p2, p3, xb, z);
-    store_quarters(y, r, q, r1, acc);
-  }
+  matvec_any(W_Q4_0, w, x, y, cols, r0, r1);
 }
 
 // ---- matmul, one driver for both -----------------------------------------------------------------
 
+/**
+ * acc + (Σ qw·qx)·dw·dx (q4_0: Σ (q − 8)·qx) for one weight block at p and four q16_0 blocks at
+ * a0..a3; lane i = token i. Each half's 16 weights are unpacked once for the four tokens (q4_0: the
+ * 16 bytes loaded once, low nibbles then high, minus 8). m, eight (q4_0's nibble mask and offset) and
+ * c1..c4 (halves_to_f32x4_k's) are the constants, computed once per call (see matmul_any).
+ */
 @inline function tokens_block(wt: i32, acc: v128, p: usize, a0: usize, a1: usize, a2: usize, a3: usize, z: i32,
   m: v128, eight: v128, c1: v128, c2: v128, c3: v128, c4: v128): v128 {
-  return wt == W_Q8_0
-    ? tokens_block_q8_0(acc, p, a0, a1, a2, a3, z, c1, c2, c3, c4)
-    : tokens_block_q4_0(acc, p, a0, a1, a2, a3, z, m, eight, c1, c2, c3, c4);
+  let wa = i32x4.splat(0), wb = i32x4.splat(0), la: v128, lb: v128;
+  if (wt == W_Q8_0) {
+    la = v128.load8x8_s(p, Q8_0_QS);
+    lb = v128.load8x8_s(p, Q8_0_QS + 8);
+  } else {
+    wa = v128.load8x8_u(p, Q4_0_QS);
+    wb = v128.load8x8_u(p, Q4_0_QS + 8);
+    la = i16x8.sub(v128.and(wa, m), eight);
+    lb = i16x8.sub(v128.and(wb, m), eight);
+  }
+  let s0 = dot_x16(la, lb, a0 + Q16_0_Q), s1 = dot_x16(la, lb, a1 + Q16_0_Q);
+  let s2 = dot_x16(la, lb, a2 + Q16_0_Q), s3 = dot_x16(la, lb, a3 + Q16_0_Q);
+  if (z == 0) {
+    if (wt == W_Q8_0) {
+      la = v128.load8x8_s(p, Q8_0_QS + 16);
+      lb = v128.load8x8_s(p, Q8_0_QS + 24);
+    } else {
+      la = i16x8.sub(i16x8.shr_u(wa, 4), eight);
+      lb = i16x8.sub(i16x8.shr_u(wb, 4), eight);
+    }
+    s0 = i32x4.add(s0, dot_x16(la, lb, a0 + Q16_0_Q + 32));
+    s1 = i32x4.add(s1, dot_x16(la, lb, a1 + Q16_0_Q + 32));
+    s2 = i32x4.add(s2, dot_x16(la, lb, a2 + Q16_0_Q + 32));
+    s3 = i32x4.add(s3, dot_x16(la, lb, a3 + Q16_0_Q + 32));
+  }
+  const scale = f32x4.mul(halves_to_f32x4_k(v128.load16_splat(p), c1, c2, c3, c4), gather_f32(a0, a1, a2, a3));
+  return f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(reduce4_i32(s0, s1, s2, s3)), scale));
 }
 
 /**

@@ -27,13 +27,13 @@
 // V8's register allocation (act_q8_k.ts).
 import { Q16_K_Q, Q4_K_DMIN, Q4_K_QS, Q4_K_SCALES, Q6_K_D, Q6_K_QH, Q6_K_SCALES } from '../lib/blocks';
 import { f16_to_f32 } from '../lib/f16';
-import { bytes_to_i32x4, half_scales_hi, half_scales_lo, mins_0_3, mins_4_7, q16k_sub_sums, q4k_scales, q6_group1, q6_group2, q6_group3, q6_group4, q6_group_at, scales_0_3, scales_4_7 } from '../lib/quants';
+import { bytes_to_i32x4, half_scales_hi, half_scales_lo, mins_0_3, mins_4_7, q16k_sub_sums, q6_group1, q6_group2, q6_group3, q6_group4, q6_group_at, scales_0_3, scales_4_7 } from '../lib/quants';
 import { gather_f32, hsum_f32, hsum_i32, lane, reduce4_f32, reduce4_i32 } from '../lib/simd';
 
 // ---- q4_K weights ----------------------------------------------------------------------------
 
 /** Σ q·qx over 32 values: q = the u16 lanes w0..w3, qx = the 32 i16 at xq. */
-@inline function dot32(w0: v128, w1: v128, w2: v128, w3: v128, xq: usize): v128 {
+@inline export function dot32(w0: v128, w1: v128, w2: v128, w3: v128, xq: usize): v128 {
   const a = i32x4.add(i32x4.dot_i16x8_s(w0, v128.load(xq)), i32x4.dot_i16x8_s(w1, v128.load(xq, 16)));
   const b = i32x4.add(i32x4.dot_i16x8_s(w2, v128.load(xq, 32)), i32x4.dot_i16x8_s(w3, v128.load(xq, 48)));
   return i32x4.add(a, b);
@@ -77,31 +77,14 @@ import { gather_f32, hsum_f32, hsum_i32, lane, reduce4_f32, reduce4_i32 } from '
   return t - u;
 }
 
-/** acc + the q4_K block at p · the q16_K blocks at a0..a3 (lane i = token i): each sub-block unpacked once for four tokens. */
-@inline export function tokens_q4_K(acc: v128, p: usize, a0: usize, a1: usize, a2: usize, a3: usize): v128 {
-  const m = i16x8.splat(0x0f);
-  const scales = q4k_scales(p);
-  let i0 = i32x4.splat(0), i1 = i32x4.splat(0), i2 = i32x4.splat(0), i3 = i32x4.splat(0);
-  for (let j = 0; j < 8; j++) {
-    const q = p + Q4_K_QS + (<usize>(j >> 1) << 5);
-    const shift = (j & 1) << 2;
-    const w0 = v128.and(i16x8.shr_u(v128.load8x8_u(q), shift), m);
-    const w1 = v128.and(i16x8.shr_u(v128.load8x8_u(q, 8), shift), m);
-    const w2 = v128.and(i16x8.shr_u(v128.load8x8_u(q, 16), shift), m);
-    const w3 = v128.and(i16x8.shr_u(v128.load8x8_u(q, 24), shift), m);
-    const sc = i32x4.splat(<i32>(scales >> (<u64>j << 3)) & 0xff);
-    const xo = <usize>Q16_K_Q + (<usize>j << 6);
-    i0 = i32x4.add(i0, i32x4.mul(dot32(w0, w1, w2, w3, a0 + xo), sc));
-    i1 = i32x4.add(i1, i32x4.mul(dot32(w0, w1, w2, w3, a1 + xo), sc));
-    i2 = i32x4.add(i2, i32x4.mul(dot32(w0, w1, w2, w3, a2 + xo), sc));
-    i3 = i32x4.add(i3, i32x4.mul(dot32(w0, w1, w2, w3, a3 + xo), sc));
-  }
-  const msum = reduce4_i32(mins_dot(p, a0), mins_dot(p, a1), mins_dot(p, a2), mins_dot(p, a3));
-  const dx = gather_f32(a0, a1, a2, a3);
-  const isum = reduce4_f32(f32x4.convert_i32x4_s(i0), f32x4.convert_i32x4_s(i1), f32x4.convert_i32x4_s(i2), f32x4.convert_i32x4_s(i3));
-  const tv = f32x4.mul(isum, f32x4.mul(dx, f32x4.splat(f16_to_f32(load<u16>(p)))));
-  const uv = f32x4.mul(f32x4.convert_i32x4_s(msum), f32x4.mul(dx, f32x4.splat(f16_to_f32(load<u16>(p, Q4_K_DMIN)))));
-  return f32x4.add(acc, f32x4.sub(tv, uv));
+/** The four tokens' min terms Σ_j m_j·(bsums[2j] + bsums[2j+1]) for the q4_K block at p (lane i = the q16_K block at a_i). */
+@inline export function q4k_msum4(p: usize, a0: usize, a1: usize, a2: usize, a3: usize): v128 {
+  return reduce4_i32(mins_dot(p, a0), mins_dot(p, a1), mins_dot(p, a2), mins_dot(p, a3));
+}
+
+/** The four tokens' Σ_j sc_j·(Σ q·qx): each token's i32 lanes to f32, summed as (l0 + l2) + (l1 + l3) (see the bound above). */
+@inline export function q4k_isum4(i0: v128, i1: v128, i2: v128, i3: v128): v128 {
+  return reduce4_f32(f32x4.convert_i32x4_s(i0), f32x4.convert_i32x4_s(i1), f32x4.convert_i32x4_s(i2), f32x4.convert_i32x4_s(i3));
 }
 
 // ---- q6_K weights ----------------------------------------------------------------------------

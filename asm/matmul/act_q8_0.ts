@@ -49,26 +49,6 @@ const W_Q4_0: i32 = 1;
   return f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(reduce4_i32(s0, s1, s2, s3)), scale));
 }
 
-/**
- * acc + (Σ qw·qx)·dw·dx for one weight block at p and four activation blocks at x0..x3, lane i =
- * token i; dw is the weight block's scale in every lane.
- */
-@inline function tokens_block_q8_0(acc: v128, p: usize, x0: usize, x1: usize, x2: usize, x3: usize, dw: v128, z: i32): v128 {
-  let w0 = v128.load8x8_s(p, Q8_0_QS), w1 = v128.load8x8_s(p, Q8_0_QS + 8);
-  let s0 = dot_i8x16(x0 + Q8_0_QS, w0, w1), s1 = dot_i8x16(x1 + Q8_0_QS, w0, w1);
-  let s2 = dot_i8x16(x2 + Q8_0_QS, w0, w1), s3 = dot_i8x16(x3 + Q8_0_QS, w0, w1);
-  if (z == 0) {
-    w0 = v128.load8x8_s(p, Q8_0_QS + 16);
-    w1 = v128.load8x8_s(p, Q8_0_QS + 24);
-    s0 = i32x4.add(s0, dot_i8x16(x0 + Q8_0_QS + 16, w0, w1));
-    s1 = i32x4.add(s1, dot_i8x16(x1 + Q8_0_QS + 16, w0, w1));
-    s2 = i32x4.add(s2, dot_i8x16(x2 + Q8_0_QS + 16, w0, w1));
-    s3 = i32x4.add(s3, dot_i8x16(x3 + Q8_0_QS + 16, w0, w1));
-  }
-  const scale = f32x4.mul(dw, halves_to_f32x4(gather_halves(x0, x1, x2, x3)));
-  return f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(reduce4_i32(s0, s1, s2, s3)), scale));
-}
-
 // ---- q4_0 weights ----------------------------------------------------------------------------
 
 /** Σ q·v over the low (shift 0) or high (shift 4) nibbles of the 16 bytes at p, v0/v1 = the matching 16 values as i16. */
@@ -105,31 +85,32 @@ const W_Q4_0: i32 = 1;
   return f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(s), scale));
 }
 
-/** acc + (Σ (q − 8)·qx)·dw·dx for one weight block and four activation blocks; lane i = token i. */
-@inline function tokens_block_q4_0(acc: v128, p: usize, x0: usize, x1: usize, x2: usize, x3: usize, dw: v128, z: i32): v128 {
-  let wa = nibbles_a(p + Q4_0_QS, 0), wb = nibbles_b(p + Q4_0_QS, 0);
-  let s0 = dot_i8x16(x0 + Q8_0_QS, wa, wb), s1 = dot_i8x16(x1 + Q8_0_QS, wa, wb);
-  let s2 = dot_i8x16(x2 + Q8_0_QS, wa, wb), s3 = dot_i8x16(x3 + Q8_0_QS, wa, wb);
-  if (z == 0) {
-    wa = nibbles_a(p + Q4_0_QS, 4);
-    wb = nibbles_b(p + Q4_0_QS, 4);
-    s0 = i32x4.add(s0, dot_i8x16(x0 + Q8_0_QS + 16, wa, wb));
-    s1 = i32x4.add(s1, dot_i8x16(x1 + Q8_0_QS + 16, wa, wb));
-    s2 = i32x4.add(s2, dot_i8x16(x2 + Q8_0_QS + 16, wa, wb));
-    s3 = i32x4.add(s3, dot_i8x16(x3 + Q8_0_QS + 16, wa, wb));
-  }
-  const scale = f32x4.mul(dw, halves_to_f32x4(gather_halves(x0, x1, x2, x3)));
-  return f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(reduce4_i32(s0, s1, s2, s3)), scale));
-}
-
 // ---- the drivers, shared by both weight formats ----------------------------------------------------
 
 @inline function rows_block(wt: i32, acc: v128, p0: usize, p1: usize, p2: usize, p3: usize, xb: usize, dx: v128, z: i32): v128 {
   return wt == W_Q8_0 ? rows_block_q8_0(acc, p0, p1, p2, p3, xb, dx, z) : rows_block_q4_0(acc, p0, p1, p2, p3, xb, dx, z);
 }
 
+/**
+ * acc + (Σ qw·qx)·dw·dx (q4_0: Σ (q − 8)·qx) for one weight block at p and four activation blocks at
+ * x0..x3, lane i = token i; each half's 16 weights unpacked once for the four tokens; dw is the weight
+ * block's scale in every lane.
+ */
 @inline function tokens_block(wt: i32, acc: v128, p: usize, x0: usize, x1: usize, x2: usize, x3: usize, dw: v128, z: i32): v128 {
-  return wt == W_Q8_0 ? tokens_block_q8_0(acc, p, x0, x1, x2, x3, dw, z) : tokens_block_q4_0(acc, p, x0, x1, x2, x3, dw, z);
+  let w0 = wt == W_Q8_0 ? v128.load8x8_s(p, Q8_0_QS) : nibbles_a(p + Q4_0_QS, 0);
+  let w1 = wt == W_Q8_0 ? v128.load8x8_s(p, Q8_0_QS + 8) : nibbles_b(p + Q4_0_QS, 0);
+  let s0 = dot_i8x16(x0 + Q8_0_QS, w0, w1), s1 = dot_i8x16(x1 + Q8_0_QS, w0, w1);
+  let s2 = dot_i8x16(x2 + Q8_0_QS, w0, w1), s3 = dot_i8x16(x3 + Q8_0_QS, w0, w1);
+  if (z == 0) {
+    w0 = wt == W_Q8_0 ? v128.load8x8_s(p, Q8_0_QS + 16) : nibbles_a(p + Q4_0_QS, 4);
+    w1 = wt == W_Q8_0 ? v128.load8x8_s(p, Q8_0_QS + 24) : nibbles_b(p + Q4_0_QS, 4);
+    s0 = i32x4.add(s0, dot_i8x16(x0 + Q8_0_QS + 16, w0, w1));
+    s1 = i32x4.add(s1, dot_i8x16(x1 + Q8_0_QS + 16, w0, w1));
+    s2 = i32x4.add(s2, dot_i8x16(x2 + Q8_0_QS + 16, w0, w1));
+    s3 = i32x4.add(s3, dot_i8x16(x3 + Q8_0_QS + 16, w0, w1));
+  }
+  const scale = f32x4.mul(dw, halves_to_f32x4(gather_halves(x0, x1, x2, x3)));
+  return f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(reduce4_i32(s0, s1, s2, s3)), scale));
 }
 
 /** y[r] for r in [r0, r1): four rows per pass from the quarters of the range, four blocks per step. */

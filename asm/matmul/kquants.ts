@@ -3,8 +3,10 @@
 // block dot products come from the activation format's file. matvec does one row at a time; matmul
 // four tokens per pass, each weight block read once for the four (same operations lane-wise: equal
 // results bit for bit).
-import { Q16_K_BYTES, Q4_K_BLOCK, Q4_K_BYTES, Q6_K_BYTES, Q8_K_BYTES } from '../lib/blocks';
-import { store_lanes } from '../lib/simd';
+import { Q16_K_BYTES, Q16_K_Q, Q4_K_BLOCK, Q4_K_BYTES, Q4_K_DMIN, Q4_K_QS, Q6_K_BYTES, Q8_K_BYTES, Q8_K_QS } from '../lib/blocks';
+import { f16_to_f32 } from '../lib/f16';
+import { q4k_scales } from '../lib/quants';
+import { gather_f32, store_lanes } from '../lib/simd';
 import * as x8 from './act_q8_k';
 import * as x16 from './act_q16_k';
 
@@ -19,9 +21,46 @@ const X_Q16_K: i32 = 1;
   return wt == W_Q4_K ? x16.block_q4_K(p, xb, z) : x16.block_q6_K(p, xb, z);
 }
 
+/** Σ q·qx over 32 values: q = the u16 lanes w0..w3, qx = the 32 activations at xq. */
+@inline function dot32(xt: i32, w0: v128, w1: v128, w2: v128, w3: v128, xq: usize): v128 {
+  return xt == X_Q8_K ? x8.dot32(w0, w1, w2, w3, xq) : x16.dot32(w0, w1, w2, w3, xq);
+}
+
+/**
+ * acc + the q4_K block at p · the activation blocks at a0..a3 (lane i = token i): each sub-block
+ * unpacked once for the four tokens; per token the operations of the activation format's block_q4_K.
+ */
+@inline function tokens_q4_K(xt: i32, acc: v128, p: usize, a0: usize, a1: usize, a2: usize, a3: usize): v128 {
+  const m = i16x8.splat(0x0f);
+  const scales = q4k_scales(p);
+  let i0 = i32x4.splat(0), i1 = i32x4.splat(0), i2 = i32x4.splat(0), i3 = i32x4.splat(0);
+  for (let j = 0; j < 8; j++) {
+    // sub-block j: chunk j/2, low nibbles when j is even, high when odd
+    const q = p + Q4_K_QS + (<usize>(j >> 1) << 5);
+    const shift = (j & 1) << 2;
+    const w0 = v128.and(i16x8.shr_u(v128.load8x8_u(q), shift), m);
+    const w1 = v128.and(i16x8.shr_u(v128.load8x8_u(q, 8), shift), m);
+    const w2 = v128.and(i16x8.shr_u(v128.load8x8_u(q, 16), shift), m);
+    const w3 = v128.and(i16x8.shr_u(v128.load8x8_u(q, 24), shift), m);
+    const sc = i32x4.splat(<i32>(scales >> (<u64>j << 3)) & 0xff);
+    // sub-block j's 32 activations: 32 i8 after q8_K's d, or 32 i16 after q16_K's
+    const xo = xt == X_Q8_K ? <usize>Q8_K_QS + (<usize>j << 5) : <usize>Q16_K_Q + (<usize>j << 6);
+    i0 = i32x4.add(i0, i32x4.mul(dot32(xt, w0, w1, w2, w3, a0 + xo), sc));
+    i1 = i32x4.add(i1, i32x4.mul(dot32(xt, w0, w1, w2, w3, a1 + xo), sc));
+    i2 = i32x4.add(i2, i32x4.mul(dot32(xt, w0, w1, w2, w3, a2 + xo), sc));
+    i3 = i32x4.add(i3, i32x4.mul(dot32(xt, w0, w1, w2, w3, a3 + xo), sc));
+  }
+  const msum = xt == X_Q8_K ? x8.q4k_msum4(p, a0, a1, a2, a3) : x16.q4k_msum4(p, a0, a1, a2, a3);
+  const dx = gather_f32(a0, a1, a2, a3);
+  const isum = xt == X_Q8_K ? x8.q4k_isum4(i0, i1, i2, i3) : x16.q4k_isum4(i0, i1, i2, i3);
+  const tv = f32x4.mul(isum, f32x4.mul(dx, f32x4.splat(f16_to_f32(load<u16>(p)))));
+  const uv = f32x4.mul(f32x4.convert_i32x4_s(msum), f32x4.mul(dx, f32x4.splat(f16_to_f32(load<u16>(p, Q4_K_DMIN)))));
+  return f32x4.add(acc, f32x4.sub(tv, uv));
+}
+
 @inline function tokens(wt: i32, xt: i32, acc: v128, p: usize, a0: usize, a1: usize, a2: usize, a3: usize): v128 {
-  if (xt == X_Q8_K) return wt == W_Q4_K ? x8.tokens_q4_K(acc, p, a0, a1, a2, a3) : x8.tokens_q6_K(acc, p, a0, a1, a2, a3);
-  return wt == W_Q4_K ? x16.tokens_q4_K(acc, p, a0, a1, a2, a3) : x16.tokens_q6_K(acc, p, a0, a1, a2, a3);
+  if (wt == W_Q4_K) return tokens_q4_K(xt, acc, p, a0, a1, a2, a3);
+  return xt == X_Q8_K ? x8.tokens_q6_K(acc, p, a0, a1, a2, a3) : x16.tokens_q6_K(acc, p, a0, a1, a2, a3);
 }
 
 /** One weight row (nb blocks at p) · one activation row at xb. */
