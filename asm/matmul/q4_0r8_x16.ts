@@ -26,7 +26,7 @@
 // (acc + f32(s)·(dw·dx), blocks in order, acc from 0), so matvec_q4_0r8_x16s / matmul_q4_0r8_x16s
 // equal matvec_q4_0_x16 bit for bit.
 import { Q16_0S_BYTES, Q16_0S_SUM, Q4_0_BLOCK, Q4_0_BYTES, Q4_0R8_BYTES, Q4_0R8_HALF } from '../lib/blocks';
-import { finite_halves_s_to_f32x4_k } from '../lib/f16';
+import { F16_K112, F16_MS, finite_halves_s_to_f32x4_k } from '../lib/f16';
 import { row_ptr } from '../lib/simd';
 
 /**
@@ -95,7 +95,7 @@ export function matvec_q4_0r8_x16s(w: usize, x: usize, y: usize, cols: i32, r0: 
   // the constants as splats of c | z, also used after the loops (a branch never taken): TurboFan then
   // computes them once instead of rebuilding each (three instructions) in every block (see act_q16_0.ts)
   const m1 = i16x8.splat(<i16>(0x000f | z)), m16 = i16x8.splat(<i16>(0x00f0 | z));
-  const ms = i32x4.splat(0x8fffe000 | z), k112 = i32x4.splat(0x77800000 | z);
+  const ms = i32x4.splat(F16_MS | z), k112 = i32x4.splat(F16_K112 | z);
   for (let r = r0; r < r1; r += 8) {
     let p = w + <usize>r * rowBytes;
     let xb = x;
@@ -199,7 +199,7 @@ export function matmul_q4_0r8_x16s(w: usize, x: usize, y: usize, cols: i32, rows
   const rowBytes = <usize>nb * Q4_0_BYTES, xBytes = <usize>nb * Q16_0S_BYTES;
   const z = cols >> 31;
   const m1 = i16x8.splat(<i16>(0x000f | z));
-  const ms = i32x4.splat(0x8fffe000 | z), k112 = i32x4.splat(0x77800000 | z);
+  const ms = i32x4.splat(F16_MS | z), k112 = i32x4.splat(F16_K112 | z);
   for (let t = 0; t < nTok; t += 4) {
     const lastT = nTok - 1;
     const t0 = row_ptr(x, t, lastT, xBytes), t1 = row_ptr(x, t + 1, lastT, xBytes);

@@ -36,7 +36,7 @@
 // matrices whose d and dmin are all finite). So matvec_q4_Kr4_x16 and matmul_q4_Kr4_x16 equal
 // matvec_q4_K_x16 bit for bit.
 import { Q16_K_BYTES, Q16_K_Q, Q4_K_BLOCK, Q4_K_BYTES, Q4_K_DMIN, Q4_K_QS, Q4_K_SCALES, Q4_KR4_BYTES, Q4_KR4_DMIN, Q4_KR4_HIGH, Q4_KR4_MINS, Q4_KR4_QS, Q4_KR4_SCALES } from '../lib/blocks';
-import { finite_halves_s_to_f32x4_k } from '../lib/f16';
+import { F16_K112, F16_MS, finite_halves_s_to_f32x4_k } from '../lib/f16';
 import { q16k_sub_sums } from '../lib/quants';
 
 /**
@@ -188,7 +188,7 @@ export function matvec_q4_Kr4_x16(w: usize, x: usize, y: usize, cols: i32, r0: i
   const z = cols >> 31;
   const m0 = i16x8.splat(<i16>(0x000f | z)), m1 = i16x8.splat(<i16>(0x00f0 | z)), m2 = i16x8.splat(<i16>(0x0f00 | z));
   const mff = i32x4.splat(0xff | z);
-  const ms = i32x4.splat(0x8fffe000 | z), k112 = i32x4.splat(0x77800000 | z);
+  const ms = i32x4.splat(F16_MS | z), k112 = i32x4.splat(F16_K112 | z);
   for (let r = r0; r < r1; r += 4) {
     let p = w + <usize>r * rowBytes;
     let xb = x;
@@ -217,7 +217,7 @@ export function matmul_q4_Kr4_x16(w: usize, x: usize, y: usize, cols: i32, rows:
   const z = cols >> 31;
   const m0 = i16x8.splat(<i16>(0x000f | z)), m1 = i16x8.splat(<i16>(0x00f0 | z)), m2 = i16x8.splat(<i16>(0x0f00 | z));
   const mff = i32x4.splat(0xff | z);
-  const ms = i32x4.splat(0x8fffe000 | z), k112 = i32x4.splat(0x77800000 | z);
+  const ms = i32x4.splat(F16_MS | z), k112 = i32x4.splat(F16_K112 | z);
   for (let t0 = 0; t0 < nTok; t0 += 4) {
     const t1 = min(t0 + 4, nTok);
     for (let r = r0; r < r1; r += 4) {
