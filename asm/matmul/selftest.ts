@@ -374,19 +374,31 @@ function checkType(t: i32, goldenY: StaticArray<u32>, rowHash: u32): void {
   expect(goldOk, t, "matvec equals the reference's goldens within 1e-5");
   expect(scalarOk, t, "matvec equals the scalar f64 dot of dequantized values within 1e-5");
 
-  // matmul over NTOK tokens (a tile of four and one more) equals the per-token matvecs exactly
-  matmul(t, W, xin, Y2, cols, ROWS, NTOK, 0, ROWS);
-  expect(sameBits(Y2, Y, NTOK * ROWS), t, "matmul equals per-token matvec bit for bit");
+  checkTilesAndSplits(t, false, xin, cols);
+}
 
-  // row ranges: [0, 3) + [3, 7) equals one call, for matvec and matmul
+/**
+ * With the per-token matvec results in Y: matmul over NTOK tokens (a tile of four and one more) equals
+ * them exactly, and the row ranges [0, 3) + [3, 7) equal one call, for matvec and matmul (x16: the
+ * `_x16` kernels).
+ */
+function checkTilesAndSplits(t: i32, x16: bool, xin: usize, cols: i32): void {
+  const k = x16 ? "_x16" : "";
+  if (x16) matmulX16(t, W, xin, Y2, cols, ROWS, NTOK, 0, ROWS);
+  else matmul(t, W, xin, Y2, cols, ROWS, NTOK, 0, ROWS);
+  expect(sameBits(Y2, Y, NTOK * ROWS), t, "matmul" + k + " equals per-token matvec" + k + " bit for bit");
   for (let i: usize = 0; i < <usize>(NTOK * ROWS) << 2; i += 4) store<u32>(Y3 + i, 0xffffffff);
-  matvec(t, W, xin, Y3, cols, 0, 3);
-  matvec(t, W, xin, Y3, cols, 3, ROWS);
-  expect(sameBits(Y3, Y, ROWS), t, "matvec over split row ranges equals one call");
+  for (let s = 0; s < 2; s++) {
+    if (x16) matvecX16(t, W, xin, Y3, cols, s == 0 ? 0 : 3, s == 0 ? 3 : ROWS);
+    else matvec(t, W, xin, Y3, cols, s == 0 ? 0 : 3, s == 0 ? 3 : ROWS);
+  }
+  expect(sameBits(Y3, Y, ROWS), t, "matvec" + k + " over split row ranges equals one call");
   for (let i: usize = 0; i < <usize>(NTOK * ROWS) << 2; i += 4) store<u32>(Y3 + i, 0xffffffff);
-  matmul(t, W, xin, Y3, cols, ROWS, NTOK, 0, 5);
-  matmul(t, W, xin, Y3, cols, ROWS, NTOK, 5, ROWS);
-  expect(sameBits(Y3, Y, NTOK * ROWS), t, "matmul over split row ranges equals one call");
+  for (let s = 0; s < 2; s++) {
+    if (x16) matmulX16(t, W, xin, Y3, cols, ROWS, NTOK, s == 0 ? 0 : 5, s == 0 ? 5 : ROWS);
+    else matmul(t, W, xin, Y3, cols, ROWS, NTOK, s == 0 ? 0 : 5, s == 0 ? 5 : ROWS);
+  }
+  expect(sameBits(Y3, Y, NTOK * ROWS), t, "matmul" + k + " over split row ranges equals one call");
 }
 
 // ---- 16-bit activations (q16_0 / q16_K, the _x16 kernels) -------------------------------------------
@@ -464,16 +476,7 @@ function checkX16(): void {
     expect(scalarOk, t, "matvec_x16 equals the scalar f64 dot of dequantized values within 1e-5");
     storeGolden(TMP, t == T_Q8_0 ? G.Y_Q8_0_X16 : t == T_Q4_0 ? G.Y_Q4_0_X16 : t == T_Q4_K ? G.Y_Q4_K_X16 : G.Y_Q6_K_X16);
     expect(closeRel(Y, TMP, NTOK * ROWS, 1e-5), t, "matvec_x16 equals the reference's goldens within 1e-5");
-    matmulX16(t, W, XQ, Y2, cols, ROWS, NTOK, 0, ROWS);
-    expect(sameBits(Y2, Y, NTOK * ROWS), t, "matmul_x16 equals per-token matvec_x16 bit for bit");
-    for (let i: usize = 0; i < <usize>(NTOK * ROWS) << 2; i += 4) store<u32>(Y3 + i, 0xffffffff);
-    matvecX16(t, W, XQ, Y3, cols, 0, 3);
-    matvecX16(t, W, XQ, Y3, cols, 3, ROWS);
-    expect(sameBits(Y3, Y, ROWS), t, "matvec_x16 over split row ranges equals one call");
-    for (let i: usize = 0; i < <usize>(NTOK * ROWS) << 2; i += 4) store<u32>(Y3 + i, 0xffffffff);
-    matmulX16(t, W, XQ, Y3, cols, ROWS, NTOK, 0, 5);
-    matmulX16(t, W, XQ, Y3, cols, ROWS, NTOK, 5, ROWS);
-    expect(sameBits(Y3, Y, NTOK * ROWS), t, "matmul_x16 over split row ranges equals one call");
+    checkTilesAndSplits(t, true, XQ, cols);
     if (t == T_Q4_0) checkQ4_0R8(cols);
     if (t == T_Q4_K) checkQ4_KR4(cols, xb);
   }
