@@ -30,9 +30,9 @@ let port: string;
 
 // a slower model step, so a cancel surely lands mid-answer (stories260K makes ~2000 tokens/s)
 function slowDown(s: Server, ms: number): () => void {
-  const m = s.model.asyncModel as { decodeBatch?: (...a: unknown[]) => unknown; forward: (...a: unknown[]) => unknown };
+  const m = s.model.model as { decodeBatch?: (...a: unknown[]) => unknown; forward: (...a: unknown[]) => unknown };
   const key = m.decodeBatch ? 'decodeBatch' : 'forward';
-  const own = Object.prototype.hasOwnProperty.call(m, key);
+  const own = Object.hasOwn(m, key);
   const orig = m[key]!;
   m[key] = async (...a: unknown[]) => {
     await sleep(ms);

@@ -1,36 +1,23 @@
-// asm/lib/blocks.ts, the kernels' mirror of the block layouts, held to the host's type facts: every
-// format's values and bytes per block as the host states them, the repacked layouts' row groups, and
+// asm/lib/blocks.ts, the kernels' mirror of the block layouts, held to the host's block-format table:
+// every format's values and bytes per block as the host states them, the repacked layouts' row groups, and
 // each block's field offsets adding up to its size. asm/lib/blocks.ts is compiled alone, its exported
 // constants read back as wasm globals (what asc computed, not the source text).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { ACTIVATION, Q16_0S, rowGrain } from '../host/backends/wasm/model.js';
-import { GGMLType, traitsOf } from '../host/model/ggml-types.js';
+import { BLOCK_FORMATS, groupBytes, type BlockFormat } from '../host/model/block-formats.js';
 import { compileAsmProbe } from './helpers/asm-probe.js';
 
 /**
- * The host's facts, read through its exports: ggml's types from the traits table
- * (host/model/ggml-types.ts), wisp's 16-bit activations and the repack groups from what the wasm
- * engine sizes its buffers and row splits with (host/backends/wasm/model.ts). When these move into one
- * host table, this function is what changes.
+ * The host's facts: its one block-format table (host/model/block-formats.ts), the formats the kernels
+ * read or write: every weight format a kernel runs, every activation format, every layout made by a
+ * repack kernel (bf16 has no kernel; f16f is f16's bytes on other kernels).
  */
-function hostFormats(): { blocks: Record<string, { values: number; bytes: number }>; groups: Record<string, { rows: number; of: string }> } {
-  const ggml = (t: GGMLType) => ({ values: traitsOf(t).blockSize, bytes: traitsOf(t).typeSize });
-  const act = (k: { blockSize: number; blockBytes: number }) => ({ values: k.blockSize, bytes: k.blockBytes });
+function hostFormats(): { blocks: Record<string, { values: number; bytes: number }>; groups: Record<string, { rows: number; bytes: number }> } {
+  const kernelFormat = (f: BlockFormat) => (f.pairs !== undefined || f.activation !== undefined) && (f.madeFrom === undefined || f.madeFrom.repackKernel !== undefined);
+  const formats = Object.values(BLOCK_FORMATS).filter(kernelFormat);
   return {
-    blocks: {
-      f32: ggml(GGMLType.F32),
-      f16: ggml(GGMLType.F16),
-      q8_0: ggml(GGMLType.Q8_0),
-      q4_0: ggml(GGMLType.Q4_0),
-      q4_K: ggml(GGMLType.Q4_K),
-      q6_K: ggml(GGMLType.Q6_K),
-      q8_K: ggml(GGMLType.Q8_K),
-      q16_0: act(ACTIVATION[GGMLType.Q8_0]!),
-      q16_0s: act(Q16_0S),
-      q16_K: act(ACTIVATION[GGMLType.Q4_K]!),
-    },
-    groups: { q4_0r8: { rows: rowGrain('q4_0r8'), of: 'q4_0' }, q4_Kr4: { rows: rowGrain('q4_Kr4'), of: 'q4_K' } },
+    blocks: Object.fromEntries(formats.filter((f) => f.rows === 1).map((f) => [f.name, { values: f.blockValues, bytes: f.blockBytes }])),
+    groups: Object.fromEntries(formats.filter((f) => f.rows > 1).map((f) => [f.name, { rows: f.rows, bytes: groupBytes(f) }])),
   };
 }
 
@@ -42,17 +29,19 @@ const mirror: Record<string, number> = Object.fromEntries(
 const host = hostFormats();
 const NAME = (format: string) => format.toUpperCase(); // q4_K -> Q4_K, q16_0s -> Q16_0S, q4_0r8 -> Q4_0R8
 
-test('the mirror states values and bytes per block of every format the host has, as the host states them', () => {
+test('the mirror states values and bytes per block of every format the kernels use, as the host\'s table states them', () => {
+  assert.equal(Object.keys(host.blocks).sort(), ['f16', 'f32', 'q16_0', 'q16_0s', 'q16_K', 'q4_0', 'q4_K', 'q6_K', 'q8_0', 'q8_K']);
   for (const [format, { values, bytes }] of Object.entries(host.blocks)) {
     assert.is(mirror[`${NAME(format)}_BLOCK`], values, `${format}: values per block`);
     assert.is(mirror[`${NAME(format)}_BYTES`], bytes, `${format}: bytes per block`);
   }
 });
 
-test('the repacked layouts interleave the host\'s row group of their type\'s blocks', () => {
-  for (const [layout, { rows, of }] of Object.entries(host.groups)) {
+test('the repacked layouts interleave the host\'s row group: rows and bytes per group block', () => {
+  assert.equal(Object.keys(host.groups).sort(), ['q4_0r8', 'q4_Kr4']);
+  for (const [layout, { rows, bytes }] of Object.entries(host.groups)) {
     assert.is(mirror[`${NAME(layout)}_ROWS`], rows, `${layout}: rows per group`);
-    assert.is(mirror[`${NAME(layout)}_BYTES`], rows * host.blocks[of].bytes, `${layout}: bytes per group block`);
+    assert.is(mirror[`${NAME(layout)}_BYTES`], bytes, `${layout}: bytes per group block`);
   }
   assert.is(mirror.Q4_0R8_HALF * 2, mirror.Q4_0R8_BYTES);
 });

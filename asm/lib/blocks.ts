@@ -1,8 +1,7 @@
 // Block layouts of every format the kernels read or write: ggml's weight and activation blocks,
 // wisp's own 16-bit activation blocks, and the repacked weight layouts. This file mirrors the host's
-// type table (host/model/ggml-types.ts for ggml's types; test/kernel-blocks.test.ts names where the
-// host keeps wisp's own formats) and test/kernel-blocks.test.ts holds the two to each other: the
-// kernels use these names, never the numbers. All multi-byte fields are little-endian.
+// block-format table (host/model/block-formats.ts) and test/kernel-blocks.test.ts holds the two to
+// each other: the kernels use these names, never the numbers. All multi-byte fields are little-endian.
 //
 // For each format F: F_BLOCK values per block, F_BYTES bytes per block, then the byte offsets of the
 // block's fields. A repacked layout R interleaves R_ROWS rows: R_BYTES is one group block (R_ROWS

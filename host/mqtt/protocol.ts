@@ -103,7 +103,7 @@ export function describeSchemaErrors(errors: ErrorObject[] | null | undefined, w
   }
   const first = list[0];
   if (!first) return `${what}: invalid`;
-  return `${what}: ${first.instancePath ? fieldName(first.instancePath) + ': ' : ''}${first.message}`;
+  return `${what}: ${first.instancePath ? `${fieldName(first.instancePath)}: ` : ''}${first.message}`;
 }
 
 function fieldName(instancePath: string): string {

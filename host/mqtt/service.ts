@@ -5,7 +5,7 @@ import { basename } from 'node:path';
 import type { Logger } from 'pino';
 import { PromptTooLongError } from '../engine/sequence.js';
 import { BusyError, Scheduler, type JobHandle, type JobResult, type SchedulerOptions } from '../engine/scheduler.js';
-import type { AsyncTokenModel } from '../engine/generate.js';
+import type { TokenModel } from '../engine/generate.js';
 import { encodeChat, hasChatTemplate } from '../model/chat-prompt.js';
 import type { Tokenizer } from '../model/tokenizer/index.js';
 import type { ServiceMetrics, RequestOutcome } from '../obs/metrics.js';
@@ -34,7 +34,7 @@ export interface ServedModel {
   path: string;
   sha256: string;
   tokenizer: Tokenizer;
-  model: AsyncTokenModel<unknown>;
+  model: TokenModel<unknown>;
   /** e.g. "wasm (2 threads, f32 KV)" */
   engine: string;
   /** The engine's threads: kernel threads (wasm, routed), ORT intra-op threads (onnx); 0: none (reference). */
