@@ -120,7 +120,7 @@ export async function startServer(o: ServerOptions): Promise<Server> {
     cleanup.push(() => model.close());
     // the file name says which model it is; general.name is often just the architecture
     const modelName = basename(model.path).replace(/\.gguf$/i, '');
-    const kernels = o.engine === 'reference' ? {} : Object.fromEntries(Object.entries(loadManifest().families).map(([f, m]) => [f, m.sha256]));
+    const kernels = o.engine === 'reference' ? {} : Object.fromEntries(Object.entries(loadManifest().families).map(([f, m]) => [f, m.flavours[m.baseline].sha256]));
     const service = new InferenceService({
       device,
       served: {

@@ -52,7 +52,7 @@ function align(n) {
 const memory = new WebAssembly.Memory({ initial: Math.ceil(END / 65536), maximum: 65536, shared: true });
 const mem = new Uint8Array(memory.buffer);
 const stubs = { wasi_snapshot_preview1: { fd_write: () => 52, proc_exit: () => { throw new Error('proc_exit'); } } };
-const kernelFile = opts.wasm ?? join(root, 'kernels', 'matmul.wasm');
+const kernelFile = opts.wasm ?? join(root, 'kernels', 'matmul.simd128.wasm');
 const k = new WebAssembly.Instance(new WebAssembly.Module(readFileSync(kernelFile)), { env: { memory }, ...stubs }).exports;
 
 /**

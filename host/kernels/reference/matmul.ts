@@ -1,4 +1,4 @@
-// The JS reference of every export of the `matmul` kernel family (docs/KERNEL-ABI.md, ABI 2): plain
+// The JS reference of every export of the `matmul` kernel family (docs/KERNEL-ABI.md): plain
 // TypeScript, written for reading, that the kernel tests, the self-test goldens and the registry's
 // canary compare the wasm module against. Not here: the load-time specializations (repack_q4_0_r8 /
 // *_q4_0r8_x16s, repack_q4_K_r4 / *_q4_Kr4_x16, *_f16f), whose results equal the kernels they
