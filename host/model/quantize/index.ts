@@ -5,12 +5,20 @@
 // (scripts/golden/ggml_quant_goldens.mjs).
 import { GGMLType, rowBytes, traitsOf } from '../ggml-types.js';
 import { quantizeRowBF16, quantizeRowF16, quantizeRowF32 } from './float.js';
+import { quantizeRowQ2_K } from './q2_k.js';
+import { quantizeRowQ3_K } from './q3_k.js';
 import { quantizeRowQ4_0 } from './q4_0.js';
+import { quantizeRowQ4_1 } from './q4_1.js';
 import { quantizeRowQ4_K } from './q4_k.js';
+import { quantizeRowQ5_0 } from './q5_0.js';
+import { quantizeRowQ5_1 } from './q5_1.js';
+import { quantizeRowQ5_K } from './q5_k.js';
 import { quantizeRowQ6_K } from './q6_k.js';
 import { quantizeRowQ8_0 } from './q8_0.js';
+import { quantizeRowQ8_1 } from './q8_1.js';
 import { quantizeRowQ8_K } from './q8_k.js';
 
+export { dequantizeRowQ8_1 } from './q8_1.js';
 export { dequantizeRowQ8_K } from './q8_k.js';
 
 /** Quantizes src (a whole number of blocks) into dst, which has exactly the bytes it needs. */
@@ -22,9 +30,16 @@ const QUANTIZERS: ReadonlyMap<GGMLType, RowQuantizer> = new Map<GGMLType, RowQua
   [GGMLType.BF16, quantizeRowBF16],
   [GGMLType.Q8_0, quantizeRowQ8_0],
   [GGMLType.Q4_0, quantizeRowQ4_0],
+  [GGMLType.Q4_1, quantizeRowQ4_1],
+  [GGMLType.Q5_0, quantizeRowQ5_0],
+  [GGMLType.Q5_1, quantizeRowQ5_1],
+  [GGMLType.Q2_K, quantizeRowQ2_K],
+  [GGMLType.Q3_K, quantizeRowQ3_K],
   [GGMLType.Q4_K, quantizeRowQ4_K],
+  [GGMLType.Q5_K, quantizeRowQ5_K],
   [GGMLType.Q6_K, quantizeRowQ6_K],
-  // Q8_K is the activation type K-quant dot products pair with, not a weight type for files.
+  // Q8_1 and Q8_K are the activation types dot products pair with, not weight types for files.
+  [GGMLType.Q8_1, quantizeRowQ8_1],
   [GGMLType.Q8_K, quantizeRowQ8_K],
 ]);
 
