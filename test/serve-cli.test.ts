@@ -103,7 +103,7 @@ test('--host 0.0.0.0 without a users file prints one warning line that anyone on
 test('a port in use names --port and --broker, fails before loading the model, exits non-zero', async () => {
   const busy = await occupiedPort();
   try {
-    const r = await runCli(['serve', '--port', String(busy.port), '--metrics-port', 'off']);
+    const r = await runCli(['serve', '--model', 'stories260K', '--port', String(busy.port), '--metrics-port', 'off']);
     assert.is(r.code, 2);
     const lines = plainLines(r.err);
     assert.is(lines.length, 1, r.err);
@@ -120,7 +120,7 @@ test('a port in use names --port and --broker, fails before loading the model, e
 test('a metrics port in use names --metrics-port', async () => {
   const busy = await occupiedPort();
   try {
-    const r = await runCli(['serve', '--port', '0', '--metrics-port', String(busy.port)], { WISP_LOG_LEVEL: 'warn' });
+    const r = await runCli(['serve', '--model', 'stories260K', '--port', '0', '--metrics-port', String(busy.port)], { WISP_LOG_LEVEL: 'warn' });
     assert.is(r.code, 2);
     const lines = plainLines(r.err);
     assert.is(lines.length, 1, r.err);
