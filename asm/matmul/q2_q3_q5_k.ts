@@ -16,10 +16,12 @@
 //   q3_K:        acc = acc + f32(isum)·(dx·d)
 // host/kernels/reference/matmul-types.ts does the same in JS; the tests hold the two equal bit for bit.
 //
-// A group's levels are assembled as 16 bytes (shifts and masks of whole vectors), widened to u16 and
-// multiplied with the activations (i8 widened to i16) by i32x4.dot_i16x8_s, then scaled by sc_G with one
-// i32x4.mul. matvec does one row at a time; matmul four tokens per pass, each group unpacked once for
-// the four (lane i = token i, the same operations lane-wise as matvec: equal results bit for bit).
+// A group's levels are assembled as 16 bytes (shifts and masks of whole vectors), widened to u16, times
+// sc_G in i16 (|q·sc| ≤ 31·63), and multiplied with the activations (i8 widened to i16) by
+// i32x4.dot_i16x8_s: one i32 accumulator per block, no i32 multiply. matvec does one row at a time, its
+// sixteen groups unrolled (constant shifts and offsets); matmul four tokens per pass, each group unpacked
+// once for the four (lane i = token i). The integer sums are exact and the float steps the same lane-wise
+// as matvec's: equal results bit for bit.
 import {
   Q2_K_BLOCK, Q2_K_BYTES, Q2_K_D, Q2_K_DMIN, Q2_K_QS, Q3_K_BYTES, Q3_K_D, Q3_K_QS, Q3_K_SCALES, Q5_K_BYTES, Q5_K_DMIN,
   Q5_K_QH, Q5_K_QS, Q8_K_BSUMS, Q8_K_BYTES, Q8_K_QS,
@@ -109,15 +111,38 @@ const W_Q5_K: i32 = 2;
 
 // ---- one block --------------------------------------------------------------------------------
 
+/**
+ * acc + sc_G·Σ q·qx for group G of the block at p (a constant at every call, so its shifts and offsets
+ * fold), activations at xq (q8_K's qs). The scale multiplies the levels in i16 (|q·sc| ≤ 31·63) before
+ * the dot product: the same integer as scaling the group's sum.
+ */
+@inline function group_acc(wt: i32, acc: v128, p: usize, xq: usize, lo: u64, hi: u64, G: i32): v128 {
+  const q = levels16(wt, p, G);
+  const sc = i16x8.splat(<i16>group_scale(wt, lo, hi, G));
+  const w0 = i16x8.mul(i16x8.extend_low_i8x16_u(q), sc), w1 = i16x8.mul(i16x8.extend_high_i8x16_u(q), sc);
+  return i32x4.add(acc, dot16(w0, w1, xq + (<usize>G << 4)));
+}
+
 /** One weight block at p · one q8_K block at xb: the value it adds to the row's sum. */
 @inline function block_value(wt: i32, p: usize, xb: usize): f32 {
   const lo = scales_lo(wt, p), hi = scales_hi(wt, p);
-  let isum = i32x4.splat(0);
-  for (let G = 0; G < 16; G++) {
-    const q = levels16(wt, p, G);
-    const s = dot16(i16x8.extend_low_i8x16_u(q), i16x8.extend_high_i8x16_u(q), xb + Q8_K_QS + (<usize>G << 4));
-    isum = i32x4.add(isum, i32x4.mul(s, i32x4.splat(group_scale(wt, lo, hi, G))));
-  }
+  const xq = xb + Q8_K_QS;
+  let isum = group_acc(wt, i32x4.splat(0), p, xq, lo, hi, 0);
+  isum = group_acc(wt, isum, p, xq, lo, hi, 1);
+  isum = group_acc(wt, isum, p, xq, lo, hi, 2);
+  isum = group_acc(wt, isum, p, xq, lo, hi, 3);
+  isum = group_acc(wt, isum, p, xq, lo, hi, 4);
+  isum = group_acc(wt, isum, p, xq, lo, hi, 5);
+  isum = group_acc(wt, isum, p, xq, lo, hi, 6);
+  isum = group_acc(wt, isum, p, xq, lo, hi, 7);
+  isum = group_acc(wt, isum, p, xq, lo, hi, 8);
+  isum = group_acc(wt, isum, p, xq, lo, hi, 9);
+  isum = group_acc(wt, isum, p, xq, lo, hi, 10);
+  isum = group_acc(wt, isum, p, xq, lo, hi, 11);
+  isum = group_acc(wt, isum, p, xq, lo, hi, 12);
+  isum = group_acc(wt, isum, p, xq, lo, hi, 13);
+  isum = group_acc(wt, isum, p, xq, lo, hi, 14);
+  isum = group_acc(wt, isum, p, xq, lo, hi, 15);
   const dx = load<f32>(xb);
   if (wt == W_Q3_K) {
     const total = hsum_i32(i32x4.sub(isum, bsum_term(wt, p, lo, hi, xb)));
@@ -134,14 +159,15 @@ const W_Q5_K: i32 = 2;
   const lo = scales_lo(wt, p), hi = scales_hi(wt, p);
   let i0 = i32x4.splat(0), i1 = i32x4.splat(0), i2 = i32x4.splat(0), i3 = i32x4.splat(0);
   for (let G = 0; G < 16; G++) {
+    // the levels times the group's scale, in i16 (as group_acc)
     const q = levels16(wt, p, G);
-    const w0 = i16x8.extend_low_i8x16_u(q), w1 = i16x8.extend_high_i8x16_u(q);
-    const sc = i32x4.splat(group_scale(wt, lo, hi, G));
+    const sc = i16x8.splat(<i16>group_scale(wt, lo, hi, G));
+    const w0 = i16x8.mul(i16x8.extend_low_i8x16_u(q), sc), w1 = i16x8.mul(i16x8.extend_high_i8x16_u(q), sc);
     const xo = <usize>Q8_K_QS + (<usize>G << 4);
-    i0 = i32x4.add(i0, i32x4.mul(dot16(w0, w1, a0 + xo), sc));
-    i1 = i32x4.add(i1, i32x4.mul(dot16(w0, w1, a1 + xo), sc));
-    i2 = i32x4.add(i2, i32x4.mul(dot16(w0, w1, a2 + xo), sc));
-    i3 = i32x4.add(i3, i32x4.mul(dot16(w0, w1, a3 + xo), sc));
+    i0 = i32x4.add(i0, dot16(w0, w1, a0 + xo));
+    i1 = i32x4.add(i1, dot16(w0, w1, a1 + xo));
+    i2 = i32x4.add(i2, dot16(w0, w1, a2 + xo));
+    i3 = i32x4.add(i3, dot16(w0, w1, a3 + xo));
   }
   const dx = gather_f32(a0, a1, a2, a3);
   const off = reduce4_i32(bsum_term(wt, p, lo, hi, a0), bsum_term(wt, p, lo, hi, a1), bsum_term(wt, p, lo, hi, a2), bsum_term(wt, p, lo, hi, a3));
