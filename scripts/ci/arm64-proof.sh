@@ -102,9 +102,9 @@ if ! "$qemu" --version >/dev/null 2>&1; then
   qsuite="$codename main"
   [ "$codename" = bookworm ] && qsuite="bookworm-backports main"
   rm -rf "$cache/qemu" "$cache/apt-qemu"
-  (apt_private "$cache/apt-qemu" amd64 "$qsuite" update >/dev/null &&
-    cd "$cache/apt-qemu" && apt_private "$cache/apt-qemu" amd64 "$qsuite" download qemu-user >/dev/null) ||
-    abort "apt cannot fetch qemu-user from $mirror $qsuite"
+  (apt_private "$cache/apt-qemu" amd64 "$qsuite" update >/dev/null 2>"$work/apt.err" &&
+    cd "$cache/apt-qemu" && apt_private "$cache/apt-qemu" amd64 "$qsuite" download qemu-user >/dev/null 2>"$work/apt.err") ||
+    abort "apt cannot fetch qemu-user from $mirror $qsuite: $(grep -E '^(E|Err):' "$work/apt.err" | head -1)"
   mkdir -p "$cache/qemu"
   dpkg-deb --fsys-tarfile "$cache"/apt-qemu/qemu-user_*.deb | tar -x -C "$cache/qemu" ./usr/bin/qemu-aarch64 ||
     abort "qemu-user's package holds no usr/bin/qemu-aarch64"
@@ -119,9 +119,9 @@ esac
 sysroot="$cache/sysroot-arm64"
 if [ ! -f "$sysroot/.complete" ]; then
   rm -rf "$sysroot" "$cache/apt-arm64"
-  (apt_private "$cache/apt-arm64" arm64 "$codename main" update >/dev/null &&
-    cd "$cache/apt-arm64" && apt_private "$cache/apt-arm64" arm64 "$codename main" download libc6 libstdc++6 libgcc-s1 >/dev/null) ||
-    abort "apt cannot fetch the arm64 libc6 libstdc++6 libgcc-s1 from $mirror $codename"
+  (apt_private "$cache/apt-arm64" arm64 "$codename main" update >/dev/null 2>"$work/apt.err" &&
+    cd "$cache/apt-arm64" && apt_private "$cache/apt-arm64" arm64 "$codename main" download libc6 libstdc++6 libgcc-s1 >/dev/null 2>"$work/apt.err") ||
+    abort "apt cannot fetch the arm64 libc6 libstdc++6 libgcc-s1 from $mirror $codename: $(grep -E '^(E|Err):' "$work/apt.err" | head -1)"
   mkdir -p "$sysroot"
   for deb in "$cache"/apt-arm64/*.deb; do dpkg -x "$deb" "$sysroot" || abort "cannot unpack $deb"; done
   rm -f "$cache"/apt-arm64/*.deb
