@@ -124,14 +124,24 @@ export async function fetchNodeRuntime(target: PackTarget, version: string, log:
 function readCached(dir: string): NodeRuntime | undefined {
   try {
     const source = JSON.parse(readFileSync(join(dir, 'source.json'), 'utf8')) as Omit<NodeRuntime, 'dir'>;
-    return { ...source, dir };
+    // verifyRuntime checks the tarball's sha256 against the table as it is now
+    return { ...source, dir, pinned: pinnedSha256(source.package, source.version) !== undefined };
   } catch {
     return undefined;
   }
 }
 
-/** Re-hashes a cached runtime's binary (a cache can be tampered with or cut short). */
+/** Re-checks a cached runtime: its tarball against the pinned sha256 (the table may be newer than the cache), its binary's hash (a cache can be tampered with or cut short). */
 export async function verifyRuntime(rt: NodeRuntime): Promise<void> {
-  const got = await sha256File(join(rt.dir, 'bin', 'node'));
+  const pin = pinnedSha256(rt.package, rt.version);
+  if (pin !== undefined && pin !== rt.tarballSha256) {
+    throw new PackError(`cached ${rt.package}@${rt.version} in ${rt.dir} came from a tarball with sha256 ${rt.tarballSha256}, not the recorded ${pin}: delete that folder and pack again`);
+  }
+  let got: string;
+  try {
+    got = await sha256File(join(rt.dir, 'bin', 'node'));
+  } catch {
+    got = 'unreadable';
+  }
   if (got !== rt.binarySha256) throw new PackError(`cached ${rt.package}@${rt.version} in ${rt.dir} is damaged (sha256 ${got}); delete that folder and pack again`);
 }

@@ -3,7 +3,7 @@
 // a model and a Node runtime, adds the systemd unit, config and install script, and writes one
 // gzipped tarball; returns what went in, by group, for the listing.
 import { execFileSync } from 'node:child_process';
-import { readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { repoRoot } from '../model/catalog.js';
 import { resolveModel } from '../model/resolve.js';
@@ -184,6 +184,7 @@ export async function pack(opts: PackOptions): Promise<PackResult> {
   const top = `wisp-${version}-${targetName(target)}`;
   const bundleId = `${top}-${stamp(opts.now ?? new Date())}`;
   const out = resolve(opts.out ?? `${top}.tgz`);
+  if (!existsSync(dirname(out))) throw new PackError(`cannot write ${out}: the folder ${dirname(out)} does not exist`);
 
   let profile: LoadedProfile;
   try {
