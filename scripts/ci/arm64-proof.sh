@@ -43,6 +43,8 @@ pass() { passed=$((passed + 1)); echo "ok - $*"; }
 fail() { failed=$((failed + 1)); echo "not ok - $*"; }
 finish() {
   local verdict=PASS
+  cleanup # so the time below includes removing the unpacked bundle
+  trap - EXIT
   [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ] || verdict=FAIL
   echo
   echo "arm64 proof: $verdict ($passed checks passed, $failed failed; ${CPUS// / and }; $(secs "$t_start") s)"
