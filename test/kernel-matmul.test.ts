@@ -106,7 +106,7 @@ function relErr(got: ArrayLike<number>, want: ArrayLike<number>): number {
     maxDiff = Math.max(maxDiff, Math.abs(got[i] - want[i]));
     maxRef = Math.max(maxRef, Math.abs(want[i]));
   }
-  if (!(maxDiff === maxDiff)) return Infinity;
+  if (Number.isNaN(maxDiff)) return Infinity;
   return maxDiff === 0 ? 0 : maxDiff / maxRef;
 }
 

@@ -46,15 +46,13 @@ function write(rel, parts) {
   const N = 37;
   const parts = [];
   let [x, s] = fillUniform(N, 1, 4);
-  let w;
-  [w] = fillUniform(N, s, 1);
+  const [w] = fillUniform(N, s, 1);
   const out = new Float32Array(N);
   ops.rmsnorm(x, w, out, N, Math.fround(1e-5));
   parts.push(constant('RMSNORM_37', 'rmsnorm(x = fill(37, seed 1, ×4), w = fill(37, next, ×1), eps = 1e-5)', bits(out)));
 
-  let gate, up;
-  [gate, s] = fillUniform(N, 2, 16);
-  [up] = fillUniform(N, s, 2);
+  const [gate, s2] = fillUniform(N, 2, 16);
+  const [up] = fillUniform(N, s2, 2);
   ops.siluMul(gate, up, out, N);
   parts.push(constant('SILU_MUL_37', 'silu_mul(gate = fill(37, seed 2, ×16), up = fill(37, next, ×2))', bits(out)));
 

@@ -25,7 +25,7 @@ export function kernelTable(manifest: KernelManifest): KernelEntry[] {
   return table;
 }
 
-export type KernelFn = (...args: number[]) => number | void;
+export type KernelFn = (...args: number[]) => number | undefined;
 
 /** One instance of every family over the shared memory (per thread). */
 export function instantiateFamilies(modules: Record<KernelFamily, WebAssembly.Module>, memory: WebAssembly.Memory): Record<KernelFamily, WebAssembly.Exports> {
