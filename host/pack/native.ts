@@ -13,7 +13,13 @@ const MACHO_FAT = 0xcafebabe; // also a Java class file's magic: trusted only wi
 const NATIVE_NAME = /\.(node|so(\.\d+)*|dylib|dll|exe)$/;
 
 /** ELF machine numbers we name in messages. */
-export const ELF_MACHINES: Record<number, string> = { 0x03: 'x86', 0x28: 'arm', 0x3e: 'x86-64', 0xb7: 'aarch64', 0xf3: 'riscv' };
+export const ELF_MACHINES = new Map<number, string>([
+  [0x03, 'x86'],
+  [0x28, 'arm'],
+  [0x3e, 'x86-64'],
+  [0xb7, 'aarch64'],
+  [0xf3, 'riscv'],
+]);
 
 /** What native code the bytes at the start of a file are, or undefined for anything else. */
 export function nativeKindOf(head: Buffer, name: string): NativeKind | undefined {
@@ -43,6 +49,6 @@ export function nativeKindOfFile(path: string): NativeKind | undefined {
 }
 
 export function describeNative(k: NativeKind): string {
-  if (k.kind === 'elf') return `ELF ${ELF_MACHINES[k.machine] ?? `machine 0x${k.machine.toString(16)}`}`;
+  if (k.kind === 'elf') return `ELF ${ELF_MACHINES.get(k.machine) ?? `machine 0x${k.machine.toString(16)}`}`;
   return k.kind === 'macho' ? 'Mach-O (macOS)' : 'PE (Windows)';
 }

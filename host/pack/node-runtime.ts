@@ -99,7 +99,7 @@ export async function fetchNodeRuntime(target: PackTarget, version: string, log:
     const binary = join(dir, 'bin', 'node');
     if (!existsSync(binary)) throw new PackError(`${pkg}@${info.version} holds no bin/node`);
     const kind = nativeKindOfFile(binary);
-    if (!kind || kind.kind !== 'elf' || kind.machine !== target.elfMachine) {
+    if (kind?.kind !== 'elf' || kind.machine !== target.elfMachine) {
       throw new PackError(`${pkg}@${info.version}: bin/node is ${kind ? describeNative(kind) : 'not native code'}, not for ${target.arch}`);
     }
     const runtime: NodeRuntime = {
