@@ -36,7 +36,7 @@ function filesUnder(dir: string): string[] {
     .map((d) => join(d.parentPath, d.name));
 }
 
-const manifest = JSON.parse(readFileSync(join(ROOT, 'kernels', 'manifest.json'), 'utf8')) as { families: Record<string, { file: string }> };
+const manifest = JSON.parse(readFileSync(join(ROOT, 'kernels', 'manifest.json'), 'utf8')) as { families: Record<string, { flavours: Record<string, { file: string }> }> };
 const profileNames = readdirSync(join(ROOT, 'device-profiles')).filter((f) => f.endsWith('.json'));
 
 // One arm64 bundle with the test model, packed once, read by the tests below.
@@ -82,7 +82,9 @@ test('every native file in the arm64 bundle is aarch64 ELF', async () => {
 
 test('the arm64 bundle has the kernels and their manifest, every device profile, a .service unit and install.sh', async () => {
   const names = new Set(await listing(arm));
-  for (const fam of Object.values(manifest.families)) assert.ok(names.has(`${armTop}/kernels/${fam.file}`), fam.file);
+  const files = Object.values(manifest.families).flatMap((fam) => Object.values(fam.flavours).map((m) => m.file));
+  assert.ok(files.length >= 3, 'every family has at least its baseline module');
+  for (const file of files) assert.ok(names.has(`${armTop}/kernels/${file}`), file);
   assert.ok(names.has(`${armTop}/kernels/manifest.json`));
   for (const p of profileNames) assert.ok(names.has(`${armTop}/device-profiles/${p}`), p);
   for (const f of ['deploy/wisp.service', 'deploy/wisp.env', 'install.sh', 'bin/wisp', 'bundle.json', 'dist/host/cli.js', 'models/stories260K.gguf', 'docs/DEPLOY.md']) {
