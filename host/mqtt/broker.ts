@@ -12,8 +12,10 @@ import type { Duplex } from 'node:stream';
 import { createServer as createTlsServer } from 'node:tls';
 import { WebSocketServer, createWebSocketStream } from 'ws';
 import { checkDeviceName, isInferTopic, mayReceive, publishDenial, subscribeDenial, type Identity } from './acl.js';
+import { patchAedes, type DeliveryControl } from './aedes-patches.js';
 import { authenticate } from './auth.js';
 import { LogThrottle, RateLimiter, checkRateLimit, type RateLimit } from './limits.js';
+import type { Backlog, FlowLimits } from './outbox.js';
 import type { UserTable } from './users.js';
 
 export type { Identity } from './acl.js';
@@ -46,8 +48,17 @@ export interface BrokerOptions {
   maxPacketBytes?: number;
   /** Token bucket on publishes to the infer topics, per user (per client id without a users table). */
   ratePerClient?: RateLimit;
+  /** Per-client backlog limits (outbox.ts): when a client is behind, and when it is dropped. */
+  flow?: Partial<FlowLimits>;
   log?: BrokerLogger;
 }
+
+/**
+ * What became of a client's session when its connection ended: `ends` with the connection
+ * (MQTT 5 Session Expiry 0, 3.1.1 clean session), `kept` for a later connection (until it expires),
+ * `taken_over` by a new connection with the same client id.
+ */
+export type SessionFate = 'ends' | 'kept' | 'taken_over';
 
 /** Why onLimited fired. */
 export type LimitReason = 'rate_limited' | 'payload_too_large';
@@ -80,9 +91,20 @@ export interface EmbeddedBroker {
   identityOf(clientId: string): Identity | undefined;
   /** `identityOf` the client that published `packet` (undefined for in-process publishes). */
   publisherOf(packet: AedesPublishPacket): Identity | undefined;
-  /** Called after a client's connection is gone (its requests can be cancelled). */
-  /** `clean`: the client sent DISCONNECT (it left on purpose) rather than losing its connection. */
-  onClientDisconnect(cb: (clientId: string, clean: boolean) => void): void;
+  /** Flow control: limits, counters, and what waits for a client. */
+  readonly delivery: DeliveryControl;
+  /**
+   * Called after a client's connection is gone. `clean`: the client sent DISCONNECT (it left on
+   * purpose) rather than losing its connection; `session`: what became of its session.
+   */
+  onClientDisconnect(cb: (clientId: string, clean: boolean, session: SessionFate) => void): void;
+  /**
+   * Called when a session kept for an offline client ends: its expiry interval passed, or a new
+   * connection with that client id started clean.
+   */
+  onSessionEnd(cb: (clientId: string, why: 'expired' | 'replaced') => void): void;
+  /** Called when more is waiting for a client (connected, or its kept session) than the flow limits allow. */
+  onClientBehind(cb: (clientId: string, backlog: Backlog) => void): void;
   /**
    * Called when a client's publish is dropped for a limit; `packet` is the dropped publish
    * (absent when the connection was cut for a packet over the size limit).
@@ -142,18 +164,26 @@ export async function startBroker(opts: BrokerOptions): Promise<EmbeddedBroker> 
   const connected = new Map<string, { client: Client; identity: Identity }>();
   const limiter = opts.ratePerClient ? new RateLimiter(opts.ratePerClient) : undefined;
   const throttle = new LogThrottle();
-  const disconnectCallbacks: ((clientId: string, clean: boolean) => void)[] = [];
+  const disconnectCallbacks: ((clientId: string, clean: boolean, session: SessionFate) => void)[] = [];
+  const sessionEndCallbacks: ((clientId: string, why: 'expired' | 'replaced') => void)[] = [];
+  const behindCallbacks: ((clientId: string, backlog: Backlog) => void)[] = [];
+  /** Client ids whose session outlived their last connection. */
+  const keptSessions = new Set<string>();
   const limitedCallbacks: ((clientId: string, reason: LimitReason, packet?: PublishPacket) => void)[] = [];
 
   /** The key a rate limit and a log throttle count under: the user, so new client ids do not reset it. */
   const principal = (who: Identity) => (who.username !== undefined ? `user:${who.username}` : `client:${who.clientId}`);
 
   function limited(clientId: string, reason: LimitReason, packet?: PublishPacket): void {
-    for (const cb of limitedCallbacks) {
+    notify(limitedCallbacks, 'onLimited', clientId, reason, packet);
+  }
+
+  function notify<A extends unknown[]>(callbacks: Array<(...args: A) => void>, name: string, ...args: A): void {
+    for (const cb of callbacks) {
       try {
-        cb(clientId, reason, packet);
+        cb(...args);
       } catch (err) {
-        log('error', 'onLimited callback threw', { err: (err as Error).message });
+        log('error', `${name} callback threw`, { err: (err as Error).message });
       }
     }
   }
@@ -245,7 +275,17 @@ export async function startBroker(opts: BrokerOptions): Promise<EmbeddedBroker> 
     },
   });
 
+  const delivery = patchAedes(aedes, { behind: (clientId, backlog) => notify(behindCallbacks, 'onClientBehind', clientId, backlog), log }, opts.flow);
+  aedes.on('sessionExpired', (client: Client) => {
+    keptSessions.delete(client.id);
+    notify(sessionEndCallbacks, 'onSessionEnd', client.id, 'expired' as const);
+  });
+
   aedes.on('client', (client: Client) => {
+    // Clean Start discards a kept session ([MQTT-3.1.2-4]); without it the session resumes
+    if (keptSessions.delete(client.id) && (client as Client & { _cleanStart?: boolean })._cleanStart) {
+      notify(sessionEndCallbacks, 'onSessionEnd', client.id, 'replaced' as const);
+    }
     const identity = identities.get(client) ?? { clientId: client.id, role: 'anonymous' as const };
     connected.set(client.id, { client, identity });
     stats.connected = connected.size;
@@ -259,13 +299,9 @@ export async function startBroker(opts: BrokerOptions): Promise<EmbeddedBroker> 
     log('debug', 'client disconnected', { clientId: client.id, reasonCode: client.disconnectReasonCode });
     // aedes sets _disconnected when a DISCONNECT packet arrived (its types leave the field out)
     const clean = (client as Client & { _disconnected?: boolean })._disconnected === true;
-    for (const cb of disconnectCallbacks) {
-      try {
-        cb(client.id, clean);
-      } catch (err) {
-        log('error', 'onClientDisconnect callback threw', { err: (err as Error).message });
-      }
-    }
+    const session = sessionFate(aedes, client);
+    if (session === 'kept') keptSessions.add(client.id);
+    notify(disconnectCallbacks, 'onClientDisconnect', client.id, clean, session);
   });
   const onClientError = (client: Client | null, err: Error & { size?: number; maximumPacketSize?: number }) => {
     if (err.maximumPacketSize !== undefined) {
@@ -372,8 +408,20 @@ export async function startBroker(opts: BrokerOptions): Promise<EmbeddedBroker> 
       const clientId = (packet as { clientId?: string }).clientId;
       return clientId === undefined ? undefined : connected.get(clientId)?.identity;
     },
+    delivery,
     onClientDisconnect: (cb) => void disconnectCallbacks.push(cb),
+    onSessionEnd: (cb) => void sessionEndCallbacks.push(cb),
+    onClientBehind: (cb) => void behindCallbacks.push(cb),
     onLimited: (cb) => void limitedCallbacks.push(cb),
     close,
   };
+}
+
+/** What becomes of a client's session as its connection ends (aedes.scheduleSessionExpiry's rule). */
+function sessionFate(aedes: Aedes, client: Client): SessionFate {
+  // a new connection with this id is taking the session over (aedes marks it while the old one closes)
+  if ((aedes as Aedes & { _takingOver?: Set<string> })._takingOver?.has(client.id)) return 'taken_over';
+  // MQTT 5: the Session Expiry Interval (a DISCONNECT may have changed it); 3.1.x: the clean flag
+  if (client.version === 5) return client.sessionExpiryInterval > 0 ? 'kept' : 'ends';
+  return client.clean ? 'ends' : 'kept';
 }

@@ -24,6 +24,7 @@ import {
 } from './protocol.js';
 import { RateLimiter, type RateLimit } from './limits.js';
 import type { LimitReason } from './broker.js';
+import type { Backlog } from './outbox.js';
 import type { InboundMessage, Transport } from './transport.js';
 
 export interface ServedModel {
@@ -136,6 +137,7 @@ export class InferenceService {
       {
         message: (m) => this.onMessage(m),
         clientGone: (clientId) => this.onClientGone(clientId),
+        clientBehind: (clientId, backlog) => this.onClientBehind(clientId, backlog),
         dropped: (m, reason) => this.onDropped(m, reason),
       },
       this.subscriptions,
@@ -275,6 +277,12 @@ export class InferenceService {
   private onClientGone(clientId: string): void {
     const n = this.scheduler.cancelClient(clientId);
     if (n > 0) this.opts.log.info({ client: clientId, cancelled: n }, 'client disconnected: its requests are cancelled');
+  }
+
+  /** The broker holds more for this client than it reads: end its requests (their finals still queue). */
+  private onClientBehind(clientId: string, backlog: Backlog): void {
+    const n = this.scheduler.cancelClient(clientId);
+    if (n > 0) this.opts.log.warn({ client: clientId, cancelled: n, waiting: backlog }, 'client falls behind reading its replies: its requests are cancelled');
   }
 
   // ---- outbound ------------------------------------------------------------------------------

@@ -5,6 +5,7 @@
 import type { AedesPublishPacket, Client as AedesClient, PublishPacket } from 'aedes';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { EmbeddedBroker, LimitReason } from './broker.js';
+import type { Backlog } from './outbox.js';
 
 export interface InboundMessage {
   topic: string;
@@ -27,8 +28,10 @@ export interface OutboundOptions {
 
 export interface TransportHandlers {
   message(m: InboundMessage): void;
-  /** A client's connection was lost (embedded broker only). */
+  /** A client's connection was lost and its session with it, or its kept session ended (embedded broker only). */
   clientGone(clientId: string): void;
+  /** More is waiting for a client than it reads (embedded broker only): stop producing for it. */
+  clientBehind(clientId: string, backlog: Backlog): void;
   /** The broker refused a publish for a limit before it reached the service (embedded broker only). */
   dropped(m: InboundMessage, reason: LimitReason): void;
 }
@@ -61,10 +64,17 @@ export class EmbeddedTransport implements Transport {
       handlers.message(this.inbound(packet, client.id));
     };
     this.broker.aedes.on('publish', this.onPublish);
-    // a client that sent DISCONNECT left on purpose: its requests go on (mosquitto_pub + mosquitto_sub
-    // work that way); a connection that is lost takes its requests with it
-    this.broker.onClientDisconnect((clientId, clean) => {
-      if (!clean && !this.detached) handlers.clientGone(clientId);
+    // docs/PROTOCOL.md "Delivery": a client that sent DISCONNECT left on purpose, its requests go on
+    // (mosquitto_pub + mosquitto_sub work that way); a lost connection takes its requests with it
+    // only if its session ends with it; a kept session keeps them until it expires or is replaced
+    this.broker.onClientDisconnect((clientId, clean, session) => {
+      if (!clean && session === 'ends' && !this.detached) handlers.clientGone(clientId);
+    });
+    this.broker.onSessionEnd((clientId) => {
+      if (!this.detached) handlers.clientGone(clientId);
+    });
+    this.broker.onClientBehind((clientId, backlog) => {
+      if (!this.detached) handlers.clientBehind(clientId, backlog);
     });
     this.broker.onLimited((clientId, reason, packet) => {
       if (packet && !this.detached) handlers.dropped(this.inbound(packet, clientId), reason);
