@@ -239,4 +239,34 @@ test('mqemitter’s queue: 20,000 queued messages nobody reads run without exhau
   }
 });
 
+test('stall reasons (for /healthz): the service and the broker say why while messages cannot move, nothing once they can', async () => {
+  const c = await connect(url);
+  await c.subscribeAsync('stalled/#', { qos: 1 });
+  let chunks = 0;
+  let final: Reply | undefined;
+  c.on('message', (_t, p) => {
+    const m = JSON.parse(p.toString()) as Reply;
+    if (m.done) final = m;
+    else chunks++;
+  });
+  assert.is(server.service.stallReason(200), undefined);
+  assert.is(server.broker!.delivery.stallReason(200), undefined);
+  await c.publishAsync(`wisp/${DEVICE}/infer`, JSON.stringify({ id: 'stalled', prompt: 'Once upon a time', max_tokens: 480, temperature: 0.9 }), { qos: 1, properties: { responseTopic: 'stalled/1' } });
+  await until('a first chunk', () => chunks > 0, 10_000);
+  // hold every one of aedes' delivery slots (as a reader that stopped used to), so the service's
+  // replies and everyone's publishes wait
+  const held: Array<() => void> = [];
+  const holder = (_p: unknown, cb: () => void) => void held.push(cb);
+  await new Promise<void>((resolve) => server.broker!.aedes.subscribe('stall/#', holder, resolve));
+  for (let i = 0; i < 100; i++) server.broker!.aedes.publish({ cmd: 'publish', topic: 'stall/x', payload: Buffer.from('x'), qos: 0, retain: false, dup: false }, () => {});
+  await until('both stalls to be reported', () => server.service.stallReason(200) !== undefined && server.broker!.delivery.stallReason(200) !== undefined, 10_000);
+  assert.match(server.service.stallReason(200)!, /reply has waited/);
+  assert.match(server.broker!.delivery.stallReason(200)!, /messages wait in the broker/);
+  for (const cb of held) cb();
+  await new Promise<void>((resolve) => server.broker!.aedes.unsubscribe('stall/#', holder, resolve));
+  await until('the final', () => final !== undefined, 30_000);
+  await until('no stall', () => server.service.stallReason(200) === undefined && server.broker!.delivery.stallReason(200) === undefined, 10_000);
+  await c.endAsync();
+});
+
 test.run();

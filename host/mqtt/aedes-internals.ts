@@ -69,6 +69,8 @@ export interface AedesClientInternals extends EventEmitter {
 
 /** What aedes.mq is (mqemitter 7): the fields the recursion guard touches. */
 export interface MqEmitterInternals {
+  /** Messages waiting for a free slot. */
+  readonly length: number;
   current: number;
   concurrency: number;
   _do(message: unknown, cb: () => void): unknown;

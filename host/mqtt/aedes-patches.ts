@@ -22,7 +22,7 @@
 import type { Aedes } from 'aedes';
 import { Readable } from 'node:stream';
 import { PATCHED_AEDES_VERSION, type AedesClientInternals, type MqEmitterInternals, type SessionStore, type StoredPacket } from './aedes-internals.js';
-import { DEFAULT_FLOW_LIMITS, Outbox, weight, type Backlog, type DropReason, type FlowLimits } from './outbox.js';
+import { BehindWatch, DEFAULT_FLOW_LIMITS, Outbox, weight, type Backlog, type DropReason, type FlowLimits } from './outbox.js';
 
 export interface DeliveryStats {
   /** Times a client (live or offline session) fell behind its limits. */
@@ -48,6 +48,11 @@ export interface DeliveryControl {
   backlogOf(clientId: string): Backlog | undefined;
   /** Messages kept in the session store for a client (unacknowledged or not yet sent). */
   storedFor(clientId: string): Backlog;
+  /**
+   * Why the broker is not delivering, or undefined when it is (for /healthz): messages wait in
+   * mqemitter's queue and none started for `limitMs`.
+   */
+  stallReason(limitMs?: number): string | undefined;
 }
 
 /** Nested mqemitter starts allowed on one stack before the next starts on a fresh one. */
@@ -67,7 +72,9 @@ export function patchAedes(aedes: Aedes, hooks: DeliveryHooks, limitsIn: Partial
   const mq = internals.mq;
   const start = mq._do;
   let depth = 0;
+  let lastStart = performance.now();
   mq._do = function guardedDo(this: MqEmitterInternals, message, cb) {
+    lastStart = performance.now();
     if (depth >= MAX_MQ_DEPTH) {
       stats.deferred++;
       this.current++; // holds its slot, so no later message overtakes it
@@ -151,20 +158,19 @@ export function patchAedes(aedes: Aedes, hooks: DeliveryHooks, limitsIn: Partial
   };
 
   // ---- 4: bounded kept sessions ------------------------------------------------------------
-  const stored = new Map<string, Backlog>();
-  const reportedBehind = new Set<string>();
+  const stored = new Map<string, { backlog: Backlog; watch: BehindWatch }>();
   const keep = (clientId: string, packet: StoredPacket): boolean => {
-    const b = stored.get(clientId) ?? { messages: 0, bytes: 0 };
+    let s = stored.get(clientId);
+    if (!s) stored.set(clientId, (s = { backlog: { messages: 0, bytes: 0 }, watch: new BehindWatch(limits) }));
+    const b = s.backlog;
     if (b.messages >= limits.maxMessages || b.bytes >= limits.maxBytes) {
       stats.dropped.session_full++;
       return false;
     }
     b.messages++;
     b.bytes += weight(packet);
-    stored.set(clientId, b);
     // a live client's backlog is its Outbox's to report
-    if (!clients[clientId] && !reportedBehind.has(clientId) && (b.messages > limits.behindMessages || b.bytes > limits.behindBytes)) {
-      reportedBehind.add(clientId);
+    if (s.watch.update(b) && !clients[clientId]) {
       stats.behind++;
       hooks.log('warn', 'an offline session falls behind: too many messages kept for it', { clientId, ...b });
       hooks.behind(clientId, { ...b }, false);
@@ -183,12 +189,12 @@ export function patchAedes(aedes: Aedes, hooks: DeliveryHooks, limitsIn: Partial
   };
   store.outgoingClearMessageId = async (client, packet) => {
     const removed = await clear(client, packet);
-    const b = removed && stored.get(client.id);
-    if (removed && b) {
-      b.messages--;
-      b.bytes -= weight(removed);
-      if (b.messages <= 0) stored.delete(client.id);
-      if (b.messages <= limits.behindMessages / 2 && b.bytes <= limits.behindBytes / 2) reportedBehind.delete(client.id);
+    const s = removed && stored.get(client.id);
+    if (removed && s) {
+      s.backlog.messages--;
+      s.backlog.bytes -= weight(removed);
+      if (s.backlog.messages <= 0) stored.delete(client.id);
+      else s.watch.update(s.backlog);
     }
     return removed;
   };
@@ -200,7 +206,12 @@ export function patchAedes(aedes: Aedes, hooks: DeliveryHooks, limitsIn: Partial
       const c = clients[clientId];
       return c ? outboxes.get(c)?.backlog : undefined;
     },
-    storedFor: (clientId) => ({ ...(stored.get(clientId) ?? { messages: 0, bytes: 0 }) }),
+    stallReason: (limitMs = 30_000) => {
+      const waiting = mq.length;
+      const idle = performance.now() - lastStart;
+      return waiting > 0 && idle > limitMs ? `${waiting} messages wait in the broker, none delivered for ${Math.round(idle / 1000)} s` : undefined;
+    },
+    storedFor: (clientId) => ({ ...(stored.get(clientId)?.backlog ?? { messages: 0, bytes: 0 }) }),
   };
 }
 

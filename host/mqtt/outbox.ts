@@ -42,10 +42,33 @@ export interface Backlog {
   bytes: number;
 }
 
+/**
+ * Says when a backlog is to be reported behind: each time it grows past another multiple of the
+ * behind limits (so requests a client sends while behind are cancelled too, before it reaches the
+ * max limits), until it has shrunk to half of them.
+ */
+export class BehindWatch {
+  private level = 0;
+
+  constructor(private readonly limits: FlowLimits) {}
+
+  update(b: Backlog): boolean {
+    const l = this.limits;
+    if (b.messages <= l.behindMessages / 2 && b.bytes <= l.behindBytes / 2) {
+      this.level = 0;
+      return false;
+    }
+    const level = Math.floor(Math.max(b.messages / l.behindMessages, b.bytes / l.behindBytes));
+    if (level <= this.level) return false;
+    this.level = level;
+    return true;
+  }
+}
+
 export type DropReason = 'not_authorized' | 'expired' | 'too_large' | 'unencodable' | 'overflow';
 
 export interface OutboxEvents {
-  /** The backlog crossed the behind limits (again, after it had shrunk to half of them). */
+  /** The backlog grew past the behind limits (see BehindWatch). */
   behind(client: AedesClientInternals, backlog: Backlog): void;
   /** The backlog crossed the max limits: the caller drops the connection. */
   overflow(client: AedesClientInternals, backlog: Backlog): void;
@@ -95,14 +118,16 @@ export class Outbox {
   private nextId = 1;
   private holds = 1; // released by ready(): nothing goes out before the CONNACK and the resumed queue
   private running = false;
-  private isBehind = false;
+  private readonly behind: BehindWatch;
   private overflowed = false;
 
   constructor(
     private readonly client: AedesClientInternals,
     private readonly limits: FlowLimits,
     private readonly events: OutboxEvents,
-  ) {}
+  ) {
+    this.behind = new BehindWatch(limits);
+  }
 
   get backlog(): Backlog {
     return { messages: this.queue.length - this.head, bytes: this.bytes };
@@ -177,12 +202,7 @@ export class Outbox {
       this.events.overflow(this.client, b);
       return;
     }
-    if (!this.isBehind && (b.messages > l.behindMessages || b.bytes > l.behindBytes)) {
-      this.isBehind = true;
-      this.events.behind(this.client, b);
-    } else if (this.isBehind && b.messages <= l.behindMessages / 2 && b.bytes <= l.behindBytes / 2) {
-      this.isBehind = false;
-    }
+    if (this.behind.update(b)) this.events.behind(this.client, b);
   }
 
   private kick(): void {

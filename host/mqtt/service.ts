@@ -105,7 +105,9 @@ export class InferenceService {
   private readonly recent = new Set<string>(); // finished client \0 id, oldest first
   private readonly limiter?: RateLimiter;
   private readonly maxPayload: number;
-  private readonly pending = new Set<Promise<void>>();
+  private readonly pending = new Map<Promise<void>, number>(); // reply being published -> when it started
+  /** When a request last moved: a decode step, a token, a final message. */
+  private lastProgressAt = performance.now();
   private statusTimer?: NodeJS.Timeout;
   private statusDirty = false;
   private lastStatusAt = 0;
@@ -119,6 +121,7 @@ export class InferenceService {
     this.scheduler = new Scheduler(opts.served.model, opts.served.tokenizer, {
       ...opts,
       onStep: (n, ms) => {
+        this.lastProgressAt = performance.now();
         opts.metrics?.batchSize(n);
         opts.onStep?.(n, ms);
       },
@@ -159,9 +162,26 @@ export class InferenceService {
     if (this.statusTimer) clearInterval(this.statusTimer);
     this.scheduler.close(new ShutdownError(reason));
     // the last replies and the offline status, unless the broker is gone (then the Will says offline)
-    await withTimeout(Promise.allSettled([...this.pending]), 5000);
+    await withTimeout(Promise.allSettled([...this.pending.keys()]), 5000);
     if (this.started) await withTimeout(this.publishStatus(false).catch(() => {}), 2000);
     await this.opts.transport.close();
+  }
+
+  /**
+   * Why requests are not moving, or undefined when they are (for /healthz): work is waiting and no
+   * step or token came for `limitMs`, or a reply has waited that long to be taken by the broker
+   * (it used to wait behind a client that stopped reading; host/mqtt/outbox.ts).
+   */
+  stallReason(limitMs = 30_000): string | undefined {
+    const now = performance.now();
+    const work = this.scheduler.queued + this.scheduler.activeCount;
+    if (work > 0 && now - this.lastProgressAt > limitMs) {
+      return `${work} requests waiting, none moved for ${Math.round((now - this.lastProgressAt) / 1000)} s`;
+    }
+    let oldest = now;
+    for (const t of this.pending.values()) oldest = Math.min(oldest, t);
+    if (now - oldest > limitMs) return `a reply has waited ${Math.round((now - oldest) / 1000)} s for the broker (${this.pending.size} waiting)`;
+    return undefined;
   }
 
   health(): { ok: boolean; status: Record<string, unknown> } {
@@ -217,6 +237,7 @@ export class InferenceService {
       return this.replyError(reply, req.id, 'invalid_request', `cannot tokenize the prompt: ${(err as Error).message}`, 'invalid');
     }
     const run: Running = { id: req.id, client, reply, log };
+    if (this.scheduler.queued + this.scheduler.activeCount === 0) this.lastProgressAt = performance.now(); // idle until now
     const stream = req.stream ?? true;
     let seq = 0;
     try {
@@ -227,6 +248,7 @@ export class InferenceService {
         promptIds,
         options: sequenceOptions(req),
         onText: (text) => {
+          this.lastProgressAt = performance.now();
           if (stream) this.send(reply, { id: req.id, seq: seq++, text }, 'chunk');
         },
         onDone: (r) => this.finished(key, run, r),
@@ -288,6 +310,7 @@ export class InferenceService {
   // ---- outbound ------------------------------------------------------------------------------
 
   private finished(key: string, run: Running, r: JobResult): void {
+    this.lastProgressAt = performance.now();
     this.forget(key);
     this.send(run.reply, finalReply(run.id, r, this.device), 'done');
     const m = this.opts.metrics;
@@ -348,7 +371,7 @@ export class InferenceService {
       .publish(reply.topic, JSON.stringify(body), { qos: 1, correlationData: reply.correlationData })
       .catch((err: Error) => this.opts.log.error({ topic: reply.topic, err: err.message }, 'reply not published'))
       .finally(() => this.pending.delete(p));
-    this.pending.add(p);
+    this.pending.set(p, performance.now());
   }
 
   // ---- status --------------------------------------------------------------------------------
