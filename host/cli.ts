@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 // `wisp`: one dispatcher, one module per command in host/commands/.
 import { UsageError, describeError } from './commands/args.js';
+import { closest } from './commands/suggest.js';
+import { WISP_VERSION, wispCommand } from './invocation.js';
 
 const COMMANDS: Record<string, { summary: string; load: () => Promise<{ main(argv: string[]): Promise<void> }> }> = {
   run: { summary: 'generate text from a prompt and print it as it comes', load: () => import('./commands/run.js') },
@@ -10,7 +12,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ main(arg
   models: { summary: 'list catalog models and where they are on disk', load: () => import('./commands/models.js') },
   info: { summary: "print a GGUF file's metadata and tensors", load: () => import('./commands/info.js') },
   convert: { summary: 'convert a llama2.c checkpoint + tokenizer to GGUF', load: () => import('./commands/convert.js') },
-  bench: { summary: 'kernel GB/s and model tok/s beside memory bandwidth and llama.cpp (JSON + SVG report)', load: () => import('./commands/bench.js') },
+  bench: { summary: 'benchmark this device (--tune writes a tuned profile; compare, kernels, models, routing, serve): tables, JSON, HTML plots', load: () => import('./commands/bench.js') },
   quantize: { summary: 'write a GGUF with its weight matrices in another type (q8_0, q4_0, q4_k, q6_k, f16, …)', load: () => import('./commands/quantize.js') },
   profile: { summary: 'device profile: detect this device, show the routing plan per layer, validate profile files', load: () => import('./commands/profile.js') },
   synth: { summary: 'write a random-weight llama GGUF at a real shape (benchmark models)', load: () => import('./commands/synth.js') },
@@ -21,7 +23,7 @@ const PLANNED = ['kernels', 'pack'];
 function usage(): string {
   const width = Math.max(...Object.keys(COMMANDS).map((k) => k.length));
   return [
-    'usage: wisp <command> [options]   (wisp <command> --help for its options)',
+    'usage: wisp <command> [options]   (wisp <command> --help for its options; wisp --version)',
     '',
     ...Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`),
     '',
@@ -35,10 +37,16 @@ async function main(argv: string[]): Promise<void> {
     console.log(usage());
     return;
   }
+  if (name === '--version' || name === '-V' || name === 'version') {
+    console.log(`wisp ${WISP_VERSION} (Node ${process.versions.node})`);
+    return;
+  }
   const command = COMMANDS[name];
   if (!command) {
     if (PLANNED.includes(name)) throw new UsageError(`'wisp ${name}' is not built yet in this version`);
-    throw new UsageError(`unknown command '${name}'\n\n${usage()}`);
+    const near = closest(name, [...Object.keys(COMMANDS), ...PLANNED]);
+    const what = name.startsWith('-') ? `unknown option ${name}` : `unknown command '${name}'`;
+    throw new UsageError(`${what}${near ? ` (did you mean '${near}'?)` : ''}; \`${wispCommand()} --help\` lists the commands`);
   }
   await (await command.load()).main(rest);
 }

@@ -1,15 +1,16 @@
 // The `wisp` command as a user runs it: a child process of the built CLI.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { CLI, MODELS_DIR, ROOT, sharedModel, sharedTokenizer } from './helpers/paths.js';
 
-function wisp(args: string[], env: Record<string, string> = {}) {
+function wisp(args: string[], env: Record<string, string> = {}, cwd?: string) {
   const res = spawnSync(process.execPath, [CLI, ...args], {
     encoding: 'utf8',
+    cwd,
     env: { ...process.env, WISP_MODEL_PATH: MODELS_DIR ?? '', WISP_CACHE_DIR: join(tmpdir(), 'wisp-cli-test-cache'), ...env },
     timeout: 120_000,
   });
@@ -62,10 +63,120 @@ test('an unknown model says where it looked and how to fix it (exit 1, no stack)
 
 test('bad options and unknown commands are usage errors (exit 2)', () => {
   assert.is(wisp(['run', '--temp', 'hot']).code, 2);
-  assert.match(wisp(['run', '--bogus']).err, /Unknown option '--bogus'/);
+  assert.match(wisp(['run', '--bogus']).err, /unknown option --bogus;/);
   const r = wisp(['frobnicate']);
   assert.is(r.code, 2);
   assert.match(r.err, /unknown command 'frobnicate'/);
+});
+
+test('an unknown option is one line that names the nearest option ("did you mean --temp"), not the whole help', () => {
+  const r = wisp(['ask', '--tmp', '0', 'x']);
+  assert.is(r.code, 2);
+  assert.is(r.err.trim().split('\n').length, 1, r.err);
+  assert.match(r.err, /^wisp: unknown option --tmp \(did you mean --temp\?\); `[^`]*wisp ask --help` lists the options\n$/);
+  assert.match(wisp(['run', '--thread', '2']).err, /did you mean --threads\?/);
+  assert.not.match(wisp(['run', '--zzzzzz']).err, /did you mean/);
+  const missing = wisp(['run', '--temp']);
+  assert.is(missing.code, 2);
+  assert.match(missing.err, /^wisp: --temp needs a value; /);
+  assert.match(wisp(['rnu']).err, /unknown command 'rnu' \(did you mean 'run'\?\)/);
+});
+
+test('wisp --version and -V print the version', () => {
+  const version = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version;
+  for (const flag of ['--version', '-V']) {
+    const r = wisp([flag]);
+    assert.is(r.code, 0, r.err);
+    assert.match(r.out, new RegExp(`^wisp ${version.replace(/\./g, '\\.')} \\(Node `));
+  }
+});
+
+test('the test data beside the checkout is on every command\'s search path, without WISP_MODEL_PATH', () => {
+  if (!existsSync(join(ROOT, '..', 'shared', 'models', 'stories260K.gguf'))) return;
+  const r = wisp(['info', '--model', 'stories260K'], { WISP_MODEL_PATH: '' });
+  assert.is(r.code, 0, r.err);
+  assert.match(r.out, /shared\/models\/stories260K\.gguf: GGUF v3/);
+});
+
+test('--model README.md means ./README.md, and a folder named x.gguf is called a folder', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'wisp-cwd-'));
+  try {
+    writeFileSync(join(dir, 'README.md'), '# notes\n');
+    const r = wisp(['info', '--model', 'README.md'], {}, dir);
+    assert.is(r.code, 1);
+    assert.match(r.err, new RegExp(`${join(dir, 'README.md')}: magic .* not a GGUF file`));
+    mkdirSync(join(dir, 'x.gguf'));
+    const d = wisp(['run', '--model', 'x.gguf'], {}, dir);
+    assert.is(d.code, 1);
+    assert.match(d.err, /model path x\.gguf is a directory, not a GGUF file/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a truncated GGUF says to download it again and check the sha256, and the threads line does not come first', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'wisp-cut-'));
+  try {
+    const cut = join(dir, 'cut.gguf');
+    writeFileSync(cut, readFileSync(sharedModel('stories260K.gguf')).subarray(0, 100_000));
+    const r = wisp(['run', '--model', cut]);
+    assert.is(r.code, 1);
+    assert.match(r.err, /runs past the end of the file .*: truncated: download it again and check the sha256\n$/);
+    assert.not.match(r.err, /threads:/);
+    assert.is(r.err.trim().split('\n').length, 1, r.err);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('convert llama2c on a GGUF file recognises it and says so', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'wisp-conv-'));
+  try {
+    const r = wisp(['convert', 'llama2c', sharedModel('stories260K.gguf'), '--tokenizer', sharedModel('tok512.bin'), '-o', join(dir, 'o.gguf')]);
+    assert.is(r.code, 2);
+    assert.match(r.err, /stories260K\.gguf is already a GGUF file, not a llama2\.c checkpoint: nothing to convert/);
+    assert.not.ok(existsSync(join(dir, 'o.gguf')));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('convert finds a bare checkpoint and tokenizer name in the test data when they are not in the current folder', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'wisp-conv-'));
+  try {
+    const r = wisp(['convert', 'llama2c', 'stories260K.bin', '--tokenizer', 'tok512.bin', '-o', 'out.gguf'], {}, dir);
+    assert.is(r.code, 0, r.err);
+    assert.match(r.err, /stories260K\.bin: using .*stories260K\.bin/);
+    assert.ok(existsSync(join(dir, 'out.gguf')));
+    const missing = wisp(['convert', 'llama2c', 'nope.bin', '--tokenizer', 'tok512.bin', '-o', 'x.gguf'], {}, dir);
+    assert.is(missing.code, 2);
+    assert.match(missing.err, /checkpoint nope\.bin: no such file here, nor in the model search path/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('wisp pull finds a verified copy on the search path and downloads nothing', () => {
+  const r = wisp(['pull', 'stories260K'], { WISP_OFFLINE: '1' });
+  assert.is(r.code, 0, r.err);
+  assert.match(r.out, /stories260K: already present at .*stories260K\.gguf \(sha256 270cba1bd510… verified\); nothing to download/);
+});
+
+test('quantize looks its input up as --model does, and says what to do when it is missing', () => {
+  const r = wisp(['quantize', 'in.gguf', 'out.gguf', '--type', 'q4_k']);
+  assert.is(r.code, 1);
+  assert.match(r.err, /^wisp: model "in\.gguf" not found .*: give the path of a \.gguf file, or a catalog name/);
+});
+
+test('refuses --chat without a template unless --template is given', () => {
+  const r = wisp(['run', '--model', 'stories260K', '--chat', '-p', 'Tell me a story', '-n', '8']);
+  assert.is(r.code, 2);
+  assert.match(r.err, /stories260K has no chat template \(it is not a chat model\), so --chat is refused: drop --chat .* --template llama2\|chatml\|llama3\|FILE/);
+  assert.is(r.out, '');
+  const t = wisp(['run', '--model', 'stories260K', '--chat', '--template', 'llama2', '-p', 'Tell me a story', '-n', '8', '--temp', '0']);
+  assert.is(t.code, 0, t.err);
+  assert.match(t.err, /generated: 8 tokens/);
+  assert.match(wisp(['run', '--chat', '--template', 'nosuch']).err, /--template nosuch: not one of llama2, chatml, llama3 and no such file/);
 });
 
 test('a bad option with kernel threads is an error at once, not a hang', () => {

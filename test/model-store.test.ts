@@ -4,10 +4,10 @@ import * as assert from 'uvu/assert';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { connect as tcpConnect, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
-import { loadCatalog, repoRoot, type Catalog, type CatalogEntry } from '../host/model/catalog.js';
+import { loadCatalog, type Catalog, type CatalogEntry } from '../host/model/catalog.js';
 import { ModelNotFoundError, modelSearchDirs, resolveModel, userCacheDir } from '../host/model/resolve.js';
 import { PullError, pullCommand, pullModel } from '../host/model/pull.js';
 
@@ -145,11 +145,53 @@ test.after(() => {
 // ---------------------------------------------------------------------------------------------
 // Search path
 
-test('modelSearchDirs lists WISP_MODEL_PATH dirs in order, then <repo>/models, then the user cache', () => {
+test('modelSearchDirs lists WISP_MODEL_PATH dirs in order, then <repo>/models, then the test data beside the checkout, then the user cache', () => {
   const a = tempDir();
   const b = tempDir();
   const env = isolatedEnv({ WISP_MODEL_PATH: [a, '', b].join(delimiter) });
-  assert.equal(modelSearchDirs({ env }), [a, b, join(repoRoot(), 'models'), env.WISP_CACHE_DIR]);
+  const parent = tempDir();
+  const root = join(parent, 'checkout');
+  mkdirSync(join(parent, 'shared', 'models'), { recursive: true });
+  assert.equal(modelSearchDirs({ env, root }), [a, b, join(root, 'models'), join(parent, 'shared', 'models'), env.WISP_CACHE_DIR]);
+  // no test data beside it (an installed package): not listed
+  assert.equal(modelSearchDirs({ env, root: join(tempDir(), 'pkg') }).length, 4);
+});
+
+test('every command finds a model in the test data beside the checkout, with no WISP_MODEL_PATH', () => {
+  const parent = tempDir();
+  const root = join(parent, 'checkout');
+  const file = touch(join(parent, 'shared', 'models'), 'foo.gguf');
+  assert.is(resolveModel('foo', { env: isolatedEnv(), root, catalog }).path, file);
+});
+
+test('a file in the current folder wins over one of the same name on the search path', () => {
+  const cwd = tempDir();
+  const here = touch(cwd, 'README.md', 'not a model');
+  const dir = tempDir();
+  touch(dir, 'README.md', 'elsewhere');
+  assert.is(resolveModel('README.md', { env: isolatedEnv({ WISP_MODEL_PATH: dir }), cwd, catalog }).path, here);
+});
+
+test('a directory named x.gguf is reported as a directory, not as "not found"', () => {
+  const cwd = tempDir();
+  mkdirSync(join(cwd, 'x.gguf'));
+  try {
+    resolveModel('x.gguf', { env: isolatedEnv(), cwd, catalog });
+    assert.unreachable('should not resolve');
+  } catch (err) {
+    assert.instance(err, ModelNotFoundError);
+    assert.match((err as Error).message, 'model path x.gguf is a directory, not a GGUF file');
+    assert.not.match((err as Error).message, 'not found');
+  }
+  // on the search path too
+  const dir = tempDir();
+  mkdirSync(join(dir, 'y.gguf'));
+  try {
+    resolveModel('y', { env: isolatedEnv({ WISP_MODEL_PATH: dir }), catalog });
+    assert.unreachable('should not resolve');
+  } catch (err) {
+    assert.match((err as Error).message, `${join(dir, 'y.gguf')} is a directory, not a model file`);
+  }
 });
 
 test('modelSearchDirs puts extraDirs first and resolves relative WISP_MODEL_PATH entries against cwd', () => {
@@ -242,17 +284,18 @@ test('ModelNotFoundError for a catalog model lists every searched dir and says t
   const a = tempDir();
   const b = join(tempDir(), 'missing');
   const env = isolatedEnv({ WISP_MODEL_PATH: [a, b].join(delimiter) });
+  const root = tempDir(); // no test data beside this "checkout"
   try {
-    resolveModel('stories260K', { env, catalog });
+    resolveModel('stories260K', { env, catalog, root });
     assert.unreachable('should not resolve');
   } catch (err) {
     assert.instance(err, ModelNotFoundError);
     const e = err as ModelNotFoundError;
     assert.is(e.code, 'WISP_MODEL_NOT_FOUND');
-    assert.equal(e.searched, modelSearchDirs({ env }));
+    assert.equal(e.searched, modelSearchDirs({ env, root }));
     for (const dir of e.searched) assert.ok(e.message.includes(dir), `message names ${dir}`);
     assert.match(e.message, 'stories260K.gguf');
-    assert.match(e.message, '`wisp pull stories260K`');
+    assert.match(e.message, /`(npx )?wisp pull stories260K`/);
     assert.match(e.message, 'network');
     assert.match(e.message, 'WISP_MODEL_PATH=/dir/with/models');
     assert.match(e.message, 'does not exist'); // b is flagged as missing
@@ -335,7 +378,7 @@ test('an interrupted pull keeps the .part and the next pull resumes it with a Ra
     assert.match(err.message, 'download interrupted');
     assert.match(err.message, entry.url);
     assert.match(err.message, 'partial download is kept');
-    assert.match(err.message, '`wisp pull tiny`');
+    assert.match(err.message, /`(npx )?wisp pull tiny`/);
     assert.match(err.message, 'WISP_MODEL_PATH');
     const partPath = join(dir, 'tiny.gguf.part');
     const kept = statSync(partPath).size;
@@ -531,6 +574,88 @@ test('pullCommand prints one summary line, and names the catalog models for an u
     const err = await pullError(pullCommand('nonesuch', { catalog: cat, env, out: () => {} }));
     assert.is(err.code, 'WISP_PULL_UNKNOWN_MODEL');
     assert.match(err.message, 'Models in the catalog: tiny');
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Proxies (HTTPS_PROXY / HTTP_PROXY / NO_PROXY)
+
+interface TestProxy {
+  url: string;
+  /** "CONNECT host:port" per tunnel, or "GET http://…" per forwarded request */
+  seen: string[];
+  close(): Promise<void>;
+}
+
+/** A forward proxy as edge networks run them: CONNECT tunnels (and absolute-URI GETs forwarded). */
+async function startProxy(): Promise<TestProxy> {
+  const seen: string[] = [];
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((req, res) => {
+    seen.push(`${req.method} ${req.url}`);
+    const target = new URL(req.url ?? '');
+    const up = tcpConnect(Number(target.port), target.hostname, () => {
+      up.write(`${req.method} ${target.pathname}${target.search} HTTP/1.1\r\nhost: ${target.host}\r\nconnection: close\r\n` +
+        Object.entries(req.headers).filter(([k]) => !['host', 'connection', 'proxy-connection'].includes(k)).map(([k, v]) => `${k}: ${v}\r\n`).join('') + '\r\n');
+      up.pipe(res.socket!);
+    });
+  });
+  server.on('connect', (req, socket: Socket, head: Buffer) => {
+    seen.push(`CONNECT ${req.url}`);
+    sockets.add(socket);
+    const [host, port] = (req.url ?? '').split(':');
+    const up = tcpConnect(Number(port), host, () => {
+      socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+      up.write(head);
+      up.pipe(socket);
+      socket.pipe(up);
+    });
+    sockets.add(up);
+    up.on('error', () => socket.destroy());
+    socket.on('error', () => up.destroy());
+  });
+  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    seen,
+    close: () =>
+      new Promise<void>((ok) => {
+        for (const so of sockets) so.destroy();
+        server.closeAllConnections();
+        server.close(() => ok());
+      }),
+  };
+}
+
+test('pull goes through the proxy HTTP_PROXY names, and NO_PROXY sends a host around it', async () => {
+  const proxy = await startProxy();
+  try {
+    await withServer({}, async (s) => {
+      const host = new URL(s.url).host;
+      const r = await pullModel(entryFor(`${s.url}/model.gguf`), { dir: tempDir(), env: isolatedEnv({ HTTP_PROXY: proxy.url }) });
+      assert.ok(readFileSync(r.path).equals(DATA));
+      assert.is(proxy.seen.length, 1, proxy.seen.join('; '));
+      assert.match(proxy.seen[0], host);
+      assert.is(s.requests.length, 1);
+
+      await pullModel(entryFor(`${s.url}/model.gguf`), { dir: tempDir(), env: isolatedEnv({ https_proxy: proxy.url, http_proxy: proxy.url, NO_PROXY: 'example.org,127.0.0.1' }) });
+      assert.is(proxy.seen.length, 1, 'NO_PROXY host went around the proxy');
+      assert.is(s.requests.length, 2);
+    });
+  } finally {
+    await proxy.close();
+  }
+});
+
+test('a proxy that cannot be reached is named in the error', async () => {
+  const proxy = await startProxy();
+  const dead = proxy.url;
+  await proxy.close();
+  await withServer({}, async (s) => {
+    const err = await pullError(pullModel(entryFor(`${s.url}/model.gguf`), { dir: tempDir(), env: isolatedEnv({ HTTP_PROXY: dead }), timeoutMs: 5000 }));
+    assert.is(err.code, 'WISP_PULL_NETWORK');
+    assert.match(err.message, `through the proxy ${dead} (HTTP_PROXY)`);
+    assert.is(s.requests.length, 0);
   });
 });
 

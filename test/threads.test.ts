@@ -69,7 +69,7 @@ test('openModel without threads takes the profile\'s count and logs why; threads
   const expected = await chooseThreads(undefined);
   const { choice } = await pickProfileQuick(profiles);
   assert.ok(choice.profile, 'a shipped profile fits this machine');
-  assert.equal(expected, { count: profileThreads(choice.profile!, CORES).threads, reason: profileThreads(choice.profile!, CORES).reason });
+  assert.equal(expected, { count: profileThreads(choice.profile!, CORES).threads, reason: profileThreads(choice.profile!, CORES).reason, profile: choice.profile!.name });
   const logs: string[] = [];
   const m = await openModel(STORIES, { contextSize: 64, log: (s) => logs.push(s) });
   try {

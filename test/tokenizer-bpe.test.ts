@@ -4,24 +4,14 @@ import * as assert from 'uvu/assert';
 import { createTokenizer, type TokenizerVocab } from '../host/model/tokenizer/index.js';
 import { BYTE_TO_CHAR, toByteLevel } from '../host/model/tokenizer/bpe.js';
 import { preTokenizerFor, splitWords } from '../host/model/tokenizer/pretokenize.js';
-import { loadCorpus, show } from './helpers/tokenizer-fixtures.js';
 import { llama3Tokenizer, llama3Vocab } from './helpers/tokenizer-llama3-vocab.js';
 
-const corpus = loadCorpus();
 const llama3 = createTokenizer(llama3Vocab());
 const BOS = 128000, EOS = 128001, EOT = 128009;
 
-test('BPE ids equal llama3-tokenizer-js for every corpus string', () => {
-  const mismatches: string[] = [];
-  corpus.forEach((s, i) => {
-    const ids = llama3.encode(s, { addBos: false });
-    const expected = llama3Tokenizer.encode(s, { bos: false, eos: false });
-    if (JSON.stringify(ids) !== JSON.stringify(expected)) {
-      mismatches.push(`${show(s, i)}: got ${JSON.stringify(ids).slice(0, 120)}, oracle ${JSON.stringify(expected).slice(0, 120)}`);
-    }
-  });
-  assert.equal(mismatches.slice(0, 10), [], `${mismatches.length} strings differ`);
-});
+// Ids against llama.cpp for the whole corpus: tokenizer-llamacpp.test.ts. llama3-tokenizer-js (used
+// below for special tokens) splits on JavaScript's \s, which differs from llama.cpp's Unicode
+// White_Space on U+0085 and U+FEFF, so it is no longer the oracle for whole-corpus ids.
 
 test('known LLaMA 3 encodings', () => {
   assert.equal(llama3.encode('Hello world'), [BOS, 9906, 1917]);
@@ -73,10 +63,10 @@ test('the byte alphabet is a bijection of the 256 bytes onto printable character
 
 test('pre-tokenizers: llama3 groups up to 3 digits, qwen2 single digits, gpt-2 whole numbers', () => {
   const text = "I'LL pay 12345 now";
-  assert.equal(splitWords(text, preTokenizerFor('llama3').regex), ['I', "'LL", ' pay', ' ', '123', '45', ' now']);
-  assert.equal(splitWords(text, preTokenizerFor('qwen2').regex), ['I', "'LL", ' pay', ' ', '1', '2', '3', '4', '5', ' now']);
-  assert.equal(splitWords(text, preTokenizerFor('gpt-2').regex), ['I', "'", 'LL', ' pay', ' 12345', ' now']);
-  assert.equal(splitWords('a  \n\n b', preTokenizerFor('llama3').regex), ['a', '  \n\n', ' b']);
+  assert.equal(splitWords(text, preTokenizerFor('llama3')), ['I', "'LL", ' pay', ' ', '123', '45', ' now']);
+  assert.equal(splitWords(text, preTokenizerFor('qwen2')), ['I', "'LL", ' pay', ' ', '1', '2', '3', '4', '5', ' now']);
+  assert.equal(splitWords(text, preTokenizerFor('gpt-2')), ['I', "'", 'LL', ' pay', ' 12345', ' now']);
+  assert.equal(splitWords('a  \n\n b', preTokenizerFor('llama3')), ['a', '  \n\n', ' b']);
 });
 
 test('an unknown pre-tokenizer is a clear error', () => {
@@ -94,12 +84,10 @@ test('without ignore_merges (gpt-2) words are merged from bytes', () => {
   assert.equal(createTokenizer({ ...vocab, pre: 'llama3' }).encode('abc'), [4]); // ignore_merges
 });
 
-test('long text tokenizes quickly', () => {
+test('long text encodes and decodes back to itself', () => {
   const text = 'The quick brown fox jumps over the lazy dog. 日本語 1234567 🦀\n'.repeat(200);
-  const t0 = performance.now();
   const ids = llama3.encode(text);
-  const ms = performance.now() - t0;
-  assert.ok(ms < 300, `${ms.toFixed(1)} ms`);
+  assert.is(ids[0], BOS);
   assert.is(llama3.decode(ids), text);
 });
 

@@ -1,13 +1,15 @@
 // `wisp bench kernels`: GB/s of weight bytes each matvec kernel (as the engine calls it: 16-bit
-// activations for quantized weights) reads at real shapes, on 1 and N threads, beside the
-// machine's memory-read bandwidth measured in the same run.
+// activations for quantized weights) reads at real shapes, per kernel flavour, on 1 and N threads,
+// beside the machine's memory-read bandwidth measured in the same run. Both stream through more
+// bytes than the last-level cache holds, as a model's weights do.
 import { Arena, planBytes } from '../backends/wasm/arena.js';
-import { ACTIVATION, activationOf, matvecJob, Q16_0S } from '../backends/wasm/model.js';
+import { activationOf, matvecJob, type ActivationKind } from '../backends/wasm/model.js';
 import { KernelPool } from '../backends/wasm/pool.js';
 import { GGMLType, rowBytes, traitsOf } from '../model/ggml-types.js';
 import { quantize } from '../model/quantize/index.js';
 import { randomWeights } from '../model/synth.js';
-import { measureReadBandwidth, timeIt } from './memory.js';
+import { kernelModules, lastLevelCache as lastLevelCacheOf, type CacheSize } from './environment.js';
+import { beyondCache, measureReadBandwidthThreads, timeIt } from './memory.js';
 
 export const BENCH_TYPES = [GGMLType.F32, GGMLType.F16, GGMLType.Q8_0, GGMLType.Q4_0, GGMLType.Q4_K, GGMLType.Q6_K];
 /** [rows, cols]: an attention projection of the 110M model, TinyLlama's FFN down, a 32k-vocab head. */
@@ -19,22 +21,43 @@ export const BENCH_SHAPES: Array<[number, number]> = [
 
 
 export interface KernelResult {
+  /** The kernel flavour (kernels/manifest.json) the row ran on. */
+  flavour: string;
+  /** The kernel variant: the weight type, or the layout the engine runs it in (q4_0r8, q4_Kr4, f16f). */
   type: string;
   rows: number;
   cols: number;
   threads: number;
+  /** Bytes of one weight matrix. */
   weightBytes: number;
+  /** Copies of the matrix the timed calls rotate over, so their bytes together exceed the last-level cache. */
+  matrices: number;
+  /** Per matvec. */
   microseconds: number;
   gbPerSecond: number;
-  /** gbPerSecond / the single-thread memory-read bandwidth measured in this run */
+  /** gbPerSecond / the memory-read bandwidth measured in this run at the same thread count */
   ofReadBandwidth: number;
 }
 
+export interface ReadBandwidth {
+  threads: number;
+  gbPerSecond: number;
+}
+
 export interface KernelBench {
+  /** Memory read with 1 thread (native memcmp), GB/s. */
   readBandwidthGBps: number;
+  /** Memory read at every thread count measured: each row's roofline. */
+  readBandwidth: ReadBandwidth[];
+  lastLevelCache: CacheSize;
+  /** Bytes each row's rotation (and the read baseline) streams through: more than the last-level cache. */
+  workingSetBytes: number;
   /** the [rows, cols] shapes and weight types measured, and the least time spent timing each row */
   shapes: Array<[number, number]>;
   types: string[];
+  /** Flavours measured, and those the manifest lists that could not run here (with why). */
+  flavours: string[];
+  flavoursSkipped: Array<{ flavour: string; reason: string }>;
   minSeconds: number;
   results: KernelResult[];
 }
@@ -46,6 +69,12 @@ export interface KernelBenchOptions {
   types?: GGMLType[];
   /** least time each row is timed for (default 0.25 s) */
   minSeconds?: number;
+  /** kernel flavours (default: every flavour kernels/manifest.json lists) */
+  flavours?: string[];
+  /** bytes each row rotates over (default beyondCache: 4× the last-level cache, at least 64 MiB) */
+  workingSetBytes?: number;
+  /** called before each row is timed (progress) */
+  onStart?(what: string): void;
 }
 
 /** Throws, naming the shape or type, unless every type is benchable and every shape fits every type. */
@@ -62,57 +91,147 @@ export function checkBenchOptions(o: KernelBenchOptions): void {
     }
   }
   if (o.minSeconds !== undefined && !(o.minSeconds > 0)) throw new Error(`bench kernels: the time per row must be positive, got ${o.minSeconds}`);
+  const known = Object.keys(kernelModules().flavours);
+  for (const f of o.flavours ?? []) if (!known.includes(f)) throw new Error(`bench kernels: no kernel flavour '${f}' in kernels/manifest.json (flavours: ${known.join(', ')})`);
 }
 
-/** One result per shape × variant × thread count; a type's variants are itself plus q4_0r8 (rows a
- *  multiple of 8), q4_Kr4 (rows a multiple of 4) or f16f, as the engine would run it. */
+/** One way the engine runs a stored type: the kernel variant, its activation form, and the kernel that makes its layout from ggml's (if any). */
+interface EngineVariant {
+  name: string;
+  activation: ActivationKind;
+  repack?: string;
+}
+
+/**
+ * The variants the engine runs a type on at this many rows: itself, plus q4_0r8 (rows a multiple of
+ * 8), q4_Kr4 (of 4) or f16f. The one place the kernel bench asks the engine how it lays weights out.
+ */
+function engineVariants(type: GGMLType, rows: number): EngineVariant[] {
+  const names = [
+    traitsOf(type).name,
+    ...(type === GGMLType.Q4_0 && rows % 8 === 0 ? ['q4_0r8'] : []),
+    ...(type === GGMLType.Q4_K && rows % 4 === 0 ? ['q4_Kr4'] : []),
+    ...(type === GGMLType.F16 ? ['f16f'] : []),
+  ];
+  const repack: Record<string, string> = { q4_0r8: 'repack_q4_0_r8', q4_Kr4: 'repack_q4_K_r4' };
+  return names.map((name) => ({ name, activation: activationOf({ type, kernel: name }), ...(repack[name] ? { repack: repack[name] } : {}) }));
+}
+
+/** Bytes of the largest activation row any of the variants takes for `cols` inputs. */
+function activationRowBytes(variants: EngineVariant[], cols: number): number {
+  return Math.max(...variants.map((v) => (cols / v.activation.blockSize) * v.activation.blockBytes));
+}
+
+/** The kernel variants the engine runs a type on at this many rows (names only). */
+export function kernelVariants(type: GGMLType, rows: number): string[] {
+  return engineVariants(type, rows).map((v) => v.name);
+}
+
+/** A kernel pool on one flavour's modules. The pool loads the manifest's baseline modules; another
+ *  flavour is refused here (and reported as skipped) until the pool can be told which to load. */
+function flavourPool(memory: WebAssembly.Memory, threads: number, flavour: string, baseline: string): KernelPool {
+  if (flavour !== baseline) throw new Error(`the kernel pool cannot load flavour '${flavour}' yet (it loads ${baseline})`);
+  return KernelPool.create(memory, { threads });
+}
+
+/**
+ * One result per shape × variant × flavour × thread count. Each timed call reads the next of
+ * `matrices` copies of the weights, so the bytes streamed exceed the last-level cache and the GB/s
+ * is what a model (whose weights never fit) sees. The read baseline is measured over the same working
+ * set at every thread count.
+ */
 export async function benchKernels(threadCounts: number[], onResult?: (r: KernelResult) => void, o: KernelBenchOptions = {}): Promise<KernelBench> {
   checkBenchOptions(o);
   const shapes = o.shapes ?? BENCH_SHAPES;
   const types = o.types ?? BENCH_TYPES;
   const minSeconds = o.minSeconds ?? 0.25;
-  const readBandwidthGBps = measureReadBandwidth();
+  const lastLevelCache = lastLevelCacheOf();
+  const workingSetBytes = o.workingSetBytes ?? beyondCache(lastLevelCache.bytes);
+  const modules = kernelModules();
+  const flavours = o.flavours ?? Object.keys(modules.flavours);
+  const readBandwidth: ReadBandwidth[] = [];
+  for (const threads of [...new Set([1, ...threadCounts])]) {
+    o.onStart?.(`memory read, ${threads} thread${threads > 1 ? 's' : ''}`);
+    readBandwidth.push({ threads, gbPerSecond: await measureReadBandwidthThreads(threads, workingSetBytes, Math.min(0.3, minSeconds * 2)) });
+  }
+  const roofline = (threads: number) => readBandwidth.find((r) => r.threads === threads)!.gbPerSecond;
+  const skipped = new Map<string, string>();
   const results: KernelResult[] = [];
   for (const [rows, cols] of shapes) {
     for (const type of types) {
       const wBytes = rowBytes(type, cols) * rows;
-      const kind = ACTIVATION[type]!;
-      // the variant the engine runs instead (q4_0r8 on q16_0s, q4_Kr4 on q16_K, f16f), if any
-      const r8 = type === GGMLType.Q4_0 && rows % 8 === 0;
-      const rk = type === GGMLType.Q4_K && rows % 4 === 0;
-      const f16f = type === GGMLType.F16;
-      const xqBytes = (cols / 32) * Math.max(kind.blockBytes * (32 / kind.blockSize), r8 ? Q16_0S.blockBytes : 0);
-      const arena = new Arena(planBytes([wBytes, cols * 4, xqBytes, rows * 4, ...(r8 || rk ? [wBytes] : [])]), 'the benchmark');
-      const w = arena.alloc(wBytes);
+      const stride = Math.ceil(wBytes / 64) * 64;
+      const matrices = Math.max(1, Math.ceil(workingSetBytes / stride));
+      const variants = engineVariants(type, rows);
+      const repacked = variants.some((v) => v.repack);
+      const xqBytes = activationRowBytes(variants, cols);
+      const arena = new Arena(planBytes([stride * matrices, cols * 4, xqBytes, rows * 4, ...(repacked ? [wBytes] : [])]), 'the benchmark');
+      const w = arena.alloc(stride * matrices);
       fillWeights(arena, w, type, rows, cols);
+      const copyAcross = () => {
+        const all = new Uint8Array(arena.memory.buffer);
+        for (let i = 1; i < matrices; i++) all.copyWithin(w + i * stride, w, w + wBytes);
+      };
+      copyAcross();
       const x = arena.alloc(cols * 4);
       arena.f32(x, cols).set(randomWeights(cols, 7, 1));
-      const xq = kind.quantizer ? arena.alloc(xqBytes) : x;
+      const xq = variants.some((v) => v.activation.quantizer) ? arena.alloc(xqBytes) : x;
       const y = arena.alloc(rows * 4);
-      const wr = r8 || rk ? arena.alloc(wBytes) : 0;
-      const variants: Array<[string, number]> = [[traitsOf(type).name, w], ...(r8 ? [['q4_0r8', wr] as [string, number]] : []), ...(rk ? [['q4_Kr4', wr] as [string, number]] : []), ...(f16f ? [['f16f', w] as [string, number]] : [])];
-      for (const [name, wp] of variants) for (const threads of threadCounts) {
-        const pool = KernelPool.create(arena.memory, { threads });
-        await pool.ready;
-        let t;
-        try {
-          const k = activationOf({ type, kernel: name });
-          if (k.quantizer) pool.call(k.quantizer, x, xq, cols);
-          if (name === 'q4_0r8') pool.call('repack_q4_0_r8', w, wr, rows, cols);
-          if (name === 'q4_Kr4') pool.call('repack_q4_K_r4', w, wr, rows, cols);
-          const job = matvecJob(name, k, wp, xq, y, cols, rows);
-          t = timeIt(() => pool.run([job]), minSeconds);
-        } finally {
-          await pool.close();
+      const scratch = repacked ? arena.alloc(wBytes) : 0;
+      for (const { name, activation: k, repack } of variants) {
+        let repackedNow = false;
+        for (const flavour of flavours) {
+          if (skipped.has(flavour)) continue;
+          for (const threads of threadCounts) {
+            let pool: KernelPool;
+            try {
+              pool = flavourPool(arena.memory, threads, flavour, modules.baseline);
+            } catch (err) {
+              skipped.set(flavour, (err as Error).message);
+              break;
+            }
+            let t;
+            try {
+              await pool.ready;
+              if (k.quantizer) pool.call(k.quantizer, x, xq, cols);
+              if (repack && !repackedNow) {
+                // the ggml-layout rows are done with: repack the first copy and spread it over all
+                pool.call(repack, w, scratch, rows, cols);
+                new Uint8Array(arena.memory.buffer).copyWithin(w, scratch, scratch + wBytes);
+                copyAcross();
+                repackedNow = true;
+              }
+              const jobs = Array.from({ length: matrices }, (_, i) => matvecJob(name, k, w + i * stride, xq, y, cols, rows));
+              o.onStart?.(`${name} ${rows}×${cols}, ${flavour}, ${threads} thread${threads > 1 ? 's' : ''}`);
+              let next = 0;
+              t = timeIt(() => {
+                pool.run([jobs[next]]);
+                next = next + 1 === matrices ? 0 : next + 1;
+              }, minSeconds);
+            } finally {
+              await pool.close();
+            }
+            const gbPerSecond = wBytes / t.seconds / 1e9;
+            const r: KernelResult = { flavour, type: name, rows, cols, threads, weightBytes: wBytes, matrices, microseconds: t.seconds * 1e6, gbPerSecond, ofReadBandwidth: gbPerSecond / roofline(threads) };
+            results.push(r);
+            onResult?.(r);
+          }
         }
-        const gbPerSecond = wBytes / t.seconds / 1e9;
-        const r: KernelResult = { type: name, rows, cols, threads, weightBytes: wBytes, microseconds: t.seconds * 1e6, gbPerSecond, ofReadBandwidth: gbPerSecond / readBandwidthGBps };
-        results.push(r);
-        onResult?.(r);
       }
     }
   }
-  return { readBandwidthGBps, shapes, types: types.map((t) => traitsOf(t).name), minSeconds, results };
+  return {
+    readBandwidthGBps: roofline(1),
+    readBandwidth,
+    lastLevelCache,
+    workingSetBytes,
+    shapes,
+    types: types.map((t) => traitsOf(t).name),
+    flavours: flavours.filter((f) => !skipped.has(f)),
+    flavoursSkipped: [...skipped].map(([flavour, reason]) => ({ flavour, reason })),
+    minSeconds,
+    results,
+  };
 }
 
 /** Valid weights of `type`: a few rows quantized from random values, tiled over the matrix (the bytes read are what matter). */

@@ -1,72 +1,86 @@
-// Benchmark results people would rather see than read: bar charts as one self-contained SVG
-// (and an HTML page around it), beside the JSON.
+// Benchmark results people would rather see than read: the JSON, and one self-contained HTML page
+// (inline SVG plots from plot.ts, tables, the JSON itself at the end; nothing loaded from elsewhere).
+// The subcommands also write their plots as one standalone .svg.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { escapeXml, renderChart, renderSvgDocument, type Chart } from './plot.js';
 
-export interface Bar {
-  label: string;
-  value: number;
-  /** series name: colour and legend */
-  series: string;
+export type { Chart } from './plot.js';
+
+export interface Table {
+  headers: string[];
+  rows: string[][];
 }
 
-export interface Chart {
-  title: string;
-  unit: string;
-  bars: Bar[];
-  /** a horizontal reference line, e.g. the memory-read bandwidth */
-  reference?: { label: string; value: number };
+export interface Section {
+  heading: string;
+  /** Paragraphs of plain text. */
+  text?: string[];
+  table?: Table;
+  charts?: Chart[];
 }
 
-const COLOURS = ['#4e79a7', '#f28e2b', '#59a14f', '#e15759', '#76b7b2', '#b07aa1'];
-
-function escape(s: string): string {
-  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+/** Columns whose every body cell is a figure ("12.5", "3.1 / 4.0", "9.4 (65%)", "-") read best right-aligned. */
+function numericColumns(t: Table): boolean[] {
+  return t.headers.map((_, i) => t.rows.length > 0 && t.rows.every((r) => /^(-|failed|[\d.]+( \(\d+%\)| \/ [\d.]+)*)$/.test(r[i] ?? '')));
 }
 
-/** One horizontal bar chart per Chart, stacked vertically. */
-export function renderSvg(charts: Chart[]): string {
-  const width = 900;
-  const left = 230;
-  const barH = 16;
-  let y = 10;
-  const parts: string[] = [];
-  for (const chart of charts) {
-    const series = [...new Set(chart.bars.map((b) => b.series))];
-    const max = Math.max(...chart.bars.map((b) => b.value), chart.reference?.value ?? 0) * 1.1 || 1;
-    const scale = (v: number) => (v / max) * (width - left - 80);
-    parts.push(`<text x="10" y="${y + 16}" font-size="15" font-weight="bold">${escape(chart.title)} (${escape(chart.unit)})</text>`);
-    series.forEach((s, i) => {
-      parts.push(`<rect x="${left + i * 150}" y="${y + 24}" width="12" height="12" fill="${COLOURS[i % COLOURS.length]}"/>`);
-      parts.push(`<text x="${left + i * 150 + 16}" y="${y + 35}" font-size="12">${escape(s)}</text>`);
-    });
-    y += 46;
-    const top = y;
-    for (const b of chart.bars) {
-      const colour = COLOURS[series.indexOf(b.series) % COLOURS.length];
-      parts.push(`<text x="${left - 6}" y="${y + barH - 4}" font-size="11" text-anchor="end">${escape(b.label)}</text>`);
-      parts.push(`<rect x="${left}" y="${y}" width="${scale(b.value).toFixed(1)}" height="${barH - 3}" fill="${colour}"/>`);
-      parts.push(`<text x="${left + scale(b.value) + 4}" y="${y + barH - 4}" font-size="11">${b.value.toFixed(b.value < 10 ? 2 : 1)}</text>`);
-      y += barH;
-    }
-    if (chart.reference) {
-      const x = left + scale(chart.reference.value);
-      parts.push(`<line x1="${x}" y1="${top - 4}" x2="${x}" y2="${y}" stroke="#333" stroke-dasharray="4 3"/>`);
-      // label under the bars, clear of the legend
-      parts.push(`<text x="${x + 4}" y="${y + 12}" font-size="11">${escape(chart.reference.label)} ${chart.reference.value.toFixed(1)}</text>`);
-    }
-    y += chart.reference ? 36 : 24;
-  }
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${y}" font-family="sans-serif"><rect width="100%" height="100%" fill="white"/>${parts.join('')}</svg>\n`;
+export function renderTable(t: Table): string {
+  const numeric = numericColumns(t);
+  const cell = (tag: string, v: string, i: number) => `<${tag}${numeric[i] ? ' class="num"' : ''}>${escapeXml(v)}</${tag}>`;
+  return `<table><thead><tr>${t.headers.map((h, i) => cell('th', h, i)).join('')}</tr></thead><tbody>${t.rows.map((r) => `<tr>${r.map((v, i) => cell('td', v, i)).join('')}</tr>`).join('')}</tbody></table>`;
 }
 
-export function writeReport(dir: string, name: string, data: unknown, charts: Chart[]): { json: string; svg: string; html: string } {
+const STYLE = `body{font-family:sans-serif;margin:24px;max-width:1100px;color:#222}h1{font-size:22px}h2{font-size:18px;margin-top:32px;border-bottom:1px solid #ddd}
+table{border-collapse:collapse;margin:8px 0;font-size:13px}td,th{border:1px solid #ccc;padding:3px 8px;text-align:left}td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
+svg.chart{display:block;margin:12px 0}pre{font-size:11px;background:#f6f6f6;padding:8px;overflow:auto}`;
+
+/** A whole report page: title, intro lines, sections, and the data as JSON at the end. */
+export function renderHtml(title: string, intro: string[], sections: Section[], data: unknown): string {
+  const body = sections
+    .map(
+      (s) =>
+        `<section><h2>${escapeXml(s.heading)}</h2>${(s.text ?? []).map((p) => `<p>${escapeXml(p)}</p>`).join('')}${s.table ? renderTable(s.table) : ''}${(s.charts ?? []).map(renderChart).join('\n')}</section>`,
+    )
+    .join('\n');
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>${escapeXml(title)}</title><style>${STYLE}</style></head>
+<body><h1>${escapeXml(title)}</h1>${intro.map((p) => `<p>${escapeXml(p)}</p>`).join('')}
+${body}
+<details><summary>the measurements as JSON</summary><pre>${escapeXml(JSON.stringify(data, null, 2))}</pre></details>
+</body></html>
+`;
+}
+
+/** Writes NAME.json, NAME.html (the charts, or the given sections) and, unless `svg: false`, NAME.svg with the charts alone. */
+export function writeReport(
+  dir: string,
+  name: string,
+  data: unknown,
+  charts: Chart[],
+  o: { title?: string; intro?: string[]; sections?: Section[]; svg?: boolean } = {},
+): { json: string; svg?: string; html: string } {
   const json = join(dir, `${name}.json`);
-  const svg = join(dir, `${name}.svg`);
   const html = join(dir, `${name}.html`);
   writeFileSync(json, `${JSON.stringify(data, null, 2)}\n`);
-  const picture = renderSvg(charts);
-  writeFileSync(svg, picture);
-  writeFileSync(html, `<!doctype html><meta charset="utf-8"><title>wisp ${escape(name)}</title><body style="font-family:sans-serif"><h1>wisp ${escape(name)}</h1>${picture}<pre>${escape(JSON.stringify(data, null, 2))}</pre></body>\n`);
+  const sections = o.sections ?? [{ heading: 'results', charts }];
+  writeFileSync(html, renderHtml(o.title ?? `wisp bench ${name}`, o.intro ?? [], sections, data));
+  if (o.svg === false) return { json, html };
+  const svg = join(dir, `${name}.svg`);
+  writeFileSync(svg, renderSvgDocument(charts));
   return { json, svg, html };
+}
+
+/** "a, b and c" of the files written, for the last line of a bench. */
+export function wroteLine(files: { json: string; svg?: string; html: string }): string {
+  return `wrote ${[files.json, files.svg, files.html].filter(Boolean).join(', ')}`;
+}
+
+/** A table as aligned text for the terminal: figures right-aligned, words left. */
+export function textTable(t: Table): string {
+  const rows = [t.headers, ...t.rows];
+  const widths = t.headers.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  const numeric = numericColumns(t);
+  const line = (r: string[]) => r.map((v, i) => (numeric[i] ? (v ?? '').padStart(widths[i]) : (v ?? '').padEnd(widths[i]))).join('  ').trimEnd();
+  return [line(t.headers), ...t.rows.map(line)].join('\n');
 }

@@ -4,7 +4,7 @@
 import { argmax } from '../engine/sampler.js';
 import { openModel, type OpenOptions } from '../engine/open.js';
 import type { OpTime } from '../engine/routed.js';
-import type { RoutingTable } from '../profiles/index.js';
+import type { DeviceProfile, RoutingTable } from '../profiles/index.js';
 
 export interface BenchRoute {
   name: string;
@@ -12,6 +12,8 @@ export interface BenchRoute {
   routing: RoutingTable | 'onnx-fused';
   /** Build the routed engine even when every block is wasm (times each block; costs a little). */
   alwaysRouted?: boolean;
+  /** ONNX Runtime providers taken as available (default: the CPU provider). */
+  providers?: string[];
 }
 
 export const BENCH_ROUTES: BenchRoute[] = [
@@ -22,6 +24,28 @@ export const BENCH_ROUTES: BenchRoute[] = [
   { name: 'alternating', routing: { default: 'wasm', rules: [{ layers: 'even', backend: 'onnx:cpu' }] } },
   { name: 'ffn-onnx', routing: { default: 'wasm', rules: [{ ops: ['ffn'], backend: 'onnx:cpu' }] } },
 ];
+
+/**
+ * The routings worth measuring on a device whose profile is `profile`: all-wasm, then for each
+ * execution provider the profile lists that initialises here (`available`): every block on it, the
+ * FFNs on it, every other layer on it; then the profile's own table when it is none of these. Each is
+ * a routing table a tuned profile can carry as it is.
+ */
+export function routingCandidates(profile: Pick<DeviceProfile, 'name' | 'providers' | 'routing'>, available: string[]): BenchRoute[] {
+  const providers = profile.providers.filter((p) => available.includes(p));
+  const routes: BenchRoute[] = [{ name: 'all-wasm', routing: { default: 'wasm' } }];
+  for (const p of providers) {
+    const onnx = `onnx:${p}` as const;
+    routes.push(
+      { name: `all-${onnx}`, routing: { default: onnx } },
+      { name: `ffn-${onnx}`, routing: { default: 'wasm', rules: [{ ops: ['ffn'], backend: onnx }] } },
+      { name: `alternating-${onnx}`, routing: { default: 'wasm', rules: [{ layers: 'even', backend: onnx }] } },
+    );
+  }
+  const same = (a: RoutingTable, b: RoutingTable) => JSON.stringify(a) === JSON.stringify(b);
+  if (!routes.some((r) => same(r.routing as RoutingTable, profile.routing))) routes.push({ name: `profile ${profile.name}`, routing: profile.routing });
+  return routes.map((r) => ({ ...r, providers: available }));
+}
 
 export interface RouteSpeed {
   route: string;
@@ -42,7 +66,7 @@ export async function routeSpeed(path: string, route: BenchRoute, promptIds: num
   const opts: OpenOptions = {
     threads,
     contextSize: promptIds.length + genTokens + 8,
-    providers: ['cpu'],
+    providers: route.providers ?? ['cpu'],
     log,
     ...(route.routing === 'onnx-fused' ? { engine: 'onnx' } : { routing: route.routing, alwaysRouted: route.alwaysRouted }),
   };

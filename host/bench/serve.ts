@@ -130,6 +130,8 @@ interface ClientJob {
   warmup: number;
   /** TCP_NODELAY on the client sockets (mqtt.js leaves Nagle on). */
   noDelay: boolean;
+  /** Requests per stream, instead of keeping the streams busy for `seconds`. */
+  requests?: number;
 }
 
 interface RequestSample {
@@ -204,7 +206,7 @@ async function runClients(job: ClientJob): Promise<ClientReport> {
     const deadline = t0 + job.seconds * 1000;
     await Promise.all(
       clients.map(async (c, i) => {
-        for (let n = 0; performance.now() < deadline; n++) samples.push(await ask(c, i, n));
+        for (let n = 0; job.requests !== undefined ? n < job.requests : performance.now() < deadline; n++) samples.push(await ask(c, i, n));
       }),
     );
     return { samples, seconds: (performance.now() - t0) / 1000 };
@@ -353,7 +355,8 @@ export async function benchServe(o: ServeBenchOptions): Promise<ServeBenchResult
   }
 }
 
-function engineBatch(server: Server, n: number, contextSize: number): EngineBatch {
+/** decodeBatch over n sequences for about `minMs` (at least 8 steps, within the context). */
+export function engineBatch(server: Server, n: number, contextSize: number, minMs = 1000): EngineBatch {
   const model = server.model.sync!;
   const prompt = server.model.tokenizer.encode(BENCH_PROMPTS[0]);
   const states = Array.from({ length: n }, () => model.newState(contextSize));
@@ -368,8 +371,7 @@ function engineBatch(server: Server, n: number, contextSize: number): EngineBatc
     step(0);
     const t0 = performance.now();
     let steps = 1;
-    // about a second, at least 8 steps, within the context
-    for (; steps < contextSize - prompt.length - 1 && (steps < 8 || performance.now() - t0 < 1000); steps++) step(steps);
+    for (; steps < contextSize - prompt.length - 1 && (steps < 8 || performance.now() - t0 < minMs); steps++) step(steps);
     const ms = (performance.now() - t0) / (steps - 1);
     return { sequences: n, msPerStep: ms, tokensPerSecond: (n * 1000) / ms };
   } finally {
@@ -384,4 +386,69 @@ function estimateMs(server: Server, maxTokens: number, contextSize: number): num
   const g = generate(model, server.model.tokenizer, server.model.tokenizer.encode(BENCH_PROMPTS[0]), { maxTokens: Math.min(8, maxTokens), temperature: 0, contextSize });
   while (!g.next().done);
   return ((performance.now() - t0) * maxTokens) / Math.min(8, maxTokens);
+}
+
+/** Time to first token over MQTT on an idle device, and the engine's batch scaling, at one thread count. */
+export interface TtftResult {
+  threads: number;
+  engine: string;
+  requests: number;
+  maxTokens: number;
+  errors: number;
+  /** From publishing the request to its first chunk, on the client's clock (mqtt.js, embedded broker). */
+  ttftClientMs: Percentiles;
+  /** The device's own timings.ttft_ms: from receipt to the first chunk. */
+  ttftDeviceMs: Percentiles;
+  latencyMs: Percentiles;
+  /** decodeBatch alone over 1, 2, 4, … sequences: what the batch limit can buy. */
+  engineBatch: EngineBatch[];
+}
+
+export interface TtftOptions {
+  modelPath: string;
+  threads: number;
+  /** Requests, one after another from one mqtt.js client (after one warm-up). */
+  requests: number;
+  maxTokens: number;
+  /** Sequence counts for the engine's batch scaling (the largest is the server's KV slots). */
+  batchSequences: number[];
+  /** Least time per batch size (ms). */
+  batchMs?: number;
+  contextSize?: number;
+}
+
+/** Starts the service in this process (embedded broker on a free port), asks it `requests` times from a real mqtt.js client, then measures decodeBatch. */
+export async function benchTtft(o: TtftOptions): Promise<TtftResult> {
+  const contextSize = o.contextSize ?? 128;
+  const { pino } = await import('pino');
+  const server = await startServer({
+    modelPath: o.modelPath,
+    device: 'bench',
+    host: '127.0.0.1',
+    port: 0,
+    threads: o.threads,
+    maxSequences: Math.max(1, ...o.batchSequences),
+    contextSize,
+    rate: { messagesPerSecond: 1e6, burst: 1e6 },
+    log: pino({ level: 'warn' }),
+  });
+  try {
+    const r = await clientsInWorker({ url: server.url, device: server.device, streams: 1, seconds: 0, requests: o.requests, maxTokens: o.maxTokens, prompts: BENCH_PROMPTS, warmup: 1, noDelay: true });
+    const level = summarize(1, r);
+    const engineBatches: EngineBatch[] = [];
+    for (const n of o.batchSequences) engineBatches.push(await engineBatch(server, n, contextSize, o.batchMs));
+    return {
+      threads: o.threads,
+      engine: server.model.description,
+      requests: level.requests,
+      maxTokens: o.maxTokens,
+      errors: level.errors,
+      ttftClientMs: level.ttftClientMs,
+      ttftDeviceMs: level.ttftDeviceMs,
+      latencyMs: level.latencyMs,
+      engineBatch: engineBatches,
+    };
+  } finally {
+    await server.stop();
+  }
 }

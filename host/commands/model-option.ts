@@ -1,6 +1,8 @@
 // The --model option shared by run, serve and info: a path or a catalog name, found on the search path.
 import { loadCatalog } from '../model/catalog.js';
-import { resolveModel } from '../model/resolve.js';
+import { isOffline, PullError, pullCommand } from '../model/pull.js';
+import { hostOf, ModelNotFoundError, resolveModel, userCacheDir } from '../model/resolve.js';
+import { formatBytes } from '../obs/progress.js';
 
 export const MODEL_HELP = `  -m, --model PATH|NAME   a .gguf file or a model name looked up on the search path
                           ($WISP_MODEL_PATH, models/ in the checkout, the user cache); default: the catalog default`;
@@ -10,4 +12,25 @@ export function resolveModelOption(spec: string | undefined): string {
   if (spec !== undefined) return resolveModel(spec).path;
   const catalog = loadCatalog();
   return resolveModel(catalog.default, { catalog }).path;
+}
+
+/**
+ * resolveModelOption, and when the model is a catalog model that is not on this machine, pulls it
+ * into the user cache first (progress, sha256 check, resume), as `ollama run` does. With
+ * WISP_OFFLINE set, or when the download fails, the error says where it looked and what to do.
+ */
+export async function resolveOrPullModel(spec: string | undefined, env: NodeJS.ProcessEnv = process.env): Promise<string> {
+  try {
+    return resolveModelOption(spec);
+  } catch (err) {
+    if (!(err instanceof ModelNotFoundError) || !err.entry || isOffline(env)) throw err;
+    const e = err.entry;
+    process.stderr.write(`wisp: ${e.name} is not on this machine: downloading it (${formatBytes(e.size)} from ${hostOf(e.url)}, sha256-checked) into ${userCacheDir(env)}\n`);
+    try {
+      return (await pullCommand(e.name, { env, out: (line) => process.stderr.write(`wisp: ${line}\n`) })).path;
+    } catch (pullErr) {
+      if (!(pullErr instanceof PullError)) throw pullErr;
+      throw new Error(`${pullErr.message.split('\n')[0]}\n${err.message}`);
+    }
+  }
 }

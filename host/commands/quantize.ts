@@ -1,12 +1,15 @@
 // `wisp quantize IN.gguf OUT.gguf --type TYPE`
+import { resolve } from 'node:path';
 import { foldLayerNames, quantizeModel, type QuantizeReport } from '../model/quantize-model.js';
 import { parseTypeName, WRITABLE_TYPES } from '../model/type-names.js';
 import { traitsOf } from '../model/ggml-types.js';
 import { createProgress, started, type Progress } from '../obs/progress.js';
 import { parseOptions, UsageError } from './args.js';
+import { resolveModelOption } from './model-option.js';
 
 const HELP = `usage: wisp quantize IN.gguf OUT.gguf --type ${Object.keys(WRITABLE_TYPES).join('|')}
 
+IN is a path or a model name on the search path (as --model takes).
 Re-encodes every weight matrix in TYPE with ggml's reference quantizers (bit-identical to
 llama.cpp's output for the same f32 input); 1-D tensors (norms) are copied as they are.
 A matrix whose rows TYPE's blocks cannot tile is written in another type, and the summary
@@ -18,9 +21,10 @@ export async function main(argv: string[]): Promise<void> {
   const { values: v, positionals } = parseOptions(argv, { type: { type: 'string' } }, HELP, true);
   if (positionals.length !== 2) throw new UsageError(HELP);
   if (!v.type) throw new UsageError(`--type is required\n\n${HELP}`);
-  const [inPath, outPath] = positionals;
-  if (inPath === outPath) throw new UsageError('IN and OUT must be different files');
+  const [inSpec, outPath] = positionals;
   const type = parseTypeName(v.type);
+  const inPath = resolveModelOption(inSpec);
+  if (resolve(inPath) === resolve(outPath)) throw new UsageError('IN and OUT must be different files');
   let progress: Progress | undefined;
   const t0 = performance.now();
   const r = quantizeModel(inPath, outPath, type, (done, total) => (progress ??= started(createProgress('quantize', total))).update(done));

@@ -3,9 +3,10 @@
 import { generate, generateAsync, type GenerateResult, type GenerateStep } from '../engine/generate.js';
 import { validateSampling } from '../engine/sampler.js';
 import { openModel } from '../engine/open.js';
-import { encodeChat } from '../model/chat-prompt.js';
+import { encodeChat, hasChatTemplate } from '../model/chat-prompt.js';
 import { intOption, parseOptions, UsageError } from './args.js';
-import { MODEL_HELP, resolveModelOption } from './model-option.js';
+import { chatTemplateOption, noTemplateError, TEMPLATE_HELP } from './chat-option.js';
+import { MODEL_HELP, resolveOrPullModel } from './model-option.js';
 import { placementTable } from '../engine/routed.js';
 import { engineChoice, kvOption } from './engine-options.js';
 import { SAMPLING_HELP, SAMPLING_OPTIONS, samplingFrom } from './sampling-options.js';
@@ -15,6 +16,7 @@ const HELP = `usage: wisp run [options] [--prompt TEXT]
 ${MODEL_HELP}
   -p, --prompt TEXT       the prompt (default: "Once upon a time")
       --chat              treat the prompt as a user message and apply the model's chat template
+${TEMPLATE_HELP}
       --system TEXT       system message for --chat
 ${SAMPLING_HELP} (default -n 128)
       --ctx N             context size (default: the model's)
@@ -40,6 +42,7 @@ export async function main(argv: string[]): Promise<void> {
       model: { type: 'string', short: 'm' },
       prompt: { type: 'string', short: 'p' },
       chat: { type: 'boolean' },
+      template: { type: 'string' },
       system: { type: 'string' },
       ...SAMPLING_OPTIONS,
       ctx: { type: 'string' },
@@ -57,6 +60,8 @@ export async function main(argv: string[]): Promise<void> {
   // every option is checked before the model (and its kernel workers) is opened
   const kvType = kvOption(v.kv);
   if (v.system && !v.chat) throw new UsageError('--system needs --chat');
+  if (v.template !== undefined && !v.chat) throw new UsageError('--template needs --chat');
+  const template = chatTemplateOption(v.template);
   const { engine, routing } = engineChoice(v);
   const threads = intOption(v.threads, 'threads', 1);
   const contextSize = intOption(v.ctx, 'ctx', 1);
@@ -69,14 +74,26 @@ export async function main(argv: string[]): Promise<void> {
     ignoreEos: v['ignore-eos'],
   };
   validateSampling(options);
-  const path = resolveModelOption(v.model);
+  const path = await resolveOrPullModel(v.model);
   const t0 = performance.now();
-  const model = await openModel(path, { engine, threads, contextSize, kvType, profile: v.profile, routing });
+  // load-time notes (the thread count) print once the model has loaded, so a load error comes alone
+  const notes: string[] = [];
+  const model = await openModel(path, {
+    engine,
+    threads,
+    contextSize,
+    kvType,
+    profile: v.profile,
+    routing,
+    log: { warn: (msg) => process.stderr.write(`wisp: ${msg}\n`), info: (msg) => notes.push(msg) },
+  });
   const loadMs = performance.now() - t0;
+  for (const n of notes) process.stderr.write(`wisp: ${n}\n`);
   try {
+    if (v.chat && template === undefined && !hasChatTemplate(model.tokenizer)) throw noTemplateError(path);
     const prompt = v.prompt ?? 'Once upon a time';
     const messages = [...(v.system ? [{ role: 'system', content: v.system }] : []), { role: 'user', content: prompt }];
-    const promptIds = v.chat ? encodeChat(model.tokenizer, messages) : model.tokenizer.encode(prompt);
+    const promptIds = v.chat ? encodeChat(model.tokenizer, messages, template) : model.tokenizer.encode(prompt);
 
     process.stdout.write(v.chat ? '' : prompt);
     let res: GenerateResult;

@@ -1,11 +1,14 @@
 // `wisp serve` (what `npm start` runs): the model behind an MQTT inference service, with the
 // embedded broker unless --broker names an external one.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { networkInterfaces } from 'node:os';
 import { engineChoice, ENGINE_OPTIONS, kvOption } from './engine-options.js';
-import { startServer, defaultDeviceName } from '../mqtt/server.js';
+import { startServer, defaultDeviceName, type Server } from '../mqtt/server.js';
 import { loadUsers } from '../mqtt/users.js';
+import { wispCommand } from '../invocation.js';
 import { intOption, parseOptions, UsageError } from './args.js';
-import { MODEL_HELP, resolveModelOption } from './model-option.js';
+import { MODEL_HELP, resolveOrPullModel } from './model-option.js';
+import { namedProfile } from '../profiles/index.js';
 
 const HELP = `usage: wisp serve [options]
 
@@ -13,6 +16,7 @@ Serves the model over MQTT: requests on wisp/<device>/infer, replies streamed to
 topic (docs/PROTOCOL.md). Runs an embedded broker unless --broker is given.
 
 ${MODEL_HELP}
+                          (a catalog model not on this machine is downloaded first; WISP_OFFLINE=1 forbids it)
       --device NAME       topic level for this device (default: the host name)
       --engine NAME       wasm (default), reference, onnx or routed
       --profile NAME|PATH run layers where this device profile's routing plan says (wisp profile show)
@@ -20,12 +24,14 @@ ${MODEL_HELP}
   -t, --threads N         kernel threads (default: the device profile's, --profile or the detected
                           one: "auto" = the cores; printed at startup with the reason)
       --context N         context per sequence (default: the model's, at most 4096)
-      --max-sequences N   sequences decoding at once (KV cache slots, default 4)
+      --max-sequences N   sequences decoding at once (KV cache slots; default: the --profile's
+                          batch.maxSequences, else 4)
       --kv TYPE           KV cache type: f32 (default) or f16
       --queue N           requests that may wait (default 64; one more gets 'busy')
       --queue-per-client N  requests one client may have waiting (default queue/4)
   embedded broker:
-      --host ADDR         listen address (default 0.0.0.0)
+      --host ADDR         listen address (default 127.0.0.1: this machine only; 0.0.0.0 opens
+                          it to the network: give --users too, or anyone there can use it)
       --port N            MQTT over TCP (default 1883)
       --ws-port N         MQTT over WebSocket (off by default)
       --tls-port N --tls-cert FILE --tls-key FILE [--tls-ca FILE]   MQTT over TLS
@@ -79,61 +85,57 @@ export async function main(argv: string[]): Promise<void> {
   );
   if (v['tls-port'] !== undefined && (!v['tls-cert'] || !v['tls-key'])) throw new UsageError('--tls-port needs --tls-cert and --tls-key');
   if (v.fleet !== undefined && !v.broker) throw new UsageError('--fleet needs --broker: the embedded broker has no shared subscriptions (use Mosquitto or EMQX)');
-  const file = (path: string | undefined) => (path === undefined ? undefined : readFileSync(path));
+  const file = (path: string | undefined, option: string) => (path === undefined ? undefined : readOptionFile(path, option));
   const rate = intOption(v.rate, 'rate', 1);
   const metricsPort = v['metrics-port'] === 'off' ? undefined : (intOption(v['metrics-port'], 'metrics-port', 0) ?? 9464);
-  const modelPath = resolveModelOption(v.model);
+  const host = v.host ?? '127.0.0.1';
+  const ports = { port: intOption(v.port, 'port', 0) ?? 1883, 'ws-port': intOption(v['ws-port'], 'ws-port', 0), 'tls-port': intOption(v['tls-port'], 'tls-port', 0) };
+  const users = v.users !== undefined ? loadUsersOption(v.users) : undefined;
+  const tls = v['tls-port'] !== undefined ? { port: ports['tls-port']!, cert: file(v['tls-cert'], '--tls-cert')!, key: file(v['tls-key'], '--tls-key')!, ca: file(v['tls-ca'], '--tls-ca') } : undefined;
+  const modelPath = await resolveOrPullModel(v.model);
+  if (!v.broker && !users && !isLoopback(host)) {
+    process.stderr.write(`wisp: warning: the broker listens on ${host} with no --users file: anyone on the network can send it prompts and read the replies (${wispCommand()} user add NAME --role client, then --users users.json)\n`);
+  }
   const t0 = performance.now();
-  const server = await startServer({
-    modelPath,
-    device: v.device ?? defaultDeviceName(),
-    ...engineChoice(v),
-    threads: intOption(v.threads, 'threads', 1),
-    contextSize: intOption(v.context, 'context', 2),
-    maxSequences: intOption(v['max-sequences'], 'max-sequences', 1) ?? 4,
-    kvType: kvOption(v.kv),
-    maxQueue: intOption(v.queue, 'queue', 1),
-    maxQueuePerClient: intOption(v['queue-per-client'], 'queue-per-client', 1),
-    host: v.host ?? '0.0.0.0',
-    port: intOption(v.port, 'port', 0),
-    wsPort: intOption(v['ws-port'], 'ws-port', 0),
-    tls: v['tls-port'] !== undefined ? { port: intOption(v['tls-port'], 'tls-port', 0)!, cert: readFileSync(v['tls-cert']!), key: readFileSync(v['tls-key']!), ca: file(v['tls-ca']) } : undefined,
-    users: v.users !== undefined ? loadUsers(v.users) : undefined,
-    broker: v.broker
-      ? {
-          url: v.broker,
-          username: v['broker-user'],
-          password: process.env.WISP_BROKER_PASSWORD,
-          ca: file(v['broker-ca']),
-          cert: file(v['broker-cert']),
-          key: file(v['broker-key']),
-          rejectUnauthorized: v.insecure ? false : undefined,
-        }
-      : undefined,
-    fleetGroup: v.fleet,
-    maxPayloadBytes: intOption(v['max-payload'], 'max-payload', 1),
-    rate: rate !== undefined ? { messagesPerSecond: rate, burst: 2 * rate } : undefined,
-    metricsPort,
-    metricsHost: v['metrics-host'],
-  });
-  const c = server.model.config;
-  const infer = `wisp/${server.device}/infer`;
-  const local = server.url.replace('0.0.0.0', '127.0.0.1');
-  const { hostname: brokerHost, port: brokerPort } = new URL(local);
-  console.log(
-    [
-      `wisp: serving ${server.modelName} (${c.arch}, ${c.nLayers} layers, vocab ${c.vocabSize}) on ${server.model.description}; loaded in ${(performance.now() - t0).toFixed(0)} ms`,
-      ...(server.model.threads ? [`  threads: ${server.model.threads.count} (${server.model.threads.reason})`] : []),
-      `  broker:  ${server.broker ? `embedded, ${server.url}` : server.url}${server.broker?.ports.ws ? `, ws://…:${server.broker.ports.ws}` : ''}${server.broker?.ports.tls ? `, mqtts://…:${server.broker.ports.tls}` : ''}`,
-      `  topics:  ${infer} (requests), wisp/${server.device}/status (retained)${v.fleet ? `, $share/${v.fleet}/wisp/fleet/infer` : ''}`,
-      ...(server.http ? [`  metrics: http://${v['metrics-host'] ?? '127.0.0.1'}:${server.http.port}/metrics  health: /healthz`] : []),
-      '',
-      'Send it a prompt (streams the answer):',
-      `  npx wisp ask --broker ${local} --device ${server.device} "Once upon a time"`,
-      `  mosquitto_rr -h ${brokerHost} -p ${brokerPort} -V 5 -t ${infer} -e wisp/${server.device}/reply/cli -m '{"id":"cli","prompt":"Once upon a time","max_tokens":64,"stream":false}'`,
-      'Stop with Ctrl-C.',
-    ].join('\n'),
-  );
+  let server: Server;
+  try {
+    server = await startServer({
+      modelPath,
+      device: v.device ?? defaultDeviceName(),
+      ...engineChoice(v),
+      threads: intOption(v.threads, 'threads', 1),
+      contextSize: intOption(v.context, 'context', 2),
+      // a --profile (a tuned one from `wisp bench --tune`) brings its batch limit
+      maxSequences: intOption(v['max-sequences'], 'max-sequences', 1) ?? (v.profile !== undefined ? namedProfile(v.profile).batch.maxSequences : 4),
+      kvType: kvOption(v.kv),
+      maxQueue: intOption(v.queue, 'queue', 1),
+      maxQueuePerClient: intOption(v['queue-per-client'], 'queue-per-client', 1),
+      host,
+      port: ports.port,
+      wsPort: ports['ws-port'],
+      tls,
+      users,
+      broker: v.broker
+        ? {
+            url: v.broker,
+            username: v['broker-user'],
+            password: process.env.WISP_BROKER_PASSWORD,
+            ca: file(v['broker-ca'], '--broker-ca'),
+            cert: file(v['broker-cert'], '--broker-cert'),
+            key: file(v['broker-key'], '--broker-key'),
+            rejectUnauthorized: v.insecure ? false : undefined,
+          }
+        : undefined,
+      fleetGroup: v.fleet,
+      maxPayloadBytes: intOption(v['max-payload'], 'max-payload', 1),
+      rate: rate !== undefined ? { messagesPerSecond: rate, burst: 2 * rate } : undefined,
+      metricsPort,
+      metricsHost: v['metrics-host'],
+    });
+  } catch (err) {
+    throw listenError(err, host, ports, v['metrics-host'] ?? '127.0.0.1', metricsPort) ?? (v.broker ? brokerError(err, v.broker) : undefined) ?? err;
+  }
+  console.log(banner(server, { loadMs: performance.now() - t0, host, fleet: v.fleet, metricsHost: v['metrics-host'] ?? '127.0.0.1', users: v.users }));
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
       process.stderr.write(`wisp: ${signal}: stopping (requests in flight get a 'shutdown' error)\n`);
@@ -142,4 +144,103 @@ export async function main(argv: string[]): Promise<void> {
     process.once('SIGINT', () => stop('SIGINT'));
     process.once('SIGTERM', () => stop('SIGTERM'));
   });
+}
+
+function readOptionFile(path: string, option: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    throw new UsageError(`${option} ${path}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
+  }
+}
+
+function loadUsersOption(path: string) {
+  if (!existsSync(path)) throw new UsageError(`--users ${path}: no such file; create it with \`${wispCommand()} user add NAME --role client --file ${path}\``);
+  return loadUsers(path);
+}
+
+/** An external broker that cannot be reached: what to check (one line). */
+function brokerError(err: unknown, url: string): Error | undefined {
+  const msg = (err as Error)?.message ?? '';
+  if (!msg.startsWith(`cannot connect to ${url}`)) return undefined;
+  const host = (() => {
+    try {
+      return new URL(url).hostname;
+    } catch {
+      return url;
+    }
+  })();
+  const hint = /ENOTFOUND|EAI_AGAIN/.test(msg)
+    ? `no host named ${host} here: give your broker's address, e.g. --broker mqtt://192.168.1.10:1883, or leave --broker out to use the embedded one`
+    : /ECONNREFUSED/.test(msg)
+      ? `nothing listens at ${url}: start the broker (e.g. systemctl start mosquitto), or leave --broker out to use the embedded one`
+      : 'check the URL, credentials (--broker-user, $WISP_BROKER_PASSWORD) and TLS options';
+  return new Error(`${msg} (${hint})`);
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host.startsWith('127.');
+}
+
+/**
+ * One line for a listener that could not start: which option picks another port (a system
+ * Mosquitto on :1883 is common on IoT boxes: --broker joins it instead). undefined: not a listen error.
+ */
+export function listenError(
+  err: unknown,
+  host: string,
+  ports: Record<'port' | 'ws-port' | 'tls-port', number | undefined>,
+  metricsHost: string,
+  metricsPort: number | undefined,
+): UsageError | undefined {
+  const e = err as NodeJS.ErrnoException & { port?: number; address?: string };
+  if (!e || (e.code !== 'EADDRINUSE' && e.code !== 'EACCES' && e.code !== 'EADDRNOTAVAIL')) return undefined;
+  const isMetrics = /metrics\/health/.test(e.message ?? '') || (e.port === metricsPort && !Object.values(ports).includes(e.port));
+  const option = isMetrics ? 'metrics-port' : ((Object.keys(ports) as Array<keyof typeof ports>).find((k) => ports[k] === e.port) ?? 'port');
+  const where = isMetrics ? metricsHost : host;
+  const port = e.port ?? (isMetrics ? metricsPort : ports[option as keyof typeof ports]);
+  const what = isMetrics ? 'the metrics port' : option === 'port' ? 'the MQTT port' : `the ${option.replace('-port', '').toUpperCase()} port`;
+  if (e.code === 'EADDRNOTAVAIL') return new UsageError(`${isMetrics ? '--metrics-host' : '--host'} ${where} is not an address of this machine`);
+  if (e.code === 'EACCES') return new UsageError(`${what} ${port} on ${where} needs privileges (ports below 1024 need root): pick another with --${option} N`);
+  if (isMetrics) return new UsageError(`${what} ${port} on ${where} is already in use: pick another with --metrics-port N (0 = any free port, off = none)`);
+  const join = option === 'port' ? `, or use the broker that is already there with --broker mqtt://${where === '0.0.0.0' ? '127.0.0.1' : where}:${port}` : '';
+  return new UsageError(`${what} ${port} on ${where} is already in use (another wisp, or a system Mosquitto?): pick another with --${option} N${join}`);
+}
+
+/** Every address a wildcard host listens on, e.g. "127.0.0.1, 192.168.1.20". */
+function addressesOf(host: string): string {
+  if (host !== '0.0.0.0' && host !== '::') return host;
+  const all = Object.values(networkInterfaces()).flat().filter((a) => a && (host === '::' || a.family === 'IPv4'));
+  return all.map((a) => a!.address).join(', ');
+}
+
+function banner(server: Server, o: { loadMs: number; host: string; fleet?: string; metricsHost: string; users?: string }): string {
+  const c = server.model.config;
+  const infer = `wisp/${server.device}/infer`;
+  const local = server.url.replace('0.0.0.0', '127.0.0.1').replace('[::]', '[::1]');
+  const { hostname: brokerHost, port: brokerPort } = new URL(local);
+  const b = server.broker;
+  const listeners = b
+    ? [
+        ...(b.ports.tcp !== undefined ? [`mqtt://${o.host}:${b.ports.tcp}`] : []),
+        ...(b.ports.tls !== undefined ? [`mqtts://${o.host}:${b.ports.tls}`] : []),
+        ...(b.ports.ws !== undefined ? [`ws://${o.host}:${b.ports.ws}`] : []),
+      ].join(', ')
+    : '';
+  const reach = isLoopback(o.host) ? 'this machine only; --host 0.0.0.0 opens it' : `on ${addressesOf(o.host)}`;
+  const auth = o.users ? `users from ${o.users} (ACL by role)` : 'none: anyone who can connect may use it';
+  const ask = `${wispCommand()} ask${local === 'mqtt://127.0.0.1:1883' ? '' : ` --broker ${local}`}${server.device === defaultDeviceName() ? '' : ` --device ${server.device}`} "Once upon a time"`;
+  return [
+    `wisp: serving ${server.modelName} (${c.arch}, ${c.nLayers} layers, vocab ${c.vocabSize}) on ${server.model.description}; loaded in ${o.loadMs.toFixed(0)} ms`,
+    ...(server.model.threads ? [`  threads: ${server.model.threads.count} (${server.model.threads.reason})`] : []),
+    b ? `  broker:  embedded, listening on ${listeners} (${reach})` : `  broker:  ${server.url}`,
+    ...(b ? [`  auth:    ${auth}`] : []),
+    `  topics:  ${infer} (requests), wisp/${server.device}/status (retained)${o.fleet ? `, $share/${o.fleet}/wisp/fleet/infer` : ''}`,
+    ...(server.http ? [`  metrics: http://${o.metricsHost}:${server.http.port}/metrics  health: /healthz`] : []),
+    '',
+    'Send it a prompt (streams the answer):',
+    `  ${ask}`,
+    `  mosquitto_rr -h ${brokerHost} -p ${brokerPort} -V 5 -t ${infer} -e wisp/${server.device}/reply/cli -m '{"id":"cli","prompt":"Once upon a time","max_tokens":64,"stream":false}'`,
+    'Stop with Ctrl-C.',
+  ].join('\n');
 }

@@ -88,7 +88,7 @@ export interface OpenModel {
   /** e.g. "wasm (2 threads)" */
   description: string;
   /** The thread count used and why ("--threads", "profile generic-x86_64: auto = 2 cores"); none for the reference engine. */
-  threads?: { count: number; reason: string };
+  threads?: { count: number; reason: string; profile?: string };
   close(): Promise<void>;
 }
 
@@ -144,7 +144,7 @@ async function planAndProfile(nLayers: number, opts: Pick<OpenOptions, 'profile'
  * one picked for this machine without the ONNX Runtime probe when it cannot matter). A machine no
  * profile fits, or unreadable profiles, get 1 thread, and the reason says so.
  */
-export async function chooseThreads(threads: number | undefined, profile?: LoadedProfile | string | null): Promise<{ count: number; reason: string }> {
+export async function chooseThreads(threads: number | undefined, profile?: LoadedProfile | string | null): Promise<{ count: number; reason: string; profile?: string }> {
   if (threads !== undefined) return { count: threads, reason: '--threads' };
   const cores = usableCores();
   try {
@@ -155,7 +155,7 @@ export async function chooseThreads(threads: number | undefined, profile?: Loade
       p = choice.profile;
     }
     const t = profileThreads(p, cores);
-    return { count: t.threads, reason: t.reason };
+    return { count: t.threads, reason: t.reason, profile: p.name };
   } catch (err) {
     return { count: 1, reason: `device profiles could not be read: ${(err as Error).message}` };
   }

@@ -63,8 +63,9 @@ function isWispPackage(file: string): boolean {
   }
 }
 
-export function defaultCatalogPath(): string {
-  return join(repoRoot(), 'models', 'catalog.json');
+/** models/catalog.json in the checkout, or the file $WISP_CATALOG names (a private catalog or mirror). */
+export function defaultCatalogPath(env: NodeJS.ProcessEnv = process.env): string {
+  return env.WISP_CATALOG ? resolve(env.WISP_CATALOG) : join(repoRoot(), 'models', 'catalog.json');
 }
 
 export function catalogSchemaPath(): string {

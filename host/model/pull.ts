@@ -11,6 +11,8 @@ import { findCatalogEntry, catalogNames, loadCatalog, type Catalog, type Catalog
 import { createProgress, formatBytes, NO_PROGRESS, type Progress, type ProgressStream } from '../obs/progress.js';
 import { hostOf, userCacheDir } from './resolve.js';
 import { hashFileInto, sha256File } from './sha256.js';
+import { wispCommand } from '../invocation.js';
+import { fetchFor, proxyNote, proxySettings } from './proxy-fetch.js';
 
 
 export interface PullOptions {
@@ -18,6 +20,7 @@ export interface PullOptions {
   dir?: string;
   /** Overrides entry.url, e.g. a mirror. */
   url?: string;
+  /** Default: fetch, through the proxy HTTPS_PROXY / HTTP_PROXY name (NO_PROXY honoured). */
   fetchImpl?: typeof fetch;
   /** true: a bar on a TTY, a line every ~10% otherwise; a function: called as bytes arrive. */
   progress?: boolean | ((done: number, total: number) => void);
@@ -86,7 +89,7 @@ export async function pullModel(entry: CatalogEntry, opts: PullOptions = {}): Pr
     dir,
     finalPath,
     partPath: `${finalPath}.part`,
-    fetchImpl: opts.fetchImpl ?? fetch,
+    fetchImpl: opts.fetchImpl ?? fetchFor(env),
     env,
     timeoutMs: opts.timeoutMs ?? DEFAULT_TIMEOUT_MS,
     signal: opts.signal,
@@ -223,7 +226,7 @@ async function finish(job: Job, hash: Hash, size: number, got: { resumed: boolea
     throw new PullError(
       'WISP_PULL_VERIFY',
       `${prefix(job)}: the download from ${job.url} ${what} (catalog entry "${job.entry.name}").\n` +
-        `  The corrupt download was deleted. If the URL or mirror serves a different file, fix it; otherwise run \`wisp pull ${job.entry.name}\` again.`,
+        `  The corrupt download was deleted. If the URL or mirror serves a different file, fix it; otherwise run \`${wispCommand()} pull ${job.entry.name}\` again.`,
       { url: job.url, expected: job.entry.sha256, actual },
     );
   }
@@ -244,7 +247,8 @@ async function fileSize(path: string): Promise<number> {
   }
 }
 
-function isOffline(env: NodeJS.ProcessEnv): boolean {
+/** WISP_OFFLINE is set (to anything but 0, false, no): nothing is downloaded. */
+export function isOffline(env: NodeJS.ProcessEnv): boolean {
   const v = (env.WISP_OFFLINE ?? '').toLowerCase();
   return v !== '' && v !== '0' && v !== 'false' && v !== 'no';
 }
@@ -314,7 +318,8 @@ async function transferError(job: Job, err: unknown, watchdog: Watchdog, phase: 
   }
   const head =
     phase === 'connect' && code !== 'WISP_PULL_ABORTED'
-      ? `could not reach ${host}: ${what}`
+      ? `could not reach ${host}${proxyNote(job.url, proxySettings(job.env))}: ${what}` +
+        (proxySettings(job.env) || code !== 'WISP_PULL_NETWORK' ? '' : ' (behind a web proxy? set HTTPS_PROXY=http://proxy:port)')
       : `download interrupted${done > 0 ? ` after ${formatBytes(done)} of ${formatBytes(job.entry.size)}` : ''}: ${what}`;
   const partBytes = await fileSize(job.partPath);
   return new PullError(code, [`${prefix(job)}: ${head}.`, `  URL: ${job.url}`, ...(await recovery(job, partBytes))].join('\n'), {
@@ -351,8 +356,8 @@ function offlineError(job: Job): PullError {
 async function recovery(job: Job, partBytes: number): Promise<string[]> {
   const kept =
     partBytes > 0
-      ? `  The partial download is kept at ${job.partPath} (${formatBytes(partBytes)} of ${formatBytes(job.entry.size)}); run \`wisp pull ${job.entry.name}\` again to resume it.`
-      : `  Nothing was saved; run \`wisp pull ${job.entry.name}\` again to retry.`;
+      ? `  The partial download is kept at ${job.partPath} (${formatBytes(partBytes)} of ${formatBytes(job.entry.size)}); run \`${wispCommand()} pull ${job.entry.name}\` again to resume it.`
+      : `  Nothing was saved; run \`${wispCommand()} pull ${job.entry.name}\` again to retry.`;
   return [kept, '  To work offline instead:', ...offlineHelp(job)];
 }
 

@@ -1,6 +1,7 @@
 // Where models live on disk: turns `--model <spec>` (a path or a name) into a file, looking
 // through the model search path in a fixed, documented order (see models/README.md).
 import { existsSync, statSync } from 'node:fs';
+import { wispCommand } from '../invocation.js';
 import { homedir } from 'node:os';
 import { basename, delimiter, isAbsolute, join, resolve, sep } from 'node:path';
 import { formatBytes } from '../obs/progress.js';
@@ -12,9 +13,11 @@ export interface ResolveOptions {
   catalog?: Catalog;
   /** Searched before everything else (e.g. a CLI --model-dir). */
   extraDirs?: string[];
+  /** The checkout (or installed package) whose models/ and ../shared/models are searched; default repoRoot(). */
+  root?: string;
 }
 
-export type SearchDirOrigin = 'option' | 'WISP_MODEL_PATH' | 'repo' | 'cache';
+export type SearchDirOrigin = 'option' | 'WISP_MODEL_PATH' | 'repo' | 'shared' | 'cache';
 
 export interface SearchDir {
   dir: string;
@@ -32,6 +35,7 @@ const ORIGIN_LABEL: Record<SearchDirOrigin, string> = {
   option: 'given by the caller',
   WISP_MODEL_PATH: 'from WISP_MODEL_PATH',
   repo: "wisp's models/ folder",
+  shared: 'test data beside the checkout',
   cache: 'user cache, where `wisp pull` saves',
 };
 
@@ -47,6 +51,8 @@ export interface NotFoundDetails {
   partials?: string[];
   /** The spec was a path, not a name. */
   isPath?: boolean;
+  /** Directories found where a model file was looked for (a folder named x.gguf). */
+  directories?: string[];
 }
 
 /** A model name or path that matched no file. The message says where we looked and how to fix it. */
@@ -58,7 +64,7 @@ export class ModelNotFoundError extends Error {
   readonly searched: string[];
 
   constructor(d: NotFoundDetails) {
-    super(d.isPath ? pathMessage(d.spec, d.dirs[0]?.dir ?? d.spec, d.known) : nameMessage(d));
+    super(d.isPath ? pathMessage(d.spec, d.dirs[0]?.dir ?? d.spec, d.known, d.directories?.length ? true : false) : nameMessage(d));
     this.name = 'ModelNotFoundError';
     this.spec = d.spec;
     this.entry = d.entry;
@@ -73,10 +79,16 @@ export function userCacheDir(env: NodeJS.ProcessEnv = process.env): string {
   return join(homeDir(env), '.cache', 'wisp', 'models');
 }
 
-/** The search path with where each entry came from, first match wins, duplicates dropped. */
+/**
+ * The search path with where each entry came from, first match wins, duplicates dropped:
+ * WISP_MODEL_PATH, models/ in the checkout, the test data beside a checkout (../shared/models,
+ * when it exists), then the user cache where `wisp pull` saves. Every command and `npm start`
+ * use this one list.
+ */
 export function searchDirsWithOrigin(opts: ResolveOptions = {}): SearchDir[] {
   const env = opts.env ?? process.env;
   const cwd = opts.cwd ?? process.cwd();
+  const root = opts.root ?? repoRoot();
   const dirs: SearchDir[] = [];
   const add = (dir: string, from: SearchDirOrigin) => {
     const abs = resolve(cwd, expandHome(dir, env));
@@ -84,7 +96,9 @@ export function searchDirsWithOrigin(opts: ResolveOptions = {}): SearchDir[] {
   };
   for (const d of opts.extraDirs ?? []) add(d, 'option');
   for (const d of (env.WISP_MODEL_PATH ?? '').split(delimiter)) if (d.trim()) add(d.trim(), 'WISP_MODEL_PATH');
-  add(join(repoRoot(), 'models'), 'repo');
+  add(join(root, 'models'), 'repo');
+  const shared = join(root, '..', 'shared', 'models');
+  if (isDirectory(shared)) add(shared, 'shared');
   add(userCacheDir(env), 'cache');
   return dirs;
 }
@@ -95,9 +109,10 @@ export function modelSearchDirs(opts: ResolveOptions = {}): string[] {
 }
 
 /**
- * A path (absolute, relative with a '/', or an existing *.gguf) names that file; anything else is
- * a model name looked up as the catalog entry's file, `<name>.gguf`, then `<name>` in each
- * search directory in turn.
+ * A path names that file: absolute, relative with a '/', '~/…', or anything that exists in the
+ * current directory (`--model README.md` is ./README.md, never a README.md on the search path).
+ * Anything else is a model name looked up as the catalog entry's file, `<name>.gguf`, then
+ * `<name>` in each search directory in turn.
  */
 export function resolveModel(spec: string, opts: ResolveOptions = {}): ResolvedModel {
   const env = opts.env ?? process.env;
@@ -108,16 +123,18 @@ export function resolveModel(spec: string, opts: ResolveOptions = {}): ResolvedM
   const entry = findCatalogEntry(catalog, spec);
   const candidates = candidateFiles(spec, entry);
   const dirs = searchDirsWithOrigin(opts);
+  const directories: string[] = [];
   for (let i = 0; i < dirs.length; i++) {
     for (const file of candidates) {
       const path = join(dirs[i].dir, file);
       if (isFile(path)) {
         return { path, entry: entry ?? findCatalogEntry(catalog, file), searched: dirs.slice(0, i + 1).map((d) => d.dir) };
       }
+      if (isDirectory(path)) directories.push(path);
     }
   }
   const partials = entry ? dirs.map((d) => join(d.dir, `${entry.file}.part`)).filter(isFile) : [];
-  throw new ModelNotFoundError({ spec, dirs, candidates, entry, known: catalogNames(catalog), partials });
+  throw new ModelNotFoundError({ spec, dirs, candidates, entry, known: catalogNames(catalog), partials, directories });
 }
 
 function resolvePath(spec: string, cwd: string, env: NodeJS.ProcessEnv, catalog?: Catalog): ResolvedModel {
@@ -127,7 +144,8 @@ function resolvePath(spec: string, cwd: string, env: NodeJS.ProcessEnv, catalog?
   if (isFile(path)) {
     return { path, entry: cat ? findCatalogEntry(cat, basename(path)) : undefined, searched: [path] };
   }
-  throw new ModelNotFoundError({ spec, dirs: [{ dir: path, from: 'option' }], candidates: [], known: cat ? catalogNames(cat) : [], isPath: true });
+  const directories = isDirectory(path) ? [path] : [];
+  throw new ModelNotFoundError({ spec, dirs: [{ dir: path, from: 'option' }], candidates: [], known: cat ? catalogNames(cat) : [], isPath: true, directories });
 }
 
 function candidateFiles(spec: string, entry: CatalogEntry | undefined): string[] {
@@ -137,7 +155,9 @@ function candidateFiles(spec: string, entry: CatalogEntry | undefined): string[]
 
 function looksLikePath(spec: string, cwd: string, env: NodeJS.ProcessEnv): boolean {
   if (isAbsolute(spec) || spec.includes('/') || spec.includes(sep) || spec.startsWith('~')) return true;
-  return spec.toLowerCase().endsWith('.gguf') && isFile(resolve(cwd, expandHome(spec, env)));
+  const here = resolve(cwd, expandHome(spec, env));
+  // a folder named like a model file is a mistake to report, not a name to look up
+  return isFile(here) || (spec.toLowerCase().endsWith('.gguf') && isDirectory(here));
 }
 
 function tryLoadCatalog(): Catalog | undefined {
@@ -156,6 +176,14 @@ function isFile(path: string): boolean {
   }
 }
 
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
 function homeDir(env: NodeJS.ProcessEnv): string {
   return env.HOME || homedir();
 }
@@ -166,33 +194,39 @@ function expandHome(p: string, env: NodeJS.ProcessEnv): string {
   return p;
 }
 
-function nameMessage({ spec, dirs, candidates, entry, known, partials = [] }: NotFoundDetails): string {
+function nameMessage({ spec, dirs, candidates, entry, known, partials = [], directories = [] }: NotFoundDetails): string {
+  const wisp = wispCommand();
   const width = Math.max(...dirs.map((d) => d.dir.length));
   const where = dirs.map((d) => `  ${d.dir.padEnd(width)}  (${ORIGIN_LABEL[d.from]}${existsSync(d.dir) ? '' : '; does not exist'})`);
+  const fix = entry
+    ? `run \`${wisp} pull ${entry.name}\` to download it (${formatBytes(entry.size)})`
+    : `give the path of a .gguf file, or a catalog name (${known.length ? known.join(', ') : 'none'}; \`${wisp} models\` lists them)`;
   const lines = [
-    `model "${spec}" not found${entry ? '' : ' (it is not in the model catalog either)'}.`,
+    `model "${spec}" not found${entry ? '' : ' (it is not in the model catalog either)'}: ${fix}.`,
     `Looked for ${candidates.join(', ')} in:`,
     ...where,
+    ...directories.map((d) => `${d} is a directory, not a model file.`),
   ];
   const cache = dirs.find((d) => d.from === 'cache')?.dir;
   if (entry) {
-    for (const p of partials) lines.push(`A partial download exists at ${p}; \`wisp pull ${entry.name}\` resumes it.`);
+    for (const p of partials) lines.push(`A partial download exists at ${p}; \`${wisp} pull ${entry.name}\` resumes it.`);
     lines.push(
-      `To fix: run \`wisp pull ${entry.name}\` to download it (${formatBytes(entry.size)} from ${hostOf(entry.url)}; this needs network access)` +
-        (cache ? ` into ${cache},` : ','),
-      `  or, offline, copy ${entry.file} into one of the folders above, set WISP_MODEL_PATH=/dir/with/models, or pass --model /path/to/file.gguf.`,
+      `It downloads from ${hostOf(entry.url)} (this needs network access)${cache ? ` into ${cache}` : ''}; offline, copy ${entry.file} ` +
+        'into one of the folders above, set WISP_MODEL_PATH=/dir/with/models, or pass --model /path/to/file.gguf.',
     );
   } else {
     lines.push('To fix: set WISP_MODEL_PATH=/dir/with/models or pass --model /path/to/file.gguf.');
-    if (known.length) lines.push(`Models in the catalog (download with \`wisp pull <name>\`): ${known.join(', ')}.`);
+    if (known.length) lines.push(`Models in the catalog (download with \`${wisp} pull <name>\`): ${known.join(', ')}.`);
   }
   return lines.join('\n');
 }
 
-function pathMessage(spec: string, abs: string, known: string[]): string {
-  const names = known.length ? `\nModels in the catalog (download with \`wisp pull <name>\`): ${known.join(', ')}.` : '';
+function pathMessage(spec: string, abs: string, known: string[], isDir: boolean): string {
+  const wisp = wispCommand();
+  if (isDir) return `model path ${spec} is a directory, not a GGUF file${abs !== spec ? ` (${abs})` : ''}: pass the .gguf file inside it, e.g. --model ${spec.replace(/\/+$/, '')}/model.gguf.`;
+  const names = known.length ? `\nModels in the catalog (download with \`${wisp} pull <name>\`): ${known.join(', ')}.` : '';
   return (
-    `model file ${spec} not found${abs !== spec ? ` (looked at ${abs})` : ''}.\n` +
+    `model file ${spec} not found${abs !== spec ? ` (looked at ${abs})` : ''}: check the path, or give a catalog name (\`${wisp} models\` lists them).\n` +
     `To fix: check the path, pass --model /path/to/file.gguf, or give a model name, looked up in each ` +
     `directory of WISP_MODEL_PATH=/dir/with/models, then wisp's models/ folder, then the user cache.${names}`
   );

@@ -27,7 +27,7 @@ export type BrokerLogger =
   | ((msg: string, fields: Record<string, unknown>) => void);
 
 export interface BrokerOptions {
-  /** Interface to listen on; default '0.0.0.0' (what `wisp serve` wants); tests pass '127.0.0.1'. */
+  /** Interface to listen on; default '127.0.0.1' (loopback only, as Mosquitto 2); '0.0.0.0' or '::' opens it to the network. */
   host?: string;
   /** Plain MQTT over TCP; 0 = any free port; undefined = no plain listener. */
   tcpPort?: number;
@@ -155,7 +155,7 @@ export async function startBroker(opts: BrokerOptions): Promise<EmbeddedBroker> 
   // a packet up to maxPacket is read, so a too-big request still gets a payload_too_large reply with
   // its response topic; beyond it the connection is cut as soon as the header says the size
   const maxPacket = Math.max(opts.maxPacketBytes ?? 0, maxPayload + PACKET_OVERHEAD_BYTES);
-  const host = opts.host ?? '0.0.0.0';
+  const host = opts.host ?? '127.0.0.1';
   const { device, users } = opts;
   const log = makeLog(opts.log);
 
@@ -395,7 +395,8 @@ export async function startBroker(opts: BrokerOptions): Promise<EmbeddedBroker> 
     : ports.tls !== undefined ? `mqtts://${urlHost(host)}:${ports.tls}`
     : ports.ws !== undefined ? `ws://${urlHost(host)}:${ports.ws}`
     : '';
-  log('info', 'broker listening', { ...ports, device, auth: users ? `${Object.keys(users.users).length} users` : 'anonymous', maxPayload });
+  // the logger already names the device on every line
+  log('info', 'broker listening', { host, ...ports, auth: users ? `${Object.keys(users.users).length} users` : 'anonymous', maxPayload });
 
   return {
     aedes,

@@ -1,10 +1,10 @@
 // `wisp serve` put together: the model on its engine, the embedded broker (or a connection to an
 // external one), the inference service, and the HTTP endpoint for /metrics and /healthz.
-import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { basename } from 'node:path';
 import { openModel, type OpenModel, type OpenOptions } from '../engine/open.js';
 import { loadManifest } from '../kernels/load.js';
+import { WISP_VERSION } from '../invocation.js';
 import { sha256File } from '../model/sha256.js';
 import { createLogger, type Logger } from '../obs/log.js';
 import { startHttp, type HttpServer } from '../obs/http.js';
@@ -64,60 +64,55 @@ export function defaultDeviceName(): string {
   return name.slice(0, 64) || 'wisp';
 }
 
-const VERSION = (() => {
-  try {
-    return JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')).version as string;
-  } catch {
-    return '0.0.0';
-  }
-})();
 
 export async function startServer(o: ServerOptions): Promise<Server> {
   const device = o.device ?? defaultDeviceName();
   checkDeviceName(device);
   const log = o.log ?? createLogger({ device });
   const metrics = new ServiceMetrics({ processMetrics: true });
-  const [model, sha256] = await Promise.all([
-    openModel(o.modelPath, { ...o, log, onOpTime: (backend, op, seconds) => metrics.backendTime(backend, op, seconds) }),
-    sha256File(o.modelPath),
-  ]);
   // what is running, in start order; torn down in reverse
-  const cleanup: Array<() => Promise<void>> = [() => model.close()];
+  const cleanup: Array<() => Promise<void>> = [];
   const tearDown = async () => {
     for (const f of cleanup.reverse()) await f().catch(() => {});
   };
-  // the file name says which model it is; general.name is often just the architecture
-  const modelName = basename(model.path).replace(/\.gguf$/i, '');
+  const maxPayloadBytes = o.maxPayloadBytes ?? DEFAULT_MAX_REQUEST_BYTES;
+  const rate = o.rate ?? DEFAULT_RATE;
+  let broker: EmbeddedBroker | undefined;
+  let transport: Transport;
+  // the listeners first: a port in use fails at once, not after a long model load
+  if (o.broker) {
+    transport = new ClientTransport({
+      ...o.broker,
+      clientId: `wisp-${device}`,
+      will: { topic: topics.status(device), payload: JSON.stringify({ device, online: false, ts: new Date().toISOString() }) },
+    });
+  } else {
+    broker = await startBroker({
+      device,
+      host: o.host ?? '127.0.0.1',
+      tcpPort: o.port ?? 1883,
+      wsPort: o.wsPort,
+      tls: o.tls,
+      users: o.users,
+      maxPayloadBytes,
+      // a request of up to 16 MiB is read and answered payload_too_large; bigger cuts the connection
+      maxPacketBytes: 16 * 1024 * 1024,
+      ratePerClient: rate,
+      flow: o.flow,
+      log,
+    });
+    const b = broker;
+    cleanup.push(() => b.close());
+    transport = new EmbeddedTransport(b);
+  }
   try {
-    const maxPayloadBytes = o.maxPayloadBytes ?? DEFAULT_MAX_REQUEST_BYTES;
-    const rate = o.rate ?? DEFAULT_RATE;
-    let broker: EmbeddedBroker | undefined;
-    let transport: Transport;
-    if (o.broker) {
-      transport = new ClientTransport({
-        ...o.broker,
-        clientId: `wisp-${device}`,
-        will: { topic: topics.status(device), payload: JSON.stringify({ device, online: false, ts: new Date().toISOString() }) },
-      });
-    } else {
-      broker = await startBroker({
-        device,
-        host: o.host,
-        tcpPort: o.port ?? 1883,
-        wsPort: o.wsPort,
-        tls: o.tls,
-        users: o.users,
-        maxPayloadBytes,
-        // a request of up to 16 MiB is read and answered payload_too_large; bigger cuts the connection
-        maxPacketBytes: 16 * 1024 * 1024,
-        ratePerClient: rate,
-        flow: o.flow,
-        log,
-      });
-      const b = broker;
-      cleanup.push(() => b.close());
-      transport = new EmbeddedTransport(b);
-    }
+    const [model, sha256] = await Promise.all([
+      openModel(o.modelPath, { ...o, log, onOpTime: (backend, op, seconds) => metrics.backendTime(backend, op, seconds) }),
+      sha256File(o.modelPath),
+    ]);
+    cleanup.push(() => model.close());
+    // the file name says which model it is; general.name is often just the architecture
+    const modelName = basename(model.path).replace(/\.gguf$/i, '');
     const kernels = o.engine === 'reference' ? {} : Object.fromEntries(Object.entries(loadManifest().families).map(([f, m]) => [f, m.sha256]));
     const service = new InferenceService({
       device,
@@ -143,8 +138,9 @@ export async function startServer(o: ServerOptions): Promise<Server> {
       rate: broker ? undefined : rate,
       mayReplyTo: (user, topic) => mayReplyTo(device, user, topic),
       kernels,
-      profile: model.plan?.profile ?? o.profile ?? null,
-      version: VERSION,
+      // the profile in effect: the routing plan's, else the one the thread count came from
+      profile: model.plan?.profile ?? model.threads?.profile ?? o.profile ?? null,
+      version: WISP_VERSION,
     });
     await service.start();
     cleanup.push(() => service.stop());

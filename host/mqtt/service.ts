@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import { PromptTooLongError } from '../engine/sequence.js';
 import { BusyError, Scheduler, type JobHandle, type JobResult, type SchedulerOptions } from '../engine/scheduler.js';
 import type { AsyncTokenModel } from '../engine/generate.js';
-import { encodeChat } from '../model/chat-prompt.js';
+import { encodeChat, hasChatTemplate } from '../model/chat-prompt.js';
 import type { Tokenizer } from '../model/tokenizer/index.js';
 import type { ServiceMetrics, RequestOutcome } from '../obs/metrics.js';
 import { requestLogger } from '../obs/log.js';
@@ -389,7 +389,7 @@ export class InferenceService {
       online,
       ts: new Date().toISOString(),
       version: this.opts.version ?? '0.0.0',
-      model: { name: s.name, sha256: s.sha256, context: s.contextSize },
+      model: { name: s.name, sha256: s.sha256, context: s.contextSize, chat_template: hasChatTemplate(s.tokenizer) },
       engine: s.engine,
       profile: this.opts.profile ?? null,
       kernels: this.opts.kernels ?? {},

@@ -74,7 +74,8 @@ export function startHttp(opts: HttpOptions): Promise<HttpServer> {
   const host = opts.host ?? '127.0.0.1';
   return new Promise((resolve, reject) => {
     server.once('error', (e: NodeJS.ErrnoException) => {
-      reject(new Error(`metrics/health HTTP server cannot listen on ${host}:${opts.port}: ${e.code ?? e.message}`));
+      // code and port kept so a caller can name its own option (wisp serve: --metrics-port)
+      reject(Object.assign(new Error(`metrics/health HTTP server cannot listen on ${host}:${opts.port}: ${e.code ?? e.message}`), { code: e.code, port: opts.port, address: host }));
     });
     server.listen(opts.port, host, () => {
       resolve({

@@ -91,3 +91,36 @@ export function started(p: Progress): Progress {
   p.start(0);
   return p;
 }
+
+/** Progress through a known number of steps (a benchmark's measurements): which step runs now. */
+export interface StepProgress {
+  /** Starts the next step, named `what`. */
+  step(what: string): void;
+  stop(): void;
+}
+
+/** A cli-progress bar with the step's name on a terminal; one line per step otherwise. */
+export function createStepProgress(label: string, total: number, stream: ProgressStream = process.stderr): StepProgress {
+  let done = 0;
+  if (!stream.isTTY) {
+    return {
+      step(what) {
+        done++;
+        stream.write(`${label} [${done}/${total}] ${what}\n`);
+      },
+      stop() {},
+    };
+  }
+  const bar = new SingleBar({ stream: stream as NodeJS.WritableStream, format: `${label} {bar} {value}/{total} | {what}`, hideCursor: true });
+  bar.start(total, 0, { what: '' });
+  return {
+    step(what) {
+      // the bar counts steps finished: the one starting now is not yet
+      bar.update(done++, { what });
+    },
+    stop() {
+      bar.update(total, { what: 'done' });
+      bar.stop();
+    },
+  };
+}

@@ -34,11 +34,13 @@ export class BpeEncoder {
   private readonly ids = new Map<string, number>();
   private readonly ranks = new Map<string, number>();
 
-  /** ignoreMerges: a pre-token that is itself a token is taken whole (LLaMA 3 does this). */
+  /**
+   * ignoreMerges: a pre-token that is itself a token is taken whole (LLaMA 3 does this).
+   * Like llama.cpp, any token of any type can be looked up, and of two tokens with the same text
+   * the later id wins.
+   */
   constructor(vocab: TokenizerVocab, private readonly ignoreMerges: boolean) {
-    vocab.tokens.forEach((t, id) => {
-      if (!this.ids.has(t)) this.ids.set(t, id);
-    });
+    vocab.tokens.forEach((t, id) => this.ids.set(t, id));
     (vocab.merges ?? []).forEach((m, rank) => {
       if (!this.ranks.has(m)) this.ranks.set(m, rank);
     });
@@ -86,9 +88,10 @@ export class BpeEncoder {
       out.push(id);
       return;
     }
-    // Only happens with a vocab whose merges make pieces it lacks: fall back to single characters.
+    // Only happens with a vocab whose merges make pieces it lacks. llama.cpp then looks up each
+    // UTF-8 byte of the piece as a one-byte token, which only ASCII characters can be.
     for (const c of piece) {
-      const single = this.ids.get(c);
+      const single = c.charCodeAt(0) < 0x80 ? this.ids.get(c) : undefined;
       if (single !== undefined) out.push(single);
     }
   }

@@ -4,7 +4,7 @@
 
 import { BpeEncoder, CHAR_TO_BYTE, toByteLevel } from './bpe.js';
 import { preTokenizerFor, splitWords } from './pretokenize.js';
-import { collectSpecialTokens, partition, type Fragment } from './special.js';
+import { partition, specialTokenInfo, type Fragment } from './special.js';
 import { SpmEncoder } from './spm.js';
 import { LeadingSpaceStripper, createStreamDecoder, utf8Decoder, type StreamDecoder } from './stream-decoder.js';
 import { TOKEN_TYPE, type TokenizerVocab } from './vocab.js';
@@ -38,9 +38,6 @@ export interface Tokenizer {
   streamDecoder(opts?: DecodeOptions): StreamDecoder;
 }
 
-// Control tokens that end a turn in common chat formats; llama.cpp treats them as end of generation.
-const END_OF_TURN_TEXTS = new Set(['<|eot_id|>', '<|eom_id|>', '<|im_end|>', '<|end|>', '<end_of_turn>', '<|endoftext|>']);
-
 const SPACE_SYMBOL = /\u2581/g;
 const BYTE_TOKEN = /^<0x([0-9A-Fa-f]{2})>$/;
 const utf8 = new TextEncoder();
@@ -50,11 +47,11 @@ export function createTokenizer(vocab: TokenizerVocab): Tokenizer {
   const n = vocab.tokens.length;
   const types = effectiveTokenTypes(vocab);
   const typed = { ...vocab, tokenTypes: types };
-  const specials = collectSpecialTokens(vocab.tokens, types);
+  const special = specialTokenInfo(vocab, types);
   const isSpm = vocab.model === 'llama';
   const encodeFragments = isSpm ? spmFragmentEncoder(typed) : bpeFragmentEncoder(typed);
   const stripsSpace = isSpm && vocab.addSpacePrefix;
-  const eog = endOfGenerationIds(vocab, types);
+  const eog = special.eog;
 
   const checkId = (id: number) => {
     if (!Number.isInteger(id) || id < 0 || id >= n) throw new RangeError(`token id ${id} is not in the vocab (0..${n - 1})`);
@@ -76,7 +73,7 @@ export function createTokenizer(vocab: TokenizerVocab): Tokenizer {
     encode(text, opts = {}) {
       const out: number[] = [];
       if ((opts.addBos ?? vocab.addBos) && vocab.bosId !== undefined) out.push(vocab.bosId);
-      const fragments = partition(wellFormed(text), opts.parseSpecial ? specials.onRequest : specials.always);
+      const fragments = partition(wellFormed(text), vocab, special, opts.parseSpecial ?? false);
       encodeFragments(fragments, out);
       if ((opts.addEos ?? vocab.addEos) && vocab.eosId !== undefined) out.push(vocab.eosId);
       return out;
@@ -126,7 +123,7 @@ function bpeFragmentEncoder(vocab: TokenizerVocab): FragmentEncoder {
   return (fragments, out) => {
     for (const f of fragments) {
       if (typeof f !== 'string') out.push(f.id);
-      else for (const word of splitWords(f, pre.regex)) bpe.encodeWord(toByteLevel(word), out);
+      else for (const word of splitWords(f, pre)) bpe.encodeWord(toByteLevel(word), out);
     }
   };
 }
@@ -172,16 +169,6 @@ function effectiveTokenTypes(v: TokenizerVocab): Int32Array {
   for (const id of [v.bosId, v.eosId, v.eotId, v.padId]) if (id !== undefined) types[id] = TOKEN_TYPE.CONTROL;
   if (v.unkId !== undefined) types[v.unkId] = TOKEN_TYPE.UNKNOWN;
   return types;
-}
-
-function endOfGenerationIds(v: TokenizerVocab, types: Int32Array): Set<number> {
-  const eog = new Set<number>();
-  if (v.eosId !== undefined) eog.add(v.eosId);
-  if (v.eotId !== undefined) eog.add(v.eotId);
-  v.tokens.forEach((t, id) => {
-    if (types[id] === TOKEN_TYPE.CONTROL && END_OF_TURN_TEXTS.has(t)) eog.add(id);
-  });
-  return eog;
 }
 
 /** Lone UTF-16 surrogates cannot be written as UTF-8; like TextEncoder, make them U+FFFD. */

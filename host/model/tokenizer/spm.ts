@@ -1,13 +1,17 @@
-// SentencePiece BPE ('llama' vocabs), as SentencePiece's bpe_model and llama.cpp's
-// llm_tokenizer_spm do it: split the text into characters, repeatedly merge the adjacent pair
-// whose concatenation is a piece with the highest score (ties: leftmost), then write each
-// remaining symbol as its piece id, or as byte tokens <0xNN> when it is not a piece.
+// SentencePiece BPE ('llama' vocabs), as llama.cpp's llm_tokenizer_spm does it: split the text
+// into characters, repeatedly merge the adjacent pair whose concatenation is a token with the
+// highest score (ties: leftmost), then write each remaining symbol as its token id, or as byte
+// tokens <0xNN> when it is not a token.
+//
+// Where llama.cpp and the SentencePiece library differ, this follows llama.cpp: every token can be
+// merged into and looked up, whatever its type (so raw text "<s>" may become the control token if
+// the merges reach it), and of two tokens with the same text the later id wins.
 
 import { Heap } from './heap.js';
-import { TOKEN_TYPE, type TokenizerVocab } from './vocab.js';
+import type { TokenizerVocab } from './vocab.js';
 
 const SPACE_SYMBOL = '\u2581'; // '▁', SentencePiece's visible space
-const BYTE_TOKEN = /^<0x([0-9A-Fa-f]{2})>$/;
+const HEX = '0123456789ABCDEF';
 const utf8 = new TextEncoder();
 
 interface Bigram { left: number; right: number; score: number; size: number }
@@ -16,40 +20,30 @@ interface Bigram { left: number; right: number; score: number; size: number }
 const bigramOrder = (a: Bigram, b: Bigram) => a.score > b.score || (a.score === b.score && a.left < b.left);
 
 export class SpmEncoder {
-  // Pieces that merges may produce and symbols may be looked up as. Like SentencePiece, control,
-  // unknown and byte pieces are excluded (so the text "<s>" stays text). Unused pieces are excluded
-  // too: SentencePiece merges through them and splits them again, which is the same except in
-  // contrived vocabs.
-  private readonly pieces = new Map<string, number>();
+  private readonly ids = new Map<string, number>();
   private readonly scores: Float32Array;
-  private readonly byteIds: Int32Array; // byte value → id of its <0xNN> token, or -1
+  private readonly byteIds: Int32Array; // byte value → the token llama.cpp's byte_to_token gives, or -1
   private readonly unkId: number;
 
   constructor(vocab: TokenizerVocab) {
-    const { tokens, tokenTypes } = vocab;
+    const { tokens } = vocab;
     this.scores = vocab.scores ?? new Float32Array(tokens.length);
-    this.byteIds = new Int32Array(256).fill(-1);
+    tokens.forEach((t, id) => this.ids.set(t, id));
     this.unkId = vocab.unkId ?? -1;
-    for (let id = 0; id < tokens.length; id++) {
-      const type = tokenTypes?.[id] ?? TOKEN_TYPE.NORMAL;
-      const byte = BYTE_TOKEN.exec(tokens[id]);
-      if (byte && (type === TOKEN_TYPE.BYTE || !tokenTypes)) {
-        this.byteIds[parseInt(byte[1], 16)] = id;
-      } else if (type === TOKEN_TYPE.NORMAL || type === TOKEN_TYPE.USER_DEFINED) {
-        if (!this.pieces.has(tokens[id])) this.pieces.set(tokens[id], id);
-      }
-    }
+    // "<0xNN>" (upper-case hex), else the byte itself as a one-character token
+    this.byteIds = Int32Array.from({ length: 256 }, (_, b) =>
+      this.ids.get(`<0x${HEX[b >> 4]}${HEX[b & 15]}>`) ?? (b < 0x80 ? this.ids.get(String.fromCharCode(b)) : undefined) ?? -1);
   }
 
   /** Appends the ids of one text fragment (raw text, no special tokens) to `out`. */
   encode(text: string, addSpacePrefix: boolean, out: number[]): void {
-    const escaped = (addSpacePrefix ? SPACE_SYMBOL : '') + text.replaceAll(' ', SPACE_SYMBOL);
+    const escaped = ((addSpacePrefix ? ' ' : '') + text).replaceAll(' ', SPACE_SYMBOL);
     if (escaped.length === 0) return;
     const symbols = new SymbolList(escaped);
     const agenda = new Heap<Bigram>(bigramOrder);
     const tryPair = (left: number, right: number) => {
       if (left < 0 || right < 0) return;
-      const id = this.pieces.get(symbols.text(left, right));
+      const id = this.ids.get(symbols.text(left, right));
       if (id === undefined) return;
       agenda.push({ left, right, score: this.scores[id], size: symbols.end[right] - symbols.start[left] });
     };
@@ -68,17 +62,16 @@ export class SpmEncoder {
   }
 
   private emit(piece: string, out: number[]): void {
-    const id = this.pieces.get(piece);
+    const id = this.ids.get(piece);
     if (id !== undefined) {
       out.push(id);
       return;
     }
-    // Byte fallback: the piece's UTF-8 bytes as <0xNN> tokens; <unk> when the vocab has none.
-    const bytes = utf8.encode(piece);
-    if (bytes.every((b) => this.byteIds[b] >= 0)) {
-      for (const b of bytes) out.push(this.byteIds[b]);
-    } else if (this.unkId >= 0) {
-      out.push(this.unkId);
+    // Byte fallback: the piece's UTF-8 bytes as byte tokens; <unk> for a byte the vocab lacks
+    // (llama.cpp cannot tokenize such text at all).
+    for (const b of utf8.encode(piece)) {
+      const byteId = this.byteIds[b] >= 0 ? this.byteIds[b] : this.unkId;
+      if (byteId >= 0) out.push(byteId);
     }
   }
 }

@@ -2,6 +2,8 @@
 // Tokenizers are built from this alone, so a vocab read from a GGUF, converted from a
 // llama2.c tokenizer.bin or made by a test behaves the same way.
 
+import { preAddsBos } from './pretokenize.js';
+
 export interface TokenizerVocab {
   model: 'llama' | 'gpt2';          // tokenizer.ggml.model: 'llama' = SentencePiece BPE, 'gpt2' = byte-level BPE
   pre?: string;                     // tokenizer.ggml.pre: pre-tokenizer name ('default', 'llama3', 'qwen2', ...)
@@ -12,6 +14,7 @@ export interface TokenizerVocab {
   bosId?: number; eosId?: number; unkId?: number; padId?: number; eotId?: number;
   addBos: boolean; addEos: boolean; addSpacePrefix: boolean;
   chatTemplate?: string;            // tokenizer.chat_template
+  name?: string;                    // general.name: llama.cpp keys a few token attributes on it (Phi-3)
 }
 
 export const TOKEN_TYPE = { NORMAL: 1, UNKNOWN: 2, CONTROL: 3, USER_DEFINED: 4, UNUSED: 5, BYTE: 6 } as const;
@@ -36,8 +39,6 @@ const KEY = {
   chatTemplate: 'tokenizer.chat_template',
 } as const;
 
-// Pre-tokenizers for which llama.cpp adds BOS when the file does not say.
-const PRE_ADDS_BOS = new Set(['llama3', 'llama-bpe', 'falcon3']);
 
 /**
  * Builds a vocab from GGUF metadata read through `get` (undefined for an absent key).
@@ -59,7 +60,7 @@ export function vocabFromMetadata(get: (key: string) => unknown): TokenizerVocab
   const vocab: TokenizerVocab = {
     model,
     tokens,
-    addBos: optional(get, KEY.addBos, asBoolean) ?? (spm || PRE_ADDS_BOS.has(pre ?? '')),
+    addBos: optional(get, KEY.addBos, asBoolean) ?? (spm || preAddsBos(pre)),
     addEos: optional(get, KEY.addEos, asBoolean) ?? false,
     addSpacePrefix: optional(get, KEY.addSpacePrefix, asBoolean) ?? spm,
   };
@@ -83,6 +84,8 @@ export function vocabFromMetadata(get: (key: string) => unknown): TokenizerVocab
 
   const template = optional(get, KEY.chatTemplate, asString);
   if (template !== undefined) vocab.chatTemplate = template;
+  const name = get('general.name');
+  if (typeof name === 'string') vocab.name = name;
   return vocab;
 }
 
