@@ -33,7 +33,8 @@ type ServerMessage = { url: string } | ({ memory: true } & Omit<Sample, 't'>);
 async function serve(modelPath: string): Promise<void> {
   const { startServer } = await import('../host/mqtt/server.js');
   const { pino } = await import('pino');
-  const server = await startServer({ modelPath, device: DEVICE, host: '127.0.0.1', port: 0, threads: 1, log: pino({ level: process.env.WISP_LOG_LEVEL ?? 'warn' }) });
+  // what `wisp serve` runs by default (4 sequences at once), on one kernel thread
+  const server = await startServer({ modelPath, device: DEVICE, host: '127.0.0.1', port: 0, threads: 1, maxSequences: 4, log: pino({ level: process.env.WISP_LOG_LEVEL ?? 'warn' }) });
   process.send!({ url: server.url } satisfies ServerMessage);
   process.on('message', (m: string) => {
     if (m === 'memory') {

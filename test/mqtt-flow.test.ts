@@ -110,7 +110,9 @@ test('a stopped reader with 16 long streams: every other request is answered thr
     stopped.child.kill('SIGSTOP');
     // from the moment it stops, while its backlog fills the socket buffers and then its queue:
     // three well-behaved clients, one request at a time each
-    const steady = await Promise.all([0, 1, 2].map((k) => steadyClient(`steady-${k}`, 8, 24)));
+    let largest = 0;
+    const watch = setInterval(() => (largest = Math.max(largest, server.broker!.delivery.backlogOf('stopped')?.bytes ?? 0)), 10);
+    const steady = await Promise.all([0, 1, 2].map((k) => steadyClient(`steady-${k}`, 8, 24))).finally(() => clearInterval(watch));
     const firstTokenMs = steady.flatMap((s) => s.firstTokenMs);
     console.log(`  others' first token while a reader is stopped: median ${median(firstTokenMs).toFixed(0)} ms, max ${Math.max(...firstTokenMs).toFixed(0)} ms over ${firstTokenMs.length} requests`);
     for (const { replies } of steady) {
@@ -121,6 +123,9 @@ test('a stopped reader with 16 long streams: every other request is answered thr
       }
     }
     await until('the stopped reader to be found behind', () => server.broker!.delivery.stats.behind > behindBefore, 60_000);
+    const limits = server.broker!.delivery.limits;
+    console.log(`  its backlog in the broker: at most ${(largest / 1024).toFixed(0)} KiB seen (behind at ${limits.behindBytes / 1024} KiB, max ${limits.maxBytes / 1024} KiB)`);
+    assert.ok(largest <= limits.maxBytes, 'its backlog stays within the max');
     // resumed, it reads each of its requests' final message (cancelled when it fell behind), unless
     // its connection (and with it its session) was dropped
     stopped.child.kill('SIGCONT');

@@ -93,6 +93,8 @@ for (const resumeWithExpiry of [true, false]) {
     assert.equal(seqs, seqs.map((_, i) => i), 'no chunk missing');
     assert.is(text, expected);
     assert.is(finals[0].text, expected);
+    // every message it acknowledged has left the session store
+    await until('the session store to empty', () => server.broker!.delivery.storedFor(clientId).messages === 0, 5000);
     await resumed.client.endAsync();
   });
 }

@@ -133,10 +133,6 @@ export class Outbox {
     return { messages: this.queue.length - this.head, bytes: this.bytes };
   }
 
-  get unacknowledged(): number {
-    return this.inflight.size;
-  }
-
   /** Replaces aedes' client.deliver0 / deliverQoS: queue the message, release mqemitter at once. */
   deliver(packet: StoredPacket, qos0: boolean, done: () => void): void {
     setImmediate(done); // never on this stack: mqemitter may be deep in a run of deliveries
