@@ -4,7 +4,7 @@
 // clients use it for --minutes: persistent MQTT 5 sessions, clean MQTT 5 and 3.1.1 sessions, 20%
 // of requests cancelled, 10% of requests followed by an abrupt disconnect (no DISCONNECT) and a
 // reconnect, and one slow reader that stops reading for 15 s in every 45 s while it streams long
-// replies. Every 30 s it prints the server's RSS and heap; at the end, what each request got:
+// replies. Every 30 s it prints the server's RSS and heap (after a full GC); at the end, what each request got:
 // exactly one final message (a QoS 1 redelivery of the same final counts once), none (only allowed
 // for a clean session whose connection was lost before its final), or two different ones (a bug).
 import { fork, type ChildProcess } from 'node:child_process';
@@ -38,6 +38,8 @@ async function serve(modelPath: string): Promise<void> {
   process.send!({ url: server.url } satisfies ServerMessage);
   process.on('message', (m: string) => {
     if (m === 'memory') {
+      // what stays after a full collection, so a sample says what is retained, not when GC last ran
+      (globalThis as { gc?: () => void }).gc?.();
       const mem = process.memoryUsage();
       const load = (server.service.health().status as { load: { queued: number; active: number } }).load;
       const d = server.broker!.delivery.stats;
@@ -178,7 +180,7 @@ async function main(): Promise<void> {
   const minutes = Number(arg('--minutes', '20'));
   if (!(minutes > 0)) throw new Error(`--minutes must be a positive number, got ${arg('--minutes', '')}`);
   const modelPath = arg('--model', `${process.env.WISP_MODEL_PATH?.split(':')[0] ?? '../shared/models'}/stories260K.gguf`);
-  const child: ChildProcess = fork(fileURLToPath(import.meta.url), ['--serve', modelPath], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child: ChildProcess = fork(fileURLToPath(import.meta.url), ['--serve', modelPath], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: ['--expose-gc'] });
   const url = await new Promise<string>((resolve, reject) => {
     child.once('message', (m: ServerMessage) => ('url' in m ? resolve(m.url) : reject(new Error('unexpected message'))));
     child.once('exit', (code) => reject(new Error(`the server exited (${code})`)));
