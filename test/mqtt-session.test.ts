@@ -156,6 +156,27 @@ test('a kept session is bounded by its expiry: requests still waiting when it ex
   await observer.endAsync();
 });
 
+test('a kept session replaced by a Clean Start connection: the requests it left running are cancelled', async () => {
+  const observer = await connect(url, { clientId: 'observer-2' });
+  const seen: Reply[] = [];
+  observer.on('message', (_t, p) => seen.push(JSON.parse(p.toString()) as Reply));
+  await observer.subscribeAsync('restart/#', { qos: 1 });
+  const c = await session({ clientId: 'restart', clean: false, properties: { sessionExpiryInterval: 300 } }, []);
+  const ids = Array.from({ length: 16 }, (_, i) => `restart-${i}`);
+  for (const id of ids) {
+    await c.client.publishAsync(`wisp/${DEVICE}/infer`, JSON.stringify({ id, prompt: PROMPT, max_tokens: 480, temperature: 0.9, seed: 3, stream: false }), { qos: 1, properties: { responseTopic: `restart/${id}` } });
+  }
+  c.client.end(true);
+  await sleep(100);
+  const fresh = await session({ clientId: 'restart', clean: true }, []);
+  await until('every request to end', () => ids.every((id) => seen.some((m) => m.id === id && m.done)), 60_000);
+  const reasons = ids.map((id) => seen.find((m) => m.id === id && m.done)!.finish_reason);
+  // 16 requests of 480 tokens, one at a time, outlast the 100 ms before the clean reconnect
+  assert.ok(reasons.includes('cancelled'), reasons.join(', '));
+  await fresh.client.endAsync();
+  await observer.endAsync();
+});
+
 test('an offline session that falls behind: its requests are cancelled, and it still gets each one’s final message when it comes back', async () => {
   const got: Reply[] = [];
   const c = await session({ clientId: 'laggard', clean: false, properties: { sessionExpiryInterval: 300 } }, got);
