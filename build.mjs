@@ -63,30 +63,38 @@ function saveStamp(part, value) {
   writeFileSync(stampFile, `${JSON.stringify(stamps, null, 2)}\n`);
 }
 
-/** Runs `build` when `part`'s fingerprint changed or an output is missing; says which. */
-function buildPart(part, { inputs, tools, outputs, label }, build) {
+/** Runs `build` (sync or async) when `part`'s fingerprint changed or an output is missing; says which. */
+async function buildPart(part, { inputs, tools, outputs, label }, build) {
   const fp = fingerprint(inputs, tools);
   if (!force && stamps[part] === fp && outputs.every((o) => existsSync(o))) {
     console.error(`build: ${label} up to date`);
     return;
   }
-  build();
+  await build();
   saveStamp(part, fp);
 }
 
-// Kernel families: every asm/<family>.ts that is an entry point (not a shared lib file).
+// Kernel families and their flavours: asm/families.json (asm/build-kernels.mjs says how they are built).
 const asmDir = join(root, 'asm');
-const families = existsSync(join(asmDir, 'families.json'))
-  ? JSON.parse(readFileSync(join(asmDir, 'families.json'), 'utf8'))
-  : [];
-if (families.length > 0) {
+const config = existsSync(join(asmDir, 'families.json')) ? JSON.parse(readFileSync(join(asmDir, 'families.json'), 'utf8')) : undefined;
+if (config && config.families.length > 0) {
   const { buildKernels } = await import('./asm/build-kernels.mjs');
   const kernels = join(root, 'kernels');
+  const flavours = (f) => [config.baseline, ...(f.flavours ?? []).filter((x) => x !== config.baseline)];
   const inputs = [...files(asmDir, (n) => /\.(ts|mjs|json)$/.test(n))];
-  const outputs = [join(kernels, 'manifest.json'), ...families.map((f) => join(kernels, `${f.name}.wasm`))];
-  buildPart('kernels', { label: `kernels (${families.map((f) => f.name).join(', ')})`, inputs, tools: ['assemblyscript', '@bytecodealliance/jco'], outputs }, () =>
-    step(`kernels (${families.map((f) => f.name).join(', ')})`, () => buildKernels(root, families)),
-  );
+  const outputs = [join(kernels, 'manifest.json'), ...config.families.flatMap((f) => flavours(f).map((x) => join(kernels, `${f.name}.${x}.wasm`)))];
+  const label = `kernels (${config.families.map((f) => `${f.name}: ${flavours(f).join(', ')}`).join('; ')})`;
+  await buildPart('kernels', { label, inputs, tools: ['assemblyscript', '@bytecodealliance/jco'], outputs }, async () => {
+    const t0 = performance.now();
+    try {
+      await buildKernels(root, config);
+    } catch (e) {
+      // a flavour whose exports differ from the baseline's, or an asc error: one line saying which
+      console.error(`build: ${e.message}`);
+      process.exit(1);
+    }
+    console.error(`build: ${label} (${Math.round(performance.now() - t0)} ms)`);
+  });
 }
 
 // The host and tests: tsc into a fresh folder beside dist/, then swapped in (a deleted source
@@ -96,7 +104,7 @@ const hostInputs = [
   join(root, 'tsconfig.json'),
   ...['host', 'test', 'scripts'].flatMap((d) => files(join(root, d), (n) => n.endsWith('.ts'))),
 ];
-buildPart('host', { label: 'host (tsc)', inputs: hostInputs, tools: ['typescript', '@types/node'], outputs: [join(dist, 'host', 'cli.js')] }, () => {
+await buildPart('host', { label: 'host (tsc)', inputs: hostInputs, tools: ['typescript', '@types/node'], outputs: [join(dist, 'host', 'cli.js')] }, () => {
   const fresh = join(root, `.dist-build-${process.pid}`);
   rmSync(fresh, { recursive: true, force: true });
   try {

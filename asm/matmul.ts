@@ -1,37 +1,4 @@
-// The `matmul` kernel family (docs/KERNEL-ABI.md, ABI 2): activation quantizers, and for each weight
-// type (f32, f16, q8_0, q4_0, q4_K, q6_K, in ggml's block layouts) one-token (matvec), many-token
-// (matmul) and row-dequantizing (get_row) entry points. Every export is a pure function of pointers
-// into the imported shared memory and sizes: no allocation, no globals, no static data.
-// `_start` is the module's self-test (asm/matmul/selftest.ts).
-//
-// Speed notes (scripts/bench/matvec.mjs measures them): matvec passes take four rows at once from the
-// four quarters of [r0, r1), so each SIMD lane streams one contiguous run of rows (neighbouring rows
-// would make short streams that the hardware prefetcher keeps restarting); matmul passes take four
-// tokens per weight block. V8 issues all the loads of a basic block before its arithmetic, so the
-// quantized kernels split blocks with `if (z == 0)` (z = cols >> 31, always 0 but opaque to the
-// compilers) to keep each piece within the 16 vector registers. Under register pressure TurboFan rebuilds a
-// v128 constant at each use (three instructions) rather than keep it; a splat of `c | z` that is also used
-// after the loop (in a branch never taken) is computed once before it instead (matmul_q4_0_x16).
-// No relaxed SIMD (Liftoff miscompiles it).
-export { quantize_q8_0, quantize_q8_K } from './matmul/quantize';
-export { get_row_f16, get_row_f32, matmul_f16, matmul_f32, matvec_f16, matvec_f32 } from './matmul/float';
-// f16 matrices without infinite or NaN halves (the host checks): the same results, a cheaper conversion.
-export { matmul_f16f, matvec_f16f } from './matmul/float';
-export { get_row_q8_0, matmul_q8_0, matvec_q8_0 } from './matmul/q8_0';
-export { get_row_q4_0, matmul_q4_0, matvec_q4_0 } from './matmul/q4_0';
-export { get_row_q4_K, matmul_q4_K, matvec_q4_K } from './matmul/q4_k';
-export { get_row_q6_K, matmul_q6_K, matvec_q6_K } from './matmul/q6_k';
+// The `matmul` kernel family's module (docs/KERNEL-ABI.md): the kernel set of the flavour being built
+// (asm/matmul/flavour.ts) and `_start`, the module's self-test of that set (asm/matmul/selftest.ts).
+export * from './matmul/flavour';
 export { _start } from './matmul/selftest';
-// 16-bit activations (q16_0, q16_K: asm/matmul/quantize16.ts) for the quantized weight types: the same
-// integer dot products with ~256× less activation rounding noise.
-export { quantize_q16_0, quantize_q16_0s, quantize_q16_K } from './matmul/quantize16';
-export { matmul_q8_0_x16, matvec_q8_0_x16 } from './matmul/q8_0_x16';
-export { matmul_q4_0_x16, matvec_q4_0_x16 } from './matmul/q4_0_x16';
-export { matmul_q4_K_x16, matvec_q4_K_x16 } from './matmul/q4_k_x16';
-export { matmul_q6_K_x16, matvec_q6_K_x16 } from './matmul/q6_k_x16';
-// q4_0 rows repacked eight at a time (q4_0r8, asm/matmul/q4_0r8_x16.ts) on q16_0s activations: one
-// activation load serves eight rows, no horizontal sums.
-export { matmul_q4_0r8_x16s, matvec_q4_0r8_x16s, repack_q4_0_r8 } from './matmul/q4_0r8_x16';
-// q4_K rows repacked four at a time (q4_Kr4, asm/matmul/q4_kr4_x16.ts) on q16_K activations: one
-// activation load serves four rows, no horizontal sums; bit for bit matvec_q4_K_x16's results.
-export { matmul_q4_Kr4_x16, matvec_q4_Kr4_x16, repack_q4_K_r4 } from './matmul/q4_kr4_x16';

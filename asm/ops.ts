@@ -1,4 +1,4 @@
-// Kernel family `ops` (docs/KERNEL-ABI.md, ABI 2): RMSNorm, SiLU·mul, add, softmax, argmax, top-k,
-// and `_start`, the module's self-test. The kernels live in asm/ops/kernels.ts.
-export { rmsnorm, rmsnorm_many, silu_mul, add, softmax, argmax, topk } from './ops/kernels';
+// The `ops` kernel family's module (docs/KERNEL-ABI.md): the kernel set of the flavour being built
+// (asm/ops/flavour.ts) and `_start`, the module's self-test of that set (asm/ops/selftest.ts).
+export * from './ops/flavour';
 export { _start } from './ops/selftest';

@@ -126,13 +126,14 @@ test('kernel flavours come from kernels/manifest.json: a flavour added there app
   const now = kernelModules(m);
   assert.is(now.baseline, 'simd128');
   assert.equal(Object.keys(now.flavours.simd128).sort(), Object.keys(m.families).sort());
-  const withRelaxed = structuredClone(m) as unknown as { abi: number; families: Record<string, Record<string, unknown>> };
-  withRelaxed.families['matmul.relaxed'] = { ...withRelaxed.families.matmul, family: 'matmul', flavour: 'relaxed', sha256: 'ab'.repeat(32) };
-  withRelaxed.families.ops.flavours = { relaxed: { sha256: 'cd'.repeat(32) } };
-  const k = kernelModules(withRelaxed as never);
+  // the build's relaxed matmul (kernels/manifest.json is per module: a family's baseline and its flavours)
+  assert.equal(now.flavours.relaxed, { matmul: m.families.matmul.flavours.relaxed.sha256 });
+  const withRelaxed = structuredClone(m);
+  withRelaxed.families.ops.flavours.relaxed = { ...withRelaxed.families.ops.flavours.simd128, flavour: 'relaxed', sha256: 'cd'.repeat(32) };
+  const k = kernelModules(withRelaxed);
   assert.equal(Object.keys(k.flavours), ['simd128', 'relaxed']);
-  assert.equal(k.flavours.relaxed, { matmul: 'ab'.repeat(32), ops: 'cd'.repeat(32) });
-  assert.is(k.flavours.simd128.matmul, m.families.matmul.sha256);
+  assert.equal(k.flavours.relaxed, { matmul: m.families.matmul.flavours.relaxed.sha256, ops: 'cd'.repeat(32) });
+  assert.is(k.flavours.simd128.matmul, m.families.matmul.flavours.simd128.sha256);
   // the per-module layout: a family's baseline and a map of its flavours' modules
   const perModule = {
     abi: 3,

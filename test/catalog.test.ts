@@ -82,7 +82,7 @@ test('a catalog entry without sha256 is rejected, naming the entry and the field
 
 test('a sha256 that is not 64 hex digits is rejected, naming the field', () => {
   const data = shipped();
-  data.models[0].sha256 = 'XYZ' + data.models[0].sha256.slice(3);
+  data.models[0].sha256 = `XYZ${data.models[0].sha256.slice(3)}`;
   const err = catalogError(data);
   assert.match(err.message, 'models[0] ("stories260K").sha256');
   assert.match(err.message, '64 lower-case hex digits');

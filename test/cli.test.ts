@@ -241,7 +241,7 @@ test('wisp serve (what npm start runs) serves the default model; wisp ask stream
   try {
     for (let i = 0; i < 300 && !out.includes('Stop with Ctrl-C'); i++) await new Promise((r) => setTimeout(r, 100));
     assert.match(out, /serving stories260K \(llama, 5 layers, vocab 512\)/, out + err);
-    assert.match(out, /\n  threads: \d+ \((profile \S+: |no device profile)/, 'the thread count and where it came from');
+    assert.match(out, /\n {2}threads: \d+ \((profile \S+: |no device profile)/, 'the thread count and where it came from');
     const ask = /npx wisp ask --broker (\S+) --device clitest/.exec(out);
     assert.ok(ask, out);
     assert.match(out, /mosquitto_rr -h 127\.0\.0\.1 -p \d+ -V 5 -t wisp\/clitest\/infer/);

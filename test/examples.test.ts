@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { startServer, type Server } from '../host/mqtt/server.js';
-import { connect, listen, runAsync, sleep, wispRunText } from './helpers/mqtt.js';
+import { connect, listen, runAsync, sleep, slowSteps, wispRunText } from './helpers/mqtt.js';
 import { ROOT, sharedModel } from './helpers/paths.js';
 
 const DEVICE = 'exbox';
@@ -29,20 +29,7 @@ let host: string;
 let port: string;
 
 // a slower model step, so a cancel surely lands mid-answer (stories260K makes ~2000 tokens/s)
-function slowDown(s: Server, ms: number): () => void {
-  const m = s.model.asyncModel as { decodeBatch?: (...a: unknown[]) => unknown; forward: (...a: unknown[]) => unknown };
-  const key = m.decodeBatch ? 'decodeBatch' : 'forward';
-  const own = Object.prototype.hasOwnProperty.call(m, key);
-  const orig = m[key]!;
-  m[key] = async (...a: unknown[]) => {
-    await sleep(ms);
-    return orig.apply(m, a);
-  };
-  return () => {
-    if (own) m[key] = orig;
-    else delete m[key];
-  };
-}
+const slowDown = (s: Server, ms: number) => slowSteps(s.model.model, ms);
 
 /** Spawns a command; `onFirstOutput` runs once when stdout first has data. */
 function run(cmd: string, args: string[], onFirstOutput?: (p: ChildProcess) => void, opts: { detached?: boolean } = {}) {

@@ -28,7 +28,7 @@ interface Manifest {
   conversions: { name: string; count: number; in: string; out: string }[];
   quant_sizes: Record<string, [number, number]>;
 }
-const manifest = JSON.parse(readFileSync(goldenDir + 'manifest.json', 'utf8')) as Manifest;
+const manifest = JSON.parse(readFileSync(`${goldenDir}manifest.json`, 'utf8')) as Manifest;
 
 function golden(name: string): Uint8Array {
   const b = readFileSync(goldenDir + name);
@@ -36,7 +36,7 @@ function golden(name: string): Uint8Array {
 }
 const asU32 = (b: Uint8Array) => new Uint32Array(b.buffer, b.byteOffset, b.byteLength / 4);
 const asU16 = (b: Uint8Array) => new Uint16Array(b.buffer, b.byteOffset, b.byteLength / 2);
-const hex = (n: number) => '0x' + n.toString(16);
+const hex = (n: number) => `0x${n.toString(16)}`;
 
 // Straight from ggml.c's type_traits (blck_size, type_size), written out rather than computed.
 const GGML_C_SIZES: Record<string, [number, number, string]> = {

@@ -12,18 +12,28 @@ import { KernelArena } from './helpers/kernel-arena.js';
 
 type P = number; // a byte offset into the shared memory
 interface AttnKernels {
-  rope(x: P, cs: P, nHeads: number, headDim: number, ropeDim: number, neox: number): void;
   rope_many(x: P, cs: P, nTok: number, nHeads: number, headDim: number, ropeDim: number, neox: number): void;
   kv_append_f32(src: P, cache: P, pos: number, nKvHeads: number, headDim: number, cap: number): void;
   kv_append_f16(src: P, cache: P, pos: number, nKvHeads: number, headDim: number, cap: number): void;
-  attention_f32(q: P, k: P, v: P, out: P, nHeads: number, nKvHeads: number, headDim: number, nPos: number, cap: number, scale: number, h0: number, h1: number): void;
-  attention_f16(q: P, k: P, v: P, out: P, nHeads: number, nKvHeads: number, headDim: number, nPos: number, cap: number, scale: number, h0: number, h1: number): void;
   attention_many_f32(q: P, k: P, v: P, out: P, nTok: number, pos0: number, nHeads: number, nKvHeads: number, headDim: number, cap: number, scale: number, w0: number, w1: number): void;
   attention_many_f16(q: P, k: P, v: P, out: P, nTok: number, pos0: number, nHeads: number, nKvHeads: number, headDim: number, cap: number, scale: number, w0: number, w1: number): void;
 }
 
 const memory = createSharedMemory(256); // 16 MiB
 const attn = instantiateKernel(compileFamily('attn'), memory) as unknown as AttnKernels;
+
+// One position's RoPE and one query row's attention (the calls a decode step makes): the _many
+// kernels with one row, and the reference the same way.
+const rope1 = (x: P, cs: P, nHeads: number, headDim: number, ropeDim: number, neox: number) => attn.rope_many(x, cs, 1, nHeads, headDim, ropeDim, neox);
+const refRope1 = (x: Float32Array, cs: Float32Array, nHeads: number, headDim: number, ropeDim: number, neox: boolean) => ref.ropeMany(x, cs, 1, nHeads, headDim, ropeDim, neox);
+type Attend1 = (q: P, k: P, v: P, out: P, nHeads: number, nKvHeads: number, headDim: number, nPos: number, cap: number, scale: number, h0: number, h1: number) => void;
+/** Heads [h0, h1) of one query row at position nPos − 1 (it sees positions [0, nPos)). */
+const attention1 = (f16: boolean): Attend1 => (q, k, v, out, nHeads, nKvHeads, headDim, nPos, cap, scale, h0, h1) =>
+  (f16 ? attn.attention_many_f16 : attn.attention_many_f32)(q, k, v, out, 1, nPos - 1, nHeads, nKvHeads, headDim, cap, scale, h0, h1);
+const attention_f32 = attention1(false);
+const attention_f16 = attention1(true);
+const refAttention = (q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, s: ref.AttnShape, nPos: number, cap: number) => ref.attentionMany(q, k, v, out, s, 1, nPos - 1, cap);
+const refAttentionF16 = (q: Float32Array, k: Uint16Array, v: Uint16Array, out: Float32Array, s: ref.AttnShape, nPos: number, cap: number) => ref.attentionManyF16(q, k, v, out, s, 1, nPos - 1, cap);
 
 
 function uniform(n: number, seed: number, scale: number): Float32Array {
@@ -71,7 +81,7 @@ test('ropeTable gives the cos/sin the reference engine rotates by, within 1e-6',
   }
 });
 
-test('rope matches the reference engine rope in both layouts (atol 1e-6 for |x| <= 1)', () => {
+test('rope_many (one row) matches the reference engine rope in both layouts (atol 1e-6 for |x| <= 1)', () => {
   for (const [headDim, ropeDim] of ROPE_SHAPES) {
     for (const pos of POSITIONS) {
       for (const style of ['normal', 'neox'] as const) {
@@ -80,13 +90,13 @@ test('rope matches the reference engine rope in both layouts (atol 1e-6 for |x| 
         const input = uniform(nHeads * headDim, headDim * 1000 + pos, 1);
         const x = a.f32(nHeads * headDim, input);
         const cs = a.f32(ropeDim, ref.ropeTable(pos, ropeDim, 500000));
-        attn.rope(x.ptr, cs.ptr, nHeads, headDim, ropeDim, style === 'neox' ? 1 : 0);
+        rope1(x.ptr, cs.ptr, nHeads, headDim, ropeDim, style === 'neox' ? 1 : 0);
         const want = Float32Array.from(input);
         for (let h = 0; h < nHeads; h++) engineRope(want, h * headDim, pos, ropeDim, 500000, style);
         assertClose(x.view, want, 1e-6, 0, `rope ${style} headDim ${headDim} ropeDim ${ropeDim} pos ${pos}`);
         // and the table-driven JS reference agrees as closely
         const viaTable = Float32Array.from(input);
-        ref.rope(viaTable, cs.view, nHeads, headDim, ropeDim, style === 'neox');
+        refRope1(viaTable, cs.view, nHeads, headDim, ropeDim, style === 'neox');
         assertClose(x.view, viaTable, 2e-7, 2e-7, `rope vs table reference ${style} ${headDim}/${ropeDim}`);
         for (let h = 0; h < nHeads; h++) {
           for (let i = ropeDim; i < headDim; i++) assert.is(x.view[h * headDim + i], input[h * headDim + i]);
@@ -96,20 +106,20 @@ test('rope matches the reference engine rope in both layouts (atol 1e-6 for |x| 
   }
 });
 
-test('rope at position 0 is the identity', () => {
+test('rope_many at position 0 is the identity', () => {
   for (const [headDim, ropeDim] of ROPE_SHAPES) {
     for (const neox of [0, 1]) {
       const a = new KernelArena(memory);
       const input = uniform(4 * headDim, headDim, 3);
       const x = a.f32(4 * headDim, input);
       const cs = a.f32(ropeDim, ref.ropeTable(0, ropeDim, 10000));
-      attn.rope(x.ptr, cs.ptr, 4, headDim, ropeDim, neox);
+      rope1(x.ptr, cs.ptr, 4, headDim, ropeDim, neox);
       assert.equal(bits(x.view), bits(input));
     }
   }
 });
 
-test('rope_many equals rope row by row with each row its own position', () => {
+test('rope_many over several rows equals one row at a time, each row its own position', () => {
   const nTok = 5, nHeads = 4, headDim = 64, ropeDim = 64, pos0 = 9;
   for (const neox of [0, 1]) {
     const a = new KernelArena(memory);
@@ -118,7 +128,7 @@ test('rope_many equals rope row by row with each row its own position', () => {
     const rows = a.f32(input.length, input);
     const cs = a.f32(nTok * ropeDim, ref.ropeTableMany(pos0, nTok, ropeDim, 10000));
     attn.rope_many(x.ptr, cs.ptr, nTok, nHeads, headDim, ropeDim, neox);
-    for (let t = 0; t < nTok; t++) attn.rope(rows.ptr + 4 * t * nHeads * headDim, cs.ptr + 4 * t * ropeDim, nHeads, headDim, ropeDim, neox);
+    for (let t = 0; t < nTok; t++) rope1(rows.ptr + 4 * t * nHeads * headDim, cs.ptr + 4 * t * ropeDim, nHeads, headDim, ropeDim, neox);
     assert.equal(bits(x.view), bits(rows.view));
     const want = Float32Array.from(input);
     ref.ropeMany(want, cs.view, nTok, nHeads, headDim, ropeDim, neox === 1);
@@ -252,30 +262,30 @@ const N_POS = [1, 2, 17, 300];
 const ATOL = 1e-6;
 const RTOL = 1e-5;
 
-test('attention_f32 matches the reference: GQA 1, 2, 4, 8 × headDim 8, 16, 64, 128 × nPos 1, 2, 17, 300 (atol 1e-6, rtol 1e-5)', () => {
+test('attention_many_f32, one query row, matches the reference: GQA 1, 2, 4, 8 × headDim 8, 16, 64, 128 × nPos 1, 2, 17, 300 (atol 1e-6, rtol 1e-5)', () => {
   for (const ratio of GQA) {
     for (const headDim of HEAD_DIMS) {
       for (const nPos of N_POS) {
         const a = new KernelArena(memory);
         const s = setup(a, 2 * ratio, 2, headDim, nPos, ratio * 100000 + headDim * 1000 + nPos);
-        attn.attention_f32(s.q.ptr, s.k.ptr, s.v.ptr, s.out.ptr, s.nHeads, s.nKvHeads, headDim, nPos, s.cap, s.scale, 0, s.nHeads);
+        attention_f32(s.q.ptr, s.k.ptr, s.v.ptr, s.out.ptr, s.nHeads, s.nKvHeads, headDim, nPos, s.cap, s.scale, 0, s.nHeads);
         const want = new Float32Array(s.out.view.length);
-        ref.attention(s.q.view, s.k.view, s.v.view, want, s, nPos, s.cap);
+        refAttention(s.q.view, s.k.view, s.v.view, want, s, nPos, s.cap);
         assertClose(s.out.view, want, ATOL, RTOL, `attention_f32 GQA ${ratio} headDim ${headDim} nPos ${nPos}`);
       }
     }
   }
 });
 
-test('attention_f16 matches the reference fed the same halves (atol 1e-6, rtol 1e-5)', () => {
+test('attention_many_f16, one query row, matches the reference fed the same halves (atol 1e-6, rtol 1e-5)', () => {
   for (const ratio of GQA) {
     for (const headDim of HEAD_DIMS) {
       for (const nPos of N_POS) {
         const a = new KernelArena(memory);
         const s = setup(a, 2 * ratio, 2, headDim, nPos, ratio * 100000 + headDim * 1000 + nPos + 7);
-        attn.attention_f16(s.q.ptr, s.k16.ptr, s.v16.ptr, s.out.ptr, s.nHeads, s.nKvHeads, headDim, nPos, s.cap, s.scale, 0, s.nHeads);
+        attention_f16(s.q.ptr, s.k16.ptr, s.v16.ptr, s.out.ptr, s.nHeads, s.nKvHeads, headDim, nPos, s.cap, s.scale, 0, s.nHeads);
         const want = new Float32Array(s.out.view.length);
-        ref.attentionF16(s.q.view, s.k16.view, s.v16.view, want, s, nPos, s.cap);
+        refAttentionF16(s.q.view, s.k16.view, s.v16.view, want, s, nPos, s.cap);
         assertClose(s.out.view, want, ATOL, RTOL, `attention_f16 GQA ${ratio} headDim ${headDim} nPos ${nPos}`);
         // the halves are the f32 cache rounded: f32ToF16 of every cached float (here the last head's last position)
         const last = ref.kvIndex(s.nKvHeads - 1, nPos - 1, headDim, s.cap) + headDim - 1;
@@ -292,11 +302,11 @@ test('attention with groups that are not a multiple of 4 (3, 7) and multi-query 
       const s = setup(a, nHeads, nKvHeads, 64, 41, nHeads * 10 + nKvHeads);
       const want = new Float32Array(nHeads * 64);
       if (f16) {
-        attn.attention_f16(s.q.ptr, s.k16.ptr, s.v16.ptr, s.out.ptr, nHeads, nKvHeads, 64, 41, s.cap, s.scale, 0, nHeads);
-        ref.attentionF16(s.q.view, s.k16.view, s.v16.view, want, s, 41, s.cap);
+        attention_f16(s.q.ptr, s.k16.ptr, s.v16.ptr, s.out.ptr, nHeads, nKvHeads, 64, 41, s.cap, s.scale, 0, nHeads);
+        refAttentionF16(s.q.view, s.k16.view, s.v16.view, want, s, 41, s.cap);
       } else {
-        attn.attention_f32(s.q.ptr, s.k.ptr, s.v.ptr, s.out.ptr, nHeads, nKvHeads, 64, 41, s.cap, s.scale, 0, nHeads);
-        ref.attention(s.q.view, s.k.view, s.v.view, want, s, 41, s.cap);
+        attention_f32(s.q.ptr, s.k.ptr, s.v.ptr, s.out.ptr, nHeads, nKvHeads, 64, 41, s.cap, s.scale, 0, nHeads);
+        refAttention(s.q.view, s.k.view, s.v.view, want, s, 41, s.cap);
       }
       assertClose(s.out.view, want, ATOL, RTOL, `attention ${nHeads}/${nKvHeads} ${f16 ? 'f16' : 'f32'}`);
     }
@@ -306,7 +316,7 @@ test('attention with groups that are not a multiple of 4 (3, 7) and multi-query 
 test('attention over one position returns that position’s value row exactly', () => {
   const a = new KernelArena(memory);
   const s = setup(a, 4, 2, 16, 1, 6);
-  attn.attention_f32(s.q.ptr, s.k.ptr, s.v.ptr, s.out.ptr, 4, 2, 16, 1, s.cap, s.scale, 0, 4);
+  attention_f32(s.q.ptr, s.k.ptr, s.v.ptr, s.out.ptr, 4, 2, 16, 1, s.cap, s.scale, 0, 4);
   for (let h = 0; h < 4; h++) {
     const at = ref.kvIndex(Math.floor(h / 2), 0, 16, s.cap);
     assert.equal(bits(s.out.view.subarray(h * 16, h * 16 + 16)), bits(s.v.view.subarray(at, at + 16)));
@@ -316,9 +326,9 @@ test('attention over one position returns that position’s value row exactly', 
 test('attention stays finite and accurate for large scores (online softmax subtracts the running max)', () => {
   const a = new KernelArena(memory);
   const s = setup(a, 4, 2, 64, 300, 8, 1, 40); // q scaled ×40: scores in the hundreds
-  attn.attention_f32(s.q.ptr, s.k.ptr, s.v.ptr, s.out.ptr, 4, 2, 64, 300, s.cap, s.scale, 0, 4);
+  attention_f32(s.q.ptr, s.k.ptr, s.v.ptr, s.out.ptr, 4, 2, 64, 300, s.cap, s.scale, 0, 4);
   const want = new Float32Array(4 * 64);
-  ref.attention(s.q.view, s.k.view, s.v.view, want, s, 300, s.cap);
+  refAttention(s.q.view, s.k.view, s.v.view, want, s, 300, s.cap);
   assert.ok(s.out.view.every(Number.isFinite));
   // scores of ~100 carry ~1e-5 absolute rounding, so the weights ~1e-5 relative
   assertClose(s.out.view, want, 1e-5, 1e-4, 'attention with large scores');
@@ -335,7 +345,7 @@ test('head ranges that split the work give the same bytes as one call', () => {
     for (const f16 of [false, true]) {
       const a = new KernelArena(memory);
       const s = setup(a, nHeads, nKvHeads, 64, 57, 9);
-      const fn = f16 ? attn.attention_f16 : attn.attention_f32;
+      const fn = f16 ? attention_f16 : attention_f32;
       const [k, v] = f16 ? [s.k16.ptr, s.v16.ptr] : [s.k.ptr, s.v.ptr];
       fn(s.q.ptr, k, v, s.out.ptr, nHeads, nKvHeads, 64, 57, s.cap, s.scale, 0, nHeads);
       const whole = s.out.view.slice();
@@ -346,14 +356,14 @@ test('head ranges that split the work give the same bytes as one call', () => {
   }
 });
 
-test('attention_many equals nTok single-query calls at positions pos0 .. pos0 + nTok - 1', () => {
+test('attention_many over nTok rows equals nTok one-row calls at positions pos0 .. pos0 + nTok - 1', () => {
   for (const f16 of [false, true]) {
     for (const [nHeads, nKvHeads, headDim, pos0, nTok] of [[8, 2, 64, 0, 17], [4, 4, 8, 30, 5], [16, 2, 128, 283, 17], [2, 1, 16, 0, 1]]) {
       const a = new KernelArena(memory);
       const s = setup(a, nHeads, nKvHeads, headDim, pos0 + nTok, nHeads * 31 + headDim + pos0, nTok);
       const [k, v] = f16 ? [s.k16.ptr, s.v16.ptr] : [s.k.ptr, s.v.ptr];
       const many = f16 ? attn.attention_many_f16 : attn.attention_many_f32;
-      const single = f16 ? attn.attention_f16 : attn.attention_f32;
+      const single = f16 ? attention_f16 : attention_f32;
       many(s.q.ptr, k, v, s.out.ptr, nTok, pos0, nHeads, nKvHeads, headDim, s.cap, s.scale, 0, nTok * nHeads);
       const got = s.out.view.slice();
       const row = 4 * nHeads * headDim;
@@ -391,7 +401,7 @@ function guardAfter(out: { ptr: P; view: Float32Array }): () => boolean {
   return () => guard.every((b) => b === 0xa5);
 }
 
-test('attention_f32 and _f16 with headDim 4 and 12 match the reference: GQA 1, 2, 3, 4, 8 × nPos 1, 2, 3, 5, 17, 300; nothing written past the last head', () => {
+test('attention_many_f32 and _f16 (one row) with headDim 4 and 12 match the reference: GQA 1, 2, 3, 4, 8 × nPos 1, 2, 3, 5, 17, 300; nothing written past the last head', () => {
   for (const headDim of SMALL_HEAD_DIMS) {
     for (const [nHeads, nKvHeads] of [[2, 2], [4, 2], [6, 2], [8, 2], [8, 1]]) {
       for (const nPos of [1, 2, 3, 5, 17, 300]) {
@@ -401,11 +411,11 @@ test('attention_f32 and _f16 with headDim 4 and 12 match the reference: GQA 1, 2
           const intact = guardAfter(s.out);
           const want = new Float32Array(s.out.view.length);
           if (f16) {
-            attn.attention_f16(s.q.ptr, s.k16.ptr, s.v16.ptr, s.out.ptr, nHeads, nKvHeads, headDim, nPos, s.cap, s.scale, 0, nHeads);
-            ref.attentionF16(s.q.view, s.k16.view, s.v16.view, want, s, nPos, s.cap);
+            attention_f16(s.q.ptr, s.k16.ptr, s.v16.ptr, s.out.ptr, nHeads, nKvHeads, headDim, nPos, s.cap, s.scale, 0, nHeads);
+            refAttentionF16(s.q.view, s.k16.view, s.v16.view, want, s, nPos, s.cap);
           } else {
-            attn.attention_f32(s.q.ptr, s.k.ptr, s.v.ptr, s.out.ptr, nHeads, nKvHeads, headDim, nPos, s.cap, s.scale, 0, nHeads);
-            ref.attention(s.q.view, s.k.view, s.v.view, want, s, nPos, s.cap);
+            attention_f32(s.q.ptr, s.k.ptr, s.v.ptr, s.out.ptr, nHeads, nKvHeads, headDim, nPos, s.cap, s.scale, 0, nHeads);
+            refAttention(s.q.view, s.k.view, s.v.view, want, s, nPos, s.cap);
           }
           const what = `attention_${f16 ? 'f16' : 'f32'} ${nHeads}/${nKvHeads} headDim ${headDim} nPos ${nPos}`;
           assertClose(s.out.view, want, ATOL, RTOL, what);
@@ -416,14 +426,14 @@ test('attention_f32 and _f16 with headDim 4 and 12 match the reference: GQA 1, 2
   }
 });
 
-test('headDim 4 and 12: head splits give the same bytes, attention_many equals single-query calls bit for bit and matches the reference', () => {
+test('headDim 4 and 12: head splits give the same bytes, attention_many equals one-row calls bit for bit and matches the reference', () => {
   for (const headDim of SMALL_HEAD_DIMS) {
     for (const f16 of [false, true]) {
       // head splits, with and without GQA (groups of 3: one split inside a group)
       for (const [nHeads, nKvHeads, splits] of [[6, 2, [[0, 2], [2, 5], [5, 6]]], [4, 4, [[0, 1], [1, 4]]]] as Array<[number, number, number[][]]>) {
         const a = new KernelArena(memory);
         const s = setup(a, nHeads, nKvHeads, headDim, 23, headDim * 7 + nHeads);
-        const fn = f16 ? attn.attention_f16 : attn.attention_f32;
+        const fn = f16 ? attention_f16 : attention_f32;
         const [k, v] = f16 ? [s.k16.ptr, s.v16.ptr] : [s.k.ptr, s.v.ptr];
         fn(s.q.ptr, k, v, s.out.ptr, nHeads, nKvHeads, headDim, 23, s.cap, s.scale, 0, nHeads);
         const whole = s.out.view.slice();
@@ -441,7 +451,7 @@ test('headDim 4 and 12: head splits give the same bytes, attention_many equals s
       const got = s.out.view.slice();
       assert.ok(intact(), `attention_many headDim ${headDim}: wrote past the output`);
       const row = 4 * nHeads * headDim;
-      for (let t = 0; t < nTok; t++) (f16 ? attn.attention_f16 : attn.attention_f32)(s.q.ptr + t * row, k, v, s.out.ptr + t * row, nHeads, nKvHeads, headDim, pos0 + t + 1, s.cap, s.scale, 0, nHeads);
+      for (let t = 0; t < nTok; t++) (f16 ? attention_f16 : attention_f32)(s.q.ptr + t * row, k, v, s.out.ptr + t * row, nHeads, nKvHeads, headDim, pos0 + t + 1, s.cap, s.scale, 0, nHeads);
       assert.equal(bits(got), bits(s.out.view), `attention_many headDim ${headDim} ${f16 ? 'f16' : 'f32'}`);
       const want = new Float32Array(got.length);
       if (f16) ref.attentionManyF16(s.q.view, s.k16.view, s.v16.view, want, s, nTok, pos0, s.cap);

@@ -9,7 +9,9 @@ import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Arena, planBytes } from '../host/backends/wasm/arena.js';
-import { finiteHalves, matmulJobs, matvecJob, WasmModel } from '../host/backends/wasm/model.js';
+import { matmulJobs, matvecJob } from '../host/backends/wasm/jobs.js';
+import { BLOCK_FORMATS, finiteHalves as finiteFields } from '../host/model/block-formats.js';
+import { openWasm, wasmOf } from './helpers/engines.js';
 import { KernelPool } from '../host/backends/wasm/pool.js';
 import { mulberry32 } from '../host/engine/sampler.js';
 import { GGMLType } from '../host/model/ggml-types.js';
@@ -17,7 +19,9 @@ import { readLlama2cTokenizer } from '../host/model/llama2c-tokenizer.js';
 import { synthModel } from '../host/model/synth.js';
 import { sharedTokenizer } from './helpers/paths.js';
 
-const F32_INPUT = { blockBytes: 4, blockSize: 1, suffix: '' } as const;
+const F32_INPUT = BLOCK_FORMATS.f32;
+/** The f16f layout's condition: no half of the matrix is an infinity or NaN. */
+const finiteHalves = (bytes: Uint8Array) => finiteFields(bytes, BLOCK_FORMATS.f16f.blockBytes, BLOCK_FORMATS.f16f.madeFrom!.finiteHalves);
 
 /** Random finite halves: every exponent 0..30 (subnormals and ±0 included), both signs, and the extremes. */
 function finiteRandomHalves(n: number, seed: number): Uint16Array {
@@ -86,17 +90,16 @@ test('an f16 model runs its matrices on f16f and gives the exact kernels\' logit
     const path = join(dir, 'small-f16.gguf');
     const llama2 = readLlama2cTokenizer(sharedTokenizer('llama2/tokenizer.bin'));
     synthModel(path, { shape: { dim: 128, nLayers: 2, nHeads: 4, nKvHeads: 2, ffnDim: 256, contextLength: 64 }, vocab: llama2, type: GGMLType.F16, seed: 9 });
-    const fast = WasmModel.load(path, { threads: 2 });
-    const exact = WasmModel.load(path, { threads: 2, repack: false });
+    const fast = await openWasm(path, { threads: 2 });
+    const exact = await openWasm(path, { threads: 2, repack: false });
     try {
-      await Promise.all([fast.ready(), exact.ready()]);
-      assert.equal(fast.kernelCounts(), { f16f: 15 }, 'every matrix on f16f (2 layers × 7, and the head)');
-      assert.equal(exact.kernelCounts(), { f16: 15 });
+      assert.equal(wasmOf(fast).kernelCounts(), { f16f: 15 }, 'every matrix on f16f (2 layers × 7, and the head)');
+      assert.equal(wasmOf(exact).kernelCounts(), { f16: 15 });
       const [sf, se] = [fast.newState(), exact.newState()];
       const prompt = [1, 450, 4799, 3290, 263, 931];
-      assert.equal(Array.from(fast.prefill(sf, prompt, 0)), Array.from(exact.prefill(se, prompt, 0)), 'prefill logits');
+      assert.equal(Array.from(await fast.prefill(sf, prompt, 0)), Array.from(await exact.prefill(se, prompt, 0)), 'prefill logits');
       for (let pos = prompt.length; pos < prompt.length + 4; pos++) {
-        assert.equal(Array.from(fast.forward(sf, 300 + pos, pos)), Array.from(exact.forward(se, 300 + pos, pos)), `decode logits at ${pos}`);
+        assert.equal(Array.from(await fast.forward(sf, 300 + pos, pos)), Array.from(await exact.forward(se, 300 + pos, pos)), `decode logits at ${pos}`);
       }
     } finally {
       await Promise.all([fast.close(), exact.close()]);

@@ -1,6 +1,7 @@
-// host/kernels/load.ts: a module that is not the one the manifest describes (sha256, ABI) is refused
-// with a message naming it, and serving kernels get WASI stubs that grant nothing. Also what the
-// manifest records of each build (asm/build-kernels.mjs).
+// host/kernels/load.ts and registry.ts: a module that is not the one the manifest describes (sha256,
+// ABI) is refused with a message naming it, serving kernels get WASI stubs that grant nothing, each
+// family's flavours are listed and loaded by name (the baseline by default), and the registry keeps
+// one module in use per family. Also what the manifest records of each build (asm/build-kernels.mjs).
 import { spawnSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -8,12 +9,20 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { compileFamily, createSharedMemory, instantiateKernel, KERNEL_ABI, kernelsDir, loadManifest, wasiStubImports, type KernelFamily } from '../host/kernels/load.js';
+import {
+  compileFamily, createSharedMemory, familyExports, flavoursOf, instantiateKernel, KERNEL_ABI, KERNEL_FAMILIES, kernelModule, kernelsDir,
+  loadManifest, wasiStubImports, type KernelManifest, type KernelModule,
+} from '../host/kernels/load.js';
+import { KernelRegistry } from '../host/kernels/registry.js';
 import { ROOT } from './helpers/paths.js';
 
-const FAMILIES: KernelFamily[] = ['matmul', 'attn', 'ops'];
+const FAMILIES = KERNEL_FAMILIES;
 const tmp = mkdtempSync(join(tmpdir(), 'wisp-kernel-load-'));
 
+/** Every built module, family × flavour. */
+function allModules(manifest: KernelManifest): KernelModule[] {
+  return Object.values(manifest.families).flatMap((fam) => Object.values(fam.flavours));
+}
 /** A copy of the built kernels dir to spoil. */
 function copyKernels(name: string): string {
   const dir = join(tmp, name);
@@ -55,13 +64,13 @@ test('an untouched copy of the kernels loads from its own directory (the control
 
 test('a module whose bytes differ from the manifest (sha256) is refused, naming the file; the others still load', () => {
   const dir = copyKernels('tampered');
-  const path = join(dir, 'attn.wasm');
+  const path = join(dir, kernelModule('attn', undefined, loadManifest(dir), dir).file);
   const bytes = readFileSync(path);
   bytes[bytes.length - 1] ^= 1; // one bit of the last byte
   writeFileSync(path, bytes);
   try {
     compileFamily('attn', dir);
-    assert.unreachable('a tampered attn.wasm compiled');
+    assert.unreachable('a tampered attn module compiled');
   } catch (e) {
     const msg = (e as Error).message;
     assert.ok(msg.startsWith(`${path} does not match its manifest (sha256 `), msg);
@@ -75,7 +84,7 @@ test('a manifest of another ABI version is refused, naming the family, both vers
   const dir = copyKernels('abi');
   const manifest = loadManifest(dir);
   manifest.abi = KERNEL_ABI + 1;
-  for (const f of Object.values(manifest.families)) f.abi = KERNEL_ABI + 1;
+  for (const m of allModules(manifest)) m.abi = KERNEL_ABI + 1;
   writeFileSync(join(dir, 'manifest.json'), JSON.stringify(manifest));
   for (const f of FAMILIES) {
     assert.throws(
@@ -146,10 +155,10 @@ test('fd_write to stdout under the stubs returns ENOSYS, writes no byte count an
 
 // ---- what the manifest records of each build ----
 
-test('the manifest records the asc flags of both builds: shared-memory module and own-memory component', () => {
+test('the manifest records the asc flags of both builds of every module: shared-memory module and own-memory component', () => {
   const manifest = loadManifest();
-  for (const f of FAMILIES) {
-    const m = manifest.families[f];
+  for (const m of allModules(manifest)) {
+    const f = `${m.family}.${m.flavour}`;
     const base = ['--memoryBase', String(m.memoryBase)];
     for (const flags of [m.buildFlags, m.component.buildFlags]) {
       assert.ok(Array.isArray(flags), `${f}: flags recorded`);
@@ -164,6 +173,94 @@ test('the manifest records the asc flags of both builds: shared-memory module an
     }
     assert.match(m.component.sha256, /^[0-9a-f]{64}$/);
   }
+});
+
+// ---- flavours ----
+
+test('the manifest lists every family with its flavours, baseline first: matmul in simd128 and relaxed, attn and ops in simd128', () => {
+  const manifest = loadManifest();
+  assert.equal(Object.keys(manifest.families).sort(), [...FAMILIES].sort());
+  assert.is(manifest.baseline, 'simd128');
+  assert.equal(flavoursOf('matmul', manifest), ['simd128', 'relaxed']);
+  assert.equal(flavoursOf('attn', manifest), ['simd128']);
+  assert.equal(flavoursOf('ops', manifest), ['simd128']);
+  for (const m of allModules(manifest)) {
+    assert.is(m.file, `${m.family}.${m.flavour}.wasm`);
+    assert.is(m.abi, KERNEL_ABI);
+    assert.match(m.sha256, /^[0-9a-f]{64}$/);
+  }
+  assert.is(kernelModule('matmul', 'relaxed', manifest).source, 'asm/arch/relaxed/matmul.ts');
+  assert.ok(kernelModule('matmul', 'relaxed', manifest).buildFlags.join(' ').includes('--enable relaxed-simd'));
+});
+
+test('every flavour of a family exports exactly the baseline\'s functions with the same signatures and imports the same', () => {
+  const manifest = loadManifest();
+  for (const f of FAMILIES) {
+    for (const flavour of flavoursOf(f, manifest)) {
+      const m = kernelModule(f, flavour, manifest);
+      assert.equal(m.exports, familyExports(f, manifest), `${f}.${flavour}`);
+      assert.equal(m.wasiImports.sort(), kernelModule(f, undefined, manifest).wasiImports.sort(), `${f}.${flavour}`);
+      assert.equal(WebAssembly.Module.exports(compileFamily(f, undefined, manifest, flavour)).map((e) => e.name).sort(),
+        WebAssembly.Module.exports(compileFamily(f, undefined, manifest)).map((e) => e.name).sort());
+    }
+  }
+});
+
+test('compileFamily loads the baseline by default and a named flavour on request; an unknown flavour is refused, naming the built ones', () => {
+  const manifest = loadManifest();
+  const relaxed = readFileSync(join(kernelsDir(), kernelModule('matmul', 'relaxed', manifest).file));
+  assert.ok(WebAssembly.validate(relaxed));
+  assert.instance(compileFamily('matmul', undefined, manifest, 'relaxed'), WebAssembly.Module);
+  assert.throws(() => compileFamily('matmul', undefined, manifest, 'avx9'), (e: Error) =>
+    e.message === `kernel family 'matmul' has no flavour 'avx9' in ${join(kernelsDir(), 'manifest.json')} (built: simd128, relaxed)`);
+  assert.throws(() => compileFamily('attn', undefined, manifest, 'relaxed'), /kernel family 'attn' has no flavour 'relaxed' .*\(built: simd128\)/);
+});
+
+test('a tampered flavour is refused by its own sha256 while the baseline still loads', () => {
+  const dir = copyKernels('tampered-flavour');
+  const manifest = loadManifest(dir);
+  const path = join(dir, kernelModule('matmul', 'relaxed', manifest, dir).file);
+  const bytes = readFileSync(path);
+  bytes[bytes.length - 1] ^= 1;
+  writeFileSync(path, bytes);
+  assert.throws(() => compileFamily('matmul', dir, manifest, 'relaxed'), (e: Error) => e.message.startsWith(`${path} does not match its manifest (sha256 `));
+  assert.instance(compileFamily('matmul', dir, manifest), WebAssembly.Module);
+});
+
+// ---- the registry ----
+
+test('the registry starts every family on its baseline and lists its flavours', () => {
+  const registry = KernelRegistry.open();
+  assert.equal(registry.families(), [...FAMILIES]);
+  for (const f of FAMILIES) {
+    const active = registry.active(f);
+    assert.is(active.flavour, 'simd128');
+    assert.is(active.entry.sha256, kernelModule(f, undefined, registry.manifest).sha256);
+  }
+  assert.equal(registry.flavours('matmul'), ['simd128', 'relaxed']);
+  const modules = registry.modules();
+  assert.equal(Object.keys(modules), [...FAMILIES]);
+  for (const f of FAMILIES) assert.is(modules[f], registry.active(f).module);
+});
+
+test('the registry puts a family on another built flavour, and refuses an unknown or tampered one, keeping the module in use', () => {
+  const dir = copyKernels('registry');
+  const registry = KernelRegistry.open(dir);
+  const before = registry.active('matmul');
+  assert.throws(() => registry.use('matmul', 'avx9'), /kernel family 'matmul' has no flavour 'avx9'/);
+  assert.is(registry.active('matmul'), before);
+  const relaxed = registry.use('matmul', 'relaxed');
+  assert.is(registry.active('matmul'), relaxed);
+  assert.is(relaxed.entry.file, 'matmul.relaxed.wasm');
+  assert.is(registry.modules().matmul, relaxed.module);
+  assert.is(registry.active('attn').flavour, 'simd128');
+  const base = registry.use('matmul', 'simd128');
+  const path = join(dir, 'matmul.relaxed.wasm');
+  const bytes = readFileSync(path);
+  bytes[0] ^= 1;
+  writeFileSync(path, bytes);
+  assert.throws(() => registry.use('matmul', 'relaxed'), /does not match its manifest/);
+  assert.is(registry.active('matmul'), base);
 });
 
 test.after(() => rmSync(tmp, { recursive: true, force: true }));

@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { WASI } from 'node:wasi';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { compileFamily, createSharedMemory, instantiateKernel, loadManifest } from '../host/kernels/load.js';
+import { compileFamily, createSharedMemory, flavoursOf, instantiateKernel, kernelModule, kernelsDir, loadManifest } from '../host/kernels/load.js';
 import {
   MATMUL_REFERENCE, MATMUL_WEIGHT_TYPES, type MatmulWeightType, activationRowBytes, activationType, getRow, ggmlTypeOf,
   matmul as refMatmul, matvec as refMatvec, quantizeActivation, weightRowBytes,
@@ -106,7 +106,7 @@ function relErr(got: ArrayLike<number>, want: ArrayLike<number>): number {
     maxDiff = Math.max(maxDiff, Math.abs(got[i] - want[i]));
     maxRef = Math.max(maxRef, Math.abs(want[i]));
   }
-  if (!(maxDiff === maxDiff)) return Infinity;
+  if (Number.isNaN(maxDiff)) return Infinity;
   return maxDiff === 0 ? 0 : maxDiff / maxRef;
 }
 
@@ -188,10 +188,9 @@ const EXPORTS = [
   ...X16_WEIGHT_TYPES.flatMap((t) => [`matvec_${t}_x16`, `matmul_${t}_x16`]),
 ];
 
-test('the manifest lists every ABI 2 export with its signature, and the reference has each one', () => {
-  const fam = loadManifest().families.matmul;
-  assert.ok(fam, 'matmul is in kernels/manifest.json');
-  assert.is(fam.abi, 2);
+test('the manifest lists every ABI 3 export with its signature, and the reference has each one', () => {
+  const fam = kernelModule('matmul', undefined, loadManifest());
+  assert.is(fam.abi, 3);
   const sig = (n: number) => ({ params: Array<string>(n).fill('i32'), results: [] });
   for (const name of EXPORTS) {
     const want = name.startsWith('quantize') ? sig(3) : name.startsWith('matvec') ? sig(6) : name.startsWith('matmul') ? sig(8) : sig(4);
@@ -827,5 +826,74 @@ test('matmul_q4_Kr4_x16 for nTok 1..9 equals nTok matvec_q4_K_x16 calls on the o
     }
   }
 });
+
+// ---- flavours: same inputs, same bits --------------------------------------------------------
+
+/**
+ * The kernel calls of every matvec/matmul export on one random case per weight type and activation
+ * format: (export, weights, activations of nTok tokens, cols, rows). Repacked weights go through the
+ * baseline's repack; f16f gets finite halves (a ggml quantizer's).
+ */
+function flavourCases(): Array<{ name: string; w: number; x: (nTok: number) => number; cols: number; rows: number; grain: number }> {
+  reset();
+  const cases: Array<{ name: string; w: number; x: (nTok: number) => number; cols: number; rows: number; grain: number }> = [];
+  const rows = 24;
+  for (const t of MATMUL_WEIGHT_TYPES) {
+    const cols = t === 'q4_K' || t === 'q6_K' ? 512 : t === 'f32' || t === 'f16' ? 37 : 96;
+    const xf = randomFloats(cols * 9, 7000 + cols);
+    const w = put(randomBlockWeights(t, rows, cols, 6000 + cols));
+    const x8 = (nTok: number) => put(quantizeActivation(t, xf.subarray(0, cols * nTok)));
+    cases.push({ name: t, w, x: x8, cols, rows, grain: 1 });
+    if (t === 'f16') cases.push({ name: 'f16f', w: put(quantizedWeights('f16', rows, cols, 6100)), x: x8, cols, rows, grain: 1 });
+    if ((X16_WEIGHT_TYPES as readonly string[]).includes(t)) {
+      const tx = t as X16WeightType;
+      cases.push({ name: `${t}_x16`, w, x: (nTok) => put(quantizeActivationX16(tx, xf.subarray(0, cols * nTok))), cols, rows, grain: 1 });
+    }
+    if (t === 'q4_0') {
+      const r8 = alloc(weightRowBytes(t, cols) * rows);
+      k.repack_q4_0_r8(w, r8, rows, cols);
+      cases.push({ name: 'q4_0r8_x16s', w: r8, x: (nTok) => { const out = new Uint8Array((cols / 32) * 72 * nTok); quantizeQ16_0S(xf.subarray(0, cols * nTok), out); return put(out); }, cols, rows, grain: 8 });
+    }
+    if (t === 'q4_K') {
+      const r4 = alloc(weightRowBytes(t, cols) * rows);
+      k.repack_q4_K_r4(w, r4, rows, cols);
+      cases.push({ name: 'q4_Kr4_x16', w: r4, x: (nTok) => put(quantizeActivationX16('q4_K', xf.subarray(0, cols * nTok))), cols, rows, grain: 4 });
+    }
+  }
+  return cases;
+}
+
+/** Every matvec/matmul output of `kernels` on the cases: one call, a row split, and 1..9 tokens. */
+function flavourOutputs(kernels: Record<string, (...args: number[]) => void>): Map<string, Uint32Array> {
+  const out = new Map<string, Uint32Array>();
+  for (const c of flavourCases()) {
+    const y = alloc(4 * c.rows * 9);
+    const x1 = c.x(1);
+    kernels[`matvec_${c.name}`](c.w, x1, y, c.cols, 0, c.rows);
+    out.set(`matvec_${c.name}`, new Uint32Array(f32s(y, c.rows).buffer));
+    const split = c.grain * Math.ceil(c.rows / 3 / c.grain);
+    kernels[`matvec_${c.name}`](c.w, x1, y, c.cols, 0, split);
+    kernels[`matvec_${c.name}`](c.w, x1, y, c.cols, split, c.rows);
+    out.set(`matvec_${c.name} split`, new Uint32Array(f32s(y, c.rows).buffer));
+    for (let nTok = 1; nTok <= 9; nTok++) {
+      kernels[`matmul_${c.name}`](c.w, c.x(nTok), y, c.cols, c.rows, nTok, 0, c.rows);
+      out.set(`matmul_${c.name} ×${nTok}`, new Uint32Array(f32s(y, c.rows * nTok).buffer));
+    }
+  }
+  return out;
+}
+
+const baselineOutputs = flavourOutputs(k);
+const matmulManifest = loadManifest();
+for (const flavour of flavoursOf('matmul', matmulManifest).slice(1)) {
+  const bytesOf = readFileSync(join(kernelsDir(), kernelModule('matmul', flavour, matmulManifest).file));
+  // a flavour this runtime cannot compile is skipped, and shows as skipped
+  (WebAssembly.validate(bytesOf) ? test : test.skip)(`the ${flavour} flavour's matvec and matmul give the baseline's bits (every weight type and activation format, a row split, 1..9 tokens)`, () => {
+    const kf = instantiateKernel(compileFamily('matmul', undefined, matmulManifest, flavour), memory) as Record<string, (...args: number[]) => void>;
+    const got = flavourOutputs(kf);
+    assert.equal([...got.keys()], [...baselineOutputs.keys()]);
+    for (const [what, bits] of baselineOutputs) assert.equal(Array.from(got.get(what)!), Array.from(bits), `${flavour}: ${what}`);
+  });
+}
 
 test.run();

@@ -1,26 +1,18 @@
 // The `ops` kernel family (asm/ops.ts) against its JS reference (host/kernels/reference/ops.ts), loaded
 // the way the host loads it: one shared memory, WASI stubs. Tolerances are stated per test; the error
 // budgets come from f32 arithmetic (2^-24 ≈ 6e-8 per rounding) and the exp of asm/lib/math.ts.
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { mulberry32 } from '../host/engine/sampler.js';
 import { compileFamily, createSharedMemory, instantiateKernel } from '../host/kernels/load.js';
 import * as ref from '../host/kernels/reference/ops.js';
-import { ROOT } from './helpers/paths.js';
+import { compileAsmProbe } from './helpers/asm-probe.js';
 import { HOST_BASE, KernelArena } from './helpers/kernel-arena.js';
 
 interface OpsKernels {
-  rmsnorm(x: number, w: number, out: number, n: number, eps: number): void;
   rmsnorm_many(x: number, w: number, out: number, n: number, nTok: number, eps: number): void;
   silu_mul(gate: number, up: number, out: number, n: number): void;
   add(a: number, b: number, out: number, n: number): void;
-  softmax(x: number, n: number): void;
-  argmax(x: number, n: number): number;
-  topk(x: number, n: number, k: number, outIdx: number): void;
 }
 
 const memory = createSharedMemory(128); // 8 MiB
@@ -59,20 +51,10 @@ const ODD_SIZES = [1, 3, 5, 63, 4097];
 
 // (the module's `_start` self-test under node:wasi, wasmtime and jco: test/kernel-wasi.test.ts)
 
-/** asm/lib/math.ts compiled alone (asm/ops/exp-probe.ts), with the kernel build's optimisation flags. */
+/** asm/lib/math.ts compiled alone (asm/lib/exp-probe.ts), with the kernel build's optimisation flags. */
 function compileExpProbe(): { exp(x: number, out: number, n: number): void; silu(x: number, out: number, n: number): void; mem: WebAssembly.Memory } {
-  const dir = mkdtempSync(join(tmpdir(), 'wisp-exp-probe-'));
-  try {
-    const wasm = join(dir, 'probe.wasm');
-    execFileSync(join(ROOT, 'node_modules', '.bin', 'asc'), [
-      join(ROOT, 'asm', 'ops', 'exp-probe.ts'), '-o', wasm, '-O3', '--noAssert', '--runtime', 'stub', '--use', 'abort=', '--enable', 'simd',
-    ], { stdio: 'inherit' });
-    const e = new WebAssembly.Instance(new WebAssembly.Module(readFileSync(wasm))).exports as Record<string, unknown>;
-    const mem = e.memory as WebAssembly.Memory;
-    return { exp: e.exp_array as (x: number, o: number, n: number) => void, silu: e.silu_array as (x: number, o: number, n: number) => void, mem };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  const e = compileAsmProbe('lib/exp-probe.ts');
+  return { exp: e.exp_array as (x: number, o: number, n: number) => void, silu: e.silu_array as (x: number, o: number, n: number) => void, mem: e.memory };
 }
 
 const probe = compileExpProbe();
@@ -146,20 +128,22 @@ test('silu is x for large x, 0 (not NaN) for large negative x, and propagates Na
 
 // ---- the kernels ---------------------------------------------------------------------------
 
-test('rmsnorm matches the reference on odd n (atol 1e-6, rtol 2e-6)', () => {
+test('rmsnorm_many matches the reference on odd n, one row and several (atol 1e-6, rtol 2e-6)', () => {
   for (const n of ODD_SIZES) {
-    const a = new KernelArena(memory);
-    const x = a.f32(n, uniform(n, n, 3));
-    const w = a.f32(n, uniform(n, n + 1, 1.5));
-    const out = a.f32(n);
-    ops.rmsnorm(x.ptr, w.ptr, out.ptr, n, 1e-5);
-    const want = new Float32Array(n);
-    ref.rmsnorm(x.view, w.view, want, n, 1e-5);
-    assertClose(out.view, want, 1e-6, 2e-6, `rmsnorm n=${n}`);
+    for (const nTok of [1, 3]) {
+      const a = new KernelArena(memory);
+      const x = a.f32(n * nTok, uniform(n * nTok, n, 3));
+      const w = a.f32(n, uniform(n, n + 1, 1.5));
+      const out = a.f32(n * nTok);
+      ops.rmsnorm_many(x.ptr, w.ptr, out.ptr, n, nTok, 1e-5);
+      const want = new Float32Array(n * nTok);
+      ref.rmsnormMany(x.view, w.view, want, n, nTok, 1e-5);
+      assertClose(out.view, want, 1e-6, 2e-6, `rmsnorm_many n=${n} nTok=${nTok}`);
+    }
   }
 });
 
-test('rmsnorm_many equals rmsnorm row by row, and rmsnorm works in place', () => {
+test('rmsnorm_many equals one row at a time, and works in place', () => {
   const n = 63, nTok = 5;
   const a = new KernelArena(memory);
   const x = a.f32(n * nTok, uniform(n * nTok, 7, 2));
@@ -167,13 +151,10 @@ test('rmsnorm_many equals rmsnorm row by row, and rmsnorm works in place', () =>
   const out = a.f32(n * nTok);
   const rows = a.f32(n * nTok);
   ops.rmsnorm_many(x.ptr, w.ptr, out.ptr, n, nTok, 1e-6);
-  for (let t = 0; t < nTok; t++) ops.rmsnorm(x.ptr + 4 * n * t, w.ptr, rows.ptr + 4 * n * t, n, 1e-6);
+  for (let t = 0; t < nTok; t++) ops.rmsnorm_many(x.ptr + 4 * n * t, w.ptr, rows.ptr + 4 * n * t, n, 1, 1e-6);
   assert.equal(Array.from(out.view), Array.from(rows.view));
-  const want = new Float32Array(n * nTok);
-  ref.rmsnormMany(x.view, w.view, want, n, nTok, 1e-6);
-  assertClose(out.view, want, 1e-6, 2e-6, 'rmsnorm_many');
-  ops.rmsnorm(x.ptr, w.ptr, x.ptr, n, 1e-6);
-  assert.equal(Array.from(x.view.subarray(0, n)), Array.from(rows.view.subarray(0, n)));
+  ops.rmsnorm_many(x.ptr, w.ptr, x.ptr, n, nTok, 1e-6);
+  assert.equal(Array.from(x.view), Array.from(rows.view));
 });
 
 test('silu_mul matches the reference on odd n (rtol 5e-7)', () => {
@@ -217,86 +198,6 @@ test('add is exact on odd n and works in place', () => {
     ops.add(x.ptr, y.ptr, x.ptr, n);
     assert.equal(Array.from(x.view), Array.from(want));
   }
-});
-
-test('softmax matches the reference on odd n and sums to 1 (rtol 4e-7 + 6e-8·|x − max|)', () => {
-  for (const n of ODD_SIZES) {
-    const a = new KernelArena(memory);
-    const input = uniform(n, 500 + n, 12);
-    const x = a.f32(n, input);
-    ops.softmax(x.ptr, n);
-    const want = Float32Array.from(input);
-    ref.softmax(want, n);
-    // x − max is rounded to f32 before exp (as in ggml), which costs up to |x − max|·2^-24 relative
-    const max = Math.max(...input);
-    for (let i = 0; i < n; i++) {
-      const tol = (4e-7 + 6e-8 * (max - input[i])) * want[i];
-      assert.ok(Math.abs(x.view[i] - want[i]) <= tol, `softmax n=${n} [${i}]: ${x.view[i]} vs ${want[i]}`);
-    }
-    const sum = x.view.reduce((s, v) => s + v, 0);
-    assert.ok(Math.abs(sum - 1) < 2e-6, `softmax n=${n} sums to ${sum}`);
-  }
-});
-
-test('softmax gives 0 for -inf entries and is unchanged by a shift of the logits', () => {
-  const n = 63;
-  const a = new KernelArena(memory);
-  const input = uniform(n, 9, 4);
-  for (let i = 0; i < n; i += 4) input[i] = -Infinity;
-  const x = a.f32(n, input);
-  ops.softmax(x.ptr, n);
-  for (let i = 0; i < n; i++) assert.ok(i % 4 === 0 ? x.view[i] === 0 : x.view[i] > 0, `entry ${i}: ${x.view[i]}`);
-  assert.ok(Math.abs(x.view.reduce((s, v) => s + v, 0) - 1) < 2e-6);
-  const want = Float32Array.from(input);
-  ref.softmax(want, n);
-  assertClose(x.view, want, 0, 2e-6, 'softmax with -inf');
-  // a large common offset does not overflow (the max is subtracted first)
-  const shifted = a.f32(n, input.map((v) => v + 1000));
-  ops.softmax(shifted.ptr, n);
-  assertClose(shifted.view, want, 1e-7, 1e-3, 'softmax of logits + 1000');
-});
-
-test('argmax returns the first of tied maxima, as the sampler argmax, including in SIMD tails', () => {
-  const rnd = mulberry32(11);
-  for (const n of [1, 2, 3, 4, 5, 7, 8, 9, 63, 64, 65, 4097]) {
-    for (let trial = 0; trial < 20; trial++) {
-      const a = new KernelArena(memory);
-      // few distinct values, so ties are common; sometimes a NaN
-      const vals = Float32Array.from({ length: n }, () => Math.floor(rnd() * 6) - 3);
-      if (trial % 5 === 4) vals[Math.floor(rnd() * n)] = NaN;
-      const x = a.f32(n, vals);
-      assert.is(ops.argmax(x.ptr, n), ref.argmax(vals, n), `n=${n} trial ${trial}: ${Array.from(vals).slice(0, 12)}`);
-    }
-  }
-  const a = new KernelArena(memory);
-  const x = a.f32(9, [1, 5, 2, 5, 0, 5, 1, 2, 5]);
-  assert.is(ops.argmax(x.ptr, 9), 1);
-  x.view[0] = NaN;
-  assert.is(ops.argmax(x.ptr, 9), 0); // as the reference: a NaN at index 0 is never replaced
-});
-
-test('topk returns the k largest in descending order, ties by lower index', () => {
-  const rnd = mulberry32(12);
-  for (const n of [1, 3, 5, 8, 63, 4097]) {
-    for (const k of [1, 2, 5, 40, n]) {
-      const a = new KernelArena(memory);
-      const vals = Float32Array.from({ length: n }, () => Math.floor(rnd() * 9) - 4 + (rnd() < 0.5 ? 0 : rnd()));
-      const x = a.f32(n, vals);
-      const idx = a.i32(Math.min(k, n));
-      ops.topk(x.ptr, n, k, idx.ptr);
-      assert.equal(Array.from(idx.view), Array.from(ref.topk(vals, n, k)), `n=${n} k=${k}`);
-    }
-  }
-  const a = new KernelArena(memory);
-  const x = a.f32(7, [3, 9, 9, NaN, -Infinity, 9, 3]);
-  const idx = a.i32(7);
-  ops.topk(x.ptr, 7, 7, idx.ptr);
-  assert.equal(Array.from(idx.view), [1, 2, 5, 0, 6, 4, 3]); // NaN ranks last
-  assert.equal(Array.from(ref.topk(x.view, 7, 7)), [1, 2, 5, 0, 6, 4, 3]);
-  const one = a.i32(2);
-  one.view.fill(-1);
-  ops.topk(x.ptr, 1, 5, one.ptr); // k is clamped to n: one index written
-  assert.equal(Array.from(one.view), [0, -1]);
 });
 
 test.run();

@@ -4,16 +4,17 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFile, execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { connect as netConnect, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect as mqttConnect, connectAsync, type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt';
+import { connectAsync, type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt';
 import type { AedesPublishPacket } from 'aedes';
 import { CLI } from './helpers/paths.js';
+import { selfSignedCert, tryConnect } from './helpers/mqtt.js';
 import { startBroker, type EmbeddedBroker, type LimitReason } from '../host/mqtt/broker.js';
 import { filterCovers, mayReplyTo, replyPrefixFor, subscribeDenial, publishDenial, topicMatches } from '../host/mqtt/acl.js';
-import { TokenBucket } from '../host/mqtt/limits.js';
+import { DEFAULT_LOGIN_BACKOFF, TokenBucket } from '../host/mqtt/limits.js';
 import { UsersError, checkCredentials, hashPassword, loadUsers, parseUsers, verifyPassword, type UserTable } from '../host/mqtt/users.js';
 
 const DEVICE = 'dev1';
@@ -36,15 +37,17 @@ function usersError(data: unknown): UsersError {
 
 test('users file: each bad field is named in the error', async () => {
   const good = await hashPassword('x');
-  const err = usersError({ users: { alice: { role: 'admin', password: good }, bob: { role: 'client', password: 'hunter2' }, carol: { role: 'client' }, 'a/b': { role: 'client', password: good } }, extra: 1 });
+  const err = usersError({ require_tls: 'yes', users: { alice: { role: 'admin', password: good }, bob: { role: 'client', password: 'hunter2' }, carol: { role: 'client' }, 'a/b': { role: 'client', password: good } }, extra: 1 });
   const text = err.problems.join('\n');
   assert.match(text, 'users.alice.role: "admin" is not a role (one of client, operator)');
   assert.match(text, 'users.bob.password: not a password hash of the form scrypt$');
   assert.match(text, 'users.carol: missing required field "password"');
   assert.match(text, 'user name "a/b" is not allowed');
   assert.match(text, 'top level: unknown field "extra"');
+  assert.match(text, 'require_tls: must be boolean');
   assert.match(err.message, 'invalid users file users.json');
   assert.equal(parseUsers({ users: { alice: { role: 'client', password: good } } }).users.alice.role, 'client');
+  assert.is(parseUsers({ require_tls: true, users: {} }).require_tls, true);
 });
 
 test('hashPassword / verifyPassword: scrypt$salt$hash, right password only, fresh salt each time', async () => {
@@ -95,6 +98,9 @@ test('ACL rules by role', () => {
   assert.ok(subscribeDenial(ops, 'd', 'wisp/#'));
   assert.is(publishDenial({ clientId: 'x', role: 'anonymous' }, 'd', 'anything/at/all', true), null);
   assert.ok(publishDenial({ clientId: 'x', role: 'anonymous' }, 'd', '$SYS/x', false));
+  // every $ topic, not only aedes' $SYS/ (see the rule's comment)
+  assert.ok(publishDenial({ clientId: 'x', role: 'anonymous' }, 'd', '$CONTROL/dynamic-security/v1', false));
+  assert.ok(publishDenial({ clientId: 'x', role: 'anonymous' }, 'd', '$share/g/wisp/fleet/infer', false));
 });
 
 test('replyPrefixFor / mayReplyTo: replies stay under the requesting user', () => {
@@ -110,6 +116,11 @@ test('replyPrefixFor / mayReplyTo: replies stay under the requesting user', () =
   for (const t of ['wisp/d/infer', 'wisp/d/control/x', 'wisp/fleet/infer', '$SYS/x', 'a/#', '']) {
     assert.not.ok(mayReplyTo('d', undefined, t), t);
   }
+  // nor into another device's request, cancel, status or control topics
+  for (const t of ['wisp/other/infer', 'wisp/other/cancel', 'wisp/other/status', 'wisp/other/control', 'wisp/other/control/kernels/swap']) {
+    assert.not.ok(mayReplyTo('d', undefined, t), t);
+  }
+  for (const t of ['wisp/other/reply/1', 'wisp/app/infer/answers', 'wisp/other/inference']) assert.ok(mayReplyTo('d', undefined, t), t);
 });
 
 test('TokenBucket: burst at once, then the sustained rate', () => {
@@ -135,12 +146,7 @@ const clients: MqttClient[] = [];
 
 test.before(async () => {
   tmp = mkdtempSync(join(tmpdir(), 'wisp-broker-'));
-  execFileSync('openssl', [
-    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
-    '-keyout', join(tmp, 'key.pem'), '-out', join(tmp, 'cert.pem'), '-subj', '/CN=localhost',
-    '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost',
-  ], { stdio: 'pipe' });
-  cert = readFileSync(join(tmp, 'cert.pem'), 'utf8');
+  cert = selfSignedCert(tmp).cert;
   const users: UserTable = { users: {} };
   for (const [name, pw] of Object.entries(PASSWORDS)) users.users[name] = { role: ROLE[name], password: await hashPassword(pw) };
   broker = await startBroker({
@@ -152,6 +158,9 @@ test.before(async () => {
     device: DEVICE,
     maxPayloadBytes: MAX_PAYLOAD,
     ratePerClient: RATE,
+    // every client here comes from 127.0.0.1 and some get passwords wrong on purpose: no back-off
+    // (mqtt-security.test.ts tests it on a broker of its own)
+    loginBackoff: { ...DEFAULT_LOGIN_BACKOFF, freeFailures: 1000 },
     log: (msg, fields) => void logLines.push({ msg, fields }),
   });
   broker.onLimited((clientId, reason) => void limitedEvents.push({ clientId, reason }));
@@ -175,30 +184,6 @@ async function client(user: string | null, opts: IClientOptions = {}, url = brok
   });
   clients.push(c);
   return c;
-}
-
-/**
- * Connects and hangs up at once: 'connected', the CONNACK reason code of a refusal, or 'closed' when
- * the connection ended without a CONNACK. (connectAsync never settles when the socket just closes.)
- */
-function tryConnect(url: string, opts: IClientOptions): Promise<'connected' | 'closed' | number> {
-  return new Promise((resolve) => {
-    const c = mqttConnect(url, { protocolVersion: 5, reconnectPeriod: 0, connectTimeout: 3000, ...opts });
-    const done = (result: 'connected' | 'closed' | number) => {
-      clearTimeout(timer);
-      c.removeAllListeners();
-      c.on('error', () => {});
-      c.end(true);
-      resolve(result);
-    };
-    const timer = setTimeout(() => done('closed'), 4000);
-    c.once('connect', () => done('connected'));
-    c.once('error', (err) => {
-      const code = (err as { code?: unknown }).code;
-      done(typeof code === 'number' ? code : 'closed'); // a TLS error has a string code
-    });
-    c.once('close', () => done('closed'));
-  });
 }
 
 function refusedCode(user: string, password: string | undefined, protocolVersion: 4 | 5): Promise<'connected' | 'closed' | number> {

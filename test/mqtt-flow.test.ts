@@ -28,6 +28,8 @@ test.before(async () => {
     contextSize: 512,
     threads: 1,
     maxQueue: 64,
+    // /healthz: a reply that waits 500 ms for the broker is a stall (the stall test below)
+    stallAfterMs: 500,
     log: (await import('pino')).pino({ level: process.env.WISP_TEST_LOG ?? 'silent' }),
   });
   url = server.url;
@@ -244,7 +246,7 @@ test('mqemitter’s queue: 20,000 queued messages nobody reads run without exhau
   }
 });
 
-test('stall reasons (for /healthz): the service and the broker say why while messages cannot move, nothing once they can', async () => {
+test('/healthz is not ok while replies and the broker’s queue cannot move, and ok again once they can', async () => {
   const c = await connect(url);
   await c.subscribeAsync('stalled/#', { qos: 1 });
   let chunks = 0;
@@ -254,8 +256,7 @@ test('stall reasons (for /healthz): the service and the broker say why while mes
     if (m.done) final = m;
     else chunks++;
   });
-  assert.is(server.service.stallReason(200), undefined);
-  assert.is(server.broker!.delivery.stallReason(200), undefined);
+  assert.is(server.service.health().ok, true);
   await c.publishAsync(`wisp/${DEVICE}/infer`, JSON.stringify({ id: 'stalled', prompt: 'Once upon a time', max_tokens: 480, temperature: 0.9 }), { qos: 1, properties: { responseTopic: 'stalled/1' } });
   await until('a first chunk', () => chunks > 0, 10_000);
   // hold every one of aedes' delivery slots (as a reader that stopped used to), so the service's
@@ -264,13 +265,17 @@ test('stall reasons (for /healthz): the service and the broker say why while mes
   const holder = (_p: unknown, cb: () => void) => void held.push(cb);
   await new Promise<void>((resolve) => server.broker!.aedes.subscribe('stall/#', holder, resolve));
   for (let i = 0; i < 100; i++) server.broker!.aedes.publish({ cmd: 'publish', topic: 'stall/x', payload: Buffer.from('x'), qos: 0, retain: false, dup: false }, () => {});
-  await until('both stalls to be reported', () => server.service.stallReason(200) !== undefined && server.broker!.delivery.stallReason(200) !== undefined, 10_000);
-  assert.match(server.service.stallReason(200)!, /reply has waited/);
-  assert.match(server.broker!.delivery.stallReason(200)!, /messages wait in the broker/);
+  const problems = () => ((server.service.health().status.problems as string[] | undefined) ?? []).join('; ');
+  await until('both stalls to be reported', () => /replies stalled/.test(problems()) && /broker stalled/.test(problems()), 10_000);
+  assert.is(server.service.health().ok, false);
+  assert.match(problems(), /replies stalled: one has waited \d+ s for the broker/);
+  assert.match(problems(), /broker stalled: \d+ messages wait in the broker, none delivered for/);
+  const h = await fetch(`http://127.0.0.1:${server.http!.port}/healthz`);
+  assert.is(h.status, 503);
   for (const cb of held) cb();
   await new Promise<void>((resolve) => server.broker!.aedes.unsubscribe('stall/#', holder, resolve));
   await until('the final', () => final !== undefined, 30_000);
-  await until('no stall', () => server.service.stallReason(200) === undefined && server.broker!.delivery.stallReason(200) === undefined, 10_000);
+  await until('ok again', () => server.service.health().ok, 10_000);
   await c.endAsync();
 });
 

@@ -20,6 +20,14 @@ test('every JSON example in docs/PROTOCOL.md is valid against the schema it show
   }
 });
 
+test('the error table in docs/PROTOCOL.md lists exactly the codes of reply.schema.json', () => {
+  const doc = readFileSync(join(ROOT, 'docs', 'PROTOCOL.md'), 'utf8');
+  const table = doc.slice(doc.indexOf('| code | when |'));
+  const documented = [...table.slice(0, table.indexOf('\n\n')).matchAll(/^\| `(\w+)` \|/gm)].map((m) => m[1]);
+  const schema = JSON.parse(readFileSync(schemaPath('reply'), 'utf8')).definitions.error.properties.error.properties.code.enum as string[];
+  assert.equal(documented.sort(), [...schema].sort());
+});
+
 test('schema defaults are the engine defaults', () => {
   const props = JSON.parse(readFileSync(schemaPath('infer-request'), 'utf8')).properties;
   assert.is(props.temperature.default, DEFAULT_SAMPLING.temperature);

@@ -188,6 +188,50 @@ test('a QoS 1 duplicate of an id is answered once', async () => {
   await c.endAsync();
 });
 
+test('a retained request is refused, never run; an empty retained message (clearing it) is not a request', async () => {
+  const c = await connect(url);
+  const l = await listen(c, 'retained/replies/#');
+  await c.publishAsync(`wisp/${DEVICE}/infer`, JSON.stringify({ id: 'ret1', prompt: PROMPT, max_tokens: 5, reply_to: 'retained/replies/ret1' }), { qos: 1, retain: true });
+  await c.publishAsync(`wisp/${DEVICE}/infer`, '', { qos: 1, retain: true });
+  await c.publishAsync(`wisp/${DEVICE}/infer`, JSON.stringify({ id: 'ret2', prompt: PROMPT, max_tokens: 3, reply_to: 'retained/replies/ret2' }), { qos: 1 });
+  while (!l.messages.some((m) => m.id === 'ret2' && m.done)) await sleep(5);
+  await sleep(100);
+  const got = l.messages.filter((m) => m.done).map((m) => [m.id, m.error?.code ?? m.finish_reason]);
+  assert.equal(got, [['ret1', 'invalid_request'], ['ret2', 'length']], 'one refusal, no invalid_json for the clearing');
+  assert.match(l.messages[0].error!.message, /retained requests are not run/);
+  await c.endAsync();
+});
+
+test('a control/# message never reaches the infer handler: without broker users it is refused as forbidden', async () => {
+  const c = await connect(url);
+  const l = await listen(c, 'ctl/replies/#');
+  // a valid request body, on a control topic
+  await c.publishAsync(`wisp/${DEVICE}/control/kernels/swap`, JSON.stringify({ id: 'ctl1', prompt: PROMPT, max_tokens: 3 }), { qos: 1, properties: { responseTopic: 'ctl/replies/1' } });
+  const ms = await l.done();
+  assert.equal(ms.map((m) => [m.id, m.error?.code]), [['ctl1', 'forbidden']]);
+  assert.match(ms[0].error!.message, /control needs the operator role/);
+  await c.endAsync();
+});
+
+test('MQTT 3.1.1 QoS 1 over the rate limit: each refused request gets rate_limited and the connection stays up', async () => {
+  const c = await connect(url, { protocolVersion: 4, clientId: 'v3-flood' });
+  const l = await listen(c, 'v3flood/#');
+  const n = 40; // the rate limit: 10/s, burst 20
+  await Promise.all(Array.from({ length: n }, (_, k) => c.publishAsync(`wisp/${DEVICE}/infer`, JSON.stringify({ id: `v3f${k}`, prompt: PROMPT, max_tokens: 2, reply_to: `v3flood/${k}` }), { qos: 1 })));
+  for (let i = 0; i < 600 && l.messages.filter((m) => m.done).length < n; i++) await sleep(50);
+  const done = l.messages.filter((m) => m.done);
+  assert.is(new Set(done.map((m) => m.id)).size, n, 'one final message for each request');
+  assert.is(done.length, n);
+  const limited = done.filter((m) => m.error?.code === 'rate_limited').length;
+  assert.ok(limited >= n - 20 - 2, `${limited} rate_limited`);
+  assert.ok(c.connected, 'still connected');
+  await sleep(300); // a few tokens back in the bucket
+  const after = await listen(c, 'v3flood-after');
+  await c.publishAsync(`wisp/${DEVICE}/infer`, JSON.stringify({ id: 'v3f-after', prompt: PROMPT, max_tokens: 2, reply_to: 'v3flood-after' }), { qos: 1 });
+  assert.is((await after.done()).at(-1)!.finish_reason, 'length');
+  await c.endAsync();
+});
+
 test('retained status: online with model sha256 and kernel hashes; valid against status.schema.json', async () => {
   const c = await connect(url);
   const got = new Promise<Record<string, unknown>>((resolve) => c.on('message', (_t, p) => resolve(JSON.parse(p.toString()))));

@@ -47,8 +47,13 @@ test('every method shows up in the metrics text with its labels', async () => {
   m.requestFinished('stop');
   m.requestFinished('stop');
   m.requestFinished('rate_limited');
-  m.queueDepth(3);
-  m.activeSequences(2);
+  m.observeLoad(() => ({ queued: 3, active: 2 }));
+  m.observeBroker(() => true);
+  m.loginRefused('bad_credentials');
+  m.loginRefused('bad_credentials');
+  m.loginRefused('throttled');
+  m.loginDelayed(0.5);
+  m.loginDelayed(0); // no wait: not recorded
   m.timeToFirstToken(0.042);
   m.tokensGenerated(100);
   m.tokensGenerated(28);
@@ -72,6 +77,12 @@ test('every method shows up in the metrics text with its labels', async () => {
   assert.is(value(s, 'wisp_requests_total', { outcome: 'error' }), 0, 'outcomes exist at 0 before they happen');
   assert.is(value(s, 'wisp_queue_depth'), 3);
   assert.is(value(s, 'wisp_active_sequences'), 2);
+  assert.is(value(s, 'wisp_broker_connected'), 1);
+  assert.is(value(s, 'wisp_login_refusals_total', { reason: 'bad_credentials' }), 2);
+  assert.is(value(s, 'wisp_login_refusals_total', { reason: 'throttled' }), 1);
+  assert.is(value(s, 'wisp_login_refusals_total', { reason: 'tls_required' }), 0, 'reasons exist at 0 before they happen');
+  assert.is(value(s, 'wisp_login_delay_seconds_count'), 1);
+  assert.is(value(s, 'wisp_login_delay_seconds_sum'), 0.5);
   assert.is(value(s, 'wisp_time_to_first_token_seconds_count'), 1);
   assert.is(value(s, 'wisp_time_to_first_token_seconds_bucket', { le: '0.025' }), 0);
   assert.is(value(s, 'wisp_time_to_first_token_seconds_bucket', { le: '0.05' }), 1);
@@ -93,6 +104,17 @@ test('every method shows up in the metrics text with its labels', async () => {
   assert.is(value(s, 'wisp_mqtt_messages_total', { direction: 'in', kind: 'infer' }), 1);
   assert.is(value(s, 'wisp_mqtt_messages_total', { direction: 'out', kind: 'chunk' }), 2);
   assert.is(value(s, 'wisp_info', { device: 'pi5-kitchen', model: 'stories260K', sha256: 'ab'.repeat(32), engine: 'wasm', threads: '4' }), 1);
+});
+
+test('the load gauges are read at each scrape, not when the service last reported', async () => {
+  const m = new ServiceMetrics();
+  let load = { queued: 1, active: 1 };
+  m.observeLoad(() => load);
+  assert.is(value(parseProm(await m.metricsText()), 'wisp_queue_depth'), 1);
+  load = { queued: 0, active: 2 };
+  const s = parseProm(await m.metricsText());
+  assert.is(value(s, 'wisp_queue_depth'), 0);
+  assert.is(value(s, 'wisp_active_sequences'), 2);
 });
 
 test('info replaces the previous one (a model reload leaves one series)', async () => {

@@ -8,30 +8,41 @@ import { join } from 'node:path';
 import { InferenceSession, Tensor } from 'onnxruntime-node';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { OnnxBlocks } from '../host/backends/onnx/blocks.js';
+import { OnnxBackend } from '../host/backends/onnx/backend.js';
 import { runToEnd } from '../host/engine/generate.js';
-import { OnnxModel } from '../host/backends/onnx/model.js';
 import { DataType, GraphBuilder } from '../host/backends/onnx/proto.js';
-import { NoProviderError } from '../host/backends/onnx/session.js';
+import { NoProviderError, openSession } from '../host/backends/onnx/session.js';
+import type { BlockOp, PlacedBlock } from '../host/engine/backend.js';
 import { linear, onnxWeight, type OnnxWeight } from '../host/backends/onnx/weights.js';
-import { expectedShapes, loadLlamaWeightsF32 } from '../host/engine/load-weights.js';
-import { loadModel } from '../host/engine/load-model.js';
+import { expectedShapes } from '../host/model/llama/tensors.js';
+import { loadLlamaWeightsF32, loadModel } from '../host/engine/load-model.js';
 import { matmul, rmsnorm, rope, softmax, ReferenceModel, type LayerWeights } from '../host/engine/reference.js';
 import { argmax } from '../host/engine/sampler.js';
 import { GGMLType, dequantize } from '../host/model/ggml-types.js';
 import { GGUFFile, gv, writeGGUF } from '../host/model/gguf/index.js';
-import type { LlamaConfig } from '../host/model/llama-config.js';
+import type { LlamaConfig } from '../host/model/llama/config.js';
 import { readLlama2cTokenizer } from '../host/model/llama2c-tokenizer.js';
 import { quantize } from '../host/model/quantize/index.js';
 import { randomWeights, synthModel } from '../host/model/synth.js';
 import { ROOT, sharedModel, sharedTokenizer } from './helpers/paths.js';
 import { agreement } from './helpers/agreement.js';
+import { openOnnx } from './helpers/engines.js';
+import { ModelFile } from '../host/model/model-file.js';
 
 const STORIES = sharedModel('stories260K.gguf');
 const golden = JSON.parse(readFileSync(join(ROOT, 'test', 'golden', 'stories260K-greedy.json'), 'utf8')) as { promptIds: number[]; ids: number[] };
 const dir = mkdtempSync(join(tmpdir(), 'wisp-onnx-'));
-const CPU = [{ name: 'cpu' }];
 const THREADS = 1; // the test machines are small and shared
+
+/** The ONNX backend alone, a session per block, for the given blocks of a model (the config replaces the file's metadata). */
+async function onnxBlocks(path: string, c: LlamaConfig, blocks: Array<[BlockOp, number | null]>, o: { contextSize: number; maxSequences?: number }): Promise<OnnxBackend> {
+  const model = ModelFile.open(path, { config: c });
+  const backend = new OnnxBackend({ model, contextSize: o.contextSize, maxSequences: o.maxSequences ?? 1, maxRows: o.contextSize, log: () => {} }, { threads: THREADS, fuse: false });
+  const placed: PlacedBlock[] = blocks.map(([op, layer]) => ({ op, layer, index: op === 'head' ? 2 * c.nLayers : 2 * layer! + (op === 'ffn' ? 1 : 0), targets: [{ backend: 'onnx', variant: { name: 'cpu' } }] }));
+  const refused = await backend.add(placed);
+  if (refused.length > 0) throw refused[0].error;
+  return backend;
+}
 
 function close(a: ArrayLike<number>, b: ArrayLike<number>, tol: number, what: string): void {
   assert.is(a.length, b.length, `${what}: length`);
@@ -58,18 +69,17 @@ async function rejects(p: Promise<unknown>, pattern: RegExp): Promise<void> {
 
 test("provider list ['cuda', 'cpu'] falls back to cpu for every block and logs the skip once", async () => {
   const log: string[] = [];
-  const c = loadModel(STORIES).config;
-  const all = Array.from({ length: c.nLayers }, (_, l) => l);
-  const blocks = await OnnxBlocks.load(STORIES, c, { attention: all, ffn: all, head: true }, { providers: [{ name: 'cuda' }, { name: 'cpu' }], log: (m) => log.push(m), contextSize: 64, threads: THREADS });
+  const blocks = await openOnnx(STORIES, { providers: ['cuda', 'cpu'], log: (m) => log.push(m), contextSize: 64, threads: THREADS, fuse: false });
   try {
-    assert.equal([...blocks.provider.attention.values()], all.map(() => 'cpu'));
-    assert.equal([...blocks.provider.ffn.values()], all.map(() => 'cpu'));
-    assert.is(blocks.provider.head, 'cpu');
+    const p = blocks.placement();
+    const cpu = { backend: 'onnx', provider: 'cpu' };
+    assert.equal(p.layers, p.layers.map(() => ({ attention: cpu, ffn: cpu })));
+    assert.equal(p.head, cpu);
     const cuda = log.filter((m) => m.includes("'cuda'"));
     assert.is(cuda.length, 1, `log: ${JSON.stringify(log)}`);
     assert.match(cuda[0], /execution provider 'cuda' skipped: .+/);
     // a second load in the same process does not log cuda again
-    const again = await OnnxBlocks.load(STORIES, c, { attention: [0], ffn: [], head: false }, { providers: [{ name: 'cuda' }, { name: 'cpu' }], log: (m) => log.push(m), contextSize: 64 });
+    const again = await openOnnx(STORIES, { providers: ['cuda', 'cpu'], log: (m) => log.push(m), contextSize: 64 });
     await again.close();
     assert.is(log.filter((m) => m.includes("'cuda'")).length, 1);
   } finally {
@@ -78,10 +88,9 @@ test("provider list ['cuda', 'cpu'] falls back to cpu for every block and logs t
 });
 
 test('a provider list with only an unknown provider is a clear error; so is an empty list', async () => {
-  const c = loadModel(STORIES).config;
   const log: string[] = [];
   try {
-    await OnnxBlocks.load(STORIES, c, { attention: [0], ffn: [], head: false }, { providers: [{ name: 'warp-npu' }], log: (m) => log.push(m), contextSize: 64 });
+    await openOnnx(STORIES, { providers: ['warp-npu'], log: (m) => log.push(m), contextSize: 64, fuse: false });
     assert.unreachable('load should fail');
   } catch (err) {
     assert.instance(err, NoProviderError);
@@ -89,7 +98,9 @@ test('a provider list with only an unknown provider is a clear error; so is an e
   }
   assert.is(log.length, 1);
   try {
-    await OnnxBlocks.load(STORIES, c, { attention: [], ffn: [0], head: false }, { providers: [], contextSize: 64 });
+    const g = new GraphBuilder('ffn');
+    g.output(g.input('x', DataType.FLOAT, [1]), 'y', DataType.FLOAT, [1]);
+    await openSession(g.encode(), [], () => {}, { what: 'FFN block 0' });
     assert.unreachable('load should fail');
   } catch (err) {
     assert.match((err as Error).message, /no ONNX Runtime execution provider was given for FFN block 0/);
@@ -247,30 +258,34 @@ BLOCK_CASES.forEach(([label, over], i) => {
     const c = tinyConfig(over);
     const path = tinyGGUF(c, `tiny-${i}.gguf`, 10 + i);
     const w = loadLlamaWeightsF32(GGUFFile.open(path), c);
-    const blocks = await OnnxBlocks.load(path, c, { attention: [0, 1], ffn: [1], head: true }, { providers: CPU, contextSize: 16, threads: THREADS });
+    const blocks = await onnxBlocks(path, c, [['attention', 0], ['attention', 1], ['ffn', 1], ['head', null]], { contextSize: 16 });
     try {
-      const seq = blocks.newSequence();
+      const seq = blocks.newSequence(16);
       const kvDim = c.nKvHeads * c.headDim;
       const cache = { k: new Float32Array(16 * kvDim), v: new Float32Array(16 * kvDim) };
       let pos = 0;
       for (const n of [3, 1, 2]) {
         const x = randomWeights(n * c.dim, 100 + pos, 1);
-        close(await blocks.attention(0, seq, x, n, pos), refAttention(c, w.layers[0], cache, x, n, pos), 2e-5, `attention at ${pos}+${n}`);
+        const y = Float32Array.from(x);
+        await blocks.attention(0, [{ state: seq, row: 0, pos0: pos, n }], y, n);
+        close(y, refAttention(c, w.layers[0], cache, x, n, pos), 2e-5, `attention at ${pos}+${n}`);
         pos += n;
       }
       close(seq.keys.get(0)!.subarray(0, pos * kvDim), cache.k.subarray(0, pos * kvDim), 2e-5, 'cached keys (after RoPE)');
       const x = randomWeights(2 * c.dim, 7, 1);
-      close(await blocks.ffn(1, x, 2), refFfn(c, w.layers[1], x, 2), 2e-5, 'FFN');
+      const y = Float32Array.from(x);
+      await blocks.ffn(1, y, 2);
+      close(y, refFfn(c, w.layers[1], x, 2), 2e-5, 'FFN');
       const xh = randomWeights(c.dim, 8, 1);
       const xn = new Float32Array(c.dim);
       rmsnorm(xn, xh, w.outputNorm, c.normEps);
       const logits = new Float32Array(c.vocabSize);
       matmul(logits, xn, w.output, c.vocabSize, c.dim);
-      close(await blocks.head(xh), logits, 2e-5, 'head');
+      close((await blocks.head(xh, 0, 1))[0], logits, 2e-5, 'head');
       // whole models (fused and per block) vs the reference engine, teacher-forced
       const ref = new ReferenceModel(c, w);
       for (const fused of [true, false]) {
-        const m = await OnnxModel.load(path, { config: c, contextSize: 16, fused, threads: THREADS });
+        const m = await openOnnx(path, { config: c, contextSize: 16, fuse: fused, threads: THREADS });
         try {
           const rs = ref.newState(16);
           const ms = m.newState();
@@ -288,19 +303,20 @@ BLOCK_CASES.forEach(([label, over], i) => {
 test('attention refuses a position past the cached ones, a context overflow, wrong sizes, and a layer not routed', async () => {
   const c = tinyConfig();
   const path = tinyGGUF(c, 'tiny-errors.gguf');
-  const blocks = await OnnxBlocks.load(path, c, { attention: [0], ffn: [], head: false }, { providers: CPU, contextSize: 8, threads: THREADS, maxSequences: 1 });
+  const blocks = await onnxBlocks(path, c, [['attention', 0]], { contextSize: 8, maxSequences: 1 });
   try {
-    const seq = blocks.newSequence();
-    assert.throws(() => blocks.newSequence(), /all 1 sequence slots are in use/);
+    const seq = blocks.newSequence(8);
+    assert.throws(() => blocks.newSequence(8), /all 1 sequence slots are in use/);
     const x = new Float32Array(c.dim);
-    await rejects(blocks.attention(0, seq, x, 1, 2), /position 2 is past the 0 cached positions/);
-    await rejects(blocks.attention(0, seq, new Float32Array(c.dim + 1), 1, 0), /x has 33 values; 1 tokens × 32 need 32/);
-    await rejects(blocks.attention(1, seq, x, 1, 0), /attention block 1 is not routed to ONNX/);
-    await rejects(blocks.ffn(0, x, 1), /FFN block 0 is not routed/);
-    await blocks.attention(0, seq, new Float32Array(8 * c.dim), 8, 0);
-    await rejects(blocks.attention(0, seq, x, 1, 8), /positions up to 8 do not fit the context of 8/);
+    const at = (pos0: number, n = 1) => [{ state: seq, row: 0, pos0, n }];
+    await rejects(Promise.resolve().then(() => blocks.attention(0, at(2), x, 1)), /position 2 is past the 0 cached positions/);
+    await rejects(Promise.resolve().then(() => blocks.attention(0, at(0), new Float32Array(c.dim - 1), 1)), /x has 31 values; rows 0\.\.0 of 32 need 32/);
+    await rejects(Promise.resolve().then(() => blocks.attention(1, at(0), x, 1)), /attention block 1 is not routed to ONNX/);
+    await rejects(Promise.resolve().then(() => blocks.ffn(0, x, 1)), /FFN block 0 is not routed/);
+    await blocks.attention(0, at(0, 8), new Float32Array(8 * c.dim), 8);
+    await rejects(Promise.resolve().then(() => blocks.attention(0, at(8), x, 1)), /positions up to 8 do not fit the context of 8/);
     blocks.releaseSequence(seq);
-    blocks.releaseSequence(blocks.newSequence()); // the slot is free again
+    blocks.releaseSequence(blocks.newSequence(8)); // the slot is free again
   } finally {
     await blocks.close();
   }
@@ -313,10 +329,10 @@ const reference = loadModel(STORIES);
 for (const fused of [true, false]) {
   const n = fused ? golden.ids.length : 120;
   test(`stories260K all-ONNX (${fused ? 'one fused session' : 'a session per block'}): greedy ids equal llama.cpp's for ${n} tokens`, async () => {
-    const m = await OnnxModel.load(STORIES, { contextSize: 512, fused, threads: THREADS });
+    const m = await openOnnx(STORIES, { contextSize: 512, fuse: fused, threads: THREADS });
     try {
       const r = await runToEnd(m, reference.tokenizer, golden.promptIds, { maxTokens: n, temperature: 0, ignoreEos: true });
-      console.log(`  ${m.description}: ${r.timings.decodeTokensPerSecond.toFixed(0)} tok/s decode`);
+      console.log(`  onnx ${fused ? 'fused' : 'per block'}: ${r.timings.decodeTokensPerSecond.toFixed(0)} tok/s decode`);
       assert.equal(r.ids, golden.ids.slice(0, n));
     } finally {
       await m.close();
@@ -325,8 +341,8 @@ for (const fused of [true, false]) {
 }
 
 test('prefill in chunks of 3 gives the logits of token-by-token decoding', async () => {
-  const chunked = await OnnxModel.load(STORIES, { contextSize: 64, prefillChunk: 3, threads: THREADS });
-  const single = await OnnxModel.load(STORIES, { contextSize: 64, threads: THREADS });
+  const chunked = await openOnnx(STORIES, { contextSize: 64, maxRows: 3, threads: THREADS });
+  const single = await openOnnx(STORIES, { contextSize: 64, threads: THREADS });
   try {
     const tokens = [...golden.promptIds, ...golden.ids.slice(0, 8)];
     const a = await chunked.prefill(chunked.newState(), tokens, 0);
@@ -348,7 +364,7 @@ for (const [name, type] of [['q4_0', GGMLType.Q4_0], ['q8_0', GGMLType.Q8_0]] as
     const path = join(dir, `small-${name}.gguf`);
     synthModel(path, { shape: SMALL, vocab: llama2, type, seed: 21 });
     const ref = loadModel(path);
-    const m = await OnnxModel.load(path, { threads: THREADS });
+    const m = await openOnnx(path, { threads: THREADS });
     try {
       const seq = ref.tokenizer.encode('Once upon a time there was a little robot who wanted to see the sea. It walked for days and days until');
       const state = ref.engine.newState(128);

@@ -5,11 +5,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { generate } from '../host/engine/generate.js';
+import { runToEnd } from '../host/engine/generate.js';
 import { loadModel } from '../host/engine/load-model.js';
 import { ReferenceModel, rope, type LlamaWeights } from '../host/engine/reference.js';
 import { convertLlama2c } from '../host/model/convert-llama2c.js';
-import type { LlamaConfig } from '../host/model/llama-config.js';
+import type { LlamaConfig } from '../host/model/llama/config.js';
 import { randomWeights } from '../host/model/synth.js';
 import { ROOT, sharedModel } from './helpers/paths.js';
 
@@ -22,13 +22,11 @@ const golden = JSON.parse(readFileSync(join(ROOT, 'test', 'golden', 'stories260K
   text: string;
 };
 
-function greedyIds(path: string, n: number): { promptIds: number[]; ids: number[]; text: string } {
+async function greedyIds(path: string, n: number): Promise<{ promptIds: number[]; ids: number[]; text: string }> {
   const model = loadModel(path);
   const promptIds = model.tokenizer.encode(golden.prompt);
-  const run = generate(model.engine, model.tokenizer, promptIds, { maxTokens: n, temperature: 0, ignoreEos: true });
-  let r = run.next();
-  while (!r.done) r = run.next();
-  return { promptIds, ids: r.value.ids, text: r.value.text };
+  const r = await runToEnd(model.engine, model.tokenizer, promptIds, { maxTokens: n, temperature: 0, ignoreEos: true });
+  return { promptIds, ids: r.ids, text: r.text };
 }
 
 test('stories260K: prompt tokens equal llama.cpp', () => {
@@ -36,19 +34,19 @@ test('stories260K: prompt tokens equal llama.cpp', () => {
   assert.equal(model.tokenizer.encode(golden.prompt), golden.promptIds);
 });
 
-test(`stories260K: greedy ids equal llama.cpp for ${golden.ids.length} tokens`, () => {
+test(`stories260K: greedy ids equal llama.cpp for ${golden.ids.length} tokens`, async () => {
   assert.ok(golden.ids.length >= 200);
-  const { ids, text } = greedyIds(sharedModel('stories260K.gguf'), golden.ids.length);
+  const { ids, text } = await greedyIds(sharedModel('stories260K.gguf'), golden.ids.length);
   assert.equal(ids, golden.ids);
   assert.is(text, golden.text);
 });
 
-test('stories260K converted from the llama2.c checkpoint gives the same greedy ids', () => {
+test('stories260K converted from the llama2.c checkpoint gives the same greedy ids', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'wisp-convert-'));
   try {
     const out = join(dir, 'converted.gguf');
     convertLlama2c(sharedModel('stories260K.bin'), sharedModel('tok512.bin'), out);
-    const { promptIds, ids } = greedyIds(out, golden.ids.length);
+    const { promptIds, ids } = await greedyIds(out, golden.ids.length);
     assert.equal(promptIds, golden.promptIds);
     assert.equal(ids, golden.ids);
   } finally {

@@ -11,11 +11,14 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { WasmModel } from '../host/backends/wasm/model.js';
 import { runToEnd } from '../host/engine/generate.js';
 import { loadModel } from '../host/engine/load-model.js';
 import { openModel, type OpenModel } from '../host/engine/open.js';
-import { RoutedModel, planPlacement, type Placement } from '../host/engine/routed.js';
+import { planPlacement, uniformTargets } from '../host/engine/placement.js';
+import type { Backend, BackendFactory, PlacedBlock, Placement } from '../host/engine/backend.js';
+import { ForwardPass } from '../host/engine/forward.js';
+import { BACKENDS } from '../host/backends/registry.js';
+import { ModelFile } from '../host/model/model-file.js';
 import { argmax } from '../host/engine/sampler.js';
 import { Scheduler } from '../host/engine/scheduler.js';
 import { GGMLType } from '../host/model/ggml-types.js';
@@ -28,6 +31,7 @@ import { agreement } from './helpers/agreement.js';
 const STORIES = sharedModel('stories260K.gguf');
 const golden = JSON.parse(readFileSync(join(ROOT, 'test', 'golden', 'stories260K-greedy.json'), 'utf8')) as { promptIds: number[]; ids: number[] };
 const dir = mkdtempSync(join(tmpdir(), 'wisp-routed-'));
+const m0Tokenizer = loadModel(STORIES).tokenizer;
 
 const ROUTES: Record<string, RoutingTable> = {
   'all-wasm': { default: 'wasm' },
@@ -48,16 +52,15 @@ for (const [name, routing] of Object.entries(ROUTES)) {
   test(`stories260K ${name}: greedy ids equal llama.cpp's for ${golden.ids.length} tokens`, async () => {
     const m = await open(STORIES, routing);
     try {
-      const r = await runToEnd(m.asyncModel, m.tokenizer, golden.promptIds, { maxTokens: golden.ids.length, temperature: 0, ignoreEos: true });
+      const r = await runToEnd(m.model, m.tokenizer, golden.promptIds, { maxTokens: golden.ids.length, temperature: 0, ignoreEos: true });
       console.log(`  ${name}: ${m.description}: ${r.timings.decodeTokensPerSecond.toFixed(0)} tok/s decode`);
       assert.equal(r.ids, golden.ids);
       // what runs is what was asked for
       assert.equal(m.placement(), planPlacement(m.plan!));
       if (name === 'all-wasm') {
-        assert.ok(m.asyncModel instanceof WasmModel, 'an all-wasm plan is the WasmModel itself');
         assert.equal([...backendsOf(m.placement())], ['wasm']);
+        assert.equal(m.opTimes(), [], 'an all-wasm plan runs as the wasm engine: no clocks in the step');
       } else {
-        assert.ok(m.asyncModel instanceof RoutedModel);
         const ops = new Set(m.opTimes().filter((t) => t.calls > 0).map((t) => `${t.backend}:${t.op}`));
         assert.ok(ops.has('onnx:ffn'), `op times ${[...ops]}`);
         if (name !== 'all-onnx') assert.ok(ops.has('wasm:attention'), `op times ${[...ops]}`);
@@ -90,7 +93,7 @@ test('random-weight q4_0 model (dim 256, 4 layers, GQA 8/4): top-1 agreement wit
     const m = await open(path, routing, { contextSize: 128 });
     try {
       assert.equal([...backendsOf(m.placement())].sort(), ['onnx:cpu', 'wasm']);
-      const share = await agreement(m.asyncModel, ref.engine, seq);
+      const share = await agreement(m.model, ref.engine, seq);
       console.log(`  q4_0, ${name}: top-1 agreement ${(share * 100).toFixed(0)}%`);
       assert.ok(share >= 0.99, `${name}: agreement ${(share * 100).toFixed(1)}%`);
     } finally {
@@ -136,7 +139,7 @@ test('a profile naming cuda falls back to the CPU provider, says so once, and th
     const shown = JSON.parse(stdout) as { plan: RoutingPlan };
     assert.equal(planPlacement(shown.plan), placement);
     // and it runs: llama.cpp's ids
-    const r = await runToEnd(m.asyncModel, m.tokenizer, golden.promptIds, { maxTokens: 100, temperature: 0, ignoreEos: true });
+    const r = await runToEnd(m.model, m.tokenizer, golden.promptIds, { maxTokens: 100, temperature: 0, ignoreEos: true });
     assert.equal(r.ids, golden.ids.slice(0, 100));
   } finally {
     await m.close();
@@ -168,8 +171,8 @@ test('decodeBatch under a mixed routing gives each sequence the logits it gets a
   const batched = await open(STORIES, { ...routing, rules: [...routing.rules!, { ops: ['head'], backend: 'onnx:cpu' }] }, { contextSize: 64, maxSequences: 3 });
   const alone = await open(STORIES, { ...routing, rules: [...routing.rules!, { ops: ['head'], backend: 'onnx:cpu' }] }, { contextSize: 64 });
   try {
-    const b = batched.asyncModel;
-    const a = alone.asyncModel;
+    const b = batched.model;
+    const a = alone.model;
     const prompts = [golden.promptIds, batched.tokenizer.encode('The cat'), batched.tokenizer.encode('Lily and Ben went to the park')];
     const states = prompts.map(() => b.newState());
     const logits: Float32Array[] = [];
@@ -211,8 +214,8 @@ test('the continuous-batching Scheduler runs a mixed routing: four concurrent gr
     const prompts = ['Once upon a time', 'The little dog', 'Lily wanted to', 'One day, Tom'];
     const opts = { maxTokens: 24, temperature: 0 };
     const alone: string[] = [];
-    for (const p of prompts) alone.push((await runToEnd(m.asyncModel, m.tokenizer, m.tokenizer.encode(p), opts)).text);
-    const s = new Scheduler(m.asyncModel, m.tokenizer);
+    for (const p of prompts) alone.push((await runToEnd(m.model, m.tokenizer, m.tokenizer.encode(p), opts)).text);
+    const s = new Scheduler(m.model, m.tokenizer);
     const texts = await Promise.all(
       prompts.map(
         (p, i) =>
@@ -250,11 +253,60 @@ test('a malformed routing table is a clear error at load', async () => {
   const plan = m.plan!;
   await m.close();
   try {
-    await RoutedModel.load(STORIES, { ...plan, nLayers: 7, layers: [...plan.layers, plan.layers[0], plan.layers[0]] });
+    const seven = await open(STORIES, { ...plan, nLayers: 7, layers: [...plan.layers, plan.layers[0], plan.layers[0]] });
+    await seven.close();
     assert.unreachable('accepted a 7-layer plan');
   } catch (err) {
     assert.match((err as Error).message, /the routing plan is for 7 layers; .* has 5/);
   }
+});
+
+test('fused runs of consecutive ONNX blocks inside a mixed routing (a session per even layer, the last with the head) give llama.cpp\'s ids', async () => {
+  const m = await open(STORIES, { default: 'wasm', rules: [{ layers: 'even', backend: 'onnx:cpu' }, { ops: ['head'], backend: 'onnx:cpu' }] }, { fuse: true });
+  try {
+    const r = await runToEnd(m.model, m.tokenizer, golden.promptIds, { maxTokens: 100, temperature: 0, ignoreEos: true });
+    assert.equal(r.ids, golden.ids.slice(0, 100));
+    const ops = new Set(m.opTimes().map((t) => `${t.backend}:${t.op}`));
+    assert.ok(ops.has('onnx:fused') && !ops.has('onnx:ffn') && ops.has('wasm:attention'), `op times ${[...ops]}`);
+    assert.equal(m.placement(), planPlacement(m.plan!));
+  } finally {
+    await m.close();
+  }
+});
+
+test('blocks a backend refuses at load move to their next target, with one log line', async () => {
+  const refusing: BackendFactory<unknown> = {
+    name: 'npu',
+    maxRows: 32,
+    create: async () => ({ name: 'npu', add: async (blocks: readonly PlacedBlock[]) => blocks.map((block) => ({ block, error: new Error('no NPU on this board') })), close: async () => {} }) as unknown as Backend,
+  };
+  const file = ModelFile.open(STORIES);
+  const blocks = uniformTargets(file.config.nLayers, [{ backend: 'wasm' }]).map((b) => (b.layer !== null && b.layer % 2 === 1 ? { ...b, targets: [{ backend: 'npu' }, { backend: 'wasm' }] } : b));
+  const logs: string[] = [];
+  const m = await ForwardPass.open(file, blocks, { ...BACKENDS, npu: async () => refusing }, { contextSize: 512, log: (s) => logs.push(s), backends: { wasm: { threads: 1 } } });
+  try {
+    assert.equal([...backendsOf(m.placement())], ['wasm']);
+    assert.equal(logs, ['routing: npu could not open 4 blocks (layer 1 attention, layer 1 FFN, layer 3 attention, layer 3 FFN) → wasm: no NPU on this board']);
+    const r = await runToEnd(m, m0Tokenizer, golden.promptIds, { maxTokens: 40, temperature: 0, ignoreEos: true });
+    assert.equal(r.ids, golden.ids.slice(0, 40));
+  } finally {
+    await m.close();
+  }
+});
+
+test('the backend registry is data: an engine without the onnx entry runs wasm and names what it lacks', async () => {
+  const file = ModelFile.open(STORIES);
+  const wasmOnly = { wasm: BACKENDS.wasm };
+  const m = await ForwardPass.open(file, uniformTargets(file.config.nLayers, [{ backend: 'wasm' }]), wasmOnly, { contextSize: 64 });
+  try {
+    assert.equal((await runToEnd(m, m0Tokenizer, golden.promptIds, { maxTokens: 10, temperature: 0, ignoreEos: true })).ids, golden.ids.slice(0, 10));
+  } finally {
+    await m.close();
+  }
+  await ForwardPass.open(file, uniformTargets(file.config.nLayers, [{ backend: 'onnx', variant: { name: 'cpu' } }]), wasmOnly).then(
+    () => assert.unreachable('opened a backend the registry does not have'),
+    (e: Error) => assert.is(e.message, "no backend 'onnx'; this build has wasm"),
+  );
 });
 
 test.after(() => rmSync(dir, { recursive: true, force: true }));

@@ -2,25 +2,23 @@
 // text each request gets alone; queue fairness, busy replies, cancels and failures.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { WasmModel } from '../host/backends/wasm/model.js';
-import { generate, type TokenModel } from '../host/engine/generate.js';
+import type { EngineSequence } from '../host/engine/forward.js';
+import { runToEnd, type TokenModel } from '../host/engine/generate.js';
 import { loadModel } from '../host/engine/load-model.js';
 import { BusyError, Scheduler, type JobResult, type ScheduledJob } from '../host/engine/scheduler.js';
 import type { SequenceOptions } from '../host/engine/sequence.js';
+import { openWasm } from './helpers/engines.js';
 import { sharedModel } from './helpers/paths.js';
 
 const STORIES = sharedModel('stories260K.gguf');
 const { tokenizer } = loadModel(STORIES);
-const wasm = WasmModel.load(STORIES, { contextSize: 256, maxSequences: 4, threads: 2 });
-const model = wasm as TokenModel<unknown>;
+const wasm = await openWasm(STORIES, { contextSize: 256, maxSequences: 4, threads: 2 });
+const model = wasm;
 
 const PROMPTS = ['Once upon a time', 'The little dog', 'Lily wanted to', 'One day, Tom', 'The sun was', 'Mom said'];
 
-function alone(prompt: string, opts: SequenceOptions): string {
-  const run = generate(model, tokenizer, tokenizer.encode(prompt), opts);
-  let r = run.next();
-  while (!r.done) r = run.next();
-  return r.value.text;
+async function alone(prompt: string, opts: SequenceOptions): Promise<string> {
+  return (await runToEnd(model, tokenizer, tokenizer.encode(prompt), opts)).text;
 }
 
 interface Outcome {
@@ -64,12 +62,12 @@ test('six greedy requests over four slots: each streams exactly the text it gets
   const jobs = PROMPTS.map((p, i) => job(`r${i}`, `c${i % 3}`, p, opts));
   for (const j of jobs) s.submit(j.job);
   const outcomes = await Promise.all(jobs.map((j) => j.settled));
-  outcomes.forEach((o, i) => {
+  for (const [i, o] of outcomes.entries()) {
     assert.is(o.calls, 1);
     assert.is(o.error, undefined);
     assert.is(o.chunks.join(''), o.result!.text);
-    assert.is(o.result!.text, alone(PROMPTS[i], opts), `request ${i}`);
-  });
+    assert.is(o.result!.text, await alone(PROMPTS[i], opts), `request ${i}`);
+  }
   assert.ok(Math.max(...steps) === 4, `the batch grew to the four slots (sizes seen: ${[...new Set(steps)].join(',')})`);
   await s.drained();
 });
@@ -80,7 +78,7 @@ test('sampled requests with seeds give the same text batched as alone', async ()
   const s = new Scheduler(model, tokenizer, { maxQueuePerClient: 8 });
   for (const j of jobs) s.submit(j.job);
   const outcomes = await Promise.all(jobs.map((j) => j.settled));
-  outcomes.forEach((o, i) => assert.is(o.result!.text, alone(PROMPTS[i], opts(i + 1))));
+  for (const [i, o] of outcomes.entries()) assert.is(o.result!.text, await alone(PROMPTS[i], opts(i + 1)));
 });
 
 test('fairness: one slot, client A queues four, client B one: B runs second, not fifth', async () => {
@@ -168,7 +166,7 @@ test('a failing decode step fails its batch with the error, and the scheduler ke
       failNext = false;
       throw new Error('kernel trapped: unreachable');
     }
-    return model.decodeBatch!(states, tokens, positions);
+    return model.decodeBatch(states as EngineSequence[], tokens, positions);
   };
   const s = new Scheduler(flaky, tokenizer);
   const first = job('f1', 'c', 'Once', { maxTokens: 10, temperature: 0 });
@@ -178,7 +176,7 @@ test('a failing decode step fails its batch with the error, and the scheduler ke
   const second = job('f2', 'c', 'Once upon a time', { maxTokens: 20, temperature: 0 });
   s.submit(second.job);
   const o2 = await second.settled;
-  assert.is(o2.result!.text, alone('Once upon a time', { maxTokens: 20, temperature: 0 }));
+  assert.is(o2.result!.text, await alone('Once upon a time', { maxTokens: 20, temperature: 0 }));
   assert.is(wasm.maxSequences, 4);
 });
 

@@ -10,7 +10,7 @@ import { promisify } from 'node:util';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Arena, planBytes } from '../host/backends/wasm/arena.js';
-import { activationOf, matmulJobs } from '../host/backends/wasm/model.js';
+import { activationOf, matmulJobs } from '../host/backends/wasm/jobs.js';
 import { adaptSpin } from '../host/backends/wasm/control.js';
 import { KernelPool } from '../host/backends/wasm/pool.js';
 import { chooseThreads, openModel } from '../host/engine/open.js';
@@ -153,7 +153,7 @@ test('the barrier, spinning or sleeping, with more threads than cores: the same 
   const weights = quantize(GGMLType.Q4_0, Float32Array.from({ length: rows * cols }, () => (r() * 2 - 1) * 0.05), cols);
   const xs = Float32Array.from({ length: nTok * cols }, () => r() * 2 - 1);
   const xqBytes = (cols / 32) * 72 * nTok;
-  const kind = activationOf({ type: GGMLType.Q4_0, kernel: 'q4_0' });
+  const kind = activationOf('q4_0');
   const results: Array<{ label: string; bits: number[] }> = [];
   for (const [threads, spinLimit] of [[1, undefined], [CORES + 1, undefined], [CORES + 1, 0], [2, 0]] as const) {
     const arena = new Arena(planBytes([weights.length, cols * 4 * nTok, xqBytes, rows * 4 * nTok]), 'the test');

@@ -7,9 +7,10 @@ import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Arena, MemoryTooLargeError, planBytes } from '../host/backends/wasm/arena.js';
-import { finiteScales, finiteScalesQ4_K, repackQ4_0R8, repackQ4_KR4, WasmModel } from '../host/backends/wasm/model.js';
+import { makeLayout } from '../host/backends/wasm/layouts.js';
+import { BLOCK_FORMATS, finiteHalves } from '../host/model/block-formats.js';
 import { KernelError, KernelPool } from '../host/backends/wasm/pool.js';
-import { generate, type TokenModel } from '../host/engine/generate.js';
+import { runToEnd, type TokenModel } from '../host/engine/generate.js';
 import { loadModel } from '../host/engine/load-model.js';
 import { argmax } from '../host/engine/sampler.js';
 import { GGMLType } from '../host/model/ggml-types.js';
@@ -17,26 +18,24 @@ import { readLlama2cTokenizer } from '../host/model/llama2c-tokenizer.js';
 import { SYNTH_SHAPES, synthModel } from '../host/model/synth.js';
 import { sharedModel, sharedTokenizer } from './helpers/paths.js';
 import { agreement } from './helpers/agreement.js';
+import { openWasm, wasmOf } from './helpers/engines.js';
 import { referenceRun, teacherForced } from './helpers/teacher-forced.js';
 
 const STORIES = sharedModel('stories260K.gguf');
 const reference = loadModel(STORIES);
 const promptIds = reference.tokenizer.encode('Once upon a time');
 
-function greedy(model: TokenModel<unknown>, n: number): number[] {
-  const run = generate(model, reference.tokenizer, promptIds, { maxTokens: n, temperature: 0, ignoreEos: true });
-  let r = run.next();
-  while (!r.done) r = run.next();
-  return r.value.ids;
+async function greedy(model: TokenModel<unknown>, n: number): Promise<number[]> {
+  return (await runToEnd(model, reference.tokenizer, promptIds, { maxTokens: n, temperature: 0, ignoreEos: true })).ids;
 }
 
-const referenceIds = greedy(reference.engine as TokenModel<unknown>, 300);
+const referenceIds = await greedy(reference.engine, 300);
 
 for (const threads of [1, 2]) {
   test(`stories260K F32: wasm greedy ids equal the reference for 300 tokens (${threads} thread${threads > 1 ? 's' : ''})`, async () => {
-    const wasm = WasmModel.load(STORIES, { threads, contextSize: 512 });
+    const wasm = await openWasm(STORIES, { threads, contextSize: 512 });
     try {
-      assert.equal(greedy(wasm as TokenModel<unknown>, 300), referenceIds);
+      assert.equal(await greedy(wasm, 300), referenceIds);
     } finally {
       await wasm.close();
     }
@@ -44,14 +43,14 @@ for (const threads of [1, 2]) {
 }
 
 test('prefill in chunks gives the logits of token-by-token decoding', async () => {
-  const chunked = WasmModel.load(STORIES, { contextSize: 64, prefillChunk: 3 });
-  const single = WasmModel.load(STORIES, { contextSize: 64, prefillChunk: 1 });
+  const chunked = await openWasm(STORIES, { contextSize: 64, maxRows: 3 });
+  const single = await openWasm(STORIES, { contextSize: 64, maxRows: 1 });
   try {
     const tokens = [1, ...referenceIds.slice(0, 10)];
-    const a = Float32Array.from(chunked.prefill(chunked.newState(), tokens, 0));
+    const a = Float32Array.from(await chunked.prefill(chunked.newState(), tokens, 0));
     const s = single.newState();
-    let b = single.forward(s, tokens[0], 0);
-    for (let i = 1; i < tokens.length; i++) b = single.forward(s, tokens[i], i);
+    let b = await single.forward(s, tokens[0], 0);
+    for (let i = 1; i < tokens.length; i++) b = await single.forward(s, tokens[i], i);
     for (let i = 0; i < a.length; i++) assert.ok(Math.abs(a[i] - b[i]) < 1e-4 * (1 + Math.abs(b[i])), `logit ${i}: ${a[i]} vs ${b[i]}`);
   } finally {
     await chunked.close();
@@ -60,28 +59,30 @@ test('prefill in chunks gives the logits of token-by-token decoding', async () =
 });
 
 test('decodeBatch: three sequences in one step give the logits each gets alone, bit for bit', async () => {
-  const batched = WasmModel.load(STORIES, { contextSize: 64, maxSequences: 3, threads: 2 });
-  const alone = WasmModel.load(STORIES, { contextSize: 64 });
+  const batched = await openWasm(STORIES, { contextSize: 64, maxSequences: 3, threads: 2 });
+  const alone = await openWasm(STORIES, { contextSize: 64 });
   try {
     const prompts = [promptIds, reference.tokenizer.encode('The cat'), reference.tokenizer.encode('Lily and Ben went to the park')];
     const states = prompts.map(() => batched.newState());
-    const logits: Float32Array[] = prompts.map((p, i) => Float32Array.from(batched.prefill(states[i], p, 0)));
+    const logits: Float32Array[] = [];
+    for (const [i, p] of prompts.entries()) logits.push(Float32Array.from(await batched.prefill(states[i], p, 0)));
     const positions = prompts.map((p) => p.length);
-    const expected = prompts.map((p) => {
+    const expected: Float32Array[][] = [];
+    for (const p of prompts) {
       const s = alone.newState();
-      let l: Float32Array = Float32Array.from(alone.prefill(s, p, 0));
+      let l: Float32Array = Float32Array.from(await alone.prefill(s, p, 0));
       const rows: Float32Array[] = [l];
       for (let step = 0; step < 12; step++) {
-        l = Float32Array.from(alone.forward(s, argmax(l), p.length + step));
+        l = Float32Array.from(await alone.forward(s, argmax(l), p.length + step));
         rows.push(l);
       }
       alone.releaseState(s);
-      return rows;
-    });
+      expected.push(rows);
+    }
     for (let step = 0; step < 12; step++) {
       // sequence 1 sits out every third step: batches change size from step to step
       const active = [0, 1, 2].filter((i) => i !== 1 || step % 3 !== 0);
-      const out = batched.decodeBatch(active.map((i) => states[i]), active.map((i) => argmax(logits[i])), active.map((i) => positions[i]));
+      const out = await batched.decodeBatch(active.map((i) => states[i]), active.map((i) => argmax(logits[i])), active.map((i) => positions[i]));
       active.forEach((i, r) => {
         logits[i] = out[r];
         positions[i]++;
@@ -92,7 +93,10 @@ test('decodeBatch: three sequences in one step give the logits each gets alone, 
       const steps = positions[i] - prompts[i].length;
       assert.equal(Array.from(logits[i]), Array.from(expected[i][steps]), `sequence ${i} after ${steps} steps`);
     }
-    assert.throws(() => batched.decodeBatch([states[0], states[0]], [1, 1], [30, 31]), /appears twice/);
+    await batched.decodeBatch([states[0], states[0]], [1, 1], [30, 31]).then(
+      () => assert.unreachable('a sequence twice in one batch'),
+      (e: Error) => assert.match(e.message, /appears twice/),
+    );
   } finally {
     await batched.close();
     await alone.close();
@@ -100,9 +104,9 @@ test('decodeBatch: three sequences in one step give the logits each gets alone, 
 });
 
 test('f16 KV cache: top-1 agreement with the reference of at least 99% of steps', async () => {
-  const wasm = WasmModel.load(STORIES, { contextSize: 512, kvType: 'f16' });
+  const wasm = await openWasm(STORIES, { contextSize: 512, kvType: 'f16' });
   try {
-    assert.ok((await agreement(wasm, reference.engine as TokenModel<unknown>, [1, ...referenceIds.slice(0, 199)])) >= 0.99);
+    assert.ok((await agreement(wasm, reference.engine, [1, ...referenceIds.slice(0, 199)])) >= 0.99);
   } finally {
     await wasm.close();
   }
@@ -131,12 +135,12 @@ for (const [name, type] of [['q8_0', GGMLType.Q8_0], ['q4_0', GGMLType.Q4_0], ['
     // One thread for the agreement steps: the logits do not depend on the thread count (checked
     // below against two threads), and on a busy 2-core machine 2-thread decode steps measured
     // several times slower than 1-thread ones.
-    const wasm = WasmModel.load(path, { threads: 1 });
+    const wasm = await openWasm(path, { threads: 1 });
     try {
       const prompt = ref.tokenizer.encode('Once upon a time there was a little robot who wanted to see the sea. It walked for days and days until');
-      const run = referenceRun(ref.engine as TokenModel<unknown>, prompt, AGREEMENT_STEPS);
+      const run = referenceRun(ref.engine, prompt, AGREEMENT_STEPS);
       const seq = run.ids;
-      const a = await teacherForced(wasm as TokenModel<unknown>, run);
+      const a = await teacherForced(wasm, run);
       const nearTies = a.misses.filter((m) => m.margin < NEAR_TIE).length;
       const misses = a.misses.map((m) => `pos ${m.pos}: ${m.got} for ${m.reference}, reference top-2 margin ${m.margin.toExponential(1)}`);
       console.log(`  110M ${name}: ${a.agree}/${a.steps} top-1 agree (${(a.share * 100).toFixed(1)}%)${a.misses.length ? `; ${nearTies} of ${a.misses.length} misses at near-ties (< ${NEAR_TIE}): ${misses.join('; ')}` : ''}`);
@@ -145,12 +149,12 @@ for (const [name, type] of [['q8_0', GGMLType.Q8_0], ['q4_0', GGMLType.Q4_0], ['
       // q4_0 and q4_K the 2-thread model keeps ggml's layout (repack: false), so this also checks
       // that the q4_0r8 / q4_Kr4 repack (the default) gives ggml's layout's logits bit for bit.
       const repacked = type === GGMLType.Q4_0 ? 'q4_0r8' : type === GGMLType.Q4_K ? 'q4_Kr4' : undefined;
-      assert.is((wasm as unknown as { layers: Array<{ wq: { kernel: string } }> }).layers[0].wq.kernel, repacked ?? name);
-      const other = WasmModel.load(path, { threads: 2, repack: repacked === undefined });
+      assert.is(wasmOf(wasm).layers[0].wq.kernel, repacked ?? name);
+      const other = await openWasm(path, { threads: 2, repack: repacked === undefined });
       try {
         const [s1, s2] = [wasm.newState(), other.newState()];
-        assert.equal(Array.from(wasm.prefill(s1, seq.slice(0, 11), 0)), Array.from(other.prefill(s2, seq.slice(0, 11), 0)), 'prefill logits');
-        for (let pos = 11; pos < 15; pos++) assert.equal(Array.from(wasm.forward(s1, seq[pos], pos)), Array.from(other.forward(s2, seq[pos], pos)), `decode logits at ${pos}`);
+        assert.equal(Array.from(await wasm.prefill(s1, seq.slice(0, 11), 0)), Array.from(await other.prefill(s2, seq.slice(0, 11), 0)), 'prefill logits');
+        for (let pos = 11; pos < 15; pos++) assert.equal(Array.from(await wasm.forward(s1, seq[pos], pos)), Array.from(await other.forward(s2, seq[pos], pos)), `decode logits at ${pos}`);
       } finally {
         await other.close();
       }
@@ -162,44 +166,52 @@ for (const [name, type] of [['q8_0', GGMLType.Q8_0], ['q4_0', GGMLType.Q4_0], ['
 }
 
 test('a kernel that traps fails the step with a clear error, and the backend keeps serving', async () => {
-  const wasm = WasmModel.load(STORIES, { threads: 2, contextSize: 64 });
+  const wasm = await openWasm(STORIES, { threads: 2, contextSize: 64 });
   try {
+    const { pool, arena } = wasmOf(wasm);
     const bad = 0xfffff000; // past the end of the memory: every access traps
     assert.throws(
-      () => wasm.pool.run([{ kernel: 'matvec_f32', args: [bad, bad, bad, 64, 0, 0], split: { total: 64, startArg: 4, endArg: 5 } }]),
+      () => pool.run([{ kernel: 'matvec_f32', args: [bad, bad, bad, 64, 0, 0], split: { total: 64, startArg: 4, endArg: 5 } }]),
       (e: unknown) => e instanceof KernelError && /kernel matmul\.matvec_f32 failed on thread \d: memory access out of bounds/.test((e as Error).message),
     );
     // only the worker's half of the rows is out of bounds: its trap text reaches the main thread
-    const end = wasm.arena.memory.buffer.byteLength;
+    const end = arena.memory.buffer.byteLength;
     const scratch = 512 * 1024; // below the arena, above every kernel family's static data
     assert.throws(
-      () => wasm.pool.run([{ kernel: 'matvec_f32', args: [end - 32 * 64 * 4, scratch, scratch + 4096, 64, 0, 0], split: { total: 64, startArg: 4, endArg: 5 } }]),
+      () => pool.run([{ kernel: 'matvec_f32', args: [end - 32 * 64 * 4, scratch, scratch + 4096, 64, 0, 0], split: { total: 64, startArg: 4, endArg: 5 } }]),
       (e: unknown) => e instanceof KernelError && /kernel matmul\.matvec_f32 failed on thread 1: memory access out of bounds/.test((e as Error).message),
     );
-    assert.equal(greedy(wasm as TokenModel<unknown>, 20), referenceIds.slice(0, 20));
+    assert.equal(await greedy(wasm, 20), referenceIds.slice(0, 20));
   } finally {
     await wasm.close();
   }
 });
 
 test('NaN in the weights is an error for the request, not a token', async () => {
-  const wasm = WasmModel.load(STORIES, { contextSize: 64 });
+  const wasm = await openWasm(STORIES, { contextSize: 64 });
   try {
-    const info = wasm.file.tensorInfo('output_norm.weight');
-    const norm = new Float32Array(wasm.arena.memory.buffer, wasm.file.data.byteOffset + info.offset, 64);
+    const { file, arena } = wasmOf(wasm);
+    const info = file.tensorInfo('output_norm.weight');
+    const norm = new Float32Array(arena.memory.buffer, file.data.byteOffset + info.offset, 64);
     const saved = norm[3];
     norm[3] = NaN;
-    assert.throws(() => greedy(wasm as TokenModel<unknown>, 5), /non-finite logit/);
+    await greedy(wasm, 5).then(
+      () => assert.unreachable('NaN logits gave a token'),
+      (e: Error) => assert.match(e.message, /non-finite logit/),
+    );
     norm[3] = saved;
-    assert.equal(greedy(wasm as TokenModel<unknown>, 5), referenceIds.slice(0, 5));
+    assert.equal(await greedy(wasm, 5), referenceIds.slice(0, 5));
   } finally {
     await wasm.close();
   }
 });
 
-test('a model that needs more than 4 GiB of kernel memory is refused with a clear message', () => {
+test('a model that needs more than 4 GiB of kernel memory is refused with a clear message', async () => {
   assert.throws(() => new Arena(5 * 2 ** 30, 'a 5 GiB model'), (e: unknown) => e instanceof MemoryTooLargeError && /at most 4 GiB/.test((e as Error).message));
-  assert.throws(() => WasmModel.load(STORIES, { contextSize: 2048, maxSequences: 20000 }), /one WebAssembly memory holds at most 4 GiB/);
+  await openWasm(STORIES, { contextSize: 2048, maxSequences: 20000 }).then(
+    () => assert.unreachable('a 4 GiB+ arena was planned'),
+    (e: Error) => assert.match(e.message, /one WebAssembly memory holds at most 4 GiB/),
+  );
 });
 
 test('q4_0 matrices with an infinite or NaN scale keep ggml\'s layout (the q4_0r8 kernels convert finite scales only)', async () => {
@@ -216,9 +228,9 @@ test('q4_0 matrices with an infinite or NaN scale keep ggml\'s layout (the q4_0r
       w[5 * 18] = scale & 0xff;
       w[5 * 18 + 1] = scale >> 8;
       const before = Uint8Array.from(w);
-      assert.is(finiteScales(w), finite, `scale 0x${scale.toString(16)}`);
+      assert.is(finiteHalves(w, BLOCK_FORMATS.q4_0r8.blockBytes, BLOCK_FORMATS.q4_0r8.madeFrom!.finiteHalves), finite, `scale 0x${scale.toString(16)}`);
       const weight = { ptr, type: GGMLType.Q4_0, kernel: 'q4_0', rows, cols };
-      assert.is(repackQ4_0R8(pool, arena, weight, scratch, bytes), finite);
+      assert.is(makeLayout(pool, arena, weight, scratch, bytes) === 'q4_0r8', finite);
       assert.is(weight.kernel, finite ? 'q4_0r8' : 'q4_0');
       if (!finite) assert.equal(arena.bytes(ptr, bytes), before, 'left as it was');
     }
@@ -242,9 +254,9 @@ test('q4_K matrices with an infinite or NaN d or dmin keep ggml\'s layout (the q
         w[2 * 144 + at] = half & 0xff;
         w[2 * 144 + at + 1] = half >> 8;
         const before = Uint8Array.from(w);
-        assert.is(finiteScalesQ4_K(w), finite, `${at ? 'dmin' : 'd'} 0x${half.toString(16)}`);
+        assert.is(finiteHalves(w, BLOCK_FORMATS.q4_Kr4.blockBytes, BLOCK_FORMATS.q4_Kr4.madeFrom!.finiteHalves), finite, `${at ? 'dmin' : 'd'} 0x${half.toString(16)}`);
         const weight = { ptr, type: GGMLType.Q4_K, kernel: 'q4_K', rows, cols };
-        assert.is(repackQ4_KR4(pool, arena, weight, scratch, bytes), finite);
+        assert.is(makeLayout(pool, arena, weight, scratch, bytes) === 'q4_Kr4', finite);
         assert.is(weight.kernel, finite ? 'q4_Kr4' : 'q4_K');
         if (!finite) assert.equal(arena.bytes(ptr, bytes), before, 'left as it was');
       }

@@ -1,11 +1,13 @@
-// The dispatch of matmul jobs over threads (host/backends/wasm/model.ts matvecJob / matmulJobs,
+// The dispatch of matmul jobs over threads (host/backends/wasm/jobs.ts matvecJob / matmulJobs,
 // control.ts shareOf): every kernel gets row ranges it can take. q4_0r8 kernels read whole 8-row
 // group blocks, so a share starting mid-group would read another group's bytes and write past its
 // end into the next thread's rows; these tests fail if the grain for q4_0r8 drops below 8.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Arena, planBytes } from '../host/backends/wasm/arena.js';
-import { activationOf, matmulJobs, matvecJob, Q16_0S, repackQ4_0R8 } from '../host/backends/wasm/model.js';
+import { activationOf, matmulJobs, matvecJob } from '../host/backends/wasm/jobs.js';
+import { makeLayout } from '../host/backends/wasm/layouts.js';
+import { BLOCK_FORMATS } from '../host/model/block-formats.js';
 import { shareOf } from '../host/backends/wasm/control.js';
 import { KernelPool } from '../host/backends/wasm/pool.js';
 import { mulberry32 } from '../host/engine/sampler.js';
@@ -14,8 +16,8 @@ import { quantize } from '../host/model/quantize/index.js';
 
 test('q4_0r8 jobs split rows in multiples of 8 for every thread count, other kernels in multiples of 4', () => {
   for (const [kernel, grain] of [['q4_0r8', 8], ['q4_0', 4], ['q8_0', 4], ['q4_K', 4]] as const) {
-    const kind = activationOf({ type: GGMLType.Q4_0, kernel });
-    const jobs = [matvecJob(kernel, kind, 0, 0, 0, 64, 200), ...matmulJobs(kernel, kind, 0, 0, 0, 64, 200, 7)];
+    const kind = activationOf(kernel);
+    const jobs = [matvecJob(kernel, kind, 0, 0, 0, 256, 200), ...matmulJobs(kernel, kind, 0, 0, 0, 256, 200, 7)];
     for (const job of jobs) {
       assert.is(job.split?.grain, grain, `${job.kernel} grain`);
       for (let n = 1; n <= 8; n++) {
@@ -26,7 +28,7 @@ test('q4_0r8 jobs split rows in multiples of 8 for every thread count, other ker
       }
     }
   }
-  assert.is(activationOf({ type: GGMLType.Q4_0, kernel: 'q4_0r8' }), Q16_0S);
+  assert.is(activationOf('q4_0r8'), BLOCK_FORMATS.q16_0s);
 });
 
 test('a q4_0r8 matrix split over 3 threads (200 rows: shares of 72, 72, 56) gives the plain q4_0 results bit for bit', async () => {
@@ -34,7 +36,7 @@ test('a q4_0r8 matrix split over 3 threads (200 rows: shares of 72, 72, 56) give
   const r = mulberry32(77);
   const weights = quantize(GGMLType.Q4_0, Float32Array.from({ length: rows * cols }, () => (r() * 2 - 1) * 0.05), cols);
   const xs = Float32Array.from({ length: nTok * cols }, () => r() * 2 - 1);
-  const wBytes = weights.length, xqBytes = (cols / 32) * 72 * nTok;
+  const wBytes = weights.length, xqBytes = (cols / 32) * BLOCK_FORMATS.q16_0s.blockBytes * nTok;
   const arena = new Arena(planBytes([wBytes, wBytes, wBytes, cols * 4 * nTok, xqBytes, xqBytes, rows * 4 * nTok, rows * 4 * nTok]), 'the test');
   const pool = KernelPool.create(arena.memory, { threads: 3 });
   try {
@@ -46,12 +48,12 @@ test('a q4_0r8 matrix split over 3 threads (200 rows: shares of 72, 72, 56) give
     arena.f32(x, cols * nTok).set(xs);
     const yPlain = arena.alloc(rows * 4 * nTok), yPacked = arena.alloc(rows * 4 * nTok);
     const w = { ptr: packed, type: GGMLType.Q4_0, kernel: 'q4_0', rows, cols };
-    assert.ok(repackQ4_0R8(pool, arena, w, scratch, 16 * (cols / 32) * 18), 'repacked (in 16-row steps)');
+    assert.is(makeLayout(pool, arena, w, scratch, 16 * (cols / 32) * BLOCK_FORMATS.q4_0.blockBytes), 'q4_0r8', 'repacked (in 16-row steps)');
     pool.call('quantize_q16_0', x, xq, cols * nTok);
     pool.call('quantize_q16_0s', x, xs16, cols * nTok);
     arena.f32(yPacked, rows * nTok).fill(NaN);
-    pool.run(matmulJobs('q4_0', activationOf({ type: GGMLType.Q4_0, kernel: 'q4_0' }), plain, xq, yPlain, cols, rows, nTok));
-    pool.run(matmulJobs('q4_0r8', Q16_0S, packed, xs16, yPacked, cols, rows, nTok));
+    pool.run(matmulJobs('q4_0', activationOf('q4_0'), plain, xq, yPlain, cols, rows, nTok));
+    pool.run(matmulJobs('q4_0r8', BLOCK_FORMATS.q16_0s, packed, xs16, yPacked, cols, rows, nTok));
     const a = new Uint32Array(arena.f32(yPlain, rows * nTok).slice().buffer), b = new Uint32Array(arena.f32(yPacked, rows * nTok).slice().buffer);
     assert.equal(Array.from(b), Array.from(a));
   } finally {

@@ -12,7 +12,7 @@ export const ROPE_TABLE_P7_D8: StaticArray<u32> = [
   0x3f40ffbd, 0x3f283046, 0x3f43ccb3, 0x3f24eb73, 0x3f7f5f81, 0x3d8f3e32, 0x3f7ffe65, 0x3be55fc7,
 ];
 
-// rope(x = fill(32, seed 5, ×1), 2 heads of 16, ropeDim 16, neox 0) at pos 7
+// rope_many(x = fill(32, seed 5, ×1), one row of 2 heads of 16, ropeDim 16, neox 0) at pos 7
 export const ROPE_NORMAL: StaticArray<u32> = [
   0xbe4c0f8e, 0xbfa56f9a, 0xbf676678, 0x3dc09270, 0xbd950a75, 0xbf12c5c2, 0x3f4b0a49, 0x3e1ccacd,
   0xbf4a2cf4, 0xbf026089, 0x3ea964a8, 0x3f360320, 0xbdeda51c, 0xbf12c3d5, 0xbe60e781, 0xbe9210cd,
@@ -20,7 +20,7 @@ export const ROPE_NORMAL: StaticArray<u32> = [
   0xbe9144ec, 0x3ef810cd, 0xbe70dd19, 0xbf7daa5b, 0xbf5869fa, 0x3db10440, 0x3f36eb6f, 0xbf6c40ba,
 ];
 
-// rope(x = fill(32, seed 5, ×1), 2 heads of 16, ropeDim 16, neox 1) at pos 7
+// rope_many(x = fill(32, seed 5, ×1), one row of 2 heads of 16, ropeDim 16, neox 1) at pos 7
 export const ROPE_NEOX: StaticArray<u32> = [
   0xbe598a5b, 0x3f5e37e3, 0x3e7ebb16, 0x3efe294d, 0xbed4c5ec, 0xbec1f9a1, 0x3f4f14f0, 0xbcc59f46,
   0xbfa3809f, 0xbeceb2b6, 0x3f299de3, 0x3f55323f, 0xbe191157, 0xbf14bc93, 0xbe5bc1ef, 0xbe91d813,
@@ -28,7 +28,7 @@ export const ROPE_NEOX: StaticArray<u32> = [
   0xbeced2f9, 0x3d2036bc, 0xbe9fc22d, 0xbf847e2e, 0xbf4b66e6, 0x3d8fe93d, 0x3f36340e, 0xbf6d1ead,
 ];
 
-// rope(x = fill(32, seed 5, ×1), 2 heads of 16, ropeDim 8, neox 0) at pos 7
+// rope_many(x = fill(32, seed 5, ×1), one row of 2 heads of 16, ropeDim 8, neox 0) at pos 7
 export const ROPE_NORMAL_PARTIAL: StaticArray<u32> = [
   0xbe4c0f8e, 0xbfa56f9a, 0x3d2cd84d, 0x3f6865e2, 0xbecb0c3a, 0xbed73da3, 0x3f4ebb3f, 0xbc9c7bc5,
   0xbf52cca6, 0xbee7d588, 0x3eb168b8, 0x3f3417ca, 0xbdf5dba0, 0xbf128dae, 0xbe618ce8, 0xbe91d0fc,
@@ -36,7 +36,7 @@ export const ROPE_NORMAL_PARTIAL: StaticArray<u32> = [
   0xbe7f2048, 0x3f00cf30, 0xbe83a1b4, 0xbf7c453e, 0xbf5840f8, 0x3dbd21a0, 0x3f366570, 0xbf6ca83c,
 ];
 
-// attention_f32(q = fill(32, seed 6); k rows = fill(80, next), v rows = fill(80, next) appended at positions 0..4 of caches of cap 7; 4 heads, 2 KV heads, headDim 8, nPos 5)
+// attention_many_f32(q = fill(32, seed 6), one row at position 4; k rows = fill(80, next), v rows = fill(80, next) appended at positions 0..4 of caches of cap 7; 4 heads, 2 KV heads, headDim 8)
 export const ATTN_F32: StaticArray<u32> = [
   0x3e42f548, 0xbefae31f, 0x3e2b91d4, 0xbed78c36, 0x3e1967e6, 0x3e2eeb6f, 0x3da8cbf8, 0x3e926239,
   0x3e681d1c, 0xbed802d1, 0x3e3e4ef1, 0xbed40e3a, 0x3db3c67b, 0x3e642c40, 0x3dff990c, 0x3e56571c,
@@ -44,7 +44,7 @@ export const ATTN_F32: StaticArray<u32> = [
   0x3e090b41, 0xbe81ad36, 0xbed095df, 0x3deb0ea4, 0x3eae9d5d, 0xbe45c861, 0x3d13f57e, 0x3e9932ef,
 ];
 
-// attention_f16: the same with k and v stored by kv_append_f16
+// attention_many_f16: the same with k and v stored by kv_append_f16
 export const ATTN_F16: StaticArray<u32> = [
   0x3e42f162, 0xbefadeb7, 0x3e2b93b9, 0xbed78883, 0x3e196ff8, 0x3e2eebb7, 0x3da8cd34, 0x3e9259de,
   0x3e681ec2, 0xbed7fed8, 0x3e3e4e28, 0xbed40a66, 0x3db3cc11, 0x3e643036, 0x3dff9d68, 0x3e564201,

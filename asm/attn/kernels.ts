@@ -1,11 +1,12 @@
-// The `attn` kernels (docs/KERNEL-ABI.md, ABI 2): RoPE, KV-cache append, and attention of one query
-// per head over a KV cache laid out head-major, [kvHead][cap][headDim] (f32, or f16 in the `_f16`
+// The `attn` kernels (docs/KERNEL-ABI.md): RoPE, KV-cache append, and causal attention of query rows
+// over a KV cache laid out head-major, [kvHead][cap][headDim] (f32, or f16 in the `_f16`
 // variants; `cap` = the positions the cache was allocated for), so one head's keys (and values) are
 // one contiguous run; with grouped-query heads and an online softmax: positions stream through, and a
 // running maximum and sum per head rescale the output accumulated in `out` itself, so nothing of
 // length nPos is stored.
-import { f16x4_to_f32x4, f32_to_f16 } from '../lib/f16';
-import { exp4, expf, hmax4, hsum4 } from '../lib/math';
+import { f32_to_f16, halves_s_to_f32x4 } from '../lib/f16';
+import { exp4, expf } from '../lib/math';
+import { hmax_f32, hsum_f32 } from '../lib/simd';
 
 // ---- RoPE ----------------------------------------------------------------------------------
 
@@ -63,13 +64,10 @@ import { exp4, expf, hmax4, hsum4 } from '../lib/math';
   }
 }
 
-/** RoPE in place on nHeads head vectors of one position; cs holds ropeDim/2 pairs (cos θ_i, sin θ_i). */
-export function rope(x: usize, cs: usize, nHeads: i32, headDim: i32, ropeDim: i32, neox: i32): void {
-  const headBytes = <usize>headDim << 2;
-  for (let h = 0; h < nHeads; h++) ropeHead(x + <usize>h * headBytes, cs, ropeDim, neox != 0);
-}
-
-/** RoPE on nTok rows of nHeads·headDim floats; row t uses the ropeDim floats of cs row t. */
+/**
+ * RoPE in place on nTok rows of nHeads·headDim floats; row t uses the ropeDim floats of cs row t:
+ * ropeDim/2 pairs (cos θ_i, sin θ_i) for that row's position.
+ */
 export function rope_many(x: usize, cs: usize, nTok: i32, nHeads: i32, headDim: i32, ropeDim: i32, neox: i32): void {
   const headBytes = <usize>headDim << 2;
   for (let t = 0; t < nTok; t++) {
@@ -116,8 +114,23 @@ export function kv_append_f16(src: usize, cache: usize, pos: i32, nKvHeads: i32,
 
 /** Four cache elements as an f32x4: T = f32 reads floats, T = u16 reads halves. */
 @inline function load4<T>(p: usize): v128 {
-  if (sizeof<T>() == 2) return f16x4_to_f32x4(v128.load16x4_u(p));
+  if (sizeof<T>() == 2) return halves_s_to_f32x4(v128.load16x4_s(p));
   return v128.load(p);
+}
+
+/** out = out·cv (if rescale) + p0·v0 + p1·v1 + p2·v2 + p3·v3 over headDim elements; v_i are cache rows. */
+@inline function addRows4<T>(out: usize, v0: usize, v1: usize, v2: usize, v3: usize, p0: v128, p1: v128, p2: v128, p3: v128,
+  headDim: i32, rescale: bool, cv: v128): void {
+  const es = sizeof<T>();
+  for (let d = 0; d < headDim; d += 4) {
+    const po = out + (<usize>d << 2);
+    const o = <usize>d * es;
+    const sum = f32x4.add(
+      f32x4.add(f32x4.mul(p0, load4<T>(v0 + o)), f32x4.mul(p1, load4<T>(v1 + o))),
+      f32x4.add(f32x4.mul(p2, load4<T>(v2 + o)), f32x4.mul(p3, load4<T>(v3 + o))),
+    );
+    v128.store(po, f32x4.add(rescale ? f32x4.mul(v128.load(po), cv) : v128.load(po), sum));
+  }
 }
 
 /**
@@ -160,7 +173,7 @@ function attendHead<T>(q: usize, k: usize, v: usize, out: usize, stride: usize, 
       s = v128.bitselect(s, f32x4.splat(-Infinity), live);
     }
 
-    const mNew = max<f32>(m, hmax4(s));
+    const mNew = max<f32>(m, hmax_f32(s));
     const p = exp4(f32x4.sub(s, f32x4.splat(mNew)));
     const p0 = f32x4.splat(f32x4.extract_lane(p, 0));
     const p1 = f32x4.splat(f32x4.extract_lane(p, 1));
@@ -172,33 +185,14 @@ function attendHead<T>(q: usize, k: usize, v: usize, out: usize, stride: usize, 
       c = expf(m - mNew); // 0 on the first block (m = −inf)
       m = mNew;
     }
-    l = l * c + hsum4(p);
+    l = l * c + hsum_f32(p);
     if (n == 4) {
       const v1 = v0 + stride;
       const v2 = v1 + stride;
       const v3 = v2 + stride;
-      if (c == 1) {
-        for (let d = 0; d < headDim; d += 4) {
-          const po = out + (<usize>d << 2);
-          const o = <usize>d * es;
-          const sum = f32x4.add(
-            f32x4.add(f32x4.mul(p0, load4<T>(v0 + o)), f32x4.mul(p1, load4<T>(v1 + o))),
-            f32x4.add(f32x4.mul(p2, load4<T>(v2 + o)), f32x4.mul(p3, load4<T>(v3 + o))),
-          );
-          v128.store(po, f32x4.add(v128.load(po), sum));
-        }
-      } else {
-        const cv = f32x4.splat(c);
-        for (let d = 0; d < headDim; d += 4) {
-          const po = out + (<usize>d << 2);
-          const o = <usize>d * es;
-          const sum = f32x4.add(
-            f32x4.add(f32x4.mul(p0, load4<T>(v0 + o)), f32x4.mul(p1, load4<T>(v1 + o))),
-            f32x4.add(f32x4.mul(p2, load4<T>(v2 + o)), f32x4.mul(p3, load4<T>(v3 + o))),
-          );
-          v128.store(po, f32x4.add(f32x4.mul(v128.load(po), cv), sum));
-        }
-      }
+      // the rescale by c only where the maximum moved (a separate loop: no multiply by 1 in the common case)
+      if (c == 1) addRows4<T>(out, v0, v1, v2, v3, p0, p1, p2, p3, headDim, false, f32x4.splat(1));
+      else addRows4<T>(out, v0, v1, v2, v3, p0, p1, p2, p3, headDim, true, f32x4.splat(c));
     } else {
       // the last, partial block: rescale, then add the live rows one by one
       if (c != 1) {
@@ -379,15 +373,6 @@ function attendGroup<T>(q: usize, k: usize, v: usize, out: usize, stride: usize,
   }
 }
 
-/** Heads [h0, h1) of one query position over cache positions [0, nPos) (nPos ≤ cap). */
-@inline function attentionRange<T>(
-  q: usize, kCache: usize, vCache: usize, out: usize,
-  nHeads: i32, nKvHeads: i32, headDim: i32, nPos: i32, cap: i32, scale: f32, h0: i32, h1: i32,
-): void {
-  const qo = <usize>h0 * <usize>headDim << 2;
-  attendHeads<T>(q + qo, kCache, vCache, out + qo, nHeads / nKvHeads, headDim, nPos, cap, scale, h0, h1);
-}
-
 /** Causal prefill: work item w = t·nHeads + h, query row t at position pos0 + t sees [0, pos0 + t]. */
 @inline function attentionManyRange<T>(
   q: usize, kCache: usize, vCache: usize, out: usize,
@@ -405,20 +390,10 @@ function attendGroup<T>(q: usize, k: usize, v: usize, out: usize, stride: usize,
   }
 }
 
-export function attention_f32(
-  q: usize, kCache: usize, vCache: usize, out: usize,
-  nHeads: i32, nKvHeads: i32, headDim: i32, nPos: i32, cap: i32, scale: f32, h0: i32, h1: i32,
-): void {
-  attentionRange<f32>(q, kCache, vCache, out, nHeads, nKvHeads, headDim, nPos, cap, scale, h0, h1);
-}
-
-export function attention_f16(
-  q: usize, kCache: usize, vCache: usize, out: usize,
-  nHeads: i32, nKvHeads: i32, headDim: i32, nPos: i32, cap: i32, scale: f32, h0: i32, h1: i32,
-): void {
-  attentionRange<u16>(q, kCache, vCache, out, nHeads, nKvHeads, headDim, nPos, cap, scale, h0, h1);
-}
-
+/**
+ * Causal attention of nTok query rows at positions pos0.. over f32 caches, work items [w0, w1) =
+ * t·nHeads + h (decode is one row: nTok 1, pos0 = the new position).
+ */
 export function attention_many_f32(
   q: usize, kCache: usize, vCache: usize, out: usize,
   nTok: i32, pos0: i32, nHeads: i32, nKvHeads: i32, headDim: i32, cap: i32, scale: f32, w0: i32, w1: i32,
@@ -426,6 +401,7 @@ export function attention_many_f32(
   attentionManyRange<f32>(q, kCache, vCache, out, nTok, pos0, nHeads, nKvHeads, headDim, cap, scale, w0, w1);
 }
 
+/** attention_many_f32 over f16 caches. */
 export function attention_many_f16(
   q: usize, kCache: usize, vCache: usize, out: usize,
   nTok: i32, pos0: i32, nHeads: i32, nKvHeads: i32, headDim: i32, cap: i32, scale: f32, w0: i32, w1: i32,

@@ -1,15 +1,13 @@
-// `_start` of the attn module: its golden cases. RoPE and attention are checked against scalar f64
-// versions written here (deterministic inputs; GQA, headDim 8..128, f32 and f16 head-major caches of
-// `cap` ≥ nPos positions), against constants the JS reference computed on the same inputs
-// (asm/attn/goldens.ts), and for the invariances the host relies on (split head ranges, prefill =
-// repeated decode). Scratch from SELFTEST_BASE.
+// `_start` of the attn module: its golden cases, run on the kernel set of the flavour being built
+// (./flavour). RoPE and attention are checked against scalar f64 versions written here
+// (deterministic inputs; GQA, headDim 8..128, f32 and f16 head-major caches of `cap` ≥ nPos
+// positions), against constants the JS reference computed on the same inputs (asm/attn/goldens.ts),
+// and for the invariances the host relies on (split head ranges, prefill = repeated decode). Scratch
+// from SELFTEST_BASE.
 import { check, ensureMemory, finish, SELFTEST_BASE } from '../lib/selftest';
 import { f16_to_f32 } from '../lib/f16';
-import { allClose, closeToGolden, fillUniform, loadGolden, sameBits } from '../ops/testkit';
-import {
-  attention_f16, attention_f32, attention_many_f16, attention_many_f32,
-  kv_append_f16, kv_append_f32, rope, rope_many,
-} from './kernels';
+import { allClose, closeToGolden, fillUniform, loadGolden, sameBits } from '../lib/testkit';
+import { attention_many_f16, attention_many_f32, kv_append_f16, kv_append_f32, rope_many } from './flavour';
 import {
   ATTN_F16, ATTN_F32, ROPE_NEOX, ROPE_NORMAL, ROPE_NORMAL_PARTIAL, ROPE_TABLE_P7_D16, ROPE_TABLE_P7_D8,
 } from './goldens';
@@ -73,6 +71,16 @@ function refAttention(q: usize, k: usize, v: usize, out: usize, nHeads: i32, nKv
   }
 }
 
+/** One query row at position nPos − 1 (it sees [0, nPos)), heads [h0, h1), over the f32 caches K, V. */
+function attend32(q: usize, out: usize, nHeads: i32, nKv: i32, hd: i32, nPos: i32, cap: i32, scale: f32, h0: i32, h1: i32): void {
+  attention_many_f32(q, K, V, out, 1, nPos - 1, nHeads, nKv, hd, cap, scale, h0, h1);
+}
+
+/** attend32 over the f16 caches K16, V16. */
+function attend16(q: usize, out: usize, nHeads: i32, nKv: i32, hd: i32, nPos: i32, cap: i32, scale: f32, h0: i32, h1: i32): void {
+  attention_many_f16(q, K16, V16, out, 1, nPos - 1, nHeads, nKv, hd, cap, scale, h0, h1);
+}
+
 function checkAttention(): void {
   // (nHeads, nKvHeads, headDim, nPos): GQA ratios 1, 2, 4, 8; headDim 8 (stories260K) to 128
   const cases: StaticArray<i32> = [4, 2, 8, 5, 8, 2, 16, 33, 4, 4, 64, 17, 8, 1, 128, 3, 2, 1, 16, 1, 8, 2, 8, 300, 6, 2, 64, 30];
@@ -84,15 +92,15 @@ function checkAttention(): void {
     const scale = <f32>(1.0 / Math.sqrt(<f64>hd));
     const s = fillUniform(Q, nHeads * hd, <u32>(1000 + c), 2);
     fillCaches(nPos, nKv, hd, cap, s);
-    attention_f32(Q, K, V, OUT, nHeads, nKv, hd, nPos, cap, scale, 0, nHeads);
+    attend32(Q, OUT, nHeads, nKv, hd, nPos, cap, scale, 0, nHeads);
     refAttention(Q, K, V, REF, nHeads, nKv, hd, nPos, cap, scale, false);
     ok32 = ok32 && allClose(OUT, REF, nHeads * hd, 2e-6, 1e-5);
-    attention_f16(Q, K16, V16, OUT, nHeads, nKv, hd, nPos, cap, scale, 0, nHeads);
+    attend16(Q, OUT, nHeads, nKv, hd, nPos, cap, scale, 0, nHeads);
     refAttention(Q, K16, V16, REF, nHeads, nKv, hd, nPos, cap, scale, true);
     ok16 = ok16 && allClose(OUT, REF, nHeads * hd, 2e-6, 1e-5);
   }
-  check(ok32, 'attention_f32 matches f64 attention (GQA 1, 2, 3, 4, 8, headDim 8-128, nPos 1-300)');
-  check(ok16, 'attention_f16 matches f64 attention over the same halves');
+  check(ok32, 'attention_many_f32 (one query row) matches f64 attention (GQA 1, 2, 3, 4, 8, headDim 8-128, nPos 1-300)');
+  check(ok16, 'attention_many_f16 (one query row) matches f64 attention over the same halves');
 
   // the golden case: 4 heads over 2 KV heads, headDim 8, 5 positions; the k and v rows (position p's
   // 16 floats at p·16, as the QKV matmul leaves them) go in through kv_append, into caches of cap 7
@@ -107,42 +115,42 @@ function checkAttention(): void {
     kv_append_f16(VROWS + (<usize>p * 64), V16, p, 2, 8, 7);
   }
   const scale = <f32>(1.0 / Math.sqrt(8.0));
-  attention_f32(Q, K, V, OUT, 4, 2, 8, 5, 7, scale, 0, 4);
-  check(closeToGolden(OUT, ATTN_F32, 2e-6, 1e-5), 'attention_f32 matches the JS reference golden');
-  attention_f16(Q, K16, V16, OUT, 4, 2, 8, 5, 7, scale, 0, 4);
-  check(closeToGolden(OUT, ATTN_F16, 2e-6, 1e-5), 'attention_f16 matches the JS reference golden');
+  attend32(Q, OUT, 4, 2, 8, 5, 7, scale, 0, 4);
+  check(closeToGolden(OUT, ATTN_F32, 2e-6, 1e-5), 'attention_many_f32 matches the JS reference golden');
+  attend16(Q, OUT, 4, 2, 8, 5, 7, scale, 0, 4);
+  check(closeToGolden(OUT, ATTN_F16, 2e-6, 1e-5), 'attention_many_f16 matches the JS reference golden');
 
   // head ranges that split the work give the same bytes as one call
   const seed = fillUniform(Q, 8 * 16, 77, 2);
   fillCaches(40, 2, 16, 45, seed);
   const sc16 = <f32>0.25;
-  attention_f32(Q, K, V, OUT, 8, 2, 16, 40, 45, sc16, 0, 8);
-  attention_f32(Q, K, V, OUT2, 8, 2, 16, 40, 45, sc16, 0, 3);
-  attention_f32(Q, K, V, OUT2, 8, 2, 16, 40, 45, sc16, 3, 8);
+  attend32(Q, OUT, 8, 2, 16, 40, 45, sc16, 0, 8);
+  attend32(Q, OUT2, 8, 2, 16, 40, 45, sc16, 0, 3);
+  attend32(Q, OUT2, 8, 2, 16, 40, 45, sc16, 3, 8);
   let split = sameBits(OUT, OUT2, 128);
-  attention_f16(Q, K16, V16, OUT, 8, 2, 16, 40, 45, sc16, 0, 8);
-  attention_f16(Q, K16, V16, OUT2, 8, 2, 16, 40, 45, sc16, 0, 5);
-  attention_f16(Q, K16, V16, OUT2, 8, 2, 16, 40, 45, sc16, 5, 8);
+  attend16(Q, OUT, 8, 2, 16, 40, 45, sc16, 0, 8);
+  attend16(Q, OUT2, 8, 2, 16, 40, 45, sc16, 0, 5);
+  attend16(Q, OUT2, 8, 2, 16, 40, 45, sc16, 5, 8);
   split = split && sameBits(OUT, OUT2, 128);
   check(split, 'attention over split head ranges equals one call');
 
-  // prefill: 6 query rows at positions 34..39 equal 6 single-query calls, split at an odd work item
+  // prefill: 6 query rows at positions 34..39 equal 6 one-row calls (repeated decode), split at an odd work item
   fillUniform(Q, 6 * 8 * 16, 78, 2);
   attention_many_f32(Q, K, V, OUT, 6, 34, 8, 2, 16, 45, sc16, 0, 13);
   attention_many_f32(Q, K, V, OUT, 6, 34, 8, 2, 16, 45, sc16, 13, 48);
   let many = true;
   for (let t = 0; t < 6; t++) {
     const row = <usize>t * 8 * 16 * 4;
-    attention_f32(Q + row, K, V, OUT2 + row, 8, 2, 16, 34 + t + 1, 45, sc16, 0, 8);
+    attend32(Q + row, OUT2 + row, 8, 2, 16, 34 + t + 1, 45, sc16, 0, 8);
   }
   many = many && sameBits(OUT, OUT2, 6 * 128);
   attention_many_f16(Q, K16, V16, OUT, 6, 34, 8, 2, 16, 45, sc16, 0, 48);
   for (let t = 0; t < 6; t++) {
     const row = <usize>t * 8 * 16 * 4;
-    attention_f16(Q + row, K16, V16, OUT2 + row, 8, 2, 16, 34 + t + 1, 45, sc16, 0, 8);
+    attend16(Q + row, OUT2 + row, 8, 2, 16, 34 + t + 1, 45, sc16, 0, 8);
   }
   many = many && sameBits(OUT, OUT2, 6 * 128);
-  check(many, 'attention_many equals single-query attention at each position');
+  check(many, 'attention_many over several rows equals one row at a time');
 }
 
 function checkKvAppend(): void {
@@ -210,11 +218,11 @@ function checkRope(): void {
         const o = <usize>(h * hd) << 2;
         refRope(Q + o, REF + o, hd, rd, neox == 1);
       }
-      rope(Q, CS, 3, hd, rd, neox);
+      rope_many(Q, CS, 1, 3, hd, rd, neox);
       ok = ok && allClose(Q, REF, 3 * hd, 1e-6, 1e-6);
     }
   }
-  check(ok, 'rope matches f64 rotation in both layouts, full and partial ropeDim');
+  check(ok, 'rope_many matches f64 rotation in both layouts, full and partial ropeDim');
 
   // position 0 (cos 1, sin 0) leaves x unchanged, bit for bit
   for (let i = 0; i < 64; i++) {
@@ -223,17 +231,17 @@ function checkRope(): void {
   }
   fillUniform(Q, 4 * 128, 3000, 2);
   fillUniform(REF, 4 * 128, 3000, 2);
-  rope(Q, CS, 4, 128, 128, 0);
-  rope(Q, CS, 4, 128, 128, 1);
-  check(sameBits(Q, REF, 4 * 128), 'rope at position 0 is the identity');
+  rope_many(Q, CS, 1, 4, 128, 128, 0);
+  rope_many(Q, CS, 1, 4, 128, 128, 1);
+  check(sameBits(Q, REF, 4 * 128), 'rope_many at position 0 is the identity');
 
-  // rope_many over 3 rows equals rope per row with that row's table
+  // rope_many over 3 rows equals one row at a time with that row's table
   fillUniform(CS, 3 * 16, 3001, 1);
   fillUniform(Q, 3 * 2 * 16, 3002, 2);
   fillUniform(OUT, 3 * 2 * 16, 3002, 2);
   rope_many(Q, CS, 3, 2, 16, 16, 1);
-  for (let t: usize = 0; t < 3; t++) rope(OUT + t * 128, CS + t * 64, 2, 16, 16, 1);
-  check(sameBits(Q, OUT, 3 * 32), 'rope_many equals rope per row');
+  for (let t: usize = 0; t < 3; t++) rope_many(OUT + t * 128, CS + t * 64, 1, 2, 16, 16, 1);
+  check(sameBits(Q, OUT, 3 * 32), 'rope_many over several rows equals one row at a time');
 
   // the JS reference goldens (tables from ropeTable, pos 7)
   const golden: StaticArray<StaticArray<u32>> = [ROPE_NORMAL, ROPE_NEOX, ROPE_NORMAL_PARTIAL];
@@ -241,10 +249,10 @@ function checkRope(): void {
   for (let g = 0; g < 3; g++) {
     loadGolden(CS, g == 2 ? ROPE_TABLE_P7_D8 : ROPE_TABLE_P7_D16);
     fillUniform(Q, 32, 5, 1);
-    rope(Q, CS, 2, 16, g == 2 ? 8 : 16, g == 1 ? 1 : 0);
+    rope_many(Q, CS, 1, 2, 16, g == 2 ? 8 : 16, g == 1 ? 1 : 0);
     gok = gok && closeToGolden(Q, golden[g], 1e-6, 1e-6);
   }
-  check(gok, 'rope matches the JS reference goldens');
+  check(gok, 'rope_many matches the JS reference goldens');
 }
 
 export function _start(): void {

@@ -1,17 +1,82 @@
-// ggml block layouts, mirrored from host/model/ggml-types.ts (the host's one traits table).
-// Every quantized row is a run of these blocks; all multi-byte fields are little-endian.
+// Block layouts of every format the kernels read or write: ggml's weight and activation blocks,
+// wisp's own 16-bit activation blocks, and the repacked weight layouts. This file mirrors the host's
+// block-format table (host/model/block-formats.ts) and test/kernel-blocks.test.ts holds the two to
+// each other: the kernels use these names, never the numbers. All multi-byte fields are little-endian.
+//
+// For each format F: F_BLOCK values per block, F_BYTES bytes per block, then the byte offsets of the
+// block's fields. A repacked layout R interleaves R_ROWS rows: R_BYTES is one group block (R_ROWS
+// rows' blocks of one block index).
 
-// block_q8_0 { f16 d; i8 qs[32] }
-export const QK8_0: i32 = 32;
+// ---- ggml's formats ------------------------------------------------------------------------------
+
+export const F32_BLOCK: i32 = 1;
+export const F32_BYTES: i32 = 4;
+export const F16_BLOCK: i32 = 1;
+export const F16_BYTES: i32 = 2;
+
+// block_q8_0 { f16 d; i8 qs[32] } (weights, and the activations of q8_0 and q4_0 weights)
+export const Q8_0_BLOCK: i32 = 32;
 export const Q8_0_BYTES: i32 = 34;
+export const Q8_0_QS: i32 = 2;
+
 // block_q4_0 { f16 d; u8 qs[16] }: value j (j < 16) is the low nibble of qs[j], value j + 16 the high one; minus 8
-export const QK4_0: i32 = 32;
+export const Q4_0_BLOCK: i32 = 32;
 export const Q4_0_BYTES: i32 = 18;
-// K-quants work on super-blocks of 256 values
-export const QK_K: i32 = 256;
+export const Q4_0_QS: i32 = 2;
+
+// K-quants: super-blocks of 256 values
 // block_q4_K { f16 d; f16 dmin; u8 scales[12] (6-bit scales and mins of 8 sub-blocks); u8 qs[128] }
+export const Q4_K_BLOCK: i32 = 256;
 export const Q4_K_BYTES: i32 = 144;
+export const Q4_K_DMIN: i32 = 2;
+export const Q4_K_SCALES: i32 = 4;
+export const Q4_K_QS: i32 = 16;
+
 // block_q6_K { u8 ql[128]; u8 qh[64]; i8 scales[16]; f16 d }
+export const Q6_K_BLOCK: i32 = 256;
 export const Q6_K_BYTES: i32 = 210;
-// block_q8_K { f32 d; i8 qs[256]; i16 bsums[16] } (activations for K-quant dot products)
+export const Q6_K_QH: i32 = 128;
+export const Q6_K_SCALES: i32 = 192;
+export const Q6_K_D: i32 = 208;
+
+// block_q8_K { f32 d; i8 qs[256]; i16 bsums[16] } (the activations of q4_K and q6_K weights)
+export const Q8_K_BLOCK: i32 = 256;
 export const Q8_K_BYTES: i32 = 292;
+export const Q8_K_QS: i32 = 4;
+export const Q8_K_BSUMS: i32 = 260;
+
+// ---- wisp's 16-bit activations (asm/matmul/quantize16.ts) ------------------------------------------
+
+// q16_0 { f32 d; i16 q[32] }
+export const Q16_0_BLOCK: i32 = 32;
+export const Q16_0_BYTES: i32 = 68;
+export const Q16_0_Q: i32 = 4;
+
+// q16_0s { f32 d; i16 q[32]; i32 e }: q16_0's bytes, then e = 8·Σ q (the −8 of q4_0r8's weights)
+export const Q16_0S_BLOCK: i32 = 32;
+export const Q16_0S_BYTES: i32 = 72;
+export const Q16_0S_SUM: i32 = 68;
+
+// q16_K { f32 d; i16 q[256]; i32 bsums[16] }, bsums[g] = Σ q[16g..16g+16)
+export const Q16_K_BLOCK: i32 = 256;
+export const Q16_K_BYTES: i32 = 580;
+export const Q16_K_Q: i32 = 4;
+export const Q16_K_BSUMS: i32 = 516;
+
+// ---- repacked weights (the same bytes as their ggml type, rows interleaved) ------------------------
+
+// q4_0r8: eight q4_0 rows per group; a group block is two 72-byte halves (rows 0..3, 4..7), each
+// the four rows' f16 scales then four 16-byte chunks (asm/matmul/q4_0r8_x16.ts)
+export const Q4_0R8_ROWS: i32 = 8;
+export const Q4_0R8_BYTES: i32 = 144;
+export const Q4_0R8_HALF: i32 = 72;
+
+// q4_Kr4: four q4_K rows per group; a group block holds their d, dmin, re-encoded scales and mins,
+// and eight sub-blocks of four 16-byte chunks (asm/matmul/q4_kr4_x16.ts)
+export const Q4_KR4_ROWS: i32 = 4;
+export const Q4_KR4_BYTES: i32 = 576;
+export const Q4_KR4_DMIN: i32 = 8;
+export const Q4_KR4_SCALES: i32 = 16;
+export const Q4_KR4_MINS: i32 = 32;
+export const Q4_KR4_HIGH: i32 = 48;
+export const Q4_KR4_QS: i32 = 64;

@@ -1,25 +1,66 @@
-// IEEE half <-> single precision without tables: the half's exponent and mantissa are moved into
-// single-precision position and rescaled by 2^112 (127 - 15 = 112 exponent bias difference), which
-// is exact for normal and subnormal halves alike.
+// The one IEEE half <-> single conversion of every kernel, without tables.
+//
+// Half -> single, one rule in three steps (scalar, four lanes, or four lanes with the constants passed
+// in; each kernel picks the form that suits its code shape, and every form gives the same bits):
+//   1. place: the half's sign smeared over bits 28..31, its exponent and mantissa at bits 13..27
+//      (the half shifted into the f32 exponent/mantissa position);
+//   2. finite: AND with 0x8fffe000 (the sign's copies in bits 28..30 off) and multiply by 2^112 (the
+//      exponent bias difference, 127 − 15): exact for every finite half, normals, subnormals and ±0;
+//   3. specials: a half with the all-ones exponent (infinity or NaN) came out as ±2^16 or more; OR in the
+//      f32 all-ones exponent, which keeps the mantissa (NaN payloads survive, as in ggml's table).
+// Kernels that read only halves known to be finite (the host checks: f16f matrices, repacked scales)
+// stop after step 2. test/kernel-f16.test.ts checks every form on all 65536 halves against the host.
+//
+// Single -> half: f32_to_f16, round to nearest even as ggml's GGML_FP32_TO_FP16.
 
+/** Step 2's AND mask: sign bit 31 kept, its copies in bits 28..30 dropped, exponent and mantissa kept. */
+export const F16_MS: i32 = 0x8fffe000;
+/** Step 2's factor 2^112, as f32 bits. */
+export const F16_K112: i32 = 0x77800000;
+/** Where step 1 leaves the half's exponent field. */
+export const F16_EXP: i32 = 0x0f800000;
+/** The f32 all-ones exponent. */
+export const F32_EXP: i32 = 0x7f800000;
+
+/** One half (the low 16 bits of h) as f32. */
 @inline export function f16_to_f32(h: u32): f32 {
-  const sign = (h & 0x8000) << 16;
-  const em = h & 0x7fff;
-  if (em >= 0x7c00) return reinterpret<f32>(sign | 0x7f800000 | ((em & 0x3ff) << 13)); // inf / nan
-  return reinterpret<f32>(reinterpret<u32>(reinterpret<f32>(em << 13) * reinterpret<f32>(0x77800000)) | sign);
+  const t = <i32>(h << 16) >> 3;
+  const f = reinterpret<f32>(t & F16_MS) * reinterpret<f32>(F16_K112);
+  return (t & F16_EXP) == F16_EXP ? reinterpret<f32>(reinterpret<i32>(f) | F32_EXP) : f;
 }
 
-/** Four halves (in the low 16 bits of each i32 lane) to four floats, the same way. */
-@inline export function f16x4_to_f32x4(h: v128): v128 {
-  const sign = v128.and(i32x4.shl(h, 16), i32x4.splat(0x80000000));
-  const em = v128.and(h, i32x4.splat(0x7fff));
-  const scaled = f32x4.mul(i32x4.shl(em, 13), f32x4.splat(reinterpret<f32>(0x77800000)));
-  const special = i32x4.ge_s(em, i32x4.splat(0x7c00));
-  const infnan = v128.or(i32x4.splat(0x7f800000), i32x4.shl(v128.and(em, i32x4.splat(0x3ff)), 13));
-  return v128.or(v128.bitselect(infnan, scaled, special), sign);
+/** Steps 2 and 3 on four placed halves t, with the four constants passed in (kernels that keep them in registers). */
+@inline export function placed_to_f32x4_k(t: v128, ms: v128, k112: v128, exp16: v128, exp32: v128): v128 {
+  const f = f32x4.mul(v128.and(t, ms), k112);
+  return v128.or(f, v128.and(i32x4.eq(v128.and(t, exp16), exp16), exp32));
 }
 
-/** Round-to-nearest-even single -> half, as ggml's GGML_FP32_TO_FP16 (for f16 KV caches). */
+/** Four halves (the low 16 bits of each i32 lane; the upper bits are ignored) as f32. */
+@inline export function halves_to_f32x4(h: v128): v128 {
+  return placed_to_f32x4_k(i32x4.shr_s(i32x4.shl(h, 16), 3), i32x4.splat(F16_MS), i32x4.splat(F16_K112), i32x4.splat(F16_EXP), i32x4.splat(F32_EXP));
+}
+
+/** halves_to_f32x4 with its constants passed in. */
+@inline export function halves_to_f32x4_k(h: v128, ms: v128, k112: v128, exp16: v128, exp32: v128): v128 {
+  return placed_to_f32x4_k(i32x4.shr_s(i32x4.shl(h, 16), 3), ms, k112, exp16, exp32);
+}
+
+/** Four halves already sign-extended to 32 bits (i32x4.extend_*_i16x8_s, v128.load16x4_s) as f32. */
+@inline export function halves_s_to_f32x4(h: v128): v128 {
+  return placed_to_f32x4_k(i32x4.shl(h, 13), i32x4.splat(F16_MS), i32x4.splat(F16_K112), i32x4.splat(F16_EXP), i32x4.splat(F32_EXP));
+}
+
+/** halves_s_to_f32x4 for finite halves only (steps 1 and 2): wrong for infinities and NaN. */
+@inline export function finite_halves_s_to_f32x4(h: v128): v128 {
+  return finite_halves_s_to_f32x4_k(h, i32x4.splat(F16_MS), i32x4.splat(F16_K112));
+}
+
+/** finite_halves_s_to_f32x4 with its constants passed in. */
+@inline export function finite_halves_s_to_f32x4_k(h: v128, ms: v128, k112: v128): v128 {
+  return f32x4.mul(v128.and(i32x4.shl(h, 13), ms), k112);
+}
+
+/** Round-to-nearest-even single -> half, as ggml's GGML_FP32_TO_FP16 (activation scales, f16 KV caches). */
 export function f32_to_f16(f: f32): u32 {
   const x = reinterpret<u32>(f);
   const sign = (x >> 16) & 0x8000;

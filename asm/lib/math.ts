@@ -67,15 +67,3 @@ const C7: f32 = 1.0 / 5040.0;
 @inline export function siluf(x: f32): f32 {
   return f32x4.extract_lane(silu4(f32x4.splat(x)), 0);
 }
-
-/** Sum of the four lanes of an f32x4. */
-@inline export function hsum4(v: v128): f32 {
-  const s = f32x4.add(v, v128.shuffle<f32>(v, v, 2, 3, 0, 1));
-  return f32x4.extract_lane(s, 0) + f32x4.extract_lane(s, 1);
-}
-
-/** Largest of the four lanes (NaN if any lane is NaN). */
-@inline export function hmax4(v: v128): f32 {
-  const s = f32x4.max(v, v128.shuffle<f32>(v, v, 2, 3, 0, 1));
-  return max<f32>(f32x4.extract_lane(s, 0), f32x4.extract_lane(s, 1));
-}

@@ -4,8 +4,13 @@
 // matvec works on four rows per pass (the i-th rows of the four quarters of [r0, r1), so each lane reads
 // one long sequential stream) and matmul on four tokens per pass, lane i being row or token i, with
 // the same operations in the same order, so matmul over nTok tokens gives exactly nTok matvec results.
-import { f16_to_f32 } from '../lib/f16';
-import { gather_f32, gather_halves, halves_s_to_f32x4, halves_to_f32x4, reduce4_f32, row_ptr, store_lanes, store_quarters } from './simd';
+import { f16_to_f32, finite_halves_s_to_f32x4, halves_s_to_f32x4, halves_to_f32x4 } from '../lib/f16';
+import { gather_f32, gather_halves, reduce4_f32, row_ptr, store_lanes, store_quarters } from '../lib/simd';
+
+// The weight format of a driver call (always a constant: each export compiles to its own code).
+const W_F32: i32 = 0;
+const W_F16: i32 = 1;
+const W_F16F: i32 = 2;
 
 // ---- f32 -------------------------------------------------------------------------------------
 
@@ -29,15 +34,7 @@ import { gather_f32, gather_halves, halves_s_to_f32x4, halves_to_f32x4, reduce4_
 
 /** matvec_f32(w, x: f32*, y: f32*, cols, r0, r1): y[r] = Σ w[r][i]·x[i] for r in [r0, r1). */
 export function matvec_f32(w: usize, x: usize, y: usize, cols: i32, r0: i32, r1: i32): void {
-  const rowBytes = <usize>cols << 2;
-  const last = r1 - 1;
-  const q = (r1 - r0 + 3) >> 2; // lane k takes the k-th quarter of the rows: four long sequential streams
-  for (let i = 0; i < q; i++) {
-    const r = r0 + i;
-    const p0 = row_ptr(w, r, last, rowBytes), p1 = row_ptr(w, r + q, last, rowBytes);
-    const p2 = row_ptr(w, r + 2 * q, last, rowBytes), p3 = row_ptr(w, r + 3 * q, last, rowBytes);
-    store_quarters(y, r, q, r1, dot4_f32(p0, p1, p2, p3, x, cols));
-  }
+  matvec_any(W_F32, w, x, y, cols, r0, r1);
 }
 
 /**
@@ -101,14 +98,13 @@ export function get_row_f32(w: usize, out: usize, cols: i32, row: i32): void {
 // ---- f16 -------------------------------------------------------------------------------------
 // Two variants of each f16 kernel: `_f16` converts every half exactly, infinities and NaN included
 // (halves_s_to_f32x4: 7 operations per four halves); `_f16f` ("finite") takes the same halves to the
-// same floats in 3 operations but is only correct when no half is an infinity or NaN: the host runs a
-// matrix on it only after checking that (finiteHalves in host/backends/wasm/model.ts). Everything
-// else, and so every result bit, is the same.
+// same floats in 3 operations (finite_halves_s_to_f32x4) but is only correct when no half is an
+// infinity or NaN: the host runs a matrix on it only after checking that (finiteHalves in
+// host/backends/wasm/model.ts). Everything else, and so every result bit, is the same.
 
 /** Halves sign-extended to 32-bit lanes -> floats; finite: the 3-operation path for finite halves. */
 @inline function f16_lanes(h: v128, finite: bool): v128 {
-  if (finite) return f32x4.mul(v128.and(i32x4.shl(h, 13), i32x4.splat(0x8fffe000)), f32x4.splat(reinterpret<f32>(0x77800000)));
-  return halves_s_to_f32x4(h);
+  return finite ? finite_halves_s_to_f32x4(h) : halves_s_to_f32x4(h);
 }
 
 /** Four f16 weight rows · one f32 x: lane i = row i. */
@@ -163,23 +159,24 @@ export function get_row_f32(w: usize, out: usize, cols: i32, row: i32): void {
 
 /** matvec_f16(w, x: f32*, y: f32*, cols, r0, r1). */
 export function matvec_f16(w: usize, x: usize, y: usize, cols: i32, r0: i32, r1: i32): void {
-  matvec_f16_any(w, x, y, cols, r0, r1, false);
+  matvec_any(W_F16, w, x, y, cols, r0, r1);
 }
 
 /** matvec_f16f: matvec_f16 for matrices without infinite or NaN halves (see above). */
 export function matvec_f16f(w: usize, x: usize, y: usize, cols: i32, r0: i32, r1: i32): void {
-  matvec_f16_any(w, x, y, cols, r0, r1, true);
+  matvec_any(W_F16F, w, x, y, cols, r0, r1);
 }
 
-@inline function matvec_f16_any(w: usize, x: usize, y: usize, cols: i32, r0: i32, r1: i32, finite: bool): void {
-  const rowBytes = <usize>cols << 1;
+/** y[r] for r in [r0, r1): four rows per pass, lane k from the k-th quarter of the rows (four long sequential streams). */
+@inline function matvec_any(wt: i32, w: usize, x: usize, y: usize, cols: i32, r0: i32, r1: i32): void {
+  const rowBytes = <usize>cols << (wt == W_F32 ? 2 : 1);
   const last = r1 - 1;
-  const q = (r1 - r0 + 3) >> 2; // lane k takes the k-th quarter of the rows: four long sequential streams
+  const q = (r1 - r0 + 3) >> 2;
   for (let i = 0; i < q; i++) {
     const r = r0 + i;
     const p0 = row_ptr(w, r, last, rowBytes), p1 = row_ptr(w, r + q, last, rowBytes);
     const p2 = row_ptr(w, r + 2 * q, last, rowBytes), p3 = row_ptr(w, r + 3 * q, last, rowBytes);
-    store_quarters(y, r, q, r1, dot4_f16(p0, p1, p2, p3, x, cols, finite));
+    store_quarters(y, r, q, r1, wt == W_F32 ? dot4_f32(p0, p1, p2, p3, x, cols) : dot4_f16(p0, p1, p2, p3, x, cols, wt == W_F16F));
   }
 }
 

@@ -14,40 +14,36 @@
 // masks, not shifts (on x86 the shifts and the dot products share two ports; masks run on three):
 // nibbles 0 and 2 as q (c & 0xf, (c >> 8) & 0xf), nibbles 1 and 3 as 16·q (c & 0xf0, (c >> 8) & 0xf0)
 // into a second sum taken >> 4 once per block (exact: 16 times an integer). The −8 of q4_0 comes off
-// once per block as the activation's precomputed 8·Σqx. The scales are converted in three operations,
-// exact for finite halves only: the host repacks only matrices whose scales are all finite.
+// once per block as the activation's precomputed 8·Σqx. The scales are converted in three operations
+// (lib/f16.ts's finite form): the host repacks only matrices whose scales are all finite.
 //
 // Measured (an A/B of the two kernels in one process, one thread, AMD EPYC; `wisp bench kernels` gives
 // the q4_0r8 row): the two halves must share one stream —
 // eight rows read as two 4-row streams ran 18% slower than four rows when the matrix came from DRAM.
 //
-// Exactness: per block and row the integer Σ q·qx − 8·Σ qx is the same integer as q4_0_x16.ts's
+// Exactness: per block and row the integer Σ q·qx − 8·Σ qx is the same integer as act_q16_0.ts's
 // Σ (q − 8)·qx (the ×16 sum covers 16 values per row: |16·Σ q·qx| ≤ 16·16·15·32767 ≈ 1.3e8, exact in i32), and the f32 steps are the same
 // (acc + f32(s)·(dw·dx), blocks in order, acc from 0), so matvec_q4_0r8_x16s / matmul_q4_0r8_x16s
 // equal matvec_q4_0_x16 bit for bit.
-import { Q4_0_BYTES, QK4_0 } from '../lib/blocks';
-import { Q16_0S_BYTES, Q16_0S_SUM } from './quantize16';
-import { row_ptr } from './simd';
-
-/** Bytes of one half block (four rows' q4_0 blocks) and of one group block (eight rows'). */
-const H_BYTES: i32 = 4 * Q4_0_BYTES;
-const G_BYTES: i32 = 8 * Q4_0_BYTES;
+import { Q16_0S_BYTES, Q16_0S_SUM, Q4_0_BLOCK, Q4_0_BYTES, Q4_0R8_BYTES, Q4_0R8_HALF } from '../lib/blocks';
+import { F16_K112, F16_MS, finite_halves_s_to_f32x4_k } from '../lib/f16';
+import { row_ptr } from '../lib/simd';
 
 /**
  * repack_q4_0_r8(src, dst, rows, cols): ggml q4_0 rows (rows a multiple of 8) into the q4_0r8 layout
  * above. src and dst must not overlap (the host repacks through a scratch buffer).
  */
 export function repack_q4_0_r8(src: usize, dst: usize, rows: i32, cols: i32): void {
-  const nb = cols / QK4_0;
+  const nb = cols / Q4_0_BLOCK;
   const rowBytes = <usize>nb * Q4_0_BYTES;
   for (let g = 0; g < rows; g += 8) {
     const s0 = src + <usize>g * rowBytes;
     const d0 = dst + <usize>g * rowBytes;
     for (let b = 0; b < nb; b++) {
       const p = s0 + <usize>b * Q4_0_BYTES;
-      const o = d0 + <usize>b * G_BYTES;
+      const o = d0 + <usize>b * Q4_0R8_BYTES;
       write_half(p, rowBytes, o);
-      write_half(p + 4 * rowBytes, rowBytes, o + H_BYTES);
+      write_half(p + 4 * rowBytes, rowBytes, o + Q4_0R8_HALF);
     }
   }
 }
@@ -82,19 +78,9 @@ export function repack_q4_0_r8(src: usize, dst: usize, rows: i32, cols: i32): vo
   return v128.or(a, i16x8.shl(c, 4));
 }
 
-/**
- * The four rows' f16 scales at p as f32, for finite halves only: sign-extended to 32 bits, exponent
- * and mantissa shifted to their f32 places, the sign's copies in bits 28..30 masked off
- * (ms = 0x8fffe000), scaled by 2^112 (k112), the bias difference: exact for normals, subnormals and
- * zeros. Three operations instead of the eight that also handle infinities and NaN (q4_0_x16.ts).
- */
-@inline function finite_halves(p: usize, ms: v128, k112: v128): v128 {
-  return f32x4.mul(v128.and(i32x4.shl(v128.load16x4_s(p), 13), ms), k112);
-}
-
 /** acc + s·dw·dx: s a half block's integer sums, p the half block (its scales), xb the q16_0s block. */
 @inline function half_acc(acc: v128, s: v128, p: usize, xb: usize, ms: v128, k112: v128): v128 {
-  const scale = f32x4.mul(finite_halves(p, ms, k112), v128.load32_splat(xb));
+  const scale = f32x4.mul(finite_halves_s_to_f32x4_k(v128.load16x4_s(p), ms, k112), v128.load32_splat(xb));
   return f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(s), scale));
 }
 
@@ -103,13 +89,13 @@ export function repack_q4_0_r8(src: usize, dst: usize, rows: i32, cols: i32): vo
  * Per block, each activation pair is splatted once for the eight rows.
  */
 export function matvec_q4_0r8_x16s(w: usize, x: usize, y: usize, cols: i32, r0: i32, r1: i32): void {
-  const nb = cols / QK4_0;
+  const nb = cols / Q4_0_BLOCK;
   const rowBytes = <usize>nb * Q4_0_BYTES;
   const z = cols >> 31;
   // the constants as splats of c | z, also used after the loops (a branch never taken): TurboFan then
-  // computes them once instead of rebuilding each (three instructions) in every block (see q4_0_x16.ts)
+  // computes them once instead of rebuilding each (three instructions) in every block (see act_q16_0.ts)
   const m1 = i16x8.splat(<i16>(0x000f | z)), m16 = i16x8.splat(<i16>(0x00f0 | z));
-  const ms = i32x4.splat(0x8fffe000 | z), k112 = i32x4.splat(0x77800000 | z);
+  const ms = i32x4.splat(F16_MS | z), k112 = i32x4.splat(F16_K112 | z);
   for (let r = r0; r < r1; r += 8) {
     let p = w + <usize>r * rowBytes;
     let xb = x;
@@ -185,8 +171,8 @@ export function matvec_q4_0r8_x16s(w: usize, x: usize, y: usize, cols: i32, r0: 
       }
       const e = v128.load32_splat(xb, Q16_0S_SUM);
       accA = half_acc(accA, i32x4.sub(i32x4.add(sA1, i32x4.shr_s(sA16, 4)), e), p, xb, ms, k112);
-      accB = half_acc(accB, i32x4.sub(i32x4.add(sB1, i32x4.shr_s(sB16, 4)), e), p + H_BYTES, xb, ms, k112);
-      p += G_BYTES;
+      accB = half_acc(accB, i32x4.sub(i32x4.add(sB1, i32x4.shr_s(sB16, 4)), e), p + Q4_0R8_HALF, xb, ms, k112);
+      p += Q4_0R8_BYTES;
       xb += Q16_0S_BYTES;
     }
     if (z != 0) accA = v128.xor(v128.xor(accA, v128.xor(m1, m16)), v128.xor(ms, k112));
@@ -209,18 +195,18 @@ export function matvec_q4_0r8_x16s(w: usize, x: usize, y: usize, cols: i32, r0: 
  * the cache. Each token's integer block sums and f32 steps are matvec's: equal bit for bit.
  */
 export function matmul_q4_0r8_x16s(w: usize, x: usize, y: usize, cols: i32, rows: i32, nTok: i32, r0: i32, r1: i32): void {
-  const nb = cols / QK4_0;
+  const nb = cols / Q4_0_BLOCK;
   const rowBytes = <usize>nb * Q4_0_BYTES, xBytes = <usize>nb * Q16_0S_BYTES;
   const z = cols >> 31;
   const m1 = i16x8.splat(<i16>(0x000f | z));
-  const ms = i32x4.splat(0x8fffe000 | z), k112 = i32x4.splat(0x77800000 | z);
+  const ms = i32x4.splat(F16_MS | z), k112 = i32x4.splat(F16_K112 | z);
   for (let t = 0; t < nTok; t += 4) {
     const lastT = nTok - 1;
     const t0 = row_ptr(x, t, lastT, xBytes), t1 = row_ptr(x, t + 1, lastT, xBytes);
     const t2 = row_ptr(x, t + 2, lastT, xBytes), t3 = row_ptr(x, t + 3, lastT, xBytes);
     for (let r = r0; r < r1; r += 4) {
       // rows r..r+3: the first or second half of the group block of rows r & ~7
-      let p = w + <usize>(r & ~7) * rowBytes + (r & 4 ? <usize>H_BYTES : 0);
+      let p = w + <usize>(r & ~7) * rowBytes + (r & 4 ? <usize>Q4_0R8_HALF : 0);
       let a0 = t0, a1 = t1, a2 = t2, a3 = t3;
       let acc0 = f32x4.splat(0), acc1 = f32x4.splat(0), acc2 = f32x4.splat(0), acc3 = f32x4.splat(0);
       for (let b = 0; b < nb; b++) {
@@ -246,12 +232,12 @@ export function matmul_q4_0r8_x16s(w: usize, x: usize, y: usize, cols: i32, rows
             s3 = i32x4.add(s3, tok_dot(n0, n1, n2, n3, a3 + 4 + (L << 4)));
           }
         }
-        const hw = finite_halves(p, ms, k112);
+        const hw = finite_halves_s_to_f32x4_k(v128.load16x4_s(p), ms, k112);
         acc0 = tok_acc(acc0, s0, hw, a0);
         acc1 = tok_acc(acc1, s1, hw, a1);
         acc2 = tok_acc(acc2, s2, hw, a2);
         acc3 = tok_acc(acc3, s3, hw, a3);
-        p += G_BYTES;
+        p += Q4_0R8_BYTES;
         a0 += Q16_0S_BYTES; a1 += Q16_0S_BYTES; a2 += Q16_0S_BYTES; a3 += Q16_0S_BYTES;
       }
       if (z != 0) acc0 = v128.xor(v128.xor(acc0, m1), v128.xor(ms, k112));

@@ -29,54 +29,53 @@
 // values), turns them to f32 and adds (l0 + l2) + (l1 + l3). The f32 sum rounds, so the partition
 // matters: here nibble s holds exactly the pairs m ≡ s (mod 4), and sum A_s (rows in lanes) is that
 // lane k = s, the same integer (per sub-block |16·S1| ≤ 4·2·15·16·32767 ≈ 6.3e7 and |256·S2| ≤
-// 4·2·15·256·32767 ≈ 1.0e9 < 2^31, shifted back exactly; then the same bound as q4_k_x16.ts).
+// 4·2·15·256·32767 ≈ 1.0e9 < 2^31, shifted back exactly; then the same bound as act_q16_k.ts).
 // The min term Σ_j m_j·(bsums[2j] + bsums[2j+1]) is an exact i32 either way. The f32 steps are the
 // same operations lane-wise ((A0 + A2) + (A1 + A3), ·(dx·d), − f32(msum)·(dx·dmin), acc + ..), with
 // the scales converted in three operations, exact for finite halves only (the host repacks only
 // matrices whose d and dmin are all finite). So matvec_q4_Kr4_x16 and matmul_q4_Kr4_x16 equal
 // matvec_q4_K_x16 bit for bit.
-import { Q4_K_BYTES, QK_K } from '../lib/blocks';
-import { Q16_K_BYTES } from './quantize16';
-
-/** Bytes of one group block (four rows' q4_K blocks). */
-const G_BYTES: i32 = 4 * Q4_K_BYTES;
+import { Q16_K_BYTES, Q16_K_Q, Q4_K_BLOCK, Q4_K_BYTES, Q4_K_DMIN, Q4_K_QS, Q4_K_SCALES, Q4_KR4_BYTES, Q4_KR4_DMIN, Q4_KR4_HIGH, Q4_KR4_MINS, Q4_KR4_QS, Q4_KR4_SCALES } from '../lib/blocks';
+import { F16_K112, F16_MS, finite_halves_s_to_f32x4_k } from '../lib/f16';
+import { q16k_sub_sums } from '../lib/quants';
 
 /**
  * repack_q4_K_r4(src, dst, rows, cols): ggml q4_K rows (rows a multiple of 4) into the q4_Kr4 layout
  * above. src and dst must not overlap (the host repacks through a scratch buffer).
  */
 export function repack_q4_K_r4(src: usize, dst: usize, rows: i32, cols: i32): void {
-  const nb = cols / QK_K;
+  const nb = cols / Q4_K_BLOCK;
   const rowBytes = <usize>nb * Q4_K_BYTES;
   for (let g = 0; g < rows; g += 4) {
     const s0 = src + <usize>g * rowBytes;
     const d0 = dst + <usize>g * rowBytes;
     for (let b = 0; b < nb; b++) {
       const p = s0 + <usize>b * Q4_K_BYTES;
-      const o = d0 + <usize>b * G_BYTES;
+      const o = d0 + <usize>b * Q4_KR4_BYTES;
       for (let i: usize = 0; i < 4; i++) {
         const q = p + i * rowBytes;
         store<u16>(o + 2 * i, load<u16>(q));
-        store<u16>(o + 8 + 2 * i, load<u16>(q, 2));
+        store<u16>(o + Q4_KR4_DMIN + 2 * i, load<u16>(q, Q4_K_DMIN));
         for (let t: usize = 0; t < 4; t++) {
           // ggml's get_scale_min_k4 for sub-blocks t and 4 + t
-          const sa = load<u8>(q + 4 + t) & 63, ma = load<u8>(q + 8 + t) & 63;
-          const sb = (load<u8>(q + 12 + t) & 0xf) | ((load<u8>(q + 4 + t) >> 6) << 4);
-          const mb = (load<u8>(q + 12 + t) >> 4) | ((load<u8>(q + 8 + t) >> 6) << 4);
+          const sc = q + Q4_K_SCALES + t;
+          const sa = load<u8>(sc) & 63, ma = load<u8>(sc, 4) & 63;
+          const sb = (load<u8>(sc, 8) & 0xf) | ((load<u8>(sc) >> 6) << 4);
+          const mb = (load<u8>(sc, 8) >> 4) | ((load<u8>(sc, 4) >> 6) << 4);
           const k = o + 4 * i + t;
-          store<u8>(k, (sa & 0xf) | ((sb & 0xf) << 4), 16);
-          store<u8>(k, (ma & 0xf) | ((mb & 0xf) << 4), 32);
-          store<u8>(k, (sa >> 4) | ((sb >> 4) << 2) | ((ma >> 4) << 4) | ((mb >> 4) << 6), 48);
+          store<u8>(k, (sa & 0xf) | ((sb & 0xf) << 4), Q4_KR4_SCALES);
+          store<u8>(k, (ma & 0xf) | ((mb & 0xf) << 4), Q4_KR4_MINS);
+          store<u8>(k, (sa >> 4) | ((sb >> 4) << 2) | ((ma >> 4) << 4) | ((mb >> 4) << 6), Q4_KR4_HIGH);
         }
       }
       for (let j = 0; j < 8; j++) {
-        const off: usize = <usize>(16 + ((j >> 1) << 5)), hi = (j & 1) << 2;
+        const off: usize = <usize>(Q4_K_QS + ((j >> 1) << 5)), hi = (j & 1) << 2;
         const r0 = sub_words(p + off, hi), r1 = sub_words(p + rowBytes + off, hi);
         const r2 = sub_words(p + 2 * rowBytes + off, hi), r3 = sub_words(p + 3 * rowBytes + off, hi);
         // 4×4 transpose of 32-bit words: chunk L = word L of rows 0..3
         const t0 = i32x4.shuffle(r0, r1, 0, 4, 1, 5), t1 = i32x4.shuffle(r2, r3, 0, 4, 1, 5);
         const t2 = i32x4.shuffle(r0, r1, 2, 6, 3, 7), t3 = i32x4.shuffle(r2, r3, 2, 6, 3, 7);
-        const c = o + 64 + (<usize>j << 6);
+        const c = o + Q4_KR4_QS + (<usize>j << 6);
         v128.store(c, i64x2.shuffle(t0, t1, 0, 2));
         v128.store(c, i64x2.shuffle(t0, t1, 1, 3), 16);
         v128.store(c, i64x2.shuffle(t2, t3, 0, 2), 32);
@@ -99,11 +98,6 @@ export function repack_q4_K_r4(src: usize, dst: usize, rows: i32, cols: i32): vo
   return v128.or(a, i16x8.shl(c, 4));
 }
 
-/** The four rows' f16 at p as f32, finite halves only (see q4_0r8_x16.ts: ms = 0x8fffe000, k112 = 2^112). */
-@inline function finite_halves(p: usize, ms: v128, k112: v128): v128 {
-  return f32x4.mul(v128.and(i32x4.shl(v128.load16x4_s(p), 13), ms), k112);
-}
-
 /** Byte t of each i32 lane of v (the four rows' 6-bit value of one sub-block). */
 @inline function lane_byte(v: v128, t: i32, mff: v128): v128 {
   if (t == 0) return v128.and(v, mff);
@@ -116,14 +110,14 @@ export function repack_q4_K_r4(src: usize, dst: usize, rows: i32, cols: i32): vo
  * t = ((A0 + A2) + (A1 + A3))·(dx·d), u = f32(msum)·(dx·dmin).
  */
 @inline function block_dot(acc: v128, p: usize, xb: usize, z: i32, m0: v128, m1: v128, m2: v128, mff: v128, ms: v128, k112: v128): v128 {
-  // a_s: the four rows' sums over the value pairs m ≡ s (mod 4), Σ_j sc_j·(…) (q4_k_x16.ts's lane s)
+  // a_s: the four rows' sums over the value pairs m ≡ s (mod 4), Σ_j sc_j·(…) (act_q16_k.ts's lane s)
   let a0 = i32x4.splat(0), a1 = i32x4.splat(0), a2 = i32x4.splat(0), a3 = i32x4.splat(0);
-  let q = p + 64, xq = xb + 4;
+  let q = p + Q4_KR4_QS, xq = xb + Q16_K_Q;
   // the scales of sub-blocks 0..3, then 4..7, are the bytes of sv's row lanes, lowest first (one
   // loop of eight, not two of four: V8 then spills fewer of the sums, measured 4% faster)
-  let sv = v128.or(v128.and(v128.load(p, 16), i8x16.splat(<i8>(0x0f | z))), v128.and(i32x4.shl(v128.load(p, 48), 4), i8x16.splat(<i8>(0x30 | z))));
+  let sv = v128.or(v128.and(v128.load(p, Q4_KR4_SCALES), i8x16.splat(<i8>(0x0f | z))), v128.and(i32x4.shl(v128.load(p, Q4_KR4_HIGH), 4), i8x16.splat(<i8>(0x30 | z))));
   for (let j = 0; j < 8; j++) {
-    if (j == 4) sv = v128.or(v128.and(i32x4.shr_u(v128.load(p, 16), 4), i8x16.splat(<i8>(0x0f | z))), v128.and(i32x4.shl(v128.load(p, 48), 2), i8x16.splat(<i8>(0x30 | z))));
+    if (j == 4) sv = v128.or(v128.and(i32x4.shr_u(v128.load(p, Q4_KR4_SCALES), 4), i8x16.splat(<i8>(0x0f | z))), v128.and(i32x4.shl(v128.load(p, Q4_KR4_HIGH), 2), i8x16.splat(<i8>(0x30 | z))));
     // chunk 0, then chunks 1..3 each behind an opaque `if (z == 0)` (V8 would otherwise issue all the
     // sub-block's loads first and spill); xl steps by 16 so every splat takes offset 0, 4, 8 or 12
     // (V8 materializes each other offset of a load_splat in a register of its own: measured 4%)
@@ -168,12 +162,10 @@ export function repack_q4_K_r4(src: usize, dst: usize, rows: i32, cols: i32): vo
   }
   // the min term: Σ_j m_j·(bsums[2j] + bsums[2j+1]), rows in lanes
   const n4 = i8x16.splat(<i8>(0x0f | z)), n30 = i8x16.splat(<i8>(0x30 | z));
-  const ml = v128.load(p, 32), h2 = v128.load(p, 48);
+  const ml = v128.load(p, Q4_KR4_MINS), h2 = v128.load(p, Q4_KR4_HIGH);
   const mnA = v128.or(v128.and(ml, n4), v128.and(h2, n30));
   const mnB = v128.or(v128.and(i32x4.shr_u(ml, 4), n4), v128.and(i32x4.shr_u(h2, 2), n30));
-  const b0 = v128.load(xb, 516), b1 = v128.load(xb, 532), b2 = v128.load(xb, 548), b3 = v128.load(xb, 564);
-  const lo = i32x4.add(i32x4.shuffle(b0, b1, 0, 2, 4, 6), i32x4.shuffle(b0, b1, 1, 3, 5, 7)); // 32-value sums 0-3
-  const hi = i32x4.add(i32x4.shuffle(b2, b3, 0, 2, 4, 6), i32x4.shuffle(b2, b3, 1, 3, 5, 7)); // 4-7
+  const lo = q16k_sub_sums(xb, 0), hi = q16k_sub_sums(xb, 1); // the 32-value sums of sub-blocks 0-3, 4-7
   let msum = i32x4.mul(lane_byte(mnA, 0, mff), i32x4.shuffle(lo, lo, 0, 0, 0, 0));
   msum = i32x4.add(msum, i32x4.mul(lane_byte(mnA, 1, mff), i32x4.shuffle(lo, lo, 1, 1, 1, 1)));
   msum = i32x4.add(msum, i32x4.mul(lane_byte(mnA, 2, mff), i32x4.shuffle(lo, lo, 2, 2, 2, 2)));
@@ -184,26 +176,26 @@ export function repack_q4_K_r4(src: usize, dst: usize, rows: i32, cols: i32): vo
   msum = i32x4.add(msum, i32x4.mul(lane_byte(mnB, 3, mff), i32x4.shuffle(hi, hi, 3, 3, 3, 3)));
   const dx = v128.load32_splat(xb);
   const f = f32x4.add(f32x4.add(f32x4.convert_i32x4_s(a0), f32x4.convert_i32x4_s(a2)), f32x4.add(f32x4.convert_i32x4_s(a1), f32x4.convert_i32x4_s(a3)));
-  const t = f32x4.mul(f, f32x4.mul(dx, finite_halves(p, ms, k112)));
-  const u = f32x4.mul(f32x4.convert_i32x4_s(msum), f32x4.mul(dx, finite_halves(p + 8, ms, k112)));
+  const t = f32x4.mul(f, f32x4.mul(dx, finite_halves_s_to_f32x4_k(v128.load16x4_s(p), ms, k112)));
+  const u = f32x4.mul(f32x4.convert_i32x4_s(msum), f32x4.mul(dx, finite_halves_s_to_f32x4_k(v128.load16x4_s(p, Q4_KR4_DMIN), ms, k112)));
   return f32x4.add(acc, f32x4.sub(t, u));
 }
 
 /** matvec_q4_Kr4_x16(w, x: q16_K*, y: f32*, cols, r0, r1): w in q4_Kr4, r0 and r1 multiples of 4. */
 export function matvec_q4_Kr4_x16(w: usize, x: usize, y: usize, cols: i32, r0: i32, r1: i32): void {
-  const nb = cols / QK_K;
+  const nb = cols / Q4_K_BLOCK;
   const rowBytes = <usize>nb * Q4_K_BYTES;
   const z = cols >> 31;
   const m0 = i16x8.splat(<i16>(0x000f | z)), m1 = i16x8.splat(<i16>(0x00f0 | z)), m2 = i16x8.splat(<i16>(0x0f00 | z));
   const mff = i32x4.splat(0xff | z);
-  const ms = i32x4.splat(0x8fffe000 | z), k112 = i32x4.splat(0x77800000 | z);
+  const ms = i32x4.splat(F16_MS | z), k112 = i32x4.splat(F16_K112 | z);
   for (let r = r0; r < r1; r += 4) {
     let p = w + <usize>r * rowBytes;
     let xb = x;
     let acc = f32x4.splat(0);
     for (let b = 0; b < nb; b++) {
       acc = block_dot(acc, p, xb, z, m0, m1, m2, mff, ms, k112);
-      p += G_BYTES;
+      p += Q4_KR4_BYTES;
       xb += Q16_K_BYTES;
     }
     if (z != 0) acc = v128.xor(v128.xor(acc, v128.xor(m0, m1)), v128.xor(v128.xor(ms, k112), v128.xor(m2, mff)));
@@ -220,12 +212,12 @@ export function matvec_q4_Kr4_x16(w: usize, x: usize, y: usize, cols: i32, r0: i
  * matvec's: equal bit for bit.
  */
 export function matmul_q4_Kr4_x16(w: usize, x: usize, y: usize, cols: i32, rows: i32, nTok: i32, r0: i32, r1: i32): void {
-  const nb = cols / QK_K;
+  const nb = cols / Q4_K_BLOCK;
   const rowBytes = <usize>nb * Q4_K_BYTES, xBytes = <usize>nb * Q16_K_BYTES;
   const z = cols >> 31;
   const m0 = i16x8.splat(<i16>(0x000f | z)), m1 = i16x8.splat(<i16>(0x00f0 | z)), m2 = i16x8.splat(<i16>(0x0f00 | z));
   const mff = i32x4.splat(0xff | z);
-  const ms = i32x4.splat(0x8fffe000 | z), k112 = i32x4.splat(0x77800000 | z);
+  const ms = i32x4.splat(F16_MS | z), k112 = i32x4.splat(F16_K112 | z);
   for (let t0 = 0; t0 < nTok; t0 += 4) {
     const t1 = min(t0 + 4, nTok);
     for (let r = r0; r < r1; r += 4) {
@@ -236,7 +228,7 @@ export function matmul_q4_Kr4_x16(w: usize, x: usize, y: usize, cols: i32, rows:
         let acc = f32x4.splat(0);
         for (let b = 0; b < nb; b++) {
           acc = block_dot(acc, p, xb, z, m0, m1, m2, mff, ms, k112);
-          p += G_BYTES;
+          p += Q4_KR4_BYTES;
           xb += Q16_K_BYTES;
         }
         if (z != 0) acc = v128.xor(v128.xor(acc, v128.xor(m0, m1)), v128.xor(v128.xor(ms, k112), v128.xor(m2, mff)));

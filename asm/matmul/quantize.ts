@@ -3,9 +3,10 @@
 // (and so to host/model/quantize/, which the tests hold them to), degenerate blocks included (all
 // values subnormal: ±inf/NaN products become byte 0, as x86 ggml and the JS quantizers give).
 // Not matched: inputs containing NaN (the block maximum then differs; the output is garbage either way).
+import { Q8_0_BLOCK, Q8_0_BYTES, Q8_0_QS, Q8_K_BLOCK, Q8_K_BSUMS, Q8_K_BYTES, Q8_K_QS } from '../lib/blocks';
 import { f32_to_f16 } from '../lib/f16';
-import { Q8_0_BYTES, Q8_K_BYTES } from '../lib/blocks';
-import { reduce4_i32 } from './simd';
+import { amax256, amax8 } from '../lib/quants';
+import { hmax_f32, reduce4_i32 } from '../lib/simd';
 
 /** C's roundf on four lanes: to nearest, halves away from zero, done exactly (x − trunc(x) is exact). */
 @inline function round_away(v: v128): v128 {
@@ -13,12 +14,6 @@ import { reduce4_i32 } from './simd';
   const half = f32x4.ge(f32x4.abs(f32x4.sub(v, t)), f32x4.splat(0.5));
   const one = v128.or(v128.and(v, i32x4.splat(0x80000000)), f32x4.splat(1.0)); // ±1 with v's sign
   return f32x4.add(t, v128.and(half, one));
-}
-
-/** The largest lane. */
-@inline function hmax_f32(m: v128): f32 {
-  m = f32x4.max(m, i32x4.shuffle(m, m, 2, 3, 0, 1));
-  return f32x4.extract_lane(f32x4.max(m, i32x4.shuffle(m, m, 1, 0, 3, 2)), 0);
 }
 
 /**
@@ -47,15 +42,13 @@ import { reduce4_i32 } from './simd';
  * with d = absmax/127 (rounded to f16 when stored), q = roundf(x · (1/d)) using the unrounded d, as ggml.
  */
 export function quantize_q8_0(x: usize, out: usize, n: i32): void {
-  const nb = n >> 5;
+  const nb = n / Q8_0_BLOCK;
   for (let b = 0; b < nb; b++) {
     const p = x + (<usize>b << 7);
     const o = out + <usize>b * Q8_0_BYTES;
     const v0 = v128.load(p), v1 = v128.load(p, 16), v2 = v128.load(p, 32), v3 = v128.load(p, 48);
     const v4 = v128.load(p, 64), v5 = v128.load(p, 80), v6 = v128.load(p, 96), v7 = v128.load(p, 112);
-    const m01 = f32x4.max(f32x4.abs(v0), f32x4.abs(v1)), m23 = f32x4.max(f32x4.abs(v2), f32x4.abs(v3));
-    const m45 = f32x4.max(f32x4.abs(v4), f32x4.abs(v5)), m67 = f32x4.max(f32x4.abs(v6), f32x4.abs(v7));
-    const amax = hmax_f32(f32x4.max(f32x4.max(m01, m23), f32x4.max(m45, m67)));
+    const amax = hmax_f32(amax8(v0, v1, v2, v3, v4, v5, v6, v7));
     const d: f32 = amax / 127.0;
     const id: f32 = d != 0 ? <f32>1.0 / d : 0;
     store<u16>(o, <u16>f32_to_f16(d));
@@ -64,8 +57,8 @@ export function quantize_q8_0(x: usize, out: usize, n: i32): void {
     const q2 = roundf_i32(f32x4.mul(v2, s)), q3 = roundf_i32(f32x4.mul(v3, s));
     const q4 = roundf_i32(f32x4.mul(v4, s)), q5 = roundf_i32(f32x4.mul(v5, s));
     const q6 = roundf_i32(f32x4.mul(v6, s)), q7 = roundf_i32(f32x4.mul(v7, s));
-    v128.store(o, low_bytes(q0, q1, q2, q3), 2);
-    v128.store(o, low_bytes(q4, q5, q6, q7), 18);
+    v128.store(o, low_bytes(q0, q1, q2, q3), Q8_0_QS);
+    v128.store(o, low_bytes(q4, q5, q6, q7), Q8_0_QS + 16);
   }
 }
 
@@ -94,21 +87,15 @@ export function quantize_q8_0(x: usize, out: usize, n: i32): void {
  * bsums[g] = Σ qs[16g..16g+16). An all-zero block is all zero bytes.
  */
 export function quantize_q8_K(x: usize, out: usize, n: i32): void {
-  const nb = n >> 8;
+  const nb = n / Q8_K_BLOCK;
   for (let b = 0; b < nb; b++) {
     const p = x + (<usize>b << 10);
     const o = out + <usize>b * Q8_K_BYTES;
-    let m = f32x4.splat(0);
-    for (let i: usize = 0; i < 1024; i += 64) {
-      const a = f32x4.max(f32x4.abs(v128.load(p + i)), f32x4.abs(v128.load(p + i, 16)));
-      const c = f32x4.max(f32x4.abs(v128.load(p + i, 32)), f32x4.abs(v128.load(p + i, 48)));
-      m = f32x4.max(m, f32x4.max(a, c));
-    }
-    const amax = hmax_f32(m);
+    const amax = hmax_f32(amax256(p));
     if (amax == 0) {
       const z = i32x4.splat(0);
       for (let i: usize = 0; i < 288; i += 16) v128.store(o + i, z);
-      store<u32>(o, 0, 288);
+      store<u32>(o, 0, Q8_K_BYTES - 4);
       continue;
     }
     // the first value whose magnitude is amax, with its sign
@@ -124,10 +111,10 @@ export function quantize_q8_K(x: usize, out: usize, n: i32): void {
     const iscale: f32 = <f32>-127.0 / max;
     const s = f32x4.splat(iscale);
     for (let h: usize = 0; h < 2; h++) {
-      const ph = p + (h << 9), oh = o + 4 + (h << 7);
+      const ph = p + (h << 9), oh = o + Q8_K_QS + (h << 7);
       const s0 = reduce4_i32(q8k_group(ph, oh, s), q8k_group(ph + 64, oh + 16, s), q8k_group(ph + 128, oh + 32, s), q8k_group(ph + 192, oh + 48, s));
       const s1 = reduce4_i32(q8k_group(ph + 256, oh + 64, s), q8k_group(ph + 320, oh + 80, s), q8k_group(ph + 384, oh + 96, s), q8k_group(ph + 448, oh + 112, s));
-      v128.store(o + 260 + (h << 4), i16x8.narrow_i32x4_s(s0, s1));
+      v128.store(o + Q8_K_BSUMS + (h << 4), i16x8.narrow_i32x4_s(s0, s1));
     }
     store<f32>(o, <f32>1.0 / iscale);
   }

@@ -10,18 +10,9 @@
 // [−32767, 32767] (NaN → 0); bsums[g] = Σ q[16g..16g+16) (|bsums| ≤ 16·32767, hence i32). q is never
 // −32768, so |q| ≤ 32767 is what the kernels' overflow bounds use. host/kernels/reference/matmul.ts
 // (quantizeQ16_0 / quantizeQ16_K) writes the same bytes.
-import { reduce4_i32 } from './simd';
-
-export const Q16_0_BYTES: i32 = 68;
-export const Q16_K_BYTES: i32 = 580;
-export const Q16_0S_BYTES: i32 = 72;
-/** Offset of e = 8·Σ q in a q16_0s block (|e| ≤ 8·32·32767 ≈ 8.4e6). */
-export const Q16_0S_SUM: i32 = 68;
-
-@inline function hmax_f32(m: v128): f32 {
-  m = f32x4.max(m, i32x4.shuffle(m, m, 2, 3, 0, 1));
-  return f32x4.extract_lane(f32x4.max(m, i32x4.shuffle(m, m, 1, 0, 3, 2)), 0);
-}
+import { Q16_0_BLOCK, Q16_0_BYTES, Q16_0_Q, Q16_0S_BYTES, Q16_0S_SUM, Q16_K_BLOCK, Q16_K_BSUMS, Q16_K_BYTES, Q16_K_Q } from '../lib/blocks';
+import { amax256, amax8 } from '../lib/quants';
+import { hmax_f32, reduce4_i32 } from '../lib/simd';
 
 /** nearest-even(v·s) as i32 lanes, clamped to ±32767 (trunc_sat: NaN → 0, ±inf saturate then clamp). */
 @inline function q16_lanes(v: v128, s: v128): v128 {
@@ -45,24 +36,22 @@ export function quantize_q16_0s(x: usize, out: usize, n: i32): void {
 }
 
 @inline function quantize_blocks32(x: usize, out: usize, n: i32, blockBytes: i32, withSum: bool): void {
-  const nb = n >> 5;
+  const nb = n / Q16_0_BLOCK;
   for (let b = 0; b < nb; b++) {
     const p = x + (<usize>b << 7);
     const o = out + <usize>b * blockBytes;
     const v0 = v128.load(p), v1 = v128.load(p, 16), v2 = v128.load(p, 32), v3 = v128.load(p, 48);
     const v4 = v128.load(p, 64), v5 = v128.load(p, 80), v6 = v128.load(p, 96), v7 = v128.load(p, 112);
-    const m01 = f32x4.max(f32x4.abs(v0), f32x4.abs(v1)), m23 = f32x4.max(f32x4.abs(v2), f32x4.abs(v3));
-    const m45 = f32x4.max(f32x4.abs(v4), f32x4.abs(v5)), m67 = f32x4.max(f32x4.abs(v6), f32x4.abs(v7));
-    const d = scale_of(hmax_f32(f32x4.max(f32x4.max(m01, m23), f32x4.max(m45, m67))));
+    const d = scale_of(hmax_f32(amax8(v0, v1, v2, v3, v4, v5, v6, v7)));
     const id: f32 = d != 0 ? <f32>1.0 / d : 0;
     store<f32>(o, d);
     const s = f32x4.splat(id);
     const q0 = q16_lanes(v0, s), q1 = q16_lanes(v1, s), q2 = q16_lanes(v2, s), q3 = q16_lanes(v3, s);
     const q4 = q16_lanes(v4, s), q5 = q16_lanes(v5, s), q6 = q16_lanes(v6, s), q7 = q16_lanes(v7, s);
-    v128.store(o, i16x8.narrow_i32x4_s(q0, q1), 4);
-    v128.store(o, i16x8.narrow_i32x4_s(q2, q3), 20);
-    v128.store(o, i16x8.narrow_i32x4_s(q4, q5), 36);
-    v128.store(o, i16x8.narrow_i32x4_s(q6, q7), 52);
+    v128.store(o, i16x8.narrow_i32x4_s(q0, q1), Q16_0_Q);
+    v128.store(o, i16x8.narrow_i32x4_s(q2, q3), Q16_0_Q + 16);
+    v128.store(o, i16x8.narrow_i32x4_s(q4, q5), Q16_0_Q + 32);
+    v128.store(o, i16x8.narrow_i32x4_s(q6, q7), Q16_0_Q + 48);
     if (withSum) {
       const t = i32x4.add(i32x4.add(i32x4.add(q0, q1), i32x4.add(q2, q3)), i32x4.add(i32x4.add(q4, q5), i32x4.add(q6, q7)));
       const u = i32x4.add(t, i32x4.shuffle(t, t, 2, 3, 0, 1));
@@ -82,24 +71,18 @@ export function quantize_q16_0s(x: usize, out: usize, n: i32): void {
 
 /** quantize_q16_K(x: f32*, out: q16_K*, n): n values (a multiple of 256) into blocks { f32 d; i16 q[256]; i32 bsums[16] }. */
 export function quantize_q16_K(x: usize, out: usize, n: i32): void {
-  const nb = n >> 8;
+  const nb = n / Q16_K_BLOCK;
   for (let b = 0; b < nb; b++) {
     const p = x + (<usize>b << 10);
     const o = out + <usize>b * Q16_K_BYTES;
-    let m = f32x4.splat(0);
-    for (let i: usize = 0; i < 1024; i += 64) {
-      const a = f32x4.max(f32x4.abs(v128.load(p + i)), f32x4.abs(v128.load(p + i, 16)));
-      const c = f32x4.max(f32x4.abs(v128.load(p + i, 32)), f32x4.abs(v128.load(p + i, 48)));
-      m = f32x4.max(m, f32x4.max(a, c));
-    }
-    const d = scale_of(hmax_f32(m));
+    const d = scale_of(hmax_f32(amax256(p)));
     const id: f32 = d != 0 ? <f32>1.0 / d : 0;
     store<f32>(o, d);
     const s = f32x4.splat(id);
     for (let g: usize = 0; g < 16; g += 4) {
-      const pg = p + (g << 6), og = o + 4 + (g << 5);
+      const pg = p + (g << 6), og = o + Q16_K_Q + (g << 5);
       const sums = reduce4_i32(q16k_group(pg, og, s), q16k_group(pg + 64, og + 32, s), q16k_group(pg + 128, og + 64, s), q16k_group(pg + 192, og + 96, s));
-      v128.store(o + 516 + (g << 2), sums);
+      v128.store(o + Q16_K_BSUMS + (g << 2), sums);
     }
   }
 }

@@ -13,20 +13,18 @@
 import { check, ensureMemory, finish, print, SELFTEST_BASE } from '../lib/selftest';
 import { f16_to_f32, f32_to_f16 } from '../lib/f16';
 import {
-  quantize_q8_0, quantize_q8_K,
-} from './quantize';
-import { get_row_f16, get_row_f32, matmul_f16, matmul_f16f, matmul_f32, matvec_f16, matvec_f16f, matvec_f32 } from './float';
-import { get_row_q8_0, matmul_q8_0, matvec_q8_0 } from './q8_0';
-import { get_row_q4_0, matmul_q4_0, matvec_q4_0 } from './q4_0';
-import { get_row_q4_K, matmul_q4_K, matvec_q4_K } from './q4_k';
-import { get_row_q6_K, matmul_q6_K, matvec_q6_K } from './q6_k';
-import { Q16_0S_BYTES, Q16_0S_SUM, quantize_q16_0, quantize_q16_0s, quantize_q16_K } from './quantize16';
-import { matmul_q8_0_x16, matvec_q8_0_x16 } from './q8_0_x16';
-import { matmul_q4_0_x16, matvec_q4_0_x16 } from './q4_0_x16';
-import { matmul_q4_0r8_x16s, matvec_q4_0r8_x16s, repack_q4_0_r8 } from './q4_0r8_x16';
-import { matmul_q4_K_x16, matvec_q4_K_x16 } from './q4_k_x16';
-import { matmul_q4_Kr4_x16, matvec_q4_Kr4_x16, repack_q4_K_r4 } from './q4_kr4_x16';
-import { matmul_q6_K_x16, matvec_q6_K_x16 } from './q6_k_x16';
+  get_row_f16, get_row_f32, get_row_q4_0, get_row_q4_K, get_row_q6_K, get_row_q8_0,
+  matmul_f16, matmul_f16f, matmul_f32, matmul_q4_0, matmul_q4_0_x16, matmul_q4_0r8_x16s, matmul_q4_K, matmul_q4_K_x16,
+  matmul_q4_Kr4_x16, matmul_q6_K, matmul_q6_K_x16, matmul_q8_0, matmul_q8_0_x16,
+  matvec_f16, matvec_f16f, matvec_f32, matvec_q4_0, matvec_q4_0_x16, matvec_q4_0r8_x16s, matvec_q4_K, matvec_q4_K_x16,
+  matvec_q4_Kr4_x16, matvec_q6_K, matvec_q6_K_x16, matvec_q8_0, matvec_q8_0_x16,
+  quantize_q16_0, quantize_q16_0s, quantize_q16_K, quantize_q8_0, quantize_q8_K, repack_q4_0_r8, repack_q4_K_r4,
+} from './flavour';
+import {
+  Q16_0_BLOCK, Q16_0_BYTES, Q16_0_Q, Q16_0S_BYTES, Q16_0S_SUM, Q16_K_BLOCK, Q16_K_BSUMS, Q16_K_BYTES, Q4_0_BLOCK, Q4_0_BYTES,
+  Q4_0_QS, Q4_K_BLOCK, Q4_K_BYTES, Q4_K_DMIN, Q4_K_QS, Q4_K_SCALES, Q6_K_BLOCK, Q6_K_BYTES, Q6_K_D, Q6_K_QH, Q6_K_SCALES, Q8_0_BLOCK, Q8_0_BYTES,
+  Q8_0_QS, Q8_K_BLOCK, Q8_K_BSUMS, Q8_K_BYTES, Q8_K_QS,
+} from '../lib/blocks';
 import * as G from './goldens';
 
 // ---- problem shape and scratch layout --------------------------------------------------------
@@ -92,14 +90,14 @@ function fillWeights(t: i32, p: usize, rows: i32, cols: i32, seed: u32): void {
     s = xorshift(s);
     store<u8>(p + i, <u8>(s >> 24));
   }
-  const block: usize = t == T_Q8_0 ? 34 : t == T_Q4_0 ? 18 : t == T_Q4_K ? 144 : 210;
+  const block: usize = t == T_Q8_0 ? Q8_0_BYTES : t == T_Q4_0 ? Q4_0_BYTES : t == T_Q4_K ? Q4_K_BYTES : Q6_K_BYTES;
   for (let b: usize = 0; b < n; b += block) {
     s = xorshift(s);
-    if (t == T_Q6_K) store<u16>(p + b + 208, scaleHalf(s));
+    if (t == T_Q6_K) store<u16>(p + b + Q6_K_D, scaleHalf(s));
     else store<u16>(p + b, scaleHalf(s));
     if (t == T_Q4_K) {
       s = xorshift(s);
-      store<u16>(p + b + 2, scaleHalf(s));
+      store<u16>(p + b + Q4_K_DMIN, scaleHalf(s));
     }
   }
 }
@@ -107,16 +105,16 @@ function fillWeights(t: i32, p: usize, rows: i32, cols: i32, seed: u32): void {
 function rowBytes(t: i32, cols: i32): usize {
   if (t == T_F32) return <usize>cols << 2;
   if (t == T_F16) return <usize>cols << 1;
-  if (t == T_Q8_0) return <usize>(cols >> 5) * 34;
-  if (t == T_Q4_0) return <usize>(cols >> 5) * 18;
-  if (t == T_Q4_K) return <usize>(cols >> 8) * 144;
-  return <usize>(cols >> 8) * 210;
+  if (t == T_Q8_0) return <usize>(cols / Q8_0_BLOCK) * Q8_0_BYTES;
+  if (t == T_Q4_0) return <usize>(cols / Q4_0_BLOCK) * Q4_0_BYTES;
+  if (t == T_Q4_K) return <usize>(cols / Q4_K_BLOCK) * Q4_K_BYTES;
+  return <usize>(cols / Q6_K_BLOCK) * Q6_K_BYTES;
 }
 
 function xRowBytes(t: i32, cols: i32): usize {
   if (t <= T_F16) return <usize>cols << 2;
-  if (t <= T_Q4_0) return <usize>(cols >> 5) * 34;
-  return <usize>(cols >> 8) * 292;
+  if (t <= T_Q4_0) return <usize>(cols / Q8_0_BLOCK) * Q8_0_BYTES;
+  return <usize>(cols / Q8_K_BLOCK) * Q8_K_BYTES;
 }
 
 function colsOf(t: i32): i32 {
@@ -141,33 +139,34 @@ function scalarDequant(t: i32, p: usize, out: usize, rows: i32, cols: i32): void
     if (t == T_F32) v = load<f32>(p + (<usize>i << 2));
     else if (t == T_F16) v = f16_to_f32(load<u16>(p + (<usize>i << 1)));
     else if (t == T_Q8_0) {
-      const b = p + <usize>(i >> 5) * 34;
-      v = <f32>load<i8>(b + 2 + (i & 31)) * f16_to_f32(load<u16>(b));
+      const b = p + <usize>(i >> 5) * Q8_0_BYTES;
+      v = <f32>load<i8>(b + Q8_0_QS + (i & 31)) * f16_to_f32(load<u16>(b));
     } else if (t == T_Q4_0) {
-      const b = p + <usize>(i >> 5) * 18;
+      const b = p + <usize>(i >> 5) * Q4_0_BYTES;
       const j = i & 31;
-      const q = <i32>load<u8>(b + 2 + (j & 15));
+      const q = <i32>load<u8>(b + Q4_0_QS + (j & 15));
       v = <f32>((j < 16 ? q & 15 : q >> 4) - 8) * f16_to_f32(load<u16>(b));
     } else if (t == T_Q4_K) {
-      const b = p + <usize>(i >> 8) * 144;
+      const b = p + <usize>(i >> 8) * Q4_K_BYTES;
       const l = i & 255, j = l >> 5;
+      const scales = b + Q4_K_SCALES; // ggml's get_scale_min_k4
       let sc: i32, m: i32;
       if (j < 4) {
-        sc = load<u8>(b + 4 + j) & 63;
-        m = load<u8>(b + 8 + j) & 63;
+        sc = load<u8>(scales + j) & 63;
+        m = load<u8>(scales + j + 4) & 63;
       } else {
-        sc = (load<u8>(b + 8 + j) & 15) | ((load<u8>(b + j) >> 6) << 4);
-        m = (load<u8>(b + 8 + j) >> 4) | ((load<u8>(b + 4 + j) >> 6) << 4);
+        sc = (load<u8>(scales + j + 4) & 15) | ((load<u8>(scales + j - 4) >> 6) << 4);
+        m = (load<u8>(scales + j + 4) >> 4) | ((load<u8>(scales + j) >> 6) << 4);
       }
-      const q = (<i32>load<u8>(b + 16 + ((j >> 1) << 5) + (l & 31)) >> ((j & 1) << 2)) & 15;
+      const q = (<i32>load<u8>(b + Q4_K_QS + ((j >> 1) << 5) + (l & 31)) >> ((j & 1) << 2)) & 15;
       v = f16_to_f32(load<u16>(b)) * <f32>sc * <f32>q - f16_to_f32(load<u16>(b + 2)) * <f32>m;
     } else {
-      const b = p + <usize>(i >> 8) * 210;
+      const b = p + <usize>(i >> 8) * Q6_K_BYTES;
       const l = i & 255, h = l >> 7, kind = (l & 127) >> 5, e = l & 31;
       const ql = <i32>load<u8>(b + (h << 6) + e + ((kind & 1) << 5));
       const lo = kind < 2 ? ql & 15 : ql >> 4;
-      const hi = (<i32>load<u8>(b + 128 + (h << 5) + e) >> (kind << 1)) & 3;
-      v = f16_to_f32(load<u16>(b + 208)) * <f32>load<i8>(b + 192 + (l >> 4)) * <f32>((lo | (hi << 4)) - 32);
+      const hi = (<i32>load<u8>(b + Q6_K_QH + (h << 5) + e) >> (kind << 1)) & 3;
+      v = f16_to_f32(load<u16>(b + Q6_K_D)) * <f32>load<i8>(b + Q6_K_SCALES + (l >> 4)) * <f32>((lo | (hi << 4)) - 32);
     }
     store<f32>(out + (<usize>i << 2), v);
   }
@@ -180,11 +179,11 @@ function scalarDequantX(t: i32, p: usize, out: usize, nTok: i32, cols: i32): voi
     let v: f32;
     if (t <= T_F16) v = load<f32>(p + (<usize>i << 2));
     else if (t <= T_Q4_0) {
-      const b = p + <usize>(i >> 5) * 34;
-      v = <f32>load<i8>(b + 2 + (i & 31)) * f16_to_f32(load<u16>(b));
+      const b = p + <usize>(i >> 5) * Q8_0_BYTES;
+      v = <f32>load<i8>(b + Q8_0_QS + (i & 31)) * f16_to_f32(load<u16>(b));
     } else {
-      const b = p + <usize>(i >> 8) * 292;
-      v = <f32>load<i8>(b + 4 + (i & 255)) * load<f32>(b);
+      const b = p + <usize>(i >> 8) * Q8_K_BYTES;
+      v = <f32>load<i8>(b + Q8_K_QS + (i & 255)) * load<f32>(b);
     }
     store<f32>(out + (<usize>i << 2), v);
   }
@@ -193,7 +192,7 @@ function scalarDequantX(t: i32, p: usize, out: usize, nTok: i32, cols: i32): voi
 /** Scalar quantize_q8_0 of one block (roundf: halves away from zero) into TMP, compared with q. */
 function scalarQ8_0Matches(x: usize, q: usize, n: i32): bool {
   for (let b = 0; b < n >> 5; b++) {
-    const xb = x + (<usize>b << 7), qb = q + <usize>b * 34;
+    const xb = x + (<usize>b << 7), qb = q + <usize>b * Q8_0_BYTES;
     let amax: f32 = 0;
     for (let j = 0; j < 32; j++) amax = max(amax, abs(load<f32>(xb + (<usize>j << 2))));
     const d: f32 = amax / 127.0;
@@ -203,7 +202,7 @@ function scalarQ8_0Matches(x: usize, q: usize, n: i32): bool {
       const v = load<f32>(xb + (<usize>j << 2)) * id;
       const t = trunc(v);
       const r = abs(v - t) >= 0.5 ? t + (v < 0 ? <f32>-1 : <f32>1) : t;
-      if (<i32>load<i8>(qb + 2 + j) != <i32>r) return false;
+      if (<i32>load<i8>(qb + Q8_0_QS + j) != <i32>r) return false;
     }
   }
   return true;
@@ -212,7 +211,7 @@ function scalarQ8_0Matches(x: usize, q: usize, n: i32): bool {
 /** Scalar quantize_q8_K check: q = nearest-even(x·iscale) ≤ 127, d = 1/iscale, bsums. */
 function scalarQ8_KMatches(x: usize, q: usize, n: i32): bool {
   for (let b = 0; b < n >> 8; b++) {
-    const xb = x + (<usize>b << 10), qb = q + <usize>b * 292;
+    const xb = x + (<usize>b << 10), qb = q + <usize>b * Q8_K_BYTES;
     let amax: f32 = 0, mx: f32 = 0;
     for (let j = 0; j < 256; j++) {
       const v = load<f32>(xb + (<usize>j << 2));
@@ -228,11 +227,11 @@ function scalarQ8_KMatches(x: usize, q: usize, n: i32): bool {
       for (let j = 16 * g; j < 16 * g + 16; j++) {
         const v = <i32>nearest(iscale * load<f32>(xb + (<usize>j << 2)));
         const want = v < 127 ? v : 127;
-        const got = <i32>load<i8>(qb + 4 + j);
+        const got = <i32>load<i8>(qb + Q8_K_QS + j);
         if (got != want) return false;
         sum += got;
       }
-      if (<i32>load<i16>(qb + 260 + (g << 1)) != sum) return false;
+      if (<i32>load<i16>(qb + Q8_K_BSUMS + (g << 1)) != sum) return false;
     }
   }
   return true;
@@ -248,6 +247,21 @@ function closeRel(a: usize, b: usize, n: i32, tol: f64): bool {
     mr = max(mr, abs(y));
   }
   return md <= tol * mr;
+}
+
+/**
+ * y (ROWS results of token tok) within 1e-5 of the f64 dots of the dequantized weights (DW) and
+ * activations (DX); leaves the scalar results in TMP.
+ */
+function matchesScalarDots(y: usize, tok: i32, cols: i32): bool {
+  for (let r = 0; r < ROWS; r++) {
+    let s: f64 = 0;
+    for (let i = 0; i < cols; i++) {
+      s += <f64>load<f32>(DW + (<usize>(r * cols + i) << 2)) * <f64>load<f32>(DX + (<usize>(tok * cols + i) << 2));
+    }
+    store<f32>(TMP + (<usize>r << 2), <f32>s);
+  }
+  return closeRel(y, TMP, ROWS, 1e-5);
 }
 
 function sameBits(a: usize, b: usize, n: i32): bool {
@@ -301,18 +315,18 @@ function checkQuantizers(): void {
   // q8_0: 5 blocks; q8_K: 2 blocks (goldens: FNV-1a of the output bytes)
   fillFloats(X, 160, 0x1234567, 4.0);
   quantize_q8_0(X, XQ, 160);
-  check(fnv1a(XQ, 5 * 34) == G.Q8_0_HASH, "quantize_q8_0 bytes equal the reference's (hash)");
+  check(fnv1a(XQ, 5 * Q8_0_BYTES) == G.Q8_0_HASH, "quantize_q8_0 bytes equal the reference's (hash)");
   check(scalarQ8_0Matches(X, XQ, 160), "quantize_q8_0 equals the scalar roundf quantizer");
   fillFloats(X, 512, 0x7654321, 0.125);
   quantize_q8_K(X, XQ, 512);
-  check(fnv1a(XQ, 2 * 292) == G.Q8_K_HASH, "quantize_q8_K bytes equal the reference's (hash)");
+  check(fnv1a(XQ, 2 * Q8_K_BYTES) == G.Q8_K_HASH, "quantize_q8_K bytes equal the reference's (hash)");
   check(scalarQ8_KMatches(X, XQ, 512), "quantize_q8_K equals the scalar nearest-even quantizer");
   // an all-zero block quantizes to zero bytes
   for (let i: usize = 0; i < 1024; i += 4) store<f32>(X + i, 0);
-  for (let i: usize = 0; i < 292; i++) store<u8>(XQ + i, 0xa5);
+  for (let i = 0; i < Q8_K_BYTES; i++) store<u8>(XQ + <usize>i, 0xa5);
   quantize_q8_K(X, XQ, 256);
   let zero = true;
-  for (let i: usize = 0; i < 292; i++) zero = zero && load<u8>(XQ + i) == 0;
+  for (let i = 0; i < Q8_K_BYTES; i++) zero = zero && load<u8>(XQ + <usize>i) == 0;
   check(zero, "quantize_q8_K of zeros is all zero bytes");
 }
 
@@ -353,38 +367,43 @@ function checkType(t: i32, goldenY: StaticArray<u32>, rowHash: u32): void {
   for (let tok = 0; tok < NTOK; tok++) {
     const y = Y + (<usize>(tok * ROWS) << 2);
     matvec(t, W, xin + <usize>tok * xb, y, cols, 0, ROWS);
-    for (let r = 0; r < ROWS; r++) {
-      let s: f64 = 0;
-      for (let i = 0; i < cols; i++) {
-        s += <f64>load<f32>(DW + (<usize>(r * cols + i) << 2)) * <f64>load<f32>(DX + (<usize>(tok * cols + i) << 2));
-      }
-      store<f32>(TMP + (<usize>r << 2), <f32>s);
-    }
-    scalarOk = scalarOk && closeRel(y, TMP, ROWS, 1e-5);
+    scalarOk = scalarOk && matchesScalarDots(y, tok, cols);
   }
   storeGolden(TMP, goldenY);
   goldOk = closeRel(Y, TMP, NTOK * ROWS, 1e-5);
   expect(goldOk, t, "matvec equals the reference's goldens within 1e-5");
   expect(scalarOk, t, "matvec equals the scalar f64 dot of dequantized values within 1e-5");
 
-  // matmul over NTOK tokens (a tile of four and one more) equals the per-token matvecs exactly
-  matmul(t, W, xin, Y2, cols, ROWS, NTOK, 0, ROWS);
-  expect(sameBits(Y2, Y, NTOK * ROWS), t, "matmul equals per-token matvec bit for bit");
+  checkTilesAndSplits(t, false, xin, cols);
+}
 
-  // row ranges: [0, 3) + [3, 7) equals one call, for matvec and matmul
+/**
+ * With the per-token matvec results in Y: matmul over NTOK tokens (a tile of four and one more) equals
+ * them exactly, and the row ranges [0, 3) + [3, 7) equal one call, for matvec and matmul (x16: the
+ * `_x16` kernels).
+ */
+function checkTilesAndSplits(t: i32, x16: bool, xin: usize, cols: i32): void {
+  const k = x16 ? "_x16" : "";
+  if (x16) matmulX16(t, W, xin, Y2, cols, ROWS, NTOK, 0, ROWS);
+  else matmul(t, W, xin, Y2, cols, ROWS, NTOK, 0, ROWS);
+  expect(sameBits(Y2, Y, NTOK * ROWS), t, "matmul" + k + " equals per-token matvec" + k + " bit for bit");
   for (let i: usize = 0; i < <usize>(NTOK * ROWS) << 2; i += 4) store<u32>(Y3 + i, 0xffffffff);
-  matvec(t, W, xin, Y3, cols, 0, 3);
-  matvec(t, W, xin, Y3, cols, 3, ROWS);
-  expect(sameBits(Y3, Y, ROWS), t, "matvec over split row ranges equals one call");
+  for (let s = 0; s < 2; s++) {
+    if (x16) matvecX16(t, W, xin, Y3, cols, s == 0 ? 0 : 3, s == 0 ? 3 : ROWS);
+    else matvec(t, W, xin, Y3, cols, s == 0 ? 0 : 3, s == 0 ? 3 : ROWS);
+  }
+  expect(sameBits(Y3, Y, ROWS), t, "matvec" + k + " over split row ranges equals one call");
   for (let i: usize = 0; i < <usize>(NTOK * ROWS) << 2; i += 4) store<u32>(Y3 + i, 0xffffffff);
-  matmul(t, W, xin, Y3, cols, ROWS, NTOK, 0, 5);
-  matmul(t, W, xin, Y3, cols, ROWS, NTOK, 5, ROWS);
-  expect(sameBits(Y3, Y, NTOK * ROWS), t, "matmul over split row ranges equals one call");
+  for (let s = 0; s < 2; s++) {
+    if (x16) matmulX16(t, W, xin, Y3, cols, ROWS, NTOK, s == 0 ? 0 : 5, s == 0 ? 5 : ROWS);
+    else matmul(t, W, xin, Y3, cols, ROWS, NTOK, s == 0 ? 0 : 5, s == 0 ? 5 : ROWS);
+  }
+  expect(sameBits(Y3, Y, NTOK * ROWS), t, "matmul" + k + " over split row ranges equals one call");
 }
 
 // ---- 16-bit activations (q16_0 / q16_K, the _x16 kernels) -------------------------------------------
 
-/** Scalar quantize_q16_0 / q16_K check of n values at x against q (block 32 or 256, block bytes 68 or 580). */
+/** Scalar quantize_q16_0 / q16_K check of n values at x against q (block: Q16_0_BLOCK or Q16_K_BLOCK, bytes per block). */
 function scalarQ16Matches(x: usize, q: usize, n: i32, block: i32, bytes: usize): bool {
   for (let b = 0; b < n / block; b++) {
     const xb = x + (<usize>(b * block) << 2), qb = q + <usize>b * bytes;
@@ -397,10 +416,10 @@ function scalarQ16Matches(x: usize, q: usize, n: i32, block: i32, bytes: usize):
     for (let j = 0; j < block; j++) {
       const v = nearest(load<f32>(xb + (<usize>j << 2)) * id);
       const want = <i32>(v > 32767 ? <f32>32767 : v < -32767 ? <f32>-32767 : v);
-      if (<i32>load<i16>(qb + 4 + (<usize>j << 1)) != want) return false;
+      if (<i32>load<i16>(qb + Q16_0_Q + (<usize>j << 1)) != want) return false;
       sum += want;
-      if (block == 256 && (j & 15) == 15) {
-        if (load<i32>(qb + 516 + (<usize>(j >> 4) << 2)) != sum) return false;
+      if (block == Q16_K_BLOCK && (j & 15) == 15) {
+        if (load<i32>(qb + Q16_K_BSUMS + (<usize>(j >> 4) << 2)) != sum) return false;
         sum = 0;
       }
     }
@@ -425,18 +444,18 @@ function matmulX16(t: i32, w: usize, x: usize, y: usize, cols: i32, rows: i32, n
 function checkX16(): void {
   fillFloats(X, 160, 0x1234567, 4.0);
   quantize_q16_0(X, XQ, 160);
-  check(fnv1a(XQ, 5 * 68) == G.Q16_0_HASH, "quantize_q16_0 bytes equal the reference's (hash)");
-  check(scalarQ16Matches(X, XQ, 160, 32, 68), "quantize_q16_0 equals the scalar nearest-even quantizer");
+  check(fnv1a(XQ, 5 * Q16_0_BYTES) == G.Q16_0_HASH, "quantize_q16_0 bytes equal the reference's (hash)");
+  check(scalarQ16Matches(X, XQ, 160, Q16_0_BLOCK, Q16_0_BYTES), "quantize_q16_0 equals the scalar nearest-even quantizer");
   fillFloats(X, 512, 0x7654321, 0.125);
   quantize_q16_K(X, XQ, 512);
-  check(fnv1a(XQ, 2 * 580) == G.Q16_K_HASH, "quantize_q16_K bytes equal the reference's (hash)");
-  check(scalarQ16Matches(X, XQ, 512, 256, 580), "quantize_q16_K equals the scalar quantizer (q and bsums)");
+  check(fnv1a(XQ, 2 * Q16_K_BYTES) == G.Q16_K_HASH, "quantize_q16_K bytes equal the reference's (hash)");
+  check(scalarQ16Matches(X, XQ, 512, Q16_K_BLOCK, Q16_K_BYTES), "quantize_q16_K equals the scalar quantizer (q and bsums)");
 
   for (let t = T_Q8_0; t <= T_Q6_K; t++) {
     const cols = colsOf(t);
     const seed = seedOf(t) ^ 0x16;
     const k = t >= T_Q4_K;
-    const xb: usize = k ? <usize>(cols >> 8) * 580 : <usize>(cols >> 5) * 68;
+    const xb: usize = k ? <usize>(cols / Q16_K_BLOCK) * Q16_K_BYTES : <usize>(cols / Q16_0_BLOCK) * Q16_0_BYTES;
     fillWeights(t, W, ROWS, cols, seed);
     fillFloats(X, NTOK * cols, seed ^ 0x5bd1e995, 1.0);
     if (k) quantize_q16_K(X, XQ, NTOK * cols);
@@ -444,36 +463,20 @@ function checkX16(): void {
     scalarDequant(t, W, DW, ROWS, cols);
     // the activations as their quantizer's values: q·d
     for (let i = 0; i < NTOK * cols; i++) {
-      const b = XQ + <usize>(i / (k ? 256 : 32)) * (k ? 580 : 68);
-      const j = i % (k ? 256 : 32);
-      store<f32>(DX + (<usize>i << 2), <f32>load<i16>(b + 4 + (<usize>j << 1)) * load<f32>(b));
+      const b = XQ + <usize>(i / (k ? Q16_K_BLOCK : Q16_0_BLOCK)) * (k ? Q16_K_BYTES : Q16_0_BYTES);
+      const j = i % (k ? Q16_K_BLOCK : Q16_0_BLOCK);
+      store<f32>(DX + (<usize>i << 2), <f32>load<i16>(b + Q16_0_Q + (<usize>j << 1)) * load<f32>(b));
     }
     let scalarOk = true;
     for (let tok = 0; tok < NTOK; tok++) {
       const y = Y + (<usize>(tok * ROWS) << 2);
       matvecX16(t, W, XQ + <usize>tok * xb, y, cols, 0, ROWS);
-      for (let r = 0; r < ROWS; r++) {
-        let s: f64 = 0;
-        for (let i = 0; i < cols; i++) {
-          s += <f64>load<f32>(DW + (<usize>(r * cols + i) << 2)) * <f64>load<f32>(DX + (<usize>(tok * cols + i) << 2));
-        }
-        store<f32>(TMP + (<usize>r << 2), <f32>s);
-      }
-      scalarOk = scalarOk && closeRel(y, TMP, ROWS, 1e-5);
+      scalarOk = scalarOk && matchesScalarDots(y, tok, cols);
     }
     expect(scalarOk, t, "matvec_x16 equals the scalar f64 dot of dequantized values within 1e-5");
     storeGolden(TMP, t == T_Q8_0 ? G.Y_Q8_0_X16 : t == T_Q4_0 ? G.Y_Q4_0_X16 : t == T_Q4_K ? G.Y_Q4_K_X16 : G.Y_Q6_K_X16);
     expect(closeRel(Y, TMP, NTOK * ROWS, 1e-5), t, "matvec_x16 equals the reference's goldens within 1e-5");
-    matmulX16(t, W, XQ, Y2, cols, ROWS, NTOK, 0, ROWS);
-    expect(sameBits(Y2, Y, NTOK * ROWS), t, "matmul_x16 equals per-token matvec_x16 bit for bit");
-    for (let i: usize = 0; i < <usize>(NTOK * ROWS) << 2; i += 4) store<u32>(Y3 + i, 0xffffffff);
-    matvecX16(t, W, XQ, Y3, cols, 0, 3);
-    matvecX16(t, W, XQ, Y3, cols, 3, ROWS);
-    expect(sameBits(Y3, Y, ROWS), t, "matvec_x16 over split row ranges equals one call");
-    for (let i: usize = 0; i < <usize>(NTOK * ROWS) << 2; i += 4) store<u32>(Y3 + i, 0xffffffff);
-    matmulX16(t, W, XQ, Y3, cols, ROWS, NTOK, 0, 5);
-    matmulX16(t, W, XQ, Y3, cols, ROWS, NTOK, 5, ROWS);
-    expect(sameBits(Y3, Y, NTOK * ROWS), t, "matmul_x16 over split row ranges equals one call");
+    checkTilesAndSplits(t, true, XQ, cols);
     if (t == T_Q4_0) checkQ4_0R8(cols);
     if (t == T_Q4_K) checkQ4_KR4(cols, xb);
   }
@@ -490,10 +493,10 @@ function checkQ4_0R8(cols: i32): void {
   quantize_q16_0s(X, DX, NTOK * cols);
   let same = true;
   for (let b = 0; b < NTOK * nb; b++) {
-    const q = XQ + <usize>b * 68, qs = DX + <usize>b * Q16_0S_BYTES;
+    const q = XQ + <usize>b * Q16_0_BYTES, qs = DX + <usize>b * Q16_0S_BYTES;
     let sum = 0;
-    for (let i: usize = 0; i < 68; i++) same = same && load<u8>(q + i) == load<u8>(qs + i);
-    for (let j: usize = 0; j < 32; j++) sum += <i32>load<i16>(q + 4 + (j << 1));
+    for (let i = 0; i < Q16_0_BYTES; i++) same = same && load<u8>(q + <usize>i) == load<u8>(qs + <usize>i);
+    for (let j: usize = 0; j < 32; j++) sum += <i32>load<i16>(q + Q16_0_Q + (j << 1));
     same = same && load<i32>(qs + Q16_0S_SUM) == sum * 8;
   }
   check(same, "quantize_q16_0s is quantize_q16_0's bytes plus 8·Σq per block");

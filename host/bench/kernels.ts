@@ -3,15 +3,17 @@
 // beside the machine's memory-read bandwidth measured in the same run. Both stream through more
 // bytes than the last-level cache holds, as a model's weights do.
 import { Arena, planBytes } from '../backends/wasm/arena.js';
-import { activationOf, matvecJob, type ActivationKind } from '../backends/wasm/model.js';
+import { activationOf, matvecJob } from '../backends/wasm/jobs.js';
 import { KernelPool } from '../backends/wasm/pool.js';
-import { GGMLType, rowBytes, traitsOf } from '../model/ggml-types.js';
+import { formatOfType, formatRowBytes, kernelWeightFormats, layoutsFrom, type BlockFormat } from '../model/block-formats.js';
+import { type GGMLType, rowBytes, traitsOf } from '../model/ggml-types.js';
 import { quantize } from '../model/quantize/index.js';
 import { randomWeights } from '../model/synth.js';
 import { kernelModules, lastLevelCache as lastLevelCacheOf, type CacheSize } from './environment.js';
 import { beyondCache, measureReadBandwidthThreads, timeIt } from './memory.js';
 
-export const BENCH_TYPES = [GGMLType.F32, GGMLType.F16, GGMLType.Q8_0, GGMLType.Q4_0, GGMLType.Q4_K, GGMLType.Q6_K];
+/** The stored types the matmul kernels run (f32, f16, q8_0, q4_0, q4_K, q6_K). */
+export const BENCH_TYPES: GGMLType[] = kernelWeightFormats().map((f) => f.ggml!);
 /** [rows, cols]: an attention projection of the 110M model, TinyLlama's FFN down, a 32k-vocab head. */
 export const BENCH_SHAPES: Array<[number, number]> = [
   [768, 768],
@@ -98,28 +100,26 @@ export function checkBenchOptions(o: KernelBenchOptions): void {
 /** One way the engine runs a stored type: the kernel variant, its activation form, and the kernel that makes its layout from ggml's (if any). */
 interface EngineVariant {
   name: string;
-  activation: ActivationKind;
+  activation: Readonly<BlockFormat>;
   repack?: string;
 }
 
 /**
- * The variants the engine runs a type on at this many rows: itself, plus q4_0r8 (rows a multiple of
- * 8), q4_Kr4 (of 4) or f16f. The one place the kernel bench asks the engine how it lays weights out.
+ * The variants the engine runs a type on at this many rows: itself, plus the load-time layouts the
+ * block-format table makes of it (q4_0r8 for rows a multiple of 8, q4_Kr4 of 4, f16f).
  */
 function engineVariants(type: GGMLType, rows: number): EngineVariant[] {
-  const names = [
-    traitsOf(type).name,
-    ...(type === GGMLType.Q4_0 && rows % 8 === 0 ? ['q4_0r8'] : []),
-    ...(type === GGMLType.Q4_K && rows % 4 === 0 ? ['q4_Kr4'] : []),
-    ...(type === GGMLType.F16 ? ['f16f'] : []),
-  ];
-  const repack: Record<string, string> = { q4_0r8: 'repack_q4_0_r8', q4_Kr4: 'repack_q4_K_r4' };
-  return names.map((name) => ({ name, activation: activationOf({ type, kernel: name }), ...(repack[name] ? { repack: repack[name] } : {}) }));
+  const stored = formatOfType(type)!;
+  return [stored, ...layoutsFrom(stored.name, rows)].map((f) => ({
+    name: f.name,
+    activation: activationOf(f.name),
+    ...(f.madeFrom?.repackKernel ? { repack: f.madeFrom.repackKernel } : {}),
+  }));
 }
 
 /** Bytes of the largest activation row any of the variants takes for `cols` inputs. */
 function activationRowBytes(variants: EngineVariant[], cols: number): number {
-  return Math.max(...variants.map((v) => (cols / v.activation.blockSize) * v.activation.blockBytes));
+  return Math.max(...variants.map((v) => formatRowBytes(v.activation, cols)));
 }
 
 /** The kernel variants the engine runs a type on at this many rows (names only). */
@@ -175,7 +175,7 @@ export async function benchKernels(threadCounts: number[], onResult?: (r: Kernel
       copyAcross();
       const x = arena.alloc(cols * 4);
       arena.f32(x, cols).set(randomWeights(cols, 7, 1));
-      const xq = variants.some((v) => v.activation.quantizer) ? arena.alloc(xqBytes) : x;
+      const xq = variants.some((v) => v.activation.activation?.quantizer) ? arena.alloc(xqBytes) : x;
       const y = arena.alloc(rows * 4);
       const scratch = repacked ? arena.alloc(wBytes) : 0;
       for (const { name, activation: k, repack } of variants) {
@@ -193,7 +193,7 @@ export async function benchKernels(threadCounts: number[], onResult?: (r: Kernel
             let t;
             try {
               await pool.ready;
-              if (k.quantizer) pool.call(k.quantizer, x, xq, cols);
+              if (k.activation?.quantizer) pool.call(k.activation.quantizer, x, xq, cols);
               if (repack && !repackedNow) {
                 // the ggml-layout rows are done with: repack the first copy and spread it over all
                 pool.call(repack, w, scratch, rows, cols);

@@ -1,6 +1,6 @@
 // Whole-model speed on the wasm engine: prefill tok/s (time to the first token) and decode tok/s,
 // greedy, from fixed prompt token ids so llama.cpp can be fed exactly the same.
-import { WasmModel } from '../backends/wasm/model.js';
+import { openModel } from '../engine/open.js';
 import { argmax, mulberry32 } from '../engine/sampler.js';
 import { speedResult, type SpeedResult } from './llamacpp.js';
 
@@ -16,19 +16,19 @@ export async function wasmSpeed(path: string, promptIds: number[], genTokens: nu
   // WISP_REPACK=0: q4_0 and q4_K weights in ggml's layout and f16 on the exact kernels (the A/B
   // baseline of the load-time repacking: q4_0r8, q4_Kr4, f16f)
   const repack = process.env.WISP_REPACK !== '0';
-  const model = WasmModel.load(path, { threads, contextSize: promptIds.length + genTokens + 1, spinLimit, repack, kvType });
+  const m = await openModel(path, { engine: 'wasm', threads, contextSize: promptIds.length + genTokens + 1, spinLimit, repack, kvType, log: () => {} });
   try {
-    await model.ready();
+    const model = m.model;
     const state = model.newState();
     const t0 = performance.now();
-    let token = argmax(model.prefill(state, promptIds, 0));
+    let token = argmax(await model.prefill!(state, promptIds, 0));
     const tFirst = performance.now();
     let pos = promptIds.length;
-    for (let i = 1; i < genTokens; i++) token = argmax(model.forward(state, token, pos++));
+    for (let i = 1; i < genTokens; i++) token = argmax(await model.forward(state, token, pos++));
     const tEnd = performance.now();
-    model.releaseState(state);
+    model.releaseState!(state);
     return speedResult(promptIds.length, genTokens, t0, tFirst, tEnd);
   } finally {
-    await model.close();
+    await m.close();
   }
 }

@@ -3,22 +3,24 @@
 // fixed prompt ids, and the time per backend and op group the routed engine measured.
 import { argmax } from '../engine/sampler.js';
 import { openModel, type OpenOptions } from '../engine/open.js';
-import type { OpTime } from '../engine/routed.js';
+import type { OpTime } from '../engine/backend.js';
 import type { DeviceProfile, RoutingTable } from '../profiles/index.js';
 
 export interface BenchRoute {
   name: string;
   /** A routing table for the routed engine, or the fused all-ONNX engine. */
   routing: RoutingTable | 'onnx-fused';
-  /** Build the routed engine even when every block is wasm (times each block; costs a little). */
-  alwaysRouted?: boolean;
+  /** Time every block even when every block is wasm (costs a clock read per block). */
+  timeOps?: boolean;
+  /** Run consecutive ONNX blocks as one session. */
+  fuse?: boolean;
   /** ONNX Runtime providers taken as available (default: the CPU provider). */
   providers?: string[];
 }
 
 export const BENCH_ROUTES: BenchRoute[] = [
   { name: 'all-wasm', routing: { default: 'wasm' } },
-  { name: 'all-wasm (timed)', routing: { default: 'wasm' }, alwaysRouted: true },
+  { name: 'all-wasm (timed)', routing: { default: 'wasm' }, timeOps: true },
   { name: 'all-onnx (blocks)', routing: { default: 'onnx:cpu' } },
   { name: 'all-onnx (fused)', routing: 'onnx-fused' },
   { name: 'alternating', routing: { default: 'wasm', rules: [{ layers: 'even', backend: 'onnx:cpu' }] } },
@@ -68,20 +70,20 @@ export async function routeSpeed(path: string, route: BenchRoute, promptIds: num
     contextSize: promptIds.length + genTokens + 8,
     providers: route.providers ?? ['cpu'],
     log,
-    ...(route.routing === 'onnx-fused' ? { engine: 'onnx' } : { routing: route.routing, alwaysRouted: route.alwaysRouted }),
+    ...(route.routing === 'onnx-fused' ? { engine: 'onnx' } : { routing: route.routing, timeOps: route.timeOps, fuse: route.fuse }),
   };
   const t0 = performance.now();
   const m = await openModel(path, opts);
   const loadMs = performance.now() - t0;
   try {
-    const model = m.asyncModel;
+    const model = m.model;
     // warm-up (ORT allocates on a session's first runs), then a clean count
     const warmTokens = Math.min(32, promptIds.length);
     const warm = model.newState(warmTokens + 4);
     let t = argmax(await model.prefill!(warm, promptIds.slice(0, warmTokens), 0));
     for (let pos = warmTokens; pos < warmTokens + 3; pos++) t = argmax(await model.forward(warm, t, pos));
     model.releaseState!(warm);
-    const inspect = m.asyncModel as { resetOpTimes?: () => void };
+    const inspect = m.model as { resetOpTimes?: () => void };
     inspect.resetOpTimes?.();
 
     const state = model.newState();

@@ -258,22 +258,23 @@ function summarize(streams: number, r: ClientReport): StreamLevel {
 }
 
 /** The same requests on the same model with generate() (no scheduler, no MQTT), one after another. */
-function direct(server: Server, prompts: string[], maxTokens: number, contextSize: number, n: number): DirectResult {
-  const model = server.model.sync!;
-  const run = (prompt: string) => {
+async function direct(server: Server, prompts: string[], maxTokens: number, contextSize: number, n: number): Promise<DirectResult> {
+  const model = server.model.model;
+  const run = async (prompt: string) => {
     const ids = server.model.tokenizer.encode(prompt);
     const t0 = performance.now();
     let first: number | undefined;
     const g = generate(model, server.model.tokenizer, ids, { maxTokens, temperature: 0, contextSize });
-    let r = g.next();
+    let r = await g.next();
     while (!r.done) {
       if (r.value.text) first ??= performance.now();
-      r = g.next();
+      r = await g.next();
     }
     return { tokens: r.value.usage.completionTokens, ms: performance.now() - t0, ttft: (first ?? performance.now()) - t0 };
   };
-  for (let i = 0; i < Math.min(2, prompts.length); i++) run(prompts[i]); // warm-up
-  const samples = Array.from({ length: n }, (_, i) => run(prompts[i % prompts.length]));
+  for (let i = 0; i < Math.min(2, prompts.length); i++) await run(prompts[i]); // warm-up
+  const samples: Array<{ tokens: number; ms: number; ttft: number }> = [];
+  for (let i = 0; i < n; i++) samples.push(await run(prompts[i % prompts.length]));
   const ms = samples.reduce((a, s) => a + s.ms, 0);
   const tokens = samples.reduce((a, s) => a + s.tokens, 0);
   return {
@@ -308,12 +309,12 @@ export async function benchServe(o: ServeBenchOptions): Promise<ServeBenchResult
     log: pino({ level: 'warn' }),
   });
   try {
-    if (!server.model.sync) throw new Error(`the ${server.model.description} engine has no synchronous steps; the direct baseline needs the wasm or reference engine`);
     const promptTokens = BENCH_PROMPTS.map((p) => server.model.tokenizer.encode(p).length);
     note(`direct: ${basename(o.modelPath)}, generate() on the same model, no MQTT`);
-    const directRequests = o.directRequests ?? Math.max(4, Math.min(32, Math.round((seconds * 1000) / Math.max(1, estimateMs(server, maxTokens, contextSize)))));
-    const base = direct(server, BENCH_PROMPTS, maxTokens, contextSize, directRequests);
-    const engineBatches = streams.filter((n) => n <= maxSequences).map((n) => engineBatch(server, n, contextSize));
+    const directRequests = o.directRequests ?? Math.max(4, Math.min(32, Math.round((seconds * 1000) / Math.max(1, await estimateMs(server, maxTokens, contextSize)))));
+    const base = await direct(server, BENCH_PROMPTS, maxTokens, contextSize, directRequests);
+    const engineBatches: EngineBatch[] = [];
+    for (const n of streams.filter((k) => k <= maxSequences)) engineBatches.push(await engineBatch(server, n, contextSize));
     const nlc = o.llamaCpp === false ? undefined : await loadNodeLlamaCpp();
     if (o.llamaCpp !== false) note(nlc ? `llama.cpp: ${streams.join(', ')} sequences of one context, same file, prompts and threads` : 'llama.cpp: node-llama-cpp not found (set WISP_LLAMACPP=/path/to/node_modules); wisp only');
     // the streams' prompts as the service tokenizes them, each sequence one request of maxTokens
@@ -356,22 +357,22 @@ export async function benchServe(o: ServeBenchOptions): Promise<ServeBenchResult
 }
 
 /** decodeBatch over n sequences for about `minMs` (at least 8 steps, within the context). */
-export function engineBatch(server: Server, n: number, contextSize: number, minMs = 1000): EngineBatch {
-  const model = server.model.sync!;
+export async function engineBatch(server: Server, n: number, contextSize: number, minMs = 1000): Promise<EngineBatch> {
+  const model = server.model.model;
   const prompt = server.model.tokenizer.encode(BENCH_PROMPTS[0]);
   const states = Array.from({ length: n }, () => model.newState(contextSize));
   try {
-    const step = (i: number) => {
+    const step = async (i: number) => {
       const tokens = states.map(() => prompt[(i % (prompt.length - 1)) + 1]);
       const pos = states.map(() => prompt.length + i);
-      if (model.decodeBatch) model.decodeBatch(states, tokens, pos);
-      else states.forEach((s, k) => model.forward(s, tokens[k], pos[k]));
+      if (model.decodeBatch) await model.decodeBatch(states, tokens, pos);
+      else for (const [k, s] of states.entries()) await model.forward(s, tokens[k], pos[k]);
     };
-    for (const s of states) (model.prefill ? model.prefill(s, prompt, 0) : model.forward(s, prompt[0], 0));
-    step(0);
+    for (const s of states) await (model.prefill ? model.prefill(s, prompt, 0) : model.forward(s, prompt[0], 0));
+    await step(0);
     const t0 = performance.now();
     let steps = 1;
-    for (; steps < contextSize - prompt.length - 1 && (steps < 8 || performance.now() - t0 < minMs); steps++) step(steps);
+    for (; steps < contextSize - prompt.length - 1 && (steps < 8 || performance.now() - t0 < minMs); steps++) await step(steps);
     const ms = (performance.now() - t0) / (steps - 1);
     return { sequences: n, msPerStep: ms, tokensPerSecond: (n * 1000) / ms };
   } finally {
@@ -380,11 +381,11 @@ export function engineBatch(server: Server, n: number, contextSize: number, minM
 }
 
 /** One request's time, roughly, to size the direct baseline to about the same wall time as a level. */
-function estimateMs(server: Server, maxTokens: number, contextSize: number): number {
-  const model = server.model.sync!;
+async function estimateMs(server: Server, maxTokens: number, contextSize: number): Promise<number> {
+  const model = server.model.model;
   const t0 = performance.now();
   const g = generate(model, server.model.tokenizer, server.model.tokenizer.encode(BENCH_PROMPTS[0]), { maxTokens: Math.min(8, maxTokens), temperature: 0, contextSize });
-  while (!g.next().done);
+  while (!(await g.next()).done);
   return ((performance.now() - t0) * maxTokens) / Math.min(8, maxTokens);
 }
 

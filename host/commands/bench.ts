@@ -19,7 +19,7 @@ import { textTable, writeReport, wroteLine, type Chart, type Section } from '../
 import { BENCH_ROUTES, routeSpeed, type BenchRoute, type RouteSpeed } from '../bench/routing.js';
 import { benchServe, type ServeBenchResult } from '../bench/serve.js';
 import { tuneProfile } from '../bench/tune.js';
-import { opTimeTable } from '../engine/routed.js';
+import { opTimeTable } from '../engine/placement.js';
 import { DEFAULT_SPIN_LIMIT } from '../backends/wasm/pool.js';
 import { GGUFHeaderView } from '../model/gguf/index.js';
 import { traitsOf } from '../model/ggml-types.js';

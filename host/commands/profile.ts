@@ -1,6 +1,6 @@
 // `wisp profile detect | show | validate`: which device profile this machine gets and why, the
 // routing plan a profile makes for a model, and checking profile files.
-import { configFromGGUF } from '../model/llama-config.js';
+import { configFromGGUF } from '../model/llama/config.js';
 import { GGUFHeaderView } from '../model/gguf/index.js';
 import { formatBytes } from '../obs/progress.js';
 import {

@@ -1,13 +1,13 @@
 // `wisp run`: generate from a prompt (wasm kernels, the reference engine, all-ONNX, or a routing
 // plan mixing them per layer), streaming text to stdout.
-import { generate, generateAsync, type GenerateResult, type GenerateStep } from '../engine/generate.js';
+import { generate } from '../engine/generate.js';
 import { validateSampling } from '../engine/sampler.js';
 import { openModel } from '../engine/open.js';
 import { encodeChat, hasChatTemplate } from '../model/chat-prompt.js';
 import { intOption, parseOptions, UsageError } from './args.js';
 import { chatTemplateOption, noTemplateError, TEMPLATE_HELP } from './chat-option.js';
 import { MODEL_HELP, resolveOrPullModel } from './model-option.js';
-import { placementTable } from '../engine/routed.js';
+import { placementTable } from '../engine/placement.js';
 import { engineChoice, kvOption } from './engine-options.js';
 import { SAMPLING_HELP, SAMPLING_OPTIONS, samplingFrom } from './sampling-options.js';
 
@@ -96,24 +96,13 @@ export async function main(argv: string[]): Promise<void> {
     const promptIds = v.chat ? encodeChat(model.tokenizer, messages, template) : model.tokenizer.encode(prompt);
 
     process.stdout.write(v.chat ? '' : prompt);
-    let res: GenerateResult;
-    if (model.sync) {
-      const steps = generate(model.sync, model.tokenizer, promptIds, options);
-      let r = steps.next();
-      while (!r.done) {
-        process.stdout.write(r.value.text);
-        r = steps.next();
-      }
-      res = r.value;
-    } else {
-      const steps: AsyncGenerator<GenerateStep, GenerateResult> = generateAsync(model.asyncModel, model.tokenizer, promptIds, options);
-      let r = await steps.next();
-      while (!r.done) {
-        process.stdout.write(r.value.text);
-        r = await steps.next();
-      }
-      res = r.value;
+    const steps = generate(model.model, model.tokenizer, promptIds, options);
+    let r = await steps.next();
+    while (!r.done) {
+      process.stdout.write(r.value.text);
+      r = await steps.next();
     }
+    const res = r.value;
     process.stdout.write('\n');
     if (v.ids) console.log(JSON.stringify(res.ids));
     const t = res.timings;

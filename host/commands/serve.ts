@@ -32,10 +32,11 @@ ${MODEL_HELP}
   embedded broker:
       --host ADDR         listen address (default 127.0.0.1: this machine only; 0.0.0.0 opens
                           it to the network: give --users too, or anyone there can use it)
-      --port N            MQTT over TCP (default 1883)
+      --port N|off        MQTT over TCP (default 1883; off: none, TLS only)
       --ws-port N         MQTT over WebSocket (off by default)
       --tls-port N --tls-cert FILE --tls-key FILE [--tls-ca FILE]   MQTT over TLS
-      --users FILE        users and roles (wisp user add); without it anyone may connect
+      --users FILE        users and roles (wisp user add); without it anyone may connect.
+                          "require_tls": true in it refuses password logins without TLS
   external broker:
       --broker URL        mqtt://host:port or mqtts://host:port (Mosquitto, EMQX, ...)
       --broker-user NAME  (password from $WISP_BROKER_PASSWORD)
@@ -84,12 +85,14 @@ export async function main(argv: string[]): Promise<void> {
     HELP,
   );
   if (v['tls-port'] !== undefined && (!v['tls-cert'] || !v['tls-key'])) throw new UsageError('--tls-port needs --tls-cert and --tls-key');
+  if (v.port === 'off' && v['tls-port'] === undefined) throw new UsageError('--port off needs --tls-port: it would leave no MQTT listener');
   if (v.fleet !== undefined && !v.broker) throw new UsageError('--fleet needs --broker: the embedded broker has no shared subscriptions (use Mosquitto or EMQX)');
   const file = (path: string | undefined, option: string) => (path === undefined ? undefined : readOptionFile(path, option));
   const rate = intOption(v.rate, 'rate', 1);
   const metricsPort = v['metrics-port'] === 'off' ? undefined : (intOption(v['metrics-port'], 'metrics-port', 0) ?? 9464);
   const host = v.host ?? '127.0.0.1';
-  const ports = { port: intOption(v.port, 'port', 0) ?? 1883, 'ws-port': intOption(v['ws-port'], 'ws-port', 0), 'tls-port': intOption(v['tls-port'], 'tls-port', 0) };
+  const portOff = v.port === 'off';
+  const ports = { port: portOff ? undefined : (intOption(v.port, 'port', 0) ?? 1883), 'ws-port': intOption(v['ws-port'], 'ws-port', 0), 'tls-port': intOption(v['tls-port'], 'tls-port', 0) };
   const users = v.users !== undefined ? loadUsersOption(v.users) : undefined;
   const tls = v['tls-port'] !== undefined ? { port: ports['tls-port']!, cert: file(v['tls-cert'], '--tls-cert')!, key: file(v['tls-key'], '--tls-key')!, ca: file(v['tls-ca'], '--tls-ca') } : undefined;
   const modelPath = await resolveOrPullModel(v.model);
@@ -111,7 +114,7 @@ export async function main(argv: string[]): Promise<void> {
       maxQueue: intOption(v.queue, 'queue', 1),
       maxQueuePerClient: intOption(v['queue-per-client'], 'queue-per-client', 1),
       host,
-      port: ports.port,
+      port: portOff ? 'off' : ports.port,
       wsPort: ports['ws-port'],
       tls,
       users,

@@ -1,9 +1,11 @@
-// Opens a GGUF model for the reference engine: header, config, tokenizer, f32 weights.
-import { GGUFFile, type GGUFHeaderView } from '../model/gguf/index.js';
-import { configFromGGUF, type LlamaConfig } from '../model/llama-config.js';
+// Opens a GGUF model for the reference engine: header, config, tokenizer, f32 weights (views for
+// F32 tensors, dequantized copies for everything else).
+import type { GGUFFile, GGUFHeaderView } from '../model/gguf/index.js';
+import type { LlamaConfig } from '../model/llama/config.js';
+import { ModelFile } from '../model/model-file.js';
 import { createTokenizer, vocabFromMetadata, type Tokenizer } from '../model/tokenizer/index.js';
-import { loadLlamaWeightsF32 } from './load-weights.js';
-import { ReferenceModel } from './reference.js';
+import { checkTensorShapes, mapModelTensors } from '../model/llama/tensors.js';
+import { ReferenceModel, type LlamaWeights } from './reference.js';
 
 export interface LoadedModel {
   path: string;
@@ -17,9 +19,12 @@ export function tokenizerFromGGUF(file: GGUFHeaderView): Tokenizer {
   return createTokenizer(vocabFromMetadata((key) => file.header.metadata.get(key)?.value));
 }
 
-export function loadModel(path: string): LoadedModel {
-  const file = GGUFFile.open(path);
-  const config = configFromGGUF(file);
+/** The reference engine on a model, from its path or a ModelFile already open. */
+export function loadModel(source: string | ModelFile): LoadedModel {
+  const model = typeof source === 'string' ? ModelFile.open(source) : source;
+  const path = model.path;
+  const file = model.data();
+  const config = model.config;
   const tokenizer = tokenizerFromGGUF(file);
   checkVocabulary(path, tokenizer, config);
   const engine = new ReferenceModel(config, loadLlamaWeightsF32(file, config));
@@ -30,4 +35,11 @@ export function checkVocabulary(path: string, tokenizer: Tokenizer, config: Llam
   if (tokenizer.vocabSize !== config.vocabSize) {
     throw new Error(`${path}: the tokenizer has ${tokenizer.vocabSize} tokens but the model's vocabulary is ${config.vocabSize}`);
   }
+}
+
+/** The model's tensors as f32 (host/model/llama/tensors.ts names them), checked against the config first. */
+export function loadLlamaWeightsF32(file: GGUFFile, c: LlamaConfig): LlamaWeights {
+  checkTensorShapes(file, c);
+  const f32 = (t: { name: string }) => file.tensorF32(t.name);
+  return mapModelTensors(c, { matrix: f32, vector: f32 });
 }

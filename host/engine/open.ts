@@ -1,15 +1,14 @@
-// Opens a model on an engine: the wasm kernels (the product), the JS f32 reference (the oracle),
-// the all-ONNX engine, or the routed engine, which runs each layer's attention and FFN and the head
-// on the backend a device profile's routing plan names (host/engine/routed.ts).
+// Opens a model on an engine: the JS f32 reference (the oracle), or the forward pass
+// (host/engine/forward.ts) with every block on the wasm kernels (the product), every block on ONNX
+// Runtime, or each layer's attention and FFN and the head where a device profile's routing plan
+// says (routed). The GGUF header is read once here; the forward pass reads the data once.
 //
 // Kernel threads (wasm and routed engines): opts.threads when given (--threads), else the device
 // profile in effect: --profile, else the one picked for this machine (the routing plan's, or
 // pickProfileQuick, which skips the ONNX Runtime probe when it cannot change the choice).
-import { OnnxModel } from '../backends/onnx/model.js';
-import { WasmModel } from '../backends/wasm/model.js';
-import { usableCores } from '../backends/wasm/pool.js';
-import { GGUFHeaderView } from '../model/gguf/index.js';
-import { configFromGGUF, type LlamaConfig } from '../model/llama-config.js';
+import { BACKENDS } from '../backends/registry.js';
+import type { LlamaConfig } from '../model/llama/config.js';
+import { ModelFile } from '../model/model-file.js';
 import type { Tokenizer } from '../model/tokenizer/index.js';
 import type { BackendOp } from '../obs/metrics.js';
 import {
@@ -26,10 +25,13 @@ import {
   type RoutingPlan,
   type RoutingTable,
 } from '../profiles/index.js';
+import { usableCores } from '../profiles/cores.js';
 import { pickProfileQuick, profileThreads } from '../profiles/settings.js';
-import type { AsyncTokenModel, TokenModel } from './generate.js';
+import type { BackendName, OpTime, Placement } from './backend.js';
+import { ForwardPass } from './forward.js';
+import type { TokenModel } from './generate.js';
 import { checkVocabulary, loadModel, tokenizerFromGGUF } from './load-model.js';
-import { RoutedModel, describePlacement, isAllWasm, uniformPlacement, type BackendName, type OpTime, type Placement } from './routed.js';
+import { describePlacement, isAllWasm, logPlanFallbacks, planTargets, uniformPlacement, uniformTargets } from './placement.js';
 
 export const ENGINES = ['wasm', 'reference', 'onnx', 'routed'] as const;
 export type EngineName = (typeof ENGINES)[number];
@@ -64,10 +66,16 @@ export interface OpenOptions {
   onnxThreads?: number;
   /** Load-time notes (fallbacks, warnings), each once; default stderr. */
   log?: OpenLog;
-  /** Each routed block's time (ServiceMetrics.backendTime fits). */
+  /** Each timed block's time (ServiceMetrics.backendTime fits). */
   onOpTime?: (backend: BackendName, op: BackendOp, seconds: number) => void;
-  /** Always build the routed engine, even for an all-wasm plan (to time every block). */
-  alwaysRouted?: boolean;
+  /** Time every block (default: a plan that mixes backends or is not all wasm; the routed engine always has). */
+  timeOps?: boolean;
+  /** Run consecutive ONNX blocks as one session (default: --engine onnx; a routing plan runs a session per block). */
+  fuse?: boolean;
+  /** Prompt tokens per prefill step and sequences per decode batch (default: the backends' own). */
+  prefillChunk?: number;
+  /** The wasm backend's load-time layouts (q4_0r8, q4_Kr4, f16f; default true; false keeps ggml's, for A/B). */
+  repack?: boolean;
 }
 
 export interface OpenModel {
@@ -75,15 +83,15 @@ export interface OpenModel {
   name: string;
   config: LlamaConfig;
   tokenizer: Tokenizer;
-  /** The engine, honestly typed: forward/prefill/decodeBatch may return promises (generateAsync, the Scheduler). */
-  asyncModel: AsyncTokenModel<unknown>;
-  /** The same engine when its steps are synchronous (wasm, reference): generate() can drive it. */
-  sync?: TokenModel<unknown>;
+  /** The engine: generate() and the Scheduler drive it. */
+  model: TokenModel<unknown>;
+  /** The forward pass (every engine but the reference): its backends, for inspection. */
+  forward?: ForwardPass;
   /** The routing plan the engine was built from (routed engine). */
   plan?: RoutingPlan;
   /** Where each block runs, as loaded. */
   placement(): Placement;
-  /** Time per backend and op group (routed engine; empty for the others). */
+  /** Time per backend and op group (when timed: the routed engine; empty for the others). */
   opTimes(): OpTime[];
   /** e.g. "wasm (2 threads)" */
   description: string;
@@ -174,17 +182,17 @@ export async function openModel(path: string, opts: OpenOptions = {}): Promise<O
     engine = 'routed';
   }
   const log = logger(opts.log);
+  const file = ModelFile.open(path);
+  const config = file.config;
+  const tokenizer = tokenizerFromGGUF(file.header);
+  checkVocabulary(path, tokenizer, config);
+  const base = { path, name: file.name, config, tokenizer };
   if (engine === 'reference') {
-    const m = loadModel(path);
-    const model = m.engine as TokenModel<unknown>;
+    const m = loadModel(file);
     return {
-      path,
-      name: m.file.optString('general.name') ?? path,
-      config: m.config,
-      tokenizer: m.tokenizer,
-      asyncModel: model,
-      sync: model,
-      placement: () => uniformPlacement(m.config.nLayers, { backend: 'wasm' }),
+      ...base,
+      model: m.engine as TokenModel<unknown>,
+      placement: () => uniformPlacement(config.nLayers, { backend: 'wasm' }),
       opTimes: () => [],
       description: 'reference (f32 JS)',
       close: async () => {},
@@ -192,36 +200,33 @@ export async function openModel(path: string, opts: OpenOptions = {}): Promise<O
   }
   const note = infoLogger(opts.log);
   const threadNote = (n: number) => `${n} thread${n === 1 ? '' : 's'}`;
+  const sizes = { contextSize: opts.contextSize, maxSequences: opts.maxSequences, maxRows: opts.prefillChunk, log };
 
   if (engine === 'onnx') {
     // ORT intra-op threads: the profile's count is for the wasm kernels
     const threads = opts.threads ?? 1;
-    const header = GGUFHeaderView.read(path);
-    const config = configFromGGUF(header);
-    const tokenizer = tokenizerFromGGUF(header);
-    checkVocabulary(path, tokenizer, config);
-    const m = await OnnxModel.load(path, { contextSize: opts.contextSize, maxSequences: opts.maxSequences, threads: opts.onnxThreads ?? threads, log });
-    const provider = /\((\w+)\)/.exec(m.description)?.[1];
+    const fp = await ForwardPass.open(file, uniformTargets(config.nLayers, [{ backend: 'onnx', variant: { name: 'cpu' } }]), BACKENDS, {
+      ...sizes,
+      backends: { onnx: { threads: opts.onnxThreads ?? threads, fuse: opts.fuse ?? true } },
+      timeOps: opts.timeOps,
+      onOpTime: opts.onOpTime,
+    });
+    const onnx = fp.backend('onnx') as { describe?(): string } | undefined;
     return {
-      path,
-      name: header.optString('general.name') ?? path,
-      config,
-      tokenizer,
-      asyncModel: m as AsyncTokenModel<unknown>,
-      placement: () => uniformPlacement(config.nLayers, { backend: 'onnx', ...(provider ? { provider } : {}) }),
-      opTimes: () => [],
-      description: `${m.description}, ${threadNote(threads)}`,
-      threads: { count: threads, reason: opts.threads !== undefined ? '--threads' : 'the onnx engine\'s default' },
-      close: () => m.close(),
+      ...base,
+      model: fp,
+      forward: fp,
+      placement: () => fp.placement(),
+      opTimes: () => fp.opTimes(),
+      description: `onnx ${onnx?.describe?.() ?? ''}, ${threadNote(threads)}`,
+      threads: { count: threads, reason: opts.threads !== undefined ? '--threads' : "the onnx engine's default" },
+      close: () => fp.close(),
     };
   }
 
   let plan: RoutingPlan | undefined;
   let planProfile: LoadedProfile | undefined;
-  if (engine === 'routed') {
-    const nLayers = configFromGGUF(GGUFHeaderView.read(path)).nLayers;
-    ({ plan, profile: planProfile } = await planAndProfile(nLayers, opts));
-  }
+  if (engine === 'routed') ({ plan, profile: planProfile } = await planAndProfile(config.nLayers, opts));
   const threadChoice = await chooseThreads(opts.threads, planProfile ?? opts.profile);
   const threads = threadChoice.count;
   note(`threads: ${threads} (${threadChoice.reason})`);
@@ -229,56 +234,34 @@ export async function openModel(path: string, opts: OpenOptions = {}): Promise<O
   if (threads > cores) {
     log(`${threads} kernel threads on ${cores} core${cores === 1 ? '' : 's'}: at every barrier some thread waits for one that is off the CPU, so expect fewer tokens/s than with --threads ${cores}`);
   }
-  const wasmOpts = { threads, contextSize: opts.contextSize, kvType: opts.kvType, maxSequences: opts.maxSequences, spinLimit: opts.spinLimit };
-  if (plan && (!isAllWasm(plan) || opts.alwaysRouted)) {
-    const routed = await RoutedModel.load(path, plan, { ...wasmOpts, onnxThreads: opts.onnxThreads ?? threads, log, onOpTime: opts.onOpTime });
-    const header = new GGUFHeaderView(path, routed.wasm.file.header);
-    const tokenizer = await tokenizerFor(path, header, routed.config, routed);
-    return {
-      path,
-      name: header.optString('general.name') ?? path,
-      config: routed.config,
-      tokenizer,
-      asyncModel: routed as AsyncTokenModel<unknown>,
-      plan,
-      placement: () => routed.placement(),
-      opTimes: () => routed.opTimes(),
-      description: `routed by ${planLabel(plan, opts)} (${describePlacement(routed.placement())}; ${threadNote(threads)}, ${opts.kvType ?? 'f32'} KV)`,
-      threads: threadChoice,
-      close: () => routed.close(),
-    };
+  if (plan) {
+    if (plan.nLayers !== config.nLayers) throw new Error(`the routing plan is for ${plan.nLayers} layers; ${path} has ${config.nLayers}`);
+    for (const w of plan.warnings) log(`routing: warning: ${w}`);
+    logPlanFallbacks(plan, log);
   }
-
-  // all wasm: the WasmModel itself, no routing layer in the step
-  if (plan) for (const w of plan.warnings) log(`routing: warning: ${w}`);
-  const wasm = WasmModel.load(path, wasmOpts);
-  const header = new GGUFHeaderView(path, wasm.file.header);
-  const tokenizer = await tokenizerFor(path, header, wasm.config, wasm, wasm.ready());
+  const mixed = plan !== undefined && !isAllWasm(plan);
+  const fp = await ForwardPass.open(file, plan ? planTargets(plan) : uniformTargets(config.nLayers, [{ backend: 'wasm' }]), BACKENDS, {
+    ...sizes,
+    backends: {
+      wasm: { threads, kvType: opts.kvType, spinLimit: opts.spinLimit, repack: opts.repack },
+      onnx: { threads: opts.onnxThreads ?? threads, fuse: opts.fuse ?? false },
+    },
+    timeOps: opts.timeOps ?? mixed,
+    onOpTime: opts.onOpTime,
+  });
+  const kv = `${opts.kvType ?? 'f32'} KV`;
+  const description = !mixed
+    ? `wasm (${threadNote(threads)}, ${kv}${plan ? `, all blocks on wasm by ${planLabel(plan, opts)}` : ''})`
+    : `routed by ${planLabel(plan!, opts)} (${describePlacement(fp.placement())}; ${threadNote(threads)}, ${kv})`;
   return {
-    path,
-    name: header.optString('general.name') ?? path,
-    config: wasm.config,
-    tokenizer,
-    asyncModel: wasm as AsyncTokenModel<unknown>,
-    sync: wasm as TokenModel<unknown>,
+    ...base,
+    model: fp,
+    forward: fp,
     ...(plan ? { plan } : {}),
-    placement: () => wasm.placement(),
-    opTimes: () => wasm.opTimes(),
-    description: `wasm (${threadNote(threads)}, ${opts.kvType ?? 'f32'} KV${plan ? `, all blocks on wasm by ${planLabel(plan, opts)}` : ''})`,
+    placement: () => fp.placement(),
+    opTimes: () => fp.opTimes(),
+    description,
     threads: threadChoice,
-    close: () => wasm.close(),
+    close: () => fp.close(),
   };
-}
-
-/** The model's tokenizer, checked against its config (after `ready`); closes the engine if anything fails. */
-async function tokenizerFor(path: string, header: GGUFHeaderView, config: LlamaConfig, engine: { close(): Promise<void> }, ready?: Promise<void>): Promise<Tokenizer> {
-  try {
-    await ready;
-    const tokenizer = tokenizerFromGGUF(header);
-    checkVocabulary(path, tokenizer, config);
-    return tokenizer;
-  } catch (err) {
-    await engine.close();
-    throw err;
-  }
 }

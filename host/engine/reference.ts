@@ -1,29 +1,18 @@
 // The reference engine: a plain f32 forward pass for llama-family models, written to be read
 // beside the paper (and llama2.c's run.c). It is the oracle every kernel and backend is checked
 // against, so it favours clarity over speed: no SIMD, no threads, float64 accumulators.
-import type { LlamaConfig } from '../model/llama-config.js';
+import type { LlamaConfig } from '../model/llama/config.js';
+import type { LayerTensors, ModelTensors } from '../model/llama/tensors.js';
 
-export interface LayerWeights {
-  attnNorm: Float32Array; // [dim]
-  wq: Float32Array; // [nHeads*headDim, dim] (row-major: one row per output)
-  wk: Float32Array; // [nKvHeads*headDim, dim]
-  wv: Float32Array; // [nKvHeads*headDim, dim]
-  bq?: Float32Array; // optional QKV bias (qwen2)
-  bk?: Float32Array;
-  bv?: Float32Array;
-  wo: Float32Array; // [dim, nHeads*headDim]
-  ffnNorm: Float32Array; // [dim]
-  wGate: Float32Array; // [ffnDim, dim]
-  wUp: Float32Array; // [ffnDim, dim]
-  wDown: Float32Array; // [dim, ffnDim]
-}
+/**
+ * One block's f32 weights (host/model/llama/tensors.ts names them), row-major, one row per output:
+ * attnNorm [dim]; wq [nHeads·headDim, dim]; wk, wv [nKvHeads·headDim, dim]; optional QKV biases
+ * bq, bk, bv (qwen2); wo [dim, nHeads·headDim]; ffnNorm [dim]; wGate, wUp [ffnDim, dim]; wDown [dim, ffnDim].
+ */
+export type LayerWeights = LayerTensors<Float32Array>;
 
-export interface LlamaWeights {
-  tokenEmbd: Float32Array; // [vocab, dim]
-  layers: LayerWeights[];
-  outputNorm: Float32Array; // [dim]
-  output: Float32Array; // [vocab, dim]; the same array as tokenEmbd when tied
-}
+/** tokenEmbd [vocab, dim], layers, outputNorm [dim], output [vocab, dim] (the same array as tokenEmbd when tied). */
+export type LlamaWeights = ModelTensors<Float32Array>;
 
 /** The KV cache and scratch buffers of one sequence. */
 export class RunState {

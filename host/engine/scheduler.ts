@@ -3,7 +3,7 @@
 // are cancelled. Each decode step runs every active sequence's next token in one batched forward
 // pass (model.decodeBatch), so the weights are read once per step, not once per request.
 import type { Tokenizer } from '../model/tokenizer/index.js';
-import { contextSizeOf, runPromptAsync, type AsyncTokenModel } from './generate.js';
+import { contextSizeOf, runPrompt, type TokenModel } from './generate.js';
 import { SequenceDecoder, checkPrompt, type FinishReason, type SequenceOptions } from './sequence.js';
 
 export interface ScheduledJob {
@@ -78,7 +78,7 @@ export class Scheduler<S = unknown> {
   private idle: Array<() => void> = [];
 
   constructor(
-    private readonly model: AsyncTokenModel<S>,
+    private readonly model: TokenModel<S>,
     private readonly tokenizer: Tokenizer,
     private readonly opts: SchedulerOptions = {},
   ) {
@@ -86,7 +86,7 @@ export class Scheduler<S = unknown> {
     this.maxQueuePerClient = opts.maxQueuePerClient ?? Math.max(1, Math.ceil(this.maxQueue / 4));
     const slots = model.maxSequences ?? 1;
     this.maxActive = Math.max(1, Math.min(opts.maxActive ?? slots, slots));
-    this.contextSize = contextSizeOf(model as AsyncTokenModel<unknown>);
+    this.contextSize = contextSizeOf(model as TokenModel<unknown>);
   }
 
   get queued(): number {
@@ -218,7 +218,7 @@ export class Scheduler<S = unknown> {
     try {
       e.seq = new SequenceDecoder(this.tokenizer, e.job.promptIds, e.job.options, this.contextSize);
       e.state = this.model.newState(this.contextSize);
-      const logits = await runPromptAsync(this.model, e.state as S, e.job.promptIds);
+      const logits = await runPrompt(this.model, e.state as S, e.job.promptIds);
       e.tPrefilled = performance.now();
       if (e.finished) return; // closed while the prompt ran (an asynchronous model)
       this.active.push(e);

@@ -4,9 +4,8 @@ import { GGMLType } from './ggml-types.js';
 import { writeGGUF, type GGUFWriteTensor } from './gguf/index.js';
 import { readLlama2cCheckpoint } from './llama2c-checkpoint.js';
 import { readLlama2cTokenizer } from './llama2c-tokenizer.js';
-import { llamaMetadata } from './llama-metadata.js';
-import { quantize } from './quantize/index.js';
-import { LLAMA_FILE_TYPE, storageType } from './synth.js';
+import { LLAMA_FILE_TYPE, llamaMetadata } from './llama/metadata.js';
+import { storageType, storedBytes } from './quantize/index.js';
 
 export interface ConvertOptions {
   type?: GGMLType;
@@ -30,7 +29,7 @@ export function convertLlama2c(checkpointPath: string, tokenizerPath: string, ou
       name: t.name,
       dims: t.dims,
       type: storage,
-      data: () => (storage === GGMLType.F32 ? new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength) : quantize(storage, t.data, t.dims[0])),
+      data: () => storedBytes(storage, t.data, t.dims[0]),
     };
   });
   writeGGUF(outPath, { version: 3, metadata, tensors: out }, opts.onProgress);

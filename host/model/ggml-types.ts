@@ -530,7 +530,7 @@ const REMOVED_TYPES: Readonly<Record<number, [string, string?]>> = {
 
 /** True if `type` is a ggml type id this table knows. */
 export function isGGMLType(type: number): type is GGMLType {
-  return Number.isInteger(type) && Object.prototype.hasOwnProperty.call(TYPE_TRAITS, type);
+  return Number.isInteger(type) && Object.hasOwn(TYPE_TRAITS, type);
 }
 
 /** Why `type` is not a known id, as a sentence fragment: "unknown ggml type 99". */

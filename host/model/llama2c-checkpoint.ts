@@ -3,6 +3,14 @@
 // into GGUF-named f32 tensors. llama2.c stores q/k rows in the same interleaved RoPE layout that
 // llama.cpp's 'normal' RoPE uses, so no permutation is needed (checked against stories260K.gguf).
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { configFromShape } from './llama/config.js';
+import { embeddingTensor, headTensors, layerTensors, type LayerTensors } from './llama/tensors.js';
+
+type LayerRole = Exclude<keyof LayerTensors<unknown>, 'bq' | 'bk' | 'bv'>;
+/** The order llama2.c's export writes a block's tensors in (each stacked over the layers). */
+const FILE_ORDER: readonly LayerRole[] = ['attnNorm', 'wq', 'wk', 'wv', 'wo', 'ffnNorm', 'wGate', 'wDown', 'wUp'];
+/** The order llama.cpp's converter writes them in, per layer (wisp convert writes the same file). */
+const GGUF_ORDER: readonly LayerRole[] = ['wq', 'wk', 'wv', 'wo', 'attnNorm', 'wGate', 'wDown', 'wUp', 'ffnNorm'];
 
 export interface Llama2cConfig {
   dim: number;
@@ -52,23 +60,14 @@ export function readLlama2cCheckpoint(path: string): Llama2cCheckpoint {
     checkConfig(path, config);
 
     const c = config;
-    const headDim = c.dim / c.nHeads;
-    const kvDim = c.nKvHeads * headDim;
-    // [name, rows, cols] in file order; per-layer tensors are stored stacked over layers
-    const layerBlocks: Array<[string, number, number]> = [
-      ['attn_norm', 1, c.dim],
-      ['attn_q', c.dim, c.dim],
-      ['attn_k', kvDim, c.dim],
-      ['attn_v', kvDim, c.dim],
-      ['attn_output', c.dim, c.dim],
-      ['ffn_norm', 1, c.dim],
-      ['ffn_gate', c.hiddenDim, c.dim],
-      ['ffn_down', c.dim, c.hiddenDim],
-      ['ffn_up', c.hiddenDim, c.dim],
-    ];
+    // tensor names and shapes as a llama GGUF holds them (a llama2.c model is a llama one)
+    const llama = configFromShape({ dim: c.dim, nLayers: c.nLayers, nHeads: c.nHeads, nKvHeads: c.nKvHeads, ffnDim: c.hiddenDim, contextLength: c.seqLen }, c.vocabSize);
+    const layers = Array.from({ length: c.nLayers }, (_, l) => layerTensors(llama, l));
+    const count = (dims: number[]) => dims.reduce((a, b) => a * b, 1);
+    const headDim = llama.headDim;
     const floatsNeeded =
       c.vocabSize * c.dim +
-      layerBlocks.reduce((n, [, r, k]) => n + c.nLayers * r * k, 0) +
+      FILE_ORDER.reduce((n, role) => n + c.nLayers * count(layers[0][role].dims), 0) +
       c.dim +
       c.seqLen * headDim + // freq_cis_real + freq_cis_imag (unused)
       (c.sharedClassifier ? 0 : c.vocabSize * c.dim);
@@ -77,36 +76,31 @@ export function readLlama2cCheckpoint(path: string): Llama2cCheckpoint {
     }
 
     let offset = dataOffset;
-    const take = (count: number): Float32Array => {
-      const out = new Float32Array(count);
-      readSync(fd, new Uint8Array(out.buffer), 0, count * 4, offset);
-      offset += count * 4;
+    const take = (n: number): Float32Array => {
+      const out = new Float32Array(n);
+      readSync(fd, new Uint8Array(out.buffer), 0, n * 4, offset);
+      offset += n * 4;
       return out;
     };
     const tensors: Llama2cTensor[] = [];
     const tokenEmbd = take(c.vocabSize * c.dim);
-    tensors.push({ name: 'token_embd.weight', dims: [c.dim, c.vocabSize], data: tokenEmbd });
-    const perLayer = new Map<string, Llama2cTensor[]>();
-    for (const [name, rows, cols] of layerBlocks) {
-      const all = take(c.nLayers * rows * cols);
-      perLayer.set(
-        name,
-        Array.from({ length: c.nLayers }, (_, l) => ({
-          name: `blk.${l}.${name}.weight`,
-          dims: rows === 1 ? [cols] : [cols, rows],
-          data: all.subarray(l * rows * cols, (l + 1) * rows * cols),
-        })),
-      );
+    tensors.push({ ...embeddingTensor(llama), data: tokenEmbd });
+    // per-layer tensors are stored stacked over layers, one role after another
+    const perLayer = new Map<LayerRole, Llama2cTensor[]>();
+    for (const role of FILE_ORDER) {
+      const n = count(layers[0][role].dims);
+      const all = take(c.nLayers * n);
+      perLayer.set(role, layers.map((t, l) => ({ ...t[role], data: all.subarray(l * n, (l + 1) * n) })));
     }
     const outputNorm = take(c.dim);
     offset += c.seqLen * headDim * 4; // skip the precomputed RoPE tables
     const output = c.sharedClassifier ? tokenEmbd : take(c.vocabSize * c.dim);
 
-    tensors.push({ name: 'output_norm.weight', dims: [c.dim], data: outputNorm });
-    tensors.push({ name: 'output.weight', dims: [c.dim, c.vocabSize], data: output });
-    const ggufLayerOrder = ['attn_q', 'attn_k', 'attn_v', 'attn_output', 'attn_norm', 'ffn_gate', 'ffn_down', 'ffn_up', 'ffn_norm'];
+    const headSpecs = headTensors(llama);
+    tensors.push({ ...headSpecs.outputNorm, data: outputNorm });
+    tensors.push({ ...headSpecs.output, data: output });
     for (let l = 0; l < c.nLayers; l++) {
-      for (const name of ggufLayerOrder) tensors.push(perLayer.get(name)![l]);
+      for (const role of GGUF_ORDER) tensors.push(perLayer.get(role)![l]);
     }
     return { config, tensors };
   } finally {

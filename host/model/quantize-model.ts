@@ -1,10 +1,10 @@
 // `wisp quantize`: re-encode a GGUF model's weight matrices in another type, streaming one tensor at
 // a time. 1-D tensors (norms) are copied as they are. A matrix whose rows the requested type's blocks cannot tile
 // is written in another type, and the report says which and why (quantizedType, quantize/index.ts).
-import { GGMLType, traitsOf } from './ggml-types.js';
+import { type GGMLType, traitsOf } from './ggml-types.js';
 import { GGUFFile, gv, writeGGUF, type GGUFWriteTensor } from './gguf/index.js';
-import { quantize, quantizedType } from './quantize/index.js';
-import { LLAMA_FILE_TYPE } from './synth.js';
+import { LLAMA_FILE_TYPE } from './llama/metadata.js';
+import { quantizedType, storedBytes } from './quantize/index.js';
 
 /** A matrix written in another type than the one asked for. */
 export interface QuantizeFallback {
@@ -56,8 +56,7 @@ export function quantizeModel(inPath: string, outPath: string, type: GGMLType, o
       dims: t.dims,
       type: target,
       data: () => {
-        const values = file.tensorF32(t.name);
-        return target === GGMLType.F32 ? new Uint8Array(values.buffer, values.byteOffset, values.byteLength) : quantize(target, values, t.dims[0]);
+        return storedBytes(target, file.tensorF32(t.name), t.dims[0]);
       },
     };
   });

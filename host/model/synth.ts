@@ -1,10 +1,11 @@
 // Writes random-weight llama models at real shapes: the benchmark models. Deterministic by seed,
 // any supported tensor type, vocabulary taken from a real tokenizer file.
-import { GGMLType, traitsOf } from './ggml-types.js';
+import { type GGMLType, traitsOf } from './ggml-types.js';
 import { gv, writeGGUF, type GGUFWriteTensor } from './gguf/index.js';
-import { llamaMetadata, type LlamaShape } from './llama-metadata.js';
-import { expectedShapes } from '../engine/load-weights.js';
-import { quantize, quantizedType } from './quantize/index.js';
+import { configFromShape, type LlamaShape } from './llama/config.js';
+import { LLAMA_FILE_TYPE, llamaMetadata } from './llama/metadata.js';
+import { tensorList } from './llama/tensors.js';
+import { storageType, storedBytes } from './quantize/index.js';
 import type { TokenizerVocab } from './tokenizer/index.js';
 
 export const SYNTH_SHAPES: Record<string, LlamaShape> = {
@@ -14,17 +15,6 @@ export const SYNTH_SHAPES: Record<string, LlamaShape> = {
   '110m': { dim: 768, nLayers: 12, nHeads: 12, nKvHeads: 12, ffnDim: 2048, contextLength: 1024 },
   // TinyLlama 1.1B
   tinyllama: { dim: 2048, nLayers: 22, nHeads: 32, nKvHeads: 4, ffnDim: 5632, contextLength: 2048 },
-};
-
-/** llama.cpp's general.file_type (llama_ftype) for a model whose 2-D tensors are mostly of one type. */
-export const LLAMA_FILE_TYPE: Partial<Record<GGMLType, number>> = {
-  [GGMLType.F32]: 0,
-  [GGMLType.F16]: 1,
-  [GGMLType.Q4_0]: 2,
-  [GGMLType.Q8_0]: 7,
-  [GGMLType.Q4_K]: 14, // Q4_K_S: every tensor Q4_K
-  [GGMLType.Q6_K]: 18,
-  [GGMLType.BF16]: 32,
 };
 
 export interface SynthOptions {
@@ -60,22 +50,10 @@ function tensorSeed(seed: number, name: string): number {
   return h >>> 0;
 }
 
-/** The type a tensor made from f32 weights is stored in: norms stay F32; matrices as `wisp quantize` writes them (quantizedType). */
-export function storageType(type: GGMLType, dims: number[]): GGMLType {
-  return dims.length === 1 ? GGMLType.F32 : quantizedType(type, GGMLType.F32, dims[0]).type;
-}
-
 export function synthTensors(shape: LlamaShape, vocabSize: number, type: GGMLType, seed: number): GGUFWriteTensor[] {
-  const headDim = shape.dim / shape.nHeads;
   // the tensor names and shapes of a llama model come from the one place the loaders check them
-  const specs = [
-    ...expectedShapes({
-      arch: 'llama', dim: shape.dim, nLayers: shape.nLayers, nHeads: shape.nHeads, nKvHeads: shape.nKvHeads, headDim, ffnDim: shape.ffnDim,
-      vocabSize, contextLength: shape.contextLength, normEps: shape.normEps ?? 1e-5, ropeBase: shape.ropeBase ?? 10000, ropeDim: headDim,
-      ropeStyle: 'normal', tiedOutput: false, qkvBias: false,
-    }),
-  ];
-  return specs.map(([name, dims]) => {
+  const specs = tensorList(configFromShape(shape, vocabSize));
+  return specs.map(({ name, dims }) => {
     const storage = storageType(type, dims);
     return {
       name,
@@ -88,7 +66,7 @@ export function synthTensors(shape: LlamaShape, vocabSize: number, type: GGMLTyp
           dims.length === 1
             ? new Float32Array(count).fill(1) // RMSNorm gains
             : randomWeights(count, tensorSeed(seed, name), name === 'token_embd.weight' ? 1 : 1 / Math.sqrt(dims[0]));
-        return storage === GGMLType.F32 ? new Uint8Array(values.buffer) : quantize(storage, values, dims[0]);
+        return storedBytes(storage, values, dims[0]);
       },
     };
   });

@@ -3,7 +3,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { readGGUFHeader, writeGGUF } from './gguf/index.js';
-import { llamaMetadata } from './llama-metadata.js';
+import { llamaMetadata } from './llama/metadata.js';
 import { readLlama2cTokenizer } from './llama2c-tokenizer.js';
 import { vocabFromMetadata, type TokenizerVocab } from './tokenizer/index.js';
 import { vocabFromHF } from './vocab-import.js';

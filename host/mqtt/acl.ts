@@ -37,8 +37,10 @@ export const replyPrefixFor = topics.replyPrefix;
  * Whether the service may publish a reply for `user` to `topic` (a request's MQTT 5 Response Topic
  * or its `reply_to`). For an authenticated user: only under their own reply prefix, so no request
  * can make the device write into someone else's replies or its own control topics. Without a users
- * table (`user` undefined) any topic name is allowed except the device's own topics other than
- * `reply/…`, the fleet topics and `$…` system topics, so a reply can never loop back in as a request.
+ * table (`user` undefined) any topic name is allowed except: the device's own topics other than
+ * `reply/…`; any device's `infer`, `cancel`, `status` and `control/…` (a reply there would be a
+ * request, a cancel, a fake status or a command to another device); the fleet topics; `$…` topics.
+ * So a reply can never come back in as a request, here or on another device.
  */
 export function mayReplyTo(device: string, user: string | undefined, topic: string): boolean {
   if (!isTopicName(topic) || topic.startsWith('$')) return false;
@@ -47,9 +49,17 @@ export function mayReplyTo(device: string, user: string | undefined, topic: stri
     return topic.length > prefix.length && topic.startsWith(prefix);
   }
   if (topic.startsWith('wisp/fleet/') || topic === 'wisp/fleet') return false;
+  if (isAnyDeviceInput(topic)) return false;
   const own = topics.device(device);
   if (topic === own || topic.startsWith(`${own}/`)) return topic.startsWith(`${own}/reply/`);
   return true;
+}
+
+/** wisp/<any device>/infer, /cancel, /status, /control and /control/…: topics a wisp device acts on or owns. */
+function isAnyDeviceInput(topic: string): boolean {
+  const [root, device, kind, ...rest] = topic.split('/');
+  if (root !== 'wisp' || device === undefined || kind === undefined) return false;
+  return kind === 'control' || (rest.length === 0 && (kind === 'infer' || kind === 'cancel' || kind === 'status'));
 }
 
 /** A topic name a client may publish to: non-empty, no wildcards, no NUL ([MQTT-4.7.3-1..2], [MQTT-1.5.4-2]). */
@@ -95,8 +105,12 @@ function rulesFor(role: Role, device: string, user: string): Rules {
 /** Why a publish is refused, or null when it is allowed. */
 export function publishDenial(who: Identity, device: string, topic: string, retain: boolean): string | null {
   if (who.role === 'anonymous') {
-    // no users table: anything but the reserved $ topics (aedes's own default rule)
-    return topic.startsWith('$') ? `topic ${topic} is reserved` : null;
+    // No users table: anything but `$…` topics. Stricter than aedes' default, which reserves only
+    // `$SYS/`: MQTT 5 §4.7.2 leaves `$` topics to the server ("applications cannot use a topic with a
+    // leading $ character for their own purposes"), brokers give some a meaning (Mosquitto's
+    // `$CONTROL/…`, EMQX's `$delayed/…`), and no wisp topic starts with `$`, so refusing them all
+    // breaks no wisp client and keeps a client from reaching a broker feature through wisp's broker.
+    return topic.startsWith('$') ? `topic ${topic} is reserved: $ topics belong to the broker` : null;
   }
   const rules = rulesOf(who, who.role, device);
   if (!rules.publish.some((filter) => topicMatches(filter, topic))) {

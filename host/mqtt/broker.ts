@@ -1,7 +1,8 @@
 // The embedded MQTT broker (aedes 2 beta, MQTT 3.1.1 and 5) with wisp's security basics: users
-// and roles (users.ts, auth.ts), topic ACLs (acl.ts), a packet size limit enforced while a packet is
-// still arriving, and a token bucket per principal on inference requests (limits.ts). Listeners:
-// plain TCP, TLS, and MQTT over WebSocket. The service (service.ts) runs in the same process and
+// and roles (users.ts, auth.ts), TLS-only password logins when the users file says so, a login
+// back-off per address and user after failures, topic ACLs (acl.ts), a packet size limit enforced
+// while a packet is still arriving, and a token bucket per principal on inference requests
+// (limits.ts). Listeners: plain TCP, TLS, and MQTT over WebSocket. The service (service.ts) runs in the same process and
 // subscribes / publishes through `broker.aedes` directly, so none of these checks apply to it.
 import { Aedes, type AedesPublishPacket, type Client, type PublishPacket } from 'aedes';
 import type { EventEmitter } from 'node:events';
@@ -13,12 +14,22 @@ import { createServer as createTlsServer } from 'node:tls';
 import { WebSocketServer, createWebSocketStream } from 'ws';
 import { checkDeviceName, isInferTopic, mayReceive, publishDenial, subscribeDenial, type Identity } from './acl.js';
 import { patchAedes, type DeliveryControl } from './aedes-patches.js';
-import { authenticate } from './auth.js';
-import { LogThrottle, RateLimiter, checkRateLimit, type RateLimit } from './limits.js';
+import { CONNACK, authenticate, type LoginRefusal } from './auth.js';
+import {
+  DEFAULT_LOGIN_BACKOFF,
+  LogThrottle,
+  LoginBackoff,
+  RateLimiter,
+  checkLoginBackoff,
+  checkRateLimit,
+  type LoginBackoffPolicy,
+  type RateLimit,
+} from './limits.js';
 import type { Backlog, FlowLimits } from './outbox.js';
 import type { UserTable } from './users.js';
 
 export type { Identity } from './acl.js';
+export type { LoginRefusal } from './auth.js';
 export { mayReplyTo, replyPrefixFor } from './acl.js';
 
 /** A pino logger (or anything with its methods), or a plain function. */
@@ -48,9 +59,19 @@ export interface BrokerOptions {
   maxPacketBytes?: number;
   /** Token bucket on publishes to the infer topics, per user (per client id without a users table). */
   ratePerClient?: RateLimit;
+  /** How failed logins slow the next ones (users table only); default DEFAULT_LOGIN_BACKOFF. */
+  loginBackoff?: LoginBackoffPolicy;
+  /** Counts refused and delayed logins (ServiceMetrics fits). */
+  metrics?: BrokerMetrics;
   /** Per-client backlog limits (outbox.ts): when a client is behind, and when it is dropped. */
   flow?: Partial<FlowLimits>;
   log?: BrokerLogger;
+}
+
+export interface BrokerMetrics {
+  loginRefused(reason: LoginRefusal): void;
+  /** A login waited this long (back-off after failures) before its credentials were checked. */
+  loginDelayed(seconds: number): void;
 }
 
 /**
@@ -66,7 +87,10 @@ export type LimitReason = 'rate_limited' | 'payload_too_large';
 export interface BrokerStats {
   /** Clients connected now. */
   connected: number;
+  /** Refused CONNECTs, for any reason (throttled ones included). */
   authFailures: number;
+  /** Logins that waited for the back-off before their credentials were checked. */
+  loginsDelayed: number;
   deniedPublishes: number;
   deniedSubscriptions: number;
   /** Publishes over maxPayloadBytes, and packets over the packet size limit (connection dropped). */
@@ -91,20 +115,29 @@ export interface EmbeddedBroker {
   identityOf(clientId: string): Identity | undefined;
   /** `identityOf` the client that published `packet` (undefined for in-process publishes). */
   publisherOf(packet: AedesPublishPacket): Identity | undefined;
+  /**
+   * Why `packet` went through although over a limit: an MQTT 3.1.1 QoS 1/2 publish over the rate
+   * limit is acknowledged (3.1.1 has no negative ack, and closing would lose the rate_limited
+   * reply), so in-process subscribers must skip it. Undefined for every other packet.
+   */
+  limitOf(packet: PublishPacket): LimitReason | undefined;
+  /** The wait the login back-off gives the next CONNECT from `address` as `user` now, in ms. */
+  loginDelay(address: string, user?: string): number;
   /** Flow control: limits, counters, and what waits for a client. */
   readonly delivery: DeliveryControl;
   /**
-   * Called after a client's connection is gone. `clean`: the client sent DISCONNECT (it left on
-   * purpose) rather than losing its connection; `session`: what became of its session.
+   * Called after a client's connection is gone (its requests can be cancelled). `clean`: the client
+   * sent DISCONNECT (it left on purpose) rather than losing its connection; `who`: its identity;
+   * `session`: what became of its session.
    */
-  onClientDisconnect(cb: (clientId: string, clean: boolean, session: SessionFate) => void): void;
+  onClientDisconnect(cb: (clientId: string, clean: boolean, who: Identity | undefined, session: SessionFate) => void): void;
   /**
    * Called when a session kept for an offline client ends: its expiry interval passed, or a new
-   * connection with that client id started clean.
+   * connection with that client id started clean. `who`: the identity the session belonged to.
    */
-  onSessionEnd(cb: (clientId: string, why: 'expired' | 'replaced') => void): void;
+  onSessionEnd(cb: (clientId: string, who: Identity | undefined, why: 'expired' | 'replaced') => void): void;
   /** Called when more is waiting for a client (connected, or its kept session) than the flow limits allow. */
-  onClientBehind(cb: (clientId: string, backlog: Backlog) => void): void;
+  onClientBehind(cb: (clientId: string, who: Identity | undefined, backlog: Backlog) => void): void;
   /**
    * Called when a client's publish is dropped for a limit; `packet` is the dropped publish
    * (absent when the connection was cut for a packet over the size limit).
@@ -158,17 +191,28 @@ export async function startBroker(opts: BrokerOptions): Promise<EmbeddedBroker> 
   const host = opts.host ?? '127.0.0.1';
   const { device, users } = opts;
   const log = makeLog(opts.log);
+  if (users?.require_tls && !opts.tls) {
+    throw new Error('the users file requires TLS for logins (require_tls) but no TLS listener is configured (--tls-port, --tls-cert, --tls-key)');
+  }
+  const backoff = new LoginBackoff(opts.loginBackoff ?? DEFAULT_LOGIN_BACKOFF);
+  checkLoginBackoff(backoff.policy);
 
-  const stats: BrokerStats = { connected: 0, authFailures: 0, deniedPublishes: 0, deniedSubscriptions: 0, oversized: 0, rateLimited: 0 };
+  const stats: BrokerStats = { connected: 0, authFailures: 0, loginsDelayed: 0, deniedPublishes: 0, deniedSubscriptions: 0, oversized: 0, rateLimited: 0 };
   const identities = new WeakMap<Client, Identity>();
   const connected = new Map<string, { client: Client; identity: Identity }>();
   const limiter = opts.ratePerClient ? new RateLimiter(opts.ratePerClient) : undefined;
   const throttle = new LogThrottle();
-  const disconnectCallbacks: ((clientId: string, clean: boolean, session: SessionFate) => void)[] = [];
-  const sessionEndCallbacks: ((clientId: string, why: 'expired' | 'replaced') => void)[] = [];
-  const behindCallbacks: ((clientId: string, backlog: Backlog) => void)[] = [];
-  /** Client ids whose session outlived their last connection. */
-  const keptSessions = new Set<string>();
+  const disconnectCallbacks: ((clientId: string, clean: boolean, who: Identity | undefined, session: SessionFate) => void)[] = [];
+  const sessionEndCallbacks: ((clientId: string, who: Identity | undefined, why: 'expired' | 'replaced') => void)[] = [];
+  const behindCallbacks: ((clientId: string, who: Identity | undefined, backlog: Backlog) => void)[] = [];
+  /** Client ids whose session outlived their last connection, and whose it was. */
+  const keptSessions = new Map<string, Identity | undefined>();
+  /** Publishes let through over a limit (see limitOf). */
+  const limitedPackets = new WeakSet<PublishPacket>();
+  /** The remote address of each connection (a WebSocket's comes from its HTTP request). */
+  const addresses = new WeakMap<Duplex, string>();
+  /** Connections that came in on the TLS listener. */
+  const secure = new WeakSet<Duplex>();
   const limitedCallbacks: ((clientId: string, reason: LimitReason, packet?: PublishPacket) => void)[] = [];
 
   /** The key a rate limit and a log throttle count under: the user, so new client ids do not reset it. */
@@ -201,22 +245,46 @@ export async function startBroker(opts: BrokerOptions): Promise<EmbeddedBroker> 
     connectTimeout: 10_000,
 
     authenticate(client, username, password, done) {
-      authenticate(users, client.id, username, password, (id) => connected.get(id)?.identity.username).then(
-        (result) => {
-          if (result.ok) {
+      const conn = (client as Client & { conn: Duplex }).conn;
+      const address = addresses.get(conn) ?? 'unknown';
+      const refuse = (refusal: LoginRefusal, returnCode: number, reason: string) => {
+        stats.authFailures += 1;
+        opts.metrics?.loginRefused(refusal);
+        // at most a line a second per kind, address and user: a password flood is a few lines, with counts
+        logRefusal(`login:${refusal}:${address}:${username ?? ''}`, undefined, 'connection refused', { clientId: client.id, user: username, address, reason });
+        done(Object.assign(new Error(reason), { returnCode }), false);
+      };
+      const check = () =>
+        authenticate(users, client.id, username, password, (id) => connected.get(id)?.identity.username, secure.has(conn));
+      if (!users) {
+        identities.set(client, { clientId: client.id, role: 'anonymous' }); // no users table: everyone, no ACL
+        return done(null, true);
+      }
+      const user = username || undefined;
+      const wait = backoff.start(address, user);
+      if (wait === null) {
+        return refuse('throttled', CONNACK.SERVER_UNAVAILABLE, 'too many failed logins from this address: try again later');
+      }
+      if (wait > 0) {
+        stats.loginsDelayed += 1;
+        opts.metrics?.loginDelayed(wait / 1000);
+      }
+      const timer = setTimeout(() => {
+        check().then(
+          (result) => {
+            backoff.end(address, user, result.ok ? 'ok' : result.refusal === 'bad_credentials' ? 'failed' : 'other');
+            if (!result.ok) return refuse(result.refusal, result.returnCode, result.reason);
             identities.set(client, result.identity);
             done(null, true);
-            return;
-          }
-          stats.authFailures += 1;
-          log('warn', 'connection refused', { clientId: client.id, user: username, reason: result.reason });
-          done(Object.assign(new Error(result.reason), { returnCode: result.returnCode }), false);
-        },
-        (err: Error) => {
-          log('error', 'authentication failed', { clientId: client.id, err: err.message });
-          done(Object.assign(new Error('server unavailable'), { returnCode: 3 as const }), false);
-        },
-      );
+          },
+          (err: Error) => {
+            backoff.end(address, user, 'other');
+            log('error', 'authentication failed', { clientId: client.id, err: err.message });
+            done(Object.assign(new Error('server unavailable'), { returnCode: CONNACK.SERVER_UNAVAILABLE }), false);
+          },
+        );
+      }, wait);
+      timer.unref();
     },
 
     // A refused publish is never delivered. How the client hears of it: MQTT 5 QoS 1/2 get a
@@ -248,6 +316,12 @@ export async function startBroker(opts: BrokerOptions): Promise<EmbeddedBroker> 
       });
       if (kind !== 'denied') limited(client.id, kind, packet);
 
+      // MQTT 3.1.1 QoS 1/2 over the rate limit: acknowledged and marked rather than refused, since
+      // refusing closes a 3.1.1 connection and its rate_limited reply would go nowhere
+      if (kind === 'rate_limited' && client.version !== 5 && packet.qos > 0) {
+        limitedPackets.add(packet);
+        return done(null);
+      }
       // QoS 0 from a live connection: aedes (pinned 2.0.0-beta.1) skips the publish of a packet
       // marked _notAuthorized without acking or closing. Not for a will (published from close(),
       // where the mark is not looked at): a will is refused with the error.
@@ -275,16 +349,20 @@ export async function startBroker(opts: BrokerOptions): Promise<EmbeddedBroker> 
     },
   });
 
-  const delivery = patchAedes(aedes, { behind: (clientId, backlog) => notify(behindCallbacks, 'onClientBehind', clientId, backlog), log }, opts.flow);
+  // a connected client's backlog, or its kept session's while it is away
+  const behind = (clientId: string, backlog: Backlog) => notify(behindCallbacks, 'onClientBehind', clientId, connected.get(clientId)?.identity ?? keptSessions.get(clientId), backlog);
+  const delivery = patchAedes(aedes, { behind, log }, opts.flow);
   aedes.on('sessionExpired', (client: Client) => {
     keptSessions.delete(client.id);
-    notify(sessionEndCallbacks, 'onSessionEnd', client.id, 'expired' as const);
+    notify(sessionEndCallbacks, 'onSessionEnd', client.id, identities.get(client), 'expired' as const);
   });
 
   aedes.on('client', (client: Client) => {
     // Clean Start discards a kept session ([MQTT-3.1.2-4]); without it the session resumes
-    if (keptSessions.delete(client.id) && (client as Client & { _cleanStart?: boolean })._cleanStart) {
-      notify(sessionEndCallbacks, 'onSessionEnd', client.id, 'replaced' as const);
+    const kept = keptSessions.has(client.id) ? { who: keptSessions.get(client.id) } : undefined;
+    keptSessions.delete(client.id);
+    if (kept && (client as Client & { _cleanStart?: boolean })._cleanStart) {
+      notify(sessionEndCallbacks, 'onSessionEnd', client.id, kept.who, 'replaced' as const);
     }
     const identity = identities.get(client) ?? { clientId: client.id, role: 'anonymous' as const };
     connected.set(client.id, { client, identity });
@@ -300,8 +378,8 @@ export async function startBroker(opts: BrokerOptions): Promise<EmbeddedBroker> 
     // aedes sets _disconnected when a DISCONNECT packet arrived (its types leave the field out)
     const clean = (client as Client & { _disconnected?: boolean })._disconnected === true;
     const session = sessionFate(aedes, client);
-    if (session === 'kept') keptSessions.add(client.id);
-    notify(disconnectCallbacks, 'onClientDisconnect', client.id, clean, session);
+    if (session === 'kept') keptSessions.set(client.id, who);
+    notify(disconnectCallbacks, 'onClientDisconnect', client.id, clean, who, session);
   });
   const onClientError = (client: Client | null, err: Error & { size?: number; maximumPacketSize?: number }) => {
     if (err.maximumPacketSize !== undefined) {
@@ -322,8 +400,11 @@ export async function startBroker(opts: BrokerOptions): Promise<EmbeddedBroker> 
   const sockets = new Set<Duplex>();
   const servers: { server: Server | HttpServer; wss?: WebSocketServer }[] = [];
   const ports: { tcp?: number; ws?: number; tls?: number } = {};
-  const serve = (socket: Duplex & Partial<Pick<Socket, 'setNoDelay'>>, req?: Parameters<Aedes['handle']>[1]) => {
+  const serve = (socket: Duplex & Partial<Pick<Socket, 'setNoDelay' | 'remoteAddress'>>, req?: Parameters<Aedes['handle']>[1], tls = false) => {
     sockets.add(socket);
+    const address = socket.remoteAddress ?? (req as { socket?: Socket } | undefined)?.socket?.remoteAddress;
+    if (address) addresses.set(socket, address.replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/, ''));
+    if (tls) secure.add(socket);
     socket.once('close', () => sockets.delete(socket));
     socket.setNoDelay?.(true); // tokens are small writes; do not wait to coalesce them
     aedes.handle(socket, req);
@@ -357,7 +438,7 @@ export async function startBroker(opts: BrokerOptions): Promise<EmbeddedBroker> 
       const t = opts.tls;
       const server = createTlsServer(
         { cert: pem(t.cert), key: pem(t.key), ca: pem(t.ca), requestCert: t.requestCert ?? false, rejectUnauthorized: t.requestCert ?? false },
-        (socket) => serve(socket),
+        (socket) => serve(socket, undefined, true),
       );
       // a plain-TCP client, a failed handshake, an untrusted client certificate: that socket only
       server.on('tlsClientError', (err, socket) => {
@@ -396,7 +477,7 @@ export async function startBroker(opts: BrokerOptions): Promise<EmbeddedBroker> 
     : ports.ws !== undefined ? `ws://${urlHost(host)}:${ports.ws}`
     : '';
   // the logger already names the device on every line
-  log('info', 'broker listening', { host, ...ports, auth: users ? `${Object.keys(users.users).length} users` : 'anonymous', maxPayload });
+  log('info', 'broker listening', { host, ...ports, auth: users ? `${Object.keys(users.users).length} users${users.require_tls ? ', TLS only' : ''}` : 'anonymous', maxPayload });
 
   return {
     aedes,
@@ -410,6 +491,8 @@ export async function startBroker(opts: BrokerOptions): Promise<EmbeddedBroker> 
       return clientId === undefined ? undefined : connected.get(clientId)?.identity;
     },
     delivery,
+    limitOf: (packet) => (limitedPackets.has(packet) ? 'rate_limited' : undefined),
+    loginDelay: (address, user) => backoff.delay(address, user),
     onClientDisconnect: (cb) => void disconnectCallbacks.push(cb),
     onSessionEnd: (cb) => void sessionEndCallbacks.push(cb),
     onClientBehind: (cb) => void behindCallbacks.push(cb),

@@ -268,7 +268,7 @@ export class Outbox {
       this.events.dropped(c, 'not_authorized', p.topic);
       return this.unstore(p);
     }
-    let properties = c.version === 5 ? publishProperties(p.properties as Record<string, unknown> | undefined) : undefined;
+    const properties = c.version === 5 ? publishProperties(p.properties as Record<string, unknown> | undefined) : undefined;
     if (p.messageExpiry !== undefined) {
       const left = p.messageExpiry - Date.now();
       if (left <= 0) {

@@ -47,6 +47,8 @@ export type ErrorCode =
   | 'rate_limited'
   | 'forbidden_reply_topic'
   | 'duplicate_id'
+  | 'forbidden'
+  | 'not_implemented'
   | 'model_error'
   | 'shutdown'
   | 'internal';
@@ -103,7 +105,7 @@ export function describeSchemaErrors(errors: ErrorObject[] | null | undefined, w
   }
   const first = list[0];
   if (!first) return `${what}: invalid`;
-  return `${what}: ${first.instancePath ? fieldName(first.instancePath) + ': ' : ''}${first.message}`;
+  return `${what}: ${first.instancePath ? `${fieldName(first.instancePath)}: ` : ''}${first.message}`;
 }
 
 function fieldName(instancePath: string): string {

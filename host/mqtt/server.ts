@@ -13,8 +13,8 @@ import { checkDeviceName, mayReplyTo } from './acl.js';
 import { startBroker, type BrokerOptions, type EmbeddedBroker } from './broker.js';
 import { topics } from './protocol.js';
 import { DEFAULT_MAX_REQUEST_BYTES, InferenceService } from './service.js';
-import { ClientTransport, EmbeddedTransport, type Transport } from './transport.js';
-import type { RateLimit } from './limits.js';
+import { ClientTransport, EmbeddedTransport, type ExternalBrokerOptions, type Transport } from './transport.js';
+import type { LoginBackoffPolicy, RateLimit } from './limits.js';
 import type { UserTable } from './users.js';
 
 const DEFAULT_RATE: RateLimit = { messagesPerSecond: 10, burst: 20 };
@@ -24,12 +24,15 @@ export interface ServerOptions extends OpenOptions {
   device?: string;
   /** Embedded broker listeners (ignored with `broker`). */
   host?: string;
-  port?: number;
+  /** Plain MQTT over TCP: default 1883; 'off': none (TLS only, with `tls`). */
+  port?: number | 'off';
   wsPort?: number;
   tls?: BrokerOptions['tls'];
   users?: UserTable;
+  /** How failed logins slow the next ones (embedded broker with users); default DEFAULT_LOGIN_BACKOFF. */
+  loginBackoff?: LoginBackoffPolicy;
   /** External broker instead of the embedded one. */
-  broker?: { url: string; username?: string; password?: string; ca?: Buffer; cert?: Buffer; key?: Buffer; rejectUnauthorized?: boolean };
+  broker?: Pick<ExternalBrokerOptions, 'url' | 'username' | 'password' | 'ca' | 'cert' | 'key' | 'rejectUnauthorized' | 'reconnectMs' | 'maxReconnectMs'>;
   fleetGroup?: string;
   maxQueue?: number;
   maxQueuePerClient?: number;
@@ -38,6 +41,8 @@ export interface ServerOptions extends OpenOptions {
   rate?: RateLimit;
   /** Embedded broker: per-client backlog limits (host/mqtt/outbox.ts DEFAULT_FLOW_LIMITS). */
   flow?: BrokerOptions['flow'];
+  /** /healthz says 503 when the scheduler has work and no step ended for this long (default 120 s). */
+  stallAfterMs?: number;
   /** HTTP /metrics + /healthz port; undefined = none, 0 = any free port. */
   metricsPort?: number;
   metricsHost?: string;
@@ -84,13 +89,16 @@ export async function startServer(o: ServerOptions): Promise<Server> {
     transport = new ClientTransport({
       ...o.broker,
       clientId: `wisp-${device}`,
-      will: { topic: topics.status(device), payload: JSON.stringify({ device, online: false, ts: new Date().toISOString() }) },
+      // no `ts`: the broker publishes the will when the connection dies, a time the device cannot
+      // write into it beforehand (status.schema.json)
+      will: { topic: topics.status(device), payload: JSON.stringify({ device, online: false }) },
     });
   } else {
+    if (o.port === 'off' && !o.tls && o.wsPort === undefined) throw new Error('--port off leaves no listener: give --tls-port (or --ws-port)');
     broker = await startBroker({
       device,
       host: o.host ?? '127.0.0.1',
-      tcpPort: o.port ?? 1883,
+      tcpPort: o.port === 'off' ? undefined : (o.port ?? 1883),
       wsPort: o.wsPort,
       tls: o.tls,
       users: o.users,
@@ -99,6 +107,8 @@ export async function startServer(o: ServerOptions): Promise<Server> {
       maxPacketBytes: 16 * 1024 * 1024,
       ratePerClient: rate,
       flow: o.flow,
+      loginBackoff: o.loginBackoff,
+      metrics,
       log,
     });
     const b = broker;
@@ -113,7 +123,7 @@ export async function startServer(o: ServerOptions): Promise<Server> {
     cleanup.push(() => model.close());
     // the file name says which model it is; general.name is often just the architecture
     const modelName = basename(model.path).replace(/\.gguf$/i, '');
-    const kernels = o.engine === 'reference' ? {} : Object.fromEntries(Object.entries(loadManifest().families).map(([f, m]) => [f, m.sha256]));
+    const kernels = o.engine === 'reference' ? {} : Object.fromEntries(Object.entries(loadManifest().families).map(([f, m]) => [f, m.flavours[m.baseline].sha256]));
     const service = new InferenceService({
       device,
       served: {
@@ -122,10 +132,10 @@ export async function startServer(o: ServerOptions): Promise<Server> {
         path: model.path,
         sha256,
         tokenizer: model.tokenizer,
-        model: model.asyncModel,
+        model: model.model,
         engine: model.description,
         threads: model.threads?.count,
-        contextSize: model.asyncModel.contextSize ?? model.config.contextLength,
+        contextSize: model.model.contextSize ?? model.config.contextLength,
       },
       transport,
       log,
@@ -137,6 +147,7 @@ export async function startServer(o: ServerOptions): Promise<Server> {
       // the embedded broker limits rates itself (and tells us what it dropped); an external one does not
       rate: broker ? undefined : rate,
       mayReplyTo: (user, topic) => mayReplyTo(device, user, topic),
+      stallAfterMs: o.stallAfterMs,
       kernels,
       // the profile in effect: the routing plan's, else the one the thread count came from
       profile: model.plan?.profile ?? model.threads?.profile ?? o.profile ?? null,

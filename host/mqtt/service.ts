@@ -1,47 +1,21 @@
-// The MQTT inference service: reads requests off the broker, validates them, queues them on the
-// scheduler and streams the replies back. One misbehaving client gets error replies; the others
-// keep being served (nothing here throws past a message handler).
-import { basename } from 'node:path';
+// The MQTT inference service: reads requests off the broker, hands each message to the handler of
+// its topic kind (handlers/: infer, cancel, control), and owns the lifecycle, the retained status
+// and health. One misbehaving client gets error replies; the others keep being served (nothing
+// here throws past a message handler).
 import type { Logger } from 'pino';
-import { PromptTooLongError } from '../engine/sequence.js';
-import { BusyError, Scheduler, type JobHandle, type JobResult, type SchedulerOptions } from '../engine/scheduler.js';
-import type { AsyncTokenModel } from '../engine/generate.js';
-import { encodeChat, hasChatTemplate } from '../model/chat-prompt.js';
-import type { Tokenizer } from '../model/tokenizer/index.js';
-import type { ServiceMetrics, RequestOutcome } from '../obs/metrics.js';
-import { requestLogger } from '../obs/log.js';
-import {
-  ProtocolError,
-  errorReply,
-  finalReply,
-  isRequestId,
-  parseCancel,
-  parseInferRequest,
-  sequenceOptions,
-  topics,
-  type ErrorCode,
-  type InferRequest,
-} from './protocol.js';
+import { Scheduler, type SchedulerOptions } from '../engine/scheduler.js';
+import { hasChatTemplate } from '../model/chat-prompt.js';
+import type { ServiceMetrics } from '../obs/metrics.js';
+import { dispatch, serviceSubscriptions, type HandlerContext, type ServedModel } from './handlers/index.js';
+import { topics } from './protocol.js';
+import { Replier, salvage } from './replies.js';
+import { RequestBook, ownerOf } from './requests.js';
 import { RateLimiter, type RateLimit } from './limits.js';
 import type { LimitReason } from './broker.js';
 import type { Backlog } from './outbox.js';
-import type { InboundMessage, Transport } from './transport.js';
+import type { ConnectionChange, InboundMessage, Transport } from './transport.js';
 
-export interface ServedModel {
-  /** What the status and errors call it (the file name without .gguf). */
-  name: string;
-  /** Other names a request's `model` may use (general.name). */
-  aliases?: string[];
-  path: string;
-  sha256: string;
-  tokenizer: Tokenizer;
-  model: AsyncTokenModel<unknown>;
-  /** e.g. "wasm (2 threads, f32 KV)" */
-  engine: string;
-  /** The engine's threads: kernel threads (wasm, routed), ORT intra-op threads (onnx); 0: none (reference). */
-  threads?: number;
-  contextSize: number;
-}
+export type { ServedModel } from './handlers/index.js';
 
 export interface ServiceOptions extends SchedulerOptions {
   device: string;
@@ -60,95 +34,99 @@ export interface ServiceOptions extends SchedulerOptions {
   rate?: RateLimit;
   /** May a reply for `user` (undefined: no broker users) go to `topic`? (the ACL's reply rule) */
   mayReplyTo?: (user: string | undefined, topic: string) => boolean;
+  /**
+   * The scheduler counts as stalled (/healthz 503) when it has work and no step has ended for this
+   * long. Default 120 s: more than the longest prefill a small device runs as one step.
+   */
+  stallAfterMs?: number;
   /** Kernel module hashes for the status message (family -> sha256). */
   kernels?: Record<string, string>;
   profile?: string | null;
   version?: string;
 }
 
-/** Errors of this kind end a request with this code. */
-function codeOf(err: unknown): ErrorCode {
-  if (err instanceof ProtocolError) return err.code;
-  if (err instanceof BusyError) return 'busy';
-  if (err instanceof PromptTooLongError) return 'prompt_too_long';
-  if ((err as { code?: string })?.code === 'shutdown') return 'shutdown';
-  if (err instanceof RangeError) return 'invalid_request';
-  return 'model_error';
-}
-
 class ShutdownError extends Error {
   readonly code = 'shutdown';
 }
 
-interface Running {
-  id: string;
-  client: string;
-  handle?: JobHandle;
-  reply: ReplyTarget;
-  log: Logger;
-}
-
-interface ReplyTarget {
-  topic: string;
-  correlationData?: Buffer;
-}
-
-const RECENT_IDS = 4096;
-
 /** The largest request accepted unless --max-payload says otherwise. */
 export const DEFAULT_MAX_REQUEST_BYTES = 256 * 1024;
+export const DEFAULT_STALL_AFTER_MS = 120_000;
+/**
+ * A reply is taken by the broker within milliseconds; one that waits this long (or stallAfterMs, if
+ * shorter) means delivery is stuck, as it was behind a client that stopped reading (outbox.ts).
+ */
+export const DELIVERY_STALL_MS = 30_000;
 
 export class InferenceService {
   private readonly device: string;
   private readonly scheduler: Scheduler<unknown>;
-  private readonly running = new Map<string, Running>(); // client \0 id -> request
-  private readonly recent = new Set<string>(); // finished client \0 id, oldest first
-  private readonly limiter?: RateLimiter;
-  private readonly maxPayload: number;
-  private readonly pending = new Map<Promise<void>, number>(); // reply being published -> when it started
-  /** When a request last moved: a decode step, a token, a final message. */
-  private lastProgressAt = performance.now();
+  private readonly requests = new RequestBook();
+  private readonly replies: Replier;
+  private readonly context: HandlerContext;
   private statusTimer?: NodeJS.Timeout;
   private statusDirty = false;
   private lastStatusAt = 0;
   private stopped = false;
   private started = false;
+  /** When the scheduler last made progress (a step, a request ending) or went from idle to busy. */
+  private lastProgress = performance.now();
+  private broker: { connected: boolean; since: string; reason?: string } = { connected: false, since: new Date().toISOString() };
 
   constructor(private readonly opts: ServiceOptions) {
     this.device = opts.device;
-    this.maxPayload = opts.maxPayloadBytes ?? DEFAULT_MAX_REQUEST_BYTES;
-    if (opts.rate) this.limiter = new RateLimiter(opts.rate);
     this.scheduler = new Scheduler(opts.served.model, opts.served.tokenizer, {
       ...opts,
       onStep: (n, ms) => {
-        this.lastProgressAt = performance.now();
+        this.lastProgress = performance.now();
         opts.metrics?.batchSize(n);
         opts.onStep?.(n, ms);
       },
     });
+    this.replies = new Replier({ device: opts.device, transport: opts.transport, log: opts.log, metrics: opts.metrics, mayReplyTo: opts.mayReplyTo });
+    const service = this;
+    this.context = {
+      device: opts.device,
+      log: opts.log,
+      metrics: opts.metrics,
+      served: opts.served,
+      scheduler: this.scheduler,
+      requests: this.requests,
+      replies: this.replies,
+      knowsClients: opts.transport.knowsClients,
+      maxPayload: opts.maxPayloadBytes ?? DEFAULT_MAX_REQUEST_BYTES,
+      limiter: opts.rate ? new RateLimiter(opts.rate) : undefined,
+      get stopped() {
+        return service.stopped;
+      },
+      loadChanged: (event) => this.loadChanged(event),
+    };
+    // gauges read at each scrape, so they are true whenever Prometheus looks
+    opts.metrics?.observeLoad(() => ({ queued: this.scheduler.queued, active: this.scheduler.activeCount }));
+    opts.metrics?.observeBroker(() => this.started && !this.stopped && opts.transport.connected);
   }
 
   /** Topics this service listens on. */
   get subscriptions(): string[] {
-    const t = [topics.infer(this.device), topics.cancel(this.device)];
-    if (this.opts.fleetGroup) t.push(topics.fleetInfer(this.opts.fleetGroup));
-    return t;
+    return serviceSubscriptions(this.device, this.opts.fleetGroup);
   }
 
   async start(): Promise<void> {
     await this.opts.transport.start(
       {
-        message: (m) => this.onMessage(m),
-        clientGone: (clientId) => this.onClientGone(clientId),
-        clientBehind: (clientId, backlog) => this.onClientBehind(clientId, backlog),
+        message: (m) => dispatch(this.context, m),
+        clientGone: (clientId, user) => this.onClientGone(clientId, user),
+        clientBehind: (clientId, user, backlog) => this.onClientBehind(clientId, user, backlog),
         dropped: (m, reason) => this.onDropped(m, reason),
+        connection: (change) => this.onConnection(change),
       },
       this.subscriptions,
     );
     this.started = true;
+    this.broker = { connected: true, since: new Date().toISOString() };
     await this.publishStatus(true);
     this.statusTimer = setInterval(() => {
-      if (this.statusDirty || performance.now() - this.lastStatusAt > 30_000) void this.publishStatus(true);
+      if (this.statusDirty || performance.now() - this.lastStatusAt > 30_000) void this.publishStatus(true).catch(() => {});
     }, 1000);
     this.statusTimer.unref();
     this.opts.metrics?.info({ device: this.device, model: this.opts.served.name, sha256: this.opts.served.sha256, engine: this.opts.served.engine, threads: this.opts.served.threads ?? 0 });
@@ -162,224 +140,94 @@ export class InferenceService {
     if (this.statusTimer) clearInterval(this.statusTimer);
     this.scheduler.close(new ShutdownError(reason));
     // the last replies and the offline status, unless the broker is gone (then the Will says offline)
-    await withTimeout(Promise.allSettled([...this.pending.keys()]), 5000);
+    await withTimeout(this.replies.settled(), 5000);
     if (this.started) await withTimeout(this.publishStatus(false).catch(() => {}), 2000);
     await this.opts.transport.close();
   }
 
   /**
-   * Why requests are not moving, or undefined when they are (for /healthz): work is waiting and no
-   * step or token came for `limitMs`, or a reply has waited that long to be taken by the broker
-   * (it used to wait behind a client that stopped reading; host/mqtt/outbox.ts).
+   * 200 on /healthz only while the service takes requests: started, not stopping, its broker
+   * connection up, and its scheduler not stalled (work waiting and no step ended for stallAfterMs).
    */
-  stallReason(limitMs = 30_000): string | undefined {
-    const now = performance.now();
-    const work = this.scheduler.queued + this.scheduler.activeCount;
-    if (work > 0 && now - this.lastProgressAt > limitMs) {
-      return `${work} requests waiting, none moved for ${Math.round((now - this.lastProgressAt) / 1000)} s`;
-    }
-    let oldest = now;
-    for (const t of this.pending.values()) oldest = Math.min(oldest, t);
-    if (now - oldest > limitMs) return `a reply has waited ${Math.round((now - oldest) / 1000)} s for the broker (${this.pending.size} waiting)`;
-    return undefined;
-  }
-
   health(): { ok: boolean; status: Record<string, unknown> } {
-    return { ok: this.started && !this.stopped, status: this.statusPayload(this.started && !this.stopped) };
+    const serving = this.started && !this.stopped;
+    const connected = this.opts.transport.connected;
+    const pending = this.scheduler.queued + this.scheduler.activeCount > 0;
+    const quietMs = pending ? performance.now() - this.lastProgress : 0;
+    const stalled = quietMs > (this.opts.stallAfterMs ?? DEFAULT_STALL_AFTER_MS);
+    const deliveryLimitMs = Math.min(this.opts.stallAfterMs ?? DEFAULT_STALL_AFTER_MS, DELIVERY_STALL_MS);
+    const replyWaitMs = this.replies.oldestWaitMs();
+    const brokerStall = this.opts.transport.deliveryStall?.(deliveryLimitMs);
+    const problems = [
+      ...(!this.started ? ['not started'] : []),
+      ...(this.stopped ? ['stopping'] : []),
+      ...(serving && !connected ? [`broker connection down since ${this.broker.since}${this.broker.reason ? ` (${this.broker.reason})` : ''}`] : []),
+      ...(stalled ? [`scheduler stalled: no step ended for ${Math.round(quietMs / 1000)} s with ${this.scheduler.queued} queued, ${this.scheduler.activeCount} active`] : []),
+      ...(replyWaitMs > deliveryLimitMs ? [`replies stalled: one has waited ${Math.round(replyWaitMs / 1000)} s for the broker`] : []),
+      ...(brokerStall ? [`broker stalled: ${brokerStall}`] : []),
+    ];
+    return {
+      ok: problems.length === 0,
+      status: {
+        ...this.statusPayload(serving),
+        broker: { connected, since: this.broker.since, ...(this.broker.reason ? { reason: this.broker.reason } : {}) },
+        scheduler: { stalled, ms_since_progress: Math.round(quietMs) },
+        delivery: { stalled: replyWaitMs > deliveryLimitMs || brokerStall !== undefined, oldest_reply_wait_ms: Math.round(replyWaitMs) },
+        ...(problems.length > 0 ? { problems } : {}),
+      },
+    };
   }
 
-  // ---- inbound -------------------------------------------------------------------------------
-
-  private onMessage(m: InboundMessage): void {
-    try {
-      if (m.topic === topics.cancel(this.device)) this.onCancel(m);
-      else this.onInfer(m, m.topic !== topics.infer(this.device));
-    } catch (err) {
-      this.opts.log.error({ err, topic: m.topic }, 'message handler failed');
-    }
-  }
-
-  private onInfer(m: InboundMessage, fleet: boolean): void {
-    this.opts.metrics?.mqttMessage('in', fleet ? 'fleet_infer' : 'infer');
-    if (this.stopped) return; // the broker redelivers QoS 1 to a live member of the group
-    if (m.payload.length > this.maxPayload) {
-      return this.reject(m, null, undefined, fleet, 'payload_too_large', `request is ${m.payload.length} bytes; the limit is ${this.maxPayload}`, 'invalid');
-    }
-    let req: InferRequest;
-    try {
-      req = parseInferRequest(m.payload);
-    } catch (err) {
-      const e = err as ProtocolError;
-      return this.reject(m, e.id, salvage(m.payload), fleet, e.code, e.message, 'invalid');
-    }
-    // the embedded broker knows who sent it; an external one does not, so the request may say
-    const client = (this.opts.transport.knowsClients ? m.clientId : undefined) ?? req.client ?? m.responseTopic ?? req.reply_to ?? 'anonymous';
-    const key = `${client}\u0000${req.id}`;
-    const log = requestLogger(this.opts.log, req.id, client);
-    if (this.running.has(key) || this.recent.has(key)) {
-      log.info('duplicate request id (a QoS 1 redelivery?): answered once, ignored');
-      return;
-    }
-    const reply = this.replyTarget(m, req, fleet);
-    if (typeof reply === 'string') return this.reject(m, req.id, req, fleet, 'forbidden_reply_topic', reply, 'invalid');
-    if (this.limiter && !this.limiter.take(client)) {
-      log.warn('rate limited');
-      return this.replyError(reply, req.id, 'rate_limited', `client '${client}' sends requests faster than ${this.limiter.limit.messagesPerSecond}/s`, 'rate_limited');
-    }
-    const served = this.opts.served;
-    if (req.model !== undefined && !modelNames(served).includes(req.model)) {
-      return this.replyError(reply, req.id, 'unknown_model', `this device serves '${served.name}', not '${req.model}'`, 'invalid');
-    }
-    let promptIds: number[];
-    try {
-      promptIds = req.messages ? encodeChat(served.tokenizer, req.messages) : served.tokenizer.encode(req.prompt!);
-    } catch (err) {
-      return this.replyError(reply, req.id, 'invalid_request', `cannot tokenize the prompt: ${(err as Error).message}`, 'invalid');
-    }
-    const run: Running = { id: req.id, client, reply, log };
-    if (this.scheduler.queued + this.scheduler.activeCount === 0) this.lastProgressAt = performance.now(); // idle until now
-    const stream = req.stream ?? true;
-    let seq = 0;
-    try {
-      this.running.set(key, run);
-      run.handle = this.scheduler.submit({
-        id: req.id,
-        client,
-        promptIds,
-        options: sequenceOptions(req),
-        onText: (text) => {
-          this.lastProgressAt = performance.now();
-          if (stream) this.send(reply, { id: req.id, seq: seq++, text }, 'chunk');
-        },
-        onDone: (r) => this.finished(key, run, r),
-        onError: (err) => this.failed(key, run, err),
-      });
-      log.info({ promptTokens: promptIds.length, maxTokens: req.max_tokens, stream, fleet }, 'queued');
-      this.markStatus();
-    } catch (err) {
-      this.running.delete(key);
-      const code = codeOf(err);
-      this.replyError(reply, req.id, code, (err as Error).message, code === 'busy' ? 'busy' : 'invalid');
-    }
-  }
-
-  private onCancel(m: InboundMessage): void {
-    this.opts.metrics?.mqttMessage('in', 'cancel');
-    let c;
-    try {
-      c = parseCancel(m.payload);
-    } catch (err) {
-      this.opts.log.warn({ client: m.clientId, err: (err as Error).message }, 'bad cancel message');
-      return;
-    }
-    const sender = this.opts.transport.knowsClients ? m.clientId : undefined;
-    if ('client' in c) {
-      // a client's Last Will (external broker): cancel all it asked for; on the embedded broker only its own
-      if (sender !== undefined && sender !== c.client) return;
-      const n = this.scheduler.cancelClient(c.client);
-      this.opts.log.info({ client: c.client, cancelled: n }, 'cancel by client');
-      return;
-    }
-    for (const r of this.running.values()) {
-      if (r.id === c.id && (sender === undefined || r.client === sender)) {
-        r.log.info('cancel requested');
-        r.handle?.cancel();
-      }
-    }
-  }
+  // ---- events that are not messages ------------------------------------------------------------
 
   /** A request the broker dropped for a limit (embedded broker): the sender still gets one error reply. */
   private onDropped(m: InboundMessage, code: LimitReason): void {
     if (m.topic !== topics.infer(this.device) && m.topic !== topics.fleetPublish) return;
-    const partial = m.payload.length <= this.maxPayload ? salvage(m.payload) : undefined;
-    const message = code === 'rate_limited' ? `client '${m.clientId}' sends requests faster than its rate limit` : `request is ${m.payload.length} bytes; the limit is ${this.maxPayload}`;
-    this.reject(m, partial?.id ?? null, partial, m.topic === topics.fleetPublish, code, message, code === 'rate_limited' ? 'rate_limited' : 'invalid');
+    const maxPayload = this.context.maxPayload;
+    const partial = m.payload.length <= maxPayload ? salvage(m.payload) : undefined;
+    const message = code === 'rate_limited' ? `client '${m.clientId}' sends requests faster than its rate limit` : `request is ${m.payload.length} bytes; the limit is ${maxPayload}`;
+    this.replies.reject(m, partial?.id ?? null, partial, m.topic === topics.fleetPublish, code, message, code === 'rate_limited' ? 'rate_limited' : 'invalid');
   }
 
-  private onClientGone(clientId: string): void {
-    const n = this.scheduler.cancelClient(clientId);
-    if (n > 0) this.opts.log.info({ client: clientId, cancelled: n }, 'client disconnected: its requests are cancelled');
+  private onClientGone(clientId: string, user: string | undefined): void {
+    const owner = ownerOf(clientId, user);
+    const n = this.scheduler.cancelClient(owner.key);
+    if (n > 0) this.opts.log.info({ client: owner.key, cancelled: n }, 'client disconnected: its requests are cancelled');
   }
 
-  /** The broker holds more for this client than it reads: end its requests (their finals still queue). */
-  private onClientBehind(clientId: string, backlog: Backlog): void {
-    const n = this.scheduler.cancelClient(clientId);
-    if (n > 0) this.opts.log.warn({ client: clientId, cancelled: n, waiting: backlog }, 'client falls behind reading its replies: its requests are cancelled');
+  /** The broker holds more for this client than it reads (outbox.ts): end its requests (their finals still queue). */
+  private onClientBehind(clientId: string, user: string | undefined, backlog: Backlog): void {
+    const owner = ownerOf(clientId, user);
+    const n = this.scheduler.cancelClient(owner.key);
+    if (n > 0) this.opts.log.warn({ client: owner.key, cancelled: n, waiting: backlog }, 'client falls behind reading its replies: its requests are cancelled');
   }
 
-  // ---- outbound ------------------------------------------------------------------------------
-
-  private finished(key: string, run: Running, r: JobResult): void {
-    this.lastProgressAt = performance.now();
-    this.forget(key);
-    this.send(run.reply, finalReply(run.id, r, this.device), 'done');
-    const m = this.opts.metrics;
-    m?.requestFinished(r.finishReason);
-    m?.tokensGenerated(r.usage.completionTokens);
-    m?.promptTokens(r.usage.promptTokens);
-    if (r.usage.completionTokens > 0) m?.timeToFirstToken(r.timings.timeToFirstTokenMs / 1000);
-    if (r.timings.decodeTokensPerSecond > 0) m?.decodeRate(r.timings.decodeTokensPerSecond);
-    run.log.info({ finish: r.finishReason, usage: r.usage, timings: r.timings }, 'finished');
-  }
-
-  private failed(key: string, run: Running, err: Error): void {
-    this.forget(key);
-    const code = codeOf(err);
-    run.log.warn({ code, err: err.message }, 'request failed');
-    this.replyError(run.reply, run.id, code, err.message, 'error');
-  }
-
-  private forget(key: string): void {
-    this.running.delete(key);
-    this.recent.add(key);
-    if (this.recent.size > RECENT_IDS) this.recent.delete(this.recent.values().next().value!);
-    this.markStatus();
-  }
-
-  /** An error for a request we could not accept, sent wherever it can be read. */
-  private reject(m: InboundMessage, id: string | null, partial: Partial<InferRequest> | undefined, fleet: boolean, code: ErrorCode, message: string, outcome: RequestOutcome): void {
-    const reply = this.replyTarget(m, { id: id ?? undefined, reply_to: typeof partial?.reply_to === 'string' ? partial.reply_to : undefined }, fleet);
-    const target = typeof reply === 'string' ? { topic: this.defaultReplyTopic(m, id, fleet) } : reply;
-    this.opts.log.warn({ client: m.clientId, req: id, code, topic: target.topic }, message);
-    this.replyError(target, id, code, message, outcome);
-  }
-
-  private replyError(reply: ReplyTarget, id: string | null, code: ErrorCode, message: string, outcome: RequestOutcome): void {
-    this.opts.metrics?.requestFinished(outcome);
-    this.send(reply, errorReply(id, code, message, this.device), 'error');
-  }
-
-  /** Where replies go: the MQTT 5 response topic, else reply_to, else the default; a string is why not. */
-  private replyTarget(m: InboundMessage, req: { id?: string; reply_to?: string }, fleet: boolean): ReplyTarget | string {
-    const topic = m.responseTopic ?? req.reply_to ?? this.defaultReplyTopic(m, req.id ?? null, fleet);
-    if (this.opts.mayReplyTo && !this.opts.mayReplyTo(m.user, topic)) {
-      return m.user !== undefined
-        ? `reply topic '${topic}' is not one user '${m.user}' may read (use ${topics.reply(this.device, '<id>', m.user)})`
-        : `reply topic '${topic}' is not allowed (it must not be a wisp request, status or control topic)`;
+  /** The external broker's connection went down or came back: logged, and /healthz follows it. */
+  private onConnection(c: ConnectionChange): void {
+    this.broker = { connected: c.connected, since: new Date().toISOString(), ...(c.reason ? { reason: c.reason } : {}) };
+    if (c.connected) {
+      this.opts.log.info({ transport: this.opts.transport.description }, 'broker connection restored');
+      this.markStatus();
+    } else if (c.takenOver) {
+      this.opts.log.error(
+        { transport: this.opts.transport.description, retryInMs: c.retryInMs },
+        `broker connection taken over (${c.reason}): is another wisp serving device '${this.device}', or a client using its client id? Next attempt in ${c.retryInMs} ms`,
+      );
+    } else {
+      this.opts.log.warn({ transport: this.opts.transport.description, reason: c.reason, retryInMs: c.retryInMs }, 'broker connection lost: reconnecting');
     }
-    return { topic, correlationData: m.correlationData };
   }
 
-  private defaultReplyTopic(m: InboundMessage, id: string | null, fleet: boolean): string {
-    const target = id !== null && isRequestId(id) ? id : 'errors';
-    return fleet ? topics.reply('fleet', target) : topics.reply(this.device, target, m.user);
-  }
-
-  private send(reply: ReplyTarget, body: object, kind: string): void {
-    this.opts.metrics?.mqttMessage('out', kind);
-    const p = this.opts.transport
-      .publish(reply.topic, JSON.stringify(body), { qos: 1, correlationData: reply.correlationData })
-      .catch((err: Error) => this.opts.log.error({ topic: reply.topic, err: err.message }, 'reply not published'))
-      .finally(() => this.pending.delete(p));
-    this.pending.set(p, performance.now());
+  /** A request was queued or ended: the status follows; an end is progress, and work arriving at an idle scheduler starts the stall clock. */
+  private loadChanged(event: 'queued' | 'ended'): void {
+    if (event === 'ended' || this.scheduler.queued + this.scheduler.activeCount === 1) this.lastProgress = performance.now();
+    this.markStatus();
   }
 
   // ---- status --------------------------------------------------------------------------------
 
   private markStatus(): void {
     this.statusDirty = true;
-    this.opts.metrics?.queueDepth(this.scheduler.queued);
-    this.opts.metrics?.activeSequences(this.scheduler.activeCount);
   }
 
   statusPayload(online: boolean): Record<string, unknown> {
@@ -403,29 +251,6 @@ export class InferenceService {
     this.lastStatusAt = performance.now();
     await this.opts.transport.publish(topics.status(this.device), JSON.stringify(this.statusPayload(online)), { qos: 1, retain: true });
   }
-}
-
-/** The names a request's `model` field may use for the served model. */
-function modelNames(s: ServedModel): string[] {
-  const file = basename(s.path);
-  return [s.name, ...(s.aliases ?? []), file, file.replace(/\.gguf$/i, ''), 'default'];
-}
-
-/** reply_to and id from a request that failed validation, when they are readable. */
-function salvage(payload: Buffer): Partial<InferRequest> | undefined {
-  if (payload.length > 1024 * 1024) return undefined;
-  try {
-    const data = JSON.parse(payload.toString('utf8'));
-    if (data && typeof data === 'object') {
-      return {
-        ...(typeof data.reply_to === 'string' && !/[+#]/.test(data.reply_to) ? { reply_to: data.reply_to } : {}),
-        ...(typeof data.id === 'string' ? { id: data.id } : {}),
-      };
-    }
-  } catch {
-    // not JSON: no reply_to to honour
-  }
-  return undefined;
 }
 
 function withTimeout(p: Promise<unknown>, ms: number): Promise<void> {

@@ -1,5 +1,5 @@
 // The users table of the embedded broker: who may connect, with which password, in which role.
-// A JSON file `{ "users": { "alice": { "role": "client", "password": "scrypt$<salt>$<hash>" } } }`,
+// A JSON file `{ "require_tls": true, "users": { "alice": { "role": "client", "password": "scrypt$<salt>$<hash>" } } }`,
 // validated with ajv against USERS_SCHEMA below (the one statement of the format), written by
 // `wisp user add`. Passwords are stored as scrypt hashes, never in clear.
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
@@ -16,6 +16,8 @@ export interface UserEntry {
 }
 
 export interface UserTable {
+  /** Password logins only over TLS: a CONNECT on a plaintext listener is refused before its password is checked. */
+  require_tls?: boolean;
   users: Record<string, UserEntry>;
 }
 
@@ -35,6 +37,7 @@ export const USERS_SCHEMA = {
   required: ['users'],
   properties: {
     $schema: { type: 'string' },
+    require_tls: { type: 'boolean' },
     users: {
       type: 'object',
       propertyNames: { pattern: USER_NAME_PATTERN },

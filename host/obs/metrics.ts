@@ -14,6 +14,16 @@ export type BackendOp = (typeof BACKEND_OPS)[number];
 
 export type KernelSwapOutcome = 'swapped' | 'rolled_back' | 'rejected';
 
+/** Why a login (an MQTT CONNECT) was refused; all present from 0. */
+export const LOGIN_REFUSALS = ['tls_required', 'no_credentials', 'bad_credentials', 'client_id_taken', 'throttled'] as const;
+export type LoginRefusalReason = (typeof LOGIN_REFUSALS)[number];
+
+/** What the load gauges show, read at each scrape. */
+export interface Load {
+  queued: number;
+  active: number;
+}
+
 export interface ServiceInfo {
   device: string;
   model: string;
@@ -32,14 +42,14 @@ export interface ServiceMetricsOptions {
 const TTFT_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 const DECODE_RATE_BUCKETS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000];
 const BATCH_BUCKETS = [1, 2, 3, 4, 6, 8, 12, 16, 32];
+// the login back-off: half a second .. its 30 s default cap
+const LOGIN_DELAY_BUCKETS = [0.5, 1, 2, 4, 8, 16, 30, 60];
 
 export class ServiceMetrics {
   readonly registry = new Registry();
   readonly contentType: string = this.registry.contentType;
 
   private readonly requests: Counter<'outcome'>;
-  private readonly queue: Gauge;
-  private readonly active: Gauge;
   private readonly ttft: Histogram;
   private readonly generated: Counter;
   private readonly prompt: Counter;
@@ -49,14 +59,30 @@ export class ServiceMetrics {
   private readonly swaps: Counter<'family' | 'outcome'>;
   private readonly mqtt: Counter<'direction' | 'kind'>;
   private readonly infoGauge: Gauge<keyof ServiceInfo>;
+  private readonly loginRefusals: Counter<'reason'>;
+  private readonly loginDelay: Histogram;
+  private load: () => Load = () => ({ queued: 0, active: 0 });
+  private brokerUp: () => boolean = () => false;
 
   constructor(opts: ServiceMetricsOptions = {}) {
     const registers = [this.registry];
     this.requests = new Counter({ name: 'wisp_requests_total', help: 'Requests finished, by outcome (finish reason or refusal)', labelNames: ['outcome'], registers });
     // every outcome exists from the start at 0, so rate() and "no errors yet" show as 0, not as no data
     for (const outcome of REQUEST_OUTCOMES) this.requests.inc({ outcome }, 0);
-    this.queue = new Gauge({ name: 'wisp_queue_depth', help: 'Requests waiting to be admitted into the batch', registers });
-    this.active = new Gauge({ name: 'wisp_active_sequences', help: 'Sequences in the running batch', registers });
+    // the gauges ask the service at each scrape (observeLoad), so they are never stale
+    const metrics = this;
+    new Gauge({ name: 'wisp_queue_depth', help: 'Requests waiting to be admitted into the batch', registers, collect() {
+      this.set(metrics.load().queued);
+    } });
+    new Gauge({ name: 'wisp_active_sequences', help: 'Sequences in the running batch', registers, collect() {
+      this.set(metrics.load().active);
+    } });
+    new Gauge({ name: 'wisp_broker_connected', help: '1 while the service is connected to its broker (the embedded one: always, once started)', registers, collect() {
+      this.set(metrics.brokerUp() ? 1 : 0);
+    } });
+    this.loginRefusals = new Counter({ name: 'wisp_login_refusals_total', help: 'MQTT CONNECTs refused by the embedded broker, by reason', labelNames: ['reason'], registers });
+    for (const reason of LOGIN_REFUSALS) this.loginRefusals.inc({ reason }, 0);
+    this.loginDelay = new Histogram({ name: 'wisp_login_delay_seconds', help: 'Back-off a login waited after failed ones (from its address or for its user) before its password was checked', buckets: LOGIN_DELAY_BUCKETS, registers });
     this.ttft = new Histogram({ name: 'wisp_time_to_first_token_seconds', help: 'From a request arriving to its first generated token', buckets: TTFT_BUCKETS, registers });
     this.generated = new Counter({ name: 'wisp_generated_tokens_total', help: 'Tokens generated (sampled), all requests', registers });
     this.prompt = new Counter({ name: 'wisp_prompt_tokens_total', help: 'Prompt tokens prefilled, all requests', registers });
@@ -73,12 +99,23 @@ export class ServiceMetrics {
     this.requests.inc({ outcome });
   }
 
-  queueDepth(n: number): void {
-    this.queue.set(n);
+  /** Where the queue depth and active sequences gauges read from at each scrape. */
+  observeLoad(load: () => Load): void {
+    this.load = load;
   }
 
-  activeSequences(n: number): void {
-    this.active.set(n);
+  /** Where wisp_broker_connected reads from at each scrape. */
+  observeBroker(connected: () => boolean): void {
+    this.brokerUp = connected;
+  }
+
+  loginRefused(reason: LoginRefusalReason): void {
+    this.loginRefusals.inc({ reason });
+  }
+
+  /** A login waited this long for the back-off; only waits > 0 are recorded. */
+  loginDelayed(seconds: number): void {
+    if (seconds > 0 && Number.isFinite(seconds)) this.loginDelay.observe(seconds);
   }
 
   /** Dropped when not finite (a request that produced no token has no TTFT). */

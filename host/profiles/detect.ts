@@ -75,7 +75,7 @@ export function systemFacts(options: { probe?: boolean } = {}): FactSource {
     platform: () => os.platform(),
     cpuinfo: () => readText('/proc/cpuinfo'),
     deviceTreeModel: () => readText('/proc/device-tree/model'),
-    cores: () => os.availableParallelism(), // the count usableCores() (host/backends/wasm/pool.ts) gives the pool
+    cores: () => os.availableParallelism(), // the count usableCores() (host/profiles/cores.ts) gives the pool
     totalMemoryBytes: () => os.totalmem(),
     wasmSimd: wasmSimdSupport,
     providers: () => (options.probe === false ? Promise.resolve([]) : probeProviders()),

@@ -1,5 +1,5 @@
 // Device profiles: schema-checked JSON (device-profiles/), device detection, profile choice and
-// the routing plan the engine walks. See docs/ARCHITECTURE.md, "Device profiles and routing".
+// the routing plan the engine walks. See docs/BACKENDS.md, "Device profiles and routing".
 export type { BackendSpec, DeviceProfile, LayerOp, LoadedProfile, OpGroup, ProfileMatch, Provider, ProviderOptionValue, RoutingRule, RoutingTable, SimdLevel } from './types.js';
 export { OP_GROUPS, PROVIDERS } from './types.js';
 export { ProfileError, type ProfileProblem } from './errors.js';

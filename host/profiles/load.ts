@@ -160,7 +160,7 @@ function semanticProblems(p: DeviceProfile): ProfileProblem[] {
 
 /** ajv errors as one line per problem; an anyOf's branch errors fold into its `expected` wording. */
 function schemaProblems(errors: ErrorObject[], data: unknown): ProfileProblem[] {
-  const folded = errors.filter((e) => e.keyword === 'anyOf' || e.keyword === 'oneOf').map((e) => e.schemaPath + '/');
+  const folded = errors.filter((e) => e.keyword === 'anyOf' || e.keyword === 'oneOf').map((e) => `${e.schemaPath}/`);
   const problems: ProfileProblem[] = [];
   const seen = new Set<string>();
   for (const e of errors) {

@@ -33,7 +33,6 @@ const REPS = Number(opts.reps);
 const NTOK = Number(opts.ntok);
 
 const ROW_BYTES = { f32: (c) => 4 * c, f16: (c) => 2 * c, q8_0: (c) => (c / 32) * 34, q4_0: (c) => (c / 32) * 18, q4_K: (c) => (c / 256) * 144, q6_K: (c) => (c / 256) * 210 };
-const X_BYTES = { f32: (c) => 4 * c, f16: (c) => 4 * c, q8_0: (c) => (c / 32) * 34, q4_0: (c) => (c / 32) * 34, q4_K: (c) => (c / 256) * 292, q6_K: (c) => (c / 256) * 292 };
 /** The repacked bench types: their repack export (weights filled as the plain type, then repacked). */
 const REPACK = { q4_0r8_x16s: 'repack_q4_0_r8', q4_Kr4_x16: 'repack_q4_K_r4' };
 /** The weight type of a bench type (`q4_K_x16` -> q4_K, `q4_Kr4_x16` -> q4_K). */
@@ -53,7 +52,7 @@ function align(n) {
 const memory = new WebAssembly.Memory({ initial: Math.ceil(END / 65536), maximum: 65536, shared: true });
 const mem = new Uint8Array(memory.buffer);
 const stubs = { wasi_snapshot_preview1: { fd_write: () => 52, proc_exit: () => { throw new Error('proc_exit'); } } };
-const kernelFile = opts.wasm ?? join(root, 'kernels', 'matmul.wasm');
+const kernelFile = opts.wasm ?? join(root, 'kernels', 'matmul.simd128.wasm');
 const k = new WebAssembly.Instance(new WebAssembly.Module(readFileSync(kernelFile)), { env: { memory }, ...stubs }).exports;
 
 /**

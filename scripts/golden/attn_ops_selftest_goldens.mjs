@@ -1,12 +1,12 @@
 #!/usr/bin/env node
 // Regenerates the golden constants of the attn and ops `_start` self-tests (asm/attn/goldens.ts,
 // asm/ops/goldens.ts) from the JS references (host/kernels/reference/*.ts, compiled to dist/ by
-// `node build.mjs`). Inputs come from the same xorshift32 fill as asm/ops/testkit.ts, so the module and
+// `node build.mjs`). Inputs come from the same xorshift32 fill as asm/lib/testkit.ts, so the module and
 // this script see the same floats; keep the cases here and in asm/{attn,ops}/selftest.ts in step.
 // The attention case's k and v are filled as position-major rows (position p's kvDim floats at p·kvDim,
-// as the QKV matmul leaves them) and appended into head-major caches of cap 7 (ABI 2); the same values
-// at the same (position, head) give the same ATTN_F32/ATTN_F16 bits as the ABI 1 layout did, so the
-// head-major change left those constants as they were (only their comments changed).
+// as the QKV matmul leaves them) and appended into head-major caches of cap 7; the query is one row at
+// position 4 (attention_many, nTok 1). The constants are those ABI 2's single-query rope and attention
+// exports had (one row of the _many kernels gives the same bits).
 //   node build.mjs && node scripts/golden/attn_ops_selftest_goldens.mjs && node build.mjs
 import { writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -45,29 +45,16 @@ function write(rel, parts) {
 {
   const N = 37;
   const parts = [];
-  let [x, s] = fillUniform(N, 1, 4);
-  let w;
-  [w] = fillUniform(N, s, 1);
+  const [x, s] = fillUniform(N, 1, 4);
+  const [w] = fillUniform(N, s, 1);
   const out = new Float32Array(N);
-  ops.rmsnorm(x, w, out, N, Math.fround(1e-5));
-  parts.push(constant('RMSNORM_37', 'rmsnorm(x = fill(37, seed 1, ×4), w = fill(37, next, ×1), eps = 1e-5)', bits(out)));
+  ops.rmsnormMany(x, w, out, N, 1, Math.fround(1e-5));
+  parts.push(constant('RMSNORM_37', 'rmsnorm_many(x = fill(37, seed 1, ×4), w = fill(37, next, ×1), one row, eps = 1e-5)', bits(out)));
 
-  let gate, up;
-  [gate, s] = fillUniform(N, 2, 16);
-  [up] = fillUniform(N, s, 2);
+  const [gate, s2] = fillUniform(N, 2, 16);
+  const [up] = fillUniform(N, s2, 2);
   ops.siluMul(gate, up, out, N);
   parts.push(constant('SILU_MUL_37', 'silu_mul(gate = fill(37, seed 2, ×16), up = fill(37, next, ×2))', bits(out)));
-
-  [x] = fillUniform(N, 3, 8);
-  ops.softmax(x, N);
-  parts.push(constant('SOFTMAX_37', 'softmax(fill(37, seed 3, ×8))', bits(x)));
-
-  [x] = fillUniform(N, 4, 1);
-  x[5] = x[20] = x[30] = 2; // a three-way tie at the top
-  x[11] = x[33] = 1.5;
-  const idx = ops.topk(x, N, 6);
-  parts.push(`// topk(fill(37, seed 4, ×1) with x[5] = x[20] = x[30] = 2 and x[11] = x[33] = 1.5, k = 6); argmax ${ops.argmax(x, N)}\n` +
-    `export const TOPK_37: StaticArray<i32> = [${Array.from(idx).join(', ')}];\nexport const ARGMAX_37: i32 = ${ops.argmax(x, N)};\n`);
   write('asm/ops/goldens.ts', parts);
 }
 
@@ -81,8 +68,8 @@ function write(rel, parts) {
   parts.push(constant('ROPE_TABLE_P7_D8', 'ropeTable(pos 7, ropeDim 8, base 10000) (an input)', bits(cs8)));
   for (const [name, neox, rd, table] of [['ROPE_NORMAL', false, 16, cs], ['ROPE_NEOX', true, 16, cs], ['ROPE_NORMAL_PARTIAL', false, 8, cs8]]) {
     const [x] = fillUniform(2 * headDim, 5, 1);
-    attn.rope(x, table, 2, headDim, rd, neox);
-    parts.push(constant(name, `rope(x = fill(32, seed 5, ×1), 2 heads of 16, ropeDim ${rd}, neox ${neox ? 1 : 0}) at pos 7`, bits(x)));
+    attn.ropeMany(x, table, 1, 2, headDim, rd, neox);
+    parts.push(constant(name, `rope_many(x = fill(32, seed 5, ×1), one row of 2 heads of 16, ropeDim ${rd}, neox ${neox ? 1 : 0}) at pos 7`, bits(x)));
   }
 
   const shape = { nHeads: 4, nKvHeads: 2, headDim: 8, scale: Math.fround(1 / Math.sqrt(8)) };
@@ -105,9 +92,9 @@ function write(rel, parts) {
     attn.kvAppendF16(vr, v16, p, shape.nKvHeads, shape.headDim, cap);
   }
   const out = new Float32Array(shape.nHeads * shape.headDim);
-  attn.attention(q, k, v, out, shape, nPos, cap);
-  parts.push(constant('ATTN_F32', 'attention_f32(q = fill(32, seed 6); k rows = fill(80, next), v rows = fill(80, next) appended at positions 0..4 of caches of cap 7; 4 heads, 2 KV heads, headDim 8, nPos 5)', bits(out)));
-  attn.attentionF16(q, k16, v16, out, shape, nPos, cap);
-  parts.push(constant('ATTN_F16', 'attention_f16: the same with k and v stored by kv_append_f16', bits(out)));
+  attn.attentionMany(q, k, v, out, shape, 1, nPos - 1, cap);
+  parts.push(constant('ATTN_F32', 'attention_many_f32(q = fill(32, seed 6), one row at position 4; k rows = fill(80, next), v rows = fill(80, next) appended at positions 0..4 of caches of cap 7; 4 heads, 2 KV heads, headDim 8)', bits(out)));
+  attn.attentionManyF16(q, k16, v16, out, shape, 1, nPos - 1, cap);
+  parts.push(constant('ATTN_F16', 'attention_many_f16: the same with k and v stored by kv_append_f16', bits(out)));
   write('asm/attn/goldens.ts', parts);
 }

@@ -212,5 +212,5 @@ for (const c of makeCases()) {
   }
   index.cases.push({ name: c.name, note: c.note, nrows: c.nrows, nPerRow: c.nPerRow, input: inFile, outputs });
 }
-writeFileSync(join(outDir, 'index.json'), JSON.stringify(index, null, 2) + '\n');
+writeFileSync(join(outDir, 'index.json'), `${JSON.stringify(index, null, 2)}\n`);
 console.error(`wrote ${index.cases.length} cases, ${Object.values(index.cases).reduce((s, c) => s + Object.keys(c.outputs).length, 0)} outputs, ${total} bytes to ${outDir}`);

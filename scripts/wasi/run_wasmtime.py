@@ -20,6 +20,9 @@ def main(path: str) -> int:
     config.wasm_threads = True
     config.shared_memory = True
     config.wasm_simd = True
+    # the relaxed flavours' modules; deterministic: the same results on every CPU
+    config.wasm_relaxed_simd = True
+    config.wasm_relaxed_simd_deterministic = True
     engine = wasmtime.Engine(config)
     store = wasmtime.Store(engine)
     wasi = wasmtime.WasiConfig()

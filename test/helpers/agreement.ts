@@ -1,9 +1,9 @@
 // Top-1 agreement of two engines, teacher-forced: both read the same tokens; the share of steps
 // whose argmax agrees. Either engine's forward may be synchronous or return a promise.
-import type { AsyncTokenModel } from '../../host/engine/generate.js';
+import type { TokenModel } from '../../host/engine/generate.js';
 import { argmax } from '../../host/engine/sampler.js';
 
-export async function agreement(a: AsyncTokenModel<unknown>, b: AsyncTokenModel<unknown>, tokens: number[]): Promise<number> {
+export async function agreement(a: TokenModel<unknown>, b: TokenModel<unknown>, tokens: number[]): Promise<number> {
   const sa = a.newState(tokens.length);
   const sb = b.newState(tokens.length);
   let same = 0;

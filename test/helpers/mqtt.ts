@@ -1,6 +1,9 @@
 // MQTT test plumbing: connect real mqtt.js clients, collect a request's replies, run the CLI.
-import { spawn, spawnSync } from 'node:child_process';
-import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { connect as netConnect } from 'node:net';
+import { join } from 'node:path';
+import mqtt, { MqttClient, type IClientOptions } from 'mqtt';
 import { CLI, MODELS_DIR } from './paths.js';
 
 export async function connect(url: string, opts: IClientOptions = {}): Promise<MqttClient> {
@@ -99,4 +102,85 @@ export function runAsync(cmd: string, args: string[], timeoutMs = 60_000): Promi
       resolve({ code, stdout, stderr });
     });
   });
+}
+
+/**
+ * Connects and hangs up at once: 'connected', the CONNACK reason code of a refusal, or 'closed' when
+ * the connection ended without a CONNACK. (connectAsync never settles when the socket just closes.)
+ * `localAddress` makes the connection come from that address (127.0.0.2: "another machine").
+ */
+export function tryConnect(url: string, opts: IClientOptions & { localAddress?: string } = {}): Promise<'connected' | 'closed' | number> {
+  return new Promise((resolve) => {
+    const { localAddress, ...rest } = opts;
+    const options = { protocolVersion: 5 as const, reconnectPeriod: 0, connectTimeout: 3000, ...rest };
+    const { hostname, port } = new URL(url);
+    const c = localAddress
+      ? new MqttClient(() => netConnect({ host: hostname, port: Number(port), localAddress }), options)
+      : mqtt.connect(url, options);
+    const done = (result: 'connected' | 'closed' | number) => {
+      clearTimeout(timer);
+      c.removeAllListeners();
+      c.on('error', () => {});
+      c.end(true);
+      resolve(result);
+    };
+    const timer = setTimeout(() => done('closed'), (options.connectTimeout ?? 3000) + 1000);
+    c.once('connect', () => done('connected'));
+    c.once('error', (err) => {
+      const code = (err as { code?: unknown }).code;
+      done(typeof code === 'number' ? code : 'closed'); // a TLS error has a string code
+    });
+    c.once('close', () => done('closed'));
+  });
+}
+
+/** A model step that takes `ms` longer, so a request is surely still running when a test acts on it. Returns the undo. */
+export function slowSteps(model: object, ms: number): () => void {
+  const m = model as { decodeBatch?: (...a: unknown[]) => unknown; forward: (...a: unknown[]) => unknown };
+  const key = m.decodeBatch ? 'decodeBatch' : 'forward';
+  const own = Object.prototype.hasOwnProperty.call(m, key);
+  const orig = m[key]!;
+  m[key] = async (...a: unknown[]) => {
+    await sleep(ms);
+    return orig.apply(m, a);
+  };
+  return () => {
+    if (own) m[key] = orig;
+    else delete m[key];
+  };
+}
+
+/**
+ * Holds every decode step of `model` until `release()` (a kernel that hangs, as far as the scheduler
+ * can tell); `restore()` puts the model back.
+ */
+export function holdSteps(model: object): { release(): void; restore(): void } {
+  const m = model as { decodeBatch?: (...a: unknown[]) => unknown; forward: (...a: unknown[]) => unknown };
+  const key = m.decodeBatch ? 'decodeBatch' : 'forward';
+  const own = Object.prototype.hasOwnProperty.call(m, key);
+  const orig = m[key]!;
+  let open!: () => void;
+  const gate = new Promise<void>((resolve) => (open = resolve));
+  m[key] = async (...a: unknown[]) => {
+    await gate;
+    return orig.apply(m, a);
+  };
+  return {
+    release: () => open(),
+    restore: () => {
+      open();
+      if (own) m[key] = orig;
+      else delete m[key];
+    },
+  };
+}
+
+/** A self-signed certificate for 127.0.0.1 / localhost in `dir`: { cert (PEM text), key (path) }. */
+export function selfSignedCert(dir: string): { cert: string; key: string } {
+  execFileSync('openssl', [
+    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
+    '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-subj', '/CN=localhost',
+    '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost',
+  ], { stdio: 'pipe' });
+  return { cert: readFileSync(join(dir, 'cert.pem'), 'utf8'), key: join(dir, 'key.pem') };
 }

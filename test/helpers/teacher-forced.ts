@@ -3,7 +3,8 @@
 // step in the same pass; teacherForced then feeds the same ids to another engine and compares its
 // argmax per step. The same measure as agreement() in ./agreement.ts (both engines read the same
 // tokens), without running the reference a second time over the ids it has just produced.
-import type { AsyncTokenModel, TokenModel } from '../../host/engine/generate.js';
+import type { TokenModel } from '../../host/engine/generate.js';
+import type { ReferenceModel } from '../../host/engine/reference.js';
 import { argmax } from '../../host/engine/sampler.js';
 
 export interface ReferenceRun {
@@ -21,7 +22,7 @@ function topMargin(logits: Float32Array, top: number): number {
   return logits[top] - second;
 }
 
-export function referenceRun(ref: TokenModel<unknown>, prompt: readonly number[], steps: number): ReferenceRun {
+export function referenceRun(ref: ReferenceModel, prompt: readonly number[], steps: number): ReferenceRun {
   if (prompt.length === 0 || prompt.length > steps) throw new RangeError(`prompt of ${prompt.length} tokens for ${steps} steps`);
   const state = ref.newState(steps);
   const ids = [...prompt];
@@ -34,7 +35,6 @@ export function referenceRun(ref: TokenModel<unknown>, prompt: readonly number[]
     margin.push(topMargin(logits, t));
     if (pos === ids.length - 1 && ids.length < steps) ids.push(t);
   }
-  ref.releaseState?.(state);
   return { ids, top, margin };
 }
 
@@ -55,7 +55,7 @@ export interface Agreement {
 }
 
 /** Feeds run.ids to the model from position 0 and counts the steps whose argmax is the reference's. */
-export async function teacherForced(model: AsyncTokenModel<unknown>, run: ReferenceRun): Promise<Agreement> {
+export async function teacherForced(model: TokenModel<unknown>, run: ReferenceRun): Promise<Agreement> {
   const state = model.newState(run.ids.length);
   const misses: Miss[] = [];
   try {

@@ -27,7 +27,7 @@ export function loadCorpus(): string[] {
 
 /** A short, printable description of a corpus string for failure messages. */
 export function show(s: string, i?: number): string {
-  const text = JSON.stringify(s.length > 80 ? s.slice(0, 80) + '…' : s);
+  const text = JSON.stringify(s.length > 80 ? `${s.slice(0, 80)}…` : s);
   return i === undefined ? text : `corpus[${i}] ${text}`;
 }
 

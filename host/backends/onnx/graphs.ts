@@ -1,36 +1,13 @@
 // The llama blocks as ONNX subgraphs, in the reference engine's step names. Each builder appends
-// nodes to a GraphBuilder, so one block can be a model of its own (OnnxBlocks) or many blocks can
-// be chained in one model (OnnxModel's fused stack).
+// nodes to a GraphBuilder, and runGraph chains the blocks of one run (one block, or consecutive
+// blocks fused into one session) into one model.
 //
 // Activations are 2-D [n, dim] (n tokens of one sequence). The KV cache is position-major
 // [positions, kvDim] per layer: the graph reads the cache's first pos0 rows as an input (a view,
 // no copy), and returns the n new K (after RoPE) and V rows, which the caller appends.
-import type { LlamaConfig } from '../../model/llama-config.js';
-import { DataType, type GraphBuilder } from './proto.js';
-import { linear, type OnnxWeight } from './weights.js';
-
-export interface AttentionWeights {
-  norm: Float32Array;
-  wq: OnnxWeight;
-  wk: OnnxWeight;
-  wv: OnnxWeight;
-  wo: OnnxWeight;
-  bq?: Float32Array;
-  bk?: Float32Array;
-  bv?: Float32Array;
-}
-
-export interface FfnWeights {
-  norm: Float32Array;
-  gate: OnnxWeight;
-  up: OnnxWeight;
-  down: OnnxWeight;
-}
-
-export interface HeadWeights {
-  norm: Float32Array;
-  output: OnnxWeight;
-}
+import type { LlamaConfig } from '../../model/llama/config.js';
+import { DataType, GraphBuilder } from './proto.js';
+import { linear, type AttentionWeights, type FfnWeights, type HeadWeights } from './weights.js';
 
 /** Values every attention block of one graph shares: positions, RoPE tables, the causal mask. */
 export interface AttentionContext {
@@ -105,7 +82,7 @@ export function attentionBlock(
   const { nHeads, nKvHeads, headDim: D } = c;
   const group = nHeads / nKvHeads;
   const p = io.name;
-  const xn = rmsnorm(g, c, io.x, w.norm, `${p}_attn_norm`);
+  const xn = rmsnorm(g, c, io.x, w.attnNorm, `${p}_attn_norm`);
   const q = linear(g, xn, w.wq, `${p}_wq`, w.bq);
   const k = linear(g, xn, w.wk, `${p}_wk`, w.bk);
   const vNew = linear(g, xn, w.wv, `${p}_wv`, w.bv);
@@ -137,15 +114,68 @@ export function attentionBlock(
 
 /** x + Wdown·(SiLU(Wgate·norm(x)) ⊙ Wup·norm(x)). */
 export function ffnBlock(g: GraphBuilder, c: LlamaConfig, w: FfnWeights, x: string, name: string): string {
-  const xn = rmsnorm(g, c, x, w.norm, `${name}_ffn_norm`);
-  const gate = linear(g, xn, w.gate, `${name}_gate`);
-  const up = linear(g, xn, w.up, `${name}_up`);
+  const xn = rmsnorm(g, c, x, w.ffnNorm, `${name}_ffn_norm`);
+  const gate = linear(g, xn, w.wGate, `${name}_gate`);
+  const up = linear(g, xn, w.wUp, `${name}_up`);
   const silu = g.op('Mul', [gate, g.op('Sigmoid', [gate])]);
   const h = g.op('Mul', [silu, up]);
-  return g.op('Add', [x, linear(g, h, w.down, `${name}_down`)], {}, { name: `${name}_ffn_residual` });
+  return g.op('Add', [x, linear(g, h, w.wDown, `${name}_down`)], {}, { name: `${name}_ffn_residual` });
 }
 
 /** logits = Wout·norm(x) for a [1, dim] row. */
 export function headBlock(g: GraphBuilder, c: LlamaConfig, w: HeadWeights, x: string): string {
-  return linear(g, rmsnorm(g, c, x, w.norm, 'output_norm'), w.output, 'output');
+  return linear(g, rmsnorm(g, c, x, w.outputNorm, 'output_norm'), w.output, 'output');
+}
+
+/** A run's weights, read when its graph is built (only the blocks it holds). */
+export interface RunWeights {
+  attention(layer: number): AttentionWeights;
+  ffn(layer: number): FfnWeights;
+  head(): HeadWeights;
+}
+
+/** Value names of a run graph: the input rows, and each routed attention layer's cache inputs and new rows. */
+export const runNames = {
+  x: 'x',
+  positions: 'positions',
+  y: 'y',
+  logits: 'logits',
+  pastK: (l: number) => `l${l}_past_k`,
+  pastV: (l: number) => `l${l}_past_v`,
+  kNew: (l: number) => `l${l}_k_new`,
+  vNew: (l: number) => `l${l}_v_new`,
+};
+
+/**
+ * One graph for consecutive blocks of one sequence's n rows (positions pos0..): x [n, dim] in, and
+ * out either y [n, dim] (x through the blocks) or, when the run ends with the head, the logits —
+ * of every row for the head alone, of the last row when other blocks come first (a prefill chunk
+ * needs only its last token's; a decode step runs one row per sequence). Each attention layer in
+ * the run reads its cached rows as l<L>_past_k/v and returns its new rows as l<L>_k_new/v_new.
+ */
+export function runGraph(c: LlamaConfig, contextSize: number, blocks: ReadonlyArray<{ op: 'attention' | 'ffn' | 'head'; layer: number | null }>, w: RunWeights, name: string): GraphBuilder {
+  const kvDim = c.nKvHeads * c.headDim;
+  const g = new GraphBuilder(name);
+  let x = g.input(runNames.x, DataType.FLOAT, ['n', c.dim]);
+  const layers = blocks.filter((b) => b.op === 'attention').map((b) => b.layer!);
+  const past = new Map(layers.map((l) => [l, { k: g.input(runNames.pastK(l), DataType.FLOAT, ['past', kvDim]), v: g.input(runNames.pastV(l), DataType.FLOAT, ['past', kvDim]) }]));
+  const ctx = layers.length > 0 ? attentionContext(g, c, contextSize, past.get(layers[0])!.k) : undefined;
+  for (const b of blocks) {
+    if (b.op === 'attention') {
+      const l = b.layer!;
+      const a = attentionBlock(g, c, w.attention(l), ctx!, { x, pastK: past.get(l)!.k, pastV: past.get(l)!.v, name: `blk${l}` });
+      g.output(a.kNew, runNames.kNew(l), DataType.FLOAT, ['n', kvDim]);
+      g.output(a.vNew, runNames.vNew(l), DataType.FLOAT, ['n', kvDim]);
+      x = a.y;
+    } else if (b.op === 'ffn') {
+      x = ffnBlock(g, c, w.ffn(b.layer!), x, `blk${b.layer}`);
+    } else {
+      const last = blocks.length > 1;
+      const rows = last ? g.op('Slice', [x, g.ints([-1]), g.ints([Number.MAX_SAFE_INTEGER]), g.ints([0])]) : x; // the last token's row
+      g.output(headBlock(g, c, w.head(), rows), runNames.logits, DataType.FLOAT, [last ? 1 : 'n', c.vocabSize]);
+      return g;
+    }
+  }
+  g.output(x, runNames.y, DataType.FLOAT, ['n', c.dim]);
+  return g;
 }

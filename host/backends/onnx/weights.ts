@@ -1,11 +1,11 @@
 // GGUF weight tensors -> ONNX linear layers. Q4_0 and Q8_0 map exactly onto com.microsoft
 // MatMulNBits (4 and 8 bits, block 32, no zero-point input: the default zero point 2^(bits-1) is
 // ggml's offset); every other type the traits table can dequantize becomes an f32 Gemm.
-import { layerTensorNames } from '../../engine/load-weights.js';
+import { BLOCK_FORMATS, type BlockFormat } from '../../model/block-formats.js';
 import { GGMLType, f16ToF32, traitsOf } from '../../model/ggml-types.js';
 import type { GGUFFile } from '../../model/gguf/index.js';
-import type { LlamaConfig } from '../../model/llama-config.js';
-import type { AttentionWeights, FfnWeights, HeadWeights } from './graphs.js';
+import type { LlamaConfig } from '../../model/llama/config.js';
+import { attentionTensors, ffnTensors, headTensors, mapTensors, type AttentionTensors, type FfnTensors, type HeadTensors, type TensorLoader } from '../../model/llama/tensors.js';
 import { DataType, type GraphBuilder } from './proto.js';
 
 /** A [rows, cols] weight (one row per output, as GGUF stores it) in the form an ONNX graph takes. */
@@ -22,7 +22,15 @@ export type OnnxWeight =
     }
   | { kind: 'dense'; rows: number; cols: number; values: Float32Array };
 
-const BLOCK = 32;
+/** One block's weights in the forms a graph takes: matrices as OnnxWeight, norms and biases as f32. */
+export type AttentionWeights = AttentionTensors<OnnxWeight, Float32Array>;
+export type FfnWeights = FfnTensors<OnnxWeight, Float32Array>;
+export type HeadWeights = HeadTensors<OnnxWeight, Float32Array>;
+
+const Q4_0 = BLOCK_FORMATS.q4_0;
+const Q8_0 = BLOCK_FORMATS.q8_0;
+/** MatMulNBits' block: ggml's 32-value q4_0 and q8_0 blocks map onto it one to one. */
+const BLOCK = Q4_0.blockValues;
 
 /**
  * ggml q4_0 block { f16 d; u8 qs[16] }: value j is the low nibble of qs[j], value j+16 the high
@@ -31,12 +39,12 @@ const BLOCK = 32;
  */
 export function repackQ4_0(src: Uint8Array, rows: number, cols: number): { packed: Uint8Array; scales: Float32Array } {
   const blocks = (rows * cols) / BLOCK;
-  checkBlocks('q4_0', src, rows, cols, 18);
+  checkBlocks(Q4_0, src, rows, cols);
   const packed = new Uint8Array(blocks * 16);
   const scales = new Float32Array(blocks);
   const nib = (p: number, e: number) => (e < 16 ? src[p + 2 + e] & 0xf : src[p + 2 + e - 16] >> 4);
   for (let b = 0; b < blocks; b++) {
-    const p = b * 18;
+    const p = b * Q4_0.blockBytes;
     scales[b] = f16ToF32(src[p] | (src[p + 1] << 8));
     for (let i = 0; i < 16; i++) packed[b * 16 + i] = nib(p, 2 * i) | (nib(p, 2 * i + 1) << 4);
   }
@@ -46,21 +54,21 @@ export function repackQ4_0(src: Uint8Array, rows: number, cols: number): { packe
 /** ggml q8_0 block { f16 d; i8 qs[32] } -> MatMulNBits 8-bit: u8 q + 128 (default zero point 128). */
 export function repackQ8_0(src: Uint8Array, rows: number, cols: number): { packed: Uint8Array; scales: Float32Array } {
   const blocks = (rows * cols) / BLOCK;
-  checkBlocks('q8_0', src, rows, cols, 34);
+  checkBlocks(Q8_0, src, rows, cols);
   const packed = new Uint8Array(blocks * 32);
   const scales = new Float32Array(blocks);
   for (let b = 0; b < blocks; b++) {
-    const p = b * 34;
+    const p = b * Q8_0.blockBytes;
     scales[b] = f16ToF32(src[p] | (src[p + 1] << 8));
     for (let j = 0; j < 32; j++) packed[b * 32 + j] = (src[p + 2 + j] + 128) & 0xff; // i8 two's complement + 128
   }
   return { packed, scales };
 }
 
-function checkBlocks(name: string, src: Uint8Array, rows: number, cols: number, typeSize: number): void {
-  if (cols % BLOCK !== 0) throw new Error(`${name} weight: ${cols} columns is not a whole number of ${BLOCK}-value blocks`);
-  const need = ((rows * cols) / BLOCK) * typeSize;
-  if (src.length < need) throw new Error(`${name} weight: [${rows}, ${cols}] needs ${need} bytes, got ${src.length}`);
+function checkBlocks(f: BlockFormat, src: Uint8Array, rows: number, cols: number): void {
+  if (cols % f.blockValues !== 0) throw new Error(`${f.name} weight: ${cols} columns is not a whole number of ${f.blockValues}-value blocks`);
+  const need = ((rows * cols) / f.blockValues) * f.blockBytes;
+  if (src.length < need) throw new Error(`${f.name} weight: [${rows}, ${cols}] needs ${need} bytes, got ${src.length}`);
 }
 
 /** The ONNX form of a GGUF tensor of `rows` rows of `cols` values. */
@@ -106,24 +114,20 @@ export function ggufWeight(file: GGUFFile, name: string): OnnxWeight {
   return onnxWeight(t.type, file.tensorBytes(name), rows, cols);
 }
 
-export function attentionWeights(file: GGUFFile, c: LlamaConfig, layer: number): AttentionWeights {
-  const n = layerTensorNames(layer);
-  return {
-    norm: file.tensorF32(n.attnNorm),
-    wq: ggufWeight(file, n.wq),
-    wk: ggufWeight(file, n.wk),
-    wv: ggufWeight(file, n.wv),
-    wo: ggufWeight(file, n.wo),
-    ...(c.qkvBias ? { bq: file.tensorF32(n.bq), bk: file.tensorF32(n.bk), bv: file.tensorF32(n.bv) } : {}),
-  };
+/** Reads the tensors a graph needs from the file: matrices converted, norms and biases as f32. */
+function loader(file: GGUFFile): TensorLoader<OnnxWeight, Float32Array> {
+  return { matrix: (t) => ggufWeight(file, t.name), vector: (t) => file.tensorF32(t.name) };
 }
 
-export function ffnWeights(file: GGUFFile, layer: number): FfnWeights {
-  const n = layerTensorNames(layer);
-  return { norm: file.tensorF32(n.ffnNorm), gate: ggufWeight(file, n.wGate), up: ggufWeight(file, n.wUp), down: ggufWeight(file, n.wDown) };
+export function attentionWeights(file: GGUFFile, c: LlamaConfig, layer: number): AttentionWeights {
+  return mapTensors(attentionTensors(c, layer), loader(file));
+}
+
+export function ffnWeights(file: GGUFFile, c: LlamaConfig, layer: number): FfnWeights {
+  return mapTensors(ffnTensors(c, layer), loader(file));
 }
 
 /** The output head; with tied embeddings (no output.weight) it reuses token_embd.weight. */
 export function headWeights(file: GGUFFile, c: LlamaConfig): HeadWeights {
-  return { norm: file.tensorF32('output_norm.weight'), output: ggufWeight(file, c.tiedOutput ? 'token_embd.weight' : 'output.weight') };
+  return mapTensors(headTensors(c), loader(file));
 }

@@ -1,9 +1,9 @@
 // The kernel pool: the main thread plus (threads - 1) worker_threads, each with its own instance
 // of every kernel module over one shared WebAssembly.Memory. `run` dispatches a list of independent
 // kernel calls, split by output rows (or heads), and returns when every thread has done its share.
-import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { compileFamily, loadManifest, type KernelFamily } from '../../kernels/load.js';
+import { usableCores } from '../../profiles/cores.js';
 import { adaptSpin, CTRL, CTRL_INTS, JOB, JOB_STRIDE, JOBS_BASE, KernelTrap, MAX_ARGS, MAX_JOBS, readErrorText, runShare } from './control.js';
 import { bindTable, FAMILIES, instantiateFamilies, kernelTable, type KernelEntry, type KernelFn } from './kernel-table.js';
 
@@ -38,15 +38,10 @@ export interface PoolOptions {
   timeoutMs?: number;
 }
 
-/** Cores this process may use (os.availableParallelism): what profiles' "auto" means and when the pool is oversubscribed. */
-export function usableCores(): number {
-  return availableParallelism();
-}
-
 /**
  * About a millisecond of spinning (a few ns a load): longer than the gaps between the dispatches of
- * a step, so a thread with a core of its own never sleeps inside a step (docs/ARCHITECTURE.md,
- * "The barrier", has the measurements).
+ * a step, so a thread with a core of its own never sleeps inside a step (docs/MEASUREMENTS.md,
+ * "The kernel pool's barrier", has the measurements).
  */
 export const DEFAULT_SPIN_LIMIT = 200_000;
 

@@ -31,7 +31,7 @@ export function ropeTableMany(pos0: number, nTok: number, ropeDim: number, base:
  * adjacent pairs (x[2i], x[2i+1]), true rotates halves (x[i], x[i + ropeDim/2]); dimensions past
  * ropeDim are left alone.
  */
-export function rope(x: Float32Array, cs: Float32Array, nHeads: number, headDim: number, ropeDim: number, neox: boolean): void {
+function rope(x: Float32Array, cs: Float32Array, nHeads: number, headDim: number, ropeDim: number, neox: boolean): void {
   const half = ropeDim / 2;
   for (let h = 0; h < nHeads; h++) {
     const base = h * headDim;
@@ -48,7 +48,7 @@ export function rope(x: Float32Array, cs: Float32Array, nHeads: number, headDim:
   }
 }
 
-/** RoPE on nTok rows of nHeads·headDim floats; row t uses row t of cs (ropeDim floats). */
+/** rope_many: RoPE on nTok rows of nHeads·headDim floats; row t uses row t of cs (ropeDim floats). */
 export function ropeMany(x: Float32Array, cs: Float32Array, nTok: number, nHeads: number, headDim: number, ropeDim: number, neox: boolean): void {
   const row = nHeads * headDim;
   for (let t = 0; t < nTok; t++) rope(x.subarray(t * row, (t + 1) * row), cs.subarray(t * ropeDim, (t + 1) * ropeDim), nHeads, headDim, ropeDim, neox);
@@ -105,20 +105,6 @@ function attendHead(q: Float32Array, qOff: number, kCache: Float32Array, vCache:
     for (let t = 0; t < nPos; t++) acc += scores[t] * vCache[kvOff + t * s.headDim + i];
     out[qOff + i] = acc;
   }
-}
-
-/**
- * attention_f32: heads [h0, h1) of one query row over cache positions [0, nPos) (caches of cap ≥ nPos
- * positions per head); GQA head h reads KV head ⌊h / (nHeads/nKvHeads)⌋.
- */
-export function attention(q: Float32Array, kCache: Float32Array, vCache: Float32Array, out: Float32Array, s: AttnShape, nPos: number, cap: number, h0 = 0, h1 = s.nHeads): void {
-  const group = s.nHeads / s.nKvHeads;
-  for (let h = h0; h < h1; h++) attendHead(q, h * s.headDim, kCache, vCache, out, Math.floor(h / group), nPos, cap, s);
-}
-
-/** attention_f16: the same over an f16 cache (the halves' exact values). */
-export function attentionF16(q: Float32Array, kCache: Uint16Array, vCache: Uint16Array, out: Float32Array, s: AttnShape, nPos: number, cap: number, h0 = 0, h1 = s.nHeads): void {
-  attention(q, halvesToF32(kCache), halvesToF32(vCache), out, s, nPos, cap, h0, h1);
 }
 
 /**

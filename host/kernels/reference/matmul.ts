@@ -1,4 +1,4 @@
-// The JS reference of every export of the `matmul` kernel family (docs/KERNEL-ABI.md, ABI 2): plain
+// The JS reference of every export of the `matmul` kernel family (docs/KERNEL-ABI.md): plain
 // TypeScript, written for reading, that the kernel tests, the self-test goldens and the registry's
 // canary compare the wasm module against. Not here: the load-time specializations (repack_q4_0_r8 /
 // *_q4_0r8_x16s, repack_q4_K_r4 / *_q4_Kr4_x16, *_f16f), whose results equal the kernels they
@@ -12,6 +12,7 @@
 // - matvec_* / matmul_* do the integer part of each dot product exactly as the kernels and ggml do
 //   (per-block integer sums, q8_K's bsums for the q4_K mins and the q6_K −32 offset), then combine the
 //   blocks in float64; the kernels combine them in float32, so they agree to ~1e-6 of the result's scale.
+import { BLOCK_FORMATS } from '../../model/block-formats.js';
 import { GGMLType, dequantize, f16ToF32, rowBytes } from '../../model/ggml-types.js';
 import { quantizeRowQ8_0 } from '../../model/quantize/q8_0.js';
 import { quantizeRowQ8_K } from '../../model/quantize/q8_k.js';
@@ -20,6 +21,9 @@ export type MatmulWeightType = 'f32' | 'f16' | 'q8_0' | 'q4_0' | 'q4_K' | 'q6_K'
 export type ActivationType = 'f32' | 'q8_0' | 'q8_K';
 
 export const MATMUL_WEIGHT_TYPES: readonly MatmulWeightType[] = ['f32', 'f16', 'q8_0', 'q4_0', 'q4_K', 'q6_K'];
+
+// block sizes from the one table (host/model/block-formats.ts)
+const { q8_0: Q8_0, q4_0: Q4_0, q4_K: Q4_K, q6_K: Q6_K } = BLOCK_FORMATS;
 
 const GGML_TYPE: Readonly<Record<MatmulWeightType | ActivationType, GGMLType>> = {
   f32: GGMLType.F32,
@@ -118,8 +122,8 @@ function dotF16(w: Uint8Array, x: Uint8Array, cols: number): number {
 /** q8_0 · q8_0 (ggml_vec_dot_q8_0_q8_0): per block Σ qw·qx as an integer, times dw·dx (an f32 product). */
 function dotQ8_0(w: Uint8Array, x: Uint8Array, cols: number): number {
   let sum = 0;
-  for (let b = 0; b < cols / 32; b++) {
-    const pw = 34 * b, px = 34 * b;
+  for (let b = 0; b < cols / Q8_0.blockValues; b++) {
+    const pw = Q8_0.blockBytes * b, px = Q8_0.blockBytes * b;
     let sumi = 0;
     for (let j = 0; j < 32; j++) sumi += i8(w[pw + 2 + j]) * i8(x[px + 2 + j]);
     sum += sumi * fround(f16ToF32(u16(w, pw)) * f16ToF32(u16(x, px)));
@@ -130,8 +134,8 @@ function dotQ8_0(w: Uint8Array, x: Uint8Array, cols: number): number {
 /** q4_0 · q8_0 (ggml_vec_dot_q4_0_q8_0): value j < 16 is the low nibble of qs[j], j + 16 the high one, minus 8. */
 function dotQ4_0(w: Uint8Array, x: Uint8Array, cols: number): number {
   let sum = 0;
-  for (let b = 0; b < cols / 32; b++) {
-    const pw = 18 * b, px = 34 * b;
+  for (let b = 0; b < cols / Q4_0.blockValues; b++) {
+    const pw = Q4_0.blockBytes * b, px = Q8_0.blockBytes * b;
     let sumi = 0;
     for (let j = 0; j < 16; j++) {
       const q = w[pw + 2 + j];
@@ -151,7 +155,7 @@ export function scaleMinK4(b: Uint8Array, s: number, j: number): [number, number
 // q8_K block: { f32 d; i8 qs[256]; i16 bsums[16] }
 const Q8K_QS = 4;
 const Q8K_BSUMS = 260;
-const Q8K_BYTES = 292;
+const Q8K_BYTES = BLOCK_FORMATS.q8_K.blockBytes;
 
 /**
  * q4_K · q8_K (ggml_vec_dot_q4_K_q8_K). Sub-block j (32 values) of chunk c = j/2 uses the low
@@ -160,8 +164,8 @@ const Q8K_BYTES = 292;
  */
 function dotQ4_K(w: Uint8Array, x: Uint8Array, cols: number): number {
   let sum = 0;
-  for (let b = 0; b < cols / 256; b++) {
-    const pw = 144 * b, px = Q8K_BYTES * b;
+  for (let b = 0; b < cols / Q4_K.blockValues; b++) {
+    const pw = Q4_K.blockBytes * b, px = Q8K_BYTES * b;
     const d = f16ToF32(u16(w, pw)), dmin = f16ToF32(u16(w, pw + 2));
     const dx = f32At(x, px);
     let sumi = 0, summ = 0;
@@ -195,8 +199,8 @@ export function q6KValue(w: Uint8Array, p: number, l: number): number {
  */
 function dotQ6_K(w: Uint8Array, x: Uint8Array, cols: number): number {
   let sum = 0;
-  for (let b = 0; b < cols / 256; b++) {
-    const pw = 210 * b, px = Q8K_BYTES * b;
+  for (let b = 0; b < cols / Q6_K.blockValues; b++) {
+    const pw = Q6_K.blockBytes * b, px = Q8K_BYTES * b;
     const d = f16ToF32(u16(w, pw + 208));
     const dx = f32At(x, px);
     let sumi = 0;
@@ -326,10 +330,10 @@ function referenceExports(): Record<string, ReferenceExport> {
 export type X16WeightType = 'q8_0' | 'q4_0' | 'q4_K' | 'q6_K';
 export type X16ActivationType = 'q16_0' | 'q16_K';
 export const X16_WEIGHT_TYPES: readonly X16WeightType[] = ['q8_0', 'q4_0', 'q4_K', 'q6_K'];
-export const Q16_0_BYTES = 68;
-export const Q16_K_BYTES = 580;
+export const Q16_0_BYTES = BLOCK_FORMATS.q16_0.blockBytes;
+export const Q16_K_BYTES = BLOCK_FORMATS.q16_K.blockBytes;
 /** q16_0s: a q16_0 block followed by e = 8·Σ q (i32), for the q4_0r8 kernels (asm/matmul/q4_0r8_x16.ts). */
-export const Q16_0S_BYTES = 72;
+export const Q16_0S_BYTES = BLOCK_FORMATS.q16_0s.blockBytes;
 
 /** The 16-bit activation type a weight type is dotted with in its `_x16` kernels. */
 export function activationTypeX16(t: X16WeightType): X16ActivationType {
@@ -379,7 +383,7 @@ export function quantizeQ16_0S(x: Float32Array, out: Uint8Array): void {
   const dv = new DataView(out.buffer, out.byteOffset, out.byteLength);
   for (let b = 0; b < x.length / 32; b++) {
     const q = quantizeBlock16(x, 32 * b, 32, dv, Q16_0S_BYTES * b);
-    dv.setInt32(Q16_0S_BYTES * b + 68, 8 * q.reduce((a, v) => a + v, 0), true);
+    dv.setInt32(Q16_0S_BYTES * b + Q16_0_BYTES, 8 * q.reduce((a, v) => a + v, 0), true);
   }
 }
 
@@ -412,8 +416,8 @@ function i32At(b: Uint8Array, i: number): number {
 /** q8_0 · q16_0: per block Σ qw·qx (integer) times fround(dw·dx). */
 function dotQ8_0x16(w: Uint8Array, x: Uint8Array, cols: number): number {
   let sum = 0;
-  for (let b = 0; b < cols / 32; b++) {
-    const pw = 34 * b, px = Q16_0_BYTES * b;
+  for (let b = 0; b < cols / Q8_0.blockValues; b++) {
+    const pw = Q8_0.blockBytes * b, px = Q16_0_BYTES * b;
     let sumi = 0;
     for (let j = 0; j < 32; j++) sumi += i8(w[pw + 2 + j]) * i16(x, px + 4 + 2 * j);
     sum += sumi * fround(f16ToF32(u16(w, pw)) * f32At(x, px));
@@ -424,8 +428,8 @@ function dotQ8_0x16(w: Uint8Array, x: Uint8Array, cols: number): number {
 /** q4_0 · q16_0: per block Σ (q − 8)·qx (integer) times fround(dw·dx). */
 function dotQ4_0x16(w: Uint8Array, x: Uint8Array, cols: number): number {
   let sum = 0;
-  for (let b = 0; b < cols / 32; b++) {
-    const pw = 18 * b, px = Q16_0_BYTES * b;
+  for (let b = 0; b < cols / Q4_0.blockValues; b++) {
+    const pw = Q4_0.blockBytes * b, px = Q16_0_BYTES * b;
     let sumi = 0;
     for (let j = 0; j < 16; j++) {
       const q = w[pw + 2 + j];
@@ -439,8 +443,8 @@ function dotQ4_0x16(w: Uint8Array, x: Uint8Array, cols: number): number {
 /** q4_K · q16_K: dx·d·Σ_j sc_j·Σ q·qx − dx·dmin·Σ_j m_j·(bsums[2j] + bsums[2j+1]). */
 function dotQ4_Kx16(w: Uint8Array, x: Uint8Array, cols: number): number {
   let sum = 0;
-  for (let b = 0; b < cols / 256; b++) {
-    const pw = 144 * b, px = Q16_K_BYTES * b;
+  for (let b = 0; b < cols / Q4_K.blockValues; b++) {
+    const pw = Q4_K.blockBytes * b, px = Q16_K_BYTES * b;
     const d = f16ToF32(u16(w, pw)), dmin = f16ToF32(u16(w, pw + 2));
     const dx = f32At(x, px);
     let sumi = 0, summ = 0;
@@ -461,8 +465,8 @@ function dotQ4_Kx16(w: Uint8Array, x: Uint8Array, cols: number): number {
 /** q6_K · q16_K: dx·d·Σ_g sc_g·Σ (q − 32)·qx. */
 function dotQ6_Kx16(w: Uint8Array, x: Uint8Array, cols: number): number {
   let sum = 0;
-  for (let b = 0; b < cols / 256; b++) {
-    const pw = 210 * b, px = Q16_K_BYTES * b;
+  for (let b = 0; b < cols / Q6_K.blockValues; b++) {
+    const pw = Q6_K.blockBytes * b, px = Q16_K_BYTES * b;
     const d = f16ToF32(u16(w, pw + 208));
     const dx = f32At(x, px);
     let sumi = 0;

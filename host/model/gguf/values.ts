@@ -164,7 +164,7 @@ export function scalarProblem(type: GGUFValueType, value: unknown): string | und
 }
 
 function describe(value: unknown): string {
-  if (typeof value === 'string') return `the string ${JSON.stringify(value.length > 40 ? value.slice(0, 40) + '…' : value)}`;
+  if (typeof value === 'string') return `the string ${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)}`;
   if (typeof value === 'bigint') return `the bigint ${value}`;
   return `${typeof value} ${String(value)}`;
 }

@@ -118,3 +118,13 @@ export function quantizedType(type: GGMLType, source: GGMLType, cols: number): {
   const also = K_QUANTS.has(type) ? ` (nor of q8_0's 32)` : '';
   return { type: kept, reason: `${rows}${also}; kept ${traitsOf(kept).name}` };
 }
+
+/** The type a tensor made from f32 weights is stored in for `--type type`: vectors (norms) stay f32, matrices by quantizedType. */
+export function storageType(type: GGMLType, dims: readonly number[]): GGMLType {
+  return dims.length === 1 ? GGMLType.F32 : quantizedType(type, GGMLType.F32, dims[0]).type;
+}
+
+/** The bytes of f32 values stored as `type` in rows of `cols` (f32 as they are, no copy). */
+export function storedBytes(type: GGMLType, values: Float32Array, cols: number): Uint8Array {
+  return type === GGMLType.F32 ? new Uint8Array(values.buffer, values.byteOffset, values.byteLength) : quantize(type, values, cols);
+}

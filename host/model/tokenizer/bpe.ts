@@ -61,7 +61,7 @@ export class BpeEncoder {
     const agenda = new Heap<Bigram>(bigramOrder);
     const tryPair = (left: number, right: number) => {
       if (left < 0 || right < 0) return;
-      const rank = this.ranks.get(word.slice(start[left], end[left]) + ' ' + word.slice(start[right], end[right]));
+      const rank = this.ranks.get(`${word.slice(start[left], end[left])} ${word.slice(start[right], end[right])}`);
       if (rank !== undefined) agenda.push({ left, right, rank, size: end[right] - start[left] });
     };
 

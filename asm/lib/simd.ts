@@ -1,29 +1,7 @@
-// SIMD helpers shared by the matmul kernels: exact f16 -> f32 for four lanes at once, the horizontal
-// sums, and the stores of four results that may run past the end of a row range.
+// SIMD helpers shared by the kernels: gathers of one value per lane, lane splats, horizontal sums, and
+// the stores of four results that may run past the end of a row or token range.
 
-/**
- * Four halves -> four floats, exactly (normals, subnormals, ±0, infinities, NaN payloads). Each half
- * sits in the low 16 bits of a 32-bit lane; the upper 16 bits are ignored. Sign, exponent and
- * mantissa are moved to their f32 places (sign to bit 31, the rest to bits 13..27) and the result is
- * scaled by 2^112, the bias difference, which is exact for every finite half. Halves with the
- * all-ones exponent come out as ±2^16 or more (no finite half reaches 65536), and get the f32
- * all-ones exponent OR-ed in, which keeps the mantissa (so NaN payloads survive, as in ggml's table).
- */
-@inline export function halves_to_f32x4(h: v128): v128 {
-  const t = i32x4.shr_s(i32x4.shl(h, 16), 3); // sign smeared over bits 28..31, exponent and mantissa at 13..27
-  const v = f32x4.mul(v128.and(t, i32x4.splat(0x8fffe000)), f32x4.splat(reinterpret<f32>(0x77800000)));
-  const special = f32x4.ge(f32x4.abs(v), f32x4.splat(65536.0));
-  return v128.or(v, v128.and(special, i32x4.splat(0x7f800000)));
-}
-
-/** As halves_to_f32x4, for halves already sign-extended to 32 bits (i32x4.extend_*_i16x8_s). */
-@inline export function halves_s_to_f32x4(h: v128): v128 {
-  const v = f32x4.mul(v128.and(i32x4.shl(h, 13), i32x4.splat(0x8fffe000)), f32x4.splat(reinterpret<f32>(0x77800000)));
-  const special = f32x4.ge(f32x4.abs(v), f32x4.splat(65536.0));
-  return v128.or(v, v128.and(special, i32x4.splat(0x7f800000)));
-}
-
-/** The f16 at p, one lane per pointer (lane i from p_i), ready for halves_to_f32x4. */
+/** The f16 at p, one lane per pointer (lane i from p_i), ready for halves_to_f32x4 (lib/f16.ts). */
 @inline export function gather_halves(p0: usize, p1: usize, p2: usize, p3: usize): v128 {
   let v = v128.load16_splat(p0);
   v = v128.load16_lane(p1, v, 2);
@@ -91,4 +69,16 @@
 @inline export function hsum_f32(a: v128): f32 {
   const s = f32x4.add(a, i32x4.shuffle(a, a, 2, 3, 0, 1));
   return f32x4.extract_lane(f32x4.add(s, i32x4.shuffle(s, s, 1, 0, 3, 2)), 0);
+}
+
+/** The largest of the four f32 lanes (NaN if any lane is NaN). */
+@inline export function hmax_f32(m: v128): f32 {
+  m = f32x4.max(m, i32x4.shuffle(m, m, 2, 3, 0, 1));
+  return f32x4.extract_lane(f32x4.max(m, i32x4.shuffle(m, m, 1, 0, 3, 2)), 0);
+}
+
+/** Lane k of v in all four lanes. */
+@inline export function lane(v: v128, k: i32): v128 {
+  return k == 0 ? i32x4.shuffle(v, v, 0, 0, 0, 0) : k == 1 ? i32x4.shuffle(v, v, 1, 1, 1, 1)
+    : k == 2 ? i32x4.shuffle(v, v, 2, 2, 2, 2) : i32x4.shuffle(v, v, 3, 3, 3, 3);
 }

@@ -1,0 +1,367 @@
+// The wasm backend: llama blocks on the AssemblyScript kernels. The GGUF data section is read
+// straight into one shared WebAssembly.Memory planned at creation (weights, every sequence's KV
+// cache, the activation rows the engine's steps use, the RoPE table): the only copy of the weights.
+// Every matmul is split over the kernel pool by output rows, attention by heads; small ops (norms,
+// RoPE, quantizing x) run on the main thread between dispatches. Blocks complete synchronously, so
+// the engine never awaits them. Step names follow host/engine/reference.ts.
+import type { Backend, BackendContext, BackendFactory, Block, BlockPlacement, PlacedBlock, Refusal, Segment } from '../../engine/backend.js';
+import { ropeTableMany } from '../../kernels/reference/attn.js';
+import { ACTIVATION_PATH, BLOCK_FORMATS, formatOfType, kernelWeightFormats, type BlockFormat } from '../../model/block-formats.js';
+import { GGMLType, traitsOf } from '../../model/ggml-types.js';
+import type { GGUFFile } from '../../model/gguf/index.js';
+import type { LlamaConfig } from '../../model/llama/config.js';
+import { checkTensorShapes, mapModelTensors, tensorList, type LayerTensors } from '../../model/llama/tensors.js';
+import { Arena, planBytes } from './arena.js';
+import { activationOf, matmulJobs } from './jobs.js';
+import { makeLayout, type Weight } from './layouts.js';
+import { KernelError, KernelPool, type Job } from './pool.js';
+
+export interface WasmOptions {
+  /** Kernel threads (the main thread is one of them; default 1). */
+  threads?: number;
+  kvType?: 'f32' | 'f16';
+  /** Kernel pool spin budget before Atomics.wait (pool.ts). */
+  spinLimit?: number;
+  /**
+   * Make the load-time layouts (host/backends/wasm/layouts.ts: q4_0r8, q4_Kr4, f16f) for the
+   * matrices of the blocks this backend runs: faster kernels, the same results bit for bit. Default
+   * true; false keeps ggml's layout and kernels (for A/B comparison).
+   */
+  repack?: boolean;
+}
+
+/** One block's weights in the arena: matrices with their kernels, vectors as pointers. */
+type LayerPtrs = LayerTensors<Weight, number>;
+
+/** One sequence's KV cache slot in the arena: per layer, head-major [kvHead][contextSize][headDim]. */
+export class WasmSequence {
+  constructor(
+    readonly slot: number,
+    readonly keys: number[],
+    readonly values: number[],
+    readonly maxSeq: number,
+  ) {}
+}
+
+/** One matmuls() dispatch, planned: the activation quantizer calls, then the jobs. */
+interface DispatchPlan {
+  quantize: Array<[quantizer: string, x: number, xq: number, count: number]>;
+  jobs: Job[];
+}
+
+export class WasmBackend implements Backend<WasmSequence> {
+  readonly name = 'wasm';
+  readonly config: LlamaConfig;
+  readonly arena: Arena;
+  readonly pool: KernelPool;
+  readonly file: GGUFFile;
+  private readonly contextSize: number;
+  private readonly kvBytes: number;
+  private readonly chunk: number;
+  private readonly embd: Weight;
+  private readonly output: Weight;
+  private readonly outputNorm: number;
+  readonly layers: LayerPtrs[];
+  private readonly freeSlots: number[];
+  private readonly slots: WasmSequence[];
+  private readonly ropeCs: number;
+  // activation buffers, each sized for `chunk` rows
+  private readonly X: number;
+  private readonly XB: number;
+  private readonly Q: number;
+  private readonly K: number;
+  private readonly V: number;
+  private readonly ATT: number;
+  private readonly HB: number;
+  private readonly HB2: number;
+  /** x quantized, per activation format the weights' kernels take */
+  private readonly XQ = new Map<string, number>();
+  /** matmuls() plans by call site (its first weight) and row count. */
+  private readonly dispatchPlans = new Map<Weight, DispatchPlan[]>();
+  private readonly LOGITS: number;
+  private readonly xView: Float32Array;
+  /** Views on the logits rows, made once. */
+  private readonly logitRows: Float32Array[];
+
+  constructor(ctx: BackendContext, private readonly opts: WasmOptions = {}) {
+    const c = ctx.model.config;
+    const path = ctx.model.path;
+    const header = ctx.model.header;
+    this.config = c;
+    this.contextSize = ctx.contextSize;
+    this.chunk = ctx.maxRows;
+    const maxSeqs = ctx.maxSequences;
+    const kvElt = opts.kvType === 'f16' ? 2 : 4;
+    const kvDim = c.nKvHeads * c.headDim;
+    const qDim = c.nHeads * c.headDim;
+    this.kvBytes = kvElt;
+
+    // shapes first: a tensor larger than its metadata says would make kernels write past their buffers
+    checkTensorShapes(header, c);
+    // the attention kernels step through a head four floats at a time (docs/KERNEL-ABI.md)
+    if (c.headDim % 4 !== 0) {
+      throw new Error(`${path}: head dimension ${c.headDim} is not a multiple of 4, which the wasm attention kernels need; run it with --engine reference or --engine onnx`);
+    }
+    for (const { name } of tensorList(c)) {
+      const t = header.tensorInfo(name);
+      if (t.dims.length === 2 && formatOfType(t.type)?.pairs?.[ACTIVATION_PATH] === undefined) {
+        throw new Error(`${path}: tensor '${name}' is ${traitsOf(t.type).name}; the wasm kernels run ${kernelWeightFormats().map((f) => f.name).join(', ')} (requantize with wisp quantize)`);
+      }
+      if (t.dims.length === 1 && t.type !== GGMLType.F32) throw new Error(`${path}: 1-D tensor '${name}' must be f32, it is ${traitsOf(t.type).name}`);
+    }
+
+    // plan the whole arena: weights, KV caches (every layer: blocks may fall back here after
+    // creation), activations, RoPE table
+    const maxCols = Math.max(c.dim, c.ffnDim, qDim);
+    const quantized = activationFormatsUsed();
+    const xqBytes = Math.max(...quantized.map((k) => (roundUp(maxCols, k.blockValues) / k.blockValues) * k.blockBytes)) * this.chunk;
+    const actSizes = [c.dim, c.dim, qDim, kvDim, kvDim, qDim, c.ffnDim, c.ffnDim].map((n) => n * 4 * this.chunk);
+    const kvSizes = Array.from({ length: 2 * c.nLayers * maxSeqs }, () => this.contextSize * kvDim * kvElt);
+    const total = planBytes([
+      header.header.dataByteLength,
+      ...kvSizes,
+      ...actSizes,
+      ...quantized.map(() => xqBytes),
+      c.vocabSize * 4 * this.chunk,
+      this.contextSize * c.ropeDim * 4,
+    ]);
+    this.arena = new Arena(total, `${path} (${c.nLayers} layers, context ${this.contextSize} × ${maxSeqs} sequences)`);
+
+    // weights straight from the file into the arena: the only copy
+    this.file = ctx.model.data((n) => this.arena.bytes(this.arena.alloc(n), n));
+    const base = this.file.data.byteOffset;
+    const weights = mapModelTensors<Weight, number>(c, {
+      matrix: ({ name }) => {
+        const t = this.file.tensorInfo(name);
+        return { ptr: base + t.offset, type: t.type, kernel: traitsOf(t.type).name, cols: t.dims[0], rows: t.dims[1] ?? 1 };
+      },
+      vector: ({ name }) => base + this.file.tensorInfo(name).offset,
+    });
+    this.embd = weights.tokenEmbd;
+    this.output = weights.output;
+    this.outputNorm = weights.outputNorm;
+    this.layers = weights.layers;
+
+    this.slots = Array.from({ length: maxSeqs }, (_, s) => {
+      const keys = Array.from({ length: c.nLayers }, () => this.arena.alloc(this.contextSize * kvDim * kvElt));
+      const values = Array.from({ length: c.nLayers }, () => this.arena.alloc(this.contextSize * kvDim * kvElt));
+      return new WasmSequence(s, keys, values, this.contextSize);
+    });
+    this.freeSlots = this.slots.map((s) => s.slot).reverse();
+    [this.X, this.XB, this.Q, this.K, this.V, this.ATT, this.HB, this.HB2] = actSizes.map((n) => this.arena.alloc(n));
+    for (const k of quantized) this.XQ.set(k.name, this.arena.alloc(xqBytes));
+    this.LOGITS = this.arena.alloc(c.vocabSize * 4 * this.chunk);
+    this.ropeCs = this.arena.alloc(this.contextSize * c.ropeDim * 4);
+    this.arena.f32(this.ropeCs, this.contextSize * c.ropeDim).set(ropeTableMany(0, this.contextSize, c.ropeDim, c.ropeBase));
+    this.xView = this.arena.f32(this.X, this.chunk * c.dim);
+    this.logitRows = Array.from({ length: this.chunk }, (_, i) => this.arena.f32(this.LOGITS + i * c.vocabSize * 4, c.vocabSize));
+
+    this.pool = KernelPool.create(this.arena.memory, { threads: opts.threads ?? 1, spinLimit: opts.spinLimit });
+  }
+
+  /** Every block: the weights of all of them are in the arena. */
+  async add(_blocks: readonly PlacedBlock[]): Promise<Refusal[]> {
+    return [];
+  }
+
+  /**
+   * Makes the load-time layouts (q4_0r8, q4_Kr4, f16f) of the matrices of the blocks it runs, in
+   * place through the logits buffer (unused until the first step): after every other backend has
+   * read the weights in ggml's layout. The embedding keeps ggml's layout for get_row, and so does a
+   * head tied to it (the same bytes). Then waits for the kernel workers.
+   */
+  async prepare(blocks: readonly Block[]): Promise<void> {
+    if (this.opts.repack ?? true) {
+      const scratch = this.LOGITS, scratchBytes = this.config.vocabSize * 4 * this.chunk;
+      const mats: Weight[] = [];
+      for (const b of blocks) {
+        if (b.op === 'head') {
+          if (!this.config.tiedOutput) mats.push(this.output);
+          continue;
+        }
+        const w = this.layers[b.layer!];
+        mats.push(...(b.op === 'attention' ? [w.wq, w.wk, w.wv, w.wo] : [w.wGate, w.wUp, w.wDown]));
+      }
+      for (const w of mats) makeLayout(this.pool, this.arena, w, scratch, scratchBytes);
+    }
+    await this.pool.ready;
+  }
+
+  placementOf(_block: Block): BlockPlacement {
+    return { backend: 'wasm' };
+  }
+
+  /** The activation rows X: the engine's steps work on them here, in the arena. */
+  rows(): Float32Array {
+    return this.xView;
+  }
+
+  /** How many matrices run on each kernel, e.g. { q4_0r8: 84, q8_0: 1 }: what the load-time layouts chose. */
+  kernelCounts(): Record<string, number> {
+    const counts: Record<string, number> = {};
+    const mats = [...this.layers.flatMap((w) => [w.wq, w.wk, w.wv, w.wo, w.wGate, w.wUp, w.wDown]), this.output];
+    for (const w of mats) counts[w.kernel] = (counts[w.kernel] ?? 0) + 1;
+    return counts;
+  }
+
+  newSequence(maxSeq: number): WasmSequence {
+    if (maxSeq > this.contextSize) throw new RangeError(`context ${maxSeq} is larger than this model was loaded for (${this.contextSize})`);
+    const slot = this.freeSlots.pop();
+    if (slot === undefined) throw new KernelError(`all ${this.slots.length} sequence slots are in use`);
+    const s = this.slots[slot];
+    return maxSeq === s.maxSeq ? s : new WasmSequence(s.slot, s.keys, s.values, maxSeq);
+  }
+
+  releaseSequence(state: WasmSequence): void {
+    if (!this.freeSlots.includes(state.slot)) this.freeSlots.push(state.slot);
+  }
+
+  async close(): Promise<void> {
+    await this.pool.close();
+  }
+
+  // ---- blocks: the engine calls them on rows of X (callers check tokens, positions and n <= maxRows) --
+
+  /** get_row: the embedding rows of the tokens into X rows 0..n-1. */
+  embed(tokens: readonly number[], x: Float32Array): void {
+    const dim = this.config.dim;
+    for (let t = 0; t < tokens.length; t++) this.pool.call(`get_row_${this.embd.kernel}`, this.embd.ptr, this.X + t * dim * 4, dim, tokens[t]);
+    this.rowsOut(x, 0, tokens.length);
+  }
+
+  /** Layer l's attention half on X rows 0..n-1: norm, q/k/v, RoPE, KV append, attention, wo, residual. */
+  attention(l: number, segments: readonly Segment<WasmSequence>[], x: Float32Array, n: number): void {
+    this.rowsIn(x, n);
+    const c = this.config;
+    const w = this.layers[l];
+    const p = this.pool;
+    const qDim = c.nHeads * c.headDim;
+    const kvDim = c.nKvHeads * c.headDim;
+    const neox = c.ropeStyle === 'neox' ? 1 : 0;
+
+    p.call('rmsnorm_many', this.X, w.attnNorm, this.XB, c.dim, n, c.normEps);
+    this.matmuls([[w.wq, this.XB, this.Q], [w.wk, this.XB, this.K], [w.wv, this.XB, this.V]], n);
+    if (w.bq !== undefined) {
+      for (let t = 0; t < n; t++) {
+        p.call('add', this.Q + t * qDim * 4, w.bq, this.Q + t * qDim * 4, qDim);
+        p.call('add', this.K + t * kvDim * 4, w.bk!, this.K + t * kvDim * 4, kvDim);
+        p.call('add', this.V + t * kvDim * 4, w.bv!, this.V + t * kvDim * 4, kvDim);
+      }
+    }
+    const append = this.kvBytes === 2 ? 'kv_append_f16' : 'kv_append_f32';
+    const attention = this.kvBytes === 2 ? 'attention_many_f16' : 'attention_many_f32';
+    const scale = 1 / Math.sqrt(c.headDim);
+    // the caches are head-major, [kvHead][cap][headDim]: cap is the positions per head every slot was
+    // allocated with (contextSize · kvDim elements a layer), not state.maxSeq, which may be smaller
+    const cap = this.contextSize;
+    const jobs: Job[] = [];
+    for (const { state, row, pos0, n: rows } of segments) {
+      const q = this.Q + row * qDim * 4;
+      const k = this.K + row * kvDim * 4;
+      const v = this.V + row * kvDim * 4;
+      const cs = this.ropeCs + pos0 * c.ropeDim * 4;
+      p.call('rope_many', q, cs, rows, c.nHeads, c.headDim, c.ropeDim, neox);
+      p.call('rope_many', k, cs, rows, c.nKvHeads, c.headDim, c.ropeDim, neox);
+      for (let t = 0; t < rows; t++) {
+        p.call(append, k + t * kvDim * 4, state.keys[l], pos0 + t, c.nKvHeads, c.headDim, cap);
+        p.call(append, v + t * kvDim * 4, state.values[l], pos0 + t, c.nKvHeads, c.headDim, cap);
+      }
+      jobs.push({
+        kernel: attention,
+        args: [q, state.keys[l], state.values[l], this.ATT + row * qDim * 4, rows, pos0, c.nHeads, c.nKvHeads, c.headDim, cap, scale, 0, 0],
+        split: { total: rows * c.nHeads, startArg: 11, endArg: 12 },
+      });
+    }
+    p.run(jobs);
+    this.matmuls([[w.wo, this.ATT, this.XB]], n);
+    p.call('add', this.X, this.XB, this.X, c.dim * n);
+    this.rowsOut(x, 0, n);
+  }
+
+  /** Layer l's feed-forward half on X rows 0..n-1: norm, gate/up, SiLU·mul, down, residual. */
+  ffn(l: number, x: Float32Array, n: number): void {
+    this.rowsIn(x, n);
+    const c = this.config;
+    const w = this.layers[l];
+    const p = this.pool;
+    p.call('rmsnorm_many', this.X, w.ffnNorm, this.XB, c.dim, n, c.normEps);
+    this.matmuls([[w.wGate, this.XB, this.HB], [w.wUp, this.XB, this.HB2]], n);
+    p.call('silu_mul', this.HB, this.HB2, this.HB, c.ffnDim * n);
+    this.matmuls([[w.wDown, this.HB, this.XB]], n);
+    p.call('add', this.X, this.XB, this.X, c.dim * n);
+    this.rowsOut(x, 0, n);
+  }
+
+  /** Final norm and the output matrix for X rows row..row+n-1: logits rows 0..n-1, views on the arena. */
+  head(x: Float32Array, row: number, n: number): Float32Array[] {
+    this.rowsIn(x, row + n);
+    const c = this.config;
+    this.pool.call('rmsnorm_many', this.X + row * c.dim * 4, this.outputNorm, this.XB, c.dim, n, c.normEps);
+    this.matmuls([[this.output, this.XB, this.LOGITS]], n);
+    return this.logitRows.slice(0, n);
+  }
+
+  /** x rows 0..n-1 into X, unless x is X itself (always, when the engine's rows are this backend's). */
+  private rowsIn(x: Float32Array, n: number): void {
+    if (x !== this.xView) this.xView.set(x.subarray(0, n * this.config.dim));
+  }
+
+  private rowsOut(x: Float32Array, row: number, n: number): void {
+    if (x !== this.xView) x.set(this.xView.subarray(row * this.config.dim, (row + n) * this.config.dim), row * this.config.dim);
+  }
+
+  /**
+   * y = W·x over n token rows for each (W, x, y), in one dispatch: quantizes x once per activation
+   * form the weights need, then splits each W's rows over the threads.
+   */
+  private matmuls(specs: Array<[w: Weight, x: number, y: number]>, n: number): void {
+    // the plan for a call site (its first weight) and a row count never changes: built once, reused
+    // every step (building it each time was ~10% of a small model's step, in JS allocation)
+    let perRows = this.dispatchPlans.get(specs[0][0]);
+    if (perRows === undefined) this.dispatchPlans.set(specs[0][0], (perRows = []));
+    const plan = (perRows[n] ??= this.planMatmuls(specs, n));
+    for (const [quantizer, x, xq, count] of plan.quantize) this.pool.call(quantizer, x, xq, count);
+    this.pool.run(plan.jobs);
+  }
+
+  /** The quantizer calls and the jobs of one matmuls() dispatch. */
+  private planMatmuls(specs: Array<[w: Weight, x: number, y: number]>, n: number): DispatchPlan {
+    const inputs = new Map<string, number>(); // activation format -> the x quantized into it
+    const quantize: DispatchPlan['quantize'] = [];
+    const jobs = specs.flatMap(([w, x, y]): Job[] => {
+      const kind = activationOf(w.kernel);
+      let xin = x;
+      const quantizer = kind.activation?.quantizer;
+      if (quantizer) {
+        xin = this.XQ.get(kind.name)!;
+        const done = inputs.get(kind.name);
+        if (done === undefined) {
+          quantize.push([quantizer, x, xin, w.cols * n]);
+          inputs.set(kind.name, x);
+        } else if (done !== x) {
+          throw new Error('one dispatch quantizes one input per activation form'); // a bug in this file
+        }
+      }
+      return matmulJobs(w.kernel, kind, w.ptr, xin, y, w.cols, w.rows, n);
+    });
+    return { quantize, jobs };
+  }
+}
+
+/** The quantized activation formats the engine's weight kernels take (each gets a buffer). */
+function activationFormatsUsed(): Readonly<BlockFormat>[] {
+  const names = new Set(Object.values(BLOCK_FORMATS).map((f) => f.pairs?.[ACTIVATION_PATH]));
+  return Object.values(BLOCK_FORMATS).filter((f) => names.has(f.name) && f.activation?.quantizer !== undefined);
+}
+
+function roundUp(n: number, m: number): number {
+  return Math.ceil(n / m) * m;
+}
+
+export const wasmBackend: BackendFactory<WasmOptions | undefined> = {
+  name: 'wasm',
+  ownsWeights: true,
+  // prompt tokens per dispatch: the activation buffers are planned for this many rows
+  maxRows: 32,
+  create: async (ctx, options) => new WasmBackend(ctx, options ?? {}),
+};

@@ -1,0 +1,135 @@
+// Every block format wisp uses, in one table: ggml's storage formats (sizes from ggml's traits in
+// ./ggml-types.ts), the activation formats the kernels quantize x into (ggml's q8_0 and q8_K, wisp's
+// 16-bit q16_0, q16_0s and q16_K), and the layouts the wasm backend makes at load (q4_0r8, q4_Kr4,
+// f16f). Sizes, which activation each weight format pairs with, and what a load-time layout is made
+// from are stated here and nowhere else; asm/ mirrors the sizes in its block constants (and a test
+// checks the mirror). docs/KERNEL-ABI.md draws the byte layouts.
+import { GGMLType, TYPE_TRAITS } from './ggml-types.js';
+
+export type FormatName =
+  | 'f32'
+  | 'f16'
+  | 'bf16'
+  | 'q8_0'
+  | 'q4_0'
+  | 'q4_K'
+  | 'q6_K'
+  | 'q8_K'
+  | 'q16_0'
+  | 'q16_0s'
+  | 'q16_K'
+  | 'q4_0r8'
+  | 'q4_Kr4'
+  | 'f16f';
+
+/**
+ * The activation paths of the matmul kernels: `x16` quantizes activations to 16 bits (wisp's `_x16`
+ * kernels, today's engine path), `x8` to ggml's own 8-bit formats (ggml's vec_dot_type: the plain
+ * `matvec_<type>` kernels, the path relaxed-SIMD dot products make fast).
+ */
+export type ActivationPath = 'x16' | 'x8';
+
+/** The path the wasm backend runs (docs/MEASUREMENTS.md, "16-bit activations", says why). */
+export const ACTIVATION_PATH: ActivationPath = 'x16';
+
+export interface BlockFormat {
+  name: FormatName;
+  /** Values of one row that one block holds. */
+  blockValues: number;
+  /** Bytes those values take. */
+  blockBytes: number;
+  /** Rows interleaved in one group block (the repacked layouts); 1 when rows are stored one after another. */
+  rows: number;
+  /** ggml's type id, for the formats a GGUF file stores. */
+  ggml?: GGMLType;
+  /** wisp's quantizers write it (`--type`). */
+  writable?: boolean;
+  /** A weight format: the activation format its kernels take, per path (none: no kernel on that path). */
+  pairs?: Partial<Record<ActivationPath, FormatName>>;
+  /** An activation format: its quantizer kernel (none for f32: taken as it is) and the suffix of the kernels that take it. */
+  activation?: { quantizer?: string; kernelSuffix: string };
+  /** A layout made at load from a stored format, with the same bytes per row. */
+  madeFrom?: {
+    format: FormatName;
+    /** The kernel that rewrites rows into it (none: the bytes stay, only the kernel changes). */
+    repackKernel?: string;
+    /** Byte offsets in a block of the f16 fields its kernels convert as finite values only: a block with an infinity or NaN there keeps the stored format. */
+    finiteHalves: number[];
+  };
+}
+
+/** A ggml type's values and bytes per block (one row's block). */
+const sizesOf = (type: GGMLType) => ({ blockValues: TYPE_TRAITS[type].blockSize, blockBytes: TYPE_TRAITS[type].typeSize });
+/** A format a GGUF stores: its ggml id and sizes, rows one after another. */
+const ggml = (type: GGMLType) => ({ ggml: type, ...sizesOf(type), rows: 1 });
+
+// 16-bit activations (docs/KERNEL-ABI.md): per block { f32 d; i16 q[n] } (+ q16_0s: i32 e = 8·Σq; + q16_K: i32 bsums[16])
+const Q16_0_BYTES = 4 + 2 * 32;
+const Q16_K_BYTES = 4 + 2 * 256 + 4 * 16;
+
+/** The table. Entries are in the order `--type` lists the writable ones. */
+export const BLOCK_FORMATS: Readonly<Record<FormatName, Readonly<BlockFormat>>> = {
+  f32: { name: 'f32', ...ggml(GGMLType.F32), writable: true, pairs: { x16: 'f32', x8: 'f32' }, activation: { kernelSuffix: '' } },
+  f16: { name: 'f16', ...ggml(GGMLType.F16), writable: true, pairs: { x16: 'f32', x8: 'f32' } },
+  bf16: { name: 'bf16', ...ggml(GGMLType.BF16), writable: true },
+  q8_0: { name: 'q8_0', ...ggml(GGMLType.Q8_0), writable: true, pairs: { x16: 'q16_0', x8: 'q8_0' }, activation: { quantizer: 'quantize_q8_0', kernelSuffix: '' } },
+  q4_0: { name: 'q4_0', ...ggml(GGMLType.Q4_0), writable: true, pairs: { x16: 'q16_0', x8: 'q8_0' } },
+  q4_K: { name: 'q4_K', ...ggml(GGMLType.Q4_K), writable: true, pairs: { x16: 'q16_K', x8: 'q8_K' } },
+  q6_K: { name: 'q6_K', ...ggml(GGMLType.Q6_K), writable: true, pairs: { x16: 'q16_K', x8: 'q8_K' } },
+  q8_K: { name: 'q8_K', ...ggml(GGMLType.Q8_K), activation: { quantizer: 'quantize_q8_K', kernelSuffix: '' } },
+  q16_0: { name: 'q16_0', blockValues: 32, blockBytes: Q16_0_BYTES, rows: 1, activation: { quantizer: 'quantize_q16_0', kernelSuffix: '_x16' } },
+  q16_0s: { name: 'q16_0s', blockValues: 32, blockBytes: Q16_0_BYTES + 4, rows: 1, activation: { quantizer: 'quantize_q16_0s', kernelSuffix: '_x16s' } },
+  q16_K: { name: 'q16_K', blockValues: 256, blockBytes: Q16_K_BYTES, rows: 1, activation: { quantizer: 'quantize_q16_K', kernelSuffix: '_x16' } },
+  // eight q4_0 rows interleaved per 32 values (a 144-byte group), run on q16_0s activations
+  q4_0r8: { name: 'q4_0r8', ...sizesOf(GGMLType.Q4_0), rows: 8, pairs: { x16: 'q16_0s' }, madeFrom: { format: 'q4_0', repackKernel: 'repack_q4_0_r8', finiteHalves: [0] } },
+  // four q4_K rows interleaved per 256 values (a 576-byte group), scales re-encoded losslessly
+  q4_Kr4: { name: 'q4_Kr4', ...sizesOf(GGMLType.Q4_K), rows: 4, pairs: { x16: 'q16_K' }, madeFrom: { format: 'q4_K', repackKernel: 'repack_q4_K_r4', finiteHalves: [0, 2] } },
+  // f16 as stored, on kernels that convert finite halves in 3 operations instead of 7
+  f16f: { name: 'f16f', ...ggml(GGMLType.F16), ggml: undefined, pairs: { x16: 'f32', x8: 'f32' }, madeFrom: { format: 'f16', finiteHalves: [0] } },
+};
+
+export function formatOf(name: string): Readonly<BlockFormat> {
+  const f = (BLOCK_FORMATS as Record<string, BlockFormat | undefined>)[name];
+  if (!f) throw new Error(`unknown block format '${name}'; wisp knows ${Object.keys(BLOCK_FORMATS).join(', ')}`);
+  return f;
+}
+
+/** The format of a ggml type, if wisp uses it. */
+export function formatOfType(type: GGMLType): Readonly<BlockFormat> | undefined {
+  return Object.values(BLOCK_FORMATS).find((f) => f.ggml === type);
+}
+
+/** Bytes of one group block: `rows` rows of blockValues each. */
+export function groupBytes(f: BlockFormat): number {
+  return f.rows * f.blockBytes;
+}
+
+/** Bytes of `values` values of one row in this format (values a whole number of blocks). */
+export function formatRowBytes(f: BlockFormat, values: number): number {
+  if (values % f.blockValues !== 0) throw new Error(`${f.name}: a row of ${values} values is not a whole number of ${f.blockValues}-value blocks`);
+  return (values / f.blockValues) * f.blockBytes;
+}
+
+/** The activation format a weight format's kernels take on `path` (default: the engine's). */
+export function activationFormat(weight: FormatName, path: ActivationPath = ACTIVATION_PATH): Readonly<BlockFormat> | undefined {
+  const a = BLOCK_FORMATS[weight].pairs?.[path];
+  return a === undefined ? undefined : BLOCK_FORMATS[a];
+}
+
+/** Stored formats the matmul kernels run on `path` (f32, f16, q8_0, q4_0, q4_K, q6_K). */
+export function kernelWeightFormats(path: ActivationPath = ACTIVATION_PATH): Readonly<BlockFormat>[] {
+  return Object.values(BLOCK_FORMATS).filter((f) => f.ggml !== undefined && f.pairs?.[path] !== undefined);
+}
+
+/** The load-time layouts made from a stored format (q4_0 → q4_0r8), for weights of `rows` rows. */
+export function layoutsFrom(stored: FormatName, rows: number): Readonly<BlockFormat>[] {
+  return Object.values(BLOCK_FORMATS).filter((f) => f.madeFrom?.format === stored && rows % f.rows === 0);
+}
+
+/** Whether every block's f16 fields at `offsets` (little-endian halves) are finite: exponent bits not all ones. */
+export function finiteHalves(bytes: Uint8Array, blockBytes: number, offsets: readonly number[]): boolean {
+  for (let o = 0; o < bytes.length; o += blockBytes) {
+    for (const at of offsets) if ((bytes[o + at + 1] & 0x7c) === 0x7c) return false;
+  }
+  return true;
+}
