@@ -9,6 +9,7 @@ import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { startServer, type Server } from '../host/mqtt/server.js';
+import { hashPassword, parseUsers } from '../host/mqtt/users.js';
 import { connect, runAsync, sleep, wispRunText, type Reply } from './helpers/mqtt.js';
 import { sharedModel } from './helpers/paths.js';
 
@@ -175,6 +176,48 @@ test('a kept session replaced by a Clean Start connection: the requests it left 
   assert.ok(reasons.includes('cancelled'), reasons.join(', '));
   await fresh.client.endAsync();
   await observer.endAsync();
+});
+
+test('with a users file: a kept session’s expiry and a client falling behind end that user’s requests (requests are owned by user and client id)', async () => {
+  const password = await hashPassword('pw');
+  const users = parseUsers({ users: { alice: { role: 'client', password }, ops: { role: 'operator', password } } });
+  const secured = await startServer({
+    modelPath: sharedModel('stories260K.gguf'),
+    device: 'usersbox',
+    host: '127.0.0.1',
+    port: 0,
+    maxSequences: 1,
+    contextSize: 512,
+    threads: 1,
+    users,
+    flow: { behindMessages: 200, maxMessages: 2000 },
+    log: (await import('pino')).pino({ level: process.env.WISP_TEST_LOG ?? 'silent' }),
+  });
+  try {
+    const seen: Reply[] = [];
+    const ops = mqtt.connect(secured.url, { protocolVersion: 5, clientId: 'ops', username: 'ops', password: 'pw', reconnectPeriod: 0 });
+    ops.on('message', (_t, p) => seen.push(JSON.parse(p.toString()) as Reply));
+    await new Promise((resolve) => ops.once('connect', resolve));
+    await ops.subscribeAsync('wisp/usersbox/reply/#', { qos: 1 });
+    const alice = mqtt.connect(secured.url, { protocolVersion: 5, clientId: 'alice-1', username: 'alice', password: 'pw', clean: false, reconnectPeriod: 0, properties: { sessionExpiryInterval: 1 } });
+    await new Promise((resolve) => alice.once('connect', resolve));
+    const ids = Array.from({ length: 16 }, (_, i) => `a-${i}`);
+    for (const id of ids) await alice.publishAsync('wisp/usersbox/infer', JSON.stringify({ id, prompt: PROMPT, max_tokens: 480, temperature: 0.9, stream: false }), { qos: 1 });
+    alice.end(true);
+    await until('every request to end', () => ids.every((id) => seen.some((m) => m.id === id && m.done)), 60_000);
+    assert.ok(ids.some((id) => seen.find((m) => m.id === id && m.done)!.finish_reason === 'cancelled'), 'the session’s expiry cancelled alice’s waiting requests');
+    // falling behind while away (a longer-lived session): the kept queue passes 200 messages
+    const back = mqtt.connect(secured.url, { protocolVersion: 5, clientId: 'alice-2', username: 'alice', password: 'pw', clean: false, reconnectPeriod: 0, properties: { sessionExpiryInterval: 300 } });
+    await new Promise((resolve) => back.once('connect', resolve));
+    await back.subscribeAsync('wisp/usersbox/reply/alice/#', { qos: 1 });
+    await back.publishAsync('wisp/usersbox/infer', JSON.stringify({ id: 'a-long', prompt: PROMPT, max_tokens: 480, temperature: 0.9, seed: 5 }), { qos: 1 });
+    back.end(true);
+    await until('the long request to end', () => seen.some((m) => m.id === 'a-long' && m.done), 30_000);
+    assert.is(seen.find((m) => m.id === 'a-long' && m.done)!.finish_reason, 'cancelled');
+    await ops.endAsync();
+  } finally {
+    await secured.stop();
+  }
 });
 
 test('an offline session that falls behind: its requests are cancelled, and it still gets each one’s final message when it comes back', async () => {
