@@ -173,6 +173,11 @@ test('a stopped subscriber to another client’s replies is dropped at the backl
     }
     await c.endAsync();
     await until('the watcher to be dropped', () => server.broker!.delivery.stats.overflows > overflowsBefore, 30_000);
+    // the drop is counted where an operator looks
+    const scrape = await (await fetch(`http://127.0.0.1:${server.http!.port}/metrics`)).text();
+    const overflows = Number(/^wisp_delivery_overflows_total (\d+)/m.exec(scrape)?.[1]);
+    assert.is(overflows, server.broker!.delivery.stats.overflows, scrape);
+    assert.match(scrape, /^wisp_delivery_dropped_total\{reason="overflow"\} \d+/m);
     watcher.child.kill('SIGCONT');
     await until('the watcher to see its connection end', () => watcher.lines.some((l) => l.closed), 30_000);
   } finally {

@@ -112,6 +112,7 @@ export async function startServer(o: ServerOptions): Promise<Server> {
       log,
     });
     const b = broker;
+    metrics.observeDelivery(() => b.delivery.stats);
     cleanup.push(() => b.close());
     transport = new EmbeddedTransport(b);
   }
