@@ -26,6 +26,7 @@ import {
   Q8_0_QS, Q8_K_BLOCK, Q8_K_BSUMS, Q8_K_BYTES, Q8_K_QS,
 } from '../lib/blocks';
 import * as G from './goldens';
+import { checkOtherFormats } from './selftest_formats';
 
 // ---- problem shape and scratch layout --------------------------------------------------------
 
@@ -570,5 +571,6 @@ export function _start(): void {
   checkType(T_Q6_K, G.Y_Q6_K, G.ROWS_Q6_K);
   checkX16();
   checkF16F();
+  checkOtherFormats();
   finish("matmul");
 }
