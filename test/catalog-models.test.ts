@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Catalog, CatalogEntry } from '../host/model/catalog.js';
-import { PullError, pullCommand, pullModel } from '../host/model/pull.js';
+import { type PullError, pullCommand, pullModel } from '../host/model/pull.js';
 import { recordPath, recordedHash } from '../host/model/recorded-hash.js';
 import { serveFile } from './helpers/http-file.js';
 import { runCli } from './helpers/serve.js';

@@ -47,7 +47,7 @@ try {
 
 const lib = koffi.load(libPath);
 // include/llama.h's llama_model_quantize_params, field for field
-const Params = koffi.struct('llama_model_quantize_params', {
+koffi.struct('llama_model_quantize_params', {
   nthread: 'int32_t',
   ftype: 'int',
   output_tensor_type: 'int',
