@@ -188,7 +188,7 @@ export async function openModel(path: string, opts: OpenOptions = {}): Promise<O
   checkVocabulary(path, tokenizer, config);
   const base = { path, name: file.name, config, tokenizer };
   if (engine === 'reference') {
-    const m = loadModel(file);
+    const m = loadModel(file, { contextSize: opts.contextSize });
     return {
       ...base,
       model: m.engine as TokenModel<unknown>,

@@ -136,7 +136,7 @@ export class WasmBackend implements Backend<WasmSequence> {
         return { ptr: base + t.offset, type: t.type, kernel: traitsOf(t.type).name, cols: t.dims[0], rows: t.dims[1] ?? 1 };
       },
       vector: ({ name }) => base + this.file.tensorInfo(name).offset,
-    });
+    }, this.contextSize);
     this.embd = weights.tokenEmbd;
     this.output = weights.output;
     this.outputNorm = weights.outputNorm;
