@@ -102,14 +102,21 @@ export function silu(x: number): number {
 }
 
 /**
- * GELU (tanh form) as ggml's CPU backend computes it in a GeGLU: x is rounded to f16 and the f32
- * result rounded to f16 again (its 64K-entry table), except below −10 (0) and from 10 up (x).
+ * GELU (tanh form) as ggml's CPU backend computes it in a GeGLU: x rounded to f16, then
+ * 0.5·x·(1 + tanh(√(2/π)·x·(1 + 0.044715·x²))) in f32 arithmetic in ggml's order, rounded to f16 (its
+ * 64K-entry table); 0 from −10 down and x from 10 up. In f32 because where 1 + tanh cancels (x < −3)
+ * the f32 result is what ggml's table holds, and f64 would round to another half.
  */
+const GELU_SQRT_2_OVER_PI = Math.fround(0.7978845608028654);
+const GELU_COEF_A = Math.fround(0.044715);
+
 export function gelu(x: number): number {
   if (x <= -10) return 0;
   if (x >= 10) return x;
+  const f = Math.fround;
   const h = f16ToF32(f32ToF16(x));
-  const y = 0.5 * h * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * h * (1 + 0.044715 * h * h)));
+  const inner = f(f(GELU_SQRT_2_OVER_PI * h) * f(1 + f(f(GELU_COEF_A * h) * h)));
+  const y = f(f(0.5 * h) * f(1 + f(Math.tanh(inner))));
   return f16ToF32(f32ToF16(y));
 }
 
