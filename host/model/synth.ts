@@ -3,8 +3,10 @@
 // vocabulary taken from a real tokenizer file.
 //
 // The weights are scaled so the logits are not degenerate: matrices N(0, 1/cols) (each output is
-// then about unit size), the embedding N(0, 1), norm gains 1 + N(0, 0.1) and biases N(0, 0.1) (a
-// gain of exactly 1 everywhere would hide a norm applied with the wrong weights).
+// then about unit size), the embedding N(0, 1), or N(0, 1/dim) when it is also the output matrix (the
+// logits are then about unit size rather than √dim, which a soft-cap would flatten), norm gains
+// 1 + N(0, 0.1) and biases N(0, 0.1) (a gain of exactly 1 everywhere would hide a norm applied with
+// the wrong weights).
 import { type GGMLType, traitsOf } from './ggml-types.js';
 import { gv, writeGGUF, type GGUFWriteTensor } from './gguf/index.js';
 import { configFromShape, type LlamaConfig, type LlamaShape } from './llama/config.js';
@@ -164,7 +166,7 @@ export function synthTensors(shape: LlamaShape, vocabSize: number, type: GGMLTyp
         const values =
           dims.length === 1
             ? vectorValues(shape, c, spec, tensorSeed(seed, name))
-            : randomWeights(count, tensorSeed(seed, name), name === 'token_embd.weight' ? 1 : 1 / Math.sqrt(dims[0]));
+            : randomWeights(count, tensorSeed(seed, name), name === 'token_embd.weight' && !c.tiedOutput ? 1 : 1 / Math.sqrt(dims[0]));
         return storedBytes(storage, values, dims[0]);
       },
     };
