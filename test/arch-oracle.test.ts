@@ -2,7 +2,7 @@
 // scripts/oracle/arch-matrix.mjs --record (test/golden/oracle/), each made from a small `wisp synth`
 // file that this suite writes again from its recipe (and proves the same by sha256). F32 and F16: the
 // wasm engine's greedy ids over 32 tokens and its argmax after each of 100 forced tokens equal
-// llama.cpp's (and the reference engine's, on F32). Quantized: ≥ 99% of the forced steps, held once
+// llama.cpp's (and the reference engine's and the all-ONNX engine's, on F32). Quantized: ≥ 99% of the forced steps, held once
 // the engine quantizes activations as ggml does (8-bit q8_0/q8_K, the int8 work of issue 13); with
 // today's 16-bit activations the matrix measures 95-98% (docs/MODELS.md) and those cases are skipped
 // with that reason.
@@ -43,7 +43,10 @@ function ggmlActivations(type: string): boolean {
 test('the goldens cover every small test shape in F32, F16, Q8_0 and Q4_0, from the shared vocab', () => {
   const shapes = Object.keys(SYNTH_SHAPES).filter((s) => s.startsWith('tiny-'));
   for (const s of shapes) for (const t of ['f32', 'f16', 'q8_0', 'q4_0']) assert.ok(goldens.some((g) => g.case.shape === s && g.case.type === t), `no golden for ${s} ${t}`);
-  for (const g of goldens) assert.is(g.vocab.sha256, sha256File(vocabPath), `${caseName(g.case)} was recorded over another vocab`);
+  for (const g of goldens) {
+    assert.is(g.vocab.sha256, sha256File(vocabPath), `${caseName(g.case)} was recorded over another vocab`);
+    assert.is(g.greedy.length, GREEDY_TOKENS, `${caseName(g.case)}: greedy ids`);
+  }
 });
 
 for (const g of goldens.filter((x) => x.case.type === 'f32' || x.case.type === 'f16')) {
@@ -67,6 +70,21 @@ for (const g of goldens.filter((x) => x.case.type === 'f32')) {
     assert.equal(r.greedy, g.greedy);
     const a = agreement(g, r.top1);
     assert.is(a.agree, a.steps, `forced steps that differ: ${JSON.stringify(a.misses)}`);
+  });
+}
+
+for (const g of goldens.filter((x) => x.case.type === 'f32')) {
+  test(`${caseName(g.case)}: the all-ONNX engine's greedy ids and forced-step argmaxes equal llama.cpp's`, async () => {
+    const m = await openModel(rebuild(g), { engine: 'onnx', threads: 1, contextSize: ORACLE_CONTEXT, log: () => {} });
+    try {
+      assert.ok(!m.forward!.backend('wasm'), `every block on ONNX: ${m.description}`);
+      const r = await wispRun(m.model, g.prompt, g.forced, g.greedy.length);
+      assert.equal(r.greedy, g.greedy);
+      const a = agreement(g, r.top1);
+      assert.is(a.agree, a.steps, `forced steps that differ: ${JSON.stringify(a.misses)}`);
+    } finally {
+      await m.close();
+    }
   });
 }
 

@@ -92,6 +92,14 @@ function fileOf(shape, type) {
   return path;
 }
 
+/** The token of the highest logit (the lowest id among equal ones, as wisp's argmax). */
+function argmaxOf(logits) {
+  let best = -1;
+  let bestLogit = -Infinity;
+  for (const [t, l] of logits) if (l > bestLogit || (l === bestLogit && t < best)) [best, bestLogit] = [t, l];
+  return best;
+}
+
 /** llama.cpp's greedy ids and forced-step argmaxes (and margins) on the file. */
 async function llamaCppRun(path, prompt, forced) {
   const model = await llama.loadModel({ modelPath: path });
@@ -99,11 +107,14 @@ async function llamaCppRun(path, prompt, forced) {
     const ctxOptions = { contextSize: O.ORACLE_CONTEXT, threads, flashAttention: false, experimentalKvCacheKeyType: 'F32', experimentalKvCacheValueType: 'F32' };
     const context = await model.createContext(ctxOptions);
     try {
-      const greedy = [];
+      // greedy by the logits, one token at a time: node-llama-cpp's evaluate() would stop at an end-of-generation token
       const seq = context.getSequence();
-      for await (const id of seq.evaluate(prompt, { temperature: 0 })) {
-        greedy.push(id);
+      const greedy = [];
+      let step = await seq.controlledEvaluate(prompt.map((t, i) => (i === prompt.length - 1 ? [t, { generateNext: { logits: true } }] : t)));
+      for (;;) {
+        greedy.push(argmaxOf(step.at(-1).next.logits));
         if (greedy.length >= O.GREEDY_TOKENS) break;
+        step = await seq.controlledEvaluate([[greedy.at(-1), { generateNext: { logits: true } }]]);
       }
       await seq.clearHistory();
       const items = [...prompt, ...forced].map((t, i) => (i >= prompt.length ? [t, { generateNext: { logits: true } }] : t));
