@@ -289,18 +289,19 @@ export function configFromShape(shape: LlamaShape, vocabSize: number, over: Part
     ffnDim: shape.ffnDim,
     vocabSize,
     contextLength: shape.contextLength,
-    normEps: shape.normEps ?? CONFIG_DEFAULTS.normEps,
-    ropeBase: shape.ropeBase ?? CONFIG_DEFAULTS.ropeBase,
+    // f32, as the file stores them
+    normEps: Math.fround(shape.normEps ?? CONFIG_DEFAULTS.normEps),
+    ropeBase: Math.fround(shape.ropeBase ?? CONFIG_DEFAULTS.ropeBase),
     ropeDim: shape.ropeDim ?? headDim,
     ropeStyle: facts.ropeStyle,
     ropeScaling: shapeRopeScaling(shape),
-    ropeBaseSwa: shape.ropeBaseSwa ?? CONFIG_DEFAULTS.ropeBaseSwa,
+    ropeBaseSwa: Math.fround(shape.ropeBaseSwa ?? CONFIG_DEFAULTS.ropeBaseSwa),
     tiedOutput: shape.tiedOutput ?? false,
     qkvBias: shape.qkvBias ?? false,
     ...archFields(facts, shape.dim, shape.nLayers, shape.nHeads, headDim),
     slidingWindow: window,
     slidingLayers: window > 0 ? Array.from({ length: shape.nLayers }, (_, l) => l % pattern < pattern - 1) : [],
-    logitSoftcap: facts.logitSoftcap ? (shape.logitSoftcap ?? 0) : 0,
+    logitSoftcap: facts.logitSoftcap ? Math.fround(shape.logitSoftcap ?? 0) : 0,
     ...over,
   };
 }
