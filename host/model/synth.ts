@@ -78,7 +78,6 @@ export const SYNTH_SHAPES: Record<string, SynthShape> = {
     arch: 'gemma3', describe: 'test: gemma3 (7 layers: 0-4 and 6 slide over 16 positions; logits soft-capped at 30)', dim: 256, nLayers: 7, nHeads: 4, nKvHeads: 1,
     headDim: 64, ffnDim: 512, contextLength: 512, ropeBase: 1000000, ropeBaseSwa: 10000, slidingWindow: 16, logitSoftcap: 30, normEps: 1e-6, tiedOutput: true,
   },
-  // (not 'tiny-phi3': llama.cpp sets token attributes on Phi-3's special tokens when general.name contains 'phi3' or 'phi-3', and fails on a vocab without them)
   'tiny-phi': {
     arch: 'phi3', describe: 'test: phi3 (fused tensors, 48 of 64 dims rotated, longrope over a 32-position original context)', dim: 256, nLayers: 2, nHeads: 4,
     nKvHeads: 2, ffnDim: 512, ropeDim: 48, contextLength: 512, ropeScaling: { type: 'longrope', factor: 16, origContext: 32 },
@@ -173,9 +172,18 @@ export function synthTensors(shape: LlamaShape, vocabSize: number, type: GGMLTyp
   });
 }
 
+/**
+ * general.name as written: llama.cpp sets attributes on Phi-3's special tokens when the name contains
+ * 'phi3' or 'phi-3', and fails to load a vocab without <|endoftext|>; such a name over such a vocab
+ * gets 'phi_3' instead.
+ */
+export function synthName(name: string, vocab: TokenizerVocab): string {
+  return /phi-?3/i.test(name) && !vocab.tokens.includes('<|endoftext|>') ? name.replace(/phi-?3/gi, 'phi_3') : name;
+}
+
 export function synthModel(path: string, o: SynthOptions): void {
   traitsOf(o.type); // unknown type -> clear error before any work
-  const metadata = llamaMetadata(o.name ?? 'wisp-synth', o.shape, o.vocab, LLAMA_FILE_TYPE[o.type]);
+  const metadata = llamaMetadata(synthName(o.name ?? 'wisp-synth', o.vocab), o.shape, o.vocab, LLAMA_FILE_TYPE[o.type]);
   metadata.set('general.description', gv.str(`random weights, seed ${o.seed}, written by wisp synth`));
   writeGGUF(path, { version: 3, metadata, tensors: synthTensors(o.shape, o.vocab.tokens.length, o.type, o.seed) }, o.onProgress);
 }

@@ -16,6 +16,7 @@
 //                    a type wisp cannot write yet shows as "not yet"
 //   --vocab PATH     the vocabulary (default: the shared tok512.bin, 512 tokens)
 //   --seed N         (default 1)
+//   --layers N       override the shapes' layer counts (real widths, fewer layers: a quicker run; not recorded)
 //   --threads N      threads of both engines (default 1)
 //   --engine NAME    wisp's engine: wasm (default) or reference
 //   --record         write test/golden/oracle/<shape>-<type>.json for every file both engines ran
@@ -43,7 +44,7 @@ const MIXES = new Set(['q4_k_m', 'q5_k_m', 'q3_k_m']);
 const { values: opt } = parseArgs({
   options: {
     shapes: { type: 'string' }, types: { type: 'string' }, vocab: { type: 'string' }, seed: { type: 'string' },
-    threads: { type: 'string' }, engine: { type: 'string' }, record: { type: 'boolean' }, dir: { type: 'string' },
+    threads: { type: 'string' }, engine: { type: 'string' }, record: { type: 'boolean' }, dir: { type: 'string' }, layers: { type: 'string' },
   },
 });
 const shapes = opt.shapes ? opt.shapes.split(',') : Object.keys(SYNTH_SHAPES).filter((s) => s.startsWith('tiny-'));
@@ -52,6 +53,8 @@ for (const s of shapes) if (!SYNTH_SHAPES[s]) throw new Error(`unknown shape '${
 const seed = Number(opt.seed ?? 1);
 const threads = Number(opt.threads ?? 1);
 const engine = opt.engine ?? 'wasm';
+const layers = opt.layers === undefined ? undefined : Number(opt.layers);
+if (layers !== undefined && opt.record) throw new Error('--record writes goldens of the shapes as they are: drop --layers');
 const sharedModels = process.env.WISP_MODEL_PATH?.split(':')[0] ?? join(root, '..', 'shared', 'models');
 const vocabPath = resolve(opt.vocab ?? join(sharedModels, 'tok512.bin'));
 const vocab = readVocabFile(vocabPath);
@@ -74,10 +77,11 @@ function resolveNlc() {
 
 /** The file of a case, written once: synth for single types, synth f32 + wisp quantize for mixes. Throws "not yet: …" when wisp cannot write the type. */
 function fileOf(shape, type) {
-  const path = join(dir, `${shape}-${type}-s${seed}.gguf`);
+  const path = join(dir, `${shape}${layers === undefined ? '' : `-l${layers}`}-${type}-s${seed}-${basename(vocabPath).replace(/\W+/g, '_')}.gguf`);
   if (existsSync(path)) return path;
   const base = SYNTH_SHAPES[shape];
   const { describe: _d, vocabPackage: _v, ...shapeOnly } = base;
+  if (layers !== undefined) shapeOnly.nLayers = layers;
   if (MIXES.has(type)) {
     const f32 = fileOf(shape, 'f32');
     try {
@@ -204,7 +208,7 @@ for (const shape of shapes) {
 // the table: one row per shape, one column per type
 const w0 = Math.max(5, ...shapes.map((s) => s.length));
 const cells = types.map((t) => Math.max(t.length, ...shapes.map((s) => (rows.get(s).get(t) ?? '').length)));
-console.log(`\nwisp (${engine}, ${threads} thread${threads === 1 ? '' : 's'}) against llama.cpp ${release} (node-llama-cpp ${nlcVersion}): greedy ids over ${O.GREEDY_TOKENS} tokens equal (ids =) or first differing at step k (ids ≠@k); forced-step top-1 agreement over ${O.FORCED_TOKENS} steps`);
+console.log(`\nwisp (${engine}, ${threads} thread${threads === 1 ? '' : 's'}${layers === undefined ? '' : `, ${layers} layers per shape`}) against llama.cpp ${release} (node-llama-cpp ${nlcVersion}): greedy ids over ${O.GREEDY_TOKENS} tokens equal (ids =) or first differing at step k (ids ≠@k); forced-step top-1 agreement over ${O.FORCED_TOKENS} steps`);
 console.log(['shape'.padEnd(w0), ...types.map((t, i) => t.padEnd(cells[i]))].join(' | '));
 console.log(['-'.repeat(w0), ...cells.map((n) => '-'.repeat(n))].join('-|-'));
 for (const s of shapes) console.log([s.padEnd(w0), ...types.map((t, i) => (rows.get(s).get(t) ?? '').padEnd(cells[i]))].join(' | '));
