@@ -58,6 +58,8 @@ if (layers !== undefined && opt.record) throw new Error('--record writes goldens
 const sharedModels = process.env.WISP_MODEL_PATH?.split(':')[0] ?? join(root, '..', 'shared', 'models');
 const vocabPath = resolve(opt.vocab ?? join(sharedModels, 'tok512.bin'));
 const vocab = readVocabFile(vocabPath);
+// a Hugging Face tokenizer folder: the digest of its tokenizer.json
+const vocabSha256 = O.sha256File(statSync(vocabPath).isDirectory() ? join(vocabPath, 'tokenizer.json') : vocabPath);
 const dir = resolve(opt.dir ?? join(tmpdir(), 'wisp-oracle'));
 mkdirSync(dir, { recursive: true });
 
@@ -181,7 +183,7 @@ for (const shape of shapes) {
       note: `llama.cpp (node-llama-cpp ${nlcVersion}, prebuilt CPU build, llama.cpp ${release}) on \`wisp synth --shape ${shape} --type ${type} --seed ${seed}\` over ${basename(vocabPath)}: ` +
         `greedy ids after the prompt (temperature 0), and the argmax after each forced token; context ${O.ORACLE_CONTEXT}, F32 KV cache, no flash attention, ${threads} thread(s); made by scripts/oracle/arch-matrix.mjs --record`,
       case: c,
-      vocab: { file: relative(join(root, '..', 'shared'), vocabPath), sha256: O.sha256File(vocabPath) },
+      vocab: { file: relative(join(root, '..', 'shared'), vocabPath), sha256: vocabSha256 },
       file: { sha256: O.sha256File(path), bytes: statSync(path).size },
       contextSize: O.ORACLE_CONTEXT,
       llamaCpp: { nodeLlamaCpp: nlcVersion, release, threads, kvCache: 'f32', flashAttention: false },
