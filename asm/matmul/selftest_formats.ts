@@ -69,8 +69,8 @@ function fill(t: i32, cols: i32, seed: u32): void {
   }
   // the f16 fields: d (and m / dmin)
   const bb = blockBytes(t);
-  const d: usize = t == T_Q2_K ? Q2_K_D : t == T_Q3_K ? Q3_K_D : 0;
-  const second: usize = t == T_Q4_1 || t == T_Q5_1 ? 2 : t == T_Q2_K ? Q2_K_DMIN : t == T_Q5_K ? Q5_K_DMIN : 0;
+  const d: usize = t == T_Q2_K ? <usize>Q2_K_D : t == T_Q3_K ? <usize>Q3_K_D : 0;
+  const second: usize = t == T_Q4_1 || t == T_Q5_1 ? 2 : t == T_Q2_K ? <usize>Q2_K_DMIN : t == T_Q5_K ? <usize>Q5_K_DMIN : 0;
   for (let b: usize = 0; b < n; b += bb) {
     s = xorshift(s);
     store<u16>(W + b + d, scaleHalf(s));
