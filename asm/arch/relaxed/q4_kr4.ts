@@ -1,0 +1,96 @@
+// matvec_q4_Kr4 and matmul_q4_Kr4 (q4_K rows in the q4_Kr4 layout on q8_K activations,
+// asm/matmul/q4_kr4.ts) with relaxed-SIMD dot products: the same integers per row and block, the same
+// f32 steps (kr4_finish), so the baseline's results bit for bit.
+//
+// In a chunk (16 bytes), row i owns bytes 4i..4i+3; masked with 0x0f they hold the quants of values
+// 8L + {0, 4, 1, 5}, the high nibbles those of 8L + {2, 6, 3, 7} (nibble s of i16 lane 2i + p is value
+// 8L + 2s + p). One 8-byte load of the chunk's activations, rearranged by i8x16.relaxed_swizzle
+// (indices 0..7: deterministic) into those two byte orders in every row's lane, feeds
+// i16x8.relaxed_dot_i8x16_i7x16_s against the nibbles (0..15: the i7 rule), whose i16 lanes 2i, 2i + 1
+// are row i's pair sums. A sub-block's eight such vectors are added in i16 (≤ 8 · 2 · 15 · 128 = 30,720),
+// then i32x4.dot_i16x8_s against the rows' scales (row i's sc in i16 lanes 2i, 2i + 1) gives each
+// row's scaled sub-block sum in its i32 lane: no shifts back, no i32 multiply.
+import { Q4_K_BLOCK, Q4_K_BYTES, Q4_KR4_BYTES, Q4_KR4_QS, Q4_KR4_SCALES, Q8_K_BYTES, Q8_K_QS } from '../../lib/blocks';
+import { F16_K112, F16_MS } from '../../lib/f16';
+import { kr4_finish, kr4_msum, kr4_values_hi, kr4_values_lo } from '../../matmul/q4_kr4';
+
+/** acc + the i16 pair sums of one chunk (16 bytes at q) against its eight activations at xs. */
+@inline function chunk(acc: v128, q: usize, xs: usize, n0f: v128, iLo: v128, iHi: v128): v128 {
+  const c = v128.load(q);
+  const x = v128.load64_zero(xs);
+  const lo = i16x8.relaxed_dot_i8x16_i7x16_s(i8x16.relaxed_swizzle(x, iLo), v128.and(c, n0f));
+  const hi = i16x8.relaxed_dot_i8x16_i7x16_s(i8x16.relaxed_swizzle(x, iHi), v128.and(i16x8.shr_u(c, 4), n0f));
+  return i16x8.add(acc, i16x8.add(lo, hi));
+}
+
+/** The q4_Kr4 group block at p · the q8_K block at xb: acc + the rows' block terms. */
+@inline function block_dot(acc: v128, p: usize, xb: usize, z: i32, n0f: v128, n30: v128, iLo: v128, iHi: v128, ms: v128, k112: v128): v128 {
+  let isum = i32x4.splat(0);
+  let sv = kr4_values_lo(p, Q4_KR4_SCALES, 0, n0f, n30);
+  let q = p + Q4_KR4_QS, xq = xb + Q8_K_QS;
+  for (let j = 0; j < 8; j++) {
+    if (j == 4) sv = kr4_values_hi(p, Q4_KR4_SCALES, 0, n0f, n30);
+    let s = chunk(i16x8.splat(0), q, xq, n0f, iLo, iHi);
+    if (z == 0) s = chunk(s, q + 16, xq + 8, n0f, iLo, iHi);
+    if (z == 0) s = chunk(s, q + 32, xq + 16, n0f, iLo, iHi);
+    if (z == 0) s = chunk(s, q + 48, xq + 24, n0f, iLo, iHi);
+    // the rows' scales of sub-block j in both i16 halves of their lanes
+    const sc = v128.and(sv, i32x4.splat(0xff | z));
+    isum = i32x4.add(isum, i32x4.dot_i16x8_s(s, v128.or(sc, i32x4.shl(sc, 16))));
+    sv = i32x4.shr_u(sv, 8);
+    q += 64;
+    xq += 32;
+  }
+  return kr4_finish(acc, isum, kr4_msum(p, xb, n0f, n30), p, xb, ms, k112);
+}
+
+/** matvec_q4_Kr4(w, x: q8_K*, y: f32*, cols, r0, r1): w in q4_Kr4, r0 and r1 multiples of 4. */
+export function matvec_q4_Kr4(w: usize, x: usize, y: usize, cols: i32, r0: i32, r1: i32): void {
+  const nb = cols / Q4_K_BLOCK;
+  const rowBytes = <usize>nb * Q4_K_BYTES;
+  const z = cols >> 31;
+  const n0f = i8x16.splat(<i8>(0x0f | z)), n30 = i8x16.splat(<i8>(0x30 | z));
+  // the swizzles: each row lane takes activation bytes 0, 4, 1, 5 (low nibbles) or 2, 6, 3, 7 (high)
+  const iLo = i32x4.splat(0x05010400 | z), iHi = i32x4.splat(0x07030602 | z);
+  const ms = i32x4.splat(F16_MS | z), k112 = i32x4.splat(F16_K112 | z);
+  for (let r = r0; r < r1; r += 4) {
+    let p = w + <usize>r * rowBytes;
+    let xb = x;
+    let acc = f32x4.splat(0);
+    for (let b = 0; b < nb; b++) {
+      acc = block_dot(acc, p, xb, z, n0f, n30, iLo, iHi, ms, k112);
+      p += Q4_KR4_BYTES;
+      xb += Q8_K_BYTES;
+    }
+    if (z != 0) acc = v128.xor(v128.xor(acc, v128.xor(iLo, iHi)), v128.xor(v128.xor(ms, k112), v128.xor(n0f, n30)));
+    v128.store(y + (<usize>r << 2), acc);
+  }
+}
+
+/** matmul_q4_Kr4(w, x: q8_K*, y: f32*, cols, rows, nTok, r0, r1): tiles of four tokens, each token matvec's pass (asm/matmul/q4_kr4.ts). */
+export function matmul_q4_Kr4(w: usize, x: usize, y: usize, cols: i32, rows: i32, nTok: i32, r0: i32, r1: i32): void {
+  const nb = cols / Q4_K_BLOCK;
+  const rowBytes = <usize>nb * Q4_K_BYTES, xBytes = <usize>nb * Q8_K_BYTES;
+  const z = cols >> 31;
+  const n0f = i8x16.splat(<i8>(0x0f | z)), n30 = i8x16.splat(<i8>(0x30 | z));
+  const iLo = i32x4.splat(0x05010400 | z), iHi = i32x4.splat(0x07030602 | z);
+  const ms = i32x4.splat(F16_MS | z), k112 = i32x4.splat(F16_K112 | z);
+  for (let t0 = 0; t0 < nTok; t0 += 4) {
+    const t1 = min(t0 + 4, nTok);
+    for (let r = r0; r < r1; r += 4) {
+      const g = w + <usize>r * rowBytes;
+      for (let t = t0; t < t1; t++) {
+        let p = g;
+        let xb = x + <usize>t * xBytes;
+        let acc = f32x4.splat(0);
+        for (let b = 0; b < nb; b++) {
+          acc = block_dot(acc, p, xb, z, n0f, n30, iLo, iHi, ms, k112);
+          p += Q4_KR4_BYTES;
+          xb += Q8_K_BYTES;
+        }
+        if (z != 0) acc = v128.xor(v128.xor(acc, v128.xor(iLo, iHi)), v128.xor(v128.xor(ms, k112), v128.xor(n0f, n30)));
+        v128.store(y + ((<usize>t * rows + r) << 2), acc);
+      }
+    }
+  }
+}
