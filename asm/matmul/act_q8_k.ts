@@ -52,8 +52,7 @@ import { gather_f32, hsum_i32, lane, reduce4_i32 } from '../lib/simd';
 }
 
 /** One chunk (64 values: 32 bytes of qs at q) · the 64 activations at xq, scaled by splat(sc_even), splat(sc_odd). */
-@inline function chunk(q: usize, xq: usize, scEven: v128, scOdd: v128): v128 {
-  const m = i16x8.splat(0x0f);
+@inline function chunk(q: usize, xq: usize, scEven: v128, scOdd: v128, m: v128): v128 {
   const a0 = v128.load8x8_u(q), a1 = v128.load8x8_u(q, 8), a2 = v128.load8x8_u(q, 16), a3 = v128.load8x8_u(q, 24);
   const lo = dot32(v128.and(a0, m), v128.and(a1, m), v128.and(a2, m), v128.and(a3, m), xq);
   const hi = dot32(i16x8.shr_u(a0, 4), i16x8.shr_u(a1, 4), i16x8.shr_u(a2, 4), i16x8.shr_u(a3, 4), xq + 32);
@@ -61,14 +60,14 @@ import { gather_f32, hsum_i32, lane, reduce4_i32 } from '../lib/simd';
 }
 
 /** One q4_K block at p · one q8_K block at xb: t − u. */
-@inline export function block_q4_K(p: usize, xb: usize, z: i32): f32 {
+@inline export function block_q4_K(p: usize, xb: usize, z: i32, m0f: v128): f32 {
   const a = load<u32>(p, Q4_K_SCALES), c = load<u32>(p, Q4_K_SCALES + 8);
   const sl = bytes_to_i32x4(scales_0_3(a)), sh = bytes_to_i32x4(scales_4_7(a, c));
   const q = p + Q4_K_QS, xq = xb + Q8_K_QS;
-  let isum = chunk(q, xq, i32x4.shuffle(sl, sl, 0, 0, 0, 0), i32x4.shuffle(sl, sl, 1, 1, 1, 1));
-  if (z == 0) isum = i32x4.add(isum, chunk(q + 32, xq + 64, i32x4.shuffle(sl, sl, 2, 2, 2, 2), i32x4.shuffle(sl, sl, 3, 3, 3, 3)));
-  if (z == 0) isum = i32x4.add(isum, chunk(q + 64, xq + 128, i32x4.shuffle(sh, sh, 0, 0, 0, 0), i32x4.shuffle(sh, sh, 1, 1, 1, 1)));
-  if (z == 0) isum = i32x4.add(isum, chunk(q + 96, xq + 192, i32x4.shuffle(sh, sh, 2, 2, 2, 2), i32x4.shuffle(sh, sh, 3, 3, 3, 3)));
+  let isum = chunk(q, xq, i32x4.shuffle(sl, sl, 0, 0, 0, 0), i32x4.shuffle(sl, sl, 1, 1, 1, 1), m0f);
+  if (z == 0) isum = i32x4.add(isum, chunk(q + 32, xq + 64, i32x4.shuffle(sl, sl, 2, 2, 2, 2), i32x4.shuffle(sl, sl, 3, 3, 3, 3), m0f));
+  if (z == 0) isum = i32x4.add(isum, chunk(q + 64, xq + 128, i32x4.shuffle(sh, sh, 0, 0, 0, 0), i32x4.shuffle(sh, sh, 1, 1, 1, 1), m0f));
+  if (z == 0) isum = i32x4.add(isum, chunk(q + 96, xq + 192, i32x4.shuffle(sh, sh, 2, 2, 2, 2), i32x4.shuffle(sh, sh, 3, 3, 3, 3), m0f));
   const msum = hsum_i32(i32x4.dot_i16x8_s(mins_i16x8(p), bsum_pairs(xb)));
   const dx = load<f32>(xb);
   const t = <f32>hsum_i32(isum) * (dx * f16_to_f32(load<u16>(p)));
@@ -138,11 +137,11 @@ import { gather_f32, hsum_i32, lane, reduce4_i32 } from '../lib/simd';
  */
 @inline function q6_slice(acc: v128, ql: usize, qh: usize, xs: usize, g: i32, sa: v128, sb: v128, m0f: v128, m30: v128): v128 {
   const L0 = v128.load(ql), L32 = v128.load(ql, 32), H = v128.load(qh);
-  const a = group_sum(v128.or(v128.and(L0, m0f), v128.and(i16x8.shl(H, 4), m30)), xs);
-  const b = group_sum(v128.or(v128.and(L32, m0f), v128.and(i16x8.shl(H, 2), m30)), xs + 32);
+  const a = group_sum(q6_group1(L0, H, m0f, m30), xs);
+  const b = group_sum(q6_group2(L32, H, m0f, m30), xs + 32);
   acc = i32x4.add(acc, scaled_pair(a, b, pair_scales(sa, g)));
-  const c = group_sum(v128.or(v128.and(i16x8.shr_u(L0, 4), m0f), v128.and(H, m30)), xs + 64);
-  const d = group_sum(v128.or(v128.and(i16x8.shr_u(L32, 4), m0f), v128.and(i16x8.shr_u(H, 2), m30)), xs + 96);
+  const c = group_sum(q6_group3(L0, H, m0f, m30), xs + 64);
+  const d = group_sum(q6_group4(L32, H, m0f, m30), xs + 96);
   return i32x4.add(acc, scaled_pair(c, d, pair_scales(sb, g)));
 }
 
@@ -162,20 +161,8 @@ import { gather_f32, hsum_i32, lane, reduce4_i32 } from '../lib/simd';
 }
 
 /** One q6_K block at p · one q8_K block at xb: f32(Σ)·(dx·d). */
-@inline export function block_q6_K(p: usize, xb: usize, z: i32): f32 {
-  const m0f = i8x16.splat(<i8>(0x0f | z)), m30 = i8x16.splat(<i8>(0x30 | z));
+@inline export function block_q6_K(p: usize, xb: usize, z: i32, m0f: v128, m30: v128): f32 {
   return <f32>hsum_i32(q6_isum(p, xb, z, m0f, m30)) * (load<f32>(xb) * f16_to_f32(load<u16>(p, Q6_K_D)));
-}
-
-/**
- * The 16 quants of kind k (0..3) of slice g of half h of the q6_K block at p (values 128h + 32k + 16g
- * .. + 15) as unsigned bytes.
- */
-@inline function q6_group_u(p: usize, h: usize, g: usize, k: i32, m0f: v128, m30: v128): v128 {
-  const ql = p + (h << 6) + (g << 4), qh = p + Q6_K_QH + (h << 5) + (g << 4);
-  const L = k & 1 ? v128.load(ql, 32) : v128.load(ql), H = v128.load(qh);
-  const lo = v128.and(k < 2 ? L : i16x8.shr_u(L, 4), m0f);
-  return v128.or(lo, v128.and(k == 0 ? i16x8.shl(H, 4) : k == 1 ? i16x8.shl(H, 2) : k == 2 ? H : i16x8.shr_u(H, 2), m30));
 }
 
 /** One token's two groups (widened quants a0/a1 and b0/b1, activations at xa and xb) scaled by sv. */
@@ -186,8 +173,7 @@ import { gather_f32, hsum_i32, lane, reduce4_i32 } from '../lib/simd';
 }
 
 /** acc + the q6_K block at p · the q8_K blocks at a0..a3 (lane i = token i): each group pair's quants widened once for the four tokens. */
-@inline export function tokens_q6_K(acc: v128, p: usize, a0: usize, a1: usize, a2: usize, a3: usize): v128 {
-  const m0f = i8x16.splat(0x0f), m30 = i8x16.splat(0x30);
+@inline export function tokens_q6_K(acc: v128, p: usize, a0: usize, a1: usize, a2: usize, a3: usize, m0f: v128, m30: v128): v128 {
   const s0 = v128.load8x8_s(p, Q6_K_SCALES), s1 = v128.load8x8_s(p, Q6_K_SCALES + 8);
   let i0 = i32x4.sub(i32x4.splat(0), i32x4.shl(scaled_bsums(s0, s1, a0), 5));
   let i1 = i32x4.sub(i32x4.splat(0), i32x4.shl(scaled_bsums(s0, s1, a1), 5));
@@ -196,7 +182,7 @@ import { gather_f32, hsum_i32, lane, reduce4_i32 } from '../lib/simd';
   for (let v = 0; v < 8; v++) {
     // pair v: half h = v >> 2, slice g = v & 1, kinds k and k + 1 (k = v & 2): groups 8h + 2k + g and 8h + 2k + 2 + g
     const h = <usize>(v >> 2), g = <usize>(v & 1), k = v & 2;
-    const ua = q6_group_u(p, h, g, k, m0f, m30), ub = q6_group_u(p, h, g, k + 1, m0f, m30);
+    const ua = q6_group_at(p, h, g, k, m0f, m30), ub = q6_group_at(p, h, g, k + 1, m0f, m30);
     const ua0 = i16x8.extend_low_i8x16_u(ua), ua1 = i16x8.extend_high_i8x16_u(ua);
     const ub0 = i16x8.extend_low_i8x16_u(ub), ub1 = i16x8.extend_high_i8x16_u(ub);
     const sa = <i32>load<i8>(p + Q6_K_SCALES + (h << 3) + (<usize>k << 1) + g);

@@ -25,7 +25,7 @@
 //   difference is within i32.
 import { Q4_K_BLOCK, Q4_K_BYTES, Q4_K_DMIN, Q4_K_QS, Q6_K_BYTES, Q6_K_D, Q6_K_QH, Q6_K_SCALES, Q8_K_BSUMS, Q8_K_BYTES, Q8_K_QS } from '../../lib/blocks';
 import { f16_to_f32 } from '../../lib/f16';
-import { q4k_mins, q4k_scales } from '../../lib/quants';
+import { q4k_mins, q4k_scales, q6_group1, q6_group2, q6_group3, q6_group4, q6_group_at } from '../../lib/quants';
 import { gather_f32, reduce4_i32, store_lanes } from '../../lib/simd';
 import { q4k_msum4 } from '../../matmul/act_q8_k';
 
@@ -53,10 +53,8 @@ import { q4k_msum4 } from '../../matmul/act_q8_k';
  */
 @inline function q6_slice(acc: v128, ql: usize, qh: usize, xs: usize, g: i32, sa: v128, sb: v128, m0f: v128, m30: v128): v128 {
   const L0 = v128.load(ql), L32 = v128.load(ql, 32), H = v128.load(qh);
-  const u0 = v128.or(v128.and(L0, m0f), v128.and(i16x8.shl(H, 4), m30));
-  const u1 = v128.or(v128.and(L32, m0f), v128.and(i16x8.shl(H, 2), m30));
-  const u2 = v128.or(v128.and(i16x8.shr_u(L0, 4), m0f), v128.and(H, m30));
-  const u3 = v128.or(v128.and(i16x8.shr_u(L32, 4), m0f), v128.and(i16x8.shr_u(H, 2), m30));
+  const u0 = q6_group1(L0, H, m0f, m30), u1 = q6_group2(L32, H, m0f, m30);
+  const u2 = q6_group3(L0, H, m0f, m30), u3 = q6_group4(L32, H, m0f, m30);
   acc = i32x4.add(acc, i32x4.dot_i16x8_s(i16x8.relaxed_dot_i8x16_i7x16_s(v128.load(xs), u0), scale_splat(sa, g)));
   acc = i32x4.add(acc, i32x4.dot_i16x8_s(i16x8.relaxed_dot_i8x16_i7x16_s(v128.load(xs, 32), u1), scale_splat(sa, g + 2)));
   acc = i32x4.add(acc, i32x4.dot_i16x8_s(i16x8.relaxed_dot_i8x16_i7x16_s(v128.load(xs, 64), u2), scale_splat(sb, g)));
@@ -115,11 +113,7 @@ export function matvec_q6_K(w: usize, x: usize, y: usize, cols: i32, r0: i32, r1
   for (let v = 0; v < 16; v++) {
     // group v: half h = v >> 3, slice g = v & 1, kind k = (v >> 1) & 3, values 128h + 32k + 16g, scale 8h + 2k + g
     const h = <usize>(v >> 3), g = <usize>(v & 1), k = (v >> 1) & 3;
-    const ql = p + (h << 6) + (g << 4), qh = p + Q6_K_QH + (h << 5) + (g << 4);
-    const L = k & 1 ? v128.load(ql, 32) : v128.load(ql), H = v128.load(qh);
-    const lo = v128.and(k < 2 ? L : i16x8.shr_u(L, 4), m0f);
-    const hi = v128.and(k == 0 ? i16x8.shl(H, 4) : k == 1 ? i16x8.shl(H, 2) : k == 2 ? H : i16x8.shr_u(H, 2), m30);
-    const u = v128.or(lo, hi);
+    const u = q6_group_at(p, h, g, k, m0f, m30);
     const sc = i16x8.splat(<i16>load<i8>(p + Q6_K_SCALES + (h << 3) + (<usize>k << 1) + g));
     const xo = <usize>Q8_K_QS + (h << 7) + (<usize>k << 5) + (g << 4);
     i0 = i32x4.add(i0, i32x4.dot_i16x8_s(i16x8.relaxed_dot_i8x16_i7x16_s(v128.load(a0 + xo), u), sc));
