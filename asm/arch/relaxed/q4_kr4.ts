@@ -11,8 +11,7 @@
 // then i32x4.dot_i16x8_s against the rows' scales (row i's sc in i16 lanes 2i, 2i + 1) gives each
 // row's scaled sub-block sum in its i32 lane: no shifts back, no i32 multiply.
 import { Q4_K_BLOCK, Q4_K_BYTES, Q4_KR4_BYTES, Q4_KR4_QS, Q4_KR4_SCALES, Q8_K_BYTES, Q8_K_QS } from '../../lib/blocks';
-import { F16_K112, F16_MS } from '../../lib/f16';
-import { kr4_finish, kr4_msum, kr4_values_hi, kr4_values_lo } from '../../matmul/q4_kr4';
+import { kr4_const, kr4_finish, kr4_keep, kr4_msum, kr4_values_hi, kr4_values_lo } from '../../matmul/q4_kr4';
 
 /** acc + the i16 pair sums of one chunk (16 bytes at q) against its eight activations at xs. */
 @inline function chunk(acc: v128, q: usize, xs: usize, n0f: v128, iLo: v128, iHi: v128): v128 {
@@ -24,7 +23,7 @@ import { kr4_finish, kr4_msum, kr4_values_hi, kr4_values_lo } from '../../matmul
 }
 
 /** The q4_Kr4 group block at p · the q8_K block at xb: acc + the rows' block terms. */
-@inline function block_dot(acc: v128, p: usize, xb: usize, z: i32, n0f: v128, n30: v128, iLo: v128, iHi: v128, ms: v128, k112: v128): v128 {
+@inline function block_dot(acc: v128, p: usize, xb: usize, z: i32, n0f: v128, n30: v128, iLo: v128, iHi: v128, c0: v128, c1: v128, c2: v128, c3: v128, c4: v128): v128 {
   let isum = i32x4.splat(0);
   let sv = kr4_values_lo(p, Q4_KR4_SCALES, 0, n0f, n30);
   let q = p + Q4_KR4_QS, xq = xb + Q8_K_QS;
@@ -41,7 +40,7 @@ import { kr4_finish, kr4_msum, kr4_values_hi, kr4_values_lo } from '../../matmul
     q += 64;
     xq += 32;
   }
-  return kr4_finish(acc, isum, kr4_msum(p, xb, n0f, n30), p, xb, ms, k112);
+  return kr4_finish(acc, isum, kr4_msum(p, xb, n0f, n30), p, xb, c0, c1, c2, c3, c4);
 }
 
 /** matvec_q4_Kr4(w, x: q8_K*, y: f32*, cols, r0, r1): w in q4_Kr4, r0 and r1 multiples of 4. */
@@ -52,17 +51,17 @@ export function matvec_q4_Kr4(w: usize, x: usize, y: usize, cols: i32, r0: i32, 
   const n0f = i8x16.splat(<i8>(0x0f | z)), n30 = i8x16.splat(<i8>(0x30 | z));
   // the swizzles: each row lane takes activation bytes 0, 4, 1, 5 (low nibbles) or 2, 6, 3, 7 (high)
   const iLo = i32x4.splat(0x05010400 | z), iHi = i32x4.splat(0x07030602 | z);
-  const ms = i32x4.splat(F16_MS | z), k112 = i32x4.splat(F16_K112 | z);
+  const c0 = kr4_const(0, z), c1 = kr4_const(1, z), c2 = kr4_const(2, z), c3 = kr4_const(3, z), c4 = kr4_const(4, z);
   for (let r = r0; r < r1; r += 4) {
     let p = w + <usize>r * rowBytes;
     let xb = x;
     let acc = f32x4.splat(0);
     for (let b = 0; b < nb; b++) {
-      acc = block_dot(acc, p, xb, z, n0f, n30, iLo, iHi, ms, k112);
+      acc = block_dot(acc, p, xb, z, n0f, n30, iLo, iHi, c0, c1, c2, c3, c4);
       p += Q4_KR4_BYTES;
       xb += Q8_K_BYTES;
     }
-    if (z != 0) acc = v128.xor(v128.xor(acc, v128.xor(iLo, iHi)), v128.xor(v128.xor(ms, k112), v128.xor(n0f, n30)));
+    if (z != 0) acc = kr4_keep(v128.xor(v128.xor(acc, v128.xor(iLo, iHi)), v128.xor(n0f, n30)), z, c0, c1, c2, c3, c4);
     v128.store(y + (<usize>r << 2), acc);
   }
 }
@@ -74,7 +73,7 @@ export function matmul_q4_Kr4(w: usize, x: usize, y: usize, cols: i32, rows: i32
   const z = cols >> 31;
   const n0f = i8x16.splat(<i8>(0x0f | z)), n30 = i8x16.splat(<i8>(0x30 | z));
   const iLo = i32x4.splat(0x05010400 | z), iHi = i32x4.splat(0x07030602 | z);
-  const ms = i32x4.splat(F16_MS | z), k112 = i32x4.splat(F16_K112 | z);
+  const c0 = kr4_const(0, z), c1 = kr4_const(1, z), c2 = kr4_const(2, z), c3 = kr4_const(3, z), c4 = kr4_const(4, z);
   for (let t0 = 0; t0 < nTok; t0 += 4) {
     const t1 = min(t0 + 4, nTok);
     for (let r = r0; r < r1; r += 4) {
@@ -84,11 +83,11 @@ export function matmul_q4_Kr4(w: usize, x: usize, y: usize, cols: i32, rows: i32
         let xb = x + <usize>t * xBytes;
         let acc = f32x4.splat(0);
         for (let b = 0; b < nb; b++) {
-          acc = block_dot(acc, p, xb, z, n0f, n30, iLo, iHi, ms, k112);
+          acc = block_dot(acc, p, xb, z, n0f, n30, iLo, iHi, c0, c1, c2, c3, c4);
           p += Q4_KR4_BYTES;
           xb += Q8_K_BYTES;
         }
-        if (z != 0) acc = v128.xor(v128.xor(acc, v128.xor(iLo, iHi)), v128.xor(v128.xor(ms, k112), v128.xor(n0f, n30)));
+        if (z != 0) acc = kr4_keep(v128.xor(v128.xor(acc, v128.xor(iLo, iHi)), v128.xor(n0f, n30)), z, c0, c1, c2, c3, c4);
         v128.store(y + ((<usize>t * rows + r) << 2), acc);
       }
     }
