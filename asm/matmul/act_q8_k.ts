@@ -23,10 +23,7 @@
 // issues a block's loads before its arithmetic) keeps their vectors in registers instead of spilling.
 import { Q4_K_DMIN, Q4_K_QS, Q4_K_SCALES, Q6_K_D, Q6_K_QH, Q6_K_SCALES, Q8_K_BSUMS, Q8_K_QS } from '../lib/blocks';
 import { f16_to_f32 } from '../lib/f16';
-import {
-  bytes_to_i32x4, half_scales_hi, half_scales_lo, q4k_mins, q6_group1, q6_group2, q6_group3,
-  q6_group4, q6_group_at, scales_0_3, scales_4_7,
-} from '../lib/quants';
+import { bytes_to_i32x4, q4k_mins, q6_group1, q6_group2, q6_group3, q6_group4, scales_0_3, scales_4_7 } from '../lib/quants';
 import { gather_f32, hsum_i32, lane, reduce4_i32 } from '../lib/simd';
 
 // ---- q4_K weights ----------------------------------------------------------------------------
@@ -179,17 +176,25 @@ import { gather_f32, hsum_i32, lane, reduce4_i32 } from '../lib/simd';
   let i1 = i32x4.sub(i32x4.splat(0), i32x4.shl(scaled_bsums(s0, s1, a1), 5));
   let i2 = i32x4.sub(i32x4.splat(0), i32x4.shl(scaled_bsums(s0, s1, a2), 5));
   let i3 = i32x4.sub(i32x4.splat(0), i32x4.shl(scaled_bsums(s0, s1, a3), 5));
-  for (let v = 0; v < 8; v++) {
-    // pair v: half h = v >> 2, slice g = v & 1, kinds k and k + 1 (k = v & 2): groups 8h + 2k + g and 8h + 2k + 2 + g
-    const h = <usize>(v >> 2), g = <usize>(v & 1), k = v & 2;
-    const ua = q6_group_at(p, h, g, k, m0f, m30), ub = q6_group_at(p, h, g, k + 1, m0f, m30);
+  for (let v: usize = 0; v < 8; v++) {
+    // pair v: half h = v >> 2, slice g = (v >> 1) & 1, kinds 2c and 2c + 1 (c = v & 1): the groups
+    // 8h + 4c + g and 8h + 4c + 2 + g, scales at those bytes
+    const h = v >> 2, g = (v >> 1) & 1, c = v & 1;
+    const ql = p + (h << 6) + (g << 4), H = v128.load(p + Q6_K_QH + (h << 5) + (g << 4));
+    let ua: v128, ub: v128;
+    if (c == 0) {
+      ua = q6_group1(v128.load(ql), H, m0f, m30);
+      ub = q6_group2(v128.load(ql, 32), H, m0f, m30);
+    } else {
+      ua = q6_group3(v128.load(ql), H, m0f, m30);
+      ub = q6_group4(v128.load(ql, 32), H, m0f, m30);
+    }
     const ua0 = i16x8.extend_low_i8x16_u(ua), ua1 = i16x8.extend_high_i8x16_u(ua);
     const ub0 = i16x8.extend_low_i8x16_u(ub), ub1 = i16x8.extend_high_i8x16_u(ub);
-    const sa = <i32>load<i8>(p + Q6_K_SCALES + (h << 3) + (<usize>k << 1) + g);
-    const sb = <i32>load<i8>(p + Q6_K_SCALES + (h << 3) + (<usize>k << 1) + 2 + g);
+    const sc = p + Q6_K_SCALES + (h << 3) + (c << 2) + g;
     // [sa ×4, sb ×4] as i16 lanes, the order of narrow(a, b)
-    const sv = i64x2.replace_lane(i64x2.splat(<i64>(sa & 0xffff) * 0x0001000100010001), 1, <i64>(sb & 0xffff) * 0x0001000100010001);
-    const xo = <usize>Q8_K_QS + (h << 7) + (<usize>k << 5) + (g << 4);
+    const sv = i64x2.replace_lane(i64x2.splat(<i64>(<i32>load<i8>(sc) & 0xffff) * 0x0001000100010001), 1, <i64>(<i32>load<i8>(sc, 2) & 0xffff) * 0x0001000100010001);
+    const xo = <usize>Q8_K_QS + (h << 7) + (c << 6) + (g << 4);
     i0 = token_pair(i0, ua0, ua1, ub0, ub1, a0 + xo, a0 + xo + 32, sv);
     i1 = token_pair(i1, ua0, ua1, ub0, ub1, a1 + xo, a1 + xo + 32, sv);
     i2 = token_pair(i2, ua0, ua1, ub0, ub1, a2 + xo, a2 + xo + 32, sv);

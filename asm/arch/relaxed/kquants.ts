@@ -99,27 +99,39 @@ export function matvec_q6_K(w: usize, x: usize, y: usize, cols: i32, r0: i32, r1
   }
 }
 
+/** One token's share of a q6_K slice: acc + Σ_k sc_k·Σ u_k·x over the four groups (activations at xs, kind k at xs + 32k; c0..c3 their scales as i16 splats). */
+@inline function q6_slice_token(acc: v128, xs: usize, u0: v128, u1: v128, u2: v128, u3: v128, c0: v128, c1: v128, c2: v128, c3: v128): v128 {
+  acc = i32x4.add(acc, i32x4.dot_i16x8_s(i16x8.relaxed_dot_i8x16_i7x16_s(v128.load(xs), u0), c0));
+  acc = i32x4.add(acc, i32x4.dot_i16x8_s(i16x8.relaxed_dot_i8x16_i7x16_s(v128.load(xs, 32), u1), c1));
+  acc = i32x4.add(acc, i32x4.dot_i16x8_s(i16x8.relaxed_dot_i8x16_i7x16_s(v128.load(xs, 64), u2), c2));
+  return i32x4.add(acc, i32x4.dot_i16x8_s(i16x8.relaxed_dot_i8x16_i7x16_s(v128.load(xs, 96), u3), c3));
+}
+
 /**
- * acc + the q6_K block at p · the q8_K blocks at a0..a3 (lane i = token i): each group's quants
- * assembled once for the four tokens; per token the integers of q6_isum, then the baseline's steps.
+ * acc + the q6_K block at p · the q8_K blocks at a0..a3 (lane i = token i): each slice's quants
+ * assembled once for the four tokens; per token the integers
+ * of q6_isum, then the baseline's steps.
  */
 @inline function tokens_q6_K(acc: v128, p: usize, a0: usize, a1: usize, a2: usize, a3: usize, m0f: v128, m30: v128): v128 {
   const s0 = v128.load8x8_s(p, Q6_K_SCALES), s1 = v128.load8x8_s(p, Q6_K_SCALES + 8);
-  const b0 = v128.load(a0, Q8_K_BSUMS), b1 = v128.load(a1, Q8_K_BSUMS), b2 = v128.load(a2, Q8_K_BSUMS), b3 = v128.load(a3, Q8_K_BSUMS);
-  let i0 = i32x4.sub(i32x4.splat(0), i32x4.shl(i32x4.add(i32x4.dot_i16x8_s(s0, b0), i32x4.dot_i16x8_s(s1, v128.load(a0, Q8_K_BSUMS + 16))), 5));
-  let i1 = i32x4.sub(i32x4.splat(0), i32x4.shl(i32x4.add(i32x4.dot_i16x8_s(s0, b1), i32x4.dot_i16x8_s(s1, v128.load(a1, Q8_K_BSUMS + 16))), 5));
-  let i2 = i32x4.sub(i32x4.splat(0), i32x4.shl(i32x4.add(i32x4.dot_i16x8_s(s0, b2), i32x4.dot_i16x8_s(s1, v128.load(a2, Q8_K_BSUMS + 16))), 5));
-  let i3 = i32x4.sub(i32x4.splat(0), i32x4.shl(i32x4.add(i32x4.dot_i16x8_s(s0, b3), i32x4.dot_i16x8_s(s1, v128.load(a3, Q8_K_BSUMS + 16))), 5));
-  for (let v = 0; v < 16; v++) {
-    // group v: half h = v >> 3, slice g = v & 1, kind k = (v >> 1) & 3, values 128h + 32k + 16g, scale 8h + 2k + g
-    const h = <usize>(v >> 3), g = <usize>(v & 1), k = (v >> 1) & 3;
-    const u = q6_group_at(p, h, g, k, m0f, m30);
-    const sc = i16x8.splat(<i16>load<i8>(p + Q6_K_SCALES + (h << 3) + (<usize>k << 1) + g));
-    const xo = <usize>Q8_K_QS + (h << 7) + (<usize>k << 5) + (g << 4);
-    i0 = i32x4.add(i0, i32x4.dot_i16x8_s(i16x8.relaxed_dot_i8x16_i7x16_s(v128.load(a0 + xo), u), sc));
-    i1 = i32x4.add(i1, i32x4.dot_i16x8_s(i16x8.relaxed_dot_i8x16_i7x16_s(v128.load(a1 + xo), u), sc));
-    i2 = i32x4.add(i2, i32x4.dot_i16x8_s(i16x8.relaxed_dot_i8x16_i7x16_s(v128.load(a2 + xo), u), sc));
-    i3 = i32x4.add(i3, i32x4.dot_i16x8_s(i16x8.relaxed_dot_i8x16_i7x16_s(v128.load(a3 + xo), u), sc));
+  let i0 = i32x4.sub(i32x4.splat(0), i32x4.shl(i32x4.add(i32x4.dot_i16x8_s(s0, v128.load(a0, Q8_K_BSUMS)), i32x4.dot_i16x8_s(s1, v128.load(a0, Q8_K_BSUMS + 16))), 5));
+  let i1 = i32x4.sub(i32x4.splat(0), i32x4.shl(i32x4.add(i32x4.dot_i16x8_s(s0, v128.load(a1, Q8_K_BSUMS)), i32x4.dot_i16x8_s(s1, v128.load(a1, Q8_K_BSUMS + 16))), 5));
+  let i2 = i32x4.sub(i32x4.splat(0), i32x4.shl(i32x4.add(i32x4.dot_i16x8_s(s0, v128.load(a2, Q8_K_BSUMS)), i32x4.dot_i16x8_s(s1, v128.load(a2, Q8_K_BSUMS + 16))), 5));
+  let i3 = i32x4.sub(i32x4.splat(0), i32x4.shl(i32x4.add(i32x4.dot_i16x8_s(s0, v128.load(a3, Q8_K_BSUMS)), i32x4.dot_i16x8_s(s1, v128.load(a3, Q8_K_BSUMS + 16))), 5));
+  for (let sl: usize = 0; sl < 4; sl++) {
+    // slice sl: half h = sl >> 1, g = sl & 1; its groups' scales are bytes 8h + g + {0, 2, 4, 6}
+    const h = sl >> 1, g = sl & 1;
+    const ql = p + (h << 6) + (g << 4), qh = p + Q6_K_QH + (h << 5) + (g << 4), sc = p + Q6_K_SCALES + (h << 3) + g;
+    const L0 = v128.load(ql), L32 = v128.load(ql, 32), H = v128.load(qh);
+    const u0 = q6_group1(L0, H, m0f, m30), u1 = q6_group2(L32, H, m0f, m30);
+    const u2 = q6_group3(L0, H, m0f, m30), u3 = q6_group4(L32, H, m0f, m30);
+    const c0 = i16x8.splat(<i16>load<i8>(sc)), c1 = i16x8.splat(<i16>load<i8>(sc, 2));
+    const c2 = i16x8.splat(<i16>load<i8>(sc, 4)), c3 = i16x8.splat(<i16>load<i8>(sc, 6));
+    const xo = <usize>Q8_K_QS + (h << 7) + (g << 4);
+    i0 = q6_slice_token(i0, a0 + xo, u0, u1, u2, u3, c0, c1, c2, c3);
+    i1 = q6_slice_token(i1, a1 + xo, u0, u1, u2, u3, c0, c1, c2, c3);
+    i2 = q6_slice_token(i2, a2 + xo, u0, u1, u2, u3, c0, c1, c2, c3);
+    i3 = q6_slice_token(i3, a3 + xo, u0, u1, u2, u3, c0, c1, c2, c3);
   }
   const scale = f32x4.mul(gather_f32(a0, a1, a2, a3), f32x4.splat(f16_to_f32(load<u16>(p, Q6_K_D))));
   return f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(reduce4_i32(i0, i1, i2, i3)), scale));
