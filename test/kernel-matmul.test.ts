@@ -877,7 +877,43 @@ function flavourCases(): Array<{ name: string; w: number; x: (nTok: number) => n
       cases.push({ name: 'q4_Kr4', w: r4, x: x8, cols, rows, grain: 4 });
     }
   }
+  // the K-quants on q8_K blocks of random bytes (every i8 value, −128 included: the relaxed flavour's
+  // first operand), an odd block count and an odd row count (the plain kernels), ggml-quantized weights
+  // (their scales d mostly subnormal halves)
+  for (const t of ['q4_K', 'q6_K'] as const) {
+    const cols = 1280, rows = t === 'q4_K' ? 12 : 13;
+    const w = put(quantizedWeights(t, rows, cols, 6200));
+    const xr = randomQ8K(cols * 9, 6300);
+    const x = (nTok: number) => put(xr.subarray(0, (cols / 256) * 292 * nTok));
+    cases.push({ name: t, w, x, cols, rows, grain: 1 });
+    if (t === 'q4_K') {
+      const r4 = alloc(weightRowBytes(t, cols) * rows);
+      k.repack_q4_K_r4(w, r4, rows, cols);
+      cases.push({ name: 'q4_Kr4', w: r4, x, cols, rows, grain: 4 });
+    }
+  }
   return cases;
+}
+
+/** q8_K blocks of n values with random qs (every i8 value), their bsums, and a random d. */
+function randomQ8K(n: number, seed: number): Uint8Array {
+  const r = rng(seed);
+  const out = new Uint8Array((n / 256) * 292);
+  const dv = new DataView(out.buffer);
+  for (let b = 0; b < n / 256; b++) {
+    const o = b * 292;
+    dv.setFloat32(o, (r() * 2 - 1) * 0.05, true);
+    for (let g = 0; g < 16; g++) {
+      let sum = 0;
+      for (let i = 0; i < 16; i++) {
+        const q = Math.floor(r() * 256) - 128;
+        out[o + 4 + 16 * g + i] = q & 0xff;
+        sum += q;
+      }
+      dv.setInt16(o + 260 + 2 * g, sum, true);
+    }
+  }
+  return out;
 }
 
 /** Every matvec/matmul output of `kernels` on the cases: one call, a row split, and 1..9 tokens. */
@@ -887,14 +923,15 @@ function flavourOutputs(kernels: Record<string, (...args: number[]) => void>): M
     const y = alloc(4 * c.rows * 9);
     const x1 = c.x(1);
     kernels[`matvec_${c.name}`](c.w, x1, y, c.cols, 0, c.rows);
-    out.set(`matvec_${c.name}`, new Uint32Array(f32s(y, c.rows).buffer));
+    const id = `${c.name} ${c.rows}×${c.cols}`;
+    out.set(`matvec_${id}`, new Uint32Array(f32s(y, c.rows).buffer));
     const split = c.grain * Math.ceil(c.rows / 3 / c.grain);
     kernels[`matvec_${c.name}`](c.w, x1, y, c.cols, 0, split);
     kernels[`matvec_${c.name}`](c.w, x1, y, c.cols, split, c.rows);
-    out.set(`matvec_${c.name} split`, new Uint32Array(f32s(y, c.rows).buffer));
+    out.set(`matvec_${id} split`, new Uint32Array(f32s(y, c.rows).buffer));
     for (let nTok = 1; nTok <= 9; nTok++) {
       kernels[`matmul_${c.name}`](c.w, c.x(nTok), y, c.cols, c.rows, nTok, 0, c.rows);
-      out.set(`matmul_${c.name} ×${nTok}`, new Uint32Array(f32s(y, c.rows * nTok).buffer));
+      out.set(`matmul_${id} ×${nTok}`, new Uint32Array(f32s(y, c.rows * nTok).buffer));
     }
   }
   return out;
