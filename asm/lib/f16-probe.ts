@@ -2,7 +2,7 @@
 // directory) to hold every form of lib/f16.ts's conversion to the host's, on all 65536 halves. Each
 // function converts n halves at src (u16) to floats at dst, or n floats to halves.
 import {
-  F16_2M14, F16_BIAS, F16_EXP, F16_EXP1, F16_K112, F16_MAG, F16_MS, F32_EXP, F32_SIGN, f16_to_f32, f32_to_f16, finite_halves_s_to_f32x4,
+  F16_BIAS, F16_EXP, F16_EXP1, F16_K112, F16_MS, F32_EXP, f16_to_f32, f32_to_f16, finite_halves_s_to_f32x4,
   finite_halves_s_to_f32x4_k, finite_halves_s_to_f32x4_ns_k, halves_s_to_f32x4, halves_to_f32x4, halves_to_f32x4_k,
 } from './f16';
 
@@ -21,7 +21,7 @@ export function lanes(form: i32, src: usize, dst: usize, n: i32): void {
     else if (form == 2) v = halves_s_to_f32x4(v128.load16x4_s(p));
     else if (form == 3) v = finite_halves_s_to_f32x4(v128.load16x4_s(p));
     else if (form == 4) v = finite_halves_s_to_f32x4_k(v128.load16x4_s(p), ms, k112);
-    else v = finite_halves_s_to_f32x4_ns_k(v128.load16x4_s(p), i32x4.splat(F16_MAG), i32x4.splat(F16_BIAS), i32x4.splat(F16_EXP1), i32x4.splat(F16_2M14), i32x4.splat(F32_SIGN));
+    else v = finite_halves_s_to_f32x4_ns_k(v128.load16x4_s(p), i32x4.splat(F16_BIAS), i32x4.splat(F16_EXP1));
     v128.store(dst + (<usize>i << 2), v);
   }
 }

@@ -76,25 +76,23 @@ export const F32_EXP: i32 = 0x7f800000;
   return f32x4.mul(v128.and(i32x4.shl(h, 13), ms), k112);
 }
 
-/** The constants of finite_halves_s_to_f32x4_ns_k: the placed magnitude mask, 112 << 23, 1 << 23, 2^-14 (bits), the sign bit. */
-export const F16_MAG: i32 = 0x0fffe000;
+/** The constants of finite_halves_s_to_f32x4_ns_k: the exponent bias difference 112 << 23, and 1 << 23. */
 export const F16_BIAS: i32 = 112 << 23;
 export const F16_EXP1: i32 = 1 << 23;
-export const F16_2M14: i32 = 113 << 23;
-export const F32_SIGN: i32 = 0x80000000;
 
 /**
- * Four finite halves sign-extended to 32 bits as f32 with no subnormal arithmetic (block scales: see
- * above): the placed magnitude plus the bias is a normal half's f32 bits; for a subnormal half (or
- * zero) one more in the exponent makes 2^-14·(1 + m/1024), and subtracting 2^-14 leaves m·2^-24
- * exactly (every other lane subtracts 0); then the sign. Wrong for infinities and NaN.
+ * Four finite halves sign-extended to 32 bits (the low 16 bits are what count) as f32 with no
+ * subnormal arithmetic (block scales: see above): the magnitude placed at bits 13..27 plus the bias is a
+ * normal half's f32 bits; for a subnormal half (or zero) one more in the exponent makes
+ * 2^-14·(1 + m/1024), and subtracting 2^-14 leaves m·2^-24 exactly (every other lane subtracts 0); then
+ * the sign. Shifts place the magnitude and the sign, so the only constants are bias and exp1 (kernels
+ * keep them in registers). Wrong for infinities and NaN.
  */
-@inline export function finite_halves_s_to_f32x4_ns_k(h: v128, mag: v128, bias: v128, exp1: v128, c2m14: v128, sign: v128): v128 {
-  const t = i32x4.shl(h, 13);
-  const m = v128.and(t, mag);
+@inline export function finite_halves_s_to_f32x4_ns_k(h: v128, bias: v128, exp1: v128): v128 {
+  const m = i32x4.shr_u(i32x4.shl(h, 17), 4); // bits 0..14 -> 13..27
   const sub = i32x4.lt_s(m, exp1); // exponent 0: zero or subnormal
-  const f = f32x4.sub(i32x4.add(i32x4.add(m, bias), v128.and(sub, exp1)), v128.and(sub, c2m14));
-  return v128.or(f, v128.and(t, sign));
+  const f = f32x4.sub(i32x4.add(i32x4.add(m, bias), v128.and(sub, exp1)), v128.and(sub, i32x4.add(bias, exp1)));
+  return v128.or(f, i32x4.shl(i32x4.shr_u(h, 15), 31));
 }
 
 /** Round-to-nearest-even single -> half, as ggml's GGML_FP32_TO_FP16 (activation scales, f16 KV caches). */

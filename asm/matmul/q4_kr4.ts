@@ -17,7 +17,7 @@
 // acc = acc + (t − u), in block order. d and dmin convert in three operations, exact for finite
 // halves, with no subnormal arithmetic (the host repacks only matrices whose d and dmin are all finite).
 import { Q4_K_BLOCK, Q4_K_BYTES, Q4_KR4_BYTES, Q4_KR4_DMIN, Q4_KR4_HIGH, Q4_KR4_MINS, Q4_KR4_QS, Q4_KR4_SCALES, Q8_K_BSUMS, Q8_K_BYTES, Q8_K_QS } from '../lib/blocks';
-import { F16_2M14, F16_BIAS, F16_EXP1, F16_MAG, F32_SIGN, finite_halves_s_to_f32x4_ns_k } from '../lib/f16';
+import { F16_BIAS, F16_EXP1, finite_halves_s_to_f32x4_ns_k } from '../lib/f16';
 import { reduce4_i32 } from '../lib/simd';
 
 /** A q8_K block's 16 bsums summed in pairs: the eight 32-value sums as i16 lanes (|sum| ≤ 4096). */
@@ -59,28 +59,28 @@ import { reduce4_i32 } from '../lib/simd';
 
 /**
  * The f32 steps of one group block: acc + (f32(isum)·(dx·d) − f32(msum)·(dx·dmin)), row i in lane i.
- * d and dmin convert with no subnormal arithmetic (lib/f16.ts: subnormal scales are common); c0..c4
- * are that conversion's constants (kr4_consts).
+ * d and dmin convert with no subnormal arithmetic (lib/f16.ts: subnormal scales are common); c0, c1
+ * are that conversion's constants (kr4_const).
  */
-@inline export function kr4_finish(acc: v128, isum: v128, msum: v128, p: usize, xb: usize, c0: v128, c1: v128, c2: v128, c3: v128, c4: v128): v128 {
+@inline export function kr4_finish(acc: v128, isum: v128, msum: v128, p: usize, xb: usize, c0: v128, c1: v128): v128 {
   const dx = v128.load32_splat(xb);
-  const t = f32x4.mul(f32x4.convert_i32x4_s(isum), f32x4.mul(dx, finite_halves_s_to_f32x4_ns_k(v128.load16x4_s(p), c0, c1, c2, c3, c4)));
-  const u = f32x4.mul(f32x4.convert_i32x4_s(msum), f32x4.mul(dx, finite_halves_s_to_f32x4_ns_k(v128.load16x4_s(p, Q4_KR4_DMIN), c0, c1, c2, c3, c4)));
+  const t = f32x4.mul(f32x4.convert_i32x4_s(isum), f32x4.mul(dx, finite_halves_s_to_f32x4_ns_k(v128.load16x4_s(p), c0, c1)));
+  const u = f32x4.mul(f32x4.convert_i32x4_s(msum), f32x4.mul(dx, finite_halves_s_to_f32x4_ns_k(v128.load16x4_s(p, Q4_KR4_DMIN), c0, c1)));
   return f32x4.add(acc, f32x4.sub(t, u));
 }
 
-/** The five constants of kr4_finish's conversion, made once per call (z: 0, not known to the compiler). */
+/** The two constants of kr4_finish's conversion, made once per call (z: 0, not known to the compiler). */
 @inline export function kr4_const(k: i32, z: i32): v128 {
-  return i32x4.splat((k == 0 ? F16_MAG : k == 1 ? F16_BIAS : k == 2 ? F16_EXP1 : k == 3 ? F16_2M14 : F32_SIGN) | z);
+  return i32x4.splat((k == 0 ? F16_BIAS : F16_EXP1) | z);
 }
 
-/** v with the five constants folded in when z != 0 (never): keeps them made once. */
-@inline export function kr4_keep(v: v128, z: i32, c0: v128, c1: v128, c2: v128, c3: v128, c4: v128): v128 {
-  return z != 0 ? v128.xor(v, v128.xor(v128.xor(c0, c1), v128.xor(v128.xor(c2, c3), c4))) : v;
+/** v with the two constants folded in when z != 0 (never): keeps them made once. */
+@inline export function kr4_keep(v: v128, z: i32, c0: v128, c1: v128): v128 {
+  return z != 0 ? v128.xor(v, v128.xor(c0, c1)) : v;
 }
 
 /** The q4_Kr4 group block at p · the q8_K block at xb: acc + the rows' block terms (kr4_finish). */
-@inline function block_dot(acc: v128, p: usize, xb: usize, z: i32, m0: v128, m1: v128, m2: v128, n0f: v128, n30: v128, c0: v128, c1: v128, c2: v128, c3: v128, c4: v128): v128 {
+@inline function block_dot(acc: v128, p: usize, xb: usize, z: i32, m0: v128, m1: v128, m2: v128, n0f: v128, n30: v128, c0: v128, c1: v128): v128 {
   let isum = i32x4.splat(0);
   let sv = kr4_values_lo(p, Q4_KR4_SCALES, 0, n0f, n30);
   let q = p + Q4_KR4_QS, xq = xb + Q8_K_QS;
@@ -123,7 +123,7 @@ import { reduce4_i32 } from '../lib/simd';
     q += 64;
     xq += 32;
   }
-  return kr4_finish(acc, isum, kr4_msum(p, xb, n0f, n30), p, xb, c0, c1, c2, c3, c4);
+  return kr4_finish(acc, isum, kr4_msum(p, xb, n0f, n30), p, xb, c0, c1);
 }
 
 /** matvec_q4_Kr4(w, x: q8_K*, y: f32*, cols, r0, r1): w in q4_Kr4, r0 and r1 multiples of 4. */
@@ -133,17 +133,17 @@ export function matvec_q4_Kr4(w: usize, x: usize, y: usize, cols: i32, r0: i32, 
   const z = cols >> 31;
   const m0 = i16x8.splat(<i16>(0x000f | z)), m1 = i16x8.splat(<i16>(0x00f0 | z)), m2 = i16x8.splat(<i16>(0x0f00 | z));
   const n0f = i8x16.splat(<i8>(0x0f | z)), n30 = i8x16.splat(<i8>(0x30 | z));
-  const c0 = kr4_const(0, z), c1 = kr4_const(1, z), c2 = kr4_const(2, z), c3 = kr4_const(3, z), c4 = kr4_const(4, z);
+  const c0 = kr4_const(0, z), c1 = kr4_const(1, z);
   for (let r = r0; r < r1; r += 4) {
     let p = w + <usize>r * rowBytes;
     let xb = x;
     let acc = f32x4.splat(0);
     for (let b = 0; b < nb; b++) {
-      acc = block_dot(acc, p, xb, z, m0, m1, m2, n0f, n30, c0, c1, c2, c3, c4);
+      acc = block_dot(acc, p, xb, z, m0, m1, m2, n0f, n30, c0, c1);
       p += Q4_KR4_BYTES;
       xb += Q8_K_BYTES;
     }
-    if (z != 0) acc = kr4_keep(v128.xor(v128.xor(acc, v128.xor(m0, m1)), v128.xor(m2, v128.xor(n0f, n30))), z, c0, c1, c2, c3, c4);
+    if (z != 0) acc = kr4_keep(v128.xor(v128.xor(acc, v128.xor(m0, m1)), v128.xor(m2, v128.xor(n0f, n30))), z, c0, c1);
     v128.store(y + (<usize>r << 2), acc);
   }
 }
@@ -159,7 +159,7 @@ export function matmul_q4_Kr4(w: usize, x: usize, y: usize, cols: i32, rows: i32
   const z = cols >> 31;
   const m0 = i16x8.splat(<i16>(0x000f | z)), m1 = i16x8.splat(<i16>(0x00f0 | z)), m2 = i16x8.splat(<i16>(0x0f00 | z));
   const n0f = i8x16.splat(<i8>(0x0f | z)), n30 = i8x16.splat(<i8>(0x30 | z));
-  const c0 = kr4_const(0, z), c1 = kr4_const(1, z), c2 = kr4_const(2, z), c3 = kr4_const(3, z), c4 = kr4_const(4, z);
+  const c0 = kr4_const(0, z), c1 = kr4_const(1, z);
   for (let t0 = 0; t0 < nTok; t0 += 4) {
     const t1 = min(t0 + 4, nTok);
     for (let r = r0; r < r1; r += 4) {
@@ -169,11 +169,11 @@ export function matmul_q4_Kr4(w: usize, x: usize, y: usize, cols: i32, rows: i32
         let xb = x + <usize>t * xBytes;
         let acc = f32x4.splat(0);
         for (let b = 0; b < nb; b++) {
-          acc = block_dot(acc, p, xb, z, m0, m1, m2, n0f, n30, c0, c1, c2, c3, c4);
+          acc = block_dot(acc, p, xb, z, m0, m1, m2, n0f, n30, c0, c1);
           p += Q4_KR4_BYTES;
           xb += Q8_K_BYTES;
         }
-        if (z != 0) acc = kr4_keep(v128.xor(v128.xor(acc, v128.xor(m0, m1)), v128.xor(m2, v128.xor(n0f, n30))), z, c0, c1, c2, c3, c4);
+        if (z != 0) acc = kr4_keep(v128.xor(v128.xor(acc, v128.xor(m0, m1)), v128.xor(m2, v128.xor(n0f, n30))), z, c0, c1);
         v128.store(y + ((<usize>t * rows + r) << 2), acc);
       }
     }

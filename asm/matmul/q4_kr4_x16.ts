@@ -110,7 +110,7 @@ export function repack_q4_K_r4(src: usize, dst: usize, rows: i32, cols: i32): vo
  * The q4_Kr4 group block at p · the q16_K block at xb for the four rows: acc + (t − u) per row lane,
  * t = ((A0 + A2) + (A1 + A3))·(dx·d), u = f32(msum)·(dx·dmin).
  */
-@inline function block_dot(acc: v128, p: usize, xb: usize, z: i32, m0: v128, m1: v128, m2: v128, mff: v128, c0: v128, c1: v128, c2: v128, c3: v128, c4: v128): v128 {
+@inline function block_dot(acc: v128, p: usize, xb: usize, z: i32, m0: v128, m1: v128, m2: v128, mff: v128, c0: v128, c1: v128): v128 {
   // a_s: the four rows' sums over the value pairs m ≡ s (mod 4), Σ_j sc_j·(…) (act_q16_k.ts's lane s)
   let a0 = i32x4.splat(0), a1 = i32x4.splat(0), a2 = i32x4.splat(0), a3 = i32x4.splat(0);
   let q = p + Q4_KR4_QS, xq = xb + Q16_K_Q;
@@ -177,8 +177,8 @@ export function repack_q4_K_r4(src: usize, dst: usize, rows: i32, cols: i32): vo
   msum = i32x4.add(msum, i32x4.mul(lane_byte(mnB, 3, mff), i32x4.shuffle(hi, hi, 3, 3, 3, 3)));
   const dx = v128.load32_splat(xb);
   const f = f32x4.add(f32x4.add(f32x4.convert_i32x4_s(a0), f32x4.convert_i32x4_s(a2)), f32x4.add(f32x4.convert_i32x4_s(a1), f32x4.convert_i32x4_s(a3)));
-  const t = f32x4.mul(f, f32x4.mul(dx, finite_halves_s_to_f32x4_ns_k(v128.load16x4_s(p), c0, c1, c2, c3, c4)));
-  const u = f32x4.mul(f32x4.convert_i32x4_s(msum), f32x4.mul(dx, finite_halves_s_to_f32x4_ns_k(v128.load16x4_s(p, Q4_KR4_DMIN), c0, c1, c2, c3, c4)));
+  const t = f32x4.mul(f, f32x4.mul(dx, finite_halves_s_to_f32x4_ns_k(v128.load16x4_s(p), c0, c1)));
+  const u = f32x4.mul(f32x4.convert_i32x4_s(msum), f32x4.mul(dx, finite_halves_s_to_f32x4_ns_k(v128.load16x4_s(p, Q4_KR4_DMIN), c0, c1)));
   return f32x4.add(acc, f32x4.sub(t, u));
 }
 
@@ -189,17 +189,17 @@ export function matvec_q4_Kr4_x16(w: usize, x: usize, y: usize, cols: i32, r0: i
   const z = cols >> 31;
   const m0 = i16x8.splat(<i16>(0x000f | z)), m1 = i16x8.splat(<i16>(0x00f0 | z)), m2 = i16x8.splat(<i16>(0x0f00 | z));
   const mff = i32x4.splat(0xff | z);
-  const c0 = kr4_const(0, z), c1 = kr4_const(1, z), c2 = kr4_const(2, z), c3 = kr4_const(3, z), c4 = kr4_const(4, z);
+  const c0 = kr4_const(0, z), c1 = kr4_const(1, z);
   for (let r = r0; r < r1; r += 4) {
     let p = w + <usize>r * rowBytes;
     let xb = x;
     let acc = f32x4.splat(0);
     for (let b = 0; b < nb; b++) {
-      acc = block_dot(acc, p, xb, z, m0, m1, m2, mff, c0, c1, c2, c3, c4);
+      acc = block_dot(acc, p, xb, z, m0, m1, m2, mff, c0, c1);
       p += Q4_KR4_BYTES;
       xb += Q16_K_BYTES;
     }
-    if (z != 0) acc = kr4_keep(v128.xor(v128.xor(acc, v128.xor(m0, m1)), v128.xor(m2, mff)), z, c0, c1, c2, c3, c4);
+    if (z != 0) acc = kr4_keep(v128.xor(v128.xor(acc, v128.xor(m0, m1)), v128.xor(m2, mff)), z, c0, c1);
     v128.store(y + (<usize>r << 2), acc);
   }
 }
@@ -218,7 +218,7 @@ export function matmul_q4_Kr4_x16(w: usize, x: usize, y: usize, cols: i32, rows:
   const z = cols >> 31;
   const m0 = i16x8.splat(<i16>(0x000f | z)), m1 = i16x8.splat(<i16>(0x00f0 | z)), m2 = i16x8.splat(<i16>(0x0f00 | z));
   const mff = i32x4.splat(0xff | z);
-  const c0 = kr4_const(0, z), c1 = kr4_const(1, z), c2 = kr4_const(2, z), c3 = kr4_const(3, z), c4 = kr4_const(4, z);
+  const c0 = kr4_const(0, z), c1 = kr4_const(1, z);
   for (let t0 = 0; t0 < nTok; t0 += 4) {
     const t1 = min(t0 + 4, nTok);
     for (let r = r0; r < r1; r += 4) {
@@ -228,11 +228,11 @@ export function matmul_q4_Kr4_x16(w: usize, x: usize, y: usize, cols: i32, rows:
         let xb = x + <usize>t * xBytes;
         let acc = f32x4.splat(0);
         for (let b = 0; b < nb; b++) {
-          acc = block_dot(acc, p, xb, z, m0, m1, m2, mff, c0, c1, c2, c3, c4);
+          acc = block_dot(acc, p, xb, z, m0, m1, m2, mff, c0, c1);
           p += Q4_KR4_BYTES;
           xb += Q16_K_BYTES;
         }
-        if (z != 0) acc = kr4_keep(v128.xor(v128.xor(acc, v128.xor(m0, m1)), v128.xor(m2, mff)), z, c0, c1, c2, c3, c4);
+        if (z != 0) acc = kr4_keep(v128.xor(v128.xor(acc, v128.xor(m0, m1)), v128.xor(m2, mff)), z, c0, c1);
         v128.store(y + ((<usize>t * rows + r) << 2), acc);
       }
     }

@@ -23,7 +23,7 @@ import { kr4_const, kr4_finish, kr4_keep, kr4_msum, kr4_values_hi, kr4_values_lo
 }
 
 /** The q4_Kr4 group block at p · the q8_K block at xb: acc + the rows' block terms. */
-@inline function block_dot(acc: v128, p: usize, xb: usize, z: i32, n0f: v128, n30: v128, iLo: v128, iHi: v128, c0: v128, c1: v128, c2: v128, c3: v128, c4: v128): v128 {
+@inline function block_dot(acc: v128, p: usize, xb: usize, z: i32, n0f: v128, n30: v128, iLo: v128, iHi: v128, c0: v128, c1: v128): v128 {
   let isum = i32x4.splat(0);
   let sv = kr4_values_lo(p, Q4_KR4_SCALES, 0, n0f, n30);
   let q = p + Q4_KR4_QS, xq = xb + Q8_K_QS;
@@ -40,7 +40,7 @@ import { kr4_const, kr4_finish, kr4_keep, kr4_msum, kr4_values_hi, kr4_values_lo
     q += 64;
     xq += 32;
   }
-  return kr4_finish(acc, isum, kr4_msum(p, xb, n0f, n30), p, xb, c0, c1, c2, c3, c4);
+  return kr4_finish(acc, isum, kr4_msum(p, xb, n0f, n30), p, xb, c0, c1);
 }
 
 /** matvec_q4_Kr4(w, x: q8_K*, y: f32*, cols, r0, r1): w in q4_Kr4, r0 and r1 multiples of 4. */
@@ -51,17 +51,17 @@ export function matvec_q4_Kr4(w: usize, x: usize, y: usize, cols: i32, r0: i32, 
   const n0f = i8x16.splat(<i8>(0x0f | z)), n30 = i8x16.splat(<i8>(0x30 | z));
   // the swizzles: each row lane takes activation bytes 0, 4, 1, 5 (low nibbles) or 2, 6, 3, 7 (high)
   const iLo = i32x4.splat(0x05010400 | z), iHi = i32x4.splat(0x07030602 | z);
-  const c0 = kr4_const(0, z), c1 = kr4_const(1, z), c2 = kr4_const(2, z), c3 = kr4_const(3, z), c4 = kr4_const(4, z);
+  const c0 = kr4_const(0, z), c1 = kr4_const(1, z);
   for (let r = r0; r < r1; r += 4) {
     let p = w + <usize>r * rowBytes;
     let xb = x;
     let acc = f32x4.splat(0);
     for (let b = 0; b < nb; b++) {
-      acc = block_dot(acc, p, xb, z, n0f, n30, iLo, iHi, c0, c1, c2, c3, c4);
+      acc = block_dot(acc, p, xb, z, n0f, n30, iLo, iHi, c0, c1);
       p += Q4_KR4_BYTES;
       xb += Q8_K_BYTES;
     }
-    if (z != 0) acc = kr4_keep(v128.xor(v128.xor(acc, v128.xor(iLo, iHi)), v128.xor(n0f, n30)), z, c0, c1, c2, c3, c4);
+    if (z != 0) acc = kr4_keep(v128.xor(v128.xor(acc, v128.xor(iLo, iHi)), v128.xor(n0f, n30)), z, c0, c1);
     v128.store(y + (<usize>r << 2), acc);
   }
 }
@@ -79,7 +79,7 @@ export function matvec_q4_Kr4(w: usize, x: usize, y: usize, cols: i32, r0: i32, 
  * sc·Σ over a sub-block's chunks = Σ of sc·each), then block_dot's f32 steps on each token's
  * accumulator, kept in y0..y3 (the four rows' results of each token: one v128 each).
  */
-@inline function block_dot4(p: usize, a0: usize, a1: usize, a2: usize, a3: usize, y0: usize, y1: usize, y2: usize, y3: usize, z: i32, n0f: v128, n30: v128, iLo: v128, iHi: v128, c0: v128, c1: v128, c2: v128, c3: v128, c4: v128): void {
+@inline function block_dot4(p: usize, a0: usize, a1: usize, a2: usize, a3: usize, y0: usize, y1: usize, y2: usize, y3: usize, z: i32, n0f: v128, n30: v128, iLo: v128, iHi: v128, c0: v128, c1: v128): void {
   let s0 = i32x4.splat(0), s1 = i32x4.splat(0), s2 = i32x4.splat(0), s3 = i32x4.splat(0);
   let sv = kr4_values_lo(p, Q4_KR4_SCALES, 0, n0f, n30);
   let q = p + Q4_KR4_QS, xo: usize = Q8_K_QS;
@@ -100,10 +100,10 @@ export function matvec_q4_Kr4(w: usize, x: usize, y: usize, cols: i32, r0: i32, 
     q += 64;
     xo += 32;
   }
-  v128.store(y0, kr4_finish(v128.load(y0), s0, kr4_msum(p, a0, n0f, n30), p, a0, c0, c1, c2, c3, c4));
-  v128.store(y1, kr4_finish(v128.load(y1), s1, kr4_msum(p, a1, n0f, n30), p, a1, c0, c1, c2, c3, c4));
-  v128.store(y2, kr4_finish(v128.load(y2), s2, kr4_msum(p, a2, n0f, n30), p, a2, c0, c1, c2, c3, c4));
-  v128.store(y3, kr4_finish(v128.load(y3), s3, kr4_msum(p, a3, n0f, n30), p, a3, c0, c1, c2, c3, c4));
+  v128.store(y0, kr4_finish(v128.load(y0), s0, kr4_msum(p, a0, n0f, n30), p, a0, c0, c1));
+  v128.store(y1, kr4_finish(v128.load(y1), s1, kr4_msum(p, a1, n0f, n30), p, a1, c0, c1));
+  v128.store(y2, kr4_finish(v128.load(y2), s2, kr4_msum(p, a2, n0f, n30), p, a2, c0, c1));
+  v128.store(y3, kr4_finish(v128.load(y3), s3, kr4_msum(p, a3, n0f, n30), p, a3, c0, c1));
 }
 
 /**
@@ -117,7 +117,7 @@ export function matmul_q4_Kr4(w: usize, x: usize, y: usize, cols: i32, rows: i32
   const z = cols >> 31;
   const n0f = i8x16.splat(<i8>(0x0f | z)), n30 = i8x16.splat(<i8>(0x30 | z));
   const iLo = i32x4.splat(0x05010400 | z), iHi = i32x4.splat(0x07030602 | z);
-  const c0 = kr4_const(0, z), c1 = kr4_const(1, z), c2 = kr4_const(2, z), c3 = kr4_const(3, z), c4 = kr4_const(4, z);
+  const c0 = kr4_const(0, z), c1 = kr4_const(1, z);
   const yRow = <usize>rows << 2;
   for (let t0 = 0; t0 < nTok; t0 += 4) {
     const t1 = min(t0 + 4, nTok);
@@ -133,7 +133,7 @@ export function matmul_q4_Kr4(w: usize, x: usize, y: usize, cols: i32, rows: i32
         const a0 = x + <usize>t0 * xBytes;
         for (let b = 0; b < nb; b++) {
           const o = <usize>b * Q8_K_BYTES;
-          block_dot4(g + <usize>b * Q4_KR4_BYTES, a0 + o, a0 + xBytes + o, a0 + 2 * xBytes + o, a0 + 3 * xBytes + o, y0, y1, y2, y3, z, n0f, n30, iLo, iHi, c0, c1, c2, c3, c4);
+          block_dot4(g + <usize>b * Q4_KR4_BYTES, a0 + o, a0 + xBytes + o, a0 + 2 * xBytes + o, a0 + 3 * xBytes + o, y0, y1, y2, y3, z, n0f, n30, iLo, iHi, c0, c1);
         }
         continue;
       }
@@ -142,11 +142,11 @@ export function matmul_q4_Kr4(w: usize, x: usize, y: usize, cols: i32, rows: i32
         let xb = x + <usize>t * xBytes;
         let acc = f32x4.splat(0);
         for (let b = 0; b < nb; b++) {
-          acc = block_dot(acc, p, xb, z, n0f, n30, iLo, iHi, c0, c1, c2, c3, c4);
+          acc = block_dot(acc, p, xb, z, n0f, n30, iLo, iHi, c0, c1);
           p += Q4_KR4_BYTES;
           xb += Q8_K_BYTES;
         }
-        if (z != 0) acc = kr4_keep(v128.xor(v128.xor(acc, v128.xor(iLo, iHi)), v128.xor(n0f, n30)), z, c0, c1, c2, c3, c4);
+        if (z != 0) acc = kr4_keep(v128.xor(v128.xor(acc, v128.xor(iLo, iHi)), v128.xor(n0f, n30)), z, c0, c1);
         v128.store(y + <usize>t * yRow + (<usize>r << 2), acc);
       }
     }
