@@ -14,8 +14,8 @@
 // (8 sub-blocks · 32 values · 15 · 128 · 63), and on the way a lane of s2 (256·q) holds at most
 // 4 chunks · 2 products · 256·15·128 = 3,932,160; the min term Σ_j m_j·(bsums[2j] + bsums[2j+1]) ≤
 // 8·63·4096. The f32 steps per row and block: t = f32(isum)·(dx·d), u = f32(msum)·(dx·dmin),
-// acc = acc + (t − u), in block order. d and dmin convert in three operations, exact for finite
-// halves, with no subnormal arithmetic (the host repacks only matrices whose d and dmin are all finite).
+// acc = acc + (t − u), in block order. d and dmin convert exactly for finite halves, with no
+// subnormal arithmetic (lib/f16.ts; the host repacks only matrices whose d and dmin are all finite).
 import { Q4_K_BLOCK, Q4_K_BYTES, Q4_KR4_BYTES, Q4_KR4_DMIN, Q4_KR4_HIGH, Q4_KR4_MINS, Q4_KR4_QS, Q4_KR4_SCALES, Q8_K_BSUMS, Q8_K_BYTES, Q8_K_QS } from '../lib/blocks';
 import { F16_BIAS, F16_EXP1, finite_halves_s_to_f32x4_ns_k } from '../lib/f16';
 import { reduce4_i32 } from '../lib/simd';
