@@ -28,8 +28,8 @@ import { gather_f32, hsum_i32, lane, reduce4_i32 } from '../lib/simd';
 
 // ---- q4_K weights ----------------------------------------------------------------------------
 
-/** A q8_K block's 16 bsums summed in pairs: the eight 32-value sums as i16 lanes. */
-@inline function bsum_pairs(xb: usize): v128 {
+/** A q8_K block's 16 bsums summed in pairs: the eight 32-value sums as i16 lanes (|sum| ≤ 4096). */
+@inline export function bsum_pairs(xb: usize): v128 {
   return i16x8.narrow_i32x4_s(
     i32x4.extadd_pairwise_i16x8_s(v128.load(xb, Q8_K_BSUMS)),
     i32x4.extadd_pairwise_i16x8_s(v128.load(xb, Q8_K_BSUMS + 16)),
@@ -37,7 +37,7 @@ import { gather_f32, hsum_i32, lane, reduce4_i32 } from '../lib/simd';
 }
 
 /** The eight mins of the q4_K block at p as i16 lanes. */
-@inline function mins_i16x8(p: usize): v128 {
+@inline export function mins_i16x8(p: usize): v128 {
   return i16x8.extend_low_i8x16_u(i64x2.splat(q4k_mins(p)));
 }
 
@@ -114,17 +114,18 @@ import { gather_f32, hsum_i32, lane, reduce4_i32 } from '../lib/simd';
   return k == 0 ? i32x4.shuffle(s, s, 0, 0, 2, 2) : i32x4.shuffle(s, s, 1, 1, 3, 3);
 }
 
-/** The i16 scales of groups 8h .. 8h + 7 duplicated into i32 lanes: groups 8h..8h+3 (lo), 8h+4..8h+7 (hi). */
-@inline function half_scales_pairs_lo(s16: v128): v128 {
+/** Eight i16 scales (lanes 0-7) duplicated into i32 lanes, each scale in both halves: lanes 0-3 (lo), 4-7 (hi). */
+@inline export function scale_pairs_lo(s16: v128): v128 {
   return i16x8.shuffle(s16, s16, 0, 0, 1, 1, 2, 2, 3, 3);
 }
-@inline function half_scales_pairs_hi(s16: v128): v128 {
+@inline export function scale_pairs_hi(s16: v128): v128 {
   return i16x8.shuffle(s16, s16, 4, 4, 5, 5, 6, 6, 7, 7);
 }
 
-/** Σ_g sc_g·bsums[g] over the block's 16 groups (i32 lanes summing to it); s0, s1 = the i16 scales of groups 0-7, 8-15. */
-@inline function scaled_bsums(s0: v128, s1: v128, xb: usize): v128 {
-  return i32x4.add(i32x4.dot_i16x8_s(s0, v128.load(xb, Q8_K_BSUMS)), i32x4.dot_i16x8_s(s1, v128.load(xb, Q8_K_BSUMS + 16)));
+/** −32·Σ_g sc_g·bsums[g] over the block's 16 groups (i32 lanes summing to it): q6_K's offset through the q8_K block at xb; s0, s1 = the i16 scales of groups 0-7, 8-15. */
+@inline export function q6_offset_sum(s0: v128, s1: v128, xb: usize): v128 {
+  const bs = i32x4.add(i32x4.dot_i16x8_s(s0, v128.load(xb, Q8_K_BSUMS)), i32x4.dot_i16x8_s(s1, v128.load(xb, Q8_K_BSUMS + 16)));
+  return i32x4.sub(i32x4.splat(0), i32x4.shl(bs, 5));
 }
 
 /**
@@ -146,12 +147,12 @@ import { gather_f32, hsum_i32, lane, reduce4_i32 } from '../lib/simd';
 @inline export function q6_isum(p: usize, xb: usize, z: i32, m0f: v128, m30: v128): v128 {
   const s0 = v128.load8x8_s(p, Q6_K_SCALES), s1 = v128.load8x8_s(p, Q6_K_SCALES + 8);
   const xq = xb + Q8_K_QS, qh = p + Q6_K_QH;
-  let acc = i32x4.sub(i32x4.splat(0), i32x4.shl(scaled_bsums(s0, s1, xb), 5));
-  let sa = half_scales_pairs_lo(s0), sb = half_scales_pairs_hi(s0);
+  let acc = q6_offset_sum(s0, s1, xb);
+  let sa = scale_pairs_lo(s0), sb = scale_pairs_hi(s0);
   acc = q6_slice(acc, p, qh, xq, 0, sa, sb, m0f, m30);
   if (z == 0) acc = q6_slice(acc, p + 16, qh + 16, xq + 16, 1, sa, sb, m0f, m30);
-  sa = half_scales_pairs_lo(s1);
-  sb = half_scales_pairs_hi(s1);
+  sa = scale_pairs_lo(s1);
+  sb = scale_pairs_hi(s1);
   if (z == 0) acc = q6_slice(acc, p + 64, qh + 32, xq + 128, 0, sa, sb, m0f, m30);
   if (z == 0) acc = q6_slice(acc, p + 80, qh + 48, xq + 144, 1, sa, sb, m0f, m30);
   return acc;
@@ -172,10 +173,10 @@ import { gather_f32, hsum_i32, lane, reduce4_i32 } from '../lib/simd';
 /** acc + the q6_K block at p · the q8_K blocks at a0..a3 (lane i = token i): each group pair's quants widened once for the four tokens. */
 @inline export function tokens_q6_K(acc: v128, p: usize, a0: usize, a1: usize, a2: usize, a3: usize, m0f: v128, m30: v128): v128 {
   const s0 = v128.load8x8_s(p, Q6_K_SCALES), s1 = v128.load8x8_s(p, Q6_K_SCALES + 8);
-  let i0 = i32x4.sub(i32x4.splat(0), i32x4.shl(scaled_bsums(s0, s1, a0), 5));
-  let i1 = i32x4.sub(i32x4.splat(0), i32x4.shl(scaled_bsums(s0, s1, a1), 5));
-  let i2 = i32x4.sub(i32x4.splat(0), i32x4.shl(scaled_bsums(s0, s1, a2), 5));
-  let i3 = i32x4.sub(i32x4.splat(0), i32x4.shl(scaled_bsums(s0, s1, a3), 5));
+  let i0 = q6_offset_sum(s0, s1, a0);
+  let i1 = q6_offset_sum(s0, s1, a1);
+  let i2 = q6_offset_sum(s0, s1, a2);
+  let i3 = q6_offset_sum(s0, s1, a3);
   for (let v: usize = 0; v < 8; v++) {
     // pair v: half h = v >> 2, slice g = (v >> 1) & 1, kinds 2c and 2c + 1 (c = v & 1): the groups
     // 8h + 4c + g and 8h + 4c + 2 + g, scales at those bytes

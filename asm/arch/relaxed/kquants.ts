@@ -23,19 +23,13 @@
 // - q6_K: a relaxed-dot i16 lane ≤ 2·63·128 = 16,128; times |sc| ≤ 128 in pairs ≤ 4,128,768 per
 //   group; 16 groups ≤ 264,241,152 (block total); 32·Σ|sc·bsum| ≤ 32·16·128·2048 = 134,217,728; the
 //   difference is within i32.
-import { Q4_K_BLOCK, Q4_K_BYTES, Q4_K_DMIN, Q4_K_QS, Q6_K_BYTES, Q6_K_D, Q6_K_QH, Q6_K_SCALES, Q8_K_BSUMS, Q8_K_BYTES, Q8_K_QS } from '../../lib/blocks';
+import { Q4_K_BLOCK, Q4_K_BYTES, Q4_K_DMIN, Q4_K_QS, Q6_K_BYTES, Q6_K_D, Q6_K_QH, Q6_K_SCALES, Q8_K_BYTES, Q8_K_QS } from '../../lib/blocks';
 import { f16_to_f32 } from '../../lib/f16';
-import { q4k_mins, q4k_scales, q6_group1, q6_group2, q6_group3, q6_group4, q6_group_at } from '../../lib/quants';
-import { gather_f32, reduce4_i32, store_lanes } from '../../lib/simd';
-import { q4k_msum4 } from '../../matmul/act_q8_k';
+import { q4k_scales, q6_group1, q6_group2, q6_group3, q6_group4 } from '../../lib/quants';
+import { gather_f32, lane, reduce4_i32, store_lanes } from '../../lib/simd';
+import { bsum_pairs, mins_i16x8, q4k_msum4, q6_offset_sum, scale_pairs_hi, scale_pairs_lo } from '../../matmul/act_q8_k';
 
 // ---- shared pieces -----------------------------------------------------------------------------
-
-/** i32 lane k of v (which holds one scale in both of its i16 halves) in every lane: an i16 splat of the scale. */
-@inline function scale_splat(v: v128, k: i32): v128 {
-  return k == 0 ? i32x4.shuffle(v, v, 0, 0, 0, 0) : k == 1 ? i32x4.shuffle(v, v, 1, 1, 1, 1)
-    : k == 2 ? i32x4.shuffle(v, v, 2, 2, 2, 2) : i32x4.shuffle(v, v, 3, 3, 3, 3);
-}
 
 /** The sum of the i32 lanes of a (lane 0) and of b (lane 1). */
 @inline function hsum2_i32(a: v128, b: v128): v128 {
@@ -55,24 +49,22 @@ import { q4k_msum4 } from '../../matmul/act_q8_k';
   const L0 = v128.load(ql), L32 = v128.load(ql, 32), H = v128.load(qh);
   const u0 = q6_group1(L0, H, m0f, m30), u1 = q6_group2(L32, H, m0f, m30);
   const u2 = q6_group3(L0, H, m0f, m30), u3 = q6_group4(L32, H, m0f, m30);
-  acc = i32x4.add(acc, i32x4.dot_i16x8_s(i16x8.relaxed_dot_i8x16_i7x16_s(v128.load(xs), u0), scale_splat(sa, g)));
-  acc = i32x4.add(acc, i32x4.dot_i16x8_s(i16x8.relaxed_dot_i8x16_i7x16_s(v128.load(xs, 32), u1), scale_splat(sa, g + 2)));
-  acc = i32x4.add(acc, i32x4.dot_i16x8_s(i16x8.relaxed_dot_i8x16_i7x16_s(v128.load(xs, 64), u2), scale_splat(sb, g)));
-  return i32x4.add(acc, i32x4.dot_i16x8_s(i16x8.relaxed_dot_i8x16_i7x16_s(v128.load(xs, 96), u3), scale_splat(sb, g + 2)));
+  acc = i32x4.add(acc, i32x4.dot_i16x8_s(i16x8.relaxed_dot_i8x16_i7x16_s(v128.load(xs), u0), lane(sa, g)));
+  acc = i32x4.add(acc, i32x4.dot_i16x8_s(i16x8.relaxed_dot_i8x16_i7x16_s(v128.load(xs, 32), u1), lane(sa, g + 2)));
+  acc = i32x4.add(acc, i32x4.dot_i16x8_s(i16x8.relaxed_dot_i8x16_i7x16_s(v128.load(xs, 64), u2), lane(sb, g)));
+  return i32x4.add(acc, i32x4.dot_i16x8_s(i16x8.relaxed_dot_i8x16_i7x16_s(v128.load(xs, 96), u3), lane(sb, g + 2)));
 }
 
 /** The q6_K block at p · the q8_K block at xb: Σ_g sc_g·(Σ q·x − 32·bsums[g]) as i32 lanes (exact, see above). */
 @inline function q6_isum(p: usize, xb: usize, z: i32, m0f: v128, m30: v128): v128 {
   const s0 = v128.load8x8_s(p, Q6_K_SCALES), s1 = v128.load8x8_s(p, Q6_K_SCALES + 8); // i16: groups 0-7, 8-15
   const xq = xb + Q8_K_QS, qh = p + Q6_K_QH;
-  // the −32 through the bsums: 32·Σ_g sc_g·bsums[g]
-  const bs = i32x4.add(i32x4.dot_i16x8_s(s0, v128.load(xb, Q8_K_BSUMS)), i32x4.dot_i16x8_s(s1, v128.load(xb, Q8_K_BSUMS + 16)));
-  let acc = i32x4.sub(i32x4.splat(0), i32x4.shl(bs, 5));
-  let sa = i16x8.shuffle(s0, s0, 0, 0, 1, 1, 2, 2, 3, 3), sb = i16x8.shuffle(s0, s0, 4, 4, 5, 5, 6, 6, 7, 7);
+  let acc = q6_offset_sum(s0, s1, xb); // the −32 through the bsums
+  let sa = scale_pairs_lo(s0), sb = scale_pairs_hi(s0);
   acc = q6_slice(acc, p, qh, xq, 0, sa, sb, m0f, m30);
   if (z == 0) acc = q6_slice(acc, p + 16, qh + 16, xq + 16, 1, sa, sb, m0f, m30);
-  sa = i16x8.shuffle(s1, s1, 0, 0, 1, 1, 2, 2, 3, 3);
-  sb = i16x8.shuffle(s1, s1, 4, 4, 5, 5, 6, 6, 7, 7);
+  sa = scale_pairs_lo(s1);
+  sb = scale_pairs_hi(s1);
   if (z == 0) acc = q6_slice(acc, p + 64, qh + 32, xq + 128, 0, sa, sb, m0f, m30);
   if (z == 0) acc = q6_slice(acc, p + 80, qh + 48, xq + 144, 1, sa, sb, m0f, m30);
   return acc;
@@ -114,10 +106,10 @@ export function matvec_q6_K(w: usize, x: usize, y: usize, cols: i32, r0: i32, r1
  */
 @inline function tokens_q6_K(acc: v128, p: usize, a0: usize, a1: usize, a2: usize, a3: usize, m0f: v128, m30: v128): v128 {
   const s0 = v128.load8x8_s(p, Q6_K_SCALES), s1 = v128.load8x8_s(p, Q6_K_SCALES + 8);
-  let i0 = i32x4.sub(i32x4.splat(0), i32x4.shl(i32x4.add(i32x4.dot_i16x8_s(s0, v128.load(a0, Q8_K_BSUMS)), i32x4.dot_i16x8_s(s1, v128.load(a0, Q8_K_BSUMS + 16))), 5));
-  let i1 = i32x4.sub(i32x4.splat(0), i32x4.shl(i32x4.add(i32x4.dot_i16x8_s(s0, v128.load(a1, Q8_K_BSUMS)), i32x4.dot_i16x8_s(s1, v128.load(a1, Q8_K_BSUMS + 16))), 5));
-  let i2 = i32x4.sub(i32x4.splat(0), i32x4.shl(i32x4.add(i32x4.dot_i16x8_s(s0, v128.load(a2, Q8_K_BSUMS)), i32x4.dot_i16x8_s(s1, v128.load(a2, Q8_K_BSUMS + 16))), 5));
-  let i3 = i32x4.sub(i32x4.splat(0), i32x4.shl(i32x4.add(i32x4.dot_i16x8_s(s0, v128.load(a3, Q8_K_BSUMS)), i32x4.dot_i16x8_s(s1, v128.load(a3, Q8_K_BSUMS + 16))), 5));
+  let i0 = q6_offset_sum(s0, s1, a0);
+  let i1 = q6_offset_sum(s0, s1, a1);
+  let i2 = q6_offset_sum(s0, s1, a2);
+  let i3 = q6_offset_sum(s0, s1, a3);
   for (let sl: usize = 0; sl < 4; sl++) {
     // slice sl: half h = sl >> 1, g = sl & 1; its groups' scales are bytes 8h + g + {0, 2, 4, 6}
     const h = sl >> 1, g = sl & 1;
@@ -164,14 +156,6 @@ export function matmul_q6_K(w: usize, x: usize, y: usize, cols: i32, rows: i32, 
 
 // ---- q4_K ------------------------------------------------------------------------------------
 
-/** The eight 6-bit scales of the q4_K block at p as i16 lanes, then as two vectors of i32 lanes holding each scale in both halves (sub-blocks 0-3, 4-7). */
-@inline function q4_scale_pairs_lo(s16: v128): v128 {
-  return i16x8.shuffle(s16, s16, 0, 0, 1, 1, 2, 2, 3, 3);
-}
-@inline function q4_scale_pairs_hi(s16: v128): v128 {
-  return i16x8.shuffle(s16, s16, 4, 4, 5, 5, 6, 6, 7, 7);
-}
-
 /**
  * One chunk of a q4_K block (32 quant bytes at q: sub-block 2c in the low nibbles, 2c + 1 in the high)
  * · its 64 activations at xs: acc + sc_2c·Σ q·x + sc_2c+1·Σ q·x (scEven, scOdd: i16 splats).
@@ -189,23 +173,13 @@ export function matmul_q6_K(w: usize, x: usize, y: usize, cols: i32, rows: i32, 
 /** The q4_K block at p · the q8_K block at xb: Σ_j sc_j·Σ q·x as i32 lanes (exact, see above). */
 @inline function q4_isum(p: usize, xb: usize, z: i32, m0f: v128): v128 {
   const s16 = i16x8.extend_low_i8x16_u(i64x2.splat(q4k_scales(p)));
-  const sa = q4_scale_pairs_lo(s16), sb = q4_scale_pairs_hi(s16);
+  const sa = scale_pairs_lo(s16), sb = scale_pairs_hi(s16);
   const q = p + Q4_K_QS, xq = xb + Q8_K_QS;
-  let acc = q4_chunk(i32x4.splat(0), q, xq, scale_splat(sa, 0), scale_splat(sa, 1), m0f);
-  if (z == 0) acc = q4_chunk(acc, q + 32, xq + 64, scale_splat(sa, 2), scale_splat(sa, 3), m0f);
-  if (z == 0) acc = q4_chunk(acc, q + 64, xq + 128, scale_splat(sb, 0), scale_splat(sb, 1), m0f);
-  if (z == 0) acc = q4_chunk(acc, q + 96, xq + 192, scale_splat(sb, 2), scale_splat(sb, 3), m0f);
+  let acc = q4_chunk(i32x4.splat(0), q, xq, lane(sa, 0), lane(sa, 1), m0f);
+  if (z == 0) acc = q4_chunk(acc, q + 32, xq + 64, lane(sa, 2), lane(sa, 3), m0f);
+  if (z == 0) acc = q4_chunk(acc, q + 64, xq + 128, lane(sb, 0), lane(sb, 1), m0f);
+  if (z == 0) acc = q4_chunk(acc, q + 96, xq + 192, lane(sb, 2), lane(sb, 3), m0f);
   return acc;
-}
-
-/** The eight mins of the q4_K block at p as i16 lanes. */
-@inline function q4_mins(p: usize): v128 {
-  return i16x8.extend_low_i8x16_u(i64x2.splat(q4k_mins(p)));
-}
-
-/** A q8_K block's 16 bsums summed in pairs: the eight 32-value sums as i16 lanes (|sum| ≤ 4096). */
-@inline function bsum_pairs(xb: usize): v128 {
-  return i16x8.narrow_i32x4_s(i32x4.extadd_pairwise_i16x8_s(v128.load(xb, Q8_K_BSUMS)), i32x4.extadd_pairwise_i16x8_s(v128.load(xb, Q8_K_BSUMS + 16)));
 }
 
 /** matvec_q4_K(w, x: q8_K*, y: f32*, cols, r0, r1): per block acc += f32(Σ sc·qx)·(dx·d) − f32(Σ m·bsum)·(dx·dmin), as the baseline. */
@@ -218,7 +192,7 @@ export function matvec_q4_K(w: usize, x: usize, y: usize, cols: i32, r0: i32, r1
     let p = w + <usize>r * rowBytes, xb = x;
     let acc: f32 = 0;
     for (let b = 0; b < nb; b++) {
-      const s = hsum2_i32(q4_isum(p, xb, z, m0f), i32x4.dot_i16x8_s(q4_mins(p), bsum_pairs(xb)));
+      const s = hsum2_i32(q4_isum(p, xb, z, m0f), i32x4.dot_i16x8_s(mins_i16x8(p), bsum_pairs(xb)));
       const dx = load<f32>(xb);
       const t = <f32>i32x4.extract_lane(s, 0) * (dx * f16_to_f32(load<u16>(p)));
       const u = <f32>i32x4.extract_lane(s, 1) * (dx * f16_to_f32(load<u16>(p, Q4_K_DMIN)));
