@@ -39,3 +39,5 @@ export { matmul_q4_0r8_x16s, matvec_q4_0r8_x16s, repack_q4_0_r8 } from './q4_0r8
 // q4_K rows repacked four at a time (q4_Kr4, asm/matmul/q4_kr4_x16.ts) on q16_K activations: one
 // activation load serves four rows, no horizontal sums; bit for bit matvec_q4_K_x16's results.
 export { matmul_q4_Kr4_x16, matvec_q4_Kr4_x16, repack_q4_K_r4 } from './q4_kr4_x16';
+// the same layout on q8_K activations (asm/matmul/q4_kr4.ts): bit for bit matvec_q4_K's results.
+export { matmul_q4_Kr4, matvec_q4_Kr4 } from './q4_kr4';
