@@ -17,8 +17,9 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ main(arg
   profile: { summary: 'device profile: detect this device, show the routing plan per layer, validate profile files', load: () => import('./commands/profile.js') },
   synth: { summary: 'write a random-weight llama GGUF at a real shape (benchmark models)', load: () => import('./commands/synth.js') },
   user: { summary: 'add, remove or list the embedded MQTT broker\'s users (scrypt-hashed passwords)', load: () => import('./commands/user.js') },
+  kernels: { summary: 'kernel modules of a serving device: list, verify, swap, rollback (over MQTT); keygen, sign', load: () => import('./commands/kernels.js') },
 };
-const PLANNED = ['kernels', 'pack'];
+const PLANNED = ['pack'];
 
 function usage(): string {
   const width = Math.max(...Object.keys(COMMANDS).map((k) => k.length));

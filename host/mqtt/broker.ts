@@ -14,6 +14,7 @@ import { createServer as createTlsServer } from 'node:tls';
 import { WebSocketServer, createWebSocketStream } from 'ws';
 import { checkDeviceName, isInferTopic, mayReceive, publishDenial, subscribeDenial, type Identity } from './acl.js';
 import { CONNACK, authenticate, type LoginRefusal } from './auth.js';
+import { readWholeBuffer } from './read-whole.js';
 import {
   DEFAULT_LOGIN_BACKOFF,
   LogThrottle,
@@ -368,6 +369,7 @@ export async function startBroker(opts: BrokerOptions): Promise<EmbeddedBroker> 
     if (tls) secure.add(socket);
     socket.once('close', () => sockets.delete(socket));
     socket.setNoDelay?.(true); // tokens are small writes; do not wait to coalesce them
+    readWholeBuffer(socket); // Node 26 (read-whole.ts)
     aedes.handle(socket, req);
   };
 
