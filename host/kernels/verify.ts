@@ -6,8 +6,8 @@
 //   imports   env.memory (shared) and the self-test's WASI functions on the manifest's allow-list, with
 //             the baseline's signatures; nothing else (no file, clock, random, socket: no capability)
 //   exports   exactly the family's functions with the family's signatures (manifest.json)
-//   layout    no start function, no memory of its own, data only in the family's static area
-//             (instantiating it over the serving memory must write nothing else)
+//   layout    no memory of its own, data only in the family's static area, and instantiating it
+//             (data segments, start function) writes nothing else: run once on a patterned memory
 //   compile   WebAssembly.Module
 //   canary    golden inputs, bit for bit against the family's trusted module and the JS reference
 //   timing    not slower than the active module by more than maxSlowdown (unless forced)
@@ -15,7 +15,7 @@
 import { createHash } from 'node:crypto';
 import { CanaryFailure, runCanary, timeModules } from './canary.js';
 import { checkSignature, type ModuleSignature, type TrustedKey } from './keys.js';
-import type { KernelExport } from './load.js';
+import { createSharedMemory, instantiateKernel, type KernelExport } from './load.js';
 import { readSections, signatureText, WasmFormatError, type Signature } from './wasm-sections.js';
 
 export type CheckName = 'size' | 'sha256' | 'signature' | 'imports' | 'exports' | 'layout' | 'compile' | 'canary' | 'timing';
@@ -60,6 +60,31 @@ export type Verdict =
       ms: number;
     }
   | { ok: false; check: CheckName; reason: string; ms: number };
+
+/** The most initial pages a candidate's memory import may ask for (the built modules ask for 17). */
+const MAX_INITIAL_PAGES = 64;
+
+/**
+ * Instantiates the module once over a memory filled with a pattern and says what it wrote outside
+ * [lo, hi) (its data segments and start function run at instantiation; on the serving memory such a
+ * write would land in weights or caches), or undefined when nothing.
+ */
+function instantiationWrites(module: WebAssembly.Module, lo: number, hi: number): string | undefined {
+  const pages = Math.max(MAX_INITIAL_PAGES, Math.ceil(hi / 65536) + 16);
+  const memory = createSharedMemory(pages);
+  const bytes = new Uint8Array(memory.buffer);
+  bytes.fill(0xa5);
+  try {
+    instantiateKernel(module, memory);
+  } catch (err) {
+    return `instantiating it fails (its start function or data): ${(err as Error).message}`;
+  }
+  for (let i = 0; i < bytes.length; i++) {
+    if (i === lo) i = hi;
+    if (i < bytes.length && bytes[i] !== 0xa5) return `instantiating it writes memory at ${i}, outside the family's static area [${lo}, ${hi}): on the serving memory that is weights or caches`;
+  }
+  return undefined;
+}
 
 const refuse = (check: CheckName, reason: string, t0: number): Verdict => ({ ok: false, check, reason, ms: performance.now() - t0 });
 
@@ -113,8 +138,9 @@ export async function verifyCandidate(
   }
   for (const [name, g] of got) if (!(name in rules.exports)) diffs.push(`${name} ${signatureText(g)} is not in the ABI`);
   if (diffs.length > 0) return refuse('exports', `the exports differ from the ${rules.family} family's ABI: ${diffs.slice(0, 6).join('; ')}${diffs.length > 6 ? `; and ${diffs.length - 6} more` : ''}`, t0);
-  if (sections.hasStart) return refuse('layout', 'has a start function, which would run on the serving memory at instantiation', t0);
   if (sections.ownMemories > 0) return refuse('layout', 'defines a memory of its own; a kernel works on the imported serving memory', t0);
+  const mem = sections.imports.find((i) => i.kind === 'memory');
+  if (mem && mem.kind === 'memory' && mem.initial > MAX_INITIAL_PAGES) return refuse('layout', `asks for ${mem.initial} pages of initial memory; a kernel needs only the host's (at most ${MAX_INITIAL_PAGES})`, t0);
   const [lo, hi] = rules.dataArea;
   for (const d of sections.data) {
     if (d.passive) continue;
@@ -127,6 +153,8 @@ export async function verifyCandidate(
   } catch (err) {
     return refuse('compile', `this runtime (Node ${process.versions.node}) cannot compile it: ${(err as Error).message}`, t0);
   }
+  const wrote = instantiationWrites(module, lo, hi);
+  if (wrote) return refuse('layout', wrote, t0);
   let canary;
   try {
     canary = await runCanary(rules.family, module, trusted, Object.keys(rules.exports), path);
