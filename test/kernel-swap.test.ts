@@ -3,7 +3,7 @@
 // swaps of matmul under continuous load, rollback after a trap, roles, the WASI stubs, watch mode.
 // The bad modules are built here from AssemblyScript sources, as a third party would make them.
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { MqttClient } from 'mqtt';
@@ -23,6 +23,7 @@ import { hashPassword, parseUsers } from '../host/mqtt/users.js';
 import { buildVariants } from './helpers/kernel-variants.js';
 import { connect, sleep } from './helpers/mqtt.js';
 import { sharedModel } from './helpers/paths.js';
+import { runCli } from './helpers/serve.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'wisp-kernel-swap-'));
 const keysDir = join(tmp, 'keys');
@@ -432,6 +433,31 @@ test('watch mode: a signed module dropped into the directory is swapped in; an u
   } finally {
     watcher.close();
   }
+});
+
+test('wisp kernels: keygen and sign make a signature the device accepts; list and swap talk to the device as an operator', async () => {
+  const dir = join(tmp, 'cli-keys');
+  const keygen = await runCli(['kernels', 'keygen', '--dir', dir, '--name', 'ops-key']);
+  assert.is(keygen.code, 0, keygen.err);
+  assert.is(statSync(join(dir, 'ops-key.key')).mode & 0o777, 0o600);
+  const file = join(tmp, 'matmul.cli.wasm');
+  writeFileSync(file, built.trap);
+  const signed = await runCli(['kernels', 'sign', file, '--key', join(dir, 'ops-key.key')]);
+  assert.is(signed.code, 0, signed.err);
+  const sig = parseSignature(readFileSync(`${file}.sig`, 'utf8'), 'sig');
+  assert.match(keygen.out, new RegExp(`^key ${sig.key}\n`));
+  const env = { WISP_BROKER_PASSWORD: 'pw' };
+  const remote = ['--broker', server.url, '--device', DEVICE, '--user', 'ops'];
+  const list = await runCli(['kernels', 'list', ...remote], env);
+  assert.is(list.code, 0, list.err);
+  assert.match(list.out, /^matmul: \S+ [0-9a-f]{12} \((built|swap), since /m);
+  assert.match(list.out, /^trusted keys: .*\(/m);
+  // the device does not trust this new key: refused at signature, exit 1
+  const swap = await runCli(['kernels', 'swap', 'matmul', file, ...remote], env);
+  assert.is(swap.code, 1);
+  assert.match(swap.out, new RegExp(`^matmul: refused at signature: signed by key ${sig.key}, which this device does not trust`));
+  const asClient = await runCli(['kernels', 'list', '--broker', server.url, '--device', DEVICE, '--user', 'alice'], env);
+  assert.is.not(asClient.code, 0);
 });
 
 test.run();

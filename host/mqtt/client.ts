@@ -129,7 +129,9 @@ export class WispClient {
               ...(this.version === 5 ? { properties: { responseTopic: replyTopic } } : {}),
             });
           })
-          .catch(reject);
+          .catch((err: Error & { code?: number }) =>
+            reject(err.code === 0x87 ? new Error(`the broker refused the '${command.command}' command: kernel commands need the operator role (user ${this.username ?? '(none)'})`) : err),
+          );
       });
     } finally {
       clearTimeout(timer);
