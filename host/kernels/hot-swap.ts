@@ -91,14 +91,31 @@ export class KernelSwapper {
     readonly probationSteps = DEFAULT_PROBATION_STEPS,
   ) {}
 
-  /** The model with every step going through the gate and the watch (the object the Scheduler drives). */
+  /**
+   * The model with every step going through the gate and the watch (the object the Scheduler
+   * drives). It delegates at each call, so the model's own methods stay the ones that run.
+   */
   guard<S>(model: TokenModel<S>): TokenModel<S> {
-    const step = <A extends unknown[], R>(fn: ((...a: A) => R | Promise<R>) | undefined) => (fn ? (...a: A) => this.step(() => fn.apply(model, a)) : undefined);
-    const guarded = Object.create(model) as TokenModel<S> & Record<string, unknown>;
-    guarded.forward = step(model.forward)!;
-    if (model.prefill) guarded.prefill = step(model.prefill);
-    if (model.decodeBatch) guarded.decodeBatch = step(model.decodeBatch);
-    return guarded;
+    const swapper = this;
+    return {
+      get config() {
+        return model.config;
+      },
+      get contextSize() {
+        return model.contextSize;
+      },
+      get maxBatch() {
+        return model.maxBatch;
+      },
+      get maxSequences() {
+        return model.maxSequences;
+      },
+      newState: (maxSeq?: number) => model.newState(maxSeq),
+      forward: (state: S, token: number, pos: number) => swapper.step(() => model.forward(state, token, pos)),
+      ...(model.prefill ? { prefill: (state: S, tokens: readonly number[], pos0: number) => swapper.step(() => model.prefill!(state, tokens, pos0)) } : {}),
+      ...(model.decodeBatch ? { decodeBatch: (states: readonly S[], tokens: readonly number[], positions: readonly number[]) => swapper.step(() => model.decodeBatch!(states, tokens, positions)) } : {}),
+      ...(model.releaseState ? { releaseState: (state: S) => model.releaseState!(state) } : {}),
+    };
   }
 
   private async step<R>(fn: () => R | Promise<R>): Promise<R> {
