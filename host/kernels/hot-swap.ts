@@ -96,7 +96,6 @@ export class KernelSwapper {
    * drives). It delegates at each call, so the model's own methods stay the ones that run.
    */
   guard<S>(model: TokenModel<S>): TokenModel<S> {
-    const swapper = this;
     return {
       get config() {
         return model.config;
@@ -111,9 +110,9 @@ export class KernelSwapper {
         return model.maxSequences;
       },
       newState: (maxSeq?: number) => model.newState(maxSeq),
-      forward: (state: S, token: number, pos: number) => swapper.step(() => model.forward(state, token, pos)),
-      ...(model.prefill ? { prefill: (state: S, tokens: readonly number[], pos0: number) => swapper.step(() => model.prefill!(state, tokens, pos0)) } : {}),
-      ...(model.decodeBatch ? { decodeBatch: (states: readonly S[], tokens: readonly number[], positions: readonly number[]) => swapper.step(() => model.decodeBatch!(states, tokens, positions)) } : {}),
+      forward: (state: S, token: number, pos: number) => this.step(() => model.forward(state, token, pos)),
+      ...(model.prefill ? { prefill: (state: S, tokens: readonly number[], pos0: number) => this.step(() => model.prefill!(state, tokens, pos0)) } : {}),
+      ...(model.decodeBatch ? { decodeBatch: (states: readonly S[], tokens: readonly number[], positions: readonly number[]) => this.step(() => model.decodeBatch!(states, tokens, positions)) } : {}),
       ...(model.releaseState ? { releaseState: (state: S) => model.releaseState!(state) } : {}),
     };
   }
