@@ -52,6 +52,16 @@ export function matmul_f32(w: usize, x: usize, y: usize, cols: i32, rows: i32, n
 }
 export function matvec_f32(w: usize, x: usize, y: usize, cols: i32, r0: i32, r1: i32): void { base_matvec_f32(w, x, y, cols, r0, r1); }
 `,
+  // right on the canary; on rows narrower than the canary's (a real model's) every output is NaN
+  nan: `${HEAD}export function matvec_f32(w: usize, x: usize, y: usize, cols: i32, r0: i32, r1: i32): void {
+  base_matvec_f32(w, x, y, cols, r0, r1);
+  if (cols < 256) for (let r = r0; r < r1; r++) store<f32>(y + (<usize>r << 2), NaN);
+}
+export function matmul_f32(w: usize, x: usize, y: usize, cols: i32, rows: i32, nTok: i32, r0: i32, r1: i32): void {
+  base_matmul_f32(w, x, y, cols, rows, nTok, r0, r1);
+  if (cols < 256) for (let t = 0; t < nTok; t++) for (let r = r0; r < r1; r++) store<f32>(y + ((<usize>t * <usize>rows + <usize>r) << 2), NaN);
+}
+`,
   // right results; on rows narrower than the canary's it tries to write to stdout and keeps the
   // errno the host's stub returns at the top of the family's static area (to be read by the test)
   wasi: `${HEAD}@external("wasi_snapshot_preview1", "fd_write") declare function fd_write(fd: i32, iovs: usize, n: i32, written: usize): i32;
@@ -316,18 +326,25 @@ test('five swaps of matmul under four continuous streams: accepted, canary refus
     }
   };
   const streams = [stream(), stream(), stream(), stream()];
-  await sleep(200);
   const wasm = server.model.forward!.backend('wasm') as WasmBackend;
+  // each swap is sent while four streams are in flight (a stream that just ended restarts at once)
+  const inFlight = () => ids.filter((id) => !replies.get(id)!.done).length;
+  const loaded: number[] = [];
+  const controlUnderLoad = async (client: MqttClient, body: Record<string, unknown>) => {
+    for (let i = 0; i < 500 && inFlight() < 4; i++) await sleep(5);
+    loaded.push(inFlight());
+    return control(client, body);
+  };
 
-  const s1 = await control(ops, swapBody(relaxed, 'relaxed-built', relaxedSig));
+  const s1 = await controlUnderLoad(ops, swapBody(relaxed, 'relaxed-built', relaxedSig));
   assert.is(s1.ok, true, JSON.stringify(s1));
   assert.equal([(s1.active as { flavour: string }).flavour, (s1.active as { source: string }).source], ['relaxed-built', 'swap']);
 
-  const s2 = await control(ops, swapBody(built.wrong, 'wrong', sign(built.wrong)));
+  const s2 = await controlUnderLoad(ops, swapBody(built.wrong, 'wrong', sign(built.wrong)));
   assert.equal([s2.ok, s2.check], [false, 'canary'], JSON.stringify(s2));
   assert.match(String(s2.reason), /^canary: matvec_f32: first call: output 0 is/);
 
-  const s3 = await control(ops, swapBody(built.trap, 'trap', sign(built.trap)));
+  const s3 = await controlUnderLoad(ops, swapBody(built.trap, 'trap', sign(built.trap)));
   assert.is(s3.ok, true, JSON.stringify(s3));
   // the next prompt admitted runs matmul on more than 4 tokens: it traps, the swap is rolled back
   // (that prompt is this one, or a stream's that started just before it)
@@ -337,19 +354,19 @@ test('five swaps of matmul under four continuous streams: accepted, canary refus
   for (let i = 0; i < 200 && server.kernels!.registry.active('matmul').flavour !== 'relaxed-built'; i++) await sleep(20);
   assert.is(server.kernels!.registry.active('matmul').flavour, 'relaxed-built');
 
-  const s4 = await control(ops, swapBody(relaxed, 'unsigned'));
+  const s4 = await controlUnderLoad(ops, swapBody(relaxed, 'unsigned'));
   assert.equal([s4.ok, s4.check], [false, 'signature'], JSON.stringify(s4));
   assert.match(String(s4.reason), /not signed/);
 
   const abi = tinyModule([]);
-  const s5 = await control(ops, swapBody(abi, 'abi', sign(abi)));
+  const s5 = await controlUnderLoad(ops, swapBody(abi, 'abi', sign(abi)));
   assert.equal([s5.ok, s5.check], [false, 'exports'], JSON.stringify(s5));
   assert.match(String(s5.reason), /differ from the matmul family's ABI/);
 
   loading = false;
   await Promise.all(streams);
   await allDone(ids);
-  assert.ok(ids.length >= 8, `${ids.length} requests ran during the swaps`);
+  assert.equal(loaded, [4, 4, 4, 4, 4], 'streams in flight when each swap was sent');
   const failed = ids.filter((id) => replies.get(id)!.error);
   assert.is(failed.length, 1, `exactly one request failed: ${failed.map((id) => JSON.stringify(replies.get(id)!.error)).join('; ')}`);
   const f = replies.get(failed[0])!;
@@ -388,6 +405,20 @@ test('a client cannot list, swap or roll back (the broker refuses the publish); 
   const id = ask(PROMPTS[0]);
   await allDone([id]);
   assert.not.ok(replies.get(id)!.error);
+});
+
+test('a module that gives NaN on real inputs is rolled back at its first step: that request gets model_error, the next one runs', async () => {
+  const before = server.kernels!.registry.active('matmul');
+  const s = await control(ops, swapBody(built.nan, 'nan', sign(built.nan)));
+  assert.is(s.ok, true, JSON.stringify(s));
+  const bad = ask(PROMPTS[2]);
+  await allDone([bad]);
+  const r = replies.get(bad)!;
+  assert.is(r.error?.code, 'model_error', JSON.stringify(r));
+  assert.match(r.error!.message, /non-finite logit.*rolled back to '/);
+  assert.is(server.kernels!.registry.active('matmul').sha256, before.sha256);
+  const good = await askAlone(PROMPTS[2]);
+  assert.not.ok((good as { error?: unknown }).error);
 });
 
 test('an allowed WASI import called while serving grants nothing: fd_write gets ENOSYS and writes nothing', async () => {

@@ -3,8 +3,9 @@
 // Control), and the ed25519 keys that sign modules (docs/KERNELS.md, Signing).
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { generateKeyPair, loadPrivateKey, parseSignature, signModule, userKeysDir } from '../kernels/keys.js';
+import { KERNEL_FAMILIES } from '../kernels/load.js';
 import { WispClient } from '../mqtt/client.js';
 import { defaultDeviceName } from '../mqtt/server.js';
 import { parseOptions, UsageError } from './args.js';
@@ -14,8 +15,9 @@ const HELP = `usage: wisp kernels <command> [options]
 On a serving device (over MQTT, as an operator: wisp user add NAME --role operator):
   list                    each kernel family's module in use (flavour, sha256, where it came from),
                           its history, the trusted keys and the swap policy
-  verify FAMILY FILE      run the checks on a module without swapping it (size, sha256, signature,
-                          imports, exports, layout, canary, timing)
+  verify [FAMILY] FILE    run the checks on a module without swapping it (size, sha256, signature,
+                          imports, exports, layout, canary, timing); FAMILY defaults to the file
+                          name's first part (matmul.fast.wasm: matmul)
   swap FAMILY FILE        the checks, then the module in use on every kernel thread between two
                           steps; rolled back if it traps or gives NaN/Inf in its first steps
   rollback FAMILY         back to the module the last swap replaced
@@ -77,6 +79,7 @@ export async function main(argv: string[]): Promise<void> {
       return remote(v, { command: 'rollback', family: args[0] });
     case 'verify':
     case 'swap': {
+      if (sub === 'verify' && args.length === 1) args.unshift(familyOfFile(args[0]));
       want(2, 'FAMILY FILE');
       const [family, file] = args;
       const bytes = readFile(file);
@@ -97,6 +100,13 @@ export async function main(argv: string[]): Promise<void> {
     default:
       throw new UsageError(`unknown subcommand '${sub}'\n\n${HELP}`);
   }
+}
+
+/** matmul.fast.wasm -> matmul */
+function familyOfFile(file: string): string {
+  const first = basename(file).split('.')[0];
+  if (!(KERNEL_FAMILIES as readonly string[]).includes(first)) throw new UsageError(`wisp kernels verify ${file}: which family? name it (verify FAMILY FILE) or name the file <family>.<name>.wasm (${KERNEL_FAMILIES.join(', ')})`);
+  return first;
 }
 
 function defaultKey(dir: string): string {
