@@ -9,7 +9,7 @@
 //
 // Cases come from the export names and the block-format table (host/model/block-formats.ts), so a
 // new weight layout or activation format is covered when the table names it; an export no case
-// covers is reported (`uncovered`), and test/kernel-canary.test.ts holds every built export covered.
+// covers is reported (`uncovered`), and test/kernel-choose.test.ts holds every built export covered.
 // Each module runs over a small shared memory of its own: nothing a candidate does reaches the
 // serving memory.
 import { mulberry32 } from '../engine/sampler.js';
@@ -263,6 +263,23 @@ function attnCase(name: string): CanaryCase | undefined {
       },
     };
   }
+  if (name === 'attention_window_f32' || name === 'attention_window_f16') {
+    // a window of 4 over positions up to pos0 + nTok − 1 = 7: every row drops its first positions
+    return {
+      export: name,
+      timed: false,
+      data() {
+        const l = new Layout();
+        const q = l.put(f32Bytes(randomF32(nTok * nHeads * headDim, 28)));
+        const k = l.put(cache(29));
+        const v = l.put(cache(30));
+        const out = { ptr: l.alloc(4 * nTok * nHeads * headDim), bytes: 4 * nTok * nHeads * headDim, f32: true };
+        const items = nTok * nHeads;
+        const call = (w0: number, w1: number) => [q, k, v, out.ptr, nTok, pos0, nHeads, nKv, headDim, cap, 1 / Math.sqrt(headDim), 4, w0, w1];
+        return { inputs: l.inputs, outputs: [out], calls: [call(0, 7), call(7, items)], top: l.top };
+      },
+    };
+  }
   return undefined;
 }
 
@@ -300,6 +317,41 @@ function opsCase(name: string): CanaryCase | undefined {
           (name === 'add' ? opsRef.add : opsRef.siluMul)(view(a), view(b), f32(o, mem), n);
         };
         return { inputs: l.inputs, outputs: [o], calls: [[a, b, o.ptr, n]], top: l.top, reference: { run, tol: 1e-5 } };
+      },
+    };
+  }
+  if (name === 'gelu_mul') {
+    return {
+      export: name,
+      timed: false,
+      data() {
+        const l = new Layout();
+        const a = l.put(f32Bytes(randomF32(n, 35, 2)));
+        const b = l.put(f32Bytes(randomF32(n, 36)));
+        const o = { ptr: l.alloc(4 * n), bytes: 4 * n, f32: true };
+        const run = (mem: Uint8Array) => {
+          const view = (p: number) => new Float32Array(mem.buffer, mem.byteOffset + p, n);
+          opsRef.geluMul(view(a), view(b), f32(o, mem), n);
+        };
+        // GELU through f16: a rare tie of tanh's last bits lands half an f16 step (2^-12 of the value) off the reference
+        return { inputs: l.inputs, outputs: [o], calls: [[a, b, o.ptr, n]], top: l.top, reference: { run, tol: 1e-3 } };
+      },
+    };
+  }
+  if (name === 'scale' || name === 'softcap') {
+    const factor = name === 'scale' ? Math.fround(33.941125) : 30;
+    return {
+      export: name,
+      timed: false,
+      data() {
+        const l = new Layout();
+        const x = l.put(f32Bytes(randomF32(n, 37, 8)));
+        const o = { ptr: l.alloc(4 * n), bytes: 4 * n, f32: true };
+        const run = (mem: Uint8Array) => {
+          const view = (p: number) => new Float32Array(mem.buffer, mem.byteOffset + p, n);
+          (name === 'scale' ? opsRef.scale : opsRef.softcap)(view(x), f32(o, mem), n, factor);
+        };
+        return { inputs: l.inputs, outputs: [o], calls: [[x, o.ptr, n, factor]], top: l.top, reference: { run, tol: 1e-5 } };
       },
     };
   }
