@@ -305,9 +305,10 @@ const swapBody = (module: Uint8Array, name: string, signature?: ModuleSignature)
 });
 
 test('five swaps of matmul under four continuous streams: accepted, canary refusal, trap rolled back (one request errors), unsigned, wrong ABI; every stream gets its final message and its no-swap text', async () => {
-  // the run without swaps: each prompt's greedy text
+  // the run without swaps: each prompt's greedy text (the streams' prompts and the one sent after the trapping swap)
+  const victimPrompt = 'Once upon a time there was a big dog who liked to run';
   const expected = new Map<string, string>();
-  const first = PROMPTS.map((p) => ask(p));
+  const first = [...PROMPTS, victimPrompt].map((p) => ask(p));
   await allDone(first);
   for (const id of first) {
     const r = replies.get(id)!;
@@ -348,7 +349,7 @@ test('five swaps of matmul under four continuous streams: accepted, canary refus
   assert.is(s3.ok, true, JSON.stringify(s3));
   // the next prompt admitted runs matmul on more than 4 tokens: it traps, the swap is rolled back
   // (that prompt is this one, or a stream's that started just before it)
-  const victim = ask('Once upon a time there was a big dog who liked to run');
+  const victim = ask(victimPrompt);
   ids.push(victim);
   await allDone([victim]);
   for (let i = 0; i < 200 && server.kernels!.registry.active('matmul').flavour !== 'relaxed-built'; i++) await sleep(20);
@@ -372,7 +373,6 @@ test('five swaps of matmul under four continuous streams: accepted, canary refus
   const f = replies.get(failed[0])!;
   assert.is(f.error!.code, 'model_error');
   assert.match(f.error!.message, /unreachable.*rolled back to 'relaxed-built'/);
-  expected.set('Once upon a time there was a big dog who liked to run', (await askAlone('Once upon a time there was a big dog who liked to run')).text);
   for (const id of ids) {
     const r = replies.get(id)!;
     if (id === failed[0]) continue;
@@ -466,7 +466,7 @@ test('watch mode: a signed module dropped into the directory is swapped in; an u
   }
 });
 
-test('wisp kernels: keygen and sign make a signature the device accepts; list and swap talk to the device as an operator', async () => {
+test('wisp kernels: keygen and sign make a signature the device accepts; list, verify and swap talk to the device as an operator', async () => {
   const dir = join(tmp, 'cli-keys');
   const keygen = await runCli(['kernels', 'keygen', '--dir', dir, '--name', 'ops-key']);
   assert.is(keygen.code, 0, keygen.err);
@@ -487,6 +487,13 @@ test('wisp kernels: keygen and sign make a signature the device accepts; list an
   const swap = await runCli(['kernels', 'swap', 'matmul', file, ...remote], env);
   assert.is(swap.code, 1);
   assert.match(swap.out, new RegExp(`^matmul: refused at signature: signed by key ${sig.key}, which this device does not trust`));
+  // verify FILE: the family from the file's name (matmul.cli.wasm), the same checks without a swap
+  const verify = await runCli(['kernels', 'verify', file, ...remote], env);
+  assert.is(verify.code, 1);
+  assert.match(verify.out, new RegExp(`^matmul: refused at signature: signed by key ${sig.key}`));
+  const unnamed = await runCli(['kernels', 'verify', join(tmp, 'x.wasm'), ...remote], env);
+  assert.is.not(unnamed.code, 0);
+  assert.match(unnamed.err, /which family\? name it \(verify FAMILY FILE\)/);
   const asClient = await runCli(['kernels', 'list', '--broker', server.url, '--device', DEVICE, '--user', 'alice'], env);
   assert.is.not(asClient.code, 0);
 });
