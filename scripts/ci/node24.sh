@@ -22,7 +22,8 @@ if ! "$node24" --version 2>/dev/null | grep -q '^v24\.'; then
 fi
 echo "node24: $("$node24" --version) (V8 $("$node24" -p process.versions.v8)) at $node24"
 
-# kernels (every kernel-* suite), engines (wasm, reference, routed, scheduler, threads) and the
-# service (mqtt-*, serve-cli): child processes that run `node` get Node 24 first on PATH
-suites='/test/(kernel-|wasm-|reference-engine|routing-engine|scheduler|threads|mqtt-|serve-cli)'
+# kernels (every kernel-* suite), engines (wasm, reference, routed, scheduler, threads, arch-engines:
+# every architecture's wasm vs reference) and the service (mqtt-*, serve-cli): child processes that
+# run `node` get Node 24 first on PATH
+suites='/test/(kernel-|wasm-|arch-engines|reference-engine|routing-engine|scheduler|threads|mqtt-|serve-cli)'
 PATH="$(dirname "$node24"):$PATH" "$node24" "$root/test/run.mjs" "$suites"
