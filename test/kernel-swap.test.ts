@@ -426,7 +426,7 @@ test('five swaps of matmul under four continuous streams: accepted, canary refus
   assert.match(metrics, /wisp_kernel_swaps_total\{family="matmul",outcome="swapped"\} 2/);
   assert.match(metrics, /wisp_kernel_swaps_total\{family="matmul",outcome="rejected"\} 3/);
   assert.match(metrics, /wisp_kernel_swaps_total\{family="matmul",outcome="rolled_back"\} 1/);
-  console.log(`swap timings: accepted swap verify ${s1.verify_ms} ms, switch ${s1.switch_ms} ms (waited ${s1.waited_ms} ms for the step in flight); trap swap verify ${s3.verify_ms} ms, switch ${s3.switch_ms} ms`);
+  console.log(`swap timings: accepted swap (${other.name}) verify ${s1.verify_ms} ms, switch ${s1.switch_ms} ms (waited ${s1.waited_ms} ms for the step in flight); trap swap verify ${s3.verify_ms} ms, switch ${s3.switch_ms} ms`);
 });
 
 test('a client cannot list, swap or roll back (the broker refuses the publish); an operator can', async () => {
