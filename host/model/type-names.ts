@@ -14,3 +14,14 @@ export function parseTypeName(name: string): GGMLType {
   if (type === undefined) throw new Error(`unknown weight type '${name}'; choose one of ${Object.keys(WRITABLE_TYPES).join(', ')}`);
   return type;
 }
+
+/**
+ * What `wisp quantize` can write: a single type. llama.cpp's mixes (q4_k_m, …) are issue 16 item 2
+ * (the weight-types branch replaces this with its own, which also returns a mix).
+ */
+export function parseQuantizeTarget(name: string): GGMLType {
+  if (/_[sml]$/i.test(name) && WRITABLE_TYPES[name.toLowerCase()] === undefined) {
+    throw new Error(`wisp cannot write llama.cpp's mix '${name}' yet; it writes ${Object.keys(WRITABLE_TYPES).join(', ')}`);
+  }
+  return parseTypeName(name);
+}
