@@ -14,10 +14,10 @@ import * as assert from 'uvu/assert';
 import { loadModel } from '../host/engine/load-model.js';
 import { openModel } from '../host/engine/open.js';
 import { ACTIVATION_PATH, BLOCK_FORMATS, type FormatName } from '../host/model/block-formats.js';
-import { SYNTH_SHAPES, synthModel } from '../host/model/synth.js';
+import { SYNTH_SHAPES } from '../host/model/synth.js';
 import { WRITABLE_TYPES } from '../host/model/type-names.js';
 import { readVocabFile } from '../host/model/vocab-file.js';
-import { agreement, caseName, GREEDY_TOKENS, ORACLE_CONTEXT, readOracleGoldens, sha256File, wispRun, type OracleGolden } from './helpers/oracle.js';
+import { agreement, caseName, GREEDY_TOKENS, ORACLE_CONTEXT, readOracleGoldens, sha256File, wispRun, writeOracleFile, type OracleGolden } from './helpers/oracle.js';
 import { sharedModel } from './helpers/paths.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'wisp-oracle-test-'));
@@ -28,8 +28,7 @@ const vocab = readVocabFile(vocabPath);
 /** The golden's file, written again from its recipe; its sha256 must be the one llama.cpp ran. */
 function rebuild(g: OracleGolden): string {
   const path = join(dir, `${caseName(g.case)}.gguf`);
-  const { describe: _d, vocabPackage: _v, ...shape } = SYNTH_SHAPES[g.case.shape];
-  synthModel(path, { shape, vocab, type: WRITABLE_TYPES[g.case.type], seed: g.case.seed, name: `synth-${g.case.shape}-${g.case.type}` });
+  writeOracleFile(path, g.case, vocab);
   assert.is(sha256File(path), g.file.sha256, `${caseName(g.case)}: the rebuilt file differs from the one llama.cpp ran`);
   return path;
 }
@@ -88,22 +87,38 @@ for (const g of goldens.filter((x) => x.case.type === 'f32')) {
   });
 }
 
-for (const g of goldens.filter((x) => x.case.type !== 'f32' && x.case.type !== 'f16')) {
+/** A quantized file: wasm's argmax after ≥ 99% of the forced steps equals llama.cpp's. */
+async function forcedStepsAgree(g: OracleGolden): Promise<void> {
+  const m = await openModel(rebuild(g), { engine: 'wasm', threads: 1, contextSize: ORACLE_CONTEXT, log: () => {} });
+  try {
+    const r = await wispRun(m.model, g.prompt, g.forced, g.greedy.length);
+    const a = agreement(g, r.top1);
+    assert.ok(a.agree >= 0.99 * a.steps, `${a.agree}/${a.steps}; differ at ${JSON.stringify(a.misses)}`);
+  } finally {
+    await m.close();
+  }
+}
+
+// one type per file here; llama.cpp's mixes below
+for (const g of goldens.filter((x) => x.case.type !== 'f32' && x.case.type !== 'f16' && x.case.type in WRITABLE_TYPES)) {
   const name = `${caseName(g.case)}: wasm argmax after ≥ 99% of the forced steps equals llama.cpp's`;
   if (!ggmlActivations(g.case.type)) {
     test.skip(`${name} (waits for ggml's 8-bit activations: today's ${ACTIVATION_PATH} path measures 93-100%, docs/MODELS.md)`, () => {});
     continue;
   }
-  test(name, async () => {
-    const m = await openModel(rebuild(g), { engine: 'wasm', threads: 1, contextSize: ORACLE_CONTEXT, log: () => {} });
-    try {
-      const r = await wispRun(m.model, g.prompt, g.forced, g.greedy.length);
-      const a = agreement(g, r.top1);
-      assert.ok(a.agree >= 0.99 * a.steps, `${a.agree}/${a.steps}; differ at ${JSON.stringify(a.misses)}`);
-    } finally {
-      await m.close();
-    }
-  });
+  test(name, () => forcedStepsAgree(g));
+}
+
+// llama.cpp's mixes (q4_k_m, …): held to 99% once every type in the file runs on ggml's activations
+for (const g of goldens.filter((x) => !(x.case.type in WRITABLE_TYPES))) {
+  const types = g.file.types ?? [];
+  const name = `${caseName(g.case)} (${types.join(', ')}): wasm argmax after ≥ 99% of the forced steps equals llama.cpp's`;
+  const waiting = types.filter((t) => !ggmlActivations(t));
+  if (types.length === 0 || waiting.length > 0) {
+    test.skip(`${name} (waits for ggml's 8-bit activations on ${waiting.join(', ') || 'its types'}; docs/MODELS.md has the measured figure)`, () => {});
+    continue;
+  }
+  test(name, () => forcedStepsAgree(g));
 }
 
 test.after(() => rmSync(dir, { recursive: true, force: true }));
