@@ -35,8 +35,11 @@ test('the manifest lists the three kernel families with ABI 3, and every module 
 for (const m of modules) {
   const wasm = join(kernelsDir(), m.file);
   const what = `${m.family}.${m.flavour}`;
+  // a flavour this Node cannot compile (relaxed SIMD before Node 22) runs under wasmtime here, and
+  // under node:wasi and jco on a Node that has it (.ci/run's Node 24 pass)
+  const here = WebAssembly.validate(readFileSync(wasm)) ? test : test.skip;
 
-  test(`${what}: _start passes under node:wasi`, () => {
+  here(`${what}: _start passes under node:wasi`, () => {
     const script = `
       import { WASI } from 'node:wasi';
       import { readFileSync } from 'node:fs';
@@ -56,10 +59,11 @@ for (const m of modules) {
     assert.match(r.out, new RegExp(`${m.family}: \\d+ checks, 0 failed`));
   });
 
-  test(`${what}: the own-memory component runs under jco run`, () => {
+  here(`${what}: the own-memory component runs under jco run`, () => {
     const component = join(kernelsDir(), m.component.file);
     assert.ok(readFileSync(component).length > 0);
-    const r = run(join(ROOT, 'node_modules', '.bin', 'jco'), ['run', component]);
+    // jco on this test's Node (it runs the component on the Node that runs it)
+    const r = run(process.execPath, [join(ROOT, 'node_modules', '@bytecodealliance', 'jco', 'dist', 'jco.js'), 'run', component]);
     assert.is(r.code, 0, r.out);
     assert.match(r.out, new RegExp(`${m.family}: \\d+ checks, 0 failed`));
   });

@@ -24,6 +24,10 @@ export { get_row_q4_0, get_row_q4_K, get_row_q6_K, get_row_q8_0 } from './get_ro
 export { quantize_q8_0, quantize_q8_K } from './quantize';
 export { matmul_q4_0, matmul_q8_0, matvec_q4_0, matvec_q8_0 } from './act_q8_0';
 export { matmul_q4_K, matmul_q6_K, matvec_q4_K, matvec_q6_K } from './kquants';
+// ggml's other weight formats on its 8-bit activations: q5_0 on q8_0, q4_1 and q5_1 on q8_1
+// (asm/matmul/legacy.ts), q2_K, q3_K and q5_K on q8_K (asm/matmul/q2_q3_q5_k.ts)
+export { get_row_q4_1, get_row_q5_0, get_row_q5_1, matmul_q4_1, matmul_q5_0, matmul_q5_1, matvec_q4_1, matvec_q5_0, matvec_q5_1, quantize_q8_1 } from './legacy';
+export { get_row_q2_K, get_row_q3_K, get_row_q5_K, matmul_q2_K, matmul_q3_K, matmul_q5_K, matvec_q2_K, matvec_q3_K, matvec_q5_K } from './q2_q3_q5_k';
 // 16-bit activations (q16_0, q16_K: asm/matmul/quantize16.ts) for the quantized weight types: the same
 // integer dot products with ~256× less activation rounding noise.
 export { quantize_q16_0, quantize_q16_0s, quantize_q16_K } from './quantize16';
@@ -35,3 +39,5 @@ export { matmul_q4_0r8_x16s, matvec_q4_0r8_x16s, repack_q4_0_r8 } from './q4_0r8
 // q4_K rows repacked four at a time (q4_Kr4, asm/matmul/q4_kr4_x16.ts) on q16_K activations: one
 // activation load serves four rows, no horizontal sums; bit for bit matvec_q4_K_x16's results.
 export { matmul_q4_Kr4_x16, matvec_q4_Kr4_x16, repack_q4_K_r4 } from './q4_kr4_x16';
+// the same layout on q8_K activations (asm/matmul/q4_kr4.ts): bit for bit matvec_q4_K's results.
+export { matmul_q4_Kr4, matvec_q4_Kr4 } from './q4_kr4';

@@ -1,5 +1,5 @@
 // Every block format wisp uses, in one table: ggml's storage formats (sizes from ggml's traits in
-// ./ggml-types.ts), the activation formats the kernels quantize x into (ggml's q8_0 and q8_K, wisp's
+// ./ggml-types.ts), the activation formats the kernels quantize x into (ggml's q8_0, q8_1 and q8_K, wisp's
 // 16-bit q16_0, q16_0s and q16_K), and the layouts the wasm backend makes at load (q4_0r8, q4_Kr4,
 // f16f). Sizes, which activation each weight format pairs with, and what a load-time layout is made
 // from are stated here and nowhere else; asm/ mirrors the sizes in its block constants (and a test
@@ -14,6 +14,13 @@ export type FormatName =
   | 'q4_0'
   | 'q4_K'
   | 'q6_K'
+  | 'q4_1'
+  | 'q5_0'
+  | 'q5_1'
+  | 'q2_K'
+  | 'q3_K'
+  | 'q5_K'
+  | 'q8_1'
   | 'q8_K'
   | 'q16_0'
   | 'q16_0s'
@@ -76,6 +83,14 @@ export const BLOCK_FORMATS: Readonly<Record<FormatName, Readonly<BlockFormat>>> 
   q4_0: { name: 'q4_0', ...ggml(GGMLType.Q4_0), writable: true, pairs: { x16: 'q16_0', x8: 'q8_0' } },
   q4_K: { name: 'q4_K', ...ggml(GGMLType.Q4_K), writable: true, pairs: { x16: 'q16_K', x8: 'q8_K' } },
   q6_K: { name: 'q6_K', ...ggml(GGMLType.Q6_K), writable: true, pairs: { x16: 'q16_K', x8: 'q8_K' } },
+  // ggml's other weight formats: kernels on 8-bit activations only (ggml's pairing), so both paths take those
+  q4_1: { name: 'q4_1', ...ggml(GGMLType.Q4_1), writable: true, pairs: { x16: 'q8_1', x8: 'q8_1' } },
+  q5_0: { name: 'q5_0', ...ggml(GGMLType.Q5_0), writable: true, pairs: { x16: 'q8_0', x8: 'q8_0' } },
+  q5_1: { name: 'q5_1', ...ggml(GGMLType.Q5_1), writable: true, pairs: { x16: 'q8_1', x8: 'q8_1' } },
+  q2_K: { name: 'q2_K', ...ggml(GGMLType.Q2_K), writable: true, pairs: { x16: 'q8_K', x8: 'q8_K' } },
+  q3_K: { name: 'q3_K', ...ggml(GGMLType.Q3_K), writable: true, pairs: { x16: 'q8_K', x8: 'q8_K' } },
+  q5_K: { name: 'q5_K', ...ggml(GGMLType.Q5_K), writable: true, pairs: { x16: 'q8_K', x8: 'q8_K' } },
+  q8_1: { name: 'q8_1', ...ggml(GGMLType.Q8_1), activation: { quantizer: 'quantize_q8_1', kernelSuffix: '' } },
   q8_K: { name: 'q8_K', ...ggml(GGMLType.Q8_K), activation: { quantizer: 'quantize_q8_K', kernelSuffix: '' } },
   q16_0: { name: 'q16_0', blockValues: 32, blockBytes: Q16_0_BYTES, rows: 1, activation: { quantizer: 'quantize_q16_0', kernelSuffix: '_x16' } },
   q16_0s: { name: 'q16_0s', blockValues: 32, blockBytes: Q16_0_BYTES + 4, rows: 1, activation: { quantizer: 'quantize_q16_0s', kernelSuffix: '_x16s' } },
@@ -83,7 +98,7 @@ export const BLOCK_FORMATS: Readonly<Record<FormatName, Readonly<BlockFormat>>> 
   // eight q4_0 rows interleaved per 32 values (a 144-byte group), run on q16_0s activations
   q4_0r8: { name: 'q4_0r8', ...sizesOf(GGMLType.Q4_0), rows: 8, pairs: { x16: 'q16_0s' }, madeFrom: { format: 'q4_0', repackKernel: 'repack_q4_0_r8', finiteHalves: [0] } },
   // four q4_K rows interleaved per 256 values (a 576-byte group), scales re-encoded losslessly
-  q4_Kr4: { name: 'q4_Kr4', ...sizesOf(GGMLType.Q4_K), rows: 4, pairs: { x16: 'q16_K' }, madeFrom: { format: 'q4_K', repackKernel: 'repack_q4_K_r4', finiteHalves: [0, 2] } },
+  q4_Kr4: { name: 'q4_Kr4', ...sizesOf(GGMLType.Q4_K), rows: 4, pairs: { x16: 'q16_K', x8: 'q8_K' }, madeFrom: { format: 'q4_K', repackKernel: 'repack_q4_K_r4', finiteHalves: [0, 2] } },
   // f16 as stored, on kernels that convert finite halves in 3 operations instead of 7
   f16f: { name: 'f16f', ...ggml(GGMLType.F16), ggml: undefined, pairs: { x16: 'f32', x8: 'f32' }, madeFrom: { format: 'f16', finiteHalves: [0] } },
 };
@@ -116,7 +131,7 @@ export function activationFormat(weight: FormatName, path: ActivationPath = ACTI
   return a === undefined ? undefined : BLOCK_FORMATS[a];
 }
 
-/** Stored formats the matmul kernels run on `path` (f32, f16, q8_0, q4_0, q4_K, q6_K). */
+/** Stored formats the matmul kernels run on `path` (f32, f16, q8_0, q4_0, q4_K, q6_K, q4_1, q5_0, q5_1, q2_K, q3_K, q5_K). */
 export function kernelWeightFormats(path: ActivationPath = ACTIVATION_PATH): Readonly<BlockFormat>[] {
   return Object.values(BLOCK_FORMATS).filter((f) => f.ggml !== undefined && f.pairs?.[path] !== undefined);
 }

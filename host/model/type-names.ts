@@ -1,7 +1,8 @@
 // User-facing names of the weight types wisp writes (--type q4_k) -> ggml type ids: the writable
-// formats of the block-format table, lower-cased.
+// formats of the block-format table, lower-cased; and llama.cpp's mixes (q4_k_m), for wisp quantize.
 import { BLOCK_FORMATS } from './block-formats.js';
 import type { GGMLType } from './ggml-types.js';
+import { QUANT_MIXES, type QuantMix } from './quantize/mixes.js';
 
 export const WRITABLE_TYPES: Record<string, GGMLType> = Object.fromEntries(
   Object.values(BLOCK_FORMATS)
@@ -15,13 +16,12 @@ export function parseTypeName(name: string): GGMLType {
   return type;
 }
 
-/**
- * What `wisp quantize` can write: a single type. llama.cpp's mixes (q4_k_m, …) are issue 16 item 2
- * (the weight-types branch replaces this with its own, which also returns a mix).
- */
-export function parseQuantizeTarget(name: string): GGMLType {
-  if (/_[sml]$/i.test(name) && WRITABLE_TYPES[name.toLowerCase()] === undefined) {
-    throw new Error(`wisp cannot write llama.cpp's mix '${name}' yet; it writes ${Object.keys(WRITABLE_TYPES).join(', ')}`);
+/** What `wisp quantize --type` accepts: a single type (q4_k) or one of llama.cpp's mixes (q4_k_m). */
+export function parseQuantizeTarget(name: string): GGMLType | QuantMix {
+  const mix = QUANT_MIXES[name.toLowerCase()];
+  if (mix) return mix;
+  if (WRITABLE_TYPES[name.toLowerCase()] === undefined) {
+    throw new Error(`unknown weight type or mix '${name}'; choose one of ${Object.keys(WRITABLE_TYPES).join(', ')} or a mix: ${Object.keys(QUANT_MIXES).join(', ')}`);
   }
   return parseTypeName(name);
 }
