@@ -5,7 +5,7 @@
 import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { ModelNotFoundError, resolveModel, userCacheDir } from '../model/resolve.js';
-import { loadCatalog } from '../model/catalog.js';
+import { resolveModelOption } from '../commands/model-option.js';
 import { SYNTH_SHAPES, shapeVocabPath, synthModel } from '../model/synth.js';
 import { quantizeModel } from '../model/quantize-model.js';
 import { parseQuantizeTarget, WRITABLE_TYPES } from '../model/type-names.js';
@@ -87,15 +87,15 @@ function withProgress<T>(label: string, run: (onProgress: (done: number, total: 
 
 /**
  * `--model` of a bench subcommand as a file: a benchmark model name, a path, or a name on the model
- * search path; undefined gives the catalog default (the model `wisp serve` serves). Not found is one
+ * search path; undefined gives the model `wisp serve` serves (the catalog default, else the offline model when only it is here). Not found is one
  * line naming where it looked.
  */
 export function benchModelPath(spec: string | undefined, tokenizer?: string): string {
   if (spec !== undefined && SYNTH_BENCH_MODELS.includes(spec.toLowerCase())) return synthBenchModel(spec.toLowerCase(), tokenizer);
   try {
     if (spec !== undefined) return resolveModel(spec).path;
-    const catalog = loadCatalog();
-    return resolveModel(catalog.default, { catalog }).path;
+    // as wisp run and serve choose it: the catalog default, else the offline model when only it is here
+    return resolveModelOption(undefined, (line) => console.log(line));
   } catch (err) {
     if (!(err instanceof ModelNotFoundError)) throw err;
     const what = spec === undefined ? `the default model "${err.spec}"` : `model "${spec}"`;
