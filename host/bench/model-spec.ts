@@ -87,8 +87,8 @@ function withProgress<T>(label: string, run: (onProgress: (done: number, total: 
 
 /**
  * `--model` of a bench subcommand as a file: a benchmark model name, a path, or a name on the model
- * search path; undefined gives the model `wisp serve` serves (the catalog default, else the offline model when only it is here). Not found is one
- * line naming where it looked.
+ * search path; undefined gives the model `wisp serve` serves (the catalog default, else the offline
+ * model when only it is here). Not found is one line naming where it looked.
  */
 export function benchModelPath(spec: string | undefined, tokenizer?: string): string {
   if (spec !== undefined && SYNTH_BENCH_MODELS.includes(spec.toLowerCase())) return synthBenchModel(spec.toLowerCase(), tokenizer);
