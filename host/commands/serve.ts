@@ -2,7 +2,7 @@
 // embedded broker unless --broker names an external one.
 import { existsSync, readFileSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
-import { engineChoice, ENGINE_OPTIONS, kvOption } from './engine-options.js';
+import { engineChoice, ENGINE_OPTIONS, KERNELS_HELP, kvOption } from './engine-options.js';
 import { startServer, defaultDeviceName, type Server } from '../mqtt/server.js';
 import { loadUsers } from '../mqtt/users.js';
 import { wispCommand } from '../invocation.js';
@@ -22,11 +22,13 @@ ${MODEL_HELP}
       --engine NAME       wasm (default), reference, onnx or routed
       --profile NAME|PATH run layers where this device profile's routing plan says (wisp profile show)
       --route JSON        a routing table (see wisp run --help)
+${KERNELS_HELP}
   -t, --threads N         kernel threads (default: the device profile's, --profile or the detected
                           one: "auto" = the cores; printed at startup with the reason)
       --context N         context per sequence (default: the model's, at most 4096)
       --max-sequences N   sequences decoding at once (KV cache slots; default: the --profile's
-                          batch.maxSequences, else 4)
+                          batch.maxSequences, else 4); a --profile's batch.maxBatchTokens caps
+                          the rows of one step (prefill chunk, decode batch)
       --kv TYPE           KV cache type: f32 (default) or f16
       --queue N           requests that may wait (default 64; one more gets 'busy')
       --queue-per-client N  requests one client may have waiting (default queue/4)
@@ -44,6 +46,10 @@ ${MODEL_HELP}
       --broker-ca FILE --broker-cert FILE --broker-key FILE   TLS trust and client certificate
       --insecure          do not verify the broker's certificate
       --fleet GROUP       also take requests from $share/GROUP/wisp/fleet/infer
+  kernel hot swap (docs/KERNELS.md; operators: wisp kernels list|verify|swap|rollback):
+      --trusted-keys DIR  trust the kernel signing keys (*.pub) in DIR only (repeatable; default
+                          /etc/wisp/keys, the user's config dir and kernels/ with its dev key)
+      --watch-kernels DIR swap in modules dropped into DIR (<family>.<name>.wasm + its .sig)
   limits and observability:
       --max-payload BYTES largest request (default 262144)
       --rate N            requests per second per client (default 10, burst 2N)
@@ -86,6 +92,8 @@ export async function main(argv: string[]): Promise<void> {
       rate: { type: 'string' },
       'metrics-port': { type: 'string' },
       'metrics-host': { type: 'string' },
+      'trusted-keys': { type: 'string', multiple: true },
+      'watch-kernels': { type: 'string' },
     },
     HELP,
   );
@@ -115,6 +123,8 @@ export async function main(argv: string[]): Promise<void> {
       contextSize: intOption(v.context, 'context', 2),
       // a --profile (a tuned one from `wisp bench --tune`) brings its batch limit
       maxSequences: intOption(v['max-sequences'], 'max-sequences', 1) ?? (v.profile !== undefined ? namedProfile(v.profile).batch.maxSequences : 4),
+      // and its cap on the rows of one step (a prefill chunk, a decode batch)
+      maxBatchTokens: v.profile !== undefined ? namedProfile(v.profile).batch.maxBatchTokens : undefined,
       kvType: kvOption(v.kv),
       maxQueue: intOption(v.queue, 'queue', 1),
       maxQueuePerClient: intOption(v['queue-per-client'], 'queue-per-client', 1),
@@ -140,6 +150,8 @@ export async function main(argv: string[]): Promise<void> {
       rate: rate !== undefined ? { messagesPerSecond: rate, burst: 2 * rate } : undefined,
       metricsPort,
       metricsHost: v['metrics-host'],
+      trustedKeyDirs: v['trusted-keys'],
+      watchKernels: v['watch-kernels'],
     });
   } catch (err) {
     throw listenError(err, host, ports, v['metrics-host'] ?? '127.0.0.1', metricsPort) ?? (v.broker ? brokerError(err, v.broker) : undefined) ?? err;

@@ -26,6 +26,9 @@ import {
   type RoutingTable,
 } from '../profiles/index.js';
 import { usableCores } from '../profiles/cores.js';
+import type { SimdLevel } from '../profiles/types.js';
+import { chooseKernels, type KernelChoice } from '../kernels/choose.js';
+import type { KernelFamily } from '../kernels/load.js';
 import { pickProfileQuick, profileThreads } from '../profiles/settings.js';
 import type { BackendName, OpTime, Placement } from './backend.js';
 import { ForwardPass } from './forward.js';
@@ -74,8 +77,12 @@ export interface OpenOptions {
   fuse?: boolean;
   /** Prompt tokens per prefill step and sequences per decode batch (default: the backends' own). */
   prefillChunk?: number;
+  /** The most rows one step may carry (a device profile's batch.maxBatchTokens; default: no cap). */
+  maxBatchTokens?: number;
   /** The wasm backend's load-time layouts (q4_0r8, q4_Kr4, f16f; default true; false keeps ggml's, for A/B). */
   repack?: boolean;
+  /** `--kernels FLAVOUR`: run every kernel family built in that flavour on it (default: chosen per runtime and CPU, host/kernels/choose.ts). */
+  kernels?: string;
 }
 
 export interface OpenModel {
@@ -97,6 +104,8 @@ export interface OpenModel {
   description: string;
   /** The thread count used and why ("--threads", "profile generic-x86_64: auto = 2 cores"); none for the reference engine. */
   threads?: { count: number; reason: string; profile?: string };
+  /** The kernel flavour of each family and why (wasm and routed engines). */
+  kernels?: KernelChoice;
   close(): Promise<void>;
 }
 
@@ -200,7 +209,7 @@ export async function openModel(path: string, opts: OpenOptions = {}): Promise<O
   }
   const note = infoLogger(opts.log);
   const threadNote = (n: number) => `${n} thread${n === 1 ? '' : 's'}`;
-  const sizes = { contextSize: opts.contextSize, maxSequences: opts.maxSequences, maxRows: opts.prefillChunk, log };
+  const sizes = { contextSize: opts.contextSize, maxSequences: opts.maxSequences, maxRows: opts.prefillChunk, maxBatchTokens: opts.maxBatchTokens, log };
 
   if (engine === 'onnx') {
     // ORT intra-op threads: the profile's count is for the wasm kernels
@@ -241,11 +250,13 @@ export async function openModel(path: string, opts: OpenOptions = {}): Promise<O
     for (const w of plan.warnings) log(`routing: warning: ${w}`);
     logPlanFallbacks(plan, log);
   }
+  const kernels = await chooseKernels({ simd: await profileSimd(planProfile, threadChoice.profile ?? opts.profile ?? undefined), override: opts.kernels });
+  noteKernelsOnce(kernels, note);
   const mixed = plan !== undefined && !isAllWasm(plan);
   const fp = await ForwardPass.open(file, plan ? planTargets(plan) : uniformTargets(config.nLayers, [{ backend: 'wasm' }]), BACKENDS, {
     ...sizes,
     backends: {
-      wasm: { threads, kvType: opts.kvType, spinLimit: opts.spinLimit, repack: opts.repack },
+      wasm: { threads, kvType: opts.kvType, spinLimit: opts.spinLimit, repack: opts.repack, kernels: modulesOf(kernels) },
       onnx: { threads: opts.onnxThreads ?? threads, fuse: opts.fuse ?? false },
     },
     timeOps: opts.timeOps ?? mixed,
@@ -264,6 +275,31 @@ export async function openModel(path: string, opts: OpenOptions = {}): Promise<O
     opTimes: () => fp.opTimes(),
     description,
     threads: threadChoice,
+    kernels,
     close: () => fp.close(),
   };
+}
+
+/** The SIMD level of the device profile in effect (the plan's, --profile, or the detected one); undefined when none fits. */
+async function profileSimd(planProfile: LoadedProfile | undefined, name: string | undefined): Promise<SimdLevel | undefined> {
+  if (planProfile) return planProfile.simd;
+  try {
+    if (name) return namedProfile(name).simd;
+    return (await pickProfileQuick(loadProfiles(profilesDir()))).choice.profile?.simd;
+  } catch {
+    return undefined;
+  }
+}
+
+const noted = new WeakSet<KernelChoice>();
+
+/** The kernel choice and why, once per process (the choice itself is made once: chooseKernels). */
+function noteKernelsOnce(k: KernelChoice, note: (msg: string) => void): void {
+  if (noted.has(k)) return;
+  noted.add(k);
+  note(`kernels: ${k.lines.join('; ')} [${Math.round(k.ms)} ms]`);
+}
+
+function modulesOf(k: KernelChoice): Record<KernelFamily, WebAssembly.Module> {
+  return Object.fromEntries(Object.values(k.families).map((c) => [c.family, c.module])) as Record<KernelFamily, WebAssembly.Module>;
 }

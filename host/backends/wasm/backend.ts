@@ -5,6 +5,7 @@
 // RoPE, quantizing x) run on the main thread between dispatches. Blocks complete synchronously, so
 // the engine never awaits them. Step names follow host/engine/reference.ts.
 import type { Backend, BackendContext, BackendFactory, Block, BlockPlacement, PlacedBlock, Refusal, Segment } from '../../engine/backend.js';
+import type { KernelFamily } from '../../kernels/load.js';
 import { ACTIVATION_PATH, BLOCK_FORMATS, formatOfType, kernelWeightFormats, type BlockFormat } from '../../model/block-formats.js';
 import { GGMLType, rowBytes, traitsOf } from '../../model/ggml-types.js';
 import type { GGUFFile } from '../../model/gguf/index.js';
@@ -28,6 +29,8 @@ export interface WasmOptions {
    * true; false keeps ggml's layout and kernels (for A/B comparison).
    */
   repack?: boolean;
+  /** The module of each kernel family (the registry's choice, host/kernels/choose.ts); default: the baselines. */
+  kernels?: Record<KernelFamily, WebAssembly.Module>;
 }
 
 /** One block's weights in the arena: matrices with their kernels, vectors as pointers. */
@@ -171,7 +174,7 @@ export class WasmBackend implements Backend<WasmSequence> {
     this.xView = this.arena.f32(this.X, this.chunk * c.dim);
     this.logitRows = Array.from({ length: this.chunk }, (_, i) => this.arena.f32(this.LOGITS + i * c.vocabSize * 4, c.vocabSize));
 
-    this.pool = KernelPool.create(this.arena.memory, { threads: opts.threads ?? 1, spinLimit: opts.spinLimit });
+    this.pool = KernelPool.create(this.arena.memory, { threads: opts.threads ?? 1, spinLimit: opts.spinLimit, modules: opts.kernels });
   }
 
   /** Every block: the weights of all of them are in the arena. */
