@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { DeviceBench } from '../host/bench/device.js';
+import { BENCH_TYPES, kernelVariants } from '../host/bench/kernels.js';
 import type { TunedProfile } from '../host/bench/tune.js';
 import { loadProfile } from '../host/profiles/index.js';
 import { connect, listen } from './helpers/mqtt.js';
@@ -56,7 +57,10 @@ test('it measures memory read and every kernel variant × flavour × thread coun
   const b = bench();
   assert.equal(b.memory.map((m) => m.threads), [1, 2]);
   assert.ok(b.workingSetBytes > b.environment.lastLevelCache.bytes);
-  const want = ['f32', 'f16', 'f16f', 'q8_0', 'q4_0', 'q4_0r8', 'q4_K', 'q4_Kr4', 'q6_K'].flatMap((t) => b.kernelFlavours.flatMap((f) => [1, 2].map((n) => `${t} ${f} ${n}`)));
+  // every weight type with kernels (the block-format table) and each load-time layout the engine runs it in
+  const variants = b.settings.kernelShapes.flatMap(([rows]) => BENCH_TYPES.flatMap((t) => kernelVariants(t, rows)));
+  for (const v of ['f32', 'f16', 'f16f', 'q8_0', 'q4_0', 'q4_0r8', 'q4_K', 'q4_Kr4', 'q6_K', 'q5_K', 'q2_K']) assert.ok(variants.includes(v), `${v} in ${variants}`);
+  const want = variants.flatMap((t) => b.kernelFlavours.flatMap((f) => [1, 2].map((n) => `${t} ${f} ${n}`)));
   assert.equal(b.kernels.map((k) => `${k.type} ${k.flavour} ${k.threads}`).sort(), want.sort());
   for (const k of b.kernels) {
     assert.ok(k.matrices * k.weightBytes >= b.workingSetBytes, `${k.type}: ${k.matrices} matrices of ${k.weightBytes} bytes are rotated over`);
