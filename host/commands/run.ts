@@ -8,7 +8,7 @@ import { intOption, parseOptions, UsageError } from './args.js';
 import { chatTemplateOption, noTemplateError, TEMPLATE_HELP } from './chat-option.js';
 import { MODEL_HELP, resolveOrPullModel } from './model-option.js';
 import { placementTable } from '../engine/placement.js';
-import { engineChoice, kvOption } from './engine-options.js';
+import { activationsOption, engineChoice, kvOption } from './engine-options.js';
 import { SAMPLING_HELP, SAMPLING_OPTIONS, samplingFrom } from './sampling-options.js';
 
 const HELP = `usage: wisp run [options] [--prompt TEXT]
@@ -33,6 +33,8 @@ ${SAMPLING_HELP} (default -n 128)
                           profile's, --profile or the detected one: "auto" = the cores), ORT
                           threads for onnx (default 1); the count used and why go to stderr
       --kv f32|f16        KV cache type for the wasm engine (default f32)
+      --activations q8|q16  activations of the wasm engine's quantized matmuls: q8, ggml's 8-bit ones
+                          (llama.cpp's math, the default), or q16 (16-bit, closer to f32 math)
       --ids               print the token ids at the end (for golden comparisons)`;
 
 export async function main(argv: string[]): Promise<void> {
@@ -51,6 +53,7 @@ export async function main(argv: string[]): Promise<void> {
       engine: { type: 'string' },
       threads: { type: 'string', short: 't' },
       kv: { type: 'string' },
+      activations: { type: 'string' },
       profile: { type: 'string' },
       route: { type: 'string' },
       placement: { type: 'boolean' },
@@ -59,6 +62,7 @@ export async function main(argv: string[]): Promise<void> {
   );
   // every option is checked before the model (and its kernel workers) is opened
   const kvType = kvOption(v.kv);
+  const activations = activationsOption(v.activations);
   if (v.system && !v.chat) throw new UsageError('--system needs --chat');
   if (v.template !== undefined && !v.chat) throw new UsageError('--template needs --chat');
   const template = chatTemplateOption(v.template);
@@ -83,6 +87,7 @@ export async function main(argv: string[]): Promise<void> {
     threads,
     contextSize,
     kvType,
+    activations,
     profile: v.profile,
     routing,
     log: { warn: (msg) => process.stderr.write(`wisp: ${msg}\n`), info: (msg) => notes.push(msg) },
