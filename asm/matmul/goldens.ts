@@ -108,7 +108,7 @@ export const Y_Q6_K_X16: StaticArray<u32> = [
 ];
 
 // quantize_q8_0w / quantize_q8_0s of 160 floats (seed 0x1234567, ×4)
-export const Q8_0W_HASH: u32 = 0x2b53a361;
+export const Q8_0W_HASH: u32 = 0x5d8c725f;
 export const Q8_0S_HASH: u32 = 0xfe5fcf87;
 
 // q8_0_x8: 7 rows × 96 cols (seed 0x9e37446e), 5 tokens

@@ -11,17 +11,19 @@
 // too but takes id = 1 / d; where 127 / amax and 1 / (amax / 127) differ in the last bit a value can
 // round the other way, so wisp follows x86 (docs/KERNEL-ABI.md, "8-bit activations").
 //
-// Each block stores d as the f32 value of that f16 (exact), the q as i16 (the SIMD128 kernels'
-// i32x4.dot_i16x8_s takes them as they are), and as bytes for the relaxed flavour's 8-bit dot products,
-// whose second operand must stay in 0..127 (x86 engines read it as unsigned): q8_0w holds q's positive
-// and negative parts (pos = max(q, 0), neg = max(−q, 0), so Σ w·q = Σ w·pos − Σ w·neg for any i8 w),
-// q8_0s holds q itself in q4_0r8's nibble order (the nibbles are the second operand) and e = 8·Σq.
+// Each block stores d as the f32 value of that f16 (exact) and the q as i16 (the SIMD128 kernels'
+// i32x4.dot_i16x8_s takes them as they are): q8_0w is that, q16_0's layout. q8_0s adds e = 8·Σq and q as
+// bytes in q4_0r8's nibble order, for the relaxed flavour's 8-bit dot products (the nibbles are their
+// second operand, which must stay in 0..127). No relaxed q8_0 kernel: the only exact 8-bit form of a
+// q8_0 weight (any i8, −128 included) times q is two dot products (weights against max(q, 0) and
+// max(−q, 0)), which measured 20% (matvec) to 40% (matmul) slower than the SIMD128 kernel where V8
+// lowers the relaxed dot without VNNI (docs/MEASUREMENTS.md, "Activations").
 //
 // |q| ≤ 127 always (the kernels' bounds rely on it): x · id ≤ 127·(1 + 2^-23)² < 127.5 for finite x.
 // Only degenerate blocks differ from ggml's bytes: amax below 2^-122 (127 / amax overflows: ggml writes
 // −128 bytes, these kernels 0), where d rounds to the f16 zero and the block adds nothing to a dot
 // either way; and inputs with infinities or NaN (here NaN → 0; the output is garbage either way).
-import { Q8_0S_BLOCK, Q8_0S_BYTES, Q8_0S_Q, Q8_0S_QR, Q8_0S_SUM, Q8_0W_BLOCK, Q8_0W_BYTES, Q8_0W_NEG, Q8_0W_POS, Q8_0W_Q } from '../lib/blocks';
+import { Q8_0S_BLOCK, Q8_0S_BYTES, Q8_0S_Q, Q8_0S_QR, Q8_0S_SUM, Q8_0W_BLOCK, Q8_0W_BYTES, Q8_0W_Q } from '../lib/blocks';
 import { f16_to_f32, f32_to_f16 } from '../lib/f16';
 import { amax8 } from '../lib/quants';
 import { hmax_f32 } from '../lib/simd';
@@ -57,21 +59,11 @@ import { hmax_f32 } from '../lib/simd';
 
 /**
  * quantize_q8_0w(x: f32*, out: q8_0w*, n): n values (a multiple of 32) into n/32 blocks
- * { f32 d; i16 q[32]; i8 pos[32]; i8 neg[32] }: the activations of the q8_0 weight kernels (`_x8w`).
+ * { f32 d; i16 q[32] }: the activations of the q8_0 weight kernels (`_x8w`).
  */
 export function quantize_q8_0w(x: usize, out: usize, n: i32): void {
   const nb = n / Q8_0W_BLOCK;
-  const zero = i8x16.splat(0);
-  for (let b = 0; b < nb; b++) {
-    const o = out + <usize>b * Q8_0W_BYTES;
-    quantize_block(x + (<usize>b << 7), o, Q8_0W_Q);
-    const lo = i8x16.narrow_i16x8_s(v128.load(o, Q8_0W_Q), v128.load(o, Q8_0W_Q + 16));
-    const hi = i8x16.narrow_i16x8_s(v128.load(o, Q8_0W_Q + 32), v128.load(o, Q8_0W_Q + 48));
-    v128.store(o, i8x16.max_s(lo, zero), Q8_0W_POS);
-    v128.store(o, i8x16.max_s(hi, zero), Q8_0W_POS + 16);
-    v128.store(o, i8x16.max_s(i8x16.neg(lo), zero), Q8_0W_NEG);
-    v128.store(o, i8x16.max_s(i8x16.neg(hi), zero), Q8_0W_NEG + 16);
-  }
+  for (let b = 0; b < nb; b++) quantize_block(x + (<usize>b << 7), out + <usize>b * Q8_0W_BYTES, Q8_0W_Q);
 }
 
 /**

@@ -81,9 +81,9 @@ const ggml = (type: GGMLType) => ({ ggml: type, ...sizesOf(type), rows: 1 });
 // 16-bit activations (docs/KERNEL-ABI.md): per block { f32 d; i16 q[n] } (+ q16_0s: i32 e = 8·Σq; + q16_K: i32 bsums[16])
 const Q16_0_BYTES = 4 + 2 * 32;
 const Q16_K_BYTES = 4 + 2 * 256 + 4 * 16;
-// ggml's 8-bit values in wide layouts: q16_0's bytes (the values as i16) then the bytes the relaxed
-// kernels read: q8_0w + i8 pos[32], neg[32]; q8_0s + i32 e = 8·Σq, i8 qr[32] (docs/KERNEL-ABI.md)
-const Q8_0W_BYTES = Q16_0_BYTES + 2 * 32;
+// ggml's 8-bit values in wide layouts: q16_0's bytes (the values as i16); q8_0s then i32 e = 8·Σq and
+// the bytes the relaxed kernels read, i8 qr[32] (docs/KERNEL-ABI.md)
+const Q8_0W_BYTES = Q16_0_BYTES;
 const Q8_0S_BYTES = Q16_0_BYTES + 4 + 32;
 
 /** The table. Entries are in the order `--type` lists the writable ones. */

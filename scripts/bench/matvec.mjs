@@ -43,7 +43,7 @@ const wtype = (t) => ({ q4_0r8_x16s: 'q4_0', q4_0r8_x8s: 'q4_0', q4_Kr4_x16: 'q4
 // ---- memory and modules ----------------------------------------------------------------------
 
 const maxWeights = Math.max(256 << 20, ...SHAPES.flatMap(([r, c]) => TYPES.map((t) => r * ROW_BYTES[wtype(t)](c))));
-const maxX = Math.max(...SHAPES.map(([, c]) => (132 / 32) * 4 * c * Math.max(1, NTOK))); // f32 x, or its largest quantized form (q8_0w: 132 bytes per 32 values)
+const maxX = Math.max(...SHAPES.map(([, c]) => 4 * c * Math.max(1, NTOK))); // f32 x (larger than any of its quantized forms)
 const maxY = Math.max(...SHAPES.map(([r]) => 4 * r * Math.max(1, NTOK)));
 const BASE = 1 << 20;
 const maxRepacked = Math.max(0, ...SHAPES.flatMap(([r, c]) => TYPES.filter((t) => REPACK[t]).map((t) => r * ROW_BYTES[wtype(t)](c))));

@@ -142,7 +142,7 @@ for (let t = 2; t < TYPES.length; t++) {
 // matvec results (types 2 and 3, seeds ^ 0x08)
 {
   const x = fillFloats(160, 0x1234567, 4);
-  const w = new Uint8Array(5 * 132), s8 = new Uint8Array(5 * 104);
+  const w = new Uint8Array(5 * 68), s8 = new Uint8Array(5 * 104);
   ref.quantizeQ8_0W(x, w);
   ref.quantizeQ8_0S(x, s8);
   lines.push(`// quantize_q8_0w / quantize_q8_0s of 160 floats (seed 0x1234567, ×4)`, `export const Q8_0W_HASH: u32 = ${hex(fnv1a(w))};`, `export const Q8_0S_HASH: u32 = ${hex(fnv1a(s8))};`, '');

@@ -548,8 +548,8 @@ function referenceExportsX16(): Record<string, ReferenceExport> {
 // q = nearest-even(fround(x·id)) clamped to ±127 (NaN → 0). ggml's reference quantizer (quantizeQ8_0
 // above, for model files) rounds halves away from zero and takes id = 1/d. Layouts
 // (asm/matmul/quantize8.ts writes the same bytes):
-//   q8_0w per 32 values: { f32 d; i16 q[32]; i8 pos[32]; i8 neg[32] }   132 bytes, pos = max(q, 0), neg = max(−q, 0)
-//   q8_0s per 32 values: { f32 d; i16 q[32]; i32 e; i8 qr[32] }          104 bytes, e = 8·Σq, qr = q in q4_0r8's nibble order
+//   q8_0w per 32 values: { f32 d; i16 q[32] }                    68 bytes (q16_0's layout)
+//   q8_0s per 32 values: { f32 d; i16 q[32]; i32 e; i8 qr[32] }  104 bytes, e = 8·Σq, qr = q in q4_0r8's nibble order
 // d is the f32 value of the f16 (exact). The dot products read d and the i16 q, as on q16_0.
 
 export const Q8_0W_BYTES = BLOCK_FORMATS.q8_0w.blockBytes;
@@ -577,18 +577,14 @@ export function quantizeBlockQ8_0Cpu(x: Float32Array, x0: number): { d: number; 
   return { d, q };
 }
 
-/** quantize_q8_0w: blocks of 32 { f32 d; i16 q[32]; i8 pos[32]; i8 neg[32] }. */
+/** quantize_q8_0w: blocks of 32 { f32 d; i16 q[32] }. */
 export function quantizeQ8_0W(x: Float32Array, out: Uint8Array): void {
   const dv = new DataView(out.buffer, out.byteOffset, out.byteLength);
   for (let b = 0; b < x.length / 32; b++) {
     const o = Q8_0W_BYTES * b;
     const { d, q } = quantizeBlockQ8_0Cpu(x, 32 * b);
     dv.setFloat32(o, d, true);
-    for (let i = 0; i < 32; i++) {
-      dv.setInt16(o + 4 + 2 * i, q[i], true);
-      dv.setInt8(o + 68 + i, Math.max(q[i], 0));
-      dv.setInt8(o + 100 + i, Math.max(-q[i], 0));
-    }
+    for (let i = 0; i < 32; i++) dv.setInt16(o + 4 + 2 * i, q[i], true);
   }
 }
 
