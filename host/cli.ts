@@ -16,9 +16,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ main(arg
   quantize: { summary: 'write a GGUF with its weight matrices in another type (q8_0, q4_0, q4_k, q6_k, f16, …)', load: () => import('./commands/quantize.js') },
   profile: { summary: 'device profile: detect this device, show the routing plan per layer, validate profile files', load: () => import('./commands/profile.js') },
   synth: { summary: 'write a random-weight llama GGUF at a real shape (benchmark models)', load: () => import('./commands/synth.js') },
+  pack: { summary: 'a deployment bundle for an ARM or x86 Linux box: app, deps for that arch, systemd unit, install.sh', load: () => import('./commands/pack.js') },
   user: { summary: 'add, remove or list the embedded MQTT broker\'s users (scrypt-hashed passwords)', load: () => import('./commands/user.js') },
 };
-const PLANNED = ['kernels', 'pack'];
+const PLANNED = ['kernels'];
 
 function usage(): string {
   const width = Math.max(...Object.keys(COMMANDS).map((k) => k.length));

@@ -17,6 +17,8 @@ interface AttnKernels {
   kv_append_f16(src: P, cache: P, pos: number, nKvHeads: number, headDim: number, cap: number): void;
   attention_many_f32(q: P, k: P, v: P, out: P, nTok: number, pos0: number, nHeads: number, nKvHeads: number, headDim: number, cap: number, scale: number, w0: number, w1: number): void;
   attention_many_f16(q: P, k: P, v: P, out: P, nTok: number, pos0: number, nHeads: number, nKvHeads: number, headDim: number, cap: number, scale: number, w0: number, w1: number): void;
+  attention_window_f32(q: P, k: P, v: P, out: P, nTok: number, pos0: number, nHeads: number, nKvHeads: number, headDim: number, cap: number, scale: number, window: number, w0: number, w1: number): void;
+  attention_window_f16(q: P, k: P, v: P, out: P, nTok: number, pos0: number, nHeads: number, nKvHeads: number, headDim: number, cap: number, scale: number, window: number, w0: number, w1: number): void;
 }
 
 const memory = createSharedMemory(256); // 16 MiB
@@ -388,6 +390,57 @@ test('attention_many work ranges split anywhere give the same bytes as one call'
     attn.attention_many_f32(s.q.ptr, s.k.ptr, s.v.ptr, s.out.ptr, nTok, pos0, nHeads, 2, 16, s.cap, s.scale, w0, w1);
   }
   assert.equal(bits(s.out.view), bits(whole));
+});
+
+// ---- sliding window ---------------------------------------------------------------------------
+
+test('attention_window_f32/_f16 match the reference over the last `window` positions: GQA 1, 2, 4 × windows 1, 3, 16, 40 × prefill rows at positions past and inside the window', () => {
+  for (const [nHeads, nKvHeads] of [[4, 4], [4, 2], [8, 2]]) {
+    for (const window of [1, 3, 16, 40]) {
+      for (const f16 of [false, true]) {
+        const nTok = 6, pos0 = 29;
+        const a = new KernelArena(memory);
+        const s = setup(a, nHeads, nKvHeads, 16, pos0 + nTok, nHeads * 100 + window + (f16 ? 7 : 0), nTok);
+        const [k, v] = f16 ? [s.k16.ptr, s.v16.ptr] : [s.k.ptr, s.v.ptr];
+        (f16 ? attn.attention_window_f16 : attn.attention_window_f32)(s.q.ptr, k, v, s.out.ptr, nTok, pos0, nHeads, nKvHeads, 16, s.cap, s.scale, window, 0, nTok * nHeads);
+        const want = new Float32Array(s.out.view.length);
+        if (f16) ref.attentionWindowF16(s.q.view, s.k16.view, s.v16.view, want, s, nTok, pos0, s.cap, window);
+        else ref.attentionWindow(s.q.view, s.k.view, s.v.view, want, s, nTok, pos0, s.cap, window);
+        assertClose(s.out.view, want, ATOL, RTOL, `attention_window ${nHeads}/${nKvHeads} window ${window} ${f16 ? 'f16' : 'f32'}`);
+      }
+    }
+  }
+});
+
+test('attention_window reads only the window: positions before it may hold NaN', () => {
+  const a = new KernelArena(memory);
+  const s = setup(a, 4, 2, 16, 20, 33);
+  for (let h = 0; h < 2; h++) for (let p = 0; p < 20 - 5; p++) s.k.view.fill(NaN, ref.kvIndex(h, p, 16, s.cap), ref.kvIndex(h, p, 16, s.cap) + 16);
+  attn.attention_window_f32(s.q.ptr, s.k.ptr, s.v.ptr, s.out.ptr, 1, 19, 4, 2, 16, s.cap, s.scale, 5, 0, 4);
+  assert.ok(s.out.view.every(Number.isFinite));
+});
+
+test('attention_window with a window reaching position 0 is attention_many bit for bit; rows and work splits give the same bytes', () => {
+  for (const f16 of [false, true]) {
+    const nTok = 9, pos0 = 4, nHeads = 8;
+    const a = new KernelArena(memory);
+    const s = setup(a, nHeads, 2, 16, pos0 + nTok, 44, nTok);
+    const [k, v] = f16 ? [s.k16.ptr, s.v16.ptr] : [s.k.ptr, s.v.ptr];
+    const win = f16 ? attn.attention_window_f16 : attn.attention_window_f32;
+    const many = f16 ? attn.attention_many_f16 : attn.attention_many_f32;
+    many(s.q.ptr, k, v, s.out.ptr, nTok, pos0, nHeads, 2, 16, s.cap, s.scale, 0, nTok * nHeads);
+    const whole = s.out.view.slice();
+    win(s.q.ptr, k, v, s.out.ptr, nTok, pos0, nHeads, 2, 16, s.cap, s.scale, pos0 + nTok, 0, nTok * nHeads);
+    assert.equal(bits(s.out.view), bits(whole));
+    win(s.q.ptr, k, v, s.out.ptr, nTok, pos0, nHeads, 2, 16, s.cap, s.scale, 3, 0, nTok * nHeads);
+    const windowed = s.out.view.slice();
+    s.out.view.fill(NaN);
+    for (const [w0, w1] of [[0, 5], [5, 6], [6, 40], [40, 72]]) win(s.q.ptr, k, v, s.out.ptr, nTok, pos0, nHeads, 2, 16, s.cap, s.scale, 3, w0, w1);
+    assert.equal(bits(s.out.view), bits(windowed));
+    const row = 4 * nHeads * 16;
+    for (let t = 0; t < nTok; t++) win(s.q.ptr + t * row, k, v, s.out.ptr + t * row, 1, pos0 + t, nHeads, 2, 16, s.cap, s.scale, 3, 0, nHeads);
+    assert.equal(bits(s.out.view), bits(windowed));
+  }
 });
 
 // headDim a multiple of 4 but not of 8: the kernels step d by 4 (one f32x4, or four halves), so 4 and

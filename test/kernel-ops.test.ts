@@ -12,7 +12,10 @@ import { HOST_BASE, KernelArena } from './helpers/kernel-arena.js';
 interface OpsKernels {
   rmsnorm_many(x: number, w: number, out: number, n: number, nTok: number, eps: number): void;
   silu_mul(gate: number, up: number, out: number, n: number): void;
+  gelu_mul(gate: number, up: number, out: number, n: number): void;
   add(a: number, b: number, out: number, n: number): void;
+  scale(x: number, out: number, n: number, s: number): void;
+  softcap(x: number, out: number, n: number, cap: number): void;
 }
 
 const memory = createSharedMemory(128); // 8 MiB
@@ -52,9 +55,10 @@ const ODD_SIZES = [1, 3, 5, 63, 4097];
 // (the module's `_start` self-test under node:wasi, wasmtime and jco: test/kernel-wasi.test.ts)
 
 /** asm/lib/math.ts compiled alone (asm/lib/exp-probe.ts), with the kernel build's optimisation flags. */
-function compileExpProbe(): { exp(x: number, out: number, n: number): void; silu(x: number, out: number, n: number): void; mem: WebAssembly.Memory } {
+type ArrayFn = (x: number, out: number, n: number) => void;
+function compileExpProbe(): { exp: ArrayFn; silu: ArrayFn; tanh: ArrayFn; mem: WebAssembly.Memory } {
   const e = compileAsmProbe('lib/exp-probe.ts');
-  return { exp: e.exp_array as (x: number, o: number, n: number) => void, silu: e.silu_array as (x: number, o: number, n: number) => void, mem: e.memory };
+  return { exp: e.exp_array as ArrayFn, silu: e.silu_array as ArrayFn, tanh: e.tanh_array as ArrayFn, mem: e.memory };
 }
 
 const probe = compileExpProbe();
@@ -126,6 +130,22 @@ test('silu is x for large x, 0 (not NaN) for large negative x, and propagates Na
   assert.equal(Array.from(out.view).map(String), Array.from(got).map(String));
 });
 
+test('tanh is within 4e-7 relative of Math.tanh over [-12, 12] (≤ 5 ulp), ±1 at ±inf, NaN for NaN', () => {
+  const n = (1 << 20) + 3;
+  const xs = Float32Array.from({ length: n }, (_, i) => -12 + (24 * i) / n);
+  const got = probeRun(probe.tanh, xs);
+  let worst = 0;
+  for (let i = 0; i < n; i++) {
+    const want = Math.tanh(xs[i]);
+    if (want !== 0) worst = Math.max(worst, Math.abs(got[i] - want) / Math.abs(want));
+  }
+  assert.ok(worst <= 4e-7, `max relative error ${worst}`);
+  const special = probeRun(probe.tanh, [Infinity, -Infinity, NaN, 0, -0, 1e-30]);
+  assert.equal(Array.from(special.subarray(0, 2)), [1, -1]);
+  assert.ok(Number.isNaN(special[2]));
+  assert.ok(Object.is(special[3], 0) && Object.is(special[4], -0) && special[5] === Math.fround(1e-30));
+});
+
 // ---- the kernels ---------------------------------------------------------------------------
 
 test('rmsnorm_many matches the reference on odd n, one row and several (atol 1e-6, rtol 2e-6)', () => {
@@ -170,6 +190,73 @@ test('silu_mul matches the reference on odd n (rtol 5e-7)', () => {
   }
 });
 
+/** The distance between two floats in f16 steps at their size (0 when equal). */
+function f16Steps(a: number, b: number): number {
+  if (a === b) return 0;
+  const m = Math.max(Math.abs(a), Math.abs(b));
+  const step = m < 2 ** -14 ? 2 ** -24 : 2 ** (Math.floor(Math.log2(m)) - 10);
+  return Math.abs(a - b) / step;
+}
+
+test("gelu_mul is ggml's GELU through f16 (the reference's): bit for bit but for rare one-half-step ties of tanh's last bits", () => {
+  for (const n of [...ODD_SIZES, 50001]) {
+    const a = new KernelArena(memory);
+    const gate = a.f32(n, uniform(n, 700 + n, 12));
+    const up = a.f32(n, uniform(n, 800 + n, 3));
+    const out = a.f32(n);
+    ops.gelu_mul(gate.ptr, up.ptr, out.ptr, n);
+    const want = new Float32Array(n);
+    ref.geluMul(gate.view, up.view, want, n);
+    let differ = 0;
+    for (let i = 0; i < n; i++) {
+      const steps = f16Steps(out.view[i] / up.view[i], want[i] / up.view[i]);
+      assert.ok(steps <= 1.0001, `gelu_mul n=${n} [${i}]: gelu(${gate.view[i]}) ${out.view[i] / up.view[i]} vs ${want[i] / up.view[i]}`);
+      if (steps > 0) differ++;
+    }
+    assert.ok(differ <= Math.ceil(n / 1000), `gelu_mul n=${n}: ${differ} values a half step off`);
+  }
+});
+
+test('gelu_mul: 0 from -10 down, x from 10 up, NaN stays NaN, in place', () => {
+  const xs = [-Infinity, -1e30, -10, -9.99, 9.99, 10, 1e30, Infinity, NaN];
+  const a = new KernelArena(memory);
+  const g = a.f32(xs.length, xs);
+  const up = a.f32(xs.length, xs.map(() => 2));
+  const out = a.f32(xs.length);
+  ops.gelu_mul(g.ptr, up.ptr, out.ptr, xs.length);
+  const want = new Float32Array(xs.length);
+  ref.geluMul(g.view, up.view, want, xs.length);
+  assert.equal(Array.from(out.view).map(String), Array.from(want).map(String));
+  assert.equal(Array.from(out.view.subarray(0, 3)), [0, 0, 0]);
+  assert.equal(Array.from(out.view.subarray(5, 8)), [20, Math.fround(2e30), Infinity]);
+  assert.ok(Number.isNaN(out.view[8]));
+  ops.gelu_mul(g.ptr, up.ptr, g.ptr, xs.length);
+  assert.equal(Array.from(g.view).map(String), Array.from(out.view).map(String));
+});
+
+test('softcap matches cap·tanh(x/cap) (rtol 4e-7) on odd n and in place; scale is exact', () => {
+  for (const n of ODD_SIZES) {
+    const a = new KernelArena(memory);
+    const x = a.f32(n, uniform(n, 900 + n, 100));
+    const out = a.f32(n);
+    ops.softcap(x.ptr, out.ptr, n, 30);
+    const want = new Float32Array(n);
+    ref.softcap(x.view, want, n, 30);
+    assertClose(out.view, want, 1e-37, 4e-7, `softcap n=${n}`);
+    const capped = Array.from(out.view);
+    ops.scale(x.ptr, out.ptr, n, 33.941125);
+    ref.scale(x.view, want, n, Math.fround(33.941125));
+    assert.equal(Array.from(out.view), Array.from(want));
+    ops.softcap(x.ptr, x.ptr, n, 30);
+    assert.equal(Array.from(x.view), capped);
+  }
+  const a = new KernelArena(memory);
+  const big = a.f32(4, [1e30, -1e30, Infinity, NaN]);
+  ops.softcap(big.ptr, big.ptr, 4, 30);
+  assert.equal(Array.from(big.view.subarray(0, 3)), [30, -30, 30]);
+  assert.ok(Number.isNaN(big.view[3]));
+});
+
 test('elementwise ops split by offsetting pointers and n give the same bytes as one call', () => {
   const n = 4097;
   const a = new KernelArena(memory);
@@ -182,6 +269,12 @@ test('elementwise ops split by offsetting pointers and n give the same bytes as 
   assert.equal(Array.from(parts.view), Array.from(whole.view));
   ops.add(gate.ptr, up.ptr, whole.ptr, n);
   for (const [s, e] of [[0, 3], [3, 4097]]) ops.add(gate.ptr + 4 * s, up.ptr + 4 * s, parts.ptr + 4 * s, e - s);
+  assert.equal(Array.from(parts.view), Array.from(whole.view));
+  ops.gelu_mul(gate.ptr, up.ptr, whole.ptr, n);
+  for (const [s, e] of [[0, 1001], [1001, 4097]]) ops.gelu_mul(gate.ptr + 4 * s, up.ptr + 4 * s, parts.ptr + 4 * s, e - s);
+  assert.equal(Array.from(parts.view), Array.from(whole.view));
+  ops.softcap(gate.ptr, whole.ptr, n, 30);
+  for (const [s, e] of [[0, 5], [5, 4097]]) ops.softcap(gate.ptr + 4 * s, parts.ptr + 4 * s, e - s, 30);
   assert.equal(Array.from(parts.view), Array.from(whole.view));
 });
 

@@ -20,7 +20,7 @@ import { matmul, rmsnorm, rope, softmax, ReferenceModel, type LayerWeights } fro
 import { argmax } from '../host/engine/sampler.js';
 import { GGMLType, dequantize } from '../host/model/ggml-types.js';
 import { GGUFFile, gv, writeGGUF } from '../host/model/gguf/index.js';
-import type { LlamaConfig } from '../host/model/llama/config.js';
+import { configFromShape, type LlamaConfig } from '../host/model/llama/config.js';
 import { readLlama2cTokenizer } from '../host/model/llama2c-tokenizer.js';
 import { quantize } from '../host/model/quantize/index.js';
 import { randomWeights, synthModel } from '../host/model/synth.js';
@@ -166,11 +166,7 @@ for (const [name, type, kind] of [
 // ---- blocks vs the reference's math ---------------------------------------------------------------
 
 function tinyConfig(over: Partial<LlamaConfig> = {}): LlamaConfig {
-  return {
-    arch: 'llama', dim: 32, nLayers: 2, nHeads: 4, nKvHeads: 2, headDim: 8, ffnDim: 48, vocabSize: 40,
-    contextLength: 32, normEps: 1e-5, ropeBase: 10000, ropeDim: 8, ropeStyle: 'normal', tiedOutput: false, qkvBias: false,
-    ...over,
-  };
+  return configFromShape({ dim: 32, nLayers: 2, nHeads: 4, nKvHeads: 2, ffnDim: 48, contextLength: 32 }, 40, over);
 }
 
 /** A GGUF of random F32 weights at the config's shapes (the blocks read tensors, the config comes from the caller). */

@@ -9,7 +9,7 @@ import { runToEnd } from '../host/engine/generate.js';
 import { loadModel } from '../host/engine/load-model.js';
 import { ReferenceModel, rope, type LlamaWeights } from '../host/engine/reference.js';
 import { convertLlama2c } from '../host/model/convert-llama2c.js';
-import type { LlamaConfig } from '../host/model/llama/config.js';
+import { configFromShape, type LlamaConfig } from '../host/model/llama/config.js';
 import { randomWeights } from '../host/model/synth.js';
 import { ROOT, sharedModel } from './helpers/paths.js';
 
@@ -57,11 +57,7 @@ test('stories260K converted from the llama2.c checkpoint gives the same greedy i
 // ---- properties of the blocks -------------------------------------------------------------
 
 function tinyConfig(over: Partial<LlamaConfig> = {}): LlamaConfig {
-  return {
-    arch: 'llama', dim: 32, nLayers: 2, nHeads: 4, nKvHeads: 2, headDim: 8, ffnDim: 48, vocabSize: 40,
-    contextLength: 16, normEps: 1e-5, ropeBase: 10000, ropeDim: 8, ropeStyle: 'normal', tiedOutput: false, qkvBias: false,
-    ...over,
-  };
+  return configFromShape({ dim: 32, nLayers: 2, nHeads: 4, nKvHeads: 2, ffnDim: 48, contextLength: 16 }, 40, over);
 }
 
 function tinyWeights(c: LlamaConfig, seed = 7): LlamaWeights {

@@ -117,6 +117,14 @@ test('a port in use names --port and --broker, fails before loading the model, e
   }
 });
 
+test('--backlog-max below --backlog is one usage line', async () => {
+  const r = await runCli(['serve', '--port', '0', '--metrics-port', 'off', '--backlog', '500', '--backlog-max', '100']);
+  assert.is(r.code, 2);
+  const lines = plainLines(r.err);
+  assert.is(lines.length, 1, r.err);
+  assert.match(lines[0], /--backlog-max \(100\) must be at least --backlog \(500\)/);
+});
+
 test('a metrics port in use names --metrics-port', async () => {
   const busy = await occupiedPort();
   try {

@@ -346,21 +346,21 @@ function attendGroup<T>(q: usize, k: usize, v: usize, out: usize, stride: usize,
 
 /**
  * Query heads [h0, h1) (consecutive in q and out, head h0 at q and out) of one query position over
- * cache positions [0, nPos). Without GQA each head streams its KV head alone (attendHead, four
+ * cache positions [first, first + nPos). Without GQA each head streams its KV head alone (attendHead, four
  * positions a block); with GQA (group > 1) the heads of a range that share a KV head go through
  * attendGroup four at a time. The choice depends on the model only, never on the range, so every split
  * of the heads over threads gives the same bytes.
  */
 @inline function attendHeads<T>(
   q: usize, kCache: usize, vCache: usize, out: usize,
-  group: i32, headDim: i32, nPos: i32, cap: i32, scale: f32, h0: i32, h1: i32,
+  group: i32, headDim: i32, first: i32, nPos: i32, cap: i32, scale: f32, h0: i32, h1: i32,
 ): void {
   const headBytes = <usize>headDim << 2;
   const stride = <usize>headDim * sizeof<T>(); // one position to the next within a head
   let h = h0;
   while (h < h1) {
     const kvh = h / group;
-    const kvOff = <usize>kvh * <usize>cap * <usize>headDim * sizeof<T>(); // KV head kvh's position 0
+    const kvOff = (<usize>kvh * <usize>cap + <usize>first) * <usize>headDim * sizeof<T>(); // KV head kvh's position `first`
     const qo = <usize>(h - h0) * headBytes;
     if (group == 1) {
       attendHead<T>(q + qo, kCache + kvOff, vCache + kvOff, out + qo, stride, headDim, nPos, scale);
@@ -373,10 +373,13 @@ function attendGroup<T>(q: usize, k: usize, v: usize, out: usize, stride: usize,
   }
 }
 
-/** Causal prefill: work item w = t·nHeads + h, query row t at position pos0 + t sees [0, pos0 + t]. */
+/**
+ * Causal prefill: work item w = t·nHeads + h, query row t at position p = pos0 + t sees [0, p], or
+ * with a window (> 0) the last `window` of those positions, [max(0, p − window + 1), p].
+ */
 @inline function attentionManyRange<T>(
   q: usize, kCache: usize, vCache: usize, out: usize,
-  nTok: i32, pos0: i32, nHeads: i32, nKvHeads: i32, headDim: i32, cap: i32, scale: f32, w0: i32, w1: i32,
+  nTok: i32, pos0: i32, nHeads: i32, nKvHeads: i32, headDim: i32, cap: i32, scale: f32, window: i32, w0: i32, w1: i32,
 ): void {
   let w = w0;
   while (w < w1) {
@@ -385,7 +388,9 @@ function attendGroup<T>(q: usize, k: usize, v: usize, out: usize, stride: usize,
     const h = w - t * nHeads;
     const hEnd = min(nHeads, h + (w1 - w));
     const qo = <usize>w * <usize>headDim << 2; // row t, head h
-    attendHeads<T>(q + qo, kCache, vCache, out + qo, nHeads / nKvHeads, headDim, pos0 + t + 1, cap, scale, h, hEnd);
+    const p = pos0 + t;
+    const first = window > 0 ? max(0, p - window + 1) : 0;
+    attendHeads<T>(q + qo, kCache, vCache, out + qo, nHeads / nKvHeads, headDim, first, p + 1 - first, cap, scale, h, hEnd);
     w += hEnd - h;
   }
 }
@@ -398,7 +403,7 @@ export function attention_many_f32(
   q: usize, kCache: usize, vCache: usize, out: usize,
   nTok: i32, pos0: i32, nHeads: i32, nKvHeads: i32, headDim: i32, cap: i32, scale: f32, w0: i32, w1: i32,
 ): void {
-  attentionManyRange<f32>(q, kCache, vCache, out, nTok, pos0, nHeads, nKvHeads, headDim, cap, scale, w0, w1);
+  attentionManyRange<f32>(q, kCache, vCache, out, nTok, pos0, nHeads, nKvHeads, headDim, cap, scale, 0, w0, w1);
 }
 
 /** attention_many_f32 over f16 caches. */
@@ -406,5 +411,25 @@ export function attention_many_f16(
   q: usize, kCache: usize, vCache: usize, out: usize,
   nTok: i32, pos0: i32, nHeads: i32, nKvHeads: i32, headDim: i32, cap: i32, scale: f32, w0: i32, w1: i32,
 ): void {
-  attentionManyRange<u16>(q, kCache, vCache, out, nTok, pos0, nHeads, nKvHeads, headDim, cap, scale, w0, w1);
+  attentionManyRange<u16>(q, kCache, vCache, out, nTok, pos0, nHeads, nKvHeads, headDim, cap, scale, 0, w0, w1);
+}
+
+/**
+ * attention_many_f32 over a sliding window: row t (position p = pos0 + t) sees positions
+ * [max(0, p − window + 1), p], the last `window` of them (gemma3's local layers; llama.cpp masks
+ * a key at p0 when p − p0 ≥ window). window ≥ 1.
+ */
+export function attention_window_f32(
+  q: usize, kCache: usize, vCache: usize, out: usize,
+  nTok: i32, pos0: i32, nHeads: i32, nKvHeads: i32, headDim: i32, cap: i32, scale: f32, window: i32, w0: i32, w1: i32,
+): void {
+  attentionManyRange<f32>(q, kCache, vCache, out, nTok, pos0, nHeads, nKvHeads, headDim, cap, scale, window, w0, w1);
+}
+
+/** attention_window_f32 over f16 caches. */
+export function attention_window_f16(
+  q: usize, kCache: usize, vCache: usize, out: usize,
+  nTok: i32, pos0: i32, nHeads: i32, nKvHeads: i32, headDim: i32, cap: i32, scale: f32, window: i32, w0: i32, w1: i32,
+): void {
+  attentionManyRange<u16>(q, kCache, vCache, out, nTok, pos0, nHeads, nKvHeads, headDim, cap, scale, window, w0, w1);
 }

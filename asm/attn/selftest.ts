@@ -7,9 +7,9 @@
 import { check, ensureMemory, finish, SELFTEST_BASE } from '../lib/selftest';
 import { f16_to_f32 } from '../lib/f16';
 import { allClose, closeToGolden, fillUniform, loadGolden, sameBits } from '../lib/testkit';
-import { attention_many_f16, attention_many_f32, kv_append_f16, kv_append_f32, rope_many } from './flavour';
+import { attention_many_f16, attention_many_f32, attention_window_f16, attention_window_f32, kv_append_f16, kv_append_f32, rope_many } from './flavour';
 import {
-  ATTN_F16, ATTN_F32, ROPE_NEOX, ROPE_NORMAL, ROPE_NORMAL_PARTIAL, ROPE_TABLE_P7_D16, ROPE_TABLE_P7_D8,
+  ATTN_F16, ATTN_F32, ATTN_WINDOW_F32, ROPE_NEOX, ROPE_NORMAL, ROPE_NORMAL_PARTIAL, ROPE_TABLE_P7_D16, ROPE_TABLE_P7_D8,
 } from './goldens';
 
 const REGION: usize = 128 << 10; // 128 KiB each
@@ -44,11 +44,11 @@ function fillCaches(nPos: i32, nKv: i32, headDim: i32, cap: i32, seed: u32): u32
   return f16 ? <f64>f16_to_f32(<u32>load<u16>(cache + (<usize>i << 1))) : <f64>load<f32>(cache + (<usize>i << 2));
 }
 
-/** Two-pass f64 attention of heads [0, nHeads) over [0, nPos) of head-major caches of cap positions, written as f32 to REF. */
-function refAttention(q: usize, k: usize, v: usize, out: usize, nHeads: i32, nKvHeads: i32, headDim: i32, nPos: i32, cap: i32, scale: f32, f16: bool): void {
+/** Two-pass f64 attention of heads [0, nHeads) over [first, first + nPos) of head-major caches of cap positions, written as f32 to REF. */
+function refAttention(q: usize, k: usize, v: usize, out: usize, nHeads: i32, nKvHeads: i32, headDim: i32, nPos: i32, cap: i32, scale: f32, f16: bool, first: i32 = 0): void {
   const group = nHeads / nKvHeads;
   for (let h = 0; h < nHeads; h++) {
-    const kvOff = (h / group) * cap * headDim; // element index of the KV head's position 0
+    const kvOff = ((h / group) * cap + first) * headDim; // element index of the KV head's position `first`
     let m: f64 = -Infinity;
     for (let t = 0; t < nPos; t++) {
       let dot: f64 = 0;
@@ -151,6 +151,51 @@ function checkAttention(): void {
   }
   many = many && sameBits(OUT, OUT2, 6 * 128);
   check(many, 'attention_many over several rows equals one row at a time');
+}
+
+function checkWindow(): void {
+  // one query row at position 39 over a window of 7: positions 33..39, f32 and f16 caches
+  const sc = <f32>0.25;
+  const seed = fillUniform(Q, 8 * 16, 90, 2);
+  fillCaches(40, 2, 16, 45, seed);
+  attention_window_f32(Q, K, V, OUT, 1, 39, 8, 2, 16, 45, sc, 7, 0, 8);
+  refAttention(Q, K, V, REF, 8, 2, 16, 7, 45, sc, false, 33);
+  let ok = allClose(OUT, REF, 128, 2e-6, 1e-5);
+  attention_window_f16(Q, K16, V16, OUT, 1, 39, 8, 2, 16, 45, sc, 7, 0, 8);
+  refAttention(Q, K16, V16, REF, 8, 2, 16, 7, 45, sc, true, 33);
+  ok = ok && allClose(OUT, REF, 128, 2e-6, 1e-5);
+  check(ok, 'attention_window matches f64 attention over the last `window` positions (f32 and f16 caches)');
+
+  // a window at least as long as the context is attention_many, bit for bit
+  attention_window_f32(Q, K, V, OUT, 1, 39, 8, 2, 16, 45, sc, 40, 0, 8);
+  attention_many_f32(Q, K, V, OUT2, 1, 39, 8, 2, 16, 45, sc, 0, 8);
+  let same = sameBits(OUT, OUT2, 128);
+  attention_window_f16(Q, K16, V16, OUT, 1, 39, 8, 2, 16, 45, sc, 1000, 0, 8);
+  attention_many_f16(Q, K16, V16, OUT2, 1, 39, 8, 2, 16, 45, sc, 0, 8);
+  same = same && sameBits(OUT, OUT2, 128);
+  check(same, 'attention_window with a window past position 0 equals attention_many');
+
+  // prefill: 6 rows at positions 34..39, window 5, split at an odd work item, equal 6 one-row calls
+  fillUniform(Q, 6 * 8 * 16, 91, 2);
+  attention_window_f32(Q, K, V, OUT, 6, 34, 8, 2, 16, 45, sc, 5, 0, 13);
+  attention_window_f32(Q, K, V, OUT, 6, 34, 8, 2, 16, 45, sc, 5, 13, 48);
+  for (let t = 0; t < 6; t++) {
+    const row = <usize>t * 8 * 16 * 4;
+    attention_window_f32(Q + row, K, V, OUT2 + row, 1, 34 + t, 8, 2, 16, 45, sc, 5, 0, 8);
+  }
+  check(sameBits(OUT, OUT2, 6 * 128), 'attention_window over several rows, split, equals one row at a time');
+
+  // the golden case of checkAttention with a window of 3: positions 2..4
+  const s = fillUniform(Q, 32, 6, 1);
+  const KROWS = SRC, VROWS = SRC + 80 * 4;
+  const kEnd = fillUniform(KROWS, 80, s, 1);
+  fillUniform(VROWS, 80, kEnd, 1);
+  for (let p = 0; p < 5; p++) {
+    kv_append_f32(KROWS + (<usize>p * 64), K, p, 2, 8, 7);
+    kv_append_f32(VROWS + (<usize>p * 64), V, p, 2, 8, 7);
+  }
+  attention_window_f32(Q, K, V, OUT, 1, 4, 4, 2, 8, 7, <f32>(1.0 / Math.sqrt(8.0)), 3, 0, 4);
+  check(closeToGolden(OUT, ATTN_WINDOW_F32, 2e-6, 1e-5), 'attention_window_f32 matches the JS reference golden');
 }
 
 function checkKvAppend(): void {
@@ -260,5 +305,6 @@ export function _start(): void {
   checkRope();
   checkKvAppend();
   checkAttention();
+  checkWindow();
   finish('attn');
 }

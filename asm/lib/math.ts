@@ -67,3 +67,36 @@ const C7: f32 = 1.0 / 5040.0;
 @inline export function siluf(x: f32): f32 {
   return f32x4.extract_lane(silu4(f32x4.splat(x)), 0);
 }
+
+// tanh for GeGLU's GELU and the logit soft-cap, from exp4: tanh |x| = 1 − 2/(exp(2|x|) + 1) from 0.25
+// up (the subtraction loses at most 2 bits there), the odd Taylor polynomial to x¹³ below (its first
+// omitted term, x¹⁵·929569/638512875, is under 2^-36 of x at 0.25), the sign put back. tanh(±inf) = ±1,
+// NaN stays NaN. test/kernel-ops.test.ts measures it against Math.tanh.
+const T3: f32 = -1.0 / 3.0;
+const T5: f32 = 2.0 / 15.0;
+const T7: f32 = -17.0 / 315.0;
+const T9: f32 = 62.0 / 2835.0;
+const T11: f32 = -1382.0 / 155925.0;
+const T13: f32 = 21844.0 / 6081075.0;
+
+/** tanh of each lane of an f32x4. */
+@inline export function tanh4(x: v128): v128 {
+  const sign = v128.and(x, i32x4.splat(0x80000000));
+  const a = f32x4.abs(x);
+  const big = f32x4.sub(f32x4.splat(1.0), f32x4.div(f32x4.splat(2.0), f32x4.add(exp4(f32x4.add(a, a)), f32x4.splat(1.0))));
+  const a2 = f32x4.mul(a, a);
+  let p = f32x4.add(f32x4.mul(f32x4.splat(T13), a2), f32x4.splat(T11));
+  p = f32x4.add(f32x4.mul(p, a2), f32x4.splat(T9));
+  p = f32x4.add(f32x4.mul(p, a2), f32x4.splat(T7));
+  p = f32x4.add(f32x4.mul(p, a2), f32x4.splat(T5));
+  p = f32x4.add(f32x4.mul(p, a2), f32x4.splat(T3));
+  const small = f32x4.add(a, f32x4.mul(f32x4.mul(p, a2), a));
+  // NaN lanes compare false and take `big`, which is NaN
+  const t = v128.bitselect(small, big, f32x4.lt(a, f32x4.splat(0.25)));
+  return v128.or(t, sign);
+}
+
+/** Scalar tanh, bit for bit one lane of tanh4. */
+@inline export function tanhf1(x: f32): f32 {
+  return f32x4.extract_lane(tanh4(f32x4.splat(x)), 0);
+}

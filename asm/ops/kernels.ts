@@ -1,7 +1,8 @@
-// The `ops` kernels (docs/KERNEL-ABI.md): RMSNorm, SiLU·mul, add.
+// The `ops` kernels (docs/KERNEL-ABI.md): RMSNorm, SiLU·mul, GELU·mul, add, scale, soft-cap.
 // Pointers are byte offsets into the shared memory; every loop runs four lanes at a time and finishes
 // the last n % 4 elements one by one, with the same arithmetic as a lane.
-import { silu4, siluf } from '../lib/math';
+import { f16_to_f32, f32_to_f16 } from '../lib/f16';
+import { silu4, siluf, tanh4, tanhf1 } from '../lib/math';
 
 /** 1 / sqrt(mean(x²) + eps) as ggml computes it: f32 squares summed in f64, mean and root in f32. */
 @inline function rmsScale(x: usize, n: i32, eps: f32): f32 {
@@ -71,5 +72,59 @@ export function add(a: usize, b: usize, out: usize, n: i32): void {
   for (; i < n; i++) {
     const o = <usize>i << 2;
     store<f32>(out + o, load<f32>(a + o) + load<f32>(b + o));
+  }
+}
+
+/** out = x · s. out may be x. */
+export function scale(x: usize, out: usize, n: i32, s: f32): void {
+  const sv = f32x4.splat(s);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const o = <usize>i << 2;
+    v128.store(out + o, f32x4.mul(v128.load(x + o), sv));
+  }
+  for (; i < n; i++) {
+    const o = <usize>i << 2;
+    store<f32>(out + o, load<f32>(x + o) * s);
+  }
+}
+
+/** out = cap · tanh(x / cap) (final logit soft-capping, as ggml: a scale, tanh, a scale). out may be x. */
+export function softcap(x: usize, out: usize, n: i32, cap: f32): void {
+  const inv = <f32>1.0 / cap;
+  const iv = f32x4.splat(inv);
+  const cv = f32x4.splat(cap);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const o = <usize>i << 2;
+    v128.store(out + o, f32x4.mul(tanh4(f32x4.mul(v128.load(x + o), iv)), cv));
+  }
+  for (; i < n; i++) {
+    const o = <usize>i << 2;
+    store<f32>(out + o, tanhf1(load<f32>(x + o) * inv) * cap);
+  }
+}
+
+const SQRT_2_OVER_PI: f32 = 0.79788456080286535587989211986876;
+const GELU_COEF_A: f32 = 0.044715;
+
+/**
+ * GELU (tanh form) of x as ggml's CPU backend computes it in a GeGLU: through its f16 table, i.e. x
+ * rounded to f16, 0.5·x·(1 + tanh(√(2/π)·x·(1 + 0.044715·x²))) in f32 in ggml's order, rounded to f16;
+ * 0 for x ≤ −10 and x itself for x ≥ 10 (NaN stays NaN).
+ */
+@inline function geluF16(x: f32): f32 {
+  if (x <= -10.0) return 0;
+  if (x >= 10.0) return x;
+  const h = f16_to_f32(f32_to_f16(x));
+  const y = <f32>0.5 * h * (<f32>1.0 + tanhf1(SQRT_2_OVER_PI * h * (<f32>1.0 + GELU_COEF_A * h * h)));
+  return f16_to_f32(f32_to_f16(y));
+}
+
+/** out = gelu(gate) · up (gemma's GeGLU), gelu as geluF16. out may be gate or up. */
+export function gelu_mul(gate: usize, up: usize, out: usize, n: i32): void {
+  for (let i = 0; i < n; i++) {
+    const o = <usize>i << 2;
+    store<f32>(out + o, geluF16(load<f32>(gate + o)) * load<f32>(up + o));
   }
 }

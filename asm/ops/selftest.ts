@@ -3,10 +3,11 @@
 // written here (on deterministic inputs, with odd sizes for the SIMD tails) and against constants the
 // JS reference computed on the same inputs (asm/ops/goldens.ts). Scratch memory from SELFTEST_BASE up.
 import { check, ensureMemory, finish, SELFTEST_BASE } from '../lib/selftest';
-import { expf, exp4, siluf } from '../lib/math';
-import { add, rmsnorm_many, silu_mul } from './flavour';
+import { f16_to_f32, f32_to_f16 } from '../lib/f16';
+import { expf, exp4, siluf, tanh4, tanhf1 } from '../lib/math';
+import { add, gelu_mul, rmsnorm_many, scale, silu_mul, softcap } from './flavour';
 import { allClose, closeToGolden, fillUniform, sameBits } from '../lib/testkit';
-import { RMSNORM_37, SILU_MUL_37 } from './goldens';
+import { GELU_MUL_37, RMSNORM_37, SILU_MUL_37, SOFTCAP_37 } from './goldens';
 
 const REGION: usize = 64 << 10; // 64 KiB: room for 16384 floats
 const X: usize = SELFTEST_BASE;
@@ -126,11 +127,91 @@ function checkAdd(): void {
   check(ok, 'add is exact on n = 1, 3, 5, 63, 4097, also in place');
 }
 
+function checkTanh(): void {
+  let ok = true;
+  // a sweep of [-12, 12] through the polynomial, the exp form and the saturated range
+  for (let i = 0; i <= 240000; i++) {
+    const x = <f32>(-12.0 + <f64>i * 0.0001000037);
+    const want = Math.tanh(<f64>x);
+    ok = ok && Math.abs(<f64>tanhf1(x) - want) <= 4e-7 * Math.abs(want) + 1e-45;
+  }
+  check(ok, 'tanh within 4e-7 relative of f64 tanh over [-12, 12]');
+  check(tanhf1(Infinity) == 1 && tanhf1(-Infinity) == -1 && tanhf1(0) == 0, 'tanh(±inf) = ±1, tanh(0) = 0');
+  const nan = tanhf1(NaN);
+  check(nan != nan, 'tanh(NaN) is NaN');
+  const v = tanh4(f32x4(-3.5, 0.125, 0.3, -80.0));
+  check(f32x4.extract_lane(v, 0) == tanhf1(-3.5) && f32x4.extract_lane(v, 1) == tanhf1(0.125) &&
+    f32x4.extract_lane(v, 2) == tanhf1(0.3) && f32x4.extract_lane(v, 3) == tanhf1(-80.0), 'tanh4 lanes equal scalar tanh');
+}
+
+/** ggml's GELU through f16: f32 arithmetic in ggml's order, with f64 tanh rounded to f32 (libm's tanhf). */
+function geluRef(x: f32): f64 {
+  if (x <= -10.0) return 0;
+  if (x >= 10.0) return <f64>x;
+  const h = f16_to_f32(f32_to_f16(x));
+  const inner = <f32>0.7978845608028654 * h * (<f32>1.0 + <f32>0.044715 * h * h);
+  const y = <f32>0.5 * h * (<f32>1.0 + <f32>Math.tanh(<f64>inner));
+  return <f64>f16_to_f32(f32_to_f16(y));
+}
+
+function checkGeluMul(): void {
+  let ok = true;
+  for (let s = 0; s < SIZES.length; s++) {
+    const n = SIZES[s];
+    const seed = fillUniform(X, n, <u32>(500 + n), 12);
+    fillUniform(Y, n, seed, 2);
+    gelu_mul(X, Y, OUT, n);
+    for (let i = 0; i < n; i++) {
+      const o = <usize>i << 2;
+      store<f32>(REF + o, <f32>(geluRef(load<f32>(X + o)) * <f64>load<f32>(Y + o)));
+    }
+    // one f16 step of the GELU where the f32 tanh and f64's round to different halves
+    ok = ok && allClose(OUT, REF, n, 1e-30, 1e-3);
+  }
+  check(ok, 'gelu_mul matches f64 GELU through f16 on n = 1, 3, 5, 63, 4097');
+  store<f32>(X, -10.0);
+  store<f32>(X, 10.0, 4);
+  store<f32>(X, 1e30, 8);
+  store<f32>(X, -Infinity, 12);
+  for (let i = 0; i < 4; i++) store<f32>(Y + (<usize>i << 2), 1);
+  gelu_mul(X, Y, OUT, 4);
+  check(load<f32>(OUT) == 0 && load<f32>(OUT, 4) == 10 && load<f32>(OUT, 8) == 1e30 && load<f32>(OUT, 12) == 0, 'gelu is 0 from -10 down and x from 10 up');
+
+  const seed = fillUniform(X, 37, 3, 12);
+  fillUniform(Y, 37, seed, 2);
+  gelu_mul(X, Y, OUT, 37);
+  check(closeToGolden(OUT, GELU_MUL_37, 1e-30, 1e-3), 'gelu_mul matches the JS reference golden');
+}
+
+function checkSoftcapScale(): void {
+  let ok = true;
+  let exact = true;
+  for (let s = 0; s < SIZES.length; s++) {
+    const n = SIZES[s];
+    fillUniform(X, n, <u32>(600 + n), 80);
+    softcap(X, OUT, n, 30);
+    scale(X, REF, n, 0.375);
+    for (let i = 0; i < n; i++) {
+      const x = <f64>load<f32>(X + (<usize>i << 2));
+      ok = ok && Math.abs(<f64>load<f32>(OUT + (<usize>i << 2)) - 30 * Math.tanh(x / 30)) <= 6e-7 * Math.abs(30 * Math.tanh(x / 30)) + 1e-30;
+      exact = exact && load<f32>(REF + (<usize>i << 2)) == load<f32>(X + (<usize>i << 2)) * <f32>0.375;
+    }
+  }
+  check(ok, 'softcap matches f64 cap·tanh(x/cap) on n = 1, 3, 5, 63, 4097');
+  check(exact, 'scale is exact on n = 1, 3, 5, 63, 4097');
+  fillUniform(X, 37, 4, 80);
+  softcap(X, OUT, 37, 30);
+  check(closeToGolden(OUT, SOFTCAP_37, 1e-30, 6e-7), 'softcap matches the JS reference golden');
+}
+
 export function _start(): void {
   ensureMemory(END);
   checkExp();
+  checkTanh();
   checkRmsnorm();
   checkSiluMul();
+  checkGeluMul();
+  checkSoftcapScale();
   checkAdd();
   finish('ops');
 }

@@ -6,28 +6,30 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { ModelNotFoundError, resolveModel, userCacheDir } from '../model/resolve.js';
 import { loadCatalog } from '../model/catalog.js';
-import { SYNTH_SHAPES, synthModel } from '../model/synth.js';
+import { SYNTH_SHAPES, shapeVocabPath, synthModel } from '../model/synth.js';
 import { parseTypeName } from '../model/type-names.js';
 import { readVocabFile } from '../model/vocab-file.js';
 import { createProgress, started, type Progress } from '../obs/progress.js';
 
-/** The random-weight benchmark models: `<shape>-<type>`. */
-export const SYNTH_BENCH_MODELS = ['110m-q8_0', '110m-q4_0', '110m-f16', '110m-f32', 'tinyllama-q4_0', 'tinyllama-q8_0'];
+/** The random-weight benchmark models: `<shape>-<type>` (host/model/synth.ts SYNTH_SHAPES). */
+export const SYNTH_BENCH_MODELS = ['110m-q8_0', '110m-q4_0', '110m-f16', '110m-f32', 'tinyllama-q4_0', 'tinyllama-q8_0', 'llama-3.2-1b-q8_0', 'qwen3-0.6b-q8_0'];
 
 /** A mistake in a benchmark's input (model, tokenizer): one line, printed as a usage error. */
 export class BenchInputError extends Error {}
 
-function tokenizerPath(tokenizer?: string): string | undefined {
-  return tokenizer ?? (process.env.WISP_TOKENIZER_DIR ? join(process.env.WISP_TOKENIZER_DIR, 'llama2', 'tokenizer.bin') : undefined);
-}
+
 
 /** The file of a synthesized benchmark model, written first if it is not in the cache yet. */
 export function synthBenchModel(name: string, tokenizer?: string): string {
-  const [shape, type] = name.split('-');
+  // the type is after the last dash (shapes have dashes: llama-3.2-1b)
+  const cut = name.lastIndexOf('-');
+  const shape = name.slice(0, cut);
+  const type = name.slice(cut + 1);
   const dir = join(userCacheDir(), 'bench');
   const path = join(dir, `synth-${shape}-${type}.gguf`);
   if (existsSync(path)) return path;
-  const tok = tokenizerPath(tokenizer);
+  // the shape's own vocabulary when the machine has it (qwen3's package), else llama 2's
+  const tok = tokenizer ?? shapeVocabPath(SYNTH_SHAPES[shape]);
   if (!tok) throw new BenchInputError(`the benchmark model ${name} is written once by \`wisp synth\` from a vocabulary: pass --tokenizer PATH (a llama2.c tokenizer.bin) or set WISP_TOKENIZER_DIR`);
   if (!existsSync(tok)) throw new BenchInputError(`--tokenizer: ${tok} not found`);
   mkdirSync(dir, { recursive: true });

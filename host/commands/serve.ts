@@ -9,6 +9,7 @@ import { wispCommand } from '../invocation.js';
 import { intOption, parseOptions, UsageError } from './args.js';
 import { MODEL_HELP, resolveOrPullModel } from './model-option.js';
 import { namedProfile } from '../profiles/index.js';
+import { DEFAULT_FLOW_LIMITS } from '../mqtt/outbox.js';
 
 const HELP = `usage: wisp serve [options]
 
@@ -48,6 +49,8 @@ ${MODEL_HELP}
   limits and observability:
       --max-payload BYTES largest request (default 262144)
       --rate N            requests per second per client (default 10, burst 2N)
+      --backlog N         messages waiting for a slow client before its requests are cancelled (default 2000)
+      --backlog-max N     messages waiting before its connection is dropped (default 10000)
       --metrics-port N    HTTP /metrics and /healthz (default 9464; 0 = any free port; off = none)
       --metrics-host ADDR (default 127.0.0.1)`;
 
@@ -81,6 +84,8 @@ export async function main(argv: string[]): Promise<void> {
       insecure: { type: 'boolean' },
       fleet: { type: 'string' },
       'max-payload': { type: 'string' },
+      backlog: { type: 'string' },
+      'backlog-max': { type: 'string' },
       rate: { type: 'string' },
       'metrics-port': { type: 'string' },
       'metrics-host': { type: 'string' },
@@ -135,6 +140,7 @@ export async function main(argv: string[]): Promise<void> {
         : undefined,
       fleetGroup: v.fleet,
       maxPayloadBytes: intOption(v['max-payload'], 'max-payload', 1),
+      flow: flowOption(intOption(v.backlog, 'backlog', 1), intOption(v['backlog-max'], 'backlog-max', 1)),
       rate: rate !== undefined ? { messagesPerSecond: rate, burst: 2 * rate } : undefined,
       metricsPort,
       metricsHost: v['metrics-host'],
@@ -250,4 +256,13 @@ function banner(server: Server, o: { loadMs: number; host: string; fleet?: strin
     `  mosquitto_rr -h ${brokerHost} -p ${brokerPort} -V 5 -t ${infer} -e wisp/${server.device}/reply/cli -m '{"id":"cli","prompt":"Once upon a time","max_tokens":64,"stream":false}'`,
     'Stop with Ctrl-C.',
   ].join('\n');
+}
+
+/** --backlog / --backlog-max as the broker's flow limits (messages; the byte limits keep their defaults). */
+function flowOption(behind: number | undefined, max: number | undefined): { behindMessages?: number; maxMessages?: number } | undefined {
+  if (behind === undefined && max === undefined) return undefined;
+  const b = behind ?? DEFAULT_FLOW_LIMITS.behindMessages;
+  const m = max ?? Math.max(DEFAULT_FLOW_LIMITS.maxMessages, 5 * b);
+  if (m < b) throw new UsageError(`--backlog-max (${m}) must be at least --backlog (${b})`);
+  return { behindMessages: b, maxMessages: m };
 }

@@ -1,10 +1,10 @@
 // Opens a GGUF model for the reference engine: header, config, tokenizer, f32 weights (views for
 // F32 tensors, dequantized copies for everything else).
 import type { GGUFFile, GGUFHeaderView } from '../model/gguf/index.js';
-import type { LlamaConfig } from '../model/llama/config.js';
+import { defaultContextSize, type LlamaConfig } from '../model/llama/config.js';
 import { ModelFile } from '../model/model-file.js';
 import { createTokenizer, vocabFromMetadata, type Tokenizer } from '../model/tokenizer/index.js';
-import { checkTensorShapes, mapModelTensors } from '../model/llama/tensors.js';
+import { checkTensorShapes, mapModelTensors, partOf, type TensorSpec } from '../model/llama/tensors.js';
 import { ReferenceModel, type LlamaWeights } from './reference.js';
 
 export interface LoadedModel {
@@ -19,15 +19,16 @@ export function tokenizerFromGGUF(file: GGUFHeaderView): Tokenizer {
   return createTokenizer(vocabFromMetadata((key) => file.header.metadata.get(key)?.value));
 }
 
-/** The reference engine on a model, from its path or a ModelFile already open. */
-export function loadModel(source: string | ModelFile): LoadedModel {
+/** The reference engine on a model, from its path or a ModelFile already open; contextSize picks the RoPE factors a context that long uses (phi3). */
+export function loadModel(source: string | ModelFile, opts: { contextSize?: number } = {}): LoadedModel {
   const model = typeof source === 'string' ? ModelFile.open(source) : source;
   const path = model.path;
   const file = model.data();
   const config = model.config;
   const tokenizer = tokenizerFromGGUF(file);
   checkVocabulary(path, tokenizer, config);
-  const engine = new ReferenceModel(config, loadLlamaWeightsF32(file, config));
+  const contextSize = Math.min(opts.contextSize ?? defaultContextSize(config), config.contextLength);
+  const engine = new ReferenceModel(config, loadLlamaWeightsF32(file, config, contextSize), contextSize);
   return { path, file, config, tokenizer, engine };
 }
 
@@ -37,9 +38,9 @@ export function checkVocabulary(path: string, tokenizer: Tokenizer, config: Llam
   }
 }
 
-/** The model's tensors as f32 (host/model/llama/tensors.ts names them), checked against the config first. */
-export function loadLlamaWeightsF32(file: GGUFFile, c: LlamaConfig): LlamaWeights {
+/** The model's tensors as f32 (host/model/llama/tensors.ts names them), checked against the config first; the RoPE factors of a context of contextSize positions. */
+export function loadLlamaWeightsF32(file: GGUFFile, c: LlamaConfig, contextSize = defaultContextSize(c)): LlamaWeights {
   checkTensorShapes(file, c);
-  const f32 = (t: { name: string }) => file.tensorF32(t.name);
-  return mapModelTensors(c, { matrix: f32, vector: f32 });
+  const f32 = (t: TensorSpec) => partOf(file.tensorF32(t.name), t, t.dims[0]);
+  return mapModelTensors(c, { matrix: f32, vector: f32 }, contextSize);
 }

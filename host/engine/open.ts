@@ -191,7 +191,7 @@ export async function openModel(path: string, opts: OpenOptions = {}): Promise<O
   checkVocabulary(path, tokenizer, config);
   const base = { path, name: file.name, config, tokenizer };
   if (engine === 'reference') {
-    const m = loadModel(file);
+    const m = loadModel(file, { contextSize: opts.contextSize });
     return {
       ...base,
       model: m.engine as TokenModel<unknown>,
@@ -208,20 +208,22 @@ export async function openModel(path: string, opts: OpenOptions = {}): Promise<O
   if (engine === 'onnx') {
     // ORT intra-op threads: the profile's count is for the wasm kernels
     const threads = opts.threads ?? 1;
-    const fp = await ForwardPass.open(file, uniformTargets(config.nLayers, [{ backend: 'onnx', variant: { name: 'cpu' } }]), BACKENDS, {
+    // a block ONNX cannot build (or open) runs on the wasm kernels instead, said once in the log
+    const fp = await ForwardPass.open(file, uniformTargets(config.nLayers, [{ backend: 'onnx', variant: { name: 'cpu' } }, { backend: 'wasm' }]), BACKENDS, {
       ...sizes,
-      backends: { onnx: { threads: opts.onnxThreads ?? threads, fuse: opts.fuse ?? true } },
+      backends: { onnx: { threads: opts.onnxThreads ?? threads, fuse: opts.fuse ?? true }, wasm: { threads, kvType: opts.kvType, spinLimit: opts.spinLimit, repack: opts.repack } },
       timeOps: opts.timeOps,
       onOpTime: opts.onOpTime,
     });
     const onnx = fp.backend('onnx') as { describe?(): string } | undefined;
+    const onWasm = fp.backend('wasm') ? ` (${describePlacement(fp.placement())})` : '';
     return {
       ...base,
       model: fp,
       forward: fp,
       placement: () => fp.placement(),
       opTimes: () => fp.opTimes(),
-      description: `onnx ${onnx?.describe?.() ?? ''}, ${threadNote(threads)}`,
+      description: `onnx ${onnx?.describe?.() ?? ''}${onWasm}, ${threadNote(threads)}`,
       threads: { count: threads, reason: opts.threads !== undefined ? '--threads' : "the onnx engine's default" },
       close: () => fp.close(),
     };

@@ -1,17 +1,33 @@
 // The reference engine: a plain f32 forward pass for llama-family models, written to be read
 // beside the paper (and llama2.c's run.c). It is the oracle every kernel and backend is checked
 // against, so it favours clarity over speed: no SIMD, no threads, float64 accumulators.
-import type { LlamaConfig } from '../model/llama/config.js';
+//
+// One block is llama's, with each architecture's differences as config fields (host/model/llama/):
+//   x = embed(token) · embedScale                                          (gemma: √dim)
+//   per layer:  h = rmsnorm(x)
+//               q, k, v = Wq·h (+bq), Wk·h (+bk), Wv·h (+bv)              (qwen2: biases)
+//               q, k = rmsnorm per head (qNorm, kNorm)                     (qwen3, gemma3)
+//               q, k = RoPE(q), RoPE(k)      the layer's table: scaling, frequency factors, local base
+//               a = Wo·attention(q, K, V)    causal, over the sliding window on sliding layers (gemma3)
+//               x = x + rmsnorm(a) or x + a                                (gemma3: post-attention norm)
+//               h = rmsnorm(x)
+//               f = Wdown·(act(Wgate·h) ⊙ Wup·h)     act: SiLU, or gemma's GELU (ggml's, through f16)
+//               x = x + rmsnorm(f) or x + f                                (gemma3: post-FFN norm)
+//   logits = Wout·rmsnorm(x), soft-capped c·tanh(logits/c)                 (when the file sets c)
+import { defaultContextSize, isSlidingLayer, type LlamaConfig } from '../model/llama/config.js';
+import { layerRope, plainRope, ropeCosSin, type LayerRope } from '../model/llama/rope.js';
 import type { LayerTensors, ModelTensors } from '../model/llama/tensors.js';
+import { f16ToF32, f32ToF16 } from '../model/ggml-types.js';
 
 /**
  * One block's f32 weights (host/model/llama/tensors.ts names them), row-major, one row per output:
  * attnNorm [dim]; wq [nHeads·headDim, dim]; wk, wv [nKvHeads·headDim, dim]; optional QKV biases
- * bq, bk, bv (qwen2); wo [dim, nHeads·headDim]; ffnNorm [dim]; wGate, wUp [ffnDim, dim]; wDown [dim, ffnDim].
+ * bq, bk, bv (qwen2); optional qNorm, kNorm [headDim]; wo [dim, nHeads·headDim]; optional
+ * attnPostNorm [dim]; ffnNorm [dim]; wGate, wUp [ffnDim, dim]; wDown [dim, ffnDim]; optional ffnPostNorm [dim].
  */
 export type LayerWeights = LayerTensors<Float32Array>;
 
-/** tokenEmbd [vocab, dim], layers, outputNorm [dim], output [vocab, dim] (the same array as tokenEmbd when tied). */
+/** tokenEmbd [vocab, dim], layers, outputNorm [dim], output [vocab, dim] (the same array as tokenEmbd when tied), optional RoPE factors [ropeDim/2]. */
 export type LlamaWeights = ModelTensors<Float32Array>;
 
 /** The KV cache and scratch buffers of one sequence. */
@@ -58,15 +74,15 @@ export function softmax(x: Float32Array, n = x.length): void {
 }
 
 /**
- * Rotary position embedding on one head vector, in place. 'normal' rotates adjacent pairs
- * (x[2i], x[2i+1]); 'neox' rotates (x[i], x[i + ropeDim/2]). Dimensions past ropeDim are left alone.
+ * Rotates one head vector in place by one position's (cos, sin) pairs (host/model/llama/rope.ts).
+ * 'normal' rotates adjacent pairs (x[2i], x[2i+1]); 'neox' rotates (x[i], x[i + ropeDim/2]).
+ * Dimensions past ropeDim are left alone.
  */
-export function rope(vec: Float32Array, offset: number, pos: number, ropeDim: number, base: number, style: 'normal' | 'neox'): void {
+export function rotate(vec: Float32Array, offset: number, cs: Float32Array, ropeDim: number, style: 'normal' | 'neox'): void {
   const half = ropeDim / 2;
   for (let i = 0; i < half; i++) {
-    const theta = pos * Math.pow(base, (-2 * i) / ropeDim);
-    const cos = Math.cos(theta);
-    const sin = Math.sin(theta);
+    const cos = cs[2 * i];
+    const sin = cs[2 * i + 1];
     const a = style === 'normal' ? offset + 2 * i : offset + i;
     const b = style === 'normal' ? a + 1 : a + half;
     const x0 = vec[a];
@@ -76,8 +92,32 @@ export function rope(vec: Float32Array, offset: number, pos: number, ropeDim: nu
   }
 }
 
-function silu(x: number): number {
+/** Plain RoPE (θ_i = pos · base^(−2i/ropeDim)) on one head vector, in place. */
+export function rope(vec: Float32Array, offset: number, pos: number, ropeDim: number, base: number, style: 'normal' | 'neox'): void {
+  rotate(vec, offset, ropeCosSin(plainRope(ropeDim, base), pos), ropeDim, style);
+}
+
+export function silu(x: number): number {
   return x / (1 + Math.exp(-x));
+}
+
+/**
+ * GELU (tanh form) as ggml's CPU backend computes it in a GeGLU: x rounded to f16, then
+ * 0.5·x·(1 + tanh(√(2/π)·x·(1 + 0.044715·x²))) in f32 arithmetic in ggml's order, rounded to f16 (its
+ * 64K-entry table); 0 from −10 down and x from 10 up. In f32 because where 1 + tanh cancels (x < −3)
+ * the f32 result is what ggml's table holds, and f64 would round to another half.
+ */
+const GELU_SQRT_2_OVER_PI = Math.fround(0.7978845608028654);
+const GELU_COEF_A = Math.fround(0.044715);
+
+export function gelu(x: number): number {
+  if (x <= -10) return 0;
+  if (x >= 10) return x;
+  const f = Math.fround;
+  const h = f16ToF32(f32ToF16(x));
+  const inner = f(f(GELU_SQRT_2_OVER_PI * h) * f(1 + f(f(GELU_COEF_A * h) * h)));
+  const y = f(f(0.5 * h) * f(1 + f(Math.tanh(inner))));
+  return f16ToF32(f32ToF16(y));
 }
 
 // ---- the forward pass ----------------------------------------------------------------------
@@ -90,8 +130,11 @@ export class ReferenceModel {
   private readonly hb: Float32Array;
   private readonly hb2: Float32Array;
   private readonly scores: Float32Array;
+  /** Each layer's RoPE: the file's scaling and factors, a sliding layer's own base. */
+  private readonly ropes: LayerRope[];
 
-  constructor(readonly config: LlamaConfig, readonly weights: LlamaWeights) {
+  /** `weights` hold the RoPE factors a context of contextSize positions rotates by (host/model/llama/tensors.ts ropeFactorTensor). */
+  constructor(readonly config: LlamaConfig, readonly weights: LlamaWeights, readonly contextSize = defaultContextSize(config)) {
     const c = config;
     this.x = new Float32Array(c.dim);
     this.xb = new Float32Array(c.dim);
@@ -100,9 +143,13 @@ export class ReferenceModel {
     this.hb = new Float32Array(c.ffnDim);
     this.hb2 = new Float32Array(c.ffnDim);
     this.scores = new Float32Array(c.contextLength);
+    const s = c.ropeScaling;
+    this.ropes = Array.from({ length: c.nLayers }, (_, l) =>
+      isSlidingLayer(c, l) ? layerRope(c.ropeDim, c.ropeBaseSwa, 1, s, weights.ropeFactors) : layerRope(c.ropeDim, c.ropeBase, s.freqScale, s, weights.ropeFactors),
+    );
   }
 
-  newState(maxSeq = this.config.contextLength): RunState {
+  newState(maxSeq = this.contextSize): RunState {
     return new RunState(this.config, Math.min(maxSeq, this.config.contextLength));
   }
 
@@ -115,53 +162,70 @@ export class ReferenceModel {
     const { x, xb, q, attnOut, hb, hb2 } = this;
     const kvDim = c.nKvHeads * c.headDim;
     const groupSize = c.nHeads / c.nKvHeads; // query heads that share one KV head (GQA)
+    const act = c.ffnAct === 'gelu' ? gelu : silu;
 
-    x.set(w.tokenEmbd.subarray(token * c.dim, (token + 1) * c.dim));
+    for (let i = 0; i < c.dim; i++) x[i] = w.tokenEmbd[token * c.dim + i] * c.embedScale;
 
     for (let l = 0; l < c.nLayers; l++) {
       const lw = w.layers[l];
-      // attention: norm -> q, k, v -> RoPE -> append k, v to the cache
+      // attention: norm -> q, k, v -> per-head norms -> RoPE -> append k, v to the cache
       rmsnorm(xb, x, lw.attnNorm, c.normEps);
       const k = state.keys[l].subarray(pos * kvDim, (pos + 1) * kvDim);
       const v = state.values[l].subarray(pos * kvDim, (pos + 1) * kvDim);
       matmul(q, xb, lw.wq, c.nHeads * c.headDim, c.dim, lw.bq);
       matmul(k, xb, lw.wk, kvDim, c.dim, lw.bk);
       matmul(v, xb, lw.wv, kvDim, c.dim, lw.bv);
-      for (let h = 0; h < c.nHeads; h++) rope(q, h * c.headDim, pos, c.ropeDim, c.ropeBase, c.ropeStyle);
-      for (let h = 0; h < c.nKvHeads; h++) rope(k, h * c.headDim, pos, c.ropeDim, c.ropeBase, c.ropeStyle);
+      if (lw.qNorm && lw.kNorm) {
+        for (let h = 0; h < c.nHeads; h++) headNorm(q, h * c.headDim, c.headDim, lw.qNorm, c.normEps);
+        for (let h = 0; h < c.nKvHeads; h++) headNorm(k, h * c.headDim, c.headDim, lw.kNorm, c.normEps);
+      }
+      const cs = ropeCosSin(this.ropes[l], pos);
+      for (let h = 0; h < c.nHeads; h++) rotate(q, h * c.headDim, cs, c.ropeDim, c.ropeStyle);
+      for (let h = 0; h < c.nKvHeads; h++) rotate(k, h * c.headDim, cs, c.ropeDim, c.ropeStyle);
 
-      // causal attention of each query head over positions 0..pos of its KV head
+      // causal attention of each query head over its KV head's positions: all of 0..pos, or the
+      // last slidingWindow of them (the query's own included) on a sliding layer
+      const first = isSlidingLayer(c, l) ? Math.max(0, pos - c.slidingWindow + 1) : 0;
       for (let h = 0; h < c.nHeads; h++) {
         const kvOffset = Math.floor(h / groupSize) * c.headDim;
         const qOffset = h * c.headDim;
         const scores = this.scores;
-        for (let t = 0; t <= pos; t++) {
-          const keys = state.keys[l];
+        const keys = state.keys[l];
+        for (let t = first; t <= pos; t++) {
           let dot = 0;
           for (let i = 0; i < c.headDim; i++) dot += q[qOffset + i] * keys[t * kvDim + kvOffset + i];
-          scores[t] = dot / Math.sqrt(c.headDim);
+          scores[t - first] = dot * c.attnScale;
         }
-        softmax(scores, pos + 1);
+        softmax(scores, pos + 1 - first);
         for (let i = 0; i < c.headDim; i++) {
           let acc = 0;
-          for (let t = 0; t <= pos; t++) acc += scores[t] * state.values[l][t * kvDim + kvOffset + i];
+          for (let t = first; t <= pos; t++) acc += scores[t - first] * state.values[l][t * kvDim + kvOffset + i];
           attnOut[qOffset + i] = acc;
         }
       }
       matmul(xb, attnOut, lw.wo, c.dim, c.nHeads * c.headDim);
+      if (lw.attnPostNorm) rmsnorm(xb, xb, lw.attnPostNorm, c.normEps);
       for (let i = 0; i < c.dim; i++) x[i] += xb[i];
 
-      // feed-forward: norm -> SwiGLU (silu(gate) * up) -> down -> residual
+      // feed-forward: norm -> act(gate) * up -> down -> (post-norm) -> residual
       rmsnorm(xb, x, lw.ffnNorm, c.normEps);
       matmul(hb, xb, lw.wGate, c.ffnDim, c.dim);
       matmul(hb2, xb, lw.wUp, c.ffnDim, c.dim);
-      for (let i = 0; i < c.ffnDim; i++) hb[i] = silu(hb[i]) * hb2[i];
+      for (let i = 0; i < c.ffnDim; i++) hb[i] = act(hb[i]) * hb2[i];
       matmul(xb, hb, lw.wDown, c.dim, c.ffnDim);
+      if (lw.ffnPostNorm) rmsnorm(xb, xb, lw.ffnPostNorm, c.normEps);
       for (let i = 0; i < c.dim; i++) x[i] += xb[i];
     }
 
     rmsnorm(x, x, w.outputNorm, c.normEps);
     matmul(state.logits, x, w.output, c.vocabSize, c.dim);
+    if (c.logitSoftcap > 0) for (let i = 0; i < c.vocabSize; i++) state.logits[i] = c.logitSoftcap * Math.tanh(state.logits[i] / c.logitSoftcap);
     return state.logits;
   }
+}
+
+/** RMSNorm of one head vector in place (qwen3's and gemma3's q and k norms). */
+function headNorm(v: Float32Array, offset: number, n: number, weight: Float32Array, eps: number): void {
+  const head = v.subarray(offset, offset + n);
+  rmsnorm(head, head, weight, eps);
 }

@@ -6,7 +6,8 @@ import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { configFromShape } from './llama/config.js';
 import { embeddingTensor, headTensors, layerTensors, type LayerTensors } from './llama/tensors.js';
 
-type LayerRole = Exclude<keyof LayerTensors<unknown>, 'bq' | 'bk' | 'bv'>;
+/** The roles of a llama2.c block: llama's, none of the optional ones. */
+type LayerRole = Extract<keyof LayerTensors<unknown>, 'attnNorm' | 'wq' | 'wk' | 'wv' | 'wo' | 'ffnNorm' | 'wGate' | 'wDown' | 'wUp'>;
 /** The order llama2.c's export writes a block's tensors in (each stacked over the layers). */
 const FILE_ORDER: readonly LayerRole[] = ['attnNorm', 'wq', 'wk', 'wv', 'wo', 'ffnNorm', 'wGate', 'wDown', 'wUp'];
 /** The order llama.cpp's converter writes them in, per layer (wisp convert writes the same file). */

@@ -13,6 +13,7 @@ import type { Duplex } from 'node:stream';
 import { createServer as createTlsServer } from 'node:tls';
 import { WebSocketServer, createWebSocketStream } from 'ws';
 import { checkDeviceName, isInferTopic, mayReceive, publishDenial, subscribeDenial, type Identity } from './acl.js';
+import { patchAedes, type DeliveryControl } from './aedes-patches.js';
 import { CONNACK, authenticate, type LoginRefusal } from './auth.js';
 import {
   DEFAULT_LOGIN_BACKOFF,
@@ -24,6 +25,7 @@ import {
   type LoginBackoffPolicy,
   type RateLimit,
 } from './limits.js';
+import type { Backlog, FlowLimits } from './outbox.js';
 import type { UserTable } from './users.js';
 
 export type { Identity } from './acl.js';
@@ -61,6 +63,8 @@ export interface BrokerOptions {
   loginBackoff?: LoginBackoffPolicy;
   /** Counts refused and delayed logins (ServiceMetrics fits). */
   metrics?: BrokerMetrics;
+  /** Per-client backlog limits (outbox.ts): when a client is behind, and when it is dropped. */
+  flow?: Partial<FlowLimits>;
   log?: BrokerLogger;
 }
 
@@ -69,6 +73,13 @@ export interface BrokerMetrics {
   /** A login waited this long (back-off after failures) before its credentials were checked. */
   loginDelayed(seconds: number): void;
 }
+
+/**
+ * What became of a client's session when its connection ended: `ends` with the connection
+ * (MQTT 5 Session Expiry 0, 3.1.1 clean session), `kept` for a later connection (until it expires),
+ * `taken_over` by a new connection with the same client id.
+ */
+export type SessionFate = 'ends' | 'kept' | 'taken_over';
 
 /** Why onLimited fired. */
 export type LimitReason = 'rate_limited' | 'payload_too_large';
@@ -112,11 +123,21 @@ export interface EmbeddedBroker {
   limitOf(packet: PublishPacket): LimitReason | undefined;
   /** The wait the login back-off gives the next CONNECT from `address` as `user` now, in ms. */
   loginDelay(address: string, user?: string): number;
+  /** Flow control: limits, counters, and what waits for a client. */
+  readonly delivery: DeliveryControl;
   /**
    * Called after a client's connection is gone (its requests can be cancelled). `clean`: the client
-   * sent DISCONNECT (it left on purpose) rather than losing its connection; `who`: its identity.
+   * sent DISCONNECT (it left on purpose) rather than losing its connection; `who`: its identity;
+   * `session`: what became of its session.
    */
-  onClientDisconnect(cb: (clientId: string, clean: boolean, who: Identity | undefined) => void): void;
+  onClientDisconnect(cb: (clientId: string, clean: boolean, who: Identity | undefined, session: SessionFate) => void): void;
+  /**
+   * Called when a session kept for an offline client ends: its expiry interval passed, or a new
+   * connection with that client id started clean. `who`: the identity the session belonged to.
+   */
+  onSessionEnd(cb: (clientId: string, who: Identity | undefined, why: 'expired' | 'replaced') => void): void;
+  /** Called when more is waiting for a client (connected, or its kept session) than the flow limits allow. */
+  onClientBehind(cb: (clientId: string, who: Identity | undefined, backlog: Backlog) => void): void;
   /**
    * Called when a client's publish is dropped for a limit; `packet` is the dropped publish
    * (absent when the connection was cut for a packet over the size limit).
@@ -181,7 +202,11 @@ export async function startBroker(opts: BrokerOptions): Promise<EmbeddedBroker> 
   const connected = new Map<string, { client: Client; identity: Identity }>();
   const limiter = opts.ratePerClient ? new RateLimiter(opts.ratePerClient) : undefined;
   const throttle = new LogThrottle();
-  const disconnectCallbacks: ((clientId: string, clean: boolean, who: Identity | undefined) => void)[] = [];
+  const disconnectCallbacks: ((clientId: string, clean: boolean, who: Identity | undefined, session: SessionFate) => void)[] = [];
+  const sessionEndCallbacks: ((clientId: string, who: Identity | undefined, why: 'expired' | 'replaced') => void)[] = [];
+  const behindCallbacks: ((clientId: string, who: Identity | undefined, backlog: Backlog) => void)[] = [];
+  /** Client ids whose session outlived their last connection, and whose it was. */
+  const keptSessions = new Map<string, Identity | undefined>();
   /** Publishes let through over a limit (see limitOf). */
   const limitedPackets = new WeakSet<PublishPacket>();
   /** The remote address of each connection (a WebSocket's comes from its HTTP request). */
@@ -194,11 +219,15 @@ export async function startBroker(opts: BrokerOptions): Promise<EmbeddedBroker> 
   const principal = (who: Identity) => (who.username !== undefined ? `user:${who.username}` : `client:${who.clientId}`);
 
   function limited(clientId: string, reason: LimitReason, packet?: PublishPacket): void {
-    for (const cb of limitedCallbacks) {
+    notify(limitedCallbacks, 'onLimited', clientId, reason, packet);
+  }
+
+  function notify<A extends unknown[]>(callbacks: Array<(...args: A) => void>, name: string, ...args: A): void {
+    for (const cb of callbacks) {
       try {
-        cb(clientId, reason, packet);
+        cb(...args);
       } catch (err) {
-        log('error', 'onLimited callback threw', { err: (err as Error).message });
+        log('error', `${name} callback threw`, { err: (err as Error).message });
       }
     }
   }
@@ -320,7 +349,21 @@ export async function startBroker(opts: BrokerOptions): Promise<EmbeddedBroker> 
     },
   });
 
+  // a connected client's backlog, or its kept session's while it is away
+  const behind = (clientId: string, backlog: Backlog) => notify(behindCallbacks, 'onClientBehind', clientId, connected.get(clientId)?.identity ?? keptSessions.get(clientId), backlog);
+  const delivery = patchAedes(aedes, { behind, log }, opts.flow);
+  aedes.on('sessionExpired', (client: Client) => {
+    keptSessions.delete(client.id);
+    notify(sessionEndCallbacks, 'onSessionEnd', client.id, identities.get(client), 'expired' as const);
+  });
+
   aedes.on('client', (client: Client) => {
+    // Clean Start discards a kept session ([MQTT-3.1.2-4]); without it the session resumes
+    const kept = keptSessions.has(client.id) ? { who: keptSessions.get(client.id) } : undefined;
+    keptSessions.delete(client.id);
+    if (kept && (client as Client & { _cleanStart?: boolean })._cleanStart) {
+      notify(sessionEndCallbacks, 'onSessionEnd', client.id, kept.who, 'replaced' as const);
+    }
     const identity = identities.get(client) ?? { clientId: client.id, role: 'anonymous' as const };
     connected.set(client.id, { client, identity });
     stats.connected = connected.size;
@@ -334,13 +377,9 @@ export async function startBroker(opts: BrokerOptions): Promise<EmbeddedBroker> 
     log('debug', 'client disconnected', { clientId: client.id, reasonCode: client.disconnectReasonCode });
     // aedes sets _disconnected when a DISCONNECT packet arrived (its types leave the field out)
     const clean = (client as Client & { _disconnected?: boolean })._disconnected === true;
-    for (const cb of disconnectCallbacks) {
-      try {
-        cb(client.id, clean, who);
-      } catch (err) {
-        log('error', 'onClientDisconnect callback threw', { err: (err as Error).message });
-      }
-    }
+    const session = sessionFate(aedes, client);
+    if (session === 'kept') keptSessions.set(client.id, who);
+    notify(disconnectCallbacks, 'onClientDisconnect', client.id, clean, who, session);
   });
   const onClientError = (client: Client | null, err: Error & { size?: number; maximumPacketSize?: number }) => {
     if (err.maximumPacketSize !== undefined) {
@@ -451,10 +490,22 @@ export async function startBroker(opts: BrokerOptions): Promise<EmbeddedBroker> 
       const clientId = (packet as { clientId?: string }).clientId;
       return clientId === undefined ? undefined : connected.get(clientId)?.identity;
     },
+    delivery,
     limitOf: (packet) => (limitedPackets.has(packet) ? 'rate_limited' : undefined),
     loginDelay: (address, user) => backoff.delay(address, user),
     onClientDisconnect: (cb) => void disconnectCallbacks.push(cb),
+    onSessionEnd: (cb) => void sessionEndCallbacks.push(cb),
+    onClientBehind: (cb) => void behindCallbacks.push(cb),
     onLimited: (cb) => void limitedCallbacks.push(cb),
     close,
   };
+}
+
+/** What becomes of a client's session as its connection ends (aedes.scheduleSessionExpiry's rule). */
+function sessionFate(aedes: Aedes, client: Client): SessionFate {
+  // a new connection with this id is taking the session over (aedes marks it while the old one closes)
+  if ((aedes as Aedes & { _takingOver?: Set<string> })._takingOver?.has(client.id)) return 'taken_over';
+  // MQTT 5: the Session Expiry Interval (a DISCONNECT may have changed it); 3.1.x: the clean flag
+  if (client.version === 5) return client.sessionExpiryInterval > 0 ? 'kept' : 'ends';
+  return client.clean ? 'ends' : 'kept';
 }

@@ -21,7 +21,7 @@ export interface ReplierOptions {
 }
 
 export class Replier {
-  private readonly pending = new Set<Promise<void>>();
+  private readonly pending = new Map<Promise<void>, number>(); // reply being published -> when it was sent
 
   constructor(private readonly o: ReplierOptions) {}
 
@@ -62,12 +62,20 @@ export class Replier {
       .publish(reply.topic, JSON.stringify(body), { qos: 1, correlationData: reply.correlationData })
       .catch((err: Error) => this.o.log.error({ topic: reply.topic, err: err.message }, 'reply not published'))
       .finally(() => this.pending.delete(p));
-    this.pending.add(p);
+    this.pending.set(p, performance.now());
   }
 
   /** Resolves when every reply sent so far is published (or failed). */
   settled(): Promise<unknown> {
-    return Promise.allSettled([...this.pending]);
+    return Promise.allSettled([...this.pending.keys()]);
+  }
+
+  /** How long the oldest reply not yet taken by the broker has waited, in ms (0: none waits). */
+  oldestWaitMs(): number {
+    const now = performance.now();
+    let oldest = now;
+    for (const t of this.pending.values()) oldest = Math.min(oldest, t);
+    return now - oldest;
   }
 }
 

@@ -39,6 +39,8 @@ export interface ServerOptions extends OpenOptions {
   maxPayloadBytes?: number;
   /** Requests per client (per user with a users table); default 10/s, burst 20. */
   rate?: RateLimit;
+  /** Embedded broker: per-client backlog limits (host/mqtt/outbox.ts DEFAULT_FLOW_LIMITS). */
+  flow?: BrokerOptions['flow'];
   /** /healthz says 503 when the scheduler has work and no step ended for this long (default 120 s). */
   stallAfterMs?: number;
   /** HTTP /metrics + /healthz port; undefined = none, 0 = any free port. */
@@ -104,11 +106,13 @@ export async function startServer(o: ServerOptions): Promise<Server> {
       // a request of up to 16 MiB is read and answered payload_too_large; bigger cuts the connection
       maxPacketBytes: 16 * 1024 * 1024,
       ratePerClient: rate,
+      flow: o.flow,
       loginBackoff: o.loginBackoff,
       metrics,
       log,
     });
     const b = broker;
+    metrics.observeDelivery(() => b.delivery.stats);
     cleanup.push(() => b.close());
     transport = new EmbeddedTransport(b);
   }

@@ -12,6 +12,7 @@ import { Replier, salvage } from './replies.js';
 import { RequestBook, ownerOf } from './requests.js';
 import { RateLimiter, type RateLimit } from './limits.js';
 import type { LimitReason } from './broker.js';
+import type { Backlog } from './outbox.js';
 import type { ConnectionChange, InboundMessage, Transport } from './transport.js';
 
 export type { ServedModel } from './handlers/index.js';
@@ -51,6 +52,11 @@ class ShutdownError extends Error {
 /** The largest request accepted unless --max-payload says otherwise. */
 export const DEFAULT_MAX_REQUEST_BYTES = 256 * 1024;
 export const DEFAULT_STALL_AFTER_MS = 120_000;
+/**
+ * A reply is taken by the broker within milliseconds; one that waits this long (or stallAfterMs, if
+ * shorter) means delivery is stuck, as it was behind a client that stopped reading (outbox.ts).
+ */
+export const DELIVERY_STALL_MS = 30_000;
 
 export class InferenceService {
   private readonly device: string;
@@ -110,6 +116,7 @@ export class InferenceService {
       {
         message: (m) => dispatch(this.context, m),
         clientGone: (clientId, user) => this.onClientGone(clientId, user),
+        clientBehind: (clientId, user, backlog) => this.onClientBehind(clientId, user, backlog),
         dropped: (m, reason) => this.onDropped(m, reason),
         connection: (change) => this.onConnection(change),
       },
@@ -148,11 +155,16 @@ export class InferenceService {
     const pending = this.scheduler.queued + this.scheduler.activeCount > 0;
     const quietMs = pending ? performance.now() - this.lastProgress : 0;
     const stalled = quietMs > (this.opts.stallAfterMs ?? DEFAULT_STALL_AFTER_MS);
+    const deliveryLimitMs = Math.min(this.opts.stallAfterMs ?? DEFAULT_STALL_AFTER_MS, DELIVERY_STALL_MS);
+    const replyWaitMs = this.replies.oldestWaitMs();
+    const brokerStall = this.opts.transport.deliveryStall?.(deliveryLimitMs);
     const problems = [
       ...(!this.started ? ['not started'] : []),
       ...(this.stopped ? ['stopping'] : []),
       ...(serving && !connected ? [`broker connection down since ${this.broker.since}${this.broker.reason ? ` (${this.broker.reason})` : ''}`] : []),
       ...(stalled ? [`scheduler stalled: no step ended for ${Math.round(quietMs / 1000)} s with ${this.scheduler.queued} queued, ${this.scheduler.activeCount} active`] : []),
+      ...(replyWaitMs > deliveryLimitMs ? [`replies stalled: one has waited ${Math.round(replyWaitMs / 1000)} s for the broker`] : []),
+      ...(brokerStall ? [`broker stalled: ${brokerStall}`] : []),
     ];
     return {
       ok: problems.length === 0,
@@ -160,6 +172,7 @@ export class InferenceService {
         ...this.statusPayload(serving),
         broker: { connected, since: this.broker.since, ...(this.broker.reason ? { reason: this.broker.reason } : {}) },
         scheduler: { stalled, ms_since_progress: Math.round(quietMs) },
+        delivery: { stalled: replyWaitMs > deliveryLimitMs || brokerStall !== undefined, oldest_reply_wait_ms: Math.round(replyWaitMs) },
         ...(problems.length > 0 ? { problems } : {}),
       },
     };
@@ -180,6 +193,13 @@ export class InferenceService {
     const owner = ownerOf(clientId, user);
     const n = this.scheduler.cancelClient(owner.key);
     if (n > 0) this.opts.log.info({ client: owner.key, cancelled: n }, 'client disconnected: its requests are cancelled');
+  }
+
+  /** The broker holds more for this client than it reads (outbox.ts): end its requests (their finals still queue). */
+  private onClientBehind(clientId: string, user: string | undefined, backlog: Backlog): void {
+    const owner = ownerOf(clientId, user);
+    const n = this.scheduler.cancelClient(owner.key);
+    if (n > 0) this.opts.log.warn({ client: owner.key, cancelled: n, waiting: backlog }, 'client falls behind reading its replies: its requests are cancelled');
   }
 
   /** The external broker's connection went down or came back: logged, and /healthz follows it. */

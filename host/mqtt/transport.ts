@@ -6,6 +6,7 @@ import type { AedesPublishPacket, Client as AedesClient, PublishPacket } from 'a
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { topicMatches } from './acl.js';
 import type { EmbeddedBroker, LimitReason } from './broker.js';
+import type { Backlog } from './outbox.js';
 import type { Role } from './users.js';
 
 export interface InboundMessage {
@@ -38,8 +39,13 @@ export interface OutboundOptions {
 
 export interface TransportHandlers {
   message(m: InboundMessage): void;
-  /** A client's connection was lost (embedded broker only); `user`: who was logged in on it. */
+  /**
+   * A client's connection was lost and its session with it, or its kept session ended (embedded
+   * broker only); `user`: who was logged in on it.
+   */
   clientGone(clientId: string, user: string | undefined): void;
+  /** More is waiting for a client than it reads (embedded broker only): stop producing for it. */
+  clientBehind(clientId: string, user: string | undefined, backlog: Backlog): void;
   /** The broker refused a publish for a limit before it reached the service (embedded broker only). */
   dropped(m: InboundMessage, reason: LimitReason): void;
   /** The connection to an external broker went down or came back (not called for the first connect). */
@@ -63,6 +69,8 @@ export interface Transport {
   readonly knowsClients: boolean;
   /** Whether messages flow now (an external broker's connection can drop and come back). */
   readonly connected: boolean;
+  /** Why the broker is not delivering, when messages have waited `limitMs` (embedded broker only). */
+  deliveryStall?(limitMs: number): string | undefined;
   start(handlers: TransportHandlers, subscriptions: string[]): Promise<void>;
   publish(topic: string, payload: string, opts?: OutboundOptions): Promise<void>;
   close(): Promise<void>;
@@ -80,6 +88,10 @@ export class EmbeddedTransport implements Transport {
     this.description = `embedded broker on ${broker.url}`;
   }
 
+  deliveryStall(limitMs: number): string | undefined {
+    return this.broker.delivery.stallReason(limitMs);
+  }
+
   async start(handlers: TransportHandlers, subscriptions: string[]): Promise<void> {
     this.onPublish = (packet, client) => {
       // our own publishes have no client
@@ -90,10 +102,18 @@ export class EmbeddedTransport implements Transport {
       handlers.message(this.inbound(packet, client.id));
     };
     this.broker.aedes.on('publish', this.onPublish);
-    // a client that sent DISCONNECT left on purpose: its requests go on (mosquitto_pub + mosquitto_sub
-    // work that way); a connection that is lost takes its requests with it
-    this.broker.onClientDisconnect((clientId, clean, who) => {
-      if (!clean && !this.detached) handlers.clientGone(clientId, who?.username);
+    // docs/PROTOCOL.md "When a client goes away": a client that sent DISCONNECT left on purpose, its
+    // requests go on (mosquitto_pub + mosquitto_sub work that way); a lost connection takes its
+    // requests with it only if its session ends with it; a kept session keeps them until it expires
+    // or is replaced
+    this.broker.onClientDisconnect((clientId, clean, who, session) => {
+      if (!clean && session === 'ends' && !this.detached) handlers.clientGone(clientId, who?.username);
+    });
+    this.broker.onSessionEnd((clientId, who) => {
+      if (!this.detached) handlers.clientGone(clientId, who?.username);
+    });
+    this.broker.onClientBehind((clientId, who, backlog) => {
+      if (!this.detached) handlers.clientBehind(clientId, who?.username, backlog);
     });
     this.broker.onLimited((clientId, reason, packet) => {
       if (packet && !this.detached) handlers.dropped(this.inbound(packet, clientId), reason);

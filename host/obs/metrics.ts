@@ -45,6 +45,13 @@ const BATCH_BUCKETS = [1, 2, 3, 4, 6, 8, 12, 16, 32];
 // the login back-off: half a second .. its 30 s default cap
 const LOGIN_DELAY_BUCKETS = [0.5, 1, 2, 4, 8, 16, 30, 60];
 
+/** The embedded broker's delivery counters (a structural copy of DeliveryStats: obs/ knows no mqtt/). */
+export interface DeliveryCounts {
+  behind: number;
+  overflows: number;
+  dropped: Record<string, number>;
+}
+
 export class ServiceMetrics {
   readonly registry = new Registry();
   readonly contentType: string = this.registry.contentType;
@@ -63,6 +70,7 @@ export class ServiceMetrics {
   private readonly loginDelay: Histogram;
   private load: () => Load = () => ({ queued: 0, active: 0 });
   private brokerUp: () => boolean = () => false;
+  private delivery: () => DeliveryCounts | undefined = () => undefined;
 
   constructor(opts: ServiceMetricsOptions = {}) {
     const registers = [this.registry];
@@ -80,6 +88,23 @@ export class ServiceMetrics {
     new Gauge({ name: 'wisp_broker_connected', help: '1 while the service is connected to its broker (the embedded one: always, once started)', registers, collect() {
       this.set(metrics.brokerUp() ? 1 : 0);
     } });
+    // the embedded broker's delivery counters (host/mqtt/aedes-patches.ts), read at each scrape
+    const deliveryCounter = (name: string, help: string, read: (d: DeliveryCounts) => Record<string, number>, label?: string) => {
+      const seen = new Map<string, number>();
+      new Counter({ name, help, labelNames: label ? [label] : [], registers, collect() {
+        const d = metrics.delivery();
+        if (!d) return;
+        for (const [key, value] of Object.entries(read(d))) {
+          const delta = value - (seen.get(key) ?? 0);
+          if (delta > 0) label ? this.inc({ [label]: key }, delta) : this.inc(delta);
+          else if (!seen.has(key)) label ? this.inc({ [label]: key }, 0) : this.inc(0);
+          seen.set(key, value);
+        }
+      } });
+    };
+    deliveryCounter('wisp_delivery_behind_total', 'Times a client (live or kept session) fell behind the backlog limit; its requests were cancelled', (d) => ({ '': d.behind }));
+    deliveryCounter('wisp_delivery_overflows_total', 'Connections dropped for a backlog over the max limit', (d) => ({ '': d.overflows }));
+    deliveryCounter('wisp_delivery_dropped_total', 'Messages a client did not get, by reason', (d) => d.dropped, 'reason');
     this.loginRefusals = new Counter({ name: 'wisp_login_refusals_total', help: 'MQTT CONNECTs refused by the embedded broker, by reason', labelNames: ['reason'], registers });
     for (const reason of LOGIN_REFUSALS) this.loginRefusals.inc({ reason }, 0);
     this.loginDelay = new Histogram({ name: 'wisp_login_delay_seconds', help: 'Back-off a login waited after failed ones (from its address or for its user) before its password was checked', buckets: LOGIN_DELAY_BUCKETS, registers });
@@ -107,6 +132,11 @@ export class ServiceMetrics {
   /** Where wisp_broker_connected reads from at each scrape. */
   observeBroker(connected: () => boolean): void {
     this.brokerUp = connected;
+  }
+
+  /** Where the wisp_delivery_* counters read the embedded broker's delivery stats at each scrape. */
+  observeDelivery(stats: () => DeliveryCounts | undefined): void {
+    this.delivery = stats;
   }
 
   loginRefused(reason: LoginRefusalReason): void {

@@ -55,6 +55,15 @@ function write(rel, parts) {
   const [up] = fillUniform(N, s2, 2);
   ops.siluMul(gate, up, out, N);
   parts.push(constant('SILU_MUL_37', 'silu_mul(gate = fill(37, seed 2, ×16), up = fill(37, next, ×2))', bits(out)));
+
+  const [g3, s3] = fillUniform(N, 3, 12);
+  const [u3] = fillUniform(N, s3, 2);
+  ops.geluMul(g3, u3, out, N);
+  parts.push(constant('GELU_MUL_37', 'gelu_mul(gate = fill(37, seed 3, ×12), up = fill(37, next, ×2))', bits(out)));
+
+  const [x4] = fillUniform(N, 4, 80);
+  ops.softcap(x4, out, N, 30);
+  parts.push(constant('SOFTCAP_37', 'softcap(x = fill(37, seed 4, ×80), cap 30)', bits(out)));
   write('asm/ops/goldens.ts', parts);
 }
 
@@ -96,5 +105,7 @@ function write(rel, parts) {
   parts.push(constant('ATTN_F32', 'attention_many_f32(q = fill(32, seed 6), one row at position 4; k rows = fill(80, next), v rows = fill(80, next) appended at positions 0..4 of caches of cap 7; 4 heads, 2 KV heads, headDim 8)', bits(out)));
   attn.attentionManyF16(q, k16, v16, out, shape, 1, nPos - 1, cap);
   parts.push(constant('ATTN_F16', 'attention_many_f16: the same with k and v stored by kv_append_f16', bits(out)));
+  attn.attentionWindow(q, k, v, out, shape, 1, nPos - 1, cap, 3);
+  parts.push(constant('ATTN_WINDOW_F32', 'attention_window_f32: the ATTN_F32 case over a window of 3 (positions 2..4)', bits(out)));
   write('asm/attn/goldens.ts', parts);
 }

@@ -23,7 +23,7 @@ import { checkTensorShapes, embeddingTensor } from '../../model/llama/tensors.js
 import { runGraph, runNames } from './graphs.js';
 import { MAX_MODEL_BYTES } from './proto.js';
 import { openSession, type ProviderSpec } from './session.js';
-import { attentionWeights, ffnWeights, headWeights } from './weights.js';
+import { attentionWeights, ffnWeights, headWeights, ropeFactorWeights } from './weights.js';
 
 export interface OnnxOptions {
   /** ORT intra-op threads per session (default: ORT's, one per core). */
@@ -155,6 +155,8 @@ export class OnnxBackend implements Backend<OnnxSequenceState> {
     }
     const { data, rowBytes: rb, dequantize } = this.embedding;
     tokens.forEach((t, i) => dequantize(data.subarray(t * rb, (t + 1) * rb), x.subarray(i * dim, (i + 1) * dim), dim));
+    const s = this.config.embedScale;
+    if (s !== 1) for (let i = 0; i < tokens.length * dim; i++) x[i] = Math.fround(x[i] * s);
   }
 
   /** x + attention for each segment's rows, over that sequence's cache of this layer (appending its new keys and values). */
@@ -205,7 +207,12 @@ export class OnnxBackend implements Backend<OnnxSequenceState> {
   private async build(run: readonly Block[]): Promise<Array<{ blocks: Block[]; bytes: Uint8Array; what: string } | Error>> {
     const c = this.config;
     const file = this.file!;
-    const weights = { attention: (l: number) => attentionWeights(file, c, l), ffn: (l: number) => ffnWeights(file, c, l), head: () => headWeights(file, c) };
+    const weights = {
+      attention: (l: number) => attentionWeights(file, c, l),
+      ffn: (l: number) => ffnWeights(file, c, l),
+      head: () => headWeights(file, c),
+      ropeFactors: () => ropeFactorWeights(file, c, this.ctx.contextSize),
+    };
     const what = runName(run, c.nLayers);
     const g = runGraph(c, this.ctx.contextSize, run, weights, what.replace(/\W+/g, '_'));
     if (g.weightBytes <= MAX_MODEL_BYTES) return [{ blocks: [...run], bytes: g.encode(), what }];

@@ -1,22 +1,28 @@
-// The llama blocks as ONNX subgraphs, in the reference engine's step names. Each builder appends
-// nodes to a GraphBuilder, and runGraph chains the blocks of one run (one block, or consecutive
-// blocks fused into one session) into one model.
+// The llama-family blocks as ONNX subgraphs, in the reference engine's step names, with each
+// architecture's differences as the config says (per-head q/k norms, post-norms, GeGLU, sliding
+// window, soft-cap; RoPE scaling and frequency factors are in the cos/sin tables). Each builder
+// appends nodes to a GraphBuilder, and runGraph chains the blocks of one run (one block, or
+// consecutive blocks fused into one session) into one model.
 //
 // Activations are 2-D [n, dim] (n tokens of one sequence). The KV cache is position-major
 // [positions, kvDim] per layer: the graph reads the cache's first pos0 rows as an input (a view,
 // no copy), and returns the n new K (after RoPE) and V rows, which the caller appends.
-import type { LlamaConfig } from '../../model/llama/config.js';
+import { isSlidingLayer, type LlamaConfig } from '../../model/llama/config.js';
+import { layerRope, ropeCosSin, type LayerRope } from '../../model/llama/rope.js';
 import { DataType, GraphBuilder } from './proto.js';
 import { linear, type AttentionWeights, type FfnWeights, type HeadWeights } from './weights.js';
 
-/** Values every attention block of one graph shares: positions, RoPE tables, the causal mask. */
+/** Values every attention block of one graph shares: positions, RoPE tables, the causal masks. */
 export interface AttentionContext {
   /** int64 [1, n]: the positions pos0..pos0+n-1. */
   positions: string;
-  cos: string;
-  sin: string;
+  /** The tables of the full-attention layers and of the sliding ones (their own RoPE). */
+  rope: { cos: string; sin: string };
+  ropeSwa?: { cos: string; sin: string };
   /** float [n*group, T] (rows in the order of the stacked query heads): 0 where the key position is at most the query's, else a large negative number. */
   mask: string;
+  /** The same, also masking keys `slidingWindow` or more positions before the query (sliding layers). */
+  maskSwa?: string;
 }
 
 /** Masked scores: far below any real score, finite so no provider has to handle inf - inf. */
@@ -27,16 +33,17 @@ export function rmsnorm(g: GraphBuilder, c: LlamaConfig, x: string, weight: Floa
   return g.op('SimplifiedLayerNormalization', [x, w], { axis: { i: -1 }, epsilon: { f: c.normEps }, stash_type: { i: 1 } }, { name });
 }
 
-/** cos/sin tables [contextSize, ropeDim/2] for RotaryEmbedding: theta = pos * base^(-2i/ropeDim), as the reference. */
-export function ropeTables(c: LlamaConfig, contextSize: number): { cos: Float32Array; sin: Float32Array } {
-  const half = c.ropeDim / 2;
+/** cos/sin tables [contextSize, ropeDim/2] for RotaryEmbedding: a layer's RoPE (host/model/llama/rope.ts, the magnitude included), as the reference rotates by. */
+export function ropeTables(r: LayerRope, contextSize: number): { cos: Float32Array; sin: Float32Array } {
+  const half = r.dim / 2;
   const cos = new Float32Array(contextSize * half);
   const sin = new Float32Array(contextSize * half);
+  const cs = new Float32Array(r.dim);
   for (let p = 0; p < contextSize; p++) {
+    ropeCosSin(r, p, cs);
     for (let i = 0; i < half; i++) {
-      const theta = p * Math.pow(c.ropeBase, (-2 * i) / c.ropeDim);
-      cos[p * half + i] = Math.cos(theta);
-      sin[p * half + i] = Math.sin(theta);
+      cos[p * half + i] = cs[2 * i];
+      sin[p * half + i] = cs[2 * i + 1];
     }
   }
   return { cos, sin };
@@ -44,14 +51,20 @@ export function ropeTables(c: LlamaConfig, contextSize: number): { cos: Float32A
 
 /**
  * Declares the shared inputs (`positions` [1, n] int64) and builds the RoPE tables and the causal
- * mask over T = pos0 + n keys, T taken from `pastK` (an input [pos0, kvDim]) plus n.
+ * mask over T = pos0 + n keys, T taken from `pastK` (an input [pos0, kvDim]) plus n; the sliding
+ * layers' table and mask when `layers` has one. `factors` are the RoPE frequency factors the context uses.
  */
-export function attentionContext(g: GraphBuilder, c: LlamaConfig, contextSize: number, pastK: string): AttentionContext {
+export function attentionContext(g: GraphBuilder, c: LlamaConfig, contextSize: number, pastK: string, layers: readonly number[], factors?: Float32Array): AttentionContext {
   const positions = g.input('positions', DataType.INT64, [1, 'n']);
-  const tables = ropeTables(c, contextSize);
   const half = c.ropeDim / 2;
-  const cos = g.tensor('rope_cos', DataType.FLOAT, [contextSize, half], tables.cos);
-  const sin = g.tensor('rope_sin', DataType.FLOAT, [contextSize, half], tables.sin);
+  const table = (r: LayerRope, name: string) => {
+    const t = ropeTables(r, contextSize);
+    return { cos: g.tensor(`${name}_cos`, DataType.FLOAT, [contextSize, half], t.cos), sin: g.tensor(`${name}_sin`, DataType.FLOAT, [contextSize, half], t.sin) };
+  };
+  const s = c.ropeScaling;
+  const sliding = layers.some((l) => isSlidingLayer(c, l));
+  const rope = table(layerRope(c.ropeDim, c.ropeBase, s.freqScale, s, factors), 'rope');
+  const ropeSwa = sliding ? table(layerRope(c.ropeDim, c.ropeBaseSwa, 1, s, factors), 'rope_swa') : undefined;
   // T = rows of the past + n; key positions 0..T-1; a key is masked when it is after the query
   const past = g.op('Shape', [pastK], { start: { i: 0 }, end: { i: 1 } });
   const n = g.op('Shape', [positions], { start: { i: 1 }, end: { i: 2 } });
@@ -61,10 +74,15 @@ export function attentionContext(g: GraphBuilder, c: LlamaConfig, contextSize: n
   const keyPos = g.op('Range', [zero, total, one]); // [T]
   const queryPos = g.op('Reshape', [positions, g.ints([-1, 1, 1])]); // [n, 1, 1]
   const future = g.op('Greater', [keyPos, queryPos]); // [n, 1, T]
-  const mask1 = g.op('Where', [future, g.scalar(MASKED), g.scalar(0)]);
   const group = c.nHeads / c.nKvHeads;
-  const mask = g.op('Flatten', [g.op('Expand', [mask1, g.ints([1, group, 1])])], { axis: { i: 2 } }, { name: 'causal_mask' }); // [n*G, T]
-  return { positions, cos, sin, mask };
+  const stacked = (masked: string, name: string) =>
+    g.op('Flatten', [g.op('Expand', [g.op('Where', [masked, g.scalar(MASKED), g.scalar(0)]), g.ints([1, group, 1])])], { axis: { i: 2 } }, { name }); // [n*G, T]
+  const mask = stacked(future, 'causal_mask');
+  if (!sliding) return { positions, rope, mask };
+  // llama.cpp's sliding window: a key at p0 is masked for a query at p when p − p0 ≥ window
+  const distance = g.op('Sub', [queryPos, keyPos]); // [n, 1, T]
+  const outside = g.op('GreaterOrEqual', [distance, g.tensor('c_window', DataType.INT64, [], BigInt64Array.of(BigInt(c.slidingWindow)))]);
+  return { positions, rope, ropeSwa, mask, maskSwa: stacked(g.op('Or', [future, outside]), 'sliding_mask') };
 }
 
 /**
@@ -77,19 +95,28 @@ export function attentionBlock(
   c: LlamaConfig,
   w: AttentionWeights,
   ctx: AttentionContext,
-  io: { x: string; pastK: string; pastV: string; name: string },
+  io: { x: string; pastK: string; pastV: string; name: string; layer: number },
 ): { y: string; kNew: string; vNew: string } {
   const { nHeads, nKvHeads, headDim: D } = c;
   const group = nHeads / nKvHeads;
   const p = io.name;
+  const sliding = isSlidingLayer(c, io.layer);
+  const table = sliding ? ctx.ropeSwa! : ctx.rope;
   const xn = rmsnorm(g, c, io.x, w.attnNorm, `${p}_attn_norm`);
-  const q = linear(g, xn, w.wq, `${p}_wq`, w.bq);
-  const k = linear(g, xn, w.wk, `${p}_wk`, w.bk);
+  let q = linear(g, xn, w.wq, `${p}_wq`, w.bq);
+  let k = linear(g, xn, w.wk, `${p}_wk`, w.bk);
   const vNew = linear(g, xn, w.wv, `${p}_wv`, w.bv);
+  if (w.qNorm && w.kNorm) {
+    // per-head RMSNorm: each head vector a row of [n, heads, D]
+    const perHead = (t: string, heads: number, weight: Float32Array, name: string) =>
+      g.op('Reshape', [rmsnormOver(g, g.op('Reshape', [t, g.ints([-1, heads, D])]), weight, D, c.normEps, name), g.ints([-1, heads * D])]);
+    q = perHead(q, nHeads, w.qNorm, `${p}_q_norm`);
+    k = perHead(k, nKvHeads, w.kNorm, `${p}_k_norm`);
+  }
   const rope = (t: string, heads: number, name: string) =>
     g.op(
       'RotaryEmbedding',
-      [g.op('Unsqueeze', [t, g.ints([0])]), ctx.positions, ctx.cos, ctx.sin],
+      [g.op('Unsqueeze', [t, g.ints([0])]), ctx.positions, table.cos, table.sin],
       { interleaved: { i: c.ropeStyle === 'normal' ? 1 : 0 }, num_heads: { i: heads }, rotary_embedding_dim: { i: c.ropeDim } },
       { domain: 'com.microsoft', name },
     );
@@ -103,28 +130,54 @@ export function attentionBlock(
   const q3 = g.op('Reshape', [q4, g.ints([nKvHeads, -1, D])]);
   const kt = g.op('Transpose', [g.op('Reshape', [keys, g.ints([-1, nKvHeads, D])])], { perm: { ints: [1, 2, 0] } }); // [KVH, D, T]
   const vt = g.op('Transpose', [g.op('Reshape', [values, g.ints([-1, nKvHeads, D])])], { perm: { ints: [1, 0, 2] } }); // [KVH, T, D]
-  const scores = g.op('Mul', [g.op('MatMul', [q3, kt]), g.scalar(1 / Math.sqrt(D))]); // [KVH, n*G, T]
-  const probs = g.op('Softmax', [g.op('Add', [scores, ctx.mask])], { axis: { i: -1 } });
+  const scores = g.op('Mul', [g.op('MatMul', [q3, kt]), g.scalar(c.attnScale)]); // [KVH, n*G, T]
+  const probs = g.op('Softmax', [g.op('Add', [scores, sliding ? ctx.maskSwa! : ctx.mask])], { axis: { i: -1 } });
   const att = g.op('MatMul', [probs, vt]); // [KVH, n*G, D]
   const att4 = g.op('Transpose', [g.op('Reshape', [att, g.ints([nKvHeads, -1, group, D])])], { perm: { ints: [1, 0, 2, 3] } }); // [n, KVH, G, D]
   const merged = g.op('Reshape', [att4, g.ints([-1, nHeads * D])]); // head h = kvHead*G + g, as in the reference
-  const y = g.op('Add', [io.x, linear(g, merged, w.wo, `${p}_wo`)], {}, { name: `${p}_attn_residual` });
+  let out = linear(g, merged, w.wo, `${p}_wo`);
+  if (w.attnPostNorm) out = rmsnorm(g, c, out, w.attnPostNorm, `${p}_attn_post_norm`);
+  const y = g.op('Add', [io.x, out], {}, { name: `${p}_attn_residual` });
   return { y, kNew, vNew };
 }
 
-/** x + Wdown·(SiLU(Wgate·norm(x)) ⊙ Wup·norm(x)). */
+/** x + Wdown·(act(Wgate·norm(x)) ⊙ Wup·norm(x)), act SiLU or ggml's GELU; the post-norm when the model has one. */
 export function ffnBlock(g: GraphBuilder, c: LlamaConfig, w: FfnWeights, x: string, name: string): string {
   const xn = rmsnorm(g, c, x, w.ffnNorm, `${name}_ffn_norm`);
   const gate = linear(g, xn, w.wGate, `${name}_gate`);
   const up = linear(g, xn, w.wUp, `${name}_up`);
-  const silu = g.op('Mul', [gate, g.op('Sigmoid', [gate])]);
-  const h = g.op('Mul', [silu, up]);
-  return g.op('Add', [x, linear(g, h, w.wDown, `${name}_down`)], {}, { name: `${name}_ffn_residual` });
+  const act = c.ffnAct === 'gelu' ? geluF16(g, gate) : g.op('Mul', [gate, g.op('Sigmoid', [gate])]);
+  const h = g.op('Mul', [act, up]);
+  let out = linear(g, h, w.wDown, `${name}_down`);
+  if (w.ffnPostNorm) out = rmsnorm(g, c, out, w.ffnPostNorm, `${name}_ffn_post_norm`);
+  return g.op('Add', [x, out], {}, { name: `${name}_ffn_residual` });
 }
 
-/** logits = Wout·norm(x) for a [1, dim] row. */
+/** RMSNorm over the last axis of width `width` (per-head norms: rows of headDim). */
+function rmsnormOver(g: GraphBuilder, x: string, weight: Float32Array, width: number, eps: number, name: string): string {
+  const w = g.tensor(`${name}_w`, DataType.FLOAT, [width], weight);
+  return g.op('SimplifiedLayerNormalization', [x, w], { axis: { i: -1 }, epsilon: { f: eps }, stash_type: { i: 1 } }, { name });
+}
+
+/** x rounded to the nearest half and back (ONNX Cast rounds to nearest even, as ggml's conversion). */
+function throughF16(g: GraphBuilder, x: string): string {
+  return g.op('Cast', [g.op('Cast', [x], { to: { i: DataType.FLOAT16 } })], { to: { i: DataType.FLOAT } });
+}
+
+/** GELU (tanh form) as ggml's CPU backend computes it (host/engine/reference.ts gelu): through f16, 0 from −10 down, x from 10 up. */
+function geluF16(g: GraphBuilder, x: string): string {
+  const h = throughF16(g, x);
+  const inner = g.op('Mul', [g.op('Mul', [g.scalar(Math.fround(0.7978845608028654)), h]), g.op('Add', [g.scalar(1), g.op('Mul', [g.op('Mul', [g.scalar(Math.fround(0.044715)), h]), h])])]);
+  const y = throughF16(g, g.op('Mul', [g.op('Mul', [g.scalar(0.5), h]), g.op('Add', [g.scalar(1), g.op('Tanh', [inner])])]));
+  const high = g.op('Where', [g.op('GreaterOrEqual', [x, g.scalar(10)]), x, y]);
+  return g.op('Where', [g.op('LessOrEqual', [x, g.scalar(-10)]), g.scalar(0), high]);
+}
+
+/** logits = Wout·norm(x) for a [1, dim] row, soft-capped (c·tanh(logits/c)) when the model says. */
 export function headBlock(g: GraphBuilder, c: LlamaConfig, w: HeadWeights, x: string): string {
-  return linear(g, rmsnorm(g, c, x, w.outputNorm, 'output_norm'), w.output, 'output');
+  const logits = linear(g, rmsnorm(g, c, x, w.outputNorm, 'output_norm'), w.output, 'output');
+  if (c.logitSoftcap <= 0) return logits;
+  return g.op('Mul', [g.op('Tanh', [g.op('Mul', [logits, g.scalar(1 / c.logitSoftcap)])]), g.scalar(c.logitSoftcap)]);
 }
 
 /** A run's weights, read when its graph is built (only the blocks it holds). */
@@ -132,6 +185,8 @@ export interface RunWeights {
   attention(layer: number): AttentionWeights;
   ffn(layer: number): FfnWeights;
   head(): HeadWeights;
+  /** The RoPE frequency factors of the context, if the model has them. */
+  ropeFactors(): Float32Array | undefined;
 }
 
 /** Value names of a run graph: the input rows, and each routed attention layer's cache inputs and new rows. */
@@ -159,11 +214,11 @@ export function runGraph(c: LlamaConfig, contextSize: number, blocks: ReadonlyAr
   let x = g.input(runNames.x, DataType.FLOAT, ['n', c.dim]);
   const layers = blocks.filter((b) => b.op === 'attention').map((b) => b.layer!);
   const past = new Map(layers.map((l) => [l, { k: g.input(runNames.pastK(l), DataType.FLOAT, ['past', kvDim]), v: g.input(runNames.pastV(l), DataType.FLOAT, ['past', kvDim]) }]));
-  const ctx = layers.length > 0 ? attentionContext(g, c, contextSize, past.get(layers[0])!.k) : undefined;
+  const ctx = layers.length > 0 ? attentionContext(g, c, contextSize, past.get(layers[0])!.k, layers, w.ropeFactors()) : undefined;
   for (const b of blocks) {
     if (b.op === 'attention') {
       const l = b.layer!;
-      const a = attentionBlock(g, c, w.attention(l), ctx!, { x, pastK: past.get(l)!.k, pastV: past.get(l)!.v, name: `blk${l}` });
+      const a = attentionBlock(g, c, w.attention(l), ctx!, { x, pastK: past.get(l)!.k, pastV: past.get(l)!.v, name: `blk${l}`, layer: l });
       g.output(a.kNew, runNames.kNew(l), DataType.FLOAT, ['n', kvDim]);
       g.output(a.vNew, runNames.vNew(l), DataType.FLOAT, ['n', kvDim]);
       x = a.y;

@@ -5,7 +5,7 @@ import onnxProto from 'onnx-proto';
 const { onnx } = onnxProto;
 
 /** ONNX TensorProto.DataType values wisp uses. */
-export const DataType = { FLOAT: 1, UINT8: 2, INT32: 6, INT64: 7, BOOL: 9 } as const;
+export const DataType = { FLOAT: 1, UINT8: 2, INT32: 6, INT64: 7, BOOL: 9, FLOAT16: 10 } as const;
 export type DataType = (typeof DataType)[keyof typeof DataType];
 
 /** A dimension: a fixed size, or a symbolic name (e.g. 'n' tokens) fixed at run time. */

@@ -5,7 +5,8 @@ import { BLOCK_FORMATS, type BlockFormat } from '../../model/block-formats.js';
 import { GGMLType, f16ToF32, traitsOf } from '../../model/ggml-types.js';
 import type { GGUFFile } from '../../model/gguf/index.js';
 import type { LlamaConfig } from '../../model/llama/config.js';
-import { attentionTensors, ffnTensors, headTensors, mapTensors, type AttentionTensors, type FfnTensors, type HeadTensors, type TensorLoader } from '../../model/llama/tensors.js';
+import { rowBytes } from '../../model/ggml-types.js';
+import { attentionTensors, ffnTensors, headTensors, mapTensors, partOf, ropeFactorTensor, type AttentionTensors, type FfnTensors, type HeadTensors, type TensorLoader, type TensorSpec } from '../../model/llama/tensors.js';
 import { DataType, type GraphBuilder } from './proto.js';
 
 /** A [rows, cols] weight (one row per output, as GGUF stores it) in the form an ONNX graph takes. */
@@ -106,17 +107,24 @@ export function linear(g: GraphBuilder, x: string, w: OnnxWeight, name: string, 
 
 // ---- a llama model's tensors, read from a GGUF file ---------------------------------------------
 
-/** A 2-D GGUF tensor ([ne0 = cols, ne1 = rows]) in its ONNX form. */
-export function ggufWeight(file: GGUFFile, name: string): OnnxWeight {
-  const t = file.tensorInfo(name);
-  if (t.dims.length !== 2) throw new Error(`tensor '${name}' is ${t.dims.length}-D; a linear layer needs 2-D`);
-  const [cols, rows] = t.dims;
-  return onnxWeight(t.type, file.tensorBytes(name), rows, cols);
+/** A 2-D GGUF tensor ([ne0 = cols, ne1 = rows]), or the rows a spec's part names (phi3's fused tensors), in its ONNX form. */
+export function ggufWeight(file: GGUFFile, spec: string | TensorSpec): OnnxWeight {
+  const s = typeof spec === 'string' ? { name: spec, dims: file.tensorInfo(spec).dims } : spec;
+  const t = file.tensorInfo(s.name);
+  if (t.dims.length !== 2) throw new Error(`tensor '${s.name}' is ${t.dims.length}-D; a linear layer needs 2-D`);
+  const [cols, rows] = s.dims;
+  return onnxWeight(t.type, partOf(file.tensorBytes(s.name), s, rowBytes(t.type, cols)), rows, cols);
 }
 
 /** Reads the tensors a graph needs from the file: matrices converted, norms and biases as f32. */
 function loader(file: GGUFFile): TensorLoader<OnnxWeight, Float32Array> {
-  return { matrix: (t) => ggufWeight(file, t.name), vector: (t) => file.tensorF32(t.name) };
+  return { matrix: (t) => ggufWeight(file, t), vector: (t) => file.tensorF32(t.name) };
+}
+
+/** The RoPE frequency factors a context of contextSize positions rotates by, if the model has them. */
+export function ropeFactorWeights(file: GGUFFile, c: LlamaConfig, contextSize: number): Float32Array | undefined {
+  const spec = ropeFactorTensor(c, contextSize);
+  return spec ? file.tensorF32(spec.name) : undefined;
 }
 
 export function attentionWeights(file: GGUFFile, c: LlamaConfig, layer: number): AttentionWeights {

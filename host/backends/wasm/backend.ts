@@ -5,11 +5,11 @@
 // RoPE, quantizing x) run on the main thread between dispatches. Blocks complete synchronously, so
 // the engine never awaits them. Step names follow host/engine/reference.ts.
 import type { Backend, BackendContext, BackendFactory, Block, BlockPlacement, PlacedBlock, Refusal, Segment } from '../../engine/backend.js';
-import { ropeTableMany } from '../../kernels/reference/attn.js';
 import { activationFormat, DEFAULT_ACTIVATIONS, formatOfType, kernelWeightFormats, quantizedActivationFormats, type ActivationChoice } from '../../model/block-formats.js';
-import { GGMLType, traitsOf } from '../../model/ggml-types.js';
+import { GGMLType, rowBytes, traitsOf } from '../../model/ggml-types.js';
 import type { GGUFFile } from '../../model/gguf/index.js';
-import type { LlamaConfig } from '../../model/llama/config.js';
+import { isSlidingLayer, type LlamaConfig } from '../../model/llama/config.js';
+import { layerRope, ropeCosSinMany } from '../../model/llama/rope.js';
 import { checkTensorShapes, mapModelTensors, tensorList, type LayerTensors } from '../../model/llama/tensors.js';
 import { Arena, planBytes } from './arena.js';
 import { activationOf, matmulJobs } from './jobs.js';
@@ -70,7 +70,8 @@ export class WasmBackend implements Backend<WasmSequence> {
   readonly layers: LayerPtrs[];
   private readonly freeSlots: number[];
   private readonly slots: WasmSequence[];
-  private readonly ropeCs: number;
+  /** Per layer: its RoPE table in the arena (contextSize rows of ropeDim floats); layers with the same RoPE share one. */
+  private readonly ropeCs: number[];
   // activation buffers, each sized for `chunk` rows
   private readonly X: number;
   private readonly XB: number;
@@ -127,13 +128,15 @@ export class WasmBackend implements Backend<WasmSequence> {
     const xqBytes = Math.max(...quantized.map((k) => (roundUp(maxCols, k.blockValues) / k.blockValues) * k.blockBytes)) * this.chunk;
     const actSizes = [c.dim, c.dim, qDim, kvDim, kvDim, qDim, c.ffnDim, c.ffnDim].map((n) => n * 4 * this.chunk);
     const kvSizes = Array.from({ length: 2 * c.nLayers * maxSeqs }, () => this.contextSize * kvDim * kvElt);
+    // one RoPE table for the full-attention layers, one for the sliding ones (their own base, unscaled)
+    const ropeKinds = [...new Set(Array.from({ length: c.nLayers }, (_, l) => isSlidingLayer(c, l)))];
     const total = planBytes([
       header.header.dataByteLength,
       ...kvSizes,
       ...actSizes,
       ...quantized.map(() => xqBytes),
       c.vocabSize * 4 * this.chunk,
-      this.contextSize * c.ropeDim * 4,
+      ...ropeKinds.map(() => this.contextSize * c.ropeDim * 4),
     ]);
     this.arena = new Arena(total, `${path} (${c.nLayers} layers, context ${this.contextSize} × ${maxSeqs} sequences)`);
 
@@ -141,12 +144,14 @@ export class WasmBackend implements Backend<WasmSequence> {
     this.file = ctx.model.data((n) => this.arena.bytes(this.arena.alloc(n), n));
     const base = this.file.data.byteOffset;
     const weights = mapModelTensors<Weight, number>(c, {
-      matrix: ({ name }) => {
+      // a part (phi3's fused tensors) is a range of whole rows: its own matrix, from its first row
+      matrix: ({ name, dims, part }) => {
         const t = this.file.tensorInfo(name);
-        return { ptr: base + t.offset, type: t.type, kernel: traitsOf(t.type).name, cols: t.dims[0], rows: t.dims[1] ?? 1 };
+        const skip = part ? part.row * rowBytes(t.type, t.dims[0]) : 0;
+        return { ptr: base + t.offset + skip, type: t.type, kernel: traitsOf(t.type).name, cols: dims[0], rows: dims[1] ?? 1 };
       },
       vector: ({ name }) => base + this.file.tensorInfo(name).offset,
-    });
+    }, this.contextSize);
     this.embd = weights.tokenEmbd;
     this.output = weights.output;
     this.outputNorm = weights.outputNorm;
@@ -161,8 +166,18 @@ export class WasmBackend implements Backend<WasmSequence> {
     [this.X, this.XB, this.Q, this.K, this.V, this.ATT, this.HB, this.HB2] = actSizes.map((n) => this.arena.alloc(n));
     for (const k of quantized) this.XQ.set(k.name, this.arena.alloc(xqBytes));
     this.LOGITS = this.arena.alloc(c.vocabSize * 4 * this.chunk);
-    this.ropeCs = this.arena.alloc(this.contextSize * c.ropeDim * 4);
-    this.arena.f32(this.ropeCs, this.contextSize * c.ropeDim).set(ropeTableMany(0, this.contextSize, c.ropeDim, c.ropeBase));
+    // the tables, from the scaling and the frequency factors (a vector in the arena, never repacked)
+    const s = c.ropeScaling;
+    const factors = weights.ropeFactors === undefined ? undefined : this.arena.f32(weights.ropeFactors, c.ropeDim / 2).slice();
+    const tables = new Map(
+      ropeKinds.map((sliding) => {
+        const r = sliding ? layerRope(c.ropeDim, c.ropeBaseSwa, 1, s, factors) : layerRope(c.ropeDim, c.ropeBase, s.freqScale, s, factors);
+        const ptr = this.arena.alloc(this.contextSize * c.ropeDim * 4);
+        this.arena.f32(ptr, this.contextSize * c.ropeDim).set(ropeCosSinMany(r, 0, this.contextSize));
+        return [sliding, ptr] as const;
+      }),
+    );
+    this.ropeCs = Array.from({ length: c.nLayers }, (_, l) => tables.get(isSlidingLayer(c, l))!);
     this.xView = this.arena.f32(this.X, this.chunk * c.dim);
     this.logitRows = Array.from({ length: this.chunk }, (_, i) => this.arena.f32(this.LOGITS + i * c.vocabSize * 4, c.vocabSize));
 
@@ -236,10 +251,11 @@ export class WasmBackend implements Backend<WasmSequence> {
   embed(tokens: readonly number[], x: Float32Array): void {
     const dim = this.config.dim;
     for (let t = 0; t < tokens.length; t++) this.pool.call(`get_row_${this.embd.kernel}`, this.embd.ptr, this.X + t * dim * 4, dim, tokens[t]);
+    if (this.config.embedScale !== 1) this.pool.call('scale', this.X, this.X, dim * tokens.length, this.config.embedScale);
     this.rowsOut(x, 0, tokens.length);
   }
 
-  /** Layer l's attention half on X rows 0..n-1: norm, q/k/v, RoPE, KV append, attention, wo, residual. */
+  /** Layer l's attention half on X rows 0..n-1: norm, q/k/v (+ bias, per-head norms), RoPE, KV append, attention (over the window on a sliding layer), wo, (post-norm), residual. */
   attention(l: number, segments: readonly Segment<WasmSequence>[], x: Float32Array, n: number): void {
     this.rowsIn(x, n);
     const c = this.config;
@@ -258,9 +274,17 @@ export class WasmBackend implements Backend<WasmSequence> {
         p.call('add', this.V + t * kvDim * 4, w.bv!, this.V + t * kvDim * 4, kvDim);
       }
     }
-    const append = this.kvBytes === 2 ? 'kv_append_f16' : 'kv_append_f32';
-    const attention = this.kvBytes === 2 ? 'attention_many_f16' : 'attention_many_f32';
-    const scale = 1 / Math.sqrt(c.headDim);
+    if (w.qNorm !== undefined) {
+      // every head vector of every row is one row of headDim floats for rmsnorm_many
+      p.call('rmsnorm_many', this.Q, w.qNorm, this.Q, c.headDim, n * c.nHeads, c.normEps);
+      p.call('rmsnorm_many', this.K, w.kNorm!, this.K, c.headDim, n * c.nKvHeads, c.normEps);
+    }
+    const f16 = this.kvBytes === 2;
+    const append = f16 ? 'kv_append_f16' : 'kv_append_f32';
+    const window = isSlidingLayer(c, l) ? c.slidingWindow : 0;
+    const attention = window > 0 ? (f16 ? 'attention_window_f16' : 'attention_window_f32') : f16 ? 'attention_many_f16' : 'attention_many_f32';
+    const scale = c.attnScale;
+    const table = this.ropeCs[l];
     // the caches are head-major, [kvHead][cap][headDim]: cap is the positions per head every slot was
     // allocated with (contextSize · kvDim elements a layer), not state.maxSeq, which may be smaller
     const cap = this.contextSize;
@@ -269,26 +293,28 @@ export class WasmBackend implements Backend<WasmSequence> {
       const q = this.Q + row * qDim * 4;
       const k = this.K + row * kvDim * 4;
       const v = this.V + row * kvDim * 4;
-      const cs = this.ropeCs + pos0 * c.ropeDim * 4;
+      const cs = table + pos0 * c.ropeDim * 4;
       p.call('rope_many', q, cs, rows, c.nHeads, c.headDim, c.ropeDim, neox);
       p.call('rope_many', k, cs, rows, c.nKvHeads, c.headDim, c.ropeDim, neox);
       for (let t = 0; t < rows; t++) {
         p.call(append, k + t * kvDim * 4, state.keys[l], pos0 + t, c.nKvHeads, c.headDim, cap);
         p.call(append, v + t * kvDim * 4, state.values[l], pos0 + t, c.nKvHeads, c.headDim, cap);
       }
-      jobs.push({
-        kernel: attention,
-        args: [q, state.keys[l], state.values[l], this.ATT + row * qDim * 4, rows, pos0, c.nHeads, c.nKvHeads, c.headDim, cap, scale, 0, 0],
-        split: { total: rows * c.nHeads, startArg: 11, endArg: 12 },
-      });
+      const args = [q, state.keys[l], state.values[l], this.ATT + row * qDim * 4, rows, pos0, c.nHeads, c.nKvHeads, c.headDim, cap, scale];
+      jobs.push(
+        window > 0
+          ? { kernel: attention, args: [...args, window, 0, 0], split: { total: rows * c.nHeads, startArg: 12, endArg: 13 } }
+          : { kernel: attention, args: [...args, 0, 0], split: { total: rows * c.nHeads, startArg: 11, endArg: 12 } },
+      );
     }
     p.run(jobs);
     this.matmuls([[w.wo, this.ATT, this.XB]], n);
+    if (w.attnPostNorm !== undefined) p.call('rmsnorm_many', this.XB, w.attnPostNorm, this.XB, c.dim, n, c.normEps);
     p.call('add', this.X, this.XB, this.X, c.dim * n);
     this.rowsOut(x, 0, n);
   }
 
-  /** Layer l's feed-forward half on X rows 0..n-1: norm, gate/up, SiLU·mul, down, residual. */
+  /** Layer l's feed-forward half on X rows 0..n-1: norm, gate/up, SiLU·mul or GELU·mul, down, (post-norm), residual. */
   ffn(l: number, x: Float32Array, n: number): void {
     this.rowsIn(x, n);
     const c = this.config;
@@ -296,18 +322,20 @@ export class WasmBackend implements Backend<WasmSequence> {
     const p = this.pool;
     p.call('rmsnorm_many', this.X, w.ffnNorm, this.XB, c.dim, n, c.normEps);
     this.matmuls([[w.wGate, this.XB, this.HB], [w.wUp, this.XB, this.HB2]], n);
-    p.call('silu_mul', this.HB, this.HB2, this.HB, c.ffnDim * n);
+    p.call(c.ffnAct === 'gelu' ? 'gelu_mul' : 'silu_mul', this.HB, this.HB2, this.HB, c.ffnDim * n);
     this.matmuls([[w.wDown, this.HB, this.XB]], n);
+    if (w.ffnPostNorm !== undefined) p.call('rmsnorm_many', this.XB, w.ffnPostNorm, this.XB, c.dim, n, c.normEps);
     p.call('add', this.X, this.XB, this.X, c.dim * n);
     this.rowsOut(x, 0, n);
   }
 
-  /** Final norm and the output matrix for X rows row..row+n-1: logits rows 0..n-1, views on the arena. */
+  /** Final norm and the output matrix (soft-capped when the model says) for X rows row..row+n-1: logits rows 0..n-1, views on the arena. */
   head(x: Float32Array, row: number, n: number): Float32Array[] {
     this.rowsIn(x, row + n);
     const c = this.config;
     this.pool.call('rmsnorm_many', this.X + row * c.dim * 4, this.outputNorm, this.XB, c.dim, n, c.normEps);
     this.matmuls([[this.output, this.XB, this.LOGITS]], n);
+    if (c.logitSoftcap > 0) this.pool.call('softcap', this.LOGITS, this.LOGITS, c.vocabSize * n, c.logitSoftcap);
     return this.logitRows.slice(0, n);
   }
 

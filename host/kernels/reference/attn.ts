@@ -4,26 +4,20 @@
 // goldens and the registry's canary; it reuses the reference engine's softmax.
 import { softmax } from '../../engine/reference.js';
 import { f16ToF32, f32ToF16 } from '../../model/ggml-types.js';
+import { plainRope, ropeCosSin, ropeCosSinMany } from '../../model/llama/rope.js';
 
 /**
- * The RoPE table of one position, as the host hands it to the `rope` kernels: ropeDim/2 pairs
- * (cos θ_i, sin θ_i), θ_i = pos · base^(−2i/ropeDim), computed in f64 and stored as f32.
+ * The plain RoPE table of one position, as the host hands it to the `rope` kernels: ropeDim/2 pairs
+ * (cos θ_i, sin θ_i), θ_i = pos · base^(−2i/ropeDim), in f32 as ggml computes it
+ * (host/model/llama/rope.ts has the scaled and factored tables the engines use).
  */
 export function ropeTable(pos: number, ropeDim: number, base: number): Float32Array {
-  const cs = new Float32Array(ropeDim);
-  for (let i = 0; i < ropeDim / 2; i++) {
-    const theta = pos * Math.pow(base, (-2 * i) / ropeDim);
-    cs[2 * i] = Math.cos(theta);
-    cs[2 * i + 1] = Math.sin(theta);
-  }
-  return cs;
+  return ropeCosSin(plainRope(ropeDim, base), pos);
 }
 
 /** The tables of positions pos0 .. pos0 + nTok − 1, back to back (rows of ropeDim floats), for `rope_many`. */
 export function ropeTableMany(pos0: number, nTok: number, ropeDim: number, base: number): Float32Array {
-  const cs = new Float32Array(nTok * ropeDim);
-  for (let t = 0; t < nTok; t++) cs.set(ropeTable(pos0 + t, ropeDim, base), t * ropeDim);
-  return cs;
+  return ropeCosSinMany(plainRope(ropeDim, base), pos0, nTok);
 }
 
 /**
@@ -90,9 +84,9 @@ export interface AttnShape {
  * caches of cap positions, as the reference engine does it: scores rounded to f32, softmax, f64
  * weighted sum of the values.
  */
-function attendHead(q: Float32Array, qOff: number, kCache: Float32Array, vCache: Float32Array, out: Float32Array, kvHead: number, nPos: number, cap: number, s: AttnShape): void {
-  if (nPos > cap) throw new RangeError(`${nPos} positions do not fit a cache of ${cap}`);
-  const kvOff = kvIndex(kvHead, 0, s.headDim, cap);
+function attendHead(q: Float32Array, qOff: number, kCache: Float32Array, vCache: Float32Array, out: Float32Array, kvHead: number, nPos: number, cap: number, s: AttnShape, first = 0): void {
+  if (first + nPos > cap) throw new RangeError(`${first + nPos} positions do not fit a cache of ${cap}`);
+  const kvOff = kvIndex(kvHead, first, s.headDim, cap);
   const scores = new Float32Array(nPos);
   for (let t = 0; t < nPos; t++) {
     let dot = 0;
@@ -118,6 +112,26 @@ export function attentionMany(q: Float32Array, kCache: Float32Array, vCache: Flo
     const h = w % s.nHeads;
     attendHead(q, w * s.headDim, kCache, vCache, out, Math.floor(h / group), pos0 + t + 1, cap, s);
   }
+}
+
+/**
+ * attention_window_f32: attentionMany over a sliding window; row t (position p = pos0 + t) sees
+ * positions [max(0, p − window + 1), p].
+ */
+export function attentionWindow(q: Float32Array, kCache: Float32Array, vCache: Float32Array, out: Float32Array, s: AttnShape, nTok: number, pos0: number, cap: number, window: number, w0 = 0, w1 = nTok * s.nHeads): void {
+  const group = s.nHeads / s.nKvHeads;
+  for (let w = w0; w < w1; w++) {
+    const t = Math.floor(w / s.nHeads);
+    const h = w % s.nHeads;
+    const p = pos0 + t;
+    const first = Math.max(0, p - window + 1);
+    attendHead(q, w * s.headDim, kCache, vCache, out, Math.floor(h / group), p + 1 - first, cap, s, first);
+  }
+}
+
+/** attention_window_f16: the same over an f16 cache. */
+export function attentionWindowF16(q: Float32Array, kCache: Uint16Array, vCache: Uint16Array, out: Float32Array, s: AttnShape, nTok: number, pos0: number, cap: number, window: number, w0 = 0, w1 = nTok * s.nHeads): void {
+  attentionWindow(q, halvesToF32(kCache), halvesToF32(vCache), out, s, nTok, pos0, cap, window, w0, w1);
 }
 
 /** attention_many_f16: the same over an f16 cache. */

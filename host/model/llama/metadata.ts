@@ -1,9 +1,9 @@
-// GGUF metadata for a llama-architecture model, written the way llama.cpp's converters write it,
-// under the keys ./config.ts reads back.
+// GGUF metadata for a llama-family model, written the way llama.cpp's converters write it, under
+// the keys ./config.ts reads back.
 import { GGMLType } from '../ggml-types.js';
 import { GGUFValueType, gv, type GGUFValue } from '../gguf/index.js';
 import { vocabToMetadata, type TokenizerVocab } from '../tokenizer/index.js';
-import { archKey, CONFIG_DEFAULTS, type LlamaShape } from './config.js';
+import { archFacts, archKey, CONFIG_DEFAULTS, longropeAttnFactor, type LlamaShape } from './config.js';
 
 /** llama.cpp's general.file_type (llama_ftype) for a model whose 2-D tensors are mostly of one type. */
 export const LLAMA_FILE_TYPE: Partial<Record<GGMLType, number>> = {
@@ -17,21 +17,41 @@ export const LLAMA_FILE_TYPE: Partial<Record<GGMLType, number>> = {
 };
 
 export function llamaMetadata(name: string, shape: LlamaShape, vocab: TokenizerVocab, fileType?: number): Map<string, GGUFValue> {
-  const arch = 'llama';
+  const arch = shape.arch ?? 'llama';
+  const facts = archFacts(arch);
+  const key = (k: Parameters<typeof archKey>[1]) => archKey(arch, k);
+  const headDim = shape.headDim ?? shape.dim / shape.nHeads;
   const m = new Map<string, GGUFValue>();
   m.set('general.architecture', gv.str(arch));
   m.set('general.name', gv.str(name));
   if (fileType !== undefined) m.set('general.file_type', gv.u32(fileType));
-  m.set(archKey(arch, 'contextLength'), gv.u32(shape.contextLength));
-  m.set(archKey(arch, 'dim'), gv.u32(shape.dim));
-  m.set(archKey(arch, 'nLayers'), gv.u32(shape.nLayers));
-  m.set(archKey(arch, 'ffnDim'), gv.u32(shape.ffnDim));
-  m.set(archKey(arch, 'ropeDim'), gv.u32(shape.dim / shape.nHeads));
-  m.set(archKey(arch, 'nHeads'), gv.u32(shape.nHeads));
-  m.set(archKey(arch, 'nKvHeads'), gv.u32(shape.nKvHeads));
-  m.set(archKey(arch, 'normEps'), gv.f32(shape.normEps ?? CONFIG_DEFAULTS.normEps));
-  if (shape.ropeBase !== undefined) m.set(archKey(arch, 'ropeBase'), gv.f32(shape.ropeBase));
-  for (const [key, value] of vocabToMetadata(vocab)) m.set(key, toGGUFValue(key, value));
+  m.set(key('contextLength'), gv.u32(shape.contextLength));
+  m.set(key('dim'), gv.u32(shape.dim));
+  m.set(key('nLayers'), gv.u32(shape.nLayers));
+  m.set(key('ffnDim'), gv.u32(shape.ffnDim));
+  m.set(key('ropeDim'), gv.u32(shape.ropeDim ?? headDim));
+  m.set(key('nHeads'), gv.u32(shape.nHeads));
+  m.set(key('nKvHeads'), gv.u32(shape.nKvHeads));
+  if (shape.headDim !== undefined) {
+    m.set(key('headDim'), gv.u32(headDim));
+    m.set(key('valueDim'), gv.u32(headDim));
+  }
+  m.set(key('normEps'), gv.f32(shape.normEps ?? CONFIG_DEFAULTS.normEps));
+  if (shape.ropeBase !== undefined) m.set(key('ropeBase'), gv.f32(shape.ropeBase));
+  const s = shape.ropeScaling;
+  if (s?.type === 'linear' || s?.type === 'yarn') {
+    m.set(key('ropeScaling'), gv.str(s.type));
+    m.set(key('ropeScale'), gv.f32(s.factor));
+    if (s.type === 'yarn') m.set(key('ropeOrigContext'), gv.u32(s.origContext));
+  } else if (s?.type === 'longrope') {
+    // as convert_hf_to_gguf's Phi3MiniModel writes it: no type key, the factors as tensors
+    m.set(key('ropeOrigContext'), gv.u32(s.origContext));
+    m.set(key('ropeAttnFactor'), gv.f32(longropeAttnFactor(s.factor, s.origContext)));
+  } // llama3: the factors are the rope_freqs.weight tensor
+  if (facts.slidingWindow && shape.slidingWindow !== undefined) m.set(key('slidingWindow'), gv.u32(shape.slidingWindow));
+  if (shape.ropeBaseSwa !== undefined) m.set(key('ropeBaseSwa'), gv.f32(shape.ropeBaseSwa));
+  if (facts.logitSoftcap && shape.logitSoftcap) m.set(key('logitSoftcap'), gv.f32(shape.logitSoftcap));
+  for (const [k, value] of vocabToMetadata(vocab)) m.set(k, toGGUFValue(k, value));
   return m;
 }
 

@@ -1,0 +1,110 @@
+// Every architecture against llama.cpp's own ids, without llama.cpp: the goldens of
+// scripts/oracle/arch-matrix.mjs --record (test/golden/oracle/), each made from a small `wisp synth`
+// file that this suite writes again from its recipe (and proves the same by sha256). F32 and F16: the
+// wasm engine's greedy ids over 32 tokens and its argmax after each of 100 forced tokens equal
+// llama.cpp's (and the reference engine's and the all-ONNX engine's, on F32). Quantized: ≥ 99% of the forced steps, held once
+// the engine quantizes activations as ggml does (8-bit q8_0/q8_K, the int8 work of issue 13); with
+// today's 16-bit activations the matrix measures 93-100% (docs/MODELS.md) and those cases are skipped
+// with that reason.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { loadModel } from '../host/engine/load-model.js';
+import { openModel } from '../host/engine/open.js';
+import { activationPath, type FormatName } from '../host/model/block-formats.js';
+import { SYNTH_SHAPES, synthModel } from '../host/model/synth.js';
+import { WRITABLE_TYPES } from '../host/model/type-names.js';
+import { readVocabFile } from '../host/model/vocab-file.js';
+import { agreement, caseName, GREEDY_TOKENS, ORACLE_CONTEXT, readOracleGoldens, sha256File, wispRun, type OracleGolden } from './helpers/oracle.js';
+import { sharedModel } from './helpers/paths.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'wisp-oracle-test-'));
+const goldens = readOracleGoldens();
+const vocabPath = sharedModel('tok512.bin');
+const vocab = readVocabFile(vocabPath);
+
+/** The golden's file, written again from its recipe; its sha256 must be the one llama.cpp ran. */
+function rebuild(g: OracleGolden): string {
+  const path = join(dir, `${caseName(g.case)}.gguf`);
+  const { describe: _d, vocabPackage: _v, ...shape } = SYNTH_SHAPES[g.case.shape];
+  synthModel(path, { shape, vocab, type: WRITABLE_TYPES[g.case.type], seed: g.case.seed, name: `synth-${g.case.shape}-${g.case.type}` });
+  assert.is(sha256File(path), g.file.sha256, `${caseName(g.case)}: the rebuilt file differs from the one llama.cpp ran`);
+  return path;
+}
+
+/** The weight type runs on ggml's 8-bit activations by default (what llama.cpp's quantized matmuls use). */
+function ggmlActivations(type: string): boolean {
+  return activationPath(type as FormatName) === 'x8';
+}
+
+test('the goldens cover every small test shape in F32, F16, Q8_0 and Q4_0, from the shared vocab', () => {
+  const shapes = Object.keys(SYNTH_SHAPES).filter((s) => s.startsWith('tiny-'));
+  for (const s of shapes) for (const t of ['f32', 'f16', 'q8_0', 'q4_0']) assert.ok(goldens.some((g) => g.case.shape === s && g.case.type === t), `no golden for ${s} ${t}`);
+  for (const g of goldens) {
+    assert.is(g.vocab.sha256, sha256File(vocabPath), `${caseName(g.case)} was recorded over another vocab`);
+    assert.is(g.greedy.length, GREEDY_TOKENS, `${caseName(g.case)}: greedy ids`);
+  }
+});
+
+for (const g of goldens.filter((x) => x.case.type === 'f32' || x.case.type === 'f16')) {
+  test(`${caseName(g.case)}: wasm greedy ids over ${GREEDY_TOKENS} tokens and every forced step's argmax equal llama.cpp's`, async () => {
+    const m = await openModel(rebuild(g), { engine: 'wasm', threads: 1, contextSize: ORACLE_CONTEXT, log: () => {} });
+    try {
+      const r = await wispRun(m.model, g.prompt, g.forced, g.greedy.length);
+      assert.equal(r.greedy, g.greedy);
+      const a = agreement(g, r.top1);
+      assert.is(a.agree, a.steps, `forced steps that differ: ${JSON.stringify(a.misses)}`);
+    } finally {
+      await m.close();
+    }
+  });
+}
+
+for (const g of goldens.filter((x) => x.case.type === 'f32')) {
+  test(`${caseName(g.case)}: the reference engine's greedy ids and forced-step argmaxes equal llama.cpp's`, async () => {
+    const m = loadModel(rebuild(g), { contextSize: ORACLE_CONTEXT });
+    const r = await wispRun(m.engine, g.prompt, g.forced, g.greedy.length);
+    assert.equal(r.greedy, g.greedy);
+    const a = agreement(g, r.top1);
+    assert.is(a.agree, a.steps, `forced steps that differ: ${JSON.stringify(a.misses)}`);
+  });
+}
+
+for (const g of goldens.filter((x) => x.case.type === 'f32')) {
+  test(`${caseName(g.case)}: the all-ONNX engine's greedy ids and forced-step argmaxes equal llama.cpp's`, async () => {
+    const m = await openModel(rebuild(g), { engine: 'onnx', threads: 1, contextSize: ORACLE_CONTEXT, log: () => {} });
+    try {
+      assert.ok(!m.forward!.backend('wasm'), `every block on ONNX: ${m.description}`);
+      const r = await wispRun(m.model, g.prompt, g.forced, g.greedy.length);
+      assert.equal(r.greedy, g.greedy);
+      const a = agreement(g, r.top1);
+      assert.is(a.agree, a.steps, `forced steps that differ: ${JSON.stringify(a.misses)}`);
+    } finally {
+      await m.close();
+    }
+  });
+}
+
+for (const g of goldens.filter((x) => x.case.type !== 'f32' && x.case.type !== 'f16')) {
+  const name = `${caseName(g.case)}: wasm argmax after ≥ 99% of the forced steps equals llama.cpp's`;
+  if (!ggmlActivations(g.case.type)) {
+    test.skip(`${name} (waits for ggml's 8-bit activations: its default x16 path measures 93-100%, docs/MODELS.md)`, () => {});
+    continue;
+  }
+  test(name, async () => {
+    const m = await openModel(rebuild(g), { engine: 'wasm', threads: 1, contextSize: ORACLE_CONTEXT, log: () => {} });
+    try {
+      const r = await wispRun(m.model, g.prompt, g.forced, g.greedy.length);
+      const a = agreement(g, r.top1);
+      assert.ok(a.agree >= 0.99 * a.steps, `${a.agree}/${a.steps}; differ at ${JSON.stringify(a.misses)}`);
+    } finally {
+      await m.close();
+    }
+  });
+}
+
+test.after(() => rmSync(dir, { recursive: true, force: true }));
+
+test.run();
