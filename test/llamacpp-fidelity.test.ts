@@ -13,19 +13,23 @@
 //    over the layers and positions), so llama.cpp with flash attention on, the same math summed in
 //    another order, gives 94–94.5% against itself (docs/MEASUREMENTS.md, "Activations").
 // The type lists are this harness's input: a type joins by recording its goldens
-// (`llamacpp_logits.mjs --teacher <type> --greedy <type>`) and adding it here.
+// (`llamacpp_logits.mjs --teacher <type> --greedy <type>`) and adding it here. A teacher type whose
+// default activations are not yet ggml's (q4_K until its q8_K kernels are the default: int8-k) is
+// skipped, saying what it measures.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { argmax } from '../host/engine/sampler.js';
-import type { ActivationChoice } from '../host/model/block-formats.js';
+import { activationPath, type ActivationChoice, type FormatName } from '../host/model/block-formats.js';
 import { openWasm } from './helpers/engines.js';
 import { fidelityModel, type FidelitySpec } from './helpers/fidelity-models.js';
 import { ROOT } from './helpers/paths.js';
 
 /** Weight types compared teacher-forced on 110M-shaped models (goldens test/golden/llamacpp/teacher-110m-<type>.json). */
-export const TEACHER_TYPES = ['q8_0', 'q4_0'];
+export const TEACHER_TYPES = ['q8_0', 'q4_0', 'q4_K'];
+/** The teacher types that run on ggml's 8-bit activations by default (the others are skipped). */
+const TEACHER_X8 = TEACHER_TYPES.filter((t) => activationPath(t as FormatName) === 'x8');
 /** Weight types compared by greedy ids on the small models, for each of GREEDY_ARCHS. */
 export const GREEDY_TYPES = ['f32', 'f16', 'q8_0', 'q4_0'];
 export const GREEDY_ARCHS = ['llama', 'qwen2'] as const;
@@ -90,7 +94,13 @@ async function teacherForced(path: string, g: TeacherGolden, activations?: Activ
 }
 
 for (const type of TEACHER_TYPES) {
-  test(`110M ${type}, teacher-forced over 200 positions: llama.cpp's logits after position 0 within 1e-4, its argmax as often as llama.cpp agrees with itself`, async () => {
+  const name = `110M ${type}, teacher-forced over 200 positions: llama.cpp's logits after position 0 within 1e-4, its argmax as often as llama.cpp agrees with itself`;
+  if (!TEACHER_X8.includes(type)) {
+    // measured on the 16-bit path: 94.5% (llama.cpp with flash attention on: 95.0%), position 0 off by 6.4e-2
+    test.skip(`${name} (waits for ${type}'s 8-bit activations as the default; its 16-bit path misses the position-0 logits by ~6e-2)`, () => {});
+    continue;
+  }
+  test(name, async () => {
     const g = golden<TeacherGolden>(`teacher-110m-${type}.json`);
     const path = await model({ kind: 'teacher', type }, g.sha256);
     const { share, misses, logitDiff } = await teacherForced(path, g);
@@ -102,7 +112,7 @@ for (const type of TEACHER_TYPES) {
 }
 
 test('the 16-bit activations (--activations q16) miss llama.cpp\'s logits after position 0 by more than 1e-3 (what the 8-bit default fixes)', async () => {
-  for (const type of TEACHER_TYPES) {
+  for (const type of TEACHER_X8) {
     const g = golden<TeacherGolden>(`teacher-110m-${type}.json`);
     const path = await model({ kind: 'teacher', type }, g.sha256);
     const { logitDiff } = await teacherForced(path, g, 'q16', 1);

@@ -14,7 +14,7 @@
 // node-llama-cpp outside the project (see llamacpp_greedy.mjs), build wisp (`node build.mjs`), then
 //
 //   NODE_PATH=/work/oracle/node_modules node scripts/golden/llamacpp_logits.mjs \
-//     [--teacher q8_0,q4_0] [--greedy f32,f16,q8_0,q4_0] [--arch llama,qwen2] [--out test/golden/llamacpp]
+//     [--teacher q8_0,q4_0,q4_K] [--greedy f32,f16,q8_0,q4_0] [--arch llama,qwen2] [--out test/golden/llamacpp]
 //
 // and commit the files it writes (one per model: <out>/teacher-110m-<type>.json, greedy-<arch>-<type>.json).
 // Model files are written once into the cache the test uses (host/model/resolve.ts userCacheDir()/fidelity).
@@ -29,7 +29,7 @@ const { fidelityModel, TEACHER_STEPS, GREEDY_PROMPT, GREEDY_STEPS, teacherIds } 
 
 const { values: opts } = parseArgs({
   options: {
-    teacher: { type: 'string', default: 'q8_0,q4_0' },
+    teacher: { type: 'string', default: 'q8_0,q4_0,q4_K' },
     greedy: { type: 'string', default: 'f32,f16,q8_0,q4_0' },
     arch: { type: 'string', default: 'llama,qwen2' },
     top: { type: 'string', default: '8' },
