@@ -200,7 +200,7 @@ test('the manifest lists every ABI 3 export with its signature, and the referenc
   // the load-time specializations: signatures only (they are checked bit for bit against the kernels they specialize)
   const specialized: Record<string, number> = {
     repack_q4_0_r8: 4, matvec_q4_0r8_x16s: 6, matmul_q4_0r8_x16s: 8,
-    repack_q4_K_r4: 4, matvec_q4_Kr4_x16: 6, matmul_q4_Kr4_x16: 8,
+    repack_q4_K_r4: 4, matvec_q4_Kr4_x16: 6, matmul_q4_Kr4_x16: 8, matvec_q4_Kr4: 6, matmul_q4_Kr4: 8,
     matvec_f16f: 6, matmul_f16f: 8,
   };
   for (const [name, n] of Object.entries(specialized)) assert.equal(fam.exports[name], sig(n), name);
@@ -714,7 +714,7 @@ test('matmul_q4_0r8_x16s for nTok 1..9 equals nTok matvec_q4_0_x16 calls on the 
 // only such matrices: test/wasm-backend.test.ts).
 
 /** Repacks the q4_K rows of p into a new buffer; returns its pointer. */
-function repackKR4(p: ProblemX16): number {
+function repackKR4(p: Problem): number {
   const dst = alloc(p.w.length);
   mem.fill(0x5a, dst, dst + p.w.length);
   k.repack_q4_K_r4(p.wp, dst, p.rows, p.cols);
@@ -759,73 +759,89 @@ test('repack_q4_K_r4 re-encodes each row group losslessly (d, dmin, 6-bit scales
   }
 });
 
-for (const random of [false, true]) {
-  test(`matvec_q4_Kr4_x16 on repacked rows equals matvec_q4_K_x16 bit for bit, over row splits${random ? ' (random blocks)' : ''}`, () => {
-    let seed = 3000 + (random ? 500 : 0);
-    for (const rows of [4, 8, 12, 36, 132]) {
-      for (const cols of [256, 512, 1280]) {
+/** The q4_Kr4 kernels of one activation format: x16 (q16_K, `_x16`) or x8 (ggml's q8_K, no suffix), and the plain q4_K kernels they equal. */
+const KR4 = {
+  x16: { suffix: '_x16', problem: (rows: number, cols: number, nTok: number, seed: number, random = false) => problemX16('q4_K', rows, cols, nTok, seed, random), quantize: (xf: Float32Array) => quantizeActivationX16('q4_K', xf) },
+  x8: { suffix: '', problem: (rows: number, cols: number, nTok: number, seed: number, random = false) => problem('q4_K', rows, cols, nTok, seed, random), quantize: (xf: Float32Array) => quantizeActivation('q4_K', xf) },
+} as const;
+
+function runKR4Plain(act: keyof typeof KR4, p: Problem, nTok: number): Float32Array {
+  const y = alloc(4 * p.rows * nTok);
+  mem.fill(0xff, y, y + 4 * p.rows * nTok);
+  k[`matmul_q4_K${KR4[act].suffix}`](p.wp, p.xp, y, p.cols, p.rows, nTok, 0, p.rows);
+  return f32s(y, p.rows * nTok);
+}
+
+for (const act of ['x16', 'x8'] as const) {
+  const sfx = KR4[act].suffix;
+  for (const random of [false, true]) {
+    test(`matvec_q4_Kr4${sfx} on repacked rows equals matvec_q4_K${sfx} bit for bit, over row splits${random ? ' (random blocks)' : ''}`, () => {
+      let seed = 3000 + (random ? 500 : 0);
+      for (const rows of [4, 8, 12, 36, 132]) {
+        for (const cols of [256, 512, 1280]) {
+          reset();
+          const p = KR4[act].problem(rows, cols, 1, seed++, random);
+          const want = runKR4Plain(act, p, 1);
+          const wr = repackKR4(p);
+          const y = alloc(4 * rows);
+          mem.fill(0xff, y, y + 4 * rows);
+          k[`matvec_q4_Kr4${sfx}`](wr, p.xp, y, cols, 0, rows);
+          assertBitsEqual(f32s(y, rows), want, `kr4 ${rows}×${cols}`);
+          // a split at multiples of 4 (as the pool's grain 4 makes them)
+          const r = rng(seed);
+          const cuts = [0, ...Array.from({ length: 3 }, () => 4 * Math.floor(r() * (rows / 4 + 1)))].sort((a, b) => a - b);
+          cuts.push(rows);
+          const y2 = alloc(4 * rows);
+          mem.fill(0xff, y2, y2 + 4 * rows);
+          for (let i = 0; i + 1 < cuts.length; i++) k[`matvec_q4_Kr4${sfx}`](wr, p.xp, y2, cols, cuts[i], cuts[i + 1]);
+          assertBitsEqual(f32s(y2, rows), want, `kr4 split ${cuts.join(',')} ${rows}×${cols}`);
+        }
+      }
+    });
+  }
+
+  test(`matvec_q4_Kr4${sfx} at the overflow bounds (all quants, scales and mins 63 or 0, x = ±max) equals matvec_q4_K${sfx} bit for bit`, () => {
+    reset();
+    const cols = 1024, rows = 8;
+    const w = randomBlockWeights('q4_K', rows, cols, 41);
+    const rb = weightRowBytes('q4_K', cols);
+    for (let r = 0; r < rows; r++) {
+      const row = w.subarray(r * rb, (r + 1) * rb);
+      for (let b = 0; b < row.length; b += 144) {
+        row.fill(r & 1 ? 0x00 : 0xff, b + 16, b + 144);
+        row.fill(r & 2 ? 0x00 : 0xff, b + 4, b + 16);
+      }
+    }
+    for (const v of [-3, 3]) {
+      const xf = new Float32Array(cols).fill(v); // every q = ∓32767 (q16_K) or ∓127 (q8_K)
+      const x = KR4[act].quantize(xf);
+      const p: Problem = { t: 'q4_K', rows, cols, w, xf, x, wp: put(w), xp: put(x) };
+      const want = runKR4Plain(act, p, 1);
+      const wr = repackKR4(p);
+      const y = alloc(4 * rows);
+      k[`matvec_q4_Kr4${sfx}`](wr, p.xp, y, cols, 0, rows);
+      assertBitsEqual(f32s(y, rows), want, `kr4 extremes x = ${v}`);
+    }
+  });
+
+  test(`matmul_q4_Kr4${sfx} for nTok 1..9 equals nTok matvec_q4_K${sfx} calls on the original rows exactly, over row splits`, () => {
+    let seed = 4000;
+    for (const [rows, cols] of [[4, 256], [12, 512], [40, 768]]) {
+      for (let nTok = 1; nTok <= 9; nTok++) {
         reset();
-        const p = problemX16('q4_K', rows, cols, 1, seed++, random);
-        const want = runMatvecX16(p);
+        const p = KR4[act].problem(rows, cols, nTok, seed++, nTok % 2 === 0);
+        const want = runKR4Plain(act, p, nTok); // matmul_q4_K == nTok matvec_q4_K calls (tested above)
         const wr = repackKR4(p);
-        const y = alloc(4 * rows);
-        mem.fill(0xff, y, y + 4 * rows);
-        k.matvec_q4_Kr4_x16(wr, p.xp, y, cols, 0, rows);
-        assertBitsEqual(f32s(y, rows), want, `kr4 ${rows}×${cols}`);
-        // a split at multiples of 4 (as the pool's grain 4 makes them)
-        const r = rng(seed);
-        const cuts = [0, ...Array.from({ length: 3 }, () => 4 * Math.floor(r() * (rows / 4 + 1)))].sort((a, b) => a - b);
-        cuts.push(rows);
-        const y2 = alloc(4 * rows);
-        mem.fill(0xff, y2, y2 + 4 * rows);
-        for (let i = 0; i + 1 < cuts.length; i++) k.matvec_q4_Kr4_x16(wr, p.xp, y2, cols, cuts[i], cuts[i + 1]);
-        assertBitsEqual(f32s(y2, rows), want, `kr4 split ${cuts.join(',')} ${rows}×${cols}`);
+        const y = alloc(4 * rows * nTok);
+        mem.fill(0xff, y, y + 4 * rows * nTok);
+        const mid = 4 * Math.floor(rows / 8);
+        k[`matmul_q4_Kr4${sfx}`](wr, p.xp, y, cols, rows, nTok, 0, mid);
+        k[`matmul_q4_Kr4${sfx}`](wr, p.xp, y, cols, rows, nTok, mid, rows);
+        assertBitsEqual(f32s(y, rows * nTok), want, `kr4 matmul ${rows}×${cols} nTok ${nTok}`);
       }
     }
   });
 }
-
-test('matvec_q4_Kr4_x16 at the overflow bounds (all quants, scales and mins 63 or 0, x = ±max) equals matvec_q4_K_x16 bit for bit', () => {
-  reset();
-  const cols = 1024, rows = 8;
-  const w = randomBlockWeights('q4_K', rows, cols, 41);
-  const rb = weightRowBytes('q4_K', cols);
-  for (let r = 0; r < rows; r++) {
-    const row = w.subarray(r * rb, (r + 1) * rb);
-    for (let b = 0; b < row.length; b += 144) {
-      row.fill(r & 1 ? 0x00 : 0xff, b + 16, b + 144);
-      row.fill(r & 2 ? 0x00 : 0xff, b + 4, b + 16);
-    }
-  }
-  for (const v of [-3, 3]) {
-    const xf = new Float32Array(cols).fill(v); // every q = ∓32767
-    const x = quantizeActivationX16('q4_K', xf);
-    const p: ProblemX16 = { t: 'q4_K', rows, cols, w, xf, x, wp: put(w), xp: put(x) };
-    const want = runMatvecX16(p);
-    const wr = repackKR4(p);
-    const y = alloc(4 * rows);
-    k.matvec_q4_Kr4_x16(wr, p.xp, y, cols, 0, rows);
-    assertBitsEqual(f32s(y, rows), want, `kr4 extremes x = ${v}`);
-  }
-});
-
-test('matmul_q4_Kr4_x16 for nTok 1..9 equals nTok matvec_q4_K_x16 calls on the original rows exactly, over row splits', () => {
-  let seed = 4000;
-  for (const [rows, cols] of [[4, 256], [12, 512], [40, 768]]) {
-    for (let nTok = 1; nTok <= 9; nTok++) {
-      reset();
-      const p = problemX16('q4_K', rows, cols, nTok, seed++, nTok % 2 === 0);
-      const want = runMatmulX16(p, nTok); // matmul_q4_K_x16 == nTok matvec_q4_K_x16 (tested above)
-      const wr = repackKR4(p);
-      const y = alloc(4 * rows * nTok);
-      mem.fill(0xff, y, y + 4 * rows * nTok);
-      const mid = 4 * Math.floor(rows / 8);
-      k.matmul_q4_Kr4_x16(wr, p.xp, y, cols, rows, nTok, 0, mid);
-      k.matmul_q4_Kr4_x16(wr, p.xp, y, cols, rows, nTok, mid, rows);
-      assertBitsEqual(f32s(y, rows * nTok), want, `kr4 matmul ${rows}×${cols} nTok ${nTok}`);
-    }
-  }
-});
 
 // ---- flavours: same inputs, same bits --------------------------------------------------------
 
@@ -858,9 +874,46 @@ function flavourCases(): Array<{ name: string; w: number; x: (nTok: number) => n
       const r4 = alloc(weightRowBytes(t, cols) * rows);
       k.repack_q4_K_r4(w, r4, rows, cols);
       cases.push({ name: 'q4_Kr4_x16', w: r4, x: (nTok) => put(quantizeActivationX16('q4_K', xf.subarray(0, cols * nTok))), cols, rows, grain: 4 });
+      cases.push({ name: 'q4_Kr4', w: r4, x: x8, cols, rows, grain: 4 });
+    }
+  }
+  // the K-quants on q8_K blocks of random bytes (every i8 value, −128 included: the relaxed flavour's
+  // first operand), an odd block count and an odd row count (the plain kernels), ggml-quantized weights
+  // (their scales d mostly subnormal halves)
+  for (const t of ['q4_K', 'q6_K'] as const) {
+    const cols = 1280, rows = t === 'q4_K' ? 12 : 13;
+    const w = put(quantizedWeights(t, rows, cols, 6200));
+    const xr = randomQ8K(cols * 9, 6300);
+    const x = (nTok: number) => put(xr.subarray(0, (cols / 256) * 292 * nTok));
+    cases.push({ name: t, w, x, cols, rows, grain: 1 });
+    if (t === 'q4_K') {
+      const r4 = alloc(weightRowBytes(t, cols) * rows);
+      k.repack_q4_K_r4(w, r4, rows, cols);
+      cases.push({ name: 'q4_Kr4', w: r4, x, cols, rows, grain: 4 });
     }
   }
   return cases;
+}
+
+/** q8_K blocks of n values with random qs (every i8 value), their bsums, and a random d. */
+function randomQ8K(n: number, seed: number): Uint8Array {
+  const r = rng(seed);
+  const out = new Uint8Array((n / 256) * 292);
+  const dv = new DataView(out.buffer);
+  for (let b = 0; b < n / 256; b++) {
+    const o = b * 292;
+    dv.setFloat32(o, (r() * 2 - 1) * 0.05, true);
+    for (let g = 0; g < 16; g++) {
+      let sum = 0;
+      for (let i = 0; i < 16; i++) {
+        const q = Math.floor(r() * 256) - 128;
+        out[o + 4 + 16 * g + i] = q & 0xff;
+        sum += q;
+      }
+      dv.setInt16(o + 260 + 2 * g, sum, true);
+    }
+  }
+  return out;
 }
 
 /** Every matvec/matmul output of `kernels` on the cases: one call, a row split, and 1..9 tokens. */
@@ -870,14 +923,15 @@ function flavourOutputs(kernels: Record<string, (...args: number[]) => void>): M
     const y = alloc(4 * c.rows * 9);
     const x1 = c.x(1);
     kernels[`matvec_${c.name}`](c.w, x1, y, c.cols, 0, c.rows);
-    out.set(`matvec_${c.name}`, new Uint32Array(f32s(y, c.rows).buffer));
+    const id = `${c.name} ${c.rows}×${c.cols}`;
+    out.set(`matvec_${id}`, new Uint32Array(f32s(y, c.rows).buffer));
     const split = c.grain * Math.ceil(c.rows / 3 / c.grain);
     kernels[`matvec_${c.name}`](c.w, x1, y, c.cols, 0, split);
     kernels[`matvec_${c.name}`](c.w, x1, y, c.cols, split, c.rows);
-    out.set(`matvec_${c.name} split`, new Uint32Array(f32s(y, c.rows).buffer));
+    out.set(`matvec_${id} split`, new Uint32Array(f32s(y, c.rows).buffer));
     for (let nTok = 1; nTok <= 9; nTok++) {
       kernels[`matmul_${c.name}`](c.w, c.x(nTok), y, c.cols, c.rows, nTok, 0, c.rows);
-      out.set(`matmul_${c.name} ×${nTok}`, new Uint32Array(f32s(y, c.rows * nTok).buffer));
+      out.set(`matmul_${id} ×${nTok}`, new Uint32Array(f32s(y, c.rows * nTok).buffer));
     }
   }
   return out;

@@ -2,15 +2,15 @@
 // directory) to hold every form of lib/f16.ts's conversion to the host's, on all 65536 halves. Each
 // function converts n halves at src (u16) to floats at dst, or n floats to halves.
 import {
-  F16_EXP, F16_K112, F16_MS, F32_EXP, f16_to_f32, f32_to_f16, finite_halves_s_to_f32x4, finite_halves_s_to_f32x4_k,
-  halves_s_to_f32x4, halves_to_f32x4, halves_to_f32x4_k,
+  F16_BIAS, F16_EXP, F16_EXP1, F16_K112, F16_MS, F32_EXP, f16_to_f32, f32_to_f16, finite_halves_s_to_f32x4,
+  finite_halves_s_to_f32x4_k, finite_halves_s_to_f32x4_ns_k, halves_s_to_f32x4, halves_to_f32x4, halves_to_f32x4_k,
 } from './f16';
 
 export function scalar(src: usize, dst: usize, n: i32): void {
   for (let i = 0; i < n; i++) store<f32>(dst + (<usize>i << 2), f16_to_f32(load<u16>(src + (<usize>i << 1))));
 }
 
-/** form: 0 halves_to_f32x4, 1 halves_to_f32x4_k, 2 halves_s_to_f32x4, 3 finite_halves_s_to_f32x4, 4 finite_halves_s_to_f32x4_k (n a multiple of 4). */
+/** form: 0 halves_to_f32x4, 1 halves_to_f32x4_k, 2 halves_s_to_f32x4, 3 finite_halves_s_to_f32x4, 4 finite_halves_s_to_f32x4_k, 5 finite_halves_s_to_f32x4_ns_k (n a multiple of 4). */
 export function lanes(form: i32, src: usize, dst: usize, n: i32): void {
   const ms = i32x4.splat(F16_MS), k112 = i32x4.splat(F16_K112), e16 = i32x4.splat(F16_EXP), e32 = i32x4.splat(F32_EXP);
   for (let i = 0; i < n; i += 4) {
@@ -20,7 +20,8 @@ export function lanes(form: i32, src: usize, dst: usize, n: i32): void {
     else if (form == 1) v = halves_to_f32x4_k(v128.load16x4_u(p), ms, k112, e16, e32);
     else if (form == 2) v = halves_s_to_f32x4(v128.load16x4_s(p));
     else if (form == 3) v = finite_halves_s_to_f32x4(v128.load16x4_s(p));
-    else v = finite_halves_s_to_f32x4_k(v128.load16x4_s(p), ms, k112);
+    else if (form == 4) v = finite_halves_s_to_f32x4_k(v128.load16x4_s(p), ms, k112);
+    else v = finite_halves_s_to_f32x4_ns_k(v128.load16x4_s(p), i32x4.splat(F16_BIAS), i32x4.splat(F16_EXP1));
     v128.store(dst + (<usize>i << 2), v);
   }
 }

@@ -11,6 +11,16 @@
 // Kernels that read only halves known to be finite (the host checks: f16f matrices, repacked scales)
 // stop after step 2. test/kernel-f16.test.ts checks every form on all 65536 halves against the host.
 //
+// Step 2 multiplies a subnormal f32 when the half is subnormal (exponent 0), and x86 cores take a slow
+// path on a subnormal operand (AMD Zen 4 here: a q6_K matvec ran 2× slower on ggml-quantized weights,
+// whose super-block scales d are mostly subnormal halves; Intel's microcode assists cost more). So
+// the block-scale conversions (one per block, where subnormal scales are common: q6_K's d ≈ max/4064)
+// use forms with no subnormal arithmetic: a normal half's f32 bits are its placed bits plus the
+// exponent bias difference (an integer add), a subnormal one's value m·2^-24 comes from the integer m
+// (f16_to_f32) or as 2^-14·(1 + m/1024) − 2^-14, exact (finite_halves_s_to_f32x4_ns_k). The weight
+// kernels (f16, f16f) keep step 2's multiply: three operations per four halves, and subnormal f16
+// weights are rare (~0.1% of a random-weight matrix: measured 6% slower than none, 1%: 35%).
+//
 // Single -> half: f32_to_f16, round to nearest even as ggml's GGML_FP32_TO_FP16.
 
 /** Step 2's AND mask: sign bit 31 kept, its copies in bits 28..30 dropped, exponent and mantissa kept. */
@@ -22,11 +32,17 @@ export const F16_EXP: i32 = 0x0f800000;
 /** The f32 all-ones exponent. */
 export const F32_EXP: i32 = 0x7f800000;
 
-/** One half (the low 16 bits of h) as f32. */
+/**
+ * One half (the low 16 bits of h) as f32, with no subnormal arithmetic (the kernels convert block
+ * scales with it): a normal half's bits rebiased (+112 in the exponent field; infinity and NaN +224,
+ * payload kept), zero or a subnormal half m·2^-24 from the integer m, then the sign.
+ */
 @inline export function f16_to_f32(h: u32): f32 {
-  const t = <i32>(h << 16) >> 3;
-  const f = reinterpret<f32>(t & F16_MS) * reinterpret<f32>(F16_K112);
-  return (t & F16_EXP) == F16_EXP ? reinterpret<f32>(reinterpret<i32>(f) | F32_EXP) : f;
+  const t = <i32>(h << 16) >> 3; // step 1
+  const mag = t & 0x0fffe000; // exponent and mantissa at bits 13..27
+  const e = t & F16_EXP;
+  const bits = e == 0 ? reinterpret<i32>(<f32>(mag >> 13) * <f32>5.9604644775390625e-8) : mag + (e == F16_EXP ? 224 << 23 : 112 << 23);
+  return reinterpret<f32>(bits | (t & 0x80000000));
 }
 
 /** Steps 2 and 3 on four placed halves t, with the four constants passed in (kernels that keep them in registers). */
@@ -58,6 +74,25 @@ export const F32_EXP: i32 = 0x7f800000;
 /** finite_halves_s_to_f32x4 with its constants passed in. */
 @inline export function finite_halves_s_to_f32x4_k(h: v128, ms: v128, k112: v128): v128 {
   return f32x4.mul(v128.and(i32x4.shl(h, 13), ms), k112);
+}
+
+/** The constants of finite_halves_s_to_f32x4_ns_k: the exponent bias difference 112 << 23, and 1 << 23. */
+export const F16_BIAS: i32 = 112 << 23;
+export const F16_EXP1: i32 = 1 << 23;
+
+/**
+ * Four finite halves sign-extended to 32 bits (the low 16 bits are what count) as f32 with no
+ * subnormal arithmetic (block scales: see above): the magnitude placed at bits 13..27 plus the bias is a
+ * normal half's f32 bits; for a subnormal half (or zero) one more in the exponent makes
+ * 2^-14·(1 + m/1024), and subtracting 2^-14 leaves m·2^-24 exactly (every other lane subtracts 0); then
+ * the sign. Shifts place the magnitude and the sign, so the only constants are bias and exp1 (kernels
+ * keep them in registers). Wrong for infinities and NaN.
+ */
+@inline export function finite_halves_s_to_f32x4_ns_k(h: v128, bias: v128, exp1: v128): v128 {
+  const m = i32x4.shr_u(i32x4.shl(h, 17), 4); // bits 0..14 -> 13..27
+  const sub = i32x4.lt_s(m, exp1); // exponent 0: zero or subnormal
+  const f = f32x4.sub(i32x4.add(i32x4.add(m, bias), v128.and(sub, exp1)), v128.and(sub, i32x4.add(bias, exp1)));
+  return v128.or(f, i32x4.shl(i32x4.shr_u(h, 15), 31));
 }
 
 /** Round-to-nearest-even single -> half, as ggml's GGML_FP32_TO_FP16 (activation scales, f16 KV caches). */

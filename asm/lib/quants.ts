@@ -76,19 +76,21 @@ import { Q16_K_BSUMS, Q4_K_SCALES, Q6_K_QH } from './blocks';
 /**
  * The 16 values of each kind in a 16-byte slice of a half (L0 = ql[l..], L32 = ql[l+32..], H = qh[l..]):
  * group1 = values l, group2 = l+32, group3 = l+64, group4 = l+96, as unsigned 6-bit bytes. The shifts
- * work on 16-bit lanes; the masks keep only bits that came from the same byte.
+ * work on 16-bit lanes; the masks (m0f = splat 0x0f, m30 = splat 0x30 bytes) keep only bits that came
+ * from the same byte. The masks are passed in: a kernel makes them once, before its loops, since V8
+ * (13.x) rebuilds a v128 constant at every use inside a loop (three instructions each).
  */
-@inline export function q6_group1(L0: v128, H: v128): v128 {
-  return v128.or(v128.and(L0, i8x16.splat(0x0f)), v128.and(i16x8.shl(H, 4), i8x16.splat(0x30)));
+@inline export function q6_group1(L0: v128, H: v128, m0f: v128, m30: v128): v128 {
+  return v128.or(v128.and(L0, m0f), v128.and(i16x8.shl(H, 4), m30));
 }
-@inline export function q6_group2(L32: v128, H: v128): v128 {
-  return v128.or(v128.and(L32, i8x16.splat(0x0f)), v128.and(i16x8.shl(H, 2), i8x16.splat(0x30)));
+@inline export function q6_group2(L32: v128, H: v128, m0f: v128, m30: v128): v128 {
+  return v128.or(v128.and(L32, m0f), v128.and(i16x8.shl(H, 2), m30));
 }
-@inline export function q6_group3(L0: v128, H: v128): v128 {
-  return v128.or(v128.and(i16x8.shr_u(L0, 4), i8x16.splat(0x0f)), v128.and(H, i8x16.splat(0x30)));
+@inline export function q6_group3(L0: v128, H: v128, m0f: v128, m30: v128): v128 {
+  return v128.or(v128.and(i16x8.shr_u(L0, 4), m0f), v128.and(H, m30));
 }
-@inline export function q6_group4(L32: v128, H: v128): v128 {
-  return v128.or(v128.and(i16x8.shr_u(L32, 4), i8x16.splat(0x0f)), v128.and(i16x8.shr_u(H, 2), i8x16.splat(0x30)));
+@inline export function q6_group4(L32: v128, H: v128, m0f: v128, m30: v128): v128 {
+  return v128.or(v128.and(i16x8.shr_u(L32, 4), m0f), v128.and(i16x8.shr_u(H, 2), m30));
 }
 
 /**
@@ -96,11 +98,11 @@ import { Q16_K_BSUMS, Q4_K_SCALES, Q6_K_QH } from './blocks';
  * 6-bit bytes, one group at a time (the matmul kernels' loop over groups); their scale is byte
  * 8h + g + 2k of the block's scales.
  */
-@inline export function q6_group_at(p: usize, h: usize, g: usize, k: i32): v128 {
-  const ql = p + (h << 6) + (g << 4) + ((k & 1) != 0 ? 32 : 0);
-  const L = v128.load(ql), H = v128.load(p + Q6_K_QH + (h << 5) + (g << 4));
-  const lowNibble = v128.and(k < 2 ? L : i16x8.shr_u(L, 4), i8x16.splat(0x0f));
-  const high = v128.and(i16x8.shl(i16x8.shr_u(H, <i32>k << 1), 4), i8x16.splat(0x30)); // qh bits 2k, 2k+1 -> 4, 5
+@inline export function q6_group_at(p: usize, h: usize, g: usize, k: i32, m0f: v128, m30: v128): v128 {
+  const ql = p + (h << 6) + (g << 4);
+  const L = (k & 1) != 0 ? v128.load(ql, 32) : v128.load(ql), H = v128.load(p + Q6_K_QH + (h << 5) + (g << 4));
+  const lowNibble = v128.and(k < 2 ? L : i16x8.shr_u(L, 4), m0f);
+  const high = v128.and(k == 0 ? i16x8.shl(H, 4) : k == 1 ? i16x8.shl(H, 2) : k == 2 ? H : i16x8.shr_u(H, 2), m30); // qh bits 2k, 2k+1 -> 4, 5
   return v128.or(lowNibble, high);
 }
 

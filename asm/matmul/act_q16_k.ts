@@ -40,8 +40,7 @@ import { gather_f32, hsum_f32, hsum_i32, lane, reduce4_f32, reduce4_i32 } from '
 }
 
 /** One chunk (64 values: 32 bytes of qs at q) · the 64 i16 activations at xq, scaled by splat(sc_even), splat(sc_odd). */
-@inline function chunk(q: usize, xq: usize, scEven: v128, scOdd: v128, z: i32): v128 {
-  const m = i16x8.splat(0x0f);
+@inline function chunk(q: usize, xq: usize, scEven: v128, scOdd: v128, z: i32, m: v128): v128 {
   let a0 = v128.load8x8_u(q), a1 = v128.load8x8_u(q, 8), a2 = v128.load8x8_u(q, 16), a3 = v128.load8x8_u(q, 24);
   let s = i32x4.mul(dot32(v128.and(a0, m), v128.and(a1, m), v128.and(a2, m), v128.and(a3, m), xq), scEven);
   if (z == 0) {
@@ -62,14 +61,14 @@ import { gather_f32, hsum_f32, hsum_i32, lane, reduce4_f32, reduce4_i32 } from '
 }
 
 /** One q4_K block at p · one q16_K block at xb: t − u. */
-@inline export function block_q4_K(p: usize, xb: usize, z: i32): f32 {
+@inline export function block_q4_K(p: usize, xb: usize, z: i32, m0f: v128): f32 {
   const a = load<u32>(p, Q4_K_SCALES), c = load<u32>(p, Q4_K_SCALES + 8);
   const sl = bytes_to_i32x4(scales_0_3(a)), sh = bytes_to_i32x4(scales_4_7(a, c));
   const q = p + Q4_K_QS, xq = xb + Q16_K_Q;
-  let isum = chunk(q, xq, i32x4.shuffle(sl, sl, 0, 0, 0, 0), i32x4.shuffle(sl, sl, 1, 1, 1, 1), z);
-  if (z == 0) isum = i32x4.add(isum, chunk(q + 32, xq + 128, i32x4.shuffle(sl, sl, 2, 2, 2, 2), i32x4.shuffle(sl, sl, 3, 3, 3, 3), z));
-  if (z == 0) isum = i32x4.add(isum, chunk(q + 64, xq + 256, i32x4.shuffle(sh, sh, 0, 0, 0, 0), i32x4.shuffle(sh, sh, 1, 1, 1, 1), z));
-  if (z == 0) isum = i32x4.add(isum, chunk(q + 96, xq + 384, i32x4.shuffle(sh, sh, 2, 2, 2, 2), i32x4.shuffle(sh, sh, 3, 3, 3, 3), z));
+  let isum = chunk(q, xq, i32x4.shuffle(sl, sl, 0, 0, 0, 0), i32x4.shuffle(sl, sl, 1, 1, 1, 1), z, m0f);
+  if (z == 0) isum = i32x4.add(isum, chunk(q + 32, xq + 128, i32x4.shuffle(sl, sl, 2, 2, 2, 2), i32x4.shuffle(sl, sl, 3, 3, 3, 3), z, m0f));
+  if (z == 0) isum = i32x4.add(isum, chunk(q + 64, xq + 256, i32x4.shuffle(sh, sh, 0, 0, 0, 0), i32x4.shuffle(sh, sh, 1, 1, 1, 1), z, m0f));
+  if (z == 0) isum = i32x4.add(isum, chunk(q + 96, xq + 384, i32x4.shuffle(sh, sh, 2, 2, 2, 2), i32x4.shuffle(sh, sh, 3, 3, 3, 3), z, m0f));
   const msum = hsum_i32(mins_dot(p, xb));
   const dx = load<f32>(xb);
   const t = hsum_f32(f32x4.convert_i32x4_s(isum)) * (dx * f16_to_f32(load<u16>(p)));
@@ -95,41 +94,41 @@ import { gather_f32, hsum_f32, hsum_i32, lane, reduce4_f32, reduce4_i32 } from '
 }
 
 /** Σ (q − 32)·qx over 16 values: q = 16 unsigned 6-bit bytes, qx = the 16 i16 at xq. */
-@inline function dot16(q: v128, xq: usize): v128 {
-  const v = i8x16.sub(q, i8x16.splat(32));
+@inline function dot16(q: v128, xq: usize, m20: v128): v128 {
+  const v = i8x16.sub(q, m20);
   return dot16w(i16x8.extend_low_i8x16_s(v), i16x8.extend_high_i8x16_s(v), xq);
 }
 
 /** One quarter of a block: half at ql/qh, slice g, activations of the half at xq; i32 lanes (exact, see above). */
-@inline function quarter(ql: usize, qh: usize, xq: usize, g: i32, lo: v128, hi: v128): v128 {
+@inline function quarter(ql: usize, qh: usize, xq: usize, g: i32, lo: v128, hi: v128, m0f: v128, m30: v128, m20: v128): v128 {
   const o = <usize>g << 4, xo = <usize>g << 5;
   const L0 = v128.load(ql + o), L32 = v128.load(ql + o, 32), H = v128.load(qh + o);
-  let s = i32x4.mul(dot16(q6_group1(L0, H), xq + xo), lane(lo, g));
-  s = i32x4.add(s, i32x4.mul(dot16(q6_group2(L32, H), xq + xo + 64), lane(lo, g + 2)));
-  s = i32x4.add(s, i32x4.mul(dot16(q6_group3(L0, H), xq + xo + 128), lane(hi, g)));
-  return i32x4.add(s, i32x4.mul(dot16(q6_group4(L32, H), xq + xo + 192), lane(hi, g + 2)));
+  let s = i32x4.mul(dot16(q6_group1(L0, H, m0f, m30), xq + xo, m20), lane(lo, g));
+  s = i32x4.add(s, i32x4.mul(dot16(q6_group2(L32, H, m0f, m30), xq + xo + 64, m20), lane(lo, g + 2)));
+  s = i32x4.add(s, i32x4.mul(dot16(q6_group3(L0, H, m0f, m30), xq + xo + 128, m20), lane(hi, g)));
+  return i32x4.add(s, i32x4.mul(dot16(q6_group4(L32, H, m0f, m30), xq + xo + 192, m20), lane(hi, g + 2)));
 }
 
 /** One q6_K block at p · one q16_K block at xb. */
-@inline export function block_q6_K(p: usize, xb: usize, z: i32): f32 {
+@inline export function block_q6_K(p: usize, xb: usize, z: i32, m0f: v128, m30: v128, m20: v128): f32 {
   const sc = p + Q6_K_SCALES, qh = p + Q6_K_QH, xq = xb + Q16_K_Q;
   const lo0 = half_scales_lo(sc), hi0 = half_scales_hi(sc);
-  let f = f32x4.add(f32x4.splat(0), f32x4.convert_i32x4_s(quarter(p, qh, xq, 0, lo0, hi0)));
-  if (z == 0) f = f32x4.add(f, f32x4.convert_i32x4_s(quarter(p, qh, xq, 1, lo0, hi0)));
-  if (z == 0) f = f32x4.add(f, f32x4.convert_i32x4_s(quarter(p + 64, qh + 32, xq + 256, 0, half_scales_lo(sc + 8), half_scales_hi(sc + 8))));
-  if (z == 0) f = f32x4.add(f, f32x4.convert_i32x4_s(quarter(p + 64, qh + 32, xq + 256, 1, half_scales_lo(sc + 8), half_scales_hi(sc + 8))));
+  let f = f32x4.add(f32x4.splat(0), f32x4.convert_i32x4_s(quarter(p, qh, xq, 0, lo0, hi0, m0f, m30, m20)));
+  if (z == 0) f = f32x4.add(f, f32x4.convert_i32x4_s(quarter(p, qh, xq, 1, lo0, hi0, m0f, m30, m20)));
+  if (z == 0) f = f32x4.add(f, f32x4.convert_i32x4_s(quarter(p + 64, qh + 32, xq + 256, 0, half_scales_lo(sc + 8), half_scales_hi(sc + 8), m0f, m30, m20)));
+  if (z == 0) f = f32x4.add(f, f32x4.convert_i32x4_s(quarter(p + 64, qh + 32, xq + 256, 1, half_scales_lo(sc + 8), half_scales_hi(sc + 8), m0f, m30, m20)));
   return hsum_f32(f) * (load<f32>(xb) * f16_to_f32(load<u16>(p, Q6_K_D)));
 }
 
 /** acc + the q6_K block at p · the q16_K blocks at a0..a3 (lane i = token i), quarter by quarter as block_q6_K. */
-@inline export function tokens_q6_K(acc: v128, p: usize, a0: usize, a1: usize, a2: usize, a3: usize): v128 {
+@inline export function tokens_q6_K(acc: v128, p: usize, a0: usize, a1: usize, a2: usize, a3: usize, m0f: v128, m30: v128, m20: v128): v128 {
   let f0 = f32x4.splat(0), f1 = f32x4.splat(0), f2 = f32x4.splat(0), f3 = f32x4.splat(0);
   for (let qt = 0; qt < 4; qt++) {
     // quarter qt: half h = qt >> 1, slice g = qt & 1; its four kinds k (values 128h + 32k + 16g)
     const h = <usize>(qt >> 1), g = <usize>(qt & 1);
     let i0 = i32x4.splat(0), i1 = i32x4.splat(0), i2 = i32x4.splat(0), i3 = i32x4.splat(0);
     for (let k = 0; k < 4; k++) {
-      const v = i8x16.sub(q6_group_at(p, h, g, k), i8x16.splat(32));
+      const v = i8x16.sub(q6_group_at(p, h, g, k, m0f, m30), m20);
       const w0 = i16x8.extend_low_i8x16_s(v), w1 = i16x8.extend_high_i8x16_s(v);
       const sc = i32x4.splat(<i32>load<i8>(p + Q6_K_SCALES + (h << 3) + (g + (<usize>k << 1))));
       const xo = <usize>Q16_K_Q + (h << 8) + (<usize>k << 6) + (g << 5);

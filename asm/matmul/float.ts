@@ -4,13 +4,9 @@
 // matvec works on four rows per pass (the i-th rows of the four quarters of [r0, r1), so each lane reads
 // one long sequential stream) and matmul on four tokens per pass, lane i being row or token i, with
 // the same operations in the same order, so matmul over nTok tokens gives exactly nTok matvec results.
-import { f16_to_f32, finite_halves_s_to_f32x4, halves_s_to_f32x4, halves_to_f32x4 } from '../lib/f16';
+import { F16_EXP, F16_K112, F16_MS, F32_EXP, f16_to_f32, finite_halves_s_to_f32x4_k, halves_s_to_f32x4, halves_to_f32x4, placed_to_f32x4_k } from '../lib/f16';
 import { gather_f32, gather_halves, reduce4_f32, row_ptr, store_lanes, store_quarters } from '../lib/simd';
 
-// The weight format of a driver call (always a constant: each export compiles to its own code).
-const W_F32: i32 = 0;
-const W_F16: i32 = 1;
-const W_F16F: i32 = 2;
 
 // ---- f32 -------------------------------------------------------------------------------------
 
@@ -34,7 +30,15 @@ const W_F16F: i32 = 2;
 
 /** matvec_f32(w, x: f32*, y: f32*, cols, r0, r1): y[r] = Σ w[r][i]·x[i] for r in [r0, r1). */
 export function matvec_f32(w: usize, x: usize, y: usize, cols: i32, r0: i32, r1: i32): void {
-  matvec_any(W_F32, w, x, y, cols, r0, r1);
+  const rowBytes = <usize>cols << 2;
+  const last = r1 - 1;
+  const q = (r1 - r0 + 3) >> 2;
+  for (let i = 0; i < q; i++) {
+    const r = r0 + i;
+    const p0 = row_ptr(w, r, last, rowBytes), p1 = row_ptr(w, r + q, last, rowBytes);
+    const p2 = row_ptr(w, r + 2 * q, last, rowBytes), p3 = row_ptr(w, r + 3 * q, last, rowBytes);
+    store_quarters(y, r, q, r1, dot4_f32(p0, p1, p2, p3, x, cols));
+  }
 }
 
 /**
@@ -102,26 +106,48 @@ export function get_row_f32(w: usize, out: usize, cols: i32, row: i32): void {
 // infinity or NaN: the host runs a matrix on it only after checking that (finiteHalves in
 // host/backends/wasm/model.ts). Everything else, and so every result bit, is the same.
 
+// The conversion's constants (lib/f16.ts) are made once per call and passed down: inside a loop V8
+// rebuilds a v128 constant at every use (three instructions; a conversion uses two, or four for the
+// exact one), which made these kernels bound by constant-building rather than by memory. They are
+// splats of `c | z` (z = cols >> 31: always 0, but not known to the compiler), so they stay in
+// registers, and each kernel folds them into a result in a branch never taken (keep).
+
 /** Halves sign-extended to 32-bit lanes -> floats; finite: the 3-operation path for finite halves. */
-@inline function f16_lanes(h: v128, finite: bool): v128 {
-  return finite ? finite_halves_s_to_f32x4(h) : halves_s_to_f32x4(h);
+@inline function f16_lanes(h: v128, finite: bool, ms: v128, k112: v128, e16: v128, e32: v128): v128 {
+  return finite ? finite_halves_s_to_f32x4_k(h, ms, k112) : placed_to_f32x4_k(i32x4.shl(h, 13), ms, k112, e16, e32);
+}
+
+/**
+ * Halves 4..7 of h -> floats, as f16_lanes(i32x4.extend_high_i16x8_s(h)): each half duplicated into
+ * both halves of its i32 lane and shifted right by 3 (arithmetic) is the half placed at bits 13..28
+ * with its sign smeared above, which is step 1 (lib/f16.ts) but for the low 13 bits, which the mask
+ * clears: two operations instead of three.
+ */
+@inline function f16_high_lanes(h: v128, finite: bool, ms: v128, k112: v128, e16: v128, e32: v128): v128 {
+  const t = i32x4.shr_s(i16x8.shuffle(h, h, 4, 4, 5, 5, 6, 6, 7, 7), 3);
+  return finite ? f32x4.mul(v128.and(t, ms), k112) : placed_to_f32x4_k(t, ms, k112, e16, e32);
+}
+
+/** v, with the four constants folded in when z != 0 (never): keeps them computed once, before the loops. */
+@inline function keep(v: v128, z: i32, ms: v128, k112: v128, e16: v128, e32: v128): v128 {
+  return z != 0 ? v128.xor(v, v128.xor(v128.xor(ms, k112), v128.xor(e16, e32))) : v;
 }
 
 /** Four f16 weight rows · one f32 x: lane i = row i. */
-@inline function dot4_f16(p0: usize, p1: usize, p2: usize, p3: usize, x: usize, cols: i32, finite: bool): v128 {
+@inline function dot4_f16(p0: usize, p1: usize, p2: usize, p3: usize, x: usize, cols: i32, finite: bool, ms: v128, k112: v128, e16: v128, e32: v128): v128 {
   const n8 = <usize>(cols & ~7) << 1; // bytes of weights in whole groups of eight
   let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
   for (let i: usize = 0; i < n8; i += 16) {
     const xl = v128.load(x + (i << 1)), xh = v128.load(x + (i << 1), 16);
     const h0 = v128.load(p0 + i), h1 = v128.load(p1 + i), h2 = v128.load(p2 + i), h3 = v128.load(p3 + i);
-    a0 = f32x4.add(a0, f32x4.mul(f16_lanes(i32x4.extend_low_i16x8_s(h0), finite), xl));
-    a1 = f32x4.add(a1, f32x4.mul(f16_lanes(i32x4.extend_low_i16x8_s(h1), finite), xl));
-    a2 = f32x4.add(a2, f32x4.mul(f16_lanes(i32x4.extend_low_i16x8_s(h2), finite), xl));
-    a3 = f32x4.add(a3, f32x4.mul(f16_lanes(i32x4.extend_low_i16x8_s(h3), finite), xl));
-    a0 = f32x4.add(a0, f32x4.mul(f16_lanes(i32x4.extend_high_i16x8_s(h0), finite), xh));
-    a1 = f32x4.add(a1, f32x4.mul(f16_lanes(i32x4.extend_high_i16x8_s(h1), finite), xh));
-    a2 = f32x4.add(a2, f32x4.mul(f16_lanes(i32x4.extend_high_i16x8_s(h2), finite), xh));
-    a3 = f32x4.add(a3, f32x4.mul(f16_lanes(i32x4.extend_high_i16x8_s(h3), finite), xh));
+    a0 = f32x4.add(a0, f32x4.mul(f16_lanes(i32x4.extend_low_i16x8_s(h0), finite, ms, k112, e16, e32), xl));
+    a1 = f32x4.add(a1, f32x4.mul(f16_lanes(i32x4.extend_low_i16x8_s(h1), finite, ms, k112, e16, e32), xl));
+    a2 = f32x4.add(a2, f32x4.mul(f16_lanes(i32x4.extend_low_i16x8_s(h2), finite, ms, k112, e16, e32), xl));
+    a3 = f32x4.add(a3, f32x4.mul(f16_lanes(i32x4.extend_low_i16x8_s(h3), finite, ms, k112, e16, e32), xl));
+    a0 = f32x4.add(a0, f32x4.mul(f16_high_lanes(h0, finite, ms, k112, e16, e32), xh));
+    a1 = f32x4.add(a1, f32x4.mul(f16_high_lanes(h1, finite, ms, k112, e16, e32), xh));
+    a2 = f32x4.add(a2, f32x4.mul(f16_high_lanes(h2, finite, ms, k112, e16, e32), xh));
+    a3 = f32x4.add(a3, f32x4.mul(f16_high_lanes(h3, finite, ms, k112, e16, e32), xh));
   }
   let s = reduce4_f32(a0, a1, a2, a3);
   for (let i = n8, end = <usize>cols << 1; i < end; i += 2) {
@@ -132,12 +158,12 @@ export function get_row_f32(w: usize, out: usize, cols: i32, row: i32): void {
 }
 
 /** One f16 weight row · four f32 x rows: lane i = token i, the same arithmetic as dot4_f16. */
-@inline function dot4t_f16(p: usize, x0: usize, x1: usize, x2: usize, x3: usize, cols: i32, finite: bool): v128 {
+@inline function dot4t_f16(p: usize, x0: usize, x1: usize, x2: usize, x3: usize, cols: i32, finite: bool, ms: v128, k112: v128, e16: v128, e32: v128): v128 {
   const n8 = <usize>(cols & ~7) << 1;
   let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
   for (let i: usize = 0; i < n8; i += 16) {
     const h = v128.load(p + i);
-    const wl = f16_lanes(i32x4.extend_low_i16x8_s(h), finite), wh = f16_lanes(i32x4.extend_high_i16x8_s(h), finite);
+    const wl = f16_lanes(i32x4.extend_low_i16x8_s(h), finite, ms, k112, e16, e32), wh = f16_high_lanes(h, finite, ms, k112, e16, e32);
     const j = i << 1;
     a0 = f32x4.add(a0, f32x4.mul(wl, v128.load(x0 + j)));
     a1 = f32x4.add(a1, f32x4.mul(wl, v128.load(x1 + j)));
@@ -159,24 +185,26 @@ export function get_row_f32(w: usize, out: usize, cols: i32, row: i32): void {
 
 /** matvec_f16(w, x: f32*, y: f32*, cols, r0, r1). */
 export function matvec_f16(w: usize, x: usize, y: usize, cols: i32, r0: i32, r1: i32): void {
-  matvec_any(W_F16, w, x, y, cols, r0, r1);
+  matvec_f16_any(w, x, y, cols, r0, r1, false);
 }
 
 /** matvec_f16f: matvec_f16 for matrices without infinite or NaN halves (see above). */
 export function matvec_f16f(w: usize, x: usize, y: usize, cols: i32, r0: i32, r1: i32): void {
-  matvec_any(W_F16F, w, x, y, cols, r0, r1);
+  matvec_f16_any(w, x, y, cols, r0, r1, true);
 }
 
 /** y[r] for r in [r0, r1): four rows per pass, lane k from the k-th quarter of the rows (four long sequential streams). */
-@inline function matvec_any(wt: i32, w: usize, x: usize, y: usize, cols: i32, r0: i32, r1: i32): void {
-  const rowBytes = <usize>cols << (wt == W_F32 ? 2 : 1);
+@inline function matvec_f16_any(w: usize, x: usize, y: usize, cols: i32, r0: i32, r1: i32, finite: bool): void {
+  const rowBytes = <usize>cols << 1;
+  const z = cols >> 31;
+  const ms = i32x4.splat(F16_MS | z), k112 = i32x4.splat(F16_K112 | z), e16 = i32x4.splat(F16_EXP | z), e32 = i32x4.splat(F32_EXP | z);
   const last = r1 - 1;
   const q = (r1 - r0 + 3) >> 2;
   for (let i = 0; i < q; i++) {
     const r = r0 + i;
     const p0 = row_ptr(w, r, last, rowBytes), p1 = row_ptr(w, r + q, last, rowBytes);
     const p2 = row_ptr(w, r + 2 * q, last, rowBytes), p3 = row_ptr(w, r + 3 * q, last, rowBytes);
-    store_quarters(y, r, q, r1, wt == W_F32 ? dot4_f32(p0, p1, p2, p3, x, cols) : dot4_f16(p0, p1, p2, p3, x, cols, wt == W_F16F));
+    store_quarters(y, r, q, r1, keep(dot4_f16(p0, p1, p2, p3, x, cols, finite, ms, k112, e16, e32), z, ms, k112, e16, e32));
   }
 }
 
@@ -192,12 +220,14 @@ export function matmul_f16f(w: usize, x: usize, y: usize, cols: i32, rows: i32, 
 
 @inline function matmul_f16_any(w: usize, x: usize, y: usize, cols: i32, rows: i32, nTok: i32, r0: i32, r1: i32, finite: bool): void {
   const rowBytes = <usize>cols << 1, xBytes = <usize>cols << 2;
+  const z = cols >> 31;
+  const ms = i32x4.splat(F16_MS | z), k112 = i32x4.splat(F16_K112 | z), e16 = i32x4.splat(F16_EXP | z), e32 = i32x4.splat(F32_EXP | z);
   for (let t = 0; t < nTok; t += 4) {
     const lastT = nTok - 1;
     const x0 = row_ptr(x, t, lastT, xBytes), x1 = row_ptr(x, t + 1, lastT, xBytes);
     const x2 = row_ptr(x, t + 2, lastT, xBytes), x3 = row_ptr(x, t + 3, lastT, xBytes);
     for (let r = r0; r < r1; r++) {
-      const s = dot4t_f16(w + <usize>r * rowBytes, x0, x1, x2, x3, cols, finite);
+      const s = keep(dot4t_f16(w + <usize>r * rowBytes, x0, x1, x2, x3, cols, finite, ms, k112, e16, e32), z, ms, k112, e16, e32);
       store_lanes(y + ((<usize>t * rows + r) << 2), <usize>rows, t, nTok, s);
     }
   }

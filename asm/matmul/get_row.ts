@@ -69,6 +69,7 @@ export function get_row_q6_K(w: usize, out: usize, cols: i32, row: i32): void {
   const nb = cols / Q6_K_BLOCK;
   let p = w + <usize>row * <usize>nb * Q6_K_BYTES;
   let o = out;
+  const m0f = i8x16.splat(0x0f), m30 = i8x16.splat(0x30); // one row: not worth keeping in registers
   for (let b = 0; b < nb; b++) {
     const d = f16_to_f32(load<u16>(p, Q6_K_D));
     for (let h: usize = 0; h < 2; h++) {
@@ -76,10 +77,10 @@ export function get_row_q6_K(w: usize, out: usize, cols: i32, row: i32): void {
       for (let g: usize = 0; g < 2; g++) {
         const go = g << 4;
         const L0 = v128.load(ql + go), L32 = v128.load(ql + go, 32), H = v128.load(qh + go);
-        store16(oh + (go << 2), q6_group1(L0, H), d * <f32>load<i8>(sc + g));
-        store16(oh + (go << 2) + 128, q6_group2(L32, H), d * <f32>load<i8>(sc + g + 2));
-        store16(oh + (go << 2) + 256, q6_group3(L0, H), d * <f32>load<i8>(sc + g + 4));
-        store16(oh + (go << 2) + 384, q6_group4(L32, H), d * <f32>load<i8>(sc + g + 6));
+        store16(oh + (go << 2), q6_group1(L0, H, m0f, m30), d * <f32>load<i8>(sc + g));
+        store16(oh + (go << 2) + 128, q6_group2(L32, H, m0f, m30), d * <f32>load<i8>(sc + g + 2));
+        store16(oh + (go << 2) + 256, q6_group3(L0, H, m0f, m30), d * <f32>load<i8>(sc + g + 4));
+        store16(oh + (go << 2) + 384, q6_group4(L32, H, m0f, m30), d * <f32>load<i8>(sc + g + 6));
       }
     }
     p += Q6_K_BYTES;

@@ -16,9 +16,12 @@ const W_Q6_K: i32 = 1;
 const X_Q8_K: i32 = 0;
 const X_Q16_K: i32 = 1;
 
-@inline function block(wt: i32, xt: i32, p: usize, xb: usize, z: i32): f32 {
-  if (xt == X_Q8_K) return wt == W_Q4_K ? x8.block_q4_K(p, xb, z) : x8.block_q6_K(p, xb, z);
-  return wt == W_Q4_K ? x16.block_q4_K(p, xb, z) : x16.block_q6_K(p, xb, z);
+// The kernels' byte masks (splats of 0x0f, 0x30, 0x20), made once per call from `z` (cols >> 31: 0, but
+// not known to the compiler) and passed down: V8 13 rebuilds a v128 constant at every use in a loop.
+
+@inline function block(wt: i32, xt: i32, p: usize, xb: usize, z: i32, m0f: v128, m30: v128, m20: v128): f32 {
+  if (xt == X_Q8_K) return wt == W_Q4_K ? x8.block_q4_K(p, xb, z, m0f) : x8.block_q6_K(p, xb, z, m0f, m30);
+  return wt == W_Q4_K ? x16.block_q4_K(p, xb, z, m0f) : x16.block_q6_K(p, xb, z, m0f, m30, m20);
 }
 
 /** Σ q·qx over 32 values: q = the u16 lanes w0..w3, qx = the 32 activations at xq. */
@@ -30,8 +33,7 @@ const X_Q16_K: i32 = 1;
  * acc + the q4_K block at p · the activation blocks at a0..a3 (lane i = token i): each sub-block
  * unpacked once for the four tokens; per token the operations of the activation format's block_q4_K.
  */
-@inline function tokens_q4_K(xt: i32, acc: v128, p: usize, a0: usize, a1: usize, a2: usize, a3: usize): v128 {
-  const m = i16x8.splat(0x0f);
+@inline function tokens_q4_K(xt: i32, acc: v128, p: usize, a0: usize, a1: usize, a2: usize, a3: usize, m: v128): v128 {
   const scales = q4k_scales(p);
   let i0 = i32x4.splat(0), i1 = i32x4.splat(0), i2 = i32x4.splat(0), i3 = i32x4.splat(0);
   for (let j = 0; j < 8; j++) {
@@ -58,17 +60,22 @@ const X_Q16_K: i32 = 1;
   return f32x4.add(acc, f32x4.sub(tv, uv));
 }
 
-@inline function tokens(wt: i32, xt: i32, acc: v128, p: usize, a0: usize, a1: usize, a2: usize, a3: usize): v128 {
-  if (wt == W_Q4_K) return tokens_q4_K(xt, acc, p, a0, a1, a2, a3);
-  return xt == X_Q8_K ? x8.tokens_q6_K(acc, p, a0, a1, a2, a3) : x16.tokens_q6_K(acc, p, a0, a1, a2, a3);
+@inline function tokens(wt: i32, xt: i32, acc: v128, p: usize, a0: usize, a1: usize, a2: usize, a3: usize, m0f: v128, m30: v128, m20: v128): v128 {
+  if (wt == W_Q4_K) return tokens_q4_K(xt, acc, p, a0, a1, a2, a3, m0f);
+  return xt == X_Q8_K ? x8.tokens_q6_K(acc, p, a0, a1, a2, a3, m0f, m30) : x16.tokens_q6_K(acc, p, a0, a1, a2, a3, m0f, m30, m20);
+}
+
+/** v with the masks folded in when z != 0 (never): keeps them made once, before the loops. */
+@inline function keep(v: v128, z: i32, m0f: v128, m30: v128, m20: v128): v128 {
+  return z != 0 ? v128.xor(v, v128.xor(m0f, v128.xor(m30, m20))) : v;
 }
 
 /** One weight row (nb blocks at p) · one activation row at xb. */
-@inline function dot_row(wt: i32, xt: i32, p: usize, xb: usize, nb: i32, z: i32): f32 {
+@inline function dot_row(wt: i32, xt: i32, p: usize, xb: usize, nb: i32, z: i32, m0f: v128, m30: v128, m20: v128): f32 {
   const wb: usize = wt == W_Q4_K ? Q4_K_BYTES : Q6_K_BYTES, xs: usize = xt == X_Q8_K ? Q8_K_BYTES : Q16_K_BYTES;
   let acc: f32 = 0;
   for (let b = 0; b < nb; b++) {
-    acc += block(wt, xt, p, xb, z);
+    acc += block(wt, xt, p, xb, z, m0f, m30, m20);
     p += wb;
     xb += xs;
   }
@@ -79,13 +86,20 @@ const X_Q16_K: i32 = 1;
   const nb = cols / Q4_K_BLOCK;
   const rowBytes = <usize>nb * (wt == W_Q4_K ? Q4_K_BYTES : Q6_K_BYTES);
   const z = cols >> 31;
-  for (let r = r0; r < r1; r++) store<f32>(y + (<usize>r << 2), dot_row(wt, xt, w + <usize>r * rowBytes, x, nb, z));
+  const m0f = i8x16.splat(<i8>(0x0f | z)), m30 = i8x16.splat(<i8>(0x30 | z)), m20 = i8x16.splat(<i8>(0x20 | z));
+  for (let r = r0; r < r1; r++) {
+    let v = dot_row(wt, xt, w + <usize>r * rowBytes, x, nb, z, m0f, m30, m20);
+    if (z != 0) v += f32x4.extract_lane(keep(f32x4.splat(v), z, m0f, m30, m20), 0);
+    store<f32>(y + (<usize>r << 2), v);
+  }
 }
 
 @inline function matmul_any(wt: i32, xt: i32, w: usize, x: usize, y: usize, cols: i32, rows: i32, nTok: i32, r0: i32, r1: i32): void {
   const wb: usize = wt == W_Q4_K ? Q4_K_BYTES : Q6_K_BYTES, xs: usize = xt == X_Q8_K ? Q8_K_BYTES : Q16_K_BYTES;
   const nb = cols / Q4_K_BLOCK;
   const rowBytes = <usize>nb * wb, xBytes = <usize>nb * xs;
+  const z = cols >> 31;
+  const m0f = i8x16.splat(<i8>(0x0f | z)), m30 = i8x16.splat(<i8>(0x30 | z)), m20 = i8x16.splat(<i8>(0x20 | z));
   for (let t = 0; t < nTok; t += 4) {
     const lastT = nTok - 1;
     const t0 = x + <usize>t * xBytes, t1 = x + <usize>min(t + 1, lastT) * xBytes;
@@ -95,11 +109,11 @@ const X_Q16_K: i32 = 1;
       let off: usize = 0;
       let acc = f32x4.splat(0);
       for (let b = 0; b < nb; b++) {
-        acc = tokens(wt, xt, acc, p, t0 + off, t1 + off, t2 + off, t3 + off);
+        acc = tokens(wt, xt, acc, p, t0 + off, t1 + off, t2 + off, t3 + off, m0f, m30, m20);
         p += wb;
         off += xs;
       }
-      store_lanes(y + ((<usize>t * rows + r) << 2), <usize>rows, t, nTok, acc);
+      store_lanes(y + ((<usize>t * rows + r) << 2), <usize>rows, t, nTok, keep(acc, z, m0f, m30, m20));
     }
   }
 }

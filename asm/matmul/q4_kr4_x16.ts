@@ -32,11 +32,12 @@
 // 4·2·15·256·32767 ≈ 1.0e9 < 2^31, shifted back exactly; then the same bound as act_q16_k.ts).
 // The min term Σ_j m_j·(bsums[2j] + bsums[2j+1]) is an exact i32 either way. The f32 steps are the
 // same operations lane-wise ((A0 + A2) + (A1 + A3), ·(dx·d), − f32(msum)·(dx·dmin), acc + ..), with
-// the scales converted in three operations, exact for finite halves only (the host repacks only
+// the scales converted exactly for finite halves, with no subnormal arithmetic (lib/f16.ts) (the host repacks only
 // matrices whose d and dmin are all finite). So matvec_q4_Kr4_x16 and matmul_q4_Kr4_x16 equal
 // matvec_q4_K_x16 bit for bit.
 import { Q16_K_BYTES, Q16_K_Q, Q4_K_BLOCK, Q4_K_BYTES, Q4_K_DMIN, Q4_K_QS, Q4_K_SCALES, Q4_KR4_BYTES, Q4_KR4_DMIN, Q4_KR4_HIGH, Q4_KR4_MINS, Q4_KR4_QS, Q4_KR4_SCALES } from '../lib/blocks';
-import { F16_K112, F16_MS, finite_halves_s_to_f32x4_k } from '../lib/f16';
+import { finite_halves_s_to_f32x4_ns_k } from '../lib/f16';
+import { kr4_const, kr4_keep } from './q4_kr4';
 import { q16k_sub_sums } from '../lib/quants';
 
 /**
@@ -109,7 +110,7 @@ export function repack_q4_K_r4(src: usize, dst: usize, rows: i32, cols: i32): vo
  * The q4_Kr4 group block at p · the q16_K block at xb for the four rows: acc + (t − u) per row lane,
  * t = ((A0 + A2) + (A1 + A3))·(dx·d), u = f32(msum)·(dx·dmin).
  */
-@inline function block_dot(acc: v128, p: usize, xb: usize, z: i32, m0: v128, m1: v128, m2: v128, mff: v128, ms: v128, k112: v128): v128 {
+@inline function block_dot(acc: v128, p: usize, xb: usize, z: i32, m0: v128, m1: v128, m2: v128, mff: v128, c0: v128, c1: v128): v128 {
   // a_s: the four rows' sums over the value pairs m ≡ s (mod 4), Σ_j sc_j·(…) (act_q16_k.ts's lane s)
   let a0 = i32x4.splat(0), a1 = i32x4.splat(0), a2 = i32x4.splat(0), a3 = i32x4.splat(0);
   let q = p + Q4_KR4_QS, xq = xb + Q16_K_Q;
@@ -176,8 +177,8 @@ export function repack_q4_K_r4(src: usize, dst: usize, rows: i32, cols: i32): vo
   msum = i32x4.add(msum, i32x4.mul(lane_byte(mnB, 3, mff), i32x4.shuffle(hi, hi, 3, 3, 3, 3)));
   const dx = v128.load32_splat(xb);
   const f = f32x4.add(f32x4.add(f32x4.convert_i32x4_s(a0), f32x4.convert_i32x4_s(a2)), f32x4.add(f32x4.convert_i32x4_s(a1), f32x4.convert_i32x4_s(a3)));
-  const t = f32x4.mul(f, f32x4.mul(dx, finite_halves_s_to_f32x4_k(v128.load16x4_s(p), ms, k112)));
-  const u = f32x4.mul(f32x4.convert_i32x4_s(msum), f32x4.mul(dx, finite_halves_s_to_f32x4_k(v128.load16x4_s(p, Q4_KR4_DMIN), ms, k112)));
+  const t = f32x4.mul(f, f32x4.mul(dx, finite_halves_s_to_f32x4_ns_k(v128.load16x4_s(p), c0, c1)));
+  const u = f32x4.mul(f32x4.convert_i32x4_s(msum), f32x4.mul(dx, finite_halves_s_to_f32x4_ns_k(v128.load16x4_s(p, Q4_KR4_DMIN), c0, c1)));
   return f32x4.add(acc, f32x4.sub(t, u));
 }
 
@@ -188,17 +189,17 @@ export function matvec_q4_Kr4_x16(w: usize, x: usize, y: usize, cols: i32, r0: i
   const z = cols >> 31;
   const m0 = i16x8.splat(<i16>(0x000f | z)), m1 = i16x8.splat(<i16>(0x00f0 | z)), m2 = i16x8.splat(<i16>(0x0f00 | z));
   const mff = i32x4.splat(0xff | z);
-  const ms = i32x4.splat(F16_MS | z), k112 = i32x4.splat(F16_K112 | z);
+  const c0 = kr4_const(0, z), c1 = kr4_const(1, z);
   for (let r = r0; r < r1; r += 4) {
     let p = w + <usize>r * rowBytes;
     let xb = x;
     let acc = f32x4.splat(0);
     for (let b = 0; b < nb; b++) {
-      acc = block_dot(acc, p, xb, z, m0, m1, m2, mff, ms, k112);
+      acc = block_dot(acc, p, xb, z, m0, m1, m2, mff, c0, c1);
       p += Q4_KR4_BYTES;
       xb += Q16_K_BYTES;
     }
-    if (z != 0) acc = v128.xor(v128.xor(acc, v128.xor(m0, m1)), v128.xor(v128.xor(ms, k112), v128.xor(m2, mff)));
+    if (z != 0) acc = kr4_keep(v128.xor(v128.xor(acc, v128.xor(m0, m1)), v128.xor(m2, mff)), z, c0, c1);
     v128.store(y + (<usize>r << 2), acc);
   }
 }
@@ -217,7 +218,7 @@ export function matmul_q4_Kr4_x16(w: usize, x: usize, y: usize, cols: i32, rows:
   const z = cols >> 31;
   const m0 = i16x8.splat(<i16>(0x000f | z)), m1 = i16x8.splat(<i16>(0x00f0 | z)), m2 = i16x8.splat(<i16>(0x0f00 | z));
   const mff = i32x4.splat(0xff | z);
-  const ms = i32x4.splat(F16_MS | z), k112 = i32x4.splat(F16_K112 | z);
+  const c0 = kr4_const(0, z), c1 = kr4_const(1, z);
   for (let t0 = 0; t0 < nTok; t0 += 4) {
     const t1 = min(t0 + 4, nTok);
     for (let r = r0; r < r1; r += 4) {
@@ -227,11 +228,11 @@ export function matmul_q4_Kr4_x16(w: usize, x: usize, y: usize, cols: i32, rows:
         let xb = x + <usize>t * xBytes;
         let acc = f32x4.splat(0);
         for (let b = 0; b < nb; b++) {
-          acc = block_dot(acc, p, xb, z, m0, m1, m2, mff, ms, k112);
+          acc = block_dot(acc, p, xb, z, m0, m1, m2, mff, c0, c1);
           p += Q4_KR4_BYTES;
           xb += Q16_K_BYTES;
         }
-        if (z != 0) acc = v128.xor(v128.xor(acc, v128.xor(m0, m1)), v128.xor(v128.xor(ms, k112), v128.xor(m2, mff)));
+        if (z != 0) acc = kr4_keep(v128.xor(v128.xor(acc, v128.xor(m0, m1)), v128.xor(m2, mff)), z, c0, c1);
         v128.store(y + ((<usize>t * rows + r) << 2), acc);
       }
     }

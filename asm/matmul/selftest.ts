@@ -17,9 +17,9 @@ import { f16_to_f32, f32_to_f16 } from '../lib/f16';
 import {
   get_row_f16, get_row_f32, get_row_q4_0, get_row_q4_K, get_row_q6_K, get_row_q8_0,
   matmul_f16, matmul_f16f, matmul_f32, matmul_q4_0, matmul_q4_0_x16, matmul_q4_0r8_x16s, matmul_q4_K, matmul_q4_K_x16,
-  matmul_q4_Kr4_x16, matmul_q6_K, matmul_q6_K_x16, matmul_q8_0, matmul_q8_0_x16,
+  matmul_q4_Kr4, matmul_q4_Kr4_x16, matmul_q6_K, matmul_q6_K_x16, matmul_q8_0, matmul_q8_0_x16,
   matvec_f16, matvec_f16f, matvec_f32, matvec_q4_0, matvec_q4_0_x16, matvec_q4_0r8_x16s, matvec_q4_K, matvec_q4_K_x16,
-  matvec_q4_Kr4_x16, matvec_q6_K, matvec_q6_K_x16, matvec_q8_0, matvec_q8_0_x16,
+  matvec_q4_Kr4, matvec_q4_Kr4_x16, matvec_q6_K, matvec_q6_K_x16, matvec_q8_0, matvec_q8_0_x16,
   quantize_q16_0, quantize_q16_0s, quantize_q16_K, quantize_q8_0, quantize_q8_K, repack_q4_0_r8, repack_q4_K_r4,
   matmul_q4_0_x8s, matmul_q4_0r8_x8s, matmul_q8_0_x8w, matvec_q4_0_x8s, matvec_q4_0r8_x8s, matvec_q8_0_x8w, quantize_q8_0s, quantize_q8_0w,
 } from './flavour';
@@ -378,6 +378,7 @@ function checkType(t: i32, goldenY: StaticArray<u32>, rowHash: u32): void {
   expect(scalarOk, t, "matvec equals the scalar f64 dot of dequantized values within 1e-5");
 
   checkTilesAndSplits(t, false, xin, cols);
+  if (t == T_Q4_K) checkQ4_KR4(cols, xb, false);
 }
 
 /**
@@ -481,7 +482,7 @@ function checkX16(): void {
     expect(closeRel(Y, TMP, NTOK * ROWS, 1e-5), t, "matvec_x16 equals the reference's goldens within 1e-5");
     checkTilesAndSplits(t, true, XQ, cols);
     if (t == T_Q4_0) checkQ4_0R8(cols);
-    if (t == T_Q4_K) checkQ4_KR4(cols, xb);
+    if (t == T_Q4_K) checkQ4_KR4(cols, xb, true);
   }
 }
 
@@ -519,28 +520,39 @@ function checkQ4_0R8(cols: i32): void {
 
 /**
  * q4_Kr4 (no goldens of its own): W's seven rows and the one after them repacked four at a time into DW
- * (free by now; the eighth row is not compared), on the same q16_K activations, give
- * matvec_q4_K_x16's results in Y bit for bit, per token (matvec_q4_Kr4_x16, also over a split at
- * row 4) and for all tokens (matmul, also over a split).
+ * (free by now; the eighth row is not compared), on the same activations (q16_K for the `_x16`
+ * kernels, q8_K for the plain ones), give matvec_q4_K_x16's / matvec_q4_K's results in Y bit for bit,
+ * per token (matvec, also over a split at row 4) and for all tokens (matmul, also over a split).
  */
-function checkQ4_KR4(cols: i32, xb: usize): void {
+function checkQ4_KR4(cols: i32, xb: usize, x16: bool): void {
+  const k = x16 ? "_x16" : "";
   repack_q4_K_r4(W, DW, 8, cols);
   let ok = true;
   for (let tok = 0; tok < NTOK; tok++) {
-    matvec_q4_Kr4_x16(DW, XQ + <usize>tok * xb, TMP, cols, 0, 8);
+    kr4Matvec(x16, DW, XQ + <usize>tok * xb, TMP, cols, 0, 8);
     ok = ok && sameBits(TMP, Y + (<usize>(tok * ROWS) << 2), ROWS);
-    matvec_q4_Kr4_x16(DW, XQ + <usize>tok * xb, TMP, cols, 0, 4);
-    matvec_q4_Kr4_x16(DW, XQ + <usize>tok * xb, TMP, cols, 4, 8);
+    kr4Matvec(x16, DW, XQ + <usize>tok * xb, TMP, cols, 0, 4);
+    kr4Matvec(x16, DW, XQ + <usize>tok * xb, TMP, cols, 4, 8);
     ok = ok && sameBits(TMP, Y + (<usize>(tok * ROWS) << 2), ROWS);
   }
-  expect(ok, T_Q4_K, "repack_q4_K_r4 + matvec_q4_Kr4_x16 equal matvec_q4_K_x16 bit for bit");
-  matmul_q4_Kr4_x16(DW, XQ, Y3, cols, 8, NTOK, 0, 8);
+  expect(ok, T_Q4_K, "repack_q4_K_r4 + matvec_q4_Kr4" + k + " equal matvec_q4_K" + k + " bit for bit");
+  kr4Matmul(x16, DW, XQ, Y3, cols, 8, NTOK, 0, 8);
   ok = true;
   for (let tok = 0; tok < NTOK; tok++) ok = ok && sameBits(Y3 + (<usize>(tok * 8) << 2), Y + (<usize>(tok * ROWS) << 2), ROWS);
-  matmul_q4_Kr4_x16(DW, XQ, Y3, cols, 8, NTOK, 0, 4);
-  matmul_q4_Kr4_x16(DW, XQ, Y3, cols, 8, NTOK, 4, 8);
+  kr4Matmul(x16, DW, XQ, Y3, cols, 8, NTOK, 0, 4);
+  kr4Matmul(x16, DW, XQ, Y3, cols, 8, NTOK, 4, 8);
   for (let tok = 0; tok < NTOK; tok++) ok = ok && sameBits(Y3 + (<usize>(tok * 8) << 2), Y + (<usize>(tok * ROWS) << 2), ROWS);
-  expect(ok, T_Q4_K, "matmul_q4_Kr4_x16 equals matvec_q4_K_x16 bit for bit");
+  expect(ok, T_Q4_K, "matmul_q4_Kr4" + k + " equals matvec_q4_K" + k + " bit for bit");
+}
+
+function kr4Matvec(x16: bool, w: usize, x: usize, y: usize, cols: i32, r0: i32, r1: i32): void {
+  if (x16) matvec_q4_Kr4_x16(w, x, y, cols, r0, r1);
+  else matvec_q4_Kr4(w, x, y, cols, r0, r1);
+}
+
+function kr4Matmul(x16: bool, w: usize, x: usize, y: usize, cols: i32, rows: i32, nTok: i32, r0: i32, r1: i32): void {
+  if (x16) matmul_q4_Kr4_x16(w, x, y, cols, rows, nTok, r0, r1);
+  else matmul_q4_Kr4(w, x, y, cols, rows, nTok, r0, r1);
 }
 
 /** f16f (no goldens of its own): on the self-test's finite f16 rows, equal to matvec_f16 / matmul_f16 bit for bit. */

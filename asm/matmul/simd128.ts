@@ -41,3 +41,5 @@ export { matmul_q4_Kr4_x16, matvec_q4_Kr4_x16, repack_q4_K_r4 } from './q4_kr4_x
 export { quantize_q8_0s, quantize_q8_0w } from './quantize8';
 export { matmul_q4_0_x8s, matmul_q8_0_x8w, matvec_q4_0_x8s, matvec_q8_0_x8w } from './act_q8_0_wide';
 export { matmul_q4_0r8_x8s, matvec_q4_0r8_x8s } from './q4_0r8_x8s';
+// the same layout on q8_K activations (asm/matmul/q4_kr4.ts): bit for bit matvec_q4_K's results.
+export { matmul_q4_Kr4, matvec_q4_Kr4 } from './q4_kr4';

@@ -6,3 +6,6 @@
 export * from '../../matmul/simd128';
 // q4_0r8 on ggml's 8-bit activations (q8_0s): nibbles against the activation bytes
 export { matmul_q4_0r8_x8s, matvec_q4_0r8_x8s } from './q4_0r8_x8s';
+// q4_K and q6_K weights on q8_K activations: 16 multiply-adds per relaxed dot (./kquants.ts)
+export { matmul_q4_K, matmul_q6_K, matvec_q4_K, matvec_q6_K } from './kquants';
+export { matmul_q4_Kr4, matvec_q4_Kr4 } from './q4_kr4';

@@ -1,0 +1,154 @@
+// matvec_q4_Kr4 and matmul_q4_Kr4 (q4_K rows in the q4_Kr4 layout on q8_K activations,
+// asm/matmul/q4_kr4.ts) with relaxed-SIMD dot products: the same integers per row and block, the same
+// f32 steps (kr4_finish), so the baseline's results bit for bit.
+//
+// In a chunk (16 bytes), row i owns bytes 4i..4i+3; masked with 0x0f they hold the quants of values
+// 8L + {0, 4, 1, 5}, the high nibbles those of 8L + {2, 6, 3, 7} (nibble s of i16 lane 2i + p is value
+// 8L + 2s + p). One 8-byte load of the chunk's activations, rearranged by i8x16.relaxed_swizzle
+// (indices 0..7: deterministic) into those two byte orders in every row's lane, feeds
+// i16x8.relaxed_dot_i8x16_i7x16_s against the nibbles (0..15: the i7 rule), whose i16 lanes 2i, 2i + 1
+// are row i's pair sums. A sub-block's eight such vectors are added in i16 (≤ 8 · 2 · 15 · 128 = 30,720),
+// then i32x4.dot_i16x8_s against the rows' scales (row i's sc in i16 lanes 2i, 2i + 1) gives each
+// row's scaled sub-block sum in its i32 lane: no shifts back, no i32 multiply.
+import { Q4_K_BLOCK, Q4_K_BYTES, Q4_KR4_BYTES, Q4_KR4_QS, Q4_KR4_SCALES, Q8_K_BYTES, Q8_K_QS } from '../../lib/blocks';
+import { kr4_const, kr4_finish, kr4_keep, kr4_msum, kr4_values_hi, kr4_values_lo } from '../../matmul/q4_kr4';
+
+/** acc + the i16 pair sums of one chunk (16 bytes at q) against its eight activations at xs. */
+@inline function chunk(acc: v128, q: usize, xs: usize, n0f: v128, iLo: v128, iHi: v128): v128 {
+  const c = v128.load(q);
+  const x = v128.load64_zero(xs);
+  const lo = i16x8.relaxed_dot_i8x16_i7x16_s(i8x16.relaxed_swizzle(x, iLo), v128.and(c, n0f));
+  const hi = i16x8.relaxed_dot_i8x16_i7x16_s(i8x16.relaxed_swizzle(x, iHi), v128.and(i16x8.shr_u(c, 4), n0f));
+  return i16x8.add(acc, i16x8.add(lo, hi));
+}
+
+/** The q4_Kr4 group block at p · the q8_K block at xb: acc + the rows' block terms. */
+@inline function block_dot(acc: v128, p: usize, xb: usize, z: i32, n0f: v128, n30: v128, iLo: v128, iHi: v128, c0: v128, c1: v128): v128 {
+  let isum = i32x4.splat(0);
+  let sv = kr4_values_lo(p, Q4_KR4_SCALES, 0, n0f, n30);
+  let q = p + Q4_KR4_QS, xq = xb + Q8_K_QS;
+  for (let j = 0; j < 8; j++) {
+    if (j == 4) sv = kr4_values_hi(p, Q4_KR4_SCALES, 0, n0f, n30);
+    let s = chunk(i16x8.splat(0), q, xq, n0f, iLo, iHi);
+    if (z == 0) s = chunk(s, q + 16, xq + 8, n0f, iLo, iHi);
+    if (z == 0) s = chunk(s, q + 32, xq + 16, n0f, iLo, iHi);
+    if (z == 0) s = chunk(s, q + 48, xq + 24, n0f, iLo, iHi);
+    // the rows' scales of sub-block j in both i16 halves of their lanes
+    const sc = v128.and(sv, i32x4.splat(0xff | z));
+    isum = i32x4.add(isum, i32x4.dot_i16x8_s(s, v128.or(sc, i32x4.shl(sc, 16))));
+    sv = i32x4.shr_u(sv, 8);
+    q += 64;
+    xq += 32;
+  }
+  return kr4_finish(acc, isum, kr4_msum(p, xb, n0f, n30), p, xb, c0, c1);
+}
+
+/** matvec_q4_Kr4(w, x: q8_K*, y: f32*, cols, r0, r1): w in q4_Kr4, r0 and r1 multiples of 4. */
+export function matvec_q4_Kr4(w: usize, x: usize, y: usize, cols: i32, r0: i32, r1: i32): void {
+  const nb = cols / Q4_K_BLOCK;
+  const rowBytes = <usize>nb * Q4_K_BYTES;
+  const z = cols >> 31;
+  const n0f = i8x16.splat(<i8>(0x0f | z)), n30 = i8x16.splat(<i8>(0x30 | z));
+  // the swizzles: each row lane takes activation bytes 0, 4, 1, 5 (low nibbles) or 2, 6, 3, 7 (high)
+  const iLo = i32x4.splat(0x05010400 | z), iHi = i32x4.splat(0x07030602 | z);
+  const c0 = kr4_const(0, z), c1 = kr4_const(1, z);
+  for (let r = r0; r < r1; r += 4) {
+    let p = w + <usize>r * rowBytes;
+    let xb = x;
+    let acc = f32x4.splat(0);
+    for (let b = 0; b < nb; b++) {
+      acc = block_dot(acc, p, xb, z, n0f, n30, iLo, iHi, c0, c1);
+      p += Q4_KR4_BYTES;
+      xb += Q8_K_BYTES;
+    }
+    if (z != 0) acc = kr4_keep(v128.xor(v128.xor(acc, v128.xor(iLo, iHi)), v128.xor(n0f, n30)), z, c0, c1);
+    v128.store(y + (<usize>r << 2), acc);
+  }
+}
+
+/** One token's share of a chunk: acc + the rows' scaled pair sums (lo, hi: the chunk's nibbles; sc: the rows' sub-block scales in both i16 halves). */
+@inline function token_chunk(acc: v128, xs: usize, lo: v128, hi: v128, iLo: v128, iHi: v128, sc: v128): v128 {
+  const x = v128.load64_zero(xs);
+  const s = i16x8.add(i16x8.relaxed_dot_i8x16_i7x16_s(i8x16.relaxed_swizzle(x, iLo), lo), i16x8.relaxed_dot_i8x16_i7x16_s(i8x16.relaxed_swizzle(x, iHi), hi));
+  return i32x4.add(acc, i32x4.dot_i16x8_s(s, sc));
+}
+
+/**
+ * The q4_Kr4 group block at p · the q8_K blocks of four tokens at a0..a3: each chunk's nibbles taken
+ * out once for the four tokens, each token's sums scaled per chunk (the same integers as block_dot:
+ * sc·Σ over a sub-block's chunks = Σ of sc·each), then block_dot's f32 steps on each token's
+ * accumulator, kept in y0..y3 (the four rows' results of each token: one v128 each).
+ */
+@inline function block_dot4(p: usize, a0: usize, a1: usize, a2: usize, a3: usize, y0: usize, y1: usize, y2: usize, y3: usize, z: i32, n0f: v128, n30: v128, iLo: v128, iHi: v128, c0: v128, c1: v128): void {
+  let s0 = i32x4.splat(0), s1 = i32x4.splat(0), s2 = i32x4.splat(0), s3 = i32x4.splat(0);
+  let sv = kr4_values_lo(p, Q4_KR4_SCALES, 0, n0f, n30);
+  let q = p + Q4_KR4_QS, xo: usize = Q8_K_QS;
+  for (let j = 0; j < 8; j++) {
+    if (j == 4) sv = kr4_values_hi(p, Q4_KR4_SCALES, 0, n0f, n30);
+    const sb = v128.and(sv, i32x4.splat(0xff | z));
+    const sc = v128.or(sb, i32x4.shl(sb, 16));
+    sv = i32x4.shr_u(sv, 8);
+    for (let L: usize = 0; L < 4; L++) {
+      const c = v128.load(q + (L << 4));
+      const lo = v128.and(c, n0f), hi = v128.and(i16x8.shr_u(c, 4), n0f);
+      const o = xo + (L << 3);
+      s0 = token_chunk(s0, a0 + o, lo, hi, iLo, iHi, sc);
+      s1 = token_chunk(s1, a1 + o, lo, hi, iLo, iHi, sc);
+      s2 = token_chunk(s2, a2 + o, lo, hi, iLo, iHi, sc);
+      s3 = token_chunk(s3, a3 + o, lo, hi, iLo, iHi, sc);
+    }
+    q += 64;
+    xo += 32;
+  }
+  v128.store(y0, kr4_finish(v128.load(y0), s0, kr4_msum(p, a0, n0f, n30), p, a0, c0, c1));
+  v128.store(y1, kr4_finish(v128.load(y1), s1, kr4_msum(p, a1, n0f, n30), p, a1, c0, c1));
+  v128.store(y2, kr4_finish(v128.load(y2), s2, kr4_msum(p, a2, n0f, n30), p, a2, c0, c1));
+  v128.store(y3, kr4_finish(v128.load(y3), s3, kr4_msum(p, a3, n0f, n30), p, a3, c0, c1));
+}
+
+/**
+ * matmul_q4_Kr4(w, x: q8_K*, y: f32*, cols, rows, nTok, r0, r1): w in q4_Kr4, r0 and r1 multiples of
+ * 4; y[t·rows + r]. Whole tiles of four tokens unpack each chunk once for the four (block_dot4, the
+ * running sums in y); the last tile, if short, runs matvec's pass per token. Equal to matvec bit for bit.
+ */
+export function matmul_q4_Kr4(w: usize, x: usize, y: usize, cols: i32, rows: i32, nTok: i32, r0: i32, r1: i32): void {
+  const nb = cols / Q4_K_BLOCK;
+  const rowBytes = <usize>nb * Q4_K_BYTES, xBytes = <usize>nb * Q8_K_BYTES;
+  const z = cols >> 31;
+  const n0f = i8x16.splat(<i8>(0x0f | z)), n30 = i8x16.splat(<i8>(0x30 | z));
+  const iLo = i32x4.splat(0x05010400 | z), iHi = i32x4.splat(0x07030602 | z);
+  const c0 = kr4_const(0, z), c1 = kr4_const(1, z);
+  const yRow = <usize>rows << 2;
+  for (let t0 = 0; t0 < nTok; t0 += 4) {
+    const t1 = min(t0 + 4, nTok);
+    for (let r = r0; r < r1; r += 4) {
+      const g = w + <usize>r * rowBytes;
+      if (t1 - t0 == 4) {
+        const y0 = y + <usize>t0 * yRow + (<usize>r << 2), y1 = y0 + yRow, y2 = y1 + yRow, y3 = y2 + yRow;
+        const zero = f32x4.splat(0);
+        v128.store(y0, zero);
+        v128.store(y1, zero);
+        v128.store(y2, zero);
+        v128.store(y3, zero);
+        const a0 = x + <usize>t0 * xBytes;
+        for (let b = 0; b < nb; b++) {
+          const o = <usize>b * Q8_K_BYTES;
+          block_dot4(g + <usize>b * Q4_KR4_BYTES, a0 + o, a0 + xBytes + o, a0 + 2 * xBytes + o, a0 + 3 * xBytes + o, y0, y1, y2, y3, z, n0f, n30, iLo, iHi, c0, c1);
+        }
+        continue;
+      }
+      for (let t = t0; t < t1; t++) {
+        let p = g;
+        let xb = x + <usize>t * xBytes;
+        let acc = f32x4.splat(0);
+        for (let b = 0; b < nb; b++) {
+          acc = block_dot(acc, p, xb, z, n0f, n30, iLo, iHi, c0, c1);
+          p += Q4_KR4_BYTES;
+          xb += Q8_K_BYTES;
+        }
+        if (z != 0) acc = kr4_keep(v128.xor(v128.xor(acc, v128.xor(iLo, iHi)), v128.xor(n0f, n30)), z, c0, c1);
+        v128.store(y + <usize>t * yRow + (<usize>r << 2), acc);
+      }
+    }
+  }
+}
