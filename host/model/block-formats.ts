@@ -57,8 +57,8 @@ export interface BlockFormat {
   /** A weight format: the activation format its kernels take, per path (none: no kernel on that path). */
   pairs?: Partial<Record<ActivationPath, FormatName>>;
   /**
-   * A weight format: the path `--activations q8` (the default) runs it on, when not `x8` (the K-quants
-   * stay on `x16` until their 8-bit kernels are fast: issue 13). A load-time layout follows its source's.
+   * A weight format: the path `--activations q8` (the default) runs it on, when not `x8` (a format
+   * whose 8-bit kernels are not there or not fast yet; none today). A load-time layout follows its source's.
    */
   q8Path?: ActivationPath;
   /** An activation format: its quantizer kernel (none for f32: taken as it is) and the suffix of the kernels that take it. */
@@ -93,8 +93,8 @@ export const BLOCK_FORMATS: Readonly<Record<FormatName, Readonly<BlockFormat>>> 
   bf16: { name: 'bf16', ...ggml(GGMLType.BF16), writable: true },
   q8_0: { name: 'q8_0', ...ggml(GGMLType.Q8_0), writable: true, pairs: { x16: 'q16_0', x8: 'q8_0w' }, activation: { quantizer: 'quantize_q8_0', kernelSuffix: '' } },
   q4_0: { name: 'q4_0', ...ggml(GGMLType.Q4_0), writable: true, pairs: { x16: 'q16_0', x8: 'q8_0s' } },
-  q4_K: { name: 'q4_K', ...ggml(GGMLType.Q4_K), writable: true, pairs: { x16: 'q16_K', x8: 'q8_K' }, q8Path: 'x16' },
-  q6_K: { name: 'q6_K', ...ggml(GGMLType.Q6_K), writable: true, pairs: { x16: 'q16_K', x8: 'q8_K' }, q8Path: 'x16' },
+  q4_K: { name: 'q4_K', ...ggml(GGMLType.Q4_K), writable: true, pairs: { x16: 'q16_K', x8: 'q8_K' } },
+  q6_K: { name: 'q6_K', ...ggml(GGMLType.Q6_K), writable: true, pairs: { x16: 'q16_K', x8: 'q8_K' } },
   q8_K: { name: 'q8_K', ...ggml(GGMLType.Q8_K), activation: { quantizer: 'quantize_q8_K', kernelSuffix: '' } },
   q8_0w: { name: 'q8_0w', blockValues: 32, blockBytes: Q8_0W_BYTES, rows: 1, activation: { quantizer: 'quantize_q8_0w', kernelSuffix: '_x8w' } },
   q8_0s: { name: 'q8_0s', blockValues: 32, blockBytes: Q8_0S_BYTES, rows: 1, activation: { quantizer: 'quantize_q8_0s', kernelSuffix: '_x8s' } },

@@ -14,7 +14,7 @@
 // node-llama-cpp outside the project (see llamacpp_greedy.mjs), build wisp (`node build.mjs`), then
 //
 //   NODE_PATH=/work/oracle/node_modules node scripts/golden/llamacpp_logits.mjs \
-//     [--teacher q8_0,q4_0,q4_K] [--greedy f32,f16,q8_0,q4_0] [--arch llama,qwen2] [--out test/golden/llamacpp]
+//     [--teacher q8_0,q4_0,q4_K] [--one-by-one] [--greedy f32,f16,q8_0,q4_0] [--arch llama,qwen2] [--out test/golden/llamacpp]
 //
 // and commit the files it writes (one per model: <out>/teacher-110m-<type>.json, greedy-<arch>-<type>.json).
 // Model files are written once into the cache the test uses (host/model/resolve.ts userCacheDir()/fidelity).
@@ -33,6 +33,10 @@ const { values: opts } = parseArgs({
     greedy: { type: 'string', default: 'f32,f16,q8_0,q4_0' },
     arch: { type: 'string', default: 'llama,qwen2' },
     top: { type: 'string', default: '8' },
+    // teacher goldens: evaluate one token per call (llama.cpp's decode path, as the test feeds wisp)
+    // instead of the ids as one batch; needed for the K-quants, whose batched path quantizes
+    // activations four rows at a time with another rounding than a single row's
+    'one-by-one': { type: 'boolean', default: false },
     out: { type: 'string', default: join(root, 'test', 'golden', 'llamacpp') },
   },
 });
@@ -61,9 +65,12 @@ async function open(path, flashAttention = false) {
 }
 
 /** llama.cpp's top logits after each of `ids`, teacher-forced. */
-async function topLogits(path, ids, top, flashAttention = false) {
+async function topLogits(path, ids, top, flashAttention = false, oneByOne = false) {
   const session = await open(path, flashAttention);
-  const results = await session.sequence.controlledEvaluate(ids.map((t) => [t, { generateNext: { logits: { filter: { tokens: [], includeTop: top } } } }]));
+  const item = (t) => [t, { generateNext: { logits: { filter: { tokens: [], includeTop: top } } } }];
+  const results = [];
+  if (oneByOne) for (const t of ids) results.push(...(await session.sequence.controlledEvaluate([item(t)])));
+  else results.push(...(await session.sequence.controlledEvaluate(ids.map(item))));
   await close(session);
   return results.map((r) => [...r.next.logits].sort((a, b) => b[1] - a[1]).map(([id, logit]) => [id, logit]));
 }
@@ -79,16 +86,17 @@ const top = Number(opts.top);
 for (const type of list(opts.teacher)) {
   const m = await fidelityModel({ kind: 'teacher', type });
   const ids = teacherIds(m.vocabSize, TEACHER_STEPS);
-  const topk = await topLogits(m.path, ids, top);
+  const oneByOne = opts['one-by-one'];
+  const topk = await topLogits(m.path, ids, top, false, oneByOne);
   // llama.cpp against itself with flash attention on: the same math in another f32 summation order
   // (online softmax), which on these random-weight models (chaotic: a last-bit difference flips an
   // 8-bit activation's rounding somewhere and grows) already changes some argmaxes
-  const fa = await topLogits(m.path, ids, 2, true);
+  const fa = await topLogits(m.path, ids, 2, true, oneByOne);
   const faTop = fa.map((t) => t[0][0]);
   const selfAgreement = faTop.filter((id, pos) => id === topk[pos][0][0]).length;
   const file = join(opts.out, `teacher-110m-${type}.json`);
   writeFileSync(file, `${JSON.stringify({
-    note: `llama.cpp's top ${top} logits after each position, teacher-forced; made by scripts/golden/llamacpp_logits.mjs`,
+    note: `llama.cpp's top ${top} logits after each position, teacher-forced (${oneByOne ? 'one token per call: its decode path' : 'the ids as one batch'}); made by scripts/golden/llamacpp_logits.mjs${oneByOne ? ' --one-by-one' : ''}`,
     model: m.spec, sha256: m.sha256, ...settings,
     selfAgreement: { flashAttention: true, agree: selfAgreement, of: ids.length, top: faTop },
     ids, top: topk,
