@@ -3,8 +3,8 @@
 // file that this suite writes again from its recipe (and proves the same by sha256). F32 and F16: the
 // wasm engine's greedy ids over 32 tokens and its argmax after each of 100 forced tokens equal
 // llama.cpp's (and the reference engine's and the all-ONNX engine's, on F32). Quantized: ≥ 98% of the forced steps, held
-// where the type's default activations are ggml's 8-bit ones (Q8_0, Q4_0; the K-quants once their
-// q8_K kernels are the default), skipped with that reason until then. On those, wisp's logits equal
+// where the type's default activations are ggml's 8-bit ones (every type the goldens hold), skipped
+// with that reason otherwise. On those, wisp's logits equal
 // llama.cpp's to ~2e-7 step after step; what is left is an 8-bit rounding taken the other way now and
 // then after a last-bit f32 difference (tiny-qwen3 Q4_0: one at position 9, then 2 misses of 100 at
 // margins ≥ 0.01; 10 of the 14 cases agree on all 100 steps; docs/MODELS.md).
