@@ -97,6 +97,19 @@ if (config && config.families.length > 0) {
   });
 }
 
+// The built modules signed by the development key (scripts/sign-kernels.mjs: the key lives in the
+// user's config dir, never in the checkout); a signature that still verifies is kept.
+if (existsSync(join(root, 'kernels', 'manifest.json'))) {
+  const { signKernels } = await import('./scripts/sign-kernels.mjs');
+  try {
+    const { signed, key } = signKernels(root);
+    if (signed > 0) console.error(`build: signed ${signed} kernel module${signed > 1 ? 's' : ''} with the development key ${key}`);
+  } catch (e) {
+    console.error(`build: could not sign the kernels with the development key: ${e.message}`);
+    process.exit(1);
+  }
+}
+
 // The host and tests: tsc into a fresh folder beside dist/, then swapped in (a deleted source
 // must not leave its compiled file behind, and a running service must not lose its dist/).
 const dist = join(root, 'dist');

@@ -18,8 +18,9 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ main(arg
   synth: { summary: 'write a random-weight llama GGUF at a real shape (benchmark models)', load: () => import('./commands/synth.js') },
   pack: { summary: 'a deployment bundle for an ARM or x86 Linux box: app, deps for that arch, systemd unit, install.sh', load: () => import('./commands/pack.js') },
   user: { summary: 'add, remove or list the embedded MQTT broker\'s users (scrypt-hashed passwords)', load: () => import('./commands/user.js') },
+  kernels: { summary: 'kernel modules of a serving device: list, verify, swap, rollback (over MQTT); keygen, sign', load: () => import('./commands/kernels.js') },
 };
-const PLANNED = ['kernels'];
+const PLANNED: string[] = [];
 
 function usage(): string {
   const width = Math.max(...Object.keys(COMMANDS).map((k) => k.length));
@@ -27,8 +28,7 @@ function usage(): string {
     'usage: wisp <command> [options]   (wisp <command> --help for its options; wisp --version)',
     '',
     ...Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`),
-    '',
-    `not built yet: ${PLANNED.join(', ')}`,
+    ...(PLANNED.length > 0 ? ['', `not built yet: ${PLANNED.join(', ')}`] : []),
   ].join('\n');
 }
 

@@ -42,9 +42,10 @@ test('the shipped catalog validates against models/catalog.schema.json', () => {
   assert.ok(findCatalogEntry(cat, cat.default), 'default names an entry');
 });
 
-test('the shipped catalog has stories260K as default, with its real hash and size', () => {
+test('the shipped catalog serves a small instruct model by default, and stories260K offline, with its real hash and size', () => {
   const cat = loadCatalog();
-  assert.is(cat.default, 'stories260K');
+  assert.is(cat.default, 'qwen2.5-0.5b-instruct');
+  assert.is(cat.fallback, 'stories260K');
   const e = findCatalogEntry(cat, 'stories260K')!;
   assert.is(e.file, 'stories260K.gguf');
   assert.is(e.url, 'https://huggingface.co/ggml-org/models/resolve/main/tinyllamas/stories260K.gguf');
@@ -64,6 +65,22 @@ if (sharedModel) {
   });
 }
 
+test('the catalog lists the models users pull, each from a well-known GGUF repository, with size and licence', () => {
+  const cat = loadCatalog();
+  const want = ['qwen2.5-0.5b-instruct', 'llama-3.2-1b-instruct', 'qwen3-0.6b', 'gemma-3-1b-it', 'smollm2-360m-instruct'];
+  for (const name of want) {
+    const e = findCatalogEntry(cat, name)!;
+    assert.ok(e, name);
+    assert.match(e.url, /^https:\/\/huggingface\.co\/(Qwen|bartowski|ggml-org|HuggingFaceTB)\/[^/]+-GGUF\/resolve\/main\/[^/]+\.gguf$/, name);
+    assert.ok(e.url.endsWith(`/${e.file}`), `${name}: the URL ends with the file`);
+    assert.ok(e.quant === 'Q4_K_M' || e.quant === 'Q8_0', `${name}: ${e.quant}`);
+    assert.ok(e.license.length > 0 && e.size > 100e6, name);
+    // no hub publisher states a sha256 in a form the catalog could copy: recorded on first download instead
+    assert.is(e.sha256, undefined, `${name}: sha256 only where the publisher states it`);
+    assert.is(e.size_approximate, true, `${name}: a rounded size`);
+  }
+});
+
 test('findCatalogEntry matches names case-insensitively and accepts the file name', () => {
   const cat = loadCatalog();
   assert.is(findCatalogEntry(cat, 'STORIES260k')?.name, 'stories260K');
@@ -71,20 +88,24 @@ test('findCatalogEntry matches names case-insensitively and accepts the file nam
   assert.is(findCatalogEntry(cat, 'nonesuch'), undefined);
 });
 
-test('a catalog entry without sha256 is rejected, naming the entry and the field', () => {
+test('a catalog entry without a size is rejected, naming the entry and the field; one without sha256 is accepted', () => {
   const data = shipped();
-  delete data.models[0].sha256;
+  delete data.models[0].size;
   const err = catalogError(data);
   assert.is(err.code, 'WISP_CATALOG_INVALID');
   assert.match(err.message, 'test-catalog.json');
-  assert.match(err.message, 'models[0] ("stories260K"): missing required field "sha256"');
+  assert.match(err.message, `models[0] ("${data.models[0].name}"): missing required field "size"`);
+  const unhashed = shipped();
+  delete unhashed.models.at(-1).sha256;
+  assert.is(parseCatalog(unhashed).models.at(-1)!.sha256, undefined);
 });
 
 test('a sha256 that is not 64 hex digits is rejected, naming the field', () => {
   const data = shipped();
-  data.models[0].sha256 = `XYZ${data.models[0].sha256.slice(3)}`;
+  const i = data.models.findIndex((m: { name: string }) => m.name === 'stories260K');
+  data.models[i].sha256 = `XYZ${data.models[i].sha256.slice(3)}`;
   const err = catalogError(data);
-  assert.match(err.message, 'models[0] ("stories260K").sha256');
+  assert.match(err.message, `models[${i}] ("stories260K").sha256`);
   assert.match(err.message, '64 lower-case hex digits');
 });
 
@@ -100,16 +121,19 @@ test('every problem in a bad catalog is reported at once', () => {
   assert.is(err.problems.length, 3);
 });
 
-test('a default that names no entry is rejected', () => {
+test('a default or fallback that names no entry is rejected', () => {
   const data = shipped();
   data.default = 'nonesuch';
+  data.fallback = 'nothing';
   assert.match(catalogError(data).message, 'default: "nonesuch" is not the name of any model');
+  assert.match(catalogError(data).message, 'fallback: "nothing" is not the name of any model');
 });
 
 test('two entries with the same name are rejected', () => {
   const data = shipped();
   data.models.push({ ...data.models[0], file: 'other.gguf' });
-  assert.match(catalogError(data).message, 'models[1] ("stories260K"): "stories260k" is already used by models[0]');
+  const n = data.models.length - 1;
+  assert.match(catalogError(data).message, `models[${n}] ("${data.models[0].name}"): "${data.models[0].name.toLowerCase()}" is already used by models[0]`);
 });
 
 test('loadCatalog names the file when it is not JSON', () => {

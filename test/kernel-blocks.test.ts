@@ -30,7 +30,9 @@ const host = hostFormats();
 const NAME = (format: string) => format.toUpperCase(); // q4_K -> Q4_K, q16_0s -> Q16_0S, q4_0r8 -> Q4_0R8
 
 test('the mirror states values and bytes per block of every format the kernels use, as the host\'s table states them', () => {
-  assert.equal(Object.keys(host.blocks).sort(), ['f16', 'f32', 'q16_0', 'q16_0s', 'q16_K', 'q4_0', 'q4_K', 'q6_K', 'q8_0', 'q8_0s', 'q8_0w', 'q8_K']);
+  assert.equal(Object.keys(host.blocks).sort(), [
+    'f16', 'f32', 'q16_0', 'q16_0s', 'q16_K', 'q2_K', 'q3_K', 'q4_0', 'q4_1', 'q4_K', 'q5_0', 'q5_1', 'q5_K', 'q6_K', 'q8_0', 'q8_0s', 'q8_0w', 'q8_1', 'q8_K',
+  ]);
   for (const [format, { values, bytes }] of Object.entries(host.blocks)) {
     assert.is(mirror[`${NAME(format)}_BLOCK`], values, `${format}: values per block`);
     assert.is(mirror[`${NAME(format)}_BYTES`], bytes, `${format}: bytes per block`);
@@ -58,6 +60,17 @@ test('each block\'s field offsets follow ggml\'s and wisp\'s structs and add up 
   assert.is(m.Q8_0_QS, 2);
   assert.is(m.Q8_0_QS + m.Q8_0_BLOCK, m.Q8_0_BYTES);
   assert.is(m.Q4_0_QS + m.Q4_0_BLOCK / 2, m.Q4_0_BYTES);
+  // block_q4_1 { f16 d; f16 m; u8 qs[16] }, block_q5_0 { f16 d; u8 qh[4]; u8 qs[16] }, block_q5_1 { f16 d; f16 m; u8 qh[4]; u8 qs[16] }
+  assert.equal([m.Q4_1_M, m.Q4_1_QS, m.Q4_1_BYTES], [2, 4, 4 + m.Q4_1_BLOCK / 2]);
+  assert.equal([m.Q5_0_QH, m.Q5_0_QS, m.Q5_0_BYTES], [2, 6, 6 + m.Q5_0_BLOCK / 2]);
+  assert.equal([m.Q5_1_M, m.Q5_1_QH, m.Q5_1_QS, m.Q5_1_BYTES], [2, 4, 8, 8 + m.Q5_1_BLOCK / 2]);
+  // block_q8_1 { f16 d; f16 s; i8 qs[32] }
+  assert.equal([m.Q8_1_S, m.Q8_1_QS, m.Q8_1_BYTES], [2, 4, 4 + m.Q8_1_BLOCK]);
+  // block_q2_K { u8 scales[16]; u8 qs[64]; f16 d; f16 dmin }, block_q3_K { u8 hmask[32]; u8 qs[64]; u8 scales[12]; f16 d }
+  assert.equal([m.Q2_K_QS, m.Q2_K_D, m.Q2_K_DMIN, m.Q2_K_BYTES], [16, 16 + 64, 80 + 2, 82 + 2]);
+  assert.equal([m.Q3_K_QS, m.Q3_K_SCALES, m.Q3_K_D, m.Q3_K_BYTES], [32, 32 + 64, 96 + 12, 108 + 2]);
+  // block_q5_K { f16 d; f16 dmin; u8 scales[12]; u8 qh[32]; u8 qs[128] }
+  assert.equal([m.Q5_K_DMIN, m.Q5_K_SCALES, m.Q5_K_QH, m.Q5_K_QS, m.Q5_K_BYTES], [2, 4, 16, 16 + 32, 48 + m.Q5_K_BLOCK / 2]);
   // block_q4_K { f16 d; f16 dmin; u8 scales[12]; u8 qs[128] }
   assert.equal([m.Q4_K_DMIN, m.Q4_K_SCALES, m.Q4_K_QS, m.Q4_K_BYTES], [2, 4, 4 + 12, 16 + m.Q4_K_BLOCK / 2]);
   // block_q6_K { u8 ql[128]; u8 qh[64]; i8 scales[16]; f16 d }

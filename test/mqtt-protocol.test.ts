@@ -14,7 +14,7 @@ test('every JSON example in docs/PROTOCOL.md is valid against the schema it show
   const blocks = [...doc.matchAll(/```json\n([\s\S]*?)```/g)].map((m) => JSON.parse(m[1].replace(/"…"/g, '"x"')));
   assert.ok(blocks.length >= 6, `found ${blocks.length} examples`);
   for (const b of blocks) {
-    const which = ['infer-request', 'reply', 'status', 'cancel'] as const;
+    const which = ['infer-request', 'reply', 'status', 'cancel', 'kernel-control', 'kernel-control-reply'] as const;
     const ok = which.filter((w) => validator(w)(b));
     assert.ok(ok.length > 0, `example ${JSON.stringify(b).slice(0, 100)} matches no schema: ${JSON.stringify(validator('reply').errors)}`);
   }

@@ -240,7 +240,9 @@ test('retained status: online with model sha256 and kernel hashes; valid against
   assert.ok(validator('status')(status), JSON.stringify(validator('status').errors));
   assert.is(status.online, true);
   assert.match((status.model as { sha256: string }).sha256, /^[0-9a-f]{64}$/);
-  assert.equal(Object.keys(status.kernels as object).sort(), ['attn', 'matmul', 'ops']);
+  const kernels = status.kernels as Record<string, { flavour: string; sha256: string; source: string }>;
+  assert.equal(Object.keys(kernels).sort(), ['attn', 'matmul', 'ops']);
+  for (const k of Object.values(kernels)) assert.ok(['simd128', 'relaxed'].includes(k.flavour) && k.source === 'built', JSON.stringify(k));
   await c.endAsync();
 });
 

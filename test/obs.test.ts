@@ -69,7 +69,7 @@ test('every method shows up in the metrics text with its labels', async () => {
   m.mqttMessage('in', 'infer');
   m.mqttMessage('out', 'chunk');
   m.mqttMessage('out', 'chunk');
-  m.info({ device: 'pi5-kitchen', model: 'stories260K', sha256: 'ab'.repeat(32), engine: 'wasm', threads: 4 });
+  m.info({ device: 'pi5-kitchen', model: 'stories260K', sha256: 'ab'.repeat(32), engine: 'wasm', threads: 4, kernels: 'matmul=relaxed,attn=simd128,ops=simd128' });
   const s = parseProm(await m.metricsText());
 
   assert.is(value(s, 'wisp_requests_total', { outcome: 'stop' }), 2);
@@ -119,8 +119,8 @@ test('the load gauges are read at each scrape, not when the service last reporte
 
 test('info replaces the previous one (a model reload leaves one series)', async () => {
   const m = new ServiceMetrics();
-  m.info({ device: 'd', model: 'a', sha256: '0', engine: 'wasm', threads: 1 });
-  m.info({ device: 'd', model: 'b', sha256: '1', engine: 'reference', threads: 2 });
+  m.info({ device: 'd', model: 'a', sha256: '0', engine: 'wasm', threads: 1, kernels: '' });
+  m.info({ device: 'd', model: 'b', sha256: '1', engine: 'reference', threads: 2, kernels: '' });
   const infos = parseProm(await m.metricsText()).filter((x) => x.name === 'wisp_info');
   assert.equal(infos.map((x) => x.labels.model), ['b']);
 });

@@ -27,7 +27,14 @@ const typeName = (t: GGMLType) => traitsOf(t).name;
 const CASES: Array<{ arg: string; type: GGMLType; rows64: GGMLType; rows172: GGMLType }> = [
   { arg: 'q8_0', type: GGMLType.Q8_0, rows64: GGMLType.Q8_0, rows172: GGMLType.F32 },
   { arg: 'q4_0', type: GGMLType.Q4_0, rows64: GGMLType.Q4_0, rows172: GGMLType.F32 },
-  { arg: 'q4_k', type: GGMLType.Q4_K, rows64: GGMLType.Q8_0, rows172: GGMLType.F32 },
+  { arg: 'q4_1', type: GGMLType.Q4_1, rows64: GGMLType.Q4_1, rows172: GGMLType.F32 },
+  { arg: 'q5_0', type: GGMLType.Q5_0, rows64: GGMLType.Q5_0, rows172: GGMLType.F32 },
+  { arg: 'q5_1', type: GGMLType.Q5_1, rows64: GGMLType.Q5_1, rows172: GGMLType.F32 },
+  // llama.cpp's fallbacks for rows that are not a multiple of 256
+  { arg: 'q2_k', type: GGMLType.Q2_K, rows64: GGMLType.Q4_0, rows172: GGMLType.F32 },
+  { arg: 'q3_k', type: GGMLType.Q3_K, rows64: GGMLType.Q4_0, rows172: GGMLType.F32 },
+  { arg: 'q4_k', type: GGMLType.Q4_K, rows64: GGMLType.Q5_0, rows172: GGMLType.F32 },
+  { arg: 'q5_k', type: GGMLType.Q5_K, rows64: GGMLType.Q5_1, rows172: GGMLType.F32 },
   { arg: 'q6_k', type: GGMLType.Q6_K, rows64: GGMLType.Q8_0, rows172: GGMLType.F32 },
   { arg: 'f16', type: GGMLType.F16, rows64: GGMLType.F16, rows172: GGMLType.F16 },
 ];
@@ -54,7 +61,8 @@ for (const c of CASES) {
         const amax = a.reduce((m, x) => Math.max(m, Math.abs(x)), 0);
         let err = 0;
         for (let i = 0; i < a.length; i++) err = Math.max(err, Math.abs(a[i] - b[i]));
-        assert.ok(err <= amax * (c.rows64 === GGMLType.Q4_0 ? 0.1 : 0.01), `${t.name}: max error ${err} of ${amax}`);
+        const tolerance: Partial<Record<GGMLType, number>> = { [GGMLType.Q4_0]: 0.1, [GGMLType.Q4_1]: 0.1, [GGMLType.Q5_0]: 0.07, [GGMLType.Q5_1]: 0.04 };
+        assert.ok(err <= amax * (tolerance[c.rows64] ?? 0.01), `${t.name}: max error ${err} of ${amax}`);
       }
     }
 
@@ -71,7 +79,7 @@ for (const c of CASES) {
       assert.match(r.out, `${fallbacks} of 37 matrices are not ${requested}:`);
       // each fallback group names its tensors and the row length that made it fall back
       if (c.rows64 !== c.type) {
-        assert.match(r.out, `  32 ${typeName(c.rows64)}: rows of 64 values are not a multiple of ${requested}'s 256-value blocks: token_embd.weight, output.weight, blk.0-4.attn_q.weight,`);
+        assert.match(r.out, `  32 ${typeName(c.rows64)}: rows of 64 values are not a multiple of ${requested}'s 256-value blocks (llama.cpp's fallback): token_embd.weight, output.weight, blk.0-4.attn_q.weight,`);
       }
       assert.match(r.out, new RegExp(`\\n  5 f32: rows of 172 values are not a multiple of ${requested}'s \\d+-value blocks.*; kept f32: blk\\.0-4\\.ffn_down\\.weight\\n`));
     }
@@ -98,9 +106,9 @@ test('a matrix no block tiles keeps its f16 (an f16 model quantized to q4_0 keep
 });
 
 test('an unknown --type is a one-line error naming the choices', () => {
-  const r = wisp(['quantize', stories, join(dir, 'x.gguf'), '--type', 'q5_0']);
+  const r = wisp(['quantize', stories, join(dir, 'x.gguf'), '--type', 'iq4_nl']);
   assert.is(r.code, 1);
-  assert.match(r.err, /unknown weight type 'q5_0'; choose one of .*q4_k/);
+  assert.match(r.err, /unknown weight type or mix 'iq4_nl'; choose one of .*q4_k.* or a mix: .*q4_k_m/);
   assert.not.match(r.err, /\n\s+at /);
 });
 

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { GGMLType, dequantize, rowBytes, traitsOf } from '../host/model/ggml-types.js';
-import { QUANTIZABLE, canQuantize, dequantizeRowQ8_K, quantize, quantizeRow } from '../host/model/quantize/index.js';
+import { QUANTIZABLE, canQuantize, dequantizeRowQ8_1, dequantizeRowQ8_K, quantize, quantizeRow } from '../host/model/quantize/index.js';
 import { ROOT } from './helpers/paths.js';
 
 interface GoldenCase {
@@ -122,9 +122,9 @@ function testData(seed: number, n: number, kind: 'gauss' | 'uniform' | 'positive
 
 function roundTrip(type: GGMLType, x: Float32Array, nPerRow: number): Float32Array {
   const q = quantize(type, x, nPerRow);
-  if (type === GGMLType.Q8_K) {
+  if (type === GGMLType.Q8_K || type === GGMLType.Q8_1) {
     const y = new Float32Array(x.length);
-    dequantizeRowQ8_K(q, y, x.length);
+    (type === GGMLType.Q8_K ? dequantizeRowQ8_K : dequantizeRowQ8_1)(q, y, x.length);
     return y;
   }
   return dequantize(type, q, x.length);
@@ -141,6 +141,15 @@ const BUDGET: Array<{ type: GGMLType; block: number; maxErr: number; nrmse: numb
   { type: GGMLType.Q8_K, block: 256, maxErr: (0.5 / 127) * (1 + 1e-5), nrmse: 0.009 },
   { type: GGMLType.Q6_K, block: 256, maxErr: 0.025, nrmse: 0.022 },
   { type: GGMLType.Q4_K, block: 256, maxErr: 0.11, nrmse: 0.09 },
+  // Q4_1/Q5_1: half a step of range/15 (range/31) with range <= 2·amax, plus the f16 rounding of m;
+  // Q5_0 maps the signed maximum to -16, so a value of the other sign can miss by a whole step (1/16).
+  { type: GGMLType.Q4_1, block: 32, maxErr: 1 / 15 + 2 ** -10, nrmse: 0.09 },
+  { type: GGMLType.Q5_0, block: 32, maxErr: (1 / 16) * (1 + 2 ** -10), nrmse: 0.05 },
+  { type: GGMLType.Q5_1, block: 32, maxErr: 1 / 31 + 2 ** -10, nrmse: 0.045 },
+  { type: GGMLType.Q8_1, block: 32, maxErr: (0.5 / 127 + 2 ** -11) * 1.001, nrmse: 0.007 },
+  { type: GGMLType.Q5_K, block: 256, maxErr: 0.075, nrmse: 0.045 },
+  { type: GGMLType.Q3_K, block: 256, maxErr: 0.28, nrmse: 0.18 },
+  { type: GGMLType.Q2_K, block: 256, maxErr: 0.4, nrmse: 0.33 },
 ];
 
 for (const kind of ['gauss', 'uniform', 'positive'] as const) {
@@ -194,7 +203,8 @@ test('all-zero input comes back as exact zeros for every type', () => {
 
 test('canQuantize accepts rows that are whole blocks of a quantizable type, and nothing else', () => {
   assert.equal([...QUANTIZABLE].sort((a, b) => a - b), [
-    GGMLType.F32, GGMLType.F16, GGMLType.Q4_0, GGMLType.Q8_0, GGMLType.Q4_K, GGMLType.Q6_K, GGMLType.Q8_K, GGMLType.BF16,
+    GGMLType.F32, GGMLType.F16, GGMLType.Q4_0, GGMLType.Q4_1, GGMLType.Q5_0, GGMLType.Q5_1, GGMLType.Q8_0, GGMLType.Q8_1,
+    GGMLType.Q2_K, GGMLType.Q3_K, GGMLType.Q4_K, GGMLType.Q5_K, GGMLType.Q6_K, GGMLType.Q8_K, GGMLType.BF16,
   ]);
   assert.ok(canQuantize(GGMLType.Q4_K, 512));
   assert.not.ok(canQuantize(GGMLType.Q4_K, 128));
@@ -208,8 +218,9 @@ test('canQuantize accepts rows that are whole blocks of a quantizable type, and 
   assert.not.ok(canQuantize(GGMLType.F32, 0));
   assert.not.ok(canQuantize(GGMLType.F32, -32));
   assert.not.ok(canQuantize(GGMLType.Q8_0, 32.5));
-  assert.not.ok(canQuantize(GGMLType.Q5_K, 256), 'not a type wisp quantizes to');
-  assert.not.ok(canQuantize(GGMLType.Q4_1, 32));
+  assert.not.ok(canQuantize(GGMLType.IQ4_NL, 32), 'not a type wisp quantizes to');
+  assert.ok(canQuantize(GGMLType.Q5_1, 32));
+  assert.not.ok(canQuantize(GGMLType.Q3_K, 896));
 });
 
 test('quantize refuses rows that are not a multiple of the block size, with a clear error', () => {
@@ -218,7 +229,8 @@ test('quantize refuses rows that are not a multiple of the block size, with a cl
   assert.throws(() => quantize(GGMLType.Q8_0, new Float32Array(40), 40), /rows of 40 values to q8_0.*block size 32/);
   assert.throws(() => quantize(GGMLType.Q4_0, new Float32Array(0), 0), /rows of 0 values to q4_0/);
   assert.throws(() => quantize(GGMLType.Q8_0, new Float32Array(96), 64), /96 values are not a whole number of rows of 64/);
-  assert.throws(() => quantize(GGMLType.Q5_K, new Float32Array(256), 256), /cannot quantize to q5_K/);
+  assert.throws(() => quantize(GGMLType.IQ4_NL, new Float32Array(256), 256), /cannot quantize to iq4_nl/);
+  assert.throws(() => quantize(GGMLType.Q2_K, new Float32Array(896), 896), /rows of 896 values to q2_K.*block size 256/);
 });
 
 test('quantizeRow refuses partial blocks and destinations of the wrong size', () => {

@@ -103,7 +103,7 @@ test('--host 0.0.0.0 without a users file prints one warning line that anyone on
 test('a port in use names --port and --broker, fails before loading the model, exits non-zero', async () => {
   const busy = await occupiedPort();
   try {
-    const r = await runCli(['serve', '--port', String(busy.port), '--metrics-port', 'off']);
+    const r = await runCli(['serve', '--model', 'stories260K', '--port', String(busy.port), '--metrics-port', 'off']);
     assert.is(r.code, 2);
     const lines = plainLines(r.err);
     assert.is(lines.length, 1, r.err);
@@ -118,7 +118,7 @@ test('a port in use names --port and --broker, fails before loading the model, e
 });
 
 test('--backlog-max below --backlog is one usage line', async () => {
-  const r = await runCli(['serve', '--port', '0', '--metrics-port', 'off', '--backlog', '500', '--backlog-max', '100']);
+  const r = await runCli(['serve', '--model', 'stories260K', '--port', '0', '--metrics-port', 'off', '--backlog', '500', '--backlog-max', '100']);
   assert.is(r.code, 2);
   const lines = plainLines(r.err);
   assert.is(lines.length, 1, r.err);
@@ -128,7 +128,7 @@ test('--backlog-max below --backlog is one usage line', async () => {
 test('a metrics port in use names --metrics-port', async () => {
   const busy = await occupiedPort();
   try {
-    const r = await runCli(['serve', '--port', '0', '--metrics-port', String(busy.port)], { WISP_LOG_LEVEL: 'warn' });
+    const r = await runCli(['serve', '--model', 'stories260K', '--port', '0', '--metrics-port', String(busy.port)], { WISP_LOG_LEVEL: 'warn' });
     assert.is(r.code, 2);
     const lines = plainLines(r.err);
     assert.is(lines.length, 1, r.err);

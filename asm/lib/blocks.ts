@@ -24,7 +24,55 @@ export const Q4_0_BLOCK: i32 = 32;
 export const Q4_0_BYTES: i32 = 18;
 export const Q4_0_QS: i32 = 2;
 
+// block_q4_1 { f16 d; f16 m; u8 qs[16] }: q4_0's nibbles, value = q·d + m
+export const Q4_1_BLOCK: i32 = 32;
+export const Q4_1_BYTES: i32 = 20;
+export const Q4_1_M: i32 = 2;
+export const Q4_1_QS: i32 = 4;
+
+// block_q5_0 { f16 d; u8 qh[4]; u8 qs[16] }: q4_0's nibbles, the fifth bit of value j is bit j of the
+// little-endian u32 qh; value = (q − 16)·d
+export const Q5_0_BLOCK: i32 = 32;
+export const Q5_0_BYTES: i32 = 22;
+export const Q5_0_QH: i32 = 2;
+export const Q5_0_QS: i32 = 6;
+
+// block_q5_1 { f16 d; f16 m; u8 qh[4]; u8 qs[16] }: q5_0's bits, value = q·d + m
+export const Q5_1_BLOCK: i32 = 32;
+export const Q5_1_BYTES: i32 = 24;
+export const Q5_1_M: i32 = 2;
+export const Q5_1_QH: i32 = 4;
+export const Q5_1_QS: i32 = 8;
+
+// block_q8_1 { f16 d; f16 s; i8 qs[32] }, s = d·Σ qs (the activations of q4_1 and q5_1 weights)
+export const Q8_1_BLOCK: i32 = 32;
+export const Q8_1_BYTES: i32 = 36;
+export const Q8_1_S: i32 = 2;
+export const Q8_1_QS: i32 = 4;
+
 // K-quants: super-blocks of 256 values
+// block_q2_K { u8 scales[16] (4-bit scale | 4-bit min << 4 per 16 values); u8 qs[64]; f16 d; f16 dmin }
+export const Q2_K_BLOCK: i32 = 256;
+export const Q2_K_BYTES: i32 = 84;
+export const Q2_K_QS: i32 = 16;
+export const Q2_K_D: i32 = 80;
+export const Q2_K_DMIN: i32 = 82;
+
+// block_q3_K { u8 hmask[32]; u8 qs[64]; u8 scales[12] (sixteen 6-bit scales + 32); f16 d }
+export const Q3_K_BLOCK: i32 = 256;
+export const Q3_K_BYTES: i32 = 110;
+export const Q3_K_QS: i32 = 32;
+export const Q3_K_SCALES: i32 = 96;
+export const Q3_K_D: i32 = 108;
+
+// block_q5_K { f16 d; f16 dmin; u8 scales[12] (as q4_K's); u8 qh[32]; u8 qs[128] }
+export const Q5_K_BLOCK: i32 = 256;
+export const Q5_K_BYTES: i32 = 176;
+export const Q5_K_DMIN: i32 = 2;
+export const Q5_K_SCALES: i32 = 4;
+export const Q5_K_QH: i32 = 16;
+export const Q5_K_QS: i32 = 48;
+
 // block_q4_K { f16 d; f16 dmin; u8 scales[12] (6-bit scales and mins of 8 sub-blocks); u8 qs[128] }
 export const Q4_K_BLOCK: i32 = 256;
 export const Q4_K_BYTES: i32 = 144;
@@ -39,7 +87,7 @@ export const Q6_K_QH: i32 = 128;
 export const Q6_K_SCALES: i32 = 192;
 export const Q6_K_D: i32 = 208;
 
-// block_q8_K { f32 d; i8 qs[256]; i16 bsums[16] } (the activations of q4_K and q6_K weights)
+// block_q8_K { f32 d; i8 qs[256]; i16 bsums[16] } (the activations of the K-quant weights)
 export const Q8_K_BLOCK: i32 = 256;
 export const Q8_K_BYTES: i32 = 292;
 export const Q8_K_QS: i32 = 4;

@@ -29,6 +29,7 @@ import {
   Q8_0_QS, Q8_K_BLOCK, Q8_K_BSUMS, Q8_K_BYTES, Q8_K_QS, Q8_0S_BYTES, Q8_0S_QR, Q8_0S_SUM, Q8_0W_BYTES, Q8_0W_Q,
 } from '../lib/blocks';
 import * as G from './goldens';
+import { checkOtherFormats } from './selftest_formats';
 
 // ---- problem shape and scratch layout --------------------------------------------------------
 
@@ -684,5 +685,6 @@ export function _start(): void {
   checkX16();
   checkX8();
   checkF16F();
+  checkOtherFormats();
   finish("matmul");
 }

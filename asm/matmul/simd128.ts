@@ -24,6 +24,10 @@ export { get_row_q4_0, get_row_q4_K, get_row_q6_K, get_row_q8_0 } from './get_ro
 export { quantize_q8_0, quantize_q8_K } from './quantize';
 export { matmul_q4_0, matmul_q8_0, matvec_q4_0, matvec_q8_0 } from './act_q8_0';
 export { matmul_q4_K, matmul_q6_K, matvec_q4_K, matvec_q6_K } from './kquants';
+// ggml's other weight formats on its 8-bit activations: q5_0 on q8_0, q4_1 and q5_1 on q8_1
+// (asm/matmul/legacy.ts), q2_K, q3_K and q5_K on q8_K (asm/matmul/q2_q3_q5_k.ts)
+export { get_row_q4_1, get_row_q5_0, get_row_q5_1, matmul_q4_1, matmul_q5_0, matmul_q5_1, matvec_q4_1, matvec_q5_0, matvec_q5_1, quantize_q8_1 } from './legacy';
+export { get_row_q2_K, get_row_q3_K, get_row_q5_K, matmul_q2_K, matmul_q3_K, matmul_q5_K, matvec_q2_K, matvec_q3_K, matvec_q5_K } from './q2_q3_q5_k';
 // 16-bit activations (q16_0, q16_K: asm/matmul/quantize16.ts) for the quantized weight types: the same
 // integer dot products with ~256× less activation rounding noise.
 export { quantize_q16_0, quantize_q16_0s, quantize_q16_K } from './quantize16';

@@ -5,6 +5,7 @@
 import { Arena, planBytes } from '../backends/wasm/arena.js';
 import { activationOf, matvecJob } from '../backends/wasm/jobs.js';
 import { KernelPool } from '../backends/wasm/pool.js';
+import { compileFamily, flavoursOf, KERNEL_FAMILIES, loadManifest, type KernelFamily } from '../kernels/load.js';
 import { formatOfType, formatRowBytes, kernelWeightFormats, layoutsFrom, type BlockFormat } from '../model/block-formats.js';
 import { type GGMLType, rowBytes, traitsOf } from '../model/ggml-types.js';
 import { quantize } from '../model/quantize/index.js';
@@ -127,11 +128,11 @@ export function kernelVariants(type: GGMLType, rows: number): string[] {
   return engineVariants(type, rows).map((v) => v.name);
 }
 
-/** A kernel pool on one flavour's modules. The pool loads the manifest's baseline modules; another
- *  flavour is refused here (and reported as skipped) until the pool can be told which to load. */
-function flavourPool(memory: WebAssembly.Memory, threads: number, flavour: string, baseline: string): KernelPool {
-  if (flavour !== baseline) throw new Error(`the kernel pool cannot load flavour '${flavour}' yet (it loads ${baseline})`);
-  return KernelPool.create(memory, { threads });
+/** A kernel pool on one flavour's modules (a family not built in that flavour runs its baseline); a flavour this runtime cannot compile throws, and is reported as skipped. */
+function flavourPool(memory: WebAssembly.Memory, threads: number, flavour: string): KernelPool {
+  const manifest = loadManifest();
+  const modules = Object.fromEntries(KERNEL_FAMILIES.map((f) => [f, compileFamily(f, undefined, manifest, flavoursOf(f, manifest).includes(flavour) ? flavour : undefined)]));
+  return KernelPool.create(memory, { threads, modules: modules as Record<KernelFamily, WebAssembly.Module> });
 }
 
 /**
@@ -185,7 +186,7 @@ export async function benchKernels(threadCounts: number[], onResult?: (r: Kernel
           for (const threads of threadCounts) {
             let pool: KernelPool;
             try {
-              pool = flavourPool(arena.memory, threads, flavour, modules.baseline);
+              pool = flavourPool(arena.memory, threads, flavour);
             } catch (err) {
               skipped.set(flavour, (err as Error).message);
               break;

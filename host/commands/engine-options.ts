@@ -1,4 +1,4 @@
-// --engine, --profile and --route, shared by run and serve.
+// --engine, --profile, --route and --kernels, shared by run and serve.
 import { parseEngine, type EngineName } from '../engine/open.js';
 import { parseActivations, type ActivationChoice } from '../model/block-formats.js';
 import type { RoutingTable } from '../profiles/index.js';
@@ -8,9 +8,14 @@ export const ENGINE_OPTIONS = {
   engine: { type: 'string' },
   profile: { type: 'string' },
   route: { type: 'string' },
+  kernels: { type: 'string' },
 } as const;
 
-export function engineChoice(v: { engine?: string; profile?: string; route?: string }): { engine?: EngineName; profile?: string; routing?: RoutingTable } {
+/** The help line of --kernels (run, serve). */
+export const KERNELS_HELP = `      --kernels FLAVOUR   run the kernels in this flavour (simd128 or relaxed) instead of the one
+                          chosen for this runtime and CPU (a canary and a short timing at load)`;
+
+export function engineChoice(v: { engine?: string; profile?: string; route?: string; kernels?: string }): { engine?: EngineName; profile?: string; routing?: RoutingTable; kernels?: string } {
   const engine = v.engine ? parseEngine(v.engine) : undefined;
   let routing: RoutingTable | undefined;
   if (v.route !== undefined) {
@@ -23,7 +28,8 @@ export function engineChoice(v: { engine?: string; profile?: string; route?: str
   if ((v.profile !== undefined || routing) && engine !== undefined && engine !== 'routed' && engine !== 'wasm') {
     throw new UsageError(`--profile and --route run on the routed engine, not --engine ${engine}`);
   }
-  return { engine, profile: v.profile, routing };
+  if (v.kernels !== undefined && (engine === 'reference' || engine === 'onnx')) throw new UsageError(`--kernels chooses the wasm kernels; --engine ${engine} runs none`);
+  return { engine, profile: v.profile, routing, kernels: v.kernels };
 }
 
 /** --kv: the KV cache type, f32 or f16 (undefined when not given). */

@@ -24,13 +24,15 @@ import {
   type ProviderProbe,
   type RuntimeSettings,
 } from '../profiles/index.js';
+import { chooseKernels, type KernelChoice } from '../kernels/choose.js';
 import { intOption, parseOptions, UsageError } from './args.js';
 import { MODEL_HELP, resolveModelOption } from './model-option.js';
 
 const HELP = `usage: wisp profile <detect|show|validate> [options]
 
   detect               this device's facts (arch, CPU flags, board model, memory, which ONNX
-                       Runtime providers initialise) and the profile chosen for it, with why
+                       Runtime providers initialise), the profile chosen for it, with why, and the
+                       kernel flavour each family runs on this runtime and CPU, with why
   show                 the routing plan: the backend of each layer's attention and ffn, and the head
   validate [FILE...]   check profile files against the schema (default: every shipped profile);
                        with --model or --layers, also their layer specs against that model
@@ -120,6 +122,7 @@ async function detect(v: Values): Promise<void> {
   const all = profiles(v);
   const choice = pickProfile(d, all);
   const settings = choice.profile ? resolveSettings(choice.profile, d) : null;
+  const kernels = await kernelChoice(settings?.simd);
   if (v.json) {
     console.log(JSON.stringify({
       device: d,
@@ -128,6 +131,7 @@ async function detect(v: Values): Promise<void> {
       explanation: choice.explanation,
       settings,
       candidates: choice.candidates.map((c) => ({ name: c.profile.name, matches: c.matches, score: c.score, reasons: c.reasons })),
+      kernels: 'error' in kernels ? { error: kernels.error } : Object.fromEntries(Object.values(kernels.families).map((c) => [c.family, { flavour: c.flavour, reason: c.reason, sha256: c.entry.sha256, candidates: c.candidates }])),
     }, null, 2));
     return;
   }
@@ -153,10 +157,22 @@ async function detect(v: Values): Promise<void> {
     console.log(`  settings: ${settingsLine(settings!)}`);
     for (const n of settings!.notes) console.log(`            ${n}`);
   }
+  console.log(`\nkernels (Node ${process.versions.node}, V8 ${process.versions.v8}${'error' in kernels ? '' : `; canary and timing ${Math.round(kernels.ms)} ms`}):`);
+  if ('error' in kernels) console.log(`  cannot run the wasm kernels: ${kernels.error}`);
+  else for (const line of kernels.lines) console.log(`  ${line}`);
   console.log('\ncandidates (best first):');
   const nw = Math.max(...choice.candidates.map((c) => c.profile.name.length));
   for (const c of choice.candidates) {
     console.log(`  ${c.matches ? '✓' : '✗'} ${c.profile.name.padEnd(nw)}  ${c.matches ? `score ${String(c.score).padStart(2)}` : '        '}  ${c.reasons.filter((r) => c.matches || r.startsWith('✗')).map((r) => r.slice(2)).join('; ')}`);
+  }
+}
+
+/** The kernel flavours this runtime and CPU get under a profile's SIMD level (host/kernels/choose.ts). */
+async function kernelChoice(simd: RuntimeSettings['simd'] | undefined): Promise<KernelChoice | { error: string }> {
+  try {
+    return await chooseKernels({ simd });
+  } catch (err) {
+    return { error: (err as Error).message };
   }
 }
 

@@ -1,6 +1,7 @@
 // `wisp pull [NAME]`: download a catalog model into the user cache (progress, sha256, resume).
 import { findCatalogEntry, loadCatalog } from '../model/catalog.js';
 import { pullCommand } from '../model/pull.js';
+import { expectedHash } from '../model/recorded-hash.js';
 import { ModelNotFoundError, resolveModel } from '../model/resolve.js';
 import { sha256File } from '../model/sha256.js';
 import { parseOptions, UsageError } from './args.js';
@@ -10,7 +11,9 @@ const HELP = `usage: wisp pull [NAME] [--dir DIR] [--url URL]
   NAME          a model in models/catalog.json (default: the catalog's default model)
   --dir DIR     where to put it (default: the user cache, $WISP_CACHE_DIR or ~/.cache/wisp/models)
   --url URL     download from this URL instead of the catalog's (a mirror); sha256 is still checked
-An interrupted pull keeps NAME.gguf.part and resumes from it next time.`;
+An interrupted pull keeps NAME.gguf.part and resumes from it next time. For a model whose
+publisher states no sha256, the first download records the hash it got (FILE.sha256, beside
+the model) and later pulls check against it.`;
 
 export async function main(argv: string[]): Promise<void> {
   const { values: v, positionals } = parseOptions(argv, { dir: { type: 'string' }, url: { type: 'string' } }, HELP, true);
@@ -31,7 +34,13 @@ async function alreadyOnSearchPath(name: string | undefined): Promise<boolean> {
     if (err instanceof ModelNotFoundError) return false;
     throw err;
   }
-  if ((await sha256File(path)) !== entry.sha256) return false; // a different or damaged file: pull a good one
-  console.log(`${entry.name}: already present at ${path} (sha256 ${entry.sha256.slice(0, 12)}… verified); nothing to download`);
+  const expected = expectedHash(entry, path);
+  if (!expected) {
+    console.log(`${entry.name}: already present at ${path} (its publisher states no sha256 and none was recorded there); nothing to download`);
+    return true;
+  }
+  if ((await sha256File(path)) !== expected.sha256) return false; // a different or damaged file: pull a good one
+  const against = expected.source === 'recorded' ? ' against the hash recorded on first download' : '';
+  console.log(`${entry.name}: already present at ${path} (sha256 ${expected.sha256.slice(0, 12)}… verified${against}); nothing to download`);
   return true;
 }

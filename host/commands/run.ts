@@ -8,7 +8,7 @@ import { intOption, parseOptions, UsageError } from './args.js';
 import { chatTemplateOption, noTemplateError, TEMPLATE_HELP } from './chat-option.js';
 import { MODEL_HELP, resolveOrPullModel } from './model-option.js';
 import { placementTable } from '../engine/placement.js';
-import { activationsOption, engineChoice, kvOption } from './engine-options.js';
+import { activationsOption, engineChoice, KERNELS_HELP, kvOption } from './engine-options.js';
 import { SAMPLING_HELP, SAMPLING_OPTIONS, samplingFrom } from './sampling-options.js';
 
 const HELP = `usage: wisp run [options] [--prompt TEXT]
@@ -28,6 +28,7 @@ ${SAMPLING_HELP} (default -n 128)
                           routing plan says (see \`wisp profile show\`); fallbacks are logged once
       --route JSON        a routing table, e.g. '{"default":"wasm","rules":[{"layers":"even","backend":"onnx:cpu"}]}'
                           (over --profile's providers when given, else the providers it names, then cpu)
+${KERNELS_HELP}
       --placement         print where each block ran (stderr)
   -t, --threads N         kernel threads for the wasm and routed engines (default: the device
                           profile's, --profile or the detected one: "auto" = the cores), ORT
@@ -56,6 +57,7 @@ export async function main(argv: string[]): Promise<void> {
       activations: { type: 'string' },
       profile: { type: 'string' },
       route: { type: 'string' },
+      kernels: { type: 'string' },
       placement: { type: 'boolean' },
     },
     HELP,
@@ -66,7 +68,7 @@ export async function main(argv: string[]): Promise<void> {
   if (v.system && !v.chat) throw new UsageError('--system needs --chat');
   if (v.template !== undefined && !v.chat) throw new UsageError('--template needs --chat');
   const template = chatTemplateOption(v.template);
-  const { engine, routing } = engineChoice(v);
+  const { engine, routing, kernels } = engineChoice(v);
   const threads = intOption(v.threads, 'threads', 1);
   const contextSize = intOption(v.ctx, 'ctx', 1);
   const sampling = samplingFrom(v);
@@ -90,6 +92,7 @@ export async function main(argv: string[]): Promise<void> {
     activations,
     profile: v.profile,
     routing,
+    kernels,
     log: { warn: (msg) => process.stderr.write(`wisp: ${msg}\n`), info: (msg) => notes.push(msg) },
   });
   const loadMs = performance.now() - t0;

@@ -2,7 +2,7 @@
 // embedded broker unless --broker names an external one.
 import { existsSync, readFileSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
-import { activationsOption, engineChoice, ENGINE_OPTIONS, kvOption } from './engine-options.js';
+import { activationsOption, engineChoice, ENGINE_OPTIONS, KERNELS_HELP, kvOption } from './engine-options.js';
 import { startServer, defaultDeviceName, type Server } from '../mqtt/server.js';
 import { loadUsers } from '../mqtt/users.js';
 import { wispCommand } from '../invocation.js';
@@ -22,6 +22,7 @@ ${MODEL_HELP}
       --engine NAME       wasm (default), reference, onnx or routed
       --profile NAME|PATH run layers where this device profile's routing plan says (wisp profile show)
       --route JSON        a routing table (see wisp run --help)
+${KERNELS_HELP}
   -t, --threads N         kernel threads (default: the device profile's, --profile or the detected
                           one: "auto" = the cores; printed at startup with the reason)
       --context N         context per sequence (default: the model's, at most 4096)
@@ -46,6 +47,10 @@ ${MODEL_HELP}
       --broker-ca FILE --broker-cert FILE --broker-key FILE   TLS trust and client certificate
       --insecure          do not verify the broker's certificate
       --fleet GROUP       also take requests from $share/GROUP/wisp/fleet/infer
+  kernel hot swap (docs/KERNELS.md; operators: wisp kernels list|verify|swap|rollback):
+      --trusted-keys DIR  trust the kernel signing keys (*.pub) in DIR only (repeatable; default
+                          /etc/wisp/keys, the user's config dir and kernels/ with its dev key)
+      --watch-kernels DIR swap in modules dropped into DIR (<family>.<name>.wasm + its .sig)
   limits and observability:
       --max-payload BYTES largest request (default 262144)
       --rate N            requests per second per client (default 10, burst 2N)
@@ -89,6 +94,8 @@ export async function main(argv: string[]): Promise<void> {
       rate: { type: 'string' },
       'metrics-port': { type: 'string' },
       'metrics-host': { type: 'string' },
+      'trusted-keys': { type: 'string', multiple: true },
+      'watch-kernels': { type: 'string' },
     },
     HELP,
   );
@@ -144,6 +151,8 @@ export async function main(argv: string[]): Promise<void> {
       rate: rate !== undefined ? { messagesPerSecond: rate, burst: 2 * rate } : undefined,
       metricsPort,
       metricsHost: v['metrics-host'],
+      trustedKeyDirs: v['trusted-keys'],
+      watchKernels: v['watch-kernels'],
     });
   } catch (err) {
     throw listenError(err, host, ports, v['metrics-host'] ?? '127.0.0.1', metricsPort) ?? (v.broker ? brokerError(err, v.broker) : undefined) ?? err;

@@ -27,6 +27,9 @@ import {
   type RoutingTable,
 } from '../profiles/index.js';
 import { usableCores } from '../profiles/cores.js';
+import type { SimdLevel } from '../profiles/types.js';
+import { chooseKernels, type KernelChoice } from '../kernels/choose.js';
+import type { KernelFamily } from '../kernels/load.js';
 import { pickProfileQuick, profileThreads } from '../profiles/settings.js';
 import type { BackendName, OpTime, Placement } from './backend.js';
 import { ForwardPass } from './forward.js';
@@ -79,6 +82,8 @@ export interface OpenOptions {
   repack?: boolean;
   /** The activations of the wasm backend's quantized matmuls: q8 (ggml's, llama.cpp's math; default) or q16 (WasmOptions.activations). */
   activations?: ActivationChoice;
+  /** `--kernels FLAVOUR`: run every kernel family built in that flavour on it (default: chosen per runtime and CPU, host/kernels/choose.ts). */
+  kernels?: string;
 }
 
 export interface OpenModel {
@@ -100,6 +105,8 @@ export interface OpenModel {
   description: string;
   /** The thread count used and why ("--threads", "profile generic-x86_64: auto = 2 cores"); none for the reference engine. */
   threads?: { count: number; reason: string; profile?: string };
+  /** The kernel flavour of each family and why (wasm and routed engines). */
+  kernels?: KernelChoice;
   close(): Promise<void>;
 }
 
@@ -244,11 +251,13 @@ export async function openModel(path: string, opts: OpenOptions = {}): Promise<O
     for (const w of plan.warnings) log(`routing: warning: ${w}`);
     logPlanFallbacks(plan, log);
   }
+  const kernels = await chooseKernels({ simd: await profileSimd(planProfile, threadChoice.profile ?? opts.profile ?? undefined), override: opts.kernels });
+  noteKernelsOnce(kernels, note);
   const mixed = plan !== undefined && !isAllWasm(plan);
   const fp = await ForwardPass.open(file, plan ? planTargets(plan) : uniformTargets(config.nLayers, [{ backend: 'wasm' }]), BACKENDS, {
     ...sizes,
     backends: {
-      wasm: { threads, kvType: opts.kvType, spinLimit: opts.spinLimit, repack: opts.repack, activations: opts.activations },
+      wasm: { threads, kvType: opts.kvType, spinLimit: opts.spinLimit, repack: opts.repack, activations: opts.activations, kernels: modulesOf(kernels) },
       onnx: { threads: opts.onnxThreads ?? threads, fuse: opts.fuse ?? false },
     },
     timeOps: opts.timeOps ?? mixed,
@@ -267,6 +276,31 @@ export async function openModel(path: string, opts: OpenOptions = {}): Promise<O
     opTimes: () => fp.opTimes(),
     description,
     threads: threadChoice,
+    kernels,
     close: () => fp.close(),
   };
+}
+
+/** The SIMD level of the device profile in effect (the plan's, --profile, or the detected one); undefined when none fits. */
+async function profileSimd(planProfile: LoadedProfile | undefined, name: string | undefined): Promise<SimdLevel | undefined> {
+  if (planProfile) return planProfile.simd;
+  try {
+    if (name) return namedProfile(name).simd;
+    return (await pickProfileQuick(loadProfiles(profilesDir()))).choice.profile?.simd;
+  } catch {
+    return undefined;
+  }
+}
+
+const noted = new WeakSet<KernelChoice>();
+
+/** The kernel choice and why, once per process (the choice itself is made once: chooseKernels). */
+function noteKernelsOnce(k: KernelChoice, note: (msg: string) => void): void {
+  if (noted.has(k)) return;
+  noted.add(k);
+  note(`kernels: ${k.lines.join('; ')} [${Math.round(k.ms)} ms]`);
+}
+
+function modulesOf(k: KernelChoice): Record<KernelFamily, WebAssembly.Module> {
+  return Object.fromEntries(Object.values(k.families).map((c) => [c.family, c.module])) as Record<KernelFamily, WebAssembly.Module>;
 }

@@ -108,12 +108,10 @@ export function createSharedMemory(pages: number, maximum = 65536): WebAssembly.
 }
 
 /**
- * Compiles a family's module in a flavour (default: its baseline) after checking it is the one the
- * manifest describes (ABI and sha256).
+ * The bytes of a built module, checked to be the ones the manifest describes (ABI and sha256), or a
+ * clear error saying to rebuild.
  */
-export function compileFamily(family: KernelFamily, dir = kernelsDir(), manifest = loadManifest(dir), flavour?: string): WebAssembly.Module {
-  const m = kernelModule(family, flavour, manifest, dir);
-  const what = flavour === undefined ? `kernel family '${family}'` : `kernel family '${family}' (flavour '${m.flavour}')`;
+export function readModuleBytes(m: KernelModule, dir = kernelsDir(), what = `kernel family '${m.family}' (flavour '${m.flavour}')`): Uint8Array<ArrayBuffer> {
   if (m.abi !== KERNEL_ABI) throw new Error(`${what} has ABI ${m.abi} in ${join(dir, 'manifest.json')}; this host speaks ABI ${KERNEL_ABI}: rebuild with \`npm run build\``);
   const path = join(dir, m.file);
   let bytes: Uint8Array<ArrayBuffer>;
@@ -124,10 +122,21 @@ export function compileFamily(family: KernelFamily, dir = kernelsDir(), manifest
   }
   const sha = createHash('sha256').update(bytes).digest('hex');
   if (sha !== m.sha256) throw new Error(`${path} does not match its manifest (sha256 ${sha.slice(0, 12)}…, manifest ${m.sha256.slice(0, 12)}…): rebuild with \`npm run build\``);
+  return bytes;
+}
+
+/**
+ * Compiles a family's module in a flavour (default: its baseline) after checking it is the one the
+ * manifest describes (ABI and sha256).
+ */
+export function compileFamily(family: KernelFamily, dir = kernelsDir(), manifest = loadManifest(dir), flavour?: string): WebAssembly.Module {
+  const m = kernelModule(family, flavour, manifest, dir);
+  const what = flavour === undefined ? `kernel family '${family}'` : `kernel family '${family}' (flavour '${m.flavour}')`;
+  const bytes = readModuleBytes(m, dir, what);
   try {
     return new WebAssembly.Module(bytes);
   } catch (e) {
-    throw new Error(`${what}: this runtime (Node ${process.versions.node}) cannot compile ${path}: ${(e as Error).message}`);
+    throw new Error(`${what}: this runtime (Node ${process.versions.node}) cannot compile ${join(dir, m.file)}: ${(e as Error).message}`);
   }
 }
 

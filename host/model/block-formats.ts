@@ -1,7 +1,7 @@
 // Every block format wisp uses, in one table: ggml's storage formats (sizes from ggml's traits in
-// ./ggml-types.ts), the activation formats the kernels quantize x into (ggml's q8_0 and q8_K, the same
-// 8-bit values in wisp's wide layouts q8_0w and q8_0s, wisp's 16-bit q16_0, q16_0s and q16_K), and the
-// layouts the wasm backend makes at load (q4_0r8, q4_Kr4, f16f). Sizes, which activation each weight
+// ./ggml-types.ts), the activation formats the kernels quantize x into (ggml's q8_0, q8_1 and q8_K, the
+// same 8-bit values in wisp's wide layouts q8_0w and q8_0s, wisp's 16-bit q16_0, q16_0s and q16_K), and
+// the layouts the wasm backend makes at load (q4_0r8, q4_Kr4, f16f). Sizes, which activation each weight
 // format pairs with on each path, which path a model runs by default, and what a load-time layout is
 // made from are stated here and nowhere else; asm/ mirrors the sizes in its block constants (and a test
 // checks the mirror). docs/KERNEL-ABI.md draws the byte layouts.
@@ -15,6 +15,13 @@ export type FormatName =
   | 'q4_0'
   | 'q4_K'
   | 'q6_K'
+  | 'q4_1'
+  | 'q5_0'
+  | 'q5_1'
+  | 'q2_K'
+  | 'q3_K'
+  | 'q5_K'
+  | 'q8_1'
   | 'q8_K'
   | 'q8_0w'
   | 'q8_0s'
@@ -41,6 +48,11 @@ export type ActivationPath = 'x16' | 'x8';
 export type ActivationChoice = 'q8' | 'q16';
 export const ACTIVATION_CHOICES: readonly ActivationChoice[] = ['q8', 'q16'];
 export const DEFAULT_ACTIVATIONS: ActivationChoice = 'q8';
+/**
+ * The path the default choice runs every format on (none has a `q8Path` of x16 today): the kernels
+ * the kernel registry canaries and times when it chooses a flavour (host/kernels/choose.ts).
+ */
+export const ACTIVATION_PATH: ActivationPath = 'x8';
 
 export interface BlockFormat {
   name: FormatName;
@@ -95,6 +107,14 @@ export const BLOCK_FORMATS: Readonly<Record<FormatName, Readonly<BlockFormat>>> 
   q4_0: { name: 'q4_0', ...ggml(GGMLType.Q4_0), writable: true, pairs: { x16: 'q16_0', x8: 'q8_0s' } },
   q4_K: { name: 'q4_K', ...ggml(GGMLType.Q4_K), writable: true, pairs: { x16: 'q16_K', x8: 'q8_K' } },
   q6_K: { name: 'q6_K', ...ggml(GGMLType.Q6_K), writable: true, pairs: { x16: 'q16_K', x8: 'q8_K' } },
+  // ggml's other weight formats: kernels on 8-bit activations only (ggml's pairing), so both paths take those
+  q4_1: { name: 'q4_1', ...ggml(GGMLType.Q4_1), writable: true, pairs: { x16: 'q8_1', x8: 'q8_1' } },
+  q5_0: { name: 'q5_0', ...ggml(GGMLType.Q5_0), writable: true, pairs: { x16: 'q8_0', x8: 'q8_0' } },
+  q5_1: { name: 'q5_1', ...ggml(GGMLType.Q5_1), writable: true, pairs: { x16: 'q8_1', x8: 'q8_1' } },
+  q2_K: { name: 'q2_K', ...ggml(GGMLType.Q2_K), writable: true, pairs: { x16: 'q8_K', x8: 'q8_K' } },
+  q3_K: { name: 'q3_K', ...ggml(GGMLType.Q3_K), writable: true, pairs: { x16: 'q8_K', x8: 'q8_K' } },
+  q5_K: { name: 'q5_K', ...ggml(GGMLType.Q5_K), writable: true, pairs: { x16: 'q8_K', x8: 'q8_K' } },
+  q8_1: { name: 'q8_1', ...ggml(GGMLType.Q8_1), activation: { quantizer: 'quantize_q8_1', kernelSuffix: '' } },
   q8_K: { name: 'q8_K', ...ggml(GGMLType.Q8_K), activation: { quantizer: 'quantize_q8_K', kernelSuffix: '' } },
   q8_0w: { name: 'q8_0w', blockValues: 32, blockBytes: Q8_0W_BYTES, rows: 1, activation: { quantizer: 'quantize_q8_0w', kernelSuffix: '_x8w' } },
   q8_0s: { name: 'q8_0s', blockValues: 32, blockBytes: Q8_0S_BYTES, rows: 1, activation: { quantizer: 'quantize_q8_0s', kernelSuffix: '_x8s' } },
@@ -144,7 +164,7 @@ export function activationFormat(weight: FormatName, choice: ActivationChoice = 
   return a === undefined ? undefined : BLOCK_FORMATS[a];
 }
 
-/** Stored formats the matmul kernels run under an activation choice (f32, f16, q8_0, q4_0, q4_K, q6_K). */
+/** Stored formats the matmul kernels run under an activation choice (f32, f16, q8_0, q4_0, q4_K, q6_K, q4_1, q5_0, q5_1, q2_K, q3_K, q5_K). */
 export function kernelWeightFormats(choice: ActivationChoice = DEFAULT_ACTIVATIONS): Readonly<BlockFormat>[] {
   return Object.values(BLOCK_FORMATS).filter((f) => f.ggml !== undefined && activationFormat(f.name, choice) !== undefined);
 }

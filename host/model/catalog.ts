@@ -1,5 +1,6 @@
 // The model catalog (models/catalog.json): which models `wisp pull` can fetch, from where, and the
-// size and sha256 that a download must match. Architecture and vocabulary are not repeated here:
+// size and sha256 that a download must match (where the publisher states a hash; otherwise the first
+// download records one, ./recorded-hash.ts). Architecture and vocabulary are not repeated here:
 // the GGUF is the source of truth for those.
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { existsSync, readFileSync } from 'node:fs';
@@ -10,8 +11,11 @@ export interface CatalogEntry {
   name: string;
   file: string;
   url: string;
-  sha256: string;
+  /** The publisher's sha256 of the file; absent: recorded on first download (trust on first use). */
+  sha256?: string;
   size: number;
+  /** `size` is a rounded figure (display, memory checks), not checked against a download. */
+  size_approximate?: boolean;
   license: string;
   description: string;
   /** Fallback chat template name when the GGUF carries none; null for a base model. */
@@ -23,7 +27,10 @@ export interface CatalogEntry {
 }
 
 export interface Catalog {
+  /** The model served when none is named (downloaded first when it is not on this machine). */
   default: string;
+  /** Served instead, without touching the network, when the default is not on this machine and it is (the offline and test model). */
+  fallback?: string;
   models: CatalogEntry[];
 }
 
@@ -116,7 +123,7 @@ function invalid(source: string, problems: string[]): CatalogError {
   return new CatalogError(`invalid model catalog ${source}:\n${list}`, source, problems);
 }
 
-/** Rules JSON Schema cannot say: unique names and files, and a default that exists. */
+/** Rules JSON Schema cannot say: unique names and files, and a default and fallback that exist. */
 function checkConsistency(catalog: Catalog): string[] {
   const problems: string[] = [];
   const seen = new Map<string, number>();
@@ -131,6 +138,9 @@ function checkConsistency(catalog: Catalog): string[] {
   });
   if (!findCatalogEntry(catalog, catalog.default)) {
     problems.push(`default: "${catalog.default}" is not the name of any model in the catalog`);
+  }
+  if (catalog.fallback !== undefined && !findCatalogEntry(catalog, catalog.fallback)) {
+    problems.push(`fallback: "${catalog.fallback}" is not the name of any model in the catalog`);
   }
   return problems;
 }

@@ -1,5 +1,7 @@
 // `wisp pull <name>`: downloads a catalog model into the user cache, resumably, and keeps it
-// only if its size and sha256 match the catalog.
+// only if its size and sha256 match the catalog. A catalog entry whose publisher states no sha256
+// (and whose size is a rounded figure) is kept as downloaded, and its hash recorded beside it
+// (./recorded-hash.ts): later pulls check the file against that record.
 //
 // The download goes to <dir>/<file>.part; an interrupted pull leaves the .part behind and the
 // next pull asks for the rest with a Range request. The sha256 covers the whole file (the bytes
@@ -10,6 +12,7 @@ import { join, resolve } from 'node:path';
 import { findCatalogEntry, catalogNames, loadCatalog, type Catalog, type CatalogEntry } from './catalog.js';
 import { createProgress, formatBytes, NO_PROGRESS, type Progress, type ProgressStream } from '../obs/progress.js';
 import { hostOf, userCacheDir } from './resolve.js';
+import { expectedHash, recordHash } from './recorded-hash.js';
 import { hashFileInto, sha256File } from './sha256.js';
 import { wispCommand } from '../invocation.js';
 import { fetchFor, proxyNote, proxySettings } from './proxy-fetch.js';
@@ -42,6 +45,8 @@ export interface PullResult {
   downloaded: number;
   /** The file was already there with the right hash; nothing was fetched. */
   alreadyPresent: boolean;
+  /** Where the hash checked against came from; 'recorded-now': none was known, this pull recorded it. */
+  hashSource: 'publisher' | 'recorded' | 'recorded-now';
 }
 
 export type PullErrorCode =
@@ -77,6 +82,10 @@ interface Job {
   env: NodeJS.ProcessEnv;
   timeoutMs: number;
   signal?: AbortSignal;
+  /** The sha256 the file must have (the publisher's, or recorded by an earlier pull), if known. */
+  sha256?: { sha256: string; source: 'publisher' | 'recorded' };
+  /** The exact size the file must have, if known (not a rounded catalog figure). */
+  size?: number;
 }
 
 export async function pullModel(entry: CatalogEntry, opts: PullOptions = {}): Promise<PullResult> {
@@ -93,27 +102,32 @@ export async function pullModel(entry: CatalogEntry, opts: PullOptions = {}): Pr
     env,
     timeoutMs: opts.timeoutMs ?? DEFAULT_TIMEOUT_MS,
     signal: opts.signal,
+    sha256: expectedHash(entry, finalPath),
+    size: entry.size_approximate ? undefined : entry.size,
   };
 
-  if (await hasVerifiedFile(job.finalPath, entry)) {
-    return { path: finalPath, bytes: entry.size, resumed: false, sha256: entry.sha256, downloaded: 0, alreadyPresent: true };
-  }
+  const present = await presentFile(job);
+  if (present) return present;
   let offset = await fileSize(job.partPath);
-  if (offset > entry.size) {
+  if (job.size !== undefined && offset > job.size) {
     await rm(job.partPath, { force: true }); // longer than the model: not ours, start over
     offset = 0;
   }
   // Hash what is already on disk before asking for the rest, so the connection never idles.
   const hash = createHash('sha256');
   if (offset > 0) await hashFileInto(hash, job.partPath, offset);
-  if (offset === entry.size) return finish(job, hash, offset, { resumed: true, downloaded: 0 });
+  if (offset === job.size) return finish(job, hash, { resumed: true, downloaded: 0 });
 
-  const reporter = makeReporter(opts, entry);
+  const reporters: Progress[] = [];
   try {
-    const got = await download(job, offset, hash, reporter);
-    return await finish(job, got.hash, entry.size, got);
+    const got = await download(job, offset, hash, (total) => {
+      const r = makeReporter(opts, entry, total);
+      reporters.push(r);
+      return r;
+    });
+    return await finish(job, got.hash, got);
   } finally {
-    reporter.stop();
+    for (const r of reporters) r.stop();
   }
 }
 
@@ -124,15 +138,16 @@ interface Downloaded {
 }
 
 /** Fetches bytes [offset, size) into the .part (or the whole file if the server ignores Range). */
-async function download(job: Job, offset: number, hash: Hash, reporter: Progress): Promise<Downloaded> {
+async function download(job: Job, offset: number, hash: Hash, reporterFor: (total: number) => Progress): Promise<Downloaded> {
   if (isOffline(job.env)) throw offlineError(job);
   const watchdog = new Watchdog(job.timeoutMs, job.signal);
   try {
     const res = await request(job, offset, watchdog);
-    const start = await startingPoint(job, res, offset);
-    if (start === 'complete') return { hash, resumed: true, downloaded: 0 };
+    const range = await startingPoint(job, res, offset);
+    if (range === 'complete') return { hash, resumed: true, downloaded: 0 };
+    const { start, total } = range;
     if (start === 0 && offset > 0) hash = createHash('sha256'); // server ignored Range: start over
-    const downloaded = await writeBody(job, res, start, hash, watchdog, reporter);
+    const downloaded = await writeBody(job, res, start, total, hash, watchdog, reporterFor(total ?? job.entry.size));
     return { hash, resumed: start > 0, downloaded };
   } finally {
     watchdog.stop();
@@ -151,8 +166,11 @@ async function request(job: Job, offset: number, watchdog: Watchdog): Promise<Re
   }
 }
 
-/** Where the body starts in the file, from the status: 206 → offset, 200 → 0, 416 → already complete. */
-async function startingPoint(job: Job, res: Response, offset: number): Promise<number | 'complete'> {
+/**
+ * Where the body starts in the file, from the status: 206 → offset, 200 → 0, 416 → already complete;
+ * and the whole file's size, as the server states it.
+ */
+async function startingPoint(job: Job, res: Response, offset: number): Promise<{ start: number; total?: number } | 'complete'> {
   if (res.status === 416 && offset > 0) {
     await res.body?.cancel(); // the part already holds everything the server has
     return 'complete';
@@ -168,19 +186,20 @@ async function startingPoint(job: Job, res: Response, offset: number): Promise<n
     await res.body?.cancel();
     throw new PullError('WISP_PULL_HTTP', `${prefix(job)}: asked ${job.url} for bytes from ${offset} but the server sent bytes from ${start}.`, { url: job.url, status: 206 });
   }
-  if (total !== undefined && total !== job.entry.size) {
+  if (total !== undefined && job.size !== undefined && total !== job.size) {
     await res.body?.cancel();
     throw new PullError(
       'WISP_PULL_VERIFY',
-      `${prefix(job)}: ${job.url} is ${total} bytes but the catalog says ${job.entry.size}; it is not the file the catalog describes (wrong URL or mirror?).`,
-      { url: job.url, expected: String(job.entry.size), actual: String(total) },
+      `${prefix(job)}: ${job.url} is ${total} bytes but the catalog says ${job.size}; it is not the file the catalog describes (wrong URL or mirror?).`,
+      { url: job.url, expected: String(job.size), actual: String(total) },
     );
   }
-  return start;
+  return { start, total };
 }
 
-/** Streams the body into the .part, hashing as it goes; returns the bytes written. */
-async function writeBody(job: Job, res: Response, start: number, hash: Hash, watchdog: Watchdog, reporter: Progress): Promise<number> {
+/** Streams the body into the .part, hashing as it goes; returns the bytes written. `total`: the server's size of the file, if stated. */
+async function writeBody(job: Job, res: Response, start: number, total: number | undefined, hash: Hash, watchdog: Watchdog, reporter: Progress): Promise<number> {
+  const limit = job.size ?? total; // the size the file must have: the catalog's exact one, else the server's
   await mkdir(job.dir, { recursive: true });
   const file = await open(job.partPath, start > 0 ? 'a' : 'w');
   const reader = res.body!.getReader();
@@ -192,8 +211,9 @@ async function writeBody(job: Job, res: Response, start: number, hash: Hash, wat
       if (end) break;
       watchdog.kick();
       if (value.length === 0) continue;
-      if (done + value.length > job.entry.size) {
-        throw new PullError('WISP_PULL_VERIFY', `${prefix(job)}: ${job.url} sent more than the ${job.entry.size} bytes the catalog expects.`, { url: job.url });
+      if (limit !== undefined && done + value.length > limit) {
+        const whose = job.size !== undefined ? 'the catalog expects' : 'it announced';
+        throw new PullError('WISP_PULL_VERIFY', `${prefix(job)}: ${job.url} sent more than the ${limit} bytes ${whose}.`, { url: job.url });
       }
       await file.write(value);
       hash.update(value);
@@ -207,36 +227,49 @@ async function writeBody(job: Job, res: Response, start: number, hash: Hash, wat
   } finally {
     await file.close();
   }
-  if (done < job.entry.size) {
-    throw await transferError(job, new Error(`the server ended the response after ${done} of ${job.entry.size} bytes`), watchdog, 'body', done);
+  if (limit !== undefined && done < limit) {
+    throw await transferError(job, new Error(`the server ended the response after ${done} of ${limit} bytes`), watchdog, 'body', done);
   }
   return done - start;
 }
 
-/** Checks size and sha256 of the finished .part, then renames it into place. */
-async function finish(job: Job, hash: Hash, size: number, got: { resumed: boolean; downloaded: number }): Promise<PullResult> {
+/**
+ * Checks size and sha256 of the finished .part against what is known (the catalog's exact size, the
+ * publisher's or an earlier pull's hash), then renames it into place; with no hash known, records it.
+ */
+async function finish(job: Job, hash: Hash, got: { resumed: boolean; downloaded: number }): Promise<PullResult> {
   const actual = hash.digest('hex');
   const onDisk = await fileSize(job.partPath);
-  if (onDisk !== job.entry.size || actual !== job.entry.sha256) {
+  const expected = job.sha256?.sha256;
+  if ((job.size !== undefined && onDisk !== job.size) || (expected !== undefined && actual !== expected)) {
     await rm(job.partPath, { force: true });
     const what =
-      onDisk !== job.entry.size
-        ? `is ${onDisk} bytes, expected ${job.entry.size}`
-        : `has sha256 ${actual}, expected ${job.entry.sha256}`;
+      job.size !== undefined && onDisk !== job.size
+        ? `is ${onDisk} bytes, expected ${job.size}`
+        : `has sha256 ${actual}, expected ${expected}${job.sha256?.source === 'recorded' ? ` (recorded by the first download, in ${job.finalPath}.sha256)` : ''}`;
     throw new PullError(
       'WISP_PULL_VERIFY',
       `${prefix(job)}: the download from ${job.url} ${what} (catalog entry "${job.entry.name}").\n` +
         `  The corrupt download was deleted. If the URL or mirror serves a different file, fix it; otherwise run \`${wispCommand()} pull ${job.entry.name}\` again.`,
-      { url: job.url, expected: job.entry.sha256, actual },
+      { url: job.url, expected, actual },
     );
   }
   await rename(job.partPath, job.finalPath); // atomic within one directory
-  return { path: job.finalPath, bytes: size, resumed: got.resumed, sha256: actual, downloaded: got.downloaded, alreadyPresent: false };
+  if (!job.sha256) recordHash(job.finalPath, actual);
+  return { path: job.finalPath, bytes: onDisk, resumed: got.resumed, sha256: actual, downloaded: got.downloaded, alreadyPresent: false, hashSource: job.sha256?.source ?? 'recorded-now' };
 }
 
-async function hasVerifiedFile(path: string, entry: CatalogEntry): Promise<boolean> {
-  if ((await fileSize(path)) !== entry.size) return false;
-  return (await sha256File(path)) === entry.sha256;
+/**
+ * The final file, when it is already there and checks out: the right hash (and exact size), or, with no
+ * hash known at all (copied in by hand), its hash recorded now. Undefined: it must be (re)downloaded.
+ */
+async function presentFile(job: Job): Promise<PullResult | undefined> {
+  const size = await fileSize(job.finalPath);
+  if (size === 0 || (job.size !== undefined && size !== job.size)) return undefined;
+  const actual = await sha256File(job.finalPath);
+  if (job.sha256 && actual !== job.sha256.sha256) return undefined;
+  if (!job.sha256) recordHash(job.finalPath, actual);
+  return { path: job.finalPath, bytes: size, resumed: false, sha256: actual, downloaded: 0, alreadyPresent: true, hashSource: job.sha256?.source ?? 'recorded-now' };
 }
 
 async function fileSize(path: string): Promise<number> {
@@ -363,8 +396,9 @@ async function recovery(job: Job, partBytes: number): Promise<string[]> {
 
 function offlineHelp(job: Job): string[] {
   const e = job.entry;
+  const facts = `${e.size_approximate ? '≈' : ''}${formatBytes(e.size)}, ${e.sha256 ? `sha256 ${e.sha256}` : 'its publisher states no sha256'}`;
   return [
-    `  - copy ${e.file} (${formatBytes(e.size)}, sha256 ${e.sha256}) into ${job.dir}`,
+    `  - copy ${e.file} (${facts}) into ${job.dir}`,
     `    or into a directory listed in WISP_MODEL_PATH (WISP_MODEL_PATH=/dir/with/models), or`,
     `  - pass --model /path/to/${e.file}.`,
   ];
@@ -420,13 +454,14 @@ function causeChain(err: unknown): unknown[] {
 // ---------------------------------------------------------------------------------------------
 // Progress
 
-function makeReporter(opts: PullOptions, entry: CatalogEntry): Progress {
+/** Progress over `total` bytes (the server's size of the file, else the catalog's). */
+function makeReporter(opts: PullOptions, entry: CatalogEntry, total: number): Progress {
   if (typeof opts.progress === 'function') {
     const cb = opts.progress;
-    return { start() {}, update: (done) => cb(done, entry.size), stop() {} };
+    return { start() {}, update: (done) => cb(done, total), stop() {} };
   }
   if (opts.progress !== true) return NO_PROGRESS;
-  return createProgress(entry.name, entry.size, opts.progressStream ?? process.stderr);
+  return createProgress(entry.name, total, opts.progressStream ?? process.stderr);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -457,7 +492,10 @@ export async function pullCommand(name: string | undefined, opts: PullCommandOpt
 }
 
 function summary(entry: CatalogEntry, r: PullResult): string {
-  const hash = `sha256 ${r.sha256.slice(0, 12)}… verified`;
+  const hash =
+    r.hashSource === 'publisher' ? `sha256 ${r.sha256.slice(0, 12)}… verified`
+    : r.hashSource === 'recorded' ? `sha256 ${r.sha256.slice(0, 12)}… verified against the hash recorded on first download`
+    : `sha256 ${r.sha256.slice(0, 12)}… recorded in ${r.path}.sha256: the publisher states none, so later pulls check against this one`;
   if (r.alreadyPresent) return `${entry.name}: already present at ${r.path} (${formatBytes(r.bytes)}, ${hash})`;
   const how = r.resumed ? `resumed, fetched ${formatBytes(r.downloaded)} of ${formatBytes(r.bytes)}` : `downloaded ${formatBytes(r.bytes)}`;
   return `${entry.name}: ${how} to ${r.path} (${hash})`;

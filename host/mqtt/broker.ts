@@ -15,6 +15,7 @@ import { WebSocketServer, createWebSocketStream } from 'ws';
 import { checkDeviceName, isInferTopic, mayReceive, publishDenial, subscribeDenial, type Identity } from './acl.js';
 import { patchAedes, type DeliveryControl } from './aedes-patches.js';
 import { CONNACK, authenticate, type LoginRefusal } from './auth.js';
+import { readWholeBuffer } from './read-whole.js';
 import {
   DEFAULT_LOGIN_BACKOFF,
   LogThrottle,
@@ -407,6 +408,7 @@ export async function startBroker(opts: BrokerOptions): Promise<EmbeddedBroker> 
     if (tls) secure.add(socket);
     socket.once('close', () => sockets.delete(socket));
     socket.setNoDelay?.(true); // tokens are small writes; do not wait to coalesce them
+    readWholeBuffer(socket); // Node 26 (read-whole.ts)
     aedes.handle(socket, req);
   };
 

@@ -98,6 +98,48 @@ export class WispClient {
     }
   }
 
+  /**
+   * Sends one kernel command to wisp/<device>/control/kernels (an operator's: docs/PROTOCOL.md,
+   * Control) and resolves with its one reply (the command's, or an error reply).
+   */
+  async control(device: string, command: Record<string, unknown> & { command: string }, timeoutMs = 120_000): Promise<Record<string, unknown>> {
+    const id = `k-${randomUUID().slice(0, 12)}`;
+    const replyTopic = topics.reply(device, id, this.username);
+    let onMessage: ((topic: string, payload: Buffer) => void) | undefined;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      return await new Promise<Record<string, unknown>>((resolve, reject) => {
+        timer = setTimeout(() => reject(new Error(`no reply to '${command.command}' within ${timeoutMs / 1000} s (is a wisp device serving as ${device}?)`)), timeoutMs);
+        onMessage = (topic, payload) => {
+          if (topic !== replyTopic) return;
+          try {
+            resolve(JSON.parse(payload.toString('utf8')) as Record<string, unknown>);
+          } catch {
+            // not ours
+          }
+        };
+        this.mqtt.on('message', onMessage);
+        this.mqtt
+          .subscribeAsync(replyTopic, { qos: 1 })
+          .then((granted) => {
+            if (granted.some((g) => g.qos > 2)) throw new Error(`the broker refused the subscription to ${replyTopic}`);
+            const body = { ...command, id, ...(this.version === 4 ? { reply_to: replyTopic } : {}) };
+            return this.mqtt.publishAsync(`${topics.device(device)}/control/kernels`, JSON.stringify(body), {
+              qos: 1,
+              ...(this.version === 5 ? { properties: { responseTopic: replyTopic } } : {}),
+            });
+          })
+          .catch((err: Error & { code?: number }) =>
+            reject(err.code === 0x87 ? new Error(`the broker refused the '${command.command}' command: kernel commands need the operator role (user ${this.username ?? '(none)'})`) : err),
+          );
+      });
+    } finally {
+      clearTimeout(timer);
+      if (onMessage) this.mqtt.removeListener('message', onMessage);
+      await this.mqtt.unsubscribeAsync(replyTopic).catch(() => {});
+    }
+  }
+
   cancel(device: string, id: string): Promise<unknown> {
     return this.mqtt.publishAsync(topics.cancel(device), JSON.stringify({ id }), { qos: 1 });
   }

@@ -66,12 +66,15 @@ export class ProtocolError extends Error {
 
 export const DEFAULT_MAX_TOKENS = 256;
 
-export function schemaPath(name: 'infer-request' | 'cancel' | 'reply' | 'status'): string {
+/** The protocol's JSON Schemas (host/mqtt/schemas/<name>.schema.json). */
+export type SchemaName = 'infer-request' | 'cancel' | 'reply' | 'status' | 'kernel-control' | 'kernel-control-reply';
+
+export function schemaPath(name: SchemaName): string {
   return join(repoRoot(), 'host', 'mqtt', 'schemas', `${name}.schema.json`);
 }
 
 const validators = new Map<string, ValidateFunction>();
-export function validator(name: 'infer-request' | 'cancel' | 'reply' | 'status'): ValidateFunction {
+export function validator(name: SchemaName): ValidateFunction {
   let v = validators.get(name);
   if (!v) {
     v = new Ajv({ allErrors: true, strict: true, strictRequired: false, allowUnionTypes: true }).compile(JSON.parse(readFileSync(schemaPath(name), 'utf8')));

@@ -3,8 +3,13 @@
 import { hostname } from 'node:os';
 import { basename } from 'node:path';
 import { openModel, type OpenModel, type OpenOptions } from '../engine/open.js';
-import { loadManifest } from '../kernels/load.js';
 import { WISP_VERSION } from '../invocation.js';
+import type { KernelThreads } from '../kernels/hot-swap.js';
+import { KernelManager } from '../kernels/manager.js';
+import { KernelRegistry } from '../kernels/registry.js';
+import { watchKernelsDir } from '../kernels/watch.js';
+import { namedProfile } from '../profiles/index.js';
+import type { DeviceProfile } from '../profiles/types.js';
 import { sha256File } from '../model/sha256.js';
 import { createLogger, type Logger } from '../obs/log.js';
 import { startHttp, type HttpServer } from '../obs/http.js';
@@ -48,6 +53,12 @@ export interface ServerOptions extends OpenOptions {
   metricsHost?: string;
   log?: Logger;
   profile?: string | null;
+  /** Directories of trusted kernel signing keys (*.pub); default /etc/wisp/keys, the user's config dir, kernels/. */
+  trustedKeyDirs?: string[];
+  /** Kernel swap policy; default: the profile's `kernels` (allowUnsigned false, maxSlowdown 1.25, probation 32 steps). */
+  kernelPolicy?: { allowUnsigned?: boolean; maxSlowdown?: number; maxBytes?: number; probationSteps?: number };
+  /** Watch this directory for kernel modules to swap in (<family>.<name>.wasm + .sig; docs/KERNELS.md). */
+  watchKernels?: string;
 }
 
 export interface Server {
@@ -57,6 +68,8 @@ export interface Server {
   model: OpenModel;
   service: InferenceService;
   broker?: EmbeddedBroker;
+  /** The kernel registry and commands (wasm engines). */
+  kernels?: KernelManager;
   http?: HttpServer;
   metrics: ServiceMetrics;
   /** Where clients connect (the embedded broker's URL, or the external broker's). */
@@ -124,8 +137,11 @@ export async function startServer(o: ServerOptions): Promise<Server> {
     cleanup.push(() => model.close());
     // the file name says which model it is; general.name is often just the architecture
     const modelName = basename(model.path).replace(/\.gguf$/i, '');
-    const kernels = o.engine === 'reference' ? {} : Object.fromEntries(Object.entries(loadManifest().families).map(([f, m]) => [f, m.flavours[m.baseline].sha256]));
-    const service = new InferenceService({
+    let service: InferenceService | undefined;
+    const manager = model.kernels ? kernelManager(model, o, log, metrics, () => service?.kernelsChanged()) : undefined;
+    if (manager) cleanup.push(() => manager.close());
+    const kernels = () => (manager ? Object.fromEntries(Object.entries(manager.registry.describe()).map(([f, k]) => [f, { flavour: k.flavour, sha256: k.sha256, source: k.source }])) : {});
+    service = new InferenceService({
       device,
       served: {
         name: modelName,
@@ -133,7 +149,7 @@ export async function startServer(o: ServerOptions): Promise<Server> {
         path: model.path,
         sha256,
         tokenizer: model.tokenizer,
-        model: model.model,
+        model: manager ? manager.guard(model.model) : model.model,
         engine: model.description,
         threads: model.threads?.count,
         contextSize: model.model.contextSize ?? model.config.contextLength,
@@ -150,15 +166,21 @@ export async function startServer(o: ServerOptions): Promise<Server> {
       mayReplyTo: (user, topic) => mayReplyTo(device, user, topic),
       stallAfterMs: o.stallAfterMs,
       kernels,
+      kernelManager: manager,
       // the profile in effect: the routing plan's, else the one the thread count came from
       profile: model.plan?.profile ?? model.threads?.profile ?? o.profile ?? null,
       version: WISP_VERSION,
     });
     await service.start();
-    cleanup.push(() => service.stop());
+    const started = service;
+    cleanup.push(() => started.stop());
+    if (manager && o.watchKernels) {
+      const watcher = watchKernelsDir(o.watchKernels, manager, log);
+      cleanup.push(async () => watcher.close());
+    }
     let http: HttpServer | undefined;
     if (o.metricsPort !== undefined) {
-      http = await startHttp({ port: o.metricsPort, host: o.metricsHost, metrics, health: () => service.health() });
+      http = await startHttp({ port: o.metricsPort, host: o.metricsHost, metrics, health: () => started.health() });
       const h = http;
       cleanup.push(() => h.close());
     }
@@ -167,16 +189,42 @@ export async function startServer(o: ServerOptions): Promise<Server> {
       device,
       modelName,
       model,
-      service,
+      service: started,
       broker,
+      kernels: manager,
       http,
       metrics,
       url: broker ? broker.url : o.broker!.url,
       // the service first, with the reason its requests end with; then the rest in reverse
-      stop: (reason?: string) => (stopping ??= service.stop(reason).then(tearDown)),
+      stop: (reason?: string) => (stopping ??= started.stop(reason).then(tearDown)),
     };
   } catch (err) {
     await tearDown();
     throw err;
   }
+}
+
+/** The kernel manager of a model on the wasm kernels: the load-time choice as the registry's start, the wasm pool to switch, the profile's swap policy. */
+function kernelManager(model: OpenModel, o: ServerOptions, log: Logger, metrics: ServiceMetrics, changed: () => void): KernelManager {
+  const registry = KernelRegistry.open();
+  registry.adopt(model.kernels!);
+  let fromProfile: DeviceProfile['kernels'] = {};
+  try {
+    const name = model.plan?.profile ?? model.threads?.profile ?? o.profile ?? undefined;
+    if (name) fromProfile = namedProfile(name).kernels ?? {};
+  } catch {
+    // no readable profile: the defaults
+  }
+  const p = { ...fromProfile, ...o.kernelPolicy };
+  const pool = (model.forward?.backend('wasm') as { pool?: KernelThreads } | undefined)?.pool;
+  return new KernelManager({
+    registry,
+    threads: () => (pool ? [pool] : []),
+    log,
+    metrics,
+    onChange: changed,
+    trustedKeyDirs: o.trustedKeyDirs,
+    policy: { ...(p.allowUnsigned !== undefined ? { allowUnsigned: p.allowUnsigned } : {}), ...(p.maxSlowdown !== undefined ? { maxSlowdown: p.maxSlowdown } : {}), ...(o.kernelPolicy?.maxBytes !== undefined ? { maxBytes: o.kernelPolicy.maxBytes } : {}) },
+    probationSteps: p.probationSteps,
+  });
 }

@@ -5,6 +5,7 @@
 import type { Logger } from 'pino';
 import { Scheduler, type SchedulerOptions } from '../engine/scheduler.js';
 import { hasChatTemplate } from '../model/chat-prompt.js';
+import type { KernelManager } from '../kernels/manager.js';
 import type { ServiceMetrics } from '../obs/metrics.js';
 import { dispatch, serviceSubscriptions, type HandlerContext, type ServedModel } from './handlers/index.js';
 import { topics } from './protocol.js';
@@ -16,6 +17,14 @@ import type { Backlog } from './outbox.js';
 import type { ConnectionChange, InboundMessage, Transport } from './transport.js';
 
 export type { ServedModel } from './handlers/index.js';
+
+/** A kernel family's module in the status (status.schema.json). */
+export interface KernelStatus {
+  flavour: string;
+  sha256: string;
+  /** built: from kernels/; swap: installed while serving (docs/KERNELS.md). */
+  source: 'built' | 'swap';
+}
 
 export interface ServiceOptions extends SchedulerOptions {
   device: string;
@@ -39,8 +48,10 @@ export interface ServiceOptions extends SchedulerOptions {
    * long. Default 120 s: more than the longest prefill a small device runs as one step.
    */
   stallAfterMs?: number;
-  /** Kernel module hashes for the status message (family -> sha256). */
-  kernels?: Record<string, string>;
+  /** The kernel module in use per family (flavour, sha256, where it came from), read at each status. */
+  kernels?: () => Record<string, KernelStatus>;
+  /** The kernel commands of control/kernels (wasm engines). */
+  kernelManager?: KernelManager;
   profile?: string | null;
   version?: string;
 }
@@ -100,6 +111,7 @@ export class InferenceService {
         return service.stopped;
       },
       loadChanged: (event) => this.loadChanged(event),
+      kernels: opts.kernelManager,
     };
     // gauges read at each scrape, so they are true whenever Prometheus looks
     opts.metrics?.observeLoad(() => ({ queued: this.scheduler.queued, active: this.scheduler.activeCount }));
@@ -129,7 +141,7 @@ export class InferenceService {
       if (this.statusDirty || performance.now() - this.lastStatusAt > 30_000) void this.publishStatus(true).catch(() => {});
     }, 1000);
     this.statusTimer.unref();
-    this.opts.metrics?.info({ device: this.device, model: this.opts.served.name, sha256: this.opts.served.sha256, engine: this.opts.served.engine, threads: this.opts.served.threads ?? 0 });
+    this.infoMetric();
     this.opts.log.info({ subscriptions: this.subscriptions, transport: this.opts.transport.description }, 'serving');
   }
 
@@ -226,6 +238,18 @@ export class InferenceService {
 
   // ---- status --------------------------------------------------------------------------------
 
+  /** wisp_info: the device, model, engine and kernel flavours (again after a kernel swap). */
+  infoMetric(): void {
+    const kernels = Object.entries(this.opts.kernels?.() ?? {}).map(([f, k]) => `${f}=${k.flavour}`).join(',');
+    this.opts.metrics?.info({ device: this.device, model: this.opts.served.name, sha256: this.opts.served.sha256, engine: this.opts.served.engine, threads: this.opts.served.threads ?? 0, kernels });
+  }
+
+  /** The kernels changed (a swap or rollback): the status and wisp_info follow. */
+  kernelsChanged(): void {
+    this.infoMetric();
+    this.markStatus();
+  }
+
   private markStatus(): void {
     this.statusDirty = true;
   }
@@ -240,7 +264,7 @@ export class InferenceService {
       model: { name: s.name, sha256: s.sha256, context: s.contextSize, chat_template: hasChatTemplate(s.tokenizer) },
       engine: s.engine,
       profile: this.opts.profile ?? null,
-      kernels: this.opts.kernels ?? {},
+      kernels: this.opts.kernels?.() ?? {},
       load: { queued: this.scheduler.queued, active: this.scheduler.activeCount, max_active: s.model.maxSequences ?? 1 },
       fleet_group: this.opts.fleetGroup ?? null,
     };

@@ -31,6 +31,8 @@ export interface ServiceInfo {
   sha256: string;
   engine: string;
   threads: number;
+  /** The kernel flavour per family, e.g. "matmul=relaxed,attn=simd128,ops=simd128" ("" without wasm kernels). */
+  kernels: string;
 }
 
 export interface ServiceMetricsOptions {
@@ -116,7 +118,7 @@ export class ServiceMetrics {
     this.backend = new Counter({ name: 'wisp_backend_seconds_total', help: 'Time spent in each backend, by op group', labelNames: ['backend', 'op'], registers });
     this.swaps = new Counter({ name: 'wisp_kernel_swaps_total', help: 'Kernel module hot swaps, by family and outcome', labelNames: ['family', 'outcome'], registers });
     this.mqtt = new Counter({ name: 'wisp_mqtt_messages_total', help: 'MQTT messages handled, by direction and topic kind', labelNames: ['direction', 'kind'], registers });
-    this.infoGauge = new Gauge({ name: 'wisp_info', help: 'The device, its model and engine (always 1)', labelNames: ['device', 'model', 'sha256', 'engine', 'threads'], registers });
+    this.infoGauge = new Gauge({ name: 'wisp_info', help: 'The device, its model, engine and kernel flavours (always 1)', labelNames: ['device', 'model', 'sha256', 'engine', 'threads', 'kernels'], registers });
     if (opts.processMetrics) collectDefaultMetrics({ register: this.registry });
   }
 
@@ -186,7 +188,7 @@ export class ServiceMetrics {
   /** Replaces the previous info (a model reload leaves one series, not two). */
   info(i: ServiceInfo): void {
     this.infoGauge.reset();
-    this.infoGauge.set({ device: i.device, model: i.model, sha256: i.sha256, engine: i.engine, threads: String(i.threads) }, 1);
+    this.infoGauge.set({ device: i.device, model: i.model, sha256: i.sha256, engine: i.engine, threads: String(i.threads), kernels: i.kernels }, 1);
   }
 
   /** The Prometheus text exposition of every metric in this registry. */

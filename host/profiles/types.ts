@@ -57,6 +57,8 @@ export interface DeviceProfile {
   routing: RoutingTable;
   memory: { budgetMiB?: number; fraction?: number };
   batch: { maxSequences: number; maxBatchTokens: number };
+  /** Kernel hot swap on this device class (docs/KERNELS.md). */
+  kernels?: { allowUnsigned?: boolean; maxSlowdown?: number; probationSteps?: number };
   /** Written by `wisp bench --tune`: the measurements each setting was chosen from (host/bench/tune.ts). */
   tuned?: { by: string; date: string; from: string; choices: Record<string, { value: unknown; why: string }>; measurements: Record<string, unknown>; environment?: unknown; model?: { file?: string; sha256?: string } };
 }

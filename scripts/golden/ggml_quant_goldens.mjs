@@ -13,8 +13,8 @@
 // For every case it makes a deterministic float32 input (seeded PRNG, so a rerun gives the
 // same bytes), hands it to ggml_quantize_chunk(type, src, dst, 0, nrows, n_per_row, NULL) (no
 // importance matrix, so ggml takes its reference quantizers), and stores ggml's bytes. Q8_K is
-// only an activation type, which ggml_quantize_chunk does not accept; its goldens come from
-// quantize_row_q8_K_ref, the function ggml's CPU backend itself calls for that type. Every
+// and Q8_1 are only activation types, which ggml_quantize_chunk does not accept; their goldens come
+// from quantize_row_q8_K_ref and quantize_row_q8_1_ref. Every
 // destination starts zeroed (ggml leaves the bsums of an all-zero Q8_K block unwritten).
 // The bytes depend on ggml's version only if its reference quantizers change; index.json
 // records which build made them.
@@ -47,6 +47,7 @@ const ggml_quantize_init = lib.func('void ggml_quantize_init(int type)');
 const ggml_quantize_chunk = lib.func(
   'size_t ggml_quantize_chunk(int type, const float *src, void *dst, int64_t start, int64_t nrows, int64_t n_per_row, const float *imatrix)');
 const quantize_row_q8_K_ref = lib.func('void quantize_row_q8_K_ref(const float *x, void *y, int64_t k)');
+const quantize_row_q8_1_ref = lib.func('void quantize_row_q8_1_ref(const float *x, void *y, int64_t k)');
 const ggml_row_size = lib.func('size_t ggml_row_size(int type, int64_t ne)');
 const ggml_type_name = lib.func('const char *ggml_type_name(int type)');
 const ggml_blck_size = lib.func('int64_t ggml_blck_size(int type)');
@@ -56,8 +57,15 @@ const TYPES = [
   { name: 'F32', id: 0 },
   { name: 'F16', id: 1 },
   { name: 'Q4_0', id: 2 },
+  { name: 'Q4_1', id: 3 },
+  { name: 'Q5_0', id: 6 },
+  { name: 'Q5_1', id: 7 },
   { name: 'Q8_0', id: 8 },
+  { name: 'Q8_1', id: 9 },
+  { name: 'Q2_K', id: 10 },
+  { name: 'Q3_K', id: 11 },
   { name: 'Q4_K', id: 12 },
+  { name: 'Q5_K', id: 13 },
   { name: 'Q6_K', id: 14 },
   { name: 'Q8_K', id: 15 },
   { name: 'BF16', id: 30 },
@@ -136,7 +144,7 @@ function makeCases() {
     cases.push({ name, nrows, nPerRow, data, types, note });
   };
   const all = TYPES.map((t) => t.name);
-  const block32 = ['F32', 'F16', 'BF16', 'Q4_0', 'Q8_0'];
+  const block32 = ['F32', 'F16', 'BF16', 'Q4_0', 'Q4_1', 'Q5_0', 'Q5_1', 'Q8_0', 'Q8_1'];
   let r;
 
   r = rng(1); add('gauss_1x256', 1, 256, fill(256, () => gaussian(r)), all, 'N(0,1)');
@@ -182,7 +190,7 @@ mkdirSync(outDir, { recursive: true });
 
 const index = {
   note: `ggml reference quantizer output from ${provenance}; made by scripts/golden/ggml_quant_goldens.mjs ` +
-    '(ggml_quantize_chunk with imatrix=NULL; Q8_K via quantize_row_q8_K_ref)',
+    '(ggml_quantize_chunk with imatrix=NULL; Q8_K and Q8_1 via quantize_row_q8_K_ref / quantize_row_q8_1_ref)',
   types: Object.fromEntries(TYPES.map((t) => [t.name, {
     id: t.id, blockSize: Number(ggml_blck_size(t.id)), rowBytes256: Number(ggml_row_size(t.id, 256)),
   }])),
@@ -201,6 +209,8 @@ for (const c of makeCases()) {
     const dst = new Uint8Array(rowSize * c.nrows);
     if (t.name === 'Q8_K') {
       quantize_row_q8_K_ref(c.data, dst, c.nrows * c.nPerRow);
+    } else if (t.name === 'Q8_1') {
+      quantize_row_q8_1_ref(c.data, dst, c.nrows * c.nPerRow);
     } else {
       const n = Number(ggml_quantize_chunk(t.id, c.data, dst, 0, c.nrows, c.nPerRow, null));
       if (n !== dst.length) throw new Error(`${c.name}/${t.name}: ggml wrote ${n} bytes, expected ${dst.length}`);

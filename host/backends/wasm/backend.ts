@@ -5,6 +5,7 @@
 // RoPE, quantizing x) run on the main thread between dispatches. Blocks complete synchronously, so
 // the engine never awaits them. Step names follow host/engine/reference.ts.
 import type { Backend, BackendContext, BackendFactory, Block, BlockPlacement, PlacedBlock, Refusal, Segment } from '../../engine/backend.js';
+import type { KernelFamily } from '../../kernels/load.js';
 import { activationFormat, DEFAULT_ACTIVATIONS, formatOfType, kernelWeightFormats, quantizedActivationFormats, type ActivationChoice } from '../../model/block-formats.js';
 import { GGMLType, rowBytes, traitsOf } from '../../model/ggml-types.js';
 import type { GGUFFile } from '../../model/gguf/index.js';
@@ -34,6 +35,8 @@ export interface WasmOptions {
    * 16-bit ones, closer to f32 math (docs/MEASUREMENTS.md, "Activations").
    */
   activations?: ActivationChoice;
+  /** The module of each kernel family (the registry's choice, host/kernels/choose.ts); default: the baselines. */
+  kernels?: Record<KernelFamily, WebAssembly.Module>;
 }
 
 /** One block's weights in the arena: matrices with their kernels, vectors as pointers. */
@@ -181,7 +184,7 @@ export class WasmBackend implements Backend<WasmSequence> {
     this.xView = this.arena.f32(this.X, this.chunk * c.dim);
     this.logitRows = Array.from({ length: this.chunk }, (_, i) => this.arena.f32(this.LOGITS + i * c.vocabSize * 4, c.vocabSize));
 
-    this.pool = KernelPool.create(this.arena.memory, { threads: opts.threads ?? 1, spinLimit: opts.spinLimit });
+    this.pool = KernelPool.create(this.arena.memory, { threads: opts.threads ?? 1, spinLimit: opts.spinLimit, modules: opts.kernels });
   }
 
   /** Every block: the weights of all of them are in the arena. */

@@ -22,6 +22,7 @@ export const CTRL = {
   DEAD: 7, // workers that could not start (their error went to stderr)
   ERROR_TEXT_LEN: 8, // bytes of the failing worker's message in the error text area
   MAIN_WAITING: 9, // 1 while the main thread sleeps in Atomics.wait on DONE (the last worker notifies)
+  SWAP: 10, // 1: this dispatch is a module swap (each worker takes its new modules from its swap port), not jobs
 } as const;
 
 export const JOBS_BASE = 16;

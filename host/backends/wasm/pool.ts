@@ -1,8 +1,8 @@
 // The kernel pool: the main thread plus (threads - 1) worker_threads, each with its own instance
 // of every kernel module over one shared WebAssembly.Memory. `run` dispatches a list of independent
 // kernel calls, split by output rows (or heads), and returns when every thread has done its share.
-import { Worker } from 'node:worker_threads';
-import { compileFamily, loadManifest, type KernelFamily } from '../../kernels/load.js';
+import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads';
+import { compileFamily, instantiateKernel, loadManifest, type KernelFamily } from '../../kernels/load.js';
 import { usableCores } from '../../profiles/cores.js';
 import { adaptSpin, CTRL, CTRL_INTS, JOB, JOB_STRIDE, JOBS_BASE, KernelTrap, MAX_ARGS, MAX_JOBS, readErrorText, runShare } from './control.js';
 import { bindTable, FAMILIES, instantiateFamilies, kernelTable, type KernelEntry, type KernelFn } from './kernel-table.js';
@@ -36,6 +36,11 @@ export interface PoolOptions {
   adaptiveSpin?: boolean;
   /** A dispatch that takes longer than this is a hung worker (ms). */
   timeoutMs?: number;
+  /**
+   * The module of each kernel family every thread instantiates (the registry's choice,
+   * host/kernels/choose.ts); default: each family's baseline flavour.
+   */
+  modules?: Record<KernelFamily, WebAssembly.Module>;
 }
 
 /**
@@ -49,12 +54,17 @@ export class KernelPool {
   readonly table: KernelEntry[];
   readonly threads: number;
   private readonly index = new Map<string, number>();
-  private readonly fns: KernelFn[];
+  private get fns(): KernelFn[] {
+    return this.fnsInUse;
+  }
   private readonly floatParams: boolean[][];
   private readonly sab: SharedArrayBuffer;
   private readonly ctl: Int32Array;
   private readonly ctlF: Float32Array;
   private readonly workers: Worker[] = [];
+  /** Per worker, the port its swap modules are posted on (it reads them synchronously: worker.ts). */
+  private readonly swapPorts: MessagePort[] = [];
+  private fnsInUse: KernelFn[];
   private readonly scratch: number[] = [];
   private readonly timeoutMs: number;
   readonly spinLimit: number;
@@ -63,7 +73,7 @@ export class KernelPool {
   /** The main thread's current spin budget (adaptSpin when adaptive). */
   private budget: number;
   readonly adaptiveSpin: boolean;
-  readonly instances: Record<KernelFamily, WebAssembly.Exports>;
+  instances: Record<KernelFamily, WebAssembly.Exports>;
   /** Resolves when every worker has its kernel instances (rejects if one could not start). */
   readonly ready: Promise<void>;
 
@@ -76,16 +86,20 @@ export class KernelPool {
     this.adaptiveSpin = opts.adaptiveSpin ?? this.threads > usableCores();
     table.forEach((e, i) => this.index.set(e.name, i));
     this.instances = instantiateFamilies(modules, memory);
-    this.fns = bindTable(table, this.instances);
+    this.fnsInUse = bindTable(table, this.instances);
     this.floatParams = table.map((e) => e.floatParams);
     const sab = new SharedArrayBuffer(CTRL_INTS * 4);
     this.sab = sab;
     this.ctl = new Int32Array(sab);
     this.ctlF = new Float32Array(sab);
     for (let i = 1; i < this.threads; i++) {
+      const { port1, port2 } = new MessageChannel();
+      port1.unref();
+      this.swapPorts.push(port1);
       this.workers.push(
         new Worker(new URL('./worker.js', import.meta.url), {
-          workerData: { memory, modules, table, ctl: sab, index: i, nThreads: this.threads, spinLimit: this.spinLimit, adaptiveSpin: this.adaptiveSpin },
+          workerData: { memory, modules, table, ctl: sab, index: i, nThreads: this.threads, spinLimit: this.spinLimit, adaptiveSpin: this.adaptiveSpin, swapPort: port2 },
+          transferList: [port2],
         }),
       );
     }
@@ -112,7 +126,7 @@ export class KernelPool {
   static create(memory: WebAssembly.Memory, opts: PoolOptions): KernelPool {
     const manifest = loadManifest();
     const table = kernelTable(manifest);
-    const modules = Object.fromEntries(FAMILIES.map((f) => [f, compileFamily(f, undefined, manifest)])) as Record<KernelFamily, WebAssembly.Module>;
+    const modules = opts.modules ?? (Object.fromEntries(FAMILIES.map((f) => [f, compileFamily(f, undefined, manifest)])) as Record<KernelFamily, WebAssembly.Module>);
     return new KernelPool(memory, modules, table, opts);
   }
 
@@ -185,6 +199,45 @@ export class KernelPool {
     if (workerError < 0) throw new KernelError(`a kernel worker failed on thread ${ctl[CTRL.ERROR_WORKER]} outside any kernel: ${readErrorText(this.sab, ctl)}`);
   }
 
+  /**
+   * Replaces some families' modules on every thread in one dispatch: the main thread's instances
+   * first (an instantiation error leaves everything as it was), then every worker's. Call it only
+   * between steps (no kernel runs during a swap: host/kernels/hot-swap.ts waits for the boundary).
+   * A worker that cannot instantiate puts the pool out of service (it should not happen: the
+   * verifier instantiated the module already) rather than leave threads on different modules.
+   */
+  swap(modules: Partial<Record<KernelFamily, WebAssembly.Module>>): void {
+    if (this.broken) throw new KernelError(`the kernel pool is out of service: ${this.broken}`);
+    const next = { ...this.instances };
+    for (const [f, m] of Object.entries(modules) as Array<[KernelFamily, WebAssembly.Module]>) next[f] = instantiateKernel(m, this.memory);
+    const fns = bindTable(this.table, next);
+    const ctl = this.ctl;
+    const nWorkers = this.workers.length;
+    if (nWorkers > 0) {
+      for (const port of this.swapPorts) port.postMessage(modules);
+      ctl[CTRL.NJOBS] = 0;
+      Atomics.store(ctl, CTRL.SWAP, 1);
+      Atomics.store(ctl, CTRL.DONE, 0);
+      Atomics.add(ctl, CTRL.GEN, 1);
+      if (Atomics.load(ctl, CTRL.SLEEPERS) > 0) Atomics.notify(ctl, CTRL.GEN);
+      try {
+        this.waitForWorkers(nWorkers);
+      } catch (err) {
+        this.markBroken((err as Error).message);
+        throw err;
+      } finally {
+        Atomics.store(ctl, CTRL.SWAP, 0);
+      }
+      if (Atomics.exchange(ctl, CTRL.ERROR, 0) !== 0) {
+        const why = `kernel worker ${ctl[CTRL.ERROR_WORKER]} could not take the swapped modules: ${readErrorText(this.sab, ctl)}`;
+        this.markBroken(why);
+        throw new KernelError(why);
+      }
+    }
+    this.instances = next;
+    this.fnsInUse = fns;
+  }
+
   /** Spins on DONE for spinLimit loads, then sleeps until the last worker notifies (control.ts). */
   private waitForWorkers(nWorkers: number): void {
     if (nWorkers === 0) return;
@@ -250,5 +303,6 @@ export class KernelPool {
     Atomics.notify(this.ctl, CTRL.GEN);
     await Promise.all(this.workers.map((w) => w.terminate()));
     this.workers.length = 0;
+    for (const p of this.swapPorts) p.close();
   }
 }

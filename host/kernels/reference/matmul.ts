@@ -16,6 +16,7 @@ import { BLOCK_FORMATS } from '../../model/block-formats.js';
 import { GGMLType, dequantize, f16ToF32, f32ToF16, rowBytes } from '../../model/ggml-types.js';
 import { quantizeRowQ8_0 } from '../../model/quantize/q8_0.js';
 import { quantizeRowQ8_K } from '../../model/quantize/q8_k.js';
+import { MORE_MATMUL_REFERENCE } from './matmul-types.js';
 
 export type MatmulWeightType = 'f32' | 'f16' | 'q8_0' | 'q4_0' | 'q4_K' | 'q6_K';
 export type ActivationType = 'f32' | 'q8_0' | 'q8_K';
@@ -689,5 +690,5 @@ function referenceExportsX8(): Record<string, ReferenceExport> {
   return out;
 }
 
-/** Every matmul export (except `_start`) by name, computed by this reference (the `_x16` and `_x8*` ones included). */
-export const MATMUL_REFERENCE: Readonly<Record<string, ReferenceExport>> = { ...referenceExports(), ...referenceExportsX16(), ...referenceExportsX8() };
+/** Every matmul export (except `_start`) by name, computed by this reference (the `_x16` and `_x8*` ones and ./matmul-types.ts's included). */
+export const MATMUL_REFERENCE: Readonly<Record<string, ReferenceExport>> = { ...referenceExports(), ...referenceExportsX16(), ...referenceExportsX8(), ...MORE_MATMUL_REFERENCE };

@@ -10,8 +10,14 @@ export const LLAMA_FILE_TYPE: Partial<Record<GGMLType, number>> = {
   [GGMLType.F32]: 0,
   [GGMLType.F16]: 1,
   [GGMLType.Q4_0]: 2,
+  [GGMLType.Q4_1]: 3,
   [GGMLType.Q8_0]: 7,
+  [GGMLType.Q5_0]: 8,
+  [GGMLType.Q5_1]: 9,
+  [GGMLType.Q2_K]: 10,
+  [GGMLType.Q3_K]: 11, // Q3_K_S: every tensor Q3_K
   [GGMLType.Q4_K]: 14, // Q4_K_S: every tensor Q4_K
+  [GGMLType.Q5_K]: 16, // Q5_K_S: every tensor Q5_K
   [GGMLType.Q6_K]: 18,
   [GGMLType.BF16]: 32,
 };

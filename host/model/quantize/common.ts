@@ -27,9 +27,22 @@ export function roundAway(x: number): number {
   return x >= 0 ? Math.floor(x + 0.5) : -Math.floor(0.5 - x);
 }
 
+/**
+ * A C float-to-int conversion as x86-64 does it (cvttss2si): toward zero; NaN and values outside the
+ * int32 range give INT32_MIN. Narrower integer types keep the low bits of that.
+ */
+export function cvtt(x: number): number {
+  return x > -2147483649 && x < 2147483648 ? Math.trunc(x) : -2147483648;
+}
+
 /** A C float-to-int8_t conversion as x86-64 does it: truncate toward zero, keep the low byte, signed. */
 export function truncToInt8(x: number): number {
-  return (Math.trunc(x) << 24) >> 24;
+  return (cvtt(x) << 24) >> 24;
+}
+
+/** A C float-to-uint8_t conversion as x86-64 does it: truncate toward zero, keep the low byte. */
+export function truncToUint8(x: number): number {
+  return cvtt(x) & 0xff;
 }
 
 /** Sign-extends a byte. */
@@ -42,6 +55,42 @@ export function putU16(dst: Uint8Array, off: number, v: number): void {
   dst[off] = v & 0xff;
   dst[off + 1] = (v >>> 8) & 0xff;
 }
+
+/** Stores v little-endian at dst[off..off+4). */
+export function putU32(dst: Uint8Array, off: number, v: number): void {
+  dst[off] = v & 0xff;
+  dst[off + 1] = (v >>> 8) & 0xff;
+  dst[off + 2] = (v >>> 16) & 0xff;
+  dst[off + 3] = (v >>> 24) & 0xff;
+}
+
+/** The value of largest magnitude among x[off .. off+n), sign kept (the first such; 0 for none), as ggml's q4_0/q5_0 find it. */
+export function signedMax(x: Float32Array, off: number, n: number): number {
+  let amax = 0;
+  let max = 0;
+  for (let j = 0; j < n; j++) {
+    const v = x[off + j];
+    if (amax < Math.abs(v)) {
+      amax = Math.abs(v);
+      max = v;
+    }
+  }
+  return max;
+}
+
+/** [min, max] of x[off .. off+n) as ggml's q4_1/q5_1 find them (from ±FLT_MAX, so NaNs are skipped). */
+export function blockMinMax(x: Float32Array, off: number, n: number): [number, number] {
+  let min = FLT_MAX;
+  let max = -FLT_MAX;
+  for (let j = 0; j < n; j++) {
+    const v = x[off + j];
+    if (v < min) min = v;
+    if (v > max) max = v;
+  }
+  return [min, max];
+}
+
+const FLT_MAX = f32(3.4028234663852886e38);
 
 /** ggml's GROUP_MAX_EPS (1e-15f): below this a group counts as all zeros. */
 export const GROUP_MAX_EPS = f32(1e-15);

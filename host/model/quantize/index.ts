@@ -5,12 +5,21 @@
 // (scripts/golden/ggml_quant_goldens.mjs).
 import { GGMLType, rowBytes, traitsOf } from '../ggml-types.js';
 import { quantizeRowBF16, quantizeRowF16, quantizeRowF32 } from './float.js';
+import { fallbackType } from './mixes.js';
+import { quantizeRowQ2_K } from './q2_k.js';
+import { quantizeRowQ3_K } from './q3_k.js';
 import { quantizeRowQ4_0 } from './q4_0.js';
+import { quantizeRowQ4_1 } from './q4_1.js';
 import { quantizeRowQ4_K } from './q4_k.js';
+import { quantizeRowQ5_0 } from './q5_0.js';
+import { quantizeRowQ5_1 } from './q5_1.js';
+import { quantizeRowQ5_K } from './q5_k.js';
 import { quantizeRowQ6_K } from './q6_k.js';
 import { quantizeRowQ8_0 } from './q8_0.js';
+import { quantizeRowQ8_1 } from './q8_1.js';
 import { quantizeRowQ8_K } from './q8_k.js';
 
+export { dequantizeRowQ8_1 } from './q8_1.js';
 export { dequantizeRowQ8_K } from './q8_k.js';
 
 /** Quantizes src (a whole number of blocks) into dst, which has exactly the bytes it needs. */
@@ -22,9 +31,16 @@ const QUANTIZERS: ReadonlyMap<GGMLType, RowQuantizer> = new Map<GGMLType, RowQua
   [GGMLType.BF16, quantizeRowBF16],
   [GGMLType.Q8_0, quantizeRowQ8_0],
   [GGMLType.Q4_0, quantizeRowQ4_0],
+  [GGMLType.Q4_1, quantizeRowQ4_1],
+  [GGMLType.Q5_0, quantizeRowQ5_0],
+  [GGMLType.Q5_1, quantizeRowQ5_1],
+  [GGMLType.Q2_K, quantizeRowQ2_K],
+  [GGMLType.Q3_K, quantizeRowQ3_K],
   [GGMLType.Q4_K, quantizeRowQ4_K],
+  [GGMLType.Q5_K, quantizeRowQ5_K],
   [GGMLType.Q6_K, quantizeRowQ6_K],
-  // Q8_K is the activation type K-quant dot products pair with, not a weight type for files.
+  // Q8_1 and Q8_K are the activation types dot products pair with, not weight types for files.
+  [GGMLType.Q8_1, quantizeRowQ8_1],
   [GGMLType.Q8_K, quantizeRowQ8_K],
 ]);
 
@@ -90,33 +106,23 @@ export function quantize(type: GGMLType, src: Float32Array, nPerRow: number): Ui
   return dst;
 }
 
-const K_QUANTS: ReadonlySet<GGMLType> = new Set([GGMLType.Q4_K, GGMLType.Q6_K]);
-
 /**
  * The type a matrix of `cols`-value rows, stored now as `source`, is written in for `--type type`,
- * and why when that is not `type`:
- * - a K-quant (256-value blocks) on rows that are not a multiple of 256 → q8_0 (32-value blocks);
- * - rows that no block of the requested type (nor q8_0's) tiles → kept as stored if f32 or f16,
- *   else f32 (both exact; the wasm engine runs f32 and f16 at any row length).
- *
- * llama.cpp (llama_tensor_get_type in src/llama-quant.cpp) falls back instead Q4_K → Q5_0,
- * Q5_K → Q5_1, Q6_K → Q8_0, Q2_K/Q3_K/IQ* → IQ4_NL, then F16 when even that block does not tile the
- * row, and refuses a Q4_0/Q8_0 request on such rows ("Unsupported tensor size encountered"). wisp has
- * no Q5_0 (nor Q5_1, IQ4_NL) kernels: the one 32-value type it has that is at least as accurate as
- * the K-quant asked for is Q8_0, so Q4_K's fallback is Q8_0 (8.5 bits per weight where llama.cpp's
- * Q5_0 takes 5.5: a bigger file, never a less accurate one; Q4_0 would keep the size but lose
- * accuracy against Q4_K). Q6_K → Q8_0 is llama.cpp's own choice. Rows no block tiles keep their
- * float type (f32 where llama.cpp writes f16): lossless, and such rows are rare in real models
- * (llama2.c's stories260K has ffn rows of 172).
+ * and why when that is not `type`: llama.cpp's fallback for a 256-value type whose blocks do not tile
+ * the rows (q2_K, q3_K → q4_0; q4_K → q5_0; q5_K → q5_1; q6_K → q8_0: fallbackType in ./mixes.ts), and
+ * for rows that no block tiles (not a multiple of 32: llama2.c's stories260K's ffn rows of 172) the
+ * float type as stored, f32 or f16 (f32 for anything else). That last is wisp's one difference from
+ * llama.cpp, which writes f16 there: both are exact for f16 weights, and wisp keeps f32 weights exact
+ * too (the wasm engine runs f32 and f16 at any row length). docs/MEASUREMENTS.md has the history.
  */
 export function quantizedType(type: GGMLType, source: GGMLType, cols: number): { type: GGMLType; reason?: string } {
-  if (canQuantize(type, cols)) return { type };
-  const want = traitsOf(type);
-  const rows = `rows of ${cols} values are not a multiple of ${want.name}'s ${want.blockSize}-value blocks`;
-  if (K_QUANTS.has(type) && canQuantize(GGMLType.Q8_0, cols)) return { type: GGMLType.Q8_0, reason: rows };
-  const kept = source === GGMLType.F32 || source === GGMLType.F16 ? source : GGMLType.F32;
-  const also = K_QUANTS.has(type) ? ` (nor of q8_0's 32)` : '';
-  return { type: kept, reason: `${rows}${also}; kept ${traitsOf(kept).name}` };
+  quantizerFor(type); // a type wisp cannot write: a clear error first
+  return fallbackType(type, cols, keptFloat(source));
+}
+
+/** The float type a matrix no block tiles keeps: its own if f32 or f16, else f32. */
+export function keptFloat(source: GGMLType): GGMLType {
+  return source === GGMLType.F32 || source === GGMLType.F16 ? source : GGMLType.F32;
 }
 
 /** The type a tensor made from f32 weights is stored in for `--type type`: vectors (norms) stay f32, matrices by quantizedType. */

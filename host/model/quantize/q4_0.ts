@@ -3,7 +3,7 @@
 // As ggml's quantize_row_q4_0_ref: the value of largest magnitude (sign kept) maps to -8, so
 // d = max / -8, and each nibble is trunc(x / d + 8.5) capped at 15.
 import { f32ToF16 } from '../ggml-types.js';
-import { checkRow, f32, putU16, truncToInt8 } from './common.js';
+import { checkRow, f32, putU16, signedMax, truncToInt8 } from './common.js';
 
 const QK = 32;
 const BLOCK_BYTES = 2 + QK / 2;
@@ -18,16 +18,7 @@ export function quantizeRowQ4_0(src: Float32Array, dst: Uint8Array): void {
   for (let b = 0; b < nb; b++) {
     const x = b * QK;
     const out = b * BLOCK_BYTES;
-    let amax = 0;
-    let max = 0;
-    for (let j = 0; j < QK; j++) {
-      const v = src[x + j];
-      if (amax < Math.abs(v)) {
-        amax = Math.abs(v);
-        max = v;
-      }
-    }
-    const d = f32(max / -8);
+    const d = f32(signedMax(src, x, QK) / -8);
     const id = d !== 0 ? f32(1 / d) : 0;
     putU16(dst, out, f32ToF16(d));
     for (let j = 0; j < QK / 2; j++) {

@@ -2,6 +2,7 @@
 // the replier and the limits. The service (service.ts) builds one and owns the lifecycle.
 import type { Logger } from 'pino';
 import type { Scheduler } from '../../engine/scheduler.js';
+import type { KernelManager } from '../../kernels/manager.js';
 import type { TokenModel } from '../../engine/generate.js';
 import type { Tokenizer } from '../../model/tokenizer/index.js';
 import type { ServiceMetrics } from '../../obs/metrics.js';
@@ -41,6 +42,8 @@ export interface HandlerContext {
   readonly limiter?: RateLimiter;
   /** The service is stopping: no new work. */
   readonly stopped: boolean;
+  /** The kernel commands (control/kernels); none without wasm kernels (the reference and onnx engines). */
+  readonly kernels?: KernelManager;
   /** A request was queued or ended (the status and the stall clock follow the load). */
   loadChanged(event: 'queued' | 'ended'): void;
 }

@@ -1,0 +1,353 @@
+// The matmul kernels of ggml's other weight formats — q4_1, q5_0, q5_1 (32-value blocks) and q2_K,
+// q3_K, q5_K (256-value super-blocks) on ggml's 8-bit activations — and quantize_q8_1, against their JS
+// reference (host/kernels/reference/matmul-types.ts), ggml's quantizers (host/model/quantize/) and
+// ggml's dequantizers (host/model/ggml-types.ts, checked against gguf-py). Everything here is exact, bit
+// for bit: the ABI fixes the float steps (docs/KERNEL-ABI.md), so the reference computes what the
+// kernels compute. One check is not exact: the reference against f64 math on the dequantized weights
+// and activations (that the integer tricks are the right math).
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { mulberry32 } from '../host/engine/sampler.js';
+import { compileFamily, createSharedMemory, flavoursOf, instantiateKernel, kernelModule, kernelsDir, loadManifest } from '../host/kernels/load.js';
+import {
+  MORE_MATMUL_REFERENCE, MORE_WEIGHT_TYPES, type MoreWeightType, moreActivation, moreActivationRowBytes, moreGetRow,
+  moreGgmlType, moreMatvec, moreWeightRowBytes, quantizeMoreActivation,
+} from '../host/kernels/reference/matmul-types.js';
+import { BLOCK_FORMATS } from '../host/model/block-formats.js';
+import { GGMLType, dequantize, f32ToF16, rowBytes } from '../host/model/ggml-types.js';
+import { dequantizeRowQ8_1, dequantizeRowQ8_K, quantize, quantizeRow } from '../host/model/quantize/index.js';
+
+const memory = createSharedMemory(1024); // 64 MiB
+const manifest = loadManifest();
+const k = instantiateKernel(compileFamily('matmul', undefined, manifest), memory) as Record<string, (...args: number[]) => void>;
+const mem = new Uint8Array(memory.buffer);
+
+let top = 1 << 20;
+function alloc(bytes: number): number {
+  top = Math.ceil(top / 64) * 64;
+  const p = top;
+  top += bytes;
+  if (top > mem.length) throw new Error('test memory exhausted');
+  return p;
+}
+function reset(): void {
+  top = 1 << 20;
+}
+function put(bytes: Uint8Array): number {
+  const p = alloc(bytes.length);
+  mem.set(bytes, p);
+  return p;
+}
+function f32Bits(p: number, n: number): Uint32Array {
+  return new Uint32Array(memory.buffer.slice(p, p + 4 * n) as ArrayBuffer);
+}
+function bits(a: Float32Array): Uint32Array {
+  return new Uint32Array(a.buffer, a.byteOffset, a.length);
+}
+function assertBitsEqual(got: Uint32Array, want: Uint32Array, what: string): void {
+  assert.is(got.length, want.length, `${what}: length`);
+  for (let i = 0; i < want.length; i++) {
+    if (got[i] !== want[i]) {
+      const f = (u: number) => new Float32Array(new Uint32Array([u]).buffer)[0];
+      assert.unreachable(`${what}: [${i}] is ${f(got[i])} (0x${got[i].toString(16)}), the reference ${f(want[i])} (0x${want[i].toString(16)})`);
+    }
+  }
+}
+
+/** n floats, roughly normal with standard deviation `scale`, with a few outliers. */
+function randomFloats(n: number, seed: number, scale = 1): Float32Array {
+  const r = mulberry32(seed);
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    const g = (r() + r() + r() + r() - 2) * 1.7;
+    out[i] = (r() < 0.01 ? 6 * g : g) * scale;
+  }
+  return out;
+}
+
+/** Byte offsets of each block's f16 fields, and the block size. */
+const HALVES: Readonly<Record<MoreWeightType | 'q8_0' | 'q8_1', [number, number[]]>> = {
+  q4_1: [20, [0, 2]], q5_0: [22, [0]], q5_1: [24, [0, 2]], q2_K: [84, [80, 82]], q3_K: [110, [108]], q5_K: [176, [0, 2]],
+  q8_0: [34, [0]], q8_1: [36, [0, 2]],
+};
+
+/** Random bytes (every bit pattern of levels, scales, mins and high bits) with each f16 field a random finite half of moderate size. */
+function randomBlocks(format: keyof typeof HALVES, bytes: number, seed: number): Uint8Array {
+  const r = mulberry32(seed);
+  const w = new Uint8Array(bytes);
+  for (let i = 0; i < w.length; i++) w[i] = Math.floor(r() * 256);
+  const [block, offsets] = HALVES[format];
+  for (let b = 0; b < w.length; b += block) {
+    for (const o of offsets) {
+      const h = f32ToF16((r() * 2 - 1) * 0.01);
+      w[b + o] = h & 0xff;
+      w[b + o + 1] = h >> 8;
+    }
+  }
+  return w;
+}
+
+/** Random q8_K activation blocks: random d, qs of every value −128..127, bsums their true sums (as ggml's kernels assume). */
+function randomQ8K(cols: number, seed: number): Uint8Array {
+  const r = mulberry32(seed);
+  const x = new Uint8Array(rowBytes(GGMLType.Q8_K, cols));
+  const dv = new DataView(x.buffer);
+  for (let b = 0; b < cols / 256; b++) {
+    const o = 292 * b;
+    dv.setFloat32(o, (r() * 2 - 1) * 0.05, true);
+    for (let g = 0; g < 16; g++) {
+      let s = 0;
+      for (let i = 0; i < 16; i++) {
+        const q = Math.floor(r() * 256) - 128;
+        x[o + 4 + 16 * g + i] = q & 0xff;
+        s += q;
+      }
+      dv.setInt16(o + 260 + 2 * g, s, true);
+    }
+  }
+  return x;
+}
+
+interface Problem {
+  t: MoreWeightType;
+  rows: number;
+  cols: number;
+  nTok: number;
+  w: Uint8Array;
+  /** nTok activation rows, back to back */
+  x: Uint8Array;
+  wp: number;
+  xp: number;
+}
+
+/** Weights of t as ggml's quantizer writes them (or random blocks), and nTok activation rows (quantized, or random blocks). */
+function problem(t: MoreWeightType, rows: number, cols: number, nTok: number, seed: number, random: boolean): Problem {
+  const w = random ? randomBlocks(t, moreWeightRowBytes(t, cols) * rows, seed) : quantize(moreGgmlType(t), randomFloats(rows * cols, seed, 0.05), cols);
+  const xb = moreActivationRowBytes(t, cols);
+  const x = new Uint8Array(xb * nTok);
+  for (let tok = 0; tok < nTok; tok++) {
+    const a = moreActivation(t);
+    const row = random
+      ? a === 'q8_K' ? randomQ8K(cols, seed + 17 * tok) : randomBlocks(a, xb, seed + 17 * tok)
+      : quantizeMoreActivation(t, randomFloats(cols, seed + 31 * tok + 1));
+    x.set(row, tok * xb);
+  }
+  return { t, rows, cols, nTok, w, x, wp: put(w), xp: put(x) };
+}
+
+/** The reference's results for every token: y[tok·rows + r]. */
+function reference(p: Problem): Uint32Array {
+  const xb = moreActivationRowBytes(p.t, p.cols);
+  const y = new Float32Array(p.nTok * p.rows);
+  for (let tok = 0; tok < p.nTok; tok++) y.set(moreMatvec(p.t, p.w, p.x.subarray(tok * xb, (tok + 1) * xb), p.cols, 0, p.rows), tok * p.rows);
+  return bits(y);
+}
+
+const COLS: Readonly<Record<MoreWeightType, number[]>> = {
+  q4_1: [32, 96, 224, 896], q5_0: [32, 96, 224, 896], q5_1: [32, 96, 224, 896],
+  q2_K: [256, 768, 1792], q3_K: [256, 768, 1792], q5_K: [256, 768, 1792],
+};
+const ROWS = [1, 3, 5, 13, 37];
+
+// ---- the module ---------------------------------------------------------------------------------
+
+test('the manifest lists matvec, matmul and get_row of each format and quantize_q8_1, and the reference has each', () => {
+  const fam = kernelModule('matmul', undefined, manifest);
+  const sig = (n: number) => ({ params: Array<string>(n).fill('i32'), results: [] });
+  const names = ['quantize_q8_1', ...MORE_WEIGHT_TYPES.flatMap((t) => [`matvec_${t}`, `matmul_${t}`, `get_row_${t}`])];
+  for (const name of names) {
+    const n = name.startsWith('quantize') ? 3 : name.startsWith('matvec') ? 6 : name.startsWith('matmul') ? 8 : 4;
+    assert.equal(fam.exports[name], sig(n), name);
+    assert.type(MORE_MATMUL_REFERENCE[name], 'function', `reference ${name}`);
+  }
+});
+
+test('the block-format table pairs each format with ggml\'s activation, on both paths', () => {
+  for (const t of MORE_WEIGHT_TYPES) {
+    const f = BLOCK_FORMATS[t];
+    assert.equal(f.pairs, { x16: moreActivation(t), x8: moreActivation(t) }, t);
+    assert.is(f.ggml, moreGgmlType(t), t);
+  }
+  assert.is(BLOCK_FORMATS.q8_1.activation?.quantizer, 'quantize_q8_1');
+});
+
+// ---- quantize_q8_1 ----------------------------------------------------------------------------
+
+test('quantize_q8_1 writes ggml\'s bytes: q8_0\'s d and qs, s = d·Σqs (random rows, ties, zero and tiny blocks)', () => {
+  const cases = [randomFloats(32, 1), randomFloats(96, 2, 0.01), randomFloats(224, 3, 300), randomFloats(512, 4, 1e-6)];
+  const ties = new Float32Array(64);
+  for (let i = 0; i < 64; i++) ties[i] = ((i % 50) - 25) + 0.5;
+  ties[3] = -127;
+  ties[40] = 127;
+  const mixed = randomFloats(96, 9);
+  mixed.fill(0, 32, 64);
+  const tiny = new Float32Array(32).map((_, i) => (i % 2 ? -0 : (i - 16) * 1e-44));
+  cases.push(ties, mixed, tiny);
+  for (const [i, x] of cases.entries()) {
+    reset();
+    const xp = put(new Uint8Array(x.buffer));
+    const want = new Uint8Array(rowBytes(GGMLType.Q8_1, x.length));
+    quantizeRow(GGMLType.Q8_1, x, want);
+    const out = alloc(want.length);
+    mem.fill(0xa5, out, out + want.length);
+    k.quantize_q8_1(xp, out, x.length);
+    assert.equal(mem.slice(out, out + want.length), want, `case ${i}`);
+    // d and qs are quantize_q8_0's
+    const q8 = new Uint8Array(rowBytes(GGMLType.Q8_0, x.length));
+    quantizeRow(GGMLType.Q8_0, x, q8);
+    for (let b = 0; b < x.length / 32; b++) {
+      assert.equal([want[36 * b], want[36 * b + 1]], [q8[34 * b], q8[34 * b + 1]], `case ${i} block ${b}: d`);
+      assert.equal(want.subarray(36 * b + 4, 36 * b + 36), q8.subarray(34 * b + 2, 34 * b + 34), `case ${i} block ${b}: qs`);
+    }
+    const copy = mem.slice(0, top);
+    MORE_MATMUL_REFERENCE.quantize_q8_1(copy, xp, out, x.length);
+    assert.equal(copy.subarray(out, out + want.length), want, `reference, case ${i}`);
+  }
+});
+
+// ---- get_row ------------------------------------------------------------------------------------
+
+for (const t of MORE_WEIGHT_TYPES) {
+  test(`get_row_${t} equals ggml's dequantizer bit for bit`, () => {
+    for (const cols of COLS[t]) {
+      for (const random of [false, true]) {
+        reset();
+        const rows = 5;
+        const w = random ? randomBlocks(t, moreWeightRowBytes(t, cols) * rows, cols + 7) : quantize(moreGgmlType(t), randomFloats(rows * cols, cols, 0.05), cols);
+        const wp = put(w);
+        for (const row of [0, 3, 4]) {
+          const out = alloc(4 * cols);
+          k[`get_row_${t}`](wp, out, cols, row);
+          assertBitsEqual(f32Bits(out, cols), bits(moreGetRow(t, w, cols, row)), `get_row_${t} cols ${cols} row ${row}${random ? ' (random blocks)' : ''}`);
+        }
+      }
+    }
+  });
+}
+
+// ---- matvec and matmul ---------------------------------------------------------------------------
+
+for (const t of MORE_WEIGHT_TYPES) {
+  test(`matvec_${t} equals the reference bit for bit (cols ${COLS[t].join('/')} × rows ${ROWS.join('/')}, quantized and random blocks)`, () => {
+    for (const cols of COLS[t]) {
+      for (const rows of ROWS) {
+        for (const random of [false, true]) {
+          reset();
+          const p = problem(t, rows, cols, 1, rows * 1000 + cols, random);
+          const y = alloc(4 * rows);
+          k[`matvec_${t}`](p.wp, p.xp, y, cols, 0, rows);
+          assertBitsEqual(f32Bits(y, rows), reference(p), `matvec_${t} ${rows}×${cols}${random ? ' (random blocks)' : ''}`);
+        }
+      }
+    }
+  });
+
+  test(`matvec_${t} over any split of the rows gives one call's bits, and writes only its rows`, () => {
+    reset();
+    const rows = 37, cols = COLS[t][1];
+    const p = problem(t, rows, cols, 1, 99, false);
+    const want = reference(p);
+    for (const cuts of [[0, 1, 37], [0, 4, 8, 37], [0, 13, 14, 30, 37], [0, 36, 37]]) {
+      const y = alloc(4 * (rows + 2));
+      mem.fill(0x7f, y, y + 4 * (rows + 2));
+      for (let i = 0; i + 1 < cuts.length; i++) k[`matvec_${t}`](p.wp, p.xp, y + 4, cols, cuts[i], cuts[i + 1]);
+      assertBitsEqual(f32Bits(y + 4, rows), want, `matvec_${t} split ${cuts.join('/')}`);
+      assert.equal([...mem.slice(y, y + 4), ...mem.slice(y + 4 + 4 * rows, y + 8 + 4 * rows)], Array(8).fill(0x7f), 'outside the rows');
+    }
+  });
+
+  test(`matmul_${t} equals the reference and per-token matvec bit for bit, 1..9 tokens, row ranges`, () => {
+    for (const random of [false, true]) {
+      for (let nTok = 1; nTok <= 9; nTok++) {
+        reset();
+        const rows = 13, cols = COLS[t][nTok % 2];
+        const p = problem(t, rows, cols, nTok, 500 + nTok, random);
+        const want = reference(p);
+        const y = alloc(4 * rows * nTok);
+        k[`matmul_${t}`](p.wp, p.xp, y, cols, rows, nTok, 0, rows);
+        assertBitsEqual(f32Bits(y, rows * nTok), want, `matmul_${t} ×${nTok}${random ? ' (random blocks)' : ''}`);
+        // two row ranges
+        const y2 = alloc(4 * rows * nTok);
+        k[`matmul_${t}`](p.wp, p.xp, y2, cols, rows, nTok, 0, 5);
+        k[`matmul_${t}`](p.wp, p.xp, y2, cols, rows, nTok, 5, rows);
+        assertBitsEqual(f32Bits(y2, rows * nTok), want, `matmul_${t} ×${nTok} split at row 5`);
+        // the reference export over memory agrees
+        const copy = mem.slice(0, top);
+        MORE_MATMUL_REFERENCE[`matmul_${t}`](copy, p.wp, p.xp, y2, cols, rows, nTok, 0, rows);
+        assertBitsEqual(new Uint32Array(copy.buffer.slice(y2, y2 + 4 * rows * nTok)), want, `reference matmul_${t} ×${nTok}`);
+      }
+    }
+  });
+
+  // q4_1/q5_1: ggml's Σ (q·dw + m)·qx·dx takes m·dx·Σqx as m·s, s = q8_1's f16 sum; so does this check
+  test(`matvec_${t} is the dot product of the dequantized weights and activations (f64 math, within 1e-5)`, () => {
+    reset();
+    const rows = 9, cols = COLS[t].at(-1)!;
+    const p = problem(t, rows, cols, 1, 7, false);
+    const xf = new Float32Array(cols);
+    const a = moreActivation(t);
+    if (a === 'q8_K') dequantizeRowQ8_K(p.x, xf, cols);
+    else if (a === 'q8_1') dequantizeRowQ8_1(p.x, xf, cols);
+    else xf.set(dequantize(GGMLType.Q8_0, p.x, cols));
+    const wf = dequantize(moreGgmlType(t), p.w, rows * cols);
+    const y = alloc(4 * rows);
+    k[`matvec_${t}`](p.wp, p.xp, y, cols, 0, rows);
+    const got = new Float32Array(memory.buffer.slice(y, y + 4 * rows) as ArrayBuffer);
+    const wb = moreWeightRowBytes(t, cols);
+    const half = (b: Uint8Array, i: number) => dequantize(GGMLType.F16, b.subarray(i, i + 2), 1)[0];
+    let maxDiff = 0, maxRef = 0;
+    for (let r = 0; r < rows; r++) {
+      let s = 0;
+      for (let i = 0; i < cols; i++) {
+        const m = a === 'q8_1' ? half(p.w, r * wb + (i >> 5) * (wb / (cols / 32)) + 2) : 0;
+        s += (wf[r * cols + i] - m) * xf[i];
+      }
+      if (a === 'q8_1') for (let b = 0; b < cols / 32; b++) s += half(p.w, r * wb + b * (wb / (cols / 32)) + 2) * half(p.x, 36 * b + 2);
+      maxDiff = Math.max(maxDiff, Math.abs(got[r] - s));
+      maxRef = Math.max(maxRef, Math.abs(s));
+    }
+    assert.ok(maxDiff <= 1e-5 * maxRef, `${t}: relative error ${maxDiff / maxRef}`);
+  });
+}
+
+// ---- flavours ------------------------------------------------------------------------------------
+
+/** Every export of these formats on fixed problems, as bits, in a fixed order. */
+function outputs(kernels: Record<string, (...args: number[]) => void>): Map<string, Uint32Array> {
+  const out = new Map<string, Uint32Array>();
+  for (const t of MORE_WEIGHT_TYPES) {
+    reset();
+    const rows = 13, cols = COLS[t][1];
+    const p = problem(t, rows, cols, 9, 4242, true);
+    const y = alloc(4 * rows * 9);
+    kernels[`matvec_${t}`](p.wp, p.xp, y, cols, 0, rows);
+    out.set(`matvec_${t}`, f32Bits(y, rows));
+    for (let nTok = 1; nTok <= 9; nTok++) {
+      kernels[`matmul_${t}`](p.wp, p.xp, y, cols, rows, nTok, 0, rows);
+      out.set(`matmul_${t} ×${nTok}`, f32Bits(y, rows * nTok));
+    }
+    kernels[`get_row_${t}`](p.wp, y, cols, 2);
+    out.set(`get_row_${t}`, f32Bits(y, cols));
+  }
+  reset();
+  const x = randomFloats(224, 5);
+  const xp = put(new Uint8Array(x.buffer));
+  const o = alloc(rowBytes(GGMLType.Q8_1, 224));
+  kernels.quantize_q8_1(xp, o, 224);
+  out.set('quantize_q8_1', new Uint32Array(memory.buffer.slice(o, o + rowBytes(GGMLType.Q8_1, 224)) as ArrayBuffer));
+  return out;
+}
+
+const baseline = outputs(k);
+for (const flavour of flavoursOf('matmul', manifest).slice(1)) {
+  const bytesOf = readFileSync(join(kernelsDir(), kernelModule('matmul', flavour, manifest).file));
+  (WebAssembly.validate(bytesOf) ? test : test.skip)(`the ${flavour} flavour gives the baseline's bits for every export of these formats`, () => {
+    const kf = instantiateKernel(compileFamily('matmul', undefined, manifest, flavour), memory) as Record<string, (...args: number[]) => void>;
+    const got = outputs(kf);
+    for (const [what, b] of baseline) assert.equal(Array.from(got.get(what)!), Array.from(b), `${flavour}: ${what}`);
+  });
+}
+
+test.run();
