@@ -69,6 +69,12 @@ export interface BlockFormat {
   /** A weight format: the activation format its kernels take, per path (none: no kernel on that path). */
   pairs?: Partial<Record<ActivationPath, FormatName>>;
   /**
+   * A weight format whose 8-bit path takes wisp's wide layout: ggml's own pairing (its vec_dot_type in
+   * ggml's blocks), which the plain kernels (`matvec_q8_0` on q8_0 blocks) implement for tests and the
+   * kernel registry's canary; the engine does not run it.
+   */
+  ggmlPair?: FormatName;
+  /**
    * A weight format: the path `--activations q8` (the default) runs it on, when not `x8` (a format
    * whose 8-bit kernels are not there or not fast yet; none today). A load-time layout follows its source's.
    */
@@ -103,8 +109,8 @@ export const BLOCK_FORMATS: Readonly<Record<FormatName, Readonly<BlockFormat>>> 
   f32: { name: 'f32', ...ggml(GGMLType.F32), writable: true, pairs: { x16: 'f32', x8: 'f32' }, activation: { kernelSuffix: '' } },
   f16: { name: 'f16', ...ggml(GGMLType.F16), writable: true, pairs: { x16: 'f32', x8: 'f32' } },
   bf16: { name: 'bf16', ...ggml(GGMLType.BF16), writable: true },
-  q8_0: { name: 'q8_0', ...ggml(GGMLType.Q8_0), writable: true, pairs: { x16: 'q16_0', x8: 'q8_0w' }, activation: { quantizer: 'quantize_q8_0', kernelSuffix: '' } },
-  q4_0: { name: 'q4_0', ...ggml(GGMLType.Q4_0), writable: true, pairs: { x16: 'q16_0', x8: 'q8_0s' } },
+  q8_0: { name: 'q8_0', ...ggml(GGMLType.Q8_0), writable: true, pairs: { x16: 'q16_0', x8: 'q8_0w' }, ggmlPair: 'q8_0', activation: { quantizer: 'quantize_q8_0', kernelSuffix: '' } },
+  q4_0: { name: 'q4_0', ...ggml(GGMLType.Q4_0), writable: true, pairs: { x16: 'q16_0', x8: 'q8_0s' }, ggmlPair: 'q8_0' },
   q4_K: { name: 'q4_K', ...ggml(GGMLType.Q4_K), writable: true, pairs: { x16: 'q16_K', x8: 'q8_K' } },
   q6_K: { name: 'q6_K', ...ggml(GGMLType.Q6_K), writable: true, pairs: { x16: 'q16_K', x8: 'q8_K' } },
   // ggml's other weight formats: kernels on 8-bit activations only (ggml's pairing), so both paths take those
