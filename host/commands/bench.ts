@@ -12,7 +12,7 @@ import { compareBenches, compareSections, loadDeviceBench } from '../bench/compa
 import { benchDevice, deviceSections, deviceTables, type DeviceBench } from '../bench/device.js';
 import { benchEnvironment, describeEnvironment } from '../bench/environment.js';
 import { llamaCppSpeed, loadNodeLlamaCpp, type SpeedResult } from '../bench/llamacpp.js';
-import { benchModelPath, SYNTH_BENCH_MODELS } from '../bench/model-spec.js';
+import { benchModelPath, DEFAULT_BENCH_MODELS, SYNTH_BENCH_MODELS, unwritableBenchModel } from '../bench/model-spec.js';
 import { benchPrompt, wasmSpeed } from '../bench/models.js';
 import { groupedBars } from '../bench/plot.js';
 import { textTable, writeReport, wroteLine, type Chart, type Section } from '../bench/report.js';
@@ -97,8 +97,8 @@ kernels       matvec GB/s per type (${BENCH_TYPES.map((t) => traitsOf(t).name.to
               at 768×768, 2048×5632 and 32000×2048 (--shapes ROWSxCOLS,…: cols a multiple of 32, of
               256 for the K-quants), beside the memory-read bandwidth, both over more than the LLC
 models       prefill and decode tok/s on the wasm engine beside llama.cpp (when found) on the same
-              file and prompt ids; without --model: the random-weight 110m-q8_0, 110m-q4_0 and
-              tinyllama-q4_0 benchmark models
+              file and prompt ids; without --model: the random-weight benchmark models
+              ${DEFAULT_BENCH_MODELS.join(', ')}
 routing       prefill and decode tok/s per routing (${BENCH_ROUTES.map((r) => r.name).join(', ')}), and the
               time per backend and op group
 serve         the MQTT service under concurrent streams of greedy requests from mqtt.js clients:
@@ -273,9 +273,18 @@ export async function main(argv: string[]): Promise<void> {
   if (kv !== undefined && kv !== 'f16' && kv !== 'f32') throw usage(`--kv must be f32 or f16, got '${kv}'`);
   const spin = intArg(v.spin as string | undefined, 'spin', 0);
   const activations = v.activations === undefined ? DEFAULT_ACTIVATIONS : activationsOption(v.activations as string)!;
-  const paths = (v.model ?? ['110m-q8_0', '110m-q4_0', 'tinyllama-q4_0']).map(modelPath);
+  const paths = (v.model ?? defaultBenchModels()).map(modelPath);
   mkdirSync(out, { recursive: true });
   return models(paths, threads, o.promptTokens ?? (quick ? 16 : 128), o.gen ?? (quick ? 8 : 64), out, spin, kv ?? 'f32', activations);
+}
+
+/** The default benchmark models wisp can write (a mix waits for wisp quantize's mixes: said in one line). */
+function defaultBenchModels(): string[] {
+  return DEFAULT_BENCH_MODELS.filter((name) => {
+    const why = unwritableBenchModel(name);
+    if (why) console.log(`${name} left out: ${why}`);
+    return !why;
+  });
 }
 
 function badRoute(name: string): never {

@@ -27,7 +27,8 @@ ${KERNELS_HELP}
                           one: "auto" = the cores; printed at startup with the reason)
       --context N         context per sequence (default: the model's, at most 4096)
       --max-sequences N   sequences decoding at once (KV cache slots; default: the --profile's
-                          batch.maxSequences, else 4)
+                          batch.maxSequences, else 4); a --profile's batch.maxBatchTokens caps
+                          the rows of one step (prefill chunk, decode batch)
       --kv TYPE           KV cache type: f32 (default) or f16
       --activations q8|q16  activations of the quantized matmuls: q8, ggml's 8-bit ones (llama.cpp's
                           math, the default), or q16 (16-bit, closer to f32 math)
@@ -125,6 +126,8 @@ export async function main(argv: string[]): Promise<void> {
       contextSize: intOption(v.context, 'context', 2),
       // a --profile (a tuned one from `wisp bench --tune`) brings its batch limit
       maxSequences: intOption(v['max-sequences'], 'max-sequences', 1) ?? (v.profile !== undefined ? namedProfile(v.profile).batch.maxSequences : 4),
+      // and its cap on the rows of one step (a prefill chunk, a decode batch)
+      maxBatchTokens: v.profile !== undefined ? namedProfile(v.profile).batch.maxBatchTokens : undefined,
       kvType: kvOption(v.kv),
       activations: activationsOption(v.activations),
       maxQueue: intOption(v.queue, 'queue', 1),

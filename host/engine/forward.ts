@@ -36,6 +36,8 @@ export interface ForwardOptions {
   maxSequences?: number;
   /** Activation rows per step: prompt tokens per prefill chunk, sequences per decode batch (default: the smallest of the backends' own). */
   maxRows?: number;
+  /** The most rows one step may carry (a device profile's batch.maxBatchTokens): caps maxRows, so a long prompt joining a batch stalls the other streams for at most one such step. */
+  maxBatchTokens?: number;
   /** Options of each backend, by name (host/backends/<name>/ says what they are). */
   backends?: Readonly<Record<BackendName, unknown>>;
   /** Load-time notes: fallbacks, each once. */
@@ -107,7 +109,7 @@ export class ForwardPass implements TokenModel<EngineSequence>, InspectableModel
       return f;
     };
     for (const b of blocks) await factory(b.targets[0].backend);
-    const maxRows = Math.max(1, opts.maxRows ?? Math.min(...[...factories.values()].map((f) => f.maxRows)));
+    const maxRows = Math.max(1, Math.min(opts.maxRows ?? Math.min(...[...factories.values()].map((f) => f.maxRows)), opts.maxBatchTokens ?? Number.POSITIVE_INFINITY));
     const ctx: BackendContext = { model, contextSize, maxSequences, maxRows, log };
 
     const opened = new Map<BackendName, Backend>();

@@ -78,6 +78,8 @@ export interface OpenOptions {
   fuse?: boolean;
   /** Prompt tokens per prefill step and sequences per decode batch (default: the backends' own). */
   prefillChunk?: number;
+  /** The most rows one step may carry (a device profile's batch.maxBatchTokens; default: no cap). */
+  maxBatchTokens?: number;
   /** The wasm backend's load-time layouts (q4_0r8, q4_Kr4, f16f; default true; false keeps ggml's, for A/B). */
   repack?: boolean;
   /** The activations of the wasm backend's quantized matmuls: q8 (ggml's, llama.cpp's math; default) or q16 (WasmOptions.activations). */
@@ -210,7 +212,7 @@ export async function openModel(path: string, opts: OpenOptions = {}): Promise<O
   }
   const note = infoLogger(opts.log);
   const threadNote = (n: number) => `${n} thread${n === 1 ? '' : 's'}`;
-  const sizes = { contextSize: opts.contextSize, maxSequences: opts.maxSequences, maxRows: opts.prefillChunk, log };
+  const sizes = { contextSize: opts.contextSize, maxSequences: opts.maxSequences, maxRows: opts.prefillChunk, maxBatchTokens: opts.maxBatchTokens, log };
 
   if (engine === 'onnx') {
     // ORT intra-op threads: the profile's count is for the wasm kernels

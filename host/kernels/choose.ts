@@ -9,8 +9,8 @@
 import type { SimdLevel } from '../profiles/types.js';
 import { ACTIVATION_PATH } from '../model/block-formats.js';
 import { CanaryFailure, runCanary, timeModules } from './canary.js';
-import { notValidatedReason, simdAllows, simdLevelOf } from './flavours.js';
-import { familyExports, flavoursOf, kernelModule, kernelsDir, KERNEL_FAMILIES, loadManifest, readModuleBytes, type KernelFamily, type KernelManifest, type KernelModule } from './load.js';
+import { compileFlavour, simdAllows, simdLevelOf } from './flavours.js';
+import { familyExports, flavoursOf, kernelModule, kernelsDir, KERNEL_FAMILIES, loadManifest, type KernelFamily, type KernelManifest, type KernelModule } from './load.js';
 
 /** How much faster than the baseline another flavour must time to be chosen. */
 export const MARGIN = 1.05;
@@ -72,12 +72,6 @@ export function chooseKernels(o: ChooseOptions = {}): Promise<KernelChoice> {
   return p;
 }
 
-function compile(m: KernelModule, dir: string): { module?: WebAssembly.Module; refused?: string } {
-  const bytes = readModuleBytes(m, dir);
-  if (!WebAssembly.validate(bytes)) return { refused: notValidatedReason(m) };
-  return { module: new WebAssembly.Module(bytes) };
-}
-
 async function choose(o: ChooseOptions & { dir: string }): Promise<KernelChoice> {
   const t0 = performance.now();
   const manifest = loadManifest(o.dir);
@@ -102,7 +96,7 @@ async function chooseFamily(family: KernelFamily, manifest: KernelManifest, o: C
   const flavours = flavoursOf(family, manifest, o.dir);
   const baseline = kernelModule(family, undefined, manifest, o.dir);
   const exportNames = Object.keys(familyExports(family, manifest, o.dir));
-  const trusted = compile(baseline, o.dir);
+  const trusted = compileFlavour(baseline, o.dir);
   if (!trusted.module) throw new KernelChoiceError(`the wasm engine cannot run here: ${trusted.refused}`);
   const candidates: FlavourCandidate[] = [];
   const passed: Array<{ flavour: string; entry: KernelModule; module: WebAssembly.Module }> = [];
@@ -117,7 +111,7 @@ async function chooseFamily(family: KernelFamily, manifest: KernelManifest, o: C
       candidates.push({ flavour, refused: `the profile allows simd ${o.simd}; it needs ${simdLevelOf(entry)}` });
       continue;
     }
-    const c = flavour === baseline.flavour ? trusted : compile(entry, o.dir);
+    const c = flavour === baseline.flavour ? trusted : compileFlavour(entry, o.dir);
     if (!c.module) {
       if (o.override !== undefined) throw new KernelChoiceError(`--kernels ${o.override}: ${c.refused}`);
       candidates.push({ flavour, refused: c.refused });

@@ -3,7 +3,7 @@
 // Node version whose V8 validates it without a flag (measured: docs/KERNELS.md, "Runtimes").
 import { wasmSimdSupport } from '../profiles/detect.js';
 import type { SimdLevel } from '../profiles/types.js';
-import type { KernelModule } from './load.js';
+import { readModuleBytes, type KernelModule } from './load.js';
 
 interface FeatureFacts {
   /** Whether this runtime validates it (a probe module). */
@@ -56,4 +56,11 @@ export function notValidatedReason(m: KernelModule): string {
     return facts ? `${f} (Node ≥ ${facts.node}${facts.older ? `, or ${facts.older}` : ''})` : f;
   });
   return `this runtime (Node ${process.versions.node}, V8 ${process.versions.v8}) cannot validate kernel flavour '${m.flavour}' of family '${m.family}': it needs ${needs.join(' and ') || 'a feature it lacks'}`;
+}
+
+/** A built module compiled, or why this runtime cannot (the Node version that can): the one place a flavour is loaded or refused. */
+export function compileFlavour(m: KernelModule, dir?: string): { module?: WebAssembly.Module; refused?: string } {
+  const bytes = readModuleBytes(m, dir);
+  if (!WebAssembly.validate(bytes)) return { refused: notValidatedReason(m) };
+  return { module: new WebAssembly.Module(bytes) };
 }

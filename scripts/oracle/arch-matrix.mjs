@@ -21,7 +21,6 @@
 //   --engine NAME    wisp's engine: wasm (default) or reference
 //   --record         write test/golden/oracle/<shape>-<type>.json for every file both engines ran
 //   --dir PATH       where the files are written (default $TMPDIR/wisp-oracle)
-import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, relative, resolve } from 'node:path';
@@ -30,16 +29,13 @@ import { parseArgs } from 'node:util';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const dist = (p) => join(root, 'dist', p);
-const { SYNTH_SHAPES, synthModel } = await import(dist('host/model/synth.js'));
-const { WRITABLE_TYPES } = await import(dist('host/model/type-names.js'));
+const { SYNTH_SHAPES } = await import(dist('host/model/synth.js'));
 const { readVocabFile } = await import(dist('host/model/vocab-file.js'));
 const { openModel } = await import(dist('host/engine/open.js'));
 const { loadNodeLlamaCpp } = await import(dist('host/bench/llamacpp.js'));
 const O = await import(dist('test/helpers/oracle.js'));
 
 const ALL_TYPES = ['f32', 'f16', 'q8_0', 'q4_0', 'q4_k_m', 'q5_k_m', 'q5_0', 'q3_k', 'q2_k'];
-/** llama.cpp's mixes: an f32 file re-encoded by `wisp quantize` (llama.cpp's per-tensor rules). */
-const MIXES = new Set(['q4_k_m', 'q5_k_m', 'q3_k_m']);
 
 const { values: opt } = parseArgs({
   options: {
@@ -77,24 +73,10 @@ function resolveNlc() {
   return join(root, 'node_modules', 'node-llama-cpp', 'dist', 'index.js');
 }
 
-/** The file of a case, written once: synth for single types, synth f32 + wisp quantize for mixes. Throws "not yet: …" when wisp cannot write the type. */
+/** The file of a case, written once (test/helpers/oracle.ts writeOracleFile: synth, or synth f32 + wisp quantize for a mix). Throws NotYetError when wisp cannot write the type. */
 function fileOf(shape, type) {
   const path = join(dir, `${shape}${layers === undefined ? '' : `-l${layers}`}-${type}-s${seed}-${basename(vocabPath).replace(/\W+/g, '_')}.gguf`);
-  if (existsSync(path)) return path;
-  const base = SYNTH_SHAPES[shape];
-  const { describe: _d, vocabPackage: _v, ...shapeOnly } = base;
-  if (layers !== undefined) shapeOnly.nLayers = layers;
-  if (MIXES.has(type)) {
-    const f32 = fileOf(shape, 'f32');
-    try {
-      execFileSync(process.execPath, [dist('host/cli.js'), 'quantize', f32, path, '--type', type], { stdio: 'pipe' });
-    } catch (err) {
-      throw new Error(`not yet: ${String(err.stderr ?? err.message).trim().split('\n')[0]}`);
-    }
-    return path;
-  }
-  if (!(type in WRITABLE_TYPES)) throw new Error(`not yet: wisp writes ${Object.keys(WRITABLE_TYPES).join(', ')}`);
-  synthModel(path, { shape: shapeOnly, vocab, type: WRITABLE_TYPES[type], seed, name: `synth-${shape}-${type}` });
+  if (!existsSync(path)) O.writeOracleFile(path, { shape, type, seed }, vocab, layers);
   return path;
 }
 
@@ -154,7 +136,8 @@ for (const shape of shapes) {
     try {
       path = fileOf(shape, type);
     } catch (err) {
-      row.set(type, err.message.startsWith('not yet') ? 'not yet' : `synth: ${err.message}`);
+      row.set(type, err instanceof O.NotYetError ? 'not yet' : `synth: ${err.message}`);
+      if (!(err instanceof O.NotYetError)) failures++;
       continue;
     }
     const { prompt, forced } = O.oracleInputs(vocab, seed);
@@ -180,11 +163,11 @@ for (const shape of shapes) {
       continue;
     }
     const golden = {
-      note: `llama.cpp (node-llama-cpp ${nlcVersion}, prebuilt CPU build, llama.cpp ${release}) on \`wisp synth --shape ${shape} --type ${type} --seed ${seed}\` over ${basename(vocabPath)}: ` +
+      note: `llama.cpp (node-llama-cpp ${nlcVersion}, prebuilt CPU build, llama.cpp ${release}) on ${O.oracleRecipe(c)} over ${basename(vocabPath)}: ` +
         `greedy ids after the prompt (temperature 0), and the argmax after each forced token; context ${O.ORACLE_CONTEXT}, F32 KV cache, no flash attention, ${threads} thread(s); made by scripts/oracle/arch-matrix.mjs --record`,
       case: c,
       vocab: { file: relative(join(root, '..', 'shared'), vocabPath), sha256: vocabSha256 },
-      file: { sha256: O.sha256File(path), bytes: statSync(path).size },
+      file: { sha256: O.sha256File(path), bytes: statSync(path).size, types: O.matrixTypes(path) },
       contextSize: O.ORACLE_CONTEXT,
       llamaCpp: { nodeLlamaCpp: nlcVersion, release, threads, kvCache: 'f32', flashAttention: false },
       prompt, greedy: ref.greedy, forced, top1: ref.top1, margin: ref.margin,

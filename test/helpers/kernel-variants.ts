@@ -9,10 +9,15 @@ import { promisify } from 'node:util';
 import { kernelModule, loadManifest } from '../../host/kernels/load.js';
 import { ROOT } from './paths.js';
 
-/** name -> the text of asm/arch/<name>/<family>.ts (it starts with `export * from '../../<family>/simd128';`). */
-export async function buildVariants(tmp: string, family: string, sets: Record<string, string>): Promise<Record<string, Uint8Array<ArrayBuffer>>> {
+/**
+ * name -> the text of asm/arch/<name>/<family>.ts (it starts with `export * from '../../<family>/simd128';`).
+ * `optimize` ('-O2', '-Os', ...) replaces the baseline's optimisation level: the same source then
+ * makes a different module with the same exports and the same bits.
+ */
+export async function buildVariants(tmp: string, family: string, sets: Record<string, string>, o: { optimize?: string } = {}): Promise<Record<string, Uint8Array<ArrayBuffer>>> {
   const base = kernelModule(family, undefined, loadManifest());
-  const flags = base.buildFlags;
+  const flags = base.buildFlags.map((f) => (o.optimize !== undefined && /^-O\w*$/.test(f) ? o.optimize : f));
+  if (o.optimize !== undefined && !flags.includes(o.optimize)) throw new Error(`buildVariants: the ${family} baseline's flags have no -O level to replace (${base.buildFlags.join(' ')})`);
   const out: Record<string, Uint8Array<ArrayBuffer>> = {};
   await Promise.all(
     Object.entries(sets).map(async ([name, text]) => {

@@ -4,10 +4,15 @@
 // suite (test/arch-oracle.test.ts) rebuilds each file from its recipe, checks its sha256 against the
 // golden's, and holds wisp to llama.cpp's ids without llama.cpp.
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TokenModel } from '../../host/engine/generate.js';
 import { argmax } from '../../host/engine/sampler.js';
+import { traitsOf } from '../../host/model/ggml-types.js';
+import { GGUFHeaderView } from '../../host/model/gguf/index.js';
+import { quantizeModel } from '../../host/model/quantize-model.js';
+import { SYNTH_SHAPES, synthModel } from '../../host/model/synth.js';
+import { parseQuantizeTarget, WRITABLE_TYPES } from '../../host/model/type-names.js';
 import { TOKEN_TYPE, type TokenizerVocab } from '../../host/model/tokenizer/index.js';
 import { ROOT } from './paths.js';
 
@@ -30,14 +35,57 @@ export function caseName(c: OracleCase): string {
   return `${c.shape}-${c.type}`;
 }
 
+/** wisp cannot write the case's type yet (a type or mix of issue 16 item 2): the matrix shows "not yet". */
+export class NotYetError extends Error {}
+
+/** A case's type is one of llama.cpp's mixes (several types in one file) rather than one type. */
+const isMix = (type: string): boolean => !(type in WRITABLE_TYPES);
+
+/** How a case's file is made, as commands. */
+export function oracleRecipe(c: OracleCase): string {
+  return isMix(c.type)
+    ? `\`wisp synth --shape ${c.shape} --type f32 --seed ${c.seed}\` re-encoded by \`wisp quantize --type ${c.type}\``
+    : `\`wisp synth --shape ${c.shape} --type ${c.type} --seed ${c.seed}\``;
+}
+
+/**
+ * Writes a case's file: `wisp synth` in the type; for one of llama.cpp's mixes (q4_k_m, …) the f32
+ * file re-encoded by `wisp quantize`'s per-tensor rules. nLayers overrides the shape's layer count.
+ */
+export function writeOracleFile(path: string, c: OracleCase, vocab: TokenizerVocab, nLayers?: number): void {
+  const { describe: _d, vocabPackage: _v, ...shape } = SYNTH_SHAPES[c.shape];
+  if (nLayers !== undefined) shape.nLayers = nLayers;
+  let target: ReturnType<typeof parseQuantizeTarget>;
+  try {
+    target = parseQuantizeTarget(c.type);
+  } catch (err) {
+    throw new NotYetError((err as Error).message);
+  }
+  const single = !isMix(c.type);
+  const synthPath = single ? path : `${path}.f32.tmp`;
+  synthModel(synthPath, { shape, vocab, type: single ? WRITABLE_TYPES[c.type] : WRITABLE_TYPES.f32, seed: c.seed, name: `synth-${c.shape}-${single ? c.type : 'f32'}` });
+  if (single) return;
+  try {
+    quantizeModel(synthPath, path, target);
+  } finally {
+    rmSync(synthPath, { force: true });
+  }
+}
+
+/** The types of a file's matrices, by ggml name (a mix has several). */
+export function matrixTypes(path: string): string[] {
+  const names = GGUFHeaderView.read(path).tensors.filter((t) => t.dims.length === 2).map((t) => traitsOf(t.type).name);
+  return [...new Set(names)].sort();
+}
+
 /** What llama.cpp gave on one file (a golden file holds one). */
 export interface OracleGolden {
   note: string;
   case: OracleCase;
   /** The vocabulary file the recipe used (a path relative to the shared test data) and its sha256. */
   vocab: { file: string; sha256: string };
-  /** The synthesized file. */
-  file: { sha256: string; bytes: number };
+  /** The synthesized file; types: its matrices' (recorded for llama.cpp's mixes, which hold several). */
+  file: { sha256: string; bytes: number; types?: string[] };
   contextSize: number;
   llamaCpp: { nodeLlamaCpp: string; release: string; threads: number; kvCache: string; flashAttention: boolean };
   prompt: number[];
