@@ -31,7 +31,7 @@ const NAME = (format: string) => format.toUpperCase(); // q4_K -> Q4_K, q16_0s -
 
 test('the mirror states values and bytes per block of every format the kernels use, as the host\'s table states them', () => {
   assert.equal(Object.keys(host.blocks).sort(), [
-    'f16', 'f32', 'q16_0', 'q16_0s', 'q16_K', 'q2_K', 'q3_K', 'q4_0', 'q4_1', 'q4_K', 'q5_0', 'q5_1', 'q5_K', 'q6_K', 'q8_0', 'q8_1', 'q8_K',
+    'f16', 'f32', 'q16_0', 'q16_0s', 'q16_K', 'q2_K', 'q3_K', 'q4_0', 'q4_1', 'q4_K', 'q5_0', 'q5_1', 'q5_K', 'q6_K', 'q8_0', 'q8_0s', 'q8_0w', 'q8_1', 'q8_K',
   ]);
   for (const [format, { values, bytes }] of Object.entries(host.blocks)) {
     assert.is(mirror[`${NAME(format)}_BLOCK`], values, `${format}: values per block`);
@@ -81,6 +81,9 @@ test('each block\'s field offsets follow ggml\'s and wisp\'s structs and add up 
   assert.is(m.Q16_0_Q + 2 * m.Q16_0_BLOCK, m.Q16_0_BYTES);
   assert.equal([m.Q16_0S_SUM, m.Q16_0S_BYTES], [m.Q16_0_BYTES, m.Q16_0_BYTES + 4]);
   assert.equal([m.Q16_K_Q, m.Q16_K_BSUMS, m.Q16_K_BYTES], [4, 4 + 2 * m.Q16_K_BLOCK, 516 + 4 * 16]);
+  // q8_0w = q16_0's layout; q8_0s = q16_0s's bytes then i8 qr[32]
+  assert.equal([m.Q8_0W_Q, m.Q8_0W_BYTES], [m.Q16_0_Q, m.Q16_0_BYTES]);
+  assert.equal([m.Q8_0S_Q, m.Q8_0S_SUM, m.Q8_0S_QR, m.Q8_0S_BYTES], [m.Q16_0S_Q ?? m.Q16_0_Q, m.Q16_0S_SUM, m.Q16_0S_BYTES, m.Q16_0S_BYTES + 32]);
   // q4_Kr4: d and dmin of four rows, their re-encoded scales, mins and high bits, then 8 sub-blocks of four 16-byte chunks
   assert.equal([m.Q4_KR4_DMIN, m.Q4_KR4_SCALES, m.Q4_KR4_MINS, m.Q4_KR4_HIGH, m.Q4_KR4_QS], [8, 16, 32, 48, 64]);
   assert.is(m.Q4_KR4_QS + 8 * 4 * 16, m.Q4_KR4_BYTES);

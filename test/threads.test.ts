@@ -152,8 +152,8 @@ test('the barrier, spinning or sleeping, with more threads than cores: the same 
   const r = mulberry32(5);
   const weights = quantize(GGMLType.Q4_0, Float32Array.from({ length: rows * cols }, () => (r() * 2 - 1) * 0.05), cols);
   const xs = Float32Array.from({ length: nTok * cols }, () => r() * 2 - 1);
-  const xqBytes = (cols / 32) * 72 * nTok;
   const kind = activationOf('q4_0');
+  const xqBytes = (cols / 32) * kind.blockBytes * nTok;
   const results: Array<{ label: string; bits: number[] }> = [];
   for (const [threads, spinLimit] of [[1, undefined], [CORES + 1, undefined], [CORES + 1, 0], [2, 0]] as const) {
     const arena = new Arena(planBytes([weights.length, cols * 4 * nTok, xqBytes, rows * 4 * nTok]), 'the test');
@@ -163,7 +163,7 @@ test('the barrier, spinning or sleeping, with more threads than cores: the same 
       const w = arena.alloc(weights.length), x = arena.alloc(cols * 4 * nTok), xq = arena.alloc(xqBytes), y = arena.alloc(rows * 4 * nTok);
       arena.bytes(w, weights.length).set(weights);
       arena.f32(x, cols * nTok).set(xs);
-      pool.call('quantize_q16_0', x, xq, cols * nTok);
+      pool.call(kind.activation!.quantizer!, x, xq, cols * nTok);
       const jobs = matmulJobs('q4_0', kind, w, xq, y, cols, rows, nTok);
       for (let i = 0; i < dispatches; i++) {
         arena.f32(y, rows * nTok).fill(NaN);

@@ -115,9 +115,10 @@ test('f16 KV cache: top-1 agreement with the reference of at least 99% of steps'
 
 const synthDir = mkdtempSync(join(tmpdir(), 'wisp-wasm-'));
 const llama2 = readLlama2cTokenizer(sharedTokenizer('llama2/tokenizer.bin'));
-// The quantized kernels take 16-bit activations (q16_0 / q16_K), so they stay within ~2e-5 of f32
-// math per matvec. (With ggml's 8-bit activations this test measured 96-98%: q8 rounding moves a
-// 12-layer model's logits by ~0.05 and flips near-ties among a random model's flat logits.)
+// Closeness to f32 math is what the 16-bit activations (`activations: 'q16'`) are for: they stay
+// within ~2e-5 of it per matvec. The default, ggml's 8-bit activations, follows llama.cpp instead
+// (test/llamacpp-fidelity.test.ts) and measured 96-98.5% here: q8 rounding moves a 12-layer model's
+// logits by ~0.05 and flips near-ties among a random model's flat logits.
 const AGREEMENT_FLOOR = 0.99;
 // Teacher-forced over 200 steps (the prompt, then the reference's greedy continuation), so the 99%
 // floor allows two misses rather than one. The reference runs once per model (referenceRun records
@@ -128,14 +129,14 @@ const AGREEMENT_STEPS = 200;
 // misses against the floor.
 const NEAR_TIE = 1e-4;
 for (const [name, type] of [['q8_0', GGMLType.Q8_0], ['q4_0', GGMLType.Q4_0], ['q4_K', GGMLType.Q4_K]] as const) {
-  test(`random-weight 110M ${name}: top-1 agreement with the f32 reference over ${AGREEMENT_STEPS} steps is at least ${AGREEMENT_FLOOR * 100}%`, async () => {
+  test(`random-weight 110M ${name}: top-1 agreement with the f32 reference over ${AGREEMENT_STEPS} steps is at least ${AGREEMENT_FLOOR * 100}% (q16 activations); 1 and 2 threads, repacked or not, give the same logits (q8 and q16)`, async () => {
     const path = join(synthDir, `110m-${name}.gguf`);
     synthModel(path, { shape: { ...SYNTH_SHAPES['110m'], contextLength: 256 }, vocab: llama2, type, seed: 11 });
     const ref = loadModel(path);
     // One thread for the agreement steps: the logits do not depend on the thread count (checked
     // below against two threads), and on a busy 2-core machine 2-thread decode steps measured
     // several times slower than 1-thread ones.
-    const wasm = await openWasm(path, { threads: 1 });
+    const wasm = await openWasm(path, { threads: 1, activations: 'q16' });
     try {
       const prompt = ref.tokenizer.encode('Once upon a time there was a little robot who wanted to see the sea. It walked for days and days until');
       const run = referenceRun(ref.engine, prompt, AGREEMENT_STEPS);
@@ -150,13 +151,17 @@ for (const [name, type] of [['q8_0', GGMLType.Q8_0], ['q4_0', GGMLType.Q4_0], ['
       // that the q4_0r8 / q4_Kr4 repack (the default) gives ggml's layout's logits bit for bit.
       const repacked = type === GGMLType.Q4_0 ? 'q4_0r8' : type === GGMLType.Q4_K ? 'q4_Kr4' : undefined;
       assert.is(wasmOf(wasm).layers[0].wq.kernel, repacked ?? name);
-      const other = await openWasm(path, { threads: 2, repack: repacked === undefined });
-      try {
-        const [s1, s2] = [wasm.newState(), other.newState()];
-        assert.equal(Array.from(await wasm.prefill(s1, seq.slice(0, 11), 0)), Array.from(await other.prefill(s2, seq.slice(0, 11), 0)), 'prefill logits');
-        for (let pos = 11; pos < 15; pos++) assert.equal(Array.from(await wasm.forward(s1, seq[pos], pos)), Array.from(await other.forward(s2, seq[pos], pos)), `decode logits at ${pos}`);
-      } finally {
-        await other.close();
+      for (const activations of ['q16', 'q8'] as const) {
+        const one = activations === 'q16' ? wasm : await openWasm(path, { threads: 1, activations });
+        const other = await openWasm(path, { threads: 2, repack: repacked === undefined, activations });
+        try {
+          const [s1, s2] = [one.newState(), other.newState()];
+          assert.equal(Array.from(await one.prefill(s1, seq.slice(0, 11), 0)), Array.from(await other.prefill(s2, seq.slice(0, 11), 0)), `${activations}: prefill logits`);
+          for (let pos = 11; pos < 15; pos++) assert.equal(Array.from(await one.forward(s1, seq[pos], pos)), Array.from(await other.forward(s2, seq[pos], pos)), `${activations}: decode logits at ${pos}`);
+        } finally {
+          await other.close();
+          if (one !== wasm) await one.close();
+        }
       }
     } finally {
       await wasm.close();

@@ -28,15 +28,18 @@ test('q4_0r8 jobs split rows in multiples of 8 for every thread count, other ker
       }
     }
   }
-  assert.is(activationOf('q4_0r8'), BLOCK_FORMATS.q16_0s);
+  assert.is(activationOf('q4_0r8'), BLOCK_FORMATS.q8_0s);
+  assert.is(activationOf('q4_0r8', 'q16'), BLOCK_FORMATS.q16_0s);
 });
 
-test('a q4_0r8 matrix split over 3 threads (200 rows: shares of 72, 72, 56) gives the plain q4_0 results bit for bit', async () => {
+for (const choice of ['q8', 'q16'] as const)
+test(`a q4_0r8 matrix split over 3 threads (200 rows: shares of 72, 72, 56) gives the plain q4_0 results bit for bit (${choice} activations)`, async () => {
   const rows = 200, cols = 96, nTok = 7;
   const r = mulberry32(77);
   const weights = quantize(GGMLType.Q4_0, Float32Array.from({ length: rows * cols }, () => (r() * 2 - 1) * 0.05), cols);
   const xs = Float32Array.from({ length: nTok * cols }, () => r() * 2 - 1);
-  const wBytes = weights.length, xqBytes = (cols / 32) * BLOCK_FORMATS.q16_0s.blockBytes * nTok;
+  const actPlain = activationOf('q4_0', choice), actPacked = activationOf('q4_0r8', choice);
+  const wBytes = weights.length, xqBytes = (cols / 32) * Math.max(actPlain.blockBytes, actPacked.blockBytes) * nTok;
   const arena = new Arena(planBytes([wBytes, wBytes, wBytes, cols * 4 * nTok, xqBytes, xqBytes, rows * 4 * nTok, rows * 4 * nTok]), 'the test');
   const pool = KernelPool.create(arena.memory, { threads: 3 });
   try {
@@ -44,16 +47,16 @@ test('a q4_0r8 matrix split over 3 threads (200 rows: shares of 72, 72, 56) give
     const plain = arena.alloc(wBytes), packed = arena.alloc(wBytes), scratch = arena.alloc(wBytes);
     arena.bytes(plain, wBytes).set(weights);
     arena.bytes(packed, wBytes).set(weights);
-    const x = arena.alloc(cols * 4 * nTok), xq = arena.alloc(xqBytes), xs16 = arena.alloc(xqBytes);
+    const x = arena.alloc(cols * 4 * nTok), xq = arena.alloc(xqBytes), xqPacked = arena.alloc(xqBytes);
     arena.f32(x, cols * nTok).set(xs);
     const yPlain = arena.alloc(rows * 4 * nTok), yPacked = arena.alloc(rows * 4 * nTok);
     const w = { ptr: packed, type: GGMLType.Q4_0, kernel: 'q4_0', rows, cols };
-    assert.is(makeLayout(pool, arena, w, scratch, 16 * (cols / 32) * BLOCK_FORMATS.q4_0.blockBytes), 'q4_0r8', 'repacked (in 16-row steps)');
-    pool.call('quantize_q16_0', x, xq, cols * nTok);
-    pool.call('quantize_q16_0s', x, xs16, cols * nTok);
+    assert.is(makeLayout(pool, arena, w, scratch, 16 * (cols / 32) * BLOCK_FORMATS.q4_0.blockBytes, choice), 'q4_0r8', 'repacked (in 16-row steps)');
+    pool.call(actPlain.activation!.quantizer!, x, xq, cols * nTok);
+    pool.call(actPacked.activation!.quantizer!, x, xqPacked, cols * nTok);
     arena.f32(yPacked, rows * nTok).fill(NaN);
-    pool.run(matmulJobs('q4_0', activationOf('q4_0'), plain, xq, yPlain, cols, rows, nTok));
-    pool.run(matmulJobs('q4_0r8', BLOCK_FORMATS.q16_0s, packed, xs16, yPacked, cols, rows, nTok));
+    pool.run(matmulJobs('q4_0', actPlain, plain, xq, yPlain, cols, rows, nTok));
+    pool.run(matmulJobs('q4_0r8', actPacked, packed, xqPacked, yPacked, cols, rows, nTok));
     const a = new Uint32Array(arena.f32(yPlain, rows * nTok).slice().buffer), b = new Uint32Array(arena.f32(yPacked, rows * nTok).slice().buffer);
     assert.equal(Array.from(b), Array.from(a));
   } finally {

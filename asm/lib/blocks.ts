@@ -111,6 +111,23 @@ export const Q16_K_BYTES: i32 = 580;
 export const Q16_K_Q: i32 = 4;
 export const Q16_K_BSUMS: i32 = 516;
 
+// ---- ggml's 8-bit activations, laid out for both flavours (asm/matmul/quantize8.ts) ------------------
+// The values are q8_0's (x86 ggml's quantize_row_q8_0), held as i16 (the SIMD128 kernels'
+// i32x4.dot_i16x8_s takes them as they are); q8_0s also as the bytes the relaxed flavour's 8-bit dot
+// products read.
+
+// q8_0w { f32 d; i16 q[32] }: q16_0's layout, |q| ≤ 127 (q8_0 weights)
+export const Q8_0W_BLOCK: i32 = 32;
+export const Q8_0W_BYTES: i32 = 68;
+export const Q8_0W_Q: i32 = 4;
+
+// q8_0s { f32 d; i16 q[32]; i32 e; i8 qr[32] }: e = 8·Σq, qr = q in q4_0r8's nibble order (q4_0 weights)
+export const Q8_0S_BLOCK: i32 = 32;
+export const Q8_0S_BYTES: i32 = 104;
+export const Q8_0S_Q: i32 = 4;
+export const Q8_0S_SUM: i32 = 68;
+export const Q8_0S_QR: i32 = 72;
+
 // ---- repacked weights (the same bytes as their ggml type, rows interleaved) ------------------------
 
 // q4_0r8: eight q4_0 rows per group; a group block is two 72-byte halves (rows 0..3, 4..7), each

@@ -26,8 +26,8 @@ import { dot_i8x16 } from '../lib/quants';
 import { gather_f32, gather_halves, reduce4_i32, row_ptr, store_lanes, store_quarters } from '../lib/simd';
 
 // The weight format of a driver call (always a constant: each export compiles to its own code).
-const W_Q8_0: i32 = 0;
-const W_Q4_0: i32 = 1;
+export const W_Q8_0: i32 = 0;
+export const W_Q4_0: i32 = 1;
 
 /** Σ w·x over 16 values: w0/w1 the weights as i16, the 16 i16 activations at xq. */
 @inline function dot_x16(w0: v128, w1: v128, xq: usize): v128 {
@@ -101,8 +101,8 @@ const W_Q4_0: i32 = 1;
  * y[r] for r in [r0, r1): four rows per pass from the quarters of the range; q8_0 one block per step,
  * q4_0 two (measured, see above), then the odd block.
  */
-@inline function matvec_any(wt: i32, w: usize, x: usize, y: usize, cols: i32, r0: i32, r1: i32): void {
-  const wb: usize = wt == W_Q8_0 ? Q8_0_BYTES : Q4_0_BYTES, xs: usize = Q16_0_BYTES;
+@inline export function matvec_any(wt: i32, w: usize, x: usize, y: usize, cols: i32, r0: i32, r1: i32, xs: usize = Q16_0_BYTES): void {
+  const wb: usize = wt == W_Q8_0 ? Q8_0_BYTES : Q4_0_BYTES;
   const nb = cols / Q8_0_BLOCK;
   const rowBytes = <usize>nb * wb;
   const z = cols >> 31;
@@ -194,10 +194,10 @@ export function matvec_q4_0_x16(w: usize, x: usize, y: usize, cols: i32, r0: i32
  * them once before the loop and keeps them in registers or spill slots instead of rebuilding each one
  * (three instructions) in every iteration.
  */
-@inline function matmul_any(wt: i32, w: usize, x: usize, y: usize, cols: i32, rows: i32, nTok: i32, r0: i32, r1: i32): void {
+@inline export function matmul_any(wt: i32, w: usize, x: usize, y: usize, cols: i32, rows: i32, nTok: i32, r0: i32, r1: i32, xs: usize = Q16_0_BYTES): void {
   const wb: usize = wt == W_Q8_0 ? Q8_0_BYTES : Q4_0_BYTES;
   const nb = cols / Q8_0_BLOCK;
-  const rowBytes = <usize>nb * wb, xBytes = <usize>nb * Q16_0_BYTES;
+  const rowBytes = <usize>nb * wb, xBytes = <usize>nb * xs;
   const z = cols >> 31;
   const m = i16x8.splat(<i16>(0x0f | z)), eight = i16x8.splat(<i16>(8 | z));
   const c1 = i32x4.splat(F16_MS | z), c2 = i32x4.splat(F16_K112 | z);
@@ -213,7 +213,7 @@ export function matvec_q4_0_x16(w: usize, x: usize, y: usize, cols: i32, r0: i32
       for (let b = 0; b < nb; b++) {
         acc = tokens_block(wt, acc, p, a0, a1, a2, a3, z, m, eight, c1, c2, c3, c4);
         p += wb;
-        a0 += Q16_0_BYTES; a1 += Q16_0_BYTES; a2 += Q16_0_BYTES; a3 += Q16_0_BYTES;
+        a0 += xs; a1 += xs; a2 += xs; a3 += xs;
       }
       if (z != 0) {
         // never taken; keeps the constants computed once (see above); q8_0 has no m and eight

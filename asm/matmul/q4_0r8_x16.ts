@@ -89,6 +89,14 @@ export function repack_q4_0_r8(src: usize, dst: usize, rows: i32, cols: i32): vo
  * Per block, each activation pair is splatted once for the eight rows.
  */
 export function matvec_q4_0r8_x16s(w: usize, x: usize, y: usize, cols: i32, r0: i32, r1: i32): void {
+  matvec_q4_0r8(w, x, y, cols, r0, r1, Q16_0S_BYTES);
+}
+
+/**
+ * The matvec driver over activation blocks `xs` bytes apart that begin as q16_0s's do: f32 d at 0, i16
+ * q[32] at 4, i32 e = 8·Σq at 68 (q16_0s, and ggml's 8-bit values in q8_0s: asm/matmul/q4_0r8_x8s.ts).
+ */
+@inline export function matvec_q4_0r8(w: usize, x: usize, y: usize, cols: i32, r0: i32, r1: i32, xs: usize): void {
   const nb = cols / Q4_0_BLOCK;
   const rowBytes = <usize>nb * Q4_0_BYTES;
   const z = cols >> 31;
@@ -173,7 +181,7 @@ export function matvec_q4_0r8_x16s(w: usize, x: usize, y: usize, cols: i32, r0: 
       accA = half_acc(accA, i32x4.sub(i32x4.add(sA1, i32x4.shr_s(sA16, 4)), e), p, xb, ms, k112);
       accB = half_acc(accB, i32x4.sub(i32x4.add(sB1, i32x4.shr_s(sB16, 4)), e), p + Q4_0R8_HALF, xb, ms, k112);
       p += Q4_0R8_BYTES;
-      xb += Q16_0S_BYTES;
+      xb += xs;
     }
     if (z != 0) accA = v128.xor(v128.xor(accA, v128.xor(m1, m16)), v128.xor(ms, k112));
     v128.store(y + (<usize>r << 2), accA);
@@ -195,8 +203,13 @@ export function matvec_q4_0r8_x16s(w: usize, x: usize, y: usize, cols: i32, r0: 
  * the cache. Each token's integer block sums and f32 steps are matvec's: equal bit for bit.
  */
 export function matmul_q4_0r8_x16s(w: usize, x: usize, y: usize, cols: i32, rows: i32, nTok: i32, r0: i32, r1: i32): void {
+  matmul_q4_0r8(w, x, y, cols, rows, nTok, r0, r1, Q16_0S_BYTES);
+}
+
+/** The matmul driver over activation blocks `xs` bytes apart laid out as matvec_q4_0r8's. */
+@inline export function matmul_q4_0r8(w: usize, x: usize, y: usize, cols: i32, rows: i32, nTok: i32, r0: i32, r1: i32, xs: usize): void {
   const nb = cols / Q4_0_BLOCK;
-  const rowBytes = <usize>nb * Q4_0_BYTES, xBytes = <usize>nb * Q16_0S_BYTES;
+  const rowBytes = <usize>nb * Q4_0_BYTES, xBytes = <usize>nb * xs;
   const z = cols >> 31;
   const m1 = i16x8.splat(<i16>(0x000f | z));
   const ms = i32x4.splat(F16_MS | z), k112 = i32x4.splat(F16_K112 | z);
@@ -238,7 +251,7 @@ export function matmul_q4_0r8_x16s(w: usize, x: usize, y: usize, cols: i32, rows
         acc2 = tok_acc(acc2, s2, hw, a2);
         acc3 = tok_acc(acc3, s3, hw, a3);
         p += Q4_0R8_BYTES;
-        a0 += Q16_0S_BYTES; a1 += Q16_0S_BYTES; a2 += Q16_0S_BYTES; a3 += Q16_0S_BYTES;
+        a0 += xs; a1 += xs; a2 += xs; a3 += xs;
       }
       if (z != 0) acc0 = v128.xor(v128.xor(acc0, m1), v128.xor(ms, k112));
       const o = y + ((<usize>t * rows + r) << 2), step = <usize>rows << 2;

@@ -9,7 +9,9 @@
 //    per-token matvec bit for bit; a row range split equals one call; get_row of a row equals the
 //    scalar dequantizer).
 // The 16-bit-activation exports (quantize_q16_*, *_x16) are checked the same two ways (goldens and
-// scalar code), minus get_row (they have none).
+// scalar code), minus get_row (they have none); so are the 8-bit ones in wide layouts (quantize_q8_0w,
+// quantize_q8_0s, *_x8w, *_x8s), which must also equal the plain q8_0 / q4_0 kernels on the same values
+// bit for bit (and q4_0r8_x8s equal q4_0_x8s).
 import { check, ensureMemory, finish, print, SELFTEST_BASE } from '../lib/selftest';
 import { f16_to_f32, f32_to_f16 } from '../lib/f16';
 import {
@@ -19,11 +21,12 @@ import {
   matvec_f16, matvec_f16f, matvec_f32, matvec_q4_0, matvec_q4_0_x16, matvec_q4_0r8_x16s, matvec_q4_K, matvec_q4_K_x16,
   matvec_q4_Kr4, matvec_q4_Kr4_x16, matvec_q6_K, matvec_q6_K_x16, matvec_q8_0, matvec_q8_0_x16,
   quantize_q16_0, quantize_q16_0s, quantize_q16_K, quantize_q8_0, quantize_q8_K, repack_q4_0_r8, repack_q4_K_r4,
+  matmul_q4_0_x8s, matmul_q4_0r8_x8s, matmul_q8_0_x8w, matvec_q4_0_x8s, matvec_q4_0r8_x8s, matvec_q8_0_x8w, quantize_q8_0s, quantize_q8_0w,
 } from './flavour';
 import {
   Q16_0_BLOCK, Q16_0_BYTES, Q16_0_Q, Q16_0S_BYTES, Q16_0S_SUM, Q16_K_BLOCK, Q16_K_BSUMS, Q16_K_BYTES, Q4_0_BLOCK, Q4_0_BYTES,
   Q4_0_QS, Q4_K_BLOCK, Q4_K_BYTES, Q4_K_DMIN, Q4_K_QS, Q4_K_SCALES, Q6_K_BLOCK, Q6_K_BYTES, Q6_K_D, Q6_K_QH, Q6_K_SCALES, Q8_0_BLOCK, Q8_0_BYTES,
-  Q8_0_QS, Q8_K_BLOCK, Q8_K_BSUMS, Q8_K_BYTES, Q8_K_QS,
+  Q8_0_QS, Q8_K_BLOCK, Q8_K_BSUMS, Q8_K_BYTES, Q8_K_QS, Q8_0S_BYTES, Q8_0S_QR, Q8_0S_SUM, Q8_0W_BYTES, Q8_0W_Q,
 } from '../lib/blocks';
 import * as G from './goldens';
 import { checkOtherFormats } from './selftest_formats';
@@ -572,6 +575,104 @@ function checkF16F(): void {
   expect(sameBits(Y3, Y, NTOK * ROWS), T_F16, "matmul_f16 equals per-token matvec_f16 bit for bit");
 }
 
+// ---- ggml's 8-bit activations in the wide layouts (q8_0w / q8_0s, the _x8w / _x8s kernels) ---------------
+
+/**
+ * Scalar check of quantize_q8_0w (qs = false) or quantize_q8_0s (qs = true) of n values at x against q:
+ * x86 ggml's values (d = f16(amax/127), id = 127/amax, q = nearest-even(x·id)) and each layout's extra bytes.
+ */
+function scalarQ8WideMatches(x: usize, q: usize, n: i32, qs: bool): bool {
+  const bytes: usize = qs ? Q8_0S_BYTES : Q8_0W_BYTES;
+  for (let b = 0; b < n >> 5; b++) {
+    const xb = x + (<usize>b << 7), qb = q + <usize>b * bytes;
+    let amax: f32 = 0;
+    for (let j = 0; j < 32; j++) amax = max(amax, abs(load<f32>(xb + (<usize>j << 2))));
+    if (load<f32>(qb) != f16_to_f32(f32_to_f16(amax / <f32>127.0))) return false;
+    const id: f32 = amax != 0 ? <f32>127.0 / amax : 0;
+    let sum = 0;
+    for (let j = 0; j < 32; j++) {
+      const want = <i32>nearest(load<f32>(xb + (<usize>j << 2)) * id);
+      if (<i32>load<i16>(qb + Q8_0W_Q + (<usize>j << 1)) != want) return false;
+      sum += want;
+    }
+    if (qs) {
+      if (load<i32>(qb + Q8_0S_SUM) != 8 * sum) return false;
+      for (let j = 0; j < 32; j++) {
+        const g = j & 7, src = (j & ~7) + (g & 1 ? 4 : 0) + (g >> 1); // [0, 4, 1, 5, 2, 6, 3, 7]
+        if (<i32>load<i8>(qb + Q8_0S_QR + j) != <i32>load<i16>(qb + Q8_0W_Q + (<usize>src << 1))) return false;
+      }
+    }
+  }
+  return true;
+}
+
+/** The values of n wide blocks at xq (block `bytes` apart) as ggml's q8_0 blocks at out (d as f16: exact). */
+function wideToQ8_0(xq: usize, out: usize, nb: i32, bytes: usize): void {
+  for (let b = 0; b < nb; b++) {
+    const s = xq + <usize>b * bytes, o = out + <usize>b * Q8_0_BYTES;
+    store<u16>(o, <u16>f32_to_f16(load<f32>(s)));
+    for (let j: usize = 0; j < 32; j++) store<i8>(o + Q8_0_QS + j, <i8>load<i16>(s + Q8_0W_Q + (j << 1)));
+  }
+}
+
+function checkX8(): void {
+  fillFloats(X, 160, 0x1234567, 4.0);
+  quantize_q8_0w(X, XQ, 160);
+  check(fnv1a(XQ, 5 * Q8_0W_BYTES) == G.Q8_0W_HASH, "quantize_q8_0w bytes equal the reference's (hash)");
+  check(scalarQ8WideMatches(X, XQ, 160, false), "quantize_q8_0w equals the scalar x86-ggml quantizer");
+  quantize_q8_0s(X, XQ, 160);
+  check(fnv1a(XQ, 5 * Q8_0S_BYTES) == G.Q8_0S_HASH, "quantize_q8_0s bytes equal the reference's (hash)");
+  check(scalarQ8WideMatches(X, XQ, 160, true), "quantize_q8_0s equals the scalar x86-ggml quantizer");
+
+  for (let t = T_Q8_0; t <= T_Q4_0; t++) {
+    const cols = colsOf(t);
+    const seed = seedOf(t) ^ 0x08;
+    const bytes: usize = t == T_Q8_0 ? Q8_0W_BYTES : Q8_0S_BYTES;
+    const xb = <usize>(cols >> 5) * bytes;
+    fillWeights(t, W, ROWS, cols, seed);
+    fillFloats(X, NTOK * cols, seed ^ 0x5bd1e995, 1.0);
+    if (t == T_Q8_0) quantize_q8_0w(X, XQ, NTOK * cols);
+    else quantize_q8_0s(X, XQ, NTOK * cols);
+    // the same values in ggml's q8_0 blocks, for the plain kernels (whose goldens anchor them)
+    wideToQ8_0(XQ, DX, NTOK * (cols >> 5), bytes);
+    let plainOk = true;
+    for (let tok = 0; tok < NTOK; tok++) {
+      const y = Y + (<usize>(tok * ROWS) << 2);
+      if (t == T_Q8_0) matvec_q8_0_x8w(W, XQ + <usize>tok * xb, y, cols, 0, ROWS);
+      else matvec_q4_0_x8s(W, XQ + <usize>tok * xb, y, cols, 0, ROWS);
+      matvec(t, W, DX + <usize>(tok * (cols >> 5) * Q8_0_BYTES), TMP, cols, 0, ROWS);
+      plainOk = plainOk && sameBits(y, TMP, ROWS);
+    }
+    expect(plainOk, t, "matvec_x8 equals the plain matvec on the same values bit for bit");
+    storeGolden(TMP, t == T_Q8_0 ? G.Y_Q8_0_X8 : G.Y_Q4_0_X8);
+    expect(closeRel(Y, TMP, NTOK * ROWS, 1e-5), t, "matvec_x8 equals the reference's goldens within 1e-5");
+    // matmul and row splits, as checkTilesAndSplits
+    if (t == T_Q8_0) matmul_q8_0_x8w(W, XQ, Y2, cols, ROWS, NTOK, 0, ROWS);
+    else matmul_q4_0_x8s(W, XQ, Y2, cols, ROWS, NTOK, 0, ROWS);
+    expect(sameBits(Y2, Y, NTOK * ROWS), t, "matmul_x8 equals per-token matvec_x8 bit for bit");
+    for (let s = 0; s < 2; s++) {
+      const r0 = s == 0 ? 0 : 5, r1 = s == 0 ? 5 : ROWS;
+      if (t == T_Q8_0) matmul_q8_0_x8w(W, XQ, Y3, cols, ROWS, NTOK, r0, r1);
+      else matmul_q4_0_x8s(W, XQ, Y3, cols, ROWS, NTOK, r0, r1);
+    }
+    expect(sameBits(Y3, Y, NTOK * ROWS), t, "matmul_x8 over split row ranges equals one call");
+    if (t == T_Q4_0) {
+      // q4_0r8: W's seven rows and the one after them repacked; rows 0..6 compared (as checkQ4_0R8)
+      repack_q4_0_r8(W, DW, 8, cols);
+      let ok = true;
+      for (let tok = 0; tok < NTOK; tok++) {
+        matvec_q4_0r8_x8s(DW, XQ + <usize>tok * xb, TMP, cols, 0, 8);
+        ok = ok && sameBits(TMP, Y + (<usize>(tok * ROWS) << 2), ROWS);
+      }
+      expect(ok, t, "repack_q4_0_r8 + matvec_q4_0r8_x8s equal matvec_q4_0_x8s bit for bit");
+      matmul_q4_0r8_x8s(DW, XQ, Y3, cols, 8, NTOK, 0, 8);
+      ok = true;
+      for (let tok = 0; tok < NTOK; tok++) ok = ok && sameBits(Y3 + (<usize>(tok * 8) << 2), Y + (<usize>(tok * ROWS) << 2), ROWS);
+      expect(ok, t, "matmul_q4_0r8_x8s equals matvec_q4_0_x8s bit for bit");
+    }
+  }
+}
+
 export function _start(): void {
   ensureMemory(END);
   checkQuantizers();
@@ -582,6 +683,7 @@ export function _start(): void {
   checkType(T_Q4_K, G.Y_Q4_K, G.ROWS_Q4_K);
   checkType(T_Q6_K, G.Y_Q6_K, G.ROWS_Q6_K);
   checkX16();
+  checkX8();
   checkF16F();
   checkOtherFormats();
   finish("matmul");

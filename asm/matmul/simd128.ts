@@ -39,5 +39,11 @@ export { matmul_q4_0r8_x16s, matvec_q4_0r8_x16s, repack_q4_0_r8 } from './q4_0r8
 // q4_K rows repacked four at a time (q4_Kr4, asm/matmul/q4_kr4_x16.ts) on q16_K activations: one
 // activation load serves four rows, no horizontal sums; bit for bit matvec_q4_K_x16's results.
 export { matmul_q4_Kr4_x16, matvec_q4_Kr4_x16, repack_q4_K_r4 } from './q4_kr4_x16';
+// ggml's 8-bit activations (x86 ggml's quantize_row_q8_0) in wide layouts both flavours read
+// (asm/matmul/quantize8.ts): the values as i16 for these kernels, as bytes for the relaxed flavour's.
+// What the engine runs q8_0 and q4_0 matrices on by default (llama.cpp's math).
+export { quantize_q8_0s, quantize_q8_0w } from './quantize8';
+export { matmul_q4_0_x8s, matmul_q8_0_x8w, matvec_q4_0_x8s, matvec_q8_0_x8w } from './act_q8_0_wide';
+export { matmul_q4_0r8_x8s, matvec_q4_0r8_x8s } from './q4_0r8_x8s';
 // the same layout on q8_K activations (asm/matmul/q4_kr4.ts): bit for bit matvec_q4_K's results.
 export { matmul_q4_Kr4, matvec_q4_Kr4 } from './q4_kr4';

@@ -21,6 +21,7 @@ import { benchServe, type ServeBenchResult } from '../bench/serve.js';
 import { tuneProfile } from '../bench/tune.js';
 import { opTimeTable } from '../engine/placement.js';
 import { DEFAULT_SPIN_LIMIT } from '../backends/wasm/pool.js';
+import { DEFAULT_ACTIVATIONS, type ActivationChoice } from '../model/block-formats.js';
 import { GGUFHeaderView } from '../model/gguf/index.js';
 import { traitsOf } from '../model/ggml-types.js';
 import { sha256File } from '../model/sha256.js';
@@ -29,6 +30,7 @@ import { createStepProgress, type StepProgress } from '../obs/progress.js';
 import { loadProfiles, namedProfile, parseProfile } from '../profiles/index.js';
 import { pickProfileQuick } from '../profiles/settings.js';
 import { UsageError } from './args.js';
+import { activationsOption } from './engine-options.js';
 
 const SUBCOMMANDS = ['kernels', 'models', 'routing', 'serve', 'compare'] as const;
 type Subcommand = (typeof SUBCOMMANDS)[number] | 'device';
@@ -49,6 +51,7 @@ const OPTIONS = {
   types: { type: 'string' },
   flavours: { type: 'string' },
   kv: { type: 'string' },
+  activations: { type: 'string' },
   spin: { type: 'string' },
   routes: { type: 'string' },
   streams: { type: 'string' },
@@ -62,7 +65,7 @@ const MODEL: Option[] = ['model', 'tokenizer'];
 const ACCEPTS: Record<Subcommand, Option[]> = {
   device: [...COMMON, ...MODEL, 'prompt-tokens', 'gen', 'seconds', 'compare', 'tune', 'shapes', 'types'],
   kernels: [...COMMON, 'seconds', 'shapes', 'types', 'flavours'],
-  models: [...COMMON, ...MODEL, 'prompt-tokens', 'gen', 'kv', 'spin'],
+  models: [...COMMON, ...MODEL, 'prompt-tokens', 'gen', 'kv', 'activations', 'spin'],
   routing: [...COMMON, ...MODEL, 'prompt-tokens', 'gen', 'routes'],
   serve: [...COMMON, ...MODEL, 'gen', 'seconds', 'streams', 'max-sequences', 'context'],
   compare: ['out'],
@@ -120,6 +123,7 @@ options (each subcommand takes those that apply to it; others are refused):
       --tune             (device) write a tuned profile
       --shapes R×C,…  --types q4_0,…  --flavours simd128,…   (kernels, device) what to measure
       --kv f16|f32  --spin N     (models) KV cache type; spin iterations before Atomics.wait (default ${DEFAULT_SPIN_LIMIT})
+      --activations q8|q16       (models) the quantized matmuls' activations (default q8: ggml's, llama.cpp's math)
       --routes a,b               (routing) which routings
       --streams 1,4,8  --max-sequences N  --context N   (serve)`;
 
@@ -268,9 +272,10 @@ export async function main(argv: string[]): Promise<void> {
   const kv = v.kv as string | undefined;
   if (kv !== undefined && kv !== 'f16' && kv !== 'f32') throw usage(`--kv must be f32 or f16, got '${kv}'`);
   const spin = intArg(v.spin as string | undefined, 'spin', 0);
+  const activations = v.activations === undefined ? DEFAULT_ACTIVATIONS : activationsOption(v.activations as string)!;
   const paths = (v.model ?? defaultBenchModels()).map(modelPath);
   mkdirSync(out, { recursive: true });
-  return models(paths, threads, o.promptTokens ?? (quick ? 16 : 128), o.gen ?? (quick ? 8 : 64), out, spin, kv ?? 'f32');
+  return models(paths, threads, o.promptTokens ?? (quick ? 16 : 128), o.gen ?? (quick ? 8 : 64), out, spin, kv ?? 'f32', activations);
 }
 
 /** The default benchmark models wisp can write (a mix waits for wisp quantize's mixes: said in one line). */
@@ -415,16 +420,16 @@ function promptFor(path: string, n: number): number[] {
   return benchPrompt(vocab, n, header.optNumber('tokenizer.ggml.bos_token_id') ?? 1);
 }
 
-async function models(paths: string[], threads: number[], promptTokens: number, gen: number, out: string, spinLimit: number | undefined, kv: 'f16' | 'f32'): Promise<void> {
+async function models(paths: string[], threads: number[], promptTokens: number, gen: number, out: string, spinLimit: number | undefined, kv: 'f16' | 'f32', activations: ActivationChoice): Promise<void> {
   const nlc = await loadNodeLlamaCpp();
   console.log(nlc ? 'llama.cpp: node-llama-cpp found, measured beside wisp' : 'llama.cpp: node-llama-cpp not found (set WISP_LLAMACPP=/path/to/node_modules); wisp only');
   const rows: ModelRow[] = [];
-  console.log(`KV cache: wisp ${kv} (--kv f16|f32), llama.cpp f16 (its default)`);
+  console.log(`KV cache: wisp ${kv} (--kv f16|f32), llama.cpp f16 (its default); wisp's activations ${activations} (--activations q8|q16)`);
   console.log(`${'model'.padEnd(28)} thr  prefill tok/s (llama.cpp, ratio)   decode tok/s (llama.cpp, ratio)`);
   for (const path of paths) {
     const prompt = promptFor(path, promptTokens);
     for (const t of threads) {
-      const wasm = await wasmSpeed(path, prompt, gen, t, spinLimit, kv);
+      const wasm = await wasmSpeed(path, prompt, gen, t, spinLimit, kv, activations);
       const llamacpp = nlc ? await llamaCppSpeed(nlc, path, prompt, gen, t) : undefined;
       rows.push({ model: basename(path), threads: t, wasm, llamacpp });
       const cell = (ours: number, theirs?: number) => `${ours.toFixed(1).padStart(8)}${theirs ? ` (${theirs.toFixed(1)}, ${(ours / theirs).toFixed(2)}×)` : ''}`.padEnd(34);
@@ -441,7 +446,7 @@ async function models(paths: string[], threads: number[], promptTokens: number, 
         ...(r.llamacpp ? [{ category: `${r.model} ${r.threads}t`, value: pick(r.llamacpp), series: 'llama.cpp (native)' }] : []),
       ]),
     });
-  const files = writeReport(out, 'models', { ...(await runFacts(paths)), promptTokens, generatedTokens: gen, kvType: kv, spinLimit: spinLimit ?? 'default', rows }, [
+  const files = writeReport(out, 'models', { ...(await runFacts(paths)), promptTokens, generatedTokens: gen, kvType: kv, activations, spinLimit: spinLimit ?? 'default', rows }, [
     chart('decode', (s) => s.decodeTokensPerSecond),
     chart('prefill', (s) => s.prefillTokensPerSecond),
   ]);

@@ -1,5 +1,6 @@
 // --engine, --profile, --route and --kernels, shared by run and serve.
 import { parseEngine, type EngineName } from '../engine/open.js';
+import { parseActivations, type ActivationChoice } from '../model/block-formats.js';
 import type { RoutingTable } from '../profiles/index.js';
 import { UsageError } from './args.js';
 
@@ -35,4 +36,14 @@ export function engineChoice(v: { engine?: string; profile?: string; route?: str
 export function kvOption(value: string | undefined): 'f32' | 'f16' | undefined {
   if (value !== undefined && value !== 'f32' && value !== 'f16') throw new UsageError(`--kv must be f32 or f16, got '${value}'`);
   return value;
+}
+
+/** --activations: q8 (ggml's 8-bit activations, llama.cpp's math; the default) or q16 (undefined when not given). */
+export function activationsOption(value: string | undefined): ActivationChoice | undefined {
+  if (value === undefined) return undefined;
+  try {
+    return parseActivations(value);
+  } catch (err) {
+    throw new UsageError(`--activations: ${(err as Error).message}`);
+  }
 }

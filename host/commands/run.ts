@@ -8,7 +8,7 @@ import { intOption, parseOptions, UsageError } from './args.js';
 import { chatTemplateOption, noTemplateError, TEMPLATE_HELP } from './chat-option.js';
 import { MODEL_HELP, resolveOrPullModel } from './model-option.js';
 import { placementTable } from '../engine/placement.js';
-import { engineChoice, KERNELS_HELP, kvOption } from './engine-options.js';
+import { activationsOption, engineChoice, KERNELS_HELP, kvOption } from './engine-options.js';
 import { SAMPLING_HELP, SAMPLING_OPTIONS, samplingFrom } from './sampling-options.js';
 
 const HELP = `usage: wisp run [options] [--prompt TEXT]
@@ -34,6 +34,8 @@ ${KERNELS_HELP}
                           profile's, --profile or the detected one: "auto" = the cores), ORT
                           threads for onnx (default 1); the count used and why go to stderr
       --kv f32|f16        KV cache type for the wasm engine (default f32)
+      --activations q8|q16  activations of the wasm engine's quantized matmuls: q8, ggml's 8-bit ones
+                          (llama.cpp's math, the default), or q16 (16-bit, closer to f32 math)
       --ids               print the token ids at the end (for golden comparisons)`;
 
 export async function main(argv: string[]): Promise<void> {
@@ -52,6 +54,7 @@ export async function main(argv: string[]): Promise<void> {
       engine: { type: 'string' },
       threads: { type: 'string', short: 't' },
       kv: { type: 'string' },
+      activations: { type: 'string' },
       profile: { type: 'string' },
       route: { type: 'string' },
       kernels: { type: 'string' },
@@ -61,6 +64,7 @@ export async function main(argv: string[]): Promise<void> {
   );
   // every option is checked before the model (and its kernel workers) is opened
   const kvType = kvOption(v.kv);
+  const activations = activationsOption(v.activations);
   if (v.system && !v.chat) throw new UsageError('--system needs --chat');
   if (v.template !== undefined && !v.chat) throw new UsageError('--template needs --chat');
   const template = chatTemplateOption(v.template);
@@ -85,6 +89,7 @@ export async function main(argv: string[]): Promise<void> {
     threads,
     contextSize,
     kvType,
+    activations,
     profile: v.profile,
     routing,
     kernels,

@@ -2,7 +2,7 @@
 // embedded broker unless --broker names an external one.
 import { existsSync, readFileSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
-import { engineChoice, ENGINE_OPTIONS, KERNELS_HELP, kvOption } from './engine-options.js';
+import { activationsOption, engineChoice, ENGINE_OPTIONS, KERNELS_HELP, kvOption } from './engine-options.js';
 import { startServer, defaultDeviceName, type Server } from '../mqtt/server.js';
 import { loadUsers } from '../mqtt/users.js';
 import { wispCommand } from '../invocation.js';
@@ -30,6 +30,8 @@ ${KERNELS_HELP}
                           batch.maxSequences, else 4); a --profile's batch.maxBatchTokens caps
                           the rows of one step (prefill chunk, decode batch)
       --kv TYPE           KV cache type: f32 (default) or f16
+      --activations q8|q16  activations of the quantized matmuls: q8, ggml's 8-bit ones (llama.cpp's
+                          math, the default), or q16 (16-bit, closer to f32 math)
       --queue N           requests that may wait (default 64; one more gets 'busy')
       --queue-per-client N  requests one client may have waiting (default queue/4)
   embedded broker:
@@ -69,6 +71,7 @@ export async function main(argv: string[]): Promise<void> {
       context: { type: 'string' },
       'max-sequences': { type: 'string' },
       kv: { type: 'string' },
+      activations: { type: 'string' },
       queue: { type: 'string' },
       'queue-per-client': { type: 'string' },
       host: { type: 'string' },
@@ -126,6 +129,7 @@ export async function main(argv: string[]): Promise<void> {
       // and its cap on the rows of one step (a prefill chunk, a decode batch)
       maxBatchTokens: v.profile !== undefined ? namedProfile(v.profile).batch.maxBatchTokens : undefined,
       kvType: kvOption(v.kv),
+      activations: activationsOption(v.activations),
       maxQueue: intOption(v.queue, 'queue', 1),
       maxQueuePerClient: intOption(v['queue-per-client'], 'queue-per-client', 1),
       host,

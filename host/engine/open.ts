@@ -7,6 +7,7 @@
 // profile in effect: --profile, else the one picked for this machine (the routing plan's, or
 // pickProfileQuick, which skips the ONNX Runtime probe when it cannot change the choice).
 import { BACKENDS } from '../backends/registry.js';
+import type { ActivationChoice } from '../model/block-formats.js';
 import type { LlamaConfig } from '../model/llama/config.js';
 import { ModelFile } from '../model/model-file.js';
 import type { Tokenizer } from '../model/tokenizer/index.js';
@@ -81,6 +82,8 @@ export interface OpenOptions {
   maxBatchTokens?: number;
   /** The wasm backend's load-time layouts (q4_0r8, q4_Kr4, f16f; default true; false keeps ggml's, for A/B). */
   repack?: boolean;
+  /** The activations of the wasm backend's quantized matmuls: q8 (ggml's, llama.cpp's math; default) or q16 (WasmOptions.activations). */
+  activations?: ActivationChoice;
   /** `--kernels FLAVOUR`: run every kernel family built in that flavour on it (default: chosen per runtime and CPU, host/kernels/choose.ts). */
   kernels?: string;
 }
@@ -256,13 +259,13 @@ export async function openModel(path: string, opts: OpenOptions = {}): Promise<O
   const fp = await ForwardPass.open(file, plan ? planTargets(plan) : uniformTargets(config.nLayers, [{ backend: 'wasm' }]), BACKENDS, {
     ...sizes,
     backends: {
-      wasm: { threads, kvType: opts.kvType, spinLimit: opts.spinLimit, repack: opts.repack, kernels: modulesOf(kernels) },
+      wasm: { threads, kvType: opts.kvType, spinLimit: opts.spinLimit, repack: opts.repack, activations: opts.activations, kernels: modulesOf(kernels) },
       onnx: { threads: opts.onnxThreads ?? threads, fuse: opts.fuse ?? false },
     },
     timeOps: opts.timeOps ?? mixed,
     onOpTime: opts.onOpTime,
   });
-  const kv = `${opts.kvType ?? 'f32'} KV`;
+  const kv = `${opts.kvType ?? 'f32'} KV${opts.activations === 'q16' ? ', q16 activations' : ''}`;
   const description = !mixed
     ? `wasm (${threadNote(threads)}, ${kv}${plan ? `, all blocks on wasm by ${planLabel(plan, opts)}` : ''})`
     : `routed by ${planLabel(plan!, opts)} (${describePlacement(fp.placement())}; ${threadNote(threads)}, ${kv})`;

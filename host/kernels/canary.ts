@@ -133,7 +133,7 @@ function jsReference(name: string, args: number[], tol: number): CaseData['refer
 /** The weight and activation formats of a matvec_/matmul_ export name, from the block-format table. */
 function matmulFormats(rest: string): { w: BlockFormat; a: BlockFormat } | undefined {
   for (const w of Object.values(BLOCK_FORMATS)) {
-    for (const an of Object.values(w.pairs ?? {})) {
+    for (const an of [...Object.values(w.pairs ?? {}), ...(w.ggmlPair ? [w.ggmlPair] : [])]) {
       const a = BLOCK_FORMATS[an as FormatName];
       if (a.activation && rest === `${w.name}${a.activation.kernelSuffix}`) return { w, a };
     }

@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 // Micro-benchmark of the matmul kernels on one thread: GB/s of weight bytes read per second by
-// matvec_<type> (decode; a type `<t>_x16` runs matvec_<t>_x16 on q16_0 / q16_K activations; `q4_0r8_x16s`
-// and `q4_Kr4_x16` run the repacked kernels on q4_0 / q4_K weights repacked first) and, with --ntok N, the time of matmul_<type> over N tokens (prefill), as
+// matvec_<type> (decode; a type `<t>_x16` runs matvec_<t>_x16 on q16_0 / q16_K activations, `q8_0_x8w` and
+// `q4_0_x8s` the kernels on ggml's 8-bit activations in q8_0w / q8_0s blocks; `q4_0r8_x16s`, `q4_0r8_x8s`
+// and `q4_Kr4_x16` run the repacked kernels on q4_0 / q4_K weights repacked first; --wasm picks the module,
+// e.g. kernels/matmul.relaxed.wasm) and, with --ntok N, the time of matmul_<type> over N tokens (prefill), as
 // GMAC/s and as its speed-up over N matvec calls; both also as a share of the arithmetic ceiling of their operations (i16 dot + add, or f32 mul + add, measured in the same run with L1-resident operands). The baseline is a memory read measured in the same
 // process (a wasm SIMD sum, four i32x4 accumulators) over as many bytes as the weights ('% read':
 // for mid-size weights that can be an L3 speed) and over 256 MiB ('% DRAM'). Timings are the best of
@@ -34,14 +36,14 @@ const NTOK = Number(opts.ntok);
 
 const ROW_BYTES = { f32: (c) => 4 * c, f16: (c) => 2 * c, q8_0: (c) => (c / 32) * 34, q4_0: (c) => (c / 32) * 18, q4_K: (c) => (c / 256) * 144, q6_K: (c) => (c / 256) * 210 };
 /** The repacked bench types: their repack export (weights filled as the plain type, then repacked). */
-const REPACK = { q4_0r8_x16s: 'repack_q4_0_r8', q4_Kr4_x16: 'repack_q4_K_r4' };
-/** The weight type of a bench type (`q4_K_x16` -> q4_K, `q4_Kr4_x16` -> q4_K). */
-const wtype = (t) => ({ q4_0r8_x16s: 'q4_0', q4_Kr4_x16: 'q4_K' })[t] ?? t.replace(/_x16$/, '');
+const REPACK = { q4_0r8_x16s: 'repack_q4_0_r8', q4_0r8_x8s: 'repack_q4_0_r8', q4_Kr4_x16: 'repack_q4_K_r4' };
+/** The weight type of a bench type (`q4_K_x16` -> q4_K, `q4_Kr4_x16` -> q4_K, `q8_0_x8w` -> q8_0). */
+const wtype = (t) => ({ q4_0r8_x16s: 'q4_0', q4_0r8_x8s: 'q4_0', q4_Kr4_x16: 'q4_K' })[t] ?? t.replace(/_x(16|8w|8s)$/, '');
 
 // ---- memory and modules ----------------------------------------------------------------------
 
 const maxWeights = Math.max(256 << 20, ...SHAPES.flatMap(([r, c]) => TYPES.map((t) => r * ROW_BYTES[wtype(t)](c))));
-const maxX = Math.max(...SHAPES.map(([, c]) => 4 * c * Math.max(1, NTOK)));
+const maxX = Math.max(...SHAPES.map(([, c]) => 4 * c * Math.max(1, NTOK))); // f32 x (larger than any of its quantized forms)
 const maxY = Math.max(...SHAPES.map(([r]) => 4 * r * Math.max(1, NTOK)));
 const BASE = 1 << 20;
 const maxRepacked = Math.max(0, ...SHAPES.flatMap(([r, c]) => TYPES.filter((t) => REPACK[t]).map((t) => r * ROW_BYTES[wtype(t)](c))));
@@ -138,7 +140,9 @@ function fillWeights(t, rows, cols) {
 
 function fillX(t, cols, nTok) {
   for (let i = 0; i < cols * nTok; i++) f32v[X / 4 + i] = rnd() - 0.5;
-  if (t === 'q8_0_x16' || t === 'q4_0_x16') k.quantize_q16_0(X, XQ, cols * nTok);
+  if (t.endsWith('_x8w')) k.quantize_q8_0w(X, XQ, cols * nTok);
+  else if (t.endsWith('_x8s')) k.quantize_q8_0s(X, XQ, cols * nTok);
+  else if (t === 'q8_0_x16' || t === 'q4_0_x16') k.quantize_q16_0(X, XQ, cols * nTok);
   else if (t === 'q4_0r8_x16s') k.quantize_q16_0s(X, XQ, cols * nTok);
   else if (t === 'q4_K_x16' || t === 'q6_K_x16' || t === 'q4_Kr4_x16') k.quantize_q16_K(X, XQ, cols * nTok);
   else if (t === 'q8_0' || t === 'q4_0') k.quantize_q8_0(X, XQ, cols * nTok);
@@ -198,7 +202,7 @@ for (const [rows, cols] of SHAPES) {
     // the baseline over exactly as many bytes as these weights (so the same cache level)
     baselines[key] ??= readBaseline(bytes);
     const xp = fillX(t, cols, Math.max(1, NTOK));
-    const fn = (op) => k[REPACK[t] ? `${op}_${t}` : t.endsWith('_x16') ? `${op}_${wtype(t)}_x16` : `${op}_${t}`];
+    const fn = (op) => k[`${op}_${t}`];
     const mv = fn('matvec'), mm = fn('matmul');
     const sec = time(() => mv(wp, xp, Y, cols, 0, rows));
     const row = { type: t, rows, cols, weightMB: bytes / 1e6, ms: sec * 1e3, GBs: bytes / sec / 1e9, readGBs: baselines[key].wasm, GMACs: (rows * cols) / sec / 1e9 };

@@ -138,6 +138,29 @@ for (let t = 2; t < TYPES.length; t++) {
   lines.push(`export const Y_${name}_X16: StaticArray<u32> = [`, ...body, '];', '');
 }
 
+// ggml's 8-bit activations in the wide layouts: quantize_q8_0w / q8_0s hashes and the _x8w / _x8s
+// matvec results (types 2 and 3, seeds ^ 0x08)
+{
+  const x = fillFloats(160, 0x1234567, 4);
+  const w = new Uint8Array(5 * 68), s8 = new Uint8Array(5 * 104);
+  ref.quantizeQ8_0W(x, w);
+  ref.quantizeQ8_0S(x, s8);
+  lines.push(`// quantize_q8_0w / quantize_q8_0s of 160 floats (seed 0x1234567, ×4)`, `export const Q8_0W_HASH: u32 = ${hex(fnv1a(w))};`, `export const Q8_0S_HASH: u32 = ${hex(fnv1a(s8))};`, '');
+}
+for (let t = 2; t <= 3; t++) {
+  const type = TYPES[t], name = type.toUpperCase();
+  const cols = colsOf(t), seed = (seedOf(t) ^ 0x08) >>> 0;
+  const w = fillWeights(t, ROWS, cols, seed);
+  const x = fillFloats(NTOK * cols, (seed ^ 0x5bd1e995) >>> 0, 1);
+  const xa = ref.quantizeActivationX8(type, x);
+  const y = ref.matmulX8(type, w, xa, cols, ROWS, NTOK, 0, ROWS);
+  lines.push(`// ${type}_x8: ${ROWS} rows × ${cols} cols (seed ${hex(seed)}), ${NTOK} tokens`);
+  const bits = f32Bits(y).map(hex);
+  const body = [];
+  for (let i = 0; i < bits.length; i += 7) body.push(`  ${bits.slice(i, i + 7).join(', ')},`);
+  lines.push(`export const Y_${name}_X8: StaticArray<u32> = [`, ...body, '];', '');
+}
+
 const out = join(root, 'asm', 'matmul', 'goldens.ts');
 writeFileSync(out, lines.join('\n'));
 console.log(`wrote ${out}`);

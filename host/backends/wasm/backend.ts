@@ -6,7 +6,7 @@
 // the engine never awaits them. Step names follow host/engine/reference.ts.
 import type { Backend, BackendContext, BackendFactory, Block, BlockPlacement, PlacedBlock, Refusal, Segment } from '../../engine/backend.js';
 import type { KernelFamily } from '../../kernels/load.js';
-import { ACTIVATION_PATH, BLOCK_FORMATS, formatOfType, kernelWeightFormats, type BlockFormat } from '../../model/block-formats.js';
+import { activationFormat, DEFAULT_ACTIVATIONS, formatOfType, kernelWeightFormats, quantizedActivationFormats, type ActivationChoice } from '../../model/block-formats.js';
 import { GGMLType, rowBytes, traitsOf } from '../../model/ggml-types.js';
 import type { GGUFFile } from '../../model/gguf/index.js';
 import { isSlidingLayer, type LlamaConfig } from '../../model/llama/config.js';
@@ -29,6 +29,12 @@ export interface WasmOptions {
    * true; false keeps ggml's layout and kernels (for A/B comparison).
    */
   repack?: boolean;
+  /**
+   * The activations the quantized matmuls run on (docs/KERNEL-ABI.md): 'q8' (default), ggml's 8-bit
+   * ones as llama.cpp's CPU backend computes them, so the logits follow llama.cpp's; 'q16', wisp's
+   * 16-bit ones, closer to f32 math (docs/MEASUREMENTS.md, "Activations").
+   */
+  activations?: ActivationChoice;
   /** The module of each kernel family (the registry's choice, host/kernels/choose.ts); default: the baselines. */
   kernels?: Record<KernelFamily, WebAssembly.Module>;
 }
@@ -86,12 +92,15 @@ export class WasmBackend implements Backend<WasmSequence> {
   private readonly xView: Float32Array;
   /** Views on the logits rows, made once. */
   private readonly logitRows: Float32Array[];
+  /** The activation format choice this model was loaded with. */
+  readonly activations: ActivationChoice;
 
   constructor(ctx: BackendContext, private readonly opts: WasmOptions = {}) {
     const c = ctx.model.config;
     const path = ctx.model.path;
     const header = ctx.model.header;
     this.config = c;
+    this.activations = opts.activations ?? DEFAULT_ACTIVATIONS;
     this.contextSize = ctx.contextSize;
     this.chunk = ctx.maxRows;
     const maxSeqs = ctx.maxSequences;
@@ -108,8 +117,9 @@ export class WasmBackend implements Backend<WasmSequence> {
     }
     for (const { name } of tensorList(c)) {
       const t = header.tensorInfo(name);
-      if (t.dims.length === 2 && formatOfType(t.type)?.pairs?.[ACTIVATION_PATH] === undefined) {
-        throw new Error(`${path}: tensor '${name}' is ${traitsOf(t.type).name}; the wasm kernels run ${kernelWeightFormats().map((f) => f.name).join(', ')} (requantize with wisp quantize)`);
+      const format = formatOfType(t.type);
+      if (t.dims.length === 2 && (format === undefined || activationFormat(format.name, this.activations) === undefined)) {
+        throw new Error(`${path}: tensor '${name}' is ${traitsOf(t.type).name}; the wasm kernels run ${kernelWeightFormats(this.activations).map((f) => f.name).join(', ')} (requantize with wisp quantize)`);
       }
       if (t.dims.length === 1 && t.type !== GGMLType.F32) throw new Error(`${path}: 1-D tensor '${name}' must be f32, it is ${traitsOf(t.type).name}`);
     }
@@ -117,7 +127,7 @@ export class WasmBackend implements Backend<WasmSequence> {
     // plan the whole arena: weights, KV caches (every layer: blocks may fall back here after
     // creation), activations, RoPE table
     const maxCols = Math.max(c.dim, c.ffnDim, qDim);
-    const quantized = activationFormatsUsed();
+    const quantized = quantizedActivationFormats(this.activations);
     const xqBytes = Math.max(...quantized.map((k) => (roundUp(maxCols, k.blockValues) / k.blockValues) * k.blockBytes)) * this.chunk;
     const actSizes = [c.dim, c.dim, qDim, kvDim, kvDim, qDim, c.ffnDim, c.ffnDim].map((n) => n * 4 * this.chunk);
     const kvSizes = Array.from({ length: 2 * c.nLayers * maxSeqs }, () => this.contextSize * kvDim * kvElt);
@@ -200,7 +210,7 @@ export class WasmBackend implements Backend<WasmSequence> {
         const w = this.layers[b.layer!];
         mats.push(...(b.op === 'attention' ? [w.wq, w.wk, w.wv, w.wo] : [w.wGate, w.wUp, w.wDown]));
       }
-      for (const w of mats) makeLayout(this.pool, this.arena, w, scratch, scratchBytes);
+      for (const w of mats) makeLayout(this.pool, this.arena, w, scratch, scratchBytes, this.activations);
     }
     await this.pool.ready;
   }
@@ -360,7 +370,7 @@ export class WasmBackend implements Backend<WasmSequence> {
     const inputs = new Map<string, number>(); // activation format -> the x quantized into it
     const quantize: DispatchPlan['quantize'] = [];
     const jobs = specs.flatMap(([w, x, y]): Job[] => {
-      const kind = activationOf(w.kernel);
+      const kind = activationOf(w.kernel, this.activations);
       let xin = x;
       const quantizer = kind.activation?.quantizer;
       if (quantizer) {
@@ -377,12 +387,6 @@ export class WasmBackend implements Backend<WasmSequence> {
     });
     return { quantize, jobs };
   }
-}
-
-/** The quantized activation formats the engine's weight kernels take (each gets a buffer). */
-function activationFormatsUsed(): Readonly<BlockFormat>[] {
-  const names = new Set(Object.values(BLOCK_FORMATS).map((f) => f.pairs?.[ACTIVATION_PATH]));
-  return Object.values(BLOCK_FORMATS).filter((f) => names.has(f.name) && f.activation?.quantizer !== undefined);
 }
 
 function roundUp(n: number, m: number): number {

@@ -1,6 +1,6 @@
 // The dispatch jobs of y = W·x on the matmul kernels: kernel names, row splits and tiles, from the
 // block-format table (which activation form a weight's kernels take, and its kernel suffix).
-import { activationFormat, formatOf, formatRowBytes, type BlockFormat, type FormatName } from '../../model/block-formats.js';
+import { activationFormat, formatOf, formatRowBytes, type ActivationChoice, type BlockFormat, type FormatName } from '../../model/block-formats.js';
 import type { Job } from './pool.js';
 
 /** Rows the matmul kernels compute per pass over a weight block (docs/KERNEL-ABI.md). */
@@ -13,10 +13,10 @@ export function rowGrain(kernel: string): number {
   return Math.max(ROWS_PER_PASS, formatOf(kernel).rows);
 }
 
-/** The activation form a weight kernel takes on the engine's path (f32, q16_0, q16_0s, q16_K). */
-export function activationOf(kernel: string): Readonly<BlockFormat> {
-  const a = activationFormat(kernel as FormatName);
-  if (!a) throw new Error(`no matmul kernel takes ${kernel} weights`);
+/** The activation form a weight kernel takes under the model's activation choice (f32, q8_0w, q8_0s, q8_K, q16_0, q16_0s, q16_K). */
+export function activationOf(kernel: string, choice?: ActivationChoice): Readonly<BlockFormat> {
+  const a = activationFormat(kernel as FormatName, choice);
+  if (!a) throw new Error(`no matmul kernel takes ${kernel} weights${choice ? ` with ${choice} activations` : ''}`);
   return a;
 }
 

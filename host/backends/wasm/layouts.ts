@@ -2,7 +2,7 @@
 // rows interleaved by eight (q4_0r8), q4_K by four (q4_Kr4), f16 on the finite-only kernels (f16f).
 // Each runs faster and gives the same results bit for bit; a weight whose rows or blocks do not fit
 // one (a row count, an infinite or NaN scale) keeps ggml's layout.
-import { finiteHalves, formatRowBytes, layoutsFrom, type FormatName } from '../../model/block-formats.js';
+import { finiteHalves, formatRowBytes, layoutsFrom, type ActivationChoice, type FormatName } from '../../model/block-formats.js';
 import type { GGMLType } from '../../model/ggml-types.js';
 import type { Arena } from './arena.js';
 import type { KernelPool } from './pool.js';
@@ -18,12 +18,13 @@ export interface Weight {
 }
 
 /**
- * Rewrites the weight in place into the first load-time layout it fits, a few rows at a time
- * through `scratch` (interleaved layouts have the same bytes per row), and sets its kernel;
- * returns the layout's name, or undefined when the weight keeps its format.
+ * Rewrites the weight in place into the first load-time layout it fits that has kernels under the
+ * model's activation choice, a few rows at a time through `scratch` (interleaved layouts have the same
+ * bytes per row), and sets its kernel; returns the layout's name, or undefined when the weight keeps
+ * its format.
  */
-export function makeLayout(pool: KernelPool, arena: Arena, w: Weight, scratch: number, scratchBytes: number): string | undefined {
-  for (const f of layoutsFrom(w.kernel as FormatName, w.rows)) {
+export function makeLayout(pool: KernelPool, arena: Arena, w: Weight, scratch: number, scratchBytes: number, choice?: ActivationChoice): string | undefined {
+  for (const f of layoutsFrom(w.kernel as FormatName, w.rows, choice)) {
     if (w.cols % f.blockValues !== 0) continue;
     const rowBytes = formatRowBytes(f, w.cols);
     const made = f.madeFrom!;

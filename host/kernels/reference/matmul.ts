@@ -1,7 +1,7 @@
 // The JS reference of every export of the `matmul` kernel family (docs/KERNEL-ABI.md): plain
 // TypeScript, written for reading, that the kernel tests, the self-test goldens and the registry's
 // canary compare the wasm module against. Not here: the load-time specializations (repack_q4_0_r8 /
-// *_q4_0r8_x16s, repack_q4_K_r4 / *_q4_Kr4_x16, *_f16f), whose results equal the kernels they
+// *_q4_0r8_x16s / *_q4_0r8_x8s, repack_q4_K_r4 / *_q4_Kr4_x16, *_f16f), whose results equal the kernels they
 // specialize bit for bit; the tests and the self-test check exactly that.
 //
 // What is exact and what is not:
@@ -13,7 +13,7 @@
 //   (per-block integer sums, q8_K's bsums for the q4_K mins and the q6_K −32 offset), then combine the
 //   blocks in float64; the kernels combine them in float32, so they agree to ~1e-6 of the result's scale.
 import { BLOCK_FORMATS } from '../../model/block-formats.js';
-import { GGMLType, dequantize, f16ToF32, rowBytes } from '../../model/ggml-types.js';
+import { GGMLType, dequantize, f16ToF32, f32ToF16, rowBytes } from '../../model/ggml-types.js';
 import { quantizeRowQ8_0 } from '../../model/quantize/q8_0.js';
 import { quantizeRowQ8_K } from '../../model/quantize/q8_k.js';
 import { MORE_MATMUL_REFERENCE } from './matmul-types.js';
@@ -541,5 +541,154 @@ function referenceExportsX16(): Record<string, ReferenceExport> {
   return out;
 }
 
-/** Every matmul export (except `_start`) by name, computed by this reference (the `_x16` ones and ./matmul-types.ts's included). */
-export const MATMUL_REFERENCE: Readonly<Record<string, ReferenceExport>> = { ...referenceExports(), ...referenceExportsX16(), ...MORE_MATMUL_REFERENCE };
+
+// ---- ggml's 8-bit activations as llama.cpp's CPU backend computes them: q8_0w / q8_0s and the `_x8*` dots --
+//
+// Values as x86 ggml's quantize_row_q8_0 (its AVX path): per block of 32, amax = max |x|,
+// d = fround(amax / 127) stored as f16, id = amax ≠ 0 ? fround(127 / amax) : 0,
+// q = nearest-even(fround(x·id)) clamped to ±127 (NaN → 0). ggml's reference quantizer (quantizeQ8_0
+// above, for model files) rounds halves away from zero and takes id = 1/d. Layouts
+// (asm/matmul/quantize8.ts writes the same bytes):
+//   q8_0w per 32 values: { f32 d; i16 q[32] }                    68 bytes (q16_0's layout)
+//   q8_0s per 32 values: { f32 d; i16 q[32]; i32 e; i8 qr[32] }  104 bytes, e = 8·Σq, qr = q in q4_0r8's nibble order
+// d is the f32 value of the f16 (exact). The dot products read d and the i16 q, as on q16_0.
+
+export const Q8_0W_BYTES = BLOCK_FORMATS.q8_0w.blockBytes;
+export const Q8_0S_BYTES = BLOCK_FORMATS.q8_0s.blockBytes;
+/** Where each value of a group of eight goes in q8_0s's qr bytes: qr[8L + i] = q[8L + QR_ORDER[i]]. */
+export const QR_ORDER = [0, 4, 1, 5, 2, 6, 3, 7] as const;
+
+/** C's nearestbyint in round-to-nearest-even (f32x4.nearest, _mm256_round_ps(_MM_ROUND_NEAREST)). */
+function nearestEven(v: number): number {
+  const f = Math.floor(v), diff = v - f;
+  return diff < 0.5 ? f : diff > 0.5 ? f + 1 : f % 2 === 0 ? f : f + 1;
+}
+
+/** One block's d and q as x86 ggml's quantize_row_q8_0 computes them (q clamped to ±127, NaN → 0). */
+export function quantizeBlockQ8_0Cpu(x: Float32Array, x0: number): { d: number; q: Int32Array } {
+  let amax = 0;
+  for (let i = 0; i < 32; i++) amax = Math.max(amax, Math.abs(x[x0 + i]));
+  const d = f16ToF32(f32ToF16(fround(amax / 127)));
+  const id = amax !== 0 ? fround(127 / amax) : 0;
+  const q = new Int32Array(32);
+  for (let i = 0; i < 32; i++) {
+    const v = fround(x[x0 + i] * id);
+    q[i] = Number.isNaN(v) ? 0 : Math.max(-127, Math.min(127, nearestEven(v)));
+  }
+  return { d, q };
+}
+
+/** quantize_q8_0w: blocks of 32 { f32 d; i16 q[32] }. */
+export function quantizeQ8_0W(x: Float32Array, out: Uint8Array): void {
+  const dv = new DataView(out.buffer, out.byteOffset, out.byteLength);
+  for (let b = 0; b < x.length / 32; b++) {
+    const o = Q8_0W_BYTES * b;
+    const { d, q } = quantizeBlockQ8_0Cpu(x, 32 * b);
+    dv.setFloat32(o, d, true);
+    for (let i = 0; i < 32; i++) dv.setInt16(o + 4 + 2 * i, q[i], true);
+  }
+}
+
+/** quantize_q8_0s: blocks of 32 { f32 d; i16 q[32]; i32 e = 8·Σq; i8 qr[32] }. */
+export function quantizeQ8_0S(x: Float32Array, out: Uint8Array): void {
+  const dv = new DataView(out.buffer, out.byteOffset, out.byteLength);
+  for (let b = 0; b < x.length / 32; b++) {
+    const o = Q8_0S_BYTES * b;
+    const { d, q } = quantizeBlockQ8_0Cpu(x, 32 * b);
+    dv.setFloat32(o, d, true);
+    let sum = 0;
+    for (let i = 0; i < 32; i++) {
+      dv.setInt16(o + 4 + 2 * i, q[i], true);
+      sum += q[i];
+      dv.setInt8(o + 72 + i, q[(i & ~7) + QR_ORDER[i & 7]]);
+    }
+    dv.setInt32(o + 68, 8 * sum, true);
+  }
+}
+
+/** The x8 weight types and the activation layout each takes. */
+export type X8WeightType = 'q8_0' | 'q4_0';
+export const X8_WEIGHT_TYPES: readonly X8WeightType[] = ['q8_0', 'q4_0'];
+/** The kernel suffix and activation block bytes of a weight type's `_x8*` kernels. */
+export const X8_OF: Readonly<Record<X8WeightType, { suffix: '_x8w' | '_x8s'; blockBytes: number; quantize: (x: Float32Array, out: Uint8Array) => void }>> = {
+  q8_0: { suffix: '_x8w', blockBytes: Q8_0W_BYTES, quantize: quantizeQ8_0W },
+  q4_0: { suffix: '_x8s', blockBytes: Q8_0S_BYTES, quantize: quantizeQ8_0S },
+};
+
+/** The q8_0w / q8_0s bytes of x for weight type t's `_x8*` kernels. */
+export function quantizeActivationX8(t: X8WeightType, x: Float32Array): Uint8Array {
+  const out = new Uint8Array((x.length / 32) * X8_OF[t].blockBytes);
+  X8_OF[t].quantize(x, out);
+  return out;
+}
+
+/** q8_0 · q8_0w: per block Σ qw·qx (integer) times fround(dw·dx): ggml_vec_dot_q8_0_q8_0. */
+function dotQ8_0x8(w: Uint8Array, x: Uint8Array, cols: number): number {
+  let sum = 0;
+  for (let b = 0; b < cols / Q8_0.blockValues; b++) {
+    const pw = Q8_0.blockBytes * b, px = Q8_0W_BYTES * b;
+    let sumi = 0;
+    for (let j = 0; j < 32; j++) sumi += i8(w[pw + 2 + j]) * i16(x, px + 4 + 2 * j);
+    sum += sumi * fround(f16ToF32(u16(w, pw)) * f32At(x, px));
+  }
+  return sum;
+}
+
+/** q4_0 · q8_0s: per block Σ (q − 8)·qx (integer) times fround(dw·dx): ggml_vec_dot_q4_0_q8_0. */
+function dotQ4_0x8(w: Uint8Array, x: Uint8Array, cols: number): number {
+  let sum = 0;
+  for (let b = 0; b < cols / Q4_0.blockValues; b++) {
+    const pw = Q4_0.blockBytes * b, px = Q8_0S_BYTES * b;
+    let sumi = 0;
+    for (let j = 0; j < 16; j++) {
+      const q = w[pw + 2 + j];
+      sumi += ((q & 0xf) - 8) * i16(x, px + 4 + 2 * j) + ((q >> 4) - 8) * i16(x, px + 4 + 2 * (j + 16));
+    }
+    sum += sumi * fround(f16ToF32(u16(w, pw)) * f32At(x, px));
+  }
+  return sum;
+}
+
+const DOT_X8: Readonly<Record<X8WeightType, (w: Uint8Array, x: Uint8Array, cols: number) => number>> = { q8_0: dotQ8_0x8, q4_0: dotQ4_0x8 };
+
+/** matvec_<t>_x8*: y[r − r0] = row r of w · x for r in [r0, r1), in f64. */
+export function matvecX8(t: X8WeightType, w: Uint8Array, x: Uint8Array, cols: number, r0: number, r1: number): Float64Array {
+  return matvecWith(DOT_X8[t], weightRowBytes(t, cols), w, x, cols, r0, r1);
+}
+
+/** matmul_<t>_x8*: y[tok·rows + r] = row r of w · activation row tok, for r in [r0, r1); other entries NaN. */
+export function matmulX8(t: X8WeightType, w: Uint8Array, x: Uint8Array, cols: number, rows: number, nTok: number, r0: number, r1: number): Float64Array {
+  return matmulWith(DOT_X8[t], weightRowBytes(t, cols), (cols / 32) * X8_OF[t].blockBytes, w, x, cols, rows, nTok, r0, r1);
+}
+
+function referenceExportsX8(): Record<string, ReferenceExport> {
+  const out: Record<string, ReferenceExport> = {
+    quantize_q8_0w: (mem, x, o, n) => {
+      const q = new Uint8Array((n / 32) * Q8_0W_BYTES);
+      quantizeQ8_0W(f32View(mem, x, n), q);
+      mem.set(q, o);
+    },
+    quantize_q8_0s: (mem, x, o, n) => {
+      const q = new Uint8Array((n / 32) * Q8_0S_BYTES);
+      quantizeQ8_0S(f32View(mem, x, n), q);
+      mem.set(q, o);
+    },
+  };
+  for (const t of X8_WEIGHT_TYPES) {
+    const { suffix, blockBytes } = X8_OF[t];
+    out[`matvec_${t}${suffix}`] = (mem, w, x, y, cols, r0, r1) => {
+      const rb = weightRowBytes(t, cols);
+      writeF32(mem, y + 4 * r0, matvecX8(t, mem.subarray(w + r0 * rb), mem.subarray(x, x + (cols / 32) * blockBytes), cols, 0, r1 - r0));
+    };
+    out[`matmul_${t}${suffix}`] = (mem, w, x, y, cols, rows, nTok, r0, r1) => {
+      const rb = weightRowBytes(t, cols), xb = (cols / 32) * blockBytes;
+      for (let tok = 0; tok < nTok; tok++) {
+        writeF32(mem, y + 4 * (tok * rows + r0), matvecX8(t, mem.subarray(w + r0 * rb), mem.subarray(x + tok * xb, x + (tok + 1) * xb), cols, 0, r1 - r0));
+      }
+    };
+  }
+  return out;
+}
+
+/** Every matmul export (except `_start`) by name, computed by this reference (the `_x16` and `_x8*` ones and ./matmul-types.ts's included). */
+export const MATMUL_REFERENCE: Readonly<Record<string, ReferenceExport>> = { ...referenceExports(), ...referenceExportsX16(), ...referenceExportsX8(), ...MORE_MATMUL_REFERENCE };
