@@ -67,7 +67,11 @@ for (let i = 0; i < Number(o.swaps); i++) {
   const r = await reply;
   swapAt.push([t0, performance.now()]);
   results.push(r);
-  console.log(`swap ${i + 1} (${m.name}): ${r.ok ? 'ok' : `refused: ${r.reason}`}; verify ${r.verify_ms} ms, switch ${r.switch_ms} ms, waited ${r.waited_ms} ms for the step in flight, total ${r.total_ms} ms`);
+  console.log(
+    r.ok
+      ? `swap ${i + 1} (${m.name}): ok; verify ${r.verify_ms} ms, switch ${r.switch_ms} ms, waited ${r.waited_ms} ms for the step in flight, total ${r.total_ms} ms`
+      : `swap ${i + 1} (${m.name}): refused after ${r.verify_ms} ms: ${r.reason}`,
+  );
   await new Promise((res) => setTimeout(res, 300));
 }
 const final = await finished;
