@@ -13,7 +13,7 @@ import { isMainThread, parentPort, Worker, workerData } from 'node:worker_thread
 import mqtt from 'mqtt';
 import { generate } from '../engine/generate.js';
 import { llamaCppBatchSpeed, loadNodeLlamaCpp, type BatchSpeed } from './llamacpp.js';
-import { startServer, type Server } from '../mqtt/server.js';
+import { startServer, type Server, type ServerOptions } from '../mqtt/server.js';
 
 export const BENCH_PROMPTS = [
   'Once upon a time',
@@ -287,6 +287,23 @@ async function direct(server: Server, prompts: string[], maxTokens: number, cont
   };
 }
 
+/**
+ * The service as the benchmarks run it, in this process: device 'bench', the embedded broker on a
+ * free loopback port, warnings only in the log, and no rate limit (back-to-back requests from one
+ * client must not be throttled).
+ */
+async function startBenchServer(o: Pick<ServerOptions, 'modelPath' | 'threads' | 'maxSequences' | 'contextSize' | 'maxQueue'>): Promise<Server> {
+  const { pino } = await import('pino');
+  return startServer({
+    ...o,
+    device: 'bench',
+    host: '127.0.0.1',
+    port: 0,
+    rate: { messagesPerSecond: 1e6, burst: 1e6 },
+    log: pino({ level: 'warn' }),
+  });
+}
+
 export async function benchServe(o: ServeBenchOptions): Promise<ServeBenchResult> {
   const maxSequences = o.maxSequences ?? 8;
   const contextSize = o.contextSize ?? 256;
@@ -294,20 +311,7 @@ export async function benchServe(o: ServeBenchOptions): Promise<ServeBenchResult
   const maxTokens = o.maxTokens ?? 64;
   const seconds = o.seconds ?? 5;
   const note = o.onProgress ?? (() => {});
-  const { pino } = await import('pino');
-  const server = await startServer({
-    modelPath: o.modelPath,
-    device: 'bench',
-    host: '127.0.0.1',
-    port: 0,
-    threads: o.threads,
-    maxSequences,
-    contextSize,
-    maxQueue: 256,
-    // back-to-back requests from one client must not be rate limited
-    rate: { messagesPerSecond: 1e6, burst: 1e6 },
-    log: pino({ level: 'warn' }),
-  });
+  const server = await startBenchServer({ modelPath: o.modelPath, threads: o.threads, maxSequences, contextSize, maxQueue: 256 });
   try {
     const promptTokens = BENCH_PROMPTS.map((p) => server.model.tokenizer.encode(p).length);
     note(`direct: ${basename(o.modelPath)}, generate() on the same model, no MQTT`);
@@ -421,18 +425,7 @@ export interface TtftOptions {
 /** Starts the service in this process (embedded broker on a free port), asks it `requests` times from a real mqtt.js client, then measures decodeBatch. */
 export async function benchTtft(o: TtftOptions): Promise<TtftResult> {
   const contextSize = o.contextSize ?? 128;
-  const { pino } = await import('pino');
-  const server = await startServer({
-    modelPath: o.modelPath,
-    device: 'bench',
-    host: '127.0.0.1',
-    port: 0,
-    threads: o.threads,
-    maxSequences: Math.max(1, ...o.batchSequences),
-    contextSize,
-    rate: { messagesPerSecond: 1e6, burst: 1e6 },
-    log: pino({ level: 'warn' }),
-  });
+  const server = await startBenchServer({ modelPath: o.modelPath, threads: o.threads, maxSequences: Math.max(1, ...o.batchSequences), contextSize });
   try {
     const r = await clientsInWorker({ url: server.url, device: server.device, streams: 1, seconds: 0, requests: o.requests, maxTokens: o.maxTokens, prompts: BENCH_PROMPTS, warmup: 1, noDelay: true });
     const level = summarize(1, r);

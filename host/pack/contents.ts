@@ -32,20 +32,25 @@ export interface BundleEntry {
  * modules and their manifest, the device profiles, the model catalog, the protocol schemas, and the
  * docs and examples an operator wants on the device. One list, so a new runtime file is added here.
  */
-const APP_FILES: Array<{ path: string; group: EntryGroup }> = [
-  { path: 'package.json', group: 'app' },
-  { path: 'README.md', group: 'app' },
-  { path: 'dist/host', group: 'app' },
-  { path: 'host/mqtt/schemas', group: 'app' },
-  { path: 'models/catalog.json', group: 'app' },
-  { path: 'models/catalog.schema.json', group: 'app' },
-  { path: 'models/README.md', group: 'app' },
-  { path: 'docs/DEPLOY.md', group: 'app' },
-  { path: 'docs/PROTOCOL.md', group: 'app' },
-  { path: 'examples', group: 'app' },
-  { path: 'dashboards', group: 'app' },
-  { path: 'kernels', group: 'kernels' },
-  { path: 'device-profiles', group: 'profiles' },
+const APP_FILES: ReadonlyArray<readonly [EntryGroup, readonly string[]]> = [
+  [
+    'app',
+    [
+      'package.json',
+      'README.md',
+      'dist/host',
+      'host/mqtt/schemas',
+      'models/catalog.json',
+      'models/catalog.schema.json',
+      'models/README.md',
+      'docs/DEPLOY.md',
+      'docs/PROTOCOL.md',
+      'examples',
+      'dashboards',
+    ],
+  ],
+  ['kernels', ['kernels']],
+  ['profiles', ['device-profiles']],
 ];
 
 /** Files needed for a bundle to run at all: a checkout without them was not built. */
@@ -74,10 +79,12 @@ export function appEntries(root: string): BundleEntry[] {
   for (const f of REQUIRED_BUILD_OUTPUTS) {
     if (!existsSync(join(root, f))) throw new PackError(`${f} is missing in ${root}: wisp pack runs in a built checkout (npm ci, or npm run build)`);
   }
-  return APP_FILES.filter((f) => existsSync(join(root, f.path))).flatMap((f) =>
-    walk(root, f.path)
+  return APP_FILES.flatMap(([group, paths]) =>
+    paths
+      .filter((path) => existsSync(join(root, path)))
+      .flatMap((path) => walk(root, path))
       .filter((rel) => !rel.endsWith('.tsbuildinfo'))
-      .map((rel) => fileEntry(root, rel, f.group)),
+      .map((rel) => fileEntry(root, rel, group)),
   );
 }
 

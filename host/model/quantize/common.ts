@@ -64,7 +64,10 @@ export function putU32(dst: Uint8Array, off: number, v: number): void {
   dst[off + 3] = (v >>> 24) & 0xff;
 }
 
-/** The value of largest magnitude among x[off .. off+n), sign kept (the first such; 0 for none), as ggml's q4_0/q5_0 find it. */
+/**
+ * The value of largest magnitude among x[off .. off+n), sign kept (the first such; 0 for none), as
+ * ggml's quantizers find it (q4_0, q5_0, the K-quants' groups and scales, q8_K). NaNs are passed over.
+ */
 export function signedMax(x: Float32Array, off: number, n: number): number {
   let amax = 0;
   let max = 0;
@@ -94,6 +97,16 @@ const FLT_MAX = f32(3.4028234663852886e38);
 
 /** ggml's GROUP_MAX_EPS (1e-15f): below this a group counts as all zeros. */
 export const GROUP_MAX_EPS = f32(1e-15);
+
+/** l clamped to the symmetric K-quant levels -nmax..nmax-1. */
+export function clampLevel(l: number, nmax: number): number {
+  return l < -nmax ? -nmax : l > nmax - 1 ? nmax - 1 : l;
+}
+
+/** ggml's nearest_int(iscale * v) clamped to -nmax..nmax-1 (make_qx_quants, make_q3_quants). */
+export function symmetricLevel(iscale: number, v: number, nmax: number): number {
+  return clampLevel(nearestInt(f32(iscale * v)), nmax);
+}
 
 /** Throws unless n values fill whole blocks and dst has exactly the bytes they need. */
 export function checkRow(name: string, blockSize: number, typeSize: number, n: number, dst: Uint8Array): number {

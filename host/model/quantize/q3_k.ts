@@ -7,7 +7,7 @@
 //  2. the scale of largest magnitude maps to -32, giving d and the sixteen 6-bit scales;
 //  3. every value is re-quantized against the stored scale.
 import { f16ToF32, f32ToF16 } from '../ggml-types.js';
-import { GROUP_MAX_EPS, checkRow, f32, nearestInt, putU16 } from './common.js';
+import { GROUP_MAX_EPS, checkRow, clampLevel, f32, nearestInt, putU16, signedMax, symmetricLevel } from './common.js';
 
 const QK_K = 256;
 const BLOCK_BYTES = QK_K / 8 + QK_K / 4 + 12 + 2;
@@ -15,26 +15,14 @@ const BLOCK_BYTES = QK_K / 8 + QK_K / 4 + 12 + 2;
 const L = new Int8Array(QK_K);
 const scales = new Float32Array(QK_K / 16);
 
-function clampLevel(l: number, nmax: number): number {
-  return l < -nmax ? -nmax : l > nmax - 1 ? nmax - 1 : l;
-}
-
 /**
  * ggml's make_q3_quants with do_rmse for x[off .. off+n): levels (offset by nmax, in 0..2·nmax-1) to
  * L[off..] and the scale s with x ≈ s · (L − nmax). The value of largest magnitude first maps to −nmax;
  * then up to five passes move single levels where that improves the x²-weighted least-squares fit.
  */
 function makeQ3Quants(n: number, nmax: number, x: Float32Array, off: number, levels: Int8Array, lOff: number): number {
-  let max = 0;
-  let amax = 0;
-  for (let i = 0; i < n; i++) {
-    const ax = Math.abs(x[off + i]);
-    if (ax > amax) {
-      amax = ax;
-      max = x[off + i];
-    }
-  }
-  if (amax < GROUP_MAX_EPS) {
+  const max = signedMax(x, off, n);
+  if (Math.abs(max) < GROUP_MAX_EPS) {
     levels.fill(0, lOff, lOff + n);
     return 0;
   }
@@ -43,7 +31,7 @@ function makeQ3Quants(n: number, nmax: number, x: Float32Array, off: number, lev
   let suml2 = 0;
   for (let i = 0; i < n; i++) {
     const v = x[off + i];
-    const l = clampLevel(nearestInt(f32(iscale * v)), nmax);
+    const l = symmetricLevel(iscale, v, nmax);
     levels[lOff + i] = l;
     const w = f32(v * v);
     sumlx = f32(sumlx + f32(f32(w * v) * l));
@@ -91,16 +79,8 @@ export function quantizeRowQ3_K(src: Float32Array, dst: Uint8Array): void {
     const sc = out + 96;
 
     // 1.
-    let maxScale = 0;
-    let amax = 0;
-    for (let j = 0; j < QK_K / 16; j++) {
-      scales[j] = makeQ3Quants(16, 4, src, x + 16 * j, L, 16 * j);
-      const a = Math.abs(scales[j]);
-      if (a > amax) {
-        amax = a;
-        maxScale = scales[j];
-      }
-    }
+    for (let j = 0; j < QK_K / 16; j++) scales[j] = makeQ3Quants(16, 4, src, x + 16 * j, L, 16 * j);
+    const maxScale = signedMax(scales, 0, QK_K / 16);
 
     // 2.
     dst.fill(0, sc, sc + 12);

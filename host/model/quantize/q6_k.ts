@@ -6,7 +6,7 @@
 //  2. the scale of largest magnitude maps to -128, giving d and the sixteen 8-bit scales;
 //  3. every value is re-quantized against d * scale actually stored.
 import { f16ToF32, f32ToF16 } from '../ggml-types.js';
-import { GROUP_MAX_EPS, checkRow, f32, i8, nearestInt, putU16 } from './common.js';
+import { GROUP_MAX_EPS, checkRow, f32, i8, nearestInt, putU16, signedMax, symmetricLevel } from './common.js';
 
 const QK_K = 256;
 const BLOCK_BYTES = QK_K / 2 + QK_K / 4 + QK_K / 16 + 2;
@@ -15,12 +15,6 @@ const L = new Int8Array(QK_K);
 const scales = new Float32Array(QK_K / 16);
 const TENTH = f32(0.1);
 
-/** nearest_int(iscale * v) clamped to -nmax..nmax-1. */
-function level(iscale: number, v: number, nmax: number): number {
-  const l = nearestInt(f32(iscale * v));
-  return l < -nmax ? -nmax : l > nmax - 1 ? nmax - 1 : l;
-}
-
 /**
  * ggml's make_qx_quants with rmse_type 1 and no importance weights (weights x²), for
  * x[off .. off+n): levels L in 0..2*nmax-1 (offset by nmax) and the returned scale s give
@@ -28,16 +22,8 @@ function level(iscale: number, v: number, nmax: number): number {
  * grids (nmax ± 0.1..0.9) are tried and the one with the best least-squares fit is kept.
  */
 function makeQxQuants(n: number, nmax: number, x: Float32Array, off: number, levels: Int8Array, lOff: number): number {
-  let max = 0;
-  let amax = 0;
-  for (let i = 0; i < n; i++) {
-    const ax = Math.abs(x[off + i]);
-    if (ax > amax) {
-      amax = ax;
-      max = x[off + i];
-    }
-  }
-  if (amax < GROUP_MAX_EPS) {
+  const max = signedMax(x, off, n);
+  if (Math.abs(max) < GROUP_MAX_EPS) {
     levels.fill(0, lOff, lOff + n);
     return 0;
   }
@@ -46,7 +32,7 @@ function makeQxQuants(n: number, nmax: number, x: Float32Array, off: number, lev
   let sumL2 = 0;
   for (let i = 0; i < n; i++) {
     const v = x[off + i];
-    const l = level(iscale, v, nmax);
+    const l = symmetricLevel(iscale, v, nmax);
     levels[lOff + i] = l + nmax;
     const w = f32(v * v);
     sumLX = f32(sumLX + f32(f32(w * v) * l));
@@ -61,13 +47,13 @@ function makeQxQuants(n: number, nmax: number, x: Float32Array, off: number, lev
     sumL2 = 0;
     for (let i = 0; i < n; i++) {
       const v = x[off + i];
-      const l = level(iscale, v, nmax);
+      const l = symmetricLevel(iscale, v, nmax);
       const w = f32(v * v);
       sumLX = f32(sumLX + f32(f32(w * v) * l));
       sumL2 = f32(sumL2 + f32(f32(w * l) * l));
     }
     if (sumL2 > 0 && f32(sumLX * sumLX) > f32(best * sumL2)) {
-      for (let i = 0; i < n; i++) levels[lOff + i] = level(iscale, x[off + i], nmax) + nmax;
+      for (let i = 0; i < n; i++) levels[lOff + i] = symmetricLevel(iscale, x[off + i], nmax) + nmax;
       scale = f32(sumLX / sumL2);
       best = f32(scale * sumLX);
     }
@@ -83,17 +69,9 @@ export function quantizeRowQ6_K(src: Float32Array, dst: Uint8Array): void {
     const sc = out + 192; // i8 scales[16]; d follows at out + 208
 
     // 1. a float scale per group of 16.
-    let maxScale = 0;
-    let maxAbsScale = 0;
-    for (let g = 0; g < QK_K / 16; g++) {
-      const s = makeQxQuants(16, 32, src, x + 16 * g, L, 16 * g);
-      scales[g] = s;
-      if (Math.abs(s) > maxAbsScale) {
-        maxAbsScale = Math.abs(s);
-        maxScale = s;
-      }
-    }
-    if (maxAbsScale < GROUP_MAX_EPS) {
+    for (let g = 0; g < QK_K / 16; g++) scales[g] = makeQxQuants(16, 32, src, x + 16 * g, L, 16 * g);
+    const maxScale = signedMax(scales, 0, QK_K / 16);
+    if (Math.abs(maxScale) < GROUP_MAX_EPS) {
       dst.fill(0, out, out + BLOCK_BYTES); // an all-zero block, d = 0
       continue;
     }

@@ -2,7 +2,7 @@
 // { f32 d; i8 qs[256]; i16 bsums[16] }, x ≈ q * d, bsums[g] = sum of qs[16g .. 16g+16).
 // As ggml's quantize_row_q8_K_ref: the value of largest magnitude (sign kept) maps to -127,
 // q = nearest_int(x * (-127 / max)) capped at 127, and d = 1 / that factor.
-import { checkRow, f32, nearestInt } from './common.js';
+import { checkRow, f32, nearestInt, signedMax } from './common.js';
 
 const QK_K = 256;
 const BLOCK_BYTES = 4 + QK_K + (QK_K / 16) * 2;
@@ -13,16 +13,8 @@ export function quantizeRowQ8_K(src: Float32Array, dst: Uint8Array): void {
   for (let b = 0; b < nb; b++) {
     const x = b * QK_K;
     const out = b * BLOCK_BYTES;
-    let amax = 0;
-    let max = 0;
-    for (let j = 0; j < QK_K; j++) {
-      const a = Math.abs(src[x + j]);
-      if (a > amax) {
-        amax = a;
-        max = src[x + j];
-      }
-    }
-    if (amax === 0) {
+    const max = signedMax(src, x, QK_K);
+    if (max === 0) {
       // ggml zeroes d and qs and leaves bsums as they were; here they are zeroed too (their true sum).
       dst.fill(0, out, out + BLOCK_BYTES);
       continue;
