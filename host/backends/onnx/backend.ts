@@ -89,16 +89,21 @@ export class OnnxBackend implements Backend<OnnxSequenceState> {
       checkTensorShapes(this.file, c);
     }
     const refused: Refusal[] = [];
-    for (const run of this.runs(blocks)) {
-      const providers = providerList(run[0]);
-      const parts = await this.build(run);
+    const built: Array<{ run: PlacedBlock[]; providers: ProviderSpec[]; parts: Array<{ blocks: Block[]; bytes: Uint8Array; what: string } | Error> }> = [];
+    for (const run of this.runs(blocks)) built.push({ run, providers: providerList(run[0]), parts: await this.build(run) });
+    // ORT's intra-op threads spin after each run, one pool per session: with many sessions (a block
+    // each, or runs between wasm blocks) they take the cores from each other and from the wasm kernel
+    // threads (2 threads on 2 cores: decode 5 tok/s instead of 90, docs/MEASUREMENTS.md). Only a
+    // model that is one session keeps ORT's spinning.
+    const spin = built.reduce((n, b) => n + b.parts.filter((p) => !(p instanceof Error)).length, 0) === 1;
+    for (const { run, providers, parts } of built) {
       for (const part of parts) {
         if (part instanceof Error) {
           refused.push(...run.filter((b) => b.index === part.cause).map((block) => ({ block, error: part })));
           continue;
         }
         try {
-          const { session, provider } = await openSession(part.bytes, providers, this.ctx.log, { threads: this.opts.threads, what: `${part.what} of ${this.ctx.model.path}` });
+          const { session, provider } = await openSession(part.bytes, providers, this.ctx.log, { threads: this.opts.threads, spin, what: `${part.what} of ${this.ctx.model.path}` });
           const unit: Unit = { blocks: part.blocks, session, provider, layers: part.blocks.filter((b) => b.op === 'attention').map((b) => b.layer!), head: part.blocks.some((b) => b.op === 'head'), what: part.what };
           this.units.push(unit);
           for (const b of part.blocks) this.unitOf.set(b.index, unit);

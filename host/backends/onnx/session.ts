@@ -21,6 +21,8 @@ export interface OpenedSession {
 export interface SessionSettings {
   /** Intra-op threads (default: ORT's, one per core). */
   threads?: number;
+  /** Let the intra-op threads spin between runs (ORT's default; default here false: only for a model that is one session). */
+  spin?: boolean;
   /** What the session is for, in messages: 'attention block 3'. */
   what?: string;
 }
@@ -62,7 +64,7 @@ function sessionOptions(p: ProviderSpec, settings: SessionSettings): InferenceSe
     graphOptimizationLevel: 'all',
     logSeverityLevel: 3,
     ...(settings.threads ? { intraOpNumThreads: settings.threads, interOpNumThreads: 1 } : {}),
-    ...(p.name === 'cpu' ? {} : { extra: { session: { disable_cpu_ep_fallback: '1' } } }),
+    extra: { session: { ...(settings.spin ? {} : { 'intra_op.allow_spinning': '0' }), ...(p.name === 'cpu' ? {} : { disable_cpu_ep_fallback: '1' }) } },
   };
 }
 
