@@ -8,7 +8,7 @@ import { loadUsers } from '../mqtt/users.js';
 import { wispCommand } from '../invocation.js';
 import { intOption, parseOptions, UsageError } from './args.js';
 import { MODEL_HELP, resolveOrPullModel } from './model-option.js';
-import { namedProfile } from '../profiles/index.js';
+import { profileInEffect } from '../profiles/settings.js';
 import { DEFAULT_FLOW_LIMITS } from '../mqtt/outbox.js';
 
 const HELP = `usage: wisp serve [options]
@@ -26,9 +26,9 @@ ${KERNELS_HELP}
   -t, --threads N         kernel threads (default: the device profile's, --profile or the detected
                           one: "auto" = the cores; printed at startup with the reason)
       --context N         context per sequence (default: the model's, at most 4096)
-      --max-sequences N   sequences decoding at once (KV cache slots; default: the --profile's
-                          batch.maxSequences, else 4); a --profile's batch.maxBatchTokens caps
-                          the rows of one step (prefill chunk, decode batch)
+      --max-sequences N   sequences decoding at once (KV cache slots; default: batch.maxSequences of
+                          the profile in effect, --profile or the detected one, else 4); its
+                          batch.maxBatchTokens caps the rows of one step (prefill chunk, decode batch)
       --kv TYPE           KV cache type: f32 (default) or f16
       --activations q8|q16  activations of the quantized matmuls: q8, ggml's 8-bit ones (llama.cpp's
                           math, the default), or q16 (16-bit, closer to f32 math)
@@ -37,7 +37,7 @@ ${KERNELS_HELP}
   embedded broker:
       --host ADDR         listen address (default 127.0.0.1: this machine only; 0.0.0.0 opens
                           it to the network: give --users too, or anyone there can use it)
-      --port N|off        MQTT over TCP (default 1883; off: none, TLS only)
+      --port N|off        MQTT over TCP (default 1883; off: none, TLS only — a --ws-port is still plain WebSocket)
       --ws-port N         MQTT over WebSocket (off by default)
       --tls-port N --tls-cert FILE --tls-key FILE [--tls-ca FILE]   MQTT over TLS
       --users FILE        users and roles (wisp user add); without it anyone may connect.
@@ -115,6 +115,9 @@ export async function main(argv: string[]): Promise<void> {
   if (!v.broker && !users && !isLoopback(host)) {
     process.stderr.write(`wisp: warning: the broker listens on ${host} with no --users file: anyone on the network can send it prompts and read the replies (${wispCommand()} user add NAME --role client, then --users users.json)\n`);
   }
+  // the batch limits of the profile in effect: --profile, else the one this machine gets (a tuned
+  // profile from `wisp bench --tune` copied into device-profiles/ included), as for the thread count
+  const batchProfile = await profileInEffect(v.profile);
   const t0 = performance.now();
   let server: Server;
   try {
@@ -125,9 +128,9 @@ export async function main(argv: string[]): Promise<void> {
       threads: intOption(v.threads, 'threads', 1),
       contextSize: intOption(v.context, 'context', 2),
       // a --profile (a tuned one from `wisp bench --tune`) brings its batch limit
-      maxSequences: intOption(v['max-sequences'], 'max-sequences', 1) ?? (v.profile !== undefined ? namedProfile(v.profile).batch.maxSequences : 4),
+      maxSequences: intOption(v['max-sequences'], 'max-sequences', 1) ?? batchProfile?.batch.maxSequences ?? 4,
       // and its cap on the rows of one step (a prefill chunk, a decode batch)
-      maxBatchTokens: v.profile !== undefined ? namedProfile(v.profile).batch.maxBatchTokens : undefined,
+      maxBatchTokens: batchProfile?.batch.maxBatchTokens,
       kvType: kvOption(v.kv),
       activations: activationsOption(v.activations),
       maxQueue: intOption(v.queue, 'queue', 1),

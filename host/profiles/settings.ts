@@ -5,7 +5,8 @@
 import { detectDevice, systemFacts, type DeviceFacts, type FactSource } from './detect.js';
 import { pickProfile, type ProfileChoice } from './pick.js';
 import { probeProvidersCached, type ProviderProbe } from './probe.js';
-import type { DeviceProfile, SimdLevel } from './types.js';
+import { loadProfiles, namedProfile, profilesDir } from './load.js';
+import type { DeviceProfile, LoadedProfile, SimdLevel } from './types.js';
 
 export interface RuntimeSettings {
   threads: number;
@@ -80,4 +81,18 @@ export async function pickProfileQuick<P extends DeviceProfile>(
   if (optimistic.profile?.name === choice.profile?.name) return { choice, device: without, probed: false };
   const device = { ...without, providers: await probe() };
   return { choice: pickProfile(device, profiles), device, probed: true };
+}
+
+/**
+ * The device profile in effect for a command: the one named (--profile NAME|PATH), else the one this
+ * machine gets (pickProfileQuick); undefined when none fits or the profiles cannot be read (the
+ * caller keeps its own defaults, as chooseThreads does for the thread count).
+ */
+export async function profileInEffect(named: string | undefined): Promise<LoadedProfile | undefined> {
+  if (named !== undefined) return namedProfile(named);
+  try {
+    return (await pickProfileQuick(loadProfiles(profilesDir()))).choice.profile ?? undefined;
+  } catch {
+    return undefined;
+  }
 }
