@@ -85,6 +85,13 @@ keyring=/usr/share/keyrings/debian-archive-keyring.gpg
 signed=''
 [ -f "$keyring" ] && signed="[signed-by=$keyring] "
 
+# The first line of an apt error file that says why: a fetch that failed (apt-get update only warns
+# about it), else the first error, else the first warning.
+apt_cause() {
+  { grep -E '^(W|E|Err):.*(Failed to fetch|Could not|Unable to connect|refused|Temporary failure|timed out)' "$1"
+    grep -E '^(E|Err):' "$1"; grep -E '^W:' "$1"; } | head -1
+}
+
 # apt with private state: apt_private DIR ARCH "SUITE COMPONENTS" apt-get-args...
 apt_private() {
   local dir=$1 arch=$2 suite=$3
@@ -104,9 +111,12 @@ if ! "$qemu" --version >/dev/null 2>&1; then
   qsuite="$codename main"
   [ "$codename" = bookworm ] && qsuite="bookworm-backports main"
   rm -rf "$cache/qemu" "$cache/apt-qemu"
-  (apt_private "$cache/apt-qemu" amd64 "$qsuite" update >/dev/null 2>"$work/apt.err" &&
-    cd "$cache/apt-qemu" && apt_private "$cache/apt-qemu" amd64 "$qsuite" download qemu-user >/dev/null 2>"$work/apt.err") ||
-    abort "apt cannot fetch qemu-user from $mirror $qsuite: $(grep -E '^(E|Err):' "$work/apt.err" | head -1)"
+  # apt-get update exits 0 when it cannot reach the mirror (only W: lines): keep both commands' errors,
+  # so the one line names the first cause (a refused connection), not the missing package it leads to
+  : >"$work/apt.err"
+  (apt_private "$cache/apt-qemu" amd64 "$qsuite" update >/dev/null 2>>"$work/apt.err" &&
+    cd "$cache/apt-qemu" && apt_private "$cache/apt-qemu" amd64 "$qsuite" download qemu-user >/dev/null 2>>"$work/apt.err") ||
+    abort "apt cannot fetch qemu-user from $mirror $qsuite: $(apt_cause "$work/apt.err")"
   mkdir -p "$cache/qemu"
   dpkg-deb --fsys-tarfile "$cache"/apt-qemu/qemu-user_*.deb | tar -x -C "$cache/qemu" ./usr/bin/qemu-aarch64 ||
     abort "qemu-user's package holds no usr/bin/qemu-aarch64"
@@ -121,9 +131,10 @@ esac
 sysroot="$cache/sysroot-arm64"
 if [ ! -f "$sysroot/.complete" ]; then
   rm -rf "$sysroot" "$cache/apt-arm64"
-  (apt_private "$cache/apt-arm64" arm64 "$codename main" update >/dev/null 2>"$work/apt.err" &&
-    cd "$cache/apt-arm64" && apt_private "$cache/apt-arm64" arm64 "$codename main" download libc6 libstdc++6 libgcc-s1 >/dev/null 2>"$work/apt.err") ||
-    abort "apt cannot fetch the arm64 libc6 libstdc++6 libgcc-s1 from $mirror $codename: $(grep -E '^(E|Err):' "$work/apt.err" | head -1)"
+  : >"$work/apt.err"
+  (apt_private "$cache/apt-arm64" arm64 "$codename main" update >/dev/null 2>>"$work/apt.err" &&
+    cd "$cache/apt-arm64" && apt_private "$cache/apt-arm64" arm64 "$codename main" download libc6 libstdc++6 libgcc-s1 >/dev/null 2>>"$work/apt.err") ||
+    abort "apt cannot fetch the arm64 libc6 libstdc++6 libgcc-s1 from $mirror $codename: $(apt_cause "$work/apt.err")"
   mkdir -p "$sysroot"
   for deb in "$cache"/apt-arm64/*.deb; do dpkg -x "$deb" "$sysroot" || abort "cannot unpack $deb"; done
   rm -f "$cache"/apt-arm64/*.deb
