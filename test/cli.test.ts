@@ -124,6 +124,14 @@ test('a truncated GGUF says to download it again and check the sha256, and the t
     assert.match(r.err, /runs past the end of the file .*: truncated: download it again and check the sha256\n$/);
     assert.not.match(r.err, /threads:/);
     assert.is(r.err.trim().split('\n').length, 1, r.err);
+    // cut inside the metadata (the vocabulary array) and inside the tensor table: the same advice
+    for (const bytes of [3000, 12_000]) {
+      writeFileSync(cut, readFileSync(sharedModel('stories260K.gguf')).subarray(0, bytes));
+      const c = wisp(['run', '--model', cut]);
+      assert.is(c.code, 1);
+      assert.match(c.err, /: truncated: download it again and check the sha256\n$/, c.err);
+      assert.is(c.err.trim().split('\n').length, 1, c.err);
+    }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

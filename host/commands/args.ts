@@ -77,11 +77,11 @@ export function numberOption(value: string | undefined, name: string): number | 
 }
 
 /**
- * A GGUF file that ends before its header or tensor data says it should: most often a download or
- * copy cut short. (Recognised by the GGUF reader's wording, which host/model/gguf/read.ts keeps
+ * A GGUF file that ends before its header, its tables or its tensor data say it should: most often a
+ * download or copy cut short. (Recognised by the GGUF reader's wording, which host/model/gguf/read.ts keeps
  * exact and tested.)
  */
-const TRUNCATED_GGUF = /^GGUF: .*runs past the end of the file \(\d+ bytes[;)]/;
+const TRUNCATED_GGUF = /^GGUF: .*(runs past the end of the file \(\d+ bytes[;)]|bytes left in the file$|are left in the file$|bytes follow the header$)/;
 
 /** Errors print their message only (WISP_DEBUG=1 adds the stack, for bug reports). */
 export function describeError(err: unknown): { message: string; exitCode: number } {

@@ -403,7 +403,7 @@ function parse(r: ByteReader): GGUFHeader {
     throw new GGUFError(
       'tensor_count',
       `tensor_count ${r.u64TextAt(8)} at offset 8 is impossible: each tensor info takes at least ${MIN_TENSOR_INFO_BYTES} bytes ` +
-        `and only ${r.remaining} bytes follow the header (a damaged or cut-short file: download it again)`,
+        `and only ${r.remaining} bytes follow the header`,
       8,
     );
   }
@@ -411,7 +411,7 @@ function parse(r: ByteReader): GGUFHeader {
     throw new GGUFError(
       'metadata_kv_count',
       `metadata_kv_count ${r.u64TextAt(16)} at offset 16 is impossible: each entry takes at least ${MIN_KV_BYTES} bytes ` +
-        `and only ${r.remaining} bytes follow the header (a damaged or cut-short file: download it again)`,
+        `and only ${r.remaining} bytes follow the header`,
       16,
     );
   }
