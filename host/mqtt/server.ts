@@ -42,6 +42,8 @@ export interface ServerOptions extends OpenOptions {
   maxQueue?: number;
   maxQueuePerClient?: number;
   maxPayloadBytes?: number;
+  /** A request streams at most one chunk per this many ms (default 0: one per piece of text; service.ts). */
+  chunkIntervalMs?: number;
   /** Requests per client (per user with a users table); default 10/s, burst 20. */
   rate?: RateLimit;
   /** Embedded broker: per-client backlog limits (host/mqtt/outbox.ts DEFAULT_FLOW_LIMITS). */
@@ -161,6 +163,7 @@ export async function startServer(o: ServerOptions): Promise<Server> {
       maxQueue: o.maxQueue,
       maxQueuePerClient: o.maxQueuePerClient,
       maxPayloadBytes,
+      chunkIntervalMs: o.chunkIntervalMs,
       // the embedded broker limits rates itself (and tells us what it dropped); an external one does not
       rate: broker ? undefined : rate,
       mayReplyTo: (user, topic) => mayReplyTo(device, user, topic),
