@@ -1,6 +1,6 @@
 // A request's streamed text as reply chunks. Every chunk is one MQTT message with its JSON, socket
-// write and PUBACK, which at a few streams costs a tenth of the service thread beside the model
-// (docs/BENCH.md "bench serve"). With an interval, a request sends at most one chunk per interval:
+// write and PUBACK: ~5% of the service thread at 4 streams on a 110M model (docs/MEASUREMENTS.md
+// "Batched decode"). With an interval, a request sends at most one chunk per interval:
 // the first piece goes at once (time to first token is unchanged), later pieces wait, joined, until
 // the interval has passed (a timer, so held text never waits for the next token) or the request ends.
 export class ChunkStream {
