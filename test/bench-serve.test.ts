@@ -26,6 +26,11 @@ test('1 and 2 streams over MQTT, the direct baseline and the engine alone: every
     assert.ok(l.tokens > 0 && l.tokens <= l.requests * 16);
     assert.ok(l.ttftClientMs.p50 > 0 && l.ttftClientMs.p95 >= l.ttftClientMs.p50);
     assert.ok(l.ttftDeviceMs.p50 > 0);
+    const st = l.serviceThread;
+    assert.ok(st.steps > 0 && st.prefills > 0, `${l.streams} streams: ${st.steps} steps, ${st.prefills} prompts counted`);
+    assert.ok(st.meanBatch >= 1 && st.meanBatch <= l.streams, `${l.streams} streams: mean batch ${st.meanBatch}`);
+    for (const share of [st.decode, st.prefill, st.other, st.idle]) assert.ok(share >= 0 && share <= 1);
+    assert.ok(Math.abs(st.decode + st.prefill + st.other + st.idle - 1) < 1e-9);
   }
   assert.is(r.scaling['1'], 1);
   assert.ok(Number.isFinite(r.mqttOverhead.tokensPerSecondRatio));

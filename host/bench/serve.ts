@@ -8,6 +8,7 @@
 // Beside the engine's own decodeBatch, when node-llama-cpp is found: llama.cpp's multi-sequence
 // decode on the same file, prompts and thread count, so its batching gain can be read beside ours.
 import { randomUUID } from 'node:crypto';
+import { performance as perfHooks } from 'node:perf_hooks';
 import { basename } from 'node:path';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import mqtt from 'mqtt';
@@ -43,6 +44,8 @@ export interface ServeBenchOptions {
   directRequests?: number;
   /** Measure llama.cpp's multi-sequence decode when node-llama-cpp is found (default true). */
   llamaCpp?: boolean;
+  /** The service's --chunk-ms: at most one streamed chunk per request per interval (default 0: one per token). */
+  chunkIntervalMs?: number;
   onProgress?(msg: string): void;
 }
 
@@ -70,6 +73,24 @@ export interface StreamLevel {
   latencyMs: Percentiles;
   finishReasons: Record<string, number>;
   errors: number;
+  /** Where the service thread's time went while the level was measured. */
+  serviceThread: ServiceThreadTime;
+}
+
+/**
+ * The service thread's time during a level, as shares of its wall time (they add up to 1): the
+ * decode steps, the prompts (each a step of its own while the other sequences wait), the rest of
+ * its work (MQTT delivery, JSON, sampling, the scheduler) and idle (waiting for requests).
+ */
+export interface ServiceThreadTime {
+  steps: number;
+  /** Sequences per decode step. */
+  meanBatch: number;
+  prefills: number;
+  decode: number;
+  prefill: number;
+  other: number;
+  idle: number;
 }
 
 export interface DirectResult {
@@ -201,6 +222,7 @@ async function runClients(job: ClientJob): Promise<ClientReport> {
     await Promise.all(clients.map(async (c, i) => {
       for (let n = 0; n < job.warmup; n++) await ask(c, i, -1 - n);
     }));
+    parentPort?.postMessage({ started: true });
     const samples: RequestSample[] = [];
     const t0 = performance.now();
     const deadline = t0 + job.seconds * 1000;
@@ -222,10 +244,12 @@ if (!isMainThread && (workerData as { wispBenchServeClients?: ClientJob } | null
   );
 }
 
-function clientsInWorker(job: ClientJob): Promise<ClientReport> {
+/** Runs the clients in a worker; `onStarted` when the warm-up is over and the measured part begins. */
+function clientsInWorker(job: ClientJob, onStarted?: () => void): Promise<ClientReport> {
   return new Promise((resolve, reject) => {
     const w = new Worker(new URL(import.meta.url), { workerData: { wispBenchServeClients: job } });
-    w.once('message', (m: { ok?: ClientReport; error?: string }) => {
+    w.on('message', (m: { started?: boolean; ok?: ClientReport; error?: string }) => {
+      if (m.started) return onStarted?.();
       void w.terminate();
       if (m.ok) resolve(m.ok);
       else reject(new Error(`bench clients: ${m.error}`));
@@ -236,7 +260,7 @@ function clientsInWorker(job: ClientJob): Promise<ClientReport> {
 
 // ---- the bench ----------------------------------------------------------------------------------
 
-function summarize(streams: number, r: ClientReport): StreamLevel {
+function summarize(streams: number, r: ClientReport, serviceThread: ServiceThreadTime): StreamLevel {
   const ok = r.samples.filter((s) => !s.error);
   const tokens = ok.reduce((a, s) => a + s.tokens, 0);
   const finishReasons: Record<string, number> = {};
@@ -254,7 +278,43 @@ function summarize(streams: number, r: ClientReport): StreamLevel {
     latencyMs: percentiles(ok.map((s) => s.latencyMs)),
     finishReasons,
     errors: r.samples.length - ok.length,
+    serviceThread,
   };
+}
+
+/** Counts the scheduler's steps and prompts and the event loop's idle time from start() to read(). */
+class ServiceThreadClock {
+  private steps = 0;
+  private sequences = 0;
+  private decodeMs = 0;
+  private prefills = 0;
+  private prefillMs = 0;
+  private elu = perfHooks.eventLoopUtilization();
+
+  readonly onStep = (batch: number, ms: number): void => {
+    this.steps++;
+    this.sequences += batch;
+    this.decodeMs += ms;
+  };
+
+  readonly onPrefill = (_tokens: number, ms: number): void => {
+    this.prefills++;
+    this.prefillMs += ms;
+  };
+
+  start(): void {
+    this.steps = this.sequences = this.decodeMs = this.prefills = this.prefillMs = 0;
+    this.elu = perfHooks.eventLoopUtilization();
+  }
+
+  read(): ServiceThreadTime {
+    const { idle, active } = perfHooks.eventLoopUtilization(this.elu);
+    const wall = Math.max(1e-9, idle + active);
+    const decode = Math.min(1, this.decodeMs / wall);
+    const prefill = Math.min(1 - decode, this.prefillMs / wall);
+    const idleShare = Math.min(1 - decode - prefill, idle / wall);
+    return { steps: this.steps, meanBatch: this.steps > 0 ? this.sequences / this.steps : 0, prefills: this.prefills, decode, prefill, other: 1 - decode - prefill - idleShare, idle: idleShare };
+  }
 }
 
 /** The same requests on the same model with generate() (no scheduler, no MQTT), one after another. */
@@ -292,7 +352,7 @@ async function direct(server: Server, prompts: string[], maxTokens: number, cont
  * free loopback port, warnings only in the log, and no rate limit (back-to-back requests from one
  * client must not be throttled).
  */
-async function startBenchServer(o: Pick<ServerOptions, 'modelPath' | 'threads' | 'maxSequences' | 'contextSize' | 'maxQueue'>): Promise<Server> {
+async function startBenchServer(o: Pick<ServerOptions, 'modelPath' | 'threads' | 'maxSequences' | 'contextSize' | 'maxQueue' | 'chunkIntervalMs' | 'onStep' | 'onPrefill'>): Promise<Server> {
   const { pino } = await import('pino');
   return startServer({
     ...o,
@@ -311,7 +371,8 @@ export async function benchServe(o: ServeBenchOptions): Promise<ServeBenchResult
   const maxTokens = o.maxTokens ?? 64;
   const seconds = o.seconds ?? 5;
   const note = o.onProgress ?? (() => {});
-  const server = await startBenchServer({ modelPath: o.modelPath, threads: o.threads, maxSequences, contextSize, maxQueue: 256 });
+  const clock = new ServiceThreadClock();
+  const server = await startBenchServer({ modelPath: o.modelPath, threads: o.threads, maxSequences, contextSize, maxQueue: 256, chunkIntervalMs: o.chunkIntervalMs, onStep: clock.onStep, onPrefill: clock.onPrefill });
   try {
     const promptTokens = BENCH_PROMPTS.map((p) => server.model.tokenizer.encode(p).length);
     note(`direct: ${basename(o.modelPath)}, generate() on the same model, no MQTT`);
@@ -327,8 +388,8 @@ export async function benchServe(o: ServeBenchOptions): Promise<ServeBenchResult
     for (const n of streams) {
       if (n > maxSequences) note(`(${n} streams > ${maxSequences} sequences: the rest wait in the queue)`);
       note(`${n} stream${n > 1 ? 's' : ''} over MQTT for ${seconds} s…`);
-      const r = await clientsInWorker({ url: server.url, device: server.device, streams: n, seconds, maxTokens, prompts: BENCH_PROMPTS, warmup: 1, noDelay: process.env.WISP_BENCH_NAGLE !== '1' });
-      levels.push(summarize(n, r));
+      const r = await clientsInWorker({ url: server.url, device: server.device, streams: n, seconds, maxTokens, prompts: BENCH_PROMPTS, warmup: 1, noDelay: process.env.WISP_BENCH_NAGLE !== '1' }, () => clock.start());
+      levels.push(summarize(n, r, clock.read()));
     }
     const one = levels.find((l) => l.streams === 1);
     const scaling = Object.fromEntries(levels.map((l) => [String(l.streams), one ? l.tokensPerSecond / one.tokensPerSecond : NaN]));
@@ -425,10 +486,11 @@ export interface TtftOptions {
 /** Starts the service in this process (embedded broker on a free port), asks it `requests` times from a real mqtt.js client, then measures decodeBatch. */
 export async function benchTtft(o: TtftOptions): Promise<TtftResult> {
   const contextSize = o.contextSize ?? 128;
-  const server = await startBenchServer({ modelPath: o.modelPath, threads: o.threads, maxSequences: Math.max(1, ...o.batchSequences), contextSize });
+  const clock = new ServiceThreadClock();
+  const server = await startBenchServer({ modelPath: o.modelPath, threads: o.threads, maxSequences: Math.max(1, ...o.batchSequences), contextSize, onStep: clock.onStep, onPrefill: clock.onPrefill });
   try {
-    const r = await clientsInWorker({ url: server.url, device: server.device, streams: 1, seconds: 0, requests: o.requests, maxTokens: o.maxTokens, prompts: BENCH_PROMPTS, warmup: 1, noDelay: true });
-    const level = summarize(1, r);
+    const r = await clientsInWorker({ url: server.url, device: server.device, streams: 1, seconds: 0, requests: o.requests, maxTokens: o.maxTokens, prompts: BENCH_PROMPTS, warmup: 1, noDelay: true }, () => clock.start());
+    const level = summarize(1, r, clock.read());
     const engineBatches: EngineBatch[] = [];
     for (const n of o.batchSequences) engineBatches.push(await engineBatch(server, n, contextSize, o.batchMs));
     return {

@@ -56,6 +56,7 @@ const OPTIONS = {
   routes: { type: 'string' },
   streams: { type: 'string' },
   'max-sequences': { type: 'string' },
+  'chunk-ms': { type: 'string' },
   context: { type: 'string' },
 } as const;
 type Option = keyof typeof OPTIONS;
@@ -67,7 +68,7 @@ const ACCEPTS: Record<Subcommand, Option[]> = {
   kernels: [...COMMON, 'seconds', 'shapes', 'types', 'flavours'],
   models: [...COMMON, ...MODEL, 'prompt-tokens', 'gen', 'kv', 'activations', 'spin'],
   routing: [...COMMON, ...MODEL, 'prompt-tokens', 'gen', 'routes'],
-  serve: [...COMMON, ...MODEL, 'gen', 'seconds', 'streams', 'max-sequences', 'context'],
+  serve: [...COMMON, ...MODEL, 'gen', 'seconds', 'streams', 'max-sequences', 'context', 'chunk-ms'],
   compare: ['out'],
 };
 
@@ -125,7 +126,7 @@ options (each subcommand takes those that apply to it; others are refused):
       --kv f16|f32  --spin N     (models) KV cache type; spin iterations before Atomics.wait (default ${DEFAULT_SPIN_LIMIT})
       --activations q8|q16       (models) the quantized matmuls' activations (default q8: ggml's, llama.cpp's math)
       --routes a,b               (routing) which routings
-      --streams 1,4,8  --max-sequences N  --context N   (serve)`;
+      --streams 1,4,8  --max-sequences N  --context N  --chunk-ms MS   (serve)`;
 
 /** Node's parse errors, shortened to one line. */
 function parseError(err: Error): string {
@@ -266,7 +267,8 @@ export async function main(argv: string[]): Promise<void> {
     const contextSize = intArg(v.context as string | undefined, 'context', 2);
     const paths = (v.model ?? [undefined]).map(modelPath);
     mkdirSync(out, { recursive: true });
-    return serve(paths, threads, streams, { maxSequences, maxTokens: o.gen ?? (quick ? 8 : 64), seconds: o.seconds ?? (quick ? 0.5 : 5), contextSize, out });
+    const chunkIntervalMs = intArg(v['chunk-ms'] as string | undefined, 'chunk-ms', 0);
+    return serve(paths, threads, streams, { maxSequences, maxTokens: o.gen ?? (quick ? 8 : 64), seconds: o.seconds ?? (quick ? 0.5 : 5), contextSize, chunkIntervalMs, out });
   }
   // models
   const kv = v.kv as string | undefined;
@@ -496,14 +498,14 @@ async function serve(
   paths: string[],
   threads: number[],
   streams: number[],
-  o: { maxSequences: number; maxTokens: number; seconds: number; contextSize?: number; out: string },
+  o: { maxSequences: number; maxTokens: number; seconds: number; contextSize?: number; chunkIntervalMs?: number; out: string },
 ): Promise<void> {
   const results: ServeBenchResult[] = [];
   const f = (x: number, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : '-');
   for (const path of paths) {
     for (const t of threads) {
-      console.log(`\n${basename(path)}, ${threadName(t)}, --max-sequences ${o.maxSequences}, ${o.maxTokens} tokens per request, greedy`);
-      const r = await benchServe({ modelPath: path, threads: t, streams, maxSequences: o.maxSequences, maxTokens: o.maxTokens, seconds: o.seconds, contextSize: o.contextSize, onProgress: (m) => console.log(`  (${m})`) });
+      console.log(`\n${basename(path)}, ${threadName(t)}, --max-sequences ${o.maxSequences}, ${o.maxTokens} tokens per request, greedy${o.chunkIntervalMs ? `, --chunk-ms ${o.chunkIntervalMs}` : ''}`);
+      const r = await benchServe({ modelPath: path, threads: t, streams, maxSequences: o.maxSequences, maxTokens: o.maxTokens, seconds: o.seconds, contextSize: o.contextSize, chunkIntervalMs: o.chunkIntervalMs, onProgress: (m) => console.log(`  (${m})`) });
       results.push(r);
       console.log(`${'streams'.padEnd(11)} ${'tok/s'.padStart(8)} ${'vs 1'.padStart(6)} ${'per stream'.padStart(10)} ${'requests'.padStart(8)}  ${'ttft p50/p95 device'.padStart(19)}  ${'ttft p50/p95 client'.padStart(19)}  ${'latency p50/p95'.padStart(17)}`);
       const row = (name: string, tps: number, vs: string, per: number, reqs: number, dev: string, cli: string, lat: string) =>
@@ -516,6 +518,9 @@ async function serve(
       for (const b of r.llamaCppBatch ?? []) row(`${b.sequences} llama.cpp`, b.tokensPerSecond, `${f(b.ratio, 2)}×`, b.tokensPerSecond / b.sequences, b.sequences, '', '', `${b.generatedTokens} tok, ${f(b.seconds, 2)} s`);
       for (const l of r.levels) {
         row(`${l.streams} mqtt`, l.tokensPerSecond, `${f(r.scaling[String(l.streams)], 2)}×`, l.tokensPerSecondPerStream, l.requests, pp(l.ttftDeviceMs), pp(l.ttftClientMs), pp(l.latencyMs));
+        const st = l.serviceThread;
+        const pc = (x: number) => `${f(x * 100, 0)}%`;
+        console.log(`${''.padEnd(11)} service thread: decode steps ${pc(st.decode)} (${st.steps}, mean batch ${f(st.meanBatch, 2)}), prompts ${pc(st.prefill)} (${st.prefills}), other ${pc(st.other)} (MQTT, JSON, sampling), idle ${pc(st.idle)}`);
         if (l.errors) console.log(`  ${l.errors} request(s) failed`);
       }
       const s4 = r.scaling['4'];

@@ -54,6 +54,7 @@ ${KERNELS_HELP}
       --watch-kernels DIR swap in modules dropped into DIR (<family>.<name>.wasm + its .sig)
   limits and observability:
       --max-payload BYTES largest request (default 262144)
+      --chunk-ms MS       stream at most one chunk per request every MS ms, text joined (default 0: one per token)
       --rate N            requests per second per client (default 10, burst 2N)
       --backlog N         messages waiting for a slow client before its requests are cancelled (default 2000)
       --backlog-max N     messages waiting before its connection is dropped (default 10000)
@@ -90,6 +91,7 @@ export async function main(argv: string[]): Promise<void> {
       insecure: { type: 'boolean' },
       fleet: { type: 'string' },
       'max-payload': { type: 'string' },
+      'chunk-ms': { type: 'string' },
       backlog: { type: 'string' },
       'backlog-max': { type: 'string' },
       rate: { type: 'string' },
@@ -153,6 +155,7 @@ export async function main(argv: string[]): Promise<void> {
         : undefined,
       fleetGroup: v.fleet,
       maxPayloadBytes: intOption(v['max-payload'], 'max-payload', 1),
+      chunkIntervalMs: intOption(v['chunk-ms'], 'chunk-ms', 0),
       flow: flowOption(intOption(v.backlog, 'backlog', 1), intOption(v['backlog-max'], 'backlog-max', 1)),
       rate: rate !== undefined ? { messagesPerSecond: rate, burst: 2 * rate } : undefined,
       metricsPort,

@@ -46,6 +46,8 @@ export interface SchedulerOptions {
   maxActive?: number;
   /** Called after each decode step with its batch size and duration. */
   onStep?(batchSize: number, ms: number): void;
+  /** Called after each prompt runs (a step of its own, the other sequences wait) with its tokens and duration. */
+  onPrefill?(tokens: number, ms: number): void;
 }
 
 interface Entry {
@@ -220,6 +222,7 @@ export class Scheduler<S = unknown> {
       e.state = this.model.newState(this.contextSize);
       const logits = await runPrompt(this.model, e.state as S, e.job.promptIds);
       e.tPrefilled = performance.now();
+      this.opts.onPrefill?.(e.job.promptIds.length, e.tPrefilled - e.tAdmit);
       if (e.finished) return; // closed while the prompt ran (an asynchronous model)
       this.active.push(e);
       this.accept(e, logits);

@@ -21,6 +21,7 @@ import { DEFAULT_MAX_REQUEST_BYTES, InferenceService } from './service.js';
 import { ClientTransport, EmbeddedTransport, type ExternalBrokerOptions, type Transport } from './transport.js';
 import type { LoginBackoffPolicy, RateLimit } from './limits.js';
 import type { UserTable } from './users.js';
+import type { SchedulerOptions } from '../engine/scheduler.js';
 
 const DEFAULT_RATE: RateLimit = { messagesPerSecond: 10, burst: 20 };
 
@@ -42,6 +43,11 @@ export interface ServerOptions extends OpenOptions {
   maxQueue?: number;
   maxQueuePerClient?: number;
   maxPayloadBytes?: number;
+  /** A request streams at most one chunk per this many ms (default 0: one per piece of text; service.ts). */
+  chunkIntervalMs?: number;
+  /** The scheduler's step and prompt callbacks (benchmarks: where the service thread's time goes). */
+  onStep?: SchedulerOptions['onStep'];
+  onPrefill?: SchedulerOptions['onPrefill'];
   /** Requests per client (per user with a users table); default 10/s, burst 20. */
   rate?: RateLimit;
   /** Embedded broker: per-client backlog limits (host/mqtt/outbox.ts DEFAULT_FLOW_LIMITS). */
@@ -161,6 +167,9 @@ export async function startServer(o: ServerOptions): Promise<Server> {
       maxQueue: o.maxQueue,
       maxQueuePerClient: o.maxQueuePerClient,
       maxPayloadBytes,
+      chunkIntervalMs: o.chunkIntervalMs,
+      onStep: o.onStep,
+      onPrefill: o.onPrefill,
       // the embedded broker limits rates itself (and tells us what it dropped); an external one does not
       rate: broker ? undefined : rate,
       mayReplyTo: (user, topic) => mayReplyTo(device, user, topic),

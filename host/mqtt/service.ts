@@ -34,6 +34,11 @@ export interface ServiceOptions extends SchedulerOptions {
   metrics?: ServiceMetrics;
   /** Join `$share/<group>/wisp/fleet/infer` (needs a broker with shared subscriptions). */
   fleetGroup?: string;
+  /**
+   * A request streams at most one chunk per this many ms; text coming sooner is joined into the next
+   * chunk (the first goes at once). Default 0: one chunk per piece of text (about one per token).
+   */
+  chunkIntervalMs?: number;
   /** Bytes; a bigger request gets payload_too_large without being parsed. Default 256 KiB. */
   maxPayloadBytes?: number;
   /**
@@ -106,6 +111,7 @@ export class InferenceService {
       replies: this.replies,
       knowsClients: opts.transport.knowsClients,
       maxPayload: opts.maxPayloadBytes ?? DEFAULT_MAX_REQUEST_BYTES,
+      chunkIntervalMs: opts.chunkIntervalMs ?? 0,
       limiter: opts.rate ? new RateLimiter(opts.rate) : undefined,
       get stopped() {
         return service.stopped;

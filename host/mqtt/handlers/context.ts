@@ -38,6 +38,8 @@ export interface HandlerContext {
   readonly knowsClients: boolean;
   /** Bytes; a bigger request gets payload_too_large without being parsed. */
   readonly maxPayload: number;
+  /** A request streams at most one chunk per this many ms (0: one per piece of text; chunk-stream.ts). */
+  readonly chunkIntervalMs: number;
   /** Requests per client, when the service limits them itself (external broker). */
   readonly limiter?: RateLimiter;
   /** The service is stopping: no new work. */

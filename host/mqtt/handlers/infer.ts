@@ -11,6 +11,7 @@ import { salvage } from '../replies.js';
 import { digestOf, ownerOf, type Owner, type RunningRequest } from '../requests.js';
 import type { InboundMessage } from '../transport.js';
 import type { HandlerContext, ServedModel } from './context.js';
+import { ChunkStream } from '../chunk-stream.js';
 
 export function handleInfer(ctx: HandlerContext, m: InboundMessage, fleet: boolean): void {
   if (ctx.stopped) return; // the broker redelivers QoS 1 to a live member of the group
@@ -66,6 +67,7 @@ export function handleInfer(ctx: HandlerContext, m: InboundMessage, fleet: boole
   const run: RunningRequest = { id: req.id, owner, digest, reply, log };
   const stream = req.stream ?? true;
   let seq = 0;
+  const chunks = new ChunkStream(ctx.chunkIntervalMs, (text) => ctx.replies.send(reply, { id: req.id, seq: seq++, text }, 'chunk'));
   try {
     ctx.requests.add(run);
     run.handle = ctx.scheduler.submit({
@@ -74,10 +76,16 @@ export function handleInfer(ctx: HandlerContext, m: InboundMessage, fleet: boole
       promptIds,
       options: sequenceOptions(req),
       onText: (text) => {
-        if (stream) ctx.replies.send(reply, { id: req.id, seq: seq++, text }, 'chunk');
+        if (stream) chunks.push(text);
       },
-      onDone: (r) => finished(ctx, run, r),
-      onError: (err) => failed(ctx, run, err),
+      onDone: (r) => {
+        chunks.flush();
+        finished(ctx, run, r);
+      },
+      onError: (err) => {
+        chunks.flush();
+        failed(ctx, run, err);
+      },
     });
     log.info({ promptTokens: promptIds.length, maxTokens: req.max_tokens, stream, fleet }, 'queued');
     ctx.loadChanged('queued');
