@@ -145,7 +145,7 @@ test('an impostor on the device’s client id: the device logs the takeover and 
   const { log, lines } = captured();
   const s = await device('twin', { broker: { url, reconnectMs: 100, maxReconnectMs: 800 }, log });
   const takeovers = () => lines.filter((l) => l.level === 50 && /^broker connection taken over \(.*client id wisp-twin\)/.test(l.msg));
-  // the impostor comes back each time it is kicked, eight times (five takeovers are checked; slack
+  // the impostor comes back each time it is kicked, eight times (four takeovers are checked; slack
   // for a busy machine where a reconnect and a kick cross)
   let rounds = 0;
   let impostor: MqttClient | undefined;
@@ -155,11 +155,13 @@ test('an impostor on the device’s client id: the device logs the takeover and 
     impostor?.once('close', () => void comeBack());
   };
   await comeBack();
-  for (let i = 0; i < 1200 && takeovers().length < 5; i++) await sleep(25);
+  for (let i = 0; i < 1200 && takeovers().length < 4; i++) await sleep(25);
   // Mosquitto 2.0 closes the old connection without a DISCONNECT: the first close looks like any
   // loss (retry at the usual 100 ms), the second in a row is a takeover, and the wait doubles
   assert.is(lines.find((l) => l.msg === 'broker connection lost: reconnecting')?.retryInMs, 100);
-  assert.equal(takeovers().slice(0, 5).map((l) => l.retryInMs), [200, 400, 800, 800, 800]);
+  // four takeovers in a row show the doubling and the cap (on a loaded machine a later one may follow a
+  // failed connect, which starts the count again: not this test's point)
+  assert.equal(takeovers().slice(0, 4).map((l) => l.retryInMs), [200, 400, 800, 800]);
   assert.match(takeovers()[0].msg, /Is another wisp serving device 'twin', or a client using its client id\? Next attempt in 200 ms/i);
   // the impostor gone, the device is back and serving
   for (let i = 0; i < 400 && !s.service.health().ok; i++) await sleep(25);
