@@ -284,7 +284,10 @@ export class ClientTransport implements Transport {
     client.on('error', (err) => {
       this.lastReason = err.message;
       this.sawError = true;
-      if (!this.up) this.kicks = 0; // the broker cannot be reached: nobody is taking our id
+      // the broker cannot be reached: nobody is taking our id. (A reset or broken pipe while connecting
+      // is not that: Mosquitto drops a handshake that a takeover crossed, and the count must go on.)
+      const code = (err as NodeJS.ErrnoException).code;
+      if (!this.up && code !== 'ECONNRESET' && code !== 'EPIPE') this.kicks = 0;
     });
     client.on('close', () => {
       if (!this.up || this.closing) return;
