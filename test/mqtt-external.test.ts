@@ -159,9 +159,13 @@ test('an impostor on the device’s client id: the device logs the takeover and 
   // Mosquitto 2.0 closes the old connection without a DISCONNECT: the first close looks like any
   // loss (retry at the usual 100 ms), the second in a row is a takeover, and the wait doubles
   assert.is(lines.find((l) => l.msg === 'broker connection lost: reconnecting')?.retryInMs, 100);
-  // four takeovers in a row show the doubling and the cap (on a loaded machine a later one may follow a
-  // failed connect, which starts the count again: not this test's point)
-  assert.equal(takeovers().slice(0, 4).map((l) => l.retryInMs), [200, 400, 800, 800]);
+  // each takeover doubles the wait up to the cap; a busy machine can interleave a failed handshake,
+  // which starts the count again at 200 (transport.ts): the waits are a doubling run, the cap is reached
+  const waits = takeovers().slice(0, 4).map((l) => l.retryInMs as number);
+  assert.is(waits.length, 4, JSON.stringify(waits));
+  assert.is(waits[0], 200);
+  for (let i = 1; i < waits.length; i++) assert.ok(waits[i] === Math.min(800, waits[i - 1] * 2) || waits[i] === 200, JSON.stringify(waits));
+  assert.ok(waits.slice(0, 3).join() === '200,400,800', `the cap within three takeovers: ${JSON.stringify(waits)}`);
   assert.match(takeovers()[0].msg, /Is another wisp serving device 'twin', or a client using its client id\? Next attempt in 200 ms/i);
   // the impostor gone, the device is back and serving
   for (let i = 0; i < 400 && !s.service.health().ok; i++) await sleep(25);
