@@ -414,31 +414,38 @@ function i32At(b: Uint8Array, i: number): number {
   return (b[i] | (b[i + 1] << 8) | (b[i + 2] << 16) | (b[i + 3] << 24));
 }
 
-/** q8_0 · q16_0: per block Σ qw·qx (integer) times fround(dw·dx). */
-function dotQ8_0x16(w: Uint8Array, x: Uint8Array, cols: number): number {
-  let sum = 0;
-  for (let b = 0; b < cols / Q8_0.blockValues; b++) {
-    const pw = Q8_0.blockBytes * b, px = Q16_0_BYTES * b;
-    let sumi = 0;
-    for (let j = 0; j < 32; j++) sumi += i8(w[pw + 2 + j]) * i16(x, px + 4 + 2 * j);
-    sum += sumi * fround(f16ToF32(u16(w, pw)) * f32At(x, px));
-  }
-  return sum;
+/**
+ * q8_0 · an activation of 32 i16 values after an f32 scale per block, `xBytes` apart (q16_0, or ggml's
+ * 8-bit q8_0w held in the same layout): per block Σ qw·qx (integer) times fround(dw·dx).
+ */
+function dotQ8_0With(xBytes: number): (w: Uint8Array, x: Uint8Array, cols: number) => number {
+  return (w, x, cols) => {
+    let sum = 0;
+    for (let b = 0; b < cols / Q8_0.blockValues; b++) {
+      const pw = Q8_0.blockBytes * b, px = xBytes * b;
+      let sumi = 0;
+      for (let j = 0; j < 32; j++) sumi += i8(w[pw + 2 + j]) * i16(x, px + 4 + 2 * j);
+      sum += sumi * fround(f16ToF32(u16(w, pw)) * f32At(x, px));
+    }
+    return sum;
+  };
 }
 
-/** q4_0 · q16_0: per block Σ (q − 8)·qx (integer) times fround(dw·dx). */
-function dotQ4_0x16(w: Uint8Array, x: Uint8Array, cols: number): number {
-  let sum = 0;
-  for (let b = 0; b < cols / Q4_0.blockValues; b++) {
-    const pw = Q4_0.blockBytes * b, px = Q16_0_BYTES * b;
-    let sumi = 0;
-    for (let j = 0; j < 16; j++) {
-      const q = w[pw + 2 + j];
-      sumi += ((q & 0xf) - 8) * i16(x, px + 4 + 2 * j) + ((q >> 4) - 8) * i16(x, px + 4 + 2 * (j + 16));
+/** q4_0 · the same activation layout (q16_0, or q8_0s): per block Σ (q − 8)·qx (integer) times fround(dw·dx): ggml_vec_dot_q4_0_q8_0. */
+function dotQ4_0With(xBytes: number): (w: Uint8Array, x: Uint8Array, cols: number) => number {
+  return (w, x, cols) => {
+    let sum = 0;
+    for (let b = 0; b < cols / Q4_0.blockValues; b++) {
+      const pw = Q4_0.blockBytes * b, px = xBytes * b;
+      let sumi = 0;
+      for (let j = 0; j < 16; j++) {
+        const q = w[pw + 2 + j];
+        sumi += ((q & 0xf) - 8) * i16(x, px + 4 + 2 * j) + ((q >> 4) - 8) * i16(x, px + 4 + 2 * (j + 16));
+      }
+      sum += sumi * fround(f16ToF32(u16(w, pw)) * f32At(x, px));
     }
-    sum += sumi * fround(f16ToF32(u16(w, pw)) * f32At(x, px));
-  }
-  return sum;
+    return sum;
+  };
 }
 
 /** q4_K · q16_K: dx·d·Σ_j sc_j·Σ q·qx − dx·dmin·Σ_j m_j·(bsums[2j] + bsums[2j+1]). */
@@ -482,8 +489,8 @@ function dotQ6_Kx16(w: Uint8Array, x: Uint8Array, cols: number): number {
 }
 
 const DOT_X16: Readonly<Record<X16WeightType, (w: Uint8Array, x: Uint8Array, cols: number) => number>> = {
-  q8_0: dotQ8_0x16,
-  q4_0: dotQ4_0x16,
+  q8_0: dotQ8_0With(Q16_0_BYTES),
+  q4_0: dotQ4_0With(Q16_0_BYTES),
   q4_K: dotQ4_Kx16,
   q6_K: dotQ6_Kx16,
 };
@@ -622,34 +629,7 @@ export function quantizeActivationX8(t: X8WeightType, x: Float32Array): Uint8Arr
   return out;
 }
 
-/** q8_0 · q8_0w: per block Σ qw·qx (integer) times fround(dw·dx): ggml_vec_dot_q8_0_q8_0. */
-function dotQ8_0x8(w: Uint8Array, x: Uint8Array, cols: number): number {
-  let sum = 0;
-  for (let b = 0; b < cols / Q8_0.blockValues; b++) {
-    const pw = Q8_0.blockBytes * b, px = Q8_0W_BYTES * b;
-    let sumi = 0;
-    for (let j = 0; j < 32; j++) sumi += i8(w[pw + 2 + j]) * i16(x, px + 4 + 2 * j);
-    sum += sumi * fround(f16ToF32(u16(w, pw)) * f32At(x, px));
-  }
-  return sum;
-}
-
-/** q4_0 · q8_0s: per block Σ (q − 8)·qx (integer) times fround(dw·dx): ggml_vec_dot_q4_0_q8_0. */
-function dotQ4_0x8(w: Uint8Array, x: Uint8Array, cols: number): number {
-  let sum = 0;
-  for (let b = 0; b < cols / Q4_0.blockValues; b++) {
-    const pw = Q4_0.blockBytes * b, px = Q8_0S_BYTES * b;
-    let sumi = 0;
-    for (let j = 0; j < 16; j++) {
-      const q = w[pw + 2 + j];
-      sumi += ((q & 0xf) - 8) * i16(x, px + 4 + 2 * j) + ((q >> 4) - 8) * i16(x, px + 4 + 2 * (j + 16));
-    }
-    sum += sumi * fround(f16ToF32(u16(w, pw)) * f32At(x, px));
-  }
-  return sum;
-}
-
-const DOT_X8: Readonly<Record<X8WeightType, (w: Uint8Array, x: Uint8Array, cols: number) => number>> = { q8_0: dotQ8_0x8, q4_0: dotQ4_0x8 };
+const DOT_X8: Readonly<Record<X8WeightType, (w: Uint8Array, x: Uint8Array, cols: number) => number>> = { q8_0: dotQ8_0With(Q8_0W_BYTES), q4_0: dotQ4_0With(Q8_0S_BYTES) };
 
 /** matvec_<t>_x8*: y[r − r0] = row r of w · x for r in [r0, r1), in f64. */
 export function matvecX8(t: X8WeightType, w: Uint8Array, x: Uint8Array, cols: number, r0: number, r1: number): Float64Array {
