@@ -145,29 +145,29 @@ test('an impostor on the device’s client id: the device logs the takeover and 
   const { log, lines } = captured();
   const s = await device('twin', { broker: { url, reconnectMs: 100, maxReconnectMs: 800 }, log });
   const takeovers = () => lines.filter((l) => l.level === 50 && /^broker connection taken over \(.*client id wisp-twin\)/.test(l.msg));
-  // the impostor comes back each time it is kicked, eight times (four takeovers are checked; slack
-  // for a busy machine where a reconnect and a kick cross)
-  let rounds = 0;
+  // the impostor comes back each time it is kicked, until four takeovers are seen
+  let stop = false;
   let impostor: MqttClient | undefined;
-  const comeBack = async () => {
-    if (rounds++ >= 8) return;
-    impostor = await connect(url, { clientId: 'wisp-twin', reconnectPeriod: 0 }).catch(() => undefined);
-    impostor?.once('close', () => void comeBack());
+  let impostorGone: Promise<void> = Promise.resolve();
+  const comeBack = async (): Promise<void> => {
+    if (stop) return;
+    const c = await connect(url, { clientId: 'wisp-twin', reconnectPeriod: 0 }).catch(() => undefined);
+    if (!c) return sleep(25).then(comeBack);
+    impostor = c;
+    impostorGone = new Promise((resolve) => c.once('close', () => resolve(comeBack())));
   };
   await comeBack();
   for (let i = 0; i < 1200 && takeovers().length < 4; i++) await sleep(25);
+  stop = true;
   // Mosquitto 2.0 closes the old connection without a DISCONNECT: the first close looks like any
   // loss (retry at the usual 100 ms), the second in a row is a takeover, and the wait doubles
   assert.is(lines.find((l) => l.msg === 'broker connection lost: reconnecting')?.retryInMs, 100);
-  // each takeover doubles the wait up to the cap; a busy machine can interleave a failed handshake,
-  // which starts the count again at 200 (transport.ts): the waits are a doubling run, the cap is reached
-  const waits = takeovers().slice(0, 4).map((l) => l.retryInMs as number);
-  assert.is(waits.length, 4, JSON.stringify(waits));
-  assert.is(waits[0], 200);
-  for (let i = 1; i < waits.length; i++) assert.ok(waits[i] === Math.min(800, waits[i - 1] * 2) || waits[i] === 200, JSON.stringify(waits));
-  assert.ok(waits.slice(0, 3).join() === '200,400,800', `the cap within three takeovers: ${JSON.stringify(waits)}`);
+  // each takeover doubles the wait, up to the cap (a reset by the broker counts as a takeover too:
+  // Mosquitto resets rather than closes when it kicks a connection with unread bytes)
+  assert.equal(takeovers().slice(0, 4).map((l) => l.retryInMs), [200, 400, 800, 800]);
   assert.match(takeovers()[0].msg, /Is another wisp serving device 'twin', or a client using its client id\? Next attempt in 200 ms/i);
-  // the impostor gone, the device is back and serving
+  // the impostor kicked for good, the device is back, subscribed (healthy) and serving
+  await impostorGone;
   for (let i = 0; i < 400 && !s.service.health().ok; i++) await sleep(25);
   assert.ok(s.service.health().ok, JSON.stringify(s.service.health().status));
   const c = await client();

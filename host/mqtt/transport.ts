@@ -203,6 +203,8 @@ export class ClientTransport implements Transport {
   private lastReason?: string;
   private takenOver = false;
   private stableTimer?: NodeJS.Timeout;
+  /** Connections made so far: a SUBACK that arrives after its connection was replaced says nothing. */
+  private attempts = 0;
 
   constructor(private readonly opts: ExternalBrokerOptions) {
     this.description = `external broker ${opts.url}`;
@@ -220,6 +222,8 @@ export class ClientTransport implements Transport {
       clientId: o.clientId,
       clean: true,
       reconnectPeriod: base,
+      // the transport takes its subscriptions itself at every connect, so it knows when they hold
+      resubscribe: false,
       connectTimeout: o.connectTimeoutMs ?? 10_000,
       will: { topic: o.will.topic, payload: Buffer.from(o.will.payload), qos: 1, retain: true },
       ...(o.username !== undefined ? { username: o.username } : {}),
@@ -283,11 +287,15 @@ export class ClientTransport implements Transport {
     });
     client.on('error', (err) => {
       this.lastReason = err.message;
-      this.sawError = true;
+      // a reset or a broken pipe is the broker closing on us, as Mosquitto does to the loser of a
+      // takeover when it had unread bytes from us (a subscribe just after CONNACK): not an error of
+      // ours. If the broker is really gone, the next attempt fails to connect and resets the count.
+      const code = (err as NodeJS.ErrnoException).code;
+      const brokerClosed = code === 'ECONNRESET' || code === 'EPIPE';
+      if (!brokerClosed) this.sawError = true;
       // the broker cannot be reached: nobody is taking our id. (A reset or broken pipe while connecting
       // is not that: Mosquitto drops a handshake that a takeover crossed, and the count must go on.)
-      const code = (err as NodeJS.ErrnoException).code;
-      if (!this.up && code !== 'ECONNRESET' && code !== 'EPIPE') this.kicks = 0;
+      if (!this.up && !brokerClosed) this.kicks = 0;
     });
     client.on('close', () => {
       if (!this.up || this.closing) return;
@@ -309,11 +317,15 @@ export class ClientTransport implements Transport {
       this.takenOver = false;
       this.lastReason = undefined;
     });
-    // after a reconnect with a clean session the subscriptions are gone: take them again
-    client.on('connect', (ack) => {
+    // after a reconnect with a clean session the subscriptions are gone: take them again, and only
+    // then say connected (/healthz ok), since a request published before the SUBACK reaches no one
+    client.on('connect', () => {
       connected();
-      handlers.connection?.({ connected: true });
-      if (!ack.sessionPresent) void subscribe().catch(() => {});
+      const attempt = ++this.attempts;
+      subscribe().then(
+        () => attempt === this.attempts && this.up && handlers.connection?.({ connected: true }),
+        () => {}, // the connection closed under the subscribe: 'close' reports it, the next connect retries
+      );
     });
   }
 
