@@ -4,7 +4,7 @@
 // matvec works on four rows per pass (the i-th rows of the four quarters of [r0, r1), so each lane reads
 // one long sequential stream) and matmul on four tokens per pass, lane i being row or token i, with
 // the same operations in the same order, so matmul over nTok tokens gives exactly nTok matvec results.
-import { F16_EXP, F16_K112, F16_MS, F32_EXP, f16_to_f32, finite_halves_s_to_f32x4_k, halves_s_to_f32x4, halves_to_f32x4, placed_to_f32x4_k } from '../lib/f16';
+import { F16_EXP, F16_K112, F16_MS, F16_SPLIT, F32_EXP, f16_to_f32, finite_halves_s_to_f32x4_k, halves_s_to_f32x4, halves_to_f32x4, placed_high, placed_low, placed_to_f32x4_k, split_high, split_low } from '../lib/f16';
 import { gather_f32, gather_halves, reduce4_f32, row_ptr, store_lanes, store_quarters } from '../lib/simd';
 
 
@@ -100,17 +100,24 @@ export function get_row_f32(w: usize, out: usize, cols: i32, row: i32): void {
 }
 
 // ---- f16 -------------------------------------------------------------------------------------
-// Two variants of each f16 kernel: `_f16` converts every half exactly, infinities and NaN included
-// (halves_s_to_f32x4: 7 operations per four halves); `_f16f` ("finite") takes the same halves to the
-// same floats in 3 operations (finite_halves_s_to_f32x4) but is only correct when no half is an
-// infinity or NaN: the host runs a matrix on it only after checking that (finiteHalves in
-// host/backends/wasm/model.ts). Everything else, and so every result bit, is the same.
+// Two variants of each f16 kernel: `_f16` converts every half exactly, infinities and NaN included;
+// `_f16f` ("finite") is only correct when no half is an infinity or NaN: the host runs a matrix on it
+// only after checking that (finiteHalves, host/backends/wasm/layouts.ts). Every result bit is the same.
+//
+// matvec: each half's bits are placed in an f32 (lib/f16.ts, split_low..placed_high: five operations
+// per eight halves) and that placed value P (f32(w)·2^-112 exactly) is multiplied by x·2^112 instead
+// of f32(w) by x: the same real product, so the same rounded f32, as long as x·2^112 is exact, which
+// holds when every |x| < 2^16 (each kernel checks x first and otherwise runs the exact conversion,
+// below). That moves the ×2^112 from every weight to the activation, which four rows share: per eight
+// halves of a row 9 vector operations instead of 13 (the kernel is bound by them, not by memory).
+// `_f16` also keeps the largest |half| of the four rows and redoes the four rows on the exact path when
+// one is an infinity or NaN (two more operations per eight halves).
 
 // The conversion's constants (lib/f16.ts) are made once per call and passed down: inside a loop V8
-// rebuilds a v128 constant at every use (three instructions; a conversion uses two, or four for the
-// exact one), which made these kernels bound by constant-building rather than by memory. They are
-// splats of `c | z` (z = cols >> 31: always 0, but not known to the compiler), so they stay in
-// registers, and each kernel folds them into a result in a branch never taken (keep).
+// rebuilds a v128 constant at every use (three instructions), which made these kernels bound by
+// constant-building rather than by memory. They are splats of `c | z` (z = cols >> 31: always 0, but
+// not known to the compiler), so they stay in registers, and each kernel folds them into a result in a
+// branch never taken (keep).
 
 /** Halves sign-extended to 32-bit lanes -> floats; finite: the 3-operation path for finite halves. */
 @inline function f16_lanes(h: v128, finite: bool, ms: v128, k112: v128, e16: v128, e32: v128): v128 {
@@ -128,12 +135,12 @@ export function get_row_f32(w: usize, out: usize, cols: i32, row: i32): void {
   return finite ? f32x4.mul(v128.and(t, ms), k112) : placed_to_f32x4_k(t, ms, k112, e16, e32);
 }
 
-/** v, with the four constants folded in when z != 0 (never): keeps them computed once, before the loops. */
+/** v, with the constants folded in when z != 0 (never): keeps them computed once, before the loops. */
 @inline function keep(v: v128, z: i32, ms: v128, k112: v128, e16: v128, e32: v128): v128 {
   return z != 0 ? v128.xor(v, v128.xor(v128.xor(ms, k112), v128.xor(e16, e32))) : v;
 }
 
-/** Four f16 weight rows · one f32 x: lane i = row i. */
+/** Four f16 weight rows · one f32 x: lane i = row i, every half converted to f32 and multiplied by x. */
 @inline function dot4_f16(p0: usize, p1: usize, p2: usize, p3: usize, x: usize, cols: i32, finite: bool, ms: v128, k112: v128, e16: v128, e32: v128): v128 {
   const n8 = <usize>(cols & ~7) << 1; // bytes of weights in whole groups of eight
   let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
@@ -149,12 +156,94 @@ export function get_row_f32(w: usize, out: usize, cols: i32, row: i32): void {
     a2 = f32x4.add(a2, f32x4.mul(f16_high_lanes(h2, finite, ms, k112, e16, e32), xh));
     a3 = f32x4.add(a3, f32x4.mul(f16_high_lanes(h3, finite, ms, k112, e16, e32), xh));
   }
-  let s = reduce4_f32(a0, a1, a2, a3);
+  return f16_tail(reduce4_f32(a0, a1, a2, a3), p0, p1, p2, p3, x, n8, cols);
+}
+
+/** The sum s of whole groups of eight, plus the last cols % 8 products one column at a time. */
+@inline function f16_tail(s: v128, p0: usize, p1: usize, p2: usize, p3: usize, x: usize, n8: usize, cols: i32): v128 {
   for (let i = n8, end = <usize>cols << 1; i < end; i += 2) {
     const wv = halves_to_f32x4(gather_halves(p0 + i, p1 + i, p2 + i, p3 + i));
     s = f32x4.add(s, f32x4.mul(wv, v128.load32_splat(x + (i << 1))));
   }
   return s;
+}
+
+/**
+ * dot4_f16 with each half placed (P) and x scaled by 2^112 (xs): P·xs is f32(w)·x bit for bit when every
+ * |x| < 2^16 (the caller checks). Not finite: a row of the four with an infinity or NaN half (the
+ * largest |half| at or above 0x7c00) is redone on dot4_f16's exact conversion.
+ */
+@inline function dot4_f16_scaled(p0: usize, p1: usize, p2: usize, p3: usize, x: usize, cols: i32, finite: bool, split: v128, abs: v128, ms: v128, k112: v128, e16: v128, e32: v128): v128 {
+  const n8 = <usize>(cols & ~7) << 1;
+  let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+  let big = i16x8.splat(0);
+  for (let i: usize = 0; i < n8; i += 16) {
+    const xl = f32x4.mul(v128.load(x + (i << 1)), k112), xh = f32x4.mul(v128.load(x + (i << 1), 16), k112);
+    const h0 = v128.load(p0 + i), h1 = v128.load(p1 + i), h2 = v128.load(p2 + i), h3 = v128.load(p3 + i);
+    if (!finite) big = i16x8.max_u(i16x8.max_u(i16x8.max_u(big, v128.and(h0, abs)), i16x8.max_u(v128.and(h1, abs), v128.and(h2, abs))), v128.and(h3, abs));
+    let lo = split_low(h0), hi = split_high(h0, split);
+    a0 = f32x4.add(a0, f32x4.mul(placed_low(lo, hi), xl));
+    a0 = f32x4.add(a0, f32x4.mul(placed_high(lo, hi), xh));
+    lo = split_low(h1); hi = split_high(h1, split);
+    a1 = f32x4.add(a1, f32x4.mul(placed_low(lo, hi), xl));
+    a1 = f32x4.add(a1, f32x4.mul(placed_high(lo, hi), xh));
+    lo = split_low(h2); hi = split_high(h2, split);
+    a2 = f32x4.add(a2, f32x4.mul(placed_low(lo, hi), xl));
+    a2 = f32x4.add(a2, f32x4.mul(placed_high(lo, hi), xh));
+    lo = split_low(h3); hi = split_high(h3, split);
+    a3 = f32x4.add(a3, f32x4.mul(placed_low(lo, hi), xl));
+    a3 = f32x4.add(a3, f32x4.mul(placed_high(lo, hi), xh));
+  }
+  if (!finite && v128.any_true(i16x8.ge_u(big, i16x8.splat(0x7c00)))) return dot4_f16(p0, p1, p2, p3, x, cols, false, ms, k112, e16, e32);
+  return f16_tail(reduce4_f32(a0, a1, a2, a3), p0, p1, p2, p3, x, n8, cols);
+}
+
+/**
+ * Whether x·2^112 is exact for each of the n floats at x: every |x| < 2^16 (infinities and NaN
+ * excluded), compared as bits.
+ */
+@inline function scalable(x: usize, n: i32, abs: v128): bool {
+  const n4 = <usize>(n & ~3) << 2;
+  let m = i32x4.splat(0);
+  for (let i: usize = 0; i < n4; i += 16) m = i32x4.max_u(m, v128.and(v128.load(x + i), abs));
+  for (let i = n4, end = <usize>n << 2; i < end; i += 4) m = i32x4.max_u(m, v128.and(v128.load32_splat(x + i), abs));
+  return i32x4.all_true(i32x4.lt_u(m, i32x4.splat(0x47800000))); // 2^16's bits
+}
+
+/** matvec_f16(w, x: f32*, y: f32*, cols, r0, r1). */
+export function matvec_f16(w: usize, x: usize, y: usize, cols: i32, r0: i32, r1: i32): void {
+  matvec_f16_any(w, x, y, cols, r0, r1, false);
+}
+
+/** matvec_f16f: matvec_f16 for matrices without infinite or NaN halves (see above). */
+export function matvec_f16f(w: usize, x: usize, y: usize, cols: i32, r0: i32, r1: i32): void {
+  matvec_f16_any(w, x, y, cols, r0, r1, true);
+}
+
+/** y[r] for r in [r0, r1): four rows per pass, lane k from the k-th quarter of the rows (four long sequential streams). */
+@inline function matvec_f16_any(w: usize, x: usize, y: usize, cols: i32, r0: i32, r1: i32, finite: bool): void {
+  const rowBytes = <usize>cols << 1;
+  const z = cols >> 31;
+  const ms = i32x4.splat(F16_MS | z), k112 = i32x4.splat(F16_K112 | z), e16 = i32x4.splat(F16_EXP | z), e32 = i32x4.splat(F32_EXP | z);
+  const split = i16x8.splat(<i16>(F16_SPLIT | z)), abs16 = i16x8.splat(<i16>(0x7fff | z));
+  const last = r1 - 1;
+  const q = (r1 - r0 + 3) >> 2;
+  if (scalable(x, cols, i32x4.splat(0x7fffffff | z))) {
+    for (let i = 0; i < q; i++) {
+      const r = r0 + i;
+      const p0 = row_ptr(w, r, last, rowBytes), p1 = row_ptr(w, r + q, last, rowBytes);
+      const p2 = row_ptr(w, r + 2 * q, last, rowBytes), p3 = row_ptr(w, r + 3 * q, last, rowBytes);
+      const s = dot4_f16_scaled(p0, p1, p2, p3, x, cols, finite, split, abs16, ms, k112, e16, e32);
+      store_quarters(y, r, q, r1, keep(s, z, v128.xor(ms, split), v128.xor(k112, abs16), e16, e32));
+    }
+    return;
+  }
+  for (let i = 0; i < q; i++) {
+    const r = r0 + i;
+    const p0 = row_ptr(w, r, last, rowBytes), p1 = row_ptr(w, r + q, last, rowBytes);
+    const p2 = row_ptr(w, r + 2 * q, last, rowBytes), p3 = row_ptr(w, r + 3 * q, last, rowBytes);
+    store_quarters(y, r, q, r1, keep(dot4_f16(p0, p1, p2, p3, x, cols, finite, ms, k112, e16, e32), z, ms, k112, e16, e32));
+  }
 }
 
 /** One f16 weight row · four f32 x rows: lane i = token i, the same arithmetic as dot4_f16. */
@@ -181,31 +270,6 @@ export function get_row_f32(w: usize, out: usize, cols: i32, row: i32): void {
     s = f32x4.add(s, f32x4.mul(wv, gather_f32(x0 + j, x1 + j, x2 + j, x3 + j)));
   }
   return s;
-}
-
-/** matvec_f16(w, x: f32*, y: f32*, cols, r0, r1). */
-export function matvec_f16(w: usize, x: usize, y: usize, cols: i32, r0: i32, r1: i32): void {
-  matvec_f16_any(w, x, y, cols, r0, r1, false);
-}
-
-/** matvec_f16f: matvec_f16 for matrices without infinite or NaN halves (see above). */
-export function matvec_f16f(w: usize, x: usize, y: usize, cols: i32, r0: i32, r1: i32): void {
-  matvec_f16_any(w, x, y, cols, r0, r1, true);
-}
-
-/** y[r] for r in [r0, r1): four rows per pass, lane k from the k-th quarter of the rows (four long sequential streams). */
-@inline function matvec_f16_any(w: usize, x: usize, y: usize, cols: i32, r0: i32, r1: i32, finite: bool): void {
-  const rowBytes = <usize>cols << 1;
-  const z = cols >> 31;
-  const ms = i32x4.splat(F16_MS | z), k112 = i32x4.splat(F16_K112 | z), e16 = i32x4.splat(F16_EXP | z), e32 = i32x4.splat(F32_EXP | z);
-  const last = r1 - 1;
-  const q = (r1 - r0 + 3) >> 2;
-  for (let i = 0; i < q; i++) {
-    const r = r0 + i;
-    const p0 = row_ptr(w, r, last, rowBytes), p1 = row_ptr(w, r + q, last, rowBytes);
-    const p2 = row_ptr(w, r + 2 * q, last, rowBytes), p3 = row_ptr(w, r + 3 * q, last, rowBytes);
-    store_quarters(y, r, q, r1, keep(dot4_f16(p0, p1, p2, p3, x, cols, finite, ms, k112, e16, e32), z, ms, k112, e16, e32));
-  }
 }
 
 /** matmul_f16(w, x: f32*, y: f32*, cols, rows, nTok, r0, r1). */
