@@ -135,6 +135,11 @@ export function get_row_f32(w: usize, out: usize, cols: i32, row: i32): void {
   return finite ? f32x4.mul(v128.and(t, ms), k112) : placed_to_f32x4_k(t, ms, k112, e16, e32);
 }
 
+/** Placed halves (lib/f16.ts: placed_low, placed_high) -> floats; finite: step 2's multiply alone. */
+@inline function f16_placed(t: v128, finite: bool, ms: v128, k112: v128, e16: v128, e32: v128): v128 {
+  return finite ? f32x4.mul(t, k112) : placed_to_f32x4_k(t, ms, k112, e16, e32);
+}
+
 /** v, with the constants folded in when z != 0 (never): keeps them computed once, before the loops. */
 @inline function keep(v: v128, z: i32, ms: v128, k112: v128, e16: v128, e32: v128): v128 {
   return z != 0 ? v128.xor(v, v128.xor(v128.xor(ms, k112), v128.xor(e16, e32))) : v;
@@ -247,12 +252,13 @@ export function matvec_f16f(w: usize, x: usize, y: usize, cols: i32, r0: i32, r1
 }
 
 /** One f16 weight row · four f32 x rows: lane i = token i, the same arithmetic as dot4_f16. */
-@inline function dot4t_f16(p: usize, x0: usize, x1: usize, x2: usize, x3: usize, cols: i32, finite: bool, ms: v128, k112: v128, e16: v128, e32: v128): v128 {
+@inline function dot4t_f16(p: usize, x0: usize, x1: usize, x2: usize, x3: usize, cols: i32, finite: bool, split: v128, ms: v128, k112: v128, e16: v128, e32: v128): v128 {
   const n8 = <usize>(cols & ~7) << 1;
   let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
   for (let i: usize = 0; i < n8; i += 16) {
     const h = v128.load(p + i);
-    const wl = f16_lanes(i32x4.extend_low_i16x8_s(h), finite, ms, k112, e16, e32), wh = f16_high_lanes(h, finite, ms, k112, e16, e32);
+    const lo = split_low(h), hi = split_high(h, split);
+    const wl = f16_placed(placed_low(lo, hi), finite, ms, k112, e16, e32), wh = f16_placed(placed_high(lo, hi), finite, ms, k112, e16, e32);
     const j = i << 1;
     a0 = f32x4.add(a0, f32x4.mul(wl, v128.load(x0 + j)));
     a1 = f32x4.add(a1, f32x4.mul(wl, v128.load(x1 + j)));
@@ -286,12 +292,13 @@ export function matmul_f16f(w: usize, x: usize, y: usize, cols: i32, rows: i32, 
   const rowBytes = <usize>cols << 1, xBytes = <usize>cols << 2;
   const z = cols >> 31;
   const ms = i32x4.splat(F16_MS | z), k112 = i32x4.splat(F16_K112 | z), e16 = i32x4.splat(F16_EXP | z), e32 = i32x4.splat(F32_EXP | z);
+  const split = i16x8.splat(<i16>(F16_SPLIT | z));
   for (let t = 0; t < nTok; t += 4) {
     const lastT = nTok - 1;
     const x0 = row_ptr(x, t, lastT, xBytes), x1 = row_ptr(x, t + 1, lastT, xBytes);
     const x2 = row_ptr(x, t + 2, lastT, xBytes), x3 = row_ptr(x, t + 3, lastT, xBytes);
     for (let r = r0; r < r1; r++) {
-      const s = keep(dot4t_f16(w + <usize>r * rowBytes, x0, x1, x2, x3, cols, finite, ms, k112, e16, e32), z, ms, k112, e16, e32);
+      const s = keep(dot4t_f16(w + <usize>r * rowBytes, x0, x1, x2, x3, cols, finite, split, ms, k112, e16, e32), z, v128.xor(ms, split), k112, e16, e32);
       store_lanes(y + ((<usize>t * rows + r) << 2), <usize>rows, t, nTok, s);
     }
   }

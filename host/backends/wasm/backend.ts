@@ -156,7 +156,7 @@ export class WasmBackend implements Backend<WasmSequence> {
       vector: ({ name }) => base + this.file.tensorInfo(name).offset,
     }, this.contextSize);
     this.embd = weights.tokenEmbd;
-    this.output = weights.output;
+    this.output = { ...weights.output }; // its own record: a tied head may run on another kernel than the embedding's get_row
     this.outputNorm = weights.outputNorm;
     this.layers = weights.layers;
 
@@ -196,7 +196,8 @@ export class WasmBackend implements Backend<WasmSequence> {
    * Makes the load-time layouts (q4_0r8, q4_Kr4, f16f) of the matrices of the blocks it runs, in
    * place through the logits buffer (unused until the first step): after every other backend has
    * read the weights in ggml's layout. The embedding keeps ggml's layout for get_row, and so does a
-   * head tied to it (the same bytes). Then waits for the kernel workers.
+   * head tied to it (the same bytes): it takes only a layout that keeps them (f16f). Then waits for
+   * the kernel workers.
    */
   async prepare(blocks: readonly Block[]): Promise<void> {
     if (this.opts.repack ?? true) {
@@ -204,7 +205,8 @@ export class WasmBackend implements Backend<WasmSequence> {
       const mats: Weight[] = [];
       for (const b of blocks) {
         if (b.op === 'head') {
-          if (!this.config.tiedOutput) mats.push(this.output);
+          if (this.config.tiedOutput) makeLayout(this.pool, this.arena, this.output, scratch, scratchBytes, this.activations, true);
+          else mats.push(this.output);
           continue;
         }
         const w = this.layers[b.layer!];

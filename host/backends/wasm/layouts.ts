@@ -21,11 +21,13 @@ export interface Weight {
  * Rewrites the weight in place into the first load-time layout it fits that has kernels under the
  * model's activation choice, a few rows at a time through `scratch` (interleaved layouts have the same
  * bytes per row), and sets its kernel; returns the layout's name, or undefined when the weight keeps
- * its format.
+ * its format. `bytesKept`: only a layout that leaves the bytes as they are (f16f), for a matrix whose
+ * bytes something else reads in ggml's layout (a head tied to the embedding, which get_row reads).
  */
-export function makeLayout(pool: KernelPool, arena: Arena, w: Weight, scratch: number, scratchBytes: number, choice?: ActivationChoice): string | undefined {
+export function makeLayout(pool: KernelPool, arena: Arena, w: Weight, scratch: number, scratchBytes: number, choice?: ActivationChoice, bytesKept = false): string | undefined {
   for (const f of layoutsFrom(w.kernel as FormatName, w.rows, choice)) {
     if (w.cols % f.blockValues !== 0) continue;
+    if (bytesKept && f.madeFrom!.repackKernel) continue;
     const rowBytes = formatRowBytes(f, w.cols);
     const made = f.madeFrom!;
     if (!finiteHalves(arena.bytes(w.ptr, w.rows * rowBytes), f.blockBytes, made.finiteHalves)) continue;
