@@ -12,7 +12,7 @@ const probe = compileAsmProbe('lib/f16-probe.ts');
 const scalar = probe.scalar as (src: number, dst: number, n: number) => void;
 const lanes = probe.lanes as (form: number, src: number, dst: number, n: number) => void;
 const toHalves = probe.to_halves as (src: number, dst: number, n: number) => void;
-const FORMS = ['halves_to_f32x4', 'halves_to_f32x4_k', 'halves_s_to_f32x4', 'finite_halves_s_to_f32x4', 'finite_halves_s_to_f32x4_k', 'finite_halves_s_to_f32x4_ns_k'];
+const FORMS = ['halves_to_f32x4', 'halves_to_f32x4_k', 'halves_s_to_f32x4', 'finite_halves_s_to_f32x4', 'finite_halves_s_to_f32x4_k', 'finite_halves_s_to_f32x4_ns_k', 'finite split_low..placed_high × 2^112', 'split_low..placed_high with placed_to_f32x4_k'];
 
 const N = 65536;
 const SRC = 1 << 16; // the probe's own memory: halves, then floats
