@@ -1,5 +1,5 @@
-// The f16f kernels (asm/matmul/float.ts): f16 matrices without an infinite or NaN half, converted in 3
-// operations instead of 7. Tolerance: exact: matvec_f16f / matmul_f16f equal matvec_f16 / matmul_f16
+// The f16f kernels (asm/matmul/float.ts): f16 matrices without an infinite or NaN half, converted
+// without the watch for them. Tolerance: exact: matvec_f16f / matmul_f16f equal matvec_f16 / matmul_f16
 // bit for bit on every finite half (normals, subnormals, ±0, the largest), over row splits and token
 // counts; the host picks them only for matrices finiteHalves() accepts, and a model run on them gives
 // the logits of the exact kernels.

@@ -18,8 +18,9 @@
 // use forms with no subnormal arithmetic: a normal half's f32 bits are its placed bits plus the
 // exponent bias difference (an integer add), a subnormal one's value m·2^-24 comes from the integer m
 // (f16_to_f32) or as 2^-14·(1 + m/1024) − 2^-14, exact (finite_halves_s_to_f32x4_ns_k). The weight
-// kernels (f16, f16f) keep step 2's multiply: three operations per four halves, and subnormal f16
-// weights are rare (~0.1% of a random-weight matrix: measured 6% slower than none, 1%: 35%).
+// kernels (f16, f16f) keep the multiply of a placed half (the matvec ones multiply it by x·2^112, not
+// by 2^112: asm/matmul/float.ts), and subnormal f16 weights are rare (~0.1% of a random-weight
+// matrix: measured 6% slower than none, 1%: 35%).
 //
 // Single -> half: f32_to_f16, round to nearest even as ggml's GGML_FP32_TO_FP16.
 

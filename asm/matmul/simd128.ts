@@ -16,7 +16,7 @@
 // No relaxed SIMD here: that is the relaxed flavour's (asm/arch/relaxed/).
 // f32 and f16 weights on f32 activations
 export { get_row_f16, get_row_f32, matmul_f16, matmul_f32, matvec_f16, matvec_f32 } from './float';
-// f16 matrices without infinite or NaN halves (the host checks): the same results, a cheaper conversion.
+// f16 matrices without infinite or NaN halves (the host checks): the same results, no watch for them.
 export { matmul_f16f, matvec_f16f } from './float';
 // dequantized rows of the quantized types (the embedding lookup)
 export { get_row_q4_0, get_row_q4_K, get_row_q6_K, get_row_q8_0 } from './get_row';

@@ -131,7 +131,7 @@ export const BLOCK_FORMATS: Readonly<Record<FormatName, Readonly<BlockFormat>>> 
   q4_0r8: { name: 'q4_0r8', ...sizesOf(GGMLType.Q4_0), rows: 8, pairs: { x16: 'q16_0s', x8: 'q8_0s' }, madeFrom: { format: 'q4_0', repackKernel: 'repack_q4_0_r8', finiteHalves: [0] } },
   // four q4_K rows interleaved per 256 values (a 576-byte group), scales re-encoded losslessly
   q4_Kr4: { name: 'q4_Kr4', ...sizesOf(GGMLType.Q4_K), rows: 4, pairs: { x16: 'q16_K', x8: 'q8_K' }, madeFrom: { format: 'q4_K', repackKernel: 'repack_q4_K_r4', finiteHalves: [0, 2] } },
-  // f16 as stored, on kernels that convert finite halves in 3 operations instead of 7
+  // f16 as stored, on kernels that skip the watch for infinite and NaN halves (asm/matmul/float.ts)
   f16f: { name: 'f16f', ...ggml(GGMLType.F16), ggml: undefined, pairs: { x16: 'f32', x8: 'f32' }, madeFrom: { format: 'f16', finiteHalves: [0] } },
 };
 
