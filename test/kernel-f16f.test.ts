@@ -109,4 +109,27 @@ test('an f16 model runs its matrices on f16f and gives the exact kernels\' logit
   }
 });
 
+test('a head tied to an f16 embedding runs on f16f (the embedding still read by get_row_f16) and gives the exact kernels\' logits', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'wisp-f16f-tied-'));
+  try {
+    const path = join(dir, 'tied-f16.gguf');
+    const llama2 = readLlama2cTokenizer(sharedTokenizer('llama2/tokenizer.bin'));
+    synthModel(path, { shape: { dim: 128, nLayers: 1, nHeads: 4, nKvHeads: 2, ffnDim: 256, contextLength: 64, tiedOutput: true }, vocab: llama2, type: GGMLType.F16, seed: 10 });
+    const fast = await openWasm(path, { threads: 2 });
+    const exact = await openWasm(path, { threads: 2, repack: false });
+    try {
+      assert.equal(wasmOf(fast).kernelCounts(), { f16f: 8 }, '7 matrices and the tied head on f16f');
+      assert.equal(wasmOf(exact).kernelCounts(), { f16: 8 });
+      const [sf, se] = [fast.newState(), exact.newState()];
+      const prompt = [1, 450, 4799, 3290];
+      assert.equal(Array.from(await fast.prefill(sf, prompt, 0)), Array.from(await exact.prefill(se, prompt, 0)), 'prefill logits');
+      assert.equal(Array.from(await fast.forward(sf, 777, 4)), Array.from(await exact.forward(se, 777, 4)), 'decode logits');
+    } finally {
+      await Promise.all([fast.close(), exact.close()]);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test.run();
