@@ -49,7 +49,7 @@ export function matvec_f32(w: usize, x: usize, y: usize, cols: i32, r0: i32, r1:
  * rows side by side, a matrix read from DRAM ran at ~10 GB/s, 0.9-1.1x four matvec calls; with halves
  * 1.4-2.6x four matvec calls at 2048×5632 and 32000×768, and a 110M f32 model's 4-sequence decode step
  * took 28 instead of 62 ms (one thread, AMD EPYC). Each (row, token) pair still gets exactly the
- * operations of matvec_f32. (The same for f16 measured slower: that kernel is bound by its conversions.)
+ * operations of matvec_f32. (matmul_f16 tiles the same way now that its conversion is cheap: below.)
  */
 export function matmul_f32(w: usize, x: usize, y: usize, cols: i32, rows: i32, nTok: i32, r0: i32, r1: i32): void {
   const rowBytes = <usize>cols << 2;
@@ -251,7 +251,7 @@ export function matvec_f16f(w: usize, x: usize, y: usize, cols: i32, r0: i32, r1
   }
 }
 
-/** One f16 weight row · four f32 x rows: lane i = token i, the same arithmetic as dot4_f16. */
+/** One f16 weight row · four f32 x rows: lane i = token i, the same arithmetic as dot4_f16 (matmul's exact path for rows with an infinity or NaN). */
 @inline function dot4t_f16(p: usize, x0: usize, x1: usize, x2: usize, x3: usize, cols: i32, finite: bool, split: v128, ms: v128, k112: v128, e16: v128, e32: v128): v128 {
   const n8 = <usize>(cols & ~7) << 1;
   let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
@@ -269,7 +269,11 @@ export function matvec_f16f(w: usize, x: usize, y: usize, cols: i32, r0: i32, r1
     a2 = f32x4.add(a2, f32x4.mul(wh, v128.load(x2 + j, 16)));
     a3 = f32x4.add(a3, f32x4.mul(wh, v128.load(x3 + j, 16)));
   }
-  let s = reduce4_f32(a0, a1, a2, a3);
+  return f16t_tail(reduce4_f32(a0, a1, a2, a3), p, x0, x1, x2, x3, n8, cols);
+}
+
+/** The sum s of one row's whole groups of eight for four tokens, plus the last cols % 8 products one column at a time. */
+@inline function f16t_tail(s: v128, p: usize, x0: usize, x1: usize, x2: usize, x3: usize, n8: usize, cols: i32): v128 {
   for (let i = n8, end = <usize>cols << 1; i < end; i += 2) {
     const j = i << 1;
     const wv = f32x4.splat(f16_to_f32(load<u16>(p + i)));
@@ -288,18 +292,73 @@ export function matmul_f16f(w: usize, x: usize, y: usize, cols: i32, rows: i32, 
   matmul_f16_any(w, x, y, cols, rows, nTok, r0, r1, true);
 }
 
+/**
+ * Tiles of two rows × four tokens (as matmul_f32: the rows from the two halves of [r0, r1), each x
+ * vector loaded once for both), each half converted once for the four tokens: finite halves by the
+ * split placement × 2^112. Not finite: the largest |half| of the two rows is watched (h << 1 drops
+ * the sign: 0xf800 and up is an infinity or NaN), and a pair of rows with one is redone row by row on
+ * the exact conversion (dot4t_f16). Each (row, token) pair gets exactly dot4t_f16's operations.
+ */
 @inline function matmul_f16_any(w: usize, x: usize, y: usize, cols: i32, rows: i32, nTok: i32, r0: i32, r1: i32, finite: bool): void {
   const rowBytes = <usize>cols << 1, xBytes = <usize>cols << 2;
+  const n8 = <usize>(cols & ~7) << 1;
   const z = cols >> 31;
   const ms = i32x4.splat(F16_MS | z), k112 = i32x4.splat(F16_K112 | z), e16 = i32x4.splat(F16_EXP | z), e32 = i32x4.splat(F32_EXP | z);
   const split = i16x8.splat(<i16>(F16_SPLIT | z));
+  const last = r1 - 1;
+  const half = (r1 - r0 + 1) >> 1; // row r pairs with r + half (past r1 on an odd range's last pass: dropped)
   for (let t = 0; t < nTok; t += 4) {
     const lastT = nTok - 1;
     const x0 = row_ptr(x, t, lastT, xBytes), x1 = row_ptr(x, t + 1, lastT, xBytes);
     const x2 = row_ptr(x, t + 2, lastT, xBytes), x3 = row_ptr(x, t + 3, lastT, xBytes);
-    for (let r = r0; r < r1; r++) {
-      const s = keep(dot4t_f16(w + <usize>r * rowBytes, x0, x1, x2, x3, cols, finite, split, ms, k112, e16, e32), z, v128.xor(ms, split), k112, e16, e32);
-      store_lanes(y + ((<usize>t * rows + r) << 2), <usize>rows, t, nTok, s);
+    for (let r = r0; r < r0 + half; r++) {
+      const pa = w + <usize>r * rowBytes, pb = row_ptr(w, r + half, last, rowBytes);
+      let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+      let b0 = f32x4.splat(0), b1 = f32x4.splat(0), b2 = f32x4.splat(0), b3 = f32x4.splat(0);
+      let big = i16x8.splat(0);
+      for (let i: usize = 0; i < n8; i += 16) {
+        const ha = v128.load(pa + i), hb = v128.load(pb + i);
+        if (!finite) big = i16x8.max_u(big, i16x8.max_u(i16x8.shl(ha, 1), i16x8.shl(hb, 1)));
+        let lo = split_low(ha), hi = split_high(ha, split);
+        const wal = f32x4.mul(placed_low(lo, hi), k112), wah = f32x4.mul(placed_high(lo, hi), k112);
+        lo = split_low(hb); hi = split_high(hb, split);
+        const wbl = f32x4.mul(placed_low(lo, hi), k112), wbh = f32x4.mul(placed_high(lo, hi), k112);
+        const j = i << 1;
+        let xv = v128.load(x0 + j);
+        a0 = f32x4.add(a0, f32x4.mul(wal, xv));
+        b0 = f32x4.add(b0, f32x4.mul(wbl, xv));
+        xv = v128.load(x1 + j);
+        a1 = f32x4.add(a1, f32x4.mul(wal, xv));
+        b1 = f32x4.add(b1, f32x4.mul(wbl, xv));
+        xv = v128.load(x2 + j);
+        a2 = f32x4.add(a2, f32x4.mul(wal, xv));
+        b2 = f32x4.add(b2, f32x4.mul(wbl, xv));
+        xv = v128.load(x3 + j);
+        a3 = f32x4.add(a3, f32x4.mul(wal, xv));
+        b3 = f32x4.add(b3, f32x4.mul(wbl, xv));
+        xv = v128.load(x0 + j, 16);
+        a0 = f32x4.add(a0, f32x4.mul(wah, xv));
+        b0 = f32x4.add(b0, f32x4.mul(wbh, xv));
+        xv = v128.load(x1 + j, 16);
+        a1 = f32x4.add(a1, f32x4.mul(wah, xv));
+        b1 = f32x4.add(b1, f32x4.mul(wbh, xv));
+        xv = v128.load(x2 + j, 16);
+        a2 = f32x4.add(a2, f32x4.mul(wah, xv));
+        b2 = f32x4.add(b2, f32x4.mul(wbh, xv));
+        xv = v128.load(x3 + j, 16);
+        a3 = f32x4.add(a3, f32x4.mul(wah, xv));
+        b3 = f32x4.add(b3, f32x4.mul(wbh, xv));
+      }
+      let sa = reduce4_f32(a0, a1, a2, a3), sb = reduce4_f32(b0, b1, b2, b3);
+      if (!finite && v128.any_true(i16x8.ge_u(big, i16x8.splat(<i16>0xf800)))) {
+        sa = dot4t_f16(pa, x0, x1, x2, x3, cols, false, split, ms, k112, e16, e32);
+        sb = dot4t_f16(pb, x0, x1, x2, x3, cols, false, split, ms, k112, e16, e32);
+      } else {
+        sa = f16t_tail(sa, pa, x0, x1, x2, x3, n8, cols);
+        sb = f16t_tail(sb, pb, x0, x1, x2, x3, n8, cols);
+      }
+      store_lanes(y + ((<usize>t * rows + r) << 2), <usize>rows, t, nTok, keep(sa, z, v128.xor(ms, split), k112, e16, e32));
+      if (r + half < r1) store_lanes(y + ((<usize>t * rows + r + half) << 2), <usize>rows, t, nTok, sb);
     }
   }
 }
