@@ -1,0 +1,268 @@
+// The relaxed-SIMD q2_K, q3_K and q5_K kernels on q8_K activations: the baseline's exports
+// (asm/matmul/q2_q3_q5_k.ts) with each group's 16 products done by one
+// i16x8.relaxed_dot_i8x16_i7x16_s (PMADDUBSW on x86), each giving exactly the baseline's integer block
+// sums and then the baseline's f32 steps, so the results are the baseline's bit for bit.
+//
+// The i7 rule: the relaxed dot's second operand must stay in 0..127: the weights go there as their
+// unsigned levels (the baseline's unpackers: q2_K 0..3, q3_K 0..7 — its value + 4 —, q5_K 0..31), the
+// q8_K activations (any i8) in the first operand. The offsets come off through q8_K's bsums as in the
+// baseline: q2_K's and q5_K's mins (msum, its own f32 step), q3_K's −4·Σ_G sc_G·bsums[G].
+//
+// The relaxed dot's i16 pair sums go straight into i32x4.dot_i16x8_s against the group's (q5_K: the
+// sub-block's) scale, held as i32 lanes with the scale in both i16 halves (one PSHUFD per group): no
+// widening of the levels, no i32 multiply.
+//
+// Exactness (no saturation, no overflow, so the sums are the baseline's integers):
+// - a relaxed-dot i16 lane is q·x + q'·x' with |x| ≤ 128: q2_K ≤ 2·3·128 = 768, q3_K ≤ 1,792, q5_K
+//   ≤ 7,936 (a q5_K sub-block's two vectors added: ≤ 15,872 < 2^15);
+// - times the scale in pairs: q2_K ≤ 2·768·15, q3_K ≤ 2·1,792·32, q5_K ≤ 2·15,872·63 per i32 lane per
+//   group (sub-block), sixteen groups (eight sub-blocks) far inside i32, as are the bsum terms
+//   (≤ 16·15·2,048, 4·16·32·2,048, 8·63·4,096).
+import { Q2_K_BLOCK, Q2_K_BYTES, Q2_K_D, Q2_K_DMIN, Q2_K_QS, Q3_K_BYTES, Q3_K_D, Q3_K_QS, Q5_K_BYTES, Q5_K_DMIN, Q5_K_QH, Q5_K_QS, Q8_K_BYTES, Q8_K_QS } from '../../lib/blocks';
+import { f16_to_f32 } from '../../lib/f16';
+import { gather_f32, lane, reduce4_i32, store_lanes } from '../../lib/simd';
+import { scale_pairs_hi, scale_pairs_lo } from '../../matmul/act_q8_k';
+import {
+  block_min_value, hsum2_i32, mask, q2_levels, q2_msum, q3_levels, q3_offset, q3_scale_bytes, q5_levels, q5_msum, q5_scales, tokens_min_value,
+} from '../../matmul/q2_q3_q5_k';
+
+// The weight format of a driver call (always a constant: each export compiles to its own code).
+const W_Q2_K: i32 = 0;
+const W_Q3_K: i32 = 1;
+const W_Q5_K: i32 = 2;
+
+@inline function weight_bytes(wt: i32): usize {
+  return wt == W_Q2_K ? Q2_K_BYTES : wt == W_Q3_K ? Q3_K_BYTES : Q5_K_BYTES;
+}
+
+/** acc + sc·Σ q·x over 16 values: q the level bytes, x the 16 activations at xs, sc the scale in both i16 halves of each lane. */
+@inline function group(acc: v128, xs: usize, q: v128, sc: v128): v128 {
+  return i32x4.add(acc, i32x4.dot_i16x8_s(i16x8.relaxed_dot_i8x16_i7x16_s(v128.load(xs), q), sc));
+}
+
+/** The levels of field k of the qs bytes v (q3_K: with bit hb of the hmask bytes hm). */
+@inline function levels(q3: bool, v: v128, hm: v128, k: i32, hb: i32, m03: v128, m04: v128): v128 {
+  return q3 ? q3_levels(v, hm, k, hb, m03, m04) : q2_levels(v, k, m03);
+}
+
+/** The scales of a q2_K (q3 false) or q3_K block as i16 lanes: groups 0-7 (half 0), 8-15 (half 1). */
+@inline function q23_scales16(q3: bool, scb: v128, half: i32): v128 {
+  if (q3) return half == 0 ? i16x8.extend_low_i8x16_s(scb) : i16x8.extend_high_i8x16_s(scb);
+  return half == 0 ? i16x8.extend_low_i8x16_u(scb) : i16x8.extend_high_i8x16_u(scb);
+}
+
+// ---- one row ---------------------------------------------------------------------------------------
+
+/**
+ * acc + groups 8h..8h+7 of a q2_K / q3_K block (h a constant): v0, v1 its qs bytes 32h..32h+31 (groups
+ * 8h + 2k and 8h + 2k + 1 in field k), hm0, hm1 q3_K's hmask, x the activations of value 128h, s16 the
+ * groups' scales as i16.
+ */
+@inline function q23_half(q3: bool, acc: v128, v0: v128, v1: v128, hm0: v128, hm1: v128, h: i32, x: usize, s16: v128, z: i32, m03: v128, m04: v128): v128 {
+  const b = h << 2;
+  const P0 = scale_pairs_lo(s16);
+  acc = group(acc, x, levels(q3, v0, hm0, 0, b, m03, m04), lane(P0, 0));
+  acc = group(acc, x + 16, levels(q3, v1, hm1, 0, b, m03, m04), lane(P0, 1));
+  acc = group(acc, x + 32, levels(q3, v0, hm0, 1, b + 1, m03, m04), lane(P0, 2));
+  acc = group(acc, x + 48, levels(q3, v1, hm1, 1, b + 1, m03, m04), lane(P0, 3));
+  if (z != 0) return acc;
+  const P1 = scale_pairs_hi(s16);
+  acc = group(acc, x + 64, levels(q3, v0, hm0, 2, b + 2, m03, m04), lane(P1, 0));
+  acc = group(acc, x + 80, levels(q3, v1, hm1, 2, b + 2, m03, m04), lane(P1, 1));
+  acc = group(acc, x + 96, levels(q3, v0, hm0, 3, b + 3, m03, m04), lane(P1, 2));
+  return group(acc, x + 112, levels(q3, v1, hm1, 3, b + 3, m03, m04), lane(P1, 3));
+}
+
+/** The q2_K (q3 false) or q3_K block at p · the q8_K block at xb: the value it adds to the row's sum. */
+@inline function q23_block(q3: bool, p: usize, xb: usize, z: i32, m0f: v128, m03: v128, m04: v128, m20: v128): f32 {
+  const scb = q3 ? q3_scale_bytes(p, m20) : v128.and(v128.load(p), m0f);
+  const qs = p + (q3 ? Q3_K_QS : Q2_K_QS), xq = xb + Q8_K_QS;
+  const hm0 = q3 ? v128.load(p) : m03, hm1 = q3 ? v128.load(p, 16) : m03;
+  let isum = q23_half(q3, i32x4.splat(0), v128.load(qs), v128.load(qs, 16), hm0, hm1, 0, xq, q23_scales16(q3, scb, 0), z, m03, m04);
+  if (z == 0) isum = q23_half(q3, isum, v128.load(qs, 32), v128.load(qs, 48), hm0, hm1, 1, xq + 128, q23_scales16(q3, scb, 1), z, m03, m04);
+  const dx = load<f32>(xb);
+  if (q3) {
+    const s = hsum2_i32(i32x4.sub(isum, q3_offset(q23_scales16(q3, scb, 0), q23_scales16(q3, scb, 1), xb)), isum);
+    return <f32>i32x4.extract_lane(s, 0) * (dx * f16_to_f32(load<u16>(p, Q3_K_D)));
+  }
+  return block_min_value(hsum2_i32(isum, q2_msum(p, xb, m0f)), dx, f16_to_f32(load<u16>(p, Q2_K_D)), f16_to_f32(load<u16>(p, Q2_K_DMIN)));
+}
+
+/** acc + sub-blocks 2c, 2c + 1 of the q5_K block at p (c a constant) · their 64 activations at xq + 64c; sp their scales (pair form). */
+@inline function q5_chunk(acc: v128, p: usize, xq: usize, c: i32, sp: v128, m0f: v128, m10: v128): v128 {
+  const q = p + Q5_K_QS + (<usize>c << 5), x = xq + (<usize>c << 6);
+  const q0 = v128.load(q), q1 = v128.load(q, 16), h0 = v128.load(p, Q5_K_QH), h1 = v128.load(p, Q5_K_QH + 16);
+  const j = c << 1, k = (c & 1) << 1;
+  const a = i16x8.add(
+    i16x8.relaxed_dot_i8x16_i7x16_s(v128.load(x), q5_levels(q0, h0, j, m0f, m10)),
+    i16x8.relaxed_dot_i8x16_i7x16_s(v128.load(x, 16), q5_levels(q1, h1, j, m0f, m10)),
+  );
+  const b = i16x8.add(
+    i16x8.relaxed_dot_i8x16_i7x16_s(v128.load(x, 32), q5_levels(q0, h0, j + 1, m0f, m10)),
+    i16x8.relaxed_dot_i8x16_i7x16_s(v128.load(x, 48), q5_levels(q1, h1, j + 1, m0f, m10)),
+  );
+  return i32x4.add(acc, i32x4.add(i32x4.dot_i16x8_s(a, lane(sp, k)), i32x4.dot_i16x8_s(b, lane(sp, k + 1))));
+}
+
+/** The q5_K block at p · the q8_K block at xb: the value it adds to the row's sum. */
+@inline function q5_block(p: usize, xb: usize, z: i32, m0f: v128, m10: v128): f32 {
+  const s16 = q5_scales(p);
+  const sa = scale_pairs_lo(s16), sb = scale_pairs_hi(s16);
+  const xq = xb + Q8_K_QS;
+  let isum = q5_chunk(i32x4.splat(0), p, xq, 0, sa, m0f, m10);
+  if (z == 0) isum = q5_chunk(isum, p, xq, 1, sa, m0f, m10);
+  if (z == 0) isum = q5_chunk(isum, p, xq, 2, sb, m0f, m10);
+  if (z == 0) isum = q5_chunk(isum, p, xq, 3, sb, m0f, m10);
+  return block_min_value(hsum2_i32(isum, q5_msum(p, xb)), load<f32>(xb), f16_to_f32(load<u16>(p)), f16_to_f32(load<u16>(p, Q5_K_DMIN)));
+}
+
+@inline function matvec_any(wt: i32, w: usize, x: usize, y: usize, cols: i32, r0: i32, r1: i32): void {
+  const wb = weight_bytes(wt);
+  const nb = cols / Q2_K_BLOCK;
+  const rowBytes = <usize>nb * wb;
+  const z = cols >> 31;
+  const m0f = mask(0x0f, z), m03 = mask(0x03, z), m04 = mask(0x04, z), m10 = mask(0x10, z), m20 = mask(0x20, z);
+  for (let r = r0; r < r1; r++) {
+    let p = w + <usize>r * rowBytes;
+    let xb = x;
+    let acc: f32 = 0;
+    for (let b = 0; b < nb; b++) {
+      acc += wt == W_Q5_K ? q5_block(p, xb, z, m0f, m10) : q23_block(wt == W_Q3_K, p, xb, z, m0f, m03, m04, m20);
+      p += wb;
+      xb += Q8_K_BYTES;
+    }
+    // never taken (z is 0): keeps the masks made once, before the loops
+    if (z != 0) acc += f32x4.extract_lane(v128.xor(v128.xor(m0f, m03), v128.xor(m04, v128.xor(m10, m20))), 0);
+    store<f32>(y + (<usize>r << 2), acc);
+  }
+}
+
+// ---- four tokens (lane i = token i) --------------------------------------------------------------
+
+/** acc + two neighbouring groups for one token: la, lb their levels, sa, sb their scales, xs their 32 activations. */
+@inline function tok_pair(acc: v128, xs: usize, la: v128, lb: v128, sa: v128, sb: v128): v128 {
+  return group(group(acc, xs, la, sa), xs + 16, lb, sb);
+}
+
+/** acc + sc·Σ q·x over a q5_K sub-block for one token: l0, l1 its 32 levels, xs their activations. */
+@inline function tok_sub(acc: v128, xs: usize, l0: v128, l1: v128, sc: v128): v128 {
+  const s = i16x8.add(i16x8.relaxed_dot_i8x16_i7x16_s(v128.load(xs), l0), i16x8.relaxed_dot_i8x16_i7x16_s(v128.load(xs, 16), l1));
+  return i32x4.add(acc, i32x4.dot_i16x8_s(s, sc));
+}
+
+@inline function matmul_any(wt: i32, w: usize, x: usize, y: usize, cols: i32, rows: i32, nTok: i32, r0: i32, r1: i32): void {
+  const wb = weight_bytes(wt), xs: usize = Q8_K_BYTES;
+  const nb = cols / Q2_K_BLOCK;
+  const rowBytes = <usize>nb * wb, xBytes = <usize>nb * xs;
+  const z = cols >> 31;
+  const m0f = mask(0x0f, z), m03 = mask(0x03, z), m04 = mask(0x04, z), m10 = mask(0x10, z), m20 = mask(0x20, z);
+  const q3 = wt == W_Q3_K;
+  for (let t = 0; t < nTok; t += 4) {
+    const lastT = nTok - 1;
+    const t0 = x + <usize>t * xBytes, t1 = x + <usize>min(t + 1, lastT) * xBytes;
+    const t2 = x + <usize>min(t + 2, lastT) * xBytes, t3 = x + <usize>min(t + 3, lastT) * xBytes;
+    for (let r = r0; r < r1; r++) {
+      let p = w + <usize>r * rowBytes;
+      let off: usize = 0;
+      let acc = f32x4.splat(0);
+      for (let b = 0; b < nb; b++) {
+        const a0 = t0 + off, a1 = t1 + off, a2 = t2 + off, a3 = t3 + off;
+        let i0 = i32x4.splat(0), i1 = i32x4.splat(0), i2 = i32x4.splat(0), i3 = i32x4.splat(0);
+        const dx = gather_f32(a0, a1, a2, a3);
+        if (wt == W_Q5_K) {
+          const s16 = q5_scales(p);
+          const h0 = v128.load(p, Q5_K_QH), h1 = v128.load(p, Q5_K_QH + 16);
+          for (let c = 0; c < 4; c++) {
+            // sub-blocks 2c, 2c + 1: chunk c's low and high nibbles, bits 2c, 2c + 1 of qh
+            const q = p + Q5_K_QS + (<usize>c << 5);
+            const v0 = v128.load(q), v1 = v128.load(q, 16);
+            const sp = c < 2 ? scale_pairs_lo(s16) : scale_pairs_hi(s16);
+            const even = (c & 1) == 0;
+            const se = even ? lane(sp, 0) : lane(sp, 2), so = even ? lane(sp, 1) : lane(sp, 3);
+            const sh = <i32>c << 1;
+            // the fifth bits of sub-blocks 2c, 2c + 1 (bit 2c, 2c + 1 of qh moved to bit 4)
+            const f0 = i16x8.shr_u(h0, sh), f1 = i16x8.shr_u(h1, sh);
+            const le0 = v128.or(v128.and(v0, m0f), v128.and(i16x8.shl(f0, 4), m10));
+            const le1 = v128.or(v128.and(v1, m0f), v128.and(i16x8.shl(f1, 4), m10));
+            const xo = <usize>Q8_K_QS + (<usize>c << 6);
+            i0 = tok_sub(i0, a0 + xo, le0, le1, se);
+            i1 = tok_sub(i1, a1 + xo, le0, le1, se);
+            i2 = tok_sub(i2, a2 + xo, le0, le1, se);
+            i3 = tok_sub(i3, a3 + xo, le0, le1, se);
+            const lo0 = v128.or(v128.and(i16x8.shr_u(v0, 4), m0f), v128.and(i16x8.shl(f0, 3), m10));
+            const lo1 = v128.or(v128.and(i16x8.shr_u(v1, 4), m0f), v128.and(i16x8.shl(f1, 3), m10));
+            i0 = tok_sub(i0, a0 + xo + 32, lo0, lo1, so);
+            i1 = tok_sub(i1, a1 + xo + 32, lo0, lo1, so);
+            i2 = tok_sub(i2, a2 + xo + 32, lo0, lo1, so);
+            i3 = tok_sub(i3, a3 + xo + 32, lo0, lo1, so);
+          }
+          const msum = reduce4_i32(q5_msum(p, a0), q5_msum(p, a1), q5_msum(p, a2), q5_msum(p, a3));
+          acc = tokens_min_value(acc, reduce4_i32(i0, i1, i2, i3), msum, dx, f16_to_f32(load<u16>(p)), f16_to_f32(load<u16>(p, Q5_K_DMIN)));
+        } else {
+          const scb = q3 ? q3_scale_bytes(p, m20) : v128.and(v128.load(p), m0f);
+          const s0 = q23_scales16(q3, scb, 0), s1 = q23_scales16(q3, scb, 1);
+          const qs = p + (q3 ? Q3_K_QS : Q2_K_QS);
+          for (let P = 0; P < 8; P++) {
+            // groups 2P, 2P + 1: bytes 0-15, 16-31 of qs half P/4, field P % 4; q3_K's high bits: bit P of hmask[0..15], hmask[16..31]
+            const v = qs + (<usize>(P >> 2) << 5), shift = (P & 3) << 1;
+            let la = v128.and(i16x8.shr_u(v128.load(v), shift), m03), lb = v128.and(i16x8.shr_u(v128.load(v, 16), shift), m03);
+            if (q3) {
+              la = v128.or(la, v128.and(i16x8.shl(i16x8.shr_u(v128.load(p), P), 2), m04));
+              lb = v128.or(lb, v128.and(i16x8.shl(i16x8.shr_u(v128.load(p, 16), P), 2), m04));
+            }
+            const sp = P < 4 ? (P < 2 ? scale_pairs_lo(s0) : scale_pairs_hi(s0)) : (P < 6 ? scale_pairs_lo(s1) : scale_pairs_hi(s1));
+            const even = (P & 1) == 0;
+            const sa = even ? lane(sp, 0) : lane(sp, 2), sb = even ? lane(sp, 1) : lane(sp, 3);
+            const xo = <usize>Q8_K_QS + (<usize>P << 5);
+            i0 = tok_pair(i0, a0 + xo, la, lb, sa, sb);
+            i1 = tok_pair(i1, a1 + xo, la, lb, sa, sb);
+            i2 = tok_pair(i2, a2 + xo, la, lb, sa, sb);
+            i3 = tok_pair(i3, a3 + xo, la, lb, sa, sb);
+          }
+          if (q3) {
+            const off = reduce4_i32(q3_offset(s0, s1, a0), q3_offset(s0, s1, a1), q3_offset(s0, s1, a2), q3_offset(s0, s1, a3));
+            const scale = f32x4.mul(dx, f32x4.splat(f16_to_f32(load<u16>(p, Q3_K_D))));
+            acc = f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(i32x4.sub(reduce4_i32(i0, i1, i2, i3), off)), scale));
+          } else {
+            const msum = reduce4_i32(q2_msum(p, a0, m0f), q2_msum(p, a1, m0f), q2_msum(p, a2, m0f), q2_msum(p, a3, m0f));
+            acc = tokens_min_value(acc, reduce4_i32(i0, i1, i2, i3), msum, dx, f16_to_f32(load<u16>(p, Q2_K_D)), f16_to_f32(load<u16>(p, Q2_K_DMIN)));
+          }
+        }
+        p += wb;
+        off += xs;
+      }
+      if (z != 0) acc = v128.xor(acc, v128.xor(v128.xor(m0f, m03), v128.xor(m04, v128.xor(m10, m20))));
+      store_lanes(y + ((<usize>t * rows + r) << 2), <usize>rows, t, nTok, acc);
+    }
+  }
+}
+
+/** matvec_q2_K(w, x: q8_K*, y: f32*, cols, r0, r1). */
+export function matvec_q2_K(w: usize, x: usize, y: usize, cols: i32, r0: i32, r1: i32): void {
+  matvec_any(W_Q2_K, w, x, y, cols, r0, r1);
+}
+
+/** matmul_q2_K(w, x: q8_K*, y: f32*, cols, rows, nTok, r0, r1): four tokens per pass. */
+export function matmul_q2_K(w: usize, x: usize, y: usize, cols: i32, rows: i32, nTok: i32, r0: i32, r1: i32): void {
+  matmul_any(W_Q2_K, w, x, y, cols, rows, nTok, r0, r1);
+}
+
+/** matvec_q3_K(w, x: q8_K*, y: f32*, cols, r0, r1). */
+export function matvec_q3_K(w: usize, x: usize, y: usize, cols: i32, r0: i32, r1: i32): void {
+  matvec_any(W_Q3_K, w, x, y, cols, r0, r1);
+}
+
+/** matmul_q3_K(w, x: q8_K*, y: f32*, cols, rows, nTok, r0, r1): four tokens per pass. */
+export function matmul_q3_K(w: usize, x: usize, y: usize, cols: i32, rows: i32, nTok: i32, r0: i32, r1: i32): void {
+  matmul_any(W_Q3_K, w, x, y, cols, rows, nTok, r0, r1);
+}
+
+/** matvec_q5_K(w, x: q8_K*, y: f32*, cols, r0, r1). */
+export function matvec_q5_K(w: usize, x: usize, y: usize, cols: i32, r0: i32, r1: i32): void {
+  matvec_any(W_Q5_K, w, x, y, cols, r0, r1);
+}
+
+/** matmul_q5_K(w, x: q8_K*, y: f32*, cols, rows, nTok, r0, r1): four tokens per pass. */
+export function matmul_q5_K(w: usize, x: usize, y: usize, cols: i32, rows: i32, nTok: i32, r0: i32, r1: i32): void {
+  matmul_any(W_Q5_K, w, x, y, cols, rows, nTok, r0, r1);
+}
