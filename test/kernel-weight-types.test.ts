@@ -236,14 +236,14 @@ for (const flavour of flavoursOf('matmul', manifest).slice(1)) {
   if (WebAssembly.validate(bytesOf)) FLAVOURS.push([flavour, instantiateKernel(compileFamily('matmul', undefined, manifest, flavour), memory) as Record<string, (...args: number[]) => void>]);
 }
 
-/** Blocks at the ends of every field's range: `fill` everywhere (levels, high bits, scales, mins), then the f16 fields; q3_K's scales may be set apart (`q3Scales`: 0x00 → −32, 0xff → 31). */
-function boundBlocks(t: MoreWeightType, bytes: number, fill: number, q3Scales = fill): Uint8Array {
+/** Blocks at the ends of every field's range: `fill` everywhere (levels, high bits, scales, mins), then the f16 fields (d, dmin: `halves`); q3_K's scales may be set apart (`q3Scales`: 0x00 → −32, 0xff → 31). */
+function boundBlocks(t: MoreWeightType, bytes: number, fill: number, q3Scales = fill, halves = [0.013, -0.007]): Uint8Array {
   const w = new Uint8Array(bytes).fill(fill);
   const [block, offsets] = HALVES[t];
   for (let b = 0; b < w.length; b += block) {
     if (t === 'q3_K') w.fill(q3Scales, b + 96, b + 108);
     for (const [i, o] of offsets.entries()) {
-      const h = f32ToF16(i === 0 ? 0.013 : -0.007);
+      const h = f32ToF16(halves[i]);
       w[b + o] = h & 0xff;
       w[b + o + 1] = h >> 8;
     }
@@ -317,13 +317,14 @@ for (const [flavour, kf] of FLAVOURS) {
     });
 
     if (moreActivation(t) !== 'q8_K') continue;
-    test(`${flavour}: matvec_${t} and matmul_${t} at the bounds (largest levels, scales and mins against activations of −128 and 127) equal the reference`, () => {
+    test(`${flavour}: matvec_${t} and matmul_${t} at the bounds (largest levels, scales and mins against activations of −128 and 127; subnormal d and dmin) equal the reference`, () => {
       const cols = 768, rows = 3;
       const patterns: Array<[number, number]> = [[0xff, 0xff], [0x00, 0x00], [0xff, 0x00], [0x00, 0xff], [0xaa, 0x55]];
-      for (const [fill, sc] of patterns) {
+      // d and dmin normal, then subnormal halves (ggml's small K-quant scales)
+      for (const [fill, sc, halves] of [...patterns.map(([f, s]) => [f, s, [0.013, -0.007]] as const), [0xff, 0xff, [3 * 2 ** -24, -1000 * 2 ** -24]] as const]) {
         for (const q of [-128, 127]) {
           reset();
-          const w = boundBlocks(t, moreWeightRowBytes(t, cols) * rows, fill, sc);
+          const w = boundBlocks(t, moreWeightRowBytes(t, cols) * rows, fill, sc, [...halves]);
           const xr = constantQ8K(cols, q);
           const x = new Uint8Array(xr.length * 5);
           for (let i = 0; i < 5; i++) x.set(i % 2 ? constantQ8K(cols, -1 - q) : xr, i * xr.length);

@@ -33,7 +33,7 @@ import {
   Q2_K_BLOCK, Q2_K_BYTES, Q2_K_D, Q2_K_DMIN, Q2_K_QS, Q3_K_BYTES, Q3_K_D, Q3_K_QS, Q3_K_SCALES, Q5_K_BYTES, Q5_K_DMIN,
   Q5_K_QH, Q5_K_QS, Q8_K_BSUMS, Q8_K_BYTES, Q8_K_QS,
 } from '../lib/blocks';
-import { f16_to_f32 } from '../lib/f16';
+import { F32_EXP, f16_to_f32, finite_halves_s_to_f32x4_ns_k } from '../lib/f16';
 import { q4k_mins, q4k_scales } from '../lib/quants';
 import { gather_f32, reduce4_i32, store_lanes } from '../lib/simd';
 import { bsum_pairs, mins_i16x8, scale_pairs_hi, scale_pairs_lo } from './act_q8_k';
@@ -108,6 +108,18 @@ const W_Q5_K: i32 = 2;
 /** q5_K's eight sub-block scales as i16 lanes. */
 @inline export function q5_scales(p: usize): v128 {
   return i16x8.extend_low_i8x16_u(i64x2.splat(q4k_scales(p)));
+}
+
+/**
+ * Four halves (the low 16 bits of each i32 lane, as gather_halves leaves them) as f32, bit for bit
+ * f16_to_f32's and with no subnormal arithmetic (lib/f16.ts: ggml-quantized K-quant scales are often
+ * subnormal halves): finite_halves_s_to_f32x4_ns_k, then infinity and NaN get the f32 all-ones exponent
+ * (their mantissa kept, as f16_to_f32).
+ */
+@inline export function block_halves_to_f32x4(h: v128, bias: v128, exp1: v128, exp16: v128): v128 {
+  const f = finite_halves_s_to_f32x4_ns_k(h, bias, exp1);
+  const special = i32x4.eq(v128.and(i32x4.shl(h, 13), exp16), exp16);
+  return v128.or(f, v128.and(special, i32x4.splat(F32_EXP)));
 }
 
 /** The sum of the i32 lanes of a (lane 0) and of b (lane 1). */
