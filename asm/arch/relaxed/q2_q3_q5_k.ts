@@ -84,9 +84,9 @@ const W_Q5_K: i32 = 2;
 }
 
 /** acc + sub-blocks 2c, 2c + 1 of the q5_K block at p (c a constant) · their 64 activations at xq + 64c; sp their scales (pair form). */
-@inline function q5_chunk(acc: v128, p: usize, xq: usize, c: i32, sp: v128, m0f: v128, m10: v128): v128 {
+@inline function q5_chunk(acc: v128, p: usize, xq: usize, c: i32, sp: v128, m0f: v128, m10: v128, h0: v128, h1: v128): v128 {
   const q = p + Q5_K_QS + (<usize>c << 5), x = xq + (<usize>c << 6);
-  const q0 = v128.load(q), q1 = v128.load(q, 16), h0 = v128.load(p, Q5_K_QH), h1 = v128.load(p, Q5_K_QH + 16);
+  const q0 = v128.load(q), q1 = v128.load(q, 16);
   const j = c << 1, k = (c & 1) << 1;
   const a = i16x8.add(
     i16x8.relaxed_dot_i8x16_i7x16_s(v128.load(x), q5_levels(q0, h0, j, m0f, m10)),
@@ -104,15 +104,16 @@ const W_Q5_K: i32 = 2;
   const s16 = q5_scales(p);
   const sa = scale_pairs_lo(s16), sb = scale_pairs_hi(s16);
   const xq = xb + Q8_K_QS;
-  let isum = q5_chunk(i32x4.splat(0), p, xq, 0, sa, m0f, m10);
-  if (z == 0) isum = q5_chunk(isum, p, xq, 1, sa, m0f, m10);
-  if (z == 0) isum = q5_chunk(isum, p, xq, 2, sb, m0f, m10);
-  if (z == 0) isum = q5_chunk(isum, p, xq, 3, sb, m0f, m10);
+  const h0 = v128.load(p, Q5_K_QH), h1 = v128.load(p, Q5_K_QH + 16);
+  let isum = q5_chunk(i32x4.splat(0), p, xq, 0, sa, m0f, m10, h0, h1);
+  if (z == 0) isum = q5_chunk(isum, p, xq, 1, sa, m0f, m10, h0, h1);
+  if (z == 0) isum = q5_chunk(isum, p, xq, 2, sb, m0f, m10, h0, h1);
+  if (z == 0) isum = q5_chunk(isum, p, xq, 3, sb, m0f, m10, h0, h1);
   return isum;
 }
 
 /** One block of four rows (their blocks at p0..p3, lane i = row i) · the q8_K block at xb: acc + each row's block value, in the baseline's f32 steps. */
-@inline function rows_block(wt: i32, acc: v128, p0: usize, p1: usize, p2: usize, p3: usize, xb: usize, z: i32, m0f: v128, m03: v128, m04: v128, m10: v128, m20: v128): v128 {
+@inline function rows_block(wt: i32, acc: v128, p0: usize, p1: usize, p2: usize, p3: usize, xb: usize, z: i32, m0f: v128, m03: v128, m04: v128, m10: v128, m20: v128, bias: v128, exp1: v128, exp16: v128): v128 {
   const dx = f32x4.splat(load<f32>(xb));
   if (wt == W_Q5_K) {
     let i0 = q5_isum(p0, xb, z, m0f, m10), i1 = i0, i2 = i0, i3 = i0;
@@ -122,7 +123,7 @@ const W_Q5_K: i32 = 2;
     const isum = reduce4_i32(i0, i1, i2, i3);
     const bp = bsum_pairs(xb);
     const msum = reduce4_i32(i32x4.dot_i16x8_s(mins_i16x8(p0), bp), i32x4.dot_i16x8_s(mins_i16x8(p1), bp), i32x4.dot_i16x8_s(mins_i16x8(p2), bp), i32x4.dot_i16x8_s(mins_i16x8(p3), bp));
-    const d = halves4(gather_halves(p0, p1, p2, p3)), dmin = halves4(gather_halves(p0 + Q5_K_DMIN, p1 + Q5_K_DMIN, p2 + Q5_K_DMIN, p3 + Q5_K_DMIN));
+    const d = block_halves_to_f32x4(gather_halves(p0, p1, p2, p3), bias, exp1, exp16), dmin = block_halves_to_f32x4(gather_halves(p0 + Q5_K_DMIN, p1 + Q5_K_DMIN, p2 + Q5_K_DMIN, p3 + Q5_K_DMIN), bias, exp1, exp16);
     return rows_min_value(acc, isum, msum, dx, d, dmin);
   }
   const q3 = wt == W_Q3_K;
@@ -132,18 +133,13 @@ const W_Q5_K: i32 = 2;
   if (z == 0) i3 = q23_isum(q3, p3, xb, z, m0f, m03, m04, m20);
   const isum = reduce4_i32(i0, i1, i2, i3);
   if (q3) {
-    const d = halves4(gather_halves(p0 + Q3_K_D, p1 + Q3_K_D, p2 + Q3_K_D, p3 + Q3_K_D));
+    const d = block_halves_to_f32x4(gather_halves(p0 + Q3_K_D, p1 + Q3_K_D, p2 + Q3_K_D, p3 + Q3_K_D), bias, exp1, exp16);
     return f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(isum), f32x4.mul(dx, d)));
   }
   const msum = reduce4_i32(q2_msum(p0, xb, m0f), q2_msum(p1, xb, m0f), q2_msum(p2, xb, m0f), q2_msum(p3, xb, m0f));
-  const d = halves4(gather_halves(p0 + Q2_K_D, p1 + Q2_K_D, p2 + Q2_K_D, p3 + Q2_K_D));
-  const dmin = halves4(gather_halves(p0 + Q2_K_DMIN, p1 + Q2_K_DMIN, p2 + Q2_K_DMIN, p3 + Q2_K_DMIN));
+  const d = block_halves_to_f32x4(gather_halves(p0 + Q2_K_D, p1 + Q2_K_D, p2 + Q2_K_D, p3 + Q2_K_D), bias, exp1, exp16);
+  const dmin = block_halves_to_f32x4(gather_halves(p0 + Q2_K_DMIN, p1 + Q2_K_DMIN, p2 + Q2_K_DMIN, p3 + Q2_K_DMIN), bias, exp1, exp16);
   return rows_min_value(acc, isum, msum, dx, d, dmin);
-}
-
-/** Four block scales (halves) as f32: the baseline's f16_to_f32 on each, no subnormal arithmetic. */
-@inline function halves4(h: v128): v128 {
-  return block_halves_to_f32x4(h, i32x4.splat(F16_BIAS), i32x4.splat(F16_EXP1), i32x4.splat(F16_EXP));
 }
 
 /** acc + (f32(isum)·(dx·d) − f32(msum)·(dx·dmin)) lane-wise: the baseline's steps for four rows at once. */
@@ -160,6 +156,8 @@ const W_Q5_K: i32 = 2;
   const rowBytes = <usize>nb * wb;
   const z = cols >> 31;
   const m0f = mask(0x0f, z), m03 = mask(0x03, z), m04 = mask(0x04, z), m10 = mask(0x10, z), m20 = mask(0x20, z);
+  // the block scales' conversion constants (F16_BIAS, F16_EXP1, F16_EXP), kept in registers the same way
+  const bias = i32x4.splat(F16_BIAS | z), exp1 = i32x4.splat(F16_EXP1 | z), exp16 = i32x4.splat(F16_EXP | z);
   const q = (r1 - r0 + 3) >> 2; // rows per quarter
   const last = r1 - 1;
   for (let i = 0; i < q; i++) {
@@ -169,7 +167,7 @@ const W_Q5_K: i32 = 2;
     let xb = x;
     let acc = f32x4.splat(0);
     for (let b = 0; b < nb; b++) {
-      acc = rows_block(wt, acc, p0, p1, p2, p3, xb, z, m0f, m03, m04, m10, m20);
+      acc = rows_block(wt, acc, p0, p1, p2, p3, xb, z, m0f, m03, m04, m10, m20, bias, exp1, exp16);
       p0 += wb;
       p1 += wb;
       p2 += wb;
@@ -177,7 +175,7 @@ const W_Q5_K: i32 = 2;
       xb += Q8_K_BYTES;
     }
     // never taken (z is 0): keeps the masks made once, before the loops
-    if (z != 0) acc = v128.xor(acc, v128.xor(v128.xor(m0f, m03), v128.xor(m04, v128.xor(m10, m20))));
+    if (z != 0) acc = v128.xor(v128.xor(acc, v128.xor(bias, v128.xor(exp1, exp16))), v128.xor(v128.xor(m0f, m03), v128.xor(m04, v128.xor(m10, m20))));
     store_quarters(y, r, q, r1, acc);
   }
 }
