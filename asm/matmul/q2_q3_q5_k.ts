@@ -33,9 +33,9 @@ import {
   Q2_K_BLOCK, Q2_K_BYTES, Q2_K_D, Q2_K_DMIN, Q2_K_QS, Q3_K_BYTES, Q3_K_D, Q3_K_QS, Q3_K_SCALES, Q5_K_BYTES, Q5_K_DMIN,
   Q5_K_QH, Q5_K_QS, Q8_K_BSUMS, Q8_K_BYTES, Q8_K_QS,
 } from '../lib/blocks';
-import { F32_EXP, f16_to_f32, finite_halves_s_to_f32x4_ns_k } from '../lib/f16';
+import { F16_BIAS, F16_EXP, F16_EXP1, F32_EXP, f16_to_f32, finite_halves_s_to_f32x4_ns_k } from '../lib/f16';
 import { q4k_mins, q4k_scales } from '../lib/quants';
-import { gather_f32, reduce4_i32, store_lanes } from '../lib/simd';
+import { gather_f32, gather_halves, reduce4_i32, row_ptr, store_lanes, store_quarters } from '../lib/simd';
 import { bsum_pairs, mins_i16x8, scale_pairs_hi, scale_pairs_lo } from './act_q8_k';
 
 // The weight format of a driver call (always a constant: each export compiles to its own code).
@@ -122,20 +122,7 @@ const W_Q5_K: i32 = 2;
   return v128.or(f, v128.and(special, i32x4.splat(F32_EXP)));
 }
 
-/** The sum of the i32 lanes of a (lane 0) and of b (lane 1). */
-@inline export function hsum2_i32(a: v128, b: v128): v128 {
-  const ab = i32x4.add(i32x4.shuffle(a, b, 0, 4, 1, 5), i32x4.shuffle(a, b, 2, 6, 3, 7)); // a0+a2, b0+b2, a1+a3, b1+b3
-  return i32x4.add(ab, i32x4.shuffle(ab, ab, 2, 3, 0, 1));
-}
-
-/** The value one block adds to a row: f32(isum)·(dx·d) − f32(msum)·(dx·dmin) (q2_K, q5_K; s = [isum, msum, …]). */
-@inline export function block_min_value(s: v128, dx: f32, d: f32, dmin: f32): f32 {
-  const t = <f32>i32x4.extract_lane(s, 0) * (dx * d);
-  const u = <f32>i32x4.extract_lane(s, 1) * (dx * dmin);
-  return t - u;
-}
-
-/** The same for four tokens (lane i = token i; dx their scales). */
+/** acc + (f32(isum)·(dx·d) − f32(msum)·(dx·dmin)) for four tokens (lane i = token i; dx their scales, d and dmin the block's). */
 @inline export function tokens_min_value(acc: v128, isum: v128, msum: v128, dx: v128, d: f32, dmin: f32): v128 {
   const t = f32x4.mul(f32x4.convert_i32x4_s(isum), f32x4.mul(dx, f32x4.splat(d)));
   const u = f32x4.mul(f32x4.convert_i32x4_s(msum), f32x4.mul(dx, f32x4.splat(dmin)));
@@ -191,10 +178,10 @@ const W_Q5_K: i32 = 2;
   return i32x4.add(acc, scaled_pair(a, b, pair_lanes(sp, c & 1)));
 }
 
-// ---- one row: the block values ------------------------------------------------------------------
+// ---- four rows: the block values ---------------------------------------------------------------
 
-/** The q2_K (q3 false) or q3_K (q3 true) block at p · the q8_K block at xb: the value it adds to the row's sum. */
-@inline function q23_block(q3: bool, p: usize, xb: usize, z: i32, m0f: v128, m03: v128, m04: v128, m20: v128): f32 {
+/** The q2_K (q3 false) or q3_K block at p · the q8_K block at xb: q2_K's isum, q3_K's isum less its offset (i32 lanes summing to it). */
+@inline function q23_isum(q3: bool, p: usize, xb: usize, z: i32, m0f: v128, m03: v128, m04: v128, m20: v128): v128 {
   const scb = q3 ? q3_scale_bytes(p, m20) : v128.and(v128.load(p), m0f);
   const s0 = q3 ? i16x8.extend_low_i8x16_s(scb) : i16x8.extend_low_i8x16_u(scb);
   const s1 = q3 ? i16x8.extend_high_i8x16_s(scb) : i16x8.extend_high_i8x16_u(scb);
@@ -202,16 +189,11 @@ const W_Q5_K: i32 = 2;
   const hm0 = q3 ? v128.load(p) : m03, hm1 = q3 ? v128.load(p, 16) : m03;
   let isum = q23_half(q3, i32x4.splat(0), v128.load(qs), v128.load(qs, 16), hm0, hm1, 0, xq, scale_pairs_lo(s0), scale_pairs_hi(s0), z, m03, m04);
   if (z == 0) isum = q23_half(q3, isum, v128.load(qs, 32), v128.load(qs, 48), hm0, hm1, 1, xq + 128, scale_pairs_lo(s1), scale_pairs_hi(s1), z, m03, m04);
-  const dx = load<f32>(xb);
-  if (q3) {
-    const s = hsum2_i32(i32x4.sub(isum, q3_offset(s0, s1, xb)), isum);
-    return <f32>i32x4.extract_lane(s, 0) * (dx * f16_to_f32(load<u16>(p, Q3_K_D)));
-  }
-  return block_min_value(hsum2_i32(isum, q2_msum(p, xb, m0f)), dx, f16_to_f32(load<u16>(p, Q2_K_D)), f16_to_f32(load<u16>(p, Q2_K_DMIN)));
+  return q3 ? i32x4.sub(isum, q3_offset(s0, s1, xb)) : isum;
 }
 
-/** The q5_K block at p · the q8_K block at xb: the value it adds to the row's sum. */
-@inline function q5_block(p: usize, xb: usize, z: i32, m0f: v128, m10: v128): f32 {
+/** The q5_K block at p · the q8_K block at xb: its isum (i32 lanes summing to it). */
+@inline function q5_isum(p: usize, xb: usize, z: i32, m0f: v128, m10: v128): v128 {
   const s16 = q5_scales(p);
   const sa = scale_pairs_lo(s16), sb = scale_pairs_hi(s16);
   const xq = xb + Q8_K_QS;
@@ -219,7 +201,45 @@ const W_Q5_K: i32 = 2;
   if (z == 0) isum = q5_chunk(isum, p, xq, 1, sa, m0f, m10);
   if (z == 0) isum = q5_chunk(isum, p, xq, 2, sb, m0f, m10);
   if (z == 0) isum = q5_chunk(isum, p, xq, 3, sb, m0f, m10);
-  return block_min_value(hsum2_i32(isum, q5_msum(p, xb)), load<f32>(xb), f16_to_f32(load<u16>(p)), f16_to_f32(load<u16>(p, Q5_K_DMIN)));
+  return isum;
+}
+
+/** acc + (f32(isum)·(dx·d) − f32(msum)·(dx·dmin)) lane-wise: the ABI's steps for four rows at once (q2_K, q5_K). */
+@inline export function rows_min_value(acc: v128, isum: v128, msum: v128, dx: v128, d: v128, dmin: v128): v128 {
+  const t = f32x4.mul(f32x4.convert_i32x4_s(isum), f32x4.mul(dx, d));
+  const u = f32x4.mul(f32x4.convert_i32x4_s(msum), f32x4.mul(dx, dmin));
+  return f32x4.add(acc, f32x4.sub(t, u));
+}
+
+/** One block of four rows (their blocks at p0..p3, lane i = row i) · the q8_K block at xb: acc + each row's block value. */
+@inline function rows_block(wt: i32, acc: v128, p0: usize, p1: usize, p2: usize, p3: usize, xb: usize, z: i32, m0f: v128, m03: v128, m04: v128, m10: v128, m20: v128, bias: v128, exp1: v128, exp16: v128): v128 {
+  const dx = f32x4.splat(load<f32>(xb));
+  if (wt == W_Q5_K) {
+    let i0 = q5_isum(p0, xb, z, m0f, m10), i1 = i0, i2 = i0, i3 = i0;
+    if (z == 0) i1 = q5_isum(p1, xb, z, m0f, m10);
+    if (z == 0) i2 = q5_isum(p2, xb, z, m0f, m10);
+    if (z == 0) i3 = q5_isum(p3, xb, z, m0f, m10);
+    const isum = reduce4_i32(i0, i1, i2, i3);
+    const bp = bsum_pairs(xb);
+    const msum = reduce4_i32(i32x4.dot_i16x8_s(mins_i16x8(p0), bp), i32x4.dot_i16x8_s(mins_i16x8(p1), bp), i32x4.dot_i16x8_s(mins_i16x8(p2), bp), i32x4.dot_i16x8_s(mins_i16x8(p3), bp));
+    const d = block_halves_to_f32x4(gather_halves(p0, p1, p2, p3), bias, exp1, exp16);
+    const dmin = block_halves_to_f32x4(gather_halves(p0 + Q5_K_DMIN, p1 + Q5_K_DMIN, p2 + Q5_K_DMIN, p3 + Q5_K_DMIN), bias, exp1, exp16);
+    return rows_min_value(acc, isum, msum, dx, d, dmin);
+  }
+  const q3 = wt == W_Q3_K;
+  let i0 = q23_isum(q3, p0, xb, z, m0f, m03, m04, m20), i1 = i0, i2 = i0, i3 = i0;
+  if (z == 0) i1 = q23_isum(q3, p1, xb, z, m0f, m03, m04, m20);
+  if (z == 0) i2 = q23_isum(q3, p2, xb, z, m0f, m03, m04, m20);
+  if (z == 0) i3 = q23_isum(q3, p3, xb, z, m0f, m03, m04, m20);
+  const isum = reduce4_i32(i0, i1, i2, i3);
+  if (q3) {
+    const d = block_halves_to_f32x4(gather_halves(p0 + Q3_K_D, p1 + Q3_K_D, p2 + Q3_K_D, p3 + Q3_K_D), bias, exp1, exp16);
+    return f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(isum), f32x4.mul(dx, d)));
+  }
+  const msum = reduce4_i32(q2_msum(p0, xb, m0f), q2_msum(p1, xb, m0f), q2_msum(p2, xb, m0f), q2_msum(p3, xb, m0f));
+  const d = block_halves_to_f32x4(gather_halves(p0 + Q2_K_D, p1 + Q2_K_D, p2 + Q2_K_D, p3 + Q2_K_D), bias, exp1, exp16);
+  const dmin = block_halves_to_f32x4(gather_halves(p0 + Q2_K_DMIN, p1 + Q2_K_DMIN, p2 + Q2_K_DMIN, p3 + Q2_K_DMIN), bias, exp1, exp16);
+  return rows_min_value(acc, isum, msum, dx, d, dmin);
 }
 
 // ---- four tokens: the block values --------------------------------------------------------------
@@ -343,24 +363,34 @@ const W_Q5_K: i32 = 2;
 
 // ---- the drivers ----------------------------------------------------------------------------
 
+/** y[r] for r in [r0, r1): four rows per pass from the quarters of the range (each lane one long run of rows, as act_q8_0.ts). */
 @inline function matvec_any(wt: i32, w: usize, x: usize, y: usize, cols: i32, r0: i32, r1: i32): void {
   const wb = weight_bytes(wt);
   const nb = cols / Q2_K_BLOCK;
   const rowBytes = <usize>nb * wb;
   const z = cols >> 31;
   const m0f = mask(0x0f, z), m03 = mask(0x03, z), m04 = mask(0x04, z), m10 = mask(0x10, z), m20 = mask(0x20, z);
-  for (let r = r0; r < r1; r++) {
-    let p = w + <usize>r * rowBytes;
+  // the block scales' conversion constants, kept in registers the same way
+  const bias = i32x4.splat(F16_BIAS | z), exp1 = i32x4.splat(F16_EXP1 | z), exp16 = i32x4.splat(F16_EXP | z);
+  const q = (r1 - r0 + 3) >> 2; // rows per quarter
+  const last = r1 - 1;
+  for (let i = 0; i < q; i++) {
+    const r = r0 + i;
+    let p0 = row_ptr(w, r, last, rowBytes), p1 = row_ptr(w, r + q, last, rowBytes);
+    let p2 = row_ptr(w, r + 2 * q, last, rowBytes), p3 = row_ptr(w, r + 3 * q, last, rowBytes);
     let xb = x;
-    let acc: f32 = 0;
+    let acc = f32x4.splat(0);
     for (let b = 0; b < nb; b++) {
-      acc += wt == W_Q5_K ? q5_block(p, xb, z, m0f, m10) : q23_block(wt == W_Q3_K, p, xb, z, m0f, m03, m04, m20);
-      p += wb;
+      acc = rows_block(wt, acc, p0, p1, p2, p3, xb, z, m0f, m03, m04, m10, m20, bias, exp1, exp16);
+      p0 += wb;
+      p1 += wb;
+      p2 += wb;
+      p3 += wb;
       xb += Q8_K_BYTES;
     }
-    // never taken (z is 0): keeps the masks made once, before the loops
-    if (z != 0) acc += f32x4.extract_lane(v128.xor(v128.xor(m0f, m03), v128.xor(m04, v128.xor(m10, m20))), 0);
-    store<f32>(y + (<usize>r << 2), acc);
+    // never taken (z is 0): keeps the constants made once, before the loops
+    if (z != 0) acc = v128.xor(v128.xor(acc, v128.xor(bias, v128.xor(exp1, exp16))), v128.xor(v128.xor(m0f, m03), v128.xor(m04, v128.xor(m10, m20))));
+    store_quarters(y, r, q, r1, acc);
   }
 }
 

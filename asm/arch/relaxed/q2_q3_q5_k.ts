@@ -23,7 +23,7 @@ import { F16_BIAS, F16_EXP, F16_EXP1, f16_to_f32 } from '../../lib/f16';
 import { gather_f32, gather_halves, lane, reduce4_i32, row_ptr, store_lanes, store_quarters } from '../../lib/simd';
 import { bsum_pairs, mins_i16x8, scale_pairs_hi, scale_pairs_lo } from '../../matmul/act_q8_k';
 import {
-  block_halves_to_f32x4, mask, q2_levels, q2_msum, q3_levels, q3_offset, q3_scale_bytes, q5_levels, q5_msum, q5_scales, tokens_min_value,
+  block_halves_to_f32x4, mask, rows_min_value, q2_levels, q2_msum, q3_levels, q3_offset, q3_scale_bytes, q5_levels, q5_msum, q5_scales, tokens_min_value,
 } from '../../matmul/q2_q3_q5_k';
 
 // The weight format of a driver call (always a constant: each export compiles to its own code).
@@ -140,13 +140,6 @@ const W_Q5_K: i32 = 2;
   const d = block_halves_to_f32x4(gather_halves(p0 + Q2_K_D, p1 + Q2_K_D, p2 + Q2_K_D, p3 + Q2_K_D), bias, exp1, exp16);
   const dmin = block_halves_to_f32x4(gather_halves(p0 + Q2_K_DMIN, p1 + Q2_K_DMIN, p2 + Q2_K_DMIN, p3 + Q2_K_DMIN), bias, exp1, exp16);
   return rows_min_value(acc, isum, msum, dx, d, dmin);
-}
-
-/** acc + (f32(isum)·(dx·d) − f32(msum)·(dx·dmin)) lane-wise: the baseline's steps for four rows at once. */
-@inline function rows_min_value(acc: v128, isum: v128, msum: v128, dx: v128, d: v128, dmin: v128): v128 {
-  const t = f32x4.mul(f32x4.convert_i32x4_s(isum), f32x4.mul(dx, d));
-  const u = f32x4.mul(f32x4.convert_i32x4_s(msum), f32x4.mul(dx, dmin));
-  return f32x4.add(acc, f32x4.sub(t, u));
 }
 
 /** y[r] for r in [r0, r1): four rows per pass from the quarters of the range (each lane one long run of rows). */
