@@ -20,6 +20,7 @@
 //   (≤ 16·15·2,048, 4·16·32·2,048, 8·63·4,096).
 import { Q2_K_BLOCK, Q2_K_BYTES, Q2_K_D, Q2_K_DMIN, Q2_K_QS, Q3_K_BYTES, Q3_K_D, Q3_K_QS, Q5_K_BYTES, Q5_K_DMIN, Q5_K_QH, Q5_K_QS, Q8_K_BYTES, Q8_K_QS } from '../../lib/blocks';
 import { F16_BIAS, F16_EXP, F16_EXP1, f16_to_f32 } from '../../lib/f16';
+import { q4k_scales } from '../../lib/quants';
 import { gather_f32, gather_halves, lane, reduce4_i32, row_ptr, store_lanes, store_quarters } from '../../lib/simd';
 import { bsum_pairs, mins_i16x8, scale_pairs_hi, scale_pairs_lo } from '../../matmul/act_q8_k';
 import {
@@ -180,6 +181,11 @@ const W_Q5_K: i32 = 2;
   return group(group(acc, xs, la, sa), xs + 16, lb, sb);
 }
 
+/** A scale in both i16 halves of every i32 lane (group's operand of i32x4.dot_i16x8_s). */
+@inline function splat_scale(sc: i32): v128 {
+  return i32x4.splat((sc & 0xffff) | (sc << 16));
+}
+
 /** acc + sc·Σ q·x over a q5_K sub-block for one token: l0, l1 its 32 levels, xs their activations. */
 @inline function tok_sub(acc: v128, xs: usize, l0: v128, l1: v128, sc: v128): v128 {
   const s = i16x8.add(i16x8.relaxed_dot_i8x16_i7x16_s(v128.load(xs), l0), i16x8.relaxed_dot_i8x16_i7x16_s(v128.load(xs, 16), l1));
@@ -206,15 +212,13 @@ const W_Q5_K: i32 = 2;
         let i0 = i32x4.splat(0), i1 = i32x4.splat(0), i2 = i32x4.splat(0), i3 = i32x4.splat(0);
         const dx = gather_f32(a0, a1, a2, a3);
         if (wt == W_Q5_K) {
-          const s16 = q5_scales(p);
+          const scales = q4k_scales(p);
           const h0 = v128.load(p, Q5_K_QH), h1 = v128.load(p, Q5_K_QH + 16);
           for (let c = 0; c < 4; c++) {
             // sub-blocks 2c, 2c + 1: chunk c's low and high nibbles, bits 2c, 2c + 1 of qh
             const q = p + Q5_K_QS + (<usize>c << 5);
             const v0 = v128.load(q), v1 = v128.load(q, 16);
-            const sp = c < 2 ? scale_pairs_lo(s16) : scale_pairs_hi(s16);
-            const even = (c & 1) == 0;
-            const se = even ? lane(sp, 0) : lane(sp, 2), so = even ? lane(sp, 1) : lane(sp, 3);
+            const se = splat_scale(<i32>(scales >> (<u64>c << 4)) & 0xff), so = splat_scale(<i32>(scales >> ((<u64>c << 4) + 8)) & 0xff);
             const sh = <i32>c << 1;
             // the fifth bits of sub-blocks 2c, 2c + 1 (bit 2c, 2c + 1 of qh moved to bit 4)
             const f0 = i16x8.shr_u(h0, sh), f1 = i16x8.shr_u(h1, sh);
