@@ -22,9 +22,9 @@ import { Q2_K_BLOCK, Q2_K_BYTES, Q2_K_D, Q2_K_DMIN, Q2_K_QS, Q3_K_BYTES, Q3_K_D,
 import { F16_BIAS, F16_EXP, F16_EXP1, f16_to_f32 } from '../../lib/f16';
 import { q4k_scales } from '../../lib/quants';
 import { gather_f32, gather_halves, lane, reduce4_i32, row_ptr, store_lanes, store_quarters } from '../../lib/simd';
-import { bsum_pairs, mins_i16x8, scale_pairs_hi, scale_pairs_lo } from '../../matmul/act_q8_k';
+import { bsum_pairs, scale_pairs_hi, scale_pairs_lo } from '../../matmul/act_q8_k';
 import {
-  block_halves_to_f32x4, mask, rows_min_value, q2_levels, q2_msum, q3_levels, q3_offset, q3_scale_bytes, q5_levels, q5_msum, q5_scales, tokens_min_value,
+  block_halves_to_f32x4, mask, q5_mask_hi, q5_mask_lo, q5_scales_mins, rows_min_value, q2_levels, q2_msum, q3_levels, q3_offset, q3_scale_bytes, q5_levels, q5_msum, tokens_min_value,
 } from '../../matmul/q2_q3_q5_k';
 
 // The weight format of a driver call (always a constant: each export compiles to its own code).
@@ -100,9 +100,8 @@ const W_Q5_K: i32 = 2;
   return i32x4.add(acc, i32x4.add(i32x4.dot_i16x8_s(a, lane(sp, k)), i32x4.dot_i16x8_s(b, lane(sp, k + 1))));
 }
 
-/** The q5_K block at p · the q8_K block at xb: its isum (i32 lanes summing to it). */
-@inline function q5_isum(p: usize, xb: usize, z: i32, m0f: v128, m10: v128): v128 {
-  const s16 = q5_scales(p);
+/** The q5_K block at p · the q8_K block at xb: its isum (i32 lanes summing to it); s16 its scales as i16. */
+@inline function q5_isum(p: usize, xb: usize, z: i32, m0f: v128, m10: v128, s16: v128): v128 {
   const sa = scale_pairs_lo(s16), sb = scale_pairs_hi(s16);
   const xq = xb + Q8_K_QS;
   const h0 = v128.load(p, Q5_K_QH), h1 = v128.load(p, Q5_K_QH + 16);
@@ -114,16 +113,31 @@ const W_Q5_K: i32 = 2;
 }
 
 /** One block of four rows (their blocks at p0..p3, lane i = row i) · the q8_K block at xb: acc + each row's block value, in the baseline's f32 steps. */
-@inline function rows_block(wt: i32, acc: v128, p0: usize, p1: usize, p2: usize, p3: usize, xb: usize, z: i32, m0f: v128, m03: v128, m04: v128, m10: v128, m20: v128, bias: v128, exp1: v128, exp16: v128): v128 {
+@inline function rows_block(wt: i32, acc: v128, p0: usize, p1: usize, p2: usize, p3: usize, xb: usize, z: i32, m0f: v128, m03: v128, m04: v128, m10: v128, m20: v128, bias: v128, exp1: v128, exp16: v128, mlo: v128, mhi: v128): v128 {
   const dx = f32x4.splat(load<f32>(xb));
   if (wt == W_Q5_K) {
-    let i0 = q5_isum(p0, xb, z, m0f, m10), i1 = i0, i2 = i0, i3 = i0;
-    if (z == 0) i1 = q5_isum(p1, xb, z, m0f, m10);
-    if (z == 0) i2 = q5_isum(p2, xb, z, m0f, m10);
-    if (z == 0) i3 = q5_isum(p3, xb, z, m0f, m10);
-    const isum = reduce4_i32(i0, i1, i2, i3);
+    // each row's scales (bytes 0-7) and mins (8-15); the mins dotted with the activation's bsum pairs
     const bp = bsum_pairs(xb);
-    const msum = reduce4_i32(i32x4.dot_i16x8_s(mins_i16x8(p0), bp), i32x4.dot_i16x8_s(mins_i16x8(p1), bp), i32x4.dot_i16x8_s(mins_i16x8(p2), bp), i32x4.dot_i16x8_s(mins_i16x8(p3), bp));
+    let sm = q5_scales_mins(p0, mlo, mhi);
+    let i0 = q5_isum(p0, xb, z, m0f, m10, i16x8.extend_low_i8x16_u(sm)), i1 = i0, i2 = i0, i3 = i0;
+    let n0 = i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_u(sm), bp), n1 = n0, n2 = n0, n3 = n0;
+    if (z == 0) {
+      sm = q5_scales_mins(p1, mlo, mhi);
+      i1 = q5_isum(p1, xb, z, m0f, m10, i16x8.extend_low_i8x16_u(sm));
+      n1 = i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_u(sm), bp);
+    }
+    if (z == 0) {
+      sm = q5_scales_mins(p2, mlo, mhi);
+      i2 = q5_isum(p2, xb, z, m0f, m10, i16x8.extend_low_i8x16_u(sm));
+      n2 = i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_u(sm), bp);
+    }
+    if (z == 0) {
+      sm = q5_scales_mins(p3, mlo, mhi);
+      i3 = q5_isum(p3, xb, z, m0f, m10, i16x8.extend_low_i8x16_u(sm));
+      n3 = i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_u(sm), bp);
+    }
+    const isum = reduce4_i32(i0, i1, i2, i3);
+    const msum = reduce4_i32(n0, n1, n2, n3);
     const d = block_halves_to_f32x4(gather_halves(p0, p1, p2, p3), bias, exp1, exp16), dmin = block_halves_to_f32x4(gather_halves(p0 + Q5_K_DMIN, p1 + Q5_K_DMIN, p2 + Q5_K_DMIN, p3 + Q5_K_DMIN), bias, exp1, exp16);
     return rows_min_value(acc, isum, msum, dx, d, dmin);
   }
@@ -152,6 +166,7 @@ const W_Q5_K: i32 = 2;
   const m0f = mask(0x0f, z), m03 = mask(0x03, z), m04 = mask(0x04, z), m10 = mask(0x10, z), m20 = mask(0x20, z);
   // the block scales' conversion constants (F16_BIAS, F16_EXP1, F16_EXP), kept in registers the same way
   const bias = i32x4.splat(F16_BIAS | z), exp1 = i32x4.splat(F16_EXP1 | z), exp16 = i32x4.splat(F16_EXP | z);
+  const mlo = q5_mask_lo(z), mhi = q5_mask_hi(z); // q5_scales_mins's
   const q = (r1 - r0 + 3) >> 2; // rows per quarter
   const last = r1 - 1;
   for (let i = 0; i < q; i++) {
@@ -161,7 +176,7 @@ const W_Q5_K: i32 = 2;
     let xb = x;
     let acc = f32x4.splat(0);
     for (let b = 0; b < nb; b++) {
-      acc = rows_block(wt, acc, p0, p1, p2, p3, xb, z, m0f, m03, m04, m10, m20, bias, exp1, exp16);
+      acc = rows_block(wt, acc, p0, p1, p2, p3, xb, z, m0f, m03, m04, m10, m20, bias, exp1, exp16, mlo, mhi);
       p0 += wb;
       p1 += wb;
       p2 += wb;
@@ -169,7 +184,7 @@ const W_Q5_K: i32 = 2;
       xb += Q8_K_BYTES;
     }
     // never taken (z is 0): keeps the masks made once, before the loops
-    if (z != 0) acc = v128.xor(v128.xor(acc, v128.xor(bias, v128.xor(exp1, exp16))), v128.xor(v128.xor(m0f, m03), v128.xor(m04, v128.xor(m10, m20))));
+    if (z != 0) acc = v128.xor(v128.xor(v128.xor(acc, v128.xor(mlo, mhi)), v128.xor(bias, v128.xor(exp1, exp16))), v128.xor(v128.xor(m0f, m03), v128.xor(m04, v128.xor(m10, m20))));
     store_quarters(y, r, q, r1, acc);
   }
 }
