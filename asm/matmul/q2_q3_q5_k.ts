@@ -22,13 +22,16 @@
 // 31: 0, unknown to the compiler) and passed down: V8 13 rebuilds a v128 constant at every use in a
 // loop otherwise. The relaxed flavour (asm/arch/relaxed/q2_q3_q5_k.ts) shares these unpackers.
 //
-// matvec (one row at a time): each group's (q5_K: sub-block's) levels widened to u16 and multiplied
-// with the activations by i32x4.dot_i16x8_s; two groups' (sub-blocks') i32 lanes (|lane| ≤ 4·7·128
-// for q3_K, 8·31·128 = 31,744 for a q5_K sub-block) narrow exactly into one i16x8, and one more
+// matvec takes four rows per pass from the four quarters of [r0, r1) (each lane one long run of rows,
+// as act_q8_0.ts): per row and block each group's (q5_K: sub-block's) levels widened to u16 and
+// multiplied with the activations by i32x4.dot_i16x8_s; two groups' (sub-blocks') i32 lanes (|lane| ≤
+// 4·7·128 for q3_K, 8·31·128 = 31,744 for a q5_K sub-block) narrow exactly into one i16x8, and one more
 // i32x4.dot_i16x8_s multiplies them by their two scales (lanes [sc_a ×4, sc_b ×4], one PSHUFD from the
 // scales held as i32 lanes with the scale in both i16 halves): no i32 multiply and no splat per group.
-// matmul four tokens per pass (lane i = token i), each group unpacked once for the four. The integer
-// sums are exact and the float steps the same lane-wise as matvec's: equal results bit for bit.
+// The f32 steps run for the four rows at once (lane i = row i; their d, dmin converted four at a time
+// without subnormal arithmetic, bit for bit f16_to_f32's). matmul (the tile driver) four tokens per
+// pass (lane i = token i), each group unpacked once for the four. The integer sums are exact and the
+// float steps the same lane-wise: matvec, matmul and the reference agree bit for bit.
 import {
   Q2_K_BLOCK, Q2_K_BYTES, Q2_K_D, Q2_K_DMIN, Q2_K_QS, Q3_K_BYTES, Q3_K_D, Q3_K_QS, Q3_K_SCALES, Q5_K_BYTES, Q5_K_DMIN, Q5_K_SCALES,
   Q5_K_QH, Q5_K_QS, Q8_K_BSUMS, Q8_K_BYTES, Q8_K_QS,

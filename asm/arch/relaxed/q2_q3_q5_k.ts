@@ -10,7 +10,8 @@
 //
 // The relaxed dot's i16 pair sums go straight into i32x4.dot_i16x8_s against the group's (q5_K: the
 // sub-block's) scale, held as i32 lanes with the scale in both i16 halves (one PSHUFD per group): no
-// widening of the levels, no i32 multiply.
+// widening of the levels, no i32 multiply. The drivers are the baseline's: matvec four rows per pass
+// from the quarters of the range with the f32 steps four rows at once, matmul four tokens per pass.
 //
 // Exactness (no saturation, no overflow, so the sums are the baseline's integers):
 // - a relaxed-dot i16 lane is q·x + q'·x' with |x| ≤ 128: q2_K ≤ 2·3·128 = 768, q3_K ≤ 1,792, q5_K
