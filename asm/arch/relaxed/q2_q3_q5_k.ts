@@ -21,7 +21,6 @@
 //   (≤ 16·15·2,048, 4·16·32·2,048, 8·63·4,096).
 import { Q2_K_BLOCK, Q2_K_BYTES, Q2_K_D, Q2_K_DMIN, Q2_K_QS, Q3_K_BYTES, Q3_K_D, Q3_K_QS, Q5_K_BYTES, Q5_K_DMIN, Q5_K_QH, Q5_K_QS, Q8_K_BYTES, Q8_K_QS } from '../../lib/blocks';
 import { F16_BIAS, F16_EXP, F16_EXP1, f16_to_f32 } from '../../lib/f16';
-import { q4k_scales } from '../../lib/quants';
 import { gather_f32, gather_halves, lane, reduce4_i32, row_ptr, store_lanes, store_quarters } from '../../lib/simd';
 import { bsum_pairs, scale_pairs_hi, scale_pairs_lo } from '../../matmul/act_q8_k';
 import {
@@ -192,14 +191,15 @@ const W_Q5_K: i32 = 2;
 
 // ---- four tokens (lane i = token i) --------------------------------------------------------------
 
+/** The levels of group 2P + half (P a constant): field P % 4 of qs bytes 32·(P / 4) + 16·half..; q3_K's with bit P of hmask[16·half..]. */
+@inline function pair_levels(q3: bool, qs: usize, p: usize, P: i32, half: i32, m03: v128, m04: v128): v128 {
+  const v = v128.load(qs + (<usize>(P >> 2) << 5) + (<usize>half << 4));
+  return levels(q3, v, q3 ? v128.load(p + (<usize>half << 4)) : m03, P & 3, P, m03, m04);
+}
+
 /** acc + two neighbouring groups for one token: la, lb their levels, sa, sb their scales, xs their 32 activations. */
 @inline function tok_pair(acc: v128, xs: usize, la: v128, lb: v128, sa: v128, sb: v128): v128 {
   return group(group(acc, xs, la, sa), xs + 16, lb, sb);
-}
-
-/** A scale in both i16 halves of every i32 lane (group's operand of i32x4.dot_i16x8_s). */
-@inline function splat_scale(sc: i32): v128 {
-  return i32x4.splat((sc & 0xffff) | (sc << 16));
 }
 
 /** acc + sc·Σ q·x over a q5_K sub-block for one token: l0, l1 its 32 levels, xs their activations. */
@@ -214,6 +214,7 @@ const W_Q5_K: i32 = 2;
   const rowBytes = <usize>nb * wb, xBytes = <usize>nb * xs;
   const z = cols >> 31;
   const m0f = mask(0x0f, z), m03 = mask(0x03, z), m04 = mask(0x04, z), m10 = mask(0x10, z), m20 = mask(0x20, z);
+  const mlo = q5_mask_lo(z), mhi = q5_mask_hi(z);
   const q3 = wt == W_Q3_K;
   for (let t = 0; t < nTok; t += 4) {
     const lastT = nTok - 1;
@@ -228,29 +229,81 @@ const W_Q5_K: i32 = 2;
         let i0 = i32x4.splat(0), i1 = i32x4.splat(0), i2 = i32x4.splat(0), i3 = i32x4.splat(0);
         const dx = gather_f32(a0, a1, a2, a3);
         if (wt == W_Q5_K) {
-          const scales = q4k_scales(p);
           const h0 = v128.load(p, Q5_K_QH), h1 = v128.load(p, Q5_K_QH + 16);
-          for (let c = 0; c < 4; c++) {
-            // sub-blocks 2c, 2c + 1: chunk c's low and high nibbles, bits 2c, 2c + 1 of qh
-            const q = p + Q5_K_QS + (<usize>c << 5);
-            const v0 = v128.load(q), v1 = v128.load(q, 16);
-            const se = splat_scale(<i32>(scales >> (<u64>c << 4)) & 0xff), so = splat_scale(<i32>(scales >> ((<u64>c << 4) + 8)) & 0xff);
-            const sh = <i32>c << 1;
-            // the fifth bits of sub-blocks 2c, 2c + 1 (bit 2c, 2c + 1 of qh moved to bit 4)
-            const f0 = i16x8.shr_u(h0, sh), f1 = i16x8.shr_u(h1, sh);
-            const le0 = v128.or(v128.and(v0, m0f), v128.and(i16x8.shl(f0, 4), m10));
-            const le1 = v128.or(v128.and(v1, m0f), v128.and(i16x8.shl(f1, 4), m10));
-            const xo = <usize>Q8_K_QS + (<usize>c << 6);
-            i0 = tok_sub(i0, a0 + xo, le0, le1, se);
-            i1 = tok_sub(i1, a1 + xo, le0, le1, se);
-            i2 = tok_sub(i2, a2 + xo, le0, le1, se);
-            i3 = tok_sub(i3, a3 + xo, le0, le1, se);
-            const lo0 = v128.or(v128.and(i16x8.shr_u(v0, 4), m0f), v128.and(i16x8.shl(f0, 3), m10));
-            const lo1 = v128.or(v128.and(i16x8.shr_u(v1, 4), m0f), v128.and(i16x8.shl(f1, 3), m10));
-            i0 = tok_sub(i0, a0 + xo + 32, lo0, lo1, so);
-            i1 = tok_sub(i1, a1 + xo + 32, lo0, lo1, so);
-            i2 = tok_sub(i2, a2 + xo + 32, lo0, lo1, so);
-            i3 = tok_sub(i3, a3 + xo + 32, lo0, lo1, so);
+          // sub-blocks j = 0..7 written out (constant shifts and lanes; `if (z == 0)` ends a basic block):
+          // chunk j / 2's low (even j) or high nibbles | bit j of qh, scale sc_j; ss the scales as i16 in pair form
+          const s16 = i16x8.extend_low_i8x16_u(q5_scales_mins(p, mlo, mhi));
+          const ss0 = scale_pairs_lo(s16), ss1 = scale_pairs_hi(s16);
+          let l0: v128, l1: v128, sc: v128;
+          l0 = q5_levels(v128.load(p + Q5_K_QS + 0), h0, 0, m0f, m10);
+          l1 = q5_levels(v128.load(p + Q5_K_QS + 0, 16), h1, 0, m0f, m10);
+          sc = lane(ss0, 0);
+          i0 = tok_sub(i0, a0 + <usize>Q8_K_QS, l0, l1, sc);
+          i1 = tok_sub(i1, a1 + <usize>Q8_K_QS, l0, l1, sc);
+          i2 = tok_sub(i2, a2 + <usize>Q8_K_QS, l0, l1, sc);
+          i3 = tok_sub(i3, a3 + <usize>Q8_K_QS, l0, l1, sc);
+          if (z == 0) {
+            l0 = q5_levels(v128.load(p + Q5_K_QS + 0), h0, 1, m0f, m10);
+            l1 = q5_levels(v128.load(p + Q5_K_QS + 0, 16), h1, 1, m0f, m10);
+            sc = lane(ss0, 1);
+            i0 = tok_sub(i0, a0 + <usize>Q8_K_QS + 32, l0, l1, sc);
+            i1 = tok_sub(i1, a1 + <usize>Q8_K_QS + 32, l0, l1, sc);
+            i2 = tok_sub(i2, a2 + <usize>Q8_K_QS + 32, l0, l1, sc);
+            i3 = tok_sub(i3, a3 + <usize>Q8_K_QS + 32, l0, l1, sc);
+          }
+          if (z == 0) {
+            l0 = q5_levels(v128.load(p + Q5_K_QS + 32), h0, 2, m0f, m10);
+            l1 = q5_levels(v128.load(p + Q5_K_QS + 32, 16), h1, 2, m0f, m10);
+            sc = lane(ss0, 2);
+            i0 = tok_sub(i0, a0 + <usize>Q8_K_QS + 64, l0, l1, sc);
+            i1 = tok_sub(i1, a1 + <usize>Q8_K_QS + 64, l0, l1, sc);
+            i2 = tok_sub(i2, a2 + <usize>Q8_K_QS + 64, l0, l1, sc);
+            i3 = tok_sub(i3, a3 + <usize>Q8_K_QS + 64, l0, l1, sc);
+          }
+          if (z == 0) {
+            l0 = q5_levels(v128.load(p + Q5_K_QS + 32), h0, 3, m0f, m10);
+            l1 = q5_levels(v128.load(p + Q5_K_QS + 32, 16), h1, 3, m0f, m10);
+            sc = lane(ss0, 3);
+            i0 = tok_sub(i0, a0 + <usize>Q8_K_QS + 96, l0, l1, sc);
+            i1 = tok_sub(i1, a1 + <usize>Q8_K_QS + 96, l0, l1, sc);
+            i2 = tok_sub(i2, a2 + <usize>Q8_K_QS + 96, l0, l1, sc);
+            i3 = tok_sub(i3, a3 + <usize>Q8_K_QS + 96, l0, l1, sc);
+          }
+          if (z == 0) {
+            l0 = q5_levels(v128.load(p + Q5_K_QS + 64), h0, 4, m0f, m10);
+            l1 = q5_levels(v128.load(p + Q5_K_QS + 64, 16), h1, 4, m0f, m10);
+            sc = lane(ss1, 0);
+            i0 = tok_sub(i0, a0 + <usize>Q8_K_QS + 128, l0, l1, sc);
+            i1 = tok_sub(i1, a1 + <usize>Q8_K_QS + 128, l0, l1, sc);
+            i2 = tok_sub(i2, a2 + <usize>Q8_K_QS + 128, l0, l1, sc);
+            i3 = tok_sub(i3, a3 + <usize>Q8_K_QS + 128, l0, l1, sc);
+          }
+          if (z == 0) {
+            l0 = q5_levels(v128.load(p + Q5_K_QS + 64), h0, 5, m0f, m10);
+            l1 = q5_levels(v128.load(p + Q5_K_QS + 64, 16), h1, 5, m0f, m10);
+            sc = lane(ss1, 1);
+            i0 = tok_sub(i0, a0 + <usize>Q8_K_QS + 160, l0, l1, sc);
+            i1 = tok_sub(i1, a1 + <usize>Q8_K_QS + 160, l0, l1, sc);
+            i2 = tok_sub(i2, a2 + <usize>Q8_K_QS + 160, l0, l1, sc);
+            i3 = tok_sub(i3, a3 + <usize>Q8_K_QS + 160, l0, l1, sc);
+          }
+          if (z == 0) {
+            l0 = q5_levels(v128.load(p + Q5_K_QS + 96), h0, 6, m0f, m10);
+            l1 = q5_levels(v128.load(p + Q5_K_QS + 96, 16), h1, 6, m0f, m10);
+            sc = lane(ss1, 2);
+            i0 = tok_sub(i0, a0 + <usize>Q8_K_QS + 192, l0, l1, sc);
+            i1 = tok_sub(i1, a1 + <usize>Q8_K_QS + 192, l0, l1, sc);
+            i2 = tok_sub(i2, a2 + <usize>Q8_K_QS + 192, l0, l1, sc);
+            i3 = tok_sub(i3, a3 + <usize>Q8_K_QS + 192, l0, l1, sc);
+          }
+          if (z == 0) {
+            l0 = q5_levels(v128.load(p + Q5_K_QS + 96), h0, 7, m0f, m10);
+            l1 = q5_levels(v128.load(p + Q5_K_QS + 96, 16), h1, 7, m0f, m10);
+            sc = lane(ss1, 3);
+            i0 = tok_sub(i0, a0 + <usize>Q8_K_QS + 224, l0, l1, sc);
+            i1 = tok_sub(i1, a1 + <usize>Q8_K_QS + 224, l0, l1, sc);
+            i2 = tok_sub(i2, a2 + <usize>Q8_K_QS + 224, l0, l1, sc);
+            i3 = tok_sub(i3, a3 + <usize>Q8_K_QS + 224, l0, l1, sc);
           }
           const msum = reduce4_i32(q5_msum(p, a0), q5_msum(p, a1), q5_msum(p, a2), q5_msum(p, a3));
           acc = tokens_min_value(acc, reduce4_i32(i0, i1, i2, i3), msum, dx, f16_to_f32(load<u16>(p)), f16_to_f32(load<u16>(p, Q5_K_DMIN)));
@@ -258,22 +311,87 @@ const W_Q5_K: i32 = 2;
           const scb = q3 ? q3_scale_bytes(p, m20) : v128.and(v128.load(p), m0f);
           const s0 = q23_scales16(q3, scb, 0), s1 = q23_scales16(q3, scb, 1);
           const qs = p + (q3 ? Q3_K_QS : Q2_K_QS);
-          for (let P = 0; P < 8; P++) {
-            // groups 2P, 2P + 1: bytes 0-15, 16-31 of qs half P/4, field P % 4; q3_K's high bits: bit P of hmask[0..15], hmask[16..31]
-            const v = qs + (<usize>(P >> 2) << 5), shift = (P & 3) << 1;
-            let la = v128.and(i16x8.shr_u(v128.load(v), shift), m03), lb = v128.and(i16x8.shr_u(v128.load(v, 16), shift), m03);
-            if (q3) {
-              la = v128.or(la, v128.and(i16x8.shl(i16x8.shr_u(v128.load(p), P), 2), m04));
-              lb = v128.or(lb, v128.and(i16x8.shl(i16x8.shr_u(v128.load(p, 16), P), 2), m04));
-            }
-            const sp = P < 4 ? (P < 2 ? scale_pairs_lo(s0) : scale_pairs_hi(s0)) : (P < 6 ? scale_pairs_lo(s1) : scale_pairs_hi(s1));
-            const even = (P & 1) == 0;
-            const sa = even ? lane(sp, 0) : lane(sp, 2), sb = even ? lane(sp, 1) : lane(sp, 3);
-            const xo = <usize>Q8_K_QS + (<usize>P << 5);
-            i0 = tok_pair(i0, a0 + xo, la, lb, sa, sb);
-            i1 = tok_pair(i1, a1 + xo, la, lb, sa, sb);
-            i2 = tok_pair(i2, a2 + xo, la, lb, sa, sb);
-            i3 = tok_pair(i3, a3 + xo, la, lb, sa, sb);
+          // pairs P = 0..7 written out (constant shifts and lanes; `if (z == 0)` ends a basic block, so V8
+          // does not issue all eight pairs' loads first): groups 2P, 2P + 1, field P % 4 of qs half P / 4
+          const g0 = scale_pairs_lo(s0), g1 = scale_pairs_hi(s0), g2 = scale_pairs_lo(s1), g3 = scale_pairs_hi(s1);
+          let la: v128, lb: v128, sa: v128, sb: v128;
+          la = pair_levels(q3, qs, p, 0, 0, m03, m04);
+          lb = pair_levels(q3, qs, p, 0, 1, m03, m04);
+          sa = lane(g0, 0);
+          sb = lane(g0, 1);
+          i0 = tok_pair(i0, a0 + <usize>Q8_K_QS, la, lb, sa, sb);
+          i1 = tok_pair(i1, a1 + <usize>Q8_K_QS, la, lb, sa, sb);
+          i2 = tok_pair(i2, a2 + <usize>Q8_K_QS, la, lb, sa, sb);
+          i3 = tok_pair(i3, a3 + <usize>Q8_K_QS, la, lb, sa, sb);
+          if (z == 0) {
+            la = pair_levels(q3, qs, p, 1, 0, m03, m04);
+            lb = pair_levels(q3, qs, p, 1, 1, m03, m04);
+            sa = lane(g0, 2);
+            sb = lane(g0, 3);
+            i0 = tok_pair(i0, a0 + <usize>Q8_K_QS + 32, la, lb, sa, sb);
+            i1 = tok_pair(i1, a1 + <usize>Q8_K_QS + 32, la, lb, sa, sb);
+            i2 = tok_pair(i2, a2 + <usize>Q8_K_QS + 32, la, lb, sa, sb);
+            i3 = tok_pair(i3, a3 + <usize>Q8_K_QS + 32, la, lb, sa, sb);
+          }
+          if (z == 0) {
+            la = pair_levels(q3, qs, p, 2, 0, m03, m04);
+            lb = pair_levels(q3, qs, p, 2, 1, m03, m04);
+            sa = lane(g1, 0);
+            sb = lane(g1, 1);
+            i0 = tok_pair(i0, a0 + <usize>Q8_K_QS + 64, la, lb, sa, sb);
+            i1 = tok_pair(i1, a1 + <usize>Q8_K_QS + 64, la, lb, sa, sb);
+            i2 = tok_pair(i2, a2 + <usize>Q8_K_QS + 64, la, lb, sa, sb);
+            i3 = tok_pair(i3, a3 + <usize>Q8_K_QS + 64, la, lb, sa, sb);
+          }
+          if (z == 0) {
+            la = pair_levels(q3, qs, p, 3, 0, m03, m04);
+            lb = pair_levels(q3, qs, p, 3, 1, m03, m04);
+            sa = lane(g1, 2);
+            sb = lane(g1, 3);
+            i0 = tok_pair(i0, a0 + <usize>Q8_K_QS + 96, la, lb, sa, sb);
+            i1 = tok_pair(i1, a1 + <usize>Q8_K_QS + 96, la, lb, sa, sb);
+            i2 = tok_pair(i2, a2 + <usize>Q8_K_QS + 96, la, lb, sa, sb);
+            i3 = tok_pair(i3, a3 + <usize>Q8_K_QS + 96, la, lb, sa, sb);
+          }
+          if (z == 0) {
+            la = pair_levels(q3, qs, p, 4, 0, m03, m04);
+            lb = pair_levels(q3, qs, p, 4, 1, m03, m04);
+            sa = lane(g2, 0);
+            sb = lane(g2, 1);
+            i0 = tok_pair(i0, a0 + <usize>Q8_K_QS + 128, la, lb, sa, sb);
+            i1 = tok_pair(i1, a1 + <usize>Q8_K_QS + 128, la, lb, sa, sb);
+            i2 = tok_pair(i2, a2 + <usize>Q8_K_QS + 128, la, lb, sa, sb);
+            i3 = tok_pair(i3, a3 + <usize>Q8_K_QS + 128, la, lb, sa, sb);
+          }
+          if (z == 0) {
+            la = pair_levels(q3, qs, p, 5, 0, m03, m04);
+            lb = pair_levels(q3, qs, p, 5, 1, m03, m04);
+            sa = lane(g2, 2);
+            sb = lane(g2, 3);
+            i0 = tok_pair(i0, a0 + <usize>Q8_K_QS + 160, la, lb, sa, sb);
+            i1 = tok_pair(i1, a1 + <usize>Q8_K_QS + 160, la, lb, sa, sb);
+            i2 = tok_pair(i2, a2 + <usize>Q8_K_QS + 160, la, lb, sa, sb);
+            i3 = tok_pair(i3, a3 + <usize>Q8_K_QS + 160, la, lb, sa, sb);
+          }
+          if (z == 0) {
+            la = pair_levels(q3, qs, p, 6, 0, m03, m04);
+            lb = pair_levels(q3, qs, p, 6, 1, m03, m04);
+            sa = lane(g3, 0);
+            sb = lane(g3, 1);
+            i0 = tok_pair(i0, a0 + <usize>Q8_K_QS + 192, la, lb, sa, sb);
+            i1 = tok_pair(i1, a1 + <usize>Q8_K_QS + 192, la, lb, sa, sb);
+            i2 = tok_pair(i2, a2 + <usize>Q8_K_QS + 192, la, lb, sa, sb);
+            i3 = tok_pair(i3, a3 + <usize>Q8_K_QS + 192, la, lb, sa, sb);
+          }
+          if (z == 0) {
+            la = pair_levels(q3, qs, p, 7, 0, m03, m04);
+            lb = pair_levels(q3, qs, p, 7, 1, m03, m04);
+            sa = lane(g3, 2);
+            sb = lane(g3, 3);
+            i0 = tok_pair(i0, a0 + <usize>Q8_K_QS + 224, la, lb, sa, sb);
+            i1 = tok_pair(i1, a1 + <usize>Q8_K_QS + 224, la, lb, sa, sb);
+            i2 = tok_pair(i2, a2 + <usize>Q8_K_QS + 224, la, lb, sa, sb);
+            i3 = tok_pair(i3, a3 + <usize>Q8_K_QS + 224, la, lb, sa, sb);
           }
           if (q3) {
             const off = reduce4_i32(q3_offset(s0, s1, a0), q3_offset(s0, s1, a1), q3_offset(s0, s1, a2), q3_offset(s0, s1, a3));
@@ -287,7 +405,7 @@ const W_Q5_K: i32 = 2;
         p += wb;
         off += xs;
       }
-      if (z != 0) acc = v128.xor(acc, v128.xor(v128.xor(m0f, m03), v128.xor(m04, v128.xor(m10, m20))));
+      if (z != 0) acc = v128.xor(v128.xor(acc, v128.xor(mlo, mhi)), v128.xor(v128.xor(m0f, m03), v128.xor(m04, v128.xor(m10, m20))));
       store_lanes(y + ((<usize>t * rows + r) << 2), <usize>rows, t, nTok, acc);
     }
   }
