@@ -284,6 +284,12 @@ const W_Q5_K: i32 = 2;
   return i32x4.add(acc, scaled_pair(a, b, sv));
 }
 
+/** The levels of group 2P + half (P a constant): field P % 4 of qs bytes 32·(P / 4) + 16·half..; q3_K's with bit P of hmask[16·half..]. */
+@inline function tok_levels(q3: bool, qs: usize, p: usize, P: i32, half: i32, m03: v128, m04: v128): v128 {
+  const v = v128.load(qs + (<usize>(P >> 2) << 5) + (<usize>half << 4));
+  return q3 ? q3_levels(v, v128.load(p + (<usize>half << 4)), P & 3, P, m03, m04) : q2_levels(v, P & 3, m03);
+}
+
 /** acc + sc_j·Σ q·qx over a q5_K sub-block for one token: w0..w3 its 32 levels widened, xs its activations. */
 @inline function token_sub(acc: v128, xs: usize, w0: v128, w1: v128, w2: v128, w3: v128, sc: v128): v128 {
   const a = i32x4.add(i32x4.dot_i16x8_s(w0, v128.load8x8_s(xs)), i32x4.dot_i16x8_s(w1, v128.load8x8_s(xs, 8)));
@@ -322,24 +328,81 @@ const W_Q5_K: i32 = 2;
   const s0 = q3 ? i16x8.extend_low_i8x16_s(scb) : i16x8.extend_low_i8x16_u(scb);
   const s1 = q3 ? i16x8.extend_high_i8x16_s(scb) : i16x8.extend_high_i8x16_u(scb);
   const qs = p + (q3 ? Q3_K_QS : Q2_K_QS);
-  for (let P = 0; P < 8; P++) {
-    // groups G = 2P, 2P + 1: bytes 0-15, 16-31 of qs half P/4, bits 2·(P%4); q3_K's high bit: bit P of hmask[0..], hmask[16..]
-    const v = qs + (<usize>(P >> 2) << 5), shift = (P & 3) << 1;
-    let la = v128.and(i16x8.shr_u(v128.load(v), shift), m03), lb = v128.and(i16x8.shr_u(v128.load(v, 16), shift), m03);
-    if (q3) {
-      la = v128.or(la, v128.and(i16x8.shl(i16x8.shr_u(v128.load(p), P), 2), m04));
-      lb = v128.or(lb, v128.and(i16x8.shl(i16x8.shr_u(v128.load(p, 16), P), 2), m04));
-    }
-    const wa0 = i16x8.extend_low_i8x16_u(la), wa1 = i16x8.extend_high_i8x16_u(la);
-    const wb0 = i16x8.extend_low_i8x16_u(lb), wb1 = i16x8.extend_high_i8x16_u(lb);
-    // [sc_2P ×4, sc_2P+1 ×4] as i16 lanes
-    const sp = P < 4 ? (P < 2 ? scale_pairs_lo(s0) : scale_pairs_hi(s0)) : (P < 6 ? scale_pairs_lo(s1) : scale_pairs_hi(s1));
-    const sv = (P & 1) == 0 ? pair_lanes(sp, 0) : pair_lanes(sp, 1);
-    const xo = <usize>Q8_K_QS + (<usize>P << 5);
-    i0 = token_pair(i0, a0 + xo, wa0, wa1, wb0, wb1, sv);
-    i1 = token_pair(i1, a1 + xo, wa0, wa1, wb0, wb1, sv);
-    i2 = token_pair(i2, a2 + xo, wa0, wa1, wb0, wb1, sv);
-    i3 = token_pair(i3, a3 + xo, wa0, wa1, wb0, wb1, sv);
+  // pairs P = 0..7 written out (constant shifts and lanes), each after the first its own basic block
+  // (`if (z == 0)`: V8 issues a basic block's loads first); z is 0 (a0 > a1 and a1 > a0 never both
+  // hold), which the compilers do not fold
+  const z = <i32>(a0 > a1) & <i32>(a1 > a0);
+  const g0 = scale_pairs_lo(s0), g1 = scale_pairs_hi(s0), g2 = scale_pairs_lo(s1), g3 = scale_pairs_hi(s1);
+  let la: v128, lb: v128, sv: v128;
+  la = tok_levels(q3, qs, p, 0, 0, m03, m04);
+  lb = tok_levels(q3, qs, p, 0, 1, m03, m04);
+  sv = pair_lanes(g0, 0);
+  i0 = token_pair(i0, a0 + <usize>Q8_K_QS, i16x8.extend_low_i8x16_u(la), i16x8.extend_high_i8x16_u(la), i16x8.extend_low_i8x16_u(lb), i16x8.extend_high_i8x16_u(lb), sv);
+  i1 = token_pair(i1, a1 + <usize>Q8_K_QS, i16x8.extend_low_i8x16_u(la), i16x8.extend_high_i8x16_u(la), i16x8.extend_low_i8x16_u(lb), i16x8.extend_high_i8x16_u(lb), sv);
+  i2 = token_pair(i2, a2 + <usize>Q8_K_QS, i16x8.extend_low_i8x16_u(la), i16x8.extend_high_i8x16_u(la), i16x8.extend_low_i8x16_u(lb), i16x8.extend_high_i8x16_u(lb), sv);
+  i3 = token_pair(i3, a3 + <usize>Q8_K_QS, i16x8.extend_low_i8x16_u(la), i16x8.extend_high_i8x16_u(la), i16x8.extend_low_i8x16_u(lb), i16x8.extend_high_i8x16_u(lb), sv);
+  if (z == 0) {
+    la = tok_levels(q3, qs, p, 1, 0, m03, m04);
+    lb = tok_levels(q3, qs, p, 1, 1, m03, m04);
+    sv = pair_lanes(g0, 1);
+    i0 = token_pair(i0, a0 + <usize>Q8_K_QS + 32, i16x8.extend_low_i8x16_u(la), i16x8.extend_high_i8x16_u(la), i16x8.extend_low_i8x16_u(lb), i16x8.extend_high_i8x16_u(lb), sv);
+    i1 = token_pair(i1, a1 + <usize>Q8_K_QS + 32, i16x8.extend_low_i8x16_u(la), i16x8.extend_high_i8x16_u(la), i16x8.extend_low_i8x16_u(lb), i16x8.extend_high_i8x16_u(lb), sv);
+    i2 = token_pair(i2, a2 + <usize>Q8_K_QS + 32, i16x8.extend_low_i8x16_u(la), i16x8.extend_high_i8x16_u(la), i16x8.extend_low_i8x16_u(lb), i16x8.extend_high_i8x16_u(lb), sv);
+    i3 = token_pair(i3, a3 + <usize>Q8_K_QS + 32, i16x8.extend_low_i8x16_u(la), i16x8.extend_high_i8x16_u(la), i16x8.extend_low_i8x16_u(lb), i16x8.extend_high_i8x16_u(lb), sv);
+  }
+  if (z == 0) {
+    la = tok_levels(q3, qs, p, 2, 0, m03, m04);
+    lb = tok_levels(q3, qs, p, 2, 1, m03, m04);
+    sv = pair_lanes(g1, 0);
+    i0 = token_pair(i0, a0 + <usize>Q8_K_QS + 64, i16x8.extend_low_i8x16_u(la), i16x8.extend_high_i8x16_u(la), i16x8.extend_low_i8x16_u(lb), i16x8.extend_high_i8x16_u(lb), sv);
+    i1 = token_pair(i1, a1 + <usize>Q8_K_QS + 64, i16x8.extend_low_i8x16_u(la), i16x8.extend_high_i8x16_u(la), i16x8.extend_low_i8x16_u(lb), i16x8.extend_high_i8x16_u(lb), sv);
+    i2 = token_pair(i2, a2 + <usize>Q8_K_QS + 64, i16x8.extend_low_i8x16_u(la), i16x8.extend_high_i8x16_u(la), i16x8.extend_low_i8x16_u(lb), i16x8.extend_high_i8x16_u(lb), sv);
+    i3 = token_pair(i3, a3 + <usize>Q8_K_QS + 64, i16x8.extend_low_i8x16_u(la), i16x8.extend_high_i8x16_u(la), i16x8.extend_low_i8x16_u(lb), i16x8.extend_high_i8x16_u(lb), sv);
+  }
+  if (z == 0) {
+    la = tok_levels(q3, qs, p, 3, 0, m03, m04);
+    lb = tok_levels(q3, qs, p, 3, 1, m03, m04);
+    sv = pair_lanes(g1, 1);
+    i0 = token_pair(i0, a0 + <usize>Q8_K_QS + 96, i16x8.extend_low_i8x16_u(la), i16x8.extend_high_i8x16_u(la), i16x8.extend_low_i8x16_u(lb), i16x8.extend_high_i8x16_u(lb), sv);
+    i1 = token_pair(i1, a1 + <usize>Q8_K_QS + 96, i16x8.extend_low_i8x16_u(la), i16x8.extend_high_i8x16_u(la), i16x8.extend_low_i8x16_u(lb), i16x8.extend_high_i8x16_u(lb), sv);
+    i2 = token_pair(i2, a2 + <usize>Q8_K_QS + 96, i16x8.extend_low_i8x16_u(la), i16x8.extend_high_i8x16_u(la), i16x8.extend_low_i8x16_u(lb), i16x8.extend_high_i8x16_u(lb), sv);
+    i3 = token_pair(i3, a3 + <usize>Q8_K_QS + 96, i16x8.extend_low_i8x16_u(la), i16x8.extend_high_i8x16_u(la), i16x8.extend_low_i8x16_u(lb), i16x8.extend_high_i8x16_u(lb), sv);
+  }
+  if (z == 0) {
+    la = tok_levels(q3, qs, p, 4, 0, m03, m04);
+    lb = tok_levels(q3, qs, p, 4, 1, m03, m04);
+    sv = pair_lanes(g2, 0);
+    i0 = token_pair(i0, a0 + <usize>Q8_K_QS + 128, i16x8.extend_low_i8x16_u(la), i16x8.extend_high_i8x16_u(la), i16x8.extend_low_i8x16_u(lb), i16x8.extend_high_i8x16_u(lb), sv);
+    i1 = token_pair(i1, a1 + <usize>Q8_K_QS + 128, i16x8.extend_low_i8x16_u(la), i16x8.extend_high_i8x16_u(la), i16x8.extend_low_i8x16_u(lb), i16x8.extend_high_i8x16_u(lb), sv);
+    i2 = token_pair(i2, a2 + <usize>Q8_K_QS + 128, i16x8.extend_low_i8x16_u(la), i16x8.extend_high_i8x16_u(la), i16x8.extend_low_i8x16_u(lb), i16x8.extend_high_i8x16_u(lb), sv);
+    i3 = token_pair(i3, a3 + <usize>Q8_K_QS + 128, i16x8.extend_low_i8x16_u(la), i16x8.extend_high_i8x16_u(la), i16x8.extend_low_i8x16_u(lb), i16x8.extend_high_i8x16_u(lb), sv);
+  }
+  if (z == 0) {
+    la = tok_levels(q3, qs, p, 5, 0, m03, m04);
+    lb = tok_levels(q3, qs, p, 5, 1, m03, m04);
+    sv = pair_lanes(g2, 1);
+    i0 = token_pair(i0, a0 + <usize>Q8_K_QS + 160, i16x8.extend_low_i8x16_u(la), i16x8.extend_high_i8x16_u(la), i16x8.extend_low_i8x16_u(lb), i16x8.extend_high_i8x16_u(lb), sv);
+    i1 = token_pair(i1, a1 + <usize>Q8_K_QS + 160, i16x8.extend_low_i8x16_u(la), i16x8.extend_high_i8x16_u(la), i16x8.extend_low_i8x16_u(lb), i16x8.extend_high_i8x16_u(lb), sv);
+    i2 = token_pair(i2, a2 + <usize>Q8_K_QS + 160, i16x8.extend_low_i8x16_u(la), i16x8.extend_high_i8x16_u(la), i16x8.extend_low_i8x16_u(lb), i16x8.extend_high_i8x16_u(lb), sv);
+    i3 = token_pair(i3, a3 + <usize>Q8_K_QS + 160, i16x8.extend_low_i8x16_u(la), i16x8.extend_high_i8x16_u(la), i16x8.extend_low_i8x16_u(lb), i16x8.extend_high_i8x16_u(lb), sv);
+  }
+  if (z == 0) {
+    la = tok_levels(q3, qs, p, 6, 0, m03, m04);
+    lb = tok_levels(q3, qs, p, 6, 1, m03, m04);
+    sv = pair_lanes(g3, 0);
+    i0 = token_pair(i0, a0 + <usize>Q8_K_QS + 192, i16x8.extend_low_i8x16_u(la), i16x8.extend_high_i8x16_u(la), i16x8.extend_low_i8x16_u(lb), i16x8.extend_high_i8x16_u(lb), sv);
+    i1 = token_pair(i1, a1 + <usize>Q8_K_QS + 192, i16x8.extend_low_i8x16_u(la), i16x8.extend_high_i8x16_u(la), i16x8.extend_low_i8x16_u(lb), i16x8.extend_high_i8x16_u(lb), sv);
+    i2 = token_pair(i2, a2 + <usize>Q8_K_QS + 192, i16x8.extend_low_i8x16_u(la), i16x8.extend_high_i8x16_u(la), i16x8.extend_low_i8x16_u(lb), i16x8.extend_high_i8x16_u(lb), sv);
+    i3 = token_pair(i3, a3 + <usize>Q8_K_QS + 192, i16x8.extend_low_i8x16_u(la), i16x8.extend_high_i8x16_u(la), i16x8.extend_low_i8x16_u(lb), i16x8.extend_high_i8x16_u(lb), sv);
+  }
+  if (z == 0) {
+    la = tok_levels(q3, qs, p, 7, 0, m03, m04);
+    lb = tok_levels(q3, qs, p, 7, 1, m03, m04);
+    sv = pair_lanes(g3, 1);
+    i0 = token_pair(i0, a0 + <usize>Q8_K_QS + 224, i16x8.extend_low_i8x16_u(la), i16x8.extend_high_i8x16_u(la), i16x8.extend_low_i8x16_u(lb), i16x8.extend_high_i8x16_u(lb), sv);
+    i1 = token_pair(i1, a1 + <usize>Q8_K_QS + 224, i16x8.extend_low_i8x16_u(la), i16x8.extend_high_i8x16_u(la), i16x8.extend_low_i8x16_u(lb), i16x8.extend_high_i8x16_u(lb), sv);
+    i2 = token_pair(i2, a2 + <usize>Q8_K_QS + 224, i16x8.extend_low_i8x16_u(la), i16x8.extend_high_i8x16_u(la), i16x8.extend_low_i8x16_u(lb), i16x8.extend_high_i8x16_u(lb), sv);
+    i3 = token_pair(i3, a3 + <usize>Q8_K_QS + 224, i16x8.extend_low_i8x16_u(la), i16x8.extend_high_i8x16_u(la), i16x8.extend_low_i8x16_u(lb), i16x8.extend_high_i8x16_u(lb), sv);
   }
   if (q3) {
     const off = reduce4_i32(q3_offset(s0, s1, a0), q3_offset(s0, s1, a1), q3_offset(s0, s1, a2), q3_offset(s0, s1, a3));
