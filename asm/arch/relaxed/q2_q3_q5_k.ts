@@ -10,8 +10,9 @@
 //
 // The relaxed dot's i16 pair sums go straight into i32x4.dot_i16x8_s against the group's (q5_K: the
 // sub-block's) scale, held as i32 lanes with the scale in both i16 halves (one PSHUFD per group): no
-// widening of the levels, no i32 multiply. The drivers are the baseline's: matvec four rows per pass
-// from the quarters of the range with the f32 steps four rows at once, matmul four tokens per pass.
+// widening of the levels, no i32 multiply. The drivers have the baseline's shape: matvec four rows per
+// pass from the quarters of the range with the f32 steps four rows at once, matmul four tokens per pass
+// with each group's levels made once for the four (its groups written out: constant shifts and lanes).
 //
 // Exactness (no saturation, no overflow, so the sums are the baseline's integers):
 // - a relaxed-dot i16 lane is q·x + q'·x' with |x| ≤ 128: q2_K ≤ 2·3·128 = 768, q3_K ≤ 1,792, q5_K
@@ -24,7 +25,8 @@ import { F16_BIAS, F16_EXP, F16_EXP1, f16_to_f32 } from '../../lib/f16';
 import { gather_f32, gather_halves, lane, reduce4_i32, row_ptr, store_lanes, store_quarters } from '../../lib/simd';
 import { bsum_pairs, scale_pairs_hi, scale_pairs_lo } from '../../matmul/act_q8_k';
 import {
-  block_halves_to_f32x4, mask, q5_mask_hi, q5_mask_lo, q5_scales_mins, rows_min_value, q2_levels, q2_msum, q3_levels, q3_offset, q3_scale_bytes, q5_levels, q5_msum, tokens_min_value,
+  block_halves_to_f32x4, mask, q2_levels, q2_msum, q3_levels, q3_offset, q3_scale_bytes, q5_levels, q5_mask_hi, q5_mask_lo, q5_msum, q5_scales_mins,
+  rows_min_value, tokens_min_value,
 } from '../../matmul/q2_q3_q5_k';
 
 // The weight format of a driver call (always a constant: each export compiles to its own code).
@@ -52,7 +54,7 @@ const W_Q5_K: i32 = 2;
   return half == 0 ? i16x8.extend_low_i8x16_u(scb) : i16x8.extend_high_i8x16_u(scb);
 }
 
-// ---- one row ---------------------------------------------------------------------------------------
+// ---- one row's block sums, four rows per matvec pass ------------------------------------------------
 
 /**
  * acc + groups 8h..8h+7 of a q2_K / q3_K block (h a constant): v0, v1 its qs bytes 32h..32h+31 (groups
