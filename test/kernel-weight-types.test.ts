@@ -229,58 +229,119 @@ for (const t of MORE_WEIGHT_TYPES) {
 
 // ---- matvec and matmul ---------------------------------------------------------------------------
 
-for (const t of MORE_WEIGHT_TYPES) {
-  test(`matvec_${t} equals the reference bit for bit (cols ${COLS[t].join('/')} × rows ${ROWS.join('/')}, quantized and random blocks)`, () => {
-    for (const cols of COLS[t]) {
-      for (const rows of ROWS) {
-        for (const random of [false, true]) {
-          reset();
-          const p = problem(t, rows, cols, 1, rows * 1000 + cols, random);
-          const y = alloc(4 * rows);
-          k[`matvec_${t}`](p.wp, p.xp, y, cols, 0, rows);
-          assertBitsEqual(f32Bits(y, rows), reference(p), `matvec_${t} ${rows}×${cols}${random ? ' (random blocks)' : ''}`);
+/** The flavours this runtime compiles (the baseline first), each instantiated over the test memory. */
+const FLAVOURS: Array<[string, Record<string, (...args: number[]) => void>]> = [['simd128', k]];
+for (const flavour of flavoursOf('matmul', manifest).slice(1)) {
+  const bytesOf = readFileSync(join(kernelsDir(), kernelModule('matmul', flavour, manifest).file));
+  if (WebAssembly.validate(bytesOf)) FLAVOURS.push([flavour, instantiateKernel(compileFamily('matmul', undefined, manifest, flavour), memory) as Record<string, (...args: number[]) => void>]);
+}
+
+/** Blocks at the ends of every field's range: `fill` everywhere (levels, high bits, scales, mins), then the f16 fields (d, dmin: `halves`); q3_K's scales may be set apart (`q3Scales`: 0x00 → −32, 0xff → 31). */
+function boundBlocks(t: MoreWeightType, bytes: number, fill: number, q3Scales = fill, halves = [0.013, -0.007]): Uint8Array {
+  const w = new Uint8Array(bytes).fill(fill);
+  const [block, offsets] = HALVES[t];
+  for (let b = 0; b < w.length; b += block) {
+    if (t === 'q3_K') w.fill(q3Scales, b + 96, b + 108);
+    for (const [i, o] of offsets.entries()) {
+      const h = f32ToF16(halves[i]);
+      w[b + o] = h & 0xff;
+      w[b + o + 1] = h >> 8;
+    }
+  }
+  return w;
+}
+
+/** q8_K blocks with every qs = q (bsums 16·q), d = 0.02. */
+function constantQ8K(cols: number, q: number): Uint8Array {
+  const x = new Uint8Array(rowBytes(GGMLType.Q8_K, cols));
+  const dv = new DataView(x.buffer);
+  for (let b = 0; b < cols / 256; b++) {
+    dv.setFloat32(292 * b, 0.02, true);
+    x.fill(q & 0xff, 292 * b + 4, 292 * b + 260);
+    for (let g = 0; g < 16; g++) dv.setInt16(292 * b + 260 + 2 * g, 16 * q, true);
+  }
+  return x;
+}
+
+for (const [flavour, kf] of FLAVOURS) {
+  for (const t of MORE_WEIGHT_TYPES) {
+    test(`${flavour}: matvec_${t} equals the reference bit for bit (cols ${COLS[t].join('/')} × rows ${ROWS.join('/')}, quantized and random blocks)`, () => {
+      for (const cols of COLS[t]) {
+        for (const rows of ROWS) {
+          for (const random of [false, true]) {
+            reset();
+            const p = problem(t, rows, cols, 1, rows * 1000 + cols, random);
+            const y = alloc(4 * rows);
+            kf[`matvec_${t}`](p.wp, p.xp, y, cols, 0, rows);
+            assertBitsEqual(f32Bits(y, rows), reference(p), `${flavour} matvec_${t} ${rows}×${cols}${random ? ' (random blocks)' : ''}`);
+          }
         }
       }
-    }
-  });
+    });
 
-  test(`matvec_${t} over any split of the rows gives one call's bits, and writes only its rows`, () => {
-    reset();
-    const rows = 37, cols = COLS[t][1];
-    const p = problem(t, rows, cols, 1, 99, false);
-    const want = reference(p);
-    for (const cuts of [[0, 1, 37], [0, 4, 8, 37], [0, 13, 14, 30, 37], [0, 36, 37]]) {
-      const y = alloc(4 * (rows + 2));
-      mem.fill(0x7f, y, y + 4 * (rows + 2));
-      for (let i = 0; i + 1 < cuts.length; i++) k[`matvec_${t}`](p.wp, p.xp, y + 4, cols, cuts[i], cuts[i + 1]);
-      assertBitsEqual(f32Bits(y + 4, rows), want, `matvec_${t} split ${cuts.join('/')}`);
-      assert.equal([...mem.slice(y, y + 4), ...mem.slice(y + 4 + 4 * rows, y + 8 + 4 * rows)], Array(8).fill(0x7f), 'outside the rows');
-    }
-  });
-
-  test(`matmul_${t} equals the reference and per-token matvec bit for bit, 1..9 tokens, row ranges`, () => {
-    for (const random of [false, true]) {
-      for (let nTok = 1; nTok <= 9; nTok++) {
-        reset();
-        const rows = 13, cols = COLS[t][nTok % 2];
-        const p = problem(t, rows, cols, nTok, 500 + nTok, random);
-        const want = reference(p);
-        const y = alloc(4 * rows * nTok);
-        k[`matmul_${t}`](p.wp, p.xp, y, cols, rows, nTok, 0, rows);
-        assertBitsEqual(f32Bits(y, rows * nTok), want, `matmul_${t} ×${nTok}${random ? ' (random blocks)' : ''}`);
-        // two row ranges
-        const y2 = alloc(4 * rows * nTok);
-        k[`matmul_${t}`](p.wp, p.xp, y2, cols, rows, nTok, 0, 5);
-        k[`matmul_${t}`](p.wp, p.xp, y2, cols, rows, nTok, 5, rows);
-        assertBitsEqual(f32Bits(y2, rows * nTok), want, `matmul_${t} ×${nTok} split at row 5`);
-        // the reference export over memory agrees
-        const copy = mem.slice(0, top);
-        MORE_MATMUL_REFERENCE[`matmul_${t}`](copy, p.wp, p.xp, y2, cols, rows, nTok, 0, rows);
-        assertBitsEqual(new Uint32Array(copy.buffer.slice(y2, y2 + 4 * rows * nTok)), want, `reference matmul_${t} ×${nTok}`);
+    test(`${flavour}: matvec_${t} over any split of the rows gives one call's bits, and writes only its rows`, () => {
+      reset();
+      const rows = 37, cols = COLS[t][1];
+      const p = problem(t, rows, cols, 1, 99, false);
+      const want = reference(p);
+      for (const cuts of [[0, 1, 37], [0, 4, 8, 37], [0, 13, 14, 30, 37], [0, 36, 37]]) {
+        const y = alloc(4 * (rows + 2));
+        mem.fill(0x7f, y, y + 4 * (rows + 2));
+        for (let i = 0; i + 1 < cuts.length; i++) kf[`matvec_${t}`](p.wp, p.xp, y + 4, cols, cuts[i], cuts[i + 1]);
+        assertBitsEqual(f32Bits(y + 4, rows), want, `${flavour} matvec_${t} split ${cuts.join('/')}`);
+        assert.equal([...mem.slice(y, y + 4), ...mem.slice(y + 4 + 4 * rows, y + 8 + 4 * rows)], Array(8).fill(0x7f), 'outside the rows');
       }
-    }
-  });
+    });
 
+    test(`${flavour}: matmul_${t} equals the reference and per-token matvec bit for bit, 1..9 tokens, row ranges`, () => {
+      for (const random of [false, true]) {
+        for (let nTok = 1; nTok <= 9; nTok++) {
+          reset();
+          const rows = 13, cols = COLS[t][nTok % 2];
+          const p = problem(t, rows, cols, nTok, 500 + nTok, random);
+          const want = reference(p);
+          const y = alloc(4 * rows * nTok);
+          kf[`matmul_${t}`](p.wp, p.xp, y, cols, rows, nTok, 0, rows);
+          assertBitsEqual(f32Bits(y, rows * nTok), want, `${flavour} matmul_${t} ×${nTok}${random ? ' (random blocks)' : ''}`);
+          // two row ranges
+          const y2 = alloc(4 * rows * nTok);
+          kf[`matmul_${t}`](p.wp, p.xp, y2, cols, rows, nTok, 0, 5);
+          kf[`matmul_${t}`](p.wp, p.xp, y2, cols, rows, nTok, 5, rows);
+          assertBitsEqual(f32Bits(y2, rows * nTok), want, `${flavour} matmul_${t} ×${nTok} split at row 5`);
+          // the reference export over memory agrees
+          const copy = mem.slice(0, top);
+          MORE_MATMUL_REFERENCE[`matmul_${t}`](copy, p.wp, p.xp, y2, cols, rows, nTok, 0, rows);
+          assertBitsEqual(new Uint32Array(copy.buffer.slice(y2, y2 + 4 * rows * nTok)), want, `reference matmul_${t} ×${nTok}`);
+        }
+      }
+    });
+
+    if (moreActivation(t) !== 'q8_K') continue;
+    test(`${flavour}: matvec_${t} and matmul_${t} at the bounds (largest levels, scales and mins against activations of −128 and 127; subnormal d and dmin) equal the reference`, () => {
+      const cols = 768, rows = 3;
+      const patterns: Array<[number, number]> = [[0xff, 0xff], [0x00, 0x00], [0xff, 0x00], [0x00, 0xff], [0xaa, 0x55]];
+      // d and dmin normal, then subnormal halves (ggml's small K-quant scales)
+      for (const [fill, sc, halves] of [...patterns.map(([f, s]) => [f, s, [0.013, -0.007]] as const), [0xff, 0xff, [3 * 2 ** -24, -1000 * 2 ** -24]] as const]) {
+        for (const q of [-128, 127]) {
+          reset();
+          const w = boundBlocks(t, moreWeightRowBytes(t, cols) * rows, fill, sc, [...halves]);
+          const xr = constantQ8K(cols, q);
+          const x = new Uint8Array(xr.length * 5);
+          for (let i = 0; i < 5; i++) x.set(i % 2 ? constantQ8K(cols, -1 - q) : xr, i * xr.length);
+          const p: Problem = { t, rows, cols, nTok: 5, w, x, wp: put(w), xp: put(x) };
+          const want = reference(p);
+          const y = alloc(4 * rows * 5);
+          kf[`matvec_${t}`](p.wp, p.xp, y, cols, 0, rows);
+          assertBitsEqual(f32Bits(y, rows), want.subarray(0, rows), `${flavour} matvec_${t} fill 0x${fill.toString(16)} q ${q}`);
+          kf[`matmul_${t}`](p.wp, p.xp, y, cols, rows, 5, 0, rows);
+          assertBitsEqual(f32Bits(y, rows * 5), want, `${flavour} matmul_${t} fill 0x${fill.toString(16)} q ${q}`);
+        }
+      }
+    });
+  }
+}
+
+for (const t of MORE_WEIGHT_TYPES) {
   // q4_1/q5_1: ggml's Σ (q·dw + m)·qx·dx takes m·dx·Σqx as m·s, s = q8_1's f16 sum; so does this check
   test(`matvec_${t} is the dot product of the dequantized weights and activations (f64 math, within 1e-5)`, () => {
     reset();

@@ -9,3 +9,5 @@ export { matmul_q4_0r8_x8s, matvec_q4_0r8_x8s } from './q4_0r8_x8s';
 // q4_K and q6_K weights on q8_K activations: 16 multiply-adds per relaxed dot (./kquants.ts)
 export { matmul_q4_K, matmul_q6_K, matvec_q4_K, matvec_q6_K } from './kquants';
 export { matmul_q4_Kr4, matvec_q4_Kr4 } from './q4_kr4';
+// q2_K, q3_K and q5_K weights on q8_K activations: one relaxed dot per 16 values (./q2_q3_q5_k.ts)
+export { matmul_q2_K, matmul_q3_K, matmul_q5_K, matvec_q2_K, matvec_q3_K, matvec_q5_K } from './q2_q3_q5_k';
