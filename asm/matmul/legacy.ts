@@ -76,9 +76,9 @@ export const W_Q5_1: i32 = 2;
 @inline export function c_b4(z: i32): v128 {
   return i8x16.splat(<i8>(0x10 | z));
 }
-/** The four constants of the half conversion (lib/f16.ts, steps 2 and 3). */
+/** The constants of the finite half conversion (lib/f16.ts, step 2), then 0x7c00 (a half's exponent) in every i16 lane. */
 @inline export function c_f16(k: i32, z: i32): v128 {
-  return i32x4.splat((k == 0 ? F16_MS : k == 1 ? F16_K112 : k == 2 ? F16_EXP : F32_EXP) | z);
+  return k == 2 ? i16x8.splat(<i16>(0x7c00 | z)) : i32x4.splat((k == 0 ? F16_MS : F16_K112) | z);
 }
 
 // ---- unpacking a weight block -------------------------------------------------------------------
@@ -116,18 +116,47 @@ export const W_Q5_1: i32 = 2;
   return i32x4.shr_s(v, 3);
 }
 
+/** The f32 of placed halves known to be finite (lib/f16.ts step 2: exact for normals, subnormals and ±0). */
+@inline function finite_f32(t: v128, ms: v128, k112: v128): v128 {
+  return f32x4.mul(v128.and(t, ms), k112);
+}
+
+/** Whether any half of w or x (every i16 lane) is an infinity or NaN (h7c: 0x7c00 in every i16 lane). */
+@inline function any_special(w: v128, x: v128, h7c: v128): bool {
+  return v128.any_true(v128.or(i16x8.eq(v128.and(w, h7c), h7c), i16x8.eq(v128.and(x, h7c), h7c)));
+}
+
 /**
  * acc + the value the blocks add, lane-wise: f32(isum)·(dw·dx) (+ mw·sx for q4_1 and q5_1). w holds each
- * lane's weight halves (d, or d | m << 16), x its activation halves (d, or d | s << 16).
+ * lane's weight halves (d | m << 16; q5_0: d and another block's d), x the activation halves (d | s << 16;
+ * q5_0: d and another block's d); `xSplat`: x is one block's, in every lane (matvec), so d and s are
+ * converted together. Every half there is a scale, so the rare infinity or NaN among them takes the
+ * exact conversion (block_acc_special); the others the finite one.
  */
-@inline export function block_acc(wt: i32, acc: v128, isum: v128, w: v128, x: v128, ms: v128, k112: v128, e16: v128, e32: v128): v128 {
-  const dw = placed_to_f32x4_k(place_lo(w), ms, k112, e16, e32);
-  const dx = placed_to_f32x4_k(place_lo(x), ms, k112, e16, e32);
+@inline export function block_acc(wt: i32, xSplat: bool, acc: v128, isum: v128, w: v128, x: v128, ms: v128, k112: v128, h7c: v128): v128 {
+  if (any_special(w, x, h7c)) return block_acc_special(wt, acc, isum, w, x);
+  const dw = finite_f32(place_lo(w), ms, k112);
+  let dx: v128, sx: v128;
+  if (xSplat && wt != W_Q5_0) {
+    // i32 lanes d | d << 16, s | s << 16 (twice): one conversion gives [dx, sx, dx, sx]
+    const ds = finite_f32(place_hi(i8x16.shuffle(x, x, 0, 1, 0, 1, 2, 3, 2, 3, 0, 1, 0, 1, 2, 3, 2, 3)), ms, k112);
+    dx = i32x4.shuffle(ds, ds, 0, 0, 0, 0);
+    sx = i32x4.shuffle(ds, ds, 1, 1, 1, 1);
+  } else {
+    dx = finite_f32(place_lo(x), ms, k112);
+    sx = wt == W_Q5_0 ? dx : finite_f32(place_hi(x), ms, k112);
+  }
   const t = f32x4.mul(f32x4.convert_i32x4_s(isum), f32x4.mul(dw, dx));
   if (wt == W_Q5_0) return f32x4.add(acc, t);
-  const mw = placed_to_f32x4_k(place_hi(w), ms, k112, e16, e32);
-  const sx = placed_to_f32x4_k(place_hi(x), ms, k112, e16, e32);
-  return f32x4.add(acc, f32x4.add(t, f32x4.mul(mw, sx)));
+  return f32x4.add(acc, f32x4.add(t, f32x4.mul(finite_f32(place_hi(w), ms, k112), sx)));
+}
+
+/** block_acc with every half converted exactly (infinities and NaN included). */
+function block_acc_special(wt: i32, acc: v128, isum: v128, w: v128, x: v128): v128 {
+  const ms = i32x4.splat(F16_MS), k112 = i32x4.splat(F16_K112), e16 = i32x4.splat(F16_EXP), e32 = i32x4.splat(F32_EXP);
+  const t = f32x4.mul(f32x4.convert_i32x4_s(isum), f32x4.mul(placed_to_f32x4_k(place_lo(w), ms, k112, e16, e32), placed_to_f32x4_k(place_lo(x), ms, k112, e16, e32)));
+  if (wt == W_Q5_0) return f32x4.add(acc, t);
+  return f32x4.add(acc, f32x4.add(t, f32x4.mul(placed_to_f32x4_k(place_hi(w), ms, k112, e16, e32), placed_to_f32x4_k(place_hi(x), ms, k112, e16, e32))));
 }
 
 /** The weight halves of four rows' blocks (lane i from p_i): d (q5_0), or d | m << 16. */
@@ -152,9 +181,10 @@ export const W_Q5_1: i32 = 2;
   const nb = cols / Q8_0_BLOCK;
   const rowBytes = <usize>nb * wb;
   const z = cols >> 31;
-  const n0f = c_nib(z), bit = c_bit(z), b4 = c_b4(z), one = i8x16.splat(<i8>(1 | z));
-  const ms = c_f16(0, z), k112 = c_f16(1, z), e16 = c_f16(2, z), e32 = c_f16(3, z);
-  const q = (r1 - r0 + 3) >> 2; // rows per quarter
+  const n0f = c_nib(z), bit = c_bit(z), b4 = c_b4(z), one = i8x16.splat(<i8>((wt == W_Q5_0 ? 1 : 0) | z));
+  const ms = c_f16(0, z), k112 = c_f16(1, z), h7c = c_f16(2, z);
+  // rows per quarter, odd: quarters a power-of-two multiple of 64 KiB apart measured 1.8× slower (q5_1 at 2048 rows)
+  const q = ((r1 - r0 + 3) >> 2) | 1;
   const last = r1 - 1;
   for (let i = 0; i < q; i++) {
     const r = r0 + i;
@@ -163,12 +193,13 @@ export const W_Q5_1: i32 = 2;
     let xb = x;
     let acc = f32x4.splat(0);
     for (let b = 0; b < nb; b++) {
-      const isum = k.rows4(wt, p0, p1, p2, p3, xb, n0f, bit, b4, one);
-      acc = block_acc(wt, acc, isum, weight_halves(wt, p0, p1, p2, p3), v128.load32_splat(xb), ms, k112, e16, e32);
+      const isum = k.rows4(wt, p0, p1, p2, p3, xb, z, n0f, bit, b4, one);
+      const xh = wt == W_Q5_0 ? v128.load16_splat(xb) : v128.load32_splat(xb);
+      acc = block_acc(wt, true, acc, isum, weight_halves(wt, p0, p1, p2, p3), xh, ms, k112, h7c);
       p0 += wb; p1 += wb; p2 += wb; p3 += wb;
       xb += xs;
     }
-    acc = keep(acc, z, n0f, bit, b4, one, ms, k112, e16, e32);
+    acc = keep(acc, z, n0f, wt == W_Q4_1 ? n0f : bit, wt == W_Q4_1 ? n0f : b4, wt == W_Q5_0 ? one : n0f, ms, k112, h7c, h7c);
     store_quarters(y, r, q, r1, acc);
   }
 }
@@ -178,9 +209,9 @@ export const W_Q5_1: i32 = 2;
  * token-tile step (tile.ts), with K's tokens4 giving the integer sums.
  */
 @inline export function tokens_acc(wt: i32, acc: v128, isum: v128, p: usize, a0: usize, a1: usize, a2: usize, a3: usize, z: i32): v128 {
-  const ms = c_f16(0, z), k112 = c_f16(1, z), e16 = c_f16(2, z), e32 = c_f16(3, z);
   const w = wt == W_Q5_0 ? v128.load16_splat(p) : v128.load32_splat(p);
-  return block_acc(wt, acc, isum, w, gather_f32(a0, a1, a2, a3), ms, k112, e16, e32);
+  const x = wt == W_Q5_0 ? gather_halves(a0, a1, a2, a3) : gather_f32(a0, a1, a2, a3);
+  return block_acc(wt, false, acc, isum, w, x, c_f16(0, z), c_f16(1, z), c_f16(2, z));
 }
 
 // ---- the baseline (SIMD128) integer sums --------------------------------------------------------
@@ -212,7 +243,7 @@ export const W_Q5_1: i32 = 2;
 /** The baseline's integer block sums (the K of the drivers). */
 @final @unmanaged class Simd128 {
   /** Four rows' Σ q·qx (− 16·Σqx for q5_0) with the activation block at xb, lane i = row i. */
-  @inline rows4(wt: i32, p0: usize, p1: usize, p2: usize, p3: usize, xb: usize, n0f: v128, bit: v128, b4: v128, one: v128): v128 {
+  @inline rows4(wt: i32, p0: usize, p1: usize, p2: usize, p3: usize, xb: usize, z: i32, n0f: v128, bit: v128, b4: v128, one: v128): v128 {
     const xq = xb + act_qs(wt);
     const a0 = v128.load8x8_s(xq), a1 = v128.load8x8_s(xq, 8), a2 = v128.load8x8_s(xq, 16), a3 = v128.load8x8_s(xq, 24);
     let s0 = row_dot(wt, p0, a0, a1, a2, a3, n0f, bit, b4), s1 = row_dot(wt, p1, a0, a1, a2, a3, n0f, bit, b4);
