@@ -164,7 +164,7 @@ function block_acc_special(wt: i32, acc: v128, isum: v128, w: v128, x: v128): v1
   return wt == W_Q5_0 ? gather_halves(p0, p1, p2, p3) : gather_f32(p0, p1, p2, p3);
 }
 
-/** v with the call's constants folded in when z != 0 (never): keeps them made once, before the loops. */
+/** v with the call's constants folded in when z != 0 (never): keeps them made once, before the loops (matvec_q4_Kr4's trick). */
 @inline export function keep(v: v128, z: i32, a: v128, b: v128, c: v128, d: v128, e: v128, f: v128, g: v128, h: v128): v128 {
   return z != 0 ? v128.xor(v128.xor(v128.xor(v, a), v128.xor(b, c)), v128.xor(v128.xor(d, e), v128.xor(v128.xor(f, g), h))) : v;
 }
@@ -173,7 +173,9 @@ function block_acc_special(wt: i32, acc: v128, isum: v128, w: v128, x: v128): v1
 
 /**
  * y[r] for r in [r0, r1): four rows per pass from the quarters of the range (lane i = row r + i·q).
- * K's rows4 gives the four rows' integer block sums (lane i = row i, q5_0's offset included).
+ * K (a field-less class, called on changetype<K>(0) as in tile.ts: the baseline's Simd128 below, the
+ * relaxed flavour's Relaxed) gives the four rows' integer block sums with rows4 (lane i = row i, q5_0's
+ * offset included), from the constants made here and two of its own (konst).
  */
 @inline export function matvec_rows<K>(wt: i32, w: usize, x: usize, y: usize, cols: i32, r0: i32, r1: i32): void {
   const k = changetype<K>(0);
@@ -183,6 +185,7 @@ function block_acc_special(wt: i32, acc: v128, isum: v128, w: v128, x: v128): v1
   const z = cols >> 31;
   const n0f = c_nib(z), bit = c_bit(z), b4 = c_b4(z), one = i8x16.splat(<i8>((wt == W_Q5_0 ? 1 : 0) | z));
   const ms = c_f16(0, z), k112 = c_f16(1, z), h7c = c_f16(2, z);
+  const k0 = wt == W_Q4_1 ? n0f : k.konst(0, z), k1 = wt == W_Q4_1 ? n0f : k.konst(1, z);
   // rows per quarter, odd: quarters a power-of-two multiple of 64 KiB apart measured 1.8× slower (q5_1 at 2048 rows)
   const q = ((r1 - r0 + 3) >> 2) | 1;
   const last = r1 - 1;
@@ -193,13 +196,13 @@ function block_acc_special(wt: i32, acc: v128, isum: v128, w: v128, x: v128): v1
     let xb = x;
     let acc = f32x4.splat(0);
     for (let b = 0; b < nb; b++) {
-      const isum = k.rows4(wt, p0, p1, p2, p3, xb, z, n0f, bit, b4, one);
+      const isum = k.rows4(wt, p0, p1, p2, p3, xb, n0f, bit, b4, one, k0, k1);
       const xh = wt == W_Q5_0 ? v128.load16_splat(xb) : v128.load32_splat(xb);
       acc = block_acc(wt, true, acc, isum, weight_halves(wt, p0, p1, p2, p3), xh, ms, k112, h7c);
       p0 += wb; p1 += wb; p2 += wb; p3 += wb;
       xb += xs;
     }
-    acc = keep(acc, z, n0f, wt == W_Q4_1 ? n0f : bit, wt == W_Q4_1 ? n0f : b4, wt == W_Q5_0 ? one : n0f, ms, k112, h7c, h7c);
+    acc = keep(acc, z, n0f, wt == W_Q4_1 ? n0f : bit, wt == W_Q4_1 ? n0f : b4, wt == W_Q5_0 ? one : n0f, ms, k112, h7c, v128.xor(k0, k1));
     store_quarters(y, r, q, r1, acc);
   }
 }
@@ -243,7 +246,12 @@ function block_acc_special(wt: i32, acc: v128, isum: v128, w: v128, x: v128): v1
 /** The baseline's integer block sums (the K of the drivers). */
 @final @unmanaged class Simd128 {
   /** Four rows' Σ q·qx (− 16·Σqx for q5_0) with the activation block at xb, lane i = row i. */
-  @inline rows4(wt: i32, p0: usize, p1: usize, p2: usize, p3: usize, xb: usize, z: i32, n0f: v128, bit: v128, b4: v128, one: v128): v128 {
+  /** The call's own constants k0, k1 (the relaxed flavour's swizzles): none here (c_nib's value, which the compilers merge with n0f). */
+  @inline konst(k: i32, z: i32): v128 {
+    return c_nib(z);
+  }
+
+  @inline rows4(wt: i32, p0: usize, p1: usize, p2: usize, p3: usize, xb: usize, n0f: v128, bit: v128, b4: v128, one: v128, k0: v128, k1: v128): v128 {
     const xq = xb + act_qs(wt);
     const a0 = v128.load8x8_s(xq), a1 = v128.load8x8_s(xq, 8), a2 = v128.load8x8_s(xq, 16), a3 = v128.load8x8_s(xq, 24);
     let s0 = row_dot(wt, p0, a0, a1, a2, a3, n0f, bit, b4), s1 = row_dot(wt, p1, a0, a1, a2, a3, n0f, bit, b4);

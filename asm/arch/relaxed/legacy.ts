@@ -13,7 +13,7 @@
 // difference stays within ±24,064 < 2^15: no wrap, no saturation (none is possible: plain i16 adds).
 // One i32x4.extadd_pairwise_i16x8_s per row and block widens it; the lanes sum to the baseline's
 // integer, and the baseline's reduce and f32 steps follow.
-import { Q8_0_BLOCK } from '../../lib/blocks';
+import { Q5_0_QH, Q5_1_QH, Q8_0_BLOCK } from '../../lib/blocks';
 import { reduce4_i32 } from '../../lib/simd';
 import {
   act_bytes, act_qs, c_b4, c_bit, c_nib, matvec_rows, nibbles_hi, nibbles_lo, qh_spread, tokens_acc, W_Q4_1, W_Q5_0, W_Q5_1,
@@ -21,13 +21,18 @@ import {
 } from '../../matmul/legacy';
 import { matmul_tiles } from '../../matmul/tile';
 
-/** The i16 pair sums of Σ q·qx of the weight block at p (levels second) and the 32 activations x0, x1. */
-@inline function row_pairs(wt: i32, p: usize, x0: v128, x1: v128, n0f: v128, bit: v128, b4: v128): v128 {
+/**
+ * The i16 pair sums of Σ q·qx of the weight block at p (levels second) and the 32 activations x0, x1.
+ * q5's fifth bits: i8x16.relaxed_swizzle (indices 0..3: deterministic) spreads qh's bytes (byte j gets
+ * byte j/8 of its half) by the masks sLo, sHi (one PSHUFB each, against two unpacks and two shuffles in
+ * the baseline's qh_spread), then the baseline's compare makes 0x10 of each value's bit.
+ */
+@inline function row_pairs(wt: i32, p: usize, x0: v128, x1: v128, n0f: v128, bit: v128, b4: v128, sLo: v128, sHi: v128): v128 {
   let lo = nibbles_lo(wt, p, n0f), hi = nibbles_hi(wt, p, n0f);
   if (wt != W_Q4_1) {
-    const s = qh_spread(wt, p);
-    lo = with_fifth(lo, s, 0, bit, b4);
-    hi = with_fifth(hi, s, 1, bit, b4);
+    const v = v128.load32_splat(p + (wt == W_Q5_0 ? Q5_0_QH : Q5_1_QH));
+    lo = v128.or(lo, v128.and(i8x16.eq(v128.and(i8x16.relaxed_swizzle(v, sLo), bit), bit), b4));
+    hi = v128.or(hi, v128.and(i8x16.eq(v128.and(i8x16.relaxed_swizzle(v, sHi), bit), bit), b4));
   }
   return i16x8.add(i16x8.relaxed_dot_i8x16_i7x16_s(x0, lo), i16x8.relaxed_dot_i8x16_i7x16_s(x1, hi));
 }
@@ -39,12 +44,17 @@ import { matmul_tiles } from '../../matmul/tile';
 
 /** The relaxed integer block sums (the K of the baseline's drivers). */
 @final @unmanaged class Relaxed {
+  /** The call's own constants k0, k1 (made once by the driver): the swizzles of qh's bytes for values 0..15 and 16..31. */
+  @inline konst(k: i32, z: i32): v128 {
+    return v128.or(k == 0 ? i8x16(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1) : i8x16(2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3), i8x16.splat(<i8>z));
+  }
+
   /** Four rows' Σ q·qx (− 16·Σqx for q5_0) with the activation block at xb, lane i = row i. */
-  @inline rows4(wt: i32, p0: usize, p1: usize, p2: usize, p3: usize, xb: usize, z: i32, n0f: v128, bit: v128, b4: v128, one: v128): v128 {
+  @inline rows4(wt: i32, p0: usize, p1: usize, p2: usize, p3: usize, xb: usize, n0f: v128, bit: v128, b4: v128, one: v128, sLo: v128, sHi: v128): v128 {
     const xq = xb + act_qs(wt);
     const x0 = v128.load(xq), x1 = v128.load(xq, 16);
-    let s0 = row_pairs(wt, p0, x0, x1, n0f, bit, b4), s1 = row_pairs(wt, p1, x0, x1, n0f, bit, b4);
-    let s2 = row_pairs(wt, p2, x0, x1, n0f, bit, b4), s3 = row_pairs(wt, p3, x0, x1, n0f, bit, b4);
+    let s0 = row_pairs(wt, p0, x0, x1, n0f, bit, b4, sLo, sHi), s1 = row_pairs(wt, p1, x0, x1, n0f, bit, b4, sLo, sHi);
+    let s2 = row_pairs(wt, p2, x0, x1, n0f, bit, b4, sLo, sHi), s3 = row_pairs(wt, p3, x0, x1, n0f, bit, b4, sLo, sHi);
     if (wt == W_Q5_0) {
       const e = offset_pairs(x0, x1, one);
       s0 = i16x8.sub(s0, e); s1 = i16x8.sub(s1, e); s2 = i16x8.sub(s2, e); s3 = i16x8.sub(s3, e);
