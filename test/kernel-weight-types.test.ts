@@ -21,8 +21,13 @@ import { dequantizeRowQ8_1, dequantizeRowQ8_K, quantize, quantizeRow } from '../
 
 const memory = createSharedMemory(1024); // 64 MiB
 const manifest = loadManifest();
-const k = instantiateKernel(compileFamily('matmul', undefined, manifest), memory) as Record<string, (...args: number[]) => void>;
+type Kernels = Record<string, (...args: number[]) => void>;
+const k = instantiateKernel(compileFamily('matmul', undefined, manifest), memory) as Kernels;
 const mem = new Uint8Array(memory.buffer);
+/** The matmul module of every flavour this runtime compiles (the baseline first): the matvec/matmul tests run on each. */
+const flavourKernels: Array<[string, Kernels]> = flavoursOf('matmul', manifest)
+  .filter((f) => WebAssembly.validate(readFileSync(join(kernelsDir(), kernelModule('matmul', f, manifest).file))))
+  .map((f) => [f, instantiateKernel(compileFamily('matmul', undefined, manifest, f), memory) as Kernels]);
 
 let top = 1 << 20;
 function alloc(bytes: number): number {
@@ -229,8 +234,8 @@ for (const t of MORE_WEIGHT_TYPES) {
 
 // ---- matvec and matmul ---------------------------------------------------------------------------
 
-for (const t of MORE_WEIGHT_TYPES) {
-  test(`matvec_${t} equals the reference bit for bit (cols ${COLS[t].join('/')} × rows ${ROWS.join('/')}, quantized and random blocks)`, () => {
+for (const t of MORE_WEIGHT_TYPES) for (const [flavour, k] of flavourKernels) {
+  test(`${flavour}: matvec_${t} equals the reference bit for bit (cols ${COLS[t].join('/')} × rows ${ROWS.join('/')}, quantized and random blocks)`, () => {
     for (const cols of COLS[t]) {
       for (const rows of ROWS) {
         for (const random of [false, true]) {
@@ -244,7 +249,7 @@ for (const t of MORE_WEIGHT_TYPES) {
     }
   });
 
-  test(`matvec_${t} over any split of the rows gives one call's bits, and writes only its rows`, () => {
+  test(`${flavour}: matvec_${t} over any split of the rows gives one call's bits, and writes only its rows`, () => {
     reset();
     const rows = 37, cols = COLS[t][1];
     const p = problem(t, rows, cols, 1, 99, false);
@@ -258,7 +263,7 @@ for (const t of MORE_WEIGHT_TYPES) {
     }
   });
 
-  test(`matmul_${t} equals the reference and per-token matvec bit for bit, 1..9 tokens, row ranges`, () => {
+  test(`${flavour}: matmul_${t} equals the reference and per-token matvec bit for bit, 1..9 tokens, row ranges`, () => {
     for (const random of [false, true]) {
       for (let nTok = 1; nTok <= 9; nTok++) {
         reset();
@@ -280,7 +285,9 @@ for (const t of MORE_WEIGHT_TYPES) {
       }
     }
   });
+}
 
+for (const t of MORE_WEIGHT_TYPES) {
   // q4_1/q5_1: ggml's Σ (q·dw + m)·qx·dx takes m·dx·Σqx as m·s, s = q8_1's f16 sum; so does this check
   test(`matvec_${t} is the dot product of the dequantized weights and activations (f64 math, within 1e-5)`, () => {
     reset();
@@ -309,6 +316,45 @@ for (const t of MORE_WEIGHT_TYPES) {
       maxRef = Math.max(maxRef, Math.abs(s));
     }
     assert.ok(maxDiff <= 1e-5 * maxRef, `${t}: relative error ${maxDiff / maxRef}`);
+  });
+}
+
+// ---- the f16 bounds of the block scales --------------------------------------------------------
+
+/** Halves at the bounds: ±0, the smallest and largest subnormals, the smallest normal, the largest finite, ±infinity, NaN. */
+const BOUND_HALVES = [0x0000, 0x8000, 0x0001, 0x83ff, 0x0400, 0x7bff, 0xfbff, 0x7c00, 0xfc00, 0x7e00];
+
+/** Bits equal, NaN where the reference has NaN (wasm leaves a NaN's payload open). */
+function assertSameOrBothNaN(got: Uint32Array, want: Uint32Array, what: string): void {
+  const isNaN32 = (u: number) => (u & 0x7f800000) === 0x7f800000 && (u & 0x7fffff) !== 0;
+  const g = Uint32Array.from(got, (u, i) => (isNaN32(u) && isNaN32(want[i]) ? want[i] : u));
+  assertBitsEqual(g, want, what);
+}
+
+for (const t of ['q4_1', 'q5_0', 'q5_1'] as const) for (const [flavour, k] of flavourKernels) {
+  test(`${flavour}: matvec_${t} and matmul_${t} with scales at the f16 bounds (zeros, subnormals, the largest, infinities, NaN) equal the reference`, () => {
+    reset();
+    const rows = 11, cols = 224, nTok = 5;
+    const r = mulberry32(77);
+    const pick = () => (r() < 0.5 ? BOUND_HALVES[Math.floor(r() * BOUND_HALVES.length)] : f32ToF16((r() * 2 - 1) * 0.01));
+    const p = problem(t, rows, cols, nTok, 31, true);
+    const setHalves = (bytes: Uint8Array, block: number, offsets: number[]) => {
+      for (let b = 0; b < bytes.length; b += block) for (const o of offsets) {
+        const h = pick();
+        bytes[b + o] = h & 0xff;
+        bytes[b + o + 1] = h >> 8;
+      }
+    };
+    setHalves(p.w, ...HALVES[t]);
+    setHalves(p.x, ...HALVES[moreActivation(t) as 'q8_0' | 'q8_1']);
+    mem.set(p.w, p.wp);
+    mem.set(p.x, p.xp);
+    const want = reference(p);
+    const y = alloc(4 * rows * nTok);
+    k[`matvec_${t}`](p.wp, p.xp, y, cols, 0, rows);
+    assertSameOrBothNaN(f32Bits(y, rows), want.subarray(0, rows), `matvec_${t}`);
+    k[`matmul_${t}`](p.wp, p.xp, y, cols, rows, nTok, 0, rows);
+    assertSameOrBothNaN(f32Bits(y, rows * nTok), want, `matmul_${t} ×${nTok}`);
   });
 }
 
