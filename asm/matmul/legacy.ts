@@ -127,14 +127,16 @@ export const W_Q5_1: i32 = 2;
 }
 
 /**
- * acc + the value the blocks add, lane-wise: f32(isum)·(dw·dx) (+ mw·sx for q4_1 and q5_1). w holds each
- * lane's weight halves (d | m << 16; q5_0: d and another block's d), x the activation halves (d | s << 16;
- * q5_0: d and another block's d); `xSplat`: x is one block's, in every lane (matvec), so d and s are
- * converted together. Every half there is a scale, so the rare infinity or NaN among them takes the
- * exact conversion (block_acc_special); the others the finite one.
+ * acc + the value the blocks add, lane-wise: f32(isum)·(dw·dx) (+ mw·sx for q4_1 and q5_1). Lane i's
+ * weight block is at pw_i, its activation block at px_i; w holds their weight halves (d | m << 16; q5_0:
+ * d and another block's d), x the activation halves (d | s << 16; q5_0: d and another block's d);
+ * `xSplat`: one activation block in every lane (matvec), whose d and s convert together. Every half there
+ * is a scale, so the rare infinity or NaN among them takes the exact conversion (block_acc_special, which
+ * reads the halves again: its loads keep the optimizer from computing it ahead of the branch); the others
+ * the finite one.
  */
-@inline export function block_acc(wt: i32, xSplat: bool, acc: v128, isum: v128, w: v128, x: v128, ms: v128, k112: v128, h7c: v128): v128 {
-  if (any_special(w, x, h7c)) return block_acc_special(wt, acc, isum, w, x);
+@inline export function block_acc(wt: i32, xSplat: bool, acc: v128, isum: v128, w: v128, x: v128, pw0: usize, pw1: usize, pw2: usize, pw3: usize, px0: usize, px1: usize, px2: usize, px3: usize, ms: v128, k112: v128, h7c: v128): v128 {
+  if (any_special(w, x, h7c)) return block_acc_special(wt, acc, isum, pw0, pw1, pw2, pw3, px0, px1, px2, px3);
   const dw = finite_f32(place_lo(w), ms, k112);
   let dx: v128, sx: v128;
   if (xSplat && wt != W_Q5_0) {
@@ -151,9 +153,10 @@ export const W_Q5_1: i32 = 2;
   return f32x4.add(acc, f32x4.add(t, f32x4.mul(finite_f32(place_hi(w), ms, k112), sx)));
 }
 
-/** block_acc with every half converted exactly (infinities and NaN included). */
-function block_acc_special(wt: i32, acc: v128, isum: v128, w: v128, x: v128): v128 {
+/** block_acc with every half read from the blocks and converted exactly (infinities and NaN included). */
+function block_acc_special(wt: i32, acc: v128, isum: v128, pw0: usize, pw1: usize, pw2: usize, pw3: usize, px0: usize, px1: usize, px2: usize, px3: usize): v128 {
   const ms = i32x4.splat(F16_MS), k112 = i32x4.splat(F16_K112), e16 = i32x4.splat(F16_EXP), e32 = i32x4.splat(F32_EXP);
+  const w = gather_f32(pw0, pw1, pw2, pw3), x = gather_f32(px0, px1, px2, px3);
   const t = f32x4.mul(f32x4.convert_i32x4_s(isum), f32x4.mul(placed_to_f32x4_k(place_lo(w), ms, k112, e16, e32), placed_to_f32x4_k(place_lo(x), ms, k112, e16, e32)));
   if (wt == W_Q5_0) return f32x4.add(acc, t);
   return f32x4.add(acc, f32x4.add(t, f32x4.mul(placed_to_f32x4_k(place_hi(w), ms, k112, e16, e32), placed_to_f32x4_k(place_hi(x), ms, k112, e16, e32))));
@@ -198,7 +201,7 @@ function block_acc_special(wt: i32, acc: v128, isum: v128, w: v128, x: v128): v1
     for (let b = 0; b < nb; b++) {
       const isum = k.rows4(wt, p0, p1, p2, p3, xb, n0f, bit, b4, one, k0, k1);
       const xh = wt == W_Q5_0 ? v128.load16_splat(xb) : v128.load32_splat(xb);
-      acc = block_acc(wt, true, acc, isum, weight_halves(wt, p0, p1, p2, p3), xh, ms, k112, h7c);
+      acc = block_acc(wt, true, acc, isum, weight_halves(wt, p0, p1, p2, p3), xh, p0, p1, p2, p3, xb, xb, xb, xb, ms, k112, h7c);
       p0 += wb; p1 += wb; p2 += wb; p3 += wb;
       xb += xs;
     }
@@ -214,7 +217,7 @@ function block_acc_special(wt: i32, acc: v128, isum: v128, w: v128, x: v128): v1
 @inline export function tokens_acc(wt: i32, acc: v128, isum: v128, p: usize, a0: usize, a1: usize, a2: usize, a3: usize, z: i32): v128 {
   const w = wt == W_Q5_0 ? v128.load16_splat(p) : v128.load32_splat(p);
   const x = wt == W_Q5_0 ? gather_halves(a0, a1, a2, a3) : gather_f32(a0, a1, a2, a3);
-  return block_acc(wt, false, acc, isum, w, x, c_f16(0, z), c_f16(1, z), c_f16(2, z));
+  return block_acc(wt, false, acc, isum, w, x, p, p, p, p, a0, a1, a2, a3, c_f16(0, z), c_f16(1, z), c_f16(2, z));
 }
 
 // ---- the baseline (SIMD128) integer sums --------------------------------------------------------
