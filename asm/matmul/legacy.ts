@@ -81,6 +81,17 @@ export const W_Q5_1: i32 = 2;
   return k == 2 ? i16x8.splat(<i16>(0x7c00 | z)) : i32x4.splat((k == 0 ? F16_MS : F16_K112) | z);
 }
 
+/** The tile driver's constants (tile.ts) for format wt: the nibble mask, qh's bit masks, 0x10, ones (q5_0), the half conversion's. */
+@inline export function legacy_tile_const(wt: i32, i: i32, z: i32): v128 {
+  if (i == 0) return c_nib(z);
+  if (i == 1) return wt == W_Q4_1 ? c_nib(z) : c_bit(z);
+  if (i == 2) return wt == W_Q4_1 ? c_nib(z) : c_b4(z);
+  if (i == 3) return wt == W_Q5_0 ? i8x16.splat(<i8>(1 | z)) : c_nib(z);
+  if (i == 4) return c_f16(0, z);
+  if (i == 5) return c_f16(1, z);
+  return c_f16(2, z);
+}
+
 // ---- unpacking a weight block -------------------------------------------------------------------
 
 /** The low nibbles of the 16 bytes at the block's qs: the levels of values 0..15 (q4_1), or their low four bits. */
@@ -178,7 +189,7 @@ function block_acc_special(wt: i32, acc: v128, isum: v128, pw0: usize, pw1: usiz
  * y[r] for r in [r0, r1): four rows per pass from the quarters of the range (lane i = row r + i·q).
  * K (a field-less class, called on changetype<K>(0) as in tile.ts: the baseline's Simd128 below, the
  * relaxed flavour's Relaxed) gives the four rows' integer block sums with rows4 (lane i = row i, q5_0's
- * offset included), from the constants made here and two of its own (konst).
+ * offset included), from the constants made here and two of its own (rows_const).
  */
 @inline export function matvec_rows<K>(wt: i32, w: usize, x: usize, y: usize, cols: i32, r0: i32, r1: i32): void {
   const k = changetype<K>(0);
@@ -188,7 +199,7 @@ function block_acc_special(wt: i32, acc: v128, isum: v128, pw0: usize, pw1: usiz
   const z = cols >> 31;
   const n0f = c_nib(z), bit = c_bit(z), b4 = c_b4(z), one = i8x16.splat(<i8>((wt == W_Q5_0 ? 1 : 0) | z));
   const ms = c_f16(0, z), k112 = c_f16(1, z), h7c = c_f16(2, z);
-  const k0 = wt == W_Q4_1 ? n0f : k.konst(0, z), k1 = wt == W_Q4_1 ? n0f : k.konst(1, z);
+  const k0 = wt == W_Q4_1 ? n0f : k.rows_const(0, z), k1 = wt == W_Q4_1 ? n0f : k.rows_const(1, z);
   // rows per quarter, odd: quarters a power-of-two multiple of 64 KiB apart measured 1.8× slower (q5_1 at 2048 rows)
   const q = ((r1 - r0 + 3) >> 2) | 1;
   const last = r1 - 1;
@@ -214,10 +225,10 @@ function block_acc_special(wt: i32, acc: v128, isum: v128, pw0: usize, pw1: usiz
  * acc + one row's weight block at p · four tokens' activation blocks a0..a3 (lane i = token i): the
  * token-tile step (tile.ts), with K's tokens4 giving the integer sums.
  */
-@inline export function tokens_acc(wt: i32, acc: v128, isum: v128, p: usize, a0: usize, a1: usize, a2: usize, a3: usize, z: i32): v128 {
+@inline export function tokens_acc(wt: i32, acc: v128, isum: v128, p: usize, a0: usize, a1: usize, a2: usize, a3: usize, ms: v128, k112: v128, h7c: v128): v128 {
   const w = wt == W_Q5_0 ? v128.load16_splat(p) : v128.load32_splat(p);
   const x = wt == W_Q5_0 ? gather_halves(a0, a1, a2, a3) : gather_f32(a0, a1, a2, a3);
-  return block_acc(wt, false, acc, isum, w, x, p, p, p, p, a0, a1, a2, a3, c_f16(0, z), c_f16(1, z), c_f16(2, z));
+  return block_acc(wt, false, acc, isum, w, x, p, p, p, p, a0, a1, a2, a3, ms, k112, h7c);
 }
 
 // ---- the baseline (SIMD128) integer sums --------------------------------------------------------
@@ -250,7 +261,7 @@ function block_acc_special(wt: i32, acc: v128, isum: v128, pw0: usize, pw1: usiz
 @final @unmanaged class Simd128 {
   /** Four rows' Σ q·qx (− 16·Σqx for q5_0) with the activation block at xb, lane i = row i. */
   /** The call's own constants k0, k1 (the relaxed flavour's swizzles): none here (c_nib's value, which the compilers merge with n0f). */
-  @inline konst(k: i32, z: i32): v128 {
+  @inline rows_const(k: i32, z: i32): v128 {
     return c_nib(z);
   }
 
@@ -266,14 +277,18 @@ function block_acc_special(wt: i32, acc: v128, isum: v128, pw0: usize, pw1: usiz
     return reduce4_i32(s0, s1, s2, s3);
   }
 
-  /** acc + one row's block at p · four tokens' activation blocks (lane i = token i): the block unpacked once. */
-  @inline tokens(wt: i32, acc: v128, p: usize, a0: usize, a1: usize, a2: usize, a3: usize, z: i32): v128 {
-    const n0f = c_nib(z);
+  /** The tile driver's constants (tile_const). */
+  @inline tile_const(wt: i32, i: i32, z: i32): v128 {
+    return legacy_tile_const(wt, i, z);
+  }
+
+  /** acc + one row's block at p · four tokens' activation blocks (lane i = token i): the block unpacked once (c: tile_const). */
+  @inline tokens(wt: i32, acc: v128, p: usize, a0: usize, a1: usize, a2: usize, a3: usize, n0f: v128, bit: v128, b4: v128, one: v128, ms: v128, k112: v128, h7c: v128, c7: v128): v128 {
     let lo = nibbles_lo(wt, p, n0f), hi = nibbles_hi(wt, p, n0f);
     if (wt != W_Q4_1) {
       const s = qh_spread(wt, p);
-      lo = with_fifth(lo, s, 0, c_bit(z), c_b4(z));
-      hi = with_fifth(hi, s, 1, c_bit(z), c_b4(z));
+      lo = with_fifth(lo, s, 0, bit, b4);
+      hi = with_fifth(hi, s, 1, bit, b4);
     }
     const w0 = i16x8.extend_low_i8x16_u(lo), w1 = i16x8.extend_high_i8x16_u(lo);
     const w2 = i16x8.extend_low_i8x16_u(hi), w3 = i16x8.extend_high_i8x16_u(hi);
@@ -282,7 +297,7 @@ function block_acc_special(wt: i32, acc: v128, isum: v128, pw0: usize, pw1: usiz
       token_dot(wt, w0, w1, w2, w3, a0 + xq), token_dot(wt, w0, w1, w2, w3, a1 + xq),
       token_dot(wt, w0, w1, w2, w3, a2 + xq), token_dot(wt, w0, w1, w2, w3, a3 + xq),
     );
-    return tokens_acc(wt, acc, isum, p, a0, a1, a2, a3, z);
+    return tokens_acc(wt, acc, isum, p, a0, a1, a2, a3, ms, k112, h7c);
   }
 }
 

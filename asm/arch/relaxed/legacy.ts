@@ -16,7 +16,7 @@
 import { Q5_0_QH, Q5_1_QH, Q8_0_BLOCK } from '../../lib/blocks';
 import { reduce4_i32 } from '../../lib/simd';
 import {
-  act_bytes, act_qs, c_b4, c_bit, c_nib, matvec_rows, nibbles_hi, nibbles_lo, qh_spread, tokens_acc, W_Q4_1, W_Q5_0, W_Q5_1,
+  act_bytes, act_qs, legacy_tile_const, matvec_rows, nibbles_hi, nibbles_lo, qh_spread, tokens_acc, W_Q4_1, W_Q5_0, W_Q5_1,
   weight_bytes, with_fifth,
 } from '../../matmul/legacy';
 import { matmul_tiles } from '../../matmul/tile';
@@ -45,7 +45,7 @@ import { matmul_tiles } from '../../matmul/tile';
 /** The relaxed integer block sums (the K of the baseline's drivers). */
 @final @unmanaged class Relaxed {
   /** The call's own constants k0, k1 (made once by the driver): the swizzles of qh's bytes for values 0..15 and 16..31. */
-  @inline konst(k: i32, z: i32): v128 {
+  @inline rows_const(k: i32, z: i32): v128 {
     return v128.or(k == 0 ? i8x16(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1) : i8x16(2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3), i8x16.splat(<i8>z));
   }
 
@@ -62,22 +62,25 @@ import { matmul_tiles } from '../../matmul/tile';
     return reduce4_i32(i32x4.extadd_pairwise_i16x8_s(s0), i32x4.extadd_pairwise_i16x8_s(s1), i32x4.extadd_pairwise_i16x8_s(s2), i32x4.extadd_pairwise_i16x8_s(s3));
   }
 
-  /** acc + one row's block at p · four tokens' activation blocks (lane i = token i): the block unpacked once. */
-  @inline tokens(wt: i32, acc: v128, p: usize, a0: usize, a1: usize, a2: usize, a3: usize, z: i32): v128 {
-    const n0f = c_nib(z);
+  /** The tile driver's constants (tile_const). */
+  @inline tile_const(wt: i32, i: i32, z: i32): v128 {
+    return legacy_tile_const(wt, i, z);
+  }
+
+  /** acc + one row's block at p · four tokens' activation blocks (lane i = token i): the block unpacked once (c: tile_const). */
+  @inline tokens(wt: i32, acc: v128, p: usize, a0: usize, a1: usize, a2: usize, a3: usize, n0f: v128, bit: v128, b4: v128, one: v128, ms: v128, k112: v128, h7c: v128, c7: v128): v128 {
     let lo = nibbles_lo(wt, p, n0f), hi = nibbles_hi(wt, p, n0f);
     if (wt != W_Q4_1) {
       const s = qh_spread(wt, p);
-      lo = with_fifth(lo, s, 0, c_bit(z), c_b4(z));
-      hi = with_fifth(hi, s, 1, c_bit(z), c_b4(z));
+      lo = with_fifth(lo, s, 0, bit, b4);
+      hi = with_fifth(hi, s, 1, bit, b4);
     }
-    const one = i8x16.splat(<i8>(1 | z));
     const xq = act_qs(wt);
     const isum = reduce4_i32(
       token_sum(wt, lo, hi, a0 + xq, one), token_sum(wt, lo, hi, a1 + xq, one),
       token_sum(wt, lo, hi, a2 + xq, one), token_sum(wt, lo, hi, a3 + xq, one),
     );
-    return tokens_acc(wt, acc, isum, p, a0, a1, a2, a3, z);
+    return tokens_acc(wt, acc, isum, p, a0, a1, a2, a3, ms, k112, h7c);
   }
 }
 
