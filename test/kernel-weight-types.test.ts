@@ -261,6 +261,11 @@ for (const t of MORE_WEIGHT_TYPES) for (const [flavour, k] of flavourKernels) {
       assertBitsEqual(f32Bits(y + 4, rows), want, `matvec_${t} split ${cuts.join('/')}`);
       assert.equal([...mem.slice(y, y + 4), ...mem.slice(y + 4 + 4 * rows, y + 8 + 4 * rows)], Array(8).fill(0x7f), 'outside the rows');
     }
+    // an empty range writes nothing
+    const y = alloc(4 * rows);
+    mem.fill(0x7f, y, y + 4 * rows);
+    for (const r of [0, 5, rows]) k[`matvec_${t}`](p.wp, p.xp, y, cols, r, r);
+    assert.ok(mem.subarray(y, y + 4 * rows).every((b) => b === 0x7f), 'an empty range wrote');
   });
 
   test(`${flavour}: matmul_${t} equals the reference and per-token matvec bit for bit, 1..9 tokens, row ranges`, () => {

@@ -20,9 +20,10 @@
 // Speed: every v128 constant is made once per call, from z = cols >> 31 (0, but opaque to the
 // compilers) and kept alive past the loops (`keep`): V8 otherwise rebuilds a constant at each use inside
 // the loop (two to four instructions each; the previous version spent most of its time there). The
-// block scales are converted four at a time by the multiply form of lib/f16.ts (step 2 and 3: exact for
-// every half; a subnormal scale takes the CPU's slow path, but legacy weight scales are normal for any
-// weights above ~1e-3, and activation scales for any activation block above ~8e-3).
+// block scales are converted four at a time by lib/f16.ts's multiply form, exact for every half: step
+// 2 alone when no half of the block is an infinity or NaN (one test per block), steps 2 and 3 otherwise
+// (block_acc). A subnormal scale takes the CPU's slow path there, but legacy weight scales are normal
+// for any weights above ~1e-3, and activation scales for any activation block above ~8e-3.
 // matvec takes four rows per pass from the four quarters of [r0, r1) (each lane one long sequential
 // stream, as act_q8_0.ts), each activation block loaded once for the four rows; matmul takes four
 // tokens per pass (asm/matmul/tile.ts), each weight block unpacked once for the four. The integer sums
@@ -200,7 +201,8 @@ function block_acc_special(wt: i32, acc: v128, isum: v128, pw0: usize, pw1: usiz
   const n0f = c_nib(z), bit = c_bit(z), b4 = c_b4(z), one = i8x16.splat(<i8>((wt == W_Q5_0 ? 1 : 0) | z));
   const ms = c_f16(0, z), k112 = c_f16(1, z), h7c = c_f16(2, z);
   const k0 = wt == W_Q4_1 ? n0f : k.rows_const(0, z), k1 = wt == W_Q4_1 ? n0f : k.rows_const(1, z);
-  // rows per quarter, odd: quarters a power-of-two multiple of 64 KiB apart measured 1.8× slower (q5_1 at 2048 rows)
+  if (r1 <= r0) return;
+  // rows per quarter, odd: quarters a large power of two bytes apart ran 1.7× slower (q5_1, 2048 rows of 5632)
   const q = ((r1 - r0 + 3) >> 2) | 1;
   const last = r1 - 1;
   for (let i = 0; i < q; i++) {
@@ -223,7 +225,7 @@ function block_acc_special(wt: i32, acc: v128, isum: v128, pw0: usize, pw1: usiz
 
 /**
  * acc + one row's weight block at p · four tokens' activation blocks a0..a3 (lane i = token i): the
- * token-tile step (tile.ts), with K's tokens4 giving the integer sums.
+ * token-tile step (tile.ts) after K's tokens gave the integer sums isum.
  */
 @inline export function tokens_acc(wt: i32, acc: v128, isum: v128, p: usize, a0: usize, a1: usize, a2: usize, a3: usize, ms: v128, k112: v128, h7c: v128): v128 {
   const w = wt == W_Q5_0 ? v128.load16_splat(p) : v128.load32_splat(p);
