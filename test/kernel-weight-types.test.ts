@@ -291,6 +291,11 @@ for (const [flavour, kf] of FLAVOURS) {
         assertBitsEqual(f32Bits(y + 4, rows), want, `${flavour} matvec_${t} split ${cuts.join('/')}`);
         assert.equal([...mem.slice(y, y + 4), ...mem.slice(y + 4 + 4 * rows, y + 8 + 4 * rows)], Array(8).fill(0x7f), 'outside the rows');
       }
+      // an empty range writes nothing
+      const y = alloc(4 * rows);
+      mem.fill(0x7f, y, y + 4 * rows);
+      for (const r of [0, 5, rows]) kf[`matvec_${t}`](p.wp, p.xp, y, cols, r, r);
+      assert.ok(mem.subarray(y, y + 4 * rows).every((b) => b === 0x7f), 'an empty range wrote');
     });
 
     test(`${flavour}: matmul_${t} equals the reference and per-token matvec bit for bit, 1..9 tokens, row ranges`, () => {
@@ -339,6 +344,45 @@ for (const [flavour, kf] of FLAVOURS) {
       }
     });
   }
+}
+
+// ---- the f16 bounds of the block scales --------------------------------------------------------
+
+/** Halves at the bounds: ±0, the smallest and largest subnormals, the smallest normal, the largest finite, ±infinity, NaN. */
+const BOUND_HALVES = [0x0000, 0x8000, 0x0001, 0x83ff, 0x0400, 0x7bff, 0xfbff, 0x7c00, 0xfc00, 0x7e00];
+
+/** Bits equal, NaN where the reference has NaN (wasm leaves a NaN's payload open). */
+function assertSameOrBothNaN(got: Uint32Array, want: Uint32Array, what: string): void {
+  const isNaN32 = (u: number) => (u & 0x7f800000) === 0x7f800000 && (u & 0x7fffff) !== 0;
+  const g = Uint32Array.from(got, (u, i) => (isNaN32(u) && isNaN32(want[i]) ? want[i] : u));
+  assertBitsEqual(g, want, what);
+}
+
+for (const t of ['q4_1', 'q5_0', 'q5_1'] as const) for (const [flavour, k] of FLAVOURS) {
+  test(`${flavour}: matvec_${t} and matmul_${t} with scales at the f16 bounds (zeros, subnormals, the largest, infinities, NaN) equal the reference`, () => {
+    reset();
+    const rows = 11, cols = 224, nTok = 5;
+    const r = mulberry32(77);
+    const pick = () => (r() < 0.5 ? BOUND_HALVES[Math.floor(r() * BOUND_HALVES.length)] : f32ToF16((r() * 2 - 1) * 0.01));
+    const p = problem(t, rows, cols, nTok, 31, true);
+    const setHalves = (bytes: Uint8Array, block: number, offsets: number[]) => {
+      for (let b = 0; b < bytes.length; b += block) for (const o of offsets) {
+        const h = pick();
+        bytes[b + o] = h & 0xff;
+        bytes[b + o + 1] = h >> 8;
+      }
+    };
+    setHalves(p.w, ...HALVES[t]);
+    setHalves(p.x, ...HALVES[moreActivation(t) as 'q8_0' | 'q8_1']);
+    mem.set(p.w, p.wp);
+    mem.set(p.x, p.xp);
+    const want = reference(p);
+    const y = alloc(4 * rows * nTok);
+    k[`matvec_${t}`](p.wp, p.xp, y, cols, 0, rows);
+    assertSameOrBothNaN(f32Bits(y, rows), want.subarray(0, rows), `matvec_${t}`);
+    k[`matmul_${t}`](p.wp, p.xp, y, cols, rows, nTok, 0, rows);
+    assertSameOrBothNaN(f32Bits(y, rows * nTok), want, `matmul_${t} ×${nTok}`);
+  });
 }
 
 for (const t of MORE_WEIGHT_TYPES) {

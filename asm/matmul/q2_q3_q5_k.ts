@@ -38,7 +38,8 @@ import {
 } from '../lib/blocks';
 import { F16_BIAS, F16_EXP, F16_EXP1, F32_EXP, f16_to_f32, finite_halves_s_to_f32x4_ns_k } from '../lib/f16';
 import { q4k_mins, q4k_scales } from '../lib/quants';
-import { gather_f32, gather_halves, reduce4_i32, row_ptr, store_lanes, store_quarters } from '../lib/simd';
+import { gather_f32, gather_halves, reduce4_i32, row_ptr, store_quarters } from '../lib/simd';
+import { matmul_tiles } from './tile';
 import { bsum_pairs, mins_i16x8, scale_pairs_hi, scale_pairs_lo } from './act_q8_k';
 
 // The weight format of a driver call (always a constant: each export compiles to its own code).
@@ -491,26 +492,16 @@ const W_Q5_K: i32 = 2;
   }
 }
 
-@inline function matmul_any(wt: i32, w: usize, x: usize, y: usize, cols: i32, rows: i32, nTok: i32, r0: i32, r1: i32): void {
-  const wb = weight_bytes(wt), xs: usize = Q8_K_BYTES;
-  const nb = cols / Q2_K_BLOCK;
-  const rowBytes = <usize>nb * wb, xBytes = <usize>nb * xs;
-  for (let t = 0; t < nTok; t += 4) {
-    const lastT = nTok - 1;
-    const t0 = x + <usize>t * xBytes, t1 = x + <usize>min(t + 1, lastT) * xBytes;
-    const t2 = x + <usize>min(t + 2, lastT) * xBytes, t3 = x + <usize>min(t + 3, lastT) * xBytes;
-    for (let r = r0; r < r1; r++) {
-      let p = w + <usize>r * rowBytes;
-      let off: usize = 0;
-      let acc = f32x4.splat(0);
-      for (let b = 0; b < nb; b++) {
-        acc = tokens_value(wt, acc, p, t0 + off, t1 + off, t2 + off, t3 + off);
-        p += wb;
-        off += xs;
-      }
-      store_lanes(y + ((<usize>t * rows + r) << 2), <usize>rows, t, nTok, acc);
-    }
+/** The K of tile.ts's token-tile driver: tokens_value per block (no constants of its own). */
+@final @unmanaged class Tiles {
+  @inline tile_const(wt: i32, i: i32, z: i32): v128 { return i32x4.splat(z); }
+  @inline tokens(wt: i32, acc: v128, p: usize, a0: usize, a1: usize, a2: usize, a3: usize, c0: v128, c1: v128, c2: v128, c3: v128, c4: v128, c5: v128, c6: v128, c7: v128): v128 {
+    return tokens_value(wt, acc, p, a0, a1, a2, a3);
   }
+}
+
+@inline function matmul_any(wt: i32, w: usize, x: usize, y: usize, cols: i32, rows: i32, nTok: i32, r0: i32, r1: i32): void {
+  matmul_tiles<Tiles>(wt, w, x, y, rows, nTok, r0, r1, cols / Q2_K_BLOCK, weight_bytes(wt), Q8_K_BYTES, cols >> 31);
 }
 
 /** matvec_q2_K(w, x: q8_K*, y: f32*, cols, r0, r1). */

@@ -11,3 +11,5 @@ export { matmul_q4_K, matmul_q6_K, matvec_q4_K, matvec_q6_K } from './kquants';
 export { matmul_q4_Kr4, matvec_q4_Kr4 } from './q4_kr4';
 // q2_K, q3_K and q5_K weights on q8_K activations: one relaxed dot per 16 values (./q2_q3_q5_k.ts)
 export { matmul_q2_K, matmul_q3_K, matmul_q5_K, matvec_q2_K, matvec_q3_K, matvec_q5_K } from './q2_q3_q5_k';
+// q4_1, q5_0 and q5_1 on ggml's q8_1/q8_0 activations: unsigned levels against the activation bytes
+export { matmul_q4_1, matmul_q5_0, matmul_q5_1, matvec_q4_1, matvec_q5_0, matvec_q5_1 } from './legacy';
