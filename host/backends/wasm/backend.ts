@@ -193,24 +193,31 @@ export class WasmBackend implements Backend<WasmSequence> {
   }
 
   /**
-   * Makes the load-time layouts (q4_0r8, q4_Kr4, f16f) of the matrices of the blocks it runs, in
-   * place through the logits buffer (unused until the first step): after every other backend has
-   * read the weights in ggml's layout. The embedding keeps ggml's layout for get_row, and so does a
-   * head tied to it (the same bytes). Then waits for the kernel workers.
+   * Makes the load-time layouts (q4_0r8, q4_Kr4, q6_Kr4, f16f) of the matrices of the blocks it
+   * runs, in place through the logits buffer (unused until the first step): after every other backend
+   * has read the weights in ggml's layout. A head tied to the embedding (the same bytes) takes only a
+   * layout that get_row also reads (q6_Kr4: get_row_q6_Kr4), and the embedding follows it; otherwise
+   * both keep ggml's layout. Then waits for the kernel workers.
    */
   async prepare(blocks: readonly Block[]): Promise<void> {
     if (this.opts.repack ?? true) {
       const scratch = this.LOGITS, scratchBytes = this.config.vocabSize * 4 * this.chunk;
       const mats: Weight[] = [];
+      let tiedHead = false;
       for (const b of blocks) {
         if (b.op === 'head') {
-          if (!this.config.tiedOutput) mats.push(this.output);
+          if (this.config.tiedOutput) tiedHead = true;
+          else mats.push(this.output);
           continue;
         }
         const w = this.layers[b.layer!];
         mats.push(...(b.op === 'attention' ? [w.wq, w.wk, w.wv, w.wo] : [w.wGate, w.wUp, w.wDown]));
       }
       for (const w of mats) makeLayout(this.pool, this.arena, w, scratch, scratchBytes, this.activations);
+      if (tiedHead && this.output.ptr === this.embd.ptr) {
+        const layout = makeLayout(this.pool, this.arena, this.output, scratch, scratchBytes, this.activations, (f) => this.pool.has(`get_row_${f}`));
+        if (layout) this.embd.kernel = layout;
+      }
     }
     await this.pool.ready;
   }
