@@ -120,10 +120,70 @@ export function matvec_q6_Kr4(w: usize, x: usize, y: usize, cols: i32, r0: i32, 
   }
 }
 
+/** One token's share of half a group: isum + the rows' scaled sums of two widened chunks (rows 0, 1: al, bl; rows 2, 3: ah, bh) against the token's 8 activations at xs. */
+@inline function token_half(isum: v128, xs: usize, al: v128, ah: v128, bl: v128, bh: v128, sc: v128): v128 {
+  const x = v128.load8x8_s(xs);
+  const qa = i64x2.shuffle(x, x, 0, 0), qb = i64x2.shuffle(x, x, 1, 1);
+  const lo = i32x4.add(i32x4.dot_i16x8_s(al, qa), i32x4.dot_i16x8_s(bl, qb));
+  const hi = i32x4.add(i32x4.dot_i16x8_s(ah, qa), i32x4.dot_i16x8_s(bh, qb));
+  return i32x4.add(isum, i32x4.dot_i16x8_s(i16x8.narrow_i32x4_s(lo, hi), sc));
+}
+
+/**
+ * The q6_Kr4 group block at p · the q8_K blocks of four tokens at a0..a3: each group's chunks taken
+ * out and widened once for the four tokens (half a group at a time), each token's integers as
+ * block_dot's (the same sums; the offsets subtracted per group pair likewise), then block_dot's f32
+ * step on each token's accumulator, kept in y0..y3 (the four rows' results of each token).
+ */
+@inline function block_dot4(p: usize, a0: usize, a1: usize, a2: usize, a3: usize, y0: usize, y1: usize, y2: usize, y3: usize, z: i32, m3f: v128, c0: v128, c1: v128): void {
+  let i0 = i32x4.splat(0), i1 = i32x4.splat(0), i2 = i32x4.splat(0), i3 = i32x4.splat(0);
+  let q = p, s = p + Q6_KR4_SCALES, xo: usize = Q8_K_QS, bo: usize = Q8_K_BSUMS;
+  for (let G = 0; G < 16; G++) {
+    const v = v128.load8x8_s(s);
+    const sa = r4_scales_lo(v), sb = r4_scales_hi(v);
+    if ((G & 1) == 0) {
+      i0 = r4_offset(i0, sa, sb, a0 + bo);
+      i1 = r4_offset(i1, sa, sb, a1 + bo);
+      i2 = r4_offset(i2, sa, sb, a2 + bo);
+      i3 = r4_offset(i3, sa, sb, a3 + bo);
+    }
+    const sc = (G & 1) == 0 ? sa : sb;
+    const A = v128.load(q), B = v128.load(q, 16), C = v128.load(q, 32);
+    const a = v128.and(A, m3f), b = v128.and(B, m3f), c = v128.and(C, m3f);
+    const d = r4_fourth(A, B, C, a, b, c);
+    let l0 = i16x8.extend_low_i8x16_u(a), h0 = i16x8.extend_high_i8x16_u(a), l1 = i16x8.extend_low_i8x16_u(b), h1 = i16x8.extend_high_i8x16_u(b);
+    i0 = token_half(i0, a0 + xo, l0, h0, l1, h1, sc);
+    i1 = token_half(i1, a1 + xo, l0, h0, l1, h1, sc);
+    i2 = token_half(i2, a2 + xo, l0, h0, l1, h1, sc);
+    i3 = token_half(i3, a3 + xo, l0, h0, l1, h1, sc);
+    if (z == 0) {
+      l0 = i16x8.extend_low_i8x16_u(c);
+      h0 = i16x8.extend_high_i8x16_u(c);
+      l1 = i16x8.extend_low_i8x16_u(d);
+      h1 = i16x8.extend_high_i8x16_u(d);
+      i0 = token_half(i0, a0 + xo + 8, l0, h0, l1, h1, sc);
+      i1 = token_half(i1, a1 + xo + 8, l0, h0, l1, h1, sc);
+      i2 = token_half(i2, a2 + xo + 8, l0, h0, l1, h1, sc);
+      i3 = token_half(i3, a3 + xo + 8, l0, h0, l1, h1, sc);
+    }
+    q += 48;
+    xo += 16;
+    if ((G & 1) != 0) {
+      s += 8;
+      bo += 4;
+    }
+  }
+  v128.store(y0, r4_finish(v128.load(y0), i0, p, a0, c0, c1));
+  v128.store(y1, r4_finish(v128.load(y1), i1, p, a1, c0, c1));
+  v128.store(y2, r4_finish(v128.load(y2), i2, p, a2, c0, c1));
+  v128.store(y3, r4_finish(v128.load(y3), i3, p, a3, c0, c1));
+}
+
 /**
  * matmul_q6_Kr4(w, x: q8_K*, y: f32*, cols, rows, nTok, r0, r1): w in q6_Kr4, r0 and r1 multiples of
- * 4; y[t·rows + r]. Tiles of four tokens, each token running matvec's pass over a group's blocks (the
- * group row comes from memory once per tile): equal to matvec bit for bit.
+ * 4; y[t·rows + r]. Whole tiles of four tokens take each group's chunks out once for the four
+ * (block_dot4, the running sums in y); the last tile, if short, runs matvec's pass per token. Equal to
+ * matvec bit for bit.
  */
 export function matmul_q6_Kr4(w: usize, x: usize, y: usize, cols: i32, rows: i32, nTok: i32, r0: i32, r1: i32): void {
   const nb = cols / Q6_K_BLOCK;
@@ -131,10 +191,25 @@ export function matmul_q6_Kr4(w: usize, x: usize, y: usize, cols: i32, rows: i32
   const z = cols >> 31;
   const m3f = i8x16.splat(<i8>(0x3f | z));
   const c0 = kr4_const(0, z), c1 = kr4_const(1, z);
+  const yRow = <usize>rows << 2;
   for (let t0 = 0; t0 < nTok; t0 += 4) {
     const t1 = min(t0 + 4, nTok);
     for (let r = r0; r < r1; r += 4) {
       const g = w + <usize>r * rowBytes;
+      if (t1 - t0 == 4) {
+        const y0 = y + <usize>t0 * yRow + (<usize>r << 2), y1 = y0 + yRow, y2 = y1 + yRow, y3 = y2 + yRow;
+        const zero = f32x4.splat(0);
+        v128.store(y0, zero);
+        v128.store(y1, zero);
+        v128.store(y2, zero);
+        v128.store(y3, zero);
+        const a0 = x + <usize>t0 * xBytes;
+        for (let b = 0; b < nb; b++) {
+          const o = <usize>b * Q8_K_BYTES;
+          block_dot4(g + <usize>b * Q6_KR4_BYTES, a0 + o, a0 + xBytes + o, a0 + 2 * xBytes + o, a0 + 3 * xBytes + o, y0, y1, y2, y3, z, m3f, c0, c1);
+        }
+        continue;
+      }
       for (let t = t0; t < t1; t++) {
         let p = g;
         let xb = x + <usize>t * xBytes;
@@ -145,7 +220,7 @@ export function matmul_q6_Kr4(w: usize, x: usize, y: usize, cols: i32, rows: i32
           xb += Q8_K_BYTES;
         }
         if (z != 0) acc = kr4_keep(v128.xor(acc, m3f), z, c0, c1);
-        v128.store(y + ((<usize>t * rows + r) << 2), acc);
+        v128.store(y + <usize>t * yRow + (<usize>r << 2), acc);
       }
     }
   }
