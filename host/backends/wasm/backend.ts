@@ -196,8 +196,9 @@ export class WasmBackend implements Backend<WasmSequence> {
    * Makes the load-time layouts (q4_0r8, q4_Kr4, q6_Kr4, f16f) of the matrices of the blocks it
    * runs, in place through the logits buffer (unused until the first step): after every other backend
    * has read the weights in ggml's layout. A head tied to the embedding (the same bytes) takes only a
-   * layout that get_row also reads (q6_Kr4: get_row_q6_Kr4), and the embedding follows it; otherwise
-   * both keep ggml's layout. Then waits for the kernel workers.
+   * layout that get_row also reads (q6_Kr4: get_row_q6_Kr4), and the embedding follows it (the engine
+   * embeds on this backend whenever it runs a block: it holds the activation rows); otherwise both keep
+   * ggml's layout. Then waits for the kernel workers.
    */
   async prepare(blocks: readonly Block[]): Promise<void> {
     if (this.opts.repack ?? true) {
