@@ -49,10 +49,15 @@ import { kr4_const, kr4_keep } from './q4_kr4';
   return i16x8.shuffle(v, v, 4, 4, 5, 5, 6, 6, 7, 7);
 }
 
-/** isum − 32·(each row's sc_2m·bsums[2m] + sc_2m+1·bsums[2m+1]) for the group pair whose scale vectors are sa, sb. */
-@inline export function r4_offset(isum: v128, sa: v128, sb: v128, bs: usize): v128 {
+/** Each row's sc_2m·bsums[2m] + sc_2m+1·bsums[2m+1] for the group pair whose scale vectors are sa, sb (bsums at bs). */
+@inline export function r4_bsum_dot(sa: v128, sb: v128, bs: usize): v128 {
   const pairs = i16x8.shuffle(sa, sb, 0, 9, 2, 11, 4, 13, 6, 15); // [s0,2m, s0,2m+1, s1,2m, s1,2m+1, ...]
-  return i32x4.sub(isum, i32x4.shl(i32x4.dot_i16x8_s(pairs, v128.load32_splat(bs)), 5));
+  return i32x4.dot_i16x8_s(pairs, v128.load32_splat(bs));
+}
+
+/** isum − 32·r4_bsum_dot: the pair's share of the −32 offset. */
+@inline export function r4_offset(isum: v128, sa: v128, sb: v128, bs: usize): v128 {
+  return i32x4.sub(isum, i32x4.shl(r4_bsum_dot(sa, sb, bs), 5));
 }
 
 /** acc + f32(isum)·(dx·d), row i in lane i: the f32 step of one group block at p and the q8_K block at xb. */

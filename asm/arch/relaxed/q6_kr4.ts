@@ -11,7 +11,7 @@
 // matvec_q6_K (asm/arch/relaxed/kquants.ts).
 import { Q6_K_BLOCK, Q6_K_BYTES, Q6_KR4_BYTES, Q6_KR4_SCALES, Q8_K_BSUMS, Q8_K_BYTES, Q8_K_QS } from '../../lib/blocks';
 import { kr4_const, kr4_keep } from '../../matmul/q4_kr4';
-import { r4_finish, r4_fourth, r4_offset, r4_scales_hi, r4_scales_lo } from '../../matmul/q6_kr4';
+import { r4_bsum_dot, r4_finish, r4_fourth, r4_offset, r4_scales_hi, r4_scales_lo } from '../../matmul/q6_kr4';
 
 /** isum + one group (48 bytes at q, its 16 activations at xs, the rows' scales sc): Σ sc·Σ u·x per row lane. */
 @inline function group(isum: v128, q: usize, xs: usize, sc: v128, m3f: v128): v128 {
@@ -23,22 +23,26 @@ import { r4_finish, r4_fourth, r4_offset, r4_scales_hi, r4_scales_lo } from '../
   return i32x4.add(isum, i32x4.add(i32x4.dot_i16x8_s(s, sc), i32x4.dot_i16x8_s(t, sc)));
 }
 
-/** The q6_Kr4 group block at p · the q8_K block at xb: acc + the rows' block terms. */
-@inline function block_dot(acc: v128, p: usize, xb: usize, z: i32, m3f: v128, c0: v128, c1: v128): v128 {
-  let isum = i32x4.splat(0);
+/**
+ * The q6_Kr4 group block at p · the q8_K block at xb: acc + the rows' block terms. The offsets' bsum
+ * dots are summed apart and come off once (the same integer); a pair's two groups in one basic block
+ * (measured 1–1.5% faster than split, and 1.5–2% for the separate offset sum, in cache).
+ */
+@inline function block_dot(acc: v128, p: usize, xb: usize, m3f: v128, c0: v128, c1: v128): v128 {
+  let isum = i32x4.splat(0), off = i32x4.splat(0);
   let q = p, xs = xb + Q8_K_QS, s = p + Q6_KR4_SCALES, bs = xb + Q8_K_BSUMS;
   for (let m = 0; m < 8; m++) {
     const v = v128.load8x8_s(s);
     const sa = r4_scales_lo(v), sb = r4_scales_hi(v);
-    isum = r4_offset(isum, sa, sb, bs);
+    off = i32x4.add(off, r4_bsum_dot(sa, sb, bs));
     isum = group(isum, q, xs, sa, m3f);
-    if (z == 0) isum = group(isum, q + 48, xs + 16, sb, m3f);
+    isum = group(isum, q + 48, xs + 16, sb, m3f);
     q += 96;
     xs += 32;
     s += 8;
     bs += 4;
   }
-  return r4_finish(acc, isum, p, xb, c0, c1);
+  return r4_finish(acc, i32x4.sub(isum, i32x4.shl(off, 5)), p, xb, c0, c1);
 }
 
 /** matvec_q6_Kr4(w, x: q8_K*, y: f32*, cols, r0, r1): w in q6_Kr4, r0 and r1 multiples of 4. */
@@ -53,7 +57,7 @@ export function matvec_q6_Kr4(w: usize, x: usize, y: usize, cols: i32, r0: i32, 
     let xb = x;
     let acc = f32x4.splat(0);
     for (let b = 0; b < nb; b++) {
-      acc = block_dot(acc, p, xb, z, m3f, c0, c1);
+      acc = block_dot(acc, p, xb, m3f, c0, c1);
       p += Q6_KR4_BYTES;
       xb += Q8_K_BYTES;
     }
@@ -144,7 +148,7 @@ export function matmul_q6_Kr4(w: usize, x: usize, y: usize, cols: i32, rows: i32
         let xb = x + <usize>t * xBytes;
         let acc = f32x4.splat(0);
         for (let b = 0; b < nb; b++) {
-          acc = block_dot(acc, p, xb, z, m3f, c0, c1);
+          acc = block_dot(acc, p, xb, m3f, c0, c1);
           p += Q6_KR4_BYTES;
           xb += Q8_K_BYTES;
         }
