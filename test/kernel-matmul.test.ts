@@ -24,6 +24,7 @@ import {
   X16_WEIGHT_TYPES, type X16WeightType, activationRowBytesX16, matmulX16 as refMatmulX16, matvecX16 as refMatvecX16,
   quantizeActivationX16, quantizeQ16_0, quantizeQ16_0S, quantizeQ16_K,
 } from '../host/kernels/reference/matmul.js';
+import { q6KToQ6Kr4, q6Kr4ToQ6K } from '../host/kernels/reference/q6_kr4.js';
 import { GGMLType, dequantize, f32ToF16 } from '../host/model/ggml-types.js';
 import { quantize, quantizeRow } from '../host/model/quantize/index.js';
 
@@ -201,6 +202,7 @@ test('the manifest lists every ABI 3 export with its signature, and the referenc
   const specialized: Record<string, number> = {
     repack_q4_0_r8: 4, matvec_q4_0r8_x16s: 6, matmul_q4_0r8_x16s: 8,
     repack_q4_K_r4: 4, matvec_q4_Kr4_x16: 6, matmul_q4_Kr4_x16: 8, matvec_q4_Kr4: 6, matmul_q4_Kr4: 8,
+    repack_q6_K_r4: 4, matvec_q6_Kr4: 6, matmul_q6_Kr4: 8, get_row_q6_Kr4: 4,
     matvec_f16f: 6, matmul_f16f: 8,
   };
   for (const [name, n] of Object.entries(specialized)) assert.equal(fam.exports[name], sig(n), name);
@@ -843,6 +845,131 @@ for (const act of ['x16', 'x8'] as const) {
   });
 }
 
+// ---- q6_Kr4: q6_K rows repacked four at a time (asm/matmul/q6_kr4.ts) ------------------------------
+// Tolerance: exact. repack_q6_K_r4 writes host/kernels/reference/q6_kr4.ts's layout (the q6_K bits
+// moved, nothing lost), and matvec_q6_Kr4 / matmul_q6_Kr4 on it equal matvec_q6_K / matmul_q6_K on the
+// original rows bit for bit (the same integer per row and block, the same f32 steps). d must be finite
+// (the host repacks only such matrices).
+
+/** Repacks the q6_K rows of p into a new buffer; returns its pointer. */
+function repackKR6(p: Problem): number {
+  const dst = alloc(p.w.length);
+  mem.fill(0x5a, dst, dst + p.w.length);
+  k.repack_q6_K_r4(p.wp, dst, p.rows, p.cols);
+  return dst;
+}
+
+function runQ6KPlain(p: Problem, nTok: number): Float32Array {
+  const y = alloc(4 * p.rows * nTok);
+  mem.fill(0xff, y, y + 4 * p.rows * nTok);
+  k.matmul_q6_K(p.wp, p.xp, y, p.cols, p.rows, nTok, 0, p.rows);
+  return f32s(y, p.rows * nTok);
+}
+
+test('repack_q6_K_r4 writes the reference layout, which gives back the q6_K rows byte for byte', () => {
+  for (const [rows, cols, random] of [[12, 512, true], [8, 1280, false], [4, 256, true]] as const) {
+    reset();
+    const p = problem('q6_K', rows, cols, 1, 931 + cols, random);
+    const got = bytes(repackKR6(p), p.w.length);
+    const want = q6KToQ6Kr4(p.w, rows, cols);
+    assert.ok(Buffer.from(got).equals(Buffer.from(want)), `repack ${rows}×${cols}: kernel bytes = reference bytes`);
+    assert.ok(Buffer.from(q6Kr4ToQ6K(got, rows, cols)).equals(Buffer.from(p.w)), `repack ${rows}×${cols}: lossless`);
+  }
+});
+
+for (const random of [false, true]) {
+  test(`matvec_q6_Kr4 on repacked rows equals matvec_q6_K bit for bit, over row splits${random ? ' (random blocks)' : ''}`, () => {
+    let seed = 5000 + (random ? 500 : 0);
+    for (const rows of [4, 8, 12, 36, 132]) {
+      for (const cols of [256, 512, 1280]) {
+        reset();
+        const p = problem('q6_K', rows, cols, 1, seed++, random);
+        const want = runQ6KPlain(p, 1);
+        const wr = repackKR6(p);
+        const y = alloc(4 * rows);
+        mem.fill(0xff, y, y + 4 * rows);
+        k.matvec_q6_Kr4(wr, p.xp, y, cols, 0, rows);
+        assertBitsEqual(f32s(y, rows), want, `q6_Kr4 ${rows}×${cols}`);
+        const r = rng(seed);
+        const cuts = [0, ...Array.from({ length: 3 }, () => 4 * Math.floor(r() * (rows / 4 + 1)))].sort((a, b) => a - b);
+        cuts.push(rows);
+        const y2 = alloc(4 * rows);
+        mem.fill(0xff, y2, y2 + 4 * rows);
+        for (let i = 0; i + 1 < cuts.length; i++) k.matvec_q6_Kr4(wr, p.xp, y2, cols, cuts[i], cuts[i + 1]);
+        assertBitsEqual(f32s(y2, rows), want, `q6_Kr4 split ${cuts.join(',')} ${rows}×${cols}`);
+      }
+    }
+  });
+}
+
+test('matvec_q6_Kr4 at the overflow bounds (quants 63 or 0, scales −128 or 127, x = ±max, −128 included) equals matvec_q6_K bit for bit', () => {
+  reset();
+  const cols = 1024, rows = 8;
+  const w = randomBlockWeights('q6_K', rows, cols, 43);
+  const rb = weightRowBytes('q6_K', cols);
+  for (let r = 0; r < rows; r++) {
+    const row = w.subarray(r * rb, (r + 1) * rb);
+    for (let b = 0; b < row.length; b += 210) {
+      row.fill(r & 1 ? 0x00 : 0xff, b, b + 192);
+      row.fill(r & 2 ? 0x80 : 0x7f, b + 192, b + 208);
+    }
+  }
+  for (const v of [-3, 3]) {
+    const xf = new Float32Array(cols).fill(v);
+    const x = quantizeActivation('q6_K', xf); // every q = ∓127 (ggml's q8_K)
+    const p: Problem = { t: 'q6_K', rows, cols, w, xf, x, wp: put(w), xp: put(x) };
+    const want = runQ6KPlain(p, 1);
+    const y = alloc(4 * rows);
+    k.matvec_q6_Kr4(repackKR6(p), p.xp, y, cols, 0, rows);
+    assertBitsEqual(f32s(y, rows), want, `q6_Kr4 extremes x = ${v}`);
+  }
+  // q8_K blocks of −128 (what ggml's quantizer writes for the value of largest magnitude when negative)
+  const nb = cols / 256;
+  const x = new Uint8Array(nb * 292);
+  const dv = new DataView(x.buffer);
+  for (let b = 0; b < nb; b++) {
+    dv.setFloat32(b * 292, 0.01, true);
+    x.fill(0x80, b * 292 + 4, b * 292 + 260);
+    for (let g = 0; g < 16; g++) dv.setInt16(b * 292 + 260 + 2 * g, -2048, true);
+  }
+  const p: Problem = { t: 'q6_K', rows, cols, w, xf: new Float32Array(cols), x, wp: put(w), xp: put(x) };
+  const want = runQ6KPlain(p, 1);
+  const y = alloc(4 * rows);
+  k.matvec_q6_Kr4(repackKR6(p), p.xp, y, cols, 0, rows);
+  assertBitsEqual(f32s(y, rows), want, 'q6_Kr4 extremes x = −128');
+});
+
+test('matmul_q6_Kr4 for nTok 1..9 equals matmul_q6_K on the original rows exactly, over row splits', () => {
+  let seed = 6000;
+  for (const [rows, cols] of [[4, 256], [12, 512], [40, 768]]) {
+    for (let nTok = 1; nTok <= 9; nTok++) {
+      reset();
+      const p = problem('q6_K', rows, cols, nTok, seed++, nTok % 2 === 0);
+      const want = runQ6KPlain(p, nTok);
+      const wr = repackKR6(p);
+      const y = alloc(4 * rows * nTok);
+      mem.fill(0xff, y, y + 4 * rows * nTok);
+      const mid = 4 * Math.floor(rows / 8);
+      k.matmul_q6_Kr4(wr, p.xp, y, cols, rows, nTok, 0, mid);
+      k.matmul_q6_Kr4(wr, p.xp, y, cols, rows, nTok, mid, rows);
+      assertBitsEqual(f32s(y, rows * nTok), want, `q6_Kr4 matmul ${rows}×${cols} nTok ${nTok}`);
+    }
+  }
+});
+
+test('get_row_q6_Kr4 of every row equals get_row_q6_K of the original row bit for bit', () => {
+  reset();
+  const rows = 12, cols = 512;
+  const p = problem('q6_K', rows, cols, 1, 977, true);
+  const wr = repackKR6(p);
+  const a = alloc(4 * cols), b = alloc(4 * cols);
+  for (let r = 0; r < rows; r++) {
+    k.get_row_q6_K(p.wp, a, cols, r);
+    k.get_row_q6_Kr4(wr, b, cols, r);
+    assertBitsEqual(f32s(b, cols), f32s(a, cols), `row ${r}`);
+  }
+});
+
 // ---- flavours: same inputs, same bits --------------------------------------------------------
 
 /**
@@ -876,6 +1003,11 @@ function flavourCases(): Array<{ name: string; w: number; x: (nTok: number) => n
       cases.push({ name: 'q4_Kr4_x16', w: r4, x: (nTok) => put(quantizeActivationX16('q4_K', xf.subarray(0, cols * nTok))), cols, rows, grain: 4 });
       cases.push({ name: 'q4_Kr4', w: r4, x: x8, cols, rows, grain: 4 });
     }
+    if (t === 'q6_K') {
+      const r4 = alloc(weightRowBytes(t, cols) * rows);
+      k.repack_q6_K_r4(w, r4, rows, cols);
+      cases.push({ name: 'q6_Kr4', w: r4, x: x8, cols, rows, grain: 4 });
+    }
   }
   // the K-quants on q8_K blocks of random bytes (every i8 value, −128 included: the relaxed flavour's
   // first operand), an odd block count and an odd row count (the plain kernels), ggml-quantized weights
@@ -890,6 +1022,11 @@ function flavourCases(): Array<{ name: string; w: number; x: (nTok: number) => n
       const r4 = alloc(weightRowBytes(t, cols) * rows);
       k.repack_q4_K_r4(w, r4, rows, cols);
       cases.push({ name: 'q4_Kr4', w: r4, x, cols, rows, grain: 4 });
+    } else {
+      // the twelve rows of the thirteen that fill groups of four
+      const r4 = alloc(weightRowBytes(t, cols) * 12);
+      k.repack_q6_K_r4(w, r4, 12, cols);
+      cases.push({ name: 'q6_Kr4', w: r4, x, cols, rows: 12, grain: 4 });
     }
   }
   return cases;

@@ -271,6 +271,55 @@ test('q4_K matrices with an infinite or NaN d or dmin keep ggml\'s layout (the q
   }
 });
 
+test('q6_K matrices with an infinite or NaN d keep ggml\'s layout (the q6_Kr4 kernels convert finite halves only)', async () => {
+  const rows = 4, cols = 256, bytes = rows * 210;
+  const arena = new Arena(planBytes(Array<number>(10).fill(bytes)), 'the test');
+  const pool = KernelPool.create(arena.memory, { threads: 1 });
+  try {
+    await pool.ready;
+    for (const [half, finite] of [[0x3c00, true], [0x7c00, false], [0xfc00, false], [0x7e01, false], [0x03ff, true]] as const) {
+      const ptr = arena.alloc(bytes), scratch = arena.alloc(bytes);
+      const w = arena.bytes(ptr, bytes);
+      for (let i = 0; i < bytes; i++) w[i] = (i * 37) & 0xff;
+      for (let o = 0; o < bytes; o += 210) { w[o + 208] = 0x00; w[o + 209] = 0x2c; }
+      w[2 * 210 + 208] = half & 0xff;
+      w[2 * 210 + 209] = half >> 8;
+      const before = Uint8Array.from(w);
+      const weight = { ptr, type: GGMLType.Q6_K, kernel: 'q6_K', rows, cols };
+      assert.is(makeLayout(pool, arena, weight, scratch, bytes) === 'q6_Kr4', finite, `d 0x${half.toString(16)}`);
+      assert.is(weight.kernel, finite ? 'q6_Kr4' : 'q6_K');
+      if (!finite) assert.equal(arena.bytes(ptr, bytes), before, 'left as it was');
+    }
+  } finally {
+    await pool.close();
+  }
+});
+
+test('a q6_K model repacked into q6_Kr4 (every matrix, and the head tied to the embedding, which get_row then reads) gives ggml\'s layout\'s logits bit for bit', async () => {
+  const path = join(synthDir, 'tiny-qwen2-q6_K.gguf');
+  synthModel(path, { shape: SYNTH_SHAPES['tiny-qwen2'], vocab: llama2, type: GGMLType.Q6_K, seed: 5 });
+  const repacked = await openWasm(path, { threads: 1 });
+  const stored = await openWasm(path, { threads: 1, repack: false });
+  const q16 = await openWasm(path, { threads: 1, activations: 'q16' });
+  try {
+    assert.equal(wasmOf(repacked).kernelCounts(), { q6_Kr4: 15 }); // 2 layers × 7 matrices, and the head
+    assert.equal(wasmOf(stored).kernelCounts(), { q6_K: 15 });
+    assert.equal(wasmOf(q16).kernelCounts(), { q6_K: 15 }, 'no q6_Kr4 kernels on 16-bit activations');
+    const ids = [1, 450, 4996, 17354, 1701, 3654, 975, 278, 17366, 11203, 31999];
+    const [s1, s2] = [repacked.newState(), stored.newState()];
+    assert.equal(Array.from(await repacked.prefill(s1, ids, 0)), Array.from(await stored.prefill(s2, ids, 0)), 'prefill logits');
+    for (let pos = ids.length; pos < ids.length + 4; pos++) {
+      const t = (pos * 7919) % 32000;
+      assert.equal(Array.from(await repacked.forward(s1, t, pos)), Array.from(await stored.forward(s2, t, pos)), `decode logits at ${pos}`);
+    }
+  } finally {
+    await repacked.close();
+    await stored.close();
+    await q16.close();
+    rmSync(path, { force: true });
+  }
+});
+
 test.after(() => rmSync(synthDir, { recursive: true, force: true }));
 
 test.run();

@@ -145,3 +145,11 @@ export const Q4_KR4_SCALES: i32 = 16;
 export const Q4_KR4_MINS: i32 = 32;
 export const Q4_KR4_HIGH: i32 = 48;
 export const Q4_KR4_QS: i32 = 64;
+
+// q6_Kr4: four q6_K rows per group; a group block is 16 groups of 16 values (48 bytes each: the four
+// rows' 6-bit quants, bits re-arranged losslessly), then the 64 scales (group-major) and the four f16 d
+// (asm/matmul/q6_kr4.ts)
+export const Q6_KR4_ROWS: i32 = 4;
+export const Q6_KR4_BYTES: i32 = 840;
+export const Q6_KR4_SCALES: i32 = 768;
+export const Q6_KR4_D: i32 = 832;

@@ -21,6 +21,7 @@ import {
   matvec_f16, matvec_f16f, matvec_f32, matvec_q4_0, matvec_q4_0_x16, matvec_q4_0r8_x16s, matvec_q4_K, matvec_q4_K_x16,
   matvec_q4_Kr4, matvec_q4_Kr4_x16, matvec_q6_K, matvec_q6_K_x16, matvec_q8_0, matvec_q8_0_x16,
   quantize_q16_0, quantize_q16_0s, quantize_q16_K, quantize_q8_0, quantize_q8_K, repack_q4_0_r8, repack_q4_K_r4,
+  get_row_q6_Kr4, matmul_q6_Kr4, matvec_q6_Kr4, repack_q6_K_r4,
   matmul_q4_0_x8s, matmul_q4_0r8_x8s, matmul_q8_0_x8w, matvec_q4_0_x8s, matvec_q4_0r8_x8s, matvec_q8_0_x8w, quantize_q8_0s, quantize_q8_0w,
 } from './flavour';
 import {
@@ -380,6 +381,7 @@ function checkType(t: i32, goldenY: StaticArray<u32>, rowHash: u32): void {
 
   checkTilesAndSplits(t, false, xin, cols);
   if (t == T_Q4_K) checkQ4_KR4(cols, xb, false);
+  if (t == T_Q6_K) checkQ6_KR4(cols, xb);
 }
 
 /**
@@ -544,6 +546,39 @@ function checkQ4_KR4(cols: i32, xb: usize, x16: bool): void {
   kr4Matmul(x16, DW, XQ, Y3, cols, 8, NTOK, 4, 8);
   for (let tok = 0; tok < NTOK; tok++) ok = ok && sameBits(Y3 + (<usize>(tok * 8) << 2), Y + (<usize>(tok * ROWS) << 2), ROWS);
   expect(ok, T_Q4_K, "matmul_q4_Kr4" + k + " equals matvec_q4_K" + k + " bit for bit");
+}
+
+/**
+ * q6_Kr4 (no goldens of its own): W's seven rows and the one after them repacked four at a time into DW
+ * (free by now; the eighth row is not compared), on the same q8_K activations, give matvec_q6_K's
+ * results in Y bit for bit, per token (matvec, also over a split at row 4) and for all tokens (matmul,
+ * also over a split); get_row_q6_Kr4 of each row equals get_row_q6_K's.
+ */
+function checkQ6_KR4(cols: i32, xb: usize): void {
+  repack_q6_K_r4(W, DW, 8, cols);
+  let ok = true;
+  for (let tok = 0; tok < NTOK; tok++) {
+    matvec_q6_Kr4(DW, XQ + <usize>tok * xb, TMP, cols, 0, 8);
+    ok = ok && sameBits(TMP, Y + (<usize>(tok * ROWS) << 2), ROWS);
+    matvec_q6_Kr4(DW, XQ + <usize>tok * xb, TMP, cols, 0, 4);
+    matvec_q6_Kr4(DW, XQ + <usize>tok * xb, TMP, cols, 4, 8);
+    ok = ok && sameBits(TMP, Y + (<usize>(tok * ROWS) << 2), ROWS);
+  }
+  expect(ok, T_Q6_K, "repack_q6_K_r4 + matvec_q6_Kr4 equal matvec_q6_K bit for bit");
+  matmul_q6_Kr4(DW, XQ, Y3, cols, 8, NTOK, 0, 8);
+  ok = true;
+  for (let tok = 0; tok < NTOK; tok++) ok = ok && sameBits(Y3 + (<usize>(tok * 8) << 2), Y + (<usize>(tok * ROWS) << 2), ROWS);
+  matmul_q6_Kr4(DW, XQ, Y3, cols, 8, NTOK, 0, 4);
+  matmul_q6_Kr4(DW, XQ, Y3, cols, 8, NTOK, 4, 8);
+  for (let tok = 0; tok < NTOK; tok++) ok = ok && sameBits(Y3 + (<usize>(tok * 8) << 2), Y + (<usize>(tok * ROWS) << 2), ROWS);
+  expect(ok, T_Q6_K, "matmul_q6_Kr4 equals matvec_q6_K bit for bit");
+  ok = true;
+  for (let r = 0; r < ROWS; r++) {
+    get_row_q6_K(W, TMP, cols, r);
+    get_row_q6_Kr4(DW, TMP + 4096, cols, r);
+    ok = ok && sameBits(TMP + 4096, TMP, cols);
+  }
+  expect(ok, T_Q6_K, "get_row_q6_Kr4 equals get_row_q6_K bit for bit");
 }
 
 function kr4Matvec(x16: bool, w: usize, x: usize, y: usize, cols: i32, r0: i32, r1: i32): void {

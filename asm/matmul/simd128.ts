@@ -47,3 +47,6 @@ export { matmul_q4_0_x8s, matmul_q8_0_x8w, matvec_q4_0_x8s, matvec_q8_0_x8w } fr
 export { matmul_q4_0r8_x8s, matvec_q4_0r8_x8s } from './q4_0r8_x8s';
 // the same layout on q8_K activations (asm/matmul/q4_kr4.ts): bit for bit matvec_q4_K's results.
 export { matmul_q4_Kr4, matvec_q4_Kr4 } from './q4_kr4';
+// q6_K rows repacked four at a time (q6_Kr4, asm/matmul/q6_kr4.ts) on q8_K activations: one activation
+// splat serves four rows; bit for bit matvec_q6_K's results. get_row reads it (a head tied to the embedding).
+export { get_row_q6_Kr4, matmul_q6_Kr4, matvec_q6_Kr4, repack_q6_K_r4 } from './q6_kr4';

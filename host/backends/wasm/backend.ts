@@ -193,19 +193,21 @@ export class WasmBackend implements Backend<WasmSequence> {
   }
 
   /**
-   * Makes the load-time layouts (q4_0r8, q4_Kr4, f16f) of the matrices of the blocks it runs, in
-   * place through the logits buffer (unused until the first step): after every other backend has
-   * read the weights in ggml's layout. The embedding keeps ggml's layout for get_row, and so does a
-   * head tied to it (the same bytes): it takes only a layout that keeps them (f16f). Then waits for
-   * the kernel workers.
+   * Makes the load-time layouts (q4_0r8, q4_Kr4, q6_Kr4, f16f) of the matrices of the blocks it
+   * runs, in place through the logits buffer (unused until the first step): after every other backend
+   * has read the weights in ggml's layout. A head tied to the embedding (the same bytes) takes only a
+   * layout that keeps the bytes (f16f) or one that get_row also reads (q6_Kr4: get_row_q6_Kr4), and then
+   * the embedding follows it (the engine embeds on this backend whenever it runs a block: it holds the
+   * activation rows); otherwise both keep ggml's layout. Then waits for the kernel workers.
    */
   async prepare(blocks: readonly Block[]): Promise<void> {
     if (this.opts.repack ?? true) {
       const scratch = this.LOGITS, scratchBytes = this.config.vocabSize * 4 * this.chunk;
       const mats: Weight[] = [];
+      let tiedHead = false;
       for (const b of blocks) {
         if (b.op === 'head') {
-          if (this.config.tiedOutput) makeLayout(this.pool, this.arena, this.output, scratch, scratchBytes, this.activations, true);
+          if (this.config.tiedOutput) tiedHead = true;
           else mats.push(this.output);
           continue;
         }
@@ -213,6 +215,11 @@ export class WasmBackend implements Backend<WasmSequence> {
         mats.push(...(b.op === 'attention' ? [w.wq, w.wk, w.wv, w.wo] : [w.wGate, w.wUp, w.wDown]));
       }
       for (const w of mats) makeLayout(this.pool, this.arena, w, scratch, scratchBytes, this.activations);
+      if (tiedHead && this.output.ptr === this.embd.ptr) {
+        const rowsReadable = (f: string) => this.pool.has(`get_row_${f}`);
+        const layout = makeLayout(this.pool, this.arena, this.output, scratch, scratchBytes, this.activations, (f) => !f.madeFrom?.repackKernel || rowsReadable(f.name));
+        if (layout && rowsReadable(layout)) this.embd.kernel = layout;
+      }
     }
     await this.pool.ready;
   }

@@ -1,8 +1,9 @@
 // The layouts the wasm backend makes at load (the block-format table's `madeFrom` entries): q4_0
-// rows interleaved by eight (q4_0r8), q4_K by four (q4_Kr4), f16 on the finite-only kernels (f16f).
+// rows interleaved by eight (q4_0r8), q4_K and q6_K by four (q4_Kr4, q6_Kr4), f16 on the finite-only
+// kernels (f16f).
 // Each runs faster and gives the same results bit for bit; a weight whose rows or blocks do not fit
 // one (a row count, an infinite or NaN scale) keeps ggml's layout.
-import { finiteHalves, formatRowBytes, layoutsFrom, type ActivationChoice, type FormatName } from '../../model/block-formats.js';
+import { finiteHalves, formatRowBytes, layoutsFrom, type ActivationChoice, type BlockFormat, type FormatName } from '../../model/block-formats.js';
 import type { GGMLType } from '../../model/ggml-types.js';
 import type { Arena } from './arena.js';
 import type { KernelPool } from './pool.js';
@@ -19,15 +20,14 @@ export interface Weight {
 
 /**
  * Rewrites the weight in place into the first load-time layout it fits that has kernels under the
- * model's activation choice, a few rows at a time through `scratch` (interleaved layouts have the same
- * bytes per row), and sets its kernel; returns the layout's name, or undefined when the weight keeps
- * its format. `bytesKept`: only a layout that leaves the bytes as they are (f16f), for a matrix whose
- * bytes something else reads in ggml's layout (a head tied to the embedding, which get_row reads).
+ * model's activation choice (and that `accept`s, when given), a few rows at a time through `scratch`
+ * (interleaved layouts have the same bytes per row), and sets its kernel; returns the layout's name, or
+ * undefined when the weight keeps its format.
  */
-export function makeLayout(pool: KernelPool, arena: Arena, w: Weight, scratch: number, scratchBytes: number, choice?: ActivationChoice, bytesKept = false): string | undefined {
+export function makeLayout(pool: KernelPool, arena: Arena, w: Weight, scratch: number, scratchBytes: number, choice?: ActivationChoice, accept?: (layout: Readonly<BlockFormat>) => boolean): string | undefined {
   for (const f of layoutsFrom(w.kernel as FormatName, w.rows, choice)) {
+    if (accept && !accept(f)) continue;
     if (w.cols % f.blockValues !== 0) continue;
-    if (bytesKept && f.madeFrom!.repackKernel) continue;
     const rowBytes = formatRowBytes(f, w.cols);
     const made = f.madeFrom!;
     if (!finiteHalves(arena.bytes(w.ptr, w.rows * rowBytes), f.blockBytes, made.finiteHalves)) continue;

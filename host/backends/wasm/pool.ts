@@ -135,6 +135,11 @@ export class KernelPool {
     return this.fns[this.fnIndex(kernel)](...args) as number;
   }
 
+  /** Whether the loaded modules export a kernel of this name. */
+  has(kernel: string): boolean {
+    return this.index.has(kernel);
+  }
+
   fnIndex(kernel: string): number {
     const i = this.index.get(kernel);
     if (i === undefined) throw new KernelError(`no kernel named '${kernel}' in the loaded modules`);
