@@ -205,13 +205,16 @@ export class ClientTransport implements Transport {
   private stableTimer?: NodeJS.Timeout;
   /** Connections made so far: a SUBACK that arrives after its connection was replaced says nothing. */
   private attempts = 0;
+  /** The current connection's subscriptions are acknowledged. */
+  private subscribed = false;
 
   constructor(private readonly opts: ExternalBrokerOptions) {
     this.description = `external broker ${opts.url}`;
   }
 
+  /** On the broker with the subscriptions acknowledged (what /healthz and wisp_broker_connected say). */
   get connected(): boolean {
-    return this.up;
+    return this.up && this.subscribed;
   }
 
   async start(handlers: TransportHandlers, subscriptions: string[]): Promise<void> {
@@ -265,6 +268,7 @@ export class ClientTransport implements Transport {
     // with its flag, so the service can refuse it rather than run it once live
     const subscribe = () => client.subscribeAsync(subscriptions, { qos: 1, rh: 2, rap: true });
     await subscribe();
+    this.subscribed = true;
 
     // mqtt.js arms its reconnect timer when the socket closes, with options.reconnectPeriod as it is
     // then; so each connection sets, when it is made, the wait that follows if it is taken over too
@@ -300,6 +304,7 @@ export class ClientTransport implements Transport {
     client.on('close', () => {
       if (!this.up || this.closing) return;
       this.up = false;
+      this.subscribed = false;
       clearTimeout(this.stableTimer);
       const soon = performance.now() - this.connectedAt < STABLE_CONNECTION_MS;
       this.kicks = this.takenOver || (soon && !this.sawError) ? this.kicks + 1 : 0;
@@ -323,7 +328,11 @@ export class ClientTransport implements Transport {
       connected();
       const attempt = ++this.attempts;
       subscribe().then(
-        () => attempt === this.attempts && this.up && handlers.connection?.({ connected: true }),
+        () => {
+          if (attempt !== this.attempts || !this.up) return;
+          this.subscribed = true;
+          handlers.connection?.({ connected: true });
+        },
         () => {}, // the connection closed under the subscribe: 'close' reports it, the next connect retries
       );
     });

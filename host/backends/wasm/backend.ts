@@ -24,7 +24,7 @@ export interface WasmOptions {
   /** Kernel pool spin budget before Atomics.wait (pool.ts). */
   spinLimit?: number;
   /**
-   * Make the load-time layouts (host/backends/wasm/layouts.ts: q4_0r8, q4_Kr4, f16f) for the
+   * Make the load-time layouts (host/backends/wasm/layouts.ts: q4_0r8, q4_Kr4, q6_Kr4, f16f) for the
    * matrices of the blocks this backend runs: faster kernels, the same results bit for bit. Default
    * true; false keeps ggml's layout and kernels (for A/B comparison).
    */
