@@ -182,7 +182,7 @@ run_all() {
   fi
 
   timeout 300 "${envs[@]}" "${node_cmd[@]}" "$root/scripts/ci/kernel-selftest.mjs" "$app/kernels" >"$out/selftest" 2>&1
-  echo "kernels: $(grep -c '^PASS' "$out/selftest") passed, $(grep -c '^FAIL' "$out/selftest") failed ($(grep -E 'checks' "$out/selftest" | tr '\n' ' '))"
+  echo "kernels: $(grep -c '^PASS' "$out/selftest") passed, $(grep -c '^FAIL' "$out/selftest") failed, $(grep -c '^SKIP' "$out/selftest") skipped ($(grep -E 'checks|^SKIP' "$out/selftest" | tr '\n' ' '))"
 
   local i t
   for i in 0 1 2; do
@@ -238,6 +238,7 @@ for cpu in $CPUS; do
     case $line in
       PASS*) pass "$cpu: kernel self-test ${line#PASS }" ;;
       FAIL*) fail "$cpu: kernel self-test ${line#FAIL }" ;;
+      SKIP*) fail "$cpu: the bundle's Node must run every kernel flavour: ${line#SKIP }" ;;
     esac
   done <"$out/selftest"
   grep -qE '^(PASS|FAIL)' "$out/selftest" || fail "$cpu: kernel self-tests did not run: $(tail -1 "$out/selftest")"
