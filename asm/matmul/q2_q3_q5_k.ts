@@ -43,11 +43,11 @@ import { matmul_tiles } from './tile';
 import { bsum_pairs, mins_i16x8, scale_pairs_hi, scale_pairs_lo } from './act_q8_k';
 
 // The weight format of a driver call (always a constant: each export compiles to its own code).
-const W_Q2_K: i32 = 0;
-const W_Q3_K: i32 = 1;
-const W_Q5_K: i32 = 2;
+export const W_Q2_K: i32 = 0;
+export const W_Q3_K: i32 = 1;
+export const W_Q5_K: i32 = 2;
 
-@inline function weight_bytes(wt: i32): usize {
+@inline export function weight_bytes(wt: i32): usize {
   return wt == W_Q2_K ? Q2_K_BYTES : wt == W_Q3_K ? Q3_K_BYTES : Q5_K_BYTES;
 }
 
@@ -460,8 +460,13 @@ const W_Q5_K: i32 = 2;
 
 // ---- the drivers ----------------------------------------------------------------------------
 
-/** y[r] for r in [r0, r1): four rows per pass from the quarters of the range (each lane one long run of rows, as act_q8_0.ts). */
-@inline function matvec_any(wt: i32, w: usize, x: usize, y: usize, cols: i32, r0: i32, r1: i32): void {
+/**
+ * y[r] for r in [r0, r1): four rows per pass from the quarters of the range (each lane one long run of
+ * rows, as act_q8_0.ts). The per-block step is K's rows_block, a method of a field-less class (one per
+ * flavour, as tile.ts's K): the relaxed flavour's driver is this one with its own step.
+ */
+@inline export function matvec_quarters<K>(wt: i32, w: usize, x: usize, y: usize, cols: i32, r0: i32, r1: i32): void {
+  const k = changetype<K>(0);
   const wb = weight_bytes(wt);
   const nb = cols / Q2_K_BLOCK;
   const rowBytes = <usize>nb * wb;
@@ -479,7 +484,7 @@ const W_Q5_K: i32 = 2;
     let xb = x;
     let acc = f32x4.splat(0);
     for (let b = 0; b < nb; b++) {
-      acc = rows_block(wt, acc, p0, p1, p2, p3, xb, z, m0f, m03, m04, m10, m20, bias, exp1, exp16, mlo, mhi);
+      acc = k.rows_block(wt, acc, p0, p1, p2, p3, xb, z, m0f, m03, m04, m10, m20, bias, exp1, exp16, mlo, mhi);
       p0 += wb;
       p1 += wb;
       p2 += wb;
@@ -489,6 +494,13 @@ const W_Q5_K: i32 = 2;
     // never taken (z is 0): keeps the constants made once, before the loops
     if (z != 0) acc = v128.xor(v128.xor(v128.xor(acc, v128.xor(mlo, mhi)), v128.xor(bias, v128.xor(exp1, exp16))), v128.xor(v128.xor(m0f, m03), v128.xor(m04, v128.xor(m10, m20))));
     store_quarters(y, r, q, r1, acc);
+  }
+}
+
+/** The SIMD128 step of matvec_quarters. */
+@final @unmanaged class Rows {
+  @inline rows_block(wt: i32, acc: v128, p0: usize, p1: usize, p2: usize, p3: usize, xb: usize, z: i32, m0f: v128, m03: v128, m04: v128, m10: v128, m20: v128, bias: v128, exp1: v128, exp16: v128, mlo: v128, mhi: v128): v128 {
+    return rows_block(wt, acc, p0, p1, p2, p3, xb, z, m0f, m03, m04, m10, m20, bias, exp1, exp16, mlo, mhi);
   }
 }
 
@@ -506,7 +518,7 @@ const W_Q5_K: i32 = 2;
 
 /** matvec_q2_K(w, x: q8_K*, y: f32*, cols, r0, r1). */
 export function matvec_q2_K(w: usize, x: usize, y: usize, cols: i32, r0: i32, r1: i32): void {
-  matvec_any(W_Q2_K, w, x, y, cols, r0, r1);
+  matvec_quarters<Rows>(W_Q2_K, w, x, y, cols, r0, r1);
 }
 
 /** matmul_q2_K(w, x: q8_K*, y: f32*, cols, rows, nTok, r0, r1): four tokens per pass. */
@@ -516,7 +528,7 @@ export function matmul_q2_K(w: usize, x: usize, y: usize, cols: i32, rows: i32, 
 
 /** matvec_q3_K(w, x: q8_K*, y: f32*, cols, r0, r1). */
 export function matvec_q3_K(w: usize, x: usize, y: usize, cols: i32, r0: i32, r1: i32): void {
-  matvec_any(W_Q3_K, w, x, y, cols, r0, r1);
+  matvec_quarters<Rows>(W_Q3_K, w, x, y, cols, r0, r1);
 }
 
 /** matmul_q3_K(w, x: q8_K*, y: f32*, cols, rows, nTok, r0, r1): four tokens per pass. */
@@ -526,7 +538,7 @@ export function matmul_q3_K(w: usize, x: usize, y: usize, cols: i32, rows: i32, 
 
 /** matvec_q5_K(w, x: q8_K*, y: f32*, cols, r0, r1). */
 export function matvec_q5_K(w: usize, x: usize, y: usize, cols: i32, r0: i32, r1: i32): void {
-  matvec_any(W_Q5_K, w, x, y, cols, r0, r1);
+  matvec_quarters<Rows>(W_Q5_K, w, x, y, cols, r0, r1);
 }
 
 /** matmul_q5_K(w, x: q8_K*, y: f32*, cols, rows, nTok, r0, r1): four tokens per pass. */

@@ -20,23 +20,15 @@
 // - times the scale in pairs: q2_K ≤ 2·768·15, q3_K ≤ 2·1,792·32, q5_K ≤ 2·15,872·63 per i32 lane per
 //   group (sub-block), sixteen groups (eight sub-blocks) far inside i32, as are the bsum terms
 //   (≤ 16·15·2,048, 4·16·32·2,048, 8·63·4,096).
-import { Q2_K_BLOCK, Q2_K_BYTES, Q2_K_D, Q2_K_DMIN, Q2_K_QS, Q3_K_BYTES, Q3_K_D, Q3_K_QS, Q5_K_BYTES, Q5_K_DMIN, Q5_K_QH, Q5_K_QS, Q8_K_BYTES, Q8_K_QS } from '../../lib/blocks';
-import { F16_BIAS, F16_EXP, F16_EXP1, f16_to_f32 } from '../../lib/f16';
-import { gather_f32, gather_halves, lane, reduce4_i32, row_ptr, store_lanes, store_quarters } from '../../lib/simd';
+import { Q2_K_BLOCK, Q2_K_D, Q2_K_DMIN, Q2_K_QS, Q3_K_D, Q3_K_QS, Q5_K_DMIN, Q5_K_QH, Q5_K_QS, Q8_K_BYTES, Q8_K_QS } from '../../lib/blocks';
+import { f16_to_f32 } from '../../lib/f16';
+import { gather_f32, gather_halves, lane, reduce4_i32, store_lanes } from '../../lib/simd';
 import { bsum_pairs, scale_pairs_hi, scale_pairs_lo } from '../../matmul/act_q8_k';
 import {
-  block_halves_to_f32x4, mask, q2_levels, q2_msum, q3_levels, q3_offset, q3_scale_bytes, q5_levels, q5_mask_hi, q5_mask_lo, q5_msum, q5_scales_mins,
-  rows_min_value, tokens_min_value,
+  block_halves_to_f32x4, mask, matvec_quarters, q2_levels, q2_msum, q3_levels, q3_offset, q3_scale_bytes, q5_levels, q5_mask_hi, q5_mask_lo, q5_msum, q5_scales_mins,
+  rows_min_value, tokens_min_value, W_Q2_K, W_Q3_K, W_Q5_K, weight_bytes,
 } from '../../matmul/q2_q3_q5_k';
 
-// The weight format of a driver call (always a constant: each export compiles to its own code).
-const W_Q2_K: i32 = 0;
-const W_Q3_K: i32 = 1;
-const W_Q5_K: i32 = 2;
-
-@inline function weight_bytes(wt: i32): usize {
-  return wt == W_Q2_K ? Q2_K_BYTES : wt == W_Q3_K ? Q3_K_BYTES : Q5_K_BYTES;
-}
 
 /** acc + sc·Σ q·x over 16 values: q the level bytes, x the 16 activations at xs, sc the scale in both i16 halves of each lane. */
 @inline function group(acc: v128, xs: usize, q: v128, sc: v128): v128 {
@@ -159,35 +151,10 @@ const W_Q5_K: i32 = 2;
   return rows_min_value(acc, isum, msum, dx, d, dmin);
 }
 
-/** y[r] for r in [r0, r1): four rows per pass from the quarters of the range (each lane one long run of rows). */
-@inline function matvec_any(wt: i32, w: usize, x: usize, y: usize, cols: i32, r0: i32, r1: i32): void {
-  const wb = weight_bytes(wt);
-  const nb = cols / Q2_K_BLOCK;
-  const rowBytes = <usize>nb * wb;
-  const z = cols >> 31;
-  const m0f = mask(0x0f, z), m03 = mask(0x03, z), m04 = mask(0x04, z), m10 = mask(0x10, z), m20 = mask(0x20, z);
-  // the block scales' conversion constants (F16_BIAS, F16_EXP1, F16_EXP), kept in registers the same way
-  const bias = i32x4.splat(F16_BIAS | z), exp1 = i32x4.splat(F16_EXP1 | z), exp16 = i32x4.splat(F16_EXP | z);
-  const mlo = q5_mask_lo(z), mhi = q5_mask_hi(z); // q5_scales_mins's
-  const q = (r1 - r0 + 3) >> 2; // rows per quarter
-  const last = r1 - 1;
-  for (let i = 0; i < q; i++) {
-    const r = r0 + i;
-    let p0 = row_ptr(w, r, last, rowBytes), p1 = row_ptr(w, r + q, last, rowBytes);
-    let p2 = row_ptr(w, r + 2 * q, last, rowBytes), p3 = row_ptr(w, r + 3 * q, last, rowBytes);
-    let xb = x;
-    let acc = f32x4.splat(0);
-    for (let b = 0; b < nb; b++) {
-      acc = rows_block(wt, acc, p0, p1, p2, p3, xb, z, m0f, m03, m04, m10, m20, bias, exp1, exp16, mlo, mhi);
-      p0 += wb;
-      p1 += wb;
-      p2 += wb;
-      p3 += wb;
-      xb += Q8_K_BYTES;
-    }
-    // never taken (z is 0): keeps the masks made once, before the loops
-    if (z != 0) acc = v128.xor(v128.xor(v128.xor(acc, v128.xor(mlo, mhi)), v128.xor(bias, v128.xor(exp1, exp16))), v128.xor(v128.xor(m0f, m03), v128.xor(m04, v128.xor(m10, m20))));
-    store_quarters(y, r, q, r1, acc);
+/** The relaxed step of the shared matvec_quarters driver. */
+@final @unmanaged class Rows {
+  @inline rows_block(wt: i32, acc: v128, p0: usize, p1: usize, p2: usize, p3: usize, xb: usize, z: i32, m0f: v128, m03: v128, m04: v128, m10: v128, m20: v128, bias: v128, exp1: v128, exp16: v128, mlo: v128, mhi: v128): v128 {
+    return rows_block(wt, acc, p0, p1, p2, p3, xb, z, m0f, m03, m04, m10, m20, bias, exp1, exp16, mlo, mhi);
   }
 }
 
@@ -415,7 +382,7 @@ const W_Q5_K: i32 = 2;
 
 /** matvec_q2_K(w, x: q8_K*, y: f32*, cols, r0, r1). */
 export function matvec_q2_K(w: usize, x: usize, y: usize, cols: i32, r0: i32, r1: i32): void {
-  matvec_any(W_Q2_K, w, x, y, cols, r0, r1);
+  matvec_quarters<Rows>(W_Q2_K, w, x, y, cols, r0, r1);
 }
 
 /** matmul_q2_K(w, x: q8_K*, y: f32*, cols, rows, nTok, r0, r1): four tokens per pass. */
@@ -425,7 +392,7 @@ export function matmul_q2_K(w: usize, x: usize, y: usize, cols: i32, rows: i32, 
 
 /** matvec_q3_K(w, x: q8_K*, y: f32*, cols, r0, r1). */
 export function matvec_q3_K(w: usize, x: usize, y: usize, cols: i32, r0: i32, r1: i32): void {
-  matvec_any(W_Q3_K, w, x, y, cols, r0, r1);
+  matvec_quarters<Rows>(W_Q3_K, w, x, y, cols, r0, r1);
 }
 
 /** matmul_q3_K(w, x: q8_K*, y: f32*, cols, rows, nTok, r0, r1): four tokens per pass. */
@@ -435,7 +402,7 @@ export function matmul_q3_K(w: usize, x: usize, y: usize, cols: i32, rows: i32, 
 
 /** matvec_q5_K(w, x: q8_K*, y: f32*, cols, r0, r1). */
 export function matvec_q5_K(w: usize, x: usize, y: usize, cols: i32, r0: i32, r1: i32): void {
-  matvec_any(W_Q5_K, w, x, y, cols, r0, r1);
+  matvec_quarters<Rows>(W_Q5_K, w, x, y, cols, r0, r1);
 }
 
 /** matmul_q5_K(w, x: q8_K*, y: f32*, cols, rows, nTok, r0, r1): four tokens per pass. */
