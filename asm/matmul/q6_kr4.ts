@@ -106,23 +106,7 @@ import { kr4_const, kr4_keep } from './q4_kr4';
 
 /** matvec_q6_Kr4(w, x: q8_K*, y: f32*, cols, r0, r1): w in q6_Kr4, r0 and r1 multiples of 4. */
 export function matvec_q6_Kr4(w: usize, x: usize, y: usize, cols: i32, r0: i32, r1: i32): void {
-  const nb = cols / Q6_K_BLOCK;
-  const rowBytes = <usize>nb * Q6_K_BYTES;
-  const z = cols >> 31;
-  const m3f = i8x16.splat(<i8>(0x3f | z));
-  const c0 = kr4_const(0, z), c1 = kr4_const(1, z);
-  for (let r = r0; r < r1; r += 4) {
-    let p = w + <usize>r * rowBytes;
-    let xb = x;
-    let acc = f32x4.splat(0);
-    for (let b = 0; b < nb; b++) {
-      acc = block_dot(acc, p, xb, z, m3f, c0, c1);
-      p += Q6_KR4_BYTES;
-      xb += Q8_K_BYTES;
-    }
-    if (z != 0) acc = kr4_keep(v128.xor(acc, m3f), z, c0, c1);
-    v128.store(y + (<usize>r << 2), acc);
-  }
+  matvec_r4<Steps>(w, x, y, cols, r0, r1);
 }
 
 /** One token's share of half a group: isum + the rows' scaled sums of two widened chunks (rows 0, 1: al, bl; rows 2, 3: ah, bh) against the token's 8 activations at xs. */
@@ -191,6 +175,36 @@ export function matvec_q6_Kr4(w: usize, x: usize, y: usize, cols: i32, r0: i32, 
  * matvec bit for bit.
  */
 export function matmul_q6_Kr4(w: usize, x: usize, y: usize, cols: i32, rows: i32, nTok: i32, r0: i32, r1: i32): void {
+  matmul_r4<Steps>(w, x, y, cols, rows, nTok, r0, r1);
+}
+
+// ---- the drivers both flavours run, each with its own block steps K (a field-less class, as in tile.ts)
+
+/** matvec_q6_Kr4's loop: per group of 4 rows, K's block_dot over the blocks in order. */
+@inline export function matvec_r4<K>(w: usize, x: usize, y: usize, cols: i32, r0: i32, r1: i32): void {
+  const k = changetype<K>(0);
+  const nb = cols / Q6_K_BLOCK;
+  const rowBytes = <usize>nb * Q6_K_BYTES;
+  const z = cols >> 31;
+  const m3f = i8x16.splat(<i8>(0x3f | z));
+  const c0 = kr4_const(0, z), c1 = kr4_const(1, z);
+  for (let r = r0; r < r1; r += 4) {
+    let p = w + <usize>r * rowBytes;
+    let xb = x;
+    let acc = f32x4.splat(0);
+    for (let b = 0; b < nb; b++) {
+      acc = k.block_dot(acc, p, xb, z, m3f, c0, c1);
+      p += Q6_KR4_BYTES;
+      xb += Q8_K_BYTES;
+    }
+    if (z != 0) acc = kr4_keep(v128.xor(acc, m3f), z, c0, c1);
+    v128.store(y + (<usize>r << 2), acc);
+  }
+}
+
+/** matmul_q6_Kr4's loop: whole 4-token tiles by K's block_dot4, a short last tile by its block_dot per token. */
+@inline export function matmul_r4<K>(w: usize, x: usize, y: usize, cols: i32, rows: i32, nTok: i32, r0: i32, r1: i32): void {
+  const k = changetype<K>(0);
   const nb = cols / Q6_K_BLOCK;
   const rowBytes = <usize>nb * Q6_K_BYTES, xBytes = <usize>nb * Q8_K_BYTES;
   const z = cols >> 31;
@@ -211,7 +225,7 @@ export function matmul_q6_Kr4(w: usize, x: usize, y: usize, cols: i32, rows: i32
         const a0 = x + <usize>t0 * xBytes;
         for (let b = 0; b < nb; b++) {
           const o = <usize>b * Q8_K_BYTES;
-          block_dot4(g + <usize>b * Q6_KR4_BYTES, a0 + o, a0 + xBytes + o, a0 + 2 * xBytes + o, a0 + 3 * xBytes + o, y0, y1, y2, y3, z, m3f, c0, c1);
+          k.block_dot4(g + <usize>b * Q6_KR4_BYTES, a0 + o, a0 + xBytes + o, a0 + 2 * xBytes + o, a0 + 3 * xBytes + o, y0, y1, y2, y3, z, m3f, c0, c1);
         }
         continue;
       }
@@ -220,7 +234,7 @@ export function matmul_q6_Kr4(w: usize, x: usize, y: usize, cols: i32, rows: i32
         let xb = x + <usize>t * xBytes;
         let acc = f32x4.splat(0);
         for (let b = 0; b < nb; b++) {
-          acc = block_dot(acc, p, xb, z, m3f, c0, c1);
+          acc = k.block_dot(acc, p, xb, z, m3f, c0, c1);
           p += Q6_KR4_BYTES;
           xb += Q8_K_BYTES;
         }
@@ -228,6 +242,16 @@ export function matmul_q6_Kr4(w: usize, x: usize, y: usize, cols: i32, rows: i32
         v128.store(y + <usize>t * yRow + (<usize>r << 2), acc);
       }
     }
+  }
+}
+
+/** The SIMD128 block steps. */
+@final @unmanaged class Steps {
+  @inline block_dot(acc: v128, p: usize, xb: usize, z: i32, m3f: v128, c0: v128, c1: v128): v128 {
+    return block_dot(acc, p, xb, z, m3f, c0, c1);
+  }
+  @inline block_dot4(p: usize, a0: usize, a1: usize, a2: usize, a3: usize, y0: usize, y1: usize, y2: usize, y3: usize, z: i32, m3f: v128, c0: v128, c1: v128): void {
+    block_dot4(p, a0, a1, a2, a3, y0, y1, y2, y3, z, m3f, c0, c1);
   }
 }
 

@@ -9,9 +9,8 @@
 // ([s0, s0, s1, s1, ...]) gives each row's scaled sum in its i32 lane: per group (16 values, four rows)
 // four relaxed dots and two PMADDWD, against four relaxed dots, four PMADDWD and four scale splats in
 // matvec_q6_K (asm/arch/relaxed/kquants.ts).
-import { Q6_K_BLOCK, Q6_K_BYTES, Q6_KR4_BYTES, Q6_KR4_SCALES, Q8_K_BSUMS, Q8_K_BYTES, Q8_K_QS } from '../../lib/blocks';
-import { kr4_const, kr4_keep } from '../../matmul/q4_kr4';
-import { r4_bsum_dot, r4_finish, r4_fourth, r4_offset, r4_scales_hi, r4_scales_lo } from '../../matmul/q6_kr4';
+import { Q6_KR4_SCALES, Q8_K_BSUMS, Q8_K_QS } from '../../lib/blocks';
+import { matmul_r4, matvec_r4, r4_bsum_dot, r4_finish, r4_fourth, r4_offset, r4_scales_hi, r4_scales_lo } from '../../matmul/q6_kr4';
 
 /** isum + one group (48 bytes at q, its 16 activations at xs, the rows' scales sc): Σ sc·Σ u·x per row lane. */
 @inline function group(isum: v128, q: usize, xs: usize, sc: v128, m3f: v128): v128 {
@@ -47,23 +46,7 @@ import { r4_bsum_dot, r4_finish, r4_fourth, r4_offset, r4_scales_hi, r4_scales_l
 
 /** matvec_q6_Kr4(w, x: q8_K*, y: f32*, cols, r0, r1): w in q6_Kr4, r0 and r1 multiples of 4. */
 export function matvec_q6_Kr4(w: usize, x: usize, y: usize, cols: i32, r0: i32, r1: i32): void {
-  const nb = cols / Q6_K_BLOCK;
-  const rowBytes = <usize>nb * Q6_K_BYTES;
-  const z = cols >> 31;
-  const m3f = i8x16.splat(<i8>(0x3f | z));
-  const c0 = kr4_const(0, z), c1 = kr4_const(1, z);
-  for (let r = r0; r < r1; r += 4) {
-    let p = w + <usize>r * rowBytes;
-    let xb = x;
-    let acc = f32x4.splat(0);
-    for (let b = 0; b < nb; b++) {
-      acc = block_dot(acc, p, xb, m3f, c0, c1);
-      p += Q6_KR4_BYTES;
-      xb += Q8_K_BYTES;
-    }
-    if (z != 0) acc = kr4_keep(v128.xor(acc, m3f), z, c0, c1);
-    v128.store(y + (<usize>r << 2), acc);
-  }
+  matvec_r4<Steps>(w, x, y, cols, r0, r1);
 }
 
 /** One token's share of a group: isum + the rows' scaled sums of the chunks a..d against the token's 16 activations at xs. */
@@ -119,42 +102,15 @@ export function matvec_q6_Kr4(w: usize, x: usize, y: usize, cols: i32, r0: i32, 
  * matvec bit for bit.
  */
 export function matmul_q6_Kr4(w: usize, x: usize, y: usize, cols: i32, rows: i32, nTok: i32, r0: i32, r1: i32): void {
-  const nb = cols / Q6_K_BLOCK;
-  const rowBytes = <usize>nb * Q6_K_BYTES, xBytes = <usize>nb * Q8_K_BYTES;
-  const z = cols >> 31;
-  const m3f = i8x16.splat(<i8>(0x3f | z));
-  const c0 = kr4_const(0, z), c1 = kr4_const(1, z);
-  const yRow = <usize>rows << 2;
-  for (let t0 = 0; t0 < nTok; t0 += 4) {
-    const t1 = min(t0 + 4, nTok);
-    for (let r = r0; r < r1; r += 4) {
-      const g = w + <usize>r * rowBytes;
-      if (t1 - t0 == 4) {
-        const y0 = y + <usize>t0 * yRow + (<usize>r << 2), y1 = y0 + yRow, y2 = y1 + yRow, y3 = y2 + yRow;
-        const zero = f32x4.splat(0);
-        v128.store(y0, zero);
-        v128.store(y1, zero);
-        v128.store(y2, zero);
-        v128.store(y3, zero);
-        const a0 = x + <usize>t0 * xBytes;
-        for (let b = 0; b < nb; b++) {
-          const o = <usize>b * Q8_K_BYTES;
-          block_dot4(g + <usize>b * Q6_KR4_BYTES, a0 + o, a0 + xBytes + o, a0 + 2 * xBytes + o, a0 + 3 * xBytes + o, y0, y1, y2, y3, z, m3f, c0, c1);
-        }
-        continue;
-      }
-      for (let t = t0; t < t1; t++) {
-        let p = g;
-        let xb = x + <usize>t * xBytes;
-        let acc = f32x4.splat(0);
-        for (let b = 0; b < nb; b++) {
-          acc = block_dot(acc, p, xb, m3f, c0, c1);
-          p += Q6_KR4_BYTES;
-          xb += Q8_K_BYTES;
-        }
-        if (z != 0) acc = kr4_keep(v128.xor(acc, m3f), z, c0, c1);
-        v128.store(y + <usize>t * yRow + (<usize>r << 2), acc);
-      }
-    }
+  matmul_r4<Steps>(w, x, y, cols, rows, nTok, r0, r1);
+}
+
+/** The relaxed block steps of the shared drivers (block_dot needs no z here). */
+@final @unmanaged class Steps {
+  @inline block_dot(acc: v128, p: usize, xb: usize, z: i32, m3f: v128, c0: v128, c1: v128): v128 {
+    return block_dot(acc, p, xb, m3f, c0, c1);
+  }
+  @inline block_dot4(p: usize, a0: usize, a1: usize, a2: usize, a3: usize, y0: usize, y1: usize, y2: usize, y3: usize, z: i32, m3f: v128, c0: v128, c1: v128): void {
+    block_dot4(p, a0, a1, a2, a3, y0, y1, y2, y3, z, m3f, c0, c1);
   }
 }
