@@ -8,22 +8,16 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { mulberry32 } from '../host/engine/sampler.js';
-import { compileFamily, createSharedMemory, flavoursOf, instantiateKernel, loadManifest } from '../host/kernels/load.js';
+import { createSharedMemory, loadManifest } from '../host/kernels/load.js';
+import { familyFlavours, type Kernels } from './helpers/kernel-flavours.js';
 import { f16ToF32 } from '../host/model/ggml-types.js';
 
-type Kernels = Record<string, (...args: number[]) => void>;
 
 const memory = createSharedMemory(512); // 32 MiB
 const mem = new Uint8Array(memory.buffer);
 const manifest = loadManifest();
-const FLAVOURS: Record<string, Kernels> = {};
-for (const flavour of flavoursOf('matmul', manifest)) {
-  try {
-    FLAVOURS[flavour] = instantiateKernel(compileFamily('matmul', undefined, manifest, flavour), memory) as Kernels;
-  } catch {
-    // a flavour this runtime cannot validate: test/kernel-matmul-x8.test.ts reports it
-  }
-}
+// a flavour this runtime cannot validate is left out: test/kernel-matmul-x8.test.ts reports it
+const FLAVOURS = familyFlavours('matmul', memory, manifest).flavours;
 
 let top = 1 << 20;
 function alloc(bytes: number): number {

@@ -12,7 +12,8 @@
 import { mulberry32 } from '../host/engine/sampler.js';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { compileFamily, createSharedMemory, flavoursOf, instantiateKernel, kernelModule, loadManifest } from '../host/kernels/load.js';
+import { createSharedMemory, flavoursOf, kernelModule, loadManifest } from '../host/kernels/load.js';
+import { familyFlavours, type Kernels } from './helpers/kernel-flavours.js';
 import {
   MATMUL_REFERENCE, QR_ORDER, quantizeBlockQ8_0Cpu, quantizeQ8_0S, quantizeQ8_0W, weightRowBytes, X8_OF, X8_WEIGHT_TYPES, type X8WeightType,
   matmulX8 as refMatmulX8, matvecX8 as refMatvecX8,
@@ -20,22 +21,13 @@ import {
 import { f32ToF16, GGMLType } from '../host/model/ggml-types.js';
 import { quantize } from '../host/model/quantize/index.js';
 
-type Kernels = Record<string, (...args: number[]) => void>;
 
 // ---- harness: one memory, every flavour that compiles here ---------------------------------------
 
 const memory = createSharedMemory(2048); // 128 MiB
 const mem = new Uint8Array(memory.buffer);
 const manifest = loadManifest();
-const FLAVOURS: Record<string, Kernels> = {};
-const SKIPPED: Record<string, string> = {};
-for (const flavour of flavoursOf('matmul', manifest)) {
-  try {
-    FLAVOURS[flavour] = instantiateKernel(compileFamily('matmul', undefined, manifest, flavour), memory) as Kernels;
-  } catch (err) {
-    SKIPPED[flavour] = (err as Error).message;
-  }
-}
+const { flavours: FLAVOURS, skipped: SKIPPED } = familyFlavours('matmul', memory, manifest);
 const base = FLAVOURS.simd128;
 
 let top = 1 << 20;

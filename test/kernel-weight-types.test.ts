@@ -11,6 +11,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { mulberry32 } from '../host/engine/sampler.js';
 import { compileFamily, createSharedMemory, flavoursOf, instantiateKernel, kernelModule, kernelsDir, loadManifest } from '../host/kernels/load.js';
+import { familyFlavours } from './helpers/kernel-flavours.js';
 import {
   MORE_MATMUL_REFERENCE, MORE_WEIGHT_TYPES, type MoreWeightType, moreActivation, moreActivationRowBytes, moreGetRow,
   moreGgmlType, moreMatvec, moreWeightRowBytes, quantizeMoreActivation,
@@ -230,11 +231,7 @@ for (const t of MORE_WEIGHT_TYPES) {
 // ---- matvec and matmul ---------------------------------------------------------------------------
 
 /** The flavours this runtime compiles (the baseline first), each instantiated over the test memory. */
-const FLAVOURS: Array<[string, Record<string, (...args: number[]) => void>]> = [['simd128', k]];
-for (const flavour of flavoursOf('matmul', manifest).slice(1)) {
-  const bytesOf = readFileSync(join(kernelsDir(), kernelModule('matmul', flavour, manifest).file));
-  if (WebAssembly.validate(bytesOf)) FLAVOURS.push([flavour, instantiateKernel(compileFamily('matmul', undefined, manifest, flavour), memory) as Record<string, (...args: number[]) => void>]);
-}
+const FLAVOURS = Object.entries(familyFlavours('matmul', memory, manifest).flavours);
 
 /** Blocks at the ends of every field's range: `fill` everywhere (levels, high bits, scales, mins), then the f16 fields (d, dmin: `halves`); q3_K's scales may be set apart (`q3Scales`: 0x00 → −32, 0xff → 31). */
 function boundBlocks(t: MoreWeightType, bytes: number, fill: number, q3Scales = fill, halves = [0.013, -0.007]): Uint8Array {
