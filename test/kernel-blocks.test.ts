@@ -40,7 +40,7 @@ test('the mirror states values and bytes per block of every format the kernels u
 });
 
 test('the repacked layouts interleave the host\'s row group: rows and bytes per group block', () => {
-  assert.equal(Object.keys(host.groups).sort(), ['q4_0r8', 'q4_Kr4', 'q6_Kr4']);
+  assert.equal(Object.keys(host.groups).sort(), ['q4_0r8', 'q4_Kr4', 'q5_0r4', 'q5_1r4', 'q6_Kr4']);
   for (const [layout, { rows, bytes }] of Object.entries(host.groups)) {
     assert.is(mirror[`${NAME(layout)}_ROWS`], rows, `${layout}: rows per group`);
     assert.is(mirror[`${NAME(layout)}_BYTES`], bytes, `${layout}: bytes per group block`);
@@ -89,6 +89,9 @@ test('each block\'s field offsets follow ggml\'s and wisp\'s structs and add up 
   assert.is(m.Q4_KR4_QS + 8 * 4 * 16, m.Q4_KR4_BYTES);
   // q6_Kr4: 16 groups of four rows' 16 quants (48 bytes each), their 64 scales, their four d
   assert.equal([m.Q6_KR4_SCALES, m.Q6_KR4_D, m.Q6_KR4_BYTES], [16 * 48, 16 * 48 + 64, 16 * 48 + 64 + 8]);
+  // q5_0r4: four d, then five 16-byte vectors of levels; q5_1r4: four d, four m, then the same
+  assert.equal([m.Q5_0R4_QS, m.Q5_0R4_BYTES], [4 * 2, 8 + 5 * 16]);
+  assert.equal([m.Q5_1R4_M, m.Q5_1R4_QS, m.Q5_1R4_BYTES], [4 * 2, 8 + 4 * 2, 16 + 5 * 16]);
 });
 
 test.run();

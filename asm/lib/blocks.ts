@@ -153,3 +153,14 @@ export const Q6_KR4_ROWS: i32 = 4;
 export const Q6_KR4_BYTES: i32 = 840;
 export const Q6_KR4_SCALES: i32 = 768;
 export const Q6_KR4_D: i32 = 832;
+
+// q5_0r4 / q5_1r4: four q5_0 / q5_1 rows per group; a group block is the four rows' f16 d (q5_1: then
+// their four m), then five 16-byte vectors holding eight chunks of the four rows' 5-bit levels
+// (asm/matmul/q5_r4.ts)
+export const Q5_0R4_ROWS: i32 = 4;
+export const Q5_0R4_BYTES: i32 = 88;
+export const Q5_0R4_QS: i32 = 8;
+export const Q5_1R4_ROWS: i32 = 4;
+export const Q5_1R4_BYTES: i32 = 96;
+export const Q5_1R4_M: i32 = 8;
+export const Q5_1R4_QS: i32 = 16;

@@ -1,7 +1,7 @@
 // Every block format wisp uses, in one table: ggml's storage formats (sizes from ggml's traits in
 // ./ggml-types.ts), the activation formats the kernels quantize x into (ggml's q8_0, q8_1 and q8_K, the
 // same 8-bit values in wisp's wide layouts q8_0w and q8_0s, wisp's 16-bit q16_0, q16_0s and q16_K), and
-// the layouts the wasm backend makes at load (q4_0r8, q4_Kr4, q6_Kr4, f16f). Sizes, which activation each weight
+// the layouts the wasm backend makes at load (q4_0r8, q4_Kr4, q6_Kr4, q5_0r4, q5_1r4, f16f). Sizes, which activation each weight
 // format pairs with on each path, which path a model runs by default, and what a load-time layout is
 // made from are stated here and nowhere else; asm/ mirrors the sizes in its block constants (and a test
 // checks the mirror). docs/KERNEL-ABI.md draws the byte layouts.
@@ -31,6 +31,8 @@ export type FormatName =
   | 'q4_0r8'
   | 'q4_Kr4'
   | 'q6_Kr4'
+  | 'q5_0r4'
+  | 'q5_1r4'
   | 'f16f';
 
 /**
@@ -135,6 +137,10 @@ export const BLOCK_FORMATS: Readonly<Record<FormatName, Readonly<BlockFormat>>> 
   // four q6_K rows interleaved per 256 values (an 840-byte group), the quants' bits re-arranged losslessly;
   // kernels on q8_K only (the 16-bit path keeps q6_K)
   q6_Kr4: { name: 'q6_Kr4', ...sizesOf(GGMLType.Q6_K), rows: 4, pairs: { x8: 'q8_K' }, madeFrom: { format: 'q6_K', repackKernel: 'repack_q6_K_r4', finiteHalves: [208] } },
+  // four q5_0 / q5_1 rows interleaved per 32 values (88- / 96-byte groups), the levels' bits re-arranged
+  // losslessly; on the stored format's activations (both paths take ggml's 8-bit ones, as q5_0 / q5_1)
+  q5_0r4: { name: 'q5_0r4', ...sizesOf(GGMLType.Q5_0), rows: 4, pairs: { x16: 'q8_0', x8: 'q8_0' }, madeFrom: { format: 'q5_0', repackKernel: 'repack_q5_0_r4', finiteHalves: [0] } },
+  q5_1r4: { name: 'q5_1r4', ...sizesOf(GGMLType.Q5_1), rows: 4, pairs: { x16: 'q8_1', x8: 'q8_1' }, madeFrom: { format: 'q5_1', repackKernel: 'repack_q5_1_r4', finiteHalves: [0, 2] } },
   // f16 as stored, on kernels that skip the watch for infinite and NaN halves (asm/matmul/float.ts)
   f16f: { name: 'f16f', ...ggml(GGMLType.F16), ggml: undefined, pairs: { x16: 'f32', x8: 'f32' }, madeFrom: { format: 'f16', finiteHalves: [0] } },
 };
