@@ -101,6 +101,20 @@ function repacked(t: T, wp: number, bytes: number, rows: number, cols: number): 
   return dst;
 }
 
+/** q8_0 blocks as q8_0e (d, e = Σqs, qs): q5_0r4's activations of the same values; q8_1 (q5_1's) as they are. */
+function r4Activations(t: T, x: Uint8Array): Uint8Array {
+  if (t === 'q5_1') return x;
+  const out = new Uint8Array((x.length / 34) * 36);
+  const dv = new DataView(out.buffer);
+  for (let b = 0; b < x.length / 34; b++) {
+    out.set(x.subarray(34 * b, 34 * b + 2), 36 * b);
+    const qs = new Int8Array(x.buffer, x.byteOffset + 34 * b + 2, 32);
+    out.set(x.subarray(34 * b + 2, 34 * b + 34), 36 * b + 4);
+    dv.setInt16(36 * b + 2, qs.reduce((a, q) => a + q, 0), true);
+  }
+  return out;
+}
+
 /** y of the plain matmul of the given kernels (nTok = 1: matvec) over rows [0, rows). */
 function plain(k: Record<string, (...a: number[]) => void>, t: T, wp: number, xp: number, rows: number, cols: number, nTok: number): Uint32Array {
   const y = alloc(4 * rows * nTok);
@@ -109,11 +123,31 @@ function plain(k: Record<string, (...a: number[]) => void>, t: T, wp: number, xp
   return bitsAt(y, rows * nTok);
 }
 
-test('the block-format table makes q5_0r4 and q5_1r4 from q5_0 and q5_1 with the repack kernels, on the stored formats\' activations', () => {
+test('the block-format table makes q5_0r4 and q5_1r4 from q5_0 and q5_1 with the repack kernels, on q8_0e (q8_0\'s values) and q8_1', () => {
   for (const t of TYPES) {
     const f = BLOCK_FORMATS[`${t}r4`];
     assert.equal([f.rows, f.blockBytes, f.madeFrom?.format, f.madeFrom?.repackKernel, f.madeFrom?.finiteHalves], [4, BLOCK[t], t, `repack_${t}_r4`, HALVES[t]]);
-    assert.equal(f.pairs, BLOCK_FORMATS[t].pairs);
+  }
+  assert.equal(BLOCK_FORMATS.q5_0r4.pairs, { x16: 'q8_0e', x8: 'q8_0e' });
+  assert.equal(BLOCK_FORMATS.q5_1r4.pairs, BLOCK_FORMATS.q5_1.pairs);
+});
+
+test('quantize_q8_0e writes quantize_q8_0\'s d and qs, and e = Σqs (random rows, ±max, zero blocks)', () => {
+  const r = mulberry32(77);
+  const cols = 256;
+  const x = Float32Array.from({ length: cols }, (_, i) => (i < 32 ? 0 : i < 64 ? (i % 2 ? 1e4 : -1e4) : (r() - 0.5) * (i % 3 ? 1 : 100)));
+  const xp = put(new Uint8Array(x.buffer));
+  for (const [flavour, k] of FLAVOURS) {
+    const q0 = alloc(34 * cols / 32), qe = alloc(36 * cols / 32);
+    k.quantize_q8_0(xp, q0, cols);
+    k.quantize_q8_0e(xp, qe, cols);
+    const dv = new DataView(memory.buffer);
+    for (let b = 0; b < cols / 32; b++) {
+      assert.is(dv.getUint16(qe + 36 * b, true), dv.getUint16(q0 + 34 * b, true), `${flavour} d of block ${b}`);
+      const qs = new Int8Array(memory.buffer.slice(q0 + 34 * b + 2, q0 + 34 * b + 34));
+      assert.equal(new Int8Array(memory.buffer.slice(qe + 36 * b + 4, qe + 36 * b + 36)), qs, `${flavour} qs of block ${b}`);
+      assert.is(dv.getInt16(qe + 36 * b + 2, true), qs.reduce((a, q) => a + q, 0), `${flavour} e of block ${b}`);
+    }
   }
 });
 
@@ -143,16 +177,17 @@ for (const [flavour, k] of FLAVOURS) {
         for (const rows of [4, 8, 36]) {
           for (const random of [false, true]) {
             const w = weights(t, rows, cols, rows + 3 * cols + (random ? 1 : 0), random);
-            const wp = put(w), xp = put(activations(t, cols, 1, cols + rows, random));
+            const x = activations(t, cols, 1, cols + rows, random);
+            const wp = put(w), xp = put(x), xe = put(r4Activations(t, x));
             const want = plain(k, t, wp, xp, rows, cols, 1);
             const wr = repacked(t, wp, w.length, rows, cols);
             const y = alloc(4 * rows);
             mem.fill(0xff, y, y + 4 * rows);
-            k[`matvec_${t}r4`](wr, xp, y, cols, 0, rows);
+            k[`matvec_${t}r4`](wr, xe, y, cols, 0, rows);
             assertBitsEqual(bitsAt(y, rows), want, `${t}r4 ${rows}×${cols}${random ? ' random' : ''}`);
             const cuts = rows === 36 ? [0, 4, 20, 24, 36] : [0, 4, rows];
             mem.fill(0xff, y, y + 4 * rows);
-            for (let i = 0; i + 1 < cuts.length; i++) k[`matvec_${t}r4`](wr, xp, y, cols, cuts[i], cuts[i + 1]);
+            for (let i = 0; i + 1 < cuts.length; i++) k[`matvec_${t}r4`](wr, xe, y, cols, cuts[i], cuts[i + 1]);
             assertBitsEqual(bitsAt(y, rows), want, `${t}r4 split ${cuts.join(',')} ${rows}×${cols}`);
           }
         }
@@ -162,7 +197,7 @@ for (const [flavour, k] of FLAVOURS) {
     test(`${flavour}: matvec_${t}r4 writes only its rows`, () => {
       const rows = 12, cols = 64;
       const w = weights(t, rows, cols, 5, true);
-      const wr = repacked(t, put(w), w.length, rows, cols), xp = put(activations(t, cols, 1, 6, true));
+      const wr = repacked(t, put(w), w.length, rows, cols), xp = put(r4Activations(t, activations(t, cols, 1, 6, true)));
       const y = alloc(4 * rows);
       mem.fill(0xee, y, y + 4 * rows);
       k[`matvec_${t}r4`](wr, xp, y, cols, 4, 8);
@@ -177,12 +212,13 @@ for (const [flavour, k] of FLAVOURS) {
         const wp = put(w);
         const wr = repacked(t, wp, w.length, rows, cols);
         for (let nTok = 1; nTok <= 9; nTok++) {
-          const xp = put(activations(t, cols, nTok, 100 + nTok, random));
+          const x = activations(t, cols, nTok, 100 + nTok, random);
+          const xp = put(x), xe = put(r4Activations(t, x));
           const want = plain(k, t, wp, xp, rows, cols, nTok);
           const y = alloc(4 * rows * nTok);
           mem.fill(0xff, y, y + 4 * rows * nTok);
-          k[`matmul_${t}r4`](wr, xp, y, cols, rows, nTok, 0, 4);
-          k[`matmul_${t}r4`](wr, xp, y, cols, rows, nTok, 4, rows);
+          k[`matmul_${t}r4`](wr, xe, y, cols, rows, nTok, 0, 4);
+          k[`matmul_${t}r4`](wr, xe, y, cols, rows, nTok, 4, rows);
           assertBitsEqual(bitsAt(y, rows * nTok), want, `${t}r4 matmul nTok ${nTok}${random ? ' random' : ''}`);
         }
       }
@@ -201,17 +237,18 @@ for (const [flavour, k] of FLAVOURS) {
             x.fill(q & 0xff, b + (t === 'q5_0' ? 2 : 4), b + block);
             for (const o of offsets) setHalf(x, b + o, bounds[i++ % bounds.length]);
           }
-          const wp = put(w), xp = put(x);
+          const wp = put(w), xp = put(x), xe = put(r4Activations(t, x));
           const wr = repacked(t, wp, w.length, rows, cols);
           const y = alloc(4 * rows * nTok);
+          const eBlock = t === 'q5_0' ? 36 : block;
           for (let tok = 0; tok < nTok; tok++) {
             const xt = xp + tok * (cols / 32) * block;
             const want = plain(k, t, wp, xt, rows, cols, 1);
-            k[`matvec_${t}r4`](wr, xt, y, cols, 0, rows);
+            k[`matvec_${t}r4`](wr, xe + tok * (cols / 32) * eBlock, y, cols, 0, rows);
             assertBitsEqual(bitsAt(y, rows), want, `${t}r4 bounds fill ${fill} x ${q} token ${tok}`);
           }
           const want = plain(k, t, wp, xp, rows, cols, nTok);
-          k[`matmul_${t}r4`](wr, xp, y, cols, rows, nTok, 0, rows);
+          k[`matmul_${t}r4`](wr, xe, y, cols, rows, nTok, 0, rows);
           assertBitsEqual(bitsAt(y, rows * nTok), want, `${t}r4 matmul bounds fill ${fill} x ${q}`);
         }
       }

@@ -30,7 +30,7 @@
 // are exact, and the float steps are the same lane-wise, so matmul equals matvec and both equal the
 // reference.
 import {
-  Q4_1_BYTES, Q4_1_M, Q4_1_QS, Q5_0_BYTES, Q5_0_QH, Q5_0_QS, Q5_1_BYTES, Q5_1_M, Q5_1_QH, Q5_1_QS, Q8_0_BLOCK, Q8_0_BYTES,
+  Q4_1_BYTES, Q4_1_M, Q4_1_QS, Q5_0_BYTES, Q8_0E_BYTES, Q8_0E_QS, Q8_0E_SUM, Q5_0_QH, Q5_0_QS, Q5_1_BYTES, Q5_1_M, Q5_1_QH, Q5_1_QS, Q8_0_BLOCK, Q8_0_BYTES,
   Q8_0_QS, Q8_1_BYTES, Q8_1_QS, Q8_1_S,
 } from '../lib/blocks';
 import { F16_EXP, F16_K112, F16_MS, F32_EXP, f16_to_f32, f32_to_f16, placed_to_f32x4_k } from '../lib/f16';
@@ -397,6 +397,29 @@ export function get_row_q5_1(w: usize, out: usize, cols: i32, row: i32): void {
 @inline function value4(wt: i32, q: v128, d: v128, m: v128): v128 {
   const v = f32x4.mul(f32x4.convert_i32x4_s(q), d);
   return wt == W_Q5_0 ? v : f32x4.add(v, m);
+}
+
+// ---- quantize_q8_0e ----------------------------------------------------------------------------
+
+/**
+ * quantize_q8_0e(x: f32*, out: q8_0e*, n): n values (a multiple of 32) into n/32 blocks
+ * { f16 d; i16 e; i8 qs[32] }: d and qs exactly quantize_q8_0's (each block quantized by it), e = Σ qs
+ * (|e| ≤ 32·127).
+ */
+export function quantize_q8_0e(x: usize, out: usize, n: i32): void {
+  const nb = n / Q8_0_BLOCK;
+  for (let b = 0; b < nb; b++) {
+    const o = out + <usize>b * Q8_0E_BYTES;
+    // q8_0's block { d; qs } written at o + 2 puts qs where q8_0e has them; d then moves to o
+    quantize_q8_0(x + (<usize>b << 7), o + Q8_0E_SUM, Q8_0_BLOCK);
+    store<u16>(o, load<u16>(o + Q8_0E_SUM));
+    const q = o + Q8_0E_QS;
+    const sums = i32x4.add(
+      i32x4.extadd_pairwise_i16x8_s(i16x8.extadd_pairwise_i8x16_s(v128.load(q))),
+      i32x4.extadd_pairwise_i16x8_s(i16x8.extadd_pairwise_i8x16_s(v128.load(q, 16))),
+    );
+    store<i16>(o, <i16>i32x4.extract_lane(reduce4_i32(sums, sums, sums, sums), 0), Q8_0E_SUM);
+  }
 }
 
 // ---- quantize_q8_1 ----------------------------------------------------------------------------

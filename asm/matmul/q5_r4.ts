@@ -27,14 +27,30 @@
 // i32x4.dot_i16x8_s against its four activations as i16 (twice), q5_0's −16 taken off each level in
 // i8 first (q − 16 ∈ −16..15). The relaxed flavour: asm/arch/relaxed/q5_r4.ts.
 import {
-  Q5_0_QH, Q5_0_QS, Q5_0R4_BYTES, Q5_0R4_QS, Q5_1_M, Q5_1_QH, Q5_1_QS, Q5_1R4_BYTES, Q5_1R4_M, Q5_1R4_QS, Q8_0_BLOCK, Q8_1_S,
+  Q5_0_QH, Q5_0_QS, Q5_0R4_BYTES, Q5_0R4_QS, Q5_1_M, Q5_1_QH, Q5_1_QS, Q5_1R4_BYTES, Q5_1R4_M, Q5_1R4_QS, Q8_0_BLOCK, Q8_0E_BYTES, Q8_0E_QS,
+  Q8_0E_SUM, Q8_1_BYTES, Q8_1_QS, Q8_1_S,
 } from '../lib/blocks';
 import { F16_K112, F16_MS, f16_to_f32 } from '../lib/f16';
-import { act_bytes, act_qs, W_Q5_0, W_Q5_1, weight_bytes } from './legacy';
+import { W_Q5_0, W_Q5_1, weight_bytes } from './legacy';
 
 /** Bytes of one group block. */
 @inline export function r4_bytes(wt: i32): usize {
   return wt == W_Q5_0 ? Q5_0R4_BYTES : Q5_1R4_BYTES;
+}
+
+/** Bytes of one activation block: q8_0e for q5_0r4, q8_1 for q5_1r4. */
+@inline export function r4_act_bytes(wt: i32): usize {
+  return wt == W_Q5_0 ? Q8_0E_BYTES : Q8_1_BYTES;
+}
+
+/** Where an activation block's 32 i8 start. */
+@inline export function r4_act_qs(wt: i32): usize {
+  return wt == W_Q5_0 ? Q8_0E_QS : Q8_1_QS;
+}
+
+/** q5_0's 16·Σqx of the q8_0e block at xb in every lane, from its e (the integer the plain kernel takes off). */
+@inline export function r4_offset(xb: usize): v128 {
+  return i32x4.splat(<i32>load<i16>(xb, Q8_0E_SUM) << 4);
 }
 
 /** Where a group block's V0 starts. */
@@ -67,19 +83,18 @@ import { act_bytes, act_qs, W_Q5_0, W_Q5_1, weight_bytes } from './legacy';
   return f32x4.add(acc, f32x4.add(t, f32x4.mul(mw, sx)));
 }
 
-/** The constants a call makes once (z = cols >> 31: 0, but opaque to the compilers): 0x1f, 0x60, 0x80, 16 in every byte, the half conversion's two. */
+/** The constants a call makes once (z = cols >> 31: 0, but opaque to the compilers): 0x1f, 0x60, 0x80 in every byte, the half conversion's two. */
 @inline export function r4_const(i: i32, z: i32): v128 {
   if (i == 0) return i8x16.splat(<i8>(0x1f | z));
   if (i == 1) return i8x16.splat(<i8>(0x60 | z));
   if (i == 2) return i8x16.splat(<i8>(0x80 | z));
-  if (i == 3) return i8x16.splat(<i8>(16 | z));
-  if (i == 4) return i32x4.splat(F16_MS | z);
+  if (i == 3) return i32x4.splat(F16_MS | z);
   return i32x4.splat(F16_K112 | z);
 }
 
 /** v with the constants folded in when z != 0 (never): keeps them made once, before the loops. */
-@inline function keep(v: v128, z: i32, c0: v128, c1: v128, c2: v128, c3: v128, c4: v128, c5: v128): v128 {
-  return z != 0 ? v128.xor(v128.xor(v128.xor(v, c0), v128.xor(c1, c2)), v128.xor(c3, v128.xor(c4, c5))) : v;
+@inline function keep(v: v128, z: i32, c0: v128, c1: v128, c2: v128, c3: v128, c4: v128): v128 {
+  return z != 0 ? v128.xor(v128.xor(v128.xor(v, c0), v128.xor(c1, c2)), v128.xor(c3, c4)) : v;
 }
 
 // ---- the drivers both flavours run, each with its own block steps K (a field-less class, as in tile.ts)
@@ -88,19 +103,19 @@ import { act_bytes, act_qs, W_Q5_0, W_Q5_1, weight_bytes } from './legacy';
 @inline export function matvec_q5r4<K>(wt: i32, w: usize, x: usize, y: usize, cols: i32, r0: i32, r1: i32): void {
   const k = changetype<K>(0);
   const nb = cols / Q8_0_BLOCK;
-  const rowBytes = <usize>nb * weight_bytes(wt), gb = r4_bytes(wt), xs = act_bytes(wt);
+  const rowBytes = <usize>nb * weight_bytes(wt), gb = r4_bytes(wt), xs = r4_act_bytes(wt);
   const z = cols >> 31;
-  const c0 = r4_const(0, z), c1 = r4_const(1, z), c2 = r4_const(2, z), c3 = r4_const(3, z), c4 = r4_const(4, z), c5 = r4_const(5, z);
+  const c0 = r4_const(0, z), c1 = r4_const(1, z), c2 = r4_const(2, z), c3 = r4_const(3, z), c4 = r4_const(4, z);
   for (let r = r0; r < r1; r += 4) {
     let p = w + <usize>r * rowBytes;
     let xb = x;
     let acc = f32x4.splat(0);
     for (let b = 0; b < nb; b++) {
-      acc = k.block(wt, acc, p, xb, c0, c1, c2, c3, c4, c5);
+      acc = k.block(wt, acc, p, xb, c0, c1, c2, c3, c4);
       p += gb;
       xb += xs;
     }
-    acc = keep(acc, z, c0, c1, c2, c3, c4, c5);
+    acc = keep(acc, z, c0, c1, c2, c3, c4);
     v128.store(y + (<usize>r << 2), acc);
   }
 }
@@ -109,9 +124,9 @@ import { act_bytes, act_qs, W_Q5_0, W_Q5_1, weight_bytes } from './legacy';
 @inline export function matmul_q5r4<K>(wt: i32, w: usize, x: usize, y: usize, cols: i32, rows: i32, nTok: i32, r0: i32, r1: i32): void {
   const k = changetype<K>(0);
   const nb = cols / Q8_0_BLOCK;
-  const rowBytes = <usize>nb * weight_bytes(wt), gb = r4_bytes(wt), xs = act_bytes(wt), xBytes = <usize>nb * xs;
+  const rowBytes = <usize>nb * weight_bytes(wt), gb = r4_bytes(wt), xs = r4_act_bytes(wt), xBytes = <usize>nb * xs;
   const z = cols >> 31;
-  const c0 = r4_const(0, z), c1 = r4_const(1, z), c2 = r4_const(2, z), c3 = r4_const(3, z), c4 = r4_const(4, z), c5 = r4_const(5, z);
+  const c0 = r4_const(0, z), c1 = r4_const(1, z), c2 = r4_const(2, z), c3 = r4_const(3, z), c4 = r4_const(4, z);
   const yRow = <usize>rows << 2;
   for (let t0 = 0; t0 < nTok; t0 += 4) {
     const t1 = min(t0 + 4, nTok);
@@ -127,7 +142,7 @@ import { act_bytes, act_qs, W_Q5_0, W_Q5_1, weight_bytes } from './legacy';
         const a0 = x + <usize>t0 * xBytes;
         for (let b = 0; b < nb; b++) {
           const o = <usize>b * xs;
-          k.block4(wt, g + <usize>b * gb, a0 + o, a0 + xBytes + o, a0 + 2 * xBytes + o, a0 + 3 * xBytes + o, y0, y1, y2, y3, c0, c1, c2, c3, c4, c5);
+          k.block4(wt, g + <usize>b * gb, a0 + o, a0 + xBytes + o, a0 + 2 * xBytes + o, a0 + 3 * xBytes + o, y0, y1, y2, y3, c0, c1, c2, c3, c4);
         }
         continue;
       }
@@ -136,11 +151,11 @@ import { act_bytes, act_qs, W_Q5_0, W_Q5_1, weight_bytes } from './legacy';
         let xb = x + <usize>t * xBytes;
         let acc = f32x4.splat(0);
         for (let b = 0; b < nb; b++) {
-          acc = k.block(wt, acc, p, xb, c0, c1, c2, c3, c4, c5);
+          acc = k.block(wt, acc, p, xb, c0, c1, c2, c3, c4);
           p += gb;
           xb += xs;
         }
-        acc = keep(acc, z, c0, c1, c2, c3, c4, c5);
+        acc = keep(acc, z, c0, c1, c2, c3, c4);
         v128.store(y + <usize>t * yRow + (<usize>r << 2), acc);
       }
     }
@@ -149,21 +164,16 @@ import { act_bytes, act_qs, W_Q5_0, W_Q5_1, weight_bytes } from './legacy';
 
 // ---- the SIMD128 block steps --------------------------------------------------------------------------
 
-/** A chunk's levels as this file's dot takes them: q − 16 for q5_0 (k16: 16 in every byte), q for q5_1. */
-@inline function levels(wt: i32, c: v128, k16: v128): v128 {
-  return wt == W_Q5_0 ? i8x16.sub(c, k16) : c;
-}
-
 /** Rows 0, 1 (lo) or 2, 3 (hi): the i32 dot lanes of two chunks c, d against their activations qa, qb (i16, four values twice). */
 @inline function pair_lo(c: v128, d: v128, qa: v128, qb: v128): v128 {
-  return i32x4.add(i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(c), qa), i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(d), qb));
+  return i32x4.add(i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_u(c), qa), i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_u(d), qb));
 }
 @inline function pair_hi(c: v128, d: v128, qa: v128, qb: v128): v128 {
-  return i32x4.add(i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(c), qa), i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(d), qb));
+  return i32x4.add(i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_u(c), qa), i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_u(d), qb));
 }
 
-/** The four rows' Σ q·qx (q5_0: Σ (q − 16)·qx) of chunks c0..c7 (levels() applied) against the 32 activations at xq, row i in lane i. */
-@inline function chunks_isum(c0: v128, c1: v128, c2: v128, c3: v128, c4: v128, c5: v128, c6: v128, c7: v128, xq: usize): v128 {
+/** The four rows' Σ q·qx of chunks c0..c7 against the 32 activations at xq, row i in lane i. */
+@inline function chunks_sum(c0: v128, c1: v128, c2: v128, c3: v128, c4: v128, c5: v128, c6: v128, c7: v128, xq: usize): v128 {
   let x = v128.load8x8_s(xq);
   let qa = i64x2.shuffle(x, x, 0, 0), qb = i64x2.shuffle(x, x, 1, 1);
   let lo = pair_lo(c0, c1, qa, qb), hi = pair_hi(c0, c1, qa, qb);
@@ -186,44 +196,54 @@ import { act_bytes, act_qs, W_Q5_0, W_Q5_1, weight_bytes } from './legacy';
   return i32x4.add(i32x4.shuffle(lo, hi, 0, 2, 4, 6), i32x4.shuffle(lo, hi, 1, 3, 5, 7));
 }
 
+/** The four rows' integers of the group block at p and the activation block at xb: Σ q·qx, minus 16·Σqx for q5_0. */
+@inline function block_isum(wt: i32, p: usize, xb: usize, m1f: v128, m60: v128, m80: v128): v128 {
+  const q = p + r4_qs(wt);
+  const V0 = v128.load(q), V1 = v128.load(q, 16), V2 = v128.load(q, 32), V3 = v128.load(q, 48), V4 = v128.load(q, 64);
+  const a0 = v128.and(V0, m1f), a2 = v128.and(V2, m1f), a4 = v128.and(V4, m1f);
+  const s = chunks_sum(
+    a0, v128.and(V1, m1f), a2, v128.and(V3, m1f), a4, r4_split(V0, a0, V1, m60), r4_split(V2, a2, V3, m60), r4_last(V4, a4, V1, V3, m80),
+    xb + r4_act_qs(wt),
+  );
+  return wt == W_Q5_0 ? i32x4.sub(s, r4_offset(xb)) : s;
+}
+
 /** The SIMD128 block steps of the drivers. */
 @final @unmanaged class Steps {
   /** acc + the group block at p · the activation block at xb (c: r4_const). */
-  @inline block(wt: i32, acc: v128, p: usize, xb: usize, m1f: v128, m60: v128, m80: v128, k16: v128, ms: v128, k112: v128): v128 {
-    const q = p + r4_qs(wt);
-    const V0 = v128.load(q), V1 = v128.load(q, 16), V2 = v128.load(q, 32), V3 = v128.load(q, 48), V4 = v128.load(q, 64);
-    const a0 = v128.and(V0, m1f), a2 = v128.and(V2, m1f), a4 = v128.and(V4, m1f);
-    const isum = chunks_isum(
-      levels(wt, a0, k16), levels(wt, v128.and(V1, m1f), k16), levels(wt, a2, k16), levels(wt, v128.and(V3, m1f), k16),
-      levels(wt, a4, k16), levels(wt, r4_split(V0, a0, V1, m60), k16), levels(wt, r4_split(V2, a2, V3, m60), k16),
-      levels(wt, r4_last(V4, a4, V1, V3, m80), k16), xb + act_qs(wt),
-    );
-    return r4_acc(wt, acc, isum, p, xb, ms, k112);
+  @inline block(wt: i32, acc: v128, p: usize, xb: usize, m1f: v128, m60: v128, m80: v128, ms: v128, k112: v128): v128 {
+    return r4_acc(wt, acc, block_isum(wt, p, xb, m1f, m60, m80), p, xb, ms, k112);
   }
 
   /** The group block at p · four tokens' activation blocks a0..a3: each token's block term added to its running sums at y0..y3; the chunks taken out once. */
-  @inline block4(wt: i32, p: usize, a0: usize, a1: usize, a2: usize, a3: usize, y0: usize, y1: usize, y2: usize, y3: usize, m1f: v128, m60: v128, m80: v128, k16: v128, ms: v128, k112: v128): void {
-    const q = p + r4_qs(wt), xq = act_qs(wt);
+  @inline block4(wt: i32, p: usize, a0: usize, a1: usize, a2: usize, a3: usize, y0: usize, y1: usize, y2: usize, y3: usize, m1f: v128, m60: v128, m80: v128, ms: v128, k112: v128): void {
+    const q = p + r4_qs(wt), xq = r4_act_qs(wt);
     const V0 = v128.load(q), V1 = v128.load(q, 16), V2 = v128.load(q, 32), V3 = v128.load(q, 48), V4 = v128.load(q, 64);
-    const b0 = v128.and(V0, m1f), b2 = v128.and(V2, m1f), b4 = v128.and(V4, m1f);
-    const c0 = levels(wt, b0, k16), c1 = levels(wt, v128.and(V1, m1f), k16), c2 = levels(wt, b2, k16), c3 = levels(wt, v128.and(V3, m1f), k16);
-    const c4 = levels(wt, b4, k16), c5 = levels(wt, r4_split(V0, b0, V1, m60), k16), c6 = levels(wt, r4_split(V2, b2, V3, m60), k16);
-    const c7 = levels(wt, r4_last(V4, b4, V1, V3, m80), k16);
-    v128.store(y0, r4_acc(wt, v128.load(y0), chunks_isum(c0, c1, c2, c3, c4, c5, c6, c7, a0 + xq), p, a0, ms, k112));
-    v128.store(y1, r4_acc(wt, v128.load(y1), chunks_isum(c0, c1, c2, c3, c4, c5, c6, c7, a1 + xq), p, a1, ms, k112));
-    v128.store(y2, r4_acc(wt, v128.load(y2), chunks_isum(c0, c1, c2, c3, c4, c5, c6, c7, a2 + xq), p, a2, ms, k112));
-    v128.store(y3, r4_acc(wt, v128.load(y3), chunks_isum(c0, c1, c2, c3, c4, c5, c6, c7, a3 + xq), p, a3, ms, k112));
+    const c0 = v128.and(V0, m1f), c1 = v128.and(V1, m1f), c2 = v128.and(V2, m1f), c3 = v128.and(V3, m1f), c4 = v128.and(V4, m1f);
+    const c5 = r4_split(V0, c0, V1, m60), c6 = r4_split(V2, c2, V3, m60), c7 = r4_last(V4, c4, V1, V3, m80);
+    let i0 = chunks_sum(c0, c1, c2, c3, c4, c5, c6, c7, a0 + xq), i1 = chunks_sum(c0, c1, c2, c3, c4, c5, c6, c7, a1 + xq);
+    let i2 = chunks_sum(c0, c1, c2, c3, c4, c5, c6, c7, a2 + xq), i3 = chunks_sum(c0, c1, c2, c3, c4, c5, c6, c7, a3 + xq);
+    if (wt == W_Q5_0) {
+      i0 = i32x4.sub(i0, r4_offset(a0));
+      i1 = i32x4.sub(i1, r4_offset(a1));
+      i2 = i32x4.sub(i2, r4_offset(a2));
+      i3 = i32x4.sub(i3, r4_offset(a3));
+    }
+    v128.store(y0, r4_acc(wt, v128.load(y0), i0, p, a0, ms, k112));
+    v128.store(y1, r4_acc(wt, v128.load(y1), i1, p, a1, ms, k112));
+    v128.store(y2, r4_acc(wt, v128.load(y2), i2, p, a2, ms, k112));
+    v128.store(y3, r4_acc(wt, v128.load(y3), i3, p, a3, ms, k112));
   }
 }
 
 // ---- the exports --------------------------------------------------------------------------------
 
-/** matvec_q5_0r4(w, x: q8_0*, y: f32*, cols, r0, r1): w in q5_0r4, r0 and r1 multiples of 4. */
+/** matvec_q5_0r4(w, x: q8_0e*, y: f32*, cols, r0, r1): w in q5_0r4, r0 and r1 multiples of 4. */
 export function matvec_q5_0r4(w: usize, x: usize, y: usize, cols: i32, r0: i32, r1: i32): void {
   matvec_q5r4<Steps>(W_Q5_0, w, x, y, cols, r0, r1);
 }
 
-/** matmul_q5_0r4(w, x: q8_0*, y: f32*, cols, rows, nTok, r0, r1): w in q5_0r4, r0 and r1 multiples of 4; y[t·rows + r]. Equal to matvec bit for bit. */
+/** matmul_q5_0r4(w, x: q8_0e*, y: f32*, cols, rows, nTok, r0, r1): w in q5_0r4, r0 and r1 multiples of 4; y[t·rows + r]. Equal to matvec bit for bit. */
 export function matmul_q5_0r4(w: usize, x: usize, y: usize, cols: i32, rows: i32, nTok: i32, r0: i32, r1: i32): void {
   matmul_q5r4<Steps>(W_Q5_0, w, x, y, cols, rows, nTok, r0, r1);
 }
