@@ -8,7 +8,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { mulberry32 } from '../host/engine/sampler.js';
 import { createSharedMemory, loadManifest } from '../host/kernels/load.js';
-import { quantizeMoreActivation } from '../host/kernels/reference/matmul-types.js';
+import { MORE_MATMUL_REFERENCE, quantizeMoreActivation } from '../host/kernels/reference/matmul-types.js';
 import { BLOCK_FORMATS } from '../host/model/block-formats.js';
 import { GGMLType, f32ToF16 } from '../host/model/ggml-types.js';
 import { quantize } from '../host/model/quantize/index.js';
@@ -132,7 +132,7 @@ test('the block-format table makes q5_0r4 and q5_1r4 from q5_0 and q5_1 with the
   assert.equal(BLOCK_FORMATS.q5_1r4.pairs, BLOCK_FORMATS.q5_1.pairs);
 });
 
-test('quantize_q8_0e writes quantize_q8_0\'s d and qs, and e = Σqs (random rows, ±max, zero blocks)', () => {
+test('quantize_q8_0e writes quantize_q8_0\'s d and qs, and e = Σqs, as the JS reference (random rows, ±max, zero blocks)', () => {
   const r = mulberry32(77);
   const cols = 256;
   const x = Float32Array.from({ length: cols }, (_, i) => (i < 32 ? 0 : i < 64 ? (i % 2 ? 1e4 : -1e4) : (r() - 0.5) * (i % 3 ? 1 : 100)));
@@ -148,6 +148,9 @@ test('quantize_q8_0e writes quantize_q8_0\'s d and qs, and e = Σqs (random rows
       assert.equal(new Int8Array(memory.buffer.slice(qe + 36 * b + 4, qe + 36 * b + 36)), qs, `${flavour} qs of block ${b}`);
       assert.is(dv.getInt16(qe + 36 * b + 2, true), qs.reduce((a, q) => a + q, 0), `${flavour} e of block ${b}`);
     }
+    const copy = new Uint8Array(mem), ref = alloc(36 * cols / 32);
+    MORE_MATMUL_REFERENCE.quantize_q8_0e(copy, xp, ref, cols);
+    assert.equal(mem.subarray(qe, qe + 36 * cols / 32), copy.subarray(ref, ref + 36 * cols / 32), `${flavour}: the reference's bytes`);
   }
 });
 
