@@ -1,6 +1,7 @@
 // q5_0 and q5_1 weights repacked four rows at a time ("q5_0r4", "q5_1r4") on ggml's 8-bit activations
-// (q8_0 for q5_0, q8_1 for q5_1, as the plain kernels): matvec_q5_0r4 / matmul_q5_0r4 give exactly
-// matvec_q5_0's results on the original rows (matvec_q5_1r4 / matmul_q5_1r4: matvec_q5_1's), four rows
+// (q5_1: q8_1, as the plain kernel; q5_0: q8_0's values in q8_0e blocks, which carry e = Σqs):
+// matvec_q5_0r4 / matmul_q5_0r4 give exactly matvec_q5_0's results on the original rows (q8_0 blocks
+// of the same values), matvec_q5_1r4 / matmul_q5_1r4 matvec_q5_1's, four rows
 // per pass, each row's result in its own lane. Same bytes as ggml's (22 / 24 per row per 32 values).
 // Rows come in groups of 4 and, per group and block index, one group block:
 //
@@ -17,21 +18,23 @@
 // alone. A chunk against its four activations (the same in every lane: one splat) leaves each row's
 // sums in its own lanes: no horizontal sums. The repack is a permutation of the bits (lossless).
 //
-// Per block the integer is the plain kernels' (asm/matmul/legacy.ts): Σ q·qx, minus 16·Σqx for q5_0;
+// Per block the integer is the plain kernels' (asm/matmul/legacy.ts): Σ q·qx, minus 16·Σqx for q5_0
+// (16·e, one scalar load: the plain kernel's horizontal sum of the activations, which measured ~17% of
+// this kernel's time, is the quantizer's now);
 // and the f32 steps are theirs, lane-wise: acc + f32(isum)·(dw·dx) (q5_1: + mw·sx). The weight halves
 // convert by lib/f16.ts's finite form, four rows at once (the host repacks only matrices whose d and m
 // are all finite: block-formats.ts's finiteHalves); the activation's d and s by f16_to_f32, exact for
 // every half (infinities and NaN as the plain kernels), in the scalar unit, which this kernel leaves idle.
 //
 // This file's (SIMD128) integer sums: a chunk widened to i16 (rows 0, 1 low; 2, 3 high) and
-// i32x4.dot_i16x8_s against its four activations as i16 (twice), q5_0's −16 taken off each level in
-// i8 first (q − 16 ∈ −16..15). The relaxed flavour: asm/arch/relaxed/q5_r4.ts.
+// i32x4.dot_i16x8_s against its four activations as i16 (twice). The relaxed flavour:
+// asm/arch/relaxed/q5_r4.ts.
 import {
-  Q5_0_QH, Q5_0_QS, Q5_0R4_BYTES, Q5_0R4_QS, Q5_1_M, Q5_1_QH, Q5_1_QS, Q5_1R4_BYTES, Q5_1R4_M, Q5_1R4_QS, Q8_0_BLOCK, Q8_0E_BYTES, Q8_0E_QS,
+  Q5_0R4_BYTES, Q5_0R4_QS, Q5_1_M, Q5_1R4_BYTES, Q5_1R4_M, Q5_1R4_QS, Q8_0_BLOCK, Q8_0E_BYTES, Q8_0E_QS,
   Q8_0E_SUM, Q8_1_BYTES, Q8_1_QS, Q8_1_S,
 } from '../lib/blocks';
 import { F16_K112, F16_MS, f16_to_f32 } from '../lib/f16';
-import { W_Q5_0, W_Q5_1, weight_bytes } from './legacy';
+import { c_b4, c_bit, c_nib, nibbles_hi, nibbles_lo, qh_spread, W_Q5_0, W_Q5_1, weight_bytes, with_fifth } from './legacy';
 
 /** Bytes of one group block. */
 @inline export function r4_bytes(wt: i32): usize {
@@ -260,36 +263,50 @@ export function matmul_q5_1r4(w: usize, x: usize, y: usize, cols: i32, rows: i32
 
 // ---- the repack and get_row ---------------------------------------------------------------------
 
-/** Level (0..31) of value j (0..31) of the ggml block at p. */
-@inline function ggml_level(wt: i32, p: usize, j: i32): u32 {
-  const qs = p + (wt == W_Q5_0 ? Q5_0_QS : Q5_1_QS);
-  const nib = j < 16 ? <u32>load<u8>(qs + <usize>j) & 15 : <u32>load<u8>(qs + <usize>(j - 16)) >> 4;
-  return nib | (((load<u32>(p + (wt == W_Q5_0 ? Q5_0_QH : Q5_1_QH)) >> j) & 1) << 4);
+/** Steps of a 4×4 transpose of 32-bit words (as q6_kr4.ts's repack): words 0, 1 (lo) or 2, 3 (hi) of v0 and v1 interleaved. */
+@inline function transpose_lo(v0: v128, v1: v128): v128 {
+  return i32x4.shuffle(v0, v1, 0, 4, 1, 5);
+}
+@inline function transpose_hi(v0: v128, v1: v128): v128 {
+  return i32x4.shuffle(v0, v1, 2, 6, 3, 7);
 }
 
 @inline function repack(wt: i32, src: usize, dst: usize, rows: i32, cols: i32): void {
   const nb = cols / Q8_0_BLOCK;
   const wb = weight_bytes(wt), gb = r4_bytes(wt), qo = r4_qs(wt);
   const rowBytes = <usize>nb * wb;
+  const n0f = c_nib(0), bit = c_bit(0), b4 = c_b4(0);
+  const m07 = i8x16.splat(7), m18 = i8x16.splat(0x18), m08 = i8x16.splat(8), m10 = i8x16.splat(16);
   for (let g = 0; g < rows; g += 4) {
     for (let b = 0; b < nb; b++) {
-      const s = src + <usize>g * rowBytes + <usize>b * wb;
+      const p = src + <usize>g * rowBytes + <usize>b * wb;
       const o = dst + <usize>g * rowBytes + <usize>b * gb;
       for (let i: usize = 0; i < 4; i++) {
-        const p = s + i * rowBytes;
-        store<u16>(o + 2 * i, load<u16>(p));
-        if (wt != W_Q5_0) store<u16>(o + Q5_1R4_M + 2 * i, load<u16>(p + Q5_1_M));
-        for (let e = 0; e < 4; e++) {
-          const c0 = ggml_level(wt, p, e), c1 = ggml_level(wt, p, 4 + e), c2 = ggml_level(wt, p, 8 + e), c3 = ggml_level(wt, p, 12 + e);
-          const c4 = ggml_level(wt, p, 16 + e), c5 = ggml_level(wt, p, 20 + e), c6 = ggml_level(wt, p, 24 + e), c7 = ggml_level(wt, p, 28 + e);
-          const n = o + qo + 4 * i + <usize>e;
-          store<u8>(n, c0 | ((c5 & 7) << 5));
-          store<u8>(n, c1 | ((c5 >> 3) << 5) | ((c7 >> 3) & 1) << 7, 16);
-          store<u8>(n, c2 | ((c6 & 7) << 5), 32);
-          store<u8>(n, c3 | ((c6 >> 3) << 5) | (c7 >> 4) << 7, 48);
-          store<u8>(n, c4 | ((c7 & 7) << 5), 64);
-        }
+        store<u16>(o + 2 * i, load<u16>(p + i * rowBytes));
+        if (wt != W_Q5_0) store<u16>(o + Q5_1R4_M + 2 * i, load<u16>(p + i * rowBytes + Q5_1_M));
       }
+      // each row's levels of values 0..15 (lo) and 16..31 (hi) as bytes (legacy.ts's unpacking)
+      const p1 = p + rowBytes, p2 = p1 + rowBytes, p3 = p2 + rowBytes;
+      const s0 = qh_spread(wt, p), s1 = qh_spread(wt, p1), s2 = qh_spread(wt, p2), s3 = qh_spread(wt, p3);
+      const l0 = with_fifth(nibbles_lo(wt, p, n0f), s0, 0, bit, b4), l1 = with_fifth(nibbles_lo(wt, p1, n0f), s1, 0, bit, b4);
+      const l2 = with_fifth(nibbles_lo(wt, p2, n0f), s2, 0, bit, b4), l3 = with_fifth(nibbles_lo(wt, p3, n0f), s3, 0, bit, b4);
+      const h0 = with_fifth(nibbles_hi(wt, p, n0f), s0, 1, bit, b4), h1 = with_fifth(nibbles_hi(wt, p1, n0f), s1, 1, bit, b4);
+      const h2 = with_fifth(nibbles_hi(wt, p2, n0f), s2, 1, bit, b4), h3 = with_fifth(nibbles_hi(wt, p3, n0f), s3, 1, bit, b4);
+      // chunk k = word k of every row's 32 levels (a 4×4 transpose of 32-bit words per half)
+      let t0 = transpose_lo(l0, l1), t1 = transpose_lo(l2, l3), t2 = transpose_hi(l0, l1), t3 = transpose_hi(l2, l3);
+      const c0 = i64x2.shuffle(t0, t1, 0, 2), c1 = i64x2.shuffle(t0, t1, 1, 3), c2 = i64x2.shuffle(t2, t3, 0, 2), c3 = i64x2.shuffle(t2, t3, 1, 3);
+      t0 = transpose_lo(h0, h1);
+      t1 = transpose_lo(h2, h3);
+      t2 = transpose_hi(h0, h1);
+      t3 = transpose_hi(h2, h3);
+      const c4 = i64x2.shuffle(t0, t1, 0, 2), c5 = i64x2.shuffle(t0, t1, 1, 3), c6 = i64x2.shuffle(t2, t3, 0, 2), c7 = i64x2.shuffle(t2, t3, 1, 3);
+      // chunks 5..7 into bits 5..7 of V0..V4 (each masked piece stays in its byte through the i16 shift)
+      const q = o + qo;
+      v128.store(q, v128.or(c0, i16x8.shl(v128.and(c5, m07), 5)));
+      v128.store(q, v128.or(v128.or(c1, i16x8.shl(v128.and(c5, m18), 2)), i16x8.shl(v128.and(c7, m08), 4)), 16);
+      v128.store(q, v128.or(c2, i16x8.shl(v128.and(c6, m07), 5)), 32);
+      v128.store(q, v128.or(v128.or(c3, i16x8.shl(v128.and(c6, m18), 2)), i16x8.shl(v128.and(c7, m10), 3)), 48);
+      v128.store(q, v128.or(c4, i16x8.shl(v128.and(c7, m07), 5)), 64);
     }
   }
 }

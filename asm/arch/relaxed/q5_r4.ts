@@ -6,9 +6,9 @@
 // operand) against its four activations splatted to every lane (v128.load32_splat, any i8, −128
 // included) by i16x8.relaxed_dot_i8x16_i7x16_s leaves row i's pair sums in i16 lanes 2i, 2i + 1, each
 // ≤ 2·31·128 = 7,936 in magnitude; four chunks added ≤ 31,744 < 2^15 (no wrap), then
-// i32x4.extadd_pairwise_i16x8_s puts row i's sum in i32 lane i. q5_0's −16·Σqx: the block's 32
-// activations against 16 in every byte (two more dots, ≤ 8,192 per lane) summed across the lanes,
-// once per block for the four rows.
+// i32x4.extadd_pairwise_i16x8_s puts row i's sum in i32 lane i. q5_0's 16·Σqx comes from q8_0e's e
+// (r4_offset), as in the baseline. Per 32 values of four rows: five loads, 23 operations for the
+// chunks, eight splats and relaxed dots, eight adds and two widenings, then the f32 step.
 import { matmul_q5r4, matvec_q5r4, r4_acc, r4_act_qs, r4_last, r4_offset, r4_qs, r4_split } from '../../matmul/q5_r4';
 import { W_Q5_0, W_Q5_1 } from '../../matmul/legacy';
 
