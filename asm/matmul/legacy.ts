@@ -1,6 +1,7 @@
 // ggml's other 32-value weight formats on ggml's 8-bit activations (its vec_dot_type for each):
 // q5_0 with q8_0 (as ggml_vec_dot_q5_0_q8_0), q4_1 and q5_1 with q8_1 (ggml_vec_dot_q4_1_q8_1,
-// ggml_vec_dot_q5_1_q8_1), and quantize_q8_1. The relaxed flavour's matvec/matmul are
+// ggml_vec_dot_q5_1_q8_1), and quantize_q8_1 (and quantize_q8_0e, q5_0r4's activations: q8_0's with
+// their sum, asm/matmul/q5_r4.ts). The relaxed flavour's matvec/matmul are
 // asm/arch/relaxed/legacy.ts, on this file's drivers and unpacking.
 //
 // Per block the integer isum = Σ q·qx, with q the block's unsigned levels (q4_1: 0..15; q5_0, q5_1:
@@ -30,8 +31,8 @@
 // are exact, and the float steps are the same lane-wise, so matmul equals matvec and both equal the
 // reference.
 import {
-  Q4_1_BYTES, Q4_1_M, Q4_1_QS, Q5_0_BYTES, Q8_0E_BYTES, Q8_0E_QS, Q8_0E_SUM, Q5_0_QH, Q5_0_QS, Q5_1_BYTES, Q5_1_M, Q5_1_QH, Q5_1_QS, Q8_0_BLOCK, Q8_0_BYTES,
-  Q8_0_QS, Q8_1_BYTES, Q8_1_QS, Q8_1_S,
+  Q4_1_BYTES, Q4_1_M, Q4_1_QS, Q5_0_BYTES, Q5_0_QH, Q5_0_QS, Q5_1_BYTES, Q5_1_M, Q5_1_QH, Q5_1_QS, Q8_0_BLOCK, Q8_0_BYTES,
+  Q8_0_QS, Q8_0E_BYTES, Q8_0E_QS, Q8_0E_SUM, Q8_1_BYTES, Q8_1_QS, Q8_1_S,
 } from '../lib/blocks';
 import { F16_EXP, F16_K112, F16_MS, F32_EXP, f16_to_f32, f32_to_f16, placed_to_f32x4_k } from '../lib/f16';
 import { amax8 } from '../lib/quants';
