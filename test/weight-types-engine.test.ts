@@ -62,7 +62,9 @@ for (const type of [GGMLType.Q4_1, GGMLType.Q5_0, GGMLType.Q5_1, GGMLType.Q2_K, 
     const path = join(dir, `${name}.gguf`);
     synthModel(path, { shape, vocab, type, seed: 11 });
     const counts = await check(name, path);
-    assert.equal(counts, { [name]: 4 * 7 + 1 });
+    // q5_0 and q5_1 run on their load-time layouts (every matrix here has a multiple of 4 rows)
+    const kernel = name === 'q5_0' || name === 'q5_1' ? `${name}r4` : name;
+    assert.equal(counts, { [kernel]: 4 * 7 + 1 });
     rmSync(path);
   });
 }
