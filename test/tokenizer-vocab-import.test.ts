@@ -130,6 +130,17 @@ test('SentencePiece-style BPE: byte and unknown types, scores from the merge ord
   assert.equal(tok.encode('A', { addBos: false }), [4]);
 });
 
+test("SentencePiece-style BPE: config.json's vocab_size pads with unused [PADn], and ids past a smaller one are left out as the converter leaves them (Gemma 3's 262,145th token)", () => {
+  const tokenizer = sentencePiece(null);
+  const padded = vocabFromHF({ tokenizer, config: { vocab_size: 13 } });
+  assert.equal(padded.tokens.slice(10), ['  ', '[PAD11]', '[PAD12]']);
+  assert.equal(Array.from(padded.tokenTypes!).slice(11), [TOKEN_TYPE.UNUSED, TOKEN_TYPE.UNUSED]);
+  const cut = vocabFromHF({ tokenizer, config: { vocab_size: 10 } });
+  assert.is(cut.tokens.length, 10);
+  assert.is(cut.tokens[9], '▁hi');
+  assert.throws(() => vocabFromHF({ tokenizer: byteLevel(), config: { vocab_size: 8 } }), /config.json vocab_size 8 is smaller than the tokenizer \(9 tokens\)/);
+});
+
 test('a Prepend("▁") normalizer means add_space_prefix', () => {
   const prepend = { type: 'Sequence', normalizers: [{ type: 'Prepend', prepend: '▁' }, { type: 'Replace', pattern: { String: ' ' }, content: '▁' }] };
   assert.is(vocabFromHF({ tokenizer: sentencePiece(prepend) }).addSpacePrefix, true);
