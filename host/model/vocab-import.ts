@@ -93,7 +93,7 @@ function byteLevelVocab(
     byId.set(a.id, a.content);
     addedById.set(a.id, a);
   }
-  const n = vocabSize(config, byId);
+  const n = vocabSize(config, byId, 'refuse');
   const tokens: string[] = new Array(n);
   const tokenTypes = new Int32Array(n);
   for (let i = 0; i < n; i++) {
@@ -130,12 +130,20 @@ function looksSpecial(t: string): boolean {
     (t.startsWith('<unused') && t.endsWith('>'));
 }
 
-function vocabSize(config: Record<string, unknown>, byId: Map<number, unknown>): number {
+/**
+ * The vocab size: config.json's vocab_size when it has one (the converter pads up to it), else the
+ * tokenizer's. Ids past a smaller vocab_size: the byte-level converter asserts there are none
+ * ('refuse'); the SentencePiece one leaves them out with a warning ('drop': Gemma 3's
+ * <image_soft_token> at 262144, past its 262,144).
+ */
+function vocabSize(config: Record<string, unknown>, byId: Map<number, unknown>, pastSize: 'refuse' | 'drop'): number {
   const fromConfig = config.vocab_size ?? (config.text_config as Record<string, unknown> | undefined)?.vocab_size;
   let largest = 0;
   for (const id of byId.keys()) largest = Math.max(largest, id + 1);
   if (typeof fromConfig === 'number' && Number.isInteger(fromConfig)) {
-    if (fromConfig < largest) throw new Error(`config.json vocab_size ${fromConfig} is smaller than the tokenizer (${largest} tokens)`);
+    if (fromConfig < largest && pastSize === 'refuse') {
+      throw new Error(`config.json vocab_size ${fromConfig} is smaller than the tokenizer (${largest} tokens)`);
+    }
     return fromConfig;
   }
   return largest;
@@ -187,7 +195,7 @@ function sentencePieceVocab(
 ): TokenizerVocab {
   const byId = new Map<number, string>();
   for (const [text, id] of Object.entries(vocab)) byId.set(id, text);
-  const n = vocabSize(config, new Map([...byId, ...added.map((a) => [a.id, a.content] as [number, string])]));
+  const n = vocabSize(config, new Map([...byId, ...added.map((a) => [a.id, a.content] as [number, string])]), 'drop');
   const tokens: string[] = Array.from({ length: n }, (_, i) => `[PAD${i}]`);
   const scores = new Float32Array(n).fill(-10000);
   const tokenTypes = new Int32Array(n).fill(TOKEN_TYPE.UNUSED);

