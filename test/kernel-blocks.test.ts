@@ -40,7 +40,7 @@ test('the mirror states values and bytes per block of every format the kernels u
 });
 
 test('the repacked layouts interleave the host\'s row group: rows and bytes per group block', () => {
-  assert.equal(Object.keys(host.groups).sort(), ['q4_0r8', 'q4_Kr4', 'q6_Kr4']);
+  assert.equal(Object.keys(host.groups).sort(), ['q2_Kr4', 'q3_Kr4', 'q4_0r8', 'q4_Kr4', 'q6_Kr4']);
   for (const [layout, { rows, bytes }] of Object.entries(host.groups)) {
     assert.is(mirror[`${NAME(layout)}_ROWS`], rows, `${layout}: rows per group`);
     assert.is(mirror[`${NAME(layout)}_BYTES`], bytes, `${layout}: bytes per group block`);
@@ -89,6 +89,10 @@ test('each block\'s field offsets follow ggml\'s and wisp\'s structs and add up 
   assert.is(m.Q4_KR4_QS + 8 * 4 * 16, m.Q4_KR4_BYTES);
   // q6_Kr4: 16 groups of four rows' 16 quants (48 bytes each), their 64 scales, their four d
   assert.equal([m.Q6_KR4_SCALES, m.Q6_KR4_D, m.Q6_KR4_BYTES], [16 * 48, 16 * 48 + 64, 16 * 48 + 64 + 8]);
+  // q2_Kr4: 16 group vectors of four rows' 2-bit quants, the 64 scale bytes, four d, four dmin
+  assert.equal([m.Q2_KR4_SCALES, m.Q2_KR4_D, m.Q2_KR4_DMIN, m.Q2_KR4_BYTES], [256, 256 + 64, 256 + 64 + 8, 256 + 64 + 16]);
+  // q3_Kr4: q2_Kr4's low bits, 8 vectors of high bits, 64 6-bit scales (32 + 16 bytes), four d
+  assert.equal([m.Q3_KR4_HIGH, m.Q3_KR4_SCALES, m.Q3_KR4_SCALES_HIGH, m.Q3_KR4_D, m.Q3_KR4_BYTES], [256, 384, 416, 432, 440]);
 });
 
 test.run();

@@ -1,0 +1,42 @@
+// matvec/matmul_q2_Kr4 and _q3_Kr4 (q2_K / q3_K rows in the four-row layouts of
+// asm/matmul/q2_q3_kr4.ts, on q8_K activations) with relaxed-SIMD dot products: the baseline's drivers
+// and block steps with this group step, the same integers per row and block and the same f32 steps, so
+// the baseline's results bit for bit.
+//
+// A chunk (four consecutive values of each row, row i in bytes 4i..4i+3; levels q2_K 0..3, q3_K 0..7:
+// the i7 rule's operand) against its four activations splatted to every lane (v128.load32_splat, no
+// shuffle) by i16x8.relaxed_dot_i8x16_i7x16_s leaves row i's pair sums in i16 lanes 2i, 2i + 1 (≤ 2·7·128
+// = 1,792); the group's four chunks added (≤ 7,168, no saturation), then i32x4.dot_i16x8_s against the
+// rows' scales ([s0, s0, s1, s1, ...]) gives each row's scaled sum in its i32 lane: per group (16 values,
+// four rows) four relaxed dots and one PMADDWD, against four relaxed dots, four PMADDWD and four scale
+// shuffles in matvec_q2_K / matvec_q3_K (./q2_q3_q5_k.ts).
+import { matmul_kr4q, matvec_kr4q } from '../../matmul/q2_q3_kr4';
+
+/** The relaxed step: isum + sc·Σ u·x per row lane for one group (chunks a..d, the 16 activations at xs). */
+@final @unmanaged class Steps {
+  @inline group(isum: v128, xs: usize, a: v128, b: v128, c: v128, d: v128, sc: v128): v128 {
+    const s = i16x8.add(i16x8.relaxed_dot_i8x16_i7x16_s(v128.load32_splat(xs), a), i16x8.relaxed_dot_i8x16_i7x16_s(v128.load32_splat(xs, 4), b));
+    const t = i16x8.add(i16x8.relaxed_dot_i8x16_i7x16_s(v128.load32_splat(xs, 8), c), i16x8.relaxed_dot_i8x16_i7x16_s(v128.load32_splat(xs, 12), d));
+    return i32x4.add(isum, i32x4.dot_i16x8_s(i16x8.add(s, t), sc));
+  }
+}
+
+/** matvec_q2_Kr4(w, x: q8_K*, y: f32*, cols, r0, r1): w in q2_Kr4, r0 and r1 multiples of 4. */
+export function matvec_q2_Kr4(w: usize, x: usize, y: usize, cols: i32, r0: i32, r1: i32): void {
+  matvec_kr4q<Steps>(false, w, x, y, cols, r0, r1);
+}
+
+/** matmul_q2_Kr4(w, x: q8_K*, y: f32*, cols, rows, nTok, r0, r1): w in q2_Kr4, r0 and r1 multiples of 4. */
+export function matmul_q2_Kr4(w: usize, x: usize, y: usize, cols: i32, rows: i32, nTok: i32, r0: i32, r1: i32): void {
+  matmul_kr4q<Steps>(false, w, x, y, cols, rows, nTok, r0, r1);
+}
+
+/** matvec_q3_Kr4(w, x: q8_K*, y: f32*, cols, r0, r1): w in q3_Kr4, r0 and r1 multiples of 4. */
+export function matvec_q3_Kr4(w: usize, x: usize, y: usize, cols: i32, r0: i32, r1: i32): void {
+  matvec_kr4q<Steps>(true, w, x, y, cols, r0, r1);
+}
+
+/** matmul_q3_Kr4(w, x: q8_K*, y: f32*, cols, rows, nTok, r0, r1): w in q3_Kr4, r0 and r1 multiples of 4. */
+export function matmul_q3_Kr4(w: usize, x: usize, y: usize, cols: i32, rows: i32, nTok: i32, r0: i32, r1: i32): void {
+  matmul_kr4q<Steps>(true, w, x, y, cols, rows, nTok, r0, r1);
+}

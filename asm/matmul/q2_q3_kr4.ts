@@ -1,0 +1,453 @@
+// q2_K and q3_K weights repacked four rows at a time ("q2_Kr4", "q3_Kr4") on q8_K activations (ggml's):
+// matvec_q2_Kr4 / matmul_q2_Kr4 and matvec_q3_Kr4 / matmul_q3_Kr4 give exactly matvec_q2_K's and
+// matvec_q3_K's results on the original rows (the same integers per row and block, the same f32 steps),
+// four rows per pass, each row's result in its own lane: the design of q6_Kr4 (./q6_kr4.ts). Same bytes
+// as the source format. Rows come in groups of 4 and, per group and super-block index, one group block:
+//
+//   q2_Kr4 (336 bytes)
+//   [0, 256)    group G = 0..15 (values 16G..16G+15 of each row) at 16·G: one vector V whose byte 4i + e
+//               (row i, e = 0..3) holds in bits 2k, 2k + 1 row i's 2-bit quant of value 16G + 4k + e
+//   [256, 320)  the scale bytes (ggml's scales[G]: 4-bit scale | 4-bit min << 4), a pair of groups per
+//               8 bytes: byte 256 + 8m + 2i + s = row i's scales[2m + s]
+//   [320, 328)  the four rows' f16 d (row i at 320 + 2i);  [328, 336) their f16 dmin
+//
+//   q3_Kr4 (440 bytes)
+//   [0, 256)    q2_Kr4's group vectors of the quants' low two bits (q3_K's qs)
+//   [256, 384)  the high bits (q3_K's hmask), a vector per pair of groups m at 256 + 16m: bit 4s + k of
+//               byte 4i + e = the high bit of row i's value 16(2m + s) + 4k + e
+//   [384, 432)  the 64 6-bit scales (unsigned, as stored: ggml's value + 32), scale n = 8m + 2i + s (row
+//               i's scale of group 2m + s): its low four bits in byte 384 + n % 32 (low nibble for n <
+//               32, high nibble after), its high two bits in byte 416 + n % 16, bits 2·(n / 16)
+//   [432, 440)  the four rows' f16 d
+//
+// So chunk k of group G, (V >> 2k) & 3 (q3_K: | its high bit moved to bit 2), holds four consecutive
+// values of each row, row i in i32 lane i: the chunk's four activations splatted to every lane (one
+// v128.load32_splat) serve the four rows. The repacks are permutations of the bits (lossless).
+//
+// Per group (16 values, four rows), levels u (q2_K 0..3, q3_K 0..7 = value + 4), i8 activations x:
+// - this file (no relaxed SIMD): each chunk widened to i16 and i32x4.dot_i16x8_s against its four
+//   activations as i16 (twice) leaves two lanes per row, of two products each; the four chunks' lanes
+//   added (≤ 8·7·128 = 7,168) narrow exactly into i16 lanes [r0, r0, r1, r1, r2, r2, r3, r3];
+// - the relaxed flavour (asm/arch/relaxed/q2_q3_kr4.ts): i16x8.relaxed_dot_i8x16_i7x16_s of the
+//   splatted activations against a chunk (u: the i7 operand) gives row i's pair sums in i16 lanes 2i,
+//   2i + 1; the four chunks added (≤ 7,168);
+// then one i32x4.dot_i16x8_s against the group's scales in the same order ([s0, s0, s1, s1, ...]) gives
+// each row's scaled group sum in its i32 lane. The terms through q8_K's bsums, per pair of groups
+// (scales or mins as i16 pairs [r0,2m, r0,2m+1, r1,2m, ...] dotted with the splatted (bsums[2m],
+// bsums[2m+1])): q2_K's msum = Σ_G m_G·bsums[G]; q3_K's −4·Σ_G sc_G·bsums[G], subtracted from isum.
+// So per row and block the integers are q2_q3_q5_k.ts's, and the f32 steps the same, in block order:
+//   q2_K: acc + (f32(isum)·(dx·d) − f32(msum)·(dx·dmin));   q3_K: acc + f32(isum)·(dx·d).
+// d and dmin convert exactly for finite halves, with no subnormal arithmetic (lib/f16.ts; the host
+// repacks only matrices whose d (and dmin) are all finite).
+import {
+  Q2_K_BLOCK, Q2_K_BYTES, Q2_K_D, Q2_K_DMIN, Q2_K_QS, Q2_KR4_BYTES, Q2_KR4_D, Q2_KR4_DMIN, Q2_KR4_SCALES, Q3_K_BYTES, Q3_K_D,
+  Q3_K_QS, Q3_K_SCALES, Q3_KR4_BYTES, Q3_KR4_D, Q3_KR4_HIGH, Q3_KR4_SCALES, Q3_KR4_SCALES_HIGH, Q8_K_BSUMS, Q8_K_BYTES, Q8_K_QS,
+} from '../lib/blocks';
+import { finite_halves_s_to_f32x4_ns_k } from '../lib/f16';
+import { kr4_const } from './q4_kr4';
+
+// ---- the layout's pieces (both flavours) -------------------------------------------------------------
+
+/** Bytes of one group block. */
+@inline export function kr4_block_bytes(q3: bool): usize {
+  return q3 ? Q3_KR4_BYTES : Q2_KR4_BYTES;
+}
+
+/** v with bit `from` of each byte moved to bit `to` (i16 shifts: only bit `to` of each byte is meaningful after). */
+@inline function move_bit(v: v128, from: i32, to: i32): v128 {
+  return from == to ? v : from < to ? i16x8.shl(v, to - from) : i16x8.shr_u(v, from - to);
+}
+
+/** Chunk k of group vector V (k a constant): q2_K's levels; q3_K's with bit j of the high-bit vector H at bit 2 (j a constant). */
+@inline export function kr4_chunk(q3: bool, V: v128, H: v128, k: i32, j: i32, m03: v128, m04: v128): v128 {
+  const low = v128.and(k == 0 ? V : i16x8.shr_u(V, k << 1), m03);
+  return q3 ? v128.or(low, v128.and(move_bit(H, j, 2), m04)) : low;
+}
+
+/** The scales of groups 2m (lo) and 2m + 1 (hi) as i16 lanes [s0, s0, s1, s1, s2, s2, s3, s3], from a pair's scales v = [s0,2m, s0,2m+1, s1,2m, ...]. */
+@inline export function kr4_pair_lo(v: v128): v128 {
+  return i16x8.shuffle(v, v, 0, 0, 2, 2, 4, 4, 6, 6);
+}
+@inline export function kr4_pair_hi(v: v128): v128 {
+  return i16x8.shuffle(v, v, 1, 1, 3, 3, 5, 5, 7, 7);
+}
+
+/** Each row's v_2m·bsums[2m] + v_2m+1·bsums[2m+1] for a pair's values v (i16, [r0,2m, r0,2m+1, r1,2m, ...]; bsums at bs). */
+@inline export function kr4_bsum_dot(v: v128, bs: usize): v128 {
+  return i32x4.dot_i16x8_s(v, v128.load32_splat(bs));
+}
+
+/**
+ * q3_Kr4's 64 scales (signed: value − 32) as four byte vectors, t = 0..3 holding scales 16t..16t+15
+ * (pairs 2t (bytes 0-7) and 2t + 1 (bytes 8-15)): the low nibbles of bytes 384 + 16·(t % 2) (low for t <
+ * 2) | the high bit pairs of bytes 416.., bits 2t, moved to bits 4, 5.
+ */
+@inline export function q3r4_scales(p: usize, t: i32, m0f: v128, m30: v128, m20: v128): v128 {
+  const L = v128.load(p + Q3_KR4_SCALES + (<usize>(t & 1) << 4)), H = v128.load(p, Q3_KR4_SCALES_HIGH);
+  const low = v128.and(t < 2 ? L : i16x8.shr_u(L, 4), m0f);
+  const high = v128.and(t == 0 ? i16x8.shl(H, 4) : t == 1 ? i16x8.shl(H, 2) : t == 2 ? H : i16x8.shr_u(H, 2), m30);
+  return i8x16.sub(v128.or(low, high), m20);
+}
+
+/** The four rows' f16 at p (finite) as f32 lanes, with no subnormal arithmetic (bit for bit f16_to_f32's). */
+@inline function halves4(p: usize, c0: v128, c1: v128): v128 {
+  return finite_halves_s_to_f32x4_ns_k(v128.load16x4_s(p), c0, c1);
+}
+
+/** acc + the rows' f32 step of one group block at p and the q8_K block at xb (q2_K: isum and msum; q3_K: isum, the offset taken off). */
+@inline export function kr4q_finish(q3: bool, acc: v128, isum: v128, msum: v128, p: usize, xb: usize, c0: v128, c1: v128): v128 {
+  const dx = v128.load32_splat(xb);
+  if (q3) return f32x4.add(acc, f32x4.mul(f32x4.convert_i32x4_s(isum), f32x4.mul(dx, halves4(p + Q3_KR4_D, c0, c1))));
+  const t = f32x4.mul(f32x4.convert_i32x4_s(isum), f32x4.mul(dx, halves4(p + Q2_KR4_D, c0, c1)));
+  const u = f32x4.mul(f32x4.convert_i32x4_s(msum), f32x4.mul(dx, halves4(p + Q2_KR4_DMIN, c0, c1)));
+  return f32x4.add(acc, f32x4.sub(t, u));
+}
+
+// ---- the block steps both flavours share ---------------------------------------------------------
+
+/** A pair's raw scale values (m a constant) as i16 [r0,2m, r0,2m+1, r1,2m, ...]: q2_K's scale bytes (scale | min << 4); q3_K's signed scales from sv = q3r4_scales(p, m / 2). */
+@inline function pair_raw(q3: bool, p: usize, m: i32, sv: v128): v128 {
+  if (q3) return (m & 1) == 0 ? i16x8.extend_low_i8x16_s(sv) : i16x8.extend_high_i8x16_s(sv);
+  return v128.load8x8_u(p + Q2_KR4_SCALES + 8 * m);
+}
+
+/** The pair's scales from its raw values. */
+@inline function pair_scales(q3: bool, raw: v128, m0f: v128): v128 {
+  return q3 ? raw : v128.and(raw, m0f);
+}
+
+/** What the pair dots with its bsums: q2_K's mins, q3_K's scales. */
+@inline function pair_bvals(q3: bool, raw: v128): v128 {
+  return q3 ? raw : i16x8.shr_u(raw, 4);
+}
+
+/** isum + the groups 2m, 2m + 1 (m a constant) of the group block at p against their 32 activations at xs; sc the pair's scales. */
+@inline function pair_isum<K>(q3: bool, isum: v128, p: usize, xs: usize, m: i32, sc: v128, m03: v128, m04: v128): v128 {
+  const k = changetype<K>(0);
+  const sa = kr4_pair_lo(sc), sb = kr4_pair_hi(sc);
+  const H = q3 ? v128.load(p + Q3_KR4_HIGH + 16 * m) : m03;
+  let V = v128.load(p + 32 * m);
+  isum = k.group(isum, xs, kr4_chunk(q3, V, H, 0, 0, m03, m04), kr4_chunk(q3, V, H, 1, 1, m03, m04), kr4_chunk(q3, V, H, 2, 2, m03, m04), kr4_chunk(q3, V, H, 3, 3, m03, m04), sa);
+  V = v128.load(p + 32 * m + 16);
+  return k.group(isum, xs + 16, kr4_chunk(q3, V, H, 0, 4, m03, m04), kr4_chunk(q3, V, H, 1, 5, m03, m04), kr4_chunk(q3, V, H, 2, 6, m03, m04), kr4_chunk(q3, V, H, 3, 7, m03, m04), sb);
+}
+
+/**
+ * The q2_Kr4 / q3_Kr4 group block at p · the q8_K block at xb: acc + the rows' block terms. K's
+ * group(isum, xs, a, b, c, d, sc) adds one group's scaled sums (chunks a..d, their 16 activations at
+ * xs). The bsum terms are summed apart and come off (q3_K) or go to msum (q2_K) once. The eight pairs
+ * are written out (constant shifts and offsets; `if (z == 0)` ends a basic block, so V8 does not issue
+ * every pair's loads first).
+ */
+@inline export function kr4q_block<K>(q3: bool, acc: v128, p: usize, xb: usize, z: i32, m03: v128, m04: v128, m0f: v128, m30: v128, m20: v128, c0: v128, c1: v128): v128 {
+  let isum = i32x4.splat(0), bsum = i32x4.splat(0);
+  const xq = xb + Q8_K_QS, bs = xb + Q8_K_BSUMS;
+  let sv = q3 ? q3r4_scales(p, 0, m0f, m30, m20) : m0f;
+  let raw = pair_raw(q3, p, 0, sv);
+  bsum = i32x4.add(bsum, kr4_bsum_dot(pair_bvals(q3, raw), bs));
+  isum = pair_isum<K>(q3, isum, p, xq, 0, pair_scales(q3, raw, m0f), m03, m04);
+  if (z == 0) {
+    raw = pair_raw(q3, p, 1, sv);
+    bsum = i32x4.add(bsum, kr4_bsum_dot(pair_bvals(q3, raw), bs + 4));
+    isum = pair_isum<K>(q3, isum, p, xq + 32, 1, pair_scales(q3, raw, m0f), m03, m04);
+  }
+  if (z == 0) {
+    if (q3) sv = q3r4_scales(p, 1, m0f, m30, m20);
+    raw = pair_raw(q3, p, 2, sv);
+    bsum = i32x4.add(bsum, kr4_bsum_dot(pair_bvals(q3, raw), bs + 8));
+    isum = pair_isum<K>(q3, isum, p, xq + 64, 2, pair_scales(q3, raw, m0f), m03, m04);
+  }
+  if (z == 0) {
+    raw = pair_raw(q3, p, 3, sv);
+    bsum = i32x4.add(bsum, kr4_bsum_dot(pair_bvals(q3, raw), bs + 12));
+    isum = pair_isum<K>(q3, isum, p, xq + 96, 3, pair_scales(q3, raw, m0f), m03, m04);
+  }
+  if (z == 0) {
+    if (q3) sv = q3r4_scales(p, 2, m0f, m30, m20);
+    raw = pair_raw(q3, p, 4, sv);
+    bsum = i32x4.add(bsum, kr4_bsum_dot(pair_bvals(q3, raw), bs + 16));
+    isum = pair_isum<K>(q3, isum, p, xq + 128, 4, pair_scales(q3, raw, m0f), m03, m04);
+  }
+  if (z == 0) {
+    raw = pair_raw(q3, p, 5, sv);
+    bsum = i32x4.add(bsum, kr4_bsum_dot(pair_bvals(q3, raw), bs + 20));
+    isum = pair_isum<K>(q3, isum, p, xq + 160, 5, pair_scales(q3, raw, m0f), m03, m04);
+  }
+  if (z == 0) {
+    if (q3) sv = q3r4_scales(p, 3, m0f, m30, m20);
+    raw = pair_raw(q3, p, 6, sv);
+    bsum = i32x4.add(bsum, kr4_bsum_dot(pair_bvals(q3, raw), bs + 24));
+    isum = pair_isum<K>(q3, isum, p, xq + 192, 6, pair_scales(q3, raw, m0f), m03, m04);
+  }
+  if (z == 0) {
+    raw = pair_raw(q3, p, 7, sv);
+    bsum = i32x4.add(bsum, kr4_bsum_dot(pair_bvals(q3, raw), bs + 28));
+    isum = pair_isum<K>(q3, isum, p, xq + 224, 7, pair_scales(q3, raw, m0f), m03, m04);
+  }
+  if (q3) return kr4q_finish(true, acc, i32x4.sub(isum, i32x4.shl(bsum, 2)), bsum, p, xb, c0, c1);
+  return kr4q_finish(false, acc, isum, bsum, p, xb, c0, c1);
+}
+
+/**
+ * q3r4_scales for a t known only at run time (the matmul tile's loop): the same bytes, by shifts of
+ * a variable count.
+ */
+@inline function q3r4_scales_at(p: usize, t: i32, m0f: v128, m03: v128, m20: v128): v128 {
+  const L = v128.load(p + Q3_KR4_SCALES + (<usize>(t & 1) << 4)), H = v128.load(p, Q3_KR4_SCALES_HIGH);
+  const low = v128.and(i16x8.shr_u(L, (t >> 1) << 2), m0f);
+  const high = i16x8.shl(v128.and(i16x8.shr_u(H, t << 1), m03), 4);
+  return i8x16.sub(v128.or(low, high), m20);
+}
+
+/** One token's share of a pair of groups in kr4q_block4: isum + both groups (chunks la..ld, ha..hd; scales sa, sb) against the 32 activations at xs. */
+@inline function token_pair<K>(isum: v128, xs: usize, la: v128, lb: v128, lc: v128, ld: v128, ha: v128, hb: v128, hc: v128, hd: v128, sa: v128, sb: v128): v128 {
+  const k = changetype<K>(0);
+  return k.group(k.group(isum, xs, la, lb, lc, ld, sa), xs + 16, ha, hb, hc, hd, sb);
+}
+
+/**
+ * The group block at p · the q8_K blocks of four tokens at a0..a3: each pair's chunks taken out once
+ * for the four tokens, each token's integers as kr4q_block's (the same sums), then its f32 step on
+ * each token's accumulator, kept in y0..y3 (the four rows' results of each token: one v128 each).
+ */
+@inline export function kr4q_block4<K>(q3: bool, p: usize, a0: usize, a1: usize, a2: usize, a3: usize, y0: usize, y1: usize, y2: usize, y3: usize, m03: v128, m04: v128, m0f: v128, m20: v128, c0: v128, c1: v128): void {
+  let i0 = i32x4.splat(0), i1 = i32x4.splat(0), i2 = i32x4.splat(0), i3 = i32x4.splat(0);
+  let b0 = i32x4.splat(0), b1 = i32x4.splat(0), b2 = i32x4.splat(0), b3 = i32x4.splat(0);
+  for (let m = 0; m < 8; m++) {
+    let raw: v128;
+    if (q3) {
+      const sv = q3r4_scales_at(p, m >> 1, m0f, m03, m20);
+      raw = (m & 1) == 0 ? i16x8.extend_low_i8x16_s(sv) : i16x8.extend_high_i8x16_s(sv);
+    } else {
+      raw = v128.load8x8_u(p + Q2_KR4_SCALES + 8 * m);
+    }
+    const sc = pair_scales(q3, raw, m0f), bv = pair_bvals(q3, raw);
+    const bo: usize = Q8_K_BSUMS + 4 * m;
+    b0 = i32x4.add(b0, kr4_bsum_dot(bv, a0 + bo));
+    b1 = i32x4.add(b1, kr4_bsum_dot(bv, a1 + bo));
+    b2 = i32x4.add(b2, kr4_bsum_dot(bv, a2 + bo));
+    b3 = i32x4.add(b3, kr4_bsum_dot(bv, a3 + bo));
+    const H = q3 ? v128.load(p + Q3_KR4_HIGH + 16 * m) : m03;
+    const V = v128.load(p + 32 * m), W = v128.load(p + 32 * m + 16);
+    const la = kr4_chunk(q3, V, H, 0, 0, m03, m04), lb = kr4_chunk(q3, V, H, 1, 1, m03, m04);
+    const lc = kr4_chunk(q3, V, H, 2, 2, m03, m04), ld = kr4_chunk(q3, V, H, 3, 3, m03, m04);
+    const ha = kr4_chunk(q3, W, H, 0, 4, m03, m04), hb = kr4_chunk(q3, W, H, 1, 5, m03, m04);
+    const hc = kr4_chunk(q3, W, H, 2, 6, m03, m04), hd = kr4_chunk(q3, W, H, 3, 7, m03, m04);
+    const sa = kr4_pair_lo(sc), sb = kr4_pair_hi(sc);
+    const xo: usize = Q8_K_QS + 32 * m;
+    i0 = token_pair<K>(i0, a0 + xo, la, lb, lc, ld, ha, hb, hc, hd, sa, sb);
+    i1 = token_pair<K>(i1, a1 + xo, la, lb, lc, ld, ha, hb, hc, hd, sa, sb);
+    i2 = token_pair<K>(i2, a2 + xo, la, lb, lc, ld, ha, hb, hc, hd, sa, sb);
+    i3 = token_pair<K>(i3, a3 + xo, la, lb, lc, ld, ha, hb, hc, hd, sa, sb);
+  }
+  if (q3) {
+    v128.store(y0, kr4q_finish(true, v128.load(y0), i32x4.sub(i0, i32x4.shl(b0, 2)), b0, p, a0, c0, c1));
+    v128.store(y1, kr4q_finish(true, v128.load(y1), i32x4.sub(i1, i32x4.shl(b1, 2)), b1, p, a1, c0, c1));
+    v128.store(y2, kr4q_finish(true, v128.load(y2), i32x4.sub(i2, i32x4.shl(b2, 2)), b2, p, a2, c0, c1));
+    v128.store(y3, kr4q_finish(true, v128.load(y3), i32x4.sub(i3, i32x4.shl(b3, 2)), b3, p, a3, c0, c1));
+  } else {
+    v128.store(y0, kr4q_finish(false, v128.load(y0), i0, b0, p, a0, c0, c1));
+    v128.store(y1, kr4q_finish(false, v128.load(y1), i1, b1, p, a1, c0, c1));
+    v128.store(y2, kr4q_finish(false, v128.load(y2), i2, b2, p, a2, c0, c1));
+    v128.store(y3, kr4q_finish(false, v128.load(y3), i3, b3, p, a3, c0, c1));
+  }
+}
+
+// ---- the drivers both flavours run, each with its own group step K (a field-less class, as in tile.ts)
+
+/** matvec over [r0, r1) (multiples of 4): per group of 4 rows, kr4q_block over the blocks in order. */
+@inline export function matvec_kr4q<K>(q3: bool, w: usize, x: usize, y: usize, cols: i32, r0: i32, r1: i32): void {
+  const nb = cols / Q2_K_BLOCK;
+  const wb = kr4_block_bytes(q3);
+  const rowBytes = <usize>nb * (q3 ? Q3_K_BYTES : Q2_K_BYTES);
+  const z = cols >> 31;
+  const m03 = i8x16.splat(<i8>(0x03 | z)), m04 = i8x16.splat(<i8>(0x04 | z)), m0f = i8x16.splat(<i8>(0x0f | z));
+  const m30 = i8x16.splat(<i8>(0x30 | z)), m20 = i8x16.splat(<i8>(0x20 | z));
+  const c0 = kr4_const(0, z), c1 = kr4_const(1, z);
+  for (let r = r0; r < r1; r += 4) {
+    let p = w + <usize>r * rowBytes;
+    let xb = x;
+    let acc = f32x4.splat(0);
+    for (let b = 0; b < nb; b++) {
+      acc = kr4q_block<K>(q3, acc, p, xb, z, m03, m04, m0f, m30, m20, c0, c1);
+      p += wb;
+      xb += Q8_K_BYTES;
+    }
+    // never taken (z is 0): keeps the constants made once, before the loops
+    if (z != 0) acc = v128.xor(v128.xor(v128.xor(acc, m03), v128.xor(m04, m0f)), v128.xor(v128.xor(m30, m20), v128.xor(c0, c1)));
+    v128.store(y + (<usize>r << 2), acc);
+  }
+}
+
+/** matmul over [r0, r1) (multiples of 4), y[t·rows + r]: whole 4-token tiles by kr4q_block4, a short last tile by kr4q_block per token. */
+@inline export function matmul_kr4q<K>(q3: bool, w: usize, x: usize, y: usize, cols: i32, rows: i32, nTok: i32, r0: i32, r1: i32): void {
+  const nb = cols / Q2_K_BLOCK;
+  const wb = kr4_block_bytes(q3);
+  const rowBytes = <usize>nb * (q3 ? Q3_K_BYTES : Q2_K_BYTES), xBytes = <usize>nb * Q8_K_BYTES;
+  const z = cols >> 31;
+  const m03 = i8x16.splat(<i8>(0x03 | z)), m04 = i8x16.splat(<i8>(0x04 | z)), m0f = i8x16.splat(<i8>(0x0f | z));
+  const m30 = i8x16.splat(<i8>(0x30 | z)), m20 = i8x16.splat(<i8>(0x20 | z));
+  const c0 = kr4_const(0, z), c1 = kr4_const(1, z);
+  const yRow = <usize>rows << 2;
+  for (let t0 = 0; t0 < nTok; t0 += 4) {
+    const t1 = min(t0 + 4, nTok);
+    for (let r = r0; r < r1; r += 4) {
+      const g = w + <usize>r * rowBytes;
+      if (t1 - t0 == 4) {
+        const y0 = y + <usize>t0 * yRow + (<usize>r << 2), y1 = y0 + yRow, y2 = y1 + yRow, y3 = y2 + yRow;
+        const zero = f32x4.splat(0);
+        v128.store(y0, zero);
+        v128.store(y1, zero);
+        v128.store(y2, zero);
+        v128.store(y3, zero);
+        const a0 = x + <usize>t0 * xBytes;
+        for (let b = 0; b < nb; b++) {
+          const o = <usize>b * Q8_K_BYTES;
+          kr4q_block4<K>(q3, g + <usize>b * wb, a0 + o, a0 + xBytes + o, a0 + 2 * xBytes + o, a0 + 3 * xBytes + o, y0, y1, y2, y3, m03, m04, m0f, m20, c0, c1);
+        }
+        continue;
+      }
+      for (let t = t0; t < t1; t++) {
+        let p = g;
+        let xb = x + <usize>t * xBytes;
+        let acc = f32x4.splat(0);
+        for (let b = 0; b < nb; b++) {
+          acc = kr4q_block<K>(q3, acc, p, xb, z, m03, m04, m0f, m30, m20, c0, c1);
+          p += wb;
+          xb += Q8_K_BYTES;
+        }
+        if (z != 0) acc = v128.xor(v128.xor(v128.xor(acc, m03), v128.xor(m04, m0f)), v128.xor(v128.xor(m30, m20), v128.xor(c0, c1)));
+        v128.store(y + <usize>t * yRow + (<usize>r << 2), acc);
+      }
+    }
+  }
+}
+
+// ---- the SIMD128 group step ----------------------------------------------------------------------
+
+/** Two chunks' i32 dot lanes (two products each) for rows 0, 1 (lo) or 2, 3 (hi) against their activations qa, qb (i16, four values twice). */
+@inline function pair_lo(a: v128, b: v128, qa: v128, qb: v128): v128 {
+  return i32x4.add(i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_u(a), qa), i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_u(b), qb));
+}
+@inline function pair_hi(a: v128, b: v128, qa: v128, qb: v128): v128 {
+  return i32x4.add(i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_u(a), qa), i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_u(b), qb));
+}
+
+/** The SIMD128 step: isum + sc·Σ u·x per row lane for one group (chunks a..d, the 16 activations at xs). */
+@final @unmanaged class Steps {
+  @inline group(isum: v128, xs: usize, a: v128, b: v128, c: v128, d: v128, sc: v128): v128 {
+    const x0 = v128.load8x8_s(xs), x1 = v128.load8x8_s(xs, 8);
+    const q0 = i64x2.shuffle(x0, x0, 0, 0), q1 = i64x2.shuffle(x0, x0, 1, 1);
+    const q2 = i64x2.shuffle(x1, x1, 0, 0), q3 = i64x2.shuffle(x1, x1, 1, 1);
+    const lo = i32x4.add(pair_lo(a, b, q0, q1), pair_lo(c, d, q2, q3));
+    const hi = i32x4.add(pair_hi(a, b, q0, q1), pair_hi(c, d, q2, q3));
+    return i32x4.add(isum, i32x4.dot_i16x8_s(i16x8.narrow_i32x4_s(lo, hi), sc));
+  }
+}
+
+/** matvec_q2_Kr4(w, x: q8_K*, y: f32*, cols, r0, r1): w in q2_Kr4, r0 and r1 multiples of 4. */
+export function matvec_q2_Kr4(w: usize, x: usize, y: usize, cols: i32, r0: i32, r1: i32): void {
+  matvec_kr4q<Steps>(false, w, x, y, cols, r0, r1);
+}
+
+/** matmul_q2_Kr4(w, x: q8_K*, y: f32*, cols, rows, nTok, r0, r1): w in q2_Kr4, r0 and r1 multiples of 4; equal to matvec bit for bit. */
+export function matmul_q2_Kr4(w: usize, x: usize, y: usize, cols: i32, rows: i32, nTok: i32, r0: i32, r1: i32): void {
+  matmul_kr4q<Steps>(false, w, x, y, cols, rows, nTok, r0, r1);
+}
+
+/** matvec_q3_Kr4(w, x: q8_K*, y: f32*, cols, r0, r1): w in q3_Kr4, r0 and r1 multiples of 4. */
+export function matvec_q3_Kr4(w: usize, x: usize, y: usize, cols: i32, r0: i32, r1: i32): void {
+  matvec_kr4q<Steps>(true, w, x, y, cols, r0, r1);
+}
+
+/** matmul_q3_Kr4(w, x: q8_K*, y: f32*, cols, rows, nTok, r0, r1): w in q3_Kr4, r0 and r1 multiples of 4; equal to matvec bit for bit. */
+export function matmul_q3_Kr4(w: usize, x: usize, y: usize, cols: i32, rows: i32, nTok: i32, r0: i32, r1: i32): void {
+  matmul_kr4q<Steps>(true, w, x, y, cols, rows, nTok, r0, r1);
+}
+
+// ---- the repacks -------------------------------------------------------------------------------------
+
+/** The 2-bit fields (q2_K's quants, q3_K's low bits) of group G of the block at p as bytes: field (G / 2) % 4 of qs bytes 32·(G / 8) + 16·(G % 2).. */
+@inline function low_levels(p: usize, G: i32, m03: v128): v128 {
+  const v = v128.load(p + (<usize>(G >> 3) << 5) + (<usize>(G & 1) << 4));
+  return v128.and(i8x16.shr_u(v, ((G >> 1) & 3) << 1), m03);
+}
+
+/** q3_K's high bits of group G of the block at p (hmask) as bytes 0 or 1: bit G / 2 of hmask[16·(G % 2)..]. */
+@inline function high_bits(p: usize, G: i32, m01: v128): v128 {
+  return v128.and(i8x16.shr_u(v128.load(p + (<usize>(G & 1) << 4)), G >> 1), m01);
+}
+
+/** Four rows' 16 bytes of one group (v0..v3, row i's value e in byte e) as chunk vectors: chunk k = values 4k..4k+3 of rows 0..3 (a 4×4 transpose of 32-bit words), each shifted left by sk·k and ORed. */
+@inline function chunks_or(v0: v128, v1: v128, v2: v128, v3: v128, sk: i32, base: i32): v128 {
+  const t0 = i32x4.shuffle(v0, v1, 0, 4, 1, 5), t1 = i32x4.shuffle(v2, v3, 0, 4, 1, 5);
+  const t2 = i32x4.shuffle(v0, v1, 2, 6, 3, 7), t3 = i32x4.shuffle(v2, v3, 2, 6, 3, 7);
+  const ca = i64x2.shuffle(t0, t1, 0, 2), cb = i64x2.shuffle(t0, t1, 1, 3);
+  const cc = i64x2.shuffle(t2, t3, 0, 2), cd = i64x2.shuffle(t2, t3, 1, 3);
+  // byte values below 2^(8 − base − 3·sk): no bit crosses a byte
+  return v128.or(v128.or(i16x8.shl(ca, base), i16x8.shl(cb, base + sk)), v128.or(i16x8.shl(cc, base + 2 * sk), i16x8.shl(cd, base + 3 * sk)));
+}
+
+/** The 6-bit scale (unsigned, as stored) of group G of the q3_K block at p (ggml's unpacking of scales[12]). */
+@inline function q3_scale6(p: usize, G: i32): i32 {
+  const s = p + Q3_K_SCALES;
+  const low = G < 8 ? <i32>load<u8>(s + G) & 15 : <i32>load<u8>(s + G - 8) >> 4;
+  return low | (((<i32>load<u8>(s + 8 + (G & 3)) >> ((G >> 2) << 1)) & 3) << 4);
+}
+
+@inline function repack_any(q3: bool, src: usize, dst: usize, rows: i32, cols: i32): void {
+  const nb = cols / Q2_K_BLOCK;
+  const sb: usize = q3 ? Q3_K_BYTES : Q2_K_BYTES;
+  const rowBytes = <usize>nb * sb;
+  const qs: usize = q3 ? Q3_K_QS : Q2_K_QS;
+  const m03 = i8x16.splat(3), m01 = i8x16.splat(1);
+  for (let g = 0; g < rows; g += 4) {
+    const s0 = src + <usize>g * rowBytes;
+    const d0 = dst + <usize>g * rowBytes;
+    for (let b = 0; b < nb; b++) {
+      const p = s0 + <usize>b * sb;
+      const o = d0 + <usize>b * kr4_block_bytes(q3);
+      const p1 = p + rowBytes, p2 = p1 + rowBytes, p3 = p2 + rowBytes;
+      for (let G = 0; G < 16; G++) {
+        v128.store(o + 16 * G, chunks_or(low_levels(p + qs, G, m03), low_levels(p1 + qs, G, m03), low_levels(p2 + qs, G, m03), low_levels(p3 + qs, G, m03), 2, 0));
+      }
+      if (q3) {
+        for (let m = 0; m < 8; m++) {
+          const G = 2 * m;
+          const lo = chunks_or(high_bits(p, G, m01), high_bits(p1, G, m01), high_bits(p2, G, m01), high_bits(p3, G, m01), 1, 0);
+          const hi = chunks_or(high_bits(p, G + 1, m01), high_bits(p1, G + 1, m01), high_bits(p2, G + 1, m01), high_bits(p3, G + 1, m01), 1, 4);
+          v128.store(o + Q3_KR4_HIGH + 16 * m, v128.or(lo, hi));
+        }
+        memory.fill(o + Q3_KR4_SCALES, 0, 48);
+        for (let i: usize = 0; i < 4; i++) {
+          const r = p + i * rowBytes;
+          for (let G = 0; G < 16; G++) {
+            const n = 8 * (G >> 1) + 2 * <i32>i + (G & 1);
+            const v = q3_scale6(r, G);
+            const lo = o + Q3_KR4_SCALES + (n & 31), hi = o + Q3_KR4_SCALES_HIGH + (n & 15);
+            store<u8>(lo, load<u8>(lo) | ((v & 15) << ((n >> 5) << 2)));
+            store<u8>(hi, load<u8>(hi) | ((v >> 4) << ((n >> 4) << 1)));
+          }
+          store<u16>(o + Q3_KR4_D + 2 * i, load<u16>(r, Q3_K_D));
+        }
+      } else {
+        for (let i: usize = 0; i < 4; i++) {
+          const r = p + i * rowBytes;
+          for (let G = 0; G < 16; G++) store<u8>(o + Q2_KR4_SCALES + 8 * (G >> 1) + 2 * i + (G & 1), load<u8>(r + G));
+          store<u16>(o + Q2_KR4_D + 2 * i, load<u16>(r, Q2_K_D));
+          store<u16>(o + Q2_KR4_DMIN + 2 * i, load<u16>(r, Q2_K_DMIN));
+        }
+      }
+    }
+  }
+}
+
+/** repack_q2_K_r4(src, dst, rows, cols): ggml q2_K rows (rows a multiple of 4) into q2_Kr4. src and dst must not overlap. */
+export function repack_q2_K_r4(src: usize, dst: usize, rows: i32, cols: i32): void {
+  repack_any(false, src, dst, rows, cols);
+}
+
+/** repack_q3_K_r4(src, dst, rows, cols): ggml q3_K rows (rows a multiple of 4) into q3_Kr4. src and dst must not overlap. */
+export function repack_q3_K_r4(src: usize, dst: usize, rows: i32, cols: i32): void {
+  repack_any(true, src, dst, rows, cols);
+}
