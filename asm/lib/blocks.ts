@@ -163,12 +163,11 @@ export const Q2_KR4_SCALES: i32 = 256;
 export const Q2_KR4_D: i32 = 320;
 export const Q2_KR4_DMIN: i32 = 328;
 
-// q3_Kr4: four q3_K rows per group; q2_Kr4's 16 group vectors of the low two bits, 8 vectors of the
-// high bits (one per pair of groups), the 64 6-bit scales (32 bytes of low nibbles, 16 of high bit
-// pairs) and the four f16 d (asm/matmul/q2_q3_kr4.ts)
+// q3_Kr4: four q3_K rows per group; a group block is 8 pairs of groups (48 bytes each: the four rows'
+// 3-bit levels of 32 values, bits re-arranged losslessly), the 64 6-bit scales (32 bytes of low
+// nibbles, 16 of high bit pairs) and the four f16 d (asm/matmul/q2_q3_kr4.ts)
 export const Q3_KR4_ROWS: i32 = 4;
 export const Q3_KR4_BYTES: i32 = 440;
-export const Q3_KR4_HIGH: i32 = 256;
 export const Q3_KR4_SCALES: i32 = 384;
 export const Q3_KR4_SCALES_HIGH: i32 = 416;
 export const Q3_KR4_D: i32 = 432;

@@ -7,30 +7,40 @@
 //   q2_Kr4 (336 bytes)
 //   [0, 256)    group G = 0..15 (values 16G..16G+15 of each row) at 16·G: one vector V whose byte 4i + e
 //               (row i, e = 0..3) holds in bits 2k, 2k + 1 row i's 2-bit quant of value 16G + 4k + e
+//               (chunk k: V & 3, V & 0x0c (times 4), (V >> 4) & 3, (V >> 4) & 0x0c (times 4))
 //   [256, 320)  the scale bytes (ggml's scales[G]: 4-bit scale | 4-bit min << 4), a pair of groups per
 //               8 bytes: byte 256 + 8m + 2i + s = row i's scales[2m + s]
 //   [320, 328)  the four rows' f16 d (row i at 320 + 2i);  [328, 336) their f16 dmin
 //
 //   q3_Kr4 (440 bytes)
-//   [0, 256)    q2_Kr4's group vectors of the quants' low two bits (q3_K's qs)
-//   [256, 384)  the high bits (q3_K's hmask), a vector per pair of groups m at 256 + 16m: bit 4s + k of
-//               byte 4i + e = the high bit of row i's value 16(2m + s) + 4k + e
+//   [0, 384)    a pair of groups m = 0..7 (groups 2m, 2m + 1) at 48·m: three vectors V1, V2, V3 of the 3-bit
+//               levels l = low two bits (qs) | high bit (hmask) << 2 of row i's values in byte 4i + e:
+//                 V1: bits 0-2 l(2m, e), bits 3-5 l(2m, 4 + e), bits 6-7 the low two bits of l(2m, 8 + e)
+//                 V2: the same of group 2m + 1
+//                 V3: bits 0-2 l(2m + 1, 12 + e), bits 3-5 l(2m, 12 + e), bit 6 the high bit of l(2m, 8 + e),
+//                     bit 7 that of l(2m + 1, 8 + e)
+//               (l(G, v): row i's level of value 16G + v)
 //   [384, 432)  the 64 6-bit scales (unsigned, as stored: ggml's value + 32), scale n = 8m + 2i + s (row
 //               i's scale of group 2m + s): its low four bits in byte 384 + n % 32 (low nibble for n <
 //               32, high nibble after), its high two bits in byte 416 + n % 16, bits 2·(n / 16)
 //   [432, 440)  the four rows' f16 d
 //
-// So chunk k of group G, (V >> 2k) & 3 (q3_K: | its high bit moved to bit 2), holds four consecutive
-// values of each row, row i in i32 lane i: the chunk's four activations splatted to every lane (one
-// v128.load32_splat) serve the four rows. The repacks are permutations of the bits (lossless).
+// So a chunk, four consecutive values 16G + 4k + e (e = 0..3) of each row, row i in i32 lane i, comes out
+// of a pair's vectors with one AND (q3_K: five operations for chunk 2), some of them times 4 (q2_K:
+// bits 2-3 masked in place) or 8 (q3_K: bits 3-5): the chunk's four activations splatted to every lane
+// (one v128.load32_splat) serve the four rows, and the scaled chunks' sums are shifted back exactly
+// (every product a multiple of 4 or 8) before the group's four are added. The repacks are
+// permutations of the bits (lossless).
 //
 // Per group (16 values, four rows), levels u (q2_K 0..3, q3_K 0..7 = value + 4), i8 activations x:
 // - this file (no relaxed SIMD): each chunk widened to i16 and i32x4.dot_i16x8_s against its four
-//   activations as i16 (twice) leaves two lanes per row, of two products each; the four chunks' lanes
-//   added (≤ 8·7·128 = 7,168) narrow exactly into i16 lanes [r0, r0, r1, r1, r2, r2, r3, r3];
+//   activations as i16 (twice) leaves two lanes per row, of two products each; the scaled chunks'
+//   lanes shifted back, the four chunks' lanes added (≤ 8·7·128 = 7,168) narrow exactly into i16 lanes
+//   [r0, r0, r1, r1, r2, r2, r3, r3];
 // - the relaxed flavour (asm/arch/relaxed/q2_q3_kr4.ts): i16x8.relaxed_dot_i8x16_i7x16_s of the
-//   splatted activations against a chunk (u: the i7 operand) gives row i's pair sums in i16 lanes 2i,
-//   2i + 1; the four chunks added (≤ 7,168);
+//   splatted activations against a chunk (its levels, at most 7·8 = 56: the i7 operand) gives row i's
+//   pair sums in i16 lanes 2i, 2i + 1 (≤ 2·56·128 = 14,336, no saturation); two scaled chunks' sums added
+//   (≤ 28,672) and shifted back, the four chunks added (≤ 7,168);
 // then one i32x4.dot_i16x8_s against the group's scales in the same order ([s0, s0, s1, s1, ...]) gives
 // each row's scaled group sum in its i32 lane. The terms through q8_K's bsums, per pair of groups
 // (scales or mins as i16 pairs [r0,2m, r0,2m+1, r1,2m, ...] dotted with the splatted (bsums[2m],
@@ -41,7 +51,7 @@
 // repacks only matrices whose d (and dmin) are all finite).
 import {
   Q2_K_BLOCK, Q2_K_BYTES, Q2_K_D, Q2_K_DMIN, Q2_K_QS, Q2_KR4_BYTES, Q2_KR4_D, Q2_KR4_DMIN, Q2_KR4_SCALES, Q3_K_BYTES, Q3_K_D,
-  Q3_K_QS, Q3_K_SCALES, Q3_KR4_BYTES, Q3_KR4_D, Q3_KR4_HIGH, Q3_KR4_SCALES, Q3_KR4_SCALES_HIGH, Q8_K_BSUMS, Q8_K_BYTES, Q8_K_QS,
+  Q3_K_QS, Q3_K_SCALES, Q3_KR4_BYTES, Q3_KR4_D, Q3_KR4_SCALES, Q3_KR4_SCALES_HIGH, Q8_K_BSUMS, Q8_K_BYTES, Q8_K_QS,
 } from '../lib/blocks';
 import { finite_halves_s_to_f32x4_ns_k } from '../lib/f16';
 import { kr4_const } from './q4_kr4';
@@ -53,15 +63,46 @@ import { kr4_const } from './q4_kr4';
   return q3 ? Q3_KR4_BYTES : Q2_KR4_BYTES;
 }
 
-/** v with bit `from` of each byte moved to bit `to` (i16 shifts: only bit `to` of each byte is meaningful after). */
-@inline function move_bit(v: v128, from: i32, to: i32): v128 {
-  return from == to ? v : from < to ? i16x8.shl(v, to - from) : i16x8.shr_u(v, from - to);
+/**
+ * The masks of a call (made once, before the loops: V8 rebuilds a v128 constant at every use in a
+ * loop), n = 0..7: q2_K 0x03, 0x0c, 0x0f (the rest unused); q3_K 0x07, 0x38, 0x0f, 0x03, 0x04, 0x18, 0x20, 0x30.
+ */
+@inline export function kr4_mask(q3: bool, n: i32, z: i32): v128 {
+  const q2m: i32 = n == 0 ? 0x03 : n == 1 ? 0x0c : 0x0f;
+  const q3m: i32 = n == 0 ? 0x07 : n == 1 ? 0x38 : n == 2 ? 0x0f : n == 3 ? 0x03 : n == 4 ? 0x04 : n == 5 ? 0x18 : n == 6 ? 0x20 : 0x30;
+  return i8x16.splat(<i8>((q3 ? q3m : q2m) | z));
 }
 
-/** Chunk k of group vector V (k a constant): q2_K's levels; q3_K's with bit j of the high-bit vector H at bit 2 (j a constant). */
-@inline export function kr4_chunk(q3: bool, V: v128, H: v128, k: i32, j: i32, m03: v128, m04: v128): v128 {
-  const low = v128.and(k == 0 ? V : i16x8.shr_u(V, k << 1), m03);
-  return q3 ? v128.or(low, v128.and(move_bit(H, j, 2), m04)) : low;
+/**
+ * Chunk k of group 2m + s of a pair (s, k constants) from its vectors (q2_K: V1, V2 the two groups';
+ * q3_K: V1, V2, V3) and the masks: q2_K's chunks 1 and 3 are 4 times the levels, q3_K's 1 and 3 (group
+ * 2m) or 1 and 2 (group 2m + 1) 8 times (kr4_shape).
+ */
+@inline export function kr4_chunk(q3: bool, s: i32, k: i32, V1: v128, V2: v128, V3: v128, n0: v128, n1: v128, n3: v128, n4: v128, n5: v128, n6: v128): v128 {
+  if (!q3) {
+    const V = s == 0 ? V1 : V2;
+    return v128.and(k < 2 ? V : i16x8.shr_u(V, 4), (k & 1) == 0 ? n0 : n1);
+  }
+  if (s == 0) {
+    if (k == 0) return v128.and(V1, n0);
+    if (k == 1) return v128.and(V1, n1);
+    if (k == 3) return v128.and(V3, n1);
+    return v128.or(v128.and(i16x8.shr_u(V1, 6), n3), v128.and(i16x8.shr_u(V3, 4), n4)); // bits 6-7 and V3's bit 6 -> 0-2
+  }
+  if (k == 0) return v128.and(V2, n0);
+  if (k == 1) return v128.and(V2, n1);
+  if (k == 3) return v128.and(V3, n0);
+  return v128.or(v128.and(i16x8.shr_u(V2, 3), n5), v128.and(i16x8.shr_u(V3, 2), n6)); // bits 6-7 and V3's bit 7 -> 3-5
+}
+
+/** Which chunks of group 2m + s are scaled: false: 1 and 3, true: 1 and 2 (q3_K's group 2m + 1). */
+@inline export function kr4_odd(q3: bool, s: i32): bool {
+  return q3 && s == 1;
+}
+
+/** The shift that takes the scaled chunks' sums back: 2 (q2_K, times 4) or 3 (q3_K, times 8). */
+@inline export function kr4_shift(q3: bool): i32 {
+  return q3 ? 3 : 2;
 }
 
 /** The scales of groups 2m (lo) and 2m + 1 (hi) as i16 lanes [s0, s0, s1, s1, s2, s2, s3, s3], from a pair's scales v = [s0,2m, s0,2m+1, s1,2m, ...]. */
@@ -121,15 +162,22 @@ import { kr4_const } from './q4_kr4';
   return q3 ? raw : i16x8.shr_u(raw, 4);
 }
 
+/** A pair's level vectors (m a constant): q2_K two (V3 unused), q3_K three. */
+@inline function pair_bytes(q3: bool): usize {
+  return q3 ? 48 : 32;
+}
+
 /** isum + the groups 2m, 2m + 1 (m a constant) of the group block at p against their 32 activations at xs; sc the pair's scales. */
-@inline function pair_isum<K>(q3: bool, isum: v128, p: usize, xs: usize, m: i32, sc: v128, m03: v128, m04: v128): v128 {
+@inline function pair_isum<K>(q3: bool, isum: v128, p: usize, xs: usize, m: i32, sc: v128, n0: v128, n1: v128, n3: v128, n4: v128, n5: v128, n6: v128): v128 {
   const k = changetype<K>(0);
   const sa = kr4_pair_lo(sc), sb = kr4_pair_hi(sc);
-  const H = q3 ? v128.load(p + Q3_KR4_HIGH + 16 * m) : m03;
-  let V = v128.load(p + 32 * m);
-  isum = k.group(isum, xs, kr4_chunk(q3, V, H, 0, 0, m03, m04), kr4_chunk(q3, V, H, 1, 1, m03, m04), kr4_chunk(q3, V, H, 2, 2, m03, m04), kr4_chunk(q3, V, H, 3, 3, m03, m04), sa);
-  V = v128.load(p + 32 * m + 16);
-  return k.group(isum, xs + 16, kr4_chunk(q3, V, H, 0, 4, m03, m04), kr4_chunk(q3, V, H, 1, 5, m03, m04), kr4_chunk(q3, V, H, 2, 6, m03, m04), kr4_chunk(q3, V, H, 3, 7, m03, m04), sb);
+  const q = p + pair_bytes(q3) * m;
+  const V1 = v128.load(q), V2 = v128.load(q, 16), V3 = q3 ? v128.load(q, 32) : V1;
+  const sh = kr4_shift(q3);
+  isum = k.group(isum, xs, kr4_chunk(q3, 0, 0, V1, V2, V3, n0, n1, n3, n4, n5, n6), kr4_chunk(q3, 0, 1, V1, V2, V3, n0, n1, n3, n4, n5, n6),
+    kr4_chunk(q3, 0, 2, V1, V2, V3, n0, n1, n3, n4, n5, n6), kr4_chunk(q3, 0, 3, V1, V2, V3, n0, n1, n3, n4, n5, n6), sa, sh, kr4_odd(q3, 0));
+  return k.group(isum, xs + 16, kr4_chunk(q3, 1, 0, V1, V2, V3, n0, n1, n3, n4, n5, n6), kr4_chunk(q3, 1, 1, V1, V2, V3, n0, n1, n3, n4, n5, n6),
+    kr4_chunk(q3, 1, 2, V1, V2, V3, n0, n1, n3, n4, n5, n6), kr4_chunk(q3, 1, 3, V1, V2, V3, n0, n1, n3, n4, n5, n6), sb, sh, kr4_odd(q3, 1));
 }
 
 /**
@@ -139,50 +187,50 @@ import { kr4_const } from './q4_kr4';
  * are written out (constant shifts and offsets; `if (z == 0)` ends a basic block, so V8 does not issue
  * every pair's loads first).
  */
-@inline export function kr4q_block<K>(q3: bool, acc: v128, p: usize, xb: usize, z: i32, m03: v128, m04: v128, m0f: v128, m30: v128, m20: v128, c0: v128, c1: v128): v128 {
+@inline export function kr4q_block<K>(q3: bool, acc: v128, p: usize, xb: usize, z: i32, n0: v128, n1: v128, n2: v128, n3: v128, n4: v128, n5: v128, n6: v128, n7: v128, c0: v128, c1: v128): v128 {
   let isum = i32x4.splat(0), bsum = i32x4.splat(0);
   const xq = xb + Q8_K_QS, bs = xb + Q8_K_BSUMS;
-  let sv = q3 ? q3r4_scales(p, 0, m0f, m30, m20) : m0f;
+  let sv = q3 ? q3r4_scales(p, 0, n2, n7, n6) : n2;
   let raw = pair_raw(q3, p, 0, sv);
   bsum = i32x4.add(bsum, kr4_bsum_dot(pair_bvals(q3, raw), bs));
-  isum = pair_isum<K>(q3, isum, p, xq, 0, pair_scales(q3, raw, m0f), m03, m04);
+  isum = pair_isum<K>(q3, isum, p, xq, 0, pair_scales(q3, raw, n2), n0, n1, n3, n4, n5, n6);
   if (z == 0) {
     raw = pair_raw(q3, p, 1, sv);
     bsum = i32x4.add(bsum, kr4_bsum_dot(pair_bvals(q3, raw), bs + 4));
-    isum = pair_isum<K>(q3, isum, p, xq + 32, 1, pair_scales(q3, raw, m0f), m03, m04);
+    isum = pair_isum<K>(q3, isum, p, xq + 32, 1, pair_scales(q3, raw, n2), n0, n1, n3, n4, n5, n6);
   }
   if (z == 0) {
-    if (q3) sv = q3r4_scales(p, 1, m0f, m30, m20);
+    if (q3) sv = q3r4_scales(p, 1, n2, n7, n6);
     raw = pair_raw(q3, p, 2, sv);
     bsum = i32x4.add(bsum, kr4_bsum_dot(pair_bvals(q3, raw), bs + 8));
-    isum = pair_isum<K>(q3, isum, p, xq + 64, 2, pair_scales(q3, raw, m0f), m03, m04);
+    isum = pair_isum<K>(q3, isum, p, xq + 64, 2, pair_scales(q3, raw, n2), n0, n1, n3, n4, n5, n6);
   }
   if (z == 0) {
     raw = pair_raw(q3, p, 3, sv);
     bsum = i32x4.add(bsum, kr4_bsum_dot(pair_bvals(q3, raw), bs + 12));
-    isum = pair_isum<K>(q3, isum, p, xq + 96, 3, pair_scales(q3, raw, m0f), m03, m04);
+    isum = pair_isum<K>(q3, isum, p, xq + 96, 3, pair_scales(q3, raw, n2), n0, n1, n3, n4, n5, n6);
   }
   if (z == 0) {
-    if (q3) sv = q3r4_scales(p, 2, m0f, m30, m20);
+    if (q3) sv = q3r4_scales(p, 2, n2, n7, n6);
     raw = pair_raw(q3, p, 4, sv);
     bsum = i32x4.add(bsum, kr4_bsum_dot(pair_bvals(q3, raw), bs + 16));
-    isum = pair_isum<K>(q3, isum, p, xq + 128, 4, pair_scales(q3, raw, m0f), m03, m04);
+    isum = pair_isum<K>(q3, isum, p, xq + 128, 4, pair_scales(q3, raw, n2), n0, n1, n3, n4, n5, n6);
   }
   if (z == 0) {
     raw = pair_raw(q3, p, 5, sv);
     bsum = i32x4.add(bsum, kr4_bsum_dot(pair_bvals(q3, raw), bs + 20));
-    isum = pair_isum<K>(q3, isum, p, xq + 160, 5, pair_scales(q3, raw, m0f), m03, m04);
+    isum = pair_isum<K>(q3, isum, p, xq + 160, 5, pair_scales(q3, raw, n2), n0, n1, n3, n4, n5, n6);
   }
   if (z == 0) {
-    if (q3) sv = q3r4_scales(p, 3, m0f, m30, m20);
+    if (q3) sv = q3r4_scales(p, 3, n2, n7, n6);
     raw = pair_raw(q3, p, 6, sv);
     bsum = i32x4.add(bsum, kr4_bsum_dot(pair_bvals(q3, raw), bs + 24));
-    isum = pair_isum<K>(q3, isum, p, xq + 192, 6, pair_scales(q3, raw, m0f), m03, m04);
+    isum = pair_isum<K>(q3, isum, p, xq + 192, 6, pair_scales(q3, raw, n2), n0, n1, n3, n4, n5, n6);
   }
   if (z == 0) {
     raw = pair_raw(q3, p, 7, sv);
     bsum = i32x4.add(bsum, kr4_bsum_dot(pair_bvals(q3, raw), bs + 28));
-    isum = pair_isum<K>(q3, isum, p, xq + 224, 7, pair_scales(q3, raw, m0f), m03, m04);
+    isum = pair_isum<K>(q3, isum, p, xq + 224, 7, pair_scales(q3, raw, n2), n0, n1, n3, n4, n5, n6);
   }
   if (q3) return kr4q_finish(true, acc, i32x4.sub(isum, i32x4.shl(bsum, 2)), bsum, p, xb, c0, c1);
   return kr4q_finish(false, acc, isum, bsum, p, xb, c0, c1);
@@ -199,10 +247,9 @@ import { kr4_const } from './q4_kr4';
   return i8x16.sub(v128.or(low, high), m20);
 }
 
-/** One token's share of a pair of groups in kr4q_block4: isum + both groups (chunks la..ld, ha..hd; scales sa, sb) against the 32 activations at xs. */
-@inline function token_pair<K>(isum: v128, xs: usize, la: v128, lb: v128, lc: v128, ld: v128, ha: v128, hb: v128, hc: v128, hd: v128, sa: v128, sb: v128): v128 {
-  const k = changetype<K>(0);
-  return k.group(k.group(isum, xs, la, lb, lc, ld, sa), xs + 16, ha, hb, hc, hd, sb);
+/** One token's share of group 2m + s in kr4q_block4: isum + the group (chunks c0..c3, scales sc) against its 16 activations at xs. */
+@inline function token_group<K>(q3: bool, s: i32, isum: v128, xs: usize, c0: v128, c1: v128, c2: v128, c3: v128, sc: v128): v128 {
+  return changetype<K>(0).group(isum, xs, c0, c1, c2, c3, sc, kr4_shift(q3), kr4_odd(q3, s));
 }
 
 /**
@@ -210,35 +257,35 @@ import { kr4_const } from './q4_kr4';
  * for the four tokens, each token's integers as kr4q_block's (the same sums), then its f32 step on
  * each token's accumulator, kept in y0..y3 (the four rows' results of each token: one v128 each).
  */
-@inline export function kr4q_block4<K>(q3: bool, p: usize, a0: usize, a1: usize, a2: usize, a3: usize, y0: usize, y1: usize, y2: usize, y3: usize, m03: v128, m04: v128, m0f: v128, m20: v128, c0: v128, c1: v128): void {
+@inline export function kr4q_block4<K>(q3: bool, p: usize, a0: usize, a1: usize, a2: usize, a3: usize, y0: usize, y1: usize, y2: usize, y3: usize, n0: v128, n1: v128, n2: v128, n3: v128, n4: v128, n5: v128, n6: v128, c0: v128, c1: v128): void {
   let i0 = i32x4.splat(0), i1 = i32x4.splat(0), i2 = i32x4.splat(0), i3 = i32x4.splat(0);
   let b0 = i32x4.splat(0), b1 = i32x4.splat(0), b2 = i32x4.splat(0), b3 = i32x4.splat(0);
   for (let m = 0; m < 8; m++) {
     let raw: v128;
     if (q3) {
-      const sv = q3r4_scales_at(p, m >> 1, m0f, m03, m20);
+      const sv = q3r4_scales_at(p, m >> 1, n2, n3, n6);
       raw = (m & 1) == 0 ? i16x8.extend_low_i8x16_s(sv) : i16x8.extend_high_i8x16_s(sv);
     } else {
       raw = v128.load8x8_u(p + Q2_KR4_SCALES + 8 * m);
     }
-    const sc = pair_scales(q3, raw, m0f), bv = pair_bvals(q3, raw);
+    const sc = pair_scales(q3, raw, n2), bv = pair_bvals(q3, raw);
     const bo: usize = Q8_K_BSUMS + 4 * m;
     b0 = i32x4.add(b0, kr4_bsum_dot(bv, a0 + bo));
     b1 = i32x4.add(b1, kr4_bsum_dot(bv, a1 + bo));
     b2 = i32x4.add(b2, kr4_bsum_dot(bv, a2 + bo));
     b3 = i32x4.add(b3, kr4_bsum_dot(bv, a3 + bo));
-    const H = q3 ? v128.load(p + Q3_KR4_HIGH + 16 * m) : m03;
-    const V = v128.load(p + 32 * m), W = v128.load(p + 32 * m + 16);
-    const la = kr4_chunk(q3, V, H, 0, 0, m03, m04), lb = kr4_chunk(q3, V, H, 1, 1, m03, m04);
-    const lc = kr4_chunk(q3, V, H, 2, 2, m03, m04), ld = kr4_chunk(q3, V, H, 3, 3, m03, m04);
-    const ha = kr4_chunk(q3, W, H, 0, 4, m03, m04), hb = kr4_chunk(q3, W, H, 1, 5, m03, m04);
-    const hc = kr4_chunk(q3, W, H, 2, 6, m03, m04), hd = kr4_chunk(q3, W, H, 3, 7, m03, m04);
+    const q = p + pair_bytes(q3) * m;
+    const V1 = v128.load(q), V2 = v128.load(q, 16), V3 = q3 ? v128.load(q, 32) : V1;
+    const la = kr4_chunk(q3, 0, 0, V1, V2, V3, n0, n1, n3, n4, n5, n6), lb = kr4_chunk(q3, 0, 1, V1, V2, V3, n0, n1, n3, n4, n5, n6);
+    const lc = kr4_chunk(q3, 0, 2, V1, V2, V3, n0, n1, n3, n4, n5, n6), ld = kr4_chunk(q3, 0, 3, V1, V2, V3, n0, n1, n3, n4, n5, n6);
+    const ha = kr4_chunk(q3, 1, 0, V1, V2, V3, n0, n1, n3, n4, n5, n6), hb = kr4_chunk(q3, 1, 1, V1, V2, V3, n0, n1, n3, n4, n5, n6);
+    const hc = kr4_chunk(q3, 1, 2, V1, V2, V3, n0, n1, n3, n4, n5, n6), hd = kr4_chunk(q3, 1, 3, V1, V2, V3, n0, n1, n3, n4, n5, n6);
     const sa = kr4_pair_lo(sc), sb = kr4_pair_hi(sc);
     const xo: usize = Q8_K_QS + 32 * m;
-    i0 = token_pair<K>(i0, a0 + xo, la, lb, lc, ld, ha, hb, hc, hd, sa, sb);
-    i1 = token_pair<K>(i1, a1 + xo, la, lb, lc, ld, ha, hb, hc, hd, sa, sb);
-    i2 = token_pair<K>(i2, a2 + xo, la, lb, lc, ld, ha, hb, hc, hd, sa, sb);
-    i3 = token_pair<K>(i3, a3 + xo, la, lb, lc, ld, ha, hb, hc, hd, sa, sb);
+    i0 = token_group<K>(q3, 1, token_group<K>(q3, 0, i0, a0 + xo, la, lb, lc, ld, sa), a0 + xo + 16, ha, hb, hc, hd, sb);
+    i1 = token_group<K>(q3, 1, token_group<K>(q3, 0, i1, a1 + xo, la, lb, lc, ld, sa), a1 + xo + 16, ha, hb, hc, hd, sb);
+    i2 = token_group<K>(q3, 1, token_group<K>(q3, 0, i2, a2 + xo, la, lb, lc, ld, sa), a2 + xo + 16, ha, hb, hc, hd, sb);
+    i3 = token_group<K>(q3, 1, token_group<K>(q3, 0, i3, a3 + xo, la, lb, lc, ld, sa), a3 + xo + 16, ha, hb, hc, hd, sb);
   }
   if (q3) {
     v128.store(y0, kr4q_finish(true, v128.load(y0), i32x4.sub(i0, i32x4.shl(b0, 2)), b0, p, a0, c0, c1));
@@ -255,27 +302,31 @@ import { kr4_const } from './q4_kr4';
 
 // ---- the drivers both flavours run, each with its own group step K (a field-less class, as in tile.ts)
 
+/** The constants kept past the loops (never: z is 0), so V8 makes them once, before them. */
+@inline function keep(acc: v128, z: i32, n0: v128, n1: v128, n2: v128, n3: v128, n4: v128, n5: v128, n6: v128, n7: v128, c0: v128, c1: v128): v128 {
+  if (z == 0) return acc;
+  return v128.xor(v128.xor(v128.xor(acc, v128.xor(n0, n1)), v128.xor(v128.xor(n2, n3), v128.xor(n4, n5))), v128.xor(v128.xor(n6, n7), v128.xor(c0, c1)));
+}
+
 /** matvec over [r0, r1) (multiples of 4): per group of 4 rows, kr4q_block over the blocks in order. */
 @inline export function matvec_kr4q<K>(q3: bool, w: usize, x: usize, y: usize, cols: i32, r0: i32, r1: i32): void {
   const nb = cols / Q2_K_BLOCK;
   const wb = kr4_block_bytes(q3);
   const rowBytes = <usize>nb * (q3 ? Q3_K_BYTES : Q2_K_BYTES);
   const z = cols >> 31;
-  const m03 = i8x16.splat(<i8>(0x03 | z)), m04 = i8x16.splat(<i8>(0x04 | z)), m0f = i8x16.splat(<i8>(0x0f | z));
-  const m30 = i8x16.splat(<i8>(0x30 | z)), m20 = i8x16.splat(<i8>(0x20 | z));
+  const n0 = kr4_mask(q3, 0, z), n1 = kr4_mask(q3, 1, z), n2 = kr4_mask(q3, 2, z), n3 = kr4_mask(q3, 3, z);
+  const n4 = kr4_mask(q3, 4, z), n5 = kr4_mask(q3, 5, z), n6 = kr4_mask(q3, 6, z), n7 = kr4_mask(q3, 7, z);
   const c0 = kr4_const(0, z), c1 = kr4_const(1, z);
   for (let r = r0; r < r1; r += 4) {
     let p = w + <usize>r * rowBytes;
     let xb = x;
     let acc = f32x4.splat(0);
     for (let b = 0; b < nb; b++) {
-      acc = kr4q_block<K>(q3, acc, p, xb, z, m03, m04, m0f, m30, m20, c0, c1);
+      acc = kr4q_block<K>(q3, acc, p, xb, z, n0, n1, n2, n3, n4, n5, n6, n7, c0, c1);
       p += wb;
       xb += Q8_K_BYTES;
     }
-    // never taken (z is 0): keeps the constants made once, before the loops
-    if (z != 0) acc = v128.xor(v128.xor(v128.xor(acc, m03), v128.xor(m04, m0f)), v128.xor(v128.xor(m30, m20), v128.xor(c0, c1)));
-    v128.store(y + (<usize>r << 2), acc);
+    v128.store(y + (<usize>r << 2), keep(acc, z, n0, n1, n2, n3, n4, n5, n6, n7, c0, c1));
   }
 }
 
@@ -285,8 +336,8 @@ import { kr4_const } from './q4_kr4';
   const wb = kr4_block_bytes(q3);
   const rowBytes = <usize>nb * (q3 ? Q3_K_BYTES : Q2_K_BYTES), xBytes = <usize>nb * Q8_K_BYTES;
   const z = cols >> 31;
-  const m03 = i8x16.splat(<i8>(0x03 | z)), m04 = i8x16.splat(<i8>(0x04 | z)), m0f = i8x16.splat(<i8>(0x0f | z));
-  const m30 = i8x16.splat(<i8>(0x30 | z)), m20 = i8x16.splat(<i8>(0x20 | z));
+  const n0 = kr4_mask(q3, 0, z), n1 = kr4_mask(q3, 1, z), n2 = kr4_mask(q3, 2, z), n3 = kr4_mask(q3, 3, z);
+  const n4 = kr4_mask(q3, 4, z), n5 = kr4_mask(q3, 5, z), n6 = kr4_mask(q3, 6, z), n7 = kr4_mask(q3, 7, z);
   const c0 = kr4_const(0, z), c1 = kr4_const(1, z);
   const yRow = <usize>rows << 2;
   for (let t0 = 0; t0 < nTok; t0 += 4) {
@@ -303,7 +354,7 @@ import { kr4_const } from './q4_kr4';
         const a0 = x + <usize>t0 * xBytes;
         for (let b = 0; b < nb; b++) {
           const o = <usize>b * Q8_K_BYTES;
-          kr4q_block4<K>(q3, g + <usize>b * wb, a0 + o, a0 + xBytes + o, a0 + 2 * xBytes + o, a0 + 3 * xBytes + o, y0, y1, y2, y3, m03, m04, m0f, m20, c0, c1);
+          kr4q_block4<K>(q3, g + <usize>b * wb, a0 + o, a0 + xBytes + o, a0 + 2 * xBytes + o, a0 + 3 * xBytes + o, y0, y1, y2, y3, n0, n1, n2, n3, n4, n5, n6, c0, c1);
         }
         continue;
       }
@@ -312,12 +363,11 @@ import { kr4_const } from './q4_kr4';
         let xb = x + <usize>t * xBytes;
         let acc = f32x4.splat(0);
         for (let b = 0; b < nb; b++) {
-          acc = kr4q_block<K>(q3, acc, p, xb, z, m03, m04, m0f, m30, m20, c0, c1);
+          acc = kr4q_block<K>(q3, acc, p, xb, z, n0, n1, n2, n3, n4, n5, n6, n7, c0, c1);
           p += wb;
           xb += Q8_K_BYTES;
         }
-        if (z != 0) acc = v128.xor(v128.xor(v128.xor(acc, m03), v128.xor(m04, m0f)), v128.xor(v128.xor(m30, m20), v128.xor(c0, c1)));
-        v128.store(y + <usize>t * yRow + (<usize>r << 2), acc);
+        v128.store(y + <usize>t * yRow + (<usize>r << 2), keep(acc, z, n0, n1, n2, n3, n4, n5, n6, n7, c0, c1));
       }
     }
   }
@@ -325,22 +375,28 @@ import { kr4_const } from './q4_kr4';
 
 // ---- the SIMD128 group step ----------------------------------------------------------------------
 
-/** Two chunks' i32 dot lanes (two products each) for rows 0, 1 (lo) or 2, 3 (hi) against their activations qa, qb (i16, four values twice). */
-@inline function pair_lo(a: v128, b: v128, qa: v128, qb: v128): v128 {
-  return i32x4.add(i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_u(a), qa), i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_u(b), qb));
+/** A chunk's i32 dot lanes (two products each) for rows 0, 1 (lo) or 2, 3 (hi) against its four activations splatted (x). */
+@inline function dot_lo(c: v128, x: v128): v128 {
+  return i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_u(c), i16x8.extend_low_i8x16_s(x));
 }
-@inline function pair_hi(a: v128, b: v128, qa: v128, qb: v128): v128 {
-  return i32x4.add(i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_u(a), qa), i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_u(b), qb));
+@inline function dot_hi(c: v128, x: v128): v128 {
+  return i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_u(c), i16x8.extend_low_i8x16_s(x));
 }
 
-/** The SIMD128 step: isum + sc·Σ u·x per row lane for one group (chunks a..d, the 16 activations at xs). */
+/** (d0 + d2) + ((d1 + d3) >> sh), or with d2 and d3 swapped (odd): a group's four chunk sums, the scaled ones shifted back exactly. */
+@inline export function kr4_combine32(d0: v128, d1: v128, d2: v128, d3: v128, sh: i32, odd: bool): v128 {
+  return odd ? i32x4.add(i32x4.add(d0, d3), i32x4.shr_s(i32x4.add(d1, d2), sh)) : i32x4.add(i32x4.add(d0, d2), i32x4.shr_s(i32x4.add(d1, d3), sh));
+}
+@inline export function kr4_combine16(d0: v128, d1: v128, d2: v128, d3: v128, sh: i32, odd: bool): v128 {
+  return odd ? i16x8.add(i16x8.add(d0, d3), i16x8.shr_s(i16x8.add(d1, d2), sh)) : i16x8.add(i16x8.add(d0, d2), i16x8.shr_s(i16x8.add(d1, d3), sh));
+}
+
+/** The SIMD128 step: isum + sc·Σ u·x per row lane for one group (chunks c0..c3, the 16 activations at xs; sh, odd: kr4_shift, kr4_odd). */
 @final @unmanaged class Steps {
-  @inline group(isum: v128, xs: usize, a: v128, b: v128, c: v128, d: v128, sc: v128): v128 {
-    const x0 = v128.load8x8_s(xs), x1 = v128.load8x8_s(xs, 8);
-    const q0 = i64x2.shuffle(x0, x0, 0, 0), q1 = i64x2.shuffle(x0, x0, 1, 1);
-    const q2 = i64x2.shuffle(x1, x1, 0, 0), q3 = i64x2.shuffle(x1, x1, 1, 1);
-    const lo = i32x4.add(pair_lo(a, b, q0, q1), pair_lo(c, d, q2, q3));
-    const hi = i32x4.add(pair_hi(a, b, q0, q1), pair_hi(c, d, q2, q3));
+  @inline group(isum: v128, xs: usize, c0: v128, c1: v128, c2: v128, c3: v128, sc: v128, sh: i32, odd: bool): v128 {
+    const x0 = v128.load32_splat(xs), x1 = v128.load32_splat(xs, 4), x2 = v128.load32_splat(xs, 8), x3 = v128.load32_splat(xs, 12);
+    const lo = kr4_combine32(dot_lo(c0, x0), dot_lo(c1, x1), dot_lo(c2, x2), dot_lo(c3, x3), sh, odd);
+    const hi = kr4_combine32(dot_hi(c0, x0), dot_hi(c1, x1), dot_hi(c2, x2), dot_hi(c3, x3), sh, odd);
     return i32x4.add(isum, i32x4.dot_i16x8_s(i16x8.narrow_i32x4_s(lo, hi), sc));
   }
 }
@@ -367,25 +423,24 @@ export function matmul_q3_Kr4(w: usize, x: usize, y: usize, cols: i32, rows: i32
 
 // ---- the repacks -------------------------------------------------------------------------------------
 
-/** The 2-bit fields (q2_K's quants, q3_K's low bits) of group G of the block at p as bytes: field (G / 2) % 4 of qs bytes 32·(G / 8) + 16·(G % 2).. */
+/** The 2-bit fields (q2_K's quants, q3_K's low bits) of group G of the block whose qs are at p, as bytes: field (G / 2) % 4 of qs bytes 32·(G / 8) + 16·(G % 2).. */
 @inline function low_levels(p: usize, G: i32, m03: v128): v128 {
   const v = v128.load(p + (<usize>(G >> 3) << 5) + (<usize>(G & 1) << 4));
   return v128.and(i8x16.shr_u(v, ((G >> 1) & 3) << 1), m03);
 }
 
-/** q3_K's high bits of group G of the block at p (hmask) as bytes 0 or 1: bit G / 2 of hmask[16·(G % 2)..]. */
-@inline function high_bits(p: usize, G: i32, m01: v128): v128 {
-  return v128.and(i8x16.shr_u(v128.load(p + (<usize>(G & 1) << 4)), G >> 1), m01);
+/** q3_K's levels 0..7 of group G of the block at p as bytes: low_levels | bit G / 2 of hmask[16·(G % 2)..] << 2. */
+@inline function q3_levels_of(p: usize, G: i32, m03: v128, m04: v128): v128 {
+  const h = i8x16.shl(i8x16.shr_u(v128.load(p + (<usize>(G & 1) << 4)), G >> 1), 2);
+  return v128.or(low_levels(p + Q3_K_QS, G, m03), v128.and(h, m04));
 }
 
-/** Four rows' 16 bytes of one group (v0..v3, row i's value e in byte e) as chunk vectors: chunk k = values 4k..4k+3 of rows 0..3 (a 4×4 transpose of 32-bit words), each shifted left by sk·k and ORed. */
-@inline function chunks_or(v0: v128, v1: v128, v2: v128, v3: v128, sk: i32, base: i32): v128 {
-  const t0 = i32x4.shuffle(v0, v1, 0, 4, 1, 5), t1 = i32x4.shuffle(v2, v3, 0, 4, 1, 5);
-  const t2 = i32x4.shuffle(v0, v1, 2, 6, 3, 7), t3 = i32x4.shuffle(v2, v3, 2, 6, 3, 7);
-  const ca = i64x2.shuffle(t0, t1, 0, 2), cb = i64x2.shuffle(t0, t1, 1, 3);
-  const cc = i64x2.shuffle(t2, t3, 0, 2), cd = i64x2.shuffle(t2, t3, 1, 3);
-  // byte values below 2^(8 − base − 3·sk): no bit crosses a byte
-  return v128.or(v128.or(i16x8.shl(ca, base), i16x8.shl(cb, base + sk)), v128.or(i16x8.shl(cc, base + 2 * sk), i16x8.shl(cd, base + 3 * sk)));
+/** Chunk k (values 4k..4k+3 of rows 0..3, row i in bytes 4i..4i+3) of four rows' 16 bytes v0..v3 (row i's value e in byte e): a 4×4 transpose of 32-bit words. */
+@inline function chunk_of(v0: v128, v1: v128, v2: v128, v3: v128, k: i32): v128 {
+  const lo = (k & 2) == 0;
+  const t0 = lo ? i32x4.shuffle(v0, v1, 0, 4, 1, 5) : i32x4.shuffle(v0, v1, 2, 6, 3, 7);
+  const t1 = lo ? i32x4.shuffle(v2, v3, 0, 4, 1, 5) : i32x4.shuffle(v2, v3, 2, 6, 3, 7);
+  return (k & 1) == 0 ? i64x2.shuffle(t0, t1, 0, 2) : i64x2.shuffle(t0, t1, 1, 3);
 }
 
 /** The 6-bit scale (unsigned, as stored) of group G of the q3_K block at p (ggml's unpacking of scales[12]). */
@@ -399,8 +454,7 @@ export function matmul_q3_Kr4(w: usize, x: usize, y: usize, cols: i32, rows: i32
   const nb = cols / Q2_K_BLOCK;
   const sb: usize = q3 ? Q3_K_BYTES : Q2_K_BYTES;
   const rowBytes = <usize>nb * sb;
-  const qs: usize = q3 ? Q3_K_QS : Q2_K_QS;
-  const m03 = i8x16.splat(3), m01 = i8x16.splat(1);
+  const m03 = i8x16.splat(3), m04 = i8x16.splat(4), mc0 = i8x16.splat(<i8>0xc0), m40 = i8x16.splat(0x40), m80 = i8x16.splat(<i8>0x80);
   for (let g = 0; g < rows; g += 4) {
     const s0 = src + <usize>g * rowBytes;
     const d0 = dst + <usize>g * rowBytes;
@@ -408,35 +462,53 @@ export function matmul_q3_Kr4(w: usize, x: usize, y: usize, cols: i32, rows: i32
       const p = s0 + <usize>b * sb;
       const o = d0 + <usize>b * kr4_block_bytes(q3);
       const p1 = p + rowBytes, p2 = p1 + rowBytes, p3 = p2 + rowBytes;
-      for (let G = 0; G < 16; G++) {
-        v128.store(o + 16 * G, chunks_or(low_levels(p + qs, G, m03), low_levels(p1 + qs, G, m03), low_levels(p2 + qs, G, m03), low_levels(p3 + qs, G, m03), 2, 0));
-      }
-      if (q3) {
-        for (let m = 0; m < 8; m++) {
-          const G = 2 * m;
-          const lo = chunks_or(high_bits(p, G, m01), high_bits(p1, G, m01), high_bits(p2, G, m01), high_bits(p3, G, m01), 1, 0);
-          const hi = chunks_or(high_bits(p, G + 1, m01), high_bits(p1, G + 1, m01), high_bits(p2, G + 1, m01), high_bits(p3, G + 1, m01), 1, 4);
-          v128.store(o + Q3_KR4_HIGH + 16 * m, v128.or(lo, hi));
+      if (!q3) {
+        for (let G = 0; G < 16; G++) {
+          const v0 = low_levels(p + Q2_K_QS, G, m03), v1 = low_levels(p1 + Q2_K_QS, G, m03);
+          const v2 = low_levels(p2 + Q2_K_QS, G, m03), v3 = low_levels(p3 + Q2_K_QS, G, m03);
+          // values < 4: the i16 shifts move nothing across bytes
+          const V = v128.or(v128.or(chunk_of(v0, v1, v2, v3, 0), i16x8.shl(chunk_of(v0, v1, v2, v3, 1), 2)),
+            v128.or(i16x8.shl(chunk_of(v0, v1, v2, v3, 2), 4), i16x8.shl(chunk_of(v0, v1, v2, v3, 3), 6)));
+          v128.store(o + 16 * G, V);
         }
-        memory.fill(o + Q3_KR4_SCALES, 0, 48);
-        for (let i: usize = 0; i < 4; i++) {
-          const r = p + i * rowBytes;
-          for (let G = 0; G < 16; G++) {
-            const n = 8 * (G >> 1) + 2 * <i32>i + (G & 1);
-            const v = q3_scale6(r, G);
-            const lo = o + Q3_KR4_SCALES + (n & 31), hi = o + Q3_KR4_SCALES_HIGH + (n & 15);
-            store<u8>(lo, load<u8>(lo) | ((v & 15) << ((n >> 5) << 2)));
-            store<u8>(hi, load<u8>(hi) | ((v >> 4) << ((n >> 4) << 1)));
-          }
-          store<u16>(o + Q3_KR4_D + 2 * i, load<u16>(r, Q3_K_D));
-        }
-      } else {
         for (let i: usize = 0; i < 4; i++) {
           const r = p + i * rowBytes;
           for (let G = 0; G < 16; G++) store<u8>(o + Q2_KR4_SCALES + 8 * (G >> 1) + 2 * i + (G & 1), load<u8>(r + G));
           store<u16>(o + Q2_KR4_D + 2 * i, load<u16>(r, Q2_K_D));
           store<u16>(o + Q2_KR4_DMIN + 2 * i, load<u16>(r, Q2_K_DMIN));
         }
+        continue;
+      }
+      for (let m = 0; m < 8; m++) {
+        const G = 2 * m;
+        let v0 = q3_levels_of(p, G, m03, m04), v1 = q3_levels_of(p1, G, m03, m04);
+        let v2 = q3_levels_of(p2, G, m03, m04), v3 = q3_levels_of(p3, G, m03, m04);
+        const a0 = chunk_of(v0, v1, v2, v3, 0), a1 = chunk_of(v0, v1, v2, v3, 1), a2 = chunk_of(v0, v1, v2, v3, 2), a3 = chunk_of(v0, v1, v2, v3, 3);
+        v0 = q3_levels_of(p, G + 1, m03, m04);
+        v1 = q3_levels_of(p1, G + 1, m03, m04);
+        v2 = q3_levels_of(p2, G + 1, m03, m04);
+        v3 = q3_levels_of(p3, G + 1, m03, m04);
+        const b0 = chunk_of(v0, v1, v2, v3, 0), b1 = chunk_of(v0, v1, v2, v3, 1), b2 = chunk_of(v0, v1, v2, v3, 2), b3 = chunk_of(v0, v1, v2, v3, 3);
+        // levels < 8: the i16 shifts move nothing across bytes (the masks keep what lands in bits 6-7)
+        const V1 = v128.or(v128.or(a0, i16x8.shl(a1, 3)), v128.and(i16x8.shl(a2, 6), mc0));
+        const V2 = v128.or(v128.or(b0, i16x8.shl(b1, 3)), v128.and(i16x8.shl(b2, 6), mc0));
+        const V3 = v128.or(v128.or(b3, i16x8.shl(a3, 3)), v128.or(v128.and(i16x8.shl(a2, 4), m40), v128.and(i16x8.shl(b2, 5), m80)));
+        const q = o + 48 * m;
+        v128.store(q, V1);
+        v128.store(q, V2, 16);
+        v128.store(q, V3, 32);
+      }
+      memory.fill(o + Q3_KR4_SCALES, 0, 48);
+      for (let i: usize = 0; i < 4; i++) {
+        const r = p + i * rowBytes;
+        for (let G = 0; G < 16; G++) {
+          const n = 8 * (G >> 1) + 2 * <i32>i + (G & 1);
+          const v = q3_scale6(r, G);
+          const lo = o + Q3_KR4_SCALES + (n & 31), hi = o + Q3_KR4_SCALES_HIGH + (n & 15);
+          store<u8>(lo, load<u8>(lo) | ((v & 15) << ((n >> 5) << 2)));
+          store<u8>(hi, load<u8>(hi) | ((v >> 4) << ((n >> 4) << 1)));
+        }
+        store<u16>(o + Q3_KR4_D + 2 * i, load<u16>(r, Q3_K_D));
       }
     }
   }

@@ -3,21 +3,22 @@
 // and block steps with this group step, the same integers per row and block and the same f32 steps, so
 // the baseline's results bit for bit.
 //
-// A chunk (four consecutive values of each row, row i in bytes 4i..4i+3; levels q2_K 0..3, q3_K 0..7:
-// the i7 rule's operand) against its four activations splatted to every lane (v128.load32_splat, no
-// shuffle) by i16x8.relaxed_dot_i8x16_i7x16_s leaves row i's pair sums in i16 lanes 2i, 2i + 1 (≤ 2·7·128
-// = 1,792); the group's four chunks added (≤ 7,168, no saturation), then i32x4.dot_i16x8_s against the
-// rows' scales ([s0, s0, s1, s1, ...]) gives each row's scaled sum in its i32 lane: per group (16 values,
-// four rows) four relaxed dots and one PMADDWD, against four relaxed dots, four PMADDWD and four scale
-// shuffles in matvec_q2_K / matvec_q3_K (./q2_q3_q5_k.ts).
-import { matmul_kr4q, matvec_kr4q } from '../../matmul/q2_q3_kr4';
+// A chunk (four consecutive values of each row, row i in bytes 4i..4i+3; levels q2_K 0..3, q3_K 0..7,
+// some chunks 4 (q2_K) or 8 (q3_K) times that: at most 56, the i7 rule's operand) against its four
+// activations splatted to every lane (v128.load32_splat, no shuffle) by i16x8.relaxed_dot_i8x16_i7x16_s
+// leaves row i's pair sums in i16 lanes 2i, 2i + 1 (≤ 2·56·128 = 14,336: no saturation); the two scaled
+// chunks' sums added (≤ 28,672) and shifted back exactly, the group's four added (≤ 7,168), then
+// i32x4.dot_i16x8_s against the rows' scales ([s0, s0, s1, s1, ...]) gives each row's scaled sum in its
+// i32 lane: per group (16 values, four rows) four relaxed dots and one PMADDWD, against four relaxed
+// dots, four PMADDWD and four scale shuffles in matvec_q2_K / matvec_q3_K (./q2_q3_q5_k.ts).
+import { kr4_combine16, matmul_kr4q, matvec_kr4q } from '../../matmul/q2_q3_kr4';
 
-/** The relaxed step: isum + sc·Σ u·x per row lane for one group (chunks a..d, the 16 activations at xs). */
+/** The relaxed step: isum + sc·Σ u·x per row lane for one group (chunks c0..c3, the 16 activations at xs; sh, odd: kr4_shift, kr4_odd). */
 @final @unmanaged class Steps {
-  @inline group(isum: v128, xs: usize, a: v128, b: v128, c: v128, d: v128, sc: v128): v128 {
-    const s = i16x8.add(i16x8.relaxed_dot_i8x16_i7x16_s(v128.load32_splat(xs), a), i16x8.relaxed_dot_i8x16_i7x16_s(v128.load32_splat(xs, 4), b));
-    const t = i16x8.add(i16x8.relaxed_dot_i8x16_i7x16_s(v128.load32_splat(xs, 8), c), i16x8.relaxed_dot_i8x16_i7x16_s(v128.load32_splat(xs, 12), d));
-    return i32x4.add(isum, i32x4.dot_i16x8_s(i16x8.add(s, t), sc));
+  @inline group(isum: v128, xs: usize, c0: v128, c1: v128, c2: v128, c3: v128, sc: v128, sh: i32, odd: bool): v128 {
+    const d0 = i16x8.relaxed_dot_i8x16_i7x16_s(v128.load32_splat(xs), c0), d1 = i16x8.relaxed_dot_i8x16_i7x16_s(v128.load32_splat(xs, 4), c1);
+    const d2 = i16x8.relaxed_dot_i8x16_i7x16_s(v128.load32_splat(xs, 8), c2), d3 = i16x8.relaxed_dot_i8x16_i7x16_s(v128.load32_splat(xs, 12), c3);
+    return i32x4.add(isum, i32x4.dot_i16x8_s(kr4_combine16(d0, d1, d2, d3, sh, odd), sc));
   }
 }
 

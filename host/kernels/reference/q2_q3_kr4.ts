@@ -7,7 +7,7 @@ import { BLOCK_FORMATS } from '../../model/block-formats.js';
 const Q2_K = BLOCK_FORMATS.q2_K.blockBytes; // 84: scales[16], qs[64], d, dmin
 const Q3_K = BLOCK_FORMATS.q3_K.blockBytes; // 110: hmask[32], qs[64], scales[12], d
 const R2 = { scales: 256, d: 320, dmin: 328 };
-const R3 = { high: 256, scales: 384, scalesHigh: 416, d: 432 };
+const R3 = { scales: 384, scalesHigh: 416, d: 432 };
 
 /** The 2-bit field (q2_K's quant, q3_K's low bits) of value j of the block whose qs start at w[qs..] (ggml's dequantizers). */
 function low2(w: Uint8Array, qs: number, j: number): number {
@@ -46,10 +46,16 @@ function quantAt(i: number, j: number): { at: number; shift: number } {
   return { at: 16 * G + 4 * i + e, shift: 2 * k };
 }
 
-/** q3_Kr4's high bit of value j of row i: byte 256 + 16m + 4i + e, bit 4s + k (j = 16(2m + s) + 4k + e). */
-function highAt(i: number, j: number): { at: number; bit: number } {
-  const G = j >> 4, k = (j >> 2) & 3, e = j & 3;
-  return { at: R3.high + 16 * (G >> 1) + 4 * i + e, bit: 4 * (G & 1) + k };
+/**
+ * q3_Kr4's level bits of value j of row i: [byte, shift, bits taken from the level at `from`] pieces of
+ * the pair's vectors V1, V2, V3 (at 48m, 48m + 16, 48m + 32; j = 16(2m + s) + 4k + e, byte 4i + e).
+ */
+function levelAt(i: number, j: number): Array<{ at: number; shift: number; from: number; bits: number }> {
+  const G = j >> 4, m = G >> 1, s = G & 1, k = (j >> 2) & 3, e = j & 3;
+  const v = (n: number) => 48 * m + 16 * n + 4 * i + e;
+  if (k < 2) return [{ at: v(s), shift: 3 * k, from: 0, bits: 3 }];
+  if (k === 3) return [{ at: v(2), shift: s === 0 ? 3 : 0, from: 0, bits: 3 }];
+  return [{ at: v(s), shift: 6, from: 0, bits: 2 }, { at: v(2), shift: 6 + s, from: 2, bits: 1 }];
 }
 
 /** The index n of row i's scale of group G in a group block: 8·(G / 2) + 2i + G % 2. */
@@ -65,13 +71,21 @@ function repack(q3: boolean, w: Uint8Array, rows: number, cols: number, toR4: bo
       for (let i = 0; i < 4; i++) {
         const r = (g + i) * rowBytes + b * src;
         for (let j = 0; j < 256; j++) {
-          const { at, shift } = quantAt(i, j);
-          if (toR4) out[o + at] |= low2(w, r + qs, j) << shift;
-          else setLow2(out, r + qs, j, (w[o + at] >> shift) & 3);
-          if (!q3) continue;
-          const h = highAt(i, j);
-          if (toR4) out[o + h.at] |= high1(w, r, j) << h.bit;
-          else out[r + 16 * ((j >> 4) & 1) + (j & 15)] |= ((w[o + h.at] >> h.bit) & 1) << ((j >> 4) >> 1);
+          if (!q3) {
+            const { at, shift } = quantAt(i, j);
+            if (toR4) out[o + at] |= low2(w, r + qs, j) << shift;
+            else setLow2(out, r + qs, j, (w[o + at] >> shift) & 3);
+            continue;
+          }
+          if (toR4) {
+            const level = low2(w, r + qs, j) | (high1(w, r, j) << 2);
+            for (const f of levelAt(i, j)) out[o + f.at] |= ((level >> f.from) & ((1 << f.bits) - 1)) << f.shift;
+          } else {
+            let level = 0;
+            for (const f of levelAt(i, j)) level |= ((w[o + f.at] >> f.shift) & ((1 << f.bits) - 1)) << f.from;
+            setLow2(out, r + qs, j, level & 3);
+            out[r + 16 * ((j >> 4) & 1) + (j & 15)] |= (level >> 2) << ((j >> 4) >> 1);
+          }
         }
         for (let G = 0; G < 16; G++) {
           const n = scaleIndex(i, G);
