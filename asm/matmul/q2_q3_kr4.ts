@@ -5,11 +5,14 @@
 // as the source format. Rows come in groups of 4 and, per group and super-block index, one group block:
 //
 //   q2_Kr4 (336 bytes)
-//   [0, 256)    group G = 0..15 (values 16G..16G+15 of each row) at 16·G: one vector V whose byte 4i + e
-//               (row i, e = 0..3) holds in bits 2k, 2k + 1 row i's 2-bit quant of value 16G + 4k + e
-//               (chunk k: V & 3, V & 0x0c (times 4), (V >> 4) & 3, (V >> 4) & 0x0c (times 4))
-//   [256, 320)  the scale bytes (ggml's scales[G]: 4-bit scale | 4-bit min << 4), a pair of groups per
-//               8 bytes: byte 256 + 8m + 2i + s = row i's scales[2m + s]
+//   [0, 320)    four units t = 0..3 of 80 bytes (groups 4t..4t+3), at 80·t:
+//               [0, 64)  group G = 4t + g (values 16G..16G+15 of each row) at 16·g: one vector V whose
+//                        byte 4i + e (row i, e = 0..3) holds in bits 2k, 2k + 1 row i's 2-bit quant of
+//                        value 16G + 4k + e (chunk k: V & 3, V & 0x0c (times 4), (V >> 4) & 3,
+//                        (V >> 4) & 0x0c (times 4))
+//               [64, 80) the scale bytes (ggml's scales[G]: 4-bit scale | 4-bit min << 4) of the pairs of
+//                        groups 2t + s' (s' = 0, 1) at 64 + 8s': byte 64 + 8s' + 2i + s = row i's
+//                        scales[4t + 2s' + s]
 //   [320, 328)  the four rows' f16 d (row i at 320 + 2i);  [328, 336) their f16 dmin
 //
 //   q3_Kr4 (440 bytes)
@@ -50,7 +53,7 @@
 // d and dmin convert exactly for finite halves, with no subnormal arithmetic (lib/f16.ts; the host
 // repacks only matrices whose d (and dmin) are all finite).
 import {
-  Q2_K_BLOCK, Q2_K_BYTES, Q2_K_D, Q2_K_DMIN, Q2_K_QS, Q2_KR4_BYTES, Q2_KR4_D, Q2_KR4_DMIN, Q2_KR4_SCALES, Q3_K_BYTES, Q3_K_D,
+  Q2_K_BLOCK, Q2_K_BYTES, Q2_K_D, Q2_K_DMIN, Q2_K_QS, Q2_KR4_BYTES, Q2_KR4_D, Q2_KR4_DMIN, Q2_KR4_UNIT, Q2_KR4_UNIT_SCALES, Q3_K_BYTES, Q3_K_D,
   Q3_K_QS, Q3_K_SCALES, Q3_KR4_BYTES, Q3_KR4_D, Q3_KR4_SCALES, Q3_KR4_SCALES_HIGH, Q8_K_BSUMS, Q8_K_BYTES, Q8_K_QS,
 } from '../lib/blocks';
 import { finite_halves_s_to_f32x4_ns_k } from '../lib/f16';
@@ -149,7 +152,7 @@ import { kr4_const } from './q4_kr4';
 /** A pair's raw scale values (m a constant) as i16 [r0,2m, r0,2m+1, r1,2m, ...]: q2_K's scale bytes (scale | min << 4); q3_K's signed scales from sv = q3r4_scales(p, m / 2). */
 @inline function pair_raw(q3: bool, p: usize, m: i32, sv: v128): v128 {
   if (q3) return (m & 1) == 0 ? i16x8.extend_low_i8x16_s(sv) : i16x8.extend_high_i8x16_s(sv);
-  return v128.load8x8_u(p + Q2_KR4_SCALES + 8 * m);
+  return v128.load8x8_u(q2_scales_at(p, m));
 }
 
 /** The pair's scales from its raw values. */
@@ -162,32 +165,94 @@ import { kr4_const } from './q4_kr4';
   return q3 ? raw : i16x8.shr_u(raw, 4);
 }
 
-/** A pair's level vectors (m a constant): q2_K two (V3 unused), q3_K three. */
-@inline function pair_bytes(q3: bool): usize {
-  return q3 ? 48 : 32;
+/** Where pair m's level vectors start: q2_K two in unit m / 2 (V3 unused), q3_K three. */
+@inline function pair_at(q3: bool, p: usize, m: i32): usize {
+  return q3 ? p + 48 * <usize>m : p + <usize>Q2_KR4_UNIT * <usize>(m >> 1) + 32 * <usize>(m & 1);
+}
+
+/** Where q2_Kr4's pair m's 8 scale bytes are. */
+@inline function q2_scales_at(p: usize, m: i32): usize {
+  return p + <usize>Q2_KR4_UNIT * <usize>(m >> 1) + Q2_KR4_UNIT_SCALES + 8 * <usize>(m & 1);
+}
+
+/**
+ * Four splatted activations at x + o, o a constant multiple of 4 below 64: the load's offset an
+ * immediate (V8 folds it into the address; an added constant costs an instruction).
+ */
+@inline export function splat_at(x: usize, o: i32): v128 {
+  if (o == 0) return v128.load32_splat(x);
+  if (o == 4) return v128.load32_splat(x, 4);
+  if (o == 8) return v128.load32_splat(x, 8);
+  if (o == 12) return v128.load32_splat(x, 12);
+  if (o == 16) return v128.load32_splat(x, 16);
+  if (o == 20) return v128.load32_splat(x, 20);
+  if (o == 24) return v128.load32_splat(x, 24);
+  if (o == 28) return v128.load32_splat(x, 28);
+  if (o == 32) return v128.load32_splat(x, 32);
+  if (o == 36) return v128.load32_splat(x, 36);
+  if (o == 40) return v128.load32_splat(x, 40);
+  if (o == 44) return v128.load32_splat(x, 44);
+  if (o == 48) return v128.load32_splat(x, 48);
+  if (o == 52) return v128.load32_splat(x, 52);
+  if (o == 56) return v128.load32_splat(x, 56);
+  return v128.load32_splat(x, 60);
 }
 
 /** isum + the groups 2m, 2m + 1 (m a constant) of the group block at p against their 32 activations at xs; sc the pair's scales. */
 @inline function pair_isum<K>(q3: bool, isum: v128, p: usize, xs: usize, m: i32, sc: v128, n0: v128, n1: v128, n3: v128, n4: v128, n5: v128, n6: v128): v128 {
   const k = changetype<K>(0);
   const sa = kr4_pair_lo(sc), sb = kr4_pair_hi(sc);
-  const q = p + pair_bytes(q3) * m;
+  const q = pair_at(q3, p, m);
   const V1 = v128.load(q), V2 = v128.load(q, 16), V3 = q3 ? v128.load(q, 32) : V1;
   const sh = kr4_shift(q3);
-  isum = k.group(isum, xs, kr4_chunk(q3, 0, 0, V1, V2, V3, n0, n1, n3, n4, n5, n6), kr4_chunk(q3, 0, 1, V1, V2, V3, n0, n1, n3, n4, n5, n6),
+  isum = k.group(isum, xs, 0, kr4_chunk(q3, 0, 0, V1, V2, V3, n0, n1, n3, n4, n5, n6), kr4_chunk(q3, 0, 1, V1, V2, V3, n0, n1, n3, n4, n5, n6),
     kr4_chunk(q3, 0, 2, V1, V2, V3, n0, n1, n3, n4, n5, n6), kr4_chunk(q3, 0, 3, V1, V2, V3, n0, n1, n3, n4, n5, n6), sa, sh, kr4_odd(q3, 0));
-  return k.group(isum, xs + 16, kr4_chunk(q3, 1, 0, V1, V2, V3, n0, n1, n3, n4, n5, n6), kr4_chunk(q3, 1, 1, V1, V2, V3, n0, n1, n3, n4, n5, n6),
+  return k.group(isum, xs, 16, kr4_chunk(q3, 1, 0, V1, V2, V3, n0, n1, n3, n4, n5, n6), kr4_chunk(q3, 1, 1, V1, V2, V3, n0, n1, n3, n4, n5, n6),
     kr4_chunk(q3, 1, 2, V1, V2, V3, n0, n1, n3, n4, n5, n6), kr4_chunk(q3, 1, 3, V1, V2, V3, n0, n1, n3, n4, n5, n6), sb, sh, kr4_odd(q3, 1));
 }
 
+/** isum + the two groups of q2_Kr4's pair at q (o its offset in the unit: 0 or 32, a constant) against their 32 activations at xs + o; sc the pair's scales. */
+@inline function q2_pair<K>(isum: v128, q: usize, xs: usize, o: i32, sc: v128, n0: v128, n1: v128): v128 {
+  const k = changetype<K>(0);
+  const V1 = o == 0 ? v128.load(q) : v128.load(q, 32), V2 = o == 0 ? v128.load(q, 16) : v128.load(q, 48);
+  isum = k.group(isum, xs, o, kr4_chunk(false, 0, 0, V1, V2, V1, n0, n1, n0, n0, n0, n0), kr4_chunk(false, 0, 1, V1, V2, V1, n0, n1, n0, n0, n0, n0),
+    kr4_chunk(false, 0, 2, V1, V2, V1, n0, n1, n0, n0, n0, n0), kr4_chunk(false, 0, 3, V1, V2, V1, n0, n1, n0, n0, n0, n0), kr4_pair_lo(sc), 2, false);
+  return k.group(isum, xs, o + 16, kr4_chunk(false, 1, 0, V1, V2, V1, n0, n1, n0, n0, n0, n0), kr4_chunk(false, 1, 1, V1, V2, V1, n0, n1, n0, n0, n0, n0),
+    kr4_chunk(false, 1, 2, V1, V2, V1, n0, n1, n0, n0, n0, n0), kr4_chunk(false, 1, 3, V1, V2, V1, n0, n1, n0, n0, n0, n0), kr4_pair_hi(sc), 2, false);
+}
+
 /**
- * The q2_Kr4 / q3_Kr4 group block at p · the q8_K block at xb: acc + the rows' block terms. K's
- * group(isum, xs, a, b, c, d, sc) adds one group's scaled sums (chunks a..d, their 16 activations at
+ * The q2_Kr4 group block at p · the q8_K block at xb: acc + the rows' block terms, a unit (four groups
+ * and their scales) per pass of a loop whose three pointers step once: every load's offset in it an
+ * immediate.
+ */
+@inline function q2_block<K>(acc: v128, p: usize, xb: usize, n0: v128, n1: v128, n2: v128, c0: v128, c1: v128): v128 {
+  let isum = i32x4.splat(0), msum = i32x4.splat(0);
+  let q = p, xs = xb + Q8_K_QS, bs = xb + Q8_K_BSUMS;
+  const end = p + 4 * Q2_KR4_UNIT;
+  do {
+    let raw = v128.load8x8_u(q, 64);
+    msum = i32x4.add(msum, i32x4.dot_i16x8_s(i16x8.shr_u(raw, 4), v128.load32_splat(bs)));
+    isum = q2_pair<K>(isum, q, xs, 0, v128.and(raw, n2), n0, n1);
+    raw = v128.load8x8_u(q, 72);
+    msum = i32x4.add(msum, i32x4.dot_i16x8_s(i16x8.shr_u(raw, 4), v128.load32_splat(bs, 4)));
+    isum = q2_pair<K>(isum, q, xs, 32, v128.and(raw, n2), n0, n1);
+    q += Q2_KR4_UNIT;
+    xs += 64;
+    bs += 8;
+  } while (q < end);
+  return kr4q_finish(false, acc, isum, msum, p, xb, c0, c1);
+}
+
+/**
+ * The q3_Kr4 group block at p (q2_Kr4: q2_block) · the q8_K block at xb: acc + the rows' block terms. K's
+ * group(isum, xs, xo, a, b, c, d, sc, sh, odd) adds one group's scaled sums (chunks a..d, their 16 activations at
  * xs). The bsum terms are summed apart and come off (q3_K) or go to msum (q2_K) once. The eight pairs
  * are written out (constant shifts and offsets; `if (z == 0)` ends a basic block, so V8 does not issue
  * every pair's loads first).
  */
 @inline export function kr4q_block<K>(q3: bool, acc: v128, p: usize, xb: usize, z: i32, n0: v128, n1: v128, n2: v128, n3: v128, n4: v128, n5: v128, n6: v128, n7: v128, c0: v128, c1: v128): v128 {
+  if (!q3) return q2_block<K>(acc, p, xb, n0, n1, n2, c0, c1);
   let isum = i32x4.splat(0), bsum = i32x4.splat(0);
   const xq = xb + Q8_K_QS, bs = xb + Q8_K_BSUMS;
   let sv = q3 ? q3r4_scales(p, 0, n2, n7, n6) : n2;
@@ -249,7 +314,7 @@ import { kr4_const } from './q4_kr4';
 
 /** One token's share of group 2m + s in kr4q_block4: isum + the group (chunks c0..c3, scales sc) against its 16 activations at xs. */
 @inline function token_group<K>(q3: bool, s: i32, isum: v128, xs: usize, c0: v128, c1: v128, c2: v128, c3: v128, sc: v128): v128 {
-  return changetype<K>(0).group(isum, xs, c0, c1, c2, c3, sc, kr4_shift(q3), kr4_odd(q3, s));
+  return changetype<K>(0).group(isum, xs, 0, c0, c1, c2, c3, sc, kr4_shift(q3), kr4_odd(q3, s));
 }
 
 /**
@@ -266,7 +331,7 @@ import { kr4_const } from './q4_kr4';
       const sv = q3r4_scales_at(p, m >> 1, n2, n3, n6);
       raw = (m & 1) == 0 ? i16x8.extend_low_i8x16_s(sv) : i16x8.extend_high_i8x16_s(sv);
     } else {
-      raw = v128.load8x8_u(p + Q2_KR4_SCALES + 8 * m);
+      raw = v128.load8x8_u(q2_scales_at(p, m));
     }
     const sc = pair_scales(q3, raw, n2), bv = pair_bvals(q3, raw);
     const bo: usize = Q8_K_BSUMS + 4 * m;
@@ -274,7 +339,7 @@ import { kr4_const } from './q4_kr4';
     b1 = i32x4.add(b1, kr4_bsum_dot(bv, a1 + bo));
     b2 = i32x4.add(b2, kr4_bsum_dot(bv, a2 + bo));
     b3 = i32x4.add(b3, kr4_bsum_dot(bv, a3 + bo));
-    const q = p + pair_bytes(q3) * m;
+    const q = pair_at(q3, p, m);
     const V1 = v128.load(q), V2 = v128.load(q, 16), V3 = q3 ? v128.load(q, 32) : V1;
     const la = kr4_chunk(q3, 0, 0, V1, V2, V3, n0, n1, n3, n4, n5, n6), lb = kr4_chunk(q3, 0, 1, V1, V2, V3, n0, n1, n3, n4, n5, n6);
     const lc = kr4_chunk(q3, 0, 2, V1, V2, V3, n0, n1, n3, n4, n5, n6), ld = kr4_chunk(q3, 0, 3, V1, V2, V3, n0, n1, n3, n4, n5, n6);
@@ -391,10 +456,10 @@ import { kr4_const } from './q4_kr4';
   return odd ? i16x8.add(i16x8.add(d0, d3), i16x8.shr_s(i16x8.add(d1, d2), sh)) : i16x8.add(i16x8.add(d0, d2), i16x8.shr_s(i16x8.add(d1, d3), sh));
 }
 
-/** The SIMD128 step: isum + sc·Σ u·x per row lane for one group (chunks c0..c3, the 16 activations at xs; sh, odd: kr4_shift, kr4_odd). */
+/** The SIMD128 step: isum + sc·Σ u·x per row lane for one group (chunks c0..c3, the 16 activations at xs + xo, xo a constant; sh, odd: kr4_shift, kr4_odd). */
 @final @unmanaged class Steps {
-  @inline group(isum: v128, xs: usize, c0: v128, c1: v128, c2: v128, c3: v128, sc: v128, sh: i32, odd: bool): v128 {
-    const x0 = v128.load32_splat(xs), x1 = v128.load32_splat(xs, 4), x2 = v128.load32_splat(xs, 8), x3 = v128.load32_splat(xs, 12);
+  @inline group(isum: v128, xs: usize, xo: i32, c0: v128, c1: v128, c2: v128, c3: v128, sc: v128, sh: i32, odd: bool): v128 {
+    const x0 = splat_at(xs, xo), x1 = splat_at(xs, xo + 4), x2 = splat_at(xs, xo + 8), x3 = splat_at(xs, xo + 12);
     const lo = kr4_combine32(dot_lo(c0, x0), dot_lo(c1, x1), dot_lo(c2, x2), dot_lo(c3, x3), sh, odd);
     const hi = kr4_combine32(dot_hi(c0, x0), dot_hi(c1, x1), dot_hi(c2, x2), dot_hi(c3, x3), sh, odd);
     return i32x4.add(isum, i32x4.dot_i16x8_s(i16x8.narrow_i32x4_s(lo, hi), sc));
@@ -469,11 +534,11 @@ export function matmul_q3_Kr4(w: usize, x: usize, y: usize, cols: i32, rows: i32
           // values < 4: the i16 shifts move nothing across bytes
           const V = v128.or(v128.or(chunk_of(v0, v1, v2, v3, 0), i16x8.shl(chunk_of(v0, v1, v2, v3, 1), 2)),
             v128.or(i16x8.shl(chunk_of(v0, v1, v2, v3, 2), 4), i16x8.shl(chunk_of(v0, v1, v2, v3, 3), 6)));
-          v128.store(o + 16 * G, V);
+          v128.store(o + <usize>Q2_KR4_UNIT * <usize>(G >> 2) + 16 * <usize>(G & 3), V);
         }
         for (let i: usize = 0; i < 4; i++) {
           const r = p + i * rowBytes;
-          for (let G = 0; G < 16; G++) store<u8>(o + Q2_KR4_SCALES + 8 * (G >> 1) + 2 * i + (G & 1), load<u8>(r + G));
+          for (let G = 0; G < 16; G++) store<u8>(q2_scales_at(o, G >> 1) + 2 * i + (G & 1), load<u8>(r + G));
           store<u16>(o + Q2_KR4_D + 2 * i, load<u16>(r, Q2_K_D));
           store<u16>(o + Q2_KR4_DMIN + 2 * i, load<u16>(r, Q2_K_DMIN));
         }

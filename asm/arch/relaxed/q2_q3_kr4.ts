@@ -11,13 +11,13 @@
 // i32x4.dot_i16x8_s against the rows' scales ([s0, s0, s1, s1, ...]) gives each row's scaled sum in its
 // i32 lane: per group (16 values, four rows) four relaxed dots and one PMADDWD, against four relaxed
 // dots, four PMADDWD and four scale shuffles in matvec_q2_K / matvec_q3_K (./q2_q3_q5_k.ts).
-import { kr4_combine16, matmul_kr4q, matvec_kr4q } from '../../matmul/q2_q3_kr4';
+import { kr4_combine16, matmul_kr4q, matvec_kr4q, splat_at } from '../../matmul/q2_q3_kr4';
 
-/** The relaxed step: isum + sc·Σ u·x per row lane for one group (chunks c0..c3, the 16 activations at xs; sh, odd: kr4_shift, kr4_odd). */
+/** The relaxed step: isum + sc·Σ u·x per row lane for one group (chunks c0..c3, the 16 activations at xs + xo, xo a constant; sh, odd: kr4_shift, kr4_odd). */
 @final @unmanaged class Steps {
-  @inline group(isum: v128, xs: usize, c0: v128, c1: v128, c2: v128, c3: v128, sc: v128, sh: i32, odd: bool): v128 {
-    const d0 = i16x8.relaxed_dot_i8x16_i7x16_s(v128.load32_splat(xs), c0), d1 = i16x8.relaxed_dot_i8x16_i7x16_s(v128.load32_splat(xs, 4), c1);
-    const d2 = i16x8.relaxed_dot_i8x16_i7x16_s(v128.load32_splat(xs, 8), c2), d3 = i16x8.relaxed_dot_i8x16_i7x16_s(v128.load32_splat(xs, 12), c3);
+  @inline group(isum: v128, xs: usize, xo: i32, c0: v128, c1: v128, c2: v128, c3: v128, sc: v128, sh: i32, odd: bool): v128 {
+    const d0 = i16x8.relaxed_dot_i8x16_i7x16_s(splat_at(xs, xo), c0), d1 = i16x8.relaxed_dot_i8x16_i7x16_s(splat_at(xs, xo + 4), c1);
+    const d2 = i16x8.relaxed_dot_i8x16_i7x16_s(splat_at(xs, xo + 8), c2), d3 = i16x8.relaxed_dot_i8x16_i7x16_s(splat_at(xs, xo + 12), c3);
     return i32x4.add(isum, i32x4.dot_i16x8_s(kr4_combine16(d0, d1, d2, d3, sh, odd), sc));
   }
 }

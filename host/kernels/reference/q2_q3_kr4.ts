@@ -6,7 +6,7 @@ import { BLOCK_FORMATS } from '../../model/block-formats.js';
 
 const Q2_K = BLOCK_FORMATS.q2_K.blockBytes; // 84: scales[16], qs[64], d, dmin
 const Q3_K = BLOCK_FORMATS.q3_K.blockBytes; // 110: hmask[32], qs[64], scales[12], d
-const R2 = { scales: 256, d: 320, dmin: 328 };
+const R2 = { unit: 80, unitScales: 64, d: 320, dmin: 328 };
 const R3 = { scales: 384, scalesHigh: 416, d: 432 };
 
 /** The 2-bit field (q2_K's quant, q3_K's low bits) of value j of the block whose qs start at w[qs..] (ggml's dequantizers). */
@@ -40,11 +40,14 @@ function setQ3KScale(w: Uint8Array, o: number, G: number, v: number): void {
   w[s + 8 + (G & 3)] |= (v >> 4) << (2 * (G >> 2));
 }
 
-/** Where value j of row i sits in a group block's quant vectors: byte 16G + 4i + e, bits 2k (j = 16G + 4k + e). */
+/** Where value j of row i sits in q2_Kr4's quant vectors: byte 80·(G / 4) + 16·(G % 4) + 4i + e, bits 2k (j = 16G + 4k + e). */
 function quantAt(i: number, j: number): { at: number; shift: number } {
   const G = j >> 4, k = (j >> 2) & 3, e = j & 3;
-  return { at: 16 * G + 4 * i + e, shift: 2 * k };
+  return { at: R2.unit * (G >> 2) + 16 * (G & 3) + 4 * i + e, shift: 2 * k };
 }
+
+/** Where row i's scale byte of group G sits in q2_Kr4: 80·(G / 4) + 64 + 8·((G / 2) % 2) + 2i + G % 2. */
+const q2ScaleAt = (i: number, G: number) => R2.unit * (G >> 2) + R2.unitScales + 8 * ((G >> 1) & 1) + 2 * i + (G & 1);
 
 /**
  * q3_Kr4's level bits of value j of row i: [byte, shift, bits taken from the level at `from`] pieces of
@@ -99,9 +102,9 @@ function repack(q3: boolean, w: Uint8Array, rows: number, cols: number, toR4: bo
               setQ3KScale(out, r, G, ((w[lo] >> (4 * (n >> 5))) & 15) | (((w[hi] >> (2 * (n >> 4))) & 3) << 4));
             }
           } else if (toR4) {
-            out[o + R2.scales + n] = w[r + G];
+            out[o + q2ScaleAt(i, G)] = w[r + G];
           } else {
-            out[r + G] = w[o + R2.scales + n];
+            out[r + G] = w[o + q2ScaleAt(i, G)];
           }
         }
         const halves = q3 ? [[108, R3.d]] : [[80, R2.d], [82, R2.dmin]];
