@@ -89,8 +89,8 @@ test('each block\'s field offsets follow ggml\'s and wisp\'s structs and add up 
   assert.is(m.Q4_KR4_QS + 8 * 4 * 16, m.Q4_KR4_BYTES);
   // q6_Kr4: 16 groups of four rows' 16 quants (48 bytes each), their 64 scales, their four d
   assert.equal([m.Q6_KR4_SCALES, m.Q6_KR4_D, m.Q6_KR4_BYTES], [16 * 48, 16 * 48 + 64, 16 * 48 + 64 + 8]);
-  // q2_Kr4: 4 units of four group vectors of four rows' 2-bit quants and their 16 scale bytes, four d, four dmin
-  assert.equal([m.Q2_KR4_UNIT_SCALES, m.Q2_KR4_UNIT, m.Q2_KR4_D, m.Q2_KR4_DMIN, m.Q2_KR4_BYTES], [64, 80, 320, 328, 336]);
+  // q2_Kr4: 4 units of four group vectors of four rows' 2-bit quants, their 16 scales and 16 mins (nibbles), four d, four dmin
+  assert.equal([m.Q2_KR4_UNIT_SCALES, m.Q2_KR4_UNIT_MINS, m.Q2_KR4_UNIT, m.Q2_KR4_D, m.Q2_KR4_DMIN, m.Q2_KR4_BYTES], [64, 72, 80, 320, 328, 336]);
   // q3_Kr4: 8 pairs of groups of four rows' 3-bit levels (48 bytes each), 64 6-bit scales (32 + 16 bytes), four d
   assert.equal([m.Q3_KR4_SCALES, m.Q3_KR4_SCALES_HIGH, m.Q3_KR4_D, m.Q3_KR4_BYTES], [8 * 48, 8 * 48 + 32, 8 * 48 + 48, 8 * 48 + 56]);
 });

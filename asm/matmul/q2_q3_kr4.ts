@@ -5,14 +5,16 @@
 // as the source format. Rows come in groups of 4 and, per group and super-block index, one group block:
 //
 //   q2_Kr4 (336 bytes)
-//   [0, 320)    four units t = 0..3 of 80 bytes (groups 4t..4t+3), at 80·t:
+//   [0, 320)    four units t = 0..3 of 80 bytes (groups 4t..4t+3: the pairs of groups 2t + s', s' = 0, 1), at 80·t:
 //               [0, 64)  group G = 4t + g (values 16G..16G+15 of each row) at 16·g: one vector V whose
 //                        byte 4i + e (row i, e = 0..3) holds in bits 2k, 2k + 1 row i's 2-bit quant of
 //                        value 16G + 4k + e (chunk k: V & 3, V & 0x0c (times 4), (V >> 4) & 3,
 //                        (V >> 4) & 0x0c (times 4))
-//               [64, 80) the scale bytes (ggml's scales[G]: 4-bit scale | 4-bit min << 4) of the pairs of
-//                        groups 2t + s' (s' = 0, 1) at 64 + 8s': byte 64 + 8s' + 2i + s = row i's
-//                        scales[4t + 2s' + s]
+//               [64, 72) the 4-bit scales (ggml's scales[G] & 15): nibble s' (low for s' = 0) of byte
+//                        64 + 4s + i = row i's scale of group 4t + 2s' + s (group-major: a pair's eight
+//                        scales as u16 [s0a, s1a, s2a, s3a, s0b, ...], doubled by one unpack each)
+//               [72, 80) the 4-bit mins (scales[G] >> 4): nibble s' of byte 72 + 2i + s = row i's min of
+//                        group 4t + 2s' + s (row-major: [m0a, m0b, m1a, m1b, ...] against bsums a, b)
 //   [320, 328)  the four rows' f16 d (row i at 320 + 2i);  [328, 336) their f16 dmin
 //
 //   q3_Kr4 (440 bytes)
@@ -53,7 +55,7 @@
 // d and dmin convert exactly for finite halves, with no subnormal arithmetic (lib/f16.ts; the host
 // repacks only matrices whose d (and dmin) are all finite).
 import {
-  Q2_K_BLOCK, Q2_K_BYTES, Q2_K_D, Q2_K_DMIN, Q2_K_QS, Q2_KR4_BYTES, Q2_KR4_D, Q2_KR4_DMIN, Q2_KR4_UNIT, Q2_KR4_UNIT_SCALES, Q3_K_BYTES, Q3_K_D,
+  Q2_K_BLOCK, Q2_K_BYTES, Q2_K_D, Q2_K_DMIN, Q2_K_QS, Q2_KR4_BYTES, Q2_KR4_D, Q2_KR4_DMIN, Q2_KR4_UNIT, Q2_KR4_UNIT_MINS, Q2_KR4_UNIT_SCALES, Q3_K_BYTES, Q3_K_D,
   Q3_K_QS, Q3_K_SCALES, Q3_KR4_BYTES, Q3_KR4_D, Q3_KR4_SCALES, Q3_KR4_SCALES_HIGH, Q8_K_BSUMS, Q8_K_BYTES, Q8_K_QS,
 } from '../lib/blocks';
 import { finite_halves_s_to_f32x4_ns_k } from '../lib/f16';
@@ -149,20 +151,9 @@ import { kr4_const } from './q4_kr4';
 
 // ---- the block steps both flavours share ---------------------------------------------------------
 
-/** A pair's raw scale values (m a constant) as i16 [r0,2m, r0,2m+1, r1,2m, ...]: q2_K's scale bytes (scale | min << 4); q3_K's signed scales from sv = q3r4_scales(p, m / 2). */
-@inline function pair_raw(q3: bool, p: usize, m: i32, sv: v128): v128 {
-  if (q3) return (m & 1) == 0 ? i16x8.extend_low_i8x16_s(sv) : i16x8.extend_high_i8x16_s(sv);
-  return v128.load8x8_u(q2_scales_at(p, m));
-}
-
-/** The pair's scales from its raw values. */
-@inline function pair_scales(q3: bool, raw: v128, m0f: v128): v128 {
-  return q3 ? raw : v128.and(raw, m0f);
-}
-
-/** What the pair dots with its bsums: q2_K's mins, q3_K's scales. */
-@inline function pair_bvals(q3: bool, raw: v128): v128 {
-  return q3 ? raw : i16x8.shr_u(raw, 4);
+/** q3_Kr4's pair m's signed scales (m a constant) as i16 [r0,2m, r0,2m+1, r1,2m, ...] from sv = q3r4_scales(p, m / 2). */
+@inline function q3_pair_scales(m: i32, sv: v128): v128 {
+  return (m & 1) == 0 ? i16x8.extend_low_i8x16_s(sv) : i16x8.extend_high_i8x16_s(sv);
 }
 
 /** Where pair m's level vectors start: q2_K two in unit m / 2 (V3 unused), q3_K three. */
@@ -170,9 +161,18 @@ import { kr4_const } from './q4_kr4';
   return q3 ? p + 48 * <usize>m : p + <usize>Q2_KR4_UNIT * <usize>(m >> 1) + 32 * <usize>(m & 1);
 }
 
-/** Where q2_Kr4's pair m's 8 scale bytes are. */
-@inline function q2_scales_at(p: usize, m: i32): usize {
-  return p + <usize>Q2_KR4_UNIT * <usize>(m >> 1) + Q2_KR4_UNIT_SCALES + 8 * <usize>(m & 1);
+/** q2_Kr4's pair m's eight 4-bit values at unit offset `at` (scales or mins) as u16 lanes: the low nibbles for even m, the high for odd. */
+@inline function q2_nibbles(p: usize, m: i32, at: usize, m0f: v128): v128 {
+  const v = v128.load8x8_u(p + <usize>Q2_KR4_UNIT * <usize>(m >> 1) + at);
+  return (m & 1) == 0 ? v128.and(v, m0f) : i16x8.shr_u(v, 4);
+}
+
+/** Group-major scales [s0a, s1a, s2a, s3a, s0b, ...] doubled: group a's [s0a, s0a, s1a, s1a, ...] (lo), group b's (hi). */
+@inline function dup_lo(v: v128): v128 {
+  return i16x8.shuffle(v, v, 0, 0, 1, 1, 2, 2, 3, 3);
+}
+@inline function dup_hi(v: v128): v128 {
+  return i16x8.shuffle(v, v, 4, 4, 5, 5, 6, 6, 7, 7);
 }
 
 /**
@@ -211,14 +211,14 @@ import { kr4_const } from './q4_kr4';
     kr4_chunk(q3, 1, 2, V1, V2, V3, n0, n1, n3, n4, n5, n6), kr4_chunk(q3, 1, 3, V1, V2, V3, n0, n1, n3, n4, n5, n6), sb, sh, kr4_odd(q3, 1));
 }
 
-/** isum + the two groups of q2_Kr4's pair at q (o its offset in the unit: 0 or 32, a constant) against their 32 activations at xs + o; sc the pair's scales. */
+/** isum + the two groups of q2_Kr4's pair at q (o its offset in the unit: 0 or 32, a constant) against their 32 activations at xs + o; sc the pair's scales (group-major). */
 @inline function q2_pair<K>(isum: v128, q: usize, xs: usize, o: i32, sc: v128, n0: v128, n1: v128): v128 {
   const k = changetype<K>(0);
   const V1 = o == 0 ? v128.load(q) : v128.load(q, 32), V2 = o == 0 ? v128.load(q, 16) : v128.load(q, 48);
   isum = k.group(isum, xs, o, kr4_chunk(false, 0, 0, V1, V2, V1, n0, n1, n0, n0, n0, n0), kr4_chunk(false, 0, 1, V1, V2, V1, n0, n1, n0, n0, n0, n0),
-    kr4_chunk(false, 0, 2, V1, V2, V1, n0, n1, n0, n0, n0, n0), kr4_chunk(false, 0, 3, V1, V2, V1, n0, n1, n0, n0, n0, n0), kr4_pair_lo(sc), 2, false);
+    kr4_chunk(false, 0, 2, V1, V2, V1, n0, n1, n0, n0, n0, n0), kr4_chunk(false, 0, 3, V1, V2, V1, n0, n1, n0, n0, n0, n0), dup_lo(sc), 2, false);
   return k.group(isum, xs, o + 16, kr4_chunk(false, 1, 0, V1, V2, V1, n0, n1, n0, n0, n0, n0), kr4_chunk(false, 1, 1, V1, V2, V1, n0, n1, n0, n0, n0, n0),
-    kr4_chunk(false, 1, 2, V1, V2, V1, n0, n1, n0, n0, n0, n0), kr4_chunk(false, 1, 3, V1, V2, V1, n0, n1, n0, n0, n0, n0), kr4_pair_hi(sc), 2, false);
+    kr4_chunk(false, 1, 2, V1, V2, V1, n0, n1, n0, n0, n0, n0), kr4_chunk(false, 1, 3, V1, V2, V1, n0, n1, n0, n0, n0, n0), dup_hi(sc), 2, false);
 }
 
 /**
@@ -231,12 +231,11 @@ import { kr4_const } from './q4_kr4';
   let q = p, xs = xb + Q8_K_QS, bs = xb + Q8_K_BSUMS;
   const end = p + 4 * Q2_KR4_UNIT;
   do {
-    let raw = v128.load8x8_u(q, 64);
-    msum = i32x4.add(msum, i32x4.dot_i16x8_s(i16x8.shr_u(raw, 4), v128.load32_splat(bs)));
-    isum = q2_pair<K>(isum, q, xs, 0, v128.and(raw, n2), n0, n1);
-    raw = v128.load8x8_u(q, 72);
-    msum = i32x4.add(msum, i32x4.dot_i16x8_s(i16x8.shr_u(raw, 4), v128.load32_splat(bs, 4)));
-    isum = q2_pair<K>(isum, q, xs, 32, v128.and(raw, n2), n0, n1);
+    const sc = v128.load8x8_u(q, Q2_KR4_UNIT_SCALES), mn = v128.load8x8_u(q, Q2_KR4_UNIT_MINS);
+    msum = i32x4.add(msum, i32x4.dot_i16x8_s(v128.and(mn, n2), v128.load32_splat(bs)));
+    isum = q2_pair<K>(isum, q, xs, 0, v128.and(sc, n2), n0, n1);
+    msum = i32x4.add(msum, i32x4.dot_i16x8_s(i16x8.shr_u(mn, 4), v128.load32_splat(bs, 4)));
+    isum = q2_pair<K>(isum, q, xs, 32, i16x8.shr_u(sc, 4), n0, n1);
     q += Q2_KR4_UNIT;
     xs += 64;
     bs += 8;
@@ -256,46 +255,46 @@ import { kr4_const } from './q4_kr4';
   let isum = i32x4.splat(0), bsum = i32x4.splat(0);
   const xq = xb + Q8_K_QS, bs = xb + Q8_K_BSUMS;
   let sv = q3 ? q3r4_scales(p, 0, n2, n7, n6) : n2;
-  let raw = pair_raw(q3, p, 0, sv);
-  bsum = i32x4.add(bsum, kr4_bsum_dot(pair_bvals(q3, raw), bs));
-  isum = pair_isum<K>(q3, isum, p, xq, 0, pair_scales(q3, raw, n2), n0, n1, n3, n4, n5, n6);
+  let raw = q3_pair_scales(0, sv);
+  bsum = i32x4.add(bsum, kr4_bsum_dot(raw, bs));
+  isum = pair_isum<K>(q3, isum, p, xq, 0, raw, n0, n1, n3, n4, n5, n6);
   if (z == 0) {
-    raw = pair_raw(q3, p, 1, sv);
-    bsum = i32x4.add(bsum, kr4_bsum_dot(pair_bvals(q3, raw), bs + 4));
-    isum = pair_isum<K>(q3, isum, p, xq + 32, 1, pair_scales(q3, raw, n2), n0, n1, n3, n4, n5, n6);
+    raw = q3_pair_scales(1, sv);
+    bsum = i32x4.add(bsum, kr4_bsum_dot(raw, bs + 4));
+    isum = pair_isum<K>(q3, isum, p, xq + 32, 1, raw, n0, n1, n3, n4, n5, n6);
   }
   if (z == 0) {
     if (q3) sv = q3r4_scales(p, 1, n2, n7, n6);
-    raw = pair_raw(q3, p, 2, sv);
-    bsum = i32x4.add(bsum, kr4_bsum_dot(pair_bvals(q3, raw), bs + 8));
-    isum = pair_isum<K>(q3, isum, p, xq + 64, 2, pair_scales(q3, raw, n2), n0, n1, n3, n4, n5, n6);
+    raw = q3_pair_scales(2, sv);
+    bsum = i32x4.add(bsum, kr4_bsum_dot(raw, bs + 8));
+    isum = pair_isum<K>(q3, isum, p, xq + 64, 2, raw, n0, n1, n3, n4, n5, n6);
   }
   if (z == 0) {
-    raw = pair_raw(q3, p, 3, sv);
-    bsum = i32x4.add(bsum, kr4_bsum_dot(pair_bvals(q3, raw), bs + 12));
-    isum = pair_isum<K>(q3, isum, p, xq + 96, 3, pair_scales(q3, raw, n2), n0, n1, n3, n4, n5, n6);
+    raw = q3_pair_scales(3, sv);
+    bsum = i32x4.add(bsum, kr4_bsum_dot(raw, bs + 12));
+    isum = pair_isum<K>(q3, isum, p, xq + 96, 3, raw, n0, n1, n3, n4, n5, n6);
   }
   if (z == 0) {
     if (q3) sv = q3r4_scales(p, 2, n2, n7, n6);
-    raw = pair_raw(q3, p, 4, sv);
-    bsum = i32x4.add(bsum, kr4_bsum_dot(pair_bvals(q3, raw), bs + 16));
-    isum = pair_isum<K>(q3, isum, p, xq + 128, 4, pair_scales(q3, raw, n2), n0, n1, n3, n4, n5, n6);
+    raw = q3_pair_scales(4, sv);
+    bsum = i32x4.add(bsum, kr4_bsum_dot(raw, bs + 16));
+    isum = pair_isum<K>(q3, isum, p, xq + 128, 4, raw, n0, n1, n3, n4, n5, n6);
   }
   if (z == 0) {
-    raw = pair_raw(q3, p, 5, sv);
-    bsum = i32x4.add(bsum, kr4_bsum_dot(pair_bvals(q3, raw), bs + 20));
-    isum = pair_isum<K>(q3, isum, p, xq + 160, 5, pair_scales(q3, raw, n2), n0, n1, n3, n4, n5, n6);
+    raw = q3_pair_scales(5, sv);
+    bsum = i32x4.add(bsum, kr4_bsum_dot(raw, bs + 20));
+    isum = pair_isum<K>(q3, isum, p, xq + 160, 5, raw, n0, n1, n3, n4, n5, n6);
   }
   if (z == 0) {
     if (q3) sv = q3r4_scales(p, 3, n2, n7, n6);
-    raw = pair_raw(q3, p, 6, sv);
-    bsum = i32x4.add(bsum, kr4_bsum_dot(pair_bvals(q3, raw), bs + 24));
-    isum = pair_isum<K>(q3, isum, p, xq + 192, 6, pair_scales(q3, raw, n2), n0, n1, n3, n4, n5, n6);
+    raw = q3_pair_scales(6, sv);
+    bsum = i32x4.add(bsum, kr4_bsum_dot(raw, bs + 24));
+    isum = pair_isum<K>(q3, isum, p, xq + 192, 6, raw, n0, n1, n3, n4, n5, n6);
   }
   if (z == 0) {
-    raw = pair_raw(q3, p, 7, sv);
-    bsum = i32x4.add(bsum, kr4_bsum_dot(pair_bvals(q3, raw), bs + 28));
-    isum = pair_isum<K>(q3, isum, p, xq + 224, 7, pair_scales(q3, raw, n2), n0, n1, n3, n4, n5, n6);
+    raw = q3_pair_scales(7, sv);
+    bsum = i32x4.add(bsum, kr4_bsum_dot(raw, bs + 28));
+    isum = pair_isum<K>(q3, isum, p, xq + 224, 7, raw, n0, n1, n3, n4, n5, n6);
   }
   if (q3) return kr4q_finish(true, acc, i32x4.sub(isum, i32x4.shl(bsum, 2)), bsum, p, xb, c0, c1);
   return kr4q_finish(false, acc, isum, bsum, p, xb, c0, c1);
@@ -326,14 +325,18 @@ import { kr4_const } from './q4_kr4';
   let i0 = i32x4.splat(0), i1 = i32x4.splat(0), i2 = i32x4.splat(0), i3 = i32x4.splat(0);
   let b0 = i32x4.splat(0), b1 = i32x4.splat(0), b2 = i32x4.splat(0), b3 = i32x4.splat(0);
   for (let m = 0; m < 8; m++) {
-    let raw: v128;
+    let sa: v128, sb: v128, bv: v128;
     if (q3) {
       const sv = q3r4_scales_at(p, m >> 1, n2, n3, n6);
-      raw = (m & 1) == 0 ? i16x8.extend_low_i8x16_s(sv) : i16x8.extend_high_i8x16_s(sv);
+      bv = (m & 1) == 0 ? i16x8.extend_low_i8x16_s(sv) : i16x8.extend_high_i8x16_s(sv);
+      sa = kr4_pair_lo(bv);
+      sb = kr4_pair_hi(bv);
     } else {
-      raw = v128.load8x8_u(q2_scales_at(p, m));
+      const sc = q2_nibbles(p, m, Q2_KR4_UNIT_SCALES, n2);
+      sa = dup_lo(sc);
+      sb = dup_hi(sc);
+      bv = q2_nibbles(p, m, Q2_KR4_UNIT_MINS, n2);
     }
-    const sc = pair_scales(q3, raw, n2), bv = pair_bvals(q3, raw);
     const bo: usize = Q8_K_BSUMS + 4 * m;
     b0 = i32x4.add(b0, kr4_bsum_dot(bv, a0 + bo));
     b1 = i32x4.add(b1, kr4_bsum_dot(bv, a1 + bo));
@@ -345,7 +348,6 @@ import { kr4_const } from './q4_kr4';
     const lc = kr4_chunk(q3, 0, 2, V1, V2, V3, n0, n1, n3, n4, n5, n6), ld = kr4_chunk(q3, 0, 3, V1, V2, V3, n0, n1, n3, n4, n5, n6);
     const ha = kr4_chunk(q3, 1, 0, V1, V2, V3, n0, n1, n3, n4, n5, n6), hb = kr4_chunk(q3, 1, 1, V1, V2, V3, n0, n1, n3, n4, n5, n6);
     const hc = kr4_chunk(q3, 1, 2, V1, V2, V3, n0, n1, n3, n4, n5, n6), hd = kr4_chunk(q3, 1, 3, V1, V2, V3, n0, n1, n3, n4, n5, n6);
-    const sa = kr4_pair_lo(sc), sb = kr4_pair_hi(sc);
     const xo: usize = Q8_K_QS + 32 * m;
     i0 = token_group<K>(q3, 1, token_group<K>(q3, 0, i0, a0 + xo, la, lb, lc, ld, sa), a0 + xo + 16, ha, hb, hc, hd, sb);
     i1 = token_group<K>(q3, 1, token_group<K>(q3, 0, i1, a1 + xo, la, lb, lc, ld, sa), a1 + xo + 16, ha, hb, hc, hd, sb);
@@ -536,9 +538,15 @@ export function matmul_q3_Kr4(w: usize, x: usize, y: usize, cols: i32, rows: i32
             v128.or(i16x8.shl(chunk_of(v0, v1, v2, v3, 2), 4), i16x8.shl(chunk_of(v0, v1, v2, v3, 3), 6)));
           v128.store(o + <usize>Q2_KR4_UNIT * <usize>(G >> 2) + 16 * <usize>(G & 3), V);
         }
+        for (let t: usize = 0; t < 4; t++) v128.store(o + <usize>Q2_KR4_UNIT * t + Q2_KR4_UNIT_SCALES, i64x2.splat(0));
         for (let i: usize = 0; i < 4; i++) {
           const r = p + i * rowBytes;
-          for (let G = 0; G < 16; G++) store<u8>(q2_scales_at(o, G >> 1) + 2 * i + (G & 1), load<u8>(r + G));
+          for (let G = 0; G < 16; G++) {
+            const u = o + <usize>Q2_KR4_UNIT * <usize>(G >> 2), sh = ((G >> 1) & 1) << 2, b = <i32>load<u8>(r + G);
+            const sAt = u + Q2_KR4_UNIT_SCALES + 4 * <usize>(G & 1) + i, mAt = u + Q2_KR4_UNIT_MINS + 2 * i + <usize>(G & 1);
+            store<u8>(sAt, load<u8>(sAt) | ((b & 15) << sh));
+            store<u8>(mAt, load<u8>(mAt) | ((b >> 4) << sh));
+          }
           store<u16>(o + Q2_KR4_D + 2 * i, load<u16>(r, Q2_K_D));
           store<u16>(o + Q2_KR4_DMIN + 2 * i, load<u16>(r, Q2_K_DMIN));
         }

@@ -6,7 +6,7 @@ import { BLOCK_FORMATS } from '../../model/block-formats.js';
 
 const Q2_K = BLOCK_FORMATS.q2_K.blockBytes; // 84: scales[16], qs[64], d, dmin
 const Q3_K = BLOCK_FORMATS.q3_K.blockBytes; // 110: hmask[32], qs[64], scales[12], d
-const R2 = { unit: 80, unitScales: 64, d: 320, dmin: 328 };
+const R2 = { unit: 80, unitScales: 64, unitMins: 72, d: 320, dmin: 328 };
 const R3 = { scales: 384, scalesHigh: 416, d: 432 };
 
 /** The 2-bit field (q2_K's quant, q3_K's low bits) of value j of the block whose qs start at w[qs..] (ggml's dequantizers). */
@@ -46,8 +46,14 @@ function quantAt(i: number, j: number): { at: number; shift: number } {
   return { at: R2.unit * (G >> 2) + 16 * (G & 3) + 4 * i + e, shift: 2 * k };
 }
 
-/** Where row i's scale byte of group G sits in q2_Kr4: 80·(G / 4) + 64 + 8·((G / 2) % 2) + 2i + G % 2. */
-const q2ScaleAt = (i: number, G: number) => R2.unit * (G >> 2) + R2.unitScales + 8 * ((G >> 1) & 1) + 2 * i + (G & 1);
+/**
+ * Where row i's 4-bit scale and min of group G sit in q2_Kr4: in unit G / 4, nibble (G / 2) % 2 (low
+ * first) of byte 64 + 4·(G % 2) + i (scales, group-major) and of byte 72 + 2i + G % 2 (mins, row-major).
+ */
+function q2NibblesAt(i: number, G: number): { scale: number; min: number; shift: number } {
+  const u = R2.unit * (G >> 2);
+  return { scale: u + R2.unitScales + 4 * (G & 1) + i, min: u + R2.unitMins + 2 * i + (G & 1), shift: 4 * ((G >> 1) & 1) };
+}
 
 /**
  * q3_Kr4's level bits of value j of row i: [byte, shift, bits taken from the level at `from`] pieces of
@@ -101,10 +107,14 @@ function repack(q3: boolean, w: Uint8Array, rows: number, cols: number, toR4: bo
             } else {
               setQ3KScale(out, r, G, ((w[lo] >> (4 * (n >> 5))) & 15) | (((w[hi] >> (2 * (n >> 4))) & 3) << 4));
             }
-          } else if (toR4) {
-            out[o + q2ScaleAt(i, G)] = w[r + G];
           } else {
-            out[r + G] = w[o + q2ScaleAt(i, G)];
+            const at = q2NibblesAt(i, G);
+            if (toR4) {
+              out[o + at.scale] |= (w[r + G] & 15) << at.shift;
+              out[o + at.min] |= (w[r + G] >> 4) << at.shift;
+            } else {
+              out[r + G] = ((w[o + at.scale] >> at.shift) & 15) | (((w[o + at.min] >> at.shift) & 15) << 4);
+            }
           }
         }
         const halves = q3 ? [[108, R3.d]] : [[80, R2.d], [82, R2.dmin]];
