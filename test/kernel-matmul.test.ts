@@ -203,6 +203,7 @@ test('the manifest lists every ABI 3 export with its signature, and the referenc
     repack_q4_0_r8: 4, matvec_q4_0r8_x16s: 6, matmul_q4_0r8_x16s: 8,
     repack_q4_K_r4: 4, matvec_q4_Kr4_x16: 6, matmul_q4_Kr4_x16: 8, matvec_q4_Kr4: 6, matmul_q4_Kr4: 8,
     repack_q6_K_r4: 4, matvec_q6_Kr4: 6, matmul_q6_Kr4: 8, get_row_q6_Kr4: 4,
+    repack_q2_K_r4: 4, matvec_q2_Kr4: 6, matmul_q2_Kr4: 8, repack_q3_K_r4: 4, matvec_q3_Kr4: 6, matmul_q3_Kr4: 8,
     matvec_f16f: 6, matmul_f16f: 8,
   };
   for (const [name, n] of Object.entries(specialized)) assert.equal(fam.exports[name], sig(n), name);
