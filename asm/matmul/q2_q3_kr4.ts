@@ -226,7 +226,8 @@ import { kr4_const } from './q4_kr4';
  * and their scales) per pass of a loop whose three pointers step once: every load's offset in it an
  * immediate.
  */
-@inline function q2_block<K>(acc: v128, p: usize, xb: usize, n0: v128, n1: v128, n2: v128, c0: v128, c1: v128): v128 {
+@inline function q2_block<K>(acc: v128, p: usize, xb: usize, z: i32, n0: v128, n1: v128, n2: v128, c0: v128, c1: v128): v128 {
+  const k = changetype<K>(0);
   let isum = i32x4.splat(0), msum = i32x4.splat(0);
   let q = p, xs = xb + Q8_K_QS, bs = xb + Q8_K_BSUMS;
   const end = p + 4 * Q2_KR4_UNIT;
@@ -234,8 +235,11 @@ import { kr4_const } from './q4_kr4';
     const sc = v128.load8x8_u(q, Q2_KR4_UNIT_SCALES), mn = v128.load8x8_u(q, Q2_KR4_UNIT_MINS);
     msum = i32x4.add(msum, i32x4.dot_i16x8_s(v128.and(mn, n2), v128.load32_splat(bs)));
     isum = q2_pair<K>(isum, q, xs, 0, v128.and(sc, n2), n0, n1);
-    msum = i32x4.add(msum, i32x4.dot_i16x8_s(i16x8.shr_u(mn, 4), v128.load32_splat(bs, 4)));
-    isum = q2_pair<K>(isum, q, xs, 32, i16x8.shr_u(sc, 4), n0, n1);
+    // the SIMD128 step's many vectors: a basic block per pair, or V8 issues both pairs' loads first and spills
+    if (!k.split() || z == 0) {
+      msum = i32x4.add(msum, i32x4.dot_i16x8_s(i16x8.shr_u(mn, 4), v128.load32_splat(bs, 4)));
+      isum = q2_pair<K>(isum, q, xs, 32, i16x8.shr_u(sc, 4), n0, n1);
+    }
     q += Q2_KR4_UNIT;
     xs += 64;
     bs += 8;
@@ -251,7 +255,7 @@ import { kr4_const } from './q4_kr4';
  * every pair's loads first).
  */
 @inline export function kr4q_block<K>(q3: bool, acc: v128, p: usize, xb: usize, z: i32, n0: v128, n1: v128, n2: v128, n3: v128, n4: v128, n5: v128, n6: v128, n7: v128, c0: v128, c1: v128): v128 {
-  if (!q3) return q2_block<K>(acc, p, xb, n0, n1, n2, c0, c1);
+  if (!q3) return q2_block<K>(acc, p, xb, z, n0, n1, n2, c0, c1);
   let isum = i32x4.splat(0), bsum = i32x4.splat(0);
   const xq = xb + Q8_K_QS, bs = xb + Q8_K_BSUMS;
   let sv = q3 ? q3r4_scales(p, 0, n2, n7, n6) : n2;
@@ -321,7 +325,7 @@ import { kr4_const } from './q4_kr4';
  * for the four tokens, each token's integers as kr4q_block's (the same sums), then its f32 step on
  * each token's accumulator, kept in y0..y3 (the four rows' results of each token: one v128 each).
  */
-@inline export function kr4q_block4<K>(q3: bool, p: usize, a0: usize, a1: usize, a2: usize, a3: usize, y0: usize, y1: usize, y2: usize, y3: usize, n0: v128, n1: v128, n2: v128, n3: v128, n4: v128, n5: v128, n6: v128, c0: v128, c1: v128): void {
+@inline export function kr4q_block4<K>(q3: bool, p: usize, a0: usize, a1: usize, a2: usize, a3: usize, y0: usize, y1: usize, y2: usize, y3: usize, z: i32, n0: v128, n1: v128, n2: v128, n3: v128, n4: v128, n5: v128, n6: v128, f0: v128, f1: v128): void {
   let i0 = i32x4.splat(0), i1 = i32x4.splat(0), i2 = i32x4.splat(0), i3 = i32x4.splat(0);
   let b0 = i32x4.splat(0), b1 = i32x4.splat(0), b2 = i32x4.splat(0), b3 = i32x4.splat(0);
   for (let m = 0; m < 8; m++) {
@@ -343,27 +347,39 @@ import { kr4_const } from './q4_kr4';
     b2 = i32x4.add(b2, kr4_bsum_dot(bv, a2 + bo));
     b3 = i32x4.add(b3, kr4_bsum_dot(bv, a3 + bo));
     const q = pair_at(q3, p, m);
-    const V1 = v128.load(q), V2 = v128.load(q, 16), V3 = q3 ? v128.load(q, 32) : V1;
-    const la = kr4_chunk(q3, 0, 0, V1, V2, V3, n0, n1, n3, n4, n5, n6), lb = kr4_chunk(q3, 0, 1, V1, V2, V3, n0, n1, n3, n4, n5, n6);
-    const lc = kr4_chunk(q3, 0, 2, V1, V2, V3, n0, n1, n3, n4, n5, n6), ld = kr4_chunk(q3, 0, 3, V1, V2, V3, n0, n1, n3, n4, n5, n6);
-    const ha = kr4_chunk(q3, 1, 0, V1, V2, V3, n0, n1, n3, n4, n5, n6), hb = kr4_chunk(q3, 1, 1, V1, V2, V3, n0, n1, n3, n4, n5, n6);
-    const hc = kr4_chunk(q3, 1, 2, V1, V2, V3, n0, n1, n3, n4, n5, n6), hd = kr4_chunk(q3, 1, 3, V1, V2, V3, n0, n1, n3, n4, n5, n6);
     const xo: usize = Q8_K_QS + 32 * m;
-    i0 = token_group<K>(q3, 1, token_group<K>(q3, 0, i0, a0 + xo, la, lb, lc, ld, sa), a0 + xo + 16, ha, hb, hc, hd, sb);
-    i1 = token_group<K>(q3, 1, token_group<K>(q3, 0, i1, a1 + xo, la, lb, lc, ld, sa), a1 + xo + 16, ha, hb, hc, hd, sb);
-    i2 = token_group<K>(q3, 1, token_group<K>(q3, 0, i2, a2 + xo, la, lb, lc, ld, sa), a2 + xo + 16, ha, hb, hc, hd, sb);
-    i3 = token_group<K>(q3, 1, token_group<K>(q3, 0, i3, a3 + xo, la, lb, lc, ld, sa), a3 + xo + 16, ha, hb, hc, hd, sb);
+    let V1 = v128.load(q), V2 = v128.load(q, 16), V3 = q3 ? v128.load(q, 32) : V1;
+    let c0 = kr4_chunk(q3, 0, 0, V1, V2, V3, n0, n1, n3, n4, n5, n6), c1 = kr4_chunk(q3, 0, 1, V1, V2, V3, n0, n1, n3, n4, n5, n6);
+    let c2 = kr4_chunk(q3, 0, 2, V1, V2, V3, n0, n1, n3, n4, n5, n6), c3 = kr4_chunk(q3, 0, 3, V1, V2, V3, n0, n1, n3, n4, n5, n6);
+    i0 = token_group<K>(q3, 0, i0, a0 + xo, c0, c1, c2, c3, sa);
+    i1 = token_group<K>(q3, 0, i1, a1 + xo, c0, c1, c2, c3, sa);
+    i2 = token_group<K>(q3, 0, i2, a2 + xo, c0, c1, c2, c3, sa);
+    i3 = token_group<K>(q3, 0, i3, a3 + xo, c0, c1, c2, c3, sa);
+    if (z == 0) {
+      // the group 2m + 1 in a basic block of its own (V8 issues a block's loads first)
+      V1 = v128.load(q);
+      V2 = v128.load(q, 16);
+      V3 = q3 ? v128.load(q, 32) : V1;
+      c0 = kr4_chunk(q3, 1, 0, V1, V2, V3, n0, n1, n3, n4, n5, n6);
+      c1 = kr4_chunk(q3, 1, 1, V1, V2, V3, n0, n1, n3, n4, n5, n6);
+      c2 = kr4_chunk(q3, 1, 2, V1, V2, V3, n0, n1, n3, n4, n5, n6);
+      c3 = kr4_chunk(q3, 1, 3, V1, V2, V3, n0, n1, n3, n4, n5, n6);
+      i0 = token_group<K>(q3, 1, i0, a0 + xo + 16, c0, c1, c2, c3, sb);
+      i1 = token_group<K>(q3, 1, i1, a1 + xo + 16, c0, c1, c2, c3, sb);
+      i2 = token_group<K>(q3, 1, i2, a2 + xo + 16, c0, c1, c2, c3, sb);
+      i3 = token_group<K>(q3, 1, i3, a3 + xo + 16, c0, c1, c2, c3, sb);
+    }
   }
   if (q3) {
-    v128.store(y0, kr4q_finish(true, v128.load(y0), i32x4.sub(i0, i32x4.shl(b0, 2)), b0, p, a0, c0, c1));
-    v128.store(y1, kr4q_finish(true, v128.load(y1), i32x4.sub(i1, i32x4.shl(b1, 2)), b1, p, a1, c0, c1));
-    v128.store(y2, kr4q_finish(true, v128.load(y2), i32x4.sub(i2, i32x4.shl(b2, 2)), b2, p, a2, c0, c1));
-    v128.store(y3, kr4q_finish(true, v128.load(y3), i32x4.sub(i3, i32x4.shl(b3, 2)), b3, p, a3, c0, c1));
+    v128.store(y0, kr4q_finish(true, v128.load(y0), i32x4.sub(i0, i32x4.shl(b0, 2)), b0, p, a0, f0, f1));
+    v128.store(y1, kr4q_finish(true, v128.load(y1), i32x4.sub(i1, i32x4.shl(b1, 2)), b1, p, a1, f0, f1));
+    v128.store(y2, kr4q_finish(true, v128.load(y2), i32x4.sub(i2, i32x4.shl(b2, 2)), b2, p, a2, f0, f1));
+    v128.store(y3, kr4q_finish(true, v128.load(y3), i32x4.sub(i3, i32x4.shl(b3, 2)), b3, p, a3, f0, f1));
   } else {
-    v128.store(y0, kr4q_finish(false, v128.load(y0), i0, b0, p, a0, c0, c1));
-    v128.store(y1, kr4q_finish(false, v128.load(y1), i1, b1, p, a1, c0, c1));
-    v128.store(y2, kr4q_finish(false, v128.load(y2), i2, b2, p, a2, c0, c1));
-    v128.store(y3, kr4q_finish(false, v128.load(y3), i3, b3, p, a3, c0, c1));
+    v128.store(y0, kr4q_finish(false, v128.load(y0), i0, b0, p, a0, f0, f1));
+    v128.store(y1, kr4q_finish(false, v128.load(y1), i1, b1, p, a1, f0, f1));
+    v128.store(y2, kr4q_finish(false, v128.load(y2), i2, b2, p, a2, f0, f1));
+    v128.store(y3, kr4q_finish(false, v128.load(y3), i3, b3, p, a3, f0, f1));
   }
 }
 
@@ -421,7 +437,7 @@ import { kr4_const } from './q4_kr4';
         const a0 = x + <usize>t0 * xBytes;
         for (let b = 0; b < nb; b++) {
           const o = <usize>b * Q8_K_BYTES;
-          kr4q_block4<K>(q3, g + <usize>b * wb, a0 + o, a0 + xBytes + o, a0 + 2 * xBytes + o, a0 + 3 * xBytes + o, y0, y1, y2, y3, n0, n1, n2, n3, n4, n5, n6, c0, c1);
+          kr4q_block4<K>(q3, g + <usize>b * wb, a0 + o, a0 + xBytes + o, a0 + 2 * xBytes + o, a0 + 3 * xBytes + o, y0, y1, y2, y3, z, n0, n1, n2, n3, n4, n5, n6, c0, c1);
         }
         continue;
       }
@@ -460,6 +476,10 @@ import { kr4_const } from './q4_kr4';
 
 /** The SIMD128 step: isum + sc·Σ u·x per row lane for one group (chunks c0..c3, the 16 activations at xs + xo, xo a constant; sh, odd: kr4_shift, kr4_odd). */
 @final @unmanaged class Steps {
+  /** Whether the shared blocks split a unit into a basic block per pair (this step keeps many vectors live). */
+  @inline split(): bool {
+    return true;
+  }
   @inline group(isum: v128, xs: usize, xo: i32, c0: v128, c1: v128, c2: v128, c3: v128, sc: v128, sh: i32, odd: bool): v128 {
     const x0 = splat_at(xs, xo), x1 = splat_at(xs, xo + 4), x2 = splat_at(xs, xo + 8), x3 = splat_at(xs, xo + 12);
     const lo = kr4_combine32(dot_lo(c0, x0), dot_lo(c1, x1), dot_lo(c2, x2), dot_lo(c3, x3), sh, odd);

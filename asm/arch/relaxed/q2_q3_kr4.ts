@@ -15,6 +15,10 @@ import { kr4_combine16, matmul_kr4q, matvec_kr4q, splat_at } from '../../matmul/
 
 /** The relaxed step: isum + sc·Σ u·x per row lane for one group (chunks c0..c3, the 16 activations at xs + xo, xo a constant; sh, odd: kr4_shift, kr4_odd). */
 @final @unmanaged class Steps {
+  /** No basic block per pair in a unit (measured faster without). */
+  @inline split(): bool {
+    return false;
+  }
   @inline group(isum: v128, xs: usize, xo: i32, c0: v128, c1: v128, c2: v128, c3: v128, sc: v128, sh: i32, odd: bool): v128 {
     const d0 = i16x8.relaxed_dot_i8x16_i7x16_s(splat_at(xs, xo), c0), d1 = i16x8.relaxed_dot_i8x16_i7x16_s(splat_at(xs, xo + 4), c1);
     const d2 = i16x8.relaxed_dot_i8x16_i7x16_s(splat_at(xs, xo + 8), c2), d3 = i16x8.relaxed_dot_i8x16_i7x16_s(splat_at(xs, xo + 12), c3);
