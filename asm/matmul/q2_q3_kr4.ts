@@ -326,6 +326,7 @@ import { kr4_const } from './q4_kr4';
  * each token's accumulator, kept in y0..y3 (the four rows' results of each token: one v128 each).
  */
 @inline export function kr4q_block4<K>(q3: bool, p: usize, a0: usize, a1: usize, a2: usize, a3: usize, y0: usize, y1: usize, y2: usize, y3: usize, z: i32, n0: v128, n1: v128, n2: v128, n3: v128, n4: v128, n5: v128, n6: v128, f0: v128, f1: v128): void {
+  const k = changetype<K>(0);
   let i0 = i32x4.splat(0), i1 = i32x4.splat(0), i2 = i32x4.splat(0), i3 = i32x4.splat(0);
   let b0 = i32x4.splat(0), b1 = i32x4.splat(0), b2 = i32x4.splat(0), b3 = i32x4.splat(0);
   for (let m = 0; m < 8; m++) {
@@ -351,10 +352,20 @@ import { kr4_const } from './q4_kr4';
     let V1 = v128.load(q), V2 = v128.load(q, 16), V3 = q3 ? v128.load(q, 32) : V1;
     let c0 = kr4_chunk(q3, 0, 0, V1, V2, V3, n0, n1, n3, n4, n5, n6), c1 = kr4_chunk(q3, 0, 1, V1, V2, V3, n0, n1, n3, n4, n5, n6);
     let c2 = kr4_chunk(q3, 0, 2, V1, V2, V3, n0, n1, n3, n4, n5, n6), c3 = kr4_chunk(q3, 0, 3, V1, V2, V3, n0, n1, n3, n4, n5, n6);
-    i0 = token_group<K>(q3, 0, i0, a0 + xo, c0, c1, c2, c3, sa);
-    i1 = token_group<K>(q3, 0, i1, a1 + xo, c0, c1, c2, c3, sa);
-    i2 = token_group<K>(q3, 0, i2, a2 + xo, c0, c1, c2, c3, sa);
-    i3 = token_group<K>(q3, 0, i3, a3 + xo, c0, c1, c2, c3, sa);
+    if (k.split()) {
+      // the SIMD128 step widens the chunks to i16 once for the four tokens
+      const w0 = i16x8.extend_low_i8x16_u(c0), w1 = i16x8.extend_high_i8x16_u(c0), w2 = i16x8.extend_low_i8x16_u(c1), w3 = i16x8.extend_high_i8x16_u(c1);
+      const w4 = i16x8.extend_low_i8x16_u(c2), w5 = i16x8.extend_high_i8x16_u(c2), w6 = i16x8.extend_low_i8x16_u(c3), w7 = i16x8.extend_high_i8x16_u(c3);
+      i0 = k.wide_group(i0, a0 + xo, w0, w1, w2, w3, w4, w5, w6, w7, sa, kr4_shift(q3), kr4_odd(q3, 0));
+      i1 = k.wide_group(i1, a1 + xo, w0, w1, w2, w3, w4, w5, w6, w7, sa, kr4_shift(q3), kr4_odd(q3, 0));
+      i2 = k.wide_group(i2, a2 + xo, w0, w1, w2, w3, w4, w5, w6, w7, sa, kr4_shift(q3), kr4_odd(q3, 0));
+      i3 = k.wide_group(i3, a3 + xo, w0, w1, w2, w3, w4, w5, w6, w7, sa, kr4_shift(q3), kr4_odd(q3, 0));
+    } else {
+      i0 = token_group<K>(q3, 0, i0, a0 + xo, c0, c1, c2, c3, sa);
+      i1 = token_group<K>(q3, 0, i1, a1 + xo, c0, c1, c2, c3, sa);
+      i2 = token_group<K>(q3, 0, i2, a2 + xo, c0, c1, c2, c3, sa);
+      i3 = token_group<K>(q3, 0, i3, a3 + xo, c0, c1, c2, c3, sa);
+    }
     if (z == 0) {
       // the group 2m + 1 in a basic block of its own (V8 issues a block's loads first)
       V1 = v128.load(q);
@@ -364,10 +375,19 @@ import { kr4_const } from './q4_kr4';
       c1 = kr4_chunk(q3, 1, 1, V1, V2, V3, n0, n1, n3, n4, n5, n6);
       c2 = kr4_chunk(q3, 1, 2, V1, V2, V3, n0, n1, n3, n4, n5, n6);
       c3 = kr4_chunk(q3, 1, 3, V1, V2, V3, n0, n1, n3, n4, n5, n6);
-      i0 = token_group<K>(q3, 1, i0, a0 + xo + 16, c0, c1, c2, c3, sb);
-      i1 = token_group<K>(q3, 1, i1, a1 + xo + 16, c0, c1, c2, c3, sb);
-      i2 = token_group<K>(q3, 1, i2, a2 + xo + 16, c0, c1, c2, c3, sb);
-      i3 = token_group<K>(q3, 1, i3, a3 + xo + 16, c0, c1, c2, c3, sb);
+      if (k.split()) {
+        const w0 = i16x8.extend_low_i8x16_u(c0), w1 = i16x8.extend_high_i8x16_u(c0), w2 = i16x8.extend_low_i8x16_u(c1), w3 = i16x8.extend_high_i8x16_u(c1);
+        const w4 = i16x8.extend_low_i8x16_u(c2), w5 = i16x8.extend_high_i8x16_u(c2), w6 = i16x8.extend_low_i8x16_u(c3), w7 = i16x8.extend_high_i8x16_u(c3);
+        i0 = k.wide_group(i0, a0 + xo + 16, w0, w1, w2, w3, w4, w5, w6, w7, sb, kr4_shift(q3), kr4_odd(q3, 1));
+        i1 = k.wide_group(i1, a1 + xo + 16, w0, w1, w2, w3, w4, w5, w6, w7, sb, kr4_shift(q3), kr4_odd(q3, 1));
+        i2 = k.wide_group(i2, a2 + xo + 16, w0, w1, w2, w3, w4, w5, w6, w7, sb, kr4_shift(q3), kr4_odd(q3, 1));
+        i3 = k.wide_group(i3, a3 + xo + 16, w0, w1, w2, w3, w4, w5, w6, w7, sb, kr4_shift(q3), kr4_odd(q3, 1));
+      } else {
+        i0 = token_group<K>(q3, 1, i0, a0 + xo + 16, c0, c1, c2, c3, sb);
+        i1 = token_group<K>(q3, 1, i1, a1 + xo + 16, c0, c1, c2, c3, sb);
+        i2 = token_group<K>(q3, 1, i2, a2 + xo + 16, c0, c1, c2, c3, sb);
+        i3 = token_group<K>(q3, 1, i3, a3 + xo + 16, c0, c1, c2, c3, sb);
+      }
     }
   }
   if (q3) {
@@ -484,6 +504,14 @@ import { kr4_const } from './q4_kr4';
     const x0 = splat_at(xs, xo), x1 = splat_at(xs, xo + 4), x2 = splat_at(xs, xo + 8), x3 = splat_at(xs, xo + 12);
     const lo = kr4_combine32(dot_lo(c0, x0), dot_lo(c1, x1), dot_lo(c2, x2), dot_lo(c3, x3), sh, odd);
     const hi = kr4_combine32(dot_hi(c0, x0), dot_hi(c1, x1), dot_hi(c2, x2), dot_hi(c3, x3), sh, odd);
+    return i32x4.add(isum, i32x4.dot_i16x8_s(i16x8.narrow_i32x4_s(lo, hi), sc));
+  }
+  /** group with the chunks already widened (w0, w1: chunk 0's rows 0-1 and 2-3, ...), for one token of the tile. */
+  @inline wide_group(isum: v128, xs: usize, w0: v128, w1: v128, w2: v128, w3: v128, w4: v128, w5: v128, w6: v128, w7: v128, sc: v128, sh: i32, odd: bool): v128 {
+    const xa = v128.load8x8_s(xs), xb = v128.load8x8_s(xs, 8);
+    const x0 = i64x2.shuffle(xa, xa, 0, 0), x1 = i64x2.shuffle(xa, xa, 1, 1), x2 = i64x2.shuffle(xb, xb, 0, 0), x3 = i64x2.shuffle(xb, xb, 1, 1);
+    const lo = kr4_combine32(i32x4.dot_i16x8_s(w0, x0), i32x4.dot_i16x8_s(w2, x1), i32x4.dot_i16x8_s(w4, x2), i32x4.dot_i16x8_s(w6, x3), sh, odd);
+    const hi = kr4_combine32(i32x4.dot_i16x8_s(w1, x0), i32x4.dot_i16x8_s(w3, x1), i32x4.dot_i16x8_s(w5, x2), i32x4.dot_i16x8_s(w7, x3), sh, odd);
     return i32x4.add(isum, i32x4.dot_i16x8_s(i16x8.narrow_i32x4_s(lo, hi), sc));
   }
 }

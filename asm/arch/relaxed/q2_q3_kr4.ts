@@ -19,6 +19,10 @@ import { kr4_combine16, matmul_kr4q, matvec_kr4q, splat_at } from '../../matmul/
   @inline split(): bool {
     return false;
   }
+  /** Not used (split() is false): the tile's widened form is the SIMD128 step's. */
+  @inline wide_group(isum: v128, xs: usize, w0: v128, w1: v128, w2: v128, w3: v128, w4: v128, w5: v128, w6: v128, w7: v128, sc: v128, sh: i32, odd: bool): v128 {
+    return isum;
+  }
   @inline group(isum: v128, xs: usize, xo: i32, c0: v128, c1: v128, c2: v128, c3: v128, sc: v128, sh: i32, odd: bool): v128 {
     const d0 = i16x8.relaxed_dot_i8x16_i7x16_s(splat_at(xs, xo), c0), d1 = i16x8.relaxed_dot_i8x16_i7x16_s(splat_at(xs, xo + 4), c1);
     const d2 = i16x8.relaxed_dot_i8x16_i7x16_s(splat_at(xs, xo + 8), c2), d3 = i16x8.relaxed_dot_i8x16_i7x16_s(splat_at(xs, xo + 12), c3);
