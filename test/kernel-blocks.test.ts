@@ -31,7 +31,7 @@ const NAME = (format: string) => format.toUpperCase(); // q4_K -> Q4_K, q16_0s -
 
 test('the mirror states values and bytes per block of every format the kernels use, as the host\'s table states them', () => {
   assert.equal(Object.keys(host.blocks).sort(), [
-    'f16', 'f32', 'q16_0', 'q16_0s', 'q16_K', 'q2_K', 'q3_K', 'q4_0', 'q4_1', 'q4_K', 'q5_0', 'q5_1', 'q5_K', 'q6_K', 'q8_0', 'q8_0s', 'q8_0w', 'q8_1', 'q8_K',
+    'f16', 'f32', 'q16_0', 'q16_0s', 'q16_K', 'q2_K', 'q3_K', 'q4_0', 'q4_1', 'q4_K', 'q5_0', 'q5_1', 'q5_K', 'q6_K', 'q8_0', 'q8_0e', 'q8_0s', 'q8_0w', 'q8_1', 'q8_K',
   ]);
   for (const [format, { values, bytes }] of Object.entries(host.blocks)) {
     assert.is(mirror[`${NAME(format)}_BLOCK`], values, `${format}: values per block`);
@@ -40,7 +40,7 @@ test('the mirror states values and bytes per block of every format the kernels u
 });
 
 test('the repacked layouts interleave the host\'s row group: rows and bytes per group block', () => {
-  assert.equal(Object.keys(host.groups).sort(), ['q2_Kr4', 'q3_Kr4', 'q4_0r8', 'q4_Kr4', 'q6_Kr4']);
+  assert.equal(Object.keys(host.groups).sort(), ['q2_Kr4', 'q3_Kr4', 'q4_0r8', 'q4_Kr4', 'q5_0r4', 'q5_1r4', 'q6_Kr4']);
   for (const [layout, { rows, bytes }] of Object.entries(host.groups)) {
     assert.is(mirror[`${NAME(layout)}_ROWS`], rows, `${layout}: rows per group`);
     assert.is(mirror[`${NAME(layout)}_BYTES`], bytes, `${layout}: bytes per group block`);
@@ -64,8 +64,9 @@ test('each block\'s field offsets follow ggml\'s and wisp\'s structs and add up 
   assert.equal([m.Q4_1_M, m.Q4_1_QS, m.Q4_1_BYTES], [2, 4, 4 + m.Q4_1_BLOCK / 2]);
   assert.equal([m.Q5_0_QH, m.Q5_0_QS, m.Q5_0_BYTES], [2, 6, 6 + m.Q5_0_BLOCK / 2]);
   assert.equal([m.Q5_1_M, m.Q5_1_QH, m.Q5_1_QS, m.Q5_1_BYTES], [2, 4, 8, 8 + m.Q5_1_BLOCK / 2]);
-  // block_q8_1 { f16 d; f16 s; i8 qs[32] }
+  // block_q8_1 { f16 d; f16 s; i8 qs[32] }; q8_0e { f16 d; i16 e; i8 qs[32] }
   assert.equal([m.Q8_1_S, m.Q8_1_QS, m.Q8_1_BYTES], [2, 4, 4 + m.Q8_1_BLOCK]);
+  assert.equal([m.Q8_0E_SUM, m.Q8_0E_QS, m.Q8_0E_BYTES], [2, 4, 4 + m.Q8_0E_BLOCK]);
   // block_q2_K { u8 scales[16]; u8 qs[64]; f16 d; f16 dmin }, block_q3_K { u8 hmask[32]; u8 qs[64]; u8 scales[12]; f16 d }
   assert.equal([m.Q2_K_QS, m.Q2_K_D, m.Q2_K_DMIN, m.Q2_K_BYTES], [16, 16 + 64, 80 + 2, 82 + 2]);
   assert.equal([m.Q3_K_QS, m.Q3_K_SCALES, m.Q3_K_D, m.Q3_K_BYTES], [32, 32 + 64, 96 + 12, 108 + 2]);
@@ -89,6 +90,9 @@ test('each block\'s field offsets follow ggml\'s and wisp\'s structs and add up 
   assert.is(m.Q4_KR4_QS + 8 * 4 * 16, m.Q4_KR4_BYTES);
   // q6_Kr4: 16 groups of four rows' 16 quants (48 bytes each), their 64 scales, their four d
   assert.equal([m.Q6_KR4_SCALES, m.Q6_KR4_D, m.Q6_KR4_BYTES], [16 * 48, 16 * 48 + 64, 16 * 48 + 64 + 8]);
+  // q5_0r4: four d, then five 16-byte vectors of levels; q5_1r4: four d, four m, then the same
+  assert.equal([m.Q5_0R4_QS, m.Q5_0R4_BYTES], [4 * 2, 8 + 5 * 16]);
+  assert.equal([m.Q5_1R4_M, m.Q5_1R4_QS, m.Q5_1R4_BYTES], [4 * 2, 8 + 4 * 2, 16 + 5 * 16]);
   // q2_Kr4: 4 units of four group vectors of four rows' 2-bit quants, their 16 scales and 16 mins (nibbles), four d, four dmin
   assert.equal([m.Q2_KR4_UNIT_SCALES, m.Q2_KR4_UNIT_MINS, m.Q2_KR4_UNIT, m.Q2_KR4_D, m.Q2_KR4_DMIN, m.Q2_KR4_BYTES], [64, 72, 80, 320, 328, 336]);
   // q3_Kr4: 8 pairs of groups of four rows' 3-bit levels (48 bytes each), 64 6-bit scales (32 + 16 bytes), four d

@@ -6,12 +6,13 @@
 //    ids after the prompt are llama.cpp's;
 //  - teacher-forced on the 110M-shaped model of each type in TEACHER_TYPES, fed the golden's 200 ids:
 //    the logits after position 0 (where attention is v itself: no f32 sum in an order of its own) are
-//    llama.cpp's within 1e-4 (the 16-bit path misses by ~1e-2), and the argmax
-//    agrees with llama.cpp's as often as llama.cpp's agrees with itself with flash attention on (the
-//    golden's selfAgreement) less 3 points. Not 99%: these random-weight 110M models are chaotic (a
+//    llama.cpp's within 1e-4 (the 16-bit path misses by ~1e-2), and the argmax agrees with
+//    llama.cpp's at least as often as llama.cpp's own build for another CPU does (the golden's
+//    crossCpu: the AVX2 build, and the arm64 build as a Raspberry Pi 4 or 5 runs it, recorded by
+//    scripts/oracle/cpu-variants.mjs). Not 99%: these random-weight 110M models are chaotic (a
 //    last-bit difference in an f32 sum flips some 8-bit activation's rounding, and the difference grows
-//    over the layers and positions), so llama.cpp with flash attention on, the same math summed in
-//    another order, gives 94–94.5% against itself (docs/MEASUREMENTS.md, "Activations").
+//    over the layers and positions), so llama.cpp itself, its f32 steps summed in another CPU's order,
+//    agrees with these goldens on 92–98.5% of the steps (docs/MODELS.md, "Fidelity").
 // The type lists are this harness's input: a type joins by recording its goldens
 // (`llamacpp_logits.mjs --teacher <type> --greedy <type>`) and adding it here. A teacher type whose
 // default activations are not ggml's (a format with a `q8Path` of x16; none today) is skipped. The
@@ -41,6 +42,8 @@ interface TeacherGolden {
   sha256: string;
   /** llama.cpp with flash attention on against these goldens: argmax agreement */
   selfAgreement: { agree: number; of: number };
+  /** llama.cpp's builds for other CPUs against these goldens: argmax agreement per build (and a note) */
+  crossCpu: Record<string, { agree: number; of: number } | string>;
   ids: number[];
   /** per position: llama.cpp's top logits, [id, logit], best first */
   top: Array<Array<[number, number]>>;
@@ -95,7 +98,7 @@ async function teacherForced(path: string, g: TeacherGolden, activations?: Activ
 }
 
 for (const type of TEACHER_TYPES) {
-  const name = `110M ${type}, teacher-forced over 200 positions: llama.cpp's logits after position 0 within 1e-4, its argmax as often as llama.cpp agrees with itself`;
+  const name = `110M ${type}, teacher-forced over 200 positions: llama.cpp's logits after position 0 within 1e-4, its argmax as often as llama.cpp's build for another CPU agrees with it`;
   if (!TEACHER_X8.includes(type)) {
     test.skip(`${name} (waits for ${type}'s 8-bit activations as the default)`, () => {});
     continue;
@@ -104,10 +107,13 @@ for (const type of TEACHER_TYPES) {
     const g = golden<TeacherGolden>(`teacher-110m-${type}.json`);
     const path = await model({ kind: 'teacher', type }, g.sha256);
     const { share, misses, logitDiff } = await teacherForced(path, g);
-    const self = g.selfAgreement.agree / g.selfAgreement.of;
-    console.log(`  110M ${type}: argmax agreement ${(share * 100).toFixed(1)}% (llama.cpp with flash attention on: ${(self * 100).toFixed(1)}%), logits after position 0 within ${logitDiff[0].toExponential(1)}`);
+    const builds = Object.entries(g.crossCpu).flatMap(([build, a]) => (typeof a === 'string' ? [] : [{ build, share: a.agree / a.of }]));
+    assert.ok(builds.length > 0, `teacher-110m-${type}.json has no crossCpu: record it with scripts/oracle/cpu-variants.mjs --record`);
+    const worst = builds.reduce((a, b) => (b.share < a.share ? b : a));
+    const pct = (x: number): string => `${(x * 100).toFixed(1)}%`;
+    console.log(`  110M ${type}: argmax agreement ${pct(share)} (llama.cpp's other CPU builds: ${builds.map((b) => `${b.build} ${pct(b.share)}`).join(', ')}), logits after position 0 within ${logitDiff[0].toExponential(1)}`);
     assert.ok(logitDiff[0] <= 1e-4, `logits after position 0 differ from llama.cpp's by ${logitDiff[0]}`);
-    assert.ok(share >= self - 0.03, `agreement ${(share * 100).toFixed(1)}%, llama.cpp's own ${(self * 100).toFixed(1)}%: ${misses.join('; ')}`);
+    assert.ok(share >= worst.share, `agreement ${pct(share)}, below llama.cpp's ${worst.build} build (${pct(worst.share)}): ${misses.join('; ')}`);
   });
 }
 

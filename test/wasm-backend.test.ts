@@ -320,6 +320,63 @@ test('a q6_K model repacked into q6_Kr4 (every matrix, and the head tied to the 
   }
 });
 
+test('q5_0 and q5_1 matrices with an infinite or NaN d or m keep ggml\'s layout (the q5_0r4 / q5_1r4 kernels convert finite halves only)', async () => {
+  for (const [type, kernel, block, fields] of [[GGMLType.Q5_0, 'q5_0', 22, [0]], [GGMLType.Q5_1, 'q5_1', 24, [0, 2]]] as const) {
+    const rows = 4, cols = 64, bytes = rows * 2 * block;
+    const arena = new Arena(planBytes(Array<number>(24).fill(bytes)), 'the test');
+    const pool = KernelPool.create(arena.memory, { threads: 1 });
+    try {
+      await pool.ready;
+      for (const at of fields) {
+        for (const [half, finite] of [[0x3c00, true], [0x7c00, false], [0xfc00, false], [0x7e01, false], [0x03ff, true]] as const) {
+          const ptr = arena.alloc(bytes), scratch = arena.alloc(bytes);
+          const w = arena.bytes(ptr, bytes);
+          for (let i = 0; i < bytes; i++) w[i] = (i * 37) & 0xff;
+          for (let o = 0; o < bytes; o += block) for (const f of fields) { w[o + f] = 0x00; w[o + f + 1] = 0x2c; }
+          w[5 * block + at] = half & 0xff;
+          w[5 * block + at + 1] = half >> 8;
+          const before = Uint8Array.from(w);
+          const weight = { ptr, type, kernel, rows, cols };
+          assert.is(makeLayout(pool, arena, weight, scratch, bytes) === `${kernel}r4`, finite, `${kernel} ${at ? 'm' : 'd'} 0x${half.toString(16)}`);
+          assert.is(weight.kernel, finite ? `${kernel}r4` : kernel);
+          if (!finite) assert.equal(arena.bytes(ptr, bytes), before, 'left as it was');
+        }
+      }
+    } finally {
+      await pool.close();
+    }
+  }
+});
+
+for (const [type, name] of [[GGMLType.Q5_0, 'q5_0'], [GGMLType.Q5_1, 'q5_1']] as const) {
+  test(`a ${name} model repacked into ${name}r4 (every matrix, and the head tied to the embedding, which get_row then reads) gives ggml's layout's logits bit for bit, on both activation choices`, async () => {
+    const path = join(synthDir, `tiny-qwen2-${name}.gguf`);
+    synthModel(path, { shape: SYNTH_SHAPES['tiny-qwen2'], vocab: llama2, type, seed: 6 });
+    try {
+      for (const activations of ['q8', 'q16'] as const) {
+        const repacked = await openWasm(path, { threads: 1, activations });
+        const stored = await openWasm(path, { threads: 1, activations, repack: false });
+        try {
+          assert.equal(wasmOf(repacked).kernelCounts(), { [`${name}r4`]: 15 }); // 2 layers × 7 matrices, and the head
+          assert.equal(wasmOf(stored).kernelCounts(), { [name]: 15 });
+          const ids = [1, 450, 4996, 17354, 1701, 3654, 975, 278, 17366, 11203, 31999];
+          const [s1, s2] = [repacked.newState(), stored.newState()];
+          assert.equal(Array.from(await repacked.prefill(s1, ids, 0)), Array.from(await stored.prefill(s2, ids, 0)), `${activations} prefill logits`);
+          for (let pos = ids.length; pos < ids.length + 4; pos++) {
+            const t = (pos * 7919) % 32000;
+            assert.equal(Array.from(await repacked.forward(s1, t, pos)), Array.from(await stored.forward(s2, t, pos)), `${activations} decode logits at ${pos}`);
+          }
+        } finally {
+          await repacked.close();
+          await stored.close();
+        }
+      }
+    } finally {
+      rmSync(path, { force: true });
+    }
+  });
+}
+
 for (const [type, name, layout] of [[GGMLType.Q2_K, 'q2_K', 'q2_Kr4'], [GGMLType.Q3_K, 'q3_K', 'q3_Kr4']] as const) {
   test(`a ${name} model repacked into ${layout} (every matrix; the head tied to the embedding keeps ${name}, which get_row reads) gives ggml's layout's logits and greedy tokens bit for bit`, async () => {
     const path = join(synthDir, `tiny-qwen2-${name}.gguf`);

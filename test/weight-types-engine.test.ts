@@ -63,7 +63,7 @@ for (const type of [GGMLType.Q4_1, GGMLType.Q5_0, GGMLType.Q5_1, GGMLType.Q2_K, 
     const path = join(dir, `${name}.gguf`);
     synthModel(path, { shape, vocab, type, seed: 11 });
     const counts = await check(name, path);
-    // its own kernels: on the load-time layout made from it where there is one (q2_Kr4, q3_Kr4), else its own
+    // its own kernels: on the load-time layout made from it where there is one (q5_0r4, q5_1r4, q2_Kr4, q3_Kr4), else its own
     const layout = layoutsFrom(name as FormatName, 4)[0]?.name ?? name;
     assert.equal(counts, { [layout]: 4 * 7 + 1 });
     rmSync(path);

@@ -50,6 +50,13 @@ export const Q8_1_BYTES: i32 = 36;
 export const Q8_1_S: i32 = 2;
 export const Q8_1_QS: i32 = 4;
 
+// q8_0e { f16 d; i16 e; i8 qs[32] }: q8_0's d and qs, e = Σ qs (the activations of q5_0r4 weights:
+// their −16·Σqx without a horizontal sum)
+export const Q8_0E_BLOCK: i32 = 32;
+export const Q8_0E_BYTES: i32 = 36;
+export const Q8_0E_SUM: i32 = 2;
+export const Q8_0E_QS: i32 = 4;
+
 // K-quants: super-blocks of 256 values
 // block_q2_K { u8 scales[16] (4-bit scale | 4-bit min << 4 per 16 values); u8 qs[64]; f16 d; f16 dmin }
 export const Q2_K_BLOCK: i32 = 256;
@@ -173,3 +180,14 @@ export const Q3_KR4_BYTES: i32 = 440;
 export const Q3_KR4_SCALES: i32 = 384;
 export const Q3_KR4_SCALES_HIGH: i32 = 416;
 export const Q3_KR4_D: i32 = 432;
+
+// q5_0r4 / q5_1r4: four q5_0 / q5_1 rows per group; a group block is the four rows' f16 d (q5_1: then
+// their four m), then five 16-byte vectors holding eight chunks of the four rows' 5-bit levels
+// (asm/matmul/q5_r4.ts)
+export const Q5_0R4_ROWS: i32 = 4;
+export const Q5_0R4_BYTES: i32 = 88;
+export const Q5_0R4_QS: i32 = 8;
+export const Q5_1R4_ROWS: i32 = 4;
+export const Q5_1R4_BYTES: i32 = 96;
+export const Q5_1R4_M: i32 = 8;
+export const Q5_1R4_QS: i32 = 16;

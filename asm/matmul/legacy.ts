@@ -1,6 +1,7 @@
 // ggml's other 32-value weight formats on ggml's 8-bit activations (its vec_dot_type for each):
 // q5_0 with q8_0 (as ggml_vec_dot_q5_0_q8_0), q4_1 and q5_1 with q8_1 (ggml_vec_dot_q4_1_q8_1,
-// ggml_vec_dot_q5_1_q8_1), and quantize_q8_1. The relaxed flavour's matvec/matmul are
+// ggml_vec_dot_q5_1_q8_1), and quantize_q8_1 (and quantize_q8_0e, q5_0r4's activations: q8_0's with
+// their sum, asm/matmul/q5_r4.ts). The relaxed flavour's matvec/matmul are
 // asm/arch/relaxed/legacy.ts, on this file's drivers and unpacking.
 //
 // Per block the integer isum = Σ q·qx, with q the block's unsigned levels (q4_1: 0..15; q5_0, q5_1:
@@ -31,7 +32,7 @@
 // reference.
 import {
   Q4_1_BYTES, Q4_1_M, Q4_1_QS, Q5_0_BYTES, Q5_0_QH, Q5_0_QS, Q5_1_BYTES, Q5_1_M, Q5_1_QH, Q5_1_QS, Q8_0_BLOCK, Q8_0_BYTES,
-  Q8_0_QS, Q8_1_BYTES, Q8_1_QS, Q8_1_S,
+  Q8_0_QS, Q8_0E_BYTES, Q8_0E_QS, Q8_0E_SUM, Q8_1_BYTES, Q8_1_QS, Q8_1_S,
 } from '../lib/blocks';
 import { F16_EXP, F16_K112, F16_MS, F32_EXP, f16_to_f32, f32_to_f16, placed_to_f32x4_k } from '../lib/f16';
 import { amax8 } from '../lib/quants';
@@ -397,6 +398,29 @@ export function get_row_q5_1(w: usize, out: usize, cols: i32, row: i32): void {
 @inline function value4(wt: i32, q: v128, d: v128, m: v128): v128 {
   const v = f32x4.mul(f32x4.convert_i32x4_s(q), d);
   return wt == W_Q5_0 ? v : f32x4.add(v, m);
+}
+
+// ---- quantize_q8_0e ----------------------------------------------------------------------------
+
+/**
+ * quantize_q8_0e(x: f32*, out: q8_0e*, n): n values (a multiple of 32) into n/32 blocks
+ * { f16 d; i16 e; i8 qs[32] }: d and qs exactly quantize_q8_0's (each block quantized by it), e = Σ qs
+ * (|e| ≤ 32·127).
+ */
+export function quantize_q8_0e(x: usize, out: usize, n: i32): void {
+  const nb = n / Q8_0_BLOCK;
+  for (let b = 0; b < nb; b++) {
+    const o = out + <usize>b * Q8_0E_BYTES;
+    // q8_0's block { d; qs } written at o + 2 puts qs where q8_0e has them; d then moves to o
+    quantize_q8_0(x + (<usize>b << 7), o + Q8_0E_SUM, Q8_0_BLOCK);
+    store<u16>(o, load<u16>(o + Q8_0E_SUM));
+    const q = o + Q8_0E_QS;
+    const sums = i32x4.add(
+      i32x4.extadd_pairwise_i16x8_s(i16x8.extadd_pairwise_i8x16_s(v128.load(q))),
+      i32x4.extadd_pairwise_i16x8_s(i16x8.extadd_pairwise_i8x16_s(v128.load(q, 16))),
+    );
+    store<i16>(o, <i16>i32x4.extract_lane(reduce4_i32(sums, sums, sums, sums), 0), Q8_0E_SUM);
+  }
 }
 
 // ---- quantize_q8_1 ----------------------------------------------------------------------------

@@ -3,17 +3,20 @@
 // levels, scales and high bits; finite f16 fields), activations quantized by the module's own
 // quantizers, and for each format: matvec against scalar f64 math over get_row's dequantized rows and
 // the dequantized activations (within 1e-5 of the largest result), matmul of 5 tokens against per-token
-// matvec bit for bit, a row split against one call bit for bit; for q2_K and q3_K, the first four rows
-// repacked (q2_Kr4, q3_Kr4) give matvec's results bit for bit through matvec and matmul; quantize_q8_1's
-// d and qs against quantize_q8_0's. (The JS reference, bit for bit, is test/kernel-weight-types.test.ts's.)
+// matvec bit for bit, a row split against one call bit for bit; quantize_q8_1's d and qs against
+// quantize_q8_0's (and quantize_q8_0e's, with its sum); q5_0r4 and q5_1r4 against the plain kernels;
+// for q2_K and q3_K, the first four rows repacked (q2_Kr4, q3_Kr4) give matvec's results bit for bit
+// through matvec and matmul. (The JS reference, bit for bit, is test/kernel-weight-types.test.ts's.)
 import { check, ensureMemory, SELFTEST_BASE } from '../lib/selftest';
 import { f16_to_f32 } from '../lib/f16';
 import {
   get_row_q2_K, get_row_q3_K, get_row_q4_1, get_row_q5_0, get_row_q5_1, get_row_q5_K, matmul_q2_K, matmul_q3_K, matmul_q4_1,
   matmul_q5_0, matmul_q5_1, matmul_q5_K, matvec_q2_K, matvec_q3_K, matvec_q4_1, matvec_q5_0, matvec_q5_1, matvec_q5_K,
-  quantize_q8_0, quantize_q8_1, quantize_q8_K, matmul_q2_Kr4, matmul_q3_Kr4, matvec_q2_Kr4, matvec_q3_Kr4, repack_q2_K_r4, repack_q3_K_r4,
+  quantize_q8_0, quantize_q8_1, quantize_q8_K,
+  get_row_q5_0r4, get_row_q5_1r4, matmul_q5_0r4, matmul_q5_1r4, matvec_q5_0r4, matvec_q5_1r4, quantize_q8_0e, repack_q5_0_r4, repack_q5_1_r4,
+  matmul_q2_Kr4, matmul_q3_Kr4, matvec_q2_Kr4, matvec_q3_Kr4, repack_q2_K_r4, repack_q3_K_r4,
 } from './flavour';
-import { Q2_K_BYTES, Q2_K_D, Q2_K_DMIN, Q3_K_BYTES, Q3_K_D, Q4_1_BYTES, Q5_0_BYTES, Q5_1_BYTES, Q5_K_BYTES, Q5_K_DMIN, Q8_0_BYTES, Q8_1_BYTES, Q8_K_BYTES } from '../lib/blocks';
+import { Q2_K_BYTES, Q2_K_D, Q2_K_DMIN, Q3_K_BYTES, Q3_K_D, Q4_1_BYTES, Q5_0_BYTES, Q5_1_BYTES, Q5_K_BYTES, Q5_K_DMIN, Q8_0_BYTES, Q8_0E_BYTES, Q8_0E_QS, Q8_0E_SUM, Q8_1_BYTES, Q8_K_BYTES } from '../lib/blocks';
 
 const T_Q4_1 = 0, T_Q5_0 = 1, T_Q5_1 = 2, T_Q2_K = 3, T_Q3_K = 4, T_Q5_K = 5;
 const ROWS: i32 = 7;
@@ -27,8 +30,11 @@ const W: usize = XQ2 + 8192;
 const Y: usize = W + 8192; // matvec results, NTOK × ROWS
 const Y2: usize = Y + 1024; // matmul results
 const DW: usize = Y2 + 1024; // one dequantized weight row (≤ 512 f32)
-const R4: usize = DW + 4096; // four rows repacked (q2_Kr4, q3_Kr4)
-const END: usize = R4 + 4096;
+const R4: usize = DW + 4096; // eight q5_0 / q5_1 rows repacked four at a time
+const XE: usize = R4 + 1024; // the q5_0 activations as q8_0e
+const Y3: usize = XE + 1024; // the repacked kernels' results
+const RK: usize = Y3 + 1024; // four q2_K / q3_K rows repacked (q2_Kr4, q3_Kr4)
+const END: usize = RK + 4096;
 
 @inline function xorshift(s: u32): u32 {
   s ^= s << 13;
@@ -169,22 +175,67 @@ function checkFormat(t: i32, name: string): void {
   same = true;
   for (let r = 0; r < ROWS; r++) same = same && load<u32>(Y + (<usize>r << 2)) == load<u32>(Y2 + (<usize>r << 2));
   check(same, "matvec_" + name + " split");
-  if (t == T_Q2_K || t == T_Q3_K) checkR4(t, name, cols, xb);
+  if (t == T_Q5_0 || t == T_Q5_1) checkR4(t, name, cols);
+  if (t == T_Q2_K || t == T_Q3_K) checkKR4(t, name, cols, xb);
+}
+
+/**
+ * q5_0r4 / q5_1r4 (no goldens of their own): W's seven rows and the one after them repacked four at a
+ * time into R4 (the eighth row is not compared), on the same activations (q5_0: as q8_0e), give the plain
+ * matvec's results in Y bit for bit, per token (matvec, over a split at row 4) and for all tokens
+ * (matmul: a 4-token tile and a short one, over the same split); get_row of each row equals the plain one.
+ */
+function checkR4(t: i32, name: string, cols: i32): void {
+  if (t == T_Q5_0) repack_q5_0_r4(W, R4, 8, cols);
+  else repack_q5_1_r4(W, R4, 8, cols);
+  const xb = t == T_Q5_0 ? <usize>(cols / 32) * Q8_0E_BYTES : xRowBytes(t, cols);
+  const x = t == T_Q5_0 ? XE : XQ;
+  if (t == T_Q5_0) for (let k = 0; k < NTOK; k++) quantize_q8_0e(X + <usize>(k * cols) * 4, XE + <usize>k * xb, cols);
+  let ok = true;
+  for (let k = 0; k < NTOK; k++) {
+    if (t == T_Q5_0) {
+      matvec_q5_0r4(R4, x + <usize>k * xb, Y3, cols, 0, 4);
+      matvec_q5_0r4(R4, x + <usize>k * xb, Y3, cols, 4, 8);
+    } else {
+      matvec_q5_1r4(R4, x + <usize>k * xb, Y3, cols, 0, 4);
+      matvec_q5_1r4(R4, x + <usize>k * xb, Y3, cols, 4, 8);
+    }
+    for (let r = 0; r < ROWS; r++) ok = ok && load<u32>(Y3 + (<usize>r << 2)) == load<u32>(Y + (<usize>(k * ROWS + r) << 2));
+  }
+  check(ok, "repack_" + name + "_r4 + matvec_" + name + "r4 = matvec_" + name);
+  if (t == T_Q5_0) {
+    matmul_q5_0r4(R4, x, Y3, cols, 8, NTOK, 0, 4);
+    matmul_q5_0r4(R4, x, Y3, cols, 8, NTOK, 4, 8);
+  } else {
+    matmul_q5_1r4(R4, x, Y3, cols, 8, NTOK, 0, 4);
+    matmul_q5_1r4(R4, x, Y3, cols, 8, NTOK, 4, 8);
+  }
+  ok = true;
+  for (let k = 0; k < NTOK; k++) for (let r = 0; r < ROWS; r++) ok = ok && load<u32>(Y3 + (<usize>(k * 8 + r) << 2)) == load<u32>(Y + (<usize>(k * ROWS + r) << 2));
+  check(ok, "matmul_" + name + "r4 = matvec_" + name);
+  ok = true;
+  for (let r = 0; r < ROWS; r++) {
+    getRow(t, cols, r);
+    if (t == T_Q5_0) get_row_q5_0r4(R4, DW + 2048, cols, r);
+    else get_row_q5_1r4(R4, DW + 2048, cols, r);
+    for (let i = 0; i < cols; i++) ok = ok && load<u32>(DW + (<usize>i << 2)) == load<u32>(DW + 2048 + (<usize>i << 2));
+  }
+  check(ok, "get_row_" + name + "r4 = get_row_" + name);
 }
 
 /** The first four rows repacked four at a time (q2_Kr4, q3_Kr4): matvec per token and matmul of NTOK tokens equal matvec's results in Y bit for bit. */
-function checkR4(t: i32, name: string, cols: i32, xb: usize): void {
-  if (t == T_Q2_K) repack_q2_K_r4(W, R4, 4, cols);
-  else repack_q3_K_r4(W, R4, 4, cols);
+function checkKR4(t: i32, name: string, cols: i32, xb: usize): void {
+  if (t == T_Q2_K) repack_q2_K_r4(W, RK, 4, cols);
+  else repack_q3_K_r4(W, RK, 4, cols);
   let same = true;
   for (let k = 0; k < NTOK; k++) {
-    if (t == T_Q2_K) matvec_q2_Kr4(R4, XQ + <usize>k * xb, Y2, cols, 0, 4);
-    else matvec_q3_Kr4(R4, XQ + <usize>k * xb, Y2, cols, 0, 4);
+    if (t == T_Q2_K) matvec_q2_Kr4(RK, XQ + <usize>k * xb, Y2, cols, 0, 4);
+    else matvec_q3_Kr4(RK, XQ + <usize>k * xb, Y2, cols, 0, 4);
     for (let r = 0; r < 4; r++) same = same && load<u32>(Y2 + (<usize>r << 2)) == load<u32>(Y + (<usize>(k * ROWS + r) << 2));
   }
   check(same, "repack_" + name + "_r4 + matvec_" + name + "r4 = matvec_" + name);
-  if (t == T_Q2_K) matmul_q2_Kr4(R4, XQ, Y2, cols, 4, NTOK, 0, 4);
-  else matmul_q3_Kr4(R4, XQ, Y2, cols, 4, NTOK, 0, 4);
+  if (t == T_Q2_K) matmul_q2_Kr4(RK, XQ, Y2, cols, 4, NTOK, 0, 4);
+  else matmul_q3_Kr4(RK, XQ, Y2, cols, 4, NTOK, 0, 4);
   same = true;
   for (let k = 0; k < NTOK; k++) {
     for (let r = 0; r < 4; r++) same = same && load<u32>(Y2 + (<usize>(k * 4 + r) << 2)) == load<u32>(Y + (<usize>(k * ROWS + r) << 2));
@@ -202,6 +253,18 @@ function checkQ8_1(): void {
     for (let j: usize = 0; j < 32; j++) same = same && load<u8>(XQ + b * Q8_1_BYTES + 4 + j) == load<u8>(XQ2 + b * Q8_0_BYTES + 2 + j);
   }
   check(same, "quantize_q8_1 d and qs = quantize_q8_0's");
+  quantize_q8_0e(X, XE, 96);
+  same = true;
+  for (let b: usize = 0; b < 3; b++) {
+    same = same && load<u16>(XE + b * Q8_0E_BYTES) == load<u16>(XQ2 + b * Q8_0_BYTES);
+    let e: i32 = 0;
+    for (let j: usize = 0; j < 32; j++) {
+      same = same && load<u8>(XE + b * Q8_0E_BYTES + Q8_0E_QS + j) == load<u8>(XQ2 + b * Q8_0_BYTES + 2 + j);
+      e += <i32>load<i8>(XQ2 + b * Q8_0_BYTES + 2 + j);
+    }
+    same = same && <i32>load<i16>(XE + b * Q8_0E_BYTES + Q8_0E_SUM) == e;
+  }
+  check(same, "quantize_q8_0e d and qs = quantize_q8_0's, e = their sum");
 }
 
 export function checkOtherFormats(): void {

@@ -1,7 +1,7 @@
 // Every block format wisp uses, in one table: ggml's storage formats (sizes from ggml's traits in
 // ./ggml-types.ts), the activation formats the kernels quantize x into (ggml's q8_0, q8_1 and q8_K, the
 // same 8-bit values in wisp's wide layouts q8_0w and q8_0s, wisp's 16-bit q16_0, q16_0s and q16_K), and
-// the layouts the wasm backend makes at load (q4_0r8, q4_Kr4, q6_Kr4, q2_Kr4, q3_Kr4, f16f). Sizes, which activation each weight
+// the layouts the wasm backend makes at load (q4_0r8, q4_Kr4, q6_Kr4, q5_0r4, q5_1r4, q2_Kr4, q3_Kr4, f16f). Sizes, which activation each weight
 // format pairs with on each path, which path a model runs by default, and what a load-time layout is
 // made from are stated here and nowhere else; asm/ mirrors the sizes in its block constants (and a test
 // checks the mirror). docs/KERNEL-ABI.md draws the byte layouts.
@@ -22,6 +22,7 @@ export type FormatName =
   | 'q3_K'
   | 'q5_K'
   | 'q8_1'
+  | 'q8_0e'
   | 'q8_K'
   | 'q8_0w'
   | 'q8_0s'
@@ -33,6 +34,8 @@ export type FormatName =
   | 'q6_Kr4'
   | 'q2_Kr4'
   | 'q3_Kr4'
+  | 'q5_0r4'
+  | 'q5_1r4'
   | 'f16f';
 
 /**
@@ -124,6 +127,8 @@ export const BLOCK_FORMATS: Readonly<Record<FormatName, Readonly<BlockFormat>>> 
   q3_K: { name: 'q3_K', ...ggml(GGMLType.Q3_K), writable: true, pairs: { x16: 'q8_K', x8: 'q8_K' } },
   q5_K: { name: 'q5_K', ...ggml(GGMLType.Q5_K), writable: true, pairs: { x16: 'q8_K', x8: 'q8_K' } },
   q8_1: { name: 'q8_1', ...ggml(GGMLType.Q8_1), activation: { quantizer: 'quantize_q8_1', kernelSuffix: '' } },
+  // q8_0's d and qs with e = Σqs after d: q5_0r4's −16·Σqx without a horizontal sum
+  q8_0e: { name: 'q8_0e', blockValues: 32, blockBytes: 36, rows: 1, activation: { quantizer: 'quantize_q8_0e', kernelSuffix: '' } },
   q8_K: { name: 'q8_K', ...ggml(GGMLType.Q8_K), activation: { quantizer: 'quantize_q8_K', kernelSuffix: '' } },
   q8_0w: { name: 'q8_0w', blockValues: 32, blockBytes: Q8_0W_BYTES, rows: 1, activation: { quantizer: 'quantize_q8_0w', kernelSuffix: '_x8w' } },
   q8_0s: { name: 'q8_0s', blockValues: 32, blockBytes: Q8_0S_BYTES, rows: 1, activation: { quantizer: 'quantize_q8_0s', kernelSuffix: '_x8s' } },
@@ -141,6 +146,10 @@ export const BLOCK_FORMATS: Readonly<Record<FormatName, Readonly<BlockFormat>>> 
   // kernels on q8_K only (the 16-bit path keeps q2_K / q3_K)
   q2_Kr4: { name: 'q2_Kr4', ...sizesOf(GGMLType.Q2_K), rows: 4, pairs: { x8: 'q8_K' }, madeFrom: { format: 'q2_K', repackKernel: 'repack_q2_K_r4', finiteHalves: [80, 82] } },
   q3_Kr4: { name: 'q3_Kr4', ...sizesOf(GGMLType.Q3_K), rows: 4, pairs: { x8: 'q8_K' }, madeFrom: { format: 'q3_K', repackKernel: 'repack_q3_K_r4', finiteHalves: [108] } },
+  // four q5_0 / q5_1 rows interleaved per 32 values (88- / 96-byte groups), the levels' bits re-arranged
+  // losslessly; on ggml's 8-bit activations on both paths, as q5_0 / q5_1 (q5_0r4: q8_0's values in q8_0e)
+  q5_0r4: { name: 'q5_0r4', ...sizesOf(GGMLType.Q5_0), rows: 4, pairs: { x16: 'q8_0e', x8: 'q8_0e' }, madeFrom: { format: 'q5_0', repackKernel: 'repack_q5_0_r4', finiteHalves: [0] } },
+  q5_1r4: { name: 'q5_1r4', ...sizesOf(GGMLType.Q5_1), rows: 4, pairs: { x16: 'q8_1', x8: 'q8_1' }, madeFrom: { format: 'q5_1', repackKernel: 'repack_q5_1_r4', finiteHalves: [0, 2] } },
   // f16 as stored, on kernels that skip the watch for infinite and NaN halves (asm/matmul/float.ts)
   f16f: { name: 'f16f', ...ggml(GGMLType.F16), ggml: undefined, pairs: { x16: 'f32', x8: 'f32' }, madeFrom: { format: 'f16', finiteHalves: [0] } },
 };

@@ -24,7 +24,7 @@ export interface WasmOptions {
   /** Kernel pool spin budget before Atomics.wait (pool.ts). */
   spinLimit?: number;
   /**
-   * Make the load-time layouts (host/backends/wasm/layouts.ts: q4_0r8, q4_Kr4, q6_Kr4, f16f) for the
+   * Make the load-time layouts (host/backends/wasm/layouts.ts: q4_0r8, q4_Kr4, q6_Kr4, q5_0r4, q5_1r4, f16f) for the
    * matrices of the blocks this backend runs: faster kernels, the same results bit for bit. Default
    * true; false keeps ggml's layout and kernels (for A/B comparison).
    */
@@ -193,10 +193,10 @@ export class WasmBackend implements Backend<WasmSequence> {
   }
 
   /**
-   * Makes the load-time layouts (q4_0r8, q4_Kr4, q6_Kr4, q2_Kr4, q3_Kr4, f16f) of the matrices of the blocks it
+   * Makes the load-time layouts (q4_0r8, q4_Kr4, q6_Kr4, q5_0r4, q5_1r4, q2_Kr4, q3_Kr4, f16f) of the matrices of the blocks it
    * runs, in place through the logits buffer (unused until the first step): after every other backend
    * has read the weights in ggml's layout. A head tied to the embedding (the same bytes) takes only a
-   * layout that keeps the bytes (f16f) or one that get_row also reads (q6_Kr4: get_row_q6_Kr4), and then
+   * layout that keeps the bytes (f16f) or one that get_row also reads (q6_Kr4, q5_0r4, q5_1r4: get_row_<layout>), and then
    * the embedding follows it (the engine embeds on this backend whenever it runs a block: it holds the
    * activation rows); otherwise both keep ggml's layout. Then waits for the kernel workers.
    */

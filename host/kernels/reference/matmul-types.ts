@@ -56,6 +56,20 @@ export function quantizeQ8_1(x: Float32Array, out: Uint8Array): void {
   quantizeRowQ8_1(x, out);
 }
 
+/** quantize_q8_0e (q5_0r4's activations): quantize_q8_0's d and qs as blocks { f16 d; i16 e = Σ qs; i8 qs[32] }. */
+export function quantizeQ8_0e(x: Float32Array, out: Uint8Array): void {
+  const q = new Uint8Array(rowBytes(GGMLType.Q8_0, x.length));
+  quantizeRowQ8_0(x, q);
+  const dv = new DataView(out.buffer, out.byteOffset, out.byteLength);
+  for (let b = 0; b < x.length / 32; b++) {
+    out.set(q.subarray(34 * b, 34 * b + 2), 36 * b);
+    out.set(q.subarray(34 * b + 2, 34 * b + 34), 36 * b + 4);
+    let e = 0;
+    for (let i = 0; i < 32; i++) e += (q[34 * b + 2 + i] << 24) >> 24;
+    dv.setInt16(36 * b + 2, e, true);
+  }
+}
+
 /** The activation bytes the kernels read for weight format t. */
 export function quantizeMoreActivation(t: MoreWeightType, x: Float32Array): Uint8Array {
   const a = moreActivation(t);
@@ -269,6 +283,11 @@ function referenceExports(): Record<string, ReferenceExport> {
       quantizeQ8_1(f32View(mem, x, n), q);
       mem.set(q, o);
     },
+    quantize_q8_0e: (mem, x, o, n) => {
+      const q = new Uint8Array((n / 32) * 36);
+      quantizeQ8_0e(f32View(mem, x, n), q);
+      mem.set(q, o);
+    },
   };
   for (const t of MORE_WEIGHT_TYPES) {
     out[`matvec_${t}`] = (mem, w, x, y, cols, r0, r1) => {
@@ -291,5 +310,5 @@ function referenceExports(): Record<string, ReferenceExport> {
   return out;
 }
 
-/** The exports of ggml's other weight formats (and quantize_q8_1) by name, computed by this reference. */
+/** The exports of ggml's other weight formats (and quantize_q8_1, quantize_q8_0e) by name, computed by this reference. */
 export const MORE_MATMUL_REFERENCE: Readonly<Record<string, ReferenceExport>> = referenceExports();
