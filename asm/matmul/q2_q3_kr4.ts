@@ -250,55 +250,28 @@ import { kr4_const } from './q4_kr4';
 /**
  * The q3_Kr4 group block at p (q2_Kr4: q2_block) · the q8_K block at xb: acc + the rows' block terms. K's
  * group(isum, xs, xo, a, b, c, d, sc, sh, odd) adds one group's scaled sums (chunks a..d, their 16 activations at
- * xs). The bsum terms are summed apart and come off (q3_K) or go to msum (q2_K) once. The eight pairs
- * are written out (constant shifts and offsets; `if (z == 0)` ends a basic block, so V8 does not issue
- * every pair's loads first).
+ * xs). The bsum terms are summed apart and come off once. A loop over four pairs of pairs (written out,
+ * measured ~3% faster, but the module must stay small enough to swap over MQTT: docs/PROTOCOL.md);
+ * `if (z == 0)` ends a basic block, so V8 does not issue both pairs' loads first.
  */
 @inline export function kr4q_block<K>(q3: bool, acc: v128, p: usize, xb: usize, z: i32, n0: v128, n1: v128, n2: v128, n3: v128, n4: v128, n5: v128, n6: v128, n7: v128, c0: v128, c1: v128): v128 {
   if (!q3) return q2_block<K>(acc, p, xb, z, n0, n1, n2, c0, c1);
   let isum = i32x4.splat(0), bsum = i32x4.splat(0);
-  const xq = xb + Q8_K_QS, bs = xb + Q8_K_BSUMS;
-  let sv = q3 ? q3r4_scales(p, 0, n2, n7, n6) : n2;
-  let raw = q3_pair_scales(0, sv);
-  bsum = i32x4.add(bsum, kr4_bsum_dot(raw, bs));
-  isum = pair_isum<K>(q3, isum, p, xq, 0, raw, n0, n1, n3, n4, n5, n6);
-  if (z == 0) {
-    raw = q3_pair_scales(1, sv);
-    bsum = i32x4.add(bsum, kr4_bsum_dot(raw, bs + 4));
-    isum = pair_isum<K>(q3, isum, p, xq + 32, 1, raw, n0, n1, n3, n4, n5, n6);
-  }
-  if (z == 0) {
-    if (q3) sv = q3r4_scales(p, 1, n2, n7, n6);
-    raw = q3_pair_scales(2, sv);
-    bsum = i32x4.add(bsum, kr4_bsum_dot(raw, bs + 8));
-    isum = pair_isum<K>(q3, isum, p, xq + 64, 2, raw, n0, n1, n3, n4, n5, n6);
-  }
-  if (z == 0) {
-    raw = q3_pair_scales(3, sv);
-    bsum = i32x4.add(bsum, kr4_bsum_dot(raw, bs + 12));
-    isum = pair_isum<K>(q3, isum, p, xq + 96, 3, raw, n0, n1, n3, n4, n5, n6);
-  }
-  if (z == 0) {
-    if (q3) sv = q3r4_scales(p, 2, n2, n7, n6);
-    raw = q3_pair_scales(4, sv);
-    bsum = i32x4.add(bsum, kr4_bsum_dot(raw, bs + 16));
-    isum = pair_isum<K>(q3, isum, p, xq + 128, 4, raw, n0, n1, n3, n4, n5, n6);
-  }
-  if (z == 0) {
-    raw = q3_pair_scales(5, sv);
-    bsum = i32x4.add(bsum, kr4_bsum_dot(raw, bs + 20));
-    isum = pair_isum<K>(q3, isum, p, xq + 160, 5, raw, n0, n1, n3, n4, n5, n6);
-  }
-  if (z == 0) {
-    if (q3) sv = q3r4_scales(p, 3, n2, n7, n6);
-    raw = q3_pair_scales(6, sv);
-    bsum = i32x4.add(bsum, kr4_bsum_dot(raw, bs + 24));
-    isum = pair_isum<K>(q3, isum, p, xq + 192, 6, raw, n0, n1, n3, n4, n5, n6);
-  }
-  if (z == 0) {
-    raw = q3_pair_scales(7, sv);
-    bsum = i32x4.add(bsum, kr4_bsum_dot(raw, bs + 28));
-    isum = pair_isum<K>(q3, isum, p, xq + 224, 7, raw, n0, n1, n3, n4, n5, n6);
+  let q = p, xs = xb + Q8_K_QS, bs = xb + Q8_K_BSUMS;
+  for (let t = 0; t < 4; t++) {
+    // pairs 2t, 2t + 1: their scales from one vector, each pair in a basic block of its own
+    const sv = q3r4_scales_at(p, t, n2, n3, n6);
+    let raw = i16x8.extend_low_i8x16_s(sv);
+    bsum = i32x4.add(bsum, kr4_bsum_dot(raw, bs));
+    isum = pair_isum<K>(q3, isum, q, xs, 0, raw, n0, n1, n3, n4, n5, n6);
+    if (z == 0) {
+      raw = i16x8.extend_high_i8x16_s(sv);
+      bsum = i32x4.add(bsum, kr4_bsum_dot(raw, bs + 4));
+      isum = pair_isum<K>(q3, isum, q, xs + 32, 1, raw, n0, n1, n3, n4, n5, n6);
+    }
+    q += 96;
+    xs += 64;
+    bs += 8;
   }
   if (q3) return kr4q_finish(true, acc, i32x4.sub(isum, i32x4.shl(bsum, 2)), bsum, p, xb, c0, c1);
   return kr4q_finish(false, acc, isum, bsum, p, xb, c0, c1);
@@ -433,8 +406,9 @@ import { kr4_const } from './q4_kr4';
   }
 }
 
-/** matmul over [r0, r1) (multiples of 4), y[t·rows + r]: whole 4-token tiles by kr4q_block4, a short last tile by kr4q_block per token. */
+/** matmul over [r0, r1) (multiples of 4), y[t·rows + r]: whole 4-token tiles by kr4q_block4, a short last tile by K's matvec per token. */
 @inline export function matmul_kr4q<K>(q3: bool, w: usize, x: usize, y: usize, cols: i32, rows: i32, nTok: i32, r0: i32, r1: i32): void {
+  const k = changetype<K>(0);
   const nb = cols / Q2_K_BLOCK;
   const wb = kr4_block_bytes(q3);
   const rowBytes = <usize>nb * (q3 ? Q3_K_BYTES : Q2_K_BYTES), xBytes = <usize>nb * Q8_K_BYTES;
@@ -461,17 +435,9 @@ import { kr4_const } from './q4_kr4';
         }
         continue;
       }
-      for (let t = t0; t < t1; t++) {
-        let p = g;
-        let xb = x + <usize>t * xBytes;
-        let acc = f32x4.splat(0);
-        for (let b = 0; b < nb; b++) {
-          acc = kr4q_block<K>(q3, acc, p, xb, z, n0, n1, n2, n3, n4, n5, n6, n7, c0, c1);
-          p += wb;
-          xb += Q8_K_BYTES;
-        }
-        v128.store(y + <usize>t * yRow + (<usize>r << 2), keep(acc, z, n0, n1, n2, n3, n4, n5, n6, n7, c0, c1));
-      }
+      // the short last tile: the flavour's matvec per token (a call, not another inlined copy: the module
+      // must stay small enough to swap over MQTT, docs/PROTOCOL.md)
+      for (let t = t0; t < t1; t++) k.matvec(q3, w, x + <usize>t * xBytes, y + <usize>t * yRow, cols, r, r + 4);
     }
   }
 }
@@ -496,6 +462,11 @@ import { kr4_const } from './q4_kr4';
 
 /** The SIMD128 step: isum + sc·Σ u·x per row lane for one group (chunks c0..c3, the 16 activations at xs + xo, xo a constant; sh, odd: kr4_shift, kr4_odd). */
 @final @unmanaged class Steps {
+  /** The flavour's matvec (matmul's short last tile). */
+  @inline matvec(q3: bool, w: usize, x: usize, y: usize, cols: i32, r0: i32, r1: i32): void {
+    if (q3) matvec_q3_Kr4(w, x, y, cols, r0, r1);
+    else matvec_q2_Kr4(w, x, y, cols, r0, r1);
+  }
   /** Whether the shared blocks split a unit into a basic block per pair (this step keeps many vectors live). */
   @inline split(): bool {
     return true;
@@ -565,7 +536,8 @@ export function matmul_q3_Kr4(w: usize, x: usize, y: usize, cols: i32, rows: i32
   return low | (((<i32>load<u8>(s + 8 + (G & 3)) >> ((G >> 2) << 1)) & 3) << 4);
 }
 
-@inline function repack_any(q3: bool, src: usize, dst: usize, rows: i32, cols: i32): void {
+// one copy for both formats (not inlined: the module must stay small enough to swap over MQTT)
+function repack_any(q3: bool, src: usize, dst: usize, rows: i32, cols: i32): void {
   const nb = cols / Q2_K_BLOCK;
   const sb: usize = q3 ? Q3_K_BYTES : Q2_K_BYTES;
   const rowBytes = <usize>nb * sb;

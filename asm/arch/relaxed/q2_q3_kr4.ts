@@ -15,6 +15,11 @@ import { kr4_combine16, matmul_kr4q, matvec_kr4q, splat_at } from '../../matmul/
 
 /** The relaxed step: isum + sc·Σ u·x per row lane for one group (chunks c0..c3, the 16 activations at xs + xo, xo a constant; sh, odd: kr4_shift, kr4_odd). */
 @final @unmanaged class Steps {
+  /** The flavour's matvec (matmul's short last tile). */
+  @inline matvec(q3: bool, w: usize, x: usize, y: usize, cols: i32, r0: i32, r1: i32): void {
+    if (q3) matvec_q3_Kr4(w, x, y, cols, r0, r1);
+    else matvec_q2_Kr4(w, x, y, cols, r0, r1);
+  }
   /** No basic block per pair in a unit (measured faster without). */
   @inline split(): bool {
     return false;
