@@ -40,7 +40,7 @@ test('the mirror states values and bytes per block of every format the kernels u
 });
 
 test('the repacked layouts interleave the host\'s row group: rows and bytes per group block', () => {
-  assert.equal(Object.keys(host.groups).sort(), ['q4_0r8', 'q4_Kr4', 'q5_0r4', 'q5_1r4', 'q6_Kr4']);
+  assert.equal(Object.keys(host.groups).sort(), ['q2_Kr4', 'q3_Kr4', 'q4_0r8', 'q4_Kr4', 'q5_0r4', 'q5_1r4', 'q6_Kr4']);
   for (const [layout, { rows, bytes }] of Object.entries(host.groups)) {
     assert.is(mirror[`${NAME(layout)}_ROWS`], rows, `${layout}: rows per group`);
     assert.is(mirror[`${NAME(layout)}_BYTES`], bytes, `${layout}: bytes per group block`);
@@ -93,6 +93,10 @@ test('each block\'s field offsets follow ggml\'s and wisp\'s structs and add up 
   // q5_0r4: four d, then five 16-byte vectors of levels; q5_1r4: four d, four m, then the same
   assert.equal([m.Q5_0R4_QS, m.Q5_0R4_BYTES], [4 * 2, 8 + 5 * 16]);
   assert.equal([m.Q5_1R4_M, m.Q5_1R4_QS, m.Q5_1R4_BYTES], [4 * 2, 8 + 4 * 2, 16 + 5 * 16]);
+  // q2_Kr4: 4 units of four group vectors of four rows' 2-bit quants, their 16 scales and 16 mins (nibbles), four d, four dmin
+  assert.equal([m.Q2_KR4_UNIT_SCALES, m.Q2_KR4_UNIT_MINS, m.Q2_KR4_UNIT, m.Q2_KR4_D, m.Q2_KR4_DMIN, m.Q2_KR4_BYTES], [64, 72, 80, 320, 328, 336]);
+  // q3_Kr4: 8 pairs of groups of four rows' 3-bit levels (48 bytes each), 64 6-bit scales (32 + 16 bytes), four d
+  assert.equal([m.Q3_KR4_SCALES, m.Q3_KR4_SCALES_HIGH, m.Q3_KR4_D, m.Q3_KR4_BYTES], [8 * 48, 8 * 48 + 32, 8 * 48 + 48, 8 * 48 + 56]);
 });
 
 test.run();

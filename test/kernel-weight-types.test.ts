@@ -16,6 +16,7 @@ import {
   MORE_MATMUL_REFERENCE, MORE_WEIGHT_TYPES, type MoreWeightType, moreActivation, moreActivationRowBytes, moreGetRow,
   moreGgmlType, moreMatvec, moreWeightRowBytes, quantizeMoreActivation,
 } from '../host/kernels/reference/matmul-types.js';
+import { q2KToQ2Kr4, q2Kr4ToQ2K, q3KToQ3Kr4, q3Kr4ToQ3K } from '../host/kernels/reference/q2_q3_kr4.js';
 import { BLOCK_FORMATS } from '../host/model/block-formats.js';
 import { GGMLType, dequantize, f32ToF16, rowBytes } from '../host/model/ggml-types.js';
 import { dequantizeRowQ8_1, dequantizeRowQ8_K, quantize, quantizeRow } from '../host/model/quantize/index.js';
@@ -412,6 +413,104 @@ for (const t of MORE_WEIGHT_TYPES) {
     }
     assert.ok(maxDiff <= 1e-5 * maxRef, `${t}: relative error ${maxDiff / maxRef}`);
   });
+}
+
+// ---- q2_Kr4, q3_Kr4: q2_K / q3_K rows repacked four at a time (asm/matmul/q2_q3_kr4.ts) --------------
+// Tolerance: exact. repack_q2_K_r4 / repack_q3_K_r4 write host/kernels/reference/q2_q3_kr4.ts's layout
+// (the bits moved, nothing lost), and the kernels on it equal the plain kernels' reference on the
+// original rows bit for bit, in every flavour. d (and dmin) must be finite (the host repacks only such).
+
+const KR4 = {
+  q2_K: { layout: 'q2_Kr4', repack: 'repack_q2_K_r4', to: q2KToQ2Kr4, back: q2Kr4ToQ2K },
+  q3_K: { layout: 'q3_Kr4', repack: 'repack_q3_K_r4', to: q3KToQ3Kr4, back: q3Kr4ToQ3K },
+} as const;
+
+/** The problem's rows repacked by the kernel into a new buffer (poisoned first); returns its pointer. */
+function repackR4(t: 'q2_K' | 'q3_K', p: Problem): number {
+  const dst = alloc(p.w.length);
+  mem.fill(0x5a, dst, dst + p.w.length);
+  k[KR4[t].repack](p.wp, dst, p.rows, p.cols);
+  return dst;
+}
+
+for (const t of ['q2_K', 'q3_K'] as const) {
+  const { layout, repack, to, back } = KR4[t];
+
+  test(`${repack} writes the reference layout, which gives back the ${t} rows byte for byte`, () => {
+    for (const [rows, cols, random] of [[12, 512, true], [8, 1280, false], [4, 256, true], [4, 768, false]] as const) {
+      reset();
+      const p = problem(t, rows, cols, 1, 931 + cols, random);
+      const r4 = repackR4(t, p);
+      const got = mem.slice(r4, r4 + p.w.length);
+      assert.ok(Buffer.from(got).equals(Buffer.from(to(p.w, rows, cols))), `${rows}×${cols}: kernel bytes = reference bytes`);
+      assert.ok(Buffer.from(back(got, rows, cols)).equals(Buffer.from(p.w)), `${rows}×${cols}: lossless`);
+    }
+  });
+
+  for (const [flavour, kf] of FLAVOURS) {
+    test(`${flavour}: matvec_${layout} on repacked rows equals matvec_${t}'s reference bit for bit, over row splits (quantized and random blocks)`, () => {
+      let seed = 5000;
+      for (const rows of [4, 8, 12, 36, 132]) {
+        for (const cols of [256, 768, 1280]) {
+          for (const random of [false, true]) {
+            reset();
+            const p = problem(t, rows, cols, 1, seed++, random);
+            const want = reference(p);
+            const wr = repackR4(t, p);
+            const y = alloc(4 * rows);
+            mem.fill(0xff, y, y + 4 * rows);
+            kf[`matvec_${layout}`](wr, p.xp, y, cols, 0, rows);
+            assertBitsEqual(f32Bits(y, rows), want, `${flavour} ${layout} ${rows}×${cols}`);
+            const r = mulberry32(seed);
+            const cuts = [0, ...Array.from({ length: 3 }, () => 4 * Math.floor(r() * (rows / 4 + 1)))].sort((a, b) => a - b);
+            cuts.push(rows);
+            mem.fill(0xff, y, y + 4 * rows);
+            for (let i = 0; i + 1 < cuts.length; i++) kf[`matvec_${layout}`](wr, p.xp, y, cols, cuts[i], cuts[i + 1]);
+            assertBitsEqual(f32Bits(y, rows), want, `${flavour} ${layout} split ${cuts.join(',')} ${rows}×${cols}`);
+          }
+        }
+      }
+    });
+
+    test(`${flavour}: matmul_${layout} for nTok 1..9 equals matmul_${t}'s reference bit for bit, over row splits`, () => {
+      let seed = 6000;
+      for (const [rows, cols] of [[4, 256], [12, 768], [40, 512]]) {
+        for (let nTok = 1; nTok <= 9; nTok++) {
+          reset();
+          const p = problem(t, rows, cols, nTok, seed++, nTok % 2 === 0);
+          const want = reference(p);
+          const wr = repackR4(t, p);
+          const y = alloc(4 * rows * nTok);
+          mem.fill(0xff, y, y + 4 * rows * nTok);
+          const mid = 4 * Math.floor(rows / 8);
+          kf[`matmul_${layout}`](wr, p.xp, y, cols, rows, nTok, 0, mid);
+          kf[`matmul_${layout}`](wr, p.xp, y, cols, rows, nTok, mid, rows);
+          assertBitsEqual(f32Bits(y, rows * nTok), want, `${flavour} ${layout} matmul ${rows}×${cols} nTok ${nTok}`);
+        }
+      }
+    });
+
+    test(`${flavour}: matvec_${layout} and matmul_${layout} at the fields' bounds (levels, scales and mins all 0 or all max; x = ±127, −128) equal the reference`, () => {
+      const rows = 8, cols = 768, nTok = 5;
+      for (const [fill, q3Scales] of [[0xff, 0xff], [0x00, 0x00], [0xff, 0x00], [0x00, 0xff]]) {
+        for (const q of [127, -127, -128]) {
+          reset();
+          const w = boundBlocks(t, moreWeightRowBytes(t, cols) * rows, fill, q3Scales);
+          const xr = constantQ8K(cols, q);
+          const x = new Uint8Array(xr.length * nTok);
+          for (let i = 0; i < nTok; i++) x.set(xr, i * xr.length);
+          const p: Problem = { t, rows, cols, nTok, w, x, wp: put(w), xp: put(x) };
+          const want = reference(p);
+          const wr = repackR4(t, p);
+          const y = alloc(4 * rows * nTok);
+          kf[`matvec_${layout}`](wr, p.xp, y, cols, 0, rows);
+          assertBitsEqual(f32Bits(y, rows), want.subarray(0, rows), `${flavour} ${layout} fill ${fill} q ${q}`);
+          kf[`matmul_${layout}`](wr, p.xp, y, cols, rows, nTok, 0, rows);
+          assertBitsEqual(f32Bits(y, rows * nTok), want, `${flavour} ${layout} matmul fill ${fill} q ${q}`);
+        }
+      }
+    });
+  }
 }
 
 // ---- flavours ------------------------------------------------------------------------------------

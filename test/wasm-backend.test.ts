@@ -377,6 +377,65 @@ for (const [type, name] of [[GGMLType.Q5_0, 'q5_0'], [GGMLType.Q5_1, 'q5_1']] as
   });
 }
 
+for (const [type, name, layout] of [[GGMLType.Q2_K, 'q2_K', 'q2_Kr4'], [GGMLType.Q3_K, 'q3_K', 'q3_Kr4']] as const) {
+  test(`a ${name} model repacked into ${layout} (every matrix; the head tied to the embedding keeps ${name}, which get_row reads) gives ggml's layout's logits and greedy tokens bit for bit`, async () => {
+    const path = join(synthDir, `tiny-qwen2-${name}.gguf`);
+    synthModel(path, { shape: SYNTH_SHAPES['tiny-qwen2'], vocab: llama2, type, seed: 7 });
+    const repacked = await openWasm(path, { threads: 2 });
+    const stored = await openWasm(path, { threads: 1, repack: false });
+    const q16 = await openWasm(path, { threads: 1, activations: 'q16' });
+    try {
+      assert.equal(wasmOf(repacked).kernelCounts(), { [layout]: 14, [name]: 1 }); // 2 layers × 7 matrices; the tied head
+      assert.equal(wasmOf(stored).kernelCounts(), { [name]: 15 });
+      assert.equal(wasmOf(q16).kernelCounts(), { [name]: 15 }, `no ${layout} kernels on 16-bit activations`);
+      const ids = [1, 450, 4996, 17354, 1701, 3654, 975, 278, 17366, 11203, 31999];
+      const [s1, s2] = [repacked.newState(), stored.newState()];
+      assert.equal(Array.from(await repacked.prefill(s1, ids, 0)), Array.from(await stored.prefill(s2, ids, 0)), 'prefill logits');
+      // greedy decoding: each step's logits, hence each token, the same
+      let [t1, t2] = [argmax(await repacked.forward(s1, 29871, ids.length)), argmax(await stored.forward(s2, 29871, ids.length))];
+      for (let pos = ids.length + 1; pos < ids.length + 9; pos++) {
+        assert.is(t1, t2, `greedy token at ${pos}`);
+        const [l1, l2] = [await repacked.forward(s1, t1, pos), await stored.forward(s2, t2, pos)];
+        assert.equal(Array.from(l1), Array.from(l2), `decode logits at ${pos}`);
+        [t1, t2] = [argmax(l1), argmax(l2)];
+      }
+    } finally {
+      await repacked.close();
+      await stored.close();
+      await q16.close();
+      rmSync(path, { force: true });
+    }
+  });
+}
+
+test(`q2_K and q3_K matrices with an infinite or NaN d (or dmin) keep ggml's layout (the r4 kernels convert finite halves only)`, async () => {
+  for (const [type, name, block, halves] of [[GGMLType.Q2_K, 'q2_K', 84, [80, 82]], [GGMLType.Q3_K, 'q3_K', 110, [108]]] as const) {
+    const rows = 4, cols = 256, bytes = rows * block;
+    const arena = new Arena(planBytes(Array<number>(12).fill(bytes)), 'the test');
+    const pool = KernelPool.create(arena.memory, { threads: 1 });
+    try {
+      await pool.ready;
+      for (const at of halves) {
+        for (const [half, finite] of [[0x3c00, true], [0x7c00, false], [0xfc00, false], [0x7e01, false], [0x03ff, true]] as const) {
+          const ptr = arena.alloc(bytes), scratch = arena.alloc(bytes);
+          const w = arena.bytes(ptr, bytes);
+          for (let i = 0; i < bytes; i++) w[i] = (i * 37) & 0xff;
+          for (let o = 0; o < bytes; o += block) for (const h of halves) { w[o + h] = 0x00; w[o + h + 1] = 0x2c; }
+          w[2 * block + at] = half & 0xff;
+          w[2 * block + at + 1] = half >> 8;
+          const before = Uint8Array.from(w);
+          const weight = { ptr, type, kernel: name, rows, cols };
+          assert.is(makeLayout(pool, arena, weight, scratch, bytes) === `${name}r4`, finite, `${name} half at ${at}: 0x${half.toString(16)}`);
+          assert.is(weight.kernel, finite ? `${name}r4` : name);
+          if (!finite) assert.equal(arena.bytes(ptr, bytes), before, 'left as it was');
+        }
+      }
+    } finally {
+      await pool.close();
+    }
+  }
+});
+
 test.after(() => rmSync(synthDir, { recursive: true, force: true }));
 
 test.run();

@@ -161,6 +161,26 @@ export const Q6_KR4_BYTES: i32 = 840;
 export const Q6_KR4_SCALES: i32 = 768;
 export const Q6_KR4_D: i32 = 832;
 
+// q2_Kr4: four q2_K rows per group; a group block is 4 units of four group vectors (16 bytes each: the
+// four rows' 2-bit quants of 16 values, bits re-arranged losslessly), their 16 scales and 16 mins (8
+// bytes of nibbles each), then the four f16 d and the four f16 dmin (asm/matmul/q2_q3_kr4.ts)
+export const Q2_KR4_ROWS: i32 = 4;
+export const Q2_KR4_BYTES: i32 = 336;
+export const Q2_KR4_UNIT: i32 = 80;
+export const Q2_KR4_UNIT_SCALES: i32 = 64;
+export const Q2_KR4_UNIT_MINS: i32 = 72;
+export const Q2_KR4_D: i32 = 320;
+export const Q2_KR4_DMIN: i32 = 328;
+
+// q3_Kr4: four q3_K rows per group; a group block is 8 pairs of groups (48 bytes each: the four rows'
+// 3-bit levels of 32 values, bits re-arranged losslessly), the 64 6-bit scales (32 bytes of low
+// nibbles, 16 of high bit pairs) and the four f16 d (asm/matmul/q2_q3_kr4.ts)
+export const Q3_KR4_ROWS: i32 = 4;
+export const Q3_KR4_BYTES: i32 = 440;
+export const Q3_KR4_SCALES: i32 = 384;
+export const Q3_KR4_SCALES_HIGH: i32 = 416;
+export const Q3_KR4_D: i32 = 432;
+
 // q5_0r4 / q5_1r4: four q5_0 / q5_1 rows per group; a group block is the four rows' f16 d (q5_1: then
 // their four m), then five 16-byte vectors holding eight chunks of the four rows' 5-bit levels
 // (asm/matmul/q5_r4.ts)

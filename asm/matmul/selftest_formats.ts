@@ -4,7 +4,9 @@
 // quantizers, and for each format: matvec against scalar f64 math over get_row's dequantized rows and
 // the dequantized activations (within 1e-5 of the largest result), matmul of 5 tokens against per-token
 // matvec bit for bit, a row split against one call bit for bit; quantize_q8_1's d and qs against
-// quantize_q8_0's (and quantize_q8_0e's, with its sum); q5_0r4 and q5_1r4 against the plain kernels. (The JS reference, bit for bit, is test/kernel-weight-types.test.ts's.)
+// quantize_q8_0's (and quantize_q8_0e's, with its sum); q5_0r4 and q5_1r4 against the plain kernels;
+// for q2_K and q3_K, the first four rows repacked (q2_Kr4, q3_Kr4) give matvec's results bit for bit
+// through matvec and matmul. (The JS reference, bit for bit, is test/kernel-weight-types.test.ts's.)
 import { check, ensureMemory, SELFTEST_BASE } from '../lib/selftest';
 import { f16_to_f32 } from '../lib/f16';
 import {
@@ -12,6 +14,7 @@ import {
   matmul_q5_0, matmul_q5_1, matmul_q5_K, matvec_q2_K, matvec_q3_K, matvec_q4_1, matvec_q5_0, matvec_q5_1, matvec_q5_K,
   quantize_q8_0, quantize_q8_1, quantize_q8_K,
   get_row_q5_0r4, get_row_q5_1r4, matmul_q5_0r4, matmul_q5_1r4, matvec_q5_0r4, matvec_q5_1r4, quantize_q8_0e, repack_q5_0_r4, repack_q5_1_r4,
+  matmul_q2_Kr4, matmul_q3_Kr4, matvec_q2_Kr4, matvec_q3_Kr4, repack_q2_K_r4, repack_q3_K_r4,
 } from './flavour';
 import { Q2_K_BYTES, Q2_K_D, Q2_K_DMIN, Q3_K_BYTES, Q3_K_D, Q4_1_BYTES, Q5_0_BYTES, Q5_1_BYTES, Q5_K_BYTES, Q5_K_DMIN, Q8_0_BYTES, Q8_0E_BYTES, Q8_0E_QS, Q8_0E_SUM, Q8_1_BYTES, Q8_K_BYTES } from '../lib/blocks';
 
@@ -30,7 +33,8 @@ const DW: usize = Y2 + 1024; // one dequantized weight row (≤ 512 f32)
 const R4: usize = DW + 4096; // eight q5_0 / q5_1 rows repacked four at a time
 const XE: usize = R4 + 1024; // the q5_0 activations as q8_0e
 const Y3: usize = XE + 1024; // the repacked kernels' results
-const END: usize = Y3 + 1024;
+const RK: usize = Y3 + 1024; // four q2_K / q3_K rows repacked (q2_Kr4, q3_Kr4)
+const END: usize = RK + 4096;
 
 @inline function xorshift(s: u32): u32 {
   s ^= s << 13;
@@ -172,6 +176,7 @@ function checkFormat(t: i32, name: string): void {
   for (let r = 0; r < ROWS; r++) same = same && load<u32>(Y + (<usize>r << 2)) == load<u32>(Y2 + (<usize>r << 2));
   check(same, "matvec_" + name + " split");
   if (t == T_Q5_0 || t == T_Q5_1) checkR4(t, name, cols);
+  if (t == T_Q2_K || t == T_Q3_K) checkKR4(t, name, cols, xb);
 }
 
 /**
@@ -216,6 +221,26 @@ function checkR4(t: i32, name: string, cols: i32): void {
     for (let i = 0; i < cols; i++) ok = ok && load<u32>(DW + (<usize>i << 2)) == load<u32>(DW + 2048 + (<usize>i << 2));
   }
   check(ok, "get_row_" + name + "r4 = get_row_" + name);
+}
+
+/** The first four rows repacked four at a time (q2_Kr4, q3_Kr4): matvec per token and matmul of NTOK tokens equal matvec's results in Y bit for bit. */
+function checkKR4(t: i32, name: string, cols: i32, xb: usize): void {
+  if (t == T_Q2_K) repack_q2_K_r4(W, RK, 4, cols);
+  else repack_q3_K_r4(W, RK, 4, cols);
+  let same = true;
+  for (let k = 0; k < NTOK; k++) {
+    if (t == T_Q2_K) matvec_q2_Kr4(RK, XQ + <usize>k * xb, Y2, cols, 0, 4);
+    else matvec_q3_Kr4(RK, XQ + <usize>k * xb, Y2, cols, 0, 4);
+    for (let r = 0; r < 4; r++) same = same && load<u32>(Y2 + (<usize>r << 2)) == load<u32>(Y + (<usize>(k * ROWS + r) << 2));
+  }
+  check(same, "repack_" + name + "_r4 + matvec_" + name + "r4 = matvec_" + name);
+  if (t == T_Q2_K) matmul_q2_Kr4(RK, XQ, Y2, cols, 4, NTOK, 0, 4);
+  else matmul_q3_Kr4(RK, XQ, Y2, cols, 4, NTOK, 0, 4);
+  same = true;
+  for (let k = 0; k < NTOK; k++) {
+    for (let r = 0; r < 4; r++) same = same && load<u32>(Y2 + (<usize>(k * 4 + r) << 2)) == load<u32>(Y + (<usize>(k * ROWS + r) << 2));
+  }
+  check(same, "matmul_" + name + "r4 = matvec_" + name);
 }
 
 /** quantize_q8_1's d and qs are quantize_q8_0's. */

@@ -50,6 +50,9 @@ export { matmul_q4_Kr4, matvec_q4_Kr4 } from './q4_kr4';
 // q6_K rows repacked four at a time (q6_Kr4, asm/matmul/q6_kr4.ts) on q8_K activations: one activation
 // splat serves four rows; bit for bit matvec_q6_K's results. get_row reads it (a head tied to the embedding).
 export { get_row_q6_Kr4, matmul_q6_Kr4, matvec_q6_Kr4, repack_q6_K_r4 } from './q6_kr4';
+// q2_K and q3_K rows repacked four at a time (q2_Kr4, q3_Kr4, asm/matmul/q2_q3_kr4.ts) on q8_K
+// activations: one activation splat serves four rows; bit for bit matvec_q2_K's / matvec_q3_K's results.
+export { matmul_q2_Kr4, matmul_q3_Kr4, matvec_q2_Kr4, matvec_q3_Kr4, repack_q2_K_r4, repack_q3_K_r4 } from './q2_q3_kr4';
 // q5_0 and q5_1 rows repacked four at a time (q5_0r4, q5_1r4: asm/matmul/q5_r4.ts) on q8_0 / q8_1
 // activations: one activation splat serves four rows; bit for bit matvec_q5_0's / matvec_q5_1's results.
 // (q5_0r4 on q8_0e: q8_0's blocks with their Σq, quantize_q8_0e in ./legacy.ts)

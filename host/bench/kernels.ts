@@ -27,7 +27,7 @@ export const BENCH_SHAPES: Array<[number, number]> = [
 export interface KernelResult {
   /** The kernel flavour (kernels/manifest.json) the row ran on. */
   flavour: string;
-  /** The kernel variant: the weight type, or the layout the engine runs it in (q4_0r8, q4_Kr4, q6_Kr4, q5_0r4, q5_1r4, f16f). */
+  /** The kernel variant: the weight type, or the layout the engine runs it in (q4_0r8, q4_Kr4, q6_Kr4, q5_0r4, q5_1r4, q2_Kr4, q3_Kr4, f16f). */
   type: string;
   rows: number;
   cols: number;
@@ -108,7 +108,7 @@ interface EngineVariant {
 
 /**
  * The variants the engine runs a type on at this many rows: itself, plus the load-time layouts the
- * block-format table makes of it (q4_0r8 for rows a multiple of 8, q4_Kr4, q6_Kr4, q5_0r4 and q5_1r4 of 4, f16f).
+ * block-format table makes of it (q4_0r8 for rows a multiple of 8, q4_Kr4, q6_Kr4, q5_0r4, q5_1r4, q2_Kr4 and q3_Kr4 of 4, f16f).
  */
 function engineVariants(type: GGMLType, rows: number): EngineVariant[] {
   const stored = formatOfType(type)!;

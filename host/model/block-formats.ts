@@ -1,7 +1,7 @@
 // Every block format wisp uses, in one table: ggml's storage formats (sizes from ggml's traits in
 // ./ggml-types.ts), the activation formats the kernels quantize x into (ggml's q8_0, q8_1 and q8_K, the
 // same 8-bit values in wisp's wide layouts q8_0w and q8_0s, wisp's 16-bit q16_0, q16_0s and q16_K), and
-// the layouts the wasm backend makes at load (q4_0r8, q4_Kr4, q6_Kr4, q5_0r4, q5_1r4, f16f). Sizes, which activation each weight
+// the layouts the wasm backend makes at load (q4_0r8, q4_Kr4, q6_Kr4, q5_0r4, q5_1r4, q2_Kr4, q3_Kr4, f16f). Sizes, which activation each weight
 // format pairs with on each path, which path a model runs by default, and what a load-time layout is
 // made from are stated here and nowhere else; asm/ mirrors the sizes in its block constants (and a test
 // checks the mirror). docs/KERNEL-ABI.md draws the byte layouts.
@@ -32,6 +32,8 @@ export type FormatName =
   | 'q4_0r8'
   | 'q4_Kr4'
   | 'q6_Kr4'
+  | 'q2_Kr4'
+  | 'q3_Kr4'
   | 'q5_0r4'
   | 'q5_1r4'
   | 'f16f';
@@ -140,6 +142,10 @@ export const BLOCK_FORMATS: Readonly<Record<FormatName, Readonly<BlockFormat>>> 
   // four q6_K rows interleaved per 256 values (an 840-byte group), the quants' bits re-arranged losslessly;
   // kernels on q8_K only (the 16-bit path keeps q6_K)
   q6_Kr4: { name: 'q6_Kr4', ...sizesOf(GGMLType.Q6_K), rows: 4, pairs: { x8: 'q8_K' }, madeFrom: { format: 'q6_K', repackKernel: 'repack_q6_K_r4', finiteHalves: [208] } },
+  // four q2_K / q3_K rows interleaved per 256 values (336- / 440-byte groups), bits re-arranged losslessly;
+  // kernels on q8_K only (the 16-bit path keeps q2_K / q3_K)
+  q2_Kr4: { name: 'q2_Kr4', ...sizesOf(GGMLType.Q2_K), rows: 4, pairs: { x8: 'q8_K' }, madeFrom: { format: 'q2_K', repackKernel: 'repack_q2_K_r4', finiteHalves: [80, 82] } },
+  q3_Kr4: { name: 'q3_Kr4', ...sizesOf(GGMLType.Q3_K), rows: 4, pairs: { x8: 'q8_K' }, madeFrom: { format: 'q3_K', repackKernel: 'repack_q3_K_r4', finiteHalves: [108] } },
   // four q5_0 / q5_1 rows interleaved per 32 values (88- / 96-byte groups), the levels' bits re-arranged
   // losslessly; on ggml's 8-bit activations on both paths, as q5_0 / q5_1 (q5_0r4: q8_0's values in q8_0e)
   q5_0r4: { name: 'q5_0r4', ...sizesOf(GGMLType.Q5_0), rows: 4, pairs: { x16: 'q8_0e', x8: 'q8_0e' }, madeFrom: { format: 'q5_0', repackKernel: 'repack_q5_0_r4', finiteHalves: [0] } },

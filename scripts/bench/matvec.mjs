@@ -2,7 +2,7 @@
 // Micro-benchmark of the matmul kernels on one thread: GB/s of weight bytes read per second by
 // matvec_<type> (decode; a type `<t>_x16` runs matvec_<t>_x16 on q16_0 / q16_K activations, `q8_0_x8w` and
 // `q4_0_x8s` the kernels on ggml's 8-bit activations in q8_0w / q8_0s blocks; `q4_0r8_x16s`, `q4_0r8_x8s`
-// `q4_Kr4_x16`, `q4_Kr4` and `q6_Kr4` (on q8_K), `q5_0r4` (on q8_0e) and `q5_1r4` run the repacked kernels on weights repacked first; --wasm picks the module,
+// `q4_Kr4_x16`, `q4_Kr4`, `q6_Kr4`, `q2_Kr4` and `q3_Kr4` (on q8_K), `q5_0r4` (on q8_0e) and `q5_1r4` run the repacked kernels on weights repacked first; --wasm picks the module,
 // e.g. kernels/matmul.relaxed.wasm) and, with --ntok N, the time of matmul_<type> over N tokens (prefill), as
 // GMAC/s and as its speed-up over N matvec calls; both also as a share of the arithmetic ceiling of their operations (i16 dot + add, or f32 mul + add, measured in the same run with L1-resident operands). The baseline is a memory read measured in the same
 // process (a wasm SIMD sum, four i32x4 accumulators) over as many bytes as the weights ('% read':
@@ -34,11 +34,11 @@ const SHAPES = opts.shapes.split(',').map((s) => s.split('x').map(Number)); // r
 const REPS = Number(opts.reps);
 const NTOK = Number(opts.ntok);
 
-const ROW_BYTES = { f32: (c) => 4 * c, f16: (c) => 2 * c, q8_0: (c) => (c / 32) * 34, q4_0: (c) => (c / 32) * 18, q4_K: (c) => (c / 256) * 144, q6_K: (c) => (c / 256) * 210, q5_0: (c) => (c / 32) * 22, q5_1: (c) => (c / 32) * 24 };
+const ROW_BYTES = { f32: (c) => 4 * c, f16: (c) => 2 * c, q8_0: (c) => (c / 32) * 34, q4_0: (c) => (c / 32) * 18, q4_K: (c) => (c / 256) * 144, q6_K: (c) => (c / 256) * 210, q5_0: (c) => (c / 32) * 22, q5_1: (c) => (c / 32) * 24, q2_K: (c) => (c / 256) * 84, q3_K: (c) => (c / 256) * 110 };
 /** The repacked bench types: their repack export (weights filled as the plain type, then repacked). */
-const REPACK = { q4_0r8_x16s: 'repack_q4_0_r8', q4_0r8_x8s: 'repack_q4_0_r8', q4_Kr4_x16: 'repack_q4_K_r4', q4_Kr4: 'repack_q4_K_r4', q6_Kr4: 'repack_q6_K_r4', q5_0r4: 'repack_q5_0_r4', q5_1r4: 'repack_q5_1_r4' };
+const REPACK = { q4_0r8_x16s: 'repack_q4_0_r8', q4_0r8_x8s: 'repack_q4_0_r8', q4_Kr4_x16: 'repack_q4_K_r4', q4_Kr4: 'repack_q4_K_r4', q6_Kr4: 'repack_q6_K_r4', q5_0r4: 'repack_q5_0_r4', q5_1r4: 'repack_q5_1_r4', q2_Kr4: 'repack_q2_K_r4', q3_Kr4: 'repack_q3_K_r4' };
 /** The weight type of a bench type (`q4_K_x16` -> q4_K, `q4_Kr4_x16` -> q4_K, `q8_0_x8w` -> q8_0). */
-const wtype = (t) => ({ q4_0r8_x16s: 'q4_0', q4_0r8_x8s: 'q4_0', q4_Kr4_x16: 'q4_K', q4_Kr4: 'q4_K', q6_Kr4: 'q6_K', q5_0r4: 'q5_0', q5_1r4: 'q5_1' })[t] ?? t.replace(/_x(16|8w|8s)$/, '');
+const wtype = (t) => ({ q4_0r8_x16s: 'q4_0', q4_0r8_x8s: 'q4_0', q4_Kr4_x16: 'q4_K', q4_Kr4: 'q4_K', q6_Kr4: 'q6_K', q5_0r4: 'q5_0', q5_1r4: 'q5_1', q2_Kr4: 'q2_K', q3_Kr4: 'q3_K' })[t] ?? t.replace(/_x(16|8w|8s)$/, '');
 
 // ---- memory and modules ----------------------------------------------------------------------
 
@@ -132,8 +132,8 @@ function fillWeights(t, rows, cols) {
     return n;
   }
   for (let i = 0; i < n; i += 4) new Uint32Array(memory.buffer, W + i, 1)[0] = (rnd() * 4294967296) >>> 0;
-  const block = { q8_0: 34, q4_0: 18, q4_K: 144, q6_K: 210, q5_0: 22, q5_1: 24 }[t];
-  const dOff = t === 'q6_K' ? [208] : t === 'q4_K' || t === 'q5_1' ? [0, 2] : [0];
+  const block = { q8_0: 34, q4_0: 18, q4_K: 144, q6_K: 210, q5_0: 22, q5_1: 24, q2_K: 84, q3_K: 110 }[t];
+  const dOff = t === 'q6_K' ? [208] : t === 'q4_K' || t === 'q5_1' ? [0, 2] : t === 'q2_K' ? [80, 82] : t === 'q3_K' ? [108] : [0];
   for (let b = 0; b < n; b += block) for (const o of dOff) { mem[W + b + o] = 0; mem[W + b + o + 1] = 0x20; }
   return n;
 }
@@ -148,7 +148,7 @@ function fillX(t, cols, nTok) {
   else if (t === 'q8_0' || t === 'q4_0' || t === 'q5_0') k.quantize_q8_0(X, XQ, cols * nTok);
   else if (t === 'q5_0r4') k.quantize_q8_0e(X, XQ, cols * nTok);
   else if (t === 'q5_1' || t === 'q5_1r4') k.quantize_q8_1(X, XQ, cols * nTok);
-  else if (t === 'q4_K' || t === 'q6_K' || t === 'q4_Kr4' || t === 'q6_Kr4') k.quantize_q8_K(X, XQ, cols * nTok);
+  else if (['q4_K', 'q6_K', 'q4_Kr4', 'q6_Kr4', 'q2_K', 'q3_K', 'q2_Kr4', 'q3_Kr4'].includes(t)) k.quantize_q8_K(X, XQ, cols * nTok);
   return t === 'f32' || t === 'f16' ? X : XQ;
 }
 

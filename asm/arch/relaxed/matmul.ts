@@ -14,4 +14,5 @@ export { matmul_q2_K, matmul_q3_K, matmul_q5_K, matvec_q2_K, matvec_q3_K, matvec
 // q4_1, q5_0 and q5_1 on ggml's q8_1/q8_0 activations: unsigned levels against the activation bytes
 export { matmul_q4_1, matmul_q5_0, matmul_q5_1, matvec_q4_1, matvec_q5_0, matvec_q5_1 } from './legacy';
 export { matmul_q6_Kr4, matvec_q6_Kr4 } from './q6_kr4';
+export { matmul_q2_Kr4, matmul_q3_Kr4, matvec_q2_Kr4, matvec_q3_Kr4 } from './q2_q3_kr4';
 export { matmul_q5_0r4, matmul_q5_1r4, matvec_q5_0r4, matvec_q5_1r4 } from './q5_r4';

@@ -193,7 +193,7 @@ export class WasmBackend implements Backend<WasmSequence> {
   }
 
   /**
-   * Makes the load-time layouts (q4_0r8, q4_Kr4, q6_Kr4, q5_0r4, q5_1r4, f16f) of the matrices of the blocks it
+   * Makes the load-time layouts (q4_0r8, q4_Kr4, q6_Kr4, q5_0r4, q5_1r4, q2_Kr4, q3_Kr4, f16f) of the matrices of the blocks it
    * runs, in place through the logits buffer (unused until the first step): after every other backend
    * has read the weights in ggml's layout. A head tied to the embedding (the same bytes) takes only a
    * layout that keeps the bytes (f16f) or one that get_row also reads (q6_Kr4, q5_0r4, q5_1r4: get_row_<layout>), and then

@@ -1,6 +1,6 @@
 // The layouts the wasm backend makes at load (the block-format table's `madeFrom` entries): q4_0
-// rows interleaved by eight (q4_0r8), q4_K, q6_K, q5_0 and q5_1 by four (q4_Kr4, q6_Kr4, q5_0r4,
-// q5_1r4), f16 on the finite-only kernels (f16f).
+// rows interleaved by eight (q4_0r8), q4_K, q6_K, q5_0, q5_1, q2_K and q3_K by four (q4_Kr4, q6_Kr4,
+// q5_0r4, q5_1r4, q2_Kr4, q3_Kr4), f16 on the finite-only kernels (f16f).
 // Each runs faster and gives the same results bit for bit; a weight whose rows or blocks do not fit
 // one (a row count, an infinite or NaN scale) keeps ggml's layout.
 import { finiteHalves, formatRowBytes, layoutsFrom, type ActivationChoice, type BlockFormat, type FormatName } from '../../model/block-formats.js';

@@ -1,9 +1,10 @@
 // The JS reference of every export of the `matmul` kernel family (docs/KERNEL-ABI.md): plain
 // TypeScript, written for reading, that the kernel tests, the self-test goldens and the registry's
 // canary compare the wasm module against. Not here: the load-time specializations (repack_q4_0_r8 /
-// *_q4_0r8_x16s / *_q4_0r8_x8s, repack_q4_K_r4 / *_q4_Kr4_x16, repack_q6_K_r4 / *_q6_Kr4, *_f16f), whose
-// results equal the kernels they specialize bit for bit; the tests and the self-test check exactly that
-// (the q6_Kr4 layout itself: ./q6_kr4.ts).
+// *_q4_0r8_x16s / *_q4_0r8_x8s, repack_q4_K_r4 / *_q4_Kr4_x16, repack_q6_K_r4 / *_q6_Kr4, repack_q2_K_r4 /
+// *_q2_Kr4, repack_q3_K_r4 / *_q3_Kr4, *_f16f), whose results equal the kernels they specialize bit for
+// bit; the tests and the self-test check exactly that (the q6_Kr4 layout itself: ./q6_kr4.ts; q2_Kr4's
+// and q3_Kr4's: ./q2_q3_kr4.ts).
 //
 // What is exact and what is not:
 // - quantize_q8_0 / quantize_q8_K write ggml's bytes (the host quantizers, which are bit-identical
