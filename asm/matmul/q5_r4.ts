@@ -102,9 +102,8 @@ import { c_b4, c_bit, c_nib, nibbles_hi, nibbles_lo, qh_spread, W_Q5_0, W_Q5_1, 
 
 // ---- the drivers both flavours run, each with its own block steps K (a field-less class, as in tile.ts)
 
-/** matvec over the groups of rows [r0, r1) (multiples of 4): per group, K's block over the blocks in order. */
+/** matvec over the groups of rows [r0, r1) (multiples of 4): per group, r4_block over the blocks in order. */
 @inline export function matvec_q5r4<K>(wt: i32, w: usize, x: usize, y: usize, cols: i32, r0: i32, r1: i32): void {
-  const k = changetype<K>(0);
   const nb = cols / Q8_0_BLOCK;
   const rowBytes = <usize>nb * weight_bytes(wt), gb = r4_bytes(wt), xs = r4_act_bytes(wt);
   const z = cols >> 31;
@@ -114,7 +113,7 @@ import { c_b4, c_bit, c_nib, nibbles_hi, nibbles_lo, qh_spread, W_Q5_0, W_Q5_1, 
     let xb = x;
     let acc = f32x4.splat(0);
     for (let b = 0; b < nb; b++) {
-      acc = k.block(wt, acc, p, xb, c0, c1, c2, c3, c4);
+      acc = r4_block<K>(wt, acc, p, xb, c0, c1, c2, c3, c4);
       p += gb;
       xb += xs;
     }
@@ -123,9 +122,8 @@ import { c_b4, c_bit, c_nib, nibbles_hi, nibbles_lo, qh_spread, W_Q5_0, W_Q5_1, 
   }
 }
 
-/** matmul: whole 4-token tiles by K's block4 (the running sums in y), a short last tile by its block per token. */
+/** matmul: whole 4-token tiles by r4_block4 (the running sums in y), a short last tile by r4_block per token. */
 @inline export function matmul_q5r4<K>(wt: i32, w: usize, x: usize, y: usize, cols: i32, rows: i32, nTok: i32, r0: i32, r1: i32): void {
-  const k = changetype<K>(0);
   const nb = cols / Q8_0_BLOCK;
   const rowBytes = <usize>nb * weight_bytes(wt), gb = r4_bytes(wt), xs = r4_act_bytes(wt), xBytes = <usize>nb * xs;
   const z = cols >> 31;
@@ -145,7 +143,7 @@ import { c_b4, c_bit, c_nib, nibbles_hi, nibbles_lo, qh_spread, W_Q5_0, W_Q5_1, 
         const a0 = x + <usize>t0 * xBytes;
         for (let b = 0; b < nb; b++) {
           const o = <usize>b * xs;
-          k.block4(wt, g + <usize>b * gb, a0 + o, a0 + xBytes + o, a0 + 2 * xBytes + o, a0 + 3 * xBytes + o, y0, y1, y2, y3, c0, c1, c2, c3, c4);
+          r4_block4<K>(wt, g + <usize>b * gb, a0 + o, a0 + xBytes + o, a0 + 2 * xBytes + o, a0 + 3 * xBytes + o, y0, y1, y2, y3, c0, c1, c2, c3, c4);
         }
         continue;
       }
@@ -154,7 +152,7 @@ import { c_b4, c_bit, c_nib, nibbles_hi, nibbles_lo, qh_spread, W_Q5_0, W_Q5_1, 
         let xb = x + <usize>t * xBytes;
         let acc = f32x4.splat(0);
         for (let b = 0; b < nb; b++) {
-          acc = k.block(wt, acc, p, xb, c0, c1, c2, c3, c4);
+          acc = r4_block<K>(wt, acc, p, xb, c0, c1, c2, c3, c4);
           p += gb;
           xb += xs;
         }
@@ -199,44 +197,47 @@ import { c_b4, c_bit, c_nib, nibbles_hi, nibbles_lo, qh_spread, W_Q5_0, W_Q5_1, 
   return i32x4.add(i32x4.shuffle(lo, hi, 0, 2, 4, 6), i32x4.shuffle(lo, hi, 1, 3, 5, 7));
 }
 
-/** The four rows' integers of the group block at p and the activation block at xb: Σ q·qx, minus 16·Σqx for q5_0. */
-@inline function block_isum(wt: i32, p: usize, xb: usize, m1f: v128, m60: v128, m80: v128): v128 {
+/** The SIMD128 chunk sums, as K for the drivers (a flavour passes a class whose `chunks` is its own). */
+@final @unmanaged class Steps {
+  @inline chunks(c0: v128, c1: v128, c2: v128, c3: v128, c4: v128, c5: v128, c6: v128, c7: v128, xq: usize): v128 {
+    return chunks_sum(c0, c1, c2, c3, c4, c5, c6, c7, xq);
+  }
+}
+
+// ---- the block steps of both flavours: K's `chunks(c0..c7, xq)` gives the four rows' Σ q·qx of a group block's chunks ----
+
+/** acc + the group block at p · the activation block at xb (c: r4_const): Σ q·qx, minus 16·Σqx for q5_0, through r4_acc. */
+@inline function r4_block<K>(wt: i32, acc: v128, p: usize, xb: usize, m1f: v128, m60: v128, m80: v128, ms: v128, k112: v128): v128 {
   const q = p + r4_qs(wt);
   const V0 = v128.load(q), V1 = v128.load(q, 16), V2 = v128.load(q, 32), V3 = v128.load(q, 48), V4 = v128.load(q, 64);
   const a0 = v128.and(V0, m1f), a2 = v128.and(V2, m1f), a4 = v128.and(V4, m1f);
-  const s = chunks_sum(
+  let isum = changetype<K>(0).chunks(
     a0, v128.and(V1, m1f), a2, v128.and(V3, m1f), a4, r4_split(V0, a0, V1, m60), r4_split(V2, a2, V3, m60), r4_last(V4, a4, V1, V3, m80),
     xb + r4_act_qs(wt),
   );
-  return wt == W_Q5_0 ? i32x4.sub(s, r4_offset(xb)) : s;
+  if (wt == W_Q5_0) isum = i32x4.sub(isum, r4_offset(xb));
+  return r4_acc(wt, acc, isum, p, xb, ms, k112);
 }
 
-/** The SIMD128 block steps of the drivers. */
-@final @unmanaged class Steps {
-  /** acc + the group block at p · the activation block at xb (c: r4_const). */
-  @inline block(wt: i32, acc: v128, p: usize, xb: usize, m1f: v128, m60: v128, m80: v128, ms: v128, k112: v128): v128 {
-    return r4_acc(wt, acc, block_isum(wt, p, xb, m1f, m60, m80), p, xb, ms, k112);
+/** The group block at p · four tokens' activation blocks a0..a3: each token's block term added to its running sums at y0..y3; the chunks taken out once. */
+@inline function r4_block4<K>(wt: i32, p: usize, a0: usize, a1: usize, a2: usize, a3: usize, y0: usize, y1: usize, y2: usize, y3: usize, m1f: v128, m60: v128, m80: v128, ms: v128, k112: v128): void {
+  const k = changetype<K>(0);
+  const q = p + r4_qs(wt), xq = r4_act_qs(wt);
+  const V0 = v128.load(q), V1 = v128.load(q, 16), V2 = v128.load(q, 32), V3 = v128.load(q, 48), V4 = v128.load(q, 64);
+  const c0 = v128.and(V0, m1f), c1 = v128.and(V1, m1f), c2 = v128.and(V2, m1f), c3 = v128.and(V3, m1f), c4 = v128.and(V4, m1f);
+  const c5 = r4_split(V0, c0, V1, m60), c6 = r4_split(V2, c2, V3, m60), c7 = r4_last(V4, c4, V1, V3, m80);
+  let i0 = k.chunks(c0, c1, c2, c3, c4, c5, c6, c7, a0 + xq), i1 = k.chunks(c0, c1, c2, c3, c4, c5, c6, c7, a1 + xq);
+  let i2 = k.chunks(c0, c1, c2, c3, c4, c5, c6, c7, a2 + xq), i3 = k.chunks(c0, c1, c2, c3, c4, c5, c6, c7, a3 + xq);
+  if (wt == W_Q5_0) {
+    i0 = i32x4.sub(i0, r4_offset(a0));
+    i1 = i32x4.sub(i1, r4_offset(a1));
+    i2 = i32x4.sub(i2, r4_offset(a2));
+    i3 = i32x4.sub(i3, r4_offset(a3));
   }
-
-  /** The group block at p · four tokens' activation blocks a0..a3: each token's block term added to its running sums at y0..y3; the chunks taken out once. */
-  @inline block4(wt: i32, p: usize, a0: usize, a1: usize, a2: usize, a3: usize, y0: usize, y1: usize, y2: usize, y3: usize, m1f: v128, m60: v128, m80: v128, ms: v128, k112: v128): void {
-    const q = p + r4_qs(wt), xq = r4_act_qs(wt);
-    const V0 = v128.load(q), V1 = v128.load(q, 16), V2 = v128.load(q, 32), V3 = v128.load(q, 48), V4 = v128.load(q, 64);
-    const c0 = v128.and(V0, m1f), c1 = v128.and(V1, m1f), c2 = v128.and(V2, m1f), c3 = v128.and(V3, m1f), c4 = v128.and(V4, m1f);
-    const c5 = r4_split(V0, c0, V1, m60), c6 = r4_split(V2, c2, V3, m60), c7 = r4_last(V4, c4, V1, V3, m80);
-    let i0 = chunks_sum(c0, c1, c2, c3, c4, c5, c6, c7, a0 + xq), i1 = chunks_sum(c0, c1, c2, c3, c4, c5, c6, c7, a1 + xq);
-    let i2 = chunks_sum(c0, c1, c2, c3, c4, c5, c6, c7, a2 + xq), i3 = chunks_sum(c0, c1, c2, c3, c4, c5, c6, c7, a3 + xq);
-    if (wt == W_Q5_0) {
-      i0 = i32x4.sub(i0, r4_offset(a0));
-      i1 = i32x4.sub(i1, r4_offset(a1));
-      i2 = i32x4.sub(i2, r4_offset(a2));
-      i3 = i32x4.sub(i3, r4_offset(a3));
-    }
-    v128.store(y0, r4_acc(wt, v128.load(y0), i0, p, a0, ms, k112));
-    v128.store(y1, r4_acc(wt, v128.load(y1), i1, p, a1, ms, k112));
-    v128.store(y2, r4_acc(wt, v128.load(y2), i2, p, a2, ms, k112));
-    v128.store(y3, r4_acc(wt, v128.load(y3), i3, p, a3, ms, k112));
-  }
+  v128.store(y0, r4_acc(wt, v128.load(y0), i0, p, a0, ms, k112));
+  v128.store(y1, r4_acc(wt, v128.load(y1), i1, p, a1, ms, k112));
+  v128.store(y2, r4_acc(wt, v128.load(y2), i2, p, a2, ms, k112));
+  v128.store(y3, r4_acc(wt, v128.load(y3), i3, p, a3, ms, k112));
 }
 
 // ---- the exports --------------------------------------------------------------------------------
