@@ -9,6 +9,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { mulberry32 } from '../host/engine/sampler.js';
 import { createSharedMemory, loadManifest } from '../host/kernels/load.js';
+import { KernelArena } from './helpers/kernel-arena.js';
 import { familyFlavours, type Kernels } from './helpers/kernel-flavours.js';
 import { f16ToF32 } from '../host/model/ggml-types.js';
 
@@ -19,14 +20,8 @@ const manifest = loadManifest();
 // a flavour this runtime cannot validate is left out: test/kernel-matmul-x8.test.ts reports it
 const FLAVOURS = familyFlavours('matmul', memory, manifest).flavours;
 
-let top = 1 << 20;
-function alloc(bytes: number): number {
-  top = Math.ceil(top / 64) * 64;
-  const p = top;
-  top += bytes;
-  if (top > mem.length) throw new Error('test memory exhausted');
-  return p;
-}
+const arena = new KernelArena(memory);
+const alloc = (bytes: number, align?: number): number => arena.alloc(bytes, align);
 
 const fr = Math.fround;
 
@@ -71,7 +66,7 @@ function assertAbi(got: Float32Array, want: number[], what: string): void {
 
 /** matvec of rows×cols halves on x over the row ranges `cuts`, against the ABI order. */
 function checkMatvec(k: Kernels, name: string, h: Uint16Array, x: Float32Array, rows: number, cols: number, cuts: number[], what: string): void {
-  top = 1 << 20;
+  arena.reset();
   const wp = alloc(h.length * 2), xp = alloc(x.length * 4), yp = alloc(rows * 4);
   new Uint16Array(memory.buffer, wp, h.length).set(h);
   new Float32Array(memory.buffer, xp, x.length).set(x);
@@ -83,7 +78,7 @@ function checkMatvec(k: Kernels, name: string, h: Uint16Array, x: Float32Array, 
 
 /** matmul of rows×cols halves on nTok x rows over the row ranges `cuts`, against the ABI order per token. */
 function checkMatmul(k: Kernels, name: string, h: Uint16Array, x: Float32Array, rows: number, cols: number, nTok: number, cuts: number[], what: string): void {
-  top = 1 << 20;
+  arena.reset();
   const wp = alloc(h.length * 2), xp = alloc(x.length * 4), yp = alloc(rows * nTok * 4);
   new Uint16Array(memory.buffer, wp, h.length).set(h);
   new Float32Array(memory.buffer, xp, x.length).set(x);

@@ -13,6 +13,7 @@ import { mulberry32 } from '../host/engine/sampler.js';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createSharedMemory, flavoursOf, kernelModule, loadManifest } from '../host/kernels/load.js';
+import { KernelArena } from './helpers/kernel-arena.js';
 import { familyFlavours, type Kernels } from './helpers/kernel-flavours.js';
 import {
   MATMUL_REFERENCE, QR_ORDER, quantizeBlockQ8_0Cpu, quantizeQ8_0S, quantizeQ8_0W, weightRowBytes, X8_OF, X8_WEIGHT_TYPES, type X8WeightType,
@@ -30,16 +31,10 @@ const manifest = loadManifest();
 const { flavours: FLAVOURS, skipped: SKIPPED } = familyFlavours('matmul', memory, manifest);
 const base = FLAVOURS.simd128;
 
-let top = 1 << 20;
-function alloc(bytes: number, align = 64): number {
-  top = Math.ceil(top / align) * align;
-  const p = top;
-  top += bytes;
-  if (top > mem.length) throw new Error('test memory exhausted');
-  return p;
-}
+const arena = new KernelArena(memory);
+const alloc = (bytes: number, align?: number): number => arena.alloc(bytes, align);
 function reset(): void {
-  top = 1 << 20;
+  arena.reset();
 }
 function put(bytes: Uint8Array): number {
   const p = alloc(bytes.length);

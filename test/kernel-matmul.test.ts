@@ -27,6 +27,7 @@ import {
 import { q6KToQ6Kr4, q6Kr4ToQ6K } from '../host/kernels/reference/q6_kr4.js';
 import { GGMLType, dequantize, f32ToF16 } from '../host/model/ggml-types.js';
 import { quantize, quantizeRow } from '../host/model/quantize/index.js';
+import { KernelArena } from './helpers/kernel-arena.js';
 
 // ---- harness ---------------------------------------------------------------------------------
 
@@ -36,16 +37,10 @@ const k = instantiateKernel(compileFamily('matmul'), memory) as Record<string, (
 const mem = new Uint8Array(memory.buffer);
 
 /** A bump allocator over the memory from 1 MiB (below belongs to the modules' static data). */
-let top = 1 << 20;
-function alloc(bytes: number, align = 64): number {
-  top = Math.ceil(top / align) * align;
-  const p = top;
-  top += bytes;
-  if (top > mem.length) throw new Error('test memory exhausted');
-  return p;
-}
+const arena = new KernelArena(memory);
+const alloc = (bytes: number, align?: number): number => arena.alloc(bytes, align);
 function reset(): void {
-  top = 1 << 20;
+  arena.reset();
 }
 function put(bytes: Uint8Array, align = 64): number {
   const p = alloc(bytes.length, align);
@@ -277,7 +272,7 @@ for (const [name, type, block] of [['quantize_q8_0', GGMLType.Q8_0, 32], ['quant
       k[name](xp, out, n);
       assertBytesEqual(bytes(out, want.length), want, `${name} case ${i}`);
       // the reference export over memory does the same
-      const copy = mem.slice(0, top);
+      const copy = mem.slice(0, arena.top);
       MATMUL_REFERENCE[name](copy, xp, out, n);
       assertBytesEqual(copy.subarray(out, out + want.length), want, `reference ${name} case ${i}`);
     }
@@ -431,7 +426,7 @@ test('the reference exports over memory agree with the typed-array reference', (
     const cols = colsFor(t)[1], rows = 9, nTok = 3;
     const p = problem(t, rows, cols, nTok, 5);
     const y = alloc(4 * rows * nTok);
-    const copy = mem.slice(0, top);
+    const copy = mem.slice(0, arena.top);
     MATMUL_REFERENCE[`matmul_${t}`](copy, p.wp, p.xp, y, cols, rows, nTok, 2, 7);
     const got = new Float32Array(copy.buffer.slice(y, y + 4 * rows * nTok));
     const want = refMatmul(t, p.w, p.x, cols, rows, nTok, 2, 7);
@@ -453,7 +448,7 @@ for (const [name, block, blockBytes, ref] of [['quantize_q16_0', 32, 68, quantiz
       mem.fill(0xa5, out, out + want.length);
       k[name](xp, out, n);
       assertBytesEqual(bytes(out, want.length), want, `${name} case ${i}`);
-      const copy = mem.slice(0, top);
+      const copy = mem.slice(0, arena.top);
       MATMUL_REFERENCE[name](copy, xp, out, n);
       assertBytesEqual(copy.subarray(out, out + want.length), want, `reference ${name} case ${i}`);
     }
@@ -589,7 +584,7 @@ for (const t of X16_WEIGHT_TYPES) {
     const cols = colsFor(t)[1], rows = 9, nTok = 3;
     const p = problemX16(t, rows, cols, nTok, 5);
     const y = alloc(4 * rows * nTok);
-    const copy = mem.slice(0, top);
+    const copy = mem.slice(0, arena.top);
     MATMUL_REFERENCE[`matmul_${t}_x16`](copy, p.wp, p.xp, y, cols, rows, nTok, 2, 7);
     const got = new Float32Array(copy.buffer.slice(y, y + 4 * rows * nTok));
     const want = refMatmulX16(t, p.w, p.x, cols, rows, nTok, 2, 7);

@@ -12,6 +12,7 @@ import { MORE_MATMUL_REFERENCE, quantizeMoreActivation } from '../host/kernels/r
 import { BLOCK_FORMATS } from '../host/model/block-formats.js';
 import { GGMLType, f32ToF16 } from '../host/model/ggml-types.js';
 import { quantize } from '../host/model/quantize/index.js';
+import { KernelArena } from './helpers/kernel-arena.js';
 import { familyFlavours } from './helpers/kernel-flavours.js';
 
 const memory = createSharedMemory(1024); // 64 MiB
@@ -21,14 +22,8 @@ const base = FLAVOURS[0][1];
 const mem = new Uint8Array(memory.buffer);
 for (const [f, why] of Object.entries(skipped)) console.log(`kernel-q5-r4: flavour ${f} skipped: ${why}`);
 
-let top = 1 << 20;
-function alloc(bytes: number): number {
-  top = Math.ceil(top / 64) * 64;
-  const p = top;
-  top += bytes;
-  if (top > mem.length) throw new Error('test memory exhausted');
-  return p;
-}
+const arena = new KernelArena(memory);
+const alloc = (bytes: number, align?: number): number => arena.alloc(bytes, align);
 function put(bytes: Uint8Array): number {
   const p = alloc(bytes.length);
   mem.set(bytes, p);

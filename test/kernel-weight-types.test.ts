@@ -11,6 +11,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { mulberry32 } from '../host/engine/sampler.js';
 import { compileFamily, createSharedMemory, flavoursOf, instantiateKernel, kernelModule, kernelsDir, loadManifest } from '../host/kernels/load.js';
+import { KernelArena } from './helpers/kernel-arena.js';
 import { familyFlavours } from './helpers/kernel-flavours.js';
 import {
   MORE_MATMUL_REFERENCE, MORE_WEIGHT_TYPES, type MoreWeightType, moreActivation, moreActivationRowBytes, moreGetRow,
@@ -26,16 +27,10 @@ const manifest = loadManifest();
 const k = instantiateKernel(compileFamily('matmul', undefined, manifest), memory) as Record<string, (...args: number[]) => void>;
 const mem = new Uint8Array(memory.buffer);
 
-let top = 1 << 20;
-function alloc(bytes: number): number {
-  top = Math.ceil(top / 64) * 64;
-  const p = top;
-  top += bytes;
-  if (top > mem.length) throw new Error('test memory exhausted');
-  return p;
-}
+const arena = new KernelArena(memory);
+const alloc = (bytes: number, align?: number): number => arena.alloc(bytes, align);
 function reset(): void {
-  top = 1 << 20;
+  arena.reset();
 }
 function put(bytes: Uint8Array): number {
   const p = alloc(bytes.length);
@@ -203,7 +198,7 @@ test('quantize_q8_1 writes ggml\'s bytes: q8_0\'s d and qs, s = d·Σqs (random 
       assert.equal([want[36 * b], want[36 * b + 1]], [q8[34 * b], q8[34 * b + 1]], `case ${i} block ${b}: d`);
       assert.equal(want.subarray(36 * b + 4, 36 * b + 36), q8.subarray(34 * b + 2, 34 * b + 34), `case ${i} block ${b}: qs`);
     }
-    const copy = mem.slice(0, top);
+    const copy = mem.slice(0, arena.top);
     MORE_MATMUL_REFERENCE.quantize_q8_1(copy, xp, out, x.length);
     assert.equal(copy.subarray(out, out + want.length), want, `reference, case ${i}`);
   }
@@ -312,7 +307,7 @@ for (const [flavour, kf] of FLAVOURS) {
           kf[`matmul_${t}`](p.wp, p.xp, y2, cols, rows, nTok, 5, rows);
           assertBitsEqual(f32Bits(y2, rows * nTok), want, `${flavour} matmul_${t} ×${nTok} split at row 5`);
           // the reference export over memory agrees
-          const copy = mem.slice(0, top);
+          const copy = mem.slice(0, arena.top);
           MORE_MATMUL_REFERENCE[`matmul_${t}`](copy, p.wp, p.xp, y2, cols, rows, nTok, 0, rows);
           assertBitsEqual(new Uint32Array(copy.buffer.slice(y2, y2 + 4 * rows * nTok)), want, `reference matmul_${t} ×${nTok}`);
         }

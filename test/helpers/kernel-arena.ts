@@ -8,9 +8,19 @@ export class KernelArena {
 
   constructor(private readonly memory: WebAssembly.Memory) {}
 
-  alloc(bytes: number): number {
-    const p = this.next;
-    this.next = (p + bytes + 63) & ~63;
+  /** The end of the last buffer handed out (what a test snapshots to compare memory before and after a call). */
+  get top(): number {
+    return this.next;
+  }
+
+  /** Starts over at 1 MiB. */
+  reset(): void {
+    this.next = HOST_BASE;
+  }
+
+  alloc(bytes: number, align = 64): number {
+    const p = Math.ceil(this.next / align) * align;
+    this.next = p + bytes;
     if (this.next > this.memory.buffer.byteLength) throw new Error('test arena out of memory');
     return p;
   }
