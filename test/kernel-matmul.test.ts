@@ -200,7 +200,7 @@ test('the manifest lists every ABI 3 export with its signature, and the referenc
     repack_q6_K_r4: 4, matvec_q6_Kr4: 6, matmul_q6_Kr4: 8, get_row_q6_Kr4: 4,
     repack_q5_0_r4: 4, matvec_q5_0r4: 6, matmul_q5_0r4: 8, get_row_q5_0r4: 4, quantize_q8_0e: 3,
     repack_q5_1_r4: 4, matvec_q5_1r4: 6, matmul_q5_1r4: 8, get_row_q5_1r4: 4,
-    repack_q2_K_r4: 4, matvec_q2_Kr4: 6, matmul_q2_Kr4: 8, repack_q3_K_r4: 4, matvec_q3_Kr4: 6, matmul_q3_Kr4: 8,
+    repack_q2_K_r4: 4, matvec_q2_Kr4: 6, matmul_q2_Kr4: 8, quantize_q8_Kp: 3, repack_q3_K_r4: 4, matvec_q3_Kr4: 6, matmul_q3_Kr4: 8,
     matvec_f16f: 6, matmul_f16f: 8,
   };
   for (const [name, n] of Object.entries(specialized)) assert.equal(fam.exports[name], sig(n), name);

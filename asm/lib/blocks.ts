@@ -99,6 +99,10 @@ export const Q8_K_BLOCK: i32 = 256;
 export const Q8_K_BYTES: i32 = 292;
 export const Q8_K_QS: i32 = 4;
 export const Q8_K_BSUMS: i32 = 260;
+// q8_Kp: q8_K's blocks, each pair of groups' qs interleaved two values at a time (q2_Kr4's activations,
+// asm/matmul/quantize.ts): the same offsets
+export const Q8_KP_BLOCK: i32 = 256;
+export const Q8_KP_BYTES: i32 = 292;
 
 // ---- wisp's 16-bit activations (asm/matmul/quantize16.ts) ------------------------------------------
 
