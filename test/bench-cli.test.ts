@@ -146,7 +146,7 @@ test('kernel flavours come from kernels/manifest.json: a flavour added there app
   assert.is(k.flavours.simd128.matmul, m.families.matmul.flavours.simd128.sha256);
   // the per-module layout: a family's baseline and a map of its flavours' modules
   const perModule = {
-    abi: 3,
+    abi: 4,
     baseline: 'simd128',
     families: {
       matmul: { baseline: 'simd128', flavours: { simd128: { family: 'matmul', flavour: 'simd128', sha256: '01'.repeat(32) }, relaxed: { family: 'matmul', flavour: 'relaxed', sha256: '02'.repeat(32) } } },

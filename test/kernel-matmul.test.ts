@@ -184,7 +184,7 @@ const EXPORTS = [
   ...X16_WEIGHT_TYPES.flatMap((t) => [`matvec_${t}_x16`, `matmul_${t}_x16`]),
 ];
 
-test('the manifest lists every ABI 3 export with its signature, and the reference has each one', () => {
+test('the manifest lists every ABI 4 export with its signature, and the reference has each one', () => {
   const fam = kernelModule('matmul', undefined, loadManifest());
   assert.is(fam.abi, 3);
   const sig = (n: number) => ({ params: Array<string>(n).fill('i32'), results: [] });

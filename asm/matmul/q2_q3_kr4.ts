@@ -49,7 +49,11 @@
 //   pair sums in i16 lanes 2i, 2i + 1 (≤ 2·56·128 = 14,336, no saturation); two scaled chunks' sums added
 //   (≤ 28,672) and shifted back, the four chunks added (≤ 7,168);
 // then one i32x4.dot_i16x8_s against the group's scales in the same order ([s0, s0, s1, s1, ...]) gives
-// each row's scaled group sum in its i32 lane. The terms through q8_K's bsums, per pair of groups
+// each row's scaled group sum in its i32 lane. q2_K works per pair of groups instead: its chunks hold two
+// values of each group (q8_Kp's activations match), so a chunk's dot lanes 2i, 2i + 1 (or i32 lanes, in
+// this file) are row i's sums of groups a and b; the pair's four unscaled chunks added, its four scaled
+// ones (≤ 4·2·12·128 = 12,288) added and shifted back, one i32x4.dot_i16x8_s against the pair's scales
+// in row-major order ([s0a, s0b, s1a, ...]) gives each row's scaled sum of the two groups. The terms through q8_K's bsums, per pair of groups
 // (scales or mins as i16 pairs [r0,2m, r0,2m+1, r1,2m, ...] dotted with the splatted (bsums[2m],
 // bsums[2m+1])): q2_K's msum = Σ_G m_G·bsums[G]; q3_K's −4·Σ_G sc_G·bsums[G], subtracted from isum.
 // So per row and block the integers are q2_q3_q5_k.ts's, and the f32 steps the same, in block order:
