@@ -156,7 +156,7 @@ test('kernel flavours come from kernels/manifest.json: a flavour added there app
   const p = kernelModules(perModule as never);
   assert.equal(p.flavours, { simd128: { matmul: '01'.repeat(32), ops: '03'.repeat(32) }, relaxed: { matmul: '02'.repeat(32) } });
   assert.is(p.baseline, 'simd128');
-  assert.is(p.abi, 3);
+  assert.is(p.abi, 4);
 });
 
 test('routing candidates: all-wasm, then all, FFN-only and alternating ONNX for each provider of the profile that initialises, then the profile\'s own table', () => {

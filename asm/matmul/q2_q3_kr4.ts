@@ -342,21 +342,35 @@ import { kr4_const } from './q4_kr4';
   return changetype<K>(0).group(isum, xs, 0, c0, c1, c2, c3, sc, kr4_shift(q3), kr4_odd(q3, s));
 }
 
-/** SIMD128 tile: a q2_Kr4 chunk (V & mask) widened to i16, rows 0-1 (or 2-3: hi), a scaled one (sh) shifted back exactly. */
-@inline function wide_chunk(V: v128, mask: v128, hi: bool, sh: bool): v128 {
-  const c = v128.and(V, mask);
+/** SIMD128 tile: a q2_Kr4 chunk widened to i16, rows 0-1 (or 2-3: hi), a scaled one (sh) shifted back exactly. */
+@inline function wide_chunk(c: v128, hi: bool, sh: bool): v128 {
   const w = hi ? i16x8.extend_high_i8x16_u(c) : i16x8.extend_low_i8x16_u(c);
   return sh ? i16x8.shr_u(w, 2) : w;
 }
 
-/** SIMD128 tile: the i32 lanes [r0a, r0b, r1a, r1b] (or rows 2-3) of a pair's widened chunks w0..w7 (in V1, V1, H1, H1, V2, ... order) against a token's q8_Kp activations at x. */
-@inline function wide_pair(x: usize, w0: v128, w1: v128, w2: v128, w3: v128, w4: v128, w5: v128, w6: v128, w7: v128): v128 {
+/**
+ * SIMD128 tile: isum + one token's scaled sums of a pair, its chunks widened (l0..l7 rows 0-1, h0..h7 rows
+ * 2-3) against its q8_Kp activations at x: i32 lanes [r0a, r0b, r1a, r1b] and [r2a, ...], narrowed, one
+ * PMADDWD against the row-major scales.
+ */
+@inline function wide_token(isum: v128, x: usize, l0: v128, l1: v128, l2: v128, l3: v128, l4: v128, l5: v128, l6: v128, l7: v128,
+  h0: v128, h1: v128, h2: v128, h3: v128, h4: v128, h5: v128, h6: v128, h7: v128, sc: v128): v128 {
   const xa = v128.load8x8_s(x), xb = v128.load8x8_s(x, 8), xc = v128.load8x8_s(x, 16), xd = v128.load8x8_s(x, 24);
-  const s0 = i32x4.add(i32x4.dot_i16x8_s(w0, i64x2.shuffle(xa, xa, 0, 0)), i32x4.dot_i16x8_s(w1, i64x2.shuffle(xa, xa, 1, 1)));
-  const s1 = i32x4.add(i32x4.dot_i16x8_s(w2, i64x2.shuffle(xb, xb, 0, 0)), i32x4.dot_i16x8_s(w3, i64x2.shuffle(xb, xb, 1, 1)));
-  const s2 = i32x4.add(i32x4.dot_i16x8_s(w4, i64x2.shuffle(xc, xc, 0, 0)), i32x4.dot_i16x8_s(w5, i64x2.shuffle(xc, xc, 1, 1)));
-  const s3 = i32x4.add(i32x4.dot_i16x8_s(w6, i64x2.shuffle(xd, xd, 0, 0)), i32x4.dot_i16x8_s(w7, i64x2.shuffle(xd, xd, 1, 1)));
-  return i32x4.add(i32x4.add(s0, s1), i32x4.add(s2, s3));
+  let x0 = i64x2.shuffle(xa, xa, 0, 0), x1 = i64x2.shuffle(xa, xa, 1, 1);
+  let lo = i32x4.add(i32x4.dot_i16x8_s(l0, x0), i32x4.dot_i16x8_s(l1, x1)), hi = i32x4.add(i32x4.dot_i16x8_s(h0, x0), i32x4.dot_i16x8_s(h1, x1));
+  x0 = i64x2.shuffle(xb, xb, 0, 0);
+  x1 = i64x2.shuffle(xb, xb, 1, 1);
+  lo = i32x4.add(lo, i32x4.add(i32x4.dot_i16x8_s(l2, x0), i32x4.dot_i16x8_s(l3, x1)));
+  hi = i32x4.add(hi, i32x4.add(i32x4.dot_i16x8_s(h2, x0), i32x4.dot_i16x8_s(h3, x1)));
+  x0 = i64x2.shuffle(xc, xc, 0, 0);
+  x1 = i64x2.shuffle(xc, xc, 1, 1);
+  lo = i32x4.add(lo, i32x4.add(i32x4.dot_i16x8_s(l4, x0), i32x4.dot_i16x8_s(l5, x1)));
+  hi = i32x4.add(hi, i32x4.add(i32x4.dot_i16x8_s(h4, x0), i32x4.dot_i16x8_s(h5, x1)));
+  x0 = i64x2.shuffle(xd, xd, 0, 0);
+  x1 = i64x2.shuffle(xd, xd, 1, 1);
+  lo = i32x4.add(lo, i32x4.add(i32x4.dot_i16x8_s(l6, x0), i32x4.dot_i16x8_s(l7, x1)));
+  hi = i32x4.add(hi, i32x4.add(i32x4.dot_i16x8_s(h6, x0), i32x4.dot_i16x8_s(h7, x1)));
+  return i32x4.add(isum, i32x4.dot_i16x8_s(i16x8.narrow_i32x4_s(lo, hi), sc));
 }
 
 /**
@@ -383,27 +397,19 @@ import { kr4_const } from './q4_kr4';
     const xo: usize = Q8_K_QS + 32 * m;
     const V1 = v128.load(q), V2 = v128.load(q, 16);
     if (k.split()) {
-      // the SIMD128 step: rows 0-1, then rows 2-3, each half's eight chunks widened to i16 once for the
-      // four tokens (the scaled ones shifted back there: exact), narrowed per token at the end
+      // the SIMD128 step: the pair's eight chunks widened to i16 once for the four tokens (rows 0-1 and
+      // 2-3 of each; the scaled ones shifted back there: exact)
       const H1 = i16x8.shr_u(V1, 4), H2 = i16x8.shr_u(V2, 4);
-      let w0 = wide_chunk(V1, n0, false, false), w1 = wide_chunk(V1, n1, false, true), w2 = wide_chunk(H1, n0, false, false), w3 = wide_chunk(H1, n1, false, true);
-      let w4 = wide_chunk(V2, n0, false, false), w5 = wide_chunk(V2, n1, false, true), w6 = wide_chunk(H2, n0, false, false), w7 = wide_chunk(H2, n1, false, true);
-      const l0 = wide_pair(a0 + xo, w0, w1, w2, w3, w4, w5, w6, w7), l1 = wide_pair(a1 + xo, w0, w1, w2, w3, w4, w5, w6, w7);
-      const l2 = wide_pair(a2 + xo, w0, w1, w2, w3, w4, w5, w6, w7), l3 = wide_pair(a3 + xo, w0, w1, w2, w3, w4, w5, w6, w7);
-      if (z == 0) {
-        w0 = wide_chunk(V1, n0, true, false);
-        w1 = wide_chunk(V1, n1, true, true);
-        w2 = wide_chunk(H1, n0, true, false);
-        w3 = wide_chunk(H1, n1, true, true);
-        w4 = wide_chunk(V2, n0, true, false);
-        w5 = wide_chunk(V2, n1, true, true);
-        w6 = wide_chunk(H2, n0, true, false);
-        w7 = wide_chunk(H2, n1, true, true);
-        i0 = i32x4.add(i0, i32x4.dot_i16x8_s(i16x8.narrow_i32x4_s(l0, wide_pair(a0 + xo, w0, w1, w2, w3, w4, w5, w6, w7)), sc));
-        i1 = i32x4.add(i1, i32x4.dot_i16x8_s(i16x8.narrow_i32x4_s(l1, wide_pair(a1 + xo, w0, w1, w2, w3, w4, w5, w6, w7)), sc));
-        i2 = i32x4.add(i2, i32x4.dot_i16x8_s(i16x8.narrow_i32x4_s(l2, wide_pair(a2 + xo, w0, w1, w2, w3, w4, w5, w6, w7)), sc));
-        i3 = i32x4.add(i3, i32x4.dot_i16x8_s(i16x8.narrow_i32x4_s(l3, wide_pair(a3 + xo, w0, w1, w2, w3, w4, w5, w6, w7)), sc));
-      }
+      const e0 = v128.and(V1, n0), e1 = v128.and(V1, n1), e2 = v128.and(H1, n0), e3 = v128.and(H1, n1);
+      const e4 = v128.and(V2, n0), e5 = v128.and(V2, n1), e6 = v128.and(H2, n0), e7 = v128.and(H2, n1);
+      const l0 = wide_chunk(e0, false, false), l1 = wide_chunk(e1, false, true), l2 = wide_chunk(e2, false, false), l3 = wide_chunk(e3, false, true);
+      const l4 = wide_chunk(e4, false, false), l5 = wide_chunk(e5, false, true), l6 = wide_chunk(e6, false, false), l7 = wide_chunk(e7, false, true);
+      const h0 = wide_chunk(e0, true, false), h1 = wide_chunk(e1, true, true), h2 = wide_chunk(e2, true, false), h3 = wide_chunk(e3, true, true);
+      const h4 = wide_chunk(e4, true, false), h5 = wide_chunk(e5, true, true), h6 = wide_chunk(e6, true, false), h7 = wide_chunk(e7, true, true);
+      i0 = wide_token(i0, a0 + xo, l0, l1, l2, l3, l4, l5, l6, l7, h0, h1, h2, h3, h4, h5, h6, h7, sc);
+      i1 = wide_token(i1, a1 + xo, l0, l1, l2, l3, l4, l5, l6, l7, h0, h1, h2, h3, h4, h5, h6, h7, sc);
+      i2 = wide_token(i2, a2 + xo, l0, l1, l2, l3, l4, l5, l6, l7, h0, h1, h2, h3, h4, h5, h6, h7, sc);
+      i3 = wide_token(i3, a3 + xo, l0, l1, l2, l3, l4, l5, l6, l7, h0, h1, h2, h3, h4, h5, h6, h7, sc);
       continue;
     }
     const H1 = i16x8.shr_u(V1, 4), H2 = i16x8.shr_u(V2, 4);
