@@ -146,7 +146,7 @@ test('kernel flavours come from kernels/manifest.json: a flavour added there app
   assert.is(k.flavours.simd128.matmul, m.families.matmul.flavours.simd128.sha256);
   // the per-module layout: a family's baseline and a map of its flavours' modules
   const perModule = {
-    abi: 3,
+    abi: 4,
     baseline: 'simd128',
     families: {
       matmul: { baseline: 'simd128', flavours: { simd128: { family: 'matmul', flavour: 'simd128', sha256: '01'.repeat(32) }, relaxed: { family: 'matmul', flavour: 'relaxed', sha256: '02'.repeat(32) } } },
@@ -156,7 +156,7 @@ test('kernel flavours come from kernels/manifest.json: a flavour added there app
   const p = kernelModules(perModule as never);
   assert.equal(p.flavours, { simd128: { matmul: '01'.repeat(32), ops: '03'.repeat(32) }, relaxed: { matmul: '02'.repeat(32) } });
   assert.is(p.baseline, 'simd128');
-  assert.is(p.abi, 3);
+  assert.is(p.abi, 4);
 });
 
 test('routing candidates: all-wasm, then all, FFN-only and alternating ONNX for each provider of the profile that initialises, then the profile\'s own table', () => {

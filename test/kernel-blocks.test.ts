@@ -31,7 +31,7 @@ const NAME = (format: string) => format.toUpperCase(); // q4_K -> Q4_K, q16_0s -
 
 test('the mirror states values and bytes per block of every format the kernels use, as the host\'s table states them', () => {
   assert.equal(Object.keys(host.blocks).sort(), [
-    'f16', 'f32', 'q16_0', 'q16_0s', 'q16_K', 'q2_K', 'q3_K', 'q4_0', 'q4_1', 'q4_K', 'q5_0', 'q5_1', 'q5_K', 'q6_K', 'q8_0', 'q8_0e', 'q8_0s', 'q8_0w', 'q8_1', 'q8_K',
+    'f16', 'f32', 'q16_0', 'q16_0s', 'q16_K', 'q2_K', 'q3_K', 'q4_0', 'q4_1', 'q4_K', 'q5_0', 'q5_1', 'q5_K', 'q6_K', 'q8_0', 'q8_0e', 'q8_0s', 'q8_0w', 'q8_1', 'q8_K', 'q8_Kp',
   ]);
   for (const [format, { values, bytes }] of Object.entries(host.blocks)) {
     assert.is(mirror[`${NAME(format)}_BLOCK`], values, `${format}: values per block`);

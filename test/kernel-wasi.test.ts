@@ -20,11 +20,11 @@ function run(cmd: string, args: string[]) {
   return { code: r.status, out: `${r.stdout ?? ''}${r.stderr ?? ''}` };
 }
 
-test('the manifest lists the three kernel families with ABI 3, and every module its sha256, shared memory and WASI imports', () => {
+test('the manifest lists the three kernel families with ABI 4, and every module its sha256, shared memory and WASI imports', () => {
   assert.equal(families.sort(), ['attn', 'matmul', 'ops']);
   for (const m of modules) {
     const what = `${m.family}.${m.flavour}`;
-    assert.is(m.abi, 3);
+    assert.is(m.abi, 4);
     assert.match(m.sha256, /^[0-9a-f]{64}$/);
     assert.ok(Object.keys(m.exports).includes('_start'), `${what} exports _start`);
     assert.equal(m.wasiImports.sort(), ['wasi_snapshot_preview1.fd_write', 'wasi_snapshot_preview1.proc_exit'], `${what} imports only the self-test's WASI calls`);

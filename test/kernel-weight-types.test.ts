@@ -15,7 +15,7 @@ import { KernelArena } from './helpers/kernel-arena.js';
 import { familyFlavours } from './helpers/kernel-flavours.js';
 import {
   MORE_MATMUL_REFERENCE, MORE_WEIGHT_TYPES, type MoreWeightType, moreActivation, moreActivationRowBytes, moreGetRow,
-  moreGgmlType, moreMatvec, moreWeightRowBytes, quantizeMoreActivation,
+  moreGgmlType, moreMatvec, moreWeightRowBytes, q8KToQ8Kp, quantizeMoreActivation,
 } from '../host/kernels/reference/matmul-types.js';
 import { q2KToQ2Kr4, q2Kr4ToQ2K, q3KToQ3Kr4, q3Kr4ToQ3K } from '../host/kernels/reference/q2_q3_kr4.js';
 import { BLOCK_FORMATS } from '../host/model/block-formats.js';
@@ -428,6 +428,33 @@ function repackR4(t: 'q2_K' | 'q3_K', p: Problem): number {
   return dst;
 }
 
+/** The layout's activations of the problem's q8_K rows: q2_Kr4's are q8_Kp (the same blocks, pairs of groups interleaved), q3_Kr4's q8_K. */
+function layoutActivations(t: 'q2_K' | 'q3_K', p: Problem): number {
+  return t === 'q2_K' ? put(q8KToQ8Kp(p.x)) : p.xp;
+}
+
+for (const [flavour, kf] of FLAVOURS) {
+  test(`${flavour}: quantize_q8_Kp writes quantize_q8_K's blocks with each pair of groups' values interleaved, as the JS reference (random rows, ±max, zero blocks)`, () => {
+    for (const cols of [256, 768, 2048]) {
+      reset();
+      const r = mulberry32(cols);
+      const x = new Float32Array(cols).map(() => (r() - 0.5) * 8);
+      x[7] = 100;
+      x[300 % cols] = -100;
+      if (cols > 512) x.fill(0, 256, 512);
+      const xp = put(new Uint8Array(x.buffer));
+      const got = alloc(rowBytes(GGMLType.Q8_K, cols));
+      kf.quantize_q8_Kp(xp, got, cols);
+      const copy = new Uint8Array(mem.length);
+      copy.set(new Uint8Array(x.buffer), xp);
+      const ref = 0;
+      MORE_MATMUL_REFERENCE.quantize_q8_Kp(copy, xp, ref, cols);
+      const want = copy.slice(ref, ref + rowBytes(GGMLType.Q8_K, cols));
+      assert.ok(Buffer.from(mem.slice(got, got + want.length)).equals(Buffer.from(want)), `${flavour} ${cols}: kernel bytes = reference bytes`);
+    }
+  });
+}
+
 for (const t of ['q2_K', 'q3_K'] as const) {
   const { layout, repack, to, back } = KR4[t];
 
@@ -454,13 +481,14 @@ for (const t of ['q2_K', 'q3_K'] as const) {
             const wr = repackR4(t, p);
             const y = alloc(4 * rows);
             mem.fill(0xff, y, y + 4 * rows);
-            kf[`matvec_${layout}`](wr, p.xp, y, cols, 0, rows);
+            const xp = layoutActivations(t, p);
+            kf[`matvec_${layout}`](wr, xp, y, cols, 0, rows);
             assertBitsEqual(f32Bits(y, rows), want, `${flavour} ${layout} ${rows}×${cols}`);
             const r = mulberry32(seed);
             const cuts = [0, ...Array.from({ length: 3 }, () => 4 * Math.floor(r() * (rows / 4 + 1)))].sort((a, b) => a - b);
             cuts.push(rows);
             mem.fill(0xff, y, y + 4 * rows);
-            for (let i = 0; i + 1 < cuts.length; i++) kf[`matvec_${layout}`](wr, p.xp, y, cols, cuts[i], cuts[i + 1]);
+            for (let i = 0; i + 1 < cuts.length; i++) kf[`matvec_${layout}`](wr, xp, y, cols, cuts[i], cuts[i + 1]);
             assertBitsEqual(f32Bits(y, rows), want, `${flavour} ${layout} split ${cuts.join(',')} ${rows}×${cols}`);
           }
         }
@@ -478,8 +506,9 @@ for (const t of ['q2_K', 'q3_K'] as const) {
           const y = alloc(4 * rows * nTok);
           mem.fill(0xff, y, y + 4 * rows * nTok);
           const mid = 4 * Math.floor(rows / 8);
-          kf[`matmul_${layout}`](wr, p.xp, y, cols, rows, nTok, 0, mid);
-          kf[`matmul_${layout}`](wr, p.xp, y, cols, rows, nTok, mid, rows);
+          const xp = layoutActivations(t, p);
+          kf[`matmul_${layout}`](wr, xp, y, cols, rows, nTok, 0, mid);
+          kf[`matmul_${layout}`](wr, xp, y, cols, rows, nTok, mid, rows);
           assertBitsEqual(f32Bits(y, rows * nTok), want, `${flavour} ${layout} matmul ${rows}×${cols} nTok ${nTok}`);
         }
       }
@@ -498,9 +527,10 @@ for (const t of ['q2_K', 'q3_K'] as const) {
           const want = reference(p);
           const wr = repackR4(t, p);
           const y = alloc(4 * rows * nTok);
-          kf[`matvec_${layout}`](wr, p.xp, y, cols, 0, rows);
+          const xp = layoutActivations(t, p);
+          kf[`matvec_${layout}`](wr, xp, y, cols, 0, rows);
           assertBitsEqual(f32Bits(y, rows), want.subarray(0, rows), `${flavour} ${layout} fill ${fill} q ${q}`);
-          kf[`matmul_${layout}`](wr, p.xp, y, cols, rows, nTok, 0, rows);
+          kf[`matmul_${layout}`](wr, xp, y, cols, rows, nTok, 0, rows);
           assertBitsEqual(f32Bits(y, rows * nTok), want, `${flavour} ${layout} matmul fill ${fill} q ${q}`);
         }
       }

@@ -99,6 +99,10 @@ export const Q8_K_BLOCK: i32 = 256;
 export const Q8_K_BYTES: i32 = 292;
 export const Q8_K_QS: i32 = 4;
 export const Q8_K_BSUMS: i32 = 260;
+// q8_Kp: q8_K's blocks, each pair of groups' qs interleaved two values at a time (q2_Kr4's activations,
+// asm/matmul/quantize.ts): the same offsets
+export const Q8_KP_BLOCK: i32 = 256;
+export const Q8_KP_BYTES: i32 = 292;
 
 // ---- wisp's 16-bit activations (asm/matmul/quantize16.ts) ------------------------------------------
 
@@ -161,9 +165,10 @@ export const Q6_KR4_BYTES: i32 = 840;
 export const Q6_KR4_SCALES: i32 = 768;
 export const Q6_KR4_D: i32 = 832;
 
-// q2_Kr4: four q2_K rows per group; a group block is 4 units of four group vectors (16 bytes each: the
-// four rows' 2-bit quants of 16 values, bits re-arranged losslessly), their 16 scales and 16 mins (8
-// bytes of nibbles each), then the four f16 d and the four f16 dmin (asm/matmul/q2_q3_kr4.ts)
+// q2_Kr4: four q2_K rows per group; a group block is 4 units of two pairs of groups (two 16-byte vectors
+// each: the four rows' 2-bit quants of the pair's 32 values, bits re-arranged losslessly), their 16
+// scales and 16 mins (8 bytes of nibbles each), then the four f16 d and the four f16 dmin
+// (asm/matmul/q2_q3_kr4.ts)
 export const Q2_KR4_ROWS: i32 = 4;
 export const Q2_KR4_BYTES: i32 = 336;
 export const Q2_KR4_UNIT: i32 = 80;

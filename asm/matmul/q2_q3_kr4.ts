@@ -5,17 +5,18 @@
 // as the source format. Rows come in groups of 4 and, per group and super-block index, one group block:
 //
 //   q2_Kr4 (336 bytes)
-//   [0, 320)    four units t = 0..3 of 80 bytes (groups 4t..4t+3: the pairs of groups 2t + s', s' = 0, 1), at 80·t:
-//               [0, 64)  group G = 4t + g (values 16G..16G+15 of each row) at 16·g: one vector V whose
-//                        byte 4i + e (row i, e = 0..3) holds in bits 2k, 2k + 1 row i's 2-bit quant of
-//                        value 16G + 4k + e (chunk k: V & 3, V & 0x0c (times 4), (V >> 4) & 3,
+//   [0, 320)    four units t = 0..3 of 80 bytes (groups 4t..4t+3, the pairs of groups 2t + s', s' = 0, 1), at 80·t:
+//               [0, 64)  pair 2t + s' (groups a = 4t + 2s', b = a + 1) at 32·s': two vectors V1, V2 (at +0, +16)
+//                        whose byte 4i + e (row i, e = 0..3) holds in bits 2k, 2k + 1 row i's 2-bit quant of
+//                        value 16a + 2j + e (e < 2) or 16b + 2j + e − 2 (e ≥ 2), chunk j = 4h + k of the pair
+//                        (V1: h = 0, V2: h = 1; chunk k of V: V & 3, V & 0x0c (times 4), (V >> 4) & 3,
 //                        (V >> 4) & 0x0c (times 4))
 //               [64, 72) the 4-bit scales (ggml's scales[G] & 15): nibble s' (low for s' = 0) of byte
-//                        64 + 4s + i = row i's scale of group 4t + 2s' + s (group-major: a pair's eight
-//                        scales as u16 [s0a, s1a, s2a, s3a, s0b, ...], doubled by one unpack each)
-//               [72, 80) the 4-bit mins (scales[G] >> 4): nibble s' of byte 72 + 2i + s = row i's min of
-//                        group 4t + 2s' + s (row-major: [m0a, m0b, m1a, m1b, ...] against bsums a, b)
+//                        64 + 2i + s = row i's scale of group 4t + 2s' + s (row-major: [s0a, s0b, s1a, ...])
+//               [72, 80) the 4-bit mins (scales[G] >> 4), in the same order
 //   [320, 328)  the four rows' f16 d (row i at 320 + 2i);  [328, 336) their f16 dmin
+//   on q8_Kp activations (quantize_q8_Kp: q8_K's blocks, each pair of groups' qs interleaved two values at
+//   a time, so that chunk j's four activations are the four bytes at 32·(pair) + 4j)
 //
 //   q3_Kr4 (440 bytes)
 //   [0, 384)    a pair of groups m = 0..7 (groups 2m, 2m + 1) at 48·m: three vectors V1, V2, V3 of the 3-bit
@@ -30,7 +31,8 @@
 //               32, high nibble after), its high two bits in byte 416 + n % 16, bits 2·(n / 16)
 //   [432, 440)  the four rows' f16 d
 //
-// So a chunk, four consecutive values 16G + 4k + e (e = 0..3) of each row, row i in i32 lane i, comes out
+// So a chunk (q3_K: four consecutive values 16G + 4k + e (e = 0..3) of each row; q2_K: two values of each of
+// a pair's groups), row i in i32 lane i, comes out
 // of a pair's vectors with one AND (q3_K: five operations for chunk 2), some of them times 4 (q2_K:
 // bits 2-3 masked in place) or 8 (q3_K: bits 3-5): the chunk's four activations splatted to every lane
 // (one v128.load32_splat) serve the four rows, and the scaled chunks' sums are shifted back exactly
@@ -47,7 +49,11 @@
 //   pair sums in i16 lanes 2i, 2i + 1 (≤ 2·56·128 = 14,336, no saturation); two scaled chunks' sums added
 //   (≤ 28,672) and shifted back, the four chunks added (≤ 7,168);
 // then one i32x4.dot_i16x8_s against the group's scales in the same order ([s0, s0, s1, s1, ...]) gives
-// each row's scaled group sum in its i32 lane. The terms through q8_K's bsums, per pair of groups
+// each row's scaled group sum in its i32 lane. q2_K works per pair of groups instead: its chunks hold two
+// values of each group (q8_Kp's activations match), so a chunk's dot lanes 2i, 2i + 1 (or i32 lanes, in
+// this file) are row i's sums of groups a and b; the pair's four unscaled chunks added, its four scaled
+// ones (≤ 4·2·12·128 = 12,288) added and shifted back, one i32x4.dot_i16x8_s against the pair's scales
+// in row-major order ([s0a, s0b, s1a, ...]) gives each row's scaled sum of the two groups. The terms through q8_K's bsums, per pair of groups
 // (scales or mins as i16 pairs [r0,2m, r0,2m+1, r1,2m, ...] dotted with the splatted (bsums[2m],
 // bsums[2m+1])): q2_K's msum = Σ_G m_G·bsums[G]; q3_K's −4·Σ_G sc_G·bsums[G], subtracted from isum.
 // So per row and block the integers are q2_q3_q5_k.ts's, and the f32 steps the same, in block order:
@@ -167,14 +173,6 @@ import { kr4_const } from './q4_kr4';
   return (m & 1) == 0 ? v128.and(v, m0f) : i16x8.shr_u(v, 4);
 }
 
-/** Group-major scales [s0a, s1a, s2a, s3a, s0b, ...] doubled: group a's [s0a, s0a, s1a, s1a, ...] (lo), group b's (hi). */
-@inline function dup_lo(v: v128): v128 {
-  return i16x8.shuffle(v, v, 0, 0, 1, 1, 2, 2, 3, 3);
-}
-@inline function dup_hi(v: v128): v128 {
-  return i16x8.shuffle(v, v, 4, 4, 5, 5, 6, 6, 7, 7);
-}
-
 /**
  * Four splatted activations at x + o, o a constant multiple of 4 below 64: the load's offset an
  * immediate (V8 folds it into the address; an added constant costs an instruction).
@@ -211,23 +209,26 @@ import { kr4_const } from './q4_kr4';
     kr4_chunk(q3, 1, 2, V1, V2, V3, n0, n1, n3, n4, n5, n6), kr4_chunk(q3, 1, 3, V1, V2, V3, n0, n1, n3, n4, n5, n6), sb, sh, kr4_odd(q3, 1));
 }
 
-/** isum + the two groups of q2_Kr4's pair at q (o its offset in the unit: 0 or 32, a constant) against their 32 activations at xs + o; sc the pair's scales (group-major). */
-@inline function q2_pair<K>(isum: v128, q: usize, xs: usize, o: i32, sc: v128, n0: v128, n1: v128): v128 {
-  const k = changetype<K>(0);
-  const V1 = o == 0 ? v128.load(q) : v128.load(q, 32), V2 = o == 0 ? v128.load(q, 16) : v128.load(q, 48);
-  isum = k.group(isum, xs, o, kr4_chunk(false, 0, 0, V1, V2, V1, n0, n1, n0, n0, n0, n0), kr4_chunk(false, 0, 1, V1, V2, V1, n0, n1, n0, n0, n0, n0),
-    kr4_chunk(false, 0, 2, V1, V2, V1, n0, n1, n0, n0, n0, n0), kr4_chunk(false, 0, 3, V1, V2, V1, n0, n1, n0, n0, n0, n0), dup_lo(sc), 2, false);
-  return k.group(isum, xs, o + 16, kr4_chunk(false, 1, 0, V1, V2, V1, n0, n1, n0, n0, n0, n0), kr4_chunk(false, 1, 1, V1, V2, V1, n0, n1, n0, n0, n0, n0),
-    kr4_chunk(false, 1, 2, V1, V2, V1, n0, n1, n0, n0, n0, n0), kr4_chunk(false, 1, 3, V1, V2, V1, n0, n1, n0, n0, n0, n0), dup_hi(sc), 2, false);
+/** Chunk k of a q2_Kr4 vector V (H = V >> 4, as i16): V & 3, V & 0x0c (times 4), H & 3, H & 0x0c (times 4). */
+@inline function q2_chunk(V: v128, H: v128, k: i32, n0: v128, n1: v128): v128 {
+  return v128.and(k < 2 ? V : H, (k & 1) == 0 ? n0 : n1);
 }
 
 /**
- * The q2_Kr4 group block at p · the q8_K block at xb: acc + the rows' block terms, a unit (four groups
- * and their scales) per pass of a loop whose three pointers step once: every load's offset in it an
- * immediate.
+ * isum + q2_Kr4's pair at q + o (o: 0 or 32, a constant; q a unit) against its 32 activations at xs + o
+ * (q8_Kp); sc the pair's scales (row-major). K's pair() adds the pair's scaled sums from its eight chunks.
+ */
+@inline function q2_pair<K>(isum: v128, q: usize, xs: usize, o: i32, sc: v128, n0: v128, n1: v128): v128 {
+  const V1 = o == 0 ? v128.load(q) : v128.load(q, 32), V2 = o == 0 ? v128.load(q, 16) : v128.load(q, 48);
+  return changetype<K>(0).pair_v(isum, xs, o, V1, V2, sc, n0, n1);
+}
+
+/**
+ * The q2_Kr4 group block at p · the q8_Kp block at xb: acc + the rows' block terms, a unit (two pairs of
+ * groups and their scales) per pass of a loop whose three pointers step once: every load's offset in it
+ * an immediate.
  */
 @inline function q2_block<K>(acc: v128, p: usize, xb: usize, z: i32, n0: v128, n1: v128, n2: v128, c0: v128, c1: v128): v128 {
-  const k = changetype<K>(0);
   let isum = i32x4.splat(0), msum = i32x4.splat(0);
   let q = p, xs = xb + Q8_K_QS, bs = xb + Q8_K_BSUMS;
   const end = p + 4 * Q2_KR4_UNIT;
@@ -235,8 +236,8 @@ import { kr4_const } from './q4_kr4';
     const sc = v128.load8x8_u(q, Q2_KR4_UNIT_SCALES), mn = v128.load8x8_u(q, Q2_KR4_UNIT_MINS);
     msum = i32x4.add(msum, i32x4.dot_i16x8_s(v128.and(mn, n2), v128.load32_splat(bs)));
     isum = q2_pair<K>(isum, q, xs, 0, v128.and(sc, n2), n0, n1);
-    // the SIMD128 step's many vectors: a basic block per pair, or V8 issues both pairs' loads first and spills
-    if (!k.split() || z == 0) {
+    // a basic block per pair, or V8 issues both pairs' loads first and spills (measured ~2% faster in relaxed too)
+    if (z == 0) {
       msum = i32x4.add(msum, i32x4.dot_i16x8_s(i16x8.shr_u(mn, 4), v128.load32_splat(bs, 4)));
       isum = q2_pair<K>(isum, q, xs, 32, i16x8.shr_u(sc, 4), n0, n1);
     }
@@ -341,28 +342,110 @@ import { kr4_const } from './q4_kr4';
   return changetype<K>(0).group(isum, xs, 0, c0, c1, c2, c3, sc, kr4_shift(q3), kr4_odd(q3, s));
 }
 
+/** SIMD128 tile: a q2_Kr4 chunk widened to i16, rows 0-1 (or 2-3: hi), a scaled one (sh) shifted back exactly. */
+@inline function wide_chunk(c: v128, hi: bool, sh: bool): v128 {
+  const w = hi ? i16x8.extend_high_i8x16_u(c) : i16x8.extend_low_i8x16_u(c);
+  return sh ? i16x8.shr_u(w, 2) : w;
+}
+
 /**
- * The group block at p · the q8_K blocks of four tokens at a0..a3: each pair's chunks taken out once
+ * SIMD128 tile: isum + one token's scaled sums of a pair, its chunks widened (l0..l7 rows 0-1, h0..h7 rows
+ * 2-3) against its q8_Kp activations at x: i32 lanes [r0a, r0b, r1a, r1b] and [r2a, ...], narrowed, one
+ * PMADDWD against the row-major scales.
+ */
+@inline function wide_token(isum: v128, x: usize, l0: v128, l1: v128, l2: v128, l3: v128, l4: v128, l5: v128, l6: v128, l7: v128,
+  h0: v128, h1: v128, h2: v128, h3: v128, h4: v128, h5: v128, h6: v128, h7: v128, sc: v128): v128 {
+  const xa = v128.load8x8_s(x), xb = v128.load8x8_s(x, 8), xc = v128.load8x8_s(x, 16), xd = v128.load8x8_s(x, 24);
+  let x0 = i64x2.shuffle(xa, xa, 0, 0), x1 = i64x2.shuffle(xa, xa, 1, 1);
+  let lo = i32x4.add(i32x4.dot_i16x8_s(l0, x0), i32x4.dot_i16x8_s(l1, x1)), hi = i32x4.add(i32x4.dot_i16x8_s(h0, x0), i32x4.dot_i16x8_s(h1, x1));
+  x0 = i64x2.shuffle(xb, xb, 0, 0);
+  x1 = i64x2.shuffle(xb, xb, 1, 1);
+  lo = i32x4.add(lo, i32x4.add(i32x4.dot_i16x8_s(l2, x0), i32x4.dot_i16x8_s(l3, x1)));
+  hi = i32x4.add(hi, i32x4.add(i32x4.dot_i16x8_s(h2, x0), i32x4.dot_i16x8_s(h3, x1)));
+  x0 = i64x2.shuffle(xc, xc, 0, 0);
+  x1 = i64x2.shuffle(xc, xc, 1, 1);
+  lo = i32x4.add(lo, i32x4.add(i32x4.dot_i16x8_s(l4, x0), i32x4.dot_i16x8_s(l5, x1)));
+  hi = i32x4.add(hi, i32x4.add(i32x4.dot_i16x8_s(h4, x0), i32x4.dot_i16x8_s(h5, x1)));
+  x0 = i64x2.shuffle(xd, xd, 0, 0);
+  x1 = i64x2.shuffle(xd, xd, 1, 1);
+  lo = i32x4.add(lo, i32x4.add(i32x4.dot_i16x8_s(l6, x0), i32x4.dot_i16x8_s(l7, x1)));
+  hi = i32x4.add(hi, i32x4.add(i32x4.dot_i16x8_s(h6, x0), i32x4.dot_i16x8_s(h7, x1)));
+  return i32x4.add(isum, i32x4.dot_i16x8_s(i16x8.narrow_i32x4_s(lo, hi), sc));
+}
+
+/**
+ * The q2_Kr4 group block at p · the q8_Kp blocks of four tokens at a0..a3: each pair's chunks taken out
+ * once for the four tokens, each token's integers as q2_block's (the same sums), then its f32 step on
+ * each token's accumulator, kept in y0..y3.
+ */
+@inline function q2_block4<K>(p: usize, a0: usize, a1: usize, a2: usize, a3: usize, y0: usize, y1: usize, y2: usize, y3: usize, z: i32, n0: v128, n1: v128, n2: v128, f0: v128, f1: v128): void {
+  const k = changetype<K>(0);
+  // the mins' terms first, in a loop of their own (fewer vectors live in the main one)
+  let b0 = i32x4.splat(0), b1 = i32x4.splat(0), b2 = i32x4.splat(0), b3 = i32x4.splat(0);
+  for (let m = 0; m < 8; m++) {
+    const mn = q2_nibbles(p, m, Q2_KR4_UNIT_MINS, n2);
+    const bo: usize = Q8_K_BSUMS + 4 * m;
+    b0 = i32x4.add(b0, kr4_bsum_dot(mn, a0 + bo));
+    b1 = i32x4.add(b1, kr4_bsum_dot(mn, a1 + bo));
+    b2 = i32x4.add(b2, kr4_bsum_dot(mn, a2 + bo));
+    b3 = i32x4.add(b3, kr4_bsum_dot(mn, a3 + bo));
+  }
+  let i0 = i32x4.splat(0), i1 = i32x4.splat(0), i2 = i32x4.splat(0), i3 = i32x4.splat(0);
+  for (let m = 0; m < 8; m++) {
+    const sc = q2_nibbles(p, m, Q2_KR4_UNIT_SCALES, n2);
+    const q = p + <usize>Q2_KR4_UNIT * <usize>(m >> 1) + 32 * <usize>(m & 1);
+    const xo: usize = Q8_K_QS + 32 * m;
+    const V1 = v128.load(q), V2 = v128.load(q, 16);
+    if (k.split()) {
+      // the SIMD128 step: the pair's eight chunks widened to i16 once for the four tokens (rows 0-1 and
+      // 2-3 of each; the scaled ones shifted back there: exact)
+      const H1 = i16x8.shr_u(V1, 4), H2 = i16x8.shr_u(V2, 4);
+      const e0 = v128.and(V1, n0), e1 = v128.and(V1, n1), e2 = v128.and(H1, n0), e3 = v128.and(H1, n1);
+      const e4 = v128.and(V2, n0), e5 = v128.and(V2, n1), e6 = v128.and(H2, n0), e7 = v128.and(H2, n1);
+      const l0 = wide_chunk(e0, false, false), l1 = wide_chunk(e1, false, true), l2 = wide_chunk(e2, false, false), l3 = wide_chunk(e3, false, true);
+      const l4 = wide_chunk(e4, false, false), l5 = wide_chunk(e5, false, true), l6 = wide_chunk(e6, false, false), l7 = wide_chunk(e7, false, true);
+      const h0 = wide_chunk(e0, true, false), h1 = wide_chunk(e1, true, true), h2 = wide_chunk(e2, true, false), h3 = wide_chunk(e3, true, true);
+      const h4 = wide_chunk(e4, true, false), h5 = wide_chunk(e5, true, true), h6 = wide_chunk(e6, true, false), h7 = wide_chunk(e7, true, true);
+      i0 = wide_token(i0, a0 + xo, l0, l1, l2, l3, l4, l5, l6, l7, h0, h1, h2, h3, h4, h5, h6, h7, sc);
+      i1 = wide_token(i1, a1 + xo, l0, l1, l2, l3, l4, l5, l6, l7, h0, h1, h2, h3, h4, h5, h6, h7, sc);
+      i2 = wide_token(i2, a2 + xo, l0, l1, l2, l3, l4, l5, l6, l7, h0, h1, h2, h3, h4, h5, h6, h7, sc);
+      i3 = wide_token(i3, a3 + xo, l0, l1, l2, l3, l4, l5, l6, l7, h0, h1, h2, h3, h4, h5, h6, h7, sc);
+      continue;
+    }
+    const H1 = i16x8.shr_u(V1, 4), H2 = i16x8.shr_u(V2, 4);
+    const c0 = q2_chunk(V1, H1, 0, n0, n1), c1 = q2_chunk(V1, H1, 1, n0, n1), c2 = q2_chunk(V1, H1, 2, n0, n1), c3 = q2_chunk(V1, H1, 3, n0, n1);
+    const c4 = q2_chunk(V2, H2, 0, n0, n1), c5 = q2_chunk(V2, H2, 1, n0, n1), c6 = q2_chunk(V2, H2, 2, n0, n1), c7 = q2_chunk(V2, H2, 3, n0, n1);
+    i0 = k.pair(i0, a0 + xo, 0, c0, c1, c2, c3, c4, c5, c6, c7, sc);
+    i1 = k.pair(i1, a1 + xo, 0, c0, c1, c2, c3, c4, c5, c6, c7, sc);
+    if (z == 0) {
+      // the other two tokens in a basic block of their own (V8 issues a block's loads first)
+      i2 = k.pair(i2, a2 + xo, 0, c0, c1, c2, c3, c4, c5, c6, c7, sc);
+      i3 = k.pair(i3, a3 + xo, 0, c0, c1, c2, c3, c4, c5, c6, c7, sc);
+    }
+  }
+  v128.store(y0, kr4q_finish(false, v128.load(y0), i0, b0, p, a0, f0, f1));
+  v128.store(y1, kr4q_finish(false, v128.load(y1), i1, b1, p, a1, f0, f1));
+  v128.store(y2, kr4q_finish(false, v128.load(y2), i2, b2, p, a2, f0, f1));
+  v128.store(y3, kr4q_finish(false, v128.load(y3), i3, b3, p, a3, f0, f1));
+}
+
+/**
+ * The q3_Kr4 group block at p (q2_Kr4: q2_block4) · the q8_K blocks of four tokens at a0..a3: each pair's chunks taken out once
  * for the four tokens, each token's integers as kr4q_block's (the same sums), then its f32 step on
  * each token's accumulator, kept in y0..y3 (the four rows' results of each token: one v128 each).
  */
 @inline export function kr4q_block4<K>(q3: bool, p: usize, a0: usize, a1: usize, a2: usize, a3: usize, y0: usize, y1: usize, y2: usize, y3: usize, z: i32, n0: v128, n1: v128, n2: v128, n3: v128, n4: v128, n5: v128, n6: v128, f0: v128, f1: v128): void {
+  if (!q3) {
+    q2_block4<K>(p, a0, a1, a2, a3, y0, y1, y2, y3, z, n0, n1, n2, f0, f1);
+    return;
+  }
   const k = changetype<K>(0);
   let i0 = i32x4.splat(0), i1 = i32x4.splat(0), i2 = i32x4.splat(0), i3 = i32x4.splat(0);
   let b0 = i32x4.splat(0), b1 = i32x4.splat(0), b2 = i32x4.splat(0), b3 = i32x4.splat(0);
   for (let m = 0; m < 8; m++) {
-    let sa: v128, sb: v128, bv: v128;
-    if (q3) {
-      const sv = q3r4_scales_at(p, m >> 1, n2, n3, n6);
-      bv = (m & 1) == 0 ? i16x8.extend_low_i8x16_s(sv) : i16x8.extend_high_i8x16_s(sv);
-      sa = kr4_pair_lo(bv);
-      sb = kr4_pair_hi(bv);
-    } else {
-      const sc = q2_nibbles(p, m, Q2_KR4_UNIT_SCALES, n2);
-      sa = dup_lo(sc);
-      sb = dup_hi(sc);
-      bv = q2_nibbles(p, m, Q2_KR4_UNIT_MINS, n2);
-    }
+    const sv = q3r4_scales_at(p, m >> 1, n2, n3, n6);
+    const bv = (m & 1) == 0 ? i16x8.extend_low_i8x16_s(sv) : i16x8.extend_high_i8x16_s(sv);
+    const sa = kr4_pair_lo(bv), sb = kr4_pair_hi(bv);
     const bo: usize = Q8_K_BSUMS + 4 * m;
     b0 = i32x4.add(b0, kr4_bsum_dot(bv, a0 + bo));
     b1 = i32x4.add(b1, kr4_bsum_dot(bv, a1 + bo));
@@ -411,17 +494,10 @@ import { kr4_const } from './q4_kr4';
       }
     }
   }
-  if (q3) {
-    v128.store(y0, kr4q_finish(true, v128.load(y0), i32x4.sub(i0, i32x4.shl(b0, 2)), b0, p, a0, f0, f1));
-    v128.store(y1, kr4q_finish(true, v128.load(y1), i32x4.sub(i1, i32x4.shl(b1, 2)), b1, p, a1, f0, f1));
-    v128.store(y2, kr4q_finish(true, v128.load(y2), i32x4.sub(i2, i32x4.shl(b2, 2)), b2, p, a2, f0, f1));
-    v128.store(y3, kr4q_finish(true, v128.load(y3), i32x4.sub(i3, i32x4.shl(b3, 2)), b3, p, a3, f0, f1));
-  } else {
-    v128.store(y0, kr4q_finish(false, v128.load(y0), i0, b0, p, a0, f0, f1));
-    v128.store(y1, kr4q_finish(false, v128.load(y1), i1, b1, p, a1, f0, f1));
-    v128.store(y2, kr4q_finish(false, v128.load(y2), i2, b2, p, a2, f0, f1));
-    v128.store(y3, kr4q_finish(false, v128.load(y3), i3, b3, p, a3, f0, f1));
-  }
+  v128.store(y0, kr4q_finish(true, v128.load(y0), i32x4.sub(i0, i32x4.shl(b0, 2)), b0, p, a0, f0, f1));
+  v128.store(y1, kr4q_finish(true, v128.load(y1), i32x4.sub(i1, i32x4.shl(b1, 2)), b1, p, a1, f0, f1));
+  v128.store(y2, kr4q_finish(true, v128.load(y2), i32x4.sub(i2, i32x4.shl(b2, 2)), b2, p, a2, f0, f1));
+  v128.store(y3, kr4q_finish(true, v128.load(y3), i32x4.sub(i3, i32x4.shl(b3, 2)), b3, p, a3, f0, f1));
 }
 
 // ---- the drivers both flavours run, each with its own group step K (a field-less class, as in tile.ts)
@@ -525,6 +601,56 @@ import { kr4_const } from './q4_kr4';
     const hi = kr4_combine32(dot_hi(c0, x0), dot_hi(c1, x1), dot_hi(c2, x2), dot_hi(c3, x3), sh, odd);
     return i32x4.add(isum, i32x4.dot_i16x8_s(i16x8.narrow_i32x4_s(lo, hi), sc));
   }
+  /** pair() from the pair's vectors, each chunk taken out where it is used (fewer vectors live: no spills). */
+  @inline pair_v(isum: v128, xs: usize, o: i32, V1: v128, V2: v128, sc: v128, n0: v128, n1: v128): v128 {
+    const H1 = i16x8.shr_u(V1, 4), H2 = i16x8.shr_u(V2, 4);
+    let x = splat_at(xs, o), c = v128.and(V1, n0);
+    let loU = dot_lo(c, x), hiU = dot_hi(c, x);
+    x = splat_at(xs, o + 8);
+    c = v128.and(H1, n0);
+    loU = i32x4.add(loU, dot_lo(c, x));
+    hiU = i32x4.add(hiU, dot_hi(c, x));
+    x = splat_at(xs, o + 16);
+    c = v128.and(V2, n0);
+    loU = i32x4.add(loU, dot_lo(c, x));
+    hiU = i32x4.add(hiU, dot_hi(c, x));
+    x = splat_at(xs, o + 24);
+    c = v128.and(H2, n0);
+    loU = i32x4.add(loU, dot_lo(c, x));
+    hiU = i32x4.add(hiU, dot_hi(c, x));
+    x = splat_at(xs, o + 4);
+    c = v128.and(V1, n1);
+    let loS = dot_lo(c, x), hiS = dot_hi(c, x);
+    x = splat_at(xs, o + 12);
+    c = v128.and(H1, n1);
+    loS = i32x4.add(loS, dot_lo(c, x));
+    hiS = i32x4.add(hiS, dot_hi(c, x));
+    x = splat_at(xs, o + 20);
+    c = v128.and(V2, n1);
+    loS = i32x4.add(loS, dot_lo(c, x));
+    hiS = i32x4.add(hiS, dot_hi(c, x));
+    x = splat_at(xs, o + 28);
+    c = v128.and(H2, n1);
+    loS = i32x4.add(loS, dot_lo(c, x));
+    hiS = i32x4.add(hiS, dot_hi(c, x));
+    const lo = i32x4.add(loU, i32x4.shr_s(loS, 2)), hi = i32x4.add(hiU, i32x4.shr_s(hiS, 2));
+    return i32x4.add(isum, i32x4.dot_i16x8_s(i16x8.narrow_i32x4_s(lo, hi), sc));
+  }
+  /**
+   * q2_Kr4's pair step: isum + sc·Σ u·x per row lane for a pair of groups (chunks c0..c7, c1, c3, c5, c7
+   * times 4; chunk j's activations at xs + o + 4j, o a constant). Each chunk's i32 dot lanes are already
+   * one row's sum of one group ([r0a, r0b, r1a, r1b] for rows 0-1): narrowed, one PMADDWD against the
+   * row-major scales.
+   */
+  @inline pair(isum: v128, xs: usize, o: i32, c0: v128, c1: v128, c2: v128, c3: v128, c4: v128, c5: v128, c6: v128, c7: v128, sc: v128): v128 {
+    const x0 = splat_at(xs, o), x1 = splat_at(xs, o + 4), x2 = splat_at(xs, o + 8), x3 = splat_at(xs, o + 12);
+    const x4 = splat_at(xs, o + 16), x5 = splat_at(xs, o + 20), x6 = splat_at(xs, o + 24), x7 = splat_at(xs, o + 28);
+    const lo = i32x4.add(kr4_combine32(dot_lo(c0, x0), dot_lo(c1, x1), dot_lo(c2, x2), dot_lo(c3, x3), 2, false),
+      kr4_combine32(dot_lo(c4, x4), dot_lo(c5, x5), dot_lo(c6, x6), dot_lo(c7, x7), 2, false));
+    const hi = i32x4.add(kr4_combine32(dot_hi(c0, x0), dot_hi(c1, x1), dot_hi(c2, x2), dot_hi(c3, x3), 2, false),
+      kr4_combine32(dot_hi(c4, x4), dot_hi(c5, x5), dot_hi(c6, x6), dot_hi(c7, x7), 2, false));
+    return i32x4.add(isum, i32x4.dot_i16x8_s(i16x8.narrow_i32x4_s(lo, hi), sc));
+  }
   /** group with the chunks already widened (w0, w1: chunk 0's rows 0-1 and 2-3, ...), for one token of the tile. */
   @inline wide_group(isum: v128, xs: usize, w0: v128, w1: v128, w2: v128, w3: v128, w4: v128, w5: v128, w6: v128, w7: v128, sc: v128, sh: i32, odd: bool): v128 {
     const xa = v128.load8x8_s(xs), xb = v128.load8x8_s(xs, 8);
@@ -584,6 +710,11 @@ export function matmul_q3_Kr4(w: usize, x: usize, y: usize, cols: i32, rows: i32
   return low | (((<i32>load<u8>(s + 8 + (G & 3)) >> ((G >> 2) << 1)) & 3) << 4);
 }
 
+/** Row i's bytes of a pair's chunks: groups a's and b's levels (va, vb: value v in byte v) interleaved two at a time, chunks 0-3 (hi: 4-7), one per i32 lane. */
+@inline function pair_words(va: v128, vb: v128, hi: bool): v128 {
+  return hi ? i16x8.shuffle(va, vb, 4, 12, 5, 13, 6, 14, 7, 15) : i16x8.shuffle(va, vb, 0, 8, 1, 9, 2, 10, 3, 11);
+}
+
 // one copy for both formats (not inlined: the module must stay small enough to swap over MQTT)
 function repack_any(q3: bool, src: usize, dst: usize, rows: i32, cols: i32): void {
   const nb = cols / Q2_K_BLOCK;
@@ -598,20 +729,24 @@ function repack_any(q3: bool, src: usize, dst: usize, rows: i32, cols: i32): voi
       const o = d0 + <usize>b * kr4_block_bytes(q3);
       const p1 = p + rowBytes, p2 = p1 + rowBytes, p3 = p2 + rowBytes;
       if (!q3) {
-        for (let G = 0; G < 16; G++) {
-          const v0 = low_levels(p + Q2_K_QS, G, m03), v1 = low_levels(p1 + Q2_K_QS, G, m03);
-          const v2 = low_levels(p2 + Q2_K_QS, G, m03), v3 = low_levels(p3 + Q2_K_QS, G, m03);
-          // values < 4: the i16 shifts move nothing across bytes
-          const V = v128.or(v128.or(chunk_of(v0, v1, v2, v3, 0), i16x8.shl(chunk_of(v0, v1, v2, v3, 1), 2)),
-            v128.or(i16x8.shl(chunk_of(v0, v1, v2, v3, 2), 4), i16x8.shl(chunk_of(v0, v1, v2, v3, 3), 6)));
-          v128.store(o + <usize>Q2_KR4_UNIT * <usize>(G >> 2) + 16 * <usize>(G & 3), V);
+        for (let m = 0; m < 8; m++) {
+          const G = 2 * m;
+          const a0 = low_levels(p + Q2_K_QS, G, m03), a1 = low_levels(p1 + Q2_K_QS, G, m03), a2 = low_levels(p2 + Q2_K_QS, G, m03), a3 = low_levels(p3 + Q2_K_QS, G, m03);
+          const b0 = low_levels(p + Q2_K_QS, G + 1, m03), b1 = low_levels(p1 + Q2_K_QS, G + 1, m03), b2 = low_levels(p2 + Q2_K_QS, G + 1, m03), b3 = low_levels(p3 + Q2_K_QS, G + 1, m03);
+          for (let h = 0; h < 2; h++) {
+            const w0 = pair_words(a0, b0, h == 1), w1 = pair_words(a1, b1, h == 1), w2 = pair_words(a2, b2, h == 1), w3 = pair_words(a3, b3, h == 1);
+            // chunk 4h + k: word k of each row; levels < 4: the i16 shifts move nothing across bytes
+            const V = v128.or(v128.or(chunk_of(w0, w1, w2, w3, 0), i16x8.shl(chunk_of(w0, w1, w2, w3, 1), 2)),
+              v128.or(i16x8.shl(chunk_of(w0, w1, w2, w3, 2), 4), i16x8.shl(chunk_of(w0, w1, w2, w3, 3), 6)));
+            v128.store(o + <usize>Q2_KR4_UNIT * <usize>(m >> 1) + 32 * <usize>(m & 1) + 16 * <usize>h, V);
+          }
         }
         for (let t: usize = 0; t < 4; t++) v128.store(o + <usize>Q2_KR4_UNIT * t + Q2_KR4_UNIT_SCALES, i64x2.splat(0));
         for (let i: usize = 0; i < 4; i++) {
           const r = p + i * rowBytes;
           for (let G = 0; G < 16; G++) {
             const u = o + <usize>Q2_KR4_UNIT * <usize>(G >> 2), sh = ((G >> 1) & 1) << 2, b = <i32>load<u8>(r + G);
-            const sAt = u + Q2_KR4_UNIT_SCALES + 4 * <usize>(G & 1) + i, mAt = u + Q2_KR4_UNIT_MINS + 2 * i + <usize>(G & 1);
+            const sAt = u + Q2_KR4_UNIT_SCALES + 2 * i + <usize>(G & 1), mAt = u + Q2_KR4_UNIT_MINS + 2 * i + <usize>(G & 1);
             store<u8>(sAt, load<u8>(sAt) | ((b & 15) << sh));
             store<u8>(mAt, load<u8>(mAt) | ((b >> 4) << sh));
           }

@@ -119,3 +119,23 @@ export function quantize_q8_K(x: usize, out: usize, n: i32): void {
     store<f32>(o, <f32>1.0 / iscale);
   }
 }
+
+/**
+ * quantize_q8_Kp(x: f32*, out: q8_Kp*, n): quantize_q8_K's blocks (the same d, bsums and values) with
+ * each pair of groups' qs interleaved two values at a time: bytes 32m + 4j .. 32m + 4j + 3 of qs hold
+ * values 32m + 2j, 32m + 2j + 1, 32m + 16 + 2j, 32m + 17 + 2j (m, j = 0..7): q2_Kr4's activations, whose
+ * four splatted bytes then serve the two groups of a pair, one in each i16 lane of a row
+ * (asm/matmul/q2_q3_kr4.ts).
+ */
+export function quantize_q8_Kp(x: usize, out: usize, n: i32): void {
+  quantize_q8_K(x, out, n);
+  const nb = n / Q8_K_BLOCK;
+  for (let b = 0; b < nb; b++) {
+    const q = out + <usize>b * Q8_K_BYTES + Q8_K_QS;
+    for (let m: usize = 0; m < 256; m += 32) {
+      const a = v128.load(q + m), c = v128.load(q + m, 16);
+      v128.store(q + m, i16x8.shuffle(a, c, 0, 8, 1, 9, 2, 10, 3, 11));
+      v128.store(q + m, i16x8.shuffle(a, c, 4, 12, 5, 13, 6, 14, 7, 15), 16);
+    }
+  }
+}

@@ -5,14 +5,14 @@
 // the dequantized activations (within 1e-5 of the largest result), matmul of 5 tokens against per-token
 // matvec bit for bit, a row split against one call bit for bit; quantize_q8_1's d and qs against
 // quantize_q8_0's (and quantize_q8_0e's, with its sum); q5_0r4 and q5_1r4 against the plain kernels;
-// for q2_K and q3_K, the first four rows repacked (q2_Kr4, q3_Kr4) give matvec's results bit for bit
-// through matvec and matmul. (The JS reference, bit for bit, is test/kernel-weight-types.test.ts's.)
+// for q2_K and q3_K, the first four rows repacked (q2_Kr4 on quantize_q8_Kp's activations, whose d,
+// bsums and values are quantize_q8_K's; q3_Kr4) give matvec's results bit for bit through matvec and matmul. (The JS reference, bit for bit, is test/kernel-weight-types.test.ts's.)
 import { check, ensureMemory, SELFTEST_BASE } from '../lib/selftest';
 import { f16_to_f32 } from '../lib/f16';
 import {
   get_row_q2_K, get_row_q3_K, get_row_q4_1, get_row_q5_0, get_row_q5_1, get_row_q5_K, matmul_q2_K, matmul_q3_K, matmul_q4_1,
   matmul_q5_0, matmul_q5_1, matmul_q5_K, matvec_q2_K, matvec_q3_K, matvec_q4_1, matvec_q5_0, matvec_q5_1, matvec_q5_K,
-  quantize_q8_0, quantize_q8_1, quantize_q8_K,
+  quantize_q8_0, quantize_q8_1, quantize_q8_K, quantize_q8_Kp,
   get_row_q5_0r4, get_row_q5_1r4, matmul_q5_0r4, matmul_q5_1r4, matvec_q5_0r4, matvec_q5_1r4, quantize_q8_0e, repack_q5_0_r4, repack_q5_1_r4,
   matmul_q2_Kr4, matmul_q3_Kr4, matvec_q2_Kr4, matvec_q3_Kr4, repack_q2_K_r4, repack_q3_K_r4,
 } from './flavour';
@@ -225,16 +225,32 @@ function checkR4(t: i32, name: string, cols: i32): void {
 
 /** The first four rows repacked four at a time (q2_Kr4, q3_Kr4): matvec per token and matmul of NTOK tokens equal matvec's results in Y bit for bit. */
 function checkKR4(t: i32, name: string, cols: i32, xb: usize): void {
+  // q2_Kr4's activations: quantize_q8_Kp of the same values, in XQ2
+  let same = true;
+  if (t == T_Q2_K) {
+    for (let k = 0; k < NTOK; k++) quantize_q8_Kp(X + <usize>(k * cols) * 4, XQ2 + <usize>k * xb, cols);
+    for (let b = 0; b < NTOK * cols / 256; b++) {
+      const q = XQ + <usize>b * Q8_K_BYTES, p = XQ2 + <usize>b * Q8_K_BYTES;
+      same = same && load<u32>(q) == load<u32>(p);
+      for (let i = 0; i < 16; i++) same = same && load<i16>(q + 260 + (<usize>i << 1)) == load<i16>(p + 260 + (<usize>i << 1));
+      for (let v = 0; v < 256; v++) {
+        const m = v >> 5, j = (v & 15) >> 1, e = (v & 1) + ((v >> 3) & 2);
+        same = same && load<i8>(q + 4 + <usize>v) == load<i8>(p + 4 + <usize>(32 * m + 4 * j + e));
+      }
+    }
+    check(same, "quantize_q8_Kp = quantize_q8_K's blocks, each pair of groups' values interleaved two at a time");
+  }
+  const xr = t == T_Q2_K ? XQ2 : XQ;
   if (t == T_Q2_K) repack_q2_K_r4(W, RK, 4, cols);
   else repack_q3_K_r4(W, RK, 4, cols);
-  let same = true;
+  same = true;
   for (let k = 0; k < NTOK; k++) {
-    if (t == T_Q2_K) matvec_q2_Kr4(RK, XQ + <usize>k * xb, Y2, cols, 0, 4);
+    if (t == T_Q2_K) matvec_q2_Kr4(RK, xr + <usize>k * xb, Y2, cols, 0, 4);
     else matvec_q3_Kr4(RK, XQ + <usize>k * xb, Y2, cols, 0, 4);
     for (let r = 0; r < 4; r++) same = same && load<u32>(Y2 + (<usize>r << 2)) == load<u32>(Y + (<usize>(k * ROWS + r) << 2));
   }
   check(same, "repack_" + name + "_r4 + matvec_" + name + "r4 = matvec_" + name);
-  if (t == T_Q2_K) matmul_q2_Kr4(RK, XQ, Y2, cols, 4, NTOK, 0, 4);
+  if (t == T_Q2_K) matmul_q2_Kr4(RK, xr, Y2, cols, 4, NTOK, 0, 4);
   else matmul_q3_Kr4(RK, XQ, Y2, cols, 4, NTOK, 0, 4);
   same = true;
   for (let k = 0; k < NTOK; k++) {

@@ -21,7 +21,7 @@ export { matmul_f16f, matvec_f16f } from './float';
 // dequantized rows of the quantized types (the embedding lookup)
 export { get_row_q4_0, get_row_q4_K, get_row_q6_K, get_row_q8_0 } from './get_row';
 // ggml's 8-bit activations (q8_0 for q8_0 and q4_0 weights, q8_K for q4_K and q6_K): ggml's own math
-export { quantize_q8_0, quantize_q8_K } from './quantize';
+export { quantize_q8_0, quantize_q8_K, quantize_q8_Kp } from './quantize';
 export { matmul_q4_0, matmul_q8_0, matvec_q4_0, matvec_q8_0 } from './act_q8_0';
 export { matmul_q4_K, matmul_q6_K, matvec_q4_K, matvec_q6_K } from './kquants';
 // ggml's other weight formats on its 8-bit activations: q5_0 on q8_0, q4_1 and q5_1 on q8_1

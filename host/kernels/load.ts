@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { repoRoot } from '../model/catalog.js';
 
 /** The kernel ABI this host speaks (docs/KERNEL-ABI.md); asm/families.json holds the build's. */
-export const KERNEL_ABI = 3;
+export const KERNEL_ABI = 4;
 /** The kernel families the host runs; asm/families.json lists the same ones (test/kernel-build.test.ts). */
 export const KERNEL_FAMILIES = ['matmul', 'attn', 'ops'] as const;
 export type KernelFamily = (typeof KERNEL_FAMILIES)[number];

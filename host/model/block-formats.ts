@@ -24,6 +24,7 @@ export type FormatName =
   | 'q8_1'
   | 'q8_0e'
   | 'q8_K'
+  | 'q8_Kp'
   | 'q8_0w'
   | 'q8_0s'
   | 'q16_0'
@@ -130,6 +131,8 @@ export const BLOCK_FORMATS: Readonly<Record<FormatName, Readonly<BlockFormat>>> 
   // q8_0's d and qs with e = Σqs after d: q5_0r4's −16·Σqx without a horizontal sum
   q8_0e: { name: 'q8_0e', blockValues: 32, blockBytes: 36, rows: 1, activation: { quantizer: 'quantize_q8_0e', kernelSuffix: '' } },
   q8_K: { name: 'q8_K', ...ggml(GGMLType.Q8_K), activation: { quantizer: 'quantize_q8_K', kernelSuffix: '' } },
+  // q8_K's blocks with each pair of groups' values interleaved two at a time: q2_Kr4's one splat serves both groups
+  q8_Kp: { name: 'q8_Kp', ...sizesOf(GGMLType.Q8_K), rows: 1, activation: { quantizer: 'quantize_q8_Kp', kernelSuffix: '' } },
   q8_0w: { name: 'q8_0w', blockValues: 32, blockBytes: Q8_0W_BYTES, rows: 1, activation: { quantizer: 'quantize_q8_0w', kernelSuffix: '_x8w' } },
   q8_0s: { name: 'q8_0s', blockValues: 32, blockBytes: Q8_0S_BYTES, rows: 1, activation: { quantizer: 'quantize_q8_0s', kernelSuffix: '_x8s' } },
   q16_0: { name: 'q16_0', blockValues: 32, blockBytes: Q16_0_BYTES, rows: 1, activation: { quantizer: 'quantize_q16_0', kernelSuffix: '_x16' } },
@@ -143,8 +146,9 @@ export const BLOCK_FORMATS: Readonly<Record<FormatName, Readonly<BlockFormat>>> 
   // kernels on q8_K only (the 16-bit path keeps q6_K)
   q6_Kr4: { name: 'q6_Kr4', ...sizesOf(GGMLType.Q6_K), rows: 4, pairs: { x8: 'q8_K' }, madeFrom: { format: 'q6_K', repackKernel: 'repack_q6_K_r4', finiteHalves: [208] } },
   // four q2_K / q3_K rows interleaved per 256 values (336- / 440-byte groups), bits re-arranged losslessly;
-  // kernels on q8_K only (the 16-bit path keeps q2_K / q3_K)
-  q2_Kr4: { name: 'q2_Kr4', ...sizesOf(GGMLType.Q2_K), rows: 4, pairs: { x8: 'q8_K' }, madeFrom: { format: 'q2_K', repackKernel: 'repack_q2_K_r4', finiteHalves: [80, 82] } },
+  // kernels on q8_Kp (q2_Kr4: q8_K's values, pairs of groups interleaved) and q8_K only (the 16-bit path
+  // keeps q2_K / q3_K)
+  q2_Kr4: { name: 'q2_Kr4', ...sizesOf(GGMLType.Q2_K), rows: 4, pairs: { x8: 'q8_Kp' }, madeFrom: { format: 'q2_K', repackKernel: 'repack_q2_K_r4', finiteHalves: [80, 82] } },
   q3_Kr4: { name: 'q3_Kr4', ...sizesOf(GGMLType.Q3_K), rows: 4, pairs: { x8: 'q8_K' }, madeFrom: { format: 'q3_K', repackKernel: 'repack_q3_K_r4', finiteHalves: [108] } },
   // four q5_0 / q5_1 rows interleaved per 32 values (88- / 96-byte groups), the levels' bits re-arranged
   // losslessly; on ggml's 8-bit activations on both paths, as q5_0 / q5_1 (q5_0r4: q8_0's values in q8_0e)

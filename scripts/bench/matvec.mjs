@@ -2,7 +2,7 @@
 // Micro-benchmark of the matmul kernels on one thread: GB/s of weight bytes read per second by
 // matvec_<type> (decode; a type `<t>_x16` runs matvec_<t>_x16 on q16_0 / q16_K activations, `q8_0_x8w` and
 // `q4_0_x8s` the kernels on ggml's 8-bit activations in q8_0w / q8_0s blocks; `q4_0r8_x16s`, `q4_0r8_x8s`
-// `q4_Kr4_x16`, `q4_Kr4`, `q6_Kr4`, `q2_Kr4` and `q3_Kr4` (on q8_K), `q5_0r4` (on q8_0e) and `q5_1r4` run the repacked kernels on weights repacked first; --wasm picks the module,
+// `q4_Kr4_x16`, `q4_Kr4`, `q6_Kr4` and `q3_Kr4` (on q8_K), `q2_Kr4` (on q8_Kp), `q5_0r4` (on q8_0e) and `q5_1r4` run the repacked kernels on weights repacked first; --wasm picks the module,
 // e.g. kernels/matmul.relaxed.wasm) and, with --ntok N, the time of matmul_<type> over N tokens (prefill), as
 // GMAC/s and as its speed-up over N matvec calls; both also as a share of the arithmetic ceiling of their operations (i16 dot + add, or f32 mul + add, measured in the same run with L1-resident operands). The baseline is a memory read measured in the same
 // process (a wasm SIMD sum, four i32x4 accumulators) over as many bytes as the weights ('% read':
@@ -148,7 +148,8 @@ function fillX(t, cols, nTok) {
   else if (t === 'q8_0' || t === 'q4_0' || t === 'q5_0') k.quantize_q8_0(X, XQ, cols * nTok);
   else if (t === 'q5_0r4') k.quantize_q8_0e(X, XQ, cols * nTok);
   else if (t === 'q5_1' || t === 'q5_1r4') k.quantize_q8_1(X, XQ, cols * nTok);
-  else if (['q4_K', 'q6_K', 'q4_Kr4', 'q6_Kr4', 'q2_K', 'q3_K', 'q2_Kr4', 'q3_Kr4'].includes(t)) k.quantize_q8_K(X, XQ, cols * nTok);
+  else if (t === 'q2_Kr4') k.quantize_q8_Kp(X, XQ, cols * nTok);
+  else if (['q4_K', 'q6_K', 'q4_Kr4', 'q6_Kr4', 'q2_K', 'q3_K', 'q3_Kr4'].includes(t)) k.quantize_q8_K(X, XQ, cols * nTok);
   return t === 'f32' || t === 'f16' ? X : XQ;
 }
 

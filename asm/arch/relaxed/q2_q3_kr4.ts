@@ -28,6 +28,24 @@ import { kr4_combine16, matmul_kr4q, matvec_kr4q, splat_at } from '../../matmul/
   @inline wide_group(isum: v128, xs: usize, w0: v128, w1: v128, w2: v128, w3: v128, w4: v128, w5: v128, w6: v128, w7: v128, sc: v128, sh: i32, odd: bool): v128 {
     return isum;
   }
+  /**
+   * q2_Kr4's pair step: a chunk's relaxed dot leaves row i's sums of the pair's groups a and b in i16
+   * lanes 2i and 2i + 1 (q8_Kp's activations); the four unscaled chunks added, the four scaled ones
+   * (≤ 4·2·12·128 = 12,288) added and shifted back, one PMADDWD against the row-major scales.
+   */
+  /** pair() from the pair's vectors (the chunks taken out as pair() is given them). */
+  @inline pair_v(isum: v128, xs: usize, o: i32, V1: v128, V2: v128, sc: v128, n0: v128, n1: v128): v128 {
+    const H1 = i16x8.shr_u(V1, 4), H2 = i16x8.shr_u(V2, 4);
+    return this.pair(isum, xs, o, v128.and(V1, n0), v128.and(V1, n1), v128.and(H1, n0), v128.and(H1, n1), v128.and(V2, n0), v128.and(V2, n1), v128.and(H2, n0), v128.and(H2, n1), sc);
+  }
+  @inline pair(isum: v128, xs: usize, o: i32, c0: v128, c1: v128, c2: v128, c3: v128, c4: v128, c5: v128, c6: v128, c7: v128, sc: v128): v128 {
+    const d0 = i16x8.relaxed_dot_i8x16_i7x16_s(splat_at(xs, o), c0), d1 = i16x8.relaxed_dot_i8x16_i7x16_s(splat_at(xs, o + 4), c1);
+    const d2 = i16x8.relaxed_dot_i8x16_i7x16_s(splat_at(xs, o + 8), c2), d3 = i16x8.relaxed_dot_i8x16_i7x16_s(splat_at(xs, o + 12), c3);
+    const d4 = i16x8.relaxed_dot_i8x16_i7x16_s(splat_at(xs, o + 16), c4), d5 = i16x8.relaxed_dot_i8x16_i7x16_s(splat_at(xs, o + 20), c5);
+    const d6 = i16x8.relaxed_dot_i8x16_i7x16_s(splat_at(xs, o + 24), c6), d7 = i16x8.relaxed_dot_i8x16_i7x16_s(splat_at(xs, o + 28), c7);
+    const u = i16x8.add(i16x8.add(d0, d2), i16x8.add(d4, d6)), s = i16x8.add(i16x8.add(d1, d3), i16x8.add(d5, d7));
+    return i32x4.add(isum, i32x4.dot_i16x8_s(i16x8.add(u, i16x8.shr_s(s, 2)), sc));
+  }
   @inline group(isum: v128, xs: usize, xo: i32, c0: v128, c1: v128, c2: v128, c3: v128, sc: v128, sh: i32, odd: bool): v128 {
     const d0 = i16x8.relaxed_dot_i8x16_i7x16_s(splat_at(xs, xo), c0), d1 = i16x8.relaxed_dot_i8x16_i7x16_s(splat_at(xs, xo + 4), c1);
     const d2 = i16x8.relaxed_dot_i8x16_i7x16_s(splat_at(xs, xo + 8), c2), d3 = i16x8.relaxed_dot_i8x16_i7x16_s(splat_at(xs, xo + 12), c3);

@@ -70,6 +70,26 @@ export function quantizeQ8_0e(x: Float32Array, out: Uint8Array): void {
   }
 }
 
+/** Where value v of a q8_K block's qs sits in q8_Kp's: pair m = v / 32, byte 32m + 4j + e (values 2j, 2j + 1 of group 2m at e = 0, 1, of group 2m + 1 at e = 2, 3). */
+export function q8KpIndex(v: number): number {
+  const m = v >> 5, g = (v >> 4) & 1, j = (v & 15) >> 1;
+  return 32 * m + 4 * j + 2 * g + (v & 1);
+}
+
+/** q8_K blocks (292 bytes each) as q8_Kp: the same d and bsums, qs permuted by q8KpIndex. */
+export function q8KToQ8Kp(q: Uint8Array): Uint8Array {
+  const out = q.slice();
+  for (let b = 0; b < q.length; b += 292) for (let v = 0; v < 256; v++) out[b + 4 + q8KpIndex(v)] = q[b + 4 + v];
+  return out;
+}
+
+/** quantize_q8_Kp (q2_Kr4's activations): quantize_q8_K's blocks with each pair of groups' qs interleaved two values at a time. */
+export function quantizeQ8_Kp(x: Float32Array, out: Uint8Array): void {
+  const q = new Uint8Array(rowBytes(GGMLType.Q8_K, x.length));
+  quantizeRowQ8_K(x, q);
+  out.set(q8KToQ8Kp(q));
+}
+
 /** The activation bytes the kernels read for weight format t. */
 export function quantizeMoreActivation(t: MoreWeightType, x: Float32Array): Uint8Array {
   const a = moreActivation(t);
@@ -288,6 +308,11 @@ function referenceExports(): Record<string, ReferenceExport> {
       quantizeQ8_0e(f32View(mem, x, n), q);
       mem.set(q, o);
     },
+    quantize_q8_Kp: (mem, x, o, n) => {
+      const q = new Uint8Array(rowBytes(GGMLType.Q8_K, n));
+      quantizeQ8_Kp(f32View(mem, x, n), q);
+      mem.set(q, o);
+    },
   };
   for (const t of MORE_WEIGHT_TYPES) {
     out[`matvec_${t}`] = (mem, w, x, y, cols, r0, r1) => {
@@ -310,5 +335,5 @@ function referenceExports(): Record<string, ReferenceExport> {
   return out;
 }
 
-/** The exports of ggml's other weight formats (and quantize_q8_1, quantize_q8_0e) by name, computed by this reference. */
+/** The exports of ggml's other weight formats (and quantize_q8_1, quantize_q8_0e, quantize_q8_Kp) by name, computed by this reference. */
 export const MORE_MATMUL_REFERENCE: Readonly<Record<string, ReferenceExport>> = referenceExports();

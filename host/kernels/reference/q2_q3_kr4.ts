@@ -40,19 +40,22 @@ function setQ3KScale(w: Uint8Array, o: number, G: number, v: number): void {
   w[s + 8 + (G & 3)] |= (v >> 4) << (2 * (G >> 2));
 }
 
-/** Where value j of row i sits in q2_Kr4's quant vectors: byte 80·(G / 4) + 16·(G % 4) + 4i + e, bits 2k (j = 16G + 4k + e). */
+/**
+ * Where value j of row i sits in q2_Kr4's quant vectors (j = 16G + v, pair m = G / 2, s = G % 2): chunk
+ * c = v / 2 of the pair, byte 80·(m / 2) + 32·(m % 2) + 16·(c / 4) + 4i + 2s + v % 2, bits 2·(c % 4).
+ */
 function quantAt(i: number, j: number): { at: number; shift: number } {
-  const G = j >> 4, k = (j >> 2) & 3, e = j & 3;
-  return { at: R2.unit * (G >> 2) + 16 * (G & 3) + 4 * i + e, shift: 2 * k };
+  const G = j >> 4, m = G >> 1, v = j & 15, c = v >> 1;
+  return { at: R2.unit * (m >> 1) + 32 * (m & 1) + 16 * (c >> 2) + 4 * i + 2 * (G & 1) + (v & 1), shift: 2 * (c & 3) };
 }
 
 /**
  * Where row i's 4-bit scale and min of group G sit in q2_Kr4: in unit G / 4, nibble (G / 2) % 2 (low
- * first) of byte 64 + 4·(G % 2) + i (scales, group-major) and of byte 72 + 2i + G % 2 (mins, row-major).
+ * first) of byte 64 + 2i + G % 2 (scales) and of byte 72 + 2i + G % 2 (mins), both row-major.
  */
 function q2NibblesAt(i: number, G: number): { scale: number; min: number; shift: number } {
   const u = R2.unit * (G >> 2);
-  return { scale: u + R2.unitScales + 4 * (G & 1) + i, min: u + R2.unitMins + 2 * i + (G & 1), shift: 4 * ((G >> 1) & 1) };
+  return { scale: u + R2.unitScales + 2 * i + (G & 1), min: u + R2.unitMins + 2 * i + (G & 1), shift: 4 * ((G >> 1) & 1) };
 }
 
 /**
