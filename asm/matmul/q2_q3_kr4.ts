@@ -527,9 +527,6 @@ import { matmul_rows4_tiles, matvec_rows4 } from './tile';
   @inline tiled(wt: i32): bool {
     return true;
   }
-  @inline short_call(wt: i32): bool {
-    return true;
-  }
   @inline matvec(wt: i32, w: usize, x: usize, y: usize, cols: i32, r0: i32, r1: i32): void {
     changetype<S>(0).matvec(wt != 0, w, x, y, cols, r0, r1);
   }

@@ -213,10 +213,9 @@ export function matmul_q4_Kr4_x16(w: usize, x: usize, y: usize, cols: i32, rows:
   @inline tiled(wt: i32): bool {
     return false;
   }
-  @inline short_call(wt: i32): bool {
-    return false;
+  @inline matvec(wt: i32, w: usize, x: usize, y: usize, cols: i32, r0: i32, r1: i32): void {
+    matvec_q4_Kr4_x16(w, x, y, cols, r0, r1);
   }
-  @inline matvec(wt: i32, w: usize, x: usize, y: usize, cols: i32, r0: i32, r1: i32): void {}
   @inline block(wt: i32, acc: v128, p: usize, xb: usize, z: i32, m0: v128, m1: v128, m2: v128, mff: v128, c0: v128, c1: v128, u6: v128, u7: v128, u8: v128, u9: v128): v128 {
     return block_dot(acc, p, xb, z, m0, m1, m2, mff, c0, c1);
   }

@@ -119,10 +119,9 @@ import { matmul_rows4_tiles, matvec_rows4 } from './tile';
   @inline tiled(wt: i32): bool {
     return true;
   }
-  @inline short_call(wt: i32): bool {
-    return false;
+  @inline matvec(wt: i32, w: usize, x: usize, y: usize, cols: i32, r0: i32, r1: i32): void {
+    changetype<S>(0).matvec(wt, w, x, y, cols, r0, r1);
   }
-  @inline matvec(wt: i32, w: usize, x: usize, y: usize, cols: i32, r0: i32, r1: i32): void {}
   @inline block(wt: i32, acc: v128, p: usize, xb: usize, z: i32, c0: v128, c1: v128, c2: v128, c3: v128, c4: v128, u5: v128, u6: v128, u7: v128, u8: v128, u9: v128): v128 {
     return r4_block<S>(wt, acc, p, xb, c0, c1, c2, c3, c4);
   }
@@ -167,6 +166,11 @@ import { matmul_rows4_tiles, matvec_rows4 } from './tile';
 
 /** The SIMD128 chunk sums, as K for the drivers (a flavour passes a class whose `chunks` is its own). */
 @final @unmanaged class Steps {
+  /** The flavour's matvec (matmul's short last tile). */
+  @inline matvec(wt: i32, w: usize, x: usize, y: usize, cols: i32, r0: i32, r1: i32): void {
+    if (wt == W_Q5_0) matvec_q5_0r4(w, x, y, cols, r0, r1);
+    else matvec_q5_1r4(w, x, y, cols, r0, r1);
+  }
   @inline chunks(c0: v128, c1: v128, c2: v128, c3: v128, c4: v128, c5: v128, c6: v128, c7: v128, xq: usize): v128 {
     return chunks_sum(c0, c1, c2, c3, c4, c5, c6, c7, xq);
   }

@@ -203,10 +203,9 @@ export function matmul_q6_Kr4(w: usize, x: usize, y: usize, cols: i32, rows: i32
   @inline tiled(wt: i32): bool {
     return true;
   }
-  @inline short_call(wt: i32): bool {
-    return false;
+  @inline matvec(wt: i32, w: usize, x: usize, y: usize, cols: i32, r0: i32, r1: i32): void {
+    changetype<S>(0).matvec(wt, w, x, y, cols, r0, r1);
   }
-  @inline matvec(wt: i32, w: usize, x: usize, y: usize, cols: i32, r0: i32, r1: i32): void {}
   @inline block(wt: i32, acc: v128, p: usize, xb: usize, z: i32, m3f: v128, c0: v128, c1: v128, u3: v128, u4: v128, u5: v128, u6: v128, u7: v128, u8: v128, u9: v128): v128 {
     return changetype<S>(0).block_dot(acc, p, xb, z, m3f, c0, c1);
   }
@@ -217,6 +216,10 @@ export function matmul_q6_Kr4(w: usize, x: usize, y: usize, cols: i32, rows: i32
 
 /** The SIMD128 block steps. */
 @final @unmanaged class Steps {
+  /** The flavour's matvec (matmul's short last tile). */
+  @inline matvec(wt: i32, w: usize, x: usize, y: usize, cols: i32, r0: i32, r1: i32): void {
+    matvec_q6_Kr4(w, x, y, cols, r0, r1);
+  }
   @inline block_dot(acc: v128, p: usize, xb: usize, z: i32, m3f: v128, c0: v128, c1: v128): v128 {
     return block_dot(acc, p, xb, z, m3f, c0, c1);
   }

@@ -45,19 +45,19 @@ import { store_lanes } from '../lib/simd';
 // ---- the four-row repacked layouts (q4_Kr4, q6_Kr4, q5_0r4 / q5_1r4, q2_Kr4 / q3_Kr4, both flavours)
 //
 // Their matvecs and matmuls share these loops: per group of four rows (row i in lane i of a v128; one
-// group block per block index, four rows' blocks of wb bytes each) and, in matmul, per tile of four
-// tokens: a whole tile adds each group block's terms to the four tokens' running sums in y (K's
-// block4: the block unpacked once for the four tokens), a short last tile runs matvec's pass per token.
-// K gives the steps:
-//   rows4_consts(wt)              how many v128 constants its steps take (up to ten)
-//   rows4_const(wt, i, z)         constant i (z = 0, opaque to the compilers), made once per call
-//                                 before the loops and kept past them (keep_rows4), as matmul_tiles does
-//   block(wt, acc, p, xb, z, c0..c9)               acc + one group block's terms for one token
-//   block4(wt, p, a0..a3, y0..y3, z, c0..c9)       the same for four tokens, added to their sums in y
-//   tiled(wt)                     false to run whole tiles as per-token passes too (the SIMD128 q4_Kr4
-//                                 kernels: their tile step would need more than the 16 vector registers)
-//   short_call(wt)                true to run a short tile by calling K's matvec(wt, w, x, y, cols, r0,
-//                                 r1), not an inlined pass (a smaller module: q2_Kr4 / q3_Kr4)
+// group block per block index: the four rows' blocks, wb bytes each) matvec adds the group blocks' terms
+// in order; matmul, per tile of four tokens, adds each group block's terms to the four tokens' running
+// sums in y (the block unpacked once for the four tokens), and runs a short last tile by calling matvec
+// per token (a call, not another inlined copy: the module must stay small enough to swap over MQTT,
+// docs/PROTOCOL.md). K gives the steps:
+//   rows4_consts(wt)         how many v128 constants they take (up to ten)
+//   rows4_const(wt, i, z)    constant i (z = 0, opaque to the compilers): made once per call before the
+//                            loops and kept past them (keep_rows4), as in matmul_tiles
+//   block(wt, acc, p, xb, z, c0..c9)             acc + one group block's terms for one token
+//   block4(wt, p, a0..a3, y0..y3, z, c0..c9)     those of four tokens, added to their sums at y0..y3
+//   matvec(wt, w, x, y, cols, r0, r1)            the flavour's matvec export (a call)
+//   tiled(wt)                false: every tile runs matvec per token (the SIMD128 q4_Kr4 kernels, whose
+//                            tile step would need more than the 16 vector registers)
 // A constant K does not take (i >= rows4_consts) is never used: rows4_const may return any v128.
 
 /** acc with the constants folded in when z != 0 (never): keeps them made once, before the loops. */
@@ -76,18 +76,6 @@ import { store_lanes } from '../lib/simd';
   return v;
 }
 
-/** One token's pass over a group of four rows (nb group blocks at p, 4·wb bytes apart; the token's activation blocks at xb, xs bytes apart): the four rows' results stored at yr. */
-@inline function rows4_pass<K>(wt: i32, p: usize, xb: usize, yr: usize, nb: i32, wb: usize, xs: usize, z: i32, c0: v128, c1: v128, c2: v128, c3: v128, c4: v128, c5: v128, c6: v128, c7: v128, c8: v128, c9: v128): void {
-  const k = changetype<K>(0);
-  let acc = f32x4.splat(0);
-  for (let b = 0; b < nb; b++) {
-    acc = k.block(wt, acc, p, xb, z, c0, c1, c2, c3, c4, c5, c6, c7, c8, c9);
-    p += wb << 2;
-    xb += xs;
-  }
-  v128.store(yr, keep_rows4(acc, z, k.rows4_consts(wt), c0, c1, c2, c3, c4, c5, c6, c7, c8, c9));
-}
-
 /**
  * matvec over the groups of four rows in [r0, r1) (multiples of 4) of the repacked matrix at w (nb
  * blocks of wb bytes per row) and the nb activation blocks at x (xs bytes each): y[r].
@@ -98,14 +86,22 @@ import { store_lanes } from '../lib/simd';
   const c0 = k.rows4_const(wt, 0, z), c1 = k.rows4_const(wt, 1, z), c2 = k.rows4_const(wt, 2, z), c3 = k.rows4_const(wt, 3, z), c4 = k.rows4_const(wt, 4, z);
   const c5 = k.rows4_const(wt, 5, z), c6 = k.rows4_const(wt, 6, z), c7 = k.rows4_const(wt, 7, z), c8 = k.rows4_const(wt, 8, z), c9 = k.rows4_const(wt, 9, z);
   for (let r = r0; r < r1; r += 4) {
-    rows4_pass<K>(wt, w + <usize>r * rowBytes, x, y + (<usize>r << 2), nb, wb, xs, z, c0, c1, c2, c3, c4, c5, c6, c7, c8, c9);
+    let p = w + <usize>r * rowBytes;
+    let xb = x;
+    let acc = f32x4.splat(0);
+    for (let b = 0; b < nb; b++) {
+      acc = k.block(wt, acc, p, xb, z, c0, c1, c2, c3, c4, c5, c6, c7, c8, c9);
+      p += wb << 2;
+      xb += xs;
+    }
+    v128.store(y + (<usize>r << 2), keep_rows4(acc, z, k.rows4_consts(wt), c0, c1, c2, c3, c4, c5, c6, c7, c8, c9));
   }
 }
 
 /**
  * matmul over the groups of four rows in [r0, r1) (multiples of 4), nTok tokens (token t's activation
  * row nb·xs bytes after token t − 1's): y[t·rows + r]. Each token's terms added in block order from 0,
- * as matvec_rows4's, so equal to it bit for bit (block4 being four of block).
+ * as matvec's, so equal to it bit for bit (block4 being four of block).
  */
 @inline export function matmul_rows4_tiles<K>(wt: i32, w: usize, x: usize, y: usize, cols: i32, rows: i32, nTok: i32, r0: i32, r1: i32, nb: i32, wb: usize, xs: usize, z: i32): void {
   const k = changetype<K>(0);
@@ -116,8 +112,8 @@ import { store_lanes } from '../lib/simd';
   for (let t0 = 0; t0 < nTok; t0 += 4) {
     const t1 = min(t0 + 4, nTok);
     for (let r = r0; r < r1; r += 4) {
-      const g = w + <usize>r * rowBytes;
       if (k.tiled(wt) && t1 - t0 == 4) {
+        const g = w + <usize>r * rowBytes;
         const y0 = y + <usize>t0 * yRow + (<usize>r << 2), y1 = y0 + yRow, y2 = y1 + yRow, y3 = y2 + yRow;
         const zero = f32x4.splat(0);
         v128.store(y0, zero);
@@ -131,12 +127,7 @@ import { store_lanes } from '../lib/simd';
         }
         continue;
       }
-      for (let t = t0; t < t1; t++) {
-        const xt = x + <usize>t * xBytes, yt = y + <usize>t * yRow;
-        // (where K says so a call, not another inlined copy: the module must stay small enough to swap over MQTT, docs/PROTOCOL.md)
-        if (k.short_call(wt)) k.matvec(wt, w, xt, yt, cols, r, r + 4);
-        else rows4_pass<K>(wt, g, xt, yt + (<usize>r << 2), nb, wb, xs, z, c0, c1, c2, c3, c4, c5, c6, c7, c8, c9);
-      }
+      for (let t = t0; t < t1; t++) k.matvec(wt, w, x + <usize>t * xBytes, y + <usize>t * yRow, cols, r, r + 4);
     }
   }
 }

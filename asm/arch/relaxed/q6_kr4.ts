@@ -107,6 +107,10 @@ export function matmul_q6_Kr4(w: usize, x: usize, y: usize, cols: i32, rows: i32
 
 /** The relaxed block steps of the shared drivers (block_dot needs no z here). */
 @final @unmanaged class Steps {
+  /** The flavour's matvec (matmul's short last tile). */
+  @inline matvec(wt: i32, w: usize, x: usize, y: usize, cols: i32, r0: i32, r1: i32): void {
+    matvec_q6_Kr4(w, x, y, cols, r0, r1);
+  }
   @inline block_dot(acc: v128, p: usize, xb: usize, z: i32, m3f: v128, c0: v128, c1: v128): v128 {
     return block_dot(acc, p, xb, m3f, c0, c1);
   }
