@@ -129,8 +129,8 @@ export function matvec_q4_Kr4(w: usize, x: usize, y: usize, cols: i32, r0: i32, 
 
 /**
  * matmul_q4_Kr4(w, x: q8_K*, y: f32*, cols, rows, nTok, r0, r1): w in q4_Kr4, r0 and r1 multiples of
- * 4; y[t·rows + r]. Tiles of four tokens, each token running matvec's pass over a group's blocks (the
- * group row comes from memory once per tile): equal to matvec bit for bit.
+ * 4; y[t·rows + r]. Tiles of four tokens, each token calling matvec on a group's rows (the group row
+ * comes from memory once per tile): equal to matvec bit for bit.
  */
 export function matmul_q4_Kr4(w: usize, x: usize, y: usize, cols: i32, rows: i32, nTok: i32, r0: i32, r1: i32): void {
   matmul_rows4_tiles<Rows4>(0, w, x, y, cols, rows, nTok, r0, r1, cols / Q4_K_BLOCK, Q4_K_BYTES, Q8_K_BYTES, cols >> 31);
@@ -155,5 +155,5 @@ export function matmul_q4_Kr4(w: usize, x: usize, y: usize, cols: i32, rows: i32
   @inline block(wt: i32, acc: v128, p: usize, xb: usize, z: i32, m0: v128, m1: v128, m2: v128, n0f: v128, n30: v128, c0: v128, c1: v128, u7: v128, u8: v128, u9: v128): v128 {
     return block_dot(acc, p, xb, z, m0, m1, m2, n0f, n30, c0, c1);
   }
-  @inline block4(wt: i32, p: usize, a0: usize, a1: usize, a2: usize, a3: usize, y0: usize, y1: usize, y2: usize, y3: usize, z: i32, c0: v128, c1: v128, c2: v128, c3: v128, c4: v128, c5: v128, c6: v128, c7: v128, c8: v128, c9: v128): void {}
+  @inline block4(wt: i32, p: usize, a0: usize, a1: usize, a2: usize, a3: usize, y0: usize, y1: usize, y2: usize, y3: usize, z: i32, c0: v128, c1: v128, c2: v128, c3: v128, c4: v128, c5: v128, c6: v128, c7: v128, c8: v128, c9: v128): void {} // not tiled: never called
 }

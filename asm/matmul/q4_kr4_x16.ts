@@ -190,8 +190,8 @@ export function matvec_q4_Kr4_x16(w: usize, x: usize, y: usize, cols: i32, r0: i
 
 /**
  * matmul_q4_Kr4_x16(w, x: q16_K*, y: f32*, cols, rows, nTok, r0, r1): w in q4_Kr4, r0 and r1 multiples
- * of 4; y[t·rows + r]. Tiles of four tokens: per group of rows, each token in turn runs matvec's
- * pass over the group's blocks, so a group row comes from memory once per tile and from the cache
+ * of 4; y[t·rows + r]. Tiles of four tokens: per group of rows, each token in turn calls matvec on
+ * the group's rows, so a group row comes from memory once per tile and from the cache
  * (12.7 KB at 5632 columns) for the other tokens. (Unpacking a chunk once for several tokens needs
  * four sums per token and row lane: more than the 16 vector registers.) Each token's steps are
  * matvec's: equal bit for bit.
@@ -219,5 +219,5 @@ export function matmul_q4_Kr4_x16(w: usize, x: usize, y: usize, cols: i32, rows:
   @inline block(wt: i32, acc: v128, p: usize, xb: usize, z: i32, m0: v128, m1: v128, m2: v128, mff: v128, c0: v128, c1: v128, u6: v128, u7: v128, u8: v128, u9: v128): v128 {
     return block_dot(acc, p, xb, z, m0, m1, m2, mff, c0, c1);
   }
-  @inline block4(wt: i32, p: usize, a0: usize, a1: usize, a2: usize, a3: usize, y0: usize, y1: usize, y2: usize, y3: usize, z: i32, c0: v128, c1: v128, c2: v128, c3: v128, c4: v128, c5: v128, c6: v128, c7: v128, c8: v128, c9: v128): void {}
+  @inline block4(wt: i32, p: usize, a0: usize, a1: usize, a2: usize, a3: usize, y0: usize, y1: usize, y2: usize, y3: usize, z: i32, c0: v128, c1: v128, c2: v128, c3: v128, c4: v128, c5: v128, c6: v128, c7: v128, c8: v128, c9: v128): void {} // not tiled: never called
 }

@@ -103,7 +103,7 @@ import { matmul_rows4_tiles, matvec_rows4 } from './tile';
   matvec_rows4<Rows4<S>>(wt, w, x, y, r0, r1, cols / Q8_0_BLOCK, weight_bytes(wt), r4_act_bytes(wt), cols >> 31);
 }
 
-/** matmul: whole 4-token tiles by r4_block4 (the running sums in y), a short last tile by r4_block per token. */
+/** matmul: whole 4-token tiles by r4_block4 (the running sums in y), a short last tile by S's matvec per token. */
 @inline export function matmul_q5r4<S>(wt: i32, w: usize, x: usize, y: usize, cols: i32, rows: i32, nTok: i32, r0: i32, r1: i32): void {
   matmul_rows4_tiles<Rows4<S>>(wt, w, x, y, cols, rows, nTok, r0, r1, cols / Q8_0_BLOCK, weight_bytes(wt), r4_act_bytes(wt), cols >> 31);
 }

@@ -172,7 +172,7 @@ export function matvec_q6_Kr4(w: usize, x: usize, y: usize, cols: i32, r0: i32, 
 /**
  * matmul_q6_Kr4(w, x: q8_K*, y: f32*, cols, rows, nTok, r0, r1): w in q6_Kr4, r0 and r1 multiples of
  * 4; y[t·rows + r]. Whole tiles of four tokens take each group's chunks out once for the four
- * (block_dot4, the running sums in y); the last tile, if short, runs matvec's pass per token. Equal to
+ * (block_dot4, the running sums in y); the last tile, if short, calls matvec per token. Equal to
  * matvec bit for bit.
  */
 export function matmul_q6_Kr4(w: usize, x: usize, y: usize, cols: i32, rows: i32, nTok: i32, r0: i32, r1: i32): void {
@@ -186,7 +186,7 @@ export function matmul_q6_Kr4(w: usize, x: usize, y: usize, cols: i32, rows: i32
   matvec_rows4<Rows4<S>>(0, w, x, y, r0, r1, cols / Q6_K_BLOCK, Q6_K_BYTES, Q8_K_BYTES, cols >> 31);
 }
 
-/** matmul_q6_Kr4 by the shared driver: whole 4-token tiles by S's block_dot4, a short last tile by its block_dot per token. */
+/** matmul_q6_Kr4 by the shared driver: whole 4-token tiles by S's block_dot4, a short last tile by S's matvec per token. */
 @inline export function matmul_r4<S>(w: usize, x: usize, y: usize, cols: i32, rows: i32, nTok: i32, r0: i32, r1: i32): void {
   matmul_rows4_tiles<Rows4<S>>(0, w, x, y, cols, rows, nTok, r0, r1, cols / Q6_K_BLOCK, Q6_K_BYTES, Q8_K_BYTES, cols >> 31);
 }

@@ -92,7 +92,7 @@ export function matvec_q4_Kr4(w: usize, x: usize, y: usize, cols: i32, r0: i32, 
 /**
  * matmul_q4_Kr4(w, x: q8_K*, y: f32*, cols, rows, nTok, r0, r1): w in q4_Kr4, r0 and r1 multiples of
  * 4; y[t·rows + r]. Whole tiles of four tokens unpack each chunk once for the four (block_dot4, the
- * running sums in y); the last tile, if short, runs matvec's pass per token. Equal to matvec bit for bit.
+ * running sums in y); the last tile, if short, calls matvec per token. Equal to matvec bit for bit.
  */
 export function matmul_q4_Kr4(w: usize, x: usize, y: usize, cols: i32, rows: i32, nTok: i32, r0: i32, r1: i32): void {
   matmul_rows4_tiles<Rows4>(0, w, x, y, cols, rows, nTok, r0, r1, cols / Q4_K_BLOCK, Q4_K_BYTES, Q8_K_BYTES, cols >> 31);

@@ -98,7 +98,7 @@ export function matvec_q6_Kr4(w: usize, x: usize, y: usize, cols: i32, r0: i32, 
 /**
  * matmul_q6_Kr4(w, x: q8_K*, y: f32*, cols, rows, nTok, r0, r1): w in q6_Kr4, r0 and r1 multiples of
  * 4; y[t·rows + r]. Whole tiles of four tokens take each group's chunks out once for the four
- * (block_dot4, the running sums in y); the last tile, if short, runs matvec's pass per token. Equal to
+ * (block_dot4, the running sums in y); the last tile, if short, calls matvec per token. Equal to
  * matvec bit for bit.
  */
 export function matmul_q6_Kr4(w: usize, x: usize, y: usize, cols: i32, rows: i32, nTok: i32, r0: i32, r1: i32): void {
