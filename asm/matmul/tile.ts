@@ -130,4 +130,6 @@ import { store_lanes } from '../lib/simd';
       for (let t = t0; t < t1; t++) k.matvec(wt, w, x + <usize>t * xBytes, y + <usize>t * yRow, cols, r, r + 4);
     }
   }
+  // the constants used past the loops (never: z is 0), or V8 11 makes them inside the block loop
+  if (k.tiled(wt) && z != 0) v128.store(y, keep_rows4(v128.load(y), z, k.rows4_consts(wt), c0, c1, c2, c3, c4, c5, c6, c7, c8, c9));
 }
