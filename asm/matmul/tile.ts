@@ -56,8 +56,8 @@ import { store_lanes } from '../lib/simd';
 //   block(wt, acc, p, xb, z, c0..c9)             acc + one group block's terms for one token
 //   block4(wt, p, a0..a3, y0..y3, z, c0..c9)     those of four tokens, added to their sums at y0..y3
 //   matvec(wt, w, x, y, cols, r0, r1)            the flavour's matvec export (a call)
-//   tiled(wt)                false: every tile runs matvec per token (the SIMD128 q4_Kr4 kernels, whose
-//                            tile step would need more than the 16 vector registers)
+//   tiled(wt)                false: every tile runs matvec's pass per token, inlined (the SIMD128 q4_Kr4
+//                            kernels, whose tile step would need more than the 16 vector registers)
 // A constant K does not take (i >= rows4_consts) is never used: rows4_const may return any v128.
 
 /** acc with the constants folded in when z != 0 (never): keeps them made once, before the loops. */
@@ -76,6 +76,20 @@ import { store_lanes } from '../lib/simd';
   return v;
 }
 
+/** One token's pass over a group of four rows (nb group blocks from g, 4·wb bytes apart; the token's activation blocks from x, xs bytes apart): the rows' results stored at yr. */
+@inline function rows4_pass<K>(wt: i32, g: usize, x: usize, yr: usize, nb: i32, wb: usize, xs: usize, z: i32, c0: v128, c1: v128, c2: v128, c3: v128, c4: v128, c5: v128, c6: v128, c7: v128, c8: v128, c9: v128): void {
+  const k = changetype<K>(0);
+  let p = g;
+  let xb = x;
+  let acc = f32x4.splat(0);
+  for (let b = 0; b < nb; b++) {
+    acc = k.block(wt, acc, p, xb, z, c0, c1, c2, c3, c4, c5, c6, c7, c8, c9);
+    p += wb << 2;
+    xb += xs;
+  }
+  v128.store(yr, keep_rows4(acc, z, k.rows4_consts(wt), c0, c1, c2, c3, c4, c5, c6, c7, c8, c9));
+}
+
 /**
  * matvec over the groups of four rows in [r0, r1) (multiples of 4) of the repacked matrix at w (nb
  * blocks of wb bytes per row) and the nb activation blocks at x (xs bytes each): y[r].
@@ -86,15 +100,7 @@ import { store_lanes } from '../lib/simd';
   const c0 = k.rows4_const(wt, 0, z), c1 = k.rows4_const(wt, 1, z), c2 = k.rows4_const(wt, 2, z), c3 = k.rows4_const(wt, 3, z), c4 = k.rows4_const(wt, 4, z);
   const c5 = k.rows4_const(wt, 5, z), c6 = k.rows4_const(wt, 6, z), c7 = k.rows4_const(wt, 7, z), c8 = k.rows4_const(wt, 8, z), c9 = k.rows4_const(wt, 9, z);
   for (let r = r0; r < r1; r += 4) {
-    let p = w + <usize>r * rowBytes;
-    let xb = x;
-    let acc = f32x4.splat(0);
-    for (let b = 0; b < nb; b++) {
-      acc = k.block(wt, acc, p, xb, z, c0, c1, c2, c3, c4, c5, c6, c7, c8, c9);
-      p += wb << 2;
-      xb += xs;
-    }
-    v128.store(y + (<usize>r << 2), keep_rows4(acc, z, k.rows4_consts(wt), c0, c1, c2, c3, c4, c5, c6, c7, c8, c9));
+    rows4_pass<K>(wt, w + <usize>r * rowBytes, x, y + (<usize>r << 2), nb, wb, xs, z, c0, c1, c2, c3, c4, c5, c6, c7, c8, c9);
   }
 }
 
@@ -112,8 +118,13 @@ import { store_lanes } from '../lib/simd';
   for (let t0 = 0; t0 < nTok; t0 += 4) {
     const t1 = min(t0 + 4, nTok);
     for (let r = r0; r < r1; r += 4) {
-      if (k.tiled(wt) && t1 - t0 == 4) {
-        const g = w + <usize>r * rowBytes;
+      const g = w + <usize>r * rowBytes;
+      if (!k.tiled(wt)) {
+        // every tile by matvec's pass per token, inlined (a call per group and token measured 1% slower)
+        for (let t = t0; t < t1; t++) rows4_pass<K>(wt, g, x + <usize>t * xBytes, y + <usize>t * yRow + (<usize>r << 2), nb, wb, xs, z, c0, c1, c2, c3, c4, c5, c6, c7, c8, c9);
+        continue;
+      }
+      if (t1 - t0 == 4) {
         const y0 = y + <usize>t0 * yRow + (<usize>r << 2), y1 = y0 + yRow, y2 = y1 + yRow, y3 = y2 + yRow;
         const zero = f32x4.splat(0);
         v128.store(y0, zero);
