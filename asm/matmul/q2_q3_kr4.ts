@@ -501,7 +501,7 @@ import { matmul_rows4_tiles, matvec_rows4 } from './tile';
   v128.store(y3, kr4q_finish(true, v128.load(y3), i32x4.sub(i3, i32x4.shl(b3, 2)), b3, p, a3, f0, f1));
 }
 
-// ---- the drivers both flavours run, each with its own group step K (a field-less class, as in tile.ts)
+// ---- the drivers both flavours run (tile.ts), each with its own group step S (a field-less class)
 
 /** matvec over [r0, r1) (multiples of 4): per group of 4 rows, kr4q_block over the blocks in order. */
 @inline export function matvec_kr4q<S>(q3: bool, w: usize, x: usize, y: usize, cols: i32, r0: i32, r1: i32): void {

@@ -164,7 +164,7 @@ import { matmul_rows4_tiles, matvec_rows4 } from './tile';
   return i32x4.add(i32x4.shuffle(lo, hi, 0, 2, 4, 6), i32x4.shuffle(lo, hi, 1, 3, 5, 7));
 }
 
-/** The SIMD128 chunk sums, as K for the drivers (a flavour passes a class whose `chunks` is its own). */
+/** The SIMD128 chunk sums, as S for the drivers (a flavour passes a class whose `chunks` is its own). */
 @final @unmanaged class Steps {
   /** The flavour's matvec (matmul's short last tile). */
   @inline matvec(wt: i32, w: usize, x: usize, y: usize, cols: i32, r0: i32, r1: i32): void {

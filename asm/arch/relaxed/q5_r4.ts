@@ -25,7 +25,7 @@ import { matmul_q5r4, matvec_q5r4 } from '../../matmul/q5_r4';
   return i32x4.add(i32x4.extadd_pairwise_i16x8_s(s), i32x4.extadd_pairwise_i16x8_s(t));
 }
 
-/** The relaxed chunk sums, as K for the baseline's drivers (asm/matmul/q5_r4.ts: the block steps are theirs). */
+/** The relaxed chunk sums, as S for the baseline's drivers (asm/matmul/q5_r4.ts: the block steps are theirs). */
 @final @unmanaged class Steps {
   /** The flavour's matvec (matmul's short last tile). */
   @inline matvec(wt: i32, w: usize, x: usize, y: usize, cols: i32, r0: i32, r1: i32): void {
