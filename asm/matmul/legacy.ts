@@ -180,7 +180,7 @@ function block_acc_special(wt: i32, acc: v128, isum: v128, pw0: usize, pw1: usiz
   return wt == W_Q5_0 ? gather_halves(p0, p1, p2, p3) : gather_f32(p0, p1, p2, p3);
 }
 
-/** v with the call's constants folded in when z != 0 (never): keeps them made once, before the loops (matvec_q4_Kr4's trick). */
+/** v with the call's constants folded in when z != 0 (never): keeps them made once, before the loops (as tile.ts's drivers do). */
 @inline export function keep(v: v128, z: i32, a: v128, b: v128, c: v128, d: v128, e: v128, f: v128, g: v128, h: v128): v128 {
   return z != 0 ? v128.xor(v128.xor(v128.xor(v, a), v128.xor(b, c)), v128.xor(v128.xor(d, e), v128.xor(v128.xor(f, g), h))) : v;
 }

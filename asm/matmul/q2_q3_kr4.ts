@@ -66,6 +66,7 @@ import {
 } from '../lib/blocks';
 import { finite_halves_s_to_f32x4_ns_k } from '../lib/f16';
 import { kr4_const } from './q4_kr4';
+import { matmul_rows4_tiles, matvec_rows4 } from './tile';
 
 // ---- the layout's pieces (both flavours) -------------------------------------------------------------
 
@@ -500,69 +501,40 @@ import { kr4_const } from './q4_kr4';
   v128.store(y3, kr4q_finish(true, v128.load(y3), i32x4.sub(i3, i32x4.shl(b3, 2)), b3, p, a3, f0, f1));
 }
 
-// ---- the drivers both flavours run, each with its own group step K (a field-less class, as in tile.ts)
-
-/** The constants kept past the loops (never: z is 0), so V8 makes them once, before them. */
-@inline function keep(acc: v128, z: i32, n0: v128, n1: v128, n2: v128, n3: v128, n4: v128, n5: v128, n6: v128, n7: v128, c0: v128, c1: v128): v128 {
-  if (z == 0) return acc;
-  return v128.xor(v128.xor(v128.xor(acc, v128.xor(n0, n1)), v128.xor(v128.xor(n2, n3), v128.xor(n4, n5))), v128.xor(v128.xor(n6, n7), v128.xor(c0, c1)));
-}
+// ---- the drivers both flavours run (tile.ts), each with its own group step S (a field-less class)
 
 /** matvec over [r0, r1) (multiples of 4): per group of 4 rows, kr4q_block over the blocks in order. */
-@inline export function matvec_kr4q<K>(q3: bool, w: usize, x: usize, y: usize, cols: i32, r0: i32, r1: i32): void {
-  const nb = cols / Q2_K_BLOCK;
-  const wb = kr4_block_bytes(q3);
-  const rowBytes = <usize>nb * (q3 ? Q3_K_BYTES : Q2_K_BYTES);
-  const z = cols >> 31;
-  const n0 = kr4_mask(q3, 0, z), n1 = kr4_mask(q3, 1, z), n2 = kr4_mask(q3, 2, z), n3 = kr4_mask(q3, 3, z);
-  const n4 = kr4_mask(q3, 4, z), n5 = kr4_mask(q3, 5, z), n6 = kr4_mask(q3, 6, z), n7 = kr4_mask(q3, 7, z);
-  const c0 = kr4_const(0, z), c1 = kr4_const(1, z);
-  for (let r = r0; r < r1; r += 4) {
-    let p = w + <usize>r * rowBytes;
-    let xb = x;
-    let acc = f32x4.splat(0);
-    for (let b = 0; b < nb; b++) {
-      acc = kr4q_block<K>(q3, acc, p, xb, z, n0, n1, n2, n3, n4, n5, n6, n7, c0, c1);
-      p += wb;
-      xb += Q8_K_BYTES;
-    }
-    v128.store(y + (<usize>r << 2), keep(acc, z, n0, n1, n2, n3, n4, n5, n6, n7, c0, c1));
-  }
+@inline export function matvec_kr4q<S>(q3: bool, w: usize, x: usize, y: usize, cols: i32, r0: i32, r1: i32): void {
+  matvec_rows4<Rows4<S>>(q3 ? 1 : 0, w, x, y, r0, r1, cols / Q2_K_BLOCK, q3 ? Q3_K_BYTES : Q2_K_BYTES, Q8_K_BYTES, cols >> 31);
 }
 
-/** matmul over [r0, r1) (multiples of 4), y[t·rows + r]: whole 4-token tiles by kr4q_block4, a short last tile by K's matvec per token. */
-@inline export function matmul_kr4q<K>(q3: bool, w: usize, x: usize, y: usize, cols: i32, rows: i32, nTok: i32, r0: i32, r1: i32): void {
-  const k = changetype<K>(0);
-  const nb = cols / Q2_K_BLOCK;
-  const wb = kr4_block_bytes(q3);
-  const rowBytes = <usize>nb * (q3 ? Q3_K_BYTES : Q2_K_BYTES), xBytes = <usize>nb * Q8_K_BYTES;
-  const z = cols >> 31;
-  const n0 = kr4_mask(q3, 0, z), n1 = kr4_mask(q3, 1, z), n2 = kr4_mask(q3, 2, z), n3 = kr4_mask(q3, 3, z);
-  const n4 = kr4_mask(q3, 4, z), n5 = kr4_mask(q3, 5, z), n6 = kr4_mask(q3, 6, z), n7 = kr4_mask(q3, 7, z);
-  const c0 = kr4_const(0, z), c1 = kr4_const(1, z);
-  const yRow = <usize>rows << 2;
-  for (let t0 = 0; t0 < nTok; t0 += 4) {
-    const t1 = min(t0 + 4, nTok);
-    for (let r = r0; r < r1; r += 4) {
-      const g = w + <usize>r * rowBytes;
-      if (t1 - t0 == 4) {
-        const y0 = y + <usize>t0 * yRow + (<usize>r << 2), y1 = y0 + yRow, y2 = y1 + yRow, y3 = y2 + yRow;
-        const zero = f32x4.splat(0);
-        v128.store(y0, zero);
-        v128.store(y1, zero);
-        v128.store(y2, zero);
-        v128.store(y3, zero);
-        const a0 = x + <usize>t0 * xBytes;
-        for (let b = 0; b < nb; b++) {
-          const o = <usize>b * Q8_K_BYTES;
-          kr4q_block4<K>(q3, g + <usize>b * wb, a0 + o, a0 + xBytes + o, a0 + 2 * xBytes + o, a0 + 3 * xBytes + o, y0, y1, y2, y3, z, n0, n1, n2, n3, n4, n5, n6, c0, c1);
-        }
-        continue;
-      }
-      // the short last tile: the flavour's matvec per token (a call, not another inlined copy: the module
-      // must stay small enough to swap over MQTT, docs/PROTOCOL.md)
-      for (let t = t0; t < t1; t++) k.matvec(q3, w, x + <usize>t * xBytes, y + <usize>t * yRow, cols, r, r + 4);
-    }
+/** matmul over [r0, r1) (multiples of 4), y[t·rows + r]: whole 4-token tiles by kr4q_block4, a short last tile by S's matvec per token. */
+@inline export function matmul_kr4q<S>(q3: bool, w: usize, x: usize, y: usize, cols: i32, rows: i32, nTok: i32, r0: i32, r1: i32): void {
+  matmul_rows4_tiles<Rows4<S>>(q3 ? 1 : 0, w, x, y, cols, rows, nTok, r0, r1, cols / Q2_K_BLOCK, q3 ? Q3_K_BYTES : Q2_K_BYTES, Q8_K_BYTES, cols >> 31);
+}
+
+/**
+ * The drivers' K (tile.ts) for a flavour's group step S, wt = 1 for q3_Kr4, 0 for q2_Kr4: the block steps
+ * above, their ten constants (kr4_mask's eight, kr4_const's two); a short tile calls S's matvec.
+ */
+@final @unmanaged class Rows4<S> {
+  @inline rows4_consts(wt: i32): i32 {
+    return 10;
+  }
+  @inline rows4_const(wt: i32, i: i32, z: i32): v128 {
+    return i < 8 ? kr4_mask(wt != 0, i, z) : kr4_const(i - 8, z);
+  }
+  @inline tiled(wt: i32): bool {
+    return true;
+  }
+  @inline matvec(wt: i32, w: usize, x: usize, y: usize, cols: i32, r0: i32, r1: i32): void {
+    changetype<S>(0).matvec(wt != 0, w, x, y, cols, r0, r1);
+  }
+  @inline block(wt: i32, acc: v128, p: usize, xb: usize, z: i32, n0: v128, n1: v128, n2: v128, n3: v128, n4: v128, n5: v128, n6: v128, n7: v128, c0: v128, c1: v128): v128 {
+    return kr4q_block<S>(wt != 0, acc, p, xb, z, n0, n1, n2, n3, n4, n5, n6, n7, c0, c1);
+  }
+  @inline block4(wt: i32, p: usize, a0: usize, a1: usize, a2: usize, a3: usize, y0: usize, y1: usize, y2: usize, y3: usize, z: i32, n0: v128, n1: v128, n2: v128, n3: v128, n4: v128, n5: v128, n6: v128, n7: v128, c0: v128, c1: v128): void {
+    kr4q_block4<S>(wt != 0, p, a0, a1, a2, a3, y0, y1, y2, y3, z, n0, n1, n2, n3, n4, n5, n6, c0, c1);
   }
 }
 

@@ -16,9 +16,10 @@
 // 8·63·4096. The f32 steps per row and block: t = f32(isum)·(dx·d), u = f32(msum)·(dx·dmin),
 // acc = acc + (t − u), in block order. d and dmin convert exactly for finite halves, with no
 // subnormal arithmetic (lib/f16.ts; the host repacks only matrices whose d and dmin are all finite).
-import { Q4_K_BLOCK, Q4_K_BYTES, Q4_KR4_BYTES, Q4_KR4_DMIN, Q4_KR4_HIGH, Q4_KR4_MINS, Q4_KR4_QS, Q4_KR4_SCALES, Q8_K_BSUMS, Q8_K_BYTES, Q8_K_QS } from '../lib/blocks';
+import { Q4_K_BLOCK, Q4_K_BYTES, Q4_KR4_DMIN, Q4_KR4_HIGH, Q4_KR4_MINS, Q4_KR4_QS, Q4_KR4_SCALES, Q8_K_BSUMS, Q8_K_BYTES, Q8_K_QS } from '../lib/blocks';
 import { F16_BIAS, F16_EXP1, finite_halves_s_to_f32x4_ns_k } from '../lib/f16';
 import { reduce4_i32 } from '../lib/simd';
+import { matmul_rows4_tiles, matvec_rows4 } from './tile';
 
 /** A q8_K block's 16 bsums summed in pairs: the eight 32-value sums as i16 lanes (|sum| ≤ 4096). */
 @inline export function bsum_pairs(xb: usize): v128 {
@@ -74,11 +75,6 @@ import { reduce4_i32 } from '../lib/simd';
   return i32x4.splat((k == 0 ? F16_BIAS : F16_EXP1) | z);
 }
 
-/** v with the two constants folded in when z != 0 (never): keeps them made once. */
-@inline export function kr4_keep(v: v128, z: i32, c0: v128, c1: v128): v128 {
-  return z != 0 ? v128.xor(v, v128.xor(c0, c1)) : v;
-}
-
 /** The q4_Kr4 group block at p · the q8_K block at xb: acc + the rows' block terms (kr4_finish). */
 @inline function block_dot(acc: v128, p: usize, xb: usize, z: i32, m0: v128, m1: v128, m2: v128, n0f: v128, n30: v128, c0: v128, c1: v128): v128 {
   let isum = i32x4.splat(0);
@@ -128,54 +124,36 @@ import { reduce4_i32 } from '../lib/simd';
 
 /** matvec_q4_Kr4(w, x: q8_K*, y: f32*, cols, r0, r1): w in q4_Kr4, r0 and r1 multiples of 4. */
 export function matvec_q4_Kr4(w: usize, x: usize, y: usize, cols: i32, r0: i32, r1: i32): void {
-  const nb = cols / Q4_K_BLOCK;
-  const rowBytes = <usize>nb * Q4_K_BYTES;
-  const z = cols >> 31;
-  const m0 = i16x8.splat(<i16>(0x000f | z)), m1 = i16x8.splat(<i16>(0x00f0 | z)), m2 = i16x8.splat(<i16>(0x0f00 | z));
-  const n0f = i8x16.splat(<i8>(0x0f | z)), n30 = i8x16.splat(<i8>(0x30 | z));
-  const c0 = kr4_const(0, z), c1 = kr4_const(1, z);
-  for (let r = r0; r < r1; r += 4) {
-    let p = w + <usize>r * rowBytes;
-    let xb = x;
-    let acc = f32x4.splat(0);
-    for (let b = 0; b < nb; b++) {
-      acc = block_dot(acc, p, xb, z, m0, m1, m2, n0f, n30, c0, c1);
-      p += Q4_KR4_BYTES;
-      xb += Q8_K_BYTES;
-    }
-    if (z != 0) acc = kr4_keep(v128.xor(v128.xor(acc, v128.xor(m0, m1)), v128.xor(m2, v128.xor(n0f, n30))), z, c0, c1);
-    v128.store(y + (<usize>r << 2), acc);
-  }
+  matvec_rows4<Rows4>(0, w, x, y, r0, r1, cols / Q4_K_BLOCK, Q4_K_BYTES, Q8_K_BYTES, cols >> 31);
 }
 
 /**
  * matmul_q4_Kr4(w, x: q8_K*, y: f32*, cols, rows, nTok, r0, r1): w in q4_Kr4, r0 and r1 multiples of
- * 4; y[t·rows + r]. Tiles of four tokens, each token running matvec's pass over a group's blocks (the
- * group row comes from memory once per tile): equal to matvec bit for bit.
+ * 4; y[t·rows + r]. Tiles of four tokens, each token calling matvec on a group's rows (the group row
+ * comes from memory once per tile): equal to matvec bit for bit.
  */
 export function matmul_q4_Kr4(w: usize, x: usize, y: usize, cols: i32, rows: i32, nTok: i32, r0: i32, r1: i32): void {
-  const nb = cols / Q4_K_BLOCK;
-  const rowBytes = <usize>nb * Q4_K_BYTES, xBytes = <usize>nb * Q8_K_BYTES;
-  const z = cols >> 31;
-  const m0 = i16x8.splat(<i16>(0x000f | z)), m1 = i16x8.splat(<i16>(0x00f0 | z)), m2 = i16x8.splat(<i16>(0x0f00 | z));
-  const n0f = i8x16.splat(<i8>(0x0f | z)), n30 = i8x16.splat(<i8>(0x30 | z));
-  const c0 = kr4_const(0, z), c1 = kr4_const(1, z);
-  for (let t0 = 0; t0 < nTok; t0 += 4) {
-    const t1 = min(t0 + 4, nTok);
-    for (let r = r0; r < r1; r += 4) {
-      const g = w + <usize>r * rowBytes;
-      for (let t = t0; t < t1; t++) {
-        let p = g;
-        let xb = x + <usize>t * xBytes;
-        let acc = f32x4.splat(0);
-        for (let b = 0; b < nb; b++) {
-          acc = block_dot(acc, p, xb, z, m0, m1, m2, n0f, n30, c0, c1);
-          p += Q4_KR4_BYTES;
-          xb += Q8_K_BYTES;
-        }
-        if (z != 0) acc = kr4_keep(v128.xor(v128.xor(acc, v128.xor(m0, m1)), v128.xor(m2, v128.xor(n0f, n30))), z, c0, c1);
-        v128.store(y + ((<usize>t * rows + r) << 2), acc);
-      }
-    }
+  matmul_rows4_tiles<Rows4>(0, w, x, y, cols, rows, nTok, r0, r1, cols / Q4_K_BLOCK, Q4_K_BYTES, Q8_K_BYTES, cols >> 31);
+}
+
+/** The drivers' K (tile.ts): block_dot and its seven constants (masks 0x000f, 0x00f0, 0x0f00 in i16 lanes, 0x0f and 0x30 in bytes, kr4_const's two); no tile step. */
+@final @unmanaged class Rows4 {
+  @inline rows4_consts(wt: i32): i32 {
+    return 7;
   }
+  @inline rows4_const(wt: i32, i: i32, z: i32): v128 {
+    if (i < 3) return i16x8.splat(<i16>((i == 0 ? 0x000f : i == 1 ? 0x00f0 : 0x0f00) | z));
+    if (i < 5) return i8x16.splat(<i8>((i == 3 ? 0x0f : 0x30) | z));
+    return i < 7 ? kr4_const(i - 5, z) : i32x4.splat(0);
+  }
+  @inline tiled(wt: i32): bool {
+    return false;
+  }
+  @inline matvec(wt: i32, w: usize, x: usize, y: usize, cols: i32, r0: i32, r1: i32): void {
+    matvec_q4_Kr4(w, x, y, cols, r0, r1);
+  }
+  @inline block(wt: i32, acc: v128, p: usize, xb: usize, z: i32, m0: v128, m1: v128, m2: v128, n0f: v128, n30: v128, c0: v128, c1: v128, u7: v128, u8: v128, u9: v128): v128 {
+    return block_dot(acc, p, xb, z, m0, m1, m2, n0f, n30, c0, c1);
+  }
+  @inline block4(wt: i32, p: usize, a0: usize, a1: usize, a2: usize, a3: usize, y0: usize, y1: usize, y2: usize, y3: usize, z: i32, c0: v128, c1: v128, c2: v128, c3: v128, c4: v128, c5: v128, c6: v128, c7: v128, c8: v128, c9: v128): void {} // not tiled: never called
 }

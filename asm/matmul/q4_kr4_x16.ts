@@ -37,7 +37,8 @@
 // matvec_q4_K_x16 bit for bit.
 import { Q16_K_BYTES, Q16_K_Q, Q4_K_BLOCK, Q4_K_BYTES, Q4_K_DMIN, Q4_K_QS, Q4_K_SCALES, Q4_KR4_BYTES, Q4_KR4_DMIN, Q4_KR4_HIGH, Q4_KR4_MINS, Q4_KR4_QS, Q4_KR4_SCALES } from '../lib/blocks';
 import { finite_halves_s_to_f32x4_ns_k } from '../lib/f16';
-import { kr4_const, kr4_keep } from './q4_kr4';
+import { kr4_const } from './q4_kr4';
+import { matmul_rows4_tiles, matvec_rows4 } from './tile';
 import { q16k_sub_sums } from '../lib/quants';
 
 /**
@@ -184,57 +185,39 @@ export function repack_q4_K_r4(src: usize, dst: usize, rows: i32, cols: i32): vo
 
 /** matvec_q4_Kr4_x16(w, x: q16_K*, y: f32*, cols, r0, r1): w in q4_Kr4, r0 and r1 multiples of 4. */
 export function matvec_q4_Kr4_x16(w: usize, x: usize, y: usize, cols: i32, r0: i32, r1: i32): void {
-  const nb = cols / Q4_K_BLOCK;
-  const rowBytes = <usize>nb * Q4_K_BYTES;
-  const z = cols >> 31;
-  const m0 = i16x8.splat(<i16>(0x000f | z)), m1 = i16x8.splat(<i16>(0x00f0 | z)), m2 = i16x8.splat(<i16>(0x0f00 | z));
-  const mff = i32x4.splat(0xff | z);
-  const c0 = kr4_const(0, z), c1 = kr4_const(1, z);
-  for (let r = r0; r < r1; r += 4) {
-    let p = w + <usize>r * rowBytes;
-    let xb = x;
-    let acc = f32x4.splat(0);
-    for (let b = 0; b < nb; b++) {
-      acc = block_dot(acc, p, xb, z, m0, m1, m2, mff, c0, c1);
-      p += Q4_KR4_BYTES;
-      xb += Q16_K_BYTES;
-    }
-    if (z != 0) acc = kr4_keep(v128.xor(v128.xor(acc, v128.xor(m0, m1)), v128.xor(m2, mff)), z, c0, c1);
-    v128.store(y + (<usize>r << 2), acc);
-  }
+  matvec_rows4<Rows4>(0, w, x, y, r0, r1, cols / Q4_K_BLOCK, Q4_K_BYTES, Q16_K_BYTES, cols >> 31);
 }
 
 /**
  * matmul_q4_Kr4_x16(w, x: q16_K*, y: f32*, cols, rows, nTok, r0, r1): w in q4_Kr4, r0 and r1 multiples
- * of 4; y[t·rows + r]. Tiles of four tokens: per group of rows, each token in turn runs matvec's
- * pass over the group's blocks, so a group row comes from memory once per tile and from the cache
+ * of 4; y[t·rows + r]. Tiles of four tokens: per group of rows, each token in turn calls matvec on
+ * the group's rows, so a group row comes from memory once per tile and from the cache
  * (12.7 KB at 5632 columns) for the other tokens. (Unpacking a chunk once for several tokens needs
  * four sums per token and row lane: more than the 16 vector registers.) Each token's steps are
  * matvec's: equal bit for bit.
  */
 export function matmul_q4_Kr4_x16(w: usize, x: usize, y: usize, cols: i32, rows: i32, nTok: i32, r0: i32, r1: i32): void {
-  const nb = cols / Q4_K_BLOCK;
-  const rowBytes = <usize>nb * Q4_K_BYTES, xBytes = <usize>nb * Q16_K_BYTES;
-  const z = cols >> 31;
-  const m0 = i16x8.splat(<i16>(0x000f | z)), m1 = i16x8.splat(<i16>(0x00f0 | z)), m2 = i16x8.splat(<i16>(0x0f00 | z));
-  const mff = i32x4.splat(0xff | z);
-  const c0 = kr4_const(0, z), c1 = kr4_const(1, z);
-  for (let t0 = 0; t0 < nTok; t0 += 4) {
-    const t1 = min(t0 + 4, nTok);
-    for (let r = r0; r < r1; r += 4) {
-      const g = w + <usize>r * rowBytes;
-      for (let t = t0; t < t1; t++) {
-        let p = g;
-        let xb = x + <usize>t * xBytes;
-        let acc = f32x4.splat(0);
-        for (let b = 0; b < nb; b++) {
-          acc = block_dot(acc, p, xb, z, m0, m1, m2, mff, c0, c1);
-          p += Q4_KR4_BYTES;
-          xb += Q16_K_BYTES;
-        }
-        if (z != 0) acc = kr4_keep(v128.xor(v128.xor(acc, v128.xor(m0, m1)), v128.xor(m2, mff)), z, c0, c1);
-        v128.store(y + ((<usize>t * rows + r) << 2), acc);
-      }
-    }
+  matmul_rows4_tiles<Rows4>(0, w, x, y, cols, rows, nTok, r0, r1, cols / Q4_K_BLOCK, Q4_K_BYTES, Q16_K_BYTES, cols >> 31);
+}
+
+/** The drivers' K (tile.ts): block_dot and its six constants (masks 0x000f, 0x00f0, 0x0f00 in i16 lanes, 0xff in i32 lanes, kr4_const's two); no tile step. */
+@final @unmanaged class Rows4 {
+  @inline rows4_consts(wt: i32): i32 {
+    return 6;
   }
+  @inline rows4_const(wt: i32, i: i32, z: i32): v128 {
+    if (i < 3) return i16x8.splat(<i16>((i == 0 ? 0x000f : i == 1 ? 0x00f0 : 0x0f00) | z));
+    if (i == 3) return i32x4.splat(0xff | z);
+    return i < 6 ? kr4_const(i - 4, z) : i32x4.splat(0);
+  }
+  @inline tiled(wt: i32): bool {
+    return false;
+  }
+  @inline matvec(wt: i32, w: usize, x: usize, y: usize, cols: i32, r0: i32, r1: i32): void {
+    matvec_q4_Kr4_x16(w, x, y, cols, r0, r1);
+  }
+  @inline block(wt: i32, acc: v128, p: usize, xb: usize, z: i32, m0: v128, m1: v128, m2: v128, mff: v128, c0: v128, c1: v128, u6: v128, u7: v128, u8: v128, u9: v128): v128 {
+    return block_dot(acc, p, xb, z, m0, m1, m2, mff, c0, c1);
+  }
+  @inline block4(wt: i32, p: usize, a0: usize, a1: usize, a2: usize, a3: usize, y0: usize, y1: usize, y2: usize, y3: usize, z: i32, c0: v128, c1: v128, c2: v128, c3: v128, c4: v128, c5: v128, c6: v128, c7: v128, c8: v128, c9: v128): void {} // not tiled: never called
 }

@@ -35,6 +35,7 @@ import {
 } from '../lib/blocks';
 import { F16_K112, F16_MS, f16_to_f32 } from '../lib/f16';
 import { c_b4, c_bit, c_nib, nibbles_hi, nibbles_lo, qh_spread, W_Q5_0, W_Q5_1, weight_bytes, with_fifth } from './legacy';
+import { matmul_rows4_tiles, matvec_rows4 } from './tile';
 
 /** Bytes of one group block. */
 @inline export function r4_bytes(wt: i32): usize {
@@ -95,71 +96,37 @@ import { c_b4, c_bit, c_nib, nibbles_hi, nibbles_lo, qh_spread, W_Q5_0, W_Q5_1, 
   return i32x4.splat(F16_K112 | z);
 }
 
-/** v with the constants folded in when z != 0 (never): keeps them made once, before the loops. */
-@inline function keep(v: v128, z: i32, c0: v128, c1: v128, c2: v128, c3: v128, c4: v128): v128 {
-  return z != 0 ? v128.xor(v128.xor(v128.xor(v, c0), v128.xor(c1, c2)), v128.xor(c3, c4)) : v;
-}
-
-// ---- the drivers both flavours run, each with its own block steps K (a field-less class, as in tile.ts)
+// ---- the drivers both flavours run (tile.ts), each with its own chunk sums S (a field-less class)
 
 /** matvec over the groups of rows [r0, r1) (multiples of 4): per group, r4_block over the blocks in order. */
-@inline export function matvec_q5r4<K>(wt: i32, w: usize, x: usize, y: usize, cols: i32, r0: i32, r1: i32): void {
-  const nb = cols / Q8_0_BLOCK;
-  const rowBytes = <usize>nb * weight_bytes(wt), gb = r4_bytes(wt), xs = r4_act_bytes(wt);
-  const z = cols >> 31;
-  const c0 = r4_const(0, z), c1 = r4_const(1, z), c2 = r4_const(2, z), c3 = r4_const(3, z), c4 = r4_const(4, z);
-  for (let r = r0; r < r1; r += 4) {
-    let p = w + <usize>r * rowBytes;
-    let xb = x;
-    let acc = f32x4.splat(0);
-    for (let b = 0; b < nb; b++) {
-      acc = r4_block<K>(wt, acc, p, xb, c0, c1, c2, c3, c4);
-      p += gb;
-      xb += xs;
-    }
-    acc = keep(acc, z, c0, c1, c2, c3, c4);
-    v128.store(y + (<usize>r << 2), acc);
-  }
+@inline export function matvec_q5r4<S>(wt: i32, w: usize, x: usize, y: usize, cols: i32, r0: i32, r1: i32): void {
+  matvec_rows4<Rows4<S>>(wt, w, x, y, r0, r1, cols / Q8_0_BLOCK, weight_bytes(wt), r4_act_bytes(wt), cols >> 31);
 }
 
-/** matmul: whole 4-token tiles by r4_block4 (the running sums in y), a short last tile by r4_block per token. */
-@inline export function matmul_q5r4<K>(wt: i32, w: usize, x: usize, y: usize, cols: i32, rows: i32, nTok: i32, r0: i32, r1: i32): void {
-  const nb = cols / Q8_0_BLOCK;
-  const rowBytes = <usize>nb * weight_bytes(wt), gb = r4_bytes(wt), xs = r4_act_bytes(wt), xBytes = <usize>nb * xs;
-  const z = cols >> 31;
-  const c0 = r4_const(0, z), c1 = r4_const(1, z), c2 = r4_const(2, z), c3 = r4_const(3, z), c4 = r4_const(4, z);
-  const yRow = <usize>rows << 2;
-  for (let t0 = 0; t0 < nTok; t0 += 4) {
-    const t1 = min(t0 + 4, nTok);
-    for (let r = r0; r < r1; r += 4) {
-      const g = w + <usize>r * rowBytes;
-      if (t1 - t0 == 4) {
-        const y0 = y + <usize>t0 * yRow + (<usize>r << 2), y1 = y0 + yRow, y2 = y1 + yRow, y3 = y2 + yRow;
-        const zero = f32x4.splat(0);
-        v128.store(y0, zero);
-        v128.store(y1, zero);
-        v128.store(y2, zero);
-        v128.store(y3, zero);
-        const a0 = x + <usize>t0 * xBytes;
-        for (let b = 0; b < nb; b++) {
-          const o = <usize>b * xs;
-          r4_block4<K>(wt, g + <usize>b * gb, a0 + o, a0 + xBytes + o, a0 + 2 * xBytes + o, a0 + 3 * xBytes + o, y0, y1, y2, y3, c0, c1, c2, c3, c4);
-        }
-        continue;
-      }
-      for (let t = t0; t < t1; t++) {
-        let p = g;
-        let xb = x + <usize>t * xBytes;
-        let acc = f32x4.splat(0);
-        for (let b = 0; b < nb; b++) {
-          acc = r4_block<K>(wt, acc, p, xb, c0, c1, c2, c3, c4);
-          p += gb;
-          xb += xs;
-        }
-        acc = keep(acc, z, c0, c1, c2, c3, c4);
-        v128.store(y + <usize>t * yRow + (<usize>r << 2), acc);
-      }
-    }
+/** matmul: whole 4-token tiles by r4_block4 (the running sums in y), a short last tile by S's matvec per token. */
+@inline export function matmul_q5r4<S>(wt: i32, w: usize, x: usize, y: usize, cols: i32, rows: i32, nTok: i32, r0: i32, r1: i32): void {
+  matmul_rows4_tiles<Rows4<S>>(wt, w, x, y, cols, rows, nTok, r0, r1, cols / Q8_0_BLOCK, weight_bytes(wt), r4_act_bytes(wt), cols >> 31);
+}
+
+/** The drivers' K for a flavour's chunk sums S: the block steps below, their five constants (r4_const). */
+@final @unmanaged class Rows4<S> {
+  @inline rows4_consts(wt: i32): i32 {
+    return 5;
+  }
+  @inline rows4_const(wt: i32, i: i32, z: i32): v128 {
+    return i < 5 ? r4_const(i, z) : i32x4.splat(0);
+  }
+  @inline tiled(wt: i32): bool {
+    return true;
+  }
+  @inline matvec(wt: i32, w: usize, x: usize, y: usize, cols: i32, r0: i32, r1: i32): void {
+    changetype<S>(0).matvec(wt, w, x, y, cols, r0, r1);
+  }
+  @inline block(wt: i32, acc: v128, p: usize, xb: usize, z: i32, c0: v128, c1: v128, c2: v128, c3: v128, c4: v128, u5: v128, u6: v128, u7: v128, u8: v128, u9: v128): v128 {
+    return r4_block<S>(wt, acc, p, xb, c0, c1, c2, c3, c4);
+  }
+  @inline block4(wt: i32, p: usize, a0: usize, a1: usize, a2: usize, a3: usize, y0: usize, y1: usize, y2: usize, y3: usize, z: i32, c0: v128, c1: v128, c2: v128, c3: v128, c4: v128, u5: v128, u6: v128, u7: v128, u8: v128, u9: v128): void {
+    r4_block4<S>(wt, p, a0, a1, a2, a3, y0, y1, y2, y3, c0, c1, c2, c3, c4);
   }
 }
 
@@ -197,8 +164,13 @@ import { c_b4, c_bit, c_nib, nibbles_hi, nibbles_lo, qh_spread, W_Q5_0, W_Q5_1, 
   return i32x4.add(i32x4.shuffle(lo, hi, 0, 2, 4, 6), i32x4.shuffle(lo, hi, 1, 3, 5, 7));
 }
 
-/** The SIMD128 chunk sums, as K for the drivers (a flavour passes a class whose `chunks` is its own). */
+/** The SIMD128 chunk sums, as S for the drivers (a flavour passes a class whose `chunks` is its own). */
 @final @unmanaged class Steps {
+  /** The flavour's matvec (matmul's short last tile). */
+  @inline matvec(wt: i32, w: usize, x: usize, y: usize, cols: i32, r0: i32, r1: i32): void {
+    if (wt == W_Q5_0) matvec_q5_0r4(w, x, y, cols, r0, r1);
+    else matvec_q5_1r4(w, x, y, cols, r0, r1);
+  }
   @inline chunks(c0: v128, c1: v128, c2: v128, c3: v128, c4: v128, c5: v128, c6: v128, c7: v128, xq: usize): v128 {
     return chunks_sum(c0, c1, c2, c3, c4, c5, c6, c7, xq);
   }

@@ -33,7 +33,8 @@
 import { Q6_K_BLOCK, Q6_K_BYTES, Q6_K_D, Q6_K_SCALES, Q6_KR4_BYTES, Q6_KR4_D, Q6_KR4_SCALES, Q8_K_BSUMS, Q8_K_BYTES, Q8_K_QS } from '../lib/blocks';
 import { f16_to_f32, finite_halves_s_to_f32x4_ns_k } from '../lib/f16';
 import { q6_group_at } from '../lib/quants';
-import { kr4_const, kr4_keep } from './q4_kr4';
+import { kr4_const } from './q4_kr4';
+import { matmul_rows4_tiles, matvec_rows4 } from './tile';
 
 /** The fourth chunk of a group from its three stored vectors and the three chunks taken out of them. */
 @inline export function r4_fourth(A: v128, B: v128, C: v128, a: v128, b: v128, c: v128): v128 {
@@ -171,82 +172,54 @@ export function matvec_q6_Kr4(w: usize, x: usize, y: usize, cols: i32, r0: i32, 
 /**
  * matmul_q6_Kr4(w, x: q8_K*, y: f32*, cols, rows, nTok, r0, r1): w in q6_Kr4, r0 and r1 multiples of
  * 4; y[t·rows + r]. Whole tiles of four tokens take each group's chunks out once for the four
- * (block_dot4, the running sums in y); the last tile, if short, runs matvec's pass per token. Equal to
+ * (block_dot4, the running sums in y); the last tile, if short, calls matvec per token. Equal to
  * matvec bit for bit.
  */
 export function matmul_q6_Kr4(w: usize, x: usize, y: usize, cols: i32, rows: i32, nTok: i32, r0: i32, r1: i32): void {
   matmul_r4<Steps>(w, x, y, cols, rows, nTok, r0, r1);
 }
 
-// ---- the drivers both flavours run, each with its own block steps K (a field-less class, as in tile.ts)
+// ---- the drivers both flavours run (tile.ts), each with its own block steps S (a field-less class)
 
-/** matvec_q6_Kr4's loop: per group of 4 rows, K's block_dot over the blocks in order. */
-@inline export function matvec_r4<K>(w: usize, x: usize, y: usize, cols: i32, r0: i32, r1: i32): void {
-  const k = changetype<K>(0);
-  const nb = cols / Q6_K_BLOCK;
-  const rowBytes = <usize>nb * Q6_K_BYTES;
-  const z = cols >> 31;
-  const m3f = i8x16.splat(<i8>(0x3f | z));
-  const c0 = kr4_const(0, z), c1 = kr4_const(1, z);
-  for (let r = r0; r < r1; r += 4) {
-    let p = w + <usize>r * rowBytes;
-    let xb = x;
-    let acc = f32x4.splat(0);
-    for (let b = 0; b < nb; b++) {
-      acc = k.block_dot(acc, p, xb, z, m3f, c0, c1);
-      p += Q6_KR4_BYTES;
-      xb += Q8_K_BYTES;
-    }
-    if (z != 0) acc = kr4_keep(v128.xor(acc, m3f), z, c0, c1);
-    v128.store(y + (<usize>r << 2), acc);
-  }
+/** matvec_q6_Kr4 by the shared driver (tile.ts) with the flavour's block steps S. */
+@inline export function matvec_r4<S>(w: usize, x: usize, y: usize, cols: i32, r0: i32, r1: i32): void {
+  matvec_rows4<Rows4<S>>(0, w, x, y, r0, r1, cols / Q6_K_BLOCK, Q6_K_BYTES, Q8_K_BYTES, cols >> 31);
 }
 
-/** matmul_q6_Kr4's loop: whole 4-token tiles by K's block_dot4, a short last tile by its block_dot per token. */
-@inline export function matmul_r4<K>(w: usize, x: usize, y: usize, cols: i32, rows: i32, nTok: i32, r0: i32, r1: i32): void {
-  const k = changetype<K>(0);
-  const nb = cols / Q6_K_BLOCK;
-  const rowBytes = <usize>nb * Q6_K_BYTES, xBytes = <usize>nb * Q8_K_BYTES;
-  const z = cols >> 31;
-  const m3f = i8x16.splat(<i8>(0x3f | z));
-  const c0 = kr4_const(0, z), c1 = kr4_const(1, z);
-  const yRow = <usize>rows << 2;
-  for (let t0 = 0; t0 < nTok; t0 += 4) {
-    const t1 = min(t0 + 4, nTok);
-    for (let r = r0; r < r1; r += 4) {
-      const g = w + <usize>r * rowBytes;
-      if (t1 - t0 == 4) {
-        const y0 = y + <usize>t0 * yRow + (<usize>r << 2), y1 = y0 + yRow, y2 = y1 + yRow, y3 = y2 + yRow;
-        const zero = f32x4.splat(0);
-        v128.store(y0, zero);
-        v128.store(y1, zero);
-        v128.store(y2, zero);
-        v128.store(y3, zero);
-        const a0 = x + <usize>t0 * xBytes;
-        for (let b = 0; b < nb; b++) {
-          const o = <usize>b * Q8_K_BYTES;
-          k.block_dot4(g + <usize>b * Q6_KR4_BYTES, a0 + o, a0 + xBytes + o, a0 + 2 * xBytes + o, a0 + 3 * xBytes + o, y0, y1, y2, y3, z, m3f, c0, c1);
-        }
-        continue;
-      }
-      for (let t = t0; t < t1; t++) {
-        let p = g;
-        let xb = x + <usize>t * xBytes;
-        let acc = f32x4.splat(0);
-        for (let b = 0; b < nb; b++) {
-          acc = k.block_dot(acc, p, xb, z, m3f, c0, c1);
-          p += Q6_KR4_BYTES;
-          xb += Q8_K_BYTES;
-        }
-        if (z != 0) acc = kr4_keep(v128.xor(acc, m3f), z, c0, c1);
-        v128.store(y + <usize>t * yRow + (<usize>r << 2), acc);
-      }
-    }
+/** matmul_q6_Kr4 by the shared driver: whole 4-token tiles by S's block_dot4, a short last tile by S's matvec per token. */
+@inline export function matmul_r4<S>(w: usize, x: usize, y: usize, cols: i32, rows: i32, nTok: i32, r0: i32, r1: i32): void {
+  matmul_rows4_tiles<Rows4<S>>(0, w, x, y, cols, rows, nTok, r0, r1, cols / Q6_K_BLOCK, Q6_K_BYTES, Q8_K_BYTES, cols >> 31);
+}
+
+/** The drivers' K for a flavour's block steps S (block_dot, block_dot4): the constants 0x3f in every byte and kr4_const's two. */
+@final @unmanaged class Rows4<S> {
+  @inline rows4_consts(wt: i32): i32 {
+    return 3;
+  }
+  @inline rows4_const(wt: i32, i: i32, z: i32): v128 {
+    if (i == 0) return i8x16.splat(<i8>(0x3f | z));
+    return i < 3 ? kr4_const(i - 1, z) : i32x4.splat(0);
+  }
+  @inline tiled(wt: i32): bool {
+    return true;
+  }
+  @inline matvec(wt: i32, w: usize, x: usize, y: usize, cols: i32, r0: i32, r1: i32): void {
+    changetype<S>(0).matvec(wt, w, x, y, cols, r0, r1);
+  }
+  @inline block(wt: i32, acc: v128, p: usize, xb: usize, z: i32, m3f: v128, c0: v128, c1: v128, u3: v128, u4: v128, u5: v128, u6: v128, u7: v128, u8: v128, u9: v128): v128 {
+    return changetype<S>(0).block_dot(acc, p, xb, z, m3f, c0, c1);
+  }
+  @inline block4(wt: i32, p: usize, a0: usize, a1: usize, a2: usize, a3: usize, y0: usize, y1: usize, y2: usize, y3: usize, z: i32, m3f: v128, c0: v128, c1: v128, u3: v128, u4: v128, u5: v128, u6: v128, u7: v128, u8: v128, u9: v128): void {
+    changetype<S>(0).block_dot4(p, a0, a1, a2, a3, y0, y1, y2, y3, z, m3f, c0, c1);
   }
 }
 
 /** The SIMD128 block steps. */
 @final @unmanaged class Steps {
+  /** The flavour's matvec (matmul's short last tile). */
+  @inline matvec(wt: i32, w: usize, x: usize, y: usize, cols: i32, r0: i32, r1: i32): void {
+    matvec_q6_Kr4(w, x, y, cols, r0, r1);
+  }
   @inline block_dot(acc: v128, p: usize, xb: usize, z: i32, m3f: v128, c0: v128, c1: v128): v128 {
     return block_dot(acc, p, xb, z, m3f, c0, c1);
   }

@@ -10,8 +10,9 @@
 // are row i's pair sums. A sub-block's eight such vectors are added in i16 (≤ 8 · 2 · 15 · 128 = 30,720),
 // then i32x4.dot_i16x8_s against the rows' scales (row i's sc in i16 lanes 2i, 2i + 1) gives each
 // row's scaled sub-block sum in its i32 lane: no shifts back, no i32 multiply.
-import { Q4_K_BLOCK, Q4_K_BYTES, Q4_KR4_BYTES, Q4_KR4_QS, Q4_KR4_SCALES, Q8_K_BYTES, Q8_K_QS } from '../../lib/blocks';
-import { kr4_const, kr4_finish, kr4_keep, kr4_msum, kr4_values_hi, kr4_values_lo } from '../../matmul/q4_kr4';
+import { Q4_K_BLOCK, Q4_K_BYTES, Q4_KR4_QS, Q4_KR4_SCALES, Q8_K_BYTES, Q8_K_QS } from '../../lib/blocks';
+import { kr4_const, kr4_finish, kr4_msum, kr4_values_hi, kr4_values_lo } from '../../matmul/q4_kr4';
+import { matmul_rows4_tiles, matvec_rows4 } from '../../matmul/tile';
 
 /** acc + the i16 pair sums of one chunk (16 bytes at q) against its eight activations at xs. */
 @inline function chunk(acc: v128, q: usize, xs: usize, n0f: v128, iLo: v128, iHi: v128): v128 {
@@ -41,29 +42,6 @@ import { kr4_const, kr4_finish, kr4_keep, kr4_msum, kr4_values_hi, kr4_values_lo
     xq += 32;
   }
   return kr4_finish(acc, isum, kr4_msum(p, xb, n0f, n30), p, xb, c0, c1);
-}
-
-/** matvec_q4_Kr4(w, x: q8_K*, y: f32*, cols, r0, r1): w in q4_Kr4, r0 and r1 multiples of 4. */
-export function matvec_q4_Kr4(w: usize, x: usize, y: usize, cols: i32, r0: i32, r1: i32): void {
-  const nb = cols / Q4_K_BLOCK;
-  const rowBytes = <usize>nb * Q4_K_BYTES;
-  const z = cols >> 31;
-  const n0f = i8x16.splat(<i8>(0x0f | z)), n30 = i8x16.splat(<i8>(0x30 | z));
-  // the swizzles: each row lane takes activation bytes 0, 4, 1, 5 (low nibbles) or 2, 6, 3, 7 (high)
-  const iLo = i32x4.splat(0x05010400 | z), iHi = i32x4.splat(0x07030602 | z);
-  const c0 = kr4_const(0, z), c1 = kr4_const(1, z);
-  for (let r = r0; r < r1; r += 4) {
-    let p = w + <usize>r * rowBytes;
-    let xb = x;
-    let acc = f32x4.splat(0);
-    for (let b = 0; b < nb; b++) {
-      acc = block_dot(acc, p, xb, z, n0f, n30, iLo, iHi, c0, c1);
-      p += Q4_KR4_BYTES;
-      xb += Q8_K_BYTES;
-    }
-    if (z != 0) acc = kr4_keep(v128.xor(v128.xor(acc, v128.xor(iLo, iHi)), v128.xor(n0f, n30)), z, c0, c1);
-    v128.store(y + (<usize>r << 2), acc);
-  }
 }
 
 /** One token's share of a chunk: acc + the rows' scaled pair sums (lo, hi: the chunk's nibbles; sc: the rows' sub-block scales in both i16 halves). */
@@ -106,49 +84,44 @@ export function matvec_q4_Kr4(w: usize, x: usize, y: usize, cols: i32, r0: i32, 
   v128.store(y3, kr4_finish(v128.load(y3), s3, kr4_msum(p, a3, n0f, n30), p, a3, c0, c1));
 }
 
+/** matvec_q4_Kr4(w, x: q8_K*, y: f32*, cols, r0, r1): w in q4_Kr4, r0 and r1 multiples of 4. */
+export function matvec_q4_Kr4(w: usize, x: usize, y: usize, cols: i32, r0: i32, r1: i32): void {
+  matvec_rows4<Rows4>(0, w, x, y, r0, r1, cols / Q4_K_BLOCK, Q4_K_BYTES, Q8_K_BYTES, cols >> 31);
+}
+
 /**
  * matmul_q4_Kr4(w, x: q8_K*, y: f32*, cols, rows, nTok, r0, r1): w in q4_Kr4, r0 and r1 multiples of
  * 4; y[t·rows + r]. Whole tiles of four tokens unpack each chunk once for the four (block_dot4, the
- * running sums in y); the last tile, if short, runs matvec's pass per token. Equal to matvec bit for bit.
+ * running sums in y); the last tile, if short, calls matvec per token. Equal to matvec bit for bit.
  */
 export function matmul_q4_Kr4(w: usize, x: usize, y: usize, cols: i32, rows: i32, nTok: i32, r0: i32, r1: i32): void {
-  const nb = cols / Q4_K_BLOCK;
-  const rowBytes = <usize>nb * Q4_K_BYTES, xBytes = <usize>nb * Q8_K_BYTES;
-  const z = cols >> 31;
-  const n0f = i8x16.splat(<i8>(0x0f | z)), n30 = i8x16.splat(<i8>(0x30 | z));
-  const iLo = i32x4.splat(0x05010400 | z), iHi = i32x4.splat(0x07030602 | z);
-  const c0 = kr4_const(0, z), c1 = kr4_const(1, z);
-  const yRow = <usize>rows << 2;
-  for (let t0 = 0; t0 < nTok; t0 += 4) {
-    const t1 = min(t0 + 4, nTok);
-    for (let r = r0; r < r1; r += 4) {
-      const g = w + <usize>r * rowBytes;
-      if (t1 - t0 == 4) {
-        const y0 = y + <usize>t0 * yRow + (<usize>r << 2), y1 = y0 + yRow, y2 = y1 + yRow, y3 = y2 + yRow;
-        const zero = f32x4.splat(0);
-        v128.store(y0, zero);
-        v128.store(y1, zero);
-        v128.store(y2, zero);
-        v128.store(y3, zero);
-        const a0 = x + <usize>t0 * xBytes;
-        for (let b = 0; b < nb; b++) {
-          const o = <usize>b * Q8_K_BYTES;
-          block_dot4(g + <usize>b * Q4_KR4_BYTES, a0 + o, a0 + xBytes + o, a0 + 2 * xBytes + o, a0 + 3 * xBytes + o, y0, y1, y2, y3, z, n0f, n30, iLo, iHi, c0, c1);
-        }
-        continue;
-      }
-      for (let t = t0; t < t1; t++) {
-        let p = g;
-        let xb = x + <usize>t * xBytes;
-        let acc = f32x4.splat(0);
-        for (let b = 0; b < nb; b++) {
-          acc = block_dot(acc, p, xb, z, n0f, n30, iLo, iHi, c0, c1);
-          p += Q4_KR4_BYTES;
-          xb += Q8_K_BYTES;
-        }
-        if (z != 0) acc = kr4_keep(v128.xor(v128.xor(acc, v128.xor(iLo, iHi)), v128.xor(n0f, n30)), z, c0, c1);
-        v128.store(y + <usize>t * yRow + (<usize>r << 2), acc);
-      }
-    }
+  matmul_rows4_tiles<Rows4>(0, w, x, y, cols, rows, nTok, r0, r1, cols / Q4_K_BLOCK, Q4_K_BYTES, Q8_K_BYTES, cols >> 31);
+}
+
+/**
+ * The drivers' K (asm/matmul/tile.ts): block_dot, block_dot4 and their six constants (0x0f and 0x30 in
+ * bytes; the swizzles, each row lane taking activation bytes 0, 4, 1, 5 for the low nibbles and 2, 6,
+ * 3, 7 for the high; kr4_const's two).
+ */
+@final @unmanaged class Rows4 {
+  @inline rows4_consts(wt: i32): i32 {
+    return 6;
+  }
+  @inline rows4_const(wt: i32, i: i32, z: i32): v128 {
+    if (i < 2) return i8x16.splat(<i8>((i == 0 ? 0x0f : 0x30) | z));
+    if (i < 4) return i32x4.splat((i == 2 ? 0x05010400 : 0x07030602) | z);
+    return i < 6 ? kr4_const(i - 4, z) : i32x4.splat(0);
+  }
+  @inline tiled(wt: i32): bool {
+    return true;
+  }
+  @inline matvec(wt: i32, w: usize, x: usize, y: usize, cols: i32, r0: i32, r1: i32): void {
+    matvec_q4_Kr4(w, x, y, cols, r0, r1);
+  }
+  @inline block(wt: i32, acc: v128, p: usize, xb: usize, z: i32, n0f: v128, n30: v128, iLo: v128, iHi: v128, c0: v128, c1: v128, u6: v128, u7: v128, u8: v128, u9: v128): v128 {
+    return block_dot(acc, p, xb, z, n0f, n30, iLo, iHi, c0, c1);
+  }
+  @inline block4(wt: i32, p: usize, a0: usize, a1: usize, a2: usize, a3: usize, y0: usize, y1: usize, y2: usize, y3: usize, z: i32, n0f: v128, n30: v128, iLo: v128, iHi: v128, c0: v128, c1: v128, u6: v128, u7: v128, u8: v128, u9: v128): void {
+    block_dot4(p, a0, a1, a2, a3, y0, y1, y2, y3, z, n0f, n30, iLo, iHi, c0, c1);
   }
 }

@@ -25,8 +25,13 @@ import { matmul_q5r4, matvec_q5r4 } from '../../matmul/q5_r4';
   return i32x4.add(i32x4.extadd_pairwise_i16x8_s(s), i32x4.extadd_pairwise_i16x8_s(t));
 }
 
-/** The relaxed chunk sums, as K for the baseline's drivers (asm/matmul/q5_r4.ts: the block steps are theirs). */
+/** The relaxed chunk sums, as S for the baseline's drivers (asm/matmul/q5_r4.ts: the block steps are theirs). */
 @final @unmanaged class Steps {
+  /** The flavour's matvec (matmul's short last tile). */
+  @inline matvec(wt: i32, w: usize, x: usize, y: usize, cols: i32, r0: i32, r1: i32): void {
+    if (wt == W_Q5_0) matvec_q5_0r4(w, x, y, cols, r0, r1);
+    else matvec_q5_1r4(w, x, y, cols, r0, r1);
+  }
   @inline chunks(c0: v128, c1: v128, c2: v128, c3: v128, c4: v128, c5: v128, c6: v128, c7: v128, xq: usize): v128 {
     return chunks_sum(c0, c1, c2, c3, c4, c5, c6, c7, xq);
   }

@@ -98,7 +98,7 @@ export function matvec_q6_Kr4(w: usize, x: usize, y: usize, cols: i32, r0: i32, 
 /**
  * matmul_q6_Kr4(w, x: q8_K*, y: f32*, cols, rows, nTok, r0, r1): w in q6_Kr4, r0 and r1 multiples of
  * 4; y[t·rows + r]. Whole tiles of four tokens take each group's chunks out once for the four
- * (block_dot4, the running sums in y); the last tile, if short, runs matvec's pass per token. Equal to
+ * (block_dot4, the running sums in y); the last tile, if short, calls matvec per token. Equal to
  * matvec bit for bit.
  */
 export function matmul_q6_Kr4(w: usize, x: usize, y: usize, cols: i32, rows: i32, nTok: i32, r0: i32, r1: i32): void {
@@ -107,6 +107,10 @@ export function matmul_q6_Kr4(w: usize, x: usize, y: usize, cols: i32, rows: i32
 
 /** The relaxed block steps of the shared drivers (block_dot needs no z here). */
 @final @unmanaged class Steps {
+  /** The flavour's matvec (matmul's short last tile). */
+  @inline matvec(wt: i32, w: usize, x: usize, y: usize, cols: i32, r0: i32, r1: i32): void {
+    matvec_q6_Kr4(w, x, y, cols, r0, r1);
+  }
   @inline block_dot(acc: v128, p: usize, xb: usize, z: i32, m3f: v128, c0: v128, c1: v128): v128 {
     return block_dot(acc, p, xb, m3f, c0, c1);
   }
