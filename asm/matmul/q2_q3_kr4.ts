@@ -86,15 +86,10 @@ import { matmul_rows4_tiles, matvec_rows4 } from './tile';
 }
 
 /**
- * Chunk k of group 2m + s of a pair (s, k constants) from its vectors (q2_K: V1, V2 the two groups';
- * q3_K: V1, V2, V3) and the masks: q2_K's chunks 1 and 3 are 4 times the levels, q3_K's 1 and 3 (group
- * 2m) or 1 and 2 (group 2m + 1) 8 times (kr4_shape).
+ * q3_Kr4's chunk k of group 2m + s of a pair (s, k constants) from its vectors V1, V2, V3 and the masks:
+ * chunks 1 and 3 (group 2m) or 1 and 2 (group 2m + 1) are 8 times the levels (q2_Kr4's: q2_chunk).
  */
-@inline export function kr4_chunk(q3: bool, s: i32, k: i32, V1: v128, V2: v128, V3: v128, n0: v128, n1: v128, n3: v128, n4: v128, n5: v128, n6: v128): v128 {
-  if (!q3) {
-    const V = s == 0 ? V1 : V2;
-    return v128.and(k < 2 ? V : i16x8.shr_u(V, 4), (k & 1) == 0 ? n0 : n1);
-  }
+@inline function q3_chunk(s: i32, k: i32, V1: v128, V2: v128, V3: v128, n0: v128, n1: v128, n3: v128, n4: v128, n5: v128, n6: v128): v128 {
   if (s == 0) {
     if (k == 0) return v128.and(V1, n0);
     if (k == 1) return v128.and(V1, n1);
@@ -163,10 +158,6 @@ import { matmul_rows4_tiles, matvec_rows4 } from './tile';
   return (m & 1) == 0 ? i16x8.extend_low_i8x16_s(sv) : i16x8.extend_high_i8x16_s(sv);
 }
 
-/** Where pair m's level vectors start: q2_K two in unit m / 2 (V3 unused), q3_K three. */
-@inline function pair_at(q3: bool, p: usize, m: i32): usize {
-  return q3 ? p + 48 * <usize>m : p + <usize>Q2_KR4_UNIT * <usize>(m >> 1) + 32 * <usize>(m & 1);
-}
 
 /** q2_Kr4's pair m's eight 4-bit values at unit offset `at` (scales or mins) as u16 lanes: the low nibbles for even m, the high for odd. */
 @inline function q2_nibbles(p: usize, m: i32, at: usize, m0f: v128): v128 {
@@ -197,17 +188,18 @@ import { matmul_rows4_tiles, matvec_rows4 } from './tile';
   return v128.load32_splat(x, 60);
 }
 
-/** isum + the groups 2m, 2m + 1 (m a constant) of the group block at p against their 32 activations at xs; sc the pair's scales. */
-@inline function pair_isum<K>(q3: bool, isum: v128, p: usize, xs: usize, m: i32, sc: v128, n0: v128, n1: v128, n3: v128, n4: v128, n5: v128, n6: v128): v128 {
+/** isum + q3_Kr4's groups 2m, 2m + 1 (m a constant) of the group block at p (pair m's vectors at 48m) against their 32 activations at xs; sc the pair's scales. */
+@inline function pair_isum<K>(isum: v128, p: usize, xs: usize, m: i32, sc: v128, n0: v128, n1: v128, n3: v128, n4: v128, n5: v128, n6: v128): v128 {
+  const q3 = true;
   const k = changetype<K>(0);
   const sa = kr4_pair_lo(sc), sb = kr4_pair_hi(sc);
-  const q = pair_at(q3, p, m);
-  const V1 = v128.load(q), V2 = v128.load(q, 16), V3 = q3 ? v128.load(q, 32) : V1;
+  const q = p + 48 * <usize>m;
+  const V1 = v128.load(q), V2 = v128.load(q, 16), V3 = v128.load(q, 32);
   const sh = kr4_shift(q3);
-  isum = k.group(isum, xs, 0, kr4_chunk(q3, 0, 0, V1, V2, V3, n0, n1, n3, n4, n5, n6), kr4_chunk(q3, 0, 1, V1, V2, V3, n0, n1, n3, n4, n5, n6),
-    kr4_chunk(q3, 0, 2, V1, V2, V3, n0, n1, n3, n4, n5, n6), kr4_chunk(q3, 0, 3, V1, V2, V3, n0, n1, n3, n4, n5, n6), sa, sh, kr4_odd(q3, 0));
-  return k.group(isum, xs, 16, kr4_chunk(q3, 1, 0, V1, V2, V3, n0, n1, n3, n4, n5, n6), kr4_chunk(q3, 1, 1, V1, V2, V3, n0, n1, n3, n4, n5, n6),
-    kr4_chunk(q3, 1, 2, V1, V2, V3, n0, n1, n3, n4, n5, n6), kr4_chunk(q3, 1, 3, V1, V2, V3, n0, n1, n3, n4, n5, n6), sb, sh, kr4_odd(q3, 1));
+  isum = k.group(isum, xs, 0, q3_chunk(0, 0, V1, V2, V3, n0, n1, n3, n4, n5, n6), q3_chunk(0, 1, V1, V2, V3, n0, n1, n3, n4, n5, n6),
+    q3_chunk(0, 2, V1, V2, V3, n0, n1, n3, n4, n5, n6), q3_chunk(0, 3, V1, V2, V3, n0, n1, n3, n4, n5, n6), sa, sh, kr4_odd(q3, 0));
+  return k.group(isum, xs, 16, q3_chunk(1, 0, V1, V2, V3, n0, n1, n3, n4, n5, n6), q3_chunk(1, 1, V1, V2, V3, n0, n1, n3, n4, n5, n6),
+    q3_chunk(1, 2, V1, V2, V3, n0, n1, n3, n4, n5, n6), q3_chunk(1, 3, V1, V2, V3, n0, n1, n3, n4, n5, n6), sb, sh, kr4_odd(q3, 1));
 }
 
 /** Chunk k of a q2_Kr4 vector V (H = V >> 4, as i16): V & 3, V & 0x0c (times 4), H & 3, H & 0x0c (times 4). */
@@ -263,47 +255,47 @@ import { matmul_rows4_tiles, matvec_rows4 } from './tile';
     // the relaxed step: the eight pairs written out (~9% faster than the loop; the SIMD128 module keeps
     // the loop, to stay small enough to swap over MQTT)
     const xq = xb + Q8_K_QS, bs = xb + Q8_K_BSUMS;
-    let sv = q3 ? q3r4_scales(p, 0, n2, n7, n6) : n2;
+    let sv = q3r4_scales(p, 0, n2, n7, n6);
     let raw = q3_pair_scales(0, sv);
     bsum = i32x4.add(bsum, kr4_bsum_dot(raw, bs));
-    isum = pair_isum<K>(q3, isum, p, xq, 0, raw, n0, n1, n3, n4, n5, n6);
+    isum = pair_isum<K>(isum, p, xq, 0, raw, n0, n1, n3, n4, n5, n6);
     if (z == 0) {
       raw = q3_pair_scales(1, sv);
       bsum = i32x4.add(bsum, kr4_bsum_dot(raw, bs + 4));
-      isum = pair_isum<K>(q3, isum, p, xq + 32, 1, raw, n0, n1, n3, n4, n5, n6);
+      isum = pair_isum<K>(isum, p, xq + 32, 1, raw, n0, n1, n3, n4, n5, n6);
     }
     if (z == 0) {
-      if (q3) sv = q3r4_scales(p, 1, n2, n7, n6);
+      sv = q3r4_scales(p, 1, n2, n7, n6);
       raw = q3_pair_scales(2, sv);
       bsum = i32x4.add(bsum, kr4_bsum_dot(raw, bs + 8));
-      isum = pair_isum<K>(q3, isum, p, xq + 64, 2, raw, n0, n1, n3, n4, n5, n6);
+      isum = pair_isum<K>(isum, p, xq + 64, 2, raw, n0, n1, n3, n4, n5, n6);
     }
     if (z == 0) {
       raw = q3_pair_scales(3, sv);
       bsum = i32x4.add(bsum, kr4_bsum_dot(raw, bs + 12));
-      isum = pair_isum<K>(q3, isum, p, xq + 96, 3, raw, n0, n1, n3, n4, n5, n6);
+      isum = pair_isum<K>(isum, p, xq + 96, 3, raw, n0, n1, n3, n4, n5, n6);
     }
     if (z == 0) {
-      if (q3) sv = q3r4_scales(p, 2, n2, n7, n6);
+      sv = q3r4_scales(p, 2, n2, n7, n6);
       raw = q3_pair_scales(4, sv);
       bsum = i32x4.add(bsum, kr4_bsum_dot(raw, bs + 16));
-      isum = pair_isum<K>(q3, isum, p, xq + 128, 4, raw, n0, n1, n3, n4, n5, n6);
+      isum = pair_isum<K>(isum, p, xq + 128, 4, raw, n0, n1, n3, n4, n5, n6);
     }
     if (z == 0) {
       raw = q3_pair_scales(5, sv);
       bsum = i32x4.add(bsum, kr4_bsum_dot(raw, bs + 20));
-      isum = pair_isum<K>(q3, isum, p, xq + 160, 5, raw, n0, n1, n3, n4, n5, n6);
+      isum = pair_isum<K>(isum, p, xq + 160, 5, raw, n0, n1, n3, n4, n5, n6);
     }
     if (z == 0) {
-      if (q3) sv = q3r4_scales(p, 3, n2, n7, n6);
+      sv = q3r4_scales(p, 3, n2, n7, n6);
       raw = q3_pair_scales(6, sv);
       bsum = i32x4.add(bsum, kr4_bsum_dot(raw, bs + 24));
-      isum = pair_isum<K>(q3, isum, p, xq + 192, 6, raw, n0, n1, n3, n4, n5, n6);
+      isum = pair_isum<K>(isum, p, xq + 192, 6, raw, n0, n1, n3, n4, n5, n6);
     }
     if (z == 0) {
       raw = q3_pair_scales(7, sv);
       bsum = i32x4.add(bsum, kr4_bsum_dot(raw, bs + 28));
-      isum = pair_isum<K>(q3, isum, p, xq + 224, 7, raw, n0, n1, n3, n4, n5, n6);
+      isum = pair_isum<K>(isum, p, xq + 224, 7, raw, n0, n1, n3, n4, n5, n6);
     }
   } else {
     let q = p, xs = xb + Q8_K_QS, bs = xb + Q8_K_BSUMS;
@@ -312,19 +304,18 @@ import { matmul_rows4_tiles, matvec_rows4 } from './tile';
       const sv = q3r4_scales_at(p, t, n2, n3, n6);
       let raw = i16x8.extend_low_i8x16_s(sv);
       bsum = i32x4.add(bsum, kr4_bsum_dot(raw, bs));
-      isum = pair_isum<K>(q3, isum, q, xs, 0, raw, n0, n1, n3, n4, n5, n6);
+      isum = pair_isum<K>(isum, q, xs, 0, raw, n0, n1, n3, n4, n5, n6);
       if (z == 0) {
         raw = i16x8.extend_high_i8x16_s(sv);
         bsum = i32x4.add(bsum, kr4_bsum_dot(raw, bs + 4));
-        isum = pair_isum<K>(q3, isum, q, xs + 32, 1, raw, n0, n1, n3, n4, n5, n6);
+        isum = pair_isum<K>(isum, q, xs + 32, 1, raw, n0, n1, n3, n4, n5, n6);
       }
       q += 96;
       xs += 64;
       bs += 8;
     }
   }
-  if (q3) return kr4q_finish(true, acc, i32x4.sub(isum, i32x4.shl(bsum, 2)), bsum, p, xb, c0, c1);
-  return kr4q_finish(false, acc, isum, bsum, p, xb, c0, c1);
+  return kr4q_finish(true, acc, i32x4.sub(isum, i32x4.shl(bsum, 2)), bsum, p, xb, c0, c1);
 }
 
 /**
@@ -452,11 +443,11 @@ import { matmul_rows4_tiles, matvec_rows4 } from './tile';
     b1 = i32x4.add(b1, kr4_bsum_dot(bv, a1 + bo));
     b2 = i32x4.add(b2, kr4_bsum_dot(bv, a2 + bo));
     b3 = i32x4.add(b3, kr4_bsum_dot(bv, a3 + bo));
-    const q = pair_at(q3, p, m);
+    const q = p + 48 * <usize>m;
     const xo: usize = Q8_K_QS + 32 * m;
-    let V1 = v128.load(q), V2 = v128.load(q, 16), V3 = q3 ? v128.load(q, 32) : V1;
-    let c0 = kr4_chunk(q3, 0, 0, V1, V2, V3, n0, n1, n3, n4, n5, n6), c1 = kr4_chunk(q3, 0, 1, V1, V2, V3, n0, n1, n3, n4, n5, n6);
-    let c2 = kr4_chunk(q3, 0, 2, V1, V2, V3, n0, n1, n3, n4, n5, n6), c3 = kr4_chunk(q3, 0, 3, V1, V2, V3, n0, n1, n3, n4, n5, n6);
+    let V1 = v128.load(q), V2 = v128.load(q, 16), V3 = v128.load(q, 32);
+    let c0 = q3_chunk(0, 0, V1, V2, V3, n0, n1, n3, n4, n5, n6), c1 = q3_chunk(0, 1, V1, V2, V3, n0, n1, n3, n4, n5, n6);
+    let c2 = q3_chunk(0, 2, V1, V2, V3, n0, n1, n3, n4, n5, n6), c3 = q3_chunk(0, 3, V1, V2, V3, n0, n1, n3, n4, n5, n6);
     if (k.split()) {
       // the SIMD128 step widens the chunks to i16 once for the four tokens
       const w0 = i16x8.extend_low_i8x16_u(c0), w1 = i16x8.extend_high_i8x16_u(c0), w2 = i16x8.extend_low_i8x16_u(c1), w3 = i16x8.extend_high_i8x16_u(c1);
@@ -475,11 +466,11 @@ import { matmul_rows4_tiles, matvec_rows4 } from './tile';
       // the group 2m + 1 in a basic block of its own (V8 issues a block's loads first)
       V1 = v128.load(q);
       V2 = v128.load(q, 16);
-      V3 = q3 ? v128.load(q, 32) : V1;
-      c0 = kr4_chunk(q3, 1, 0, V1, V2, V3, n0, n1, n3, n4, n5, n6);
-      c1 = kr4_chunk(q3, 1, 1, V1, V2, V3, n0, n1, n3, n4, n5, n6);
-      c2 = kr4_chunk(q3, 1, 2, V1, V2, V3, n0, n1, n3, n4, n5, n6);
-      c3 = kr4_chunk(q3, 1, 3, V1, V2, V3, n0, n1, n3, n4, n5, n6);
+      V3 = v128.load(q, 32);
+      c0 = q3_chunk(1, 0, V1, V2, V3, n0, n1, n3, n4, n5, n6);
+      c1 = q3_chunk(1, 1, V1, V2, V3, n0, n1, n3, n4, n5, n6);
+      c2 = q3_chunk(1, 2, V1, V2, V3, n0, n1, n3, n4, n5, n6);
+      c3 = q3_chunk(1, 3, V1, V2, V3, n0, n1, n3, n4, n5, n6);
       if (k.split()) {
         const w0 = i16x8.extend_low_i8x16_u(c0), w1 = i16x8.extend_high_i8x16_u(c0), w2 = i16x8.extend_low_i8x16_u(c1), w3 = i16x8.extend_high_i8x16_u(c1);
         const w4 = i16x8.extend_low_i8x16_u(c2), w5 = i16x8.extend_high_i8x16_u(c2), w6 = i16x8.extend_low_i8x16_u(c3), w7 = i16x8.extend_high_i8x16_u(c3);
@@ -608,20 +599,10 @@ import { matmul_rows4_tiles, matvec_rows4 } from './tile';
     const lo = i32x4.add(loU, i32x4.shr_s(loS, 2)), hi = i32x4.add(hiU, i32x4.shr_s(hiS, 2));
     return i32x4.add(isum, i32x4.dot_i16x8_s(i16x8.narrow_i32x4_s(lo, hi), sc));
   }
-  /**
-   * q2_Kr4's pair step: isum + sc·Σ u·x per row lane for a pair of groups (chunks c0..c7, c1, c3, c5, c7
-   * times 4; chunk j's activations at xs + o + 4j, o a constant). Each chunk's i32 dot lanes are already
-   * one row's sum of one group ([r0a, r0b, r1a, r1b] for rows 0-1): narrowed, one PMADDWD against the
-   * row-major scales.
-   */
+  /** Not called (split() is true: the tile runs wide_token, matvec pair_v); the relaxed step's pair() is the one the tile's other branch needs. */
   @inline pair(isum: v128, xs: usize, o: i32, c0: v128, c1: v128, c2: v128, c3: v128, c4: v128, c5: v128, c6: v128, c7: v128, sc: v128): v128 {
-    const x0 = splat_at(xs, o), x1 = splat_at(xs, o + 4), x2 = splat_at(xs, o + 8), x3 = splat_at(xs, o + 12);
-    const x4 = splat_at(xs, o + 16), x5 = splat_at(xs, o + 20), x6 = splat_at(xs, o + 24), x7 = splat_at(xs, o + 28);
-    const lo = i32x4.add(kr4_combine32(dot_lo(c0, x0), dot_lo(c1, x1), dot_lo(c2, x2), dot_lo(c3, x3), 2, false),
-      kr4_combine32(dot_lo(c4, x4), dot_lo(c5, x5), dot_lo(c6, x6), dot_lo(c7, x7), 2, false));
-    const hi = i32x4.add(kr4_combine32(dot_hi(c0, x0), dot_hi(c1, x1), dot_hi(c2, x2), dot_hi(c3, x3), 2, false),
-      kr4_combine32(dot_hi(c4, x4), dot_hi(c5, x5), dot_hi(c6, x6), dot_hi(c7, x7), 2, false));
-    return i32x4.add(isum, i32x4.dot_i16x8_s(i16x8.narrow_i32x4_s(lo, hi), sc));
+    unreachable();
+    return isum;
   }
   /** group with the chunks already widened (w0, w1: chunk 0's rows 0-1 and 2-3, ...), for one token of the tile. */
   @inline wide_group(isum: v128, xs: usize, w0: v128, w1: v128, w2: v128, w3: v128, w4: v128, w5: v128, w6: v128, w7: v128, sc: v128, sh: i32, odd: bool): v128 {
@@ -633,12 +614,12 @@ import { matmul_rows4_tiles, matvec_rows4 } from './tile';
   }
 }
 
-/** matvec_q2_Kr4(w, x: q8_K*, y: f32*, cols, r0, r1): w in q2_Kr4, r0 and r1 multiples of 4. */
+/** matvec_q2_Kr4(w, x: q8_Kp*, y: f32*, cols, r0, r1): w in q2_Kr4, r0 and r1 multiples of 4. */
 export function matvec_q2_Kr4(w: usize, x: usize, y: usize, cols: i32, r0: i32, r1: i32): void {
   matvec_kr4q<Steps>(false, w, x, y, cols, r0, r1);
 }
 
-/** matmul_q2_Kr4(w, x: q8_K*, y: f32*, cols, rows, nTok, r0, r1): w in q2_Kr4, r0 and r1 multiples of 4; equal to matvec bit for bit. */
+/** matmul_q2_Kr4(w, x: q8_Kp*, y: f32*, cols, rows, nTok, r0, r1): w in q2_Kr4, r0 and r1 multiples of 4; equal to matvec bit for bit. */
 export function matmul_q2_Kr4(w: usize, x: usize, y: usize, cols: i32, rows: i32, nTok: i32, r0: i32, r1: i32): void {
   matmul_kr4q<Steps>(false, w, x, y, cols, rows, nTok, r0, r1);
 }

@@ -1,5 +1,5 @@
 // matvec/matmul_q2_Kr4 and _q3_Kr4 (q2_K / q3_K rows in the four-row layouts of
-// asm/matmul/q2_q3_kr4.ts, on q8_K activations) with relaxed-SIMD dot products: the baseline's drivers
+// asm/matmul/q2_q3_kr4.ts, on q8_Kp / q8_K activations) with relaxed-SIMD dot products: the baseline's drivers
 // and block steps with this group step, the same integers per row and block and the same f32 steps, so
 // the baseline's results bit for bit.
 //
@@ -24,8 +24,9 @@ import { kr4_combine16, matmul_kr4q, matvec_kr4q, splat_at } from '../../matmul/
   @inline split(): bool {
     return false;
   }
-  /** Not used (split() is false): the tile's widened form is the SIMD128 step's. */
+  /** Not called (split() is false): the tile's widened form is the SIMD128 step's. */
   @inline wide_group(isum: v128, xs: usize, w0: v128, w1: v128, w2: v128, w3: v128, w4: v128, w5: v128, w6: v128, w7: v128, sc: v128, sh: i32, odd: bool): v128 {
+    unreachable();
     return isum;
   }
   /**
@@ -53,12 +54,12 @@ import { kr4_combine16, matmul_kr4q, matvec_kr4q, splat_at } from '../../matmul/
   }
 }
 
-/** matvec_q2_Kr4(w, x: q8_K*, y: f32*, cols, r0, r1): w in q2_Kr4, r0 and r1 multiples of 4. */
+/** matvec_q2_Kr4(w, x: q8_Kp*, y: f32*, cols, r0, r1): w in q2_Kr4, r0 and r1 multiples of 4. */
 export function matvec_q2_Kr4(w: usize, x: usize, y: usize, cols: i32, r0: i32, r1: i32): void {
   matvec_kr4q<Steps>(false, w, x, y, cols, r0, r1);
 }
 
-/** matmul_q2_Kr4(w, x: q8_K*, y: f32*, cols, rows, nTok, r0, r1): w in q2_Kr4, r0 and r1 multiples of 4. */
+/** matmul_q2_Kr4(w, x: q8_Kp*, y: f32*, cols, rows, nTok, r0, r1): w in q2_Kr4, r0 and r1 multiples of 4. */
 export function matmul_q2_Kr4(w: usize, x: usize, y: usize, cols: i32, rows: i32, nTok: i32, r0: i32, r1: i32): void {
   matmul_kr4q<Steps>(false, w, x, y, cols, rows, nTok, r0, r1);
 }
